@@ -1,0 +1,349 @@
+import type { Readable } from 'node:stream';
+import { packContext } from './build-context.js';
+import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
+import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
+import { demuxLogs, jsonLines } from './log-stream.js';
+import type {
+  BuildImageOptions,
+  ContainerInfo,
+  ContainerSpec,
+  ContainerState,
+  ImageInfo,
+  LogLine,
+  LogOptions,
+  Runtime,
+  RuntimeEvent,
+} from './types.js';
+
+export interface DockerRuntimeOptions {
+  /** unix:///path, tcp://host:port, http(s)://host:port or a socket path. Default: DOCKER_HOST, then the local socket. */
+  dockerHost?: string;
+  /** Limit for each short engine call (inspect, create, list, ...). */
+  callTimeoutMs?: number;
+}
+
+const DEFAULT_SOCKET = '/var/run/docker.sock';
+const NEVER = '0001-01-01T00:00:00Z';
+// Event attributes the engine adds beside the container's labels.
+const NON_LABEL_ATTRIBUTES = new Set(['image', 'name', 'exitCode', 'signal', 'execID', 'execDuration']);
+
+export function modemOptions(dockerHost: string | undefined): ModemOptions {
+  const host = dockerHost || DEFAULT_SOCKET;
+  if (host.startsWith('/')) return { socketPath: host };
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) || DEFAULT_SOCKET };
+  const url = new URL(host);
+  if (url.protocol === 'tcp:' || url.protocol === 'http:' || url.protocol === 'https:') {
+    const https = url.protocol === 'https:';
+    return { host: url.hostname, port: Number(url.port) || (https ? 2376 : 2375), protocol: https ? 'https' : 'http' };
+  }
+  throw new Error(`unsupported DOCKER_HOST ${host}: use unix:// or tcp://`);
+}
+
+export class DockerRuntime implements Runtime {
+  /** Short calls: the modem's socket idle timeout backs up each call's own deadline. */
+  private readonly api: Dockerode;
+  /** Long-lived streams (follow, events, build, stop): no idle timeout, ended by signals instead. */
+  private readonly streams: Dockerode;
+  private readonly callTimeoutMs: number;
+
+  constructor(opts: DockerRuntimeOptions = {}) {
+    const modem = modemOptions(opts.dockerHost ?? process.env.DOCKER_HOST);
+    this.callTimeoutMs = opts.callTimeoutMs ?? 30_000;
+    this.api = connect({ ...modem, timeout: this.callTimeoutMs });
+    this.streams = connect(modem);
+  }
+
+  async ping(): Promise<void> {
+    await this.call('ping', this.callTimeoutMs, (abortSignal) => this.api.ping({ abortSignal }));
+  }
+
+  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    if (await this.findNetwork(name)) return;
+    try {
+      await this.call('create network', this.callTimeoutMs, (abortSignal) =>
+        this.api.createNetwork({
+          Name: name,
+          // A user bridge: embedded DNS for aliases, and the engine's inter-bridge isolation between projects.
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Internal: false,
+          Labels: { ...labels, [MANAGED_LABEL]: 'true' },
+          abortSignal,
+        }),
+      );
+    } catch (err) {
+      // Another caller created it between our lookup and create.
+      if (statusOf(err) === 409 && (await this.findNetwork(name))) return;
+      throw err;
+    }
+  }
+
+  async removeNetwork(name: string): Promise<void> {
+    const id = await this.findNetwork(name);
+    if (!id) return;
+    await this.call('remove network', this.callTimeoutMs, (abortSignal) => this.api.getNetwork(id).remove({ abortSignal }), [404]);
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    const image = await this.inspectImage(spec.image);
+    if (!image) throw new Error(`image ${spec.image} is not on the engine`);
+    const body = hardenedCreateOptions(spec, image.user);
+    const container = await this.call('create container', this.callTimeoutMs, (abortSignal) =>
+      this.api.createContainer({ ...body, abortSignal }),
+    );
+    return container.id;
+  }
+
+  async startContainer(id: string): Promise<void> {
+    // 304: already running.
+    await this.call('start container', this.callTimeoutMs, (abortSignal) => this.api.getContainer(id).start({ abortSignal }), [304]);
+  }
+
+  async stopContainer(id: string, timeoutSec: number): Promise<void> {
+    const t = Math.max(0, Math.round(timeoutSec));
+    await this.call(
+      'stop container',
+      (t + 30) * 1000,
+      (abortSignal) => this.streams.getContainer(id).stop({ t, abortSignal }),
+      [304, 404],
+    );
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    // 409: the engine is already removing it.
+    await this.call(
+      'remove container',
+      this.callTimeoutMs,
+      (abortSignal) => this.api.getContainer(id).remove({ force: true, v: true, abortSignal }),
+      [404, 409],
+    );
+  }
+
+  async inspectContainer(id: string): Promise<ContainerInfo | null> {
+    const raw = await this.call(
+      'inspect container',
+      this.callTimeoutMs,
+      (abortSignal) => this.api.getContainer(id).inspect({ abortSignal }),
+      [404],
+    );
+    return raw ? toContainerInfo(raw) : null;
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    const list = await this.call('list containers', this.callTimeoutMs, (abortSignal) =>
+      this.api.listContainers({ all: true, filters: { label: labelFilters(labels) }, abortSignal }),
+    );
+    // The list lacks exit codes and restart counts; a container removed meanwhile drops out.
+    const infos = await Promise.all(list.map((c) => this.inspectContainer(c.Id)));
+    return infos.filter((c): c is ContainerInfo => c !== null);
+  }
+
+  async *logs(id: string, opts: LogOptions): AsyncGenerator<LogLine> {
+    if (opts.signal?.aborted) return;
+    const follow = opts.follow ?? false;
+    const signal = follow ? opts.signal : withDeadline(this.callTimeoutMs * 2, opts.signal);
+    let body: Readable | Buffer;
+    try {
+      body = await this.streams.getContainer(id).logs({
+        follow,
+        stdout: true,
+        stderr: true,
+        timestamps: true,
+        tail: opts.tail ?? 'all',
+        since: opts.since ?? 0,
+        abortSignal: signal,
+      });
+    } catch (err) {
+      if (opts.signal?.aborted) return;
+      throw engineError('logs', err);
+    }
+    const stop = () => (Buffer.isBuffer(body) ? undefined : body.destroy());
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      yield* demuxLogs(body);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent> {
+    // Asking the engine to replay from the moment of this call closes the gap before the stream connects.
+    const sinceMs = Date.now();
+    const since = `${Math.floor(sinceMs / 1000)}.${String((sinceMs % 1000) * 1e6).padStart(9, '0')}`;
+    return this.eventStream(labels, since, signal);
+  }
+
+  private async *eventStream(labels: Record<string, string>, since: string, signal: AbortSignal): AsyncGenerator<RuntimeEvent> {
+    if (signal.aborted) return;
+    let body: Readable;
+    try {
+      body = await this.streams.getEvents({
+        filters: { type: ['container'], label: labelFilters(labels) },
+        since: since as unknown as number,
+        abortSignal: signal,
+      });
+    } catch (err) {
+      if (signal.aborted) return;
+      throw engineError('events', err);
+    }
+    const stop = () => body.destroy();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const msg of jsonLines(body)) {
+        const ev = toRuntimeEvent(msg);
+        if (ev) yield ev;
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+  }
+
+  async inspectImage(ref: string): Promise<ImageInfo | null> {
+    const raw = await this.call('inspect image', this.callTimeoutMs, (abortSignal) => this.api.getImage(ref).inspect({ abortSignal }), [404]);
+    if (!raw) return null;
+    const ports = Object.keys(raw.Config?.ExposedPorts ?? {})
+      .map((p) => Number.parseInt(p, 10))
+      .filter((p) => Number.isInteger(p) && p > 0);
+    return { id: raw.Id, user: raw.Config?.User ?? '', exposedPorts: ports };
+  }
+
+  async removeImage(ref: string): Promise<void> {
+    await this.call('remove image', this.callTimeoutMs, (abortSignal) => this.api.getImage(ref).remove({ abortSignal }), [404]);
+  }
+
+  async buildImage(opts: BuildImageOptions): Promise<ImageInfo> {
+    const deadline = AbortSignal.timeout(opts.timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([deadline, opts.signal]) : deadline;
+    const failure = () => new Error(deadline.aborted ? `build timed out after ${opts.timeoutMs} ms` : 'build canceled');
+    if (signal.aborted) throw failure();
+
+    const memory = opts.memoryMb ? Math.floor(opts.memoryMb * 1024 * 1024) : undefined;
+    const context = packContext(opts.contextDir, signal);
+    let body: Readable;
+    try {
+      body = await this.streams.buildImage(context, {
+        t: opts.tag,
+        dockerfile: opts.dockerfile,
+        ...(opts.labels ? { labels: opts.labels } : {}),
+        ...(memory ? { memory, memswap: memory } : {}),
+        // Intermediate containers go away even when a step fails.
+        rm: true,
+        forcerm: true,
+        abortSignal: signal,
+      });
+    } catch (err) {
+      context.destroy();
+      if (signal.aborted) throw failure();
+      throw new Error(`build failed: ${messageOf(err).trim()}`);
+    }
+    const stop = () => body.destroy();
+    signal.addEventListener('abort', stop, { once: true });
+
+    let error: string | null = null;
+    let partial = '';
+    const emit = (text: string) => {
+      const lines = (partial + text).split(/\r?\n/);
+      partial = lines.pop() ?? '';
+      for (const line of lines) opts.onLine?.(line);
+    };
+    try {
+      for await (const msg of jsonLines(body)) {
+        if (typeof msg.stream === 'string') emit(msg.stream);
+        else if (typeof msg.status === 'string') emit(`${msg.status}${typeof msg.progress === 'string' ? ` ${msg.progress}` : ''}\n`);
+        const detail = msg.errorDetail as { message?: string } | undefined;
+        if (typeof msg.error === 'string' || detail?.message) error = detail?.message ?? String(msg.error);
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+      context.destroy();
+    }
+    if (partial) opts.onLine?.(partial);
+    if (signal.aborted) throw failure();
+    if (error) {
+      opts.onLine?.(error);
+      throw new Error(`build failed: ${error}`);
+    }
+    const info = await this.inspectImage(opts.tag);
+    if (!info) throw new Error(`build finished but image ${opts.tag} is missing`);
+    return info;
+  }
+
+  private async findNetwork(name: string): Promise<string | null> {
+    // The engine's name filter matches substrings; only an exact name counts.
+    const list = await this.call('list networks', this.callTimeoutMs, (abortSignal) =>
+      this.api.listNetworks({ filters: { name: [name] }, abortSignal }),
+    );
+    return list.find((n) => n.Name === name)?.Id ?? null;
+  }
+
+  /**
+   * Runs one engine call under a deadline. Status codes in `ok` mean "already in the wanted state"
+   * and resolve to null.
+   */
+  private async call<T>(what: string, ms: number, fn: (signal: AbortSignal) => Promise<T>, ok: number[] = []): Promise<T> {
+    const signal = AbortSignal.timeout(ms);
+    try {
+      return await fn(signal);
+    } catch (err) {
+      const status = statusOf(err);
+      if (status !== undefined && ok.includes(status)) return null as T;
+      if (signal.aborted) throw new Error(`docker ${what} timed out after ${ms} ms`);
+      throw engineError(what, err);
+    }
+  }
+}
+
+function withDeadline(ms: number, signal?: AbortSignal): AbortSignal {
+  const deadline = AbortSignal.timeout(ms);
+  return signal ? AbortSignal.any([deadline, signal]) : deadline;
+}
+
+function engineError(what: string, err: unknown): Error {
+  const e = new Error(`docker ${what}: ${messageOf(err).trim()}`);
+  (e as Error & { statusCode?: number }).statusCode = statusOf(err);
+  return e;
+}
+
+function labelFilters(labels: Record<string, string>): string[] {
+  return Object.entries(labels).map(([k, v]) => `${k}=${v}`);
+}
+
+function toContainerInfo(raw: ContainerInspect): ContainerInfo {
+  const state = raw.State.Status as ContainerState;
+  const addresses: Record<string, string> = {};
+  for (const [net, ep] of Object.entries(raw.NetworkSettings.Networks ?? {})) {
+    if (ep.IPAddress) addresses[net] = ep.IPAddress;
+  }
+  const stopped = state === 'exited' || state === 'dead';
+  return {
+    id: raw.Id,
+    name: raw.Name.replace(/^\//, ''),
+    image: raw.Config.Image,
+    labels: raw.Config.Labels ?? {},
+    state,
+    exitCode: stopped ? raw.State.ExitCode : null,
+    restartCount: raw.RestartCount,
+    addresses,
+    createdAt: raw.Created,
+    startedAt: raw.State.StartedAt && raw.State.StartedAt !== NEVER ? raw.State.StartedAt : null,
+    finishedAt: raw.State.FinishedAt && raw.State.FinishedAt !== NEVER ? raw.State.FinishedAt : null,
+  };
+}
+
+function toRuntimeEvent(msg: Record<string, unknown>): RuntimeEvent | null {
+  const actor = msg.Actor as { ID?: string; Attributes?: Record<string, string> } | undefined;
+  const action = (msg.Action ?? msg.status) as string | undefined;
+  if (!actor?.ID || typeof action !== 'string') return null;
+  const attrs = actor.Attributes ?? {};
+  const labels: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attrs)) if (!NON_LABEL_ATTRIBUTES.has(k)) labels[k] = v;
+  const exit = attrs.exitCode !== undefined ? Number.parseInt(attrs.exitCode, 10) : NaN;
+  const nanos = typeof msg.timeNano === 'number' ? msg.timeNano : Number(msg.time ?? 0) * 1e9;
+  return {
+    action,
+    containerId: actor.ID,
+    labels,
+    exitCode: Number.isNaN(exit) ? null : exit,
+    time: new Date(Math.floor(nanos / 1e6)).toISOString(),
+  };
+}

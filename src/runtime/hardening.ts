@@ -1,0 +1,66 @@
+import type { ContainerSpec } from './types.js';
+
+/** The unprivileged user apps run as when their image would run them as root. */
+export const NOBODY = '65534:65534';
+export const DEFAULT_PIDS_LIMIT = 256;
+export const MANAGED_LABEL = 'berth.managed';
+
+/** True when a Docker User setting ("", "root", "0", "0:0", "root:staff", ...) means uid 0. */
+export function isRootUser(user: string): boolean {
+  const name = user.trim().split(':')[0] ?? '';
+  return name === '' || name === 'root' || name === '0';
+}
+
+/**
+ * The Engine API create body for a spec. Every protection here is applied whatever the spec says:
+ * the spec can only choose limits, never loosen isolation.
+ */
+export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): Record<string, unknown> {
+  if (!Number.isFinite(spec.memoryMb) || spec.memoryMb < 6) {
+    // Docker's floor is 6 MB; refusing beats silently running without a limit.
+    throw new Error(`memoryMb must be at least 6, got ${spec.memoryMb}`);
+  }
+  if (!Number.isFinite(spec.cpu) || spec.cpu < 0) throw new Error(`cpu must be >= 0, got ${spec.cpu}`);
+  const pids = spec.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+  if (!Number.isInteger(pids) || pids < 1) throw new Error(`pidsLimit must be a positive integer, got ${pids}`);
+  const memory = Math.floor(spec.memoryMb * 1024 * 1024);
+
+  return {
+    name: spec.name,
+    Image: spec.image,
+    ...(spec.cmd ? { Cmd: spec.cmd } : {}),
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
+    User: isRootUser(imageUser) ? NOBODY : imageUser,
+    Tty: false,
+    OpenStdin: false,
+    HostConfig: {
+      CapDrop: ['ALL'],
+      CapAdd: [],
+      SecurityOpt: ['no-new-privileges:true'],
+      Privileged: false,
+      ReadonlyRootfs: false,
+      Memory: memory,
+      // Equal to Memory: no swap, so the limit is real.
+      MemorySwap: memory,
+      PidsLimit: pids,
+      ...(spec.cpu > 0 ? { NanoCpus: Math.round(spec.cpu * 1e9) } : {}),
+      PortBindings: {},
+      PublishAllPorts: false,
+      Binds: [],
+      Mounts: [],
+      Devices: [],
+      VolumesFrom: [],
+      IpcMode: 'private',
+      // Reaps zombies left by apps that fork without waiting.
+      Init: true,
+      // The engine backs off restarts exponentially (100 ms doubling up to a minute).
+      RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
+      LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+      NetworkMode: spec.network,
+    },
+    NetworkingConfig: {
+      EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } },
+    },
+  };
+}
