@@ -1,0 +1,256 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { adminAnswers, adminRequest, unixPath } from './caddy-admin.js';
+import { baseConfig, buildConfig, routesFromConfig, type CaddyConfigOptions } from './caddy-config.js';
+import type { Route, Router } from './types.js';
+
+/** The subset of a pino logger the router uses. */
+export interface RouterLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface CaddyRouterOptions {
+  /** BERTH_DATA_DIR; Caddy's files (config, autosave, certificates, log, pid) live under <dataDir>/caddy. */
+  dataDir: string;
+  httpPort: number;
+  httpsPort: number;
+  /** Admin endpoint in Caddy's syntax: "127.0.0.1:2019" or "unix//abs/path.sock" (path under 108 bytes). */
+  admin: string;
+  /** ROUTER_DOMAIN: apps are served at <slug>.<domain>. */
+  domain?: string;
+  /** Interface the public servers bind; default all interfaces. */
+  listenHost?: string;
+  acmeEmail?: string;
+  /** Certificates from Caddy's internal CA even for public names (no ACME). */
+  internalTls?: boolean;
+  redirectHttps?: boolean;
+  /** Caddy duration; how long a reload waits for requests on the old config (default 60s). */
+  gracePeriod?: string;
+  /** Caddy binary (default "caddy" on PATH). */
+  caddyBin?: string;
+  /** How long ensureRunning waits for a started Caddy to answer (default 15 s). */
+  startTimeoutMs?: number;
+  logger?: RouterLogger;
+}
+
+/**
+ * Berth's edge router: one Caddy process per Berth data directory, driven through its admin API.
+ *
+ * Caddy runs as its own detached process, so routes keep being served while the control plane is
+ * down or restarting. Caddy autosaves each loaded config, and a (re)started Caddy boots from the
+ * routes in that autosave, so it comes back with the last routes even before the controller
+ * re-applies them.
+ *
+ * Draining (verified by test/router/caddy.test.ts): POST /load starts the new servers on the same
+ * listeners and gracefully shuts down the old ones, so requests already in flight to an upstream
+ * that the new config removed complete normally (bounded by gracePeriod), and /load itself only
+ * returns once they have. New requests go to the new upstreams only. So the runtime controller can
+ * remove an upstream with apply(), and once apply() resolves, stop its container.
+ * WebSocket connections are hijacked from the HTTP server; Caddy 2.6 closes the ones proxied by
+ * the old config when a reload replaces it, so clients must reconnect after a route change.
+ */
+export class CaddyRouter implements Router {
+  readonly dir: string;
+  private readonly configOpts: CaddyConfigOptions;
+  private starting?: Promise<void>;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: CaddyRouterOptions) {
+    this.dir = join(opts.dataDir, 'caddy');
+    this.configOpts = {
+      admin: opts.admin,
+      storageDir: join(this.dir, 'storage'),
+      httpPort: opts.httpPort,
+      httpsPort: opts.httpsPort,
+      listenHost: opts.listenHost,
+      acmeEmail: opts.acmeEmail,
+      internalTls: opts.internalTls,
+      redirectHttps: opts.redirectHttps,
+      gracePeriod: opts.gracePeriod,
+    };
+  }
+
+  get pidFile(): string {
+    return join(this.dir, 'caddy.pid');
+  }
+
+  get logFile(): string {
+    return join(this.dir, 'caddy.log');
+  }
+
+  /** Root certificate of Caddy's internal CA, which signs the certificates of private hostnames. */
+  get rootCaFile(): string {
+    return join(this.configOpts.storageDir, 'pki', 'authorities', 'local', 'root.crt');
+  }
+
+  ensureRunning(): Promise<void> {
+    this.starting ??= this.start().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  apply(routes: Route[]): Promise<void> {
+    return this.serialized(async () => {
+      const want = buildConfig(routes, this.configOpts);
+      const have = await this.admin('GET', '/config/');
+      if (isDeepStrictEqual(have, want)) return;
+      // /load waits for the old servers' in-flight requests, so give it the grace period and more.
+      const res = await adminRequest(this.opts.admin, 'POST', '/load', JSON.stringify(want), this.loadTimeoutMs());
+      if (res.status !== 200) throw new Error(`caddy rejected the config (${res.status}): ${res.body.trim()}`);
+      this.opts.logger?.info({ routes: routes.length }, 'router config applied');
+    });
+  }
+
+  async current(): Promise<Route[]> {
+    return routesFromConfig(await this.admin('GET', '/config/'));
+  }
+
+  /** Stops the Caddy this router started (from its pid file); for tests and uninstall. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    const pid = this.livePid();
+    if (pid !== undefined) {
+      process.kill(pid, signal);
+      const deadline = Date.now() + 10_000;
+      while (isAlive(pid) && Date.now() < deadline) await sleep(50);
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+      while (isAlive(pid)) await sleep(20);
+    }
+    rmSync(this.pidFile, { force: true });
+  }
+
+  private async start(): Promise<void> {
+    if (await adminAnswers(this.opts.admin)) return;
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 15_000);
+    const running = this.livePid();
+    if (running !== undefined) {
+      // Ours, but not answering yet: probably still starting (another Berth process may have started it).
+      if (await this.waitForAdmin(deadline)) return;
+      throw new Error(`caddy (pid ${running}) is running but its admin endpoint ${this.opts.admin} does not answer`);
+    }
+
+    mkdirSync(join(this.dir, 'storage'), { recursive: true });
+    const configFile = join(this.dir, 'caddy.json');
+    writeFileSync(configFile, JSON.stringify(this.bootConfig(), null, 2));
+    const socket = unixPath(this.opts.admin);
+    // Nothing answers on it, so a socket file left by a killed Caddy is stale and would block the bind.
+    if (socket) rmSync(socket, { force: true });
+
+    const log = openSync(this.logFile, 'a');
+    // A long-lived daemon, not a command: it must outlive this process, so it is spawned here rather
+    // than through lib/exec (which waits for exit). Own session (detached), no shell, argument array.
+    const child = spawn(this.opts.caddyBin ?? 'caddy', ['run', '--config', configFile], {
+      cwd: this.dir,
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: {
+        ...process.env,
+        // Autosave, certificates and CA keys per data directory, so Berth instances never share them.
+        HOME: this.dir,
+        XDG_CONFIG_HOME: join(this.dir, 'xdg-config'),
+        XDG_DATA_HOME: join(this.dir, 'xdg-data'),
+      },
+    });
+    closeSync(log);
+    let exited: string | undefined;
+    child.once('exit', (code, sig) => {
+      exited = `exited with ${code ?? sig}`;
+    });
+    child.once('error', (err) => {
+      exited = err.message;
+    });
+    child.unref();
+    if (child.pid !== undefined) writeFileSync(this.pidFile, `${child.pid}\n`);
+    this.opts.logger?.info({ pid: child.pid, admin: this.opts.admin }, 'caddy started');
+
+    if (await this.waitForAdmin(deadline, () => exited !== undefined)) return;
+    throw new Error(`caddy ${exited ?? 'did not answer in time'} on ${this.opts.admin}: ${this.logTail()}`);
+  }
+
+  /**
+   * The last routes Caddy autosaved, rebuilt with the current options. Not `caddy run --resume`:
+   * that would bring back the autosaved admin address and ports even after the operator changed them.
+   */
+  private bootConfig(): object {
+    try {
+      const saved: unknown = JSON.parse(readFileSync(this.autosaveFile, 'utf8'));
+      return buildConfig(routesFromConfig(saved), this.configOpts);
+    } catch {
+      return baseConfig(this.configOpts);
+    }
+  }
+
+  private get autosaveFile(): string {
+    return join(this.dir, 'xdg-config', 'caddy', 'autosave.json');
+  }
+
+  private async waitForAdmin(deadline: number, gaveUp: () => boolean = () => false): Promise<boolean> {
+    while (Date.now() < deadline && !gaveUp()) {
+      if (await adminAnswers(this.opts.admin, 500)) return true;
+      await sleep(50);
+    }
+    return false;
+  }
+
+  private async admin(method: 'GET', path: string): Promise<unknown> {
+    const res = await adminRequest(this.opts.admin, method, path);
+    if (res.status !== 200) throw new Error(`caddy admin ${method} ${path}: ${res.status} ${res.body.trim()}`);
+    return JSON.parse(res.body || 'null');
+  }
+
+  private loadTimeoutMs(): number {
+    const m = /^(\d+)(ms|s|m)$/.exec(this.opts.gracePeriod ?? '60s');
+    const grace = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'] : 60_000;
+    return grace + 30_000;
+  }
+
+  /** The pid from our pid file, if that process is alive and is a Caddy (not a recycled pid). */
+  private livePid(): number | undefined {
+    let pid: number;
+    try {
+      pid = Number(readFileSync(this.pidFile, 'utf8').trim());
+    } catch {
+      return undefined;
+    }
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('caddy')) return undefined;
+    } catch {
+      return undefined;
+    }
+    return pid;
+  }
+
+  private logTail(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8').trim().split('\n').slice(-5).join('\n');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/** Alive and not a zombie (a zombie still answers kill 0 until its parent reaps it). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
