@@ -1,0 +1,124 @@
+import type { Handlers } from '../register.js';
+import type { ApiContext } from '../context.js';
+import { conflict } from '../errors.js';
+import { appFor, projectFor } from '../access.js';
+import { isUniqueViolation, now } from '../../store/db.js';
+import * as apps from '../../store/apps.js';
+import type { AppRow, AppView } from '../../store/apps.js';
+import { defaultProject } from '../../store/projects.js';
+import { newId } from '../../lib/ids.js';
+import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
+
+export const APP_DEFAULTS = {
+  replicas: 1,
+  memory: 512,
+  cpu: 0,
+  port: 8080,
+  strategy: 'rolling' as const,
+  health_check: { path: '/', timeout_s: 60, grace_s: 0 },
+};
+
+export function appUrl(ctx: ApiContext, slug: string): string {
+  const port = ctx.config.routerHttpPort;
+  return `http://${slug}.${ctx.config.routerDomain}${port === 80 ? '' : `:${port}`}`;
+}
+
+export function appDto(ctx: ApiContext, a: AppView) {
+  return {
+    id: a.id,
+    name: a.name,
+    slug: a.slug,
+    project: { id: a.project_id, name: a.project_name },
+    url: appUrl(ctx, a.slug),
+    image: a.image,
+    replicas: a.replicas,
+    memory: a.memory_mb,
+    cpu: a.cpu,
+    port: a.port,
+    strategy: a.strategy,
+    health_check: JSON.parse(a.health_check),
+    ...maskedEnv(parseEnv(a.env)),
+    created_at: a.created_at,
+    updated_at: a.updated_at,
+  };
+}
+
+/** Turns a unique violation into a 409 naming the field that clashed. */
+async function uniqueApp<T>(ctx: ApiContext, projectId: string, name: string, slug: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (!isUniqueViolation(err)) throw err;
+    if (await apps.appBySlug(ctx.db, slug)) throw conflict(`slug "${slug}" is taken`, 'slug');
+    if (await apps.appByName(ctx.db, projectId, name)) throw conflict(`the project already has an app named "${name}"`, 'name');
+    throw err;
+  }
+}
+
+export const appHandlers: Handlers = {
+  async listApps({ user, query }, ctx) {
+    const limit = query.limit ?? 100;
+    const offset = query.offset ?? 0;
+    const projectId = query.project ? (await projectFor(ctx, user, query.project)).id : undefined;
+    const { items, total } = await apps.listApps(ctx.db, user.id, { projectId, limit, offset });
+    return { items: items.map((a) => appDto(ctx, a)), total, limit, offset };
+  },
+
+  async createApp({ user, body }, ctx) {
+    const project = body.project ? await projectFor(ctx, user, body.project, 'developer') : await defaultProject(ctx.db, user.id);
+    const slug = body.slug ?? body.name;
+    const ts = now();
+    const row: AppRow = {
+      id: newId('app'),
+      project_id: project.id,
+      name: body.name,
+      slug,
+      image: body.image ?? null,
+      replicas: body.replicas ?? APP_DEFAULTS.replicas,
+      memory_mb: body.memory ?? APP_DEFAULTS.memory,
+      cpu: body.cpu ?? APP_DEFAULTS.cpu,
+      port: body.port ?? APP_DEFAULTS.port,
+      strategy: body.strategy ?? APP_DEFAULTS.strategy,
+      health_check: JSON.stringify(body.health_check ?? APP_DEFAULTS.health_check),
+      env: '{}',
+      created_at: ts,
+      updated_at: ts,
+    };
+    if (await apps.appBySlug(ctx.db, slug)) throw conflict(`slug "${slug}" is taken`, 'slug');
+    await uniqueApp(ctx, project.id, row.name, slug, () => apps.insertApp(ctx.db, row));
+    ctx.nudge(`app ${slug} created`);
+    return appDto(ctx, (await apps.findApp(ctx.db, user.id, row.id))!);
+  },
+
+  async getApp({ user, params }, ctx) {
+    return appDto(ctx, await appFor(ctx, user, params.id));
+  },
+
+  async updateApp({ user, params, body }, ctx) {
+    const a = await appFor(ctx, user, params.id, 'developer');
+    const patch: Partial<AppRow> = {};
+    if (body.name !== undefined) patch.name = body.name;
+    if (body.image !== undefined) patch.image = body.image;
+    if (body.replicas !== undefined) patch.replicas = body.replicas;
+    if (body.memory !== undefined) patch.memory_mb = body.memory;
+    if (body.cpu !== undefined) patch.cpu = body.cpu;
+    if (body.port !== undefined) patch.port = body.port;
+    if (body.strategy !== undefined) patch.strategy = body.strategy;
+    if (body.health_check !== undefined) patch.health_check = JSON.stringify(body.health_check);
+    if (body.env !== undefined || body.secret_env !== undefined) {
+      patch.env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(a.env), body.env, body.secret_env));
+    }
+    if (Object.keys(patch).length) {
+      await uniqueApp(ctx, a.project_id, body.name ?? a.name, a.slug, () => apps.updateApp(ctx.db, a.id, patch));
+      ctx.nudge(`app ${a.slug} updated`);
+    }
+    return appDto(ctx, (await apps.findApp(ctx.db, user.id, a.id))!);
+  },
+
+  async deleteApp({ user, params }, ctx) {
+    const a = await appFor(ctx, user, params.id, 'developer');
+    await apps.deleteApp(ctx.db, a.id);
+    ctx.nudge(`app ${a.slug} deleted`);
+    return { ok: true };
+  },
+};

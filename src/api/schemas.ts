@@ -1,0 +1,137 @@
+import { type TSchema, Type as T } from '@sinclair/typebox';
+
+/**
+ * Resource shapes shared by the routes. Request bodies are closed objects (unknown fields are a 400),
+ * and every string has a bound, so the schema itself is the first line of defence.
+ */
+
+export const DnsLabel = T.String({
+  pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$',
+  minLength: 1,
+  maxLength: 63,
+  description: 'a DNS label: lowercase letters, digits and hyphens, at most 63, not starting or ending with a hyphen',
+});
+export const Id = T.String({ minLength: 1, maxLength: 128, description: 'an id, or a name (projects) or slug (apps)' });
+export const Timestamp = T.String({ format: 'date-time' });
+export const Username = T.String({
+  pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$',
+  description: 'letters, digits, dot, underscore and hyphen, at most 64',
+});
+export const Password = T.String({ minLength: 8, maxLength: 256, description: 'at least 8 characters' });
+export const Role = T.Union([T.Literal('owner'), T.Literal('developer'), T.Literal('viewer')]);
+export const Strategy = T.Union([T.Literal('rolling'), T.Literal('blue-green'), T.Literal('recreate')]);
+
+export const ErrorBody = T.Object({
+  error: T.Object({
+    code: T.String(),
+    message: T.String(),
+    details: T.Optional(T.Any()),
+  }),
+});
+
+export const Ok = T.Object({ ok: T.Boolean() });
+
+export const Page = T.Object(
+  {
+    limit: T.Optional(T.Integer({ minimum: 1, maximum: 500, default: 100 })),
+    offset: T.Optional(T.Integer({ minimum: 0, maximum: 1_000_000_000, default: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const paged = <S extends TSchema>(item: S) =>
+  T.Object({ items: T.Array(item), total: T.Integer(), limit: T.Integer(), offset: T.Integer() });
+
+export const User = T.Object({
+  id: T.String(),
+  username: T.String(),
+  is_admin: T.Boolean(),
+  disabled: T.Boolean(),
+  created_at: Timestamp,
+});
+
+export const Token = T.Object({
+  id: T.String(),
+  name: T.String(),
+  created_at: Timestamp,
+  last_used_at: T.Union([Timestamp, T.Null()]),
+  expires_at: T.Union([Timestamp, T.Null()]),
+});
+
+export const Project = T.Object({
+  id: T.String(),
+  name: T.String(),
+  owner: T.Object({ id: T.String(), username: T.String() }),
+  /** The caller's role in this project. */
+  role: Role,
+  apps: T.Integer(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const Member = T.Object({
+  user_id: T.String(),
+  username: T.String(),
+  role: Role,
+  created_at: Timestamp,
+});
+
+export const EnvKey = T.String({
+  pattern: '^[A-Za-z_][A-Za-z0-9_]{0,127}$',
+  description: 'letters, digits and underscores, not starting with a digit',
+});
+export const EnvValue = T.String({ maxLength: 32768 });
+
+export const HealthCheck = T.Object(
+  {
+    path: T.String({ pattern: '^/[^\\s]{0,255}$', description: 'an absolute URL path' }),
+    timeout_s: T.Integer({ minimum: 1, maximum: 600, description: 'how long a new replica has to become healthy' }),
+    grace_s: T.Integer({ minimum: 0, maximum: 600, description: 'wait before the first check' }),
+  },
+  { additionalProperties: false },
+);
+
+export const AppConfigFields = {
+  image: T.Union([T.String({ minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' }), T.Null()]),
+  replicas: T.Integer({ minimum: 0, maximum: 100 }),
+  memory: T.Integer({ minimum: 16, maximum: 65536, description: 'MB' }),
+  cpu: T.Number({ minimum: 0, maximum: 64, description: 'cores; 0 = no limit' }),
+  port: T.Integer({ minimum: 1, maximum: 65535 }),
+  strategy: Strategy,
+  health_check: HealthCheck,
+};
+
+export const App = T.Object({
+  id: T.String(),
+  name: T.String(),
+  slug: T.String(),
+  project: T.Object({ id: T.String(), name: T.String() }),
+  url: T.String(),
+  ...AppConfigFields,
+  /** Config vars; secret values are masked. */
+  env: T.Record(T.String(), T.String()),
+  secret_env: T.Array(T.String()),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+const F = AppConfigFields;
+export const AppUpdate = T.Object(
+  {
+    name: T.Optional(DnsLabel),
+    image: T.Optional(F.image),
+    replicas: T.Optional(F.replicas),
+    memory: T.Optional(F.memory),
+    cpu: T.Optional(F.cpu),
+    port: T.Optional(F.port),
+    strategy: T.Optional(F.strategy),
+    health_check: T.Optional(F.health_check),
+    env: T.Optional(
+      T.Record(EnvKey, T.Union([EnvValue, T.Null()]), {
+        description: 'merged into the config vars; null unsets a var',
+      }),
+    ),
+    secret_env: T.Optional(T.Array(EnvKey, { maxItems: 256, description: 'keys whose values are secret' })),
+  },
+  { additionalProperties: false },
+);

@@ -1,0 +1,137 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { ApiContext } from './context.js';
+import { mountRoutes } from './register.js';
+import { HttpError } from './errors.js';
+import { isUniqueViolation } from '../store/db.js';
+import { userForToken, touchToken } from '../store/users.js';
+import { authHandlers } from './routes/auth.js';
+import { userHandlers } from './routes/users.js';
+import { projectHandlers } from './routes/projects.js';
+import { appHandlers } from './routes/apps.js';
+
+const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
+// Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
+const bodyAjv = new Ajv({ ...ajvOptions, coerceTypes: false });
+const paramAjv = new Ajv({ ...ajvOptions, coerceTypes: 'array' });
+
+/** `health_check.path` for an ajv error, naming the offending field the way a user wrote it. */
+function fieldOf(e: ErrorObject): string {
+  const parts = e.instancePath.split('/').filter(Boolean).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const p = e.params as { missingProperty?: string; additionalProperty?: string };
+  if (p.missingProperty) parts.push(p.missingProperty);
+  if (p.additionalProperty) parts.push(p.additionalProperty);
+  return parts.join('.');
+}
+
+function describe(e: ErrorObject, where: string): string {
+  const field = fieldOf(e);
+  const p = e.params as { additionalProperty?: string };
+  if (e.keyword === 'additionalProperties') return `${where} field "${p.additionalProperty}" is not allowed`;
+  if (e.keyword === 'required') return `${field} is required`;
+  const hint = (e.parentSchema as { description?: string } | undefined)?.description;
+  const what = field || where;
+  if (e.keyword === 'pattern' && hint) return `${what} must be ${hint}`;
+  if (e.keyword === 'anyOf' && hint) return `${what} must be ${hint}`;
+  return `${what} ${e.message ?? 'is invalid'}`;
+}
+
+export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
+  const app: FastifyInstance = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    bodyLimit: ctx.config.bodyLimit,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID(),
+    // Slow clients must not hold connections forever.
+    requestTimeout: 120_000,
+    connectionTimeout: 0,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  });
+
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
+
+  // An empty body on a POST without a body schema (restart, stop, ...) is normal; JSON that does not parse is a 400.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = (body as string).trim();
+    if (text === '') return done(null, undefined);
+    try {
+      done(null, JSON.parse(text));
+    } catch {
+      done(new HttpError(400, 'invalid_json', 'the request body is not valid JSON'), undefined);
+    }
+  });
+
+  app.decorateRequest('user', null);
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    // Only contract routes set auth: true; docs, health and unknown paths (404) need no token.
+    if (req.routeOptions.config?.auth !== true) return;
+    const header = req.headers.authorization;
+    if (!header) throw new HttpError(401, 'unauthorized', 'a token is required: send "Authorization: Bearer <token>"');
+    const m = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!m) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
+    const row = await userForToken(ctx.db, m[1]);
+    if (!row) throw new HttpError(401, 'unauthorized', 'the token is invalid, expired or revoked');
+    req.user = { id: row.id, username: row.username, is_admin: !!row.is_admin };
+    // Recording use at most once a minute keeps reads from turning into writes.
+    if (!row.last_used_at || Date.now() - Date.parse(row.last_used_at) > 60_000) void touchToken(ctx.db, row.token_id).catch(() => {});
+  });
+
+  app.setErrorHandler((err: FastifyError & { validationContext?: string }, req, reply) => {
+    if (err.validation) {
+      const first = err.validation[0] as ErrorObject;
+      const where = err.validationContext ?? 'body';
+      return reply.code(400).send({
+        error: {
+          code: 'validation_failed',
+          message: describe(first, where),
+          details: { location: where, field: fieldOf(first) || where },
+        },
+      });
+    }
+    if (err instanceof HttpError) {
+      return reply.code(err.status).send({ error: { code: err.code, message: err.message, details: err.details } });
+    }
+    if (isUniqueViolation(err)) {
+      return reply.code(409).send({ error: { code: 'conflict', message: 'the resource already exists' } });
+    }
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code =
+        status === 413 ? 'payload_too_large' : status === 415 ? 'unsupported_media_type' : (err.code ?? 'bad_request').toLowerCase();
+      return reply.code(status).send({ error: { code, message: err.message } });
+    }
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the server log', details: { request_id: req.id } } });
+  });
+
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'Berth API', version: '1', description: 'Self-hosted platform for containerized applications.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs' });
+
+  app.get('/api/openapi.json', { schema: { hide: true }, config: { auth: false } }, async () => app.swagger());
+  app.get('/healthz', { schema: { hide: true }, config: { auth: false } }, async (_req, reply) => {
+    try {
+      await ctx.store.ping();
+      return { status: 'ok', database: ctx.store.engine };
+    } catch (err) {
+      return reply.code(503).send({ error: { code: 'unavailable', message: `database not ready: ${(err as Error).message}` } });
+    }
+  });
+
+  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers });
+  return app;
+}

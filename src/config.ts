@@ -1,0 +1,59 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+/** Everything Berth reads from its environment, parsed once at start. */
+export interface Config {
+  serverPort: number;
+  serverHost: string;
+  dataDir: string;
+  /** null: the embedded SQLite database under dataDir. */
+  databaseUrl: string | null;
+  dockerHost: string | undefined;
+  routerDomain: string;
+  routerHttpPort: number;
+  routerHttpsPort: number;
+  routerAdmin: string;
+  adminPassword: string | undefined;
+  logLevel: string;
+  /** Largest request body accepted, in bytes (archives have their own limit). */
+  bodyLimit: number;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  return n;
+}
+
+/** DATABASE_URL wins; the POSTGRES_* variables are accepted as an alternative. */
+function databaseUrl(env: NodeJS.ProcessEnv): string | null {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  if (!env.POSTGRES_HOST && !env.POSTGRES_DB) return null;
+  const url = new URL('postgres://localhost');
+  url.hostname = env.POSTGRES_HOST ?? 'localhost';
+  url.port = env.POSTGRES_PORT ?? '5432';
+  url.username = encodeURIComponent(env.POSTGRES_USER ?? 'postgres');
+  if (env.POSTGRES_PASSWORD) url.password = encodeURIComponent(env.POSTGRES_PASSWORD);
+  url.pathname = `/${encodeURIComponent(env.POSTGRES_DB ?? 'berth')}`;
+  return url.toString();
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const dataDir = resolve(env.BERTH_DATA_DIR ?? join(homedir(), '.berth'));
+  return {
+    serverPort: int(env, 'SERVER_PORT', 8080),
+    serverHost: env.SERVER_HOST ?? '0.0.0.0',
+    dataDir,
+    databaseUrl: databaseUrl(env),
+    dockerHost: env.DOCKER_HOST || undefined,
+    routerDomain: env.ROUTER_DOMAIN ?? 'localhost',
+    routerHttpPort: int(env, 'ROUTER_HTTP_PORT', 80),
+    routerHttpsPort: int(env, 'ROUTER_HTTPS_PORT', 443),
+    routerAdmin: env.ROUTER_ADMIN ?? `unix/${join(dataDir, 'caddy', 'admin.sock')}`,
+    adminPassword: env.BERTH_ADMIN_PASSWORD || undefined,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    bodyLimit: 1024 * 1024,
+  };
+}

@@ -1,0 +1,22 @@
+/**
+ * The edge router, as the rest of Berth sees it. Controllers compute the desired routes from the
+ * database and hand the whole set to apply(); the Caddy implementation lives beside it.
+ */
+
+export interface Route {
+  /** Hostnames served by this route: the app's slug host and its verified custom domains. */
+  hosts: string[];
+  /** App slug, named on the 503 page. */
+  app: string;
+  /** "ip:port" of the healthy replicas that take traffic. Empty = answer 503. */
+  upstreams: string[];
+}
+
+export interface Router {
+  /** Starts the proxy as its own detached process unless one is already answering on its admin endpoint. */
+  ensureRunning(): Promise<void>;
+  /** Makes the proxy's configuration equal to these routes (idempotent, no restart, no dropped request). */
+  apply(routes: Route[]): Promise<void>;
+  /** The routes the proxy serves now, as Berth last applied them (read back from the proxy). */
+  current(): Promise<Route[]>;
+}

@@ -1,0 +1,112 @@
+/**
+ * The container runtime, as the rest of Berth sees it. Domain code and controllers import this
+ * interface only; the Docker Engine implementation lives beside it.
+ */
+
+export interface ContainerSpec {
+  /** Docker container name; unique on the engine. */
+  name: string;
+  image: string;
+  /** Overrides the image's command when set. */
+  cmd?: string[];
+  env: Record<string, string>;
+  /** Berth's labels (berth.app, berth.release, berth.replica, ...): how reconcile finds its containers. */
+  labels: Record<string, string>;
+  /** The project's network; the container joins it with the given DNS aliases. */
+  network: string;
+  aliases: string[];
+  memoryMb: number;
+  /** CPU cores, fractional allowed (0.5 = half a core). 0 = no limit. */
+  cpu: number;
+  pidsLimit?: number;
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerInfo {
+  id: string;
+  name: string;
+  image: string;
+  labels: Record<string, string>;
+  state: ContainerState;
+  /** Exit code of the last run, when it exited. */
+  exitCode: number | null;
+  restartCount: number;
+  /** Address on each attached network, by network name. */
+  addresses: Record<string, string>;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr';
+  /** ISO timestamp from the engine. */
+  time: string;
+  line: string;
+}
+
+export interface LogOptions {
+  tail?: number;
+  /** Unix seconds. */
+  since?: number;
+  follow?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface RuntimeEvent {
+  /** Engine action: start, die, oom, health_status, destroy, ... */
+  action: string;
+  containerId: string;
+  labels: Record<string, string>;
+  exitCode: number | null;
+  time: string;
+}
+
+export interface BuildImageOptions {
+  /** Directory holding the build context. */
+  contextDir: string;
+  /** Path of the Dockerfile, relative to contextDir. */
+  dockerfile: string;
+  tag: string;
+  labels?: Record<string, string>;
+  memoryMb?: number;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  onLine?: (line: string) => void;
+}
+
+export interface ImageInfo {
+  id: string;
+  /** The image's configured user; '' means root. */
+  user: string;
+  exposedPorts: number[];
+}
+
+export interface Runtime {
+  /** Resolves when the engine answers. */
+  ping(): Promise<void>;
+
+  ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  removeNetwork(name: string): Promise<void>;
+
+  /** Creates a hardened container (see docs/architecture.md) and returns its id. Does not start it. */
+  createContainer(spec: ContainerSpec): Promise<string>;
+  startContainer(id: string): Promise<void>;
+  /** Sends SIGTERM, then SIGKILL after timeoutSec. No error if already stopped. */
+  stopContainer(id: string, timeoutSec: number): Promise<void>;
+  /** No error if already gone. */
+  removeContainer(id: string): Promise<void>;
+  /** null when there is no such container. */
+  inspectContainer(id: string): Promise<ContainerInfo | null>;
+  /** Containers (running or not) whose labels include all of the given ones. */
+  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** Container events for containers carrying the given labels, until the signal aborts. */
+  events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent>;
+
+  /** null when the image is not present locally. */
+  inspectImage(ref: string): Promise<ImageInfo | null>;
+  buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
+  removeImage(ref: string): Promise<void>;
+}

@@ -1,0 +1,50 @@
+import type { Db } from './db.js';
+import { now } from './db.js';
+import type { AppsTable } from './schema.js';
+import type { Role } from './projects.js';
+
+export type AppRow = AppsTable;
+export type AppView = AppRow & { project_name: string; role: Role };
+
+/** Apps joined with the caller's membership of their project: a non-member sees none of them. */
+function visible(db: Db, userId: string) {
+  return db
+    .selectFrom('apps')
+    .innerJoin('projects as p', 'p.id', 'apps.project_id')
+    .innerJoin('project_members as m', (j) => j.onRef('m.project_id', '=', 'apps.project_id').on('m.user_id', '=', userId))
+    .selectAll('apps')
+    .select(['p.name as project_name', 'm.role']);
+}
+
+export async function listApps(db: Db, userId: string, opts: { projectId?: string; limit: number; offset: number }) {
+  let q = visible(db, userId);
+  if (opts.projectId) q = q.where('apps.project_id', '=', opts.projectId);
+  const [items, total] = await Promise.all([
+    q.orderBy('apps.created_at').orderBy('apps.id').limit(opts.limit).offset(opts.offset).execute(),
+    q.clearSelect().select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { items, total: Number(total.n) };
+}
+
+/** An app by id or slug, if the caller may see it. */
+export const findApp = (db: Db, userId: string, idOrSlug: string): Promise<AppView | undefined> =>
+  visible(db, userId)
+    .where((eb) => eb.or([eb('apps.id', '=', idOrSlug), eb('apps.slug', '=', idOrSlug)]))
+    .executeTakeFirst();
+
+export async function insertApp(db: Db, row: AppRow) {
+  await db.insertInto('apps').values(row).execute();
+}
+
+export async function updateApp(db: Db, id: string, patch: Partial<Omit<AppRow, 'id' | 'project_id' | 'created_at'>>) {
+  await db.updateTable('apps').set({ ...patch, updated_at: now() }).where('id', '=', id).execute();
+}
+
+export async function deleteApp(db: Db, id: string) {
+  await db.deleteFrom('apps').where('id', '=', id).execute();
+}
+
+export const appBySlug = (db: Db, slug: string) => db.selectFrom('apps').select(['id', 'project_id']).where('slug', '=', slug).executeTakeFirst();
+
+export const appByName = (db: Db, projectId: string, name: string) =>
+  db.selectFrom('apps').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();

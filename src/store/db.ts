@@ -1,0 +1,70 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import type { Database } from './schema.js';
+import { migrationProvider } from './migrations.js';
+
+export type Db = Kysely<Database>;
+
+export interface Store {
+  db: Db;
+  engine: 'sqlite' | 'postgres';
+  /** Cheap round trip: /healthz uses it. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the embedded SQLite database under dataDir, or PostgreSQL when a URL is given, and brings
+ * its schema up to date.
+ */
+export async function openStore(opts: { dataDir: string; databaseUrl: string | null }): Promise<Store> {
+  let db: Db;
+  let engine: Store['engine'];
+  if (opts.databaseUrl) {
+    engine = 'postgres';
+    const pool = new pg.Pool({
+      connectionString: opts.databaseUrl,
+      max: 10,
+      connectionTimeoutMillis: 5000,
+      idleTimeoutMillis: 30000,
+      // A statement that hangs must not hang a request forever.
+      statement_timeout: 15000,
+    });
+    // A dropped connection (server restart) must not crash the control plane; the pool reconnects.
+    pool.on('error', () => {});
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  } else {
+    engine = 'sqlite';
+    mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    const file = new SQLite(join(opts.dataDir, 'berth.db'), { timeout: 5000 });
+    file.pragma('journal_mode = WAL');
+    file.pragma('synchronous = NORMAL');
+    file.pragma('foreign_keys = ON');
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
+  }
+  const { error, results } = await new Migrator({ db, provider: migrationProvider }).migrateToLatest();
+  if (error) {
+    await db.destroy();
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
+  }
+  return {
+    db,
+    engine,
+    async ping() {
+      await db.selectFrom('users').select('id').limit(1).execute();
+    },
+    close: () => db.destroy(),
+  };
+}
+
+/** True when err is a unique-constraint violation, on either engine. */
+export function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export const now = (): string => new Date().toISOString();
