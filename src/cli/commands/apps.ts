@@ -1,0 +1,99 @@
+import type { Command } from 'commander';
+import { client, globals } from '../session.js';
+import { details, emit, table } from '../output.js';
+import type { RouteOutput } from '../../api/contract.js';
+
+type App = RouteOutput<'getApp'>;
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`"${v}" is not a whole number`);
+  return n;
+};
+
+export function appDetails(a: App): string {
+  const env = Object.entries(a.env).map(([k, v]) => `  ${k}=${v}`);
+  return [
+    details({ ...a, project: a.project.name, health: `${a.health_check.path} (timeout ${a.health_check.timeout_s}s)` }, [
+      ['name', 'Name'],
+      ['slug', 'Slug'],
+      ['id', 'Id'],
+      ['project', 'Project'],
+      ['url', 'URL'],
+      ['image', 'Image'],
+      ['replicas', 'Replicas'],
+      ['memory', 'Memory (MB)'],
+      ['cpu', 'CPU'],
+      ['port', 'Port'],
+      ['strategy', 'Strategy'],
+      ['health', 'Health check'],
+      ['created_at', 'Created'],
+    ]),
+    `Config vars:${env.length ? `\n${env.join('\n')}` : ' (none)'}`,
+  ].join('\n');
+}
+
+export function registerApps(program: Command) {
+  const apps = program.command('apps').description('manage apps');
+  apps
+    .command('ls')
+    .description('list apps')
+    .option('--project <project>', 'only this project')
+    .action(async (o: { project?: string }, cmd: Command) => {
+      const res = await client(cmd).call('listApps', { query: { limit: 500, ...(o.project ? { project: o.project } : {}) } });
+      emit(globals(cmd), res.items, () =>
+        table(
+          res.items.map((a) => ({ ...a, project: a.project.name })),
+          [['name', 'Name'], ['slug', 'Slug'], ['project', 'Project'], ['replicas', 'Replicas'], ['image', 'Image'], ['url', 'URL']],
+        ),
+      );
+    });
+  apps
+    .command('create <name>')
+    .description('create an app')
+    .option('--project <project>', 'project (default: your "default" project)')
+    .option('--slug <slug>', 'subdomain, unique on the platform (default: the name)')
+    .option('--image <image>', 'image to run')
+    .option('--port <port>', 'port the app listens on', int)
+    .option('--replicas <n>', 'replicas', int)
+    .option('--memory <mb>', 'memory limit in MB', int)
+    .action(async (name: string, o: { project?: string; slug?: string; image?: string; port?: number; replicas?: number; memory?: number }, cmd: Command) => {
+      const a = await client(cmd).call('createApp', { body: { name, ...o } });
+      emit(globals(cmd), a, () => `Created app ${a.name} in ${a.project.name}: ${a.url}`);
+    });
+  apps
+    .command('info <app>')
+    .description('show an app')
+    .action(async (app: string, _o, cmd: Command) => {
+      const a = await client(cmd).call('getApp', { params: { id: app } });
+      emit(globals(cmd), a, () => appDetails(a));
+    });
+  apps
+    .command('update <app>')
+    .description("change an app's config")
+    .option('--name <name>', 'rename')
+    .option('--image <image>', 'image')
+    .option('--port <port>', 'port', int)
+    .option('--memory <mb>', 'memory limit in MB', int)
+    .option('--cpu <cores>', 'CPU cores (0 = no limit)', Number)
+    .option('--strategy <strategy>', 'rolling, blue-green or recreate')
+    .option('--health-path <path>', 'health check path')
+    .action(async (app: string, o: Record<string, unknown>, cmd: Command) => {
+      const c = client(cmd);
+      const body: Record<string, unknown> = {};
+      for (const k of ['name', 'image', 'port', 'memory', 'cpu', 'strategy']) if (o[k] !== undefined) body[k] = o[k];
+      if (o.healthPath !== undefined) {
+        const cur = await c.call('getApp', { params: { id: app } });
+        body.health_check = { ...cur.health_check, path: o.healthPath };
+      }
+      const a = await c.call('updateApp', { params: { id: app }, body: body as never });
+      emit(globals(cmd), a, () => appDetails(a));
+    });
+  apps
+    .command('delete <app>')
+    .description('delete an app and everything it runs')
+    .action(async (app: string, _o, cmd: Command) => {
+      await client(cmd).call('deleteApp', { params: { id: app } });
+      emit(globals(cmd), { ok: true }, () => `Deleted app ${app}.`);
+    });
+}

@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ApiError } from '../client/index.js';
+import { registerAuth } from './commands/auth.js';
+import { registerProjects } from './commands/projects.js';
+import { registerApps } from './commands/apps.js';
+
+const program = new Command('berth')
+  .description('Berth: deploy and run apps on your own servers')
+  .version('0.1.0')
+  .option('--json', 'machine-readable output')
+  .option('--server <url>', 'Berth server URL (default: the one you logged in to, or BERTH_URL)')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerAuth(program);
+registerProjects(program);
+registerApps(program);
+
+/** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
+function fail(err: unknown): never {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  const message = err instanceof Error ? err.message : String(err);
+  if (process.argv.includes('--json') && err instanceof ApiError) {
+    process.stdout.write(`${JSON.stringify({ error: { status: err.status, code: err.code, message, details: err.details } })}\n`);
+  }
+  process.stderr.write(`berth: ${message}\n`);
+  process.exit(err instanceof ApiError && err.status === 0 ? 3 : 1);
+}
+
+program.parseAsync(process.argv).catch(fail);
