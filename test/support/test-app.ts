@@ -1,7 +1,7 @@
 /**
  * Source of the test app baked into the test image. Plain JavaScript run by the host's node binary.
  *
- * GET /            200 {hostname, uid, gid, env, path}
+ * GET /            200 {hostname, uid, gid, status (of /proc/self/status), env, path}
  * GET /health      200, or 500 after /fail-health or when HEALTH_FAIL=1
  * GET /fail-health makes /health answer 500 from now on
  * GET /crash       answers, then exits with code 3
@@ -12,12 +12,17 @@
 export const TEST_APP_SOURCE = String.raw`
 const http = require('node:http');
 const os = require('node:os');
+const fs = require('node:fs');
 
 const port = Number(process.env.PORT || 8080);
 if (process.env.CRASH_ON_START === '1') {
   console.error('crashing on start as asked');
   process.exit(2);
 }
+// CapEff, NoNewPrivs and friends, as the kernel sees this process.
+const procStatus = () => Object.fromEntries(
+  fs.readFileSync('/proc/self/status', 'utf8').split('\n').filter((l) => l.includes(':')).map((l) => l.split(/:\s*/, 2)),
+);
 let healthy = process.env.HEALTH_FAIL !== '1';
 let inFlight = 0;
 
@@ -43,7 +48,7 @@ const server = http.createServer((req, res) => {
     case '/slow':
       return setTimeout(() => json(200, { hostname: os.hostname(), waited: Number(url.searchParams.get('ms')) }), Number(url.searchParams.get('ms') || 1000));
     default:
-      return json(200, { hostname: os.hostname(), uid: process.getuid(), gid: process.getgid(), env: process.env, path: url.pathname });
+      return json(200, { hostname: os.hostname(), uid: process.getuid(), gid: process.getgid(), status: procStatus(), env: process.env, path: url.pathname });
   }
 });
 

@@ -1,0 +1,180 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { BerthClient } from '../../src/client/index.js';
+
+export type Engine = 'sqlite' | 'postgres';
+export const ENGINES: Engine[] = ['sqlite', 'postgres'];
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
+export const SERVER_MAIN = join(ROOT, 'dist/src/server/main.js');
+export const CLI_MAIN = join(ROOT, 'dist/src/cli/main.js');
+export const ADMIN_PASSWORD = 'admin-password-for-tests';
+
+/** The PostgreSQL server the test command started. Tests on PostgreSQL fail (not skip) without it. */
+function pgAdminUrl(): string {
+  const url = process.env.BERTH_TEST_PG_URL;
+  if (!url) throw new Error('BERTH_TEST_PG_URL is not set: run the suite with `npm test`, which starts PostgreSQL');
+  return url;
+}
+
+/** A fresh database per server, so test files do not see each other's data. */
+async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const admin = pgAdminUrl();
+  const name = `berth_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const c = new pg.Client({ connectionString: admin });
+  await c.connect();
+  await c.query(`CREATE DATABASE ${name}`);
+  await c.end();
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const d = new pg.Client({ connectionString: admin });
+      await d.connect();
+      await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await d.end();
+    },
+  };
+}
+
+export interface TestServer {
+  engine: Engine;
+  url: string;
+  dataDir: string;
+  env: NodeJS.ProcessEnv;
+  /** All the output of the current process, for assertions and for failure messages. */
+  output(): string;
+  adminToken: string;
+  admin: BerthClient;
+  client(token?: string): BerthClient;
+  /** Logs in and returns a client for that user. */
+  login(username: string, password: string): Promise<BerthClient>;
+  /** Creates a user as admin and returns a logged-in client for it. */
+  newUser(username: string): Promise<BerthClient>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL: the crash case. */
+  kill(): Promise<void>;
+  /** Starts the server again on the same data directory and database. */
+  start(): Promise<void>;
+  /** Stops it and removes its data directory and database. */
+  destroy(): Promise<void>;
+}
+
+export interface StartOptions {
+  engine?: Engine;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+  const engine = opts.engine ?? 'sqlite';
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-test-'));
+  const db = engine === 'postgres' ? await createDatabase() : null;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    BERTH_DATA_DIR: dataDir,
+    BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    SERVER_HOST: '127.0.0.1',
+    SERVER_PORT: '0',
+    LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'info',
+    ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: '' }),
+    ...opts.env,
+  };
+  let child: ChildProcess | null = null;
+  let out = '';
+  let url = '';
+
+  const start = async () => {
+    out = '';
+    const proc = spawn(process.execPath, [SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    url = await new Promise<string>((resolveUrl, reject) => {
+      const timer = setTimeout(() => reject(new Error(`server did not start within 30 s:\n${out}`)), 30_000);
+      const onData = (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolveUrl(m[1]);
+        }
+      };
+      proc.stdout!.on('data', onData);
+      proc.stderr!.on('data', onData);
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`server exited with ${code} before listening:\n${out}`));
+      });
+    });
+  };
+
+  const waitExit = (signal: NodeJS.Signals) =>
+    new Promise<void>((done) => {
+      const proc = child;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return done();
+      proc.once('exit', () => done());
+      proc.kill(signal);
+    });
+
+  await start();
+  const login = async (username: string, password: string) => {
+    const res = await new BerthClient({ baseUrl: url }).call('login', { body: { username, password } });
+    return new BerthClient({ baseUrl: url, token: res.token });
+  };
+  const admin = await login('admin', ADMIN_PASSWORD);
+
+  const server: TestServer = {
+    engine,
+    get url() {
+      return url;
+    },
+    dataDir,
+    env,
+    output: () => out,
+    adminToken: admin.opts.token!,
+    get admin() {
+      return new BerthClient({ baseUrl: url, token: admin.opts.token });
+    },
+    client: (token?: string) => new BerthClient({ baseUrl: url, token }),
+    login,
+    async newUser(username: string) {
+      const password = `pw-${username}-secret`;
+      await server.admin.call('createUser', { body: { username, password } });
+      return login(username, password);
+    },
+    stop: () => waitExit('SIGTERM'),
+    kill: () => waitExit('SIGKILL'),
+    start,
+    async destroy() {
+      await waitExit('SIGTERM');
+      await db?.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+/** Raw HTTP for the cases the typed client cannot express (bad JSON, unknown fields, no token). */
+export async function raw(
+  server: { url: string },
+  method: string,
+  path: string,
+  opts: { token?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; json: any; text: string }> {
+  const headers: Record<string, string> = { ...opts.headers };
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.body !== undefined && !headers['content-type']) headers['content-type'] = 'application/json';
+  const res = await fetch(new URL(path, server.url), { method, headers, body: opts.body, signal: AbortSignal.timeout(15_000) });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
+}
