@@ -24,6 +24,7 @@ export interface DockerRuntimeOptions {
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
 const NEVER = '0001-01-01T00:00:00Z';
+const ANSI_SGR = /\x1b\[[0-9;]*m/g;
 // Event attributes the engine adds beside the container's labels.
 const NON_LABEL_ATTRIBUTES = new Set(['image', 'name', 'exitCode', 'signal', 'execID', 'execDuration']);
 
@@ -241,11 +242,13 @@ export class DockerRuntime implements Runtime {
 
     let error: string | null = null;
     let partial = '';
-    const emit = (text: string) => {
+    const split = (text: string) => {
       const lines = (partial + text).split(/\r?\n/);
       partial = lines.pop() ?? '';
       for (const line of lines) opts.onLine?.(line);
     };
+    // The classic builder paints a step's stderr red; the log is plain text.
+    const emit = (text: string) => split(text.replace(ANSI_SGR, ''));
     try {
       for await (const msg of jsonLines(body)) {
         if (typeof msg.stream === 'string') emit(msg.stream);
