@@ -129,6 +129,7 @@ export const AppUpdate = T.Object(
     env: T.Optional(
       T.Record(EnvKey, T.Union([EnvValue, T.Null()]), {
         description: 'merged into the config vars; null unsets a var',
+        additionalProperties: false,
       }),
     ),
     secret_env: T.Optional(T.Array(EnvKey, { maxItems: 256, description: 'keys whose values are secret' })),

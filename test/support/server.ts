@@ -100,6 +100,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
         const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
         if (m) {
           clearTimeout(timer);
+          // Keep the port across restarts, so clients made before a restart still reach the server.
+          env.SERVER_PORT = new URL(m[1]).port;
           resolveUrl(m[1]);
         }
       };

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Berth needs, only those missing, and the npm dependencies when the
+# lockfile changed. Safe to run again: on a set-up machine it does nothing in about a second.
+# Usage: scripts/deps.sh [extra-package ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "run as root (it installs packages)" >&2; exit 1; }
+
+want=(docker.io git caddy debootstrap ca-certificates curl "$@")
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}..."
+  apt-get update -qq
+  # Debian's caddy package starts a system caddy on :80; Berth runs its own, so keep the unit from starting.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/var/tmp/berth-apt.log 2>&1 \
+    || { tail -20 /var/tmp/berth-apt.log; exit 1; }
+fi
+# The packaged caddy service would hold port 80 and the admin port Berth's router needs.
+if command -v systemctl >/dev/null && systemctl is-active --quiet caddy 2>/dev/null; then
+  systemctl disable --now caddy >/dev/null 2>&1 || true
+fi
+
+stamp=node_modules/.berth-lock-sha
+sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
+  echo "deps: installing npm packages (better-sqlite3 compiles from source, about a minute)..."
+  npm ci --no-audit --no-fund --loglevel=error >/var/tmp/berth-npm.log 2>&1 || { tail -30 /var/tmp/berth-npm.log; exit 1; }
+  echo "$sum" > "$stamp"
+fi
