@@ -10,7 +10,8 @@ const STREAMS: Record<number, LogLine['stream'] | undefined> = { 1: 'stdout', 2:
  */
 export class LogDemuxer {
   private pending: Buffer = Buffer.alloc(0);
-  private partial: Record<LogLine['stream'], string> = { stdout: '', stderr: '' };
+  // Bytes, not text: a frame boundary can cut a multi-byte character in half.
+  private partial: Record<LogLine['stream'], Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
 
   push(chunk: Buffer): LogLine[] {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -19,9 +20,9 @@ export class LogDemuxer {
       const size = this.pending.readUInt32BE(4);
       if (this.pending.length < 8 + size) break;
       const stream = STREAMS[this.pending[0]];
-      const text = this.pending.subarray(8, 8 + size).toString('utf8');
+      const payload = this.pending.subarray(8, 8 + size);
       this.pending = this.pending.subarray(8 + size);
-      if (stream) this.lines(stream, text, out);
+      if (stream) this.lines(stream, payload, out);
     }
     return out;
   }
@@ -30,16 +31,21 @@ export class LogDemuxer {
   end(): LogLine[] {
     const out: LogLine[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
-      if (this.partial[stream]) out.push(parseLine(stream, this.partial[stream]));
-      this.partial[stream] = '';
+      if (this.partial[stream].length) out.push(parseLine(stream, this.partial[stream].toString('utf8')));
+      this.partial[stream] = Buffer.alloc(0);
     }
     return out;
   }
 
-  private lines(stream: LogLine['stream'], text: string, out: LogLine[]): void {
-    const parts = (this.partial[stream] + text).split('\n');
-    this.partial[stream] = parts.pop() ?? '';
-    for (const part of parts) out.push(parseLine(stream, part.endsWith('\r') ? part.slice(0, -1) : part));
+  private lines(stream: LogLine['stream'], payload: Buffer, out: LogLine[]): void {
+    let buf = this.partial[stream].length ? Buffer.concat([this.partial[stream], payload]) : payload;
+    for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a)) {
+      const text = buf.subarray(0, nl).toString('utf8');
+      out.push(parseLine(stream, text.endsWith('\r') ? text.slice(0, -1) : text));
+      buf = buf.subarray(nl + 1);
+    }
+    // Copied so a retained tail does not pin the whole chunk it came from.
+    this.partial[stream] = Buffer.from(buf);
   }
 }
 

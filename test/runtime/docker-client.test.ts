@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { test } from 'node:test';
+import { DockerRuntime, modemOptions } from '../../src/runtime/docker.js';
+import { hardenedCreateOptions, isRootUser } from '../../src/runtime/hardening.js';
+import { LogDemuxer } from '../../src/runtime/log-stream.js';
+import type { ContainerSpec } from '../../src/runtime/types.js';
+
+test('DOCKER_HOST forms: unix socket, tcp, https; anything else is refused', () => {
+  assert.deepEqual(modemOptions(undefined), { socketPath: '/var/run/docker.sock' });
+  assert.deepEqual(modemOptions('unix:///run/user/1000/docker.sock'), { socketPath: '/run/user/1000/docker.sock' });
+  assert.deepEqual(modemOptions('/tmp/d.sock'), { socketPath: '/tmp/d.sock' });
+  assert.deepEqual(modemOptions('tcp://10.0.0.5:2375'), { host: '10.0.0.5', port: 2375, protocol: 'http' });
+  assert.deepEqual(modemOptions('tcp://docker'), { host: 'docker', port: 2375, protocol: 'http' });
+  assert.deepEqual(modemOptions('https://docker:2376'), { host: 'docker', port: 2376, protocol: 'https' });
+  assert.throws(() => modemOptions('ssh://me@host'), /unsupported DOCKER_HOST/);
+});
+
+test('every engine call has a deadline: an engine that never answers fails the call', async () => {
+  const sockets: Socket[] = [];
+  const server = createServer((s) => sockets.push(s)); // accepts, never replies
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  try {
+    const runtime = new DockerRuntime({ dockerHost: `tcp://127.0.0.1:${port}`, callTimeoutMs: 300 });
+    const started = Date.now();
+    await assert.rejects(runtime.ping(), /docker ping timed out after 300 ms/);
+    await assert.rejects(runtime.inspectContainer('x'), /timed out/);
+    assert.ok(Date.now() - started < 3000);
+  } finally {
+    for (const s of sockets) s.destroy();
+    server.close();
+  }
+});
+
+test('a refused connection is an error, not a hang', async () => {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  server.close();
+  await assert.rejects(new DockerRuntime({ dockerHost: `tcp://127.0.0.1:${port}` }).ping(), /ECONNREFUSED/);
+});
+
+test('only uid 0 counts as root, however it is written', () => {
+  for (const u of ['', 'root', '0', '0:0', 'root:root', '0:1000', ' root ']) assert.equal(isRootUser(u), true, u);
+  for (const u of ['1000', 'node', '1000:0', 'app:app', '65534:65534']) assert.equal(isRootUser(u), false, u);
+});
+
+test('the create body ignores anything a spec smuggles in beyond its fields', () => {
+  const spec = {
+    name: 'x',
+    image: 'img',
+    env: { A: '1' },
+    labels: { 'berth.managed': 'false', 'berth.app': 'a' },
+    network: 'n',
+    aliases: ['a'],
+    memoryMb: 64,
+    cpu: 0,
+    Privileged: true,
+    HostConfig: { Binds: ['/:/host'] },
+  } as ContainerSpec;
+  const body = hardenedCreateOptions(spec, 'root') as { HostConfig: Record<string, unknown>; Labels: Record<string, string>; User: string };
+  assert.equal(body.User, '65534:65534');
+  assert.equal(body.HostConfig.Privileged, false);
+  assert.deepEqual(body.HostConfig.Binds, []);
+  assert.equal(body.HostConfig.NanoCpus, undefined, 'cpu 0 means no CPU limit');
+  assert.equal(body.Labels['berth.managed'], 'true');
+  assert.equal('Privileged' in body, false);
+});
+
+test('log frames are split into lines whatever the chunking', () => {
+  const frame = (stream: number, text: string | Buffer) => {
+    const payload = Buffer.isBuffer(text) ? text : Buffer.from(text);
+    const head = Buffer.alloc(8);
+    head[0] = stream;
+    head.writeUInt32BE(payload.length, 4);
+    return Buffer.concat([head, payload]);
+  };
+  const all = Buffer.concat([
+    frame(1, '2026-01-01T00:00:00.000000001Z hello\n'),
+    frame(2, '2026-01-01T00:00:00.000000002Z oops é\n'),
+    // A long line spans frames, here with a two-byte character cut in half.
+    frame(1, '2026-01-01T00:00:00.000000003Z part'),
+    frame(1, Buffer.from([0xc3])),
+    frame(1, Buffer.concat([Buffer.from([0xa9]), Buffer.from('ial\n')])),
+    frame(1, '2026-01-01T00:00:00.000000004Z no newline at end'),
+  ]);
+  for (const size of [1, 3, 7, 8, 9, all.length]) {
+    const demux = new LogDemuxer();
+    const out = [];
+    for (let i = 0; i < all.length; i += size) out.push(...demux.push(all.subarray(i, i + size)));
+    out.push(...demux.end());
+    assert.deepEqual(
+      out,
+      [
+        { stream: 'stdout', time: '2026-01-01T00:00:00.000000001Z', line: 'hello' },
+        { stream: 'stderr', time: '2026-01-01T00:00:00.000000002Z', line: 'oops é' },
+        { stream: 'stdout', time: '2026-01-01T00:00:00.000000003Z', line: 'partéial' },
+        { stream: 'stdout', time: '2026-01-01T00:00:00.000000004Z', line: 'no newline at end' },
+      ],
+      `chunk size ${size}`);
+  }
+});
