@@ -1,0 +1,261 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { DetectionError } from './errors.js';
+import { readSourceFile, sourceFileExists } from './sourcefs.js';
+
+export type Language = 'node' | 'python' | 'go' | 'ruby';
+
+/**
+ * How the app starts. A Procfile line is the user's own command and runs under `sh -c` (it may
+ * use $PORT, pipes, env vars); a convention is a fixed argument array.
+ */
+export type StartCommand =
+  | { source: 'Procfile'; shell: string }
+  | { source: 'convention'; argv: string[] }
+  | { source: 'convention'; shell: string };
+
+export interface NodeFacts {
+  /** package-lock.json or npm-shrinkwrap.json: `npm ci` instead of `npm install`. */
+  lockfile: string | null;
+  /** Any dependencies at all; an app without any needs no install step (and no registry). */
+  hasDependencies: boolean;
+  /** A "build" script: dev dependencies are installed, the build runs, then they are pruned. */
+  hasBuildScript: boolean;
+}
+
+export interface PythonFacts {
+  /** requirements.txt lists at least one requirement. */
+  requirements: boolean;
+  /** pyproject.toml declares dependencies: the project itself is pip-installed. */
+  pyprojectDependencies: boolean;
+  /** Pipfile lists packages: installed with pipenv from its lockfile. */
+  pipfilePackages: boolean;
+}
+
+export interface GoFacts {
+  /** go.sum lists modules: `go mod download` gets its own cached layer. */
+  hasModules: boolean;
+  /** vendor/modules.txt exists: build from vendor/, no downloads. */
+  vendored: boolean;
+  /** Package to build, `.` or `./cmd/<name>`. */
+  target: string;
+  /** Name of the built binary, installed as /app/bin/<name>. */
+  binary: string;
+}
+
+export interface RubyFacts {
+  /** The Gemfile lists gems; without any, bundler is not run (it would need RubyGems). */
+  hasGems: boolean;
+  lockfile: boolean;
+}
+
+export interface Detection {
+  builder: 'dockerfile' | Language;
+  language: Language | null;
+  /** One line for the build log: what was found. */
+  reason: string;
+  /** Null for a Dockerfile build: the Dockerfile has its own CMD. */
+  start: StartCommand | null;
+  /** Procfile processes (web, worker, release...), as written. */
+  processes: Record<string, string>;
+  /** Dependency manifests and lockfiles present, copied before the code so their layer caches. */
+  manifests: string[];
+  node?: NodeFacts;
+  python?: PythonFacts;
+  go?: GoFacts;
+  ruby?: RubyFacts;
+}
+
+const MARKERS: { language: Language; files: string[] }[] = [
+  { language: 'node', files: ['package.json'] },
+  { language: 'python', files: ['requirements.txt', 'pyproject.toml', 'Pipfile'] },
+  { language: 'go', files: ['go.mod'] },
+  { language: 'ruby', files: ['Gemfile'] },
+];
+
+export const LOOKED_FOR = ['Dockerfile', ...MARKERS.flatMap((m) => m.files)];
+
+/** Works out how to build the source tree in `dir`. Throws DetectionError when it cannot. */
+export async function detect(dir: string): Promise<Detection> {
+  const processes = parseProcfile((await readSourceFile(dir, 'Procfile')) ?? '');
+  const web = processes.web ? { source: 'Procfile' as const, shell: processes.web } : null;
+
+  if (await sourceFileExists(dir, 'Dockerfile')) {
+    return { builder: 'dockerfile', language: null, reason: 'Dockerfile found', start: null, processes, manifests: [] };
+  }
+  for (const { language, files } of MARKERS) {
+    const found: string[] = [];
+    for (const f of files) if (await sourceFileExists(dir, f)) found.push(f);
+    if (found.length === 0) continue;
+    const base = { builder: language, language, processes, reason: `${language}: ${found.join(', ')} found` };
+    switch (language) {
+      case 'node':
+        return { ...base, ...(await detectNode(dir, web)) };
+      case 'python':
+        return { ...base, ...(await detectPython(dir, web)) };
+      case 'go':
+        return { ...base, ...(await detectGo(dir, web)) };
+      case 'ruby':
+        return { ...base, ...(await detectRuby(dir, web)) };
+    }
+  }
+  throw new DetectionError(
+    `no app found: looked for ${LOOKED_FOR.join(', ')} at the top of the source. ` +
+      'Add a Dockerfile, or one of these files for Node.js, Python, Go or Ruby.',
+  );
+}
+
+/** `name: command` lines; comments and blank lines are skipped, later duplicates win. */
+export function parseProcfile(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const m = /^([A-Za-z0-9_-]+):\s*(.*\S)\s*$/.exec(raw);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+type LanguagePart = Pick<Detection, 'start' | 'manifests' | 'node' | 'python' | 'go' | 'ruby'>;
+
+async function existing(dir: string, names: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const n of names) if (await sourceFileExists(dir, n)) out.push(n);
+  return out;
+}
+
+function noStart(language: string, tried: string[]): never {
+  throw new DetectionError(
+    `${language} app found but no start command: add a Procfile with a "web:" line, or ${tried.join(', ')}`,
+  );
+}
+
+async function detectNode(dir: string, web: StartCommand | null): Promise<LanguagePart> {
+  let pkg: {
+    main?: unknown;
+    scripts?: Record<string, unknown>;
+    dependencies?: Record<string, unknown>;
+    devDependencies?: Record<string, unknown>;
+  };
+  try {
+    pkg = JSON.parse((await readSourceFile(dir, 'package.json')) ?? '');
+  } catch {
+    throw new DetectionError('package.json is not valid JSON');
+  }
+  if (typeof pkg !== 'object' || pkg === null) throw new DetectionError('package.json is not a JSON object');
+  const scripts = typeof pkg.scripts === 'object' && pkg.scripts ? pkg.scripts : {};
+  const count = (o: unknown) => (typeof o === 'object' && o ? Object.keys(o).length : 0);
+  const [lockfile = null] = await existing(dir, ['package-lock.json', 'npm-shrinkwrap.json']);
+  const facts: NodeFacts = {
+    lockfile,
+    hasDependencies: count(pkg.dependencies) + count(pkg.devDependencies) > 0,
+    hasBuildScript: typeof scripts.build === 'string',
+  };
+  let start = web;
+  if (!start && typeof scripts.start === 'string') start = { source: 'convention', argv: ['npm', 'start'] };
+  if (!start) {
+    const candidates = [typeof pkg.main === 'string' ? pkg.main : '', 'index.js', 'server.js', 'app.js'];
+    for (const c of candidates) {
+      if (c && safeRelative(c) && (await sourceFileExists(dir, c))) {
+        start = { source: 'convention', argv: ['node', c] };
+        break;
+      }
+    }
+  }
+  if (!start) noStart('Node.js', ['a "start" script in package.json', '"main"', 'index.js', 'server.js', 'app.js']);
+  return { start, manifests: ['package.json', ...(lockfile ? [lockfile] : [])], node: facts };
+}
+
+async function detectPython(dir: string, web: StartCommand | null): Promise<LanguagePart> {
+  const requirements = ((await readSourceFile(dir, 'requirements.txt')) ?? '')
+    .split(/\r?\n/)
+    .some((l) => l.trim() !== '' && !l.trim().startsWith('#'));
+  const pyproject = (await readSourceFile(dir, 'pyproject.toml')) ?? '';
+  const pyprojectDependencies =
+    /^\s*dependencies\s*=\s*\[[^\]]*["'][^\]]*\]/m.test(pyproject) ||
+    /^\[tool\.poetry\.dependencies\]\s*\n(?:\s*(?:#.*)?\n)*\s*(?!python\s*=)[A-Za-z0-9_.-]+\s*=/m.test(pyproject);
+  const pipfile = (await readSourceFile(dir, 'Pipfile')) ?? '';
+  const pipfilePackages = /^\[packages\]\s*\n(?:\s*(?:#.*)?\n)*\s*[A-Za-z0-9_."-]+\s*=/m.test(pipfile);
+  let start = web;
+  const conventional = ['app.py', 'main.py', 'server.py'];
+  if (!start) {
+    const [file] = await existing(dir, conventional);
+    if (file) start = { source: 'convention', argv: ['python3', file] };
+  }
+  if (!start) noStart('Python', conventional);
+  return {
+    start,
+    manifests: await existing(dir, ['requirements.txt', 'Pipfile', 'Pipfile.lock']),
+    python: { requirements, pyprojectDependencies, pipfilePackages },
+  };
+}
+
+async function detectGo(dir: string, web: StartCommand | null): Promise<LanguagePart> {
+  const gomod = (await readSourceFile(dir, 'go.mod')) ?? '';
+  const module = /^\s*module\s+"?([^\s"]+)"?/m.exec(gomod)?.[1] ?? 'app';
+  const gosum = (await readSourceFile(dir, 'go.sum')) ?? '';
+  let target = '.';
+  if (!(await hasGoFiles(path.join(dir)))) {
+    const cmds = await goCommandDirs(dir);
+    if (cmds.length === 1) target = `./cmd/${cmds[0]}`;
+  }
+  const last = target === '.' ? module.split('/').pop()! : target.split('/').pop()!;
+  const binary = last.replace(/[^A-Za-z0-9_.-]/g, '') || 'app';
+  return {
+    start: web ?? { source: 'convention', argv: [`/app/bin/${binary}`] },
+    manifests: await existing(dir, ['go.mod', 'go.sum']),
+    go: {
+      hasModules: gosum.trim() !== '',
+      vendored: await sourceFileExists(dir, 'vendor/modules.txt'),
+      target,
+      binary,
+    },
+  };
+}
+
+async function hasGoFiles(dir: string): Promise<boolean> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  return names.some((n) => n.endsWith('.go') && !n.endsWith('_test.go'));
+}
+
+async function goCommandDirs(dir: string): Promise<string[]> {
+  const cmd = path.join(dir, 'cmd');
+  const entries = await fs.readdir(cmd, { withFileTypes: true }).catch(() => []);
+  const out: string[] = [];
+  for (const e of entries) {
+    if (e.isDirectory() && /^[A-Za-z0-9_.-]+$/.test(e.name) && (await hasGoFiles(path.join(cmd, e.name)))) {
+      out.push(e.name);
+    }
+  }
+  return out;
+}
+
+async function detectRuby(dir: string, web: StartCommand | null): Promise<LanguagePart> {
+  const gemfile = (await readSourceFile(dir, 'Gemfile')) ?? '';
+  const hasGems = /^\s*gem\s+['"]/m.test(gemfile);
+  const lockfile = await sourceFileExists(dir, 'Gemfile.lock');
+  let start = web;
+  if (!start && hasGems && (await sourceFileExists(dir, 'bin/rails'))) {
+    // Rails' server reads $PORT itself.
+    start = { source: 'convention', argv: ['bundle', 'exec', 'bin/rails', 'server', '-b', '0.0.0.0'] };
+  }
+  if (!start && hasGems && (await sourceFileExists(dir, 'config.ru'))) {
+    // rackup has no $PORT default, so a fixed shell line expands it; nothing in it comes from data.
+    start = { source: 'convention', shell: 'exec bundle exec rackup --host 0.0.0.0 --port "$PORT"' };
+  }
+  if (!start) {
+    const [file] = await existing(dir, ['app.rb', 'main.rb', 'server.rb']);
+    if (file) start = { source: 'convention', argv: hasGems ? ['bundle', 'exec', 'ruby', file] : ['ruby', file] };
+  }
+  if (!start) noStart('Ruby', ['config.ru (with gems)', 'app.rb', 'main.rb', 'server.rb']);
+  return {
+    start,
+    manifests: ['Gemfile', ...(lockfile ? ['Gemfile.lock'] : [])],
+    ruby: { hasGems, lockfile },
+  };
+}
+
+/** A relative path that stays inside the source (package.json "main" is user data). */
+function safeRelative(p: string): boolean {
+  const n = path.posix.normalize(p);
+  return !path.posix.isAbsolute(n) && n !== '..' && !n.startsWith('../') && !/[\0-\x1f]/.test(n);
+}

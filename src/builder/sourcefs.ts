@@ -1,0 +1,58 @@
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * Source trees are untrusted: a `package.json` may be a symlink to a host file. These helpers
+ * only touch regular files whose real path stays inside the tree, so nothing outside it is read
+ * into a build or overwritten.
+ */
+
+async function insidePath(dir: string, rel: string): Promise<string | null> {
+  try {
+    const root = await fs.realpath(dir);
+    const real = await fs.realpath(path.join(dir, rel));
+    if (real !== root && !real.startsWith(root + path.sep)) return null;
+    return real;
+  } catch {
+    return null;
+  }
+}
+
+export async function sourceFileExists(dir: string, rel: string): Promise<boolean> {
+  const real = await insidePath(dir, rel);
+  if (!real) return false;
+  const st = await fs.stat(real).catch(() => null);
+  return !!st?.isFile();
+}
+
+/** The file's text, or null when it is absent, not a regular file, outside the tree or too big. */
+export async function readSourceFile(dir: string, rel: string, maxBytes = 1024 * 1024): Promise<string | null> {
+  const real = await insidePath(dir, rel);
+  if (!real) return null;
+  const st = await fs.stat(real).catch(() => null);
+  if (!st?.isFile() || st.size > maxBytes) return null;
+  return fs.readFile(real, 'utf8');
+}
+
+/**
+ * Writes `rel` in the tree without following a symlink planted there: an existing symlink is
+ * removed first, and O_NOFOLLOW|O_EXCL makes a race lose instead of writing outside.
+ */
+export async function writeSourceFile(dir: string, rel: string, content: string): Promise<void> {
+  const target = path.join(dir, rel);
+  const parent = await insidePath(dir, path.dirname(rel));
+  if (!parent) throw new Error(`refusing to write ${rel}: its folder is outside the source`);
+  const st = await fs.lstat(target).catch(() => null);
+  if (st?.isDirectory()) throw new Error(`refusing to write ${rel}: it is a folder`);
+  if (st) await fs.unlink(target);
+  const fh = await fs.open(
+    path.join(parent, path.basename(rel)),
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o644,
+  );
+  try {
+    await fh.writeFile(content);
+  } finally {
+    await fh.close();
+  }
+}
