@@ -3,6 +3,7 @@ import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
 import { demuxLogs, jsonLines } from './log-stream.js';
+import { freeSubnet } from './subnets.js';
 import type {
   BuildImageOptions,
   ContainerInfo,
@@ -20,6 +21,11 @@ export interface DockerRuntimeOptions {
   dockerHost?: string;
   /** Limit for each short engine call (inspect, create, list, ...). */
   callTimeoutMs?: number;
+  /**
+   * Where project networks get /24 subnets once the engine's default address pools are used up
+   * (stock dockerd fits about 30 user networks). Must not overlap the host's own networks.
+   */
+  subnetPool?: string;
 }
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -46,8 +52,10 @@ export class DockerRuntime implements Runtime {
   /** Long-lived streams (follow, events, build, stop): no idle timeout, ended by signals instead. */
   private readonly streams: Dockerode;
   private readonly callTimeoutMs: number;
+  private readonly subnetPool: string;
 
   constructor(opts: DockerRuntimeOptions = {}) {
+    this.subnetPool = opts.subnetPool ?? '10.213.0.0/16';
     const modem = modemOptions(opts.dockerHost ?? process.env.DOCKER_HOST);
     this.callTimeoutMs = opts.callTimeoutMs ?? 30_000;
     this.api = connect({ ...modem, timeout: this.callTimeoutMs });
@@ -61,22 +69,46 @@ export class DockerRuntime implements Runtime {
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
     if (await this.findNetwork(name)) return;
     try {
-      await this.call('create network', this.callTimeoutMs, (abortSignal) =>
-        this.api.createNetwork({
-          Name: name,
-          // A user bridge: embedded DNS for aliases, and the engine's inter-bridge isolation between projects.
-          Driver: 'bridge',
-          CheckDuplicate: true,
-          Internal: false,
-          Labels: { ...labels, [MANAGED_LABEL]: 'true' },
-          abortSignal,
-        }),
-      );
+      await this.createNetwork(name, labels);
+      return;
     } catch (err) {
-      // Another caller created it between our lookup and create.
-      if (statusOf(err) === 409 && (await this.findNetwork(name))) return;
-      throw err;
+      if (await this.createdMeanwhile(err, name)) return;
+      if (!/non-overlapping IPv4 address pool/.test(messageOf(err))) throw err;
     }
+    // Default pools exhausted: pick a free subnet ourselves; another creator may take it first, so retry.
+    for (let attempt = 0; ; attempt++) {
+      const networks = await this.call('list networks', this.callTimeoutMs, (abortSignal) => this.api.listNetworks({ abortSignal }));
+      const used = networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? ''));
+      const subnet = freeSubnet(this.subnetPool, used);
+      if (!subnet) throw new Error(`no free subnet left for network ${name} in ${this.subnetPool}`);
+      try {
+        await this.createNetwork(name, labels, subnet);
+        return;
+      } catch (err) {
+        if (await this.createdMeanwhile(err, name)) return;
+        if (attempt >= 4 || !/overlap/i.test(messageOf(err))) throw err;
+      }
+    }
+  }
+
+  private async createNetwork(name: string, labels: Record<string, string>, subnet?: string): Promise<void> {
+    await this.call('create network', this.callTimeoutMs, (abortSignal) =>
+      this.api.createNetwork({
+        Name: name,
+        // A user bridge: embedded DNS for aliases, and the engine's inter-bridge isolation between projects.
+        Driver: 'bridge',
+        CheckDuplicate: true,
+        Internal: false,
+        Labels: { ...labels, [MANAGED_LABEL]: 'true' },
+        ...(subnet ? { IPAM: { Driver: 'default', Config: [{ Subnet: subnet }] } } : {}),
+        abortSignal,
+      }),
+    );
+  }
+
+  /** True when a create failed because a concurrent caller made the same network. */
+  private async createdMeanwhile(err: unknown, name: string): Promise<boolean> {
+    return statusOf(err) === 409 && (await this.findNetwork(name)) !== null;
   }
 
   async removeNetwork(name: string): Promise<void> {

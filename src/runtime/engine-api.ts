@@ -68,6 +68,7 @@ export interface ImageInspect {
 export interface NetworkSummary {
   Id: string;
   Name: string;
+  IPAM?: { Config?: { Subnet?: string }[] | null } | null;
 }
 
 export interface Dockerode {
