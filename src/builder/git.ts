@@ -122,7 +122,7 @@ export async function cloneRepo(url: string, ref: string, dir: string, opts: Clo
   if (FULL_SHA.test(ref)) {
     // A commit is not a branch: clone --branch cannot take it, so fetch exactly that object.
     await fs.mkdir(dir, { recursive: true });
-    await git(['init', '-q', dir], 'git init');
+    await git(['init', '-q', '--initial-branch=main', dir], 'git init');
     await git(['-C', dir, 'remote', 'add', 'origin', url], 'git remote add');
     await git(['-C', dir, 'fetch', '--progress', '--depth', '1', 'origin', ref], `fetching commit ${ref}`);
     await git(['-C', dir, 'checkout', '-q', '--detach', 'FETCH_HEAD'], 'git checkout');
