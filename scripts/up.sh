@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Brings Berth up on this machine: installs what is missing (Docker Engine, git, Caddy), builds,
+# makes the base images, and (re)starts the control plane in the background. Idempotent: on a
+# machine that is already set up it rebuilds what changed and restarts the control plane; apps and
+# routes keep serving meanwhile.
+# Usage: bash scripts/up.sh      (configuration: environment variables, see README.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+export BERTH_DATA_DIR="${BERTH_DATA_DIR:-/var/lib/berth}"
+mkdir -p "$BERTH_DATA_DIR" && chmod 700 "$BERTH_DATA_DIR"
+ENVFILE="$BERTH_DATA_DIR/berth.env"
+
+# Settings given now win; settings given on an earlier run are kept, so a re-run changes nothing by surprise.
+VARS=(SERVER_PORT SERVER_HOST DOCKER_HOST DATABASE_URL POSTGRES_HOST POSTGRES_PORT POSTGRES_USER POSTGRES_PASSWORD
+  POSTGRES_DB ROUTER_DOMAIN ROUTER_HTTP_PORT ROUTER_HTTPS_PORT ROUTER_ADMIN ROUTER_ACME_EMAIL LOG_LEVEL
+  BERTH_SECRET_KEY BERTH_BUILD_CONCURRENCY BERTH_STACK_NODE BERTH_STACK_PYTHON BERTH_STACK_GO BERTH_STACK_RUBY)
+declare -A given=()
+for v in "${VARS[@]}"; do [ -n "${!v+x}" ] && given[$v]="${!v}"; done
+# shellcheck disable=SC1090
+[ -f "$ENVFILE" ] && source "$ENVFILE"
+for v in "${!given[@]}"; do export "$v=${given[$v]}"; done
+: > "$ENVFILE.new" && chmod 600 "$ENVFILE.new"
+for v in "${VARS[@]}"; do [ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}" >> "$ENVFILE.new"; done
+mv "$ENVFILE.new" "$ENVFILE"
+PORT="${SERVER_PORT:-8080}"
+
+bash scripts/deps.sh
+bash scripts/docker.sh
+echo "up: building..."
+npx tsc -p tsconfig.json
+chmod +x dist/src/cli/main.js
+ln -sf "$ROOT/dist/src/cli/main.js" /usr/local/bin/berth
+bash scripts/base-image.sh
+bash scripts/stacks.sh
+
+PIDFILE="$BERTH_DATA_DIR/berth.pid"
+LOG="$BERTH_DATA_DIR/berth.log"
+if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  pid=$(cat "$PIDFILE")
+  echo "up: restarting the control plane (pid $pid)..."
+  kill -TERM "$pid"
+  for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+fi
+echo "up: starting the control plane on port $PORT..."
+# Its own session: it outlives this script and the terminal it ran in.
+setsid node "$ROOT/dist/src/server/main.js" >>"$LOG" 2>&1 </dev/null &
+echo $! > "$PIDFILE"
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+    echo
+    echo "Berth is up: http://127.0.0.1:$PORT  (API docs: /api/docs, log: $LOG)"
+    if [ -f "$BERTH_DATA_DIR/initial-admin-password" ]; then
+      echo "Log in:  berth login --server http://127.0.0.1:$PORT -u admin -p '$(cat "$BERTH_DATA_DIR/initial-admin-password")'"
+      echo "(the generated admin password; change it with: berth passwd)"
+    else
+      echo "Log in:  berth login --server http://127.0.0.1:$PORT -u admin"
+    fi
+    exit 0
+  fi
+  kill -0 "$(cat "$PIDFILE")" 2>/dev/null || break
+  sleep 0.5
+done
+echo "up: the control plane did not become healthy; last log lines:" >&2
+tail -30 "$LOG" >&2
+exit 1
