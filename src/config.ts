@@ -13,6 +13,11 @@ export interface Config {
   routerHttpPort: number;
   routerHttpsPort: number;
   routerAdmin: string;
+  /** Email for Let's Encrypt; unset: certificates for public domains come from Caddy's internal CA. */
+  acmeEmail: string | undefined;
+  redirectHttps: boolean;
+  /** Builds run at once. */
+  buildConcurrency: number;
   adminPassword: string | undefined;
   logLevel: string;
   /** Largest request body accepted, in bytes (archives have their own limit). */
@@ -52,6 +57,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     routerHttpPort: int(env, 'ROUTER_HTTP_PORT', 80),
     routerHttpsPort: int(env, 'ROUTER_HTTPS_PORT', 443),
     routerAdmin: env.ROUTER_ADMIN ?? `unix/${join(dataDir, 'caddy', 'admin.sock')}`,
+    acmeEmail: env.ROUTER_ACME_EMAIL || undefined,
+    redirectHttps: env.ROUTER_REDIRECT_HTTPS === '1' || env.ROUTER_REDIRECT_HTTPS === 'true',
+    buildConcurrency: Math.max(1, Number.parseInt(env.BERTH_BUILD_CONCURRENCY ?? '2', 10) || 2),
     adminPassword: env.BERTH_ADMIN_PASSWORD || undefined,
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: 1024 * 1024,

@@ -2,16 +2,25 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Store, Db } from '../store/db.js';
 import type { SecretBox } from '../lib/crypto.js';
+import type { Runtime } from '../runtime/types.js';
+import type { Events } from '../domain/events.js';
 
-/** What route handlers get to work with. Handlers write desired state; controllers act on it. */
+/** What route handlers get to work with. Handlers validate and write desired state; controllers act on it. */
 export interface ApiContext {
   config: Config;
   store: Store;
   db: Db;
   secrets: SecretBox;
   log: Logger;
-  /** Tells the controllers that desired state changed, so they reconcile now rather than on their next tick. */
-  nudge(reason: string): void;
+  /** Read-only use in handlers (is this image present? read logs); containers are changed by controllers. */
+  runtime: Runtime;
+  events: Events;
+  /** This installation's id; engine objects carry it as the berth.instance label. */
+  instanceId: string;
+  /** Tells the app controller that an app's desired state changed, so it reconciles now. */
+  nudge(appId?: string): void;
+  /** Tells the build controller that a build was queued or canceled. */
+  nudgeBuilds(): void;
 }
 
 export interface AuthUser {

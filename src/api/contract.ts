@@ -1,30 +1,18 @@
 import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
+import { IdParam, closed, type RouteDef } from './route-def.js';
+import { runtimeRoutes } from './contract-runtime.js';
+import { buildRoutes } from './contract-builds.js';
+
+export type { RouteDef } from './route-def.js';
 
 /**
  * Every route of the REST API, declared once. The server validates requests and serializes
  * responses with these schemas, the OpenAPI document is generated from them, and the client
  * library (and so the CLI) takes its types from them: one source of truth.
+ * Core routes are here; the runtime's and the builder's live beside this file.
  */
-export interface RouteDef {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
-  path: string;
-  summary: string;
-  tag: string;
-  /** false: no token needed. */
-  auth?: boolean;
-  params?: TSchema;
-  query?: TSchema;
-  body?: TSchema;
-  /** Success status (default 200). */
-  status?: number;
-  response: TSchema;
-}
-
-const IdParam = T.Object({ id: S.Id }, { additionalProperties: false });
-const closed = <P extends Record<string, TSchema>>(props: P) => T.Object(props, { additionalProperties: false });
-
-export const routes = {
+const coreRoutes = {
   login: {
     method: 'POST',
     path: '/api/v1/auth/login',
@@ -205,6 +193,7 @@ export const routes = {
       port: T.Optional(S.AppConfigFields.port),
       strategy: T.Optional(S.AppConfigFields.strategy),
       health_check: T.Optional(S.AppConfigFields.health_check),
+      auto_deploy: T.Optional(T.Boolean()),
     }),
     response: S.App,
   },
@@ -234,6 +223,8 @@ export const routes = {
     response: S.Ok,
   },
 } as const satisfies Record<string, RouteDef>;
+
+export const routes = { ...coreRoutes, ...runtimeRoutes, ...buildRoutes };
 
 export type Routes = typeof routes;
 export type RouteName = keyof Routes;

@@ -111,6 +111,11 @@ export const App = T.Object({
   /** Config vars; secret values are masked. */
   env: T.Record(T.String(), T.String()),
   secret_env: T.Array(T.String()),
+  /** idle (never deployed), deploying, running, stopped or crashed. */
+  status: T.String(),
+  /** Version of the live release. */
+  release: T.Union([T.Integer(), T.Null()]),
+  auto_deploy: T.Boolean(),
   created_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -133,6 +138,7 @@ export const AppUpdate = T.Object(
       }),
     ),
     secret_env: T.Optional(T.Array(EnvKey, { maxItems: 256, description: 'keys whose values are secret' })),
+    auto_deploy: T.Optional(T.Boolean({ description: 'deploy each successful build automatically' })),
   },
   { additionalProperties: false },
 );

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
+import websocket from '@fastify/websocket';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { ApiContext } from './context.js';
 import { mountRoutes } from './register.js';
@@ -11,6 +12,8 @@ import { authHandlers } from './routes/auth.js';
 import { userHandlers } from './routes/users.js';
 import { projectHandlers } from './routes/projects.js';
 import { appHandlers } from './routes/apps.js';
+import { runtimeHandlers, registerRuntimeExtras } from './routes/runtime.js';
+import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -51,7 +54,16 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 200 },
   });
 
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const validate = (httpPart === 'body' ? bodyAjv : paramAjv).compile(schema);
+    // A body whose fields are all optional may be left out entirely (POST .../rollback with no body).
+    if (httpPart === 'body' && (schema as Record<string, unknown>)['x-empty-ok']) {
+      const optional = ((d: unknown) => d === undefined || validate(d)) as typeof validate;
+      Object.defineProperty(optional, 'errors', { get: () => validate.errors });
+      return optional;
+    }
+    return validate;
+  });
 
   // An empty body on a POST without a body schema (restart, stop, ...) is normal; JSON that does not parse is a 400.
   app.removeContentTypeParser('application/json');
@@ -121,6 +133,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
+  await app.register(websocket, { options: { maxPayload: 64 * 1024 } });
 
   app.get('/api/openapi.json', { schema: { hide: true }, config: { auth: false } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true }, config: { auth: false } }, async (_req, reply) => {
@@ -132,6 +145,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     }
   });
 
-  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers });
+  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers });
+  await registerRuntimeExtras(app, ctx);
+  await registerBuildExtras(app, ctx);
   return app;
 }

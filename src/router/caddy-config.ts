@@ -69,7 +69,7 @@ export function buildConfig(routes: readonly Route[], opts: CaddyConfigOptions):
       http: {
         http_port: opts.httpPort,
         https_port: opts.httpsPort,
-        grace_period: opts.gracePeriod ?? '60s',
+        ...(opts.gracePeriod ? { grace_period: opts.gracePeriod } : {}),
         servers: {
           [HTTP_SERVER]: {
             listen: [`${host}:${opts.httpPort}`],
@@ -142,8 +142,9 @@ function siteRoute(r: Route): unknown {
       {
         handler: 'reverse_proxy',
         upstreams: r.upstreams.map((dial) => ({ dial })),
-        // -1: flush every write at once, so streamed responses (SSE, chunked logs) are not buffered.
-        flush_interval: -1,
+        // No flush_interval: Caddy already flushes at once for SSE and unknown-length (chunked)
+        // responses, and in Caddy 2.6 `-1` registers EVERY response as a stream that a config
+        // reload aborts (caddyserver/caddy#5663), which turned each deploy into a burst of 502s.
         load_balancing: {
           selection_policy: { policy: 'round_robin' },
           // An upstream that just went away (refused dial) is retried on another one within this

@@ -28,7 +28,11 @@ export interface CaddyRouterOptions {
   /** Certificates from Caddy's internal CA even for public names (no ACME). */
   internalTls?: boolean;
   redirectHttps?: boolean;
-  /** Caddy duration; how long a reload waits for requests on the old config (default 60s). */
+  /**
+   * Caddy's grace_period (duration) for servers shut down by a reload or stop; unset = Caddy's
+   * default (no limit). Caddy 2.6.2 cancels this wait as soon as the background shutdown starts
+   * (it logs "server shutdown: context canceled"); in-flight requests still complete.
+   */
   gracePeriod?: string;
   /** Caddy binary (default "caddy" on PATH). */
   caddyBin?: string;
@@ -45,13 +49,22 @@ export interface CaddyRouterOptions {
  * routes in that autosave, so it comes back with the last routes even before the controller
  * re-applies them.
  *
- * Draining (verified by test/router/caddy.test.ts): POST /load starts the new servers on the same
- * listeners and gracefully shuts down the old ones, so requests already in flight to an upstream
- * that the new config removed complete normally (bounded by gracePeriod), and /load itself only
- * returns once they have. New requests go to the new upstreams only. So the runtime controller can
- * remove an upstream with apply(), and once apply() resolves, stop its container.
- * WebSocket connections are hijacked from the HTTP server; Caddy 2.6 closes the ones proxied by
- * the old config when a reload replaces it, so clients must reconnect after a route change.
+ * What a reload does to traffic (Caddy 2.6.2, verified by test/router/caddy.test.ts):
+ * - POST /load returns at once (milliseconds); the old config's servers shut down gracefully in the
+ *   background, so a request in flight to an upstream the new config removed completes normally
+ *   (up to gracePeriod, if set). New requests go to the new upstreams only.
+ * - So the runtime controller must NOT stop a container right after apply() resolves: remove the
+ *   upstream with apply(), wait until the replica is drained (no request in flight or arriving for a
+ *   short quiet period, or a fixed drain delay of a few seconds), then stop it. A request the old
+ *   config routed just before the reload can still be on its way, and the old config's handler no
+ *   longer retries on another upstream once it is unloaded (its context is canceled), so stopping
+ *   too early turns that request into a 502.
+ * - Each reload closes the old config's idle keep-alive client connections. A client that reuses
+ *   one at that instant gets a reset before any response byte; browsers, curl and Go resend such a
+ *   request on a new connection (RFC 9112 §9.3.1), Node's http.Agent does not by itself.
+ * - Upgraded connections (WebSockets) and streamed responses (SSE, chunked) proxied by the old
+ *   config are closed by a reload in Caddy 2.6 (caddyserver/caddy#5663); their clients reconnect.
+ *   apply() skips the reload when nothing changed, so only real route changes cause this.
  */
 export class CaddyRouter implements Router {
   readonly dir: string;
@@ -59,7 +72,7 @@ export class CaddyRouter implements Router {
   private starting?: Promise<void>;
   private queue: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly opts: CaddyRouterOptions) {
+  constructor(readonly opts: CaddyRouterOptions) {
     this.dir = join(opts.dataDir, 'caddy');
     this.configOpts = {
       admin: opts.admin,
@@ -99,8 +112,7 @@ export class CaddyRouter implements Router {
       const want = buildConfig(routes, this.configOpts);
       const have = await this.admin('GET', '/config/');
       if (isDeepStrictEqual(have, want)) return;
-      // /load waits for the old servers' in-flight requests, so give it the grace period and more.
-      const res = await adminRequest(this.opts.admin, 'POST', '/load', JSON.stringify(want), this.loadTimeoutMs());
+      const res = await adminRequest(this.opts.admin, 'POST', '/load', JSON.stringify(want), 30_000);
       if (res.status !== 200) throw new Error(`caddy rejected the config (${res.status}): ${res.body.trim()}`);
       this.opts.logger?.info({ routes: routes.length }, 'router config applied');
     });
@@ -200,12 +212,6 @@ export class CaddyRouter implements Router {
     const res = await adminRequest(this.opts.admin, method, path);
     if (res.status !== 200) throw new Error(`caddy admin ${method} ${path}: ${res.status} ${res.body.trim()}`);
     return JSON.parse(res.body || 'null');
-  }
-
-  private loadTimeoutMs(): number {
-    const m = /^(\d+)(ms|s|m)$/.exec(this.opts.gracePeriod ?? '60s');
-    const grace = m ? Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2] as 'ms' | 's' | 'm'] : 60_000;
-    return grace + 30_000;
   }
 
   /** The pid from our pid file, if that process is alive and is a Caddy (not a recycled pid). */

@@ -3,8 +3,15 @@ import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig } from '../config.js';
 import { openStore } from '../store/db.js';
+import { instanceId } from '../store/meta.js';
 import { buildServer } from '../api/server.js';
 import type { ApiContext } from '../api/context.js';
+import { Events } from '../domain/events.js';
+import { DockerRuntime } from '../runtime/docker.js';
+import { CaddyRouter } from '../router/caddy.js';
+import { RouteController } from '../controllers/routes.js';
+import { AppController } from '../controllers/apps.js';
+import { BuildController } from '../controllers/builds.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -16,26 +23,56 @@ async function main() {
   log.info({ engine: store.engine, dataDir: config.dataDir }, 'database ready');
   await ensureAdmin(store.db, config.dataDir, config.adminPassword, log);
 
+  const runtime = new DockerRuntime({ dockerHost: config.dockerHost });
+  const router = new CaddyRouter({
+    dataDir: config.dataDir,
+    httpPort: config.routerHttpPort,
+    httpsPort: config.routerHttpsPort,
+    admin: config.routerAdmin,
+    domain: config.routerDomain,
+    acmeEmail: config.acmeEmail,
+    redirectHttps: config.redirectHttps,
+    logger: log.child({ component: 'router' }),
+  });
+  const events = new Events(store.db);
+  let apps: AppController | undefined;
+  let builds: BuildController | undefined;
   const ctx: ApiContext = {
     config,
     store,
     db: store.db,
     secrets: loadSecretBox(config.dataDir),
     log,
-    nudge: () => {},
+    runtime,
+    events,
+    instanceId: await instanceId(store.db),
+    nudge: (appId) => apps?.nudge(appId),
+    nudgeBuilds: () => builds?.nudge(),
   };
+  const routes = new RouteController(ctx, router);
+  apps = new AppController(ctx, routes);
+  builds = new BuildController(ctx);
+
   const app = await buildServer(ctx);
   await app.listen({ port: config.serverPort, host: config.serverHost });
+  // Controllers start after the API listens: /healthz answers while they converge the world.
+  await routes.start();
+  await apps.start();
+  await builds.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
-    // Stop taking requests, let in-flight ones finish, then close the database.
-    const force = setTimeout(() => process.exit(1), 15_000);
+    // Stop taking requests, let in-flight ones finish, stop the loops, then close the database.
+    // Containers and the router keep running: the data plane outlives the control plane.
+    const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
     await app.close();
+    await builds?.stop();
+    await apps?.stop();
+    await routes.stop();
     await store.close();
     process.exit(0);
   };
@@ -44,6 +81,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  process.stderr.write(`berth: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`berth: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(1);
 });

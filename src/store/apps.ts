@@ -4,7 +4,12 @@ import type { AppsTable } from './schema.js';
 import type { Role } from './projects.js';
 
 export type AppRow = AppsTable;
-export type AppView = AppRow & { project_name: string; role: Role };
+export type AppView = AppRow & {
+  project_name: string;
+  role: Role;
+  live_version: number | null;
+  target_status: string | null;
+};
 
 /** Apps joined with the caller's membership of their project: a non-member sees none of them. */
 function visible(db: Db, userId: string) {
@@ -12,8 +17,10 @@ function visible(db: Db, userId: string) {
     .selectFrom('apps')
     .innerJoin('projects as p', 'p.id', 'apps.project_id')
     .innerJoin('project_members as m', (j) => j.onRef('m.project_id', '=', 'apps.project_id').on('m.user_id', '=', userId))
+    .leftJoin('releases as live', 'live.id', 'apps.live_release_id')
+    .leftJoin('releases as target', 'target.id', 'apps.release_id')
     .selectAll('apps')
-    .select(['p.name as project_name', 'm.role']);
+    .select(['p.name as project_name', 'm.role', 'live.version as live_version', 'target.status as target_status']);
 }
 
 export async function listApps(db: Db, userId: string, opts: { projectId?: string; limit: number; offset: number }) {

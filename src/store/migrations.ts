@@ -4,7 +4,7 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
  * Versioned migrations, applied in name order at start. Written with the schema builder only, so
  * each runs unchanged on SQLite and PostgreSQL. Never edit a released migration: add a new one.
  */
-const migrations: Record<string, Migration> = {
+const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> => ({
   '0001_foundation': {
     async up(db: Kysely<any>) {
       await db.schema
@@ -68,10 +68,110 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('apps_project_created').on('apps').columns(['project_id', 'created_at']).execute();
     },
   },
-};
-
-export const migrationProvider: MigrationProvider = {
-  async getMigrations() {
-    return migrations;
+  '0002_runtime': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('releases')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('config', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('description', 'text', (c) => c.notNull())
+        .addColumn('build_id', 'text')
+        .addColumn('created_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('releases_app_version', ['app_id', 'version'])
+        .execute();
+      // The release the app should run (target) and the one that last went live.
+      await db.schema.alterTable('apps').addColumn('release_id', 'text').execute();
+      await db.schema.alterTable('apps').addColumn('live_release_id', 'text').execute();
+      await db.schema.alterTable('apps').addColumn('stopped', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('apps').addColumn('restart_seq', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      await db.schema.alterTable('apps').addColumn('auto_deploy', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+      await db.schema
+        .createTable('containers')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text', (c) => c.notNull())
+        .addColumn('replica', 'integer', (c) => c.notNull())
+        .addColumn('gen', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull().unique())
+        .addColumn('docker_id', 'text')
+        .addColumn('node', 'text', (c) => c.notNull())
+        .addColumn('address', 'text')
+        .addColumn('port', 'integer', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('in_rotation', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('message', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('containers_app').on('containers').column('app_id').execute();
+      await db.schema
+        .createTable('events')
+        .addColumn('id', engine === 'postgres' ? 'bigserial' : 'integer', (c) =>
+          engine === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+        )
+        .addColumn('project_id', 'text', (c) => c.notNull())
+        .addColumn('app_id', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('data', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('events_project').on('events').columns(['project_id', 'id']).execute();
+      await db.schema
+        .createTable('meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
+    },
   },
-};
+  '0003_builds': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('builds')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('repo_url', 'text')
+        .addColumn('branch', 'text')
+        .addColumn('commit_sha', 'text')
+        .addColumn('commit_message', 'text')
+        .addColumn('committer', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('builder', 'text')
+        .addColumn('dockerfile', 'text')
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('release_id', 'text')
+        .addColumn('created_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'text')
+        .addColumn('finished_at', 'text')
+        .addUniqueConstraint('builds_app_number', ['app_id', 'number'])
+        .execute();
+      // The worker picks the oldest queued build; the queue view lists them in that order.
+      await db.schema.createIndex('builds_status_created').on('builds').columns(['status', 'created_at']).execute();
+      await db.schema
+        .createTable('build_logs')
+        .addColumn('build_id', 'text', (c) => c.notNull().references('builds.id').onDelete('cascade'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('build_logs_pk', ['build_id', 'seq'])
+        .execute();
+    },
+  },
+});
+
+export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({
+  async getMigrations() {
+    return migrations(engine);
+  },
+});

@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /**
  * Table types for the typed query layer. Both engines store the same shapes: timestamps are ISO-8601
  * text, booleans are 0/1 integers and structured config is JSON text, so one set of queries serves
@@ -55,8 +57,105 @@ export interface AppsTable {
   health_check: string;
   /** JSON: {KEY: {value, secret}}; secret values are encrypted. */
   env: string;
+  /** The release the app should run; null until the first deploy. */
+  release_id: string | null;
+  /** The release that last went live (what serves when a rollout fails). */
+  live_release_id: string | null;
+  /** 1 after `stop`: no replicas, the URL answers 503. */
+  stopped: number;
+  /** Bumped by `restart`: replicas of an older generation are replaced one by one. */
+  restart_seq: number;
+  /** Deploy each successful build automatically. */
+  auto_deploy: number;
   created_at: string;
   updated_at: string;
+}
+
+export type ReleaseStatus = 'pending' | 'deploying' | 'live' | 'failed' | 'rolled-back' | 'superseded';
+
+export interface ReleasesTable {
+  id: string;
+  app_id: string;
+  version: number;
+  image: string;
+  /** JSON snapshot of ReleaseConfig: everything needed to run it again, exactly. */
+  config: string;
+  status: ReleaseStatus;
+  reason: string | null;
+  description: string;
+  build_id: string | null;
+  created_by: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export type ContainerStatus = 'starting' | 'healthy' | 'unhealthy' | 'crashed' | 'draining' | 'stopped';
+
+export interface ContainersTable {
+  /** Berth's id (ctr_...); docker_id is the engine's. */
+  id: string;
+  app_id: string;
+  release_id: string;
+  replica: number;
+  gen: number;
+  name: string;
+  docker_id: string | null;
+  node: string;
+  address: string | null;
+  port: number;
+  status: ContainerStatus;
+  /** 1 while the router sends it traffic. */
+  in_rotation: number;
+  message: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EventsTable {
+  id: Generated<number>;
+  project_id: string;
+  app_id: string | null;
+  kind: string;
+  message: string;
+  data: string | null;
+  created_at: string;
+}
+
+export type BuildStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';
+export type BuildSource = 'git' | 'archive' | 'push' | 'image';
+
+export interface BuildsTable {
+  id: string;
+  app_id: string;
+  /** 1, 2, 3... per app; also the image tag. */
+  number: number;
+  source: BuildSource;
+  repo_url: string | null;
+  branch: string | null;
+  commit_sha: string | null;
+  commit_message: string | null;
+  committer: string | null;
+  /** pending: waiting for its source archive to be uploaded. */
+  status: BuildStatus;
+  message: string | null;
+  /** dockerfile, node, python, go or ruby, once detected. */
+  builder: string | null;
+  /** The Dockerfile that was built (generated, or the source's own). */
+  dockerfile: string | null;
+  /** berth/<slug>:<number> */
+  image: string;
+  release_id: string | null;
+  created_by: string | null;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface BuildLogsTable {
+  build_id: string;
+  seq: number;
+  line: string;
+  created_at: string;
 }
 
 export interface Database {
@@ -65,4 +164,10 @@ export interface Database {
   projects: ProjectsTable;
   project_members: MembersTable;
   apps: AppsTable;
+  releases: ReleasesTable;
+  containers: ContainersTable;
+  events: EventsTable;
+  meta: { key: string; value: string };
+  builds: BuildsTable;
+  build_logs: BuildLogsTable;
 }

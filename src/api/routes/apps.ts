@@ -23,6 +23,13 @@ export function appUrl(ctx: ApiContext, slug: string): string {
   return `http://${slug}.${ctx.config.routerDomain}${port === 80 ? '' : `:${port}`}`;
 }
 
+function appStatus(a: AppView): string {
+  if (a.stopped) return 'stopped';
+  if (!a.release_id) return 'idle';
+  if (a.target_status === 'pending' || a.target_status === 'deploying') return 'deploying';
+  return a.live_release_id ? 'running' : 'failed';
+}
+
 export function appDto(ctx: ApiContext, a: AppView) {
   return {
     id: a.id,
@@ -38,6 +45,9 @@ export function appDto(ctx: ApiContext, a: AppView) {
     strategy: a.strategy,
     health_check: JSON.parse(a.health_check),
     ...maskedEnv(parseEnv(a.env)),
+    status: appStatus(a),
+    release: a.live_version,
+    auto_deploy: !!a.auto_deploy,
     created_at: a.created_at,
     updated_at: a.updated_at,
   };
@@ -81,12 +91,17 @@ export const appHandlers: Handlers = {
       strategy: body.strategy ?? APP_DEFAULTS.strategy,
       health_check: JSON.stringify(body.health_check ?? APP_DEFAULTS.health_check),
       env: '{}',
+      release_id: null,
+      live_release_id: null,
+      stopped: 0,
+      restart_seq: 0,
+      auto_deploy: body.auto_deploy === false ? 0 : 1,
       created_at: ts,
       updated_at: ts,
     };
     if (await apps.appBySlug(ctx.db, slug)) throw conflict(`slug "${slug}" is taken`, 'slug');
     await uniqueApp(ctx, project.id, row.name, slug, () => apps.insertApp(ctx.db, row));
-    ctx.nudge(`app ${slug} created`);
+    ctx.nudge(row.id);
     return appDto(ctx, (await apps.findApp(ctx.db, user.id, row.id))!);
   },
 
@@ -105,12 +120,13 @@ export const appHandlers: Handlers = {
     if (body.port !== undefined) patch.port = body.port;
     if (body.strategy !== undefined) patch.strategy = body.strategy;
     if (body.health_check !== undefined) patch.health_check = JSON.stringify(body.health_check);
+    if (body.auto_deploy !== undefined) patch.auto_deploy = body.auto_deploy ? 1 : 0;
     if (body.env !== undefined || body.secret_env !== undefined) {
       patch.env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(a.env), body.env, body.secret_env));
     }
     if (Object.keys(patch).length) {
       await uniqueApp(ctx, a.project_id, body.name ?? a.name, a.slug, () => apps.updateApp(ctx.db, a.id, patch));
-      ctx.nudge(`app ${a.slug} updated`);
+      ctx.nudge(a.id);
     }
     return appDto(ctx, (await apps.findApp(ctx.db, user.id, a.id))!);
   },
@@ -118,7 +134,7 @@ export const appHandlers: Handlers = {
   async deleteApp({ user, params }, ctx) {
     const a = await appFor(ctx, user, params.id, 'developer');
     await apps.deleteApp(ctx.db, a.id);
-    ctx.nudge(`app ${a.slug} deleted`);
+    ctx.nudge(a.id);
     return { ok: true };
   },
 };

@@ -1,0 +1,177 @@
+import { promises as fs } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Handlers } from '../register.js';
+import type { ApiContext, AuthUser } from '../context.js';
+import { HttpError, badRequest, conflict, notFound } from '../errors.js';
+import { appFor } from '../access.js';
+import type { AppView } from '../../store/apps.js';
+import type { Role } from '../../store/projects.js';
+import * as builds from '../../store/builds.js';
+import type { BuildRow } from '../../store/builds.js';
+import { now } from '../../store/db.js';
+import { run } from '../../lib/exec.js';
+import { SourceError, validateGitUrl, validateRef } from '../../builder/index.js';
+import { bareRepo, buildDir } from '../../controllers/build-settings.js';
+import { buildLogHub } from '../../controllers/build-log.js';
+import { registerUpload } from './build-upload.js';
+import { registerBuildLogSocket } from './build-ws.js';
+import { registerGitRemote } from './git-remote.js';
+
+export function buildDto(b: BuildRow, slug: string, queue: string[]) {
+  const pos = b.status === 'queued' ? queue.indexOf(b.id) + 1 : 0;
+  const end = b.finished_at ? Date.parse(b.finished_at) : b.started_at ? Date.now() : null;
+  return {
+    id: b.id,
+    number: b.number,
+    app: { id: b.app_id, slug },
+    source: b.source,
+    repo_url: b.repo_url,
+    branch: b.branch,
+    commit_sha: b.commit_sha,
+    commit_message: b.commit_message,
+    committer: b.committer,
+    status: b.status,
+    message: b.message,
+    builder: b.builder,
+    image: b.image,
+    release_id: b.release_id,
+    queue_position: pos > 0 ? pos : null,
+    created_by: b.created_by,
+    created_at: b.created_at,
+    started_at: b.started_at,
+    finished_at: b.finished_at,
+    duration_s: b.started_at && end !== null ? Math.max(0, Math.round((end - Date.parse(b.started_at)) / 100) / 10) : null,
+  };
+}
+
+export async function oneBuildDto(ctx: ApiContext, b: BuildRow, slug: string) {
+  return buildDto(b, slug, b.status === 'queued' ? await builds.queuedIds(ctx.db) : []);
+}
+
+/** A build and its app, if the caller may see the app (else the same 404 as a missing build). */
+export async function buildFor(ctx: ApiContext, user: AuthUser, id: string, need: Role = 'viewer'): Promise<{ build: BuildRow; app: AppView }> {
+  const build = await builds.buildById(ctx.db, id);
+  if (!build) throw notFound('build', id);
+  try {
+    return { build, app: await appFor(ctx, user, build.app_id, need) };
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 404) throw notFound('build', id);
+    throw err;
+  }
+}
+
+const sourceError = (err: unknown) => {
+  if (err instanceof SourceError) return badRequest(`${err.field} ${err.reason}`, err.field);
+  return err;
+};
+
+async function queued(ctx: ApiContext, app: AppView, b: BuildRow, what: string) {
+  await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'build.queued', message: `build #${b.number} queued (${what})`, data: { build: b.number, build_id: b.id } });
+  ctx.nudgeBuilds();
+  return oneBuildDto(ctx, b, app.slug);
+}
+
+export const buildHandlers: Handlers = {
+  async createBuild({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'archive', status: 'pending', userId: user.id });
+    return oneBuildDto(ctx, b, app.slug);
+  },
+
+  async createGitBuild({ user, params, body }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    let repoUrl: string;
+    let branch: string;
+    try {
+      repoUrl = validateGitUrl(body.repo_url);
+      branch = validateRef(body.branch ?? 'main');
+    } catch (err) {
+      throw sourceError(err);
+    }
+    const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'git', status: 'queued', repoUrl, branch, userId: user.id });
+    return queued(ctx, app, b, `${repoUrl} ${branch}`);
+  },
+
+  async createPushBuild({ user, params, body }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    const branch = body.branch ?? 'main';
+    try {
+      validateRef(branch);
+    } catch (err) {
+      throw sourceError(err);
+    }
+    const repo = bareRepo(ctx.config.dataDir, app.id);
+    const info = await run('git', ['--git-dir', repo, 'log', '-1', '--format=%H%x00%s%x00%cn <%ce>', `${body.commit}^{commit}`, '--'], {
+      timeoutMs: 10_000,
+    });
+    if (info.code !== 0) throw badRequest(`commit ${body.commit} is not in the app's git remote; push it first`, 'commit');
+    const [sha, message, committer] = info.stdout.trim().split('\0');
+    const b = await builds.insertBuild(ctx.db, {
+      appId: app.id,
+      slug: app.slug,
+      source: 'push',
+      status: 'queued',
+      branch,
+      commit: { sha, message: message ?? '', committer: committer ?? '' },
+      userId: user.id,
+    });
+    return queued(ctx, app, b, `push of ${sha.slice(0, 7)}`);
+  },
+
+  async listBuilds({ user, params, query }, ctx) {
+    const app = await appFor(ctx, user, params.id);
+    const limit = query.limit ?? 100;
+    const offset = query.offset ?? 0;
+    const [rows, total, queue] = await Promise.all([
+      builds.listBuilds(ctx.db, app.id, limit, offset),
+      builds.countBuilds(ctx.db, app.id),
+      builds.queuedIds(ctx.db),
+    ]);
+    return { items: rows.map((b) => buildDto(b, app.slug, queue)), total, limit, offset };
+  },
+
+  async getBuild({ user, params }, ctx) {
+    const { build, app } = await buildFor(ctx, user, params.id);
+    return oneBuildDto(ctx, build, app.slug);
+  },
+
+  async getBuildDockerfile({ user, params }, ctx) {
+    const { build } = await buildFor(ctx, user, params.id);
+    return { builder: build.builder, generated: !!build.builder && build.builder !== 'dockerfile', dockerfile: build.dockerfile };
+  },
+
+  async cancelBuild({ user, params }, ctx) {
+    const { build, app } = await buildFor(ctx, user, params.id, 'developer');
+    if (builds.isFinished(build.status)) throw conflict(`build #${build.number} already ${build.status}`);
+    const won = await builds.transition(ctx.db, build.id, ['pending', 'queued', 'running'], {
+      status: 'canceled',
+      message: `canceled by ${user.username}`,
+      finished_at: now(),
+    });
+    if (!won) throw conflict(`build #${build.number} finished before it could be canceled`);
+    // A waiting build has nothing running: free its source now. A running one is stopped by the worker.
+    if (build.status !== 'running') await fs.rm(buildDir(ctx.config.dataDir, build.id), { recursive: true, force: true });
+    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'build.canceled', message: `build #${build.number} canceled by ${user.username}`, data: { build: build.number, build_id: build.id } });
+    ctx.nudgeBuilds();
+    buildLogHub.notify(build.id);
+    return oneBuildDto(ctx, (await builds.buildById(ctx.db, build.id))!, app.slug);
+  },
+
+  async getBuildLog({ user, params, query }, ctx) {
+    const { build } = await buildFor(ctx, user, params.id);
+    const lines = await builds.logsAfter(ctx.db, build.id, query.after ?? 0, query.limit ?? 5000);
+    return { status: build.status, lines: lines.map((l) => ({ seq: l.seq, line: l.line, time: l.created_at })) };
+  },
+};
+
+/** Routes outside the JSON contract: the source upload, the build log WebSocket and the git smart-HTTP remote. */
+export async function registerBuildExtras(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  await app.register(async (scope) => {
+    // These routes read their bodies as raw streams (archives, git packs); no parser may consume them.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+    registerUpload(scope, ctx);
+    registerGitRemote(scope, ctx);
+  });
+  registerBuildLogSocket(app, ctx);
+}

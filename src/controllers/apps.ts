@@ -1,0 +1,486 @@
+import { hostname } from 'node:os';
+import type { ApiContext } from '../api/context.js';
+import type { ContainerSpec } from '../runtime/types.js';
+import type { AppRow } from '../store/apps.js';
+import { now } from '../store/db.js';
+import { releaseById, releaseConfig, setReleaseStatus, type ReleaseConfig, type ReleaseRow } from '../store/releases.js';
+import * as rows from '../store/containers.js';
+import type { ContainerRow } from '../store/containers.js';
+import { parseEnv, plainEnv } from '../domain/env.js';
+import { newId } from '../lib/ids.js';
+import { HealthError, probe, waitHealthy } from './health.js';
+import type { RouteController } from './routes.js';
+
+/** Raised inside a rollout when a newer deploy replaced its release: the rollout stops and the next one takes over. */
+class Superseded extends Error {}
+
+export const projectNetwork = (projectId: string) => `berth-${projectId}`;
+
+const NODE = hostname();
+const STOP_GRACE_S = 10;
+
+/**
+ * Makes the containers of each app match its desired state in the database, the way a Kubernetes
+ * controller does: it reads desired state (app, target release, replicas, restart generation),
+ * observes Docker, and acts until they agree. Every step writes its intent to the database before
+ * acting, so a control plane killed at any moment resumes where it stopped.
+ */
+export class AppController {
+  private readonly work = new Map<string, { again: boolean; done: Promise<void> }>();
+  private readonly abort = new AbortController();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly routes: RouteController,
+  ) {}
+
+  async start(intervalMs = 10_000): Promise<void> {
+    void this.watchEngine();
+    const tick = () => {
+      if (this.abort.signal.aborted) return;
+      void this.reconcileAll()
+        .catch((err) => this.ctx.log.error({ err }, 'reconcile failed'))
+        .finally(() => {
+          if (!this.abort.signal.aborted) this.timer = setTimeout(tick, intervalMs);
+        });
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    clearTimeout(this.timer);
+    await Promise.allSettled([...this.work.values()].map((w) => w.done));
+  }
+
+  nudge(appId?: string): void {
+    if (!appId) {
+      void this.reconcileAll();
+      return;
+    }
+    this.schedule(appId);
+  }
+
+  /** Resolves when the app has been reconciled at least once after this call. */
+  schedule(appId: string): Promise<void> {
+    const cur = this.work.get(appId);
+    if (cur) {
+      cur.again = true;
+      return cur.done;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        do {
+          entry.again = false;
+          if (this.abort.signal.aborted) return;
+          try {
+            await this.reconcile(appId);
+          } catch (err) {
+            this.ctx.log.error({ err, appId }, 'app reconcile failed');
+          }
+        } while (entry.again);
+      } finally {
+        this.work.delete(appId);
+      }
+    })();
+    this.work.set(appId, entry);
+    return entry.done;
+  }
+
+  async reconcileAll(): Promise<void> {
+    const apps = await this.ctx.db.selectFrom('apps').select('id').execute();
+    const known = new Set(apps.map((a) => a.id));
+    // Apps that were deleted: their rows and containers go.
+    const rowApps = await this.ctx.db.selectFrom('containers').select('app_id').distinct().execute();
+    const engine = await this.ctx.runtime.listContainers({ 'berth.instance': this.ctx.instanceId });
+    const gone = new Set([...rowApps.map((r) => r.app_id), ...engine.map((c) => c.labels['berth.app'])].filter((id) => id && !known.has(id)));
+    await Promise.all([...known, ...gone].map((id) => this.schedule(id)));
+  }
+
+  /** Follows engine events, so a crash or an exit is acted on at once rather than at the next tick. */
+  private async watchEngine(): Promise<void> {
+    while (!this.abort.signal.aborted) {
+      try {
+        for await (const ev of this.ctx.runtime.events({ 'berth.instance': this.ctx.instanceId }, this.abort.signal)) {
+          const appId = ev.labels['berth.app'];
+          if (appId && ['die', 'oom', 'start', 'destroy'].includes(ev.action)) this.schedule(appId);
+        }
+      } catch (err) {
+        if (!this.abort.signal.aborted) this.ctx.log.warn({ err }, 'engine event stream broke; reconnecting');
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  private async reconcile(appId: string): Promise<void> {
+    const app = await this.ctx.db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirst();
+    if (!app) return this.removeApp(appId);
+    await this.observe(app);
+    if (app.stopped) return this.stopAll(app);
+    if (!app.release_id) return;
+    const target = await releaseById(this.ctx.db, app.release_id);
+    if (!target) return;
+    if (target.status === 'pending' || target.status === 'deploying') return this.rollout(app, target);
+    if (app.live_release_id) {
+      const live = await releaseById(this.ctx.db, app.live_release_id);
+      if (live) await this.converge(app, live);
+    }
+  }
+
+  /** Brings container rows up to date with what the engine says, and adopts or removes strays. */
+  private async observe(app: AppRow): Promise<void> {
+    const db = this.ctx.db;
+    const engine = await this.ctx.runtime.listContainers({ 'berth.instance': this.ctx.instanceId, 'berth.app': app.id });
+    const list = await rows.containersOfApp(db, app.id);
+    const byName = new Map(engine.map((c) => [c.name.replace(/^\//, ''), c]));
+    for (const row of list) {
+      const c = byName.get(row.name);
+      byName.delete(row.name);
+      if (!c) {
+        // Written before it was created and never made, or removed behind our back: forget it.
+        if (row.in_rotation) await this.rotate(row, false);
+        await rows.deleteContainer(db, row.id);
+        continue;
+      }
+      if (!row.docker_id) await rows.updateContainer(db, row.id, { docker_id: c.id });
+      const address = c.addresses[projectNetwork(app.project_id)] ?? null;
+      if (address !== row.address) await rows.updateContainer(db, row.id, { address });
+      if (row.status === 'stopped' || row.status === 'draining') continue;
+      const down = c.state !== 'running';
+      if (down && row.status !== 'crashed') {
+        await rows.updateContainer(db, row.id, { status: 'crashed', in_rotation: 0, message: `exited with code ${c.exitCode ?? '?'}` });
+        if (row.in_rotation) await this.routes.sync();
+        await this.event(app, 'container.crashed', `${row.name} exited with code ${c.exitCode ?? '?'}; Docker restarts it with backoff`, {
+          container: row.id,
+          exit_code: c.exitCode,
+          restarts: c.restartCount,
+        });
+      } else if (!down && (row.status === 'crashed' || row.status === 'starting') && row.release_id === app.live_release_id) {
+        // Back up after a crash (Docker restarted it) or started by hand: into rotation once it answers.
+        if (address && (await probe(this.healthUrl(address, row.port, app)))) {
+          await rows.updateContainer(db, row.id, { status: 'healthy', in_rotation: 1, message: null });
+          await this.routes.sync();
+          await this.event(app, 'container.healthy', `${row.name} is healthy again`, { container: row.id });
+        }
+      }
+    }
+    // Engine containers of ours with no row: half-made before a crash, or left by a deleted row.
+    for (const c of byName.values()) await this.ctx.runtime.removeContainer(c.id);
+  }
+
+  private healthUrl(address: string, port: number, app: { health_check: string }): string {
+    const path = (JSON.parse(app.health_check) as { path: string }).path;
+    return `http://${address}:${port}${path}`;
+  }
+
+  private async removeApp(appId: string): Promise<void> {
+    const list = await rows.containersOfApp(this.ctx.db, appId);
+    if (list.some((r) => r.in_rotation)) {
+      await this.ctx.db.updateTable('containers').set({ in_rotation: 0 }).where('app_id', '=', appId).execute();
+    }
+    // The app's route disappears with it; in-flight requests drain before its containers stop.
+    await this.routes.sync();
+    const engine = await this.ctx.runtime.listContainers({ 'berth.instance': this.ctx.instanceId, 'berth.app': appId });
+    await Promise.all(engine.map(async (c) => {
+      await this.ctx.runtime.stopContainer(c.id, STOP_GRACE_S);
+      await this.ctx.runtime.removeContainer(c.id);
+    }));
+    await this.ctx.db.deleteFrom('containers').where('app_id', '=', appId).execute();
+  }
+
+  private async stopAll(app: AppRow): Promise<void> {
+    const list = await rows.containersOfApp(this.ctx.db, app.id);
+    if (list.length === 0) return this.routes.sync();
+    await this.ctx.db.updateTable('containers').set({ in_rotation: 0, status: 'draining' }).where('app_id', '=', app.id).execute();
+    await this.routes.sync();
+    await Promise.all(list.map((r) => this.destroy(r)));
+    await this.event(app, 'app.stopped', `${app.slug} stopped; its URL answers 503`);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Rollouts
+
+  private async rollout(app: AppRow, target: ReleaseRow): Promise<void> {
+    const cfg = releaseConfig(target);
+    if (target.status === 'pending') {
+      await setReleaseStatus(this.ctx.db, target.id, 'deploying');
+      await this.event(app, 'release.deploying', `v${target.version} is rolling out (${cfg.strategy})`, { release: target.version });
+    }
+    await this.ctx.runtime.ensureNetwork(projectNetwork(app.project_id), { 'berth.instance': this.ctx.instanceId, 'berth.project': app.project_id });
+    try {
+      // Leftovers of an earlier, abandoned rollout take no traffic; clear them first.
+      for (const r of await rows.containersOfApp(this.ctx.db, app.id)) {
+        if (r.release_id !== target.id && r.release_id !== app.live_release_id) await this.retire(r);
+      }
+      if (cfg.strategy === 'blue-green') await this.blueGreen(app, target, cfg);
+      else if (cfg.strategy === 'recreate') await this.recreate(app, target, cfg);
+      else await this.rolling(app, target, cfg);
+      await this.goLive(app, target);
+    } catch (err) {
+      if (err instanceof Superseded) {
+        await setReleaseStatus(this.ctx.db, target.id, 'superseded', 'a newer deploy replaced it before it went live');
+        return;
+      }
+      if (!(err instanceof HealthError)) throw err;
+      await this.fail(app, target, err);
+    }
+  }
+
+  private async goLive(app: AppRow, target: ReleaseRow): Promise<void> {
+    const ts = now();
+    await this.ctx.db.transaction().execute(async (tx) => {
+      await tx.updateTable('releases').set({ status: 'live', reason: null, updated_at: ts }).where('id', '=', target.id).execute();
+      await tx
+        .updateTable('releases')
+        .set({ status: target.description.startsWith('Rollback to') ? 'rolled-back' : 'superseded', updated_at: ts })
+        .where('app_id', '=', app.id)
+        .where('id', '!=', target.id)
+        .where('status', '=', 'live')
+        .execute();
+      await tx.updateTable('apps').set({ live_release_id: target.id, updated_at: ts }).where('id', '=', app.id).execute();
+    });
+    await this.event(app, 'release.live', `v${target.version} is live`, { release: target.version });
+    // Remove what the new release replaced (blue-green keeps the previous set stopped, for a fast rollback).
+    await this.converge({ ...app, live_release_id: target.id }, target);
+  }
+
+  private async fail(app: AppRow, target: ReleaseRow, err: HealthError): Promise<void> {
+    const tail = err.logTail.length ? `\n--- last log lines ---\n${err.logTail.join('\n')}` : '';
+    const reason = `${err.message}${tail}`;
+    await this.ctx.db.transaction().execute(async (tx) => {
+      await tx.updateTable('releases').set({ status: 'failed', reason, updated_at: now() }).where('id', '=', target.id).execute();
+      // The app goes back to the release that was serving; its replicas were never touched, or are restored first.
+      await tx
+        .updateTable('apps')
+        .set({ release_id: app.live_release_id, updated_at: now() })
+        .where('id', '=', app.id)
+        .where('release_id', '=', target.id)
+        .execute();
+    });
+    await this.event(app, 'release.failed', `v${target.version} failed and was rolled back: ${err.message}`, { release: target.version, reason });
+    const fresh = await this.ctx.db.selectFrom('apps').selectAll().where('id', '=', app.id).executeTakeFirst();
+    const live = fresh?.live_release_id ? await releaseById(this.ctx.db, fresh.live_release_id) : undefined;
+    if (fresh && live) await this.converge(fresh, live);
+    else for (const r of await rows.containersOfApp(this.ctx.db, app.id)) await this.retire(r);
+  }
+
+  /** One new replica in, healthy, then one old one out: never fewer healthy replicas than before. */
+  private async rolling(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
+    for (let i = 0; i < cfg.replicas; i++) {
+      await this.checkTarget(app, target);
+      await this.ensureReplica(app, target, cfg, i, app.restart_seq);
+      const old = (await rows.containersOfApp(this.ctx.db, app.id)).find((r) => r.in_rotation && r.release_id !== target.id);
+      if (old) await this.retire(old);
+    }
+    for (const r of await rows.containersOfApp(this.ctx.db, app.id)) {
+      if (r.release_id !== target.id || r.replica >= cfg.replicas) await this.retire(r);
+    }
+  }
+
+  /** The whole new set starts and passes its checks, then traffic moves in one router update. */
+  private async blueGreen(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
+    await Promise.all(Array.from({ length: cfg.replicas }, (_, i) => this.ensureReplica(app, target, cfg, i, app.restart_seq, false)));
+    await this.checkTarget(app, target);
+    await this.ctx.db.transaction().execute(async (tx) => {
+      await tx.updateTable('containers').set({ in_rotation: 0 }).where('app_id', '=', app.id).where('release_id', '!=', target.id).execute();
+      await tx.updateTable('containers').set({ in_rotation: 1 }).where('app_id', '=', app.id).where('release_id', '=', target.id).execute();
+    });
+    await this.routes.sync();
+    // The old set is kept, stopped, so rolling back to it is fast.
+    for (const r of await rows.containersOfApp(this.ctx.db, app.id)) {
+      if (r.release_id !== target.id && r.status !== 'stopped') {
+        if (r.docker_id) await this.ctx.runtime.stopContainer(r.docker_id, STOP_GRACE_S);
+        await rows.updateContainer(this.ctx.db, r.id, { status: 'stopped', message: 'standby for rollback' });
+      }
+    }
+  }
+
+  /** Old replicas stop before new ones start: for apps that cannot run two copies (a single-writer volume). */
+  private async recreate(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
+    for (const r of await rows.containersOfApp(this.ctx.db, app.id)) if (r.release_id !== target.id) await this.retire(r);
+    for (let i = 0; i < cfg.replicas; i++) await this.ensureReplica(app, target, cfg, i, app.restart_seq);
+  }
+
+  private async checkTarget(app: AppRow, target: ReleaseRow): Promise<void> {
+    const cur = await this.ctx.db.selectFrom('apps').select(['release_id', 'stopped']).where('id', '=', app.id).executeTakeFirst();
+    if (!cur || cur.release_id !== target.id || cur.stopped) throw new Superseded();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Steady state
+
+  /** Live release running with the desired replica count and generation; everything else retired. */
+  private async converge(app: AppRow, live: ReleaseRow): Promise<void> {
+    const cfg = { ...releaseConfig(live), replicas: app.replicas };
+    await this.ctx.runtime.ensureNetwork(projectNetwork(app.project_id), { 'berth.instance': this.ctx.instanceId, 'berth.project': app.project_id });
+    let list = await rows.containersOfApp(this.ctx.db, app.id);
+    for (let i = 0; i < cfg.replicas; i++) {
+      const mine = list.filter((r) => r.release_id === live.id && r.replica === i);
+      // A replica stopped by hand stays stopped; a crashed one is restarted by Docker and rejoins in observe().
+      if (mine.some((r) => r.status === 'stopped' || r.status === 'crashed')) continue;
+      const current = mine.find((r) => r.gen === app.restart_seq);
+      if (current?.in_rotation && current.status === 'healthy') {
+        for (const r of mine) if (r !== current) await this.retire(r);
+        continue;
+      }
+      try {
+        await this.ensureReplica(app, live, cfg, i, app.restart_seq);
+      } catch (err) {
+        if (!(err instanceof HealthError)) throw err;
+        await this.event(app, 'container.unhealthy', `replica ${i} of v${live.version} did not become healthy: ${err.message}`, {
+          replica: i,
+          log: err.logTail,
+        });
+        continue;
+      }
+      // Restart: the new generation is in, so the old one leaves.
+      for (const r of mine) if (r.gen !== app.restart_seq) await this.retire(r);
+      list = await rows.containersOfApp(this.ctx.db, app.id);
+    }
+    list = await rows.containersOfApp(this.ctx.db, app.id);
+    const standby = await this.standbyRelease(app, live);
+    for (const r of list) {
+      const extra = r.release_id === live.id && r.replica >= cfg.replicas;
+      const foreign = r.release_id !== live.id && !(r.release_id === standby && r.status === 'stopped');
+      if (extra || foreign) await this.retire(r);
+    }
+    await this.routes.sync();
+  }
+
+  /** The release blue-green keeps stopped for a fast rollback: the one live just before the current. */
+  private async standbyRelease(app: AppRow, live: ReleaseRow): Promise<string | undefined> {
+    if (releaseConfig(live).strategy !== 'blue-green') return undefined;
+    const prev = await this.ctx.db
+      .selectFrom('releases')
+      .select('id')
+      .where('app_id', '=', app.id)
+      .where('version', '<', live.version)
+      .where('status', 'in', ['superseded', 'rolled-back'])
+      .orderBy('version', 'desc')
+      .executeTakeFirst();
+    return prev?.id;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // One container
+
+  /**
+   * Makes sure replica i of the release runs, healthy, and (unless told otherwise) takes traffic.
+   * Idempotent: an existing healthy container is kept; a half-made one is finished or replaced.
+   */
+  private async ensureReplica(app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, replica: number, gen: number, rotate = true): Promise<void> {
+    const db = this.ctx.db;
+    const name = `${app.slug}-${app.id.slice(4, 10)}-v${release.version}-r${replica}-g${gen}`;
+    let row = (await rows.containersOfApp(db, app.id)).find((r) => r.name === name);
+    if (row && (row.status === 'crashed' || row.status === 'unhealthy' || row.status === 'stopped' || row.status === 'draining')) {
+      await this.destroy(row);
+      row = undefined;
+    }
+    if (!row) {
+      row = {
+        id: newId('ctr'),
+        app_id: app.id,
+        release_id: release.id,
+        replica,
+        gen,
+        name,
+        docker_id: null,
+        node: NODE,
+        address: null,
+        port: cfg.port,
+        status: 'starting',
+        in_rotation: 0,
+        message: null,
+        created_at: now(),
+        updated_at: now(),
+      };
+      // Intent first: a crash between here and the engine call leaves a row that observe() resolves.
+      await rows.insertContainer(db, row);
+      const dockerId = await this.ctx.runtime.createContainer(this.spec(app, release, cfg, row));
+      row.docker_id = dockerId;
+      await rows.updateContainer(db, row.id, { docker_id: dockerId });
+      await this.ctx.runtime.startContainer(dockerId);
+      await this.event(app, 'container.started', `${name} started`, { container: row.id, release: release.version, replica });
+    } else if (row.docker_id) {
+      await this.ctx.runtime.startContainer(row.docker_id);
+    }
+    const info = await this.ctx.runtime.inspectContainer(row.docker_id!);
+    const address = info?.addresses[projectNetwork(app.project_id)];
+    if (!address) throw new HealthError('the container has no address on its project network', []);
+    await rows.updateContainer(db, row.id, { address });
+    if (row.status !== 'healthy') {
+      try {
+        await waitHealthy(this.ctx.runtime, row.docker_id!, `http://${address}:${cfg.port}${cfg.health_check.path}`, {
+          timeoutMs: cfg.health_check.timeout_s * 1000,
+          graceMs: cfg.health_check.grace_s * 1000,
+          signal: this.abort.signal,
+        });
+      } catch (err) {
+        await rows.updateContainer(db, row.id, { status: 'unhealthy', message: (err as Error).message });
+        await this.destroy({ ...row, status: 'unhealthy' });
+        throw err;
+      }
+      await rows.updateContainer(db, row.id, { status: 'healthy', message: null });
+      await this.event(app, 'container.healthy', `${name} is healthy`, { container: row.id });
+    }
+    if (rotate && !row.in_rotation) {
+      await rows.updateContainer(db, row.id, { in_rotation: 1 });
+      await this.routes.sync();
+    }
+  }
+
+  /** Out of rotation, drained (the router update waits for in-flight requests), stopped, removed. */
+  private async retire(row: ContainerRow): Promise<void> {
+    if (row.in_rotation) await this.rotate(row, false);
+    await this.destroy(row);
+  }
+
+  private async rotate(row: ContainerRow, on: boolean): Promise<void> {
+    await rows.updateContainer(this.ctx.db, row.id, on ? { in_rotation: 1 } : { in_rotation: 0, status: 'draining' });
+    await this.routes.sync();
+  }
+
+  private async destroy(row: ContainerRow): Promise<void> {
+    if (row.docker_id) {
+      await this.ctx.runtime.stopContainer(row.docker_id, STOP_GRACE_S);
+      await this.ctx.runtime.removeContainer(row.docker_id);
+    }
+    await rows.deleteContainer(this.ctx.db, row.id);
+  }
+
+  private spec(app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, row: ContainerRow): ContainerSpec {
+    return {
+      name: row.name,
+      image: release.image,
+      env: {
+        ...plainEnv(this.ctx.secrets, parseEnv(cfg.env)),
+        PORT: String(cfg.port),
+        BERTH_APP: app.slug,
+        BERTH_RELEASE: `v${release.version}`,
+      },
+      labels: {
+        'berth.instance': this.ctx.instanceId,
+        'berth.project': app.project_id,
+        'berth.app': app.id,
+        'berth.release': release.id,
+        'berth.version': String(release.version),
+        'berth.replica': String(row.replica),
+        'berth.gen': String(row.gen),
+        'berth.container': row.id,
+      },
+      network: projectNetwork(app.project_id),
+      // Apps in a project reach each other by app name through Docker's DNS.
+      aliases: [app.name],
+      memoryMb: cfg.memory_mb,
+      cpu: cfg.cpu,
+    };
+  }
+
+  private async event(app: AppRow, kind: string, message: string, data?: Record<string, unknown>) {
+    await this.ctx.events.record({ project_id: app.project_id, app_id: app.id, kind, message, data });
+  }
+}

@@ -1,0 +1,160 @@
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { ApiContext } from '../api/context.js';
+import { now } from '../store/db.js';
+import { buildById, lastLogSeq, transition, updateBuild, type BuildRow } from '../store/builds.js';
+import type { AppRow } from '../store/apps.js';
+import { createRelease } from '../domain/releases.js';
+import { runOk } from '../lib/exec.js';
+import { cloneRepo, detect, extractArchive, prepareBuildContext, stackImage, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
+import { readSourceFile } from '../builder/sourcefs.js';
+import { BuildLogWriter, buildLogHub } from './build-log.js';
+import { bareRepo, buildDir, type BuildSettings } from './build-settings.js';
+
+/** A failure whose message is meant for the user as is (no stack, no "Error:"). */
+class BuildFailure extends Error {}
+
+const step = (log: BuildLogWriter, text: string) => log.write(`-----> ${text}`);
+
+/**
+ * Runs one build that has been claimed (status running): fetch the source, detect, write the
+ * Dockerfile, build the image, record the outcome, and deploy it when the app asks for that.
+ * Whatever happens, its working directory is removed. A failed build never touches releases.
+ */
+export async function runBuild(ctx: ApiContext, settings: BuildSettings, build: BuildRow, signal: AbortSignal): Promise<void> {
+  const started = Date.now();
+  const dir = buildDir(ctx.config.dataDir, build.id);
+  const src = join(dir, 'src');
+  const log = new BuildLogWriter(ctx.db, build.id, await lastLogSeq(ctx.db, build.id), settings.maxLogLines, (err) =>
+    ctx.log.warn({ err, build: build.id }, 'build log write failed'),
+  );
+  const app = await ctx.db.selectFrom('apps').selectAll().where('id', '=', build.app_id).executeTakeFirst();
+  const left = () => settings.timeoutMs - (Date.now() - started);
+  const event = (kind: string, message: string, data: Record<string, unknown> = {}) =>
+    app
+      ? ctx.events
+          .record({ project_id: app.project_id, app_id: app.id, kind, message, data: { build: build.number, build_id: build.id, ...data } })
+          .catch((err) => ctx.log.warn({ err }, 'event record failed'))
+      : Promise.resolve();
+
+  try {
+    if (!app) throw new BuildFailure('the app was deleted');
+    step(log, `Build #${build.number} of ${app.slug} started`);
+    await event('build.started', `build #${build.number} started`);
+    await fetchSource(ctx, settings, build, src, log, signal, left);
+
+    const detection = await detect(src);
+    step(log, `Detected ${detection.reason}`);
+    const prepared = await prepareBuildContext(src, detection, { stackImage: detection.language ? stackImage(detection.language) : '' });
+    const dockerfile = prepared.content ?? (await readSourceFile(src, prepared.dockerfile));
+    await updateBuild(ctx.db, build.id, { builder: detection.builder, dockerfile });
+    if (prepared.generated) {
+      step(log, `Generated a Dockerfile for ${detection.builder} (see: berth builds dockerfile ${build.id})`);
+    } else {
+      step(log, 'Using the Dockerfile from the source');
+    }
+
+    step(log, `Building image ${build.image}`);
+    if (left() <= 0) throw new BuildFailure(`timed out after ${Math.round(settings.timeoutMs / 1000)} s`);
+    await ctx.runtime.buildImage({
+      contextDir: src,
+      dockerfile: prepared.dockerfile,
+      tag: build.image,
+      labels: { 'berth.instance': ctx.instanceId, 'berth.app': app.id, 'berth.build': build.id },
+      memoryMb: settings.memoryMb,
+      timeoutMs: left(),
+      signal,
+      onLine: (line) => log.write(line),
+    });
+    const secs = ((Date.now() - started) / 1000).toFixed(1);
+    step(log, `Build succeeded in ${secs} s: ${build.image}`);
+    await log.close();
+    if (!(await transition(ctx.db, build.id, ['running'], { status: 'succeeded', message: `built ${build.image} in ${secs} s`, finished_at: now() }))) {
+      return; // canceled at the last moment: the image stays unused
+    }
+    await event('build.succeeded', `build #${build.number} succeeded: ${build.image}`, { image: build.image });
+    buildLogHub.notify(build.id);
+    await deploy(ctx, build, app);
+  } catch (err) {
+    const message = failureMessage(err, signal, settings);
+    if (signal.aborted) step(log, signal.reason === 'shutdown' ? `Build interrupted: ${message}` : 'Build canceled');
+    else step(log, `Build failed: ${message}`);
+    await log.close();
+    const status = signal.aborted && signal.reason !== 'shutdown' ? 'canceled' : 'failed';
+    await transition(ctx.db, build.id, ['running'], { status, message, finished_at: now() });
+    const final = await buildById(ctx.db, build.id);
+    if (final?.status === 'canceled') await event('build.canceled', `build #${build.number} canceled`);
+    else await event('build.failed', `build #${build.number} failed: ${message}`);
+    buildLogHub.notify(build.id);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+function failureMessage(err: unknown, signal: AbortSignal, settings: BuildSettings): string {
+  if (signal.aborted) return signal.reason === 'shutdown' ? 'interrupted by a control-plane restart' : 'canceled';
+  if (err instanceof BuildFailure || err instanceof DetectionError || err instanceof ArchiveError) return err.message;
+  if (err instanceof SourceError) return err.reason;
+  const m = err instanceof Error ? err.message : String(err);
+  if (/timed out/.test(m)) return `timed out after ${Math.round(settings.timeoutMs / 1000)} s`;
+  return m.replace(/^build failed: /, '');
+}
+
+async function fetchSource(
+  ctx: ApiContext,
+  settings: BuildSettings,
+  build: BuildRow,
+  src: string,
+  log: BuildLogWriter,
+  signal: AbortSignal,
+  left: () => number,
+): Promise<void> {
+  if (build.source === 'archive') {
+    step(log, 'Using the uploaded source');
+    return;
+  }
+  if (build.source === 'git') {
+    const branch = build.branch ?? 'main';
+    step(log, `Fetching ${build.repo_url} (${branch})`);
+    await fs.rm(src, { recursive: true, force: true });
+    const c = await cloneRepo(build.repo_url!, branch, src, {
+      timeoutMs: Math.max(1000, Math.min(settings.cloneTimeoutMs, left())),
+      signal,
+      onLine: (line) => log.write(line),
+    });
+    await updateBuild(ctx.db, build.id, { commit_sha: c.commit, commit_message: c.message, committer: c.committer });
+    step(log, `Commit ${c.commit.slice(0, 7)}: ${c.message}`);
+    return;
+  }
+  if (build.source === 'push') {
+    // git archive + the archive extractor: the pushed tree passes the same path and link checks as an upload.
+    step(log, `Checking out ${build.commit_sha!.slice(0, 7)}: ${build.commit_message ?? ''}`);
+    const tarFile = join(buildDir(ctx.config.dataDir, build.id), 'source.tar');
+    await fs.mkdir(buildDir(ctx.config.dataDir, build.id), { recursive: true });
+    await runOk('git', ['--git-dir', bareRepo(ctx.config.dataDir, build.app_id), 'archive', '--format=tar', '-o', tarFile, build.commit_sha!], {
+      timeoutMs: Math.max(1000, Math.min(settings.cloneTimeoutMs, left())),
+      signal,
+    });
+    await fs.rm(src, { recursive: true, force: true });
+    await extractArchive(tarFile, src, settings.archive);
+    await fs.rm(tarFile, { force: true });
+    return;
+  }
+  throw new BuildFailure(`builds from source "${build.source}" cannot run`);
+}
+
+/** Makes the new image the app's next release; the app controller rolls it out. */
+async function deploy(ctx: ApiContext, build: BuildRow, app: AppRow): Promise<void> {
+  const fresh = await ctx.db.selectFrom('apps').selectAll().where('id', '=', app.id).executeTakeFirst();
+  if (!fresh || !fresh.auto_deploy) return;
+  const fresher = await buildById(ctx.db, build.id);
+  const sha = fresher?.commit_sha ? ` (${fresher.commit_sha.slice(0, 7)})` : '';
+  const release = await createRelease(ctx.db, ctx.events, fresh, {
+    image: build.image,
+    description: `Build #${build.number}${sha}`,
+    buildId: build.id,
+    userId: build.created_by,
+  });
+  await updateBuild(ctx.db, build.id, { release_id: release.id });
+  ctx.nudge(app.id);
+}

@@ -1,0 +1,71 @@
+import type { Runtime } from '../runtime/types.js';
+
+export class HealthError extends Error {
+  constructor(
+    message: string,
+    readonly logTail: string[],
+  ) {
+    super(message);
+  }
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+
+/** One probe: any answer below 500 counts as healthy (a 404 on / still means the app is up). */
+export async function probe(url: string, timeoutMs = 2000): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' });
+    await res.body?.cancel();
+    return res.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+export async function lastLogLines(runtime: Runtime, dockerId: string, n = 20): Promise<string[]> {
+  const lines: string[] = [];
+  try {
+    for await (const l of runtime.logs(dockerId, { tail: n, signal: AbortSignal.timeout(5000) })) lines.push(l.line);
+  } catch {
+    /* the container may be gone already */
+  }
+  return lines.slice(-n);
+}
+
+/**
+ * Waits until the container answers its health check, or fails with the reason and the last lines
+ * of its log: when it exits, or when timeoutMs passes.
+ */
+export async function waitHealthy(
+  runtime: Runtime,
+  dockerId: string,
+  url: string,
+  opts: { timeoutMs: number; graceMs: number; signal?: AbortSignal },
+): Promise<void> {
+  const deadline = Date.now() + opts.graceMs + opts.timeoutMs;
+  if (opts.graceMs > 0) await sleep(opts.graceMs, opts.signal);
+  for (;;) {
+    if (opts.signal?.aborted) throw new HealthError('canceled', []);
+    const info = await runtime.inspectContainer(dockerId);
+    if (!info) throw new HealthError('the container disappeared', []);
+    if (info.state === 'exited' || info.state === 'dead' || info.restartCount > 0) {
+      const code = info.exitCode ?? 'unknown';
+      throw new HealthError(`the container exited with code ${code} before it became healthy`, await lastLogLines(runtime, dockerId));
+    }
+    if (info.state === 'running' && (await probe(url))) return;
+    if (Date.now() > deadline) {
+      throw new HealthError(
+        `no healthy answer from ${new URL(url).pathname} within ${Math.round(opts.timeoutMs / 1000)} s`,
+        await lastLogLines(runtime, dockerId),
+      );
+    }
+    await sleep(250, opts.signal);
+  }
+}

@@ -1,0 +1,82 @@
+import type { ApiContext } from '../api/context.js';
+import type { Route, Router } from '../router/types.js';
+import { normalizeRoutes } from '../router/caddy-config.js';
+import { isDeepStrictEqual } from 'node:util';
+
+/**
+ * Keeps the router's configuration equal to the routes the database describes: each app's host goes
+ * to the containers marked in rotation. Rollouts call sync() after changing rotation and wait for it,
+ * which is what makes traffic shifts ordered (in before out, drained before stopped).
+ */
+export class RouteController {
+  private pending: Promise<void> | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly router: Router,
+  ) {}
+
+  async start(intervalMs = 5000): Promise<void> {
+    await this.ensure();
+    // Drift check: a restarted or hand-edited proxy gets the desired routes back within seconds.
+    const tick = async () => {
+      if (this.stopped) return;
+      await this.ensure().catch((err) => this.ctx.log.warn({ err }, 'router reconcile failed'));
+      if (!this.stopped) this.timer = setTimeout(tick, intervalMs);
+    };
+    this.timer = setTimeout(tick, intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.chain;
+  }
+
+  private async ensure(): Promise<void> {
+    await this.router.ensureRunning();
+    const [want, have] = await Promise.all([this.desired(), this.router.current().catch(() => null)]);
+    if (!have || !isDeepStrictEqual(normalizeRoutes(want), normalizeRoutes(have))) await this.sync();
+  }
+
+  /** Applies the desired routes; resolves once the router serves them (and has drained removed upstreams). */
+  sync(): Promise<void> {
+    if (this.pending) return this.pending;
+    const p = this.chain.then(async () => {
+      this.pending = null;
+      await this.router.ensureRunning();
+      await this.router.apply(await this.desired());
+    });
+    this.pending = p;
+    this.chain = p.catch(() => {});
+    return p;
+  }
+
+  async desired(): Promise<Route[]> {
+    const db = this.ctx.db;
+    const [apps, rotation] = await Promise.all([
+      db.selectFrom('apps').select(['id', 'slug', 'stopped']).execute(),
+      db
+        .selectFrom('containers')
+        .select(['app_id', 'address', 'port'])
+        .where('in_rotation', '=', 1)
+        .where('address', 'is not', null)
+        .execute(),
+    ]);
+    const byApp = new Map<string, string[]>();
+    for (const c of rotation) {
+      const list = byApp.get(c.app_id) ?? [];
+      list.push(`${c.address}:${c.port}`);
+      byApp.set(c.app_id, list);
+    }
+    const domain = this.ctx.config.routerDomain;
+    return apps.map((a) => ({
+      hosts: [`${a.slug}.${domain}`],
+      app: a.slug,
+      upstreams: a.stopped ? [] : (byApp.get(a.id) ?? []).sort(),
+    }));
+  }
+}
