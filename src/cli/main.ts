@@ -4,6 +4,7 @@ import { ApiError } from '../client/index.js';
 import { registerAuth } from './commands/auth.js';
 import { registerProjects } from './commands/projects.js';
 import { registerApps } from './commands/apps.js';
+import { registerRuntime } from './commands/runtime.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -16,6 +17,7 @@ const program = new Command('berth')
 registerAuth(program);
 registerProjects(program);
 registerApps(program);
+registerRuntime(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {
