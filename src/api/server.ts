@@ -82,7 +82,12 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     reply.header('x-request-id', req.id);
     // Only contract routes set auth: true; docs, health and unknown paths (404) need no token.
     if (req.routeOptions.config?.auth !== true) return;
-    const header = req.headers.authorization;
+    let header = req.headers.authorization;
+    // Browsers cannot set headers on a WebSocket, so an upgrade may carry the token as ?token=.
+    const queryToken = (req.query as { token?: unknown } | undefined)?.token;
+    if (!header && req.headers.upgrade?.toLowerCase() === 'websocket' && typeof queryToken === 'string' && queryToken) {
+      header = `Bearer ${queryToken}`;
+    }
     if (!header) throw new HttpError(401, 'unauthorized', 'a token is required: send "Authorization: Bearer <token>"');
     const m = /^Bearer\s+(\S+)$/i.exec(header);
     if (!m) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
@@ -139,7 +144,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { hide: true }, config: { auth: false } }, async (_req, reply) => {
     try {
       await ctx.store.ping();
-      return { status: 'ok', database: ctx.store.engine };
+      return { status: 'ok', database: ctx.store.engine, instance: ctx.instanceId };
     } catch (err) {
       return reply.code(503).send({ error: { code: 'unavailable', message: `database not ready: ${(err as Error).message}` } });
     }

@@ -1,0 +1,51 @@
+import type { ApiContext, AuthUser } from '../context.js';
+import { HttpError, notFound } from '../errors.js';
+import { appFor } from '../access.js';
+import type { AppView } from '../../store/apps.js';
+import type { Role } from '../../store/projects.js';
+import * as builds from '../../store/builds.js';
+import type { BuildRow } from '../../store/builds.js';
+
+export function buildDto(b: BuildRow, slug: string, queue: string[]) {
+  const pos = b.status === 'queued' ? queue.indexOf(b.id) + 1 : 0;
+  const end = b.finished_at ? Date.parse(b.finished_at) : b.started_at ? Date.now() : null;
+  return {
+    id: b.id,
+    number: b.number,
+    app: { id: b.app_id, slug },
+    source: b.source,
+    repo_url: b.repo_url,
+    branch: b.branch,
+    commit_sha: b.commit_sha,
+    commit_message: b.commit_message,
+    committer: b.committer,
+    status: b.status,
+    message: b.message,
+    builder: b.builder,
+    image: b.image,
+    release_id: b.release_id,
+    queue_position: pos > 0 ? pos : null,
+    created_by: b.created_by,
+    created_at: b.created_at,
+    started_at: b.started_at,
+    finished_at: b.finished_at,
+    duration_s: b.started_at && end !== null ? Math.max(0, Math.round((end - Date.parse(b.started_at)) / 100) / 10) : null,
+  };
+}
+
+export async function oneBuildDto(ctx: ApiContext, b: BuildRow, slug: string) {
+  return buildDto(b, slug, b.status === 'queued' ? await builds.queuedIds(ctx.db) : []);
+}
+
+/** A build and its app, if the caller may see the app (else the same 404 as a missing build). */
+export async function buildFor(ctx: ApiContext, user: AuthUser, id: string, need: Role = 'viewer'): Promise<{ build: BuildRow; app: AppView }> {
+  const build = await builds.buildById(ctx.db, id);
+  if (!build) throw notFound('build', id);
+  try {
+    return { build, app: await appFor(ctx, user, build.app_id, need) };
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 404) throw notFound('build', id);
+    throw err;
+  }
+}
+
