@@ -4,6 +4,7 @@ import { ApiError } from '../client/index.js';
 import { registerAuth } from './commands/auth.js';
 import { registerProjects } from './commands/projects.js';
 import { registerApps } from './commands/apps.js';
+import { registerBuilds } from './commands/builds.js';
 import { registerRuntime } from './commands/runtime.js';
 
 const program = new Command('berth')
@@ -17,6 +18,7 @@ const program = new Command('berth')
 registerAuth(program);
 registerProjects(program);
 registerApps(program);
+registerBuilds(program);
 registerRuntime(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
