@@ -34,6 +34,11 @@ export interface CaddyRouterOptions {
    * (it logs "server shutdown: context canceled"); in-flight requests still complete.
    */
   gracePeriod?: string;
+  /**
+   * After a load that removed upstreams, apply() waits this long before resolving (default 1000 ms),
+   * so a caller may stop the removed replicas as soon as apply() resolves. See the class comment.
+   */
+  drainMs?: number;
   /** Caddy binary (default "caddy" on PATH). */
   caddyBin?: string;
   /** How long ensureRunning waits for a started Caddy to answer (default 15 s). */
@@ -53,12 +58,12 @@ export interface CaddyRouterOptions {
  * - POST /load returns at once (milliseconds); the old config's servers shut down gracefully in the
  *   background, so a request in flight to an upstream the new config removed completes normally
  *   (up to gracePeriod, if set). New requests go to the new upstreams only.
- * - So the runtime controller must NOT stop a container right after apply() resolves: remove the
- *   upstream with apply(), wait until the replica is drained (no request in flight or arriving for a
- *   short quiet period, or a fixed drain delay of a few seconds), then stop it. A request the old
- *   config routed just before the reload can still be on its way, and the old config's handler no
+ * - So a replica must not be stopped the instant Caddy has the new config: a request the old config
+ *   routed to it just before the reload can still be on its way, and the old config's handler no
  *   longer retries on another upstream once it is unloaded (its context is canceled), so stopping
- *   too early turns that request into a 502.
+ *   the replica then turns that request into a 502. apply() therefore waits drainMs after a load
+ *   that removed upstreams: once it resolves, the caller may stop them (with a SIGTERM grace so
+ *   their own long requests finish). The zero-drop test does exactly that.
  * - Each reload closes the old config's idle keep-alive client connections. A client that reuses
  *   one at that instant gets a reset before any response byte; browsers, curl and Go resend such a
  *   request on a new connection (RFC 9112 §9.3.1), Node's http.Agent does not by itself.
@@ -114,7 +119,10 @@ export class CaddyRouter implements Router {
       if (isDeepStrictEqual(have, want)) return;
       const res = await adminRequest(this.opts.admin, 'POST', '/load', JSON.stringify(want), 30_000);
       if (res.status !== 200) throw new Error(`caddy rejected the config (${res.status}): ${res.body.trim()}`);
-      this.opts.logger?.info({ routes: routes.length }, 'router config applied');
+      const kept = new Set(routesFromConfig(want).flatMap((r) => r.upstreams));
+      const removed = routesFromConfig(have).flatMap((r) => r.upstreams).filter((u) => !kept.has(u));
+      this.opts.logger?.info({ routes: routes.length, removed }, 'router config applied');
+      if (removed.length) await sleep(this.opts.drainMs ?? 1000);
     });
   }
 

@@ -12,9 +12,6 @@ export interface Upstream {
   inFlight: number;
   /** Stops accepting, lets in-flight requests finish, then drops the idle keep-alive connections. */
   close(): Promise<void>;
-  /** Resolves once no request has arrived or been in flight for quietMs (the replica is drained). */
-  drained(quietMs: number): Promise<void>;
-  lastHitAt: number;
 }
 
 /**
@@ -25,11 +22,10 @@ export async function startUpstream(
   name: string,
   extra?: (req: IncomingMessage, res: ServerResponse) => boolean,
 ): Promise<Upstream> {
-  const up = { hits: 0, inFlight: 0, lastHitAt: 0 } as Upstream;
+  const up = { hits: 0, inFlight: 0 } as Upstream;
   const server = createServer((req, res) => {
     up.hits++;
     up.inFlight++;
-    up.lastHitAt = Date.now();
     res.on('close', () => up.inFlight--);
     if (extra?.(req, res)) return;
     const url = new URL(req.url ?? '/', 'http://x');
@@ -49,9 +45,6 @@ export async function startUpstream(
     while (up.inFlight > 0) await sleep(10);
     server.closeAllConnections();
     await closed;
-  };
-  up.drained = async (quietMs) => {
-    while (up.inFlight > 0 || Date.now() - up.lastHitAt < quietMs) await sleep(20);
   };
   return up;
 }
