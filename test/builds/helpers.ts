@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { createGzip } from 'node:zlib';
+import tar from 'tar-stream';
+import WebSocket from 'ws';
+import { ApiError, type BerthClient } from '../../src/client/index.js';
+import type { RouteOutput } from '../../src/api/contract.js';
+import { run } from '../../src/lib/exec.js';
+import { waitFor } from '../support/wait.js';
+
+export type Build = RouteOutput<'getBuild'>;
+export const NODE_WEB = new URL('../../../test/fixtures/apps/node-web/', import.meta.url).pathname;
+
+/** A tar.gz made entry by entry, so a test can write entries no honest packer would. */
+export async function tarGz(entries: { name: string; body?: string; type?: 'file' | 'directory' | 'symlink'; linkname?: string }[]): Promise<Buffer> {
+  const pack = tar.pack();
+  const gz = pack.pipe(createGzip());
+  const chunks: Buffer[] = [];
+  gz.on('data', (c: Buffer) => chunks.push(c));
+  const done = new Promise((r) => gz.on('end', r));
+  for (const e of entries) {
+    if (e.type === 'symlink') pack.entry({ name: e.name, type: 'symlink', linkname: e.linkname! });
+    else if (e.type === 'directory') pack.entry({ name: e.name, type: 'directory' });
+    else pack.entry({ name: e.name, mode: 0o644 }, e.body ?? '');
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+/** A Dockerfile app in a tar.gz. */
+export const dockerfileApp = (dockerfile: string, extra: Record<string, string> = {}) =>
+  tarGz([{ name: 'Dockerfile', body: dockerfile }, ...Object.entries(extra).map(([name, body]) => ({ name, body }))]);
+
+export async function upload(
+  c: BerthClient,
+  buildId: string,
+  body: Buffer,
+  contentType = 'application/gzip',
+): Promise<{ status: number; json: any }> {
+  const res = await fetch(c.url(`/api/v1/builds/${buildId}/upload`), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.opts.token}`, 'content-type': contentType },
+    body: new Uint8Array(body),
+    signal: AbortSignal.timeout(60_000),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = { text };
+  }
+  return { status: res.status, json };
+}
+
+/** Creates a build, uploads the archive and returns the queued build. */
+export async function buildArchive(c: BerthClient, app: string, archive: Buffer): Promise<Build> {
+  const b = await c.call('createBuild', { params: { id: app } });
+  assert.equal(b.status, 'pending');
+  const up = await upload(c, b.id, archive);
+  assert.equal(up.status, 200, JSON.stringify(up.json));
+  return up.json as Build;
+}
+
+export const finished = (b: Build) => ['succeeded', 'failed', 'canceled'].includes(b.status);
+
+export function waitBuild(c: BerthClient, id: string, timeoutMs = 240_000, until: (b: Build) => boolean = finished): Promise<Build> {
+  return waitFor(
+    `build ${id}`,
+    async () => {
+      const b = await c.call('getBuild', { params: { id } });
+      return until(b) ? b : undefined;
+    },
+    { timeoutMs, intervalMs: 250 },
+  );
+}
+
+export const logText = async (c: BerthClient, id: string) =>
+  (await c.call('getBuildLog', { params: { id } })).lines.map((l) => l.line).join('\n');
+
+export interface WsMessage {
+  type: string;
+  seq?: number;
+  line?: string;
+  status?: string;
+  message?: string | null;
+  at: number;
+}
+
+/** Every message of the build log socket, until the server closes it. */
+export function collectWs(baseUrl: string, id: string, token: string, via: 'header' | 'query' = 'header'): Promise<{ messages: WsMessage[]; code: number }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(`/ws/builds/${id}/logs`, baseUrl.replace(/^http/, 'ws'));
+    if (via === 'query') url.searchParams.set('token', token);
+    const ws = new WebSocket(url, via === 'header' ? { headers: { authorization: `Bearer ${token}` } } : {});
+    const messages: WsMessage[] = [];
+    const timer = setTimeout(() => {
+      ws.terminate();
+      reject(new Error('the log socket stayed open for 4 minutes'));
+    }, 240_000);
+    ws.on('message', (d) => messages.push({ ...JSON.parse(String(d)), at: Date.now() }));
+    ws.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ messages, code });
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      clearTimeout(timer);
+      reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode }));
+    });
+    ws.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+export async function rejects(p: Promise<unknown>, status: number): Promise<ApiError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof ApiError, `expected an API error, got ${String(err)}`);
+    assert.equal(err.status, status, `status for: ${err.message}`);
+    return err;
+  }
+  assert.fail(`expected HTTP ${status}, but the call succeeded`);
+}
+
+/** Removes the images builds of these apps made (berth/<slug>:<n>). */
+export async function removeImages(slugs: string[]) {
+  for (const slug of slugs) {
+    const ids = (await run('docker', ['image', 'ls', '-q', '--filter', `reference=berth/${slug}`], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
+    if (ids.length) await run('docker', ['rmi', '-f', ...new Set(ids)], { timeoutMs: 60_000 });
+  }
+}
