@@ -6,7 +6,7 @@ import { buildById, lastLogSeq, transition, updateBuild, type BuildRow } from '.
 import type { AppRow } from '../store/apps.js';
 import { createRelease } from '../domain/releases.js';
 import { runOk } from '../lib/exec.js';
-import { cloneRepo, detect, extractArchive, prepareBuildContext, stackImage, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
+import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, stackImage, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
 import { BuildLogWriter, buildLogHub } from './build-log.js';
 import { bareRepo, buildDir, type BuildSettings } from './build-settings.js';
@@ -115,7 +115,7 @@ async function fetchSource(
   }
   if (build.source === 'git') {
     const branch = build.branch ?? 'main';
-    step(log, `Fetching ${build.repo_url} (${branch})`);
+    step(log, `Fetching ${redact(build.repo_url!)} (${branch})`);
     await fs.rm(src, { recursive: true, force: true });
     const c = await cloneRepo(build.repo_url!, branch, src, {
       timeoutMs: Math.max(1000, Math.min(settings.cloneTimeoutMs, left())),

@@ -5,6 +5,7 @@ import type { AppView } from '../../store/apps.js';
 import type { Role } from '../../store/projects.js';
 import * as builds from '../../store/builds.js';
 import type { BuildRow } from '../../store/builds.js';
+import { redact } from '../../builder/index.js';
 
 export function buildDto(b: BuildRow, slug: string, queue: string[]) {
   const pos = b.status === 'queued' ? queue.indexOf(b.id) + 1 : 0;
@@ -14,7 +15,7 @@ export function buildDto(b: BuildRow, slug: string, queue: string[]) {
     number: b.number,
     app: { id: b.app_id, slug },
     source: b.source,
-    repo_url: b.repo_url,
+    repo_url: b.repo_url && redact(b.repo_url),
     branch: b.branch,
     commit_sha: b.commit_sha,
     commit_message: b.commit_message,
