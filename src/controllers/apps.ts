@@ -28,6 +28,8 @@ const STOP_GRACE_S = 10;
 export class AppController {
   private readonly work = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly abort = new AbortController();
+  /** Last exit code per engine container, from die events (a restarted container no longer shows it). */
+  private readonly exits = new Map<string, number | null>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -105,12 +107,34 @@ export class AppController {
       try {
         for await (const ev of this.ctx.runtime.events({ 'berth.instance': this.ctx.instanceId }, this.abort.signal)) {
           const appId = ev.labels['berth.app'];
-          if (appId && ['die', 'oom', 'start', 'destroy'].includes(ev.action)) this.schedule(appId);
+          if (!appId) continue;
+          if (ev.action === 'die') this.exits.set(ev.containerId, ev.exitCode);
+          if (ev.action === 'destroy') this.exits.delete(ev.containerId);
+          if (ev.action === 'die') await this.onDie(appId, ev.containerId, ev.exitCode).catch((err) => this.ctx.log.warn({ err }, 'crash handling failed'));
+          if (['die', 'oom', 'start', 'destroy'].includes(ev.action)) this.schedule(appId);
         }
       } catch (err) {
         if (!this.abort.signal.aborted) this.ctx.log.warn({ err }, 'engine event stream broke; reconnecting');
       }
       await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  /**
+   * A replica that was serving died on its own: out of rotation at once (before the next reconcile)
+   * and reported with its exit code. Docker restarts it with backoff; observe() brings it back.
+   */
+  private async onDie(appId: string, dockerId: string, exitCode: number | null): Promise<void> {
+    const row = await this.ctx.db.selectFrom('containers').selectAll().where('docker_id', '=', dockerId).executeTakeFirst();
+    if (!row || (row.status !== 'healthy' && row.status !== 'starting')) return;
+    await rows.updateContainer(this.ctx.db, row.id, { status: 'crashed', in_rotation: 0, message: `exited with code ${exitCode ?? '?'}` });
+    if (row.in_rotation) await this.routes.sync();
+    const app = await this.ctx.db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirst();
+    if (app) {
+      await this.event(app, 'container.crashed', `${row.name} exited with code ${exitCode ?? '?'}; Docker restarts it with backoff`, {
+        container: row.id,
+        exit_code: exitCode,
+      });
     }
   }
 
@@ -293,8 +317,9 @@ export class AppController {
     // The old set is kept, stopped, so rolling back to it is fast.
     for (const r of await rows.containersOfApp(this.ctx.db, app.id)) {
       if (r.release_id !== target.id && r.status !== 'stopped') {
-        if (r.docker_id) await this.ctx.runtime.stopContainer(r.docker_id, STOP_GRACE_S);
+        // Marked first, so its exit is not taken for a crash.
         await rows.updateContainer(this.ctx.db, r.id, { status: 'stopped', message: 'standby for rollback' });
+        if (r.docker_id) await this.ctx.runtime.stopContainer(r.docker_id, STOP_GRACE_S);
       }
     }
   }
@@ -418,6 +443,7 @@ export class AppController {
           timeoutMs: cfg.health_check.timeout_s * 1000,
           graceMs: cfg.health_check.grace_s * 1000,
           signal: this.abort.signal,
+          lastExitCode: () => this.exits.get(row!.docker_id!),
         });
       } catch (err) {
         await rows.updateContainer(db, row.id, { status: 'unhealthy', message: (err as Error).message });

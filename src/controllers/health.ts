@@ -47,7 +47,7 @@ export async function waitHealthy(
   runtime: Runtime,
   dockerId: string,
   url: string,
-  opts: { timeoutMs: number; graceMs: number; signal?: AbortSignal },
+  opts: { timeoutMs: number; graceMs: number; signal?: AbortSignal; lastExitCode?: () => number | null | undefined },
 ): Promise<void> {
   const deadline = Date.now() + opts.graceMs + opts.timeoutMs;
   if (opts.graceMs > 0) await sleep(opts.graceMs, opts.signal);
@@ -56,7 +56,8 @@ export async function waitHealthy(
     const info = await runtime.inspectContainer(dockerId);
     if (!info) throw new HealthError('the container disappeared', []);
     if (info.state === 'exited' || info.state === 'dead' || info.restartCount > 0) {
-      const code = info.exitCode ?? 'unknown';
+      // Docker may have restarted it already, so the engine's event is the surer source of the code.
+      const code = info.exitCode ?? opts.lastExitCode?.() ?? 'unknown';
       throw new HealthError(`the container exited with code ${code} before it became healthy`, await lastLogLines(runtime, dockerId));
     }
     if (info.state === 'running' && (await probe(url))) return;

@@ -356,7 +356,8 @@ function toContainerInfo(raw: ContainerInspect): ContainerInfo {
     image: raw.Config.Image,
     labels: raw.Config.Labels ?? {},
     state,
-    exitCode: stopped ? raw.State.ExitCode : null,
+    // A restarting container has exited: its last exit code says why.
+    exitCode: stopped || state === 'restarting' ? raw.State.ExitCode : null,
     restartCount: raw.RestartCount,
     addresses,
     createdAt: raw.Created,

@@ -3,7 +3,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { run } from '../../src/lib/exec.js';
 import { BerthClient } from '../../src/client/index.js';
 
 export type Engine = 'sqlite' | 'postgres';
@@ -42,9 +45,41 @@ async function createDatabase(): Promise<{ url: string; drop: () => Promise<void
   };
 }
 
+/** A port nothing listens on right now (the kernel picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Removes what an instance left on the engine and stops its Caddy: test servers must not leak. */
+async function cleanEngine(instance: string | undefined, dataDir: string) {
+  try {
+    const pid = Number(readFileSync(join(dataDir, 'caddy', 'caddy.pid'), 'utf8'));
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* no caddy was started */
+  }
+  if (!instance) return;
+  const filter = `label=berth.instance=${instance}`;
+  const ids = (await run('docker', ['ps', '-aq', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
+  if (ids.length) await run('docker', ['rm', '-f', ...ids], { timeoutMs: 60_000 });
+  const nets = (await run('docker', ['network', 'ls', '-q', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
+  if (nets.length) await run('docker', ['network', 'rm', ...nets], { timeoutMs: 60_000 });
+}
+
 export interface TestServer {
   engine: Engine;
   url: string;
+  /** The router's HTTP port: apps answer at http://127.0.0.1:<routerPort> with Host <slug>.localhost. */
+  routerPort: number;
+  routerHttpsPort: number;
+  instance: string;
   dataDir: string;
   env: NodeJS.ProcessEnv;
   /** All the output of the current process, for assertions and for failure messages. */
@@ -75,8 +110,12 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const engine = opts.engine ?? 'sqlite';
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-test-'));
   const db = engine === 'postgres' ? await createDatabase() : null;
+  const routerPort = await freePort();
+  const routerHttpsPort = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
+    ROUTER_HTTP_PORT: String(routerPort),
+    ROUTER_HTTPS_PORT: String(routerHttpsPort),
     BERTH_DATA_DIR: dataDir,
     BERTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
     SERVER_HOST: '127.0.0.1',
@@ -128,6 +167,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     return new BerthClient({ baseUrl: url, token: res.token });
   };
   const admin = await login('admin', ADMIN_PASSWORD);
+  const health = (await (await fetch(new URL('/healthz', url))).json()) as { instance: string };
 
   const server: TestServer = {
     engine,
@@ -136,6 +176,9 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     },
     dataDir,
     env,
+    routerPort,
+    routerHttpsPort,
+    instance: health.instance,
     output: () => out,
     adminToken: admin.opts.token!,
     get admin() {
@@ -153,6 +196,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     start,
     async destroy() {
       await waitExit('SIGTERM');
+      await cleanEngine(health.instance, dataDir);
       await db?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -207,7 +207,8 @@ export const runtimeHandlers: Handlers = {
     }
     const row = await createRelease(ctx.db, ctx.events, app, {
       image: from.image,
-      config: releases.releaseConfig(from),
+      // A rollback restores code and config; the scale stays what it is now, as with Heroku's formation.
+      config: { ...releases.releaseConfig(from), replicas: app.replicas },
       description: `Rollback to v${from.version}`,
       buildId: from.build_id,
       userId: user.id,

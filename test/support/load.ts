@@ -1,0 +1,96 @@
+import { Agent, request } from 'node:http';
+
+export interface Reply {
+  status: number;
+  body: string;
+}
+
+/** One request to the router with a Host header, as a browser resolving <slug>.localhost would send. */
+export function viaRouter(port: number, host: string, path = '/', agent?: Agent, timeoutMs = 10_000): Promise<Reply> {
+  return send(port, host, path, agent, timeoutMs).then((r) => r.reply);
+}
+
+/**
+ * Sends a request. When the router closed an idle keep-alive connection just as it was reused
+ * (a config reload closes idle connections), the request never reached the server, and HTTP
+ * clients (browsers, curl) send it again on a new connection; so does this, and says so.
+ */
+async function send(port: number, host: string, path: string, agent: Agent | undefined, timeoutMs: number) {
+  try {
+    return { reply: await once(port, host, path, agent, timeoutMs), resent: false };
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
+    if (!e.reusedSocket || e.code !== 'ECONNRESET') throw err;
+    return { reply: await once(port, host, path, undefined, timeoutMs), resent: true };
+  }
+}
+
+function once(port: number, host: string, path: string, agent: Agent | undefined, timeoutMs: number): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
+    req.end();
+  });
+}
+
+export interface LoadResult {
+  sent: number;
+  failed: number;
+  /** The first few failures, to say what went wrong. */
+  failures: string[];
+  /** Requests sent again after a reused keep-alive connection was closed before they were read. */
+  resent: number;
+  /** Which replicas answered (the test app reports its hostname). */
+  hostnames: Set<string>;
+}
+
+/**
+ * Sends requests continuously through the router until stop() is called (or maxMs passes, so a
+ * broken test cannot run forever). A failure is a connection error or any status >= 500.
+ */
+export function startLoad(opts: { port: number; host: string; concurrency?: number; path?: string; maxMs?: number }) {
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency ?? 4 });
+  const result: LoadResult = { sent: 0, failed: 0, resent: 0, failures: [], hostnames: new Set() };
+  let running = true;
+  const hardStop = setTimeout(() => (running = false), opts.maxMs ?? 180_000);
+  const worker = async () => {
+    while (running) {
+      result.sent++;
+      try {
+        const { reply: r, resent } = await send(opts.port, opts.host, opts.path ?? '/', agent, 10_000);
+        if (resent) result.resent++;
+        if (r.status >= 500) throw new Error(`HTTP ${r.status} ${r.body.slice(0, 80)}`);
+        try {
+          const h = (JSON.parse(r.body) as { hostname?: string }).hostname;
+          if (h) result.hostnames.add(h);
+        } catch {
+          /* not the test app's JSON */
+        }
+      } catch (err) {
+        result.failed++;
+        const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
+        if (result.failures.length < 10) {
+          result.failures.push(`${new Date().toISOString()} ${e.message}${e.code ? ` (${e.code}${e.reusedSocket ? ', reused connection' : ''})` : ''}`);
+        }
+      }
+    }
+  };
+  const workers = Array.from({ length: opts.concurrency ?? 4 }, worker);
+  return {
+    result,
+    async stop(): Promise<LoadResult> {
+      running = false;
+      clearTimeout(hardStop);
+      await Promise.all(workers);
+      agent.destroy();
+      return result;
+    },
+  };
+}
