@@ -80,6 +80,8 @@ export interface TestServer {
   routerPort: number;
   routerHttpsPort: number;
   instance: string;
+  /** The server process's id (for resident-memory readings); undefined while it is down. */
+  readonly pid: number | undefined;
   dataDir: string;
   env: NodeJS.ProcessEnv;
   /** All the output of the current process, for assertions and for failure messages. */
@@ -134,10 +136,14 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     child = proc;
     url = await new Promise<string>((resolveUrl, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start within 30 s:\n${out}`)), 30_000);
+      let listening = false;
       const onData = (chunk: Buffer) => {
         out += chunk.toString();
+        // Once listening, stop scanning: rescanning the whole growing log per chunk is quadratic under load.
+        if (listening) return;
         const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
         if (m) {
+          listening = true;
           clearTimeout(timer);
           // Keep the port across restarts, so clients made before a restart still reach the server.
           env.SERVER_PORT = new URL(m[1]).port;
@@ -173,6 +179,10 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     engine,
     get url() {
       return url;
+    },
+    get pid() {
+      const proc = child as ChildProcess | null;
+      return proc && proc.exitCode === null && proc.signalCode === null ? proc.pid : undefined;
     },
     dataDir,
     env,
