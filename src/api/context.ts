@@ -19,6 +19,8 @@ export interface ApiContext {
   instanceId: string;
   /** Tells the app controller that an app's desired state changed, so it reconciles now. */
   nudge(appId?: string): void;
+  /** Applies the desired routes to the router now; resolves when it serves them. */
+  syncRoutes(): Promise<void>;
   /** Tells the build controller that a build was queued or canceled. */
   nudgeBuilds(): void;
 }

@@ -3,6 +3,7 @@ import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
 import { runtimeRoutes } from './contract-runtime.js';
 import { buildRoutes } from './contract-builds.js';
+import { domainRoutes } from './contract-domains.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -224,7 +225,7 @@ const coreRoutes = {
   },
 } as const satisfies Record<string, RouteDef>;
 
-export const routes = { ...coreRoutes, ...runtimeRoutes, ...buildRoutes };
+export const routes = { ...coreRoutes, ...runtimeRoutes, ...buildRoutes, ...domainRoutes };
 
 export type Routes = typeof routes;
 export type RouteName = keyof Routes;

@@ -14,6 +14,7 @@ import { projectHandlers } from './routes/projects.js';
 import { appHandlers } from './routes/apps.js';
 import { runtimeHandlers, registerRuntimeExtras } from './routes/runtime.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
+import { domainHandlers } from './routes/domains.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -150,7 +151,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     }
   });
 
-  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers });
+  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers, ...domainHandlers });
   await registerRuntimeExtras(app, ctx);
   await registerBuildExtras(app, ctx);
   return app;

@@ -6,6 +6,7 @@ import { registerProjects } from './commands/projects.js';
 import { registerApps } from './commands/apps.js';
 import { registerBuilds } from './commands/builds.js';
 import { registerRuntime } from './commands/runtime.js';
+import { registerDomains } from './commands/domains.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -20,6 +21,7 @@ registerProjects(program);
 registerApps(program);
 registerBuilds(program);
 registerRuntime(program);
+registerDomains(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

@@ -48,16 +48,21 @@ export class RouteController {
     const p = this.chain.then(async () => {
       this.pending = null;
       await this.router.ensureRunning();
-      await this.router.apply(await this.desired());
+      await this.router.apply(await this.desired(), await this.challenges());
     });
     this.pending = p;
     this.chain = p.catch(() => {});
     return p;
   }
 
+  /** Tokens of domains waiting for their check: the router answers them so the check can succeed. */
+  private async challenges(): Promise<string[]> {
+    return (await this.ctx.db.selectFrom('domains').select('token').where('verified', '=', 0).execute()).map((d) => d.token);
+  }
+
   async desired(): Promise<Route[]> {
     const db = this.ctx.db;
-    const [apps, rotation] = await Promise.all([
+    const [apps, rotation, domains] = await Promise.all([
       db.selectFrom('apps').select(['id', 'slug', 'stopped']).execute(),
       db
         .selectFrom('containers')
@@ -65,7 +70,10 @@ export class RouteController {
         .where('in_rotation', '=', 1)
         .where('address', 'is not', null)
         .execute(),
+      db.selectFrom('domains').select(['app_id', 'hostname']).where('verified', '=', 1).execute(),
     ]);
+    const hostsOf = new Map<string, string[]>();
+    for (const d of domains) hostsOf.set(d.app_id, [...(hostsOf.get(d.app_id) ?? []), d.hostname]);
     const byApp = new Map<string, string[]>();
     for (const c of rotation) {
       const list = byApp.get(c.app_id) ?? [];
@@ -74,7 +82,7 @@ export class RouteController {
     }
     const domain = this.ctx.config.routerDomain;
     return apps.map((a) => ({
-      hosts: [`${a.slug}.${domain}`],
+      hosts: [`${a.slug}.${domain}`, ...(hostsOf.get(a.id) ?? [])],
       app: a.slug,
       upstreams: a.stopped ? [] : (byApp.get(a.id) ?? []).sort(),
     }));

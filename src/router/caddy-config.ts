@@ -45,11 +45,23 @@ export function baseConfig(opts: Pick<CaddyConfigOptions, 'admin' | 'storageDir'
   };
 }
 
-export function buildConfig(routes: readonly Route[], opts: CaddyConfigOptions): CaddyConfig {
+/** Where a custom domain's HTTP check finds its token (the control plane asks for it through DNS). */
+export const CHALLENGE_PREFIX = '/.well-known/berth-verify/';
+
+function challengeRoute(token: string): unknown {
+  return {
+    match: [{ path: [`${CHALLENGE_PREFIX}${token}`] }],
+    handle: [{ handler: 'static_response', status_code: 200, body: token, headers: { 'Content-Type': ['text/plain'] } }],
+    terminal: true,
+  };
+}
+
+export function buildConfig(routes: readonly Route[], opts: CaddyConfigOptions, challenges: readonly string[] = []): CaddyConfig {
   const sorted = normalizeRoutes(routes);
   const host = opts.listenHost ?? '';
-  const httpRoutes = sorted.map((r) => (opts.redirectHttps ? redirectRoute(r, opts.httpsPort) : siteRoute(r)));
-  const httpsRoutes = sorted.map(siteRoute);
+  const checks = [...new Set(challenges)].sort().map(challengeRoute);
+  const httpRoutes = [...checks, ...sorted.map((r) => (opts.redirectHttps ? redirectRoute(r, opts.httpsPort) : siteRoute(r)))];
+  const httpsRoutes = [...checks, ...sorted.map(siteRoute)];
   const allHosts = sorted.flatMap((r) => r.hosts);
   const internalHosts = allHosts.filter((h) => opts.internalTls || isPrivateHost(h));
   const publicHosts = allHosts.filter((h) => !internalHosts.includes(h));

@@ -112,9 +112,9 @@ export class CaddyRouter implements Router {
     return this.starting;
   }
 
-  apply(routes: Route[]): Promise<void> {
+  apply(routes: Route[], challenges: string[] = []): Promise<void> {
     return this.serialized(async () => {
-      const want = buildConfig(routes, this.configOpts);
+      const want = buildConfig(routes, this.configOpts, challenges);
       const have = await this.admin('GET', '/config/');
       if (isDeepStrictEqual(have, want)) return;
       const res = await adminRequest(this.opts.admin, 'POST', '/load', JSON.stringify(want), 30_000);

@@ -15,8 +15,12 @@ export interface Route {
 export interface Router {
   /** Starts the proxy as its own detached process unless one is already answering on its admin endpoint. */
   ensureRunning(): Promise<void>;
-  /** Makes the proxy's configuration equal to these routes (idempotent, no restart, no dropped request). */
-  apply(routes: Route[]): Promise<void>;
+  /**
+   * Makes the proxy's configuration equal to these routes (idempotent, no restart, no dropped request).
+   * Each challenge token is answered (200, the token as body) at /.well-known/berth-verify/<token> on
+   * every host: that is how a custom domain proves its DNS points here.
+   */
+  apply(routes: Route[], challenges?: string[]): Promise<void>;
   /** The routes the proxy serves now, as Berth last applied them (read back from the proxy). */
   current(): Promise<Route[]>;
 }

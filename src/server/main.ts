@@ -12,6 +12,7 @@ import { CaddyRouter } from '../router/caddy.js';
 import { RouteController } from '../controllers/routes.js';
 import { AppController } from '../controllers/apps.js';
 import { BuildController } from '../controllers/builds.js';
+import { DomainController } from '../controllers/domains.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -37,6 +38,7 @@ async function main() {
   const events = new Events(store.db);
   let apps: AppController | undefined;
   let builds: BuildController | undefined;
+  let routes: RouteController;
   const ctx: ApiContext = {
     config,
     store,
@@ -48,10 +50,13 @@ async function main() {
     instanceId: await instanceId(store.db),
     nudge: (appId) => apps?.nudge(appId),
     nudgeBuilds: () => builds?.nudge(),
+    syncRoutes: () => routes.sync(),
   };
-  const routes = new RouteController(ctx, router);
+  // Assigned before any request can arrive (the server listens below).
+  routes = new RouteController(ctx, router);
   apps = new AppController(ctx, routes);
   builds = new BuildController(ctx);
+  const domains = new DomainController(ctx);
 
   const app = await buildServer(ctx);
   await app.listen({ port: config.serverPort, host: config.serverHost });
@@ -59,6 +64,7 @@ async function main() {
   await routes.start();
   await apps.start();
   await builds.start();
+  domains.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -70,6 +76,7 @@ async function main() {
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
     await app.close();
+    domains.stop();
     await builds?.stop();
     await apps?.stop();
     await routes.stop();

@@ -170,4 +170,19 @@ export interface Database {
   meta: { key: string; value: string };
   builds: BuildsTable;
   build_logs: BuildLogsTable;
+  domains: DomainsTable;
+}
+
+export interface DomainsTable {
+  id: string;
+  app_id: string;
+  hostname: string;
+  /** Answered by the router at /.well-known/berth-verify/<token> to prove the DNS points here. */
+  token: string;
+  verified: number;
+  /** Why the last check failed. */
+  message: string | null;
+  checked_at: string | null;
+  verified_at: string | null;
+  created_at: string;
 }

@@ -1,0 +1,55 @@
+import { Type as T } from '@sinclair/typebox';
+import * as S from './schemas.js';
+import { IdParam, closed, type RouteDef } from './route-def.js';
+
+export const Domain = T.Object({
+  hostname: T.String(),
+  app: T.String(),
+  verified: T.Boolean(),
+  /** Why the last check failed. */
+  message: T.Union([T.String(), T.Null()]),
+  verification: T.Object({ path: T.String(), token: T.String(), instructions: T.String() }),
+  checked_at: T.Union([S.Timestamp, T.Null()]),
+  verified_at: T.Union([S.Timestamp, T.Null()]),
+  created_at: S.Timestamp,
+});
+
+const HostParam = closed({ id: S.Id, hostname: T.String({ minLength: 1, maxLength: 253 }) });
+
+/** Custom domains: routed once verified (see src/controllers/domains.ts). */
+export const domainRoutes = {
+  addDomain: {
+    method: 'POST',
+    path: '/api/v1/apps/:id/domains',
+    summary: 'Add a custom domain; it is routed once its DNS points here',
+    tag: 'domains',
+    status: 201,
+    params: IdParam,
+    body: closed({ hostname: T.String({ minLength: 1, maxLength: 253, pattern: '^[A-Za-z0-9.-]+$', description: 'a DNS name like www.example.com' }) }),
+    response: Domain,
+  },
+  listDomains: {
+    method: 'GET',
+    path: '/api/v1/apps/:id/domains',
+    summary: "An app's custom domains",
+    tag: 'domains',
+    params: IdParam,
+    response: T.Object({ items: T.Array(Domain) }),
+  },
+  verifyDomain: {
+    method: 'POST',
+    path: '/api/v1/apps/:id/domains/:hostname/verify',
+    summary: 'Check a custom domain now',
+    tag: 'domains',
+    params: HostParam,
+    response: Domain,
+  },
+  removeDomain: {
+    method: 'DELETE',
+    path: '/api/v1/apps/:id/domains/:hostname',
+    summary: 'Remove a custom domain',
+    tag: 'domains',
+    params: HostParam,
+    response: S.Ok,
+  },
+} as const satisfies Record<string, RouteDef>;

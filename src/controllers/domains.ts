@@ -1,0 +1,38 @@
+import type { ApiContext } from '../api/context.js';
+import { checkDomain } from '../domain/domains.js';
+import { recordCheck, unverifiedDomains } from '../store/domains.js';
+
+/** Checks unverified custom domains now and then, so one whose DNS changes later gets routed without a click. */
+export class DomainController {
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+
+  constructor(
+    private readonly ctx: ApiContext,
+    private readonly intervalMs = 60_000,
+  ) {}
+
+  start(): void {
+    const tick = async () => {
+      if (this.stopped) return;
+      await this.checkAll().catch((err) => this.ctx.log.warn({ err }, 'domain checks failed'));
+      if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
+    };
+    this.timer = setTimeout(tick, this.intervalMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  async checkAll(): Promise<void> {
+    let any = false;
+    for (const d of await unverifiedDomains(this.ctx.db)) {
+      const res = await checkDomain(d, this.ctx.config.routerHttpPort);
+      await recordCheck(this.ctx.db, d.id, res.ok, res.message);
+      any ||= res.ok;
+    }
+    if (any) await this.ctx.syncRoutes();
+  }
+}
