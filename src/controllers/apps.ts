@@ -1,4 +1,6 @@
 import { hostname } from 'node:os';
+import { rm } from 'node:fs/promises';
+import { bareRepo } from './build-settings.js';
 import type { ApiContext } from '../api/context.js';
 import type { ContainerSpec } from '../runtime/types.js';
 import type { AppRow } from '../store/apps.js';
@@ -214,6 +216,8 @@ export class AppController {
       await this.ctx.runtime.removeContainer(c.id);
     }));
     await this.ctx.db.deleteFrom('containers').where('app_id', '=', appId).execute();
+    // The app's git remote goes with it.
+    await rm(bareRepo(this.ctx.config.dataDir, appId), { recursive: true, force: true });
   }
 
   private async stopAll(app: AppRow): Promise<void> {
