@@ -1,0 +1,104 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Engine, TestServer } from '../../test/support/server.js';
+import { ROOT, type Bench } from '../support/context.js';
+import { compare } from '../support/load.js';
+import { row, type Row } from '../support/report.js';
+import { rssMb, settledRssMb } from '../support/rss.js';
+
+const APPS = 1000;
+const LOAD = { concurrency: 8, warmupMs: 500, maxRequests: 100_000 };
+
+/**
+ * Idle resident memory of the control-plane process (Caddy is a separate process and not counted),
+ * against a bare Fastify process; and `GET /api/v1/apps` (the default page of 100 of 1,000 apps)
+ * against `GET /healthz` on the same server: same process, framework, request logging and one
+ * database round trip, so the ratio is the price of authentication, the list query and its JSON.
+ */
+export async function controlPlane(b: Bench): Promise<Row[]> {
+  const floor = await bareFastifyRss();
+  const rows: Row[] = [];
+  for (const engine of ['sqlite', 'postgres'] as Engine[]) {
+    const s = await b.startServer(engine);
+    const idle = await settledRssMb(s.pid!);
+    const caddy = await caddyRss(s);
+    rows.push(
+      row({
+        group: 'control-plane',
+        figure: `idle memory (${engine})`,
+        unit: 'MB',
+        berth: idle,
+        baseline: floor,
+        baselineName: 'bare Fastify hello process',
+        better: 'lower',
+        note: `goal < 120 MB; Caddy, a separate process, holds ${caddy.toFixed(0)} MB more`,
+      }),
+    );
+    rows.push(...(await listApps(s, engine)));
+  }
+  return rows;
+}
+
+async function listApps(s: TestServer, engine: Engine): Promise<Row[]> {
+  const dev = await s.newUser('lister');
+  await dev.call('createProject', { body: { name: 'many' } });
+  let next = 0;
+  const worker = async () => {
+    while (next < APPS) {
+      const i = next++;
+      await dev.call('createApp', { body: { name: `app-${String(i).padStart(4, '0')}`, project: 'many' } });
+    }
+  };
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: 8 }, worker));
+  const createS = (performance.now() - t0) / 1000;
+  const page = await dev.call('listApps', {});
+  if (page.total !== APPS) throw new Error(`expected ${APPS} apps, the list says ${page.total}`);
+
+  const port = Number(new URL(s.url).port);
+  const auth = { authorization: `Bearer ${dev.opts.token}` };
+  const [list, health] = await compare(
+    { ...LOAD, targets: [{ address: '127.0.0.1', port, path: '/api/v1/apps', headers: auth }] },
+    { ...LOAD, targets: [{ address: '127.0.0.1', port, path: '/healthz' }] },
+    4,
+    2500,
+  );
+  for (const [what, st] of [['list', list], ['healthz', health]] as const) {
+    if (st.errors || st.non2xx || !st.requests) throw new Error(`${what} on ${engine}: ${st.errors} errors, ${st.non2xx} not 2xx (${st.firstError})`);
+  }
+  const rss = await rssMb(s.pid!);
+  const baselineName = 'GET /healthz, same server';
+  const note = `${APPS} apps (created in ${createS.toFixed(1)} s), page of ${page.items.length}; concurrency ${LOAD.concurrency}; RSS after: ${rss.toFixed(0)} MB`;
+  return [
+    row({ group: 'control-plane', figure: `GET /api/v1/apps (${engine}): throughput`, unit: 'req/s', berth: list.rps, baseline: health.rps, baselineName, better: 'higher', note }),
+    row({ group: 'control-plane', figure: `GET /api/v1/apps (${engine}): p99 latency`, unit: 'ms', berth: list.p99Ms, baseline: health.p99Ms, baselineName, better: 'lower', note }),
+  ];
+}
+
+async function caddyRss(s: TestServer): Promise<number> {
+  try {
+    return await rssMb(Number(await readFile(join(s.dataDir, 'caddy', 'caddy.pid'), 'utf8')));
+  } catch {
+    return NaN;
+  }
+}
+
+async function bareFastifyRss(): Promise<number> {
+  const child = spawn(process.execPath, [join(ROOT, 'dist/bench/support/hello-fastify.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('bare Fastify did not start within 10 s')), 10_000);
+      child.stdout!.on('data', (c: Buffer) => {
+        if (String(c).includes('listening at')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`bare Fastify exited with ${code}`)));
+    });
+    return await settledRssMb(child.pid!);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}

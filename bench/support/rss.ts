@@ -1,0 +1,27 @@
+import { readFile } from 'node:fs/promises';
+import { sleep } from './context.js';
+
+/** VmRSS of a process, in MB, as the kernel reports it. */
+export async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) / 1024;
+}
+
+/**
+ * Resident memory once it has settled: sampled every 500 ms after `afterMs`, until three samples
+ * in a row are within 1 MB of each other (or 20 s pass); the last sample.
+ */
+export async function settledRssMb(pid: number, afterMs = 3000): Promise<number> {
+  await sleep(afterMs);
+  const samples: number[] = [];
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    samples.push(await rssMb(pid));
+    const last = samples.slice(-3);
+    if (last.length === 3 && Math.max(...last) - Math.min(...last) < 1) return last[2];
+    if (Date.now() > deadline) return samples.at(-1)!;
+    await sleep(500);
+  }
+}
