@@ -10,7 +10,7 @@ import * as rows from '../store/containers.js';
 import type { ContainerRow } from '../store/containers.js';
 import { parseEnv, plainEnv } from '../domain/env.js';
 import { newId } from '../lib/ids.js';
-import { HealthError, probe, waitHealthy } from './health.js';
+import { HealthError, lastLogLines, probe, waitHealthy } from './health.js';
 import type { RouteController } from './routes.js';
 
 /** Raised inside a rollout when a newer deploy replaced its release: the rollout stops and the next one takes over. */
@@ -136,6 +136,7 @@ export class AppController {
       await this.event(app, 'container.crashed', `${row.name} exited with code ${exitCode ?? '?'}; Docker restarts it with backoff`, {
         container: row.id,
         exit_code: exitCode,
+        log: await lastLogLines(this.ctx.runtime, dockerId, 20),
       });
     }
   }

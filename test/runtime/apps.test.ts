@@ -199,6 +199,7 @@ describe('apps on the Docker Engine, through the router', () => {
       return ev;
     }, { timeoutMs: 30_000 });
     assert.match(crashed.message, /exited with code 3/);
+    assert.ok((crashed.data?.log as string[]).some((l) => l.includes('crashing as asked')), 'the crash event carries the log');
     await waitFor('the replica back in rotation', async () => {
       const items = (await dev.call('listContainers', { query: { app: 'api-web' } })).items;
       return items.length === 1 && items[0].id === c.id && items[0].status === 'healthy' && items[0].in_rotation;

@@ -1,0 +1,82 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BerthClient } from '../../src/client/index.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { viaRouter } from '../support/load.js';
+import { waitFor } from '../support/wait.js';
+import { buildArchive, logText, removeImages, tarGz, waitBuild } from './helpers.js';
+
+const FIXTURES = new URL('../../../test/fixtures/apps/', import.meta.url).pathname;
+
+/** A fixture directory as a tar.gz, the way `berth deploy` would upload it. */
+function packFixture(name: string) {
+  const dir = join(FIXTURES, name);
+  return tarGz(readdirSync(dir).map((f) => ({ name: f, body: readFileSync(join(dir, f), 'utf8') })));
+}
+
+/**
+ * Source in every supported language (and a Dockerfile app) goes in; a running app that answers
+ * at its hostname comes out: detect, generate, build, release, roll out, route.
+ */
+describe('build and deploy apps in every supported language', () => {
+  let s: TestServer;
+  let dev: BerthClient;
+  const slugs = ['lang-python', 'lang-go', 'lang-ruby', 'lang-docker'];
+
+  before(async () => {
+    s = await startServer();
+    dev = await s.newUser('polyglot');
+    for (const slug of slugs) await dev.call('createApp', { body: { name: slug } });
+  });
+  after(async () => {
+    await s?.destroy();
+    await removeImages(slugs);
+  });
+
+  const cases: [slug: string, source: () => Promise<Buffer>, builder: string, answer: RegExp][] = [
+    ['lang-python', () => packFixture('python-web'), 'python', /^hello from python uid=10001/],
+    ['lang-go', () => packFixture('go-web'), 'go', /^hello from go uid=10001/],
+    ['lang-ruby', () => packFixture('ruby-web'), 'ruby', /^hello from ruby/],
+    [
+      'lang-docker',
+      () =>
+        tarGz([
+          {
+            name: 'Dockerfile',
+            body: 'FROM berth/stack-python:bookworm\nCOPY serve.py /srv/serve.py\nUSER 10001\nCMD ["python3", "/srv/serve.py"]\n',
+          },
+          {
+            name: 'serve.py',
+            body: 'import os, http.server\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(b"hello from a Dockerfile\\n")\nhttp.server.HTTPServer(("", int(os.environ["PORT"])), H).serve_forever()\n',
+          },
+        ]),
+      'dockerfile',
+      /^hello from a Dockerfile/,
+    ],
+  ];
+
+  test('each is detected, built, deployed and answers through the router', async () => {
+    // All four at once: the queue runs two at a time, the rest wait their turn.
+    const builds = await Promise.all(cases.map(async ([slug, source]) => buildArchive(dev, slug, await source())));
+    await Promise.all(
+      cases.map(async ([slug, , builder, answer], i) => {
+        const b = await waitBuild(dev, builds[i].id, 420_000);
+        assert.equal(b.status, 'succeeded', `${slug}: ${b.message}\n${await logText(dev, b.id)}`);
+        assert.equal(b.builder, builder);
+        const res = await waitFor(
+          `${slug} to answer`,
+          async () => {
+            const r = await viaRouter(s.routerPort, `${slug}.localhost`);
+            return r.status === 200 ? r : undefined;
+          },
+          { timeoutMs: 120_000, intervalMs: 250 },
+        );
+        assert.match(res.body, answer);
+        const app = await dev.call('getApp', { params: { id: slug } });
+        assert.equal(app.status, 'running');
+      }),
+    );
+  });
+});
