@@ -186,6 +186,11 @@ export class AppController {
           exit_code: c.exitCode,
           restarts: c.restartCount,
         });
+      }
+      if (c.state === 'exited' && row.release_id === app.live_release_id) {
+        // Docker restarts what dies on its own, but not what was stopped or killed behind Berth's
+        // back (`docker kill` counts as a manual stop): nothing would bring this replica back.
+        await this.ctx.runtime.startContainer(c.id);
       } else if (!down && (row.status === 'crashed' || row.status === 'starting') && row.release_id === app.live_release_id) {
         // Back up after a crash (Docker restarted it) or started by hand: into rotation once it answers.
         if (address && (await probe(this.healthUrl(address, row.port, app)))) {
