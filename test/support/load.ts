@@ -21,11 +21,13 @@ async function send(port: number, host: string, path: string, agent: Agent | und
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
     if (!e.reusedSocket || e.code !== 'ECONNRESET') throw err;
-    return { reply: await once(port, host, path, undefined, timeoutMs), resent: true };
+    // On a connection of its own: Node 20's global agent keeps connections alive too, and one of
+    // those may have been closed by the same reload.
+    return { reply: await once(port, host, path, false, timeoutMs), resent: true };
   }
 }
 
-function once(port: number, host: string, path: string, agent: Agent | undefined, timeoutMs: number): Promise<Reply> {
+function once(port: number, host: string, path: string, agent: Agent | false | undefined, timeoutMs: number): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers: { host }, agent, timeout: timeoutMs }, (res) => {
       let body = '';
