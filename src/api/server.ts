@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -42,6 +42,30 @@ function describe(e: ErrorObject, where: string): string {
   return `${what} ${e.message ?? 'is invalid'}`;
 }
 
+/** PostgreSQL's class 22 (data exception: numeric_value_out_of_range, invalid_text_representation, ...). */
+function isDataException(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown };
+  return typeof e?.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code) && typeof e.severity === 'string';
+}
+
+/** The path of the first string (key or value) holding a NUL character, or null. Iterative: bodies may nest deeply. */
+function nulField(root: unknown): string | null {
+  const stack: [unknown, string][] = [[root, '']];
+  while (stack.length) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\u0000')) return path;
+    } else if (v && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) {
+        const p = path ? `${path}.${k}` : k;
+        if (k.includes('\u0000')) return p;
+        stack.push([child, p]);
+      }
+    }
+  }
+  return null;
+}
+
 export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
@@ -53,6 +77,11 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     connectionTimeout: 0,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 200 },
+    // A malformed or overlong URL is refused before routing; it still gets the API's JSON error shape.
+    frameworkErrors: (err, _req, reply) => {
+      const status = (err as FastifyError).statusCode ?? 400;
+      void (reply as FastifyReply).code(status).send({ error: { code: status === 414 ? 'uri_too_long' : 'bad_url', message: err.message } });
+    },
   });
 
   app.setValidatorCompiler(({ schema, httpPart }) => {
@@ -99,6 +128,16 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     if (!row.last_used_at || Date.now() - Date.parse(row.last_used_at) > 60_000) void touchToken(ctx.db, row.token_id).catch(() => {});
   });
 
+  // PostgreSQL text, environment variables and argv cannot hold NUL: refuse it at the edge, whatever the field.
+  app.addHook('preValidation', async (req) => {
+    for (const [where, value] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
+      const field = nulField(value);
+      if (field !== null) {
+        throw new HttpError(400, 'validation_failed', `${field || where} must not contain NUL characters`, { location: where, field: field || where });
+      }
+    }
+  });
+
   app.setErrorHandler((err: FastifyError & { validationContext?: string }, req, reply) => {
     if (err.validation) {
       const first = err.validation[0] as ErrorObject;
@@ -116,6 +155,11 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     }
     if (isUniqueViolation(err)) {
       return reply.code(409).send({ error: { code: 'conflict', message: 'the resource already exists' } });
+    }
+    if (isDataException(err)) {
+      // PostgreSQL refused a value the schemas let through (an integer past its column, a float underflow): the input's fault.
+      req.log.warn({ err }, 'value refused by the database');
+      return reply.code(400).send({ error: { code: 'out_of_range', message: `a value in the request is out of range: ${err.message}` } });
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {
