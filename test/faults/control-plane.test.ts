@@ -1,0 +1,205 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BerthClient } from '../../src/client/index.js';
+import { DockerRuntime } from '../../src/runtime/docker.js';
+import { routesFromConfig } from '../../src/router/caddy-config.js';
+import { runOk } from '../../src/lib/exec.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { ensureTestAppImage } from '../support/images.js';
+import { startLoad, viaRouter } from '../support/load.js';
+import { waitFor } from '../support/wait.js';
+import { assertConsistent, assertOneLive, caddyConfig, healthy, settled, startTimes } from './helpers.js';
+
+/**
+ * Faults that leave the Docker Engine running: the control plane killed (mid-rollout and idle),
+ * Caddy killed, an app container killed. After each, everything converges, nothing is lost or
+ * duplicated, and the app kept answering through the router.
+ */
+describe('faults: control plane, router and app containers', () => {
+  let s: TestServer;
+  let dev: BerthClient;
+  let image: string;
+  const runtime = new DockerRuntime({});
+  const host = (slug: string) => `${slug}.localhost`;
+  const caddyPid = () => Number(readFileSync(join(s.dataDir, 'caddy', 'caddy.pid'), 'utf8'));
+
+  /** An app with three live replicas of v1; a grace period makes each replica of a rollout take seconds. */
+  const threeReplicas = async (name: string, graceS: number) => {
+    await dev.call('createApp', { body: { name, project: 'faults', health_check: { path: '/health', timeout_s: 30, grace_s: graceS } } });
+    await dev.call('deployApp', { params: { id: name }, body: { image_id: image, replicas: 3 } });
+    assert.equal((await settled(dev, name, 1)).status, 'live');
+    return healthy(dev, name, 3);
+  };
+
+  // One app with three replicas that the later tests share; each may run alone (--test-name-pattern).
+  let steady: Promise<unknown> | undefined;
+  const steadyApp = async () => {
+    await (steady ??= threeReplicas('steady', 0));
+    return healthy(dev, 'steady', 3);
+  };
+
+  before(async () => {
+    image = await ensureTestAppImage(runtime);
+    s = await startServer();
+    dev = await s.newUser('dev');
+    await dev.call('createProject', { body: { name: 'faults' } });
+  });
+  after(async () => {
+    await s?.destroy();
+  });
+
+  // Two moments of a rolling rollout: a new replica is still in its grace period (nothing shifted
+  // yet), and a new replica already took traffic while an old one is being drained and stopped.
+  const killPoints = [
+    {
+      name: 'a new replica is starting',
+      reached: (v2: { status: string }[], v1: { in_rotation: boolean }[]) => v2.length > 0 && v1.length === 3,
+    },
+    {
+      name: 'traffic has shifted to a new replica and an old one is retiring',
+      reached: (v2: { status: string; in_rotation: boolean }[], v1: { in_rotation: boolean }[]) =>
+        v2.some((c) => c.in_rotation) && v1.filter((c) => c.in_rotation).length < 3,
+    },
+  ];
+  for (const [i, point] of killPoints.entries()) {
+    test(`kill -9 of the control plane mid-rollout (${point.name}): the rollout goes live, nothing duplicated, no request failed`, async () => {
+      const app = `roll${i}`;
+      await threeReplicas(app, 2);
+      const load = startLoad({ port: s.routerPort, host: host(app) });
+      try {
+        const v2 = await dev.call('deployApp', { params: { id: app }, body: { image_id: image } });
+        assert.equal(v2.version, 2);
+        await waitFor(
+          `the rollout to reach the moment where ${point.name}`,
+          async () => {
+            const items = (await dev.call('listContainers', { query: { app } })).items;
+            return point.reached(items.filter((c) => c.release === 2), items.filter((c) => c.release === 1));
+          },
+          { timeoutMs: 60_000, intervalMs: 50 },
+        );
+        assert.equal((await dev.call('getRelease', { params: { id: app, version: 2 } })).status, 'deploying');
+        await s.kill();
+        // The router serves on its own while nothing manages it.
+        const sentAtKill = load.result.sent;
+        await waitFor('requests served while the control plane is down', () => load.result.sent > sentAtKill + 20, { timeoutMs: 10_000 });
+        await s.start();
+
+        const rel = await settled(dev, app, 2);
+        assert.equal(rel.status, 'live', rel.reason ?? '');
+        assert.equal((await assertOneLive(dev, app)).version, 2);
+        assert.equal((await dev.call('getRelease', { params: { id: app, version: 1 } })).status, 'superseded');
+        await assertConsistent(s, dev, app, 3, 2);
+        const r = await viaRouter(s.routerPort, host(app), '/');
+        assert.equal(JSON.parse(r.body).env.BERTH_RELEASE, 'v2');
+      } finally {
+        const res = await load.stop();
+        assert.equal(res.failed, 0, `${res.failed} of ${res.sent} requests failed: ${res.failures.join('; ')}`);
+        assert.ok(res.sent > 100, `the load ran (${res.sent} requests)`);
+      }
+    });
+  }
+
+  test('control plane down: the app keeps answering; after start, routes unchanged and no container restarted', async () => {
+    const app = 'steady';
+    const before = await steadyApp();
+    const ids = before.map((c) => c.docker_id!);
+    const started = await startTimes(ids);
+    const config = await caddyConfig(s);
+    const pid = caddyPid();
+    const load = startLoad({ port: s.routerPort, host: host(app) });
+    try {
+      await s.kill();
+      const sentAtKill = load.result.sent;
+      await waitFor('requests served while the control plane is down', () => load.result.sent > sentAtKill + 50, { timeoutMs: 10_000 });
+      await s.start();
+      const restartedAt = s.output().length;
+      // Something observable that needs the controllers: a new app deployed after the restart goes
+      // live and answers. The route controller's first pass and the app controller's first
+      // reconcile of every app ran before it (they start in that order).
+      await dev.call('createApp', { body: { name: 'probe', project: 'faults', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
+      await dev.call('deployApp', { params: { id: 'probe' }, body: { image_id: image } });
+      assert.equal((await settled(dev, 'probe', 1)).status, 'live');
+      await waitFor('the probe app to answer', async () => (await viaRouter(s.routerPort, host('probe'))).status === 200);
+
+      assert.equal(caddyPid(), pid, 'the same Caddy process kept serving');
+      assert.doesNotMatch(s.output().slice(restartedAt), /caddy started/);
+      const now = await caddyConfig(s);
+      const mine = (cfg: unknown) => routesFromConfig(cfg).filter((r) => r.app === app);
+      assert.deepEqual(mine(now), mine(config), 'the app’s route is the one Caddy had before');
+      assert.equal(routesFromConfig(now).length, routesFromConfig(config).length + 1, 'only the probe app’s route was added');
+      const afterItems = await assertConsistent(s, dev, app, 3, 1);
+      assert.deepEqual(afterItems.map((c) => c.docker_id).sort(), [...ids].sort(), 'the same containers');
+      assert.deepEqual(await startTimes(ids), started, 'no container was restarted');
+    } finally {
+      const res = await load.stop();
+      assert.equal(res.failed, 0, `${res.failed} of ${res.sent} requests failed: ${res.failures.join('; ')}`);
+    }
+  });
+
+  test('Caddy killed: it is started again and serves the same routes within seconds', async () => {
+    const app = 'steady';
+    await steadyApp();
+    const routesBefore = routesFromConfig((await caddyConfig(s)));
+    const pid = caddyPid();
+    process.kill(pid, 'SIGKILL');
+    const t0 = Date.now();
+    await waitFor('the app to answer through a new Caddy', async () => (await viaRouter(s.routerPort, host(app), '/', undefined, 2000)).status === 200, {
+      timeoutMs: 12_000,
+      intervalMs: 100,
+    });
+    const downMs = Date.now() - t0;
+    assert.ok(downMs < 10_000, `answered again after ${downMs} ms`);
+    assert.notEqual(caddyPid(), pid, 'a new Caddy process');
+    assert.deepEqual(routesFromConfig((await caddyConfig(s))), routesBefore);
+    // Steady again: a fresh load sees no failure.
+    const load = startLoad({ port: s.routerPort, host: host(app) });
+    await waitFor('some requests', () => load.result.sent > 200, { timeoutMs: 20_000 });
+    const res = await load.stop();
+    assert.equal(res.failed, 0, res.failures.join('; '));
+    assert.equal(res.hostnames.size, 3, 'all three replicas in rotation');
+  });
+
+  test('a killed app container is restarted, rejoins rotation, and the app kept serving', async () => {
+    const app = 'steady';
+    const items = await steadyApp();
+    const victim = items[0];
+    const startedBefore = (await startTimes([victim.docker_id!]))[victim.docker_id!].split(' ')[0];
+    const load = startLoad({ port: s.routerPort, host: host(app) });
+    let killedAt = 0;
+    try {
+      await waitFor('load running', () => load.result.sent > 50, { timeoutMs: 10_000 });
+      killedAt = Date.now();
+      await runOk('docker', ['kill', victim.docker_id!], { timeoutMs: 20_000 });
+      // `docker kill` counts as a manual stop, so Docker's restart policy leaves it down: the controller
+      // starts the same container again (its log stays) and returns it to rotation once healthy.
+      await waitFor(
+        'the killed replica to be healthy and in rotation again',
+        async () => {
+          const c = await dev.call('getContainer', { params: { id: victim.id } });
+          const startedAt = (await startTimes([victim.docker_id!]))[victim.docker_id!].split(' ')[0];
+          return c.status === 'healthy' && c.in_rotation && startedAt !== startedBefore;
+        },
+        { timeoutMs: 60_000, intervalMs: 200 },
+      );
+      const crashed = (await dev.call('listEvents', { query: { app } })).items.find((e) => e.kind === 'container.crashed');
+      assert.ok(crashed, 'the crash is in the events');
+      await assertConsistent(s, dev, app, 3, 1);
+      const seen = load.result.hostnames.size;
+      await waitFor('requests to reach all three replicas again', () => load.result.hostnames.size >= 3 && load.result.sent > seen, { timeoutMs: 10_000 });
+    } finally {
+      const res = await load.stop();
+      // A request that was inside the replica when it was SIGKILLed has its connection reset; Caddy
+      // only retries on another upstream when it could not connect (a request it already sent may not
+      // be safe to send twice), so such a request gets a 502. That can only be a request in flight at
+      // the kill: at most one per load worker, all within the moment of the kill.
+      assert.ok(res.failed <= 4, `${res.failed} of ${res.sent} requests failed: ${res.failures.join('; ')}`);
+      for (const f of res.failures) {
+        assert.match(f, /HTTP 502/);
+        assert.ok(Math.abs(Date.parse(f.slice(0, 24)) - killedAt) < 2000, `failure at the kill: ${f}`);
+      }
+      console.log(`# killed replica: ${res.failed} of ${res.sent} requests failed (${res.failures.join('; ') || 'none'})`);
+    }
+  });
+});
