@@ -68,6 +68,12 @@ export function registerUpload(app: FastifyInstance, ctx: ApiContext) {
         throw new HttpError(415, 'unsupported_media_type', 'send the archive as the raw body with Content-Type application/gzip, application/x-tar, application/zip or application/octet-stream');
       }
       const limit = settings.archive.maxArchiveBytes;
+      // A declared size over the limit is refused before reading: a client claiming gigabytes would otherwise hold the request open.
+      const declared = Number(req.headers['content-length']);
+      if (Number.isFinite(declared) && declared > limit) {
+        reply.header('connection', 'close');
+        throw new HttpError(413, 'payload_too_large', `the archive is over the limit of ${limit} bytes`);
+      }
       const dir = buildDir(ctx.config.dataDir, build.id);
       await fs.rm(dir, { recursive: true, force: true });
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
