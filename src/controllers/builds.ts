@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { ApiContext } from '../api/context.js';
 import { now } from '../store/db.js';
-import { buildById, failInterrupted, isFinished, queuedIds, stalePending, transition } from '../store/builds.js';
+import { appendLogs, buildById, failInterrupted, isFinished, lastLogSeq, queuedIds, stalePending, transition } from '../store/builds.js';
 import { runBuild } from './build-runner.js';
 import { buildLogHub } from './build-log.js';
 import { buildSettings, buildDir, type BuildSettings } from './build-settings.js';
@@ -30,6 +30,8 @@ export class BuildController {
     // This process is the only worker: anything still "running" belongs to a process that died.
     for (const b of await failInterrupted(this.ctx.db, INTERRUPTED)) {
       this.ctx.log.warn({ build: b.id }, 'build was interrupted by a restart; marked failed');
+      // A killed process wrote no last line: the log itself should say why it stops there.
+      await appendLogs(this.ctx.db, b.id, [{ seq: (await lastLogSeq(this.ctx.db, b.id)) + 1, line: `-----> Build ${INTERRUPTED}` }]);
       buildLogHub.notify(b.id);
     }
     await this.sweepDirs();
