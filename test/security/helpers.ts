@@ -71,10 +71,10 @@ export interface WsOutcome {
 }
 
 /** Opens a WebSocket, collects what arrives for `ms` (or until it closes), then closes it. */
-export function wsCollect(url: string, opts: { token?: string; queryToken?: string; ms?: number } = {}): Promise<WsOutcome> {
+export function wsCollect(url: string, opts: { token?: string; queryToken?: string; headers?: Record<string, string>; ms?: number } = {}): Promise<WsOutcome> {
   const u = new URL(url);
   if (opts.queryToken !== undefined) u.searchParams.set('token', opts.queryToken);
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...opts.headers };
   if (opts.token !== undefined) headers.authorization = `Bearer ${opts.token}`;
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(u, { headers, handshakeTimeout: 10_000 });
