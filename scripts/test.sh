@@ -19,5 +19,24 @@ echo "test: set-up took $((SECONDS - start)) s"
 filter="${1:-}"
 mapfile -t files < <(find dist/test -name '*.test.js' | sort | grep -- "$filter")
 [ ${#files[@]} -gt 0 ] || { echo "test: no test files match '$filter'" >&2; exit 1; }
-# Two at a time: the machine has two cores and most tests drive Docker.
-node --test --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${files[@]}"
+# Engine-wide fault tests restart the Docker Engine and PostgreSQL under everything else: they run
+# after the main suite, alone. Each run prints its own summary; the suite fails if either fails.
+main=()
+engine=()
+for f in "${files[@]}"; do
+  case "$f" in
+    dist/test/faults/engine*) engine+=("$f") ;;
+    *) main+=("$f") ;;
+  esac
+done
+status=0
+if [ ${#main[@]} -gt 0 ]; then
+  # Two at a time: the machine has two cores and most tests drive Docker.
+  node --test --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${main[@]}" || status=1
+fi
+if [ ${#engine[@]} -gt 0 ]; then
+  echo "test: engine-wide fault tests (Docker Engine and PostgreSQL restarts), alone: ${engine[*]}"
+  node --test --test-concurrency=1 --test-timeout=600000 "${engine[@]}" || status=1
+fi
+[ "$status" -eq 0 ] || echo "test: FAILED (see the summaries above)" >&2
+exit "$status"
