@@ -19,7 +19,7 @@ const LOAD = { concurrency: 8, warmupMs: 500, maxRequests: 100_000 };
 export async function controlPlane(b: Bench): Promise<Row[]> {
   const floor = await bareFastifyRss();
   const rows: Row[] = [];
-  for (const engine of ['sqlite', 'postgres'] as Engine[]) {
+  for (const engine of (process.env.BENCH_ENGINES?.split(',') ?? ['sqlite', 'postgres']) as Engine[]) {
     const s = await b.startServer(engine);
     const idle = await settledRssMb(s.pid!);
     const caddy = await caddyRss(s);
@@ -35,7 +35,13 @@ export async function controlPlane(b: Bench): Promise<Row[]> {
         note: `goal < 120 MB; Caddy, a separate process, holds ${caddy.toFixed(0)} MB more`,
       }),
     );
-    rows.push(...(await listApps(s, engine)));
+    try {
+      rows.push(...(await listApps(s, engine)));
+    } catch (err) {
+      // Say why: a server that died (as on a PostgreSQL restart) leaves its last words here.
+      const gone = s.pid === undefined ? 'the server process exited; its last output:\n' + s.output().split('\n').slice(-15).join('\n') : '';
+      throw new Error(`${(err as Error).message} (${engine}) ${gone}`);
+    }
   }
   return rows;
 }
@@ -65,7 +71,10 @@ async function listApps(s: TestServer, engine: Engine): Promise<Row[]> {
     2500,
   );
   for (const [what, st] of [['list', list], ['healthz', health]] as const) {
-    if (st.errors || st.non2xx || !st.requests) throw new Error(`${what} on ${engine}: ${st.errors} errors, ${st.non2xx} not 2xx (${st.firstError})`);
+    if (st.errors || st.non2xx || !st.requests) {
+      const logged = s.output().split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(0, 3).join('\n');
+      throw new Error(`${what} on ${engine}: ${st.errors} errors, ${st.non2xx} not 2xx of ${st.requests} (${st.firstError}); the server logged:\n${logged}`);
+    }
   }
   const rss = await rssMb(s.pid!);
   const baselineName = 'GET /healthz, same server';
