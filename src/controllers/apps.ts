@@ -105,8 +105,16 @@ export class AppController {
 
   /** Follows engine events, so a crash or an exit is acted on at once rather than at the next tick. */
   private async watchEngine(): Promise<void> {
+    let missed = false;
     while (!this.abort.signal.aborted) {
       try {
+        if (missed) {
+          // Events sent while the stream was down are lost (an engine restart starts every
+          // container at once): look at everything as soon as the engine answers again.
+          await this.ctx.runtime.ping();
+          missed = false;
+          this.reconcileAll().catch((err) => this.ctx.log.error({ err }, 'reconcile failed'));
+        }
         for await (const ev of this.ctx.runtime.events({ 'berth.instance': this.ctx.instanceId }, this.abort.signal)) {
           const appId = ev.labels['berth.app'];
           if (!appId) continue;
@@ -118,6 +126,8 @@ export class AppController {
       } catch (err) {
         if (!this.abort.signal.aborted) this.ctx.log.warn({ err }, 'engine event stream broke; reconnecting');
       }
+      // The stream only ends when the engine went away (a stopping engine closes it cleanly).
+      missed = true;
       await new Promise((r) => setTimeout(r, 1000));
     }
   }
