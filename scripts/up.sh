@@ -46,7 +46,8 @@ if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 fi
 echo "up: starting the control plane on port $PORT..."
 # Its own session: it outlives this script and the terminal it ran in.
-setsid node "$ROOT/dist/src/server/main.js" >>"$LOG" 2>&1 </dev/null &
+# A small young generation keeps the idle control plane near 110 MB instead of ~145 MB (docs/performance.md).
+setsid node --max-semi-space-size=1 "$ROOT/dist/src/server/main.js" >>"$LOG" 2>&1 </dev/null &
 echo $! > "$PIDFILE"
 for _ in $(seq 1 120); do
   if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then

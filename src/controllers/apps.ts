@@ -94,13 +94,15 @@ export class AppController {
   }
 
   async reconcileAll(): Promise<void> {
-    const apps = await this.ctx.db.selectFrom('apps').select('id').execute();
+    const apps = await this.ctx.db.selectFrom('apps').select(['id', 'release_id']).execute();
     const known = new Set(apps.map((a) => a.id));
-    // Apps that were deleted: their rows and containers go.
     const rowApps = await this.ctx.db.selectFrom('containers').select('app_id').distinct().execute();
     const engine = await this.ctx.runtime.listContainers({ 'berth.instance': this.ctx.instanceId });
-    const gone = new Set([...rowApps.map((r) => r.app_id), ...engine.map((c) => c.labels['berth.app'])].filter((id) => id && !known.has(id)));
-    await Promise.all([...known, ...gone].map((id) => this.schedule(id)));
+    const running = new Set([...rowApps.map((r) => r.app_id), ...engine.map((c) => c.labels['berth.app'])].filter(Boolean));
+    // Apps never deployed and with nothing on the engine have nothing to converge: skipping them keeps
+    // an install with many idle apps cheap. Deleted apps still holding containers are cleaned up.
+    const todo = new Set([...apps.filter((a) => a.release_id || running.has(a.id)).map((a) => a.id), ...[...running].filter((id) => !known.has(id))]);
+    await Promise.all([...todo].map((id) => this.schedule(id)));
   }
 
   /** Follows engine events, so a crash or an exit is acted on at once rather than at the next tick. */
@@ -156,6 +158,10 @@ export class AppController {
   private async reconcile(appId: string): Promise<void> {
     const app = await this.ctx.db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirst();
     if (!app) return this.removeApp(appId);
+    if (!app.release_id && !(await this.ctx.db.selectFrom('containers').select('id').where('app_id', '=', appId).executeTakeFirst())) {
+      // Never deployed: only the route (a 503 page) to keep in step.
+      return this.routes.sync();
+    }
     await this.observe(app);
     if (app.stopped) return this.stopAll(app);
     if (!app.release_id) return;

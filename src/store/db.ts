@@ -1,8 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 
@@ -25,6 +23,8 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
   let engine: Store['engine'];
   if (opts.databaseUrl) {
     engine = 'postgres';
+    // Each driver is loaded only when used: the embedded install never pays for pg's memory, nor PostgreSQL for SQLite's.
+    const { default: pg } = await import('pg');
     const pool = new pg.Pool({
       connectionString: opts.databaseUrl,
       max: 10,
@@ -39,6 +39,7 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
   } else {
     engine = 'sqlite';
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    const { default: SQLite } = await import('better-sqlite3');
     const file = new SQLite(join(opts.dataDir, 'berth.db'), { timeout: 5000 });
     file.pragma('journal_mode = WAL');
     file.pragma('synchronous = NORMAL');
