@@ -5,7 +5,7 @@ import { DockerRuntime } from '../../src/runtime/docker.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { waitFor } from '../support/wait.js';
-import { checkAnswer, send, wsCollect, wsUrl } from './helpers.js';
+import { checkAnswer, explained, send, wsCollect, wsUrl } from './helpers.js';
 
 /**
  * Who may do what, checked route by route from the OpenAPI document: no token or a bad one is a 401
@@ -64,6 +64,9 @@ describe('access control', () => {
   before(async () => {
     const image = await ensureTestAppImage(runtime);
     s = await startServer();
+    await explained(s.output, () => setUp(image));
+  });
+  async function setUp(image: string) {
     alice = await s.newUser('alice');
     bob = await s.newUser('bob');
     vera = await s.newUser('vera');
@@ -82,7 +85,7 @@ describe('access control', () => {
     const me = await alice.call('whoami');
     Object.assign(ids, { project: project.id, projectName: 'pa', app: app.id, slug: app.slug, container: container.id, build: build.id, token: token.id, user: me.id, username: 'alice', host: 'www.alice.example', image });
     await bob.call('createApp', { body: { name: 'bob-web', slug: 'bob-web' } });
-  });
+  }
   after(async () => {
     await s?.destroy();
   });

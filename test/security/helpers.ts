@@ -100,3 +100,16 @@ export function wsCollect(url: string, opts: { token?: string; queryToken?: stri
 }
 
 export const wsUrl = (httpUrl: string, path: string) => new URL(path, httpUrl.replace(/^http/, 'ws')).toString();
+
+/** Runs `fn`; if it throws, the error carries the server's logged errors, so a 500 explains itself. */
+export async function explained<T>(output: () => string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const logged = output()
+      .split('\n')
+      .filter((l) => /"level":(50|60)/.test(l))
+      .join('\n');
+    throw new Error(`${(err as Error).message}${logged ? `\nserver errors:\n${logged}` : ''}`);
+  }
+}

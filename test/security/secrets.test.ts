@@ -10,6 +10,7 @@ import { ensureTestAppImage } from '../support/images.js';
 import { dockerInspect } from '../support/docker.js';
 import { viaRouter } from '../support/load.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
+import { explained } from './helpers.js';
 import { buildArchive, dockerfileApp, logText, removeImages, waitBuild } from '../builds/helpers.js';
 
 /**
@@ -28,6 +29,9 @@ describe('secrets stay secret', () => {
   before(async () => {
     const image = await ensureTestAppImage(new DockerRuntime({}));
     s = await startServer();
+    await explained(s.output, () => setUp(image));
+  });
+  async function setUp(image: string) {
     dev = await s.newUser('dev');
     await dev.call('createApp', { body: { name: 'vault', slug, auto_deploy: false, health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
     await dev.call('deployApp', { params: { id: slug }, body: { image_id: image } });
@@ -42,7 +46,7 @@ describe('secrets stay secret', () => {
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     );
-  });
+  }
   after(async () => {
     await s?.destroy();
     await removeImages([slug]);
