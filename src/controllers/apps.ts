@@ -322,9 +322,9 @@ export class AppController {
   private async rolling(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
     for (let i = 0; i < cfg.replicas; i++) {
       await this.checkTarget(app, target);
-      await this.ensureReplica(app, target, cfg, i, app.restart_seq);
+      const fresh = await this.ensureReplica(app, target, cfg, i, app.restart_seq, false);
       const old = (await rows.containersOfApp(this.ctx.db, app.id)).find((r) => r.in_rotation && r.release_id !== target.id);
-      if (old) await this.retire(old);
+      await this.swap(fresh, old ? [old] : []);
     }
     for (const r of await rows.containersOfApp(this.ctx.db, app.id)) {
       if (r.release_id !== target.id || r.replica >= cfg.replicas) await this.retire(r);
@@ -378,8 +378,9 @@ export class AppController {
         for (const r of mine) if (r !== current) await this.retire(r);
         continue;
       }
+      let fresh: ContainerRow;
       try {
-        await this.ensureReplica(app, live, cfg, i, app.restart_seq);
+        fresh = await this.ensureReplica(app, live, cfg, i, app.restart_seq, false);
       } catch (err) {
         if (!(err instanceof HealthError)) throw err;
         await this.event(app, 'container.unhealthy', `replica ${i} of v${live.version} did not become healthy: ${err.message}`, {
@@ -388,8 +389,8 @@ export class AppController {
         });
         continue;
       }
-      // Restart: the new generation is in, so the old one leaves.
-      for (const r of mine) if (r.gen !== app.restart_seq) await this.retire(r);
+      // Restart: the new generation comes in as the old one leaves.
+      await this.swap(fresh, mine.filter((r) => r.gen !== app.restart_seq));
       list = await rows.containersOfApp(this.ctx.db, app.id);
     }
     list = await rows.containersOfApp(this.ctx.db, app.id);
@@ -423,7 +424,7 @@ export class AppController {
    * Makes sure replica i of the release runs, healthy, and (unless told otherwise) takes traffic.
    * Idempotent: an existing healthy container is kept; a half-made one is finished or replaced.
    */
-  private async ensureReplica(app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, replica: number, gen: number, rotate = true): Promise<void> {
+  private async ensureReplica(app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, replica: number, gen: number, rotate = true): Promise<ContainerRow> {
     const db = this.ctx.db;
     const name = `${app.slug}-${app.id.slice(4, 10)}-v${release.version}-r${replica}-g${gen}`;
     let row = (await rows.containersOfApp(db, app.id)).find((r) => r.name === name);
@@ -483,6 +484,24 @@ export class AppController {
       await rows.updateContainer(db, row.id, { in_rotation: 1 });
       await this.routes.sync();
     }
+    return (await rows.containerById(db, row.id))!;
+  }
+
+  /**
+   * A healthy new replica takes traffic and the old ones leave in the same router update (one
+   * reload instead of two: each reload is a moment the proxy recycles connections), then the old
+   * ones drain and stop. The app never has fewer healthy replicas in rotation than before.
+   */
+  private async swap(fresh: ContainerRow, old: ContainerRow[]): Promise<void> {
+    if (fresh.in_rotation && old.length === 0) return;
+    await this.ctx.db.transaction().execute(async (tx) => {
+      await tx.updateTable('containers').set({ in_rotation: 1, updated_at: now() }).where('id', '=', fresh.id).execute();
+      for (const o of old) {
+        await tx.updateTable('containers').set({ in_rotation: 0, status: 'draining', updated_at: now() }).where('id', '=', o.id).execute();
+      }
+    });
+    await this.routes.sync();
+    for (const o of old) await this.destroy(o);
   }
 
   /** Out of rotation, drained (the router update waits for in-flight requests), stopped, removed. */

@@ -23,7 +23,11 @@ async function send(port: number, host: string, path: string, agent: Agent | und
     if (!e.reusedSocket || e.code !== 'ECONNRESET') throw err;
     // On a connection of its own: Node 20's global agent keeps connections alive too, and one of
     // those may have been closed by the same reload.
-    return { reply: await once(port, host, path, false, timeoutMs), resent: true };
+    try {
+      return { reply: await once(port, host, path, false, timeoutMs), resent: true };
+    } catch (again) {
+      throw Object.assign(again as Error, { afterResend: true });
+    }
   }
 }
 
@@ -77,9 +81,9 @@ export function startLoad(opts: { port: number; host: string; concurrency?: numb
         }
       } catch (err) {
         result.failed++;
-        const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean };
+        const e = err as NodeJS.ErrnoException & { reusedSocket?: boolean; afterResend?: boolean };
         if (result.failures.length < 10) {
-          result.failures.push(`${new Date().toISOString()} ${e.message}${e.code ? ` (${e.code}${e.reusedSocket ? ', reused connection' : ''})` : ''}`);
+          result.failures.push(`${new Date().toISOString()} ${e.message}${e.code ? ` (${e.code}${e.reusedSocket ? ', reused connection' : ''}${e.afterResend ? ', on the resend' : ''})` : ''}`);
         }
       }
     }
