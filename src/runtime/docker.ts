@@ -68,25 +68,29 @@ export class DockerRuntime implements Runtime {
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
     if (await this.findNetwork(name)) return;
-    try {
-      await this.createNetwork(name, labels);
-      return;
-    } catch (err) {
-      if (await this.createdMeanwhile(err, name)) return;
-      if (!/non-overlapping IPv4 address pool/.test(messageOf(err))) throw err;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.createNetwork(name, labels);
+        return;
+      } catch (err) {
+        if (await this.createdMeanwhile(err, name)) return;
+        if (/non-overlapping IPv4 address pool/.test(messageOf(err))) break;
+        // The engine's allocator can hand two concurrent creations the same default subnet ("Pool overlaps"): try again.
+        if (attempt >= 2 || !/overlap/i.test(messageOf(err))) throw err;
+      }
     }
     // Default pools exhausted: pick a free subnet ourselves; another creator may take it first, so retry.
     for (let attempt = 0; ; attempt++) {
       const networks = await this.call('list networks', this.callTimeoutMs, (abortSignal) => this.api.listNetworks({ abortSignal }));
       const used = networks.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? ''));
-      const subnet = freeSubnet(this.subnetPool, used);
+      const subnet = freeSubnet(this.subnetPool, used, 24, (n) => Math.floor(Math.random() * n));
       if (!subnet) throw new Error(`no free subnet left for network ${name} in ${this.subnetPool}`);
       try {
         await this.createNetwork(name, labels, subnet);
         return;
       } catch (err) {
         if (await this.createdMeanwhile(err, name)) return;
-        if (attempt >= 4 || !/overlap/i.test(messageOf(err))) throw err;
+        if (attempt >= 9 || !/overlap/i.test(messageOf(err))) throw err;
       }
     }
   }

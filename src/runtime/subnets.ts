@@ -24,15 +24,20 @@ function format(n: number, bits: number): string {
   return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/${bits}`;
 }
 
-/** The first /`bits` subnet of `pool` that overlaps none of `used` (CIDRs; non-IPv4 ones are ignored), or null. */
-export function freeSubnet(pool: string, used: string[], bits = 24): string | null {
+/**
+ * A /`bits` subnet of `pool` that overlaps none of `used` (CIDRs; non-IPv4 ones are ignored), or null.
+ * With `pick` it chooses among the free ones (callers pass a random pick so that creators racing
+ * each other rarely choose the same subnet); by default the first.
+ */
+export function freeSubnet(pool: string, used: string[], bits = 24, pick: (n: number) => number = () => 0): string | null {
   const range = parseCidr(pool);
   if (!range) throw new Error(`bad subnet pool ${pool}`);
   const taken = used.map(parseCidr).filter((r): r is Range => r !== null);
   const size = 2 ** (32 - bits);
+  const free: number[] = [];
   for (let start = range.start; start + size - 1 <= range.end; start += size) {
     const end = start + size - 1;
-    if (!taken.some((t) => t.start <= end && start <= t.end)) return format(start, bits);
+    if (!taken.some((t) => t.start <= end && start <= t.end)) free.push(start);
   }
-  return null;
+  return free.length ? format(free[pick(free.length)], bits) : null;
 }
