@@ -66,6 +66,19 @@ function nulField(root: unknown): string | null {
   return null;
 }
 
+/** PostgreSQL shutting down or unreachable (SQLSTATE 57P0x, class 08, refused or dropped connections). */
+function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  const code = e?.code ?? '';
+  return (
+    /^57P0/.test(code) ||
+    /^08/.test(code) ||
+    code === 'ECONNREFUSED' ||
+    code === 'ECONNRESET' ||
+    /Connection terminated|timeout exceeded when trying to connect/i.test(e?.message ?? '')
+  );
+}
+
 export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log as FastifyBaseLogger,
@@ -160,6 +173,11 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       // PostgreSQL refused a value the schemas let through (an integer past its column, a float underflow): the input's fault.
       req.log.warn({ err }, 'value refused by the database');
       return reply.code(400).send({ error: { code: 'out_of_range', message: `a value in the request is out of range: ${err.message}` } });
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Not the caller's fault and not a bug: the database is restarting or unreachable. Retry later.
+      req.log.warn({ err }, 'database unavailable');
+      return reply.code(503).header('retry-after', '2').send({ error: { code: 'unavailable', message: 'the database is unavailable; try again shortly' } });
     }
     const status = err.statusCode ?? 500;
     if (status >= 400 && status < 500) {

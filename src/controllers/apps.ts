@@ -60,7 +60,7 @@ export class AppController {
 
   nudge(appId?: string): void {
     if (!appId) {
-      void this.reconcileAll();
+      void this.reconcileAll().catch((err) => this.ctx.log.error({ err }, 'reconcile failed'));
       return;
     }
     this.schedule(appId);

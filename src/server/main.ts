@@ -83,6 +83,8 @@ async function main() {
     await store.close();
     process.exit(0);
   };
+  // A background loop that fails (say, while PostgreSQL restarts) must not take the control plane down.
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 }
