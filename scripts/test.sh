@@ -19,13 +19,16 @@ echo "test: set-up took $((SECONDS - start)) s"
 filter="${1:-}"
 mapfile -t files < <(find dist/test -name '*.test.js' | sort | grep -- "$filter")
 [ ${#files[@]} -gt 0 ] || { echo "test: no test files match '$filter'" >&2; exit 1; }
-# Engine-wide fault tests restart the Docker Engine and PostgreSQL under everything else: they run
-# after the main suite, alone. Each run prints its own summary; the suite fails if either fails.
+# Two kinds of test run after the main suite, one file at a time: engine-wide fault tests (they
+# restart the Docker Engine and PostgreSQL under everything else), and the tests that count failed
+# requests while traffic moves (zero-downtime, kill -9 mid-rollout): on two cores shared with
+# parallel image builds the scheduler can stall the router or the app for seconds, which measures
+# the test machine, not Berth. Each run prints its own summary; the suite fails if either fails.
 main=()
 engine=()
 for f in "${files[@]}"; do
   case "$f" in
-    dist/test/faults/engine*) engine+=("$f") ;;
+    dist/test/faults/engine* | dist/test/faults/control-plane* | dist/test/router/edge* | dist/test/runtime/apps*) engine+=("$f") ;;
     *) main+=("$f") ;;
   esac
 done
@@ -35,7 +38,7 @@ if [ ${#main[@]} -gt 0 ]; then
   node --test --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${main[@]}" || status=1
 fi
 if [ ${#engine[@]} -gt 0 ]; then
-  echo "test: engine-wide fault tests (Docker Engine and PostgreSQL restarts), alone: ${engine[*]}"
+  echo "test: one at a time (engine restarts, zero-downtime counts): ${engine[*]}"
   node --test --test-concurrency=1 --test-timeout=600000 "${engine[@]}" || status=1
 fi
 [ "$status" -eq 0 ] || echo "test: FAILED (see the summaries above)" >&2

@@ -35,7 +35,7 @@ export interface CaddyRouterOptions {
    */
   gracePeriod?: string;
   /**
-   * After a load that removed upstreams, apply() waits this long before resolving (default 1000 ms),
+   * After a load that removed upstreams, apply() waits this long before resolving (default 2000 ms),
    * so a caller may stop the removed replicas as soon as apply() resolves. See the class comment.
    */
   drainMs?: number;
@@ -122,7 +122,7 @@ export class CaddyRouter implements Router {
       const kept = new Set(routesFromConfig(want).flatMap((r) => r.upstreams));
       const removed = routesFromConfig(have).flatMap((r) => r.upstreams).filter((u) => !kept.has(u));
       this.opts.logger?.info({ routes: routes.length, removed }, 'router config applied');
-      if (removed.length) await sleep(this.opts.drainMs ?? 1000);
+      if (removed.length) await sleep(this.opts.drainMs ?? 2000);
     });
   }
 
