@@ -72,7 +72,12 @@ describe('build and deploy apps in every supported language', () => {
             return r.status === 200 ? r : undefined;
           },
           { timeoutMs: 120_000, intervalMs: 250 },
-        );
+        ).catch(async (err) => {
+          // Say why: the releases (a failed one carries its reason and log) and the containers.
+          const releases = (await dev.call('listReleases', { params: { id: slug } })).items.map((r) => `v${r.version} ${r.status} ${r.reason ?? ''}`);
+          const ctrs = (await dev.call('listContainers', { query: { app: slug } })).items.map((c) => `${c.name} ${c.status} ${c.message ?? ''}`);
+          throw new Error(`${(err as Error).message}\nreleases: ${releases.join(' | ')}\ncontainers: ${ctrs.join(' | ')}`);
+        });
         assert.match(res.body, answer);
         const app = await dev.call('getApp', { params: { id: slug } });
         assert.equal(app.status, 'running');
