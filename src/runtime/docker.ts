@@ -66,7 +66,19 @@ export class DockerRuntime implements Runtime {
     await this.call('ping', this.callTimeoutMs, (abortSignal) => this.api.ping({ abortSignal }));
   }
 
-  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+  /** In-flight ensureNetwork calls by name: the engine may make two networks of one name when asked twice at once. */
+  private readonly networkMaking = new Map<string, Promise<void>>();
+
+  ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
+    let pending = this.networkMaking.get(name);
+    if (!pending) {
+      pending = this.makeNetwork(name, labels).finally(() => this.networkMaking.delete(name));
+      this.networkMaking.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async makeNetwork(name: string, labels: Record<string, string>): Promise<void> {
     if (await this.findNetwork(name)) return;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -312,7 +324,13 @@ export class DockerRuntime implements Runtime {
     const list = await this.call('list networks', this.callTimeoutMs, (abortSignal) =>
       this.api.listNetworks({ filters: { name: [name] }, abortSignal }),
     );
-    return list.find((n) => n.Name === name)?.Id ?? null;
+    const same = list.filter((n) => n.Name === name).sort((a, b) => ((a.Created ?? '') < (b.Created ?? '') ? -1 : 1));
+    // Two creators raced (another process, say) and the engine made both: a name that matches two
+    // networks cannot be attached to, so the younger ones go (they were just made and are empty).
+    for (const extra of same.slice(1)) {
+      await this.call('remove network', this.callTimeoutMs, (abortSignal) => this.api.getNetwork(extra.Id).remove({ abortSignal }), [404]).catch(() => {});
+    }
+    return same[0]?.Id ?? null;
   }
 
   /**

@@ -68,6 +68,7 @@ export interface ImageInspect {
 export interface NetworkSummary {
   Id: string;
   Name: string;
+  Created?: string;
   IPAM?: { Config?: { Subnet?: string }[] | null } | null;
 }
 

@@ -29,3 +29,19 @@ test('project networks keep coming when the engine default address pools run out
     for (const name of names) await runtime.removeNetwork(name);
   }
 });
+
+test('ensureNetwork asked for one name many times at once makes exactly one network, from one runtime or two', async () => {
+  const a = new DockerRuntime({});
+  const b = new DockerRuntime({});
+  const name = `berth-test-once-${uniqueSuffix()}`;
+  try {
+    await Promise.all([...Array.from({ length: 4 }, () => a.ensureNetwork(name, { 'berth.test': 'once' })), b.ensureNetwork(name, { 'berth.test': 'once' })]);
+    // A second runtime may still have raced the first; its next ensure resolves the duplicate.
+    await a.ensureNetwork(name, { 'berth.test': 'once' });
+    const { run } = await import('../../src/lib/exec.js');
+    const ids = (await run('docker', ['network', 'ls', '-q', '--filter', `name=^${name}$`], { timeoutMs: 20_000 })).stdout.split('\n').filter(Boolean);
+    assert.equal(ids.length, 1, `networks named ${name}: ${ids.join(' ')}`);
+  } finally {
+    await a.removeNetwork(name);
+  }
+});
