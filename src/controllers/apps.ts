@@ -141,16 +141,20 @@ export class AppController {
   private async onDie(appId: string, dockerId: string, exitCode: number | null): Promise<void> {
     const row = await this.ctx.db.selectFrom('containers').selectAll().where('docker_id', '=', dockerId).executeTakeFirst();
     if (!row || (row.status !== 'healthy' && row.status !== 'starting')) return;
+    const app = await this.ctx.db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirst();
+    await this.markCrashed(app, row, exitCode, { log: await lastLogLines(this.ctx.runtime, dockerId, 20) });
+  }
+
+  /** Out of rotation at once, and reported; whoever noticed first (an engine event or observe()) does it. */
+  private async markCrashed(app: AppRow | undefined, row: ContainerRow, exitCode: number | null, data: Record<string, unknown>): Promise<void> {
     await rows.updateContainer(this.ctx.db, row.id, { status: 'crashed', in_rotation: 0, message: `exited with code ${exitCode ?? '?'}` });
     if (row.in_rotation) await this.routes.sync();
-    const app = await this.ctx.db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirst();
-    if (app) {
-      await this.event(app, 'container.crashed', `${row.name} exited with code ${exitCode ?? '?'}; Docker restarts it with backoff`, {
-        container: row.id,
-        exit_code: exitCode,
-        log: await lastLogLines(this.ctx.runtime, dockerId, 20),
-      });
-    }
+    if (!app) return;
+    await this.event(app, 'container.crashed', `${row.name} exited with code ${exitCode ?? '?'}; Docker restarts it with backoff`, {
+      container: row.id,
+      exit_code: exitCode,
+      ...data,
+    });
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -185,7 +189,7 @@ export class AppController {
       byName.delete(row.name);
       if (!c) {
         // Written before it was created and never made, or removed behind our back: forget it.
-        if (row.in_rotation) await this.rotate(row, false);
+        if (row.in_rotation) await this.takeOut(row);
         await rows.deleteContainer(db, row.id);
         continue;
       }
@@ -194,15 +198,7 @@ export class AppController {
       if (address !== row.address) await rows.updateContainer(db, row.id, { address });
       if (row.status === 'stopped' || row.status === 'draining') continue;
       const down = c.state !== 'running';
-      if (down && row.status !== 'crashed') {
-        await rows.updateContainer(db, row.id, { status: 'crashed', in_rotation: 0, message: `exited with code ${c.exitCode ?? '?'}` });
-        if (row.in_rotation) await this.routes.sync();
-        await this.event(app, 'container.crashed', `${row.name} exited with code ${c.exitCode ?? '?'}; Docker restarts it with backoff`, {
-          container: row.id,
-          exit_code: c.exitCode,
-          restarts: c.restartCount,
-        });
-      }
+      if (down && row.status !== 'crashed') await this.markCrashed(app, row, c.exitCode, { restarts: c.restartCount });
       if (c.state === 'exited' && row.release_id === app.live_release_id) {
         // Docker restarts what dies on its own, but not what was stopped or killed behind Berth's
         // back (`docker kill` counts as a manual stop): nothing would bring this replica back.
@@ -506,12 +502,12 @@ export class AppController {
 
   /** Out of rotation, drained (the router update waits for in-flight requests), stopped, removed. */
   private async retire(row: ContainerRow): Promise<void> {
-    if (row.in_rotation) await this.rotate(row, false);
+    if (row.in_rotation) await this.takeOut(row);
     await this.destroy(row);
   }
 
-  private async rotate(row: ContainerRow, on: boolean): Promise<void> {
-    await rows.updateContainer(this.ctx.db, row.id, on ? { in_rotation: 1 } : { in_rotation: 0, status: 'draining' });
+  private async takeOut(row: ContainerRow): Promise<void> {
+    await rows.updateContainer(this.ctx.db, row.id, { in_rotation: 0, status: 'draining' });
     await this.routes.sync();
   }
 
