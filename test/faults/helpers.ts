@@ -1,45 +1,14 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
-import type { RouteOutput } from '../../src/api/contract.js';
 import { adminRequest } from '../../src/router/caddy-admin.js';
 import { runOk } from '../../src/lib/exec.js';
 import type { TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 
-export type Release = RouteOutput<'getRelease'>;
-export type Container = RouteOutput<'getContainer'>;
+import { healthy, type Container, type Release } from '../support/rollout.js';
 
-/** Waits until a release is no longer pending or deploying, and returns it. */
-export function settled(c: BerthClient, app: string, version: number, timeoutMs = 120_000): Promise<Release> {
-  return waitFor(
-    `${app} v${version} to settle`,
-    async () => {
-      const r = await c.call('getRelease', { params: { id: app, version } });
-      return r.status === 'pending' || r.status === 'deploying' ? undefined : r;
-    },
-    { timeoutMs, intervalMs: 200 },
-  );
-}
-
-/** Waits until the app has exactly n containers, all healthy and in rotation (optionally of one release). */
-export async function healthy(c: BerthClient, app: string, n: number, opts: { release?: number; timeoutMs?: number } = {}): Promise<Container[]> {
-  let last: unknown;
-  try {
-    return await waitFor(
-      `${app} to have ${n} healthy replicas in rotation`,
-      async () => {
-        const items = (await c.call('listContainers', { query: { app } })).items;
-        last = items.map((x) => `${x.name}:${x.status}:${x.in_rotation}`);
-        const ok = items.length === n && items.every((x) => x.status === 'healthy' && x.in_rotation && (opts.release === undefined || x.release === opts.release));
-        return ok ? items : undefined;
-      },
-      { timeoutMs: opts.timeoutMs ?? 120_000, intervalMs: 200 },
-    );
-  } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
-  }
-}
+export { settled, healthy, type Release, type Container } from '../support/rollout.js';
 
 /** Every engine container of one app of this instance, running or not, as `docker ps` reports them. */
 export async function enginePs(s: TestServer, appId: string): Promise<{ id: string; state: string; version: string }[]> {

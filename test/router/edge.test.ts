@@ -8,6 +8,7 @@ import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { startLoad, viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
+import { settled } from '../support/rollout.js';
 import { getHttps } from './helpers.js';
 
 /**
@@ -19,15 +20,7 @@ describe('edge router in front of deployed apps', () => {
   let dev: BerthClient;
   let image: string;
 
-  const settle = (slug: string, version: number) =>
-    waitFor(
-      `${slug} v${version} to settle`,
-      async () => {
-        const r = await dev.call('getRelease', { params: { id: slug, version } });
-        return r.status === 'pending' || r.status === 'deploying' ? undefined : r;
-      },
-      { timeoutMs: 120_000, intervalMs: 200 },
-    );
+  const settle = (slug: string, version: number) => settled(dev, slug, version);
 
   before(async () => {
     image = await ensureTestAppImage(new DockerRuntime({}));

@@ -7,6 +7,7 @@ import { ensureTestAppImage } from '../support/images.js';
 import { dockerInspect } from '../support/docker.js';
 import { startLoad, viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
+import { healthy as healthyReplicas, settled } from '../support/rollout.js';
 
 /**
  * Deploying and running apps on the real Docker Engine, reached through the real Caddy router,
@@ -19,31 +20,9 @@ describe('apps on the Docker Engine, through the router', () => {
   const runtime = new DockerRuntime({});
 
   const get = (slug: string, path = '/') => viaRouter(s.routerPort, `${slug}.localhost`, path);
-  const live = (slug: string, version: number, timeoutMs = 90_000) =>
-    waitFor(
-      `${slug} v${version} to settle`,
-      async () => {
-        const r = await dev.call('getRelease', { params: { id: slug, version } });
-        return r.status === 'pending' || r.status === 'deploying' ? undefined : r;
-      },
-      { timeoutMs, intervalMs: 200 },
-    );
-  const healthy = async (slug: string, n: number) => {
-    let last: unknown;
-    try {
-      return await waitFor(
-        `${slug} to have ${n} healthy replicas`,
-        async () => {
-          const items = (await dev.call('listContainers', { query: { app: slug } })).items;
-          last = items.map((c) => `${c.name}:${c.status}:${c.in_rotation}`);
-          return items.length === n && items.every((c) => c.status === 'healthy' && c.in_rotation) ? items : undefined;
-        },
-        { timeoutMs: 90_000, intervalMs: 200 },
-      );
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
-    }
-  };
+  // The waits of this file are 90 s.
+  const live = (slug: string, version: number) => settled(dev, slug, version, 90_000);
+  const healthy = (slug: string, n: number) => healthyReplicas(dev, slug, n, { timeoutMs: 90_000 });
 
   before(async () => {
     image = await ensureTestAppImage(runtime);
