@@ -71,6 +71,13 @@ for (const engine of ENGINES) {
       }, { timeoutMs: 30_000, intervalMs: 250 });
       assert.match(res.body, /hello from node 1m uid=10001/);
 
+      // The same build deployed again by its id makes a new release of its image; another app cannot use it.
+      const again = await dev.call('deployApp', { params: { id: slug }, body: { build_id: b.id } });
+      assert.equal(again.build_id, b.id);
+      assert.equal(again.image, `berth/${slug}:1`);
+      await dev.call('createApp', { body: { name: `${slug}-other` } });
+      await assert.rejects(dev.call('deployApp', { params: { id: `${slug}-other` }, body: { build_id: b.id } }), /not found/);
+
       // The finished build's log socket replays everything, then the status, then closes normally.
       const ws = await collectWs(s.url, b.id, dev.opts.token!, 'query');
       assert.equal(ws.code, 1000);

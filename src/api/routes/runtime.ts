@@ -9,6 +9,7 @@ import { appDto } from './apps.js';
 import * as apps from '../../store/apps.js';
 import * as releases from '../../store/releases.js';
 import * as containers from '../../store/containers.js';
+import { buildById } from '../../store/builds.js';
 import type { ContainerRow } from '../../store/containers.js';
 import { createRelease, snapshot } from '../../domain/releases.js';
 import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
@@ -100,16 +101,11 @@ export const runtimeHandlers: Handlers = {
     let image = body.image_id;
     let buildId: string | null = null;
     if (body.build_id) {
-      // Builds are looked up loosely typed: the builds table belongs to the builder's migration.
-      const build = await (ctx.db as any)
-        .selectFrom('builds')
-        .select(['id', 'app_id', 'status', 'image'])
-        .where('id', '=', body.build_id)
-        .executeTakeFirst();
+      const build = await buildById(ctx.db, body.build_id);
       if (!build || build.app_id !== app.id) throw notFound('build', body.build_id);
       if (build.status !== 'succeeded' || !build.image) throw conflict(`build ${body.build_id} has not succeeded (it is ${build.status})`, 'build_id');
-      image = build.image as string;
-      buildId = build.id as string;
+      image = build.image;
+      buildId = build.id;
     }
     if (!(await ctx.runtime.inspectImage(image!))) {
       throw badRequest(`image "${image}" is not present on the Docker Engine`, 'image_id');
