@@ -13,6 +13,8 @@ export class RouteController {
   private chain: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** Upstreams the router was last seen or made to serve; null until known. */
+  private served: Set<string> | null = null;
 
   constructor(
     private readonly ctx: ApiContext,
@@ -40,6 +42,15 @@ export class RouteController {
     await this.router.ensureRunning();
     const [want, have] = await Promise.all([this.desired(), this.router.current().catch(() => null)]);
     if (!have || !isDeepStrictEqual(normalizeRoutes(want), normalizeRoutes(have))) await this.sync();
+    else this.served = upstreamsOf(have);
+  }
+
+  /**
+   * Whether the router serves this upstream now. The database says where traffic should go; between
+   * that write and the router's reload the two differ, and the API reports what the router does.
+   */
+  serves(address: string, port: number): boolean | undefined {
+    return this.served ? this.served.has(`${address}:${port}`) : undefined;
   }
 
   /** Applies the desired routes; resolves once the router serves them (and has drained removed upstreams). */
@@ -48,7 +59,9 @@ export class RouteController {
     const p = this.chain.then(async () => {
       this.pending = null;
       await this.router.ensureRunning();
-      await this.router.apply(await this.desired(), await this.challenges());
+      const want = await this.desired();
+      await this.router.apply(want, await this.challenges());
+      this.served = upstreamsOf(want);
     });
     this.pending = p;
     this.chain = p.catch(() => {});
@@ -87,4 +100,8 @@ export class RouteController {
       upstreams: a.stopped ? [] : (byApp.get(a.id) ?? []).sort(),
     }));
   }
+}
+
+function upstreamsOf(routes: Route[]): Set<string> {
+  return new Set(routes.flatMap((r) => r.upstreams));
 }

@@ -51,6 +51,7 @@ async function main() {
     nudge: (appId) => apps?.nudge(appId),
     nudgeBuilds: () => builds?.nudge(),
     syncRoutes: () => routes.sync(),
+    routerServes: (address, port) => routes.serves(address, port),
   };
   // Assigned before any request can arrive (the server listens below).
   routes = new RouteController(ctx, router);

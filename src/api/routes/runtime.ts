@@ -44,6 +44,12 @@ function releaseDto(r: releases.ReleaseRow, liveId: string | null): Release {
   };
 }
 
+/** In rotation when the database wants it there and the router has applied it (they differ during a reload). */
+function inRotation(ctx: ApiContext, row: ContainerRow): boolean {
+  if (!row.in_rotation || !row.address) return false;
+  return ctx.routerServes(row.address, row.port) ?? true;
+}
+
 async function containerDto(ctx: ApiContext, row: ContainerRow, slug: string): Promise<Container> {
   const rel = await releases.releaseById(ctx.db, row.release_id);
   return {
@@ -53,7 +59,7 @@ async function containerDto(ctx: ApiContext, row: ContainerRow, slug: string): P
     release: rel?.version ?? 0,
     replica: row.replica,
     status: row.status,
-    in_rotation: !!row.in_rotation,
+    in_rotation: inRotation(ctx, row),
     node: row.node,
     address: row.address,
     port: row.port,

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import pino from 'pino';
+import { RouteController } from '../../src/controllers/routes.js';
+import { openStore, now } from '../../src/store/db.js';
+import type { ApiContext } from '../../src/api/context.js';
+import type { Route, Router } from '../../src/router/types.js';
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** A router whose reload takes as long as the test wants: the window where the database and the proxy differ. */
+class GatedRouter implements Router {
+  applied: Route[] = [];
+  private open: (() => void) | null = null;
+  entered = deferred();
+  async ensureRunning(): Promise<void> {}
+  async current(): Promise<Route[]> {
+    return this.applied;
+  }
+  async apply(routes: Route[]): Promise<void> {
+    this.entered.resolve();
+    await new Promise<void>((r) => (this.open = r));
+    this.applied = routes;
+  }
+  release(): void {
+    this.open?.();
+  }
+}
+
+test('a container counts as served only once the router has applied it, not when the database wants it', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'berth-routes-'));
+  const store = await openStore({ dataDir: dir, databaseUrl: null });
+  t.after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const db = store.db;
+  const ts = now();
+  await db.insertInto('users').values({ id: 'u1', username: 'u', password_hash: 'x', is_admin: 1, disabled: 0, created_at: ts, updated_at: ts }).execute();
+  await db.insertInto('projects').values({ id: 'p1', name: 'p', owner_id: 'u1', created_at: ts, updated_at: ts }).execute();
+  await db
+    .insertInto('apps')
+    .values({
+      id: 'a1', project_id: 'p1', name: 'web', slug: 'web', image: 'img', replicas: 1, memory_mb: 64, cpu: 1, port: 8080,
+      strategy: 'rolling', health_check: '{}', env: '{}', release_id: null, live_release_id: null, stopped: 0, restart_seq: 0,
+      auto_deploy: 0, created_at: ts, updated_at: ts,
+    })
+    .execute();
+  await db
+    .insertInto('releases')
+    .values({ id: 'r1', app_id: 'a1', version: 1, image: 'img', config: '{}', status: 'live', reason: null, description: '', build_id: null, created_by: null, created_at: ts, updated_at: ts })
+    .execute();
+  await db
+    .insertInto('containers')
+    .values({
+      id: 'c1', app_id: 'a1', release_id: 'r1', replica: 1, gen: 0, name: 'web-1', docker_id: 'd', node: 'local', address: '10.0.0.2',
+      port: 8080, status: 'healthy', in_rotation: 1, message: null, created_at: ts, updated_at: ts,
+    })
+    .execute();
+
+  const router = new GatedRouter();
+  const ctx = { db, config: { routerDomain: 'localhost' }, log: pino({ level: 'silent' }) } as unknown as ApiContext;
+  const routes = new RouteController(ctx, router);
+  assert.equal(routes.serves('10.0.0.2', 8080), undefined, 'unknown before the router state is read');
+
+  const synced = routes.sync();
+  await router.entered.promise;
+  assert.equal(routes.serves('10.0.0.2', 8080), undefined, 'still unknown while the first reload is under way');
+  router.release();
+  await synced;
+  assert.equal(routes.serves('10.0.0.2', 8080), true);
+  assert.deepEqual(router.applied, [{ hosts: ['web.localhost'], app: 'web', upstreams: ['10.0.0.2:8080'] }]);
+
+  // Take it out of rotation: while the proxy reloads it still serves the container, and says so.
+  router.entered = deferred();
+  await db.updateTable('containers').set({ in_rotation: 0 }).where('id', '=', 'c1').execute();
+  const out = routes.sync();
+  await router.entered.promise;
+  assert.equal(routes.serves('10.0.0.2', 8080), true);
+  router.release();
+  await out;
+  assert.equal(routes.serves('10.0.0.2', 8080), false);
+});
