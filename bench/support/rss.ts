@@ -11,9 +11,11 @@ export async function rssMb(pid: number): Promise<number> {
 
 /**
  * Resident memory once it has settled: sampled every 500 ms after `afterMs`, until three samples
- * in a row are within 1 MB of each other (or 20 s pass); the last sample.
+ * in a row are within 1 MB of each other (or 20 s pass); the last sample. The default wait is what
+ * "idle" means on a server nobody is calling: V8 shrinks its heap some seconds after start-up work
+ * ends (its memory reducer), and a sample taken before that measures start-up, not idle.
  */
-export async function settledRssMb(pid: number, afterMs = 3000): Promise<number> {
+export async function settledRssMb(pid: number, afterMs = 20_000): Promise<number> {
   await sleep(afterMs);
   const samples: number[] = [];
   const deadline = Date.now() + 20_000;

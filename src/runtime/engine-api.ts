@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
+import { deferDockerodeExtras } from './lazy-deps.js';
 
 /**
  * The slice of dockerode that DockerRuntime uses, typed here because @types/dockerode is not
@@ -90,6 +91,7 @@ export interface Dockerode {
 }
 
 const require = createRequire(import.meta.url);
+deferDockerodeExtras();
 const DockerodeCtor = require('dockerode') as new (opts: ModemOptions) => Dockerode;
 
 export function connect(opts: ModemOptions): Dockerode {

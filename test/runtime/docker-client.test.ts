@@ -101,3 +101,17 @@ test('log frames are split into lines whatever the chunking', () => {
       `chunk size ${size}`);
   }
 });
+
+test("dockerode's ssh2 and gRPC load only when first used, and then work", async () => {
+  const { createRequire } = await import('node:module');
+  await import('../../src/runtime/engine-api.js');
+  const fromModem = createRequire(createRequire(import.meta.url).resolve('docker-modem'));
+  const ssh2Path = fromModem.resolve('ssh2');
+  const stand = fromModem.cache[ssh2Path]?.exports as { Client: new () => { connect: unknown; end(): void } };
+  assert.ok(stand, 'the stand-in sits in the module cache');
+  assert.equal(Object.keys(stand).join(), 'Client', 'the real ssh2 is not loaded yet');
+  const client = new stand.Client();
+  assert.equal(typeof client.connect, 'function', 'first use gives a real ssh2 Client');
+  client.end();
+  assert.notEqual(fromModem.cache[ssh2Path]?.exports, stand, 'the real module now sits in the cache');
+});

@@ -133,7 +133,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
   const start = async () => {
     out = '';
     // The same flags as scripts/up.sh, so tests and benchmarks run the control plane as operators do.
-    const proc = spawn(process.execPath, ['--max-semi-space-size=1', SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--max-semi-space-size=1', '--v8-pool-size=1', SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     url = await new Promise<string>((resolveUrl, reject) => {
       const timer = setTimeout(() => reject(new Error(`server did not start within 30 s:\n${out}`)), 30_000);
