@@ -109,7 +109,7 @@ export const buildRoutes = {
     tag: 'builds',
     params: IdParam,
     query: closed({
-      after: T.Optional(T.Integer({ minimum: 0, description: 'only lines after this seq' })),
+      after: T.Optional(S.Counter({ minimum: 0, description: 'only lines after this seq' })),
       limit: T.Optional(T.Integer({ minimum: 1, maximum: 10000, default: 5000 })),
     }),
     response: T.Object({ status: BuildStatus, lines: T.Array(BuildLogLine) }),

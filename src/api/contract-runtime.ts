@@ -48,7 +48,7 @@ export const Container = T.Object({
 export const LogLine = T.Object({ time: T.String(), stream: T.String(), line: T.String(), container: T.Optional(T.String()) });
 const LogQuery = closed({
   tail: T.Optional(T.Integer({ minimum: 1, maximum: 10000, default: 200 })),
-  since: T.Optional(T.Integer({ minimum: 0, description: 'unix seconds' })),
+  since: T.Optional(T.Integer({ minimum: 0, maximum: 253_402_300_799, description: 'unix seconds' })),
 });
 
 export const Event = T.Object({
@@ -137,7 +137,7 @@ export const runtimeRoutes = {
     path: '/api/v1/apps/:id/releases/:version',
     summary: 'One release by version number',
     tag: 'releases',
-    params: closed({ id: S.Id, version: T.Integer({ minimum: 1 }) }),
+    params: closed({ id: S.Id, version: S.Counter({ minimum: 1 }) }),
     response: Release,
   },
   rollbackApp: {
@@ -147,7 +147,7 @@ export const runtimeRoutes = {
     tag: 'releases',
     status: 201,
     params: IdParam,
-    body: T.Object({ release: T.Optional(T.Integer({ minimum: 1 })) }, { additionalProperties: false, 'x-empty-ok': true }),
+    body: T.Object({ release: T.Optional(S.Counter({ minimum: 1 })) }, { additionalProperties: false, 'x-empty-ok': true }),
     response: Release,
   },
   listContainers: {
@@ -207,7 +207,8 @@ export const runtimeRoutes = {
     tag: 'events',
     query: closed({
       app: T.Optional(S.Id),
-      after: T.Optional(T.Integer({ minimum: 0 })),
+      // Event ids are 64-bit (bigserial on PostgreSQL).
+      after: T.Optional(T.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
       limit: T.Optional(T.Integer({ minimum: 1, maximum: 1000, default: 100 })),
     }),
     response: T.Object({ items: T.Array(Event) }),

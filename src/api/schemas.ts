@@ -13,6 +13,11 @@ export const DnsLabel = T.String({
 });
 export const Id = T.String({ minLength: 1, maxLength: 128, description: 'an id, or a name (projects) or slug (apps)' });
 export const Timestamp = T.String({ format: 'date-time' });
+/**
+ * A version, sequence number or cursor: bounded by the 32-bit integer columns that hold them, so an
+ * oversized value is the same 400 naming the field on SQLite and PostgreSQL alike.
+ */
+export const Counter = (opts: { minimum: number; description?: string }) => T.Integer({ maximum: 2_147_483_647, ...opts });
 export const Username = T.String({
   pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$',
   description: 'letters, digits, dot, underscore and hyphen, at most 64',
