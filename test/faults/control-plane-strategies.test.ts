@@ -13,25 +13,38 @@ type Strategy = 'rolling' | 'blue-green' | 'recreate';
 /**
  * kill -9 of the control plane in the middle of each rollout strategy, on both databases: after the
  * restart the rollout finishes, the release goes live, nothing is duplicated or orphaned, and the
- * strategies that promise no downtime lost no request. (The rolling kill on SQLite, at two moments,
- * is in control-plane.test.ts.)
+ * strategies that promise no downtime lost no request.
  */
-const cases: { engine: Engine; strategy: Strategy }[] = [
-  { engine: 'sqlite', strategy: 'blue-green' },
-  { engine: 'sqlite', strategy: 'recreate' },
-  { engine: 'postgres', strategy: 'rolling' },
-  { engine: 'postgres', strategy: 'blue-green' },
-  { engine: 'postgres', strategy: 'recreate' },
-];
+interface KillPoint {
+  strategy: Strategy;
+  /** The moment to kill at, read from the API: the rollout has started its new replicas but not finished. */
+  moment: string;
+  reached: (v2: Container[], v1: Container[]) => boolean;
+}
 
-/** The moment to kill at: the rollout has started its new replicas but not finished. */
-const midRollout: Record<Strategy, (v2: Container[], v1: Container[]) => boolean> = {
-  // A new replica took traffic and an old one is retiring.
-  rolling: (v2, v1) => v2.some((c) => c.in_rotation) && v1.filter((c) => c.in_rotation).length < 3,
-  // The whole green set exists, still in its grace period; blue takes all the traffic.
-  'blue-green': (v2, v1) => v2.length === 3 && !v2.some((c) => c.in_rotation) && v1.filter((c) => c.in_rotation).length === 3,
-  // The old set is gone and the new one is part-way up.
-  recreate: (v2, v1) => v1.length === 0 && v2.length > 0 && v2.filter((c) => c.status === 'healthy').length < 3,
+const starting: KillPoint = {
+  strategy: 'rolling',
+  moment: 'a new replica is starting',
+  reached: (v2, v1) => v2.length > 0 && v1.length === 3,
+};
+const shifted: KillPoint = {
+  strategy: 'rolling',
+  moment: 'a new replica took traffic and an old one is retiring',
+  reached: (v2, v1) => v2.some((c) => c.in_rotation) && v1.filter((c) => c.in_rotation).length < 3,
+};
+const greenStarting: KillPoint = {
+  strategy: 'blue-green',
+  moment: 'the whole green set is in its grace period; blue takes all the traffic',
+  reached: (v2, v1) => v2.length === 3 && !v2.some((c) => c.in_rotation) && v1.filter((c) => c.in_rotation).length === 3,
+};
+const recreating: KillPoint = {
+  strategy: 'recreate',
+  moment: 'the old set is gone and the new one is part-way up',
+  reached: (v2, v1) => v1.length === 0 && v2.length > 0 && v2.filter((c) => c.status === 'healthy').length < 3,
+};
+const points: Record<Engine, KillPoint[]> = {
+  sqlite: [starting, shifted, greenStarting, recreating],
+  postgres: [shifted, greenStarting, recreating],
 };
 
 for (const engine of ['sqlite', 'postgres'] as Engine[]) {
@@ -52,9 +65,9 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await s?.destroy();
     });
 
-    for (const { strategy } of cases.filter((c) => c.engine === engine)) {
-      test(`${strategy}: the rollout finishes after the restart, nothing duplicated${strategy === 'recreate' ? '' : ', no request failed'}`, async () => {
-        const app = `kill-${strategy}`;
+    for (const [i, { strategy, moment, reached }] of points[engine].entries()) {
+      test(`${strategy}, killed when ${moment}: the rollout finishes after the restart, nothing duplicated${strategy === 'recreate' ? '' : ', no request failed'}`, async () => {
+        const app = `kill-${i}-${strategy}`;
         // A grace period makes each new replica take seconds, which leaves room to kill mid-way.
         await dev.call('createApp', { body: { name: app, project: 'strategies', strategy, health_check: { path: '/health', timeout_s: 30, grace_s: 2 } } });
         await dev.call('deployApp', { params: { id: app }, body: { image_id: image, replicas: 3 } });
@@ -65,10 +78,10 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         try {
           assert.equal((await dev.call('deployApp', { params: { id: app }, body: { image_id: image } })).version, 2);
           await waitFor(
-            `the ${strategy} rollout to be half-way`,
+            `the ${strategy} rollout to reach the moment where ${moment}`,
             async () => {
               const items = (await dev.call('listContainers', { query: { app } })).items;
-              return midRollout[strategy](
+              return reached(
                 items.filter((c) => c.release === 2),
                 items.filter((c) => c.release === 1),
               );

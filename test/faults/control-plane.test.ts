@@ -10,11 +10,11 @@ import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { startLoad, viaRouter, assertNoDrops } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
-import { assertConsistent, assertOneLive, caddyConfig, healthy, settled, startTimes } from './helpers.js';
+import { assertConsistent, caddyConfig, healthy, settled, startTimes } from './helpers.js';
 
 /**
- * Faults that leave the Docker Engine running: the control plane killed (mid-rollout and idle),
- * Caddy killed, an app container killed. After each, everything converges, nothing is lost or
+ * Faults that leave the Docker Engine running: the control plane killed while idle, Caddy killed,
+ * an app container killed (kills mid-rollout are in control-plane-strategies.test.ts). After each, everything converges, nothing is lost or
  * duplicated, and the app kept answering through the router.
  */
 describe('faults: control plane, router and app containers', () => {
@@ -25,18 +25,15 @@ describe('faults: control plane, router and app containers', () => {
   const host = (slug: string) => `${slug}.localhost`;
   const caddyPid = () => Number(readFileSync(join(s.dataDir, 'caddy', 'caddy.pid'), 'utf8'));
 
-  /** An app with three live replicas of v1; a grace period makes each replica of a rollout take seconds. */
-  const threeReplicas = async (name: string, graceS: number) => {
-    await dev.call('createApp', { body: { name, project: 'faults', health_check: { path: '/health', timeout_s: 30, grace_s: graceS } } });
-    await dev.call('deployApp', { params: { id: name }, body: { image_id: image, replicas: 3 } });
-    assert.equal((await settled(dev, name, 1)).status, 'live');
-    return healthy(dev, name, 3);
-  };
-
-  // One app with three replicas that the later tests share; each may run alone (--test-name-pattern).
+  // One app with three live replicas of v1 that the tests share; each may run alone (--test-name-pattern).
   let steady: Promise<unknown> | undefined;
   const steadyApp = async () => {
-    await (steady ??= threeReplicas('steady', 0));
+    steady ??= (async () => {
+      await dev.call('createApp', { body: { name: 'steady', project: 'faults', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
+      await dev.call('deployApp', { params: { id: 'steady' }, body: { image_id: image, replicas: 3 } });
+      assert.equal((await settled(dev, 'steady', 1)).status, 'live');
+    })();
+    await steady;
     return healthy(dev, 'steady', 3);
   };
 
@@ -49,57 +46,6 @@ describe('faults: control plane, router and app containers', () => {
   after(async () => {
     await s?.destroy();
   });
-
-  // Two moments of a rolling rollout: a new replica is still in its grace period (nothing shifted
-  // yet), and a new replica already took traffic while an old one is being drained and stopped.
-  const killPoints = [
-    {
-      name: 'a new replica is starting',
-      reached: (v2: { status: string }[], v1: { in_rotation: boolean }[]) => v2.length > 0 && v1.length === 3,
-    },
-    {
-      name: 'traffic has shifted to a new replica and an old one is retiring',
-      reached: (v2: { status: string; in_rotation: boolean }[], v1: { in_rotation: boolean }[]) =>
-        v2.some((c) => c.in_rotation) && v1.filter((c) => c.in_rotation).length < 3,
-    },
-  ];
-  for (const [i, point] of killPoints.entries()) {
-    test(`kill -9 of the control plane mid-rollout (${point.name}): the rollout goes live, nothing duplicated, no request failed`, async () => {
-      const app = `roll${i}`;
-      await threeReplicas(app, 2);
-      const load = startLoad({ port: s.routerPort, host: host(app) });
-      try {
-        const v2 = await dev.call('deployApp', { params: { id: app }, body: { image_id: image } });
-        assert.equal(v2.version, 2);
-        await waitFor(
-          `the rollout to reach the moment where ${point.name}`,
-          async () => {
-            const items = (await dev.call('listContainers', { query: { app } })).items;
-            return point.reached(items.filter((c) => c.release === 2), items.filter((c) => c.release === 1));
-          },
-          { timeoutMs: 60_000, intervalMs: 50 },
-        );
-        assert.equal((await dev.call('getRelease', { params: { id: app, version: 2 } })).status, 'deploying');
-        await s.kill();
-        // The router serves on its own while nothing manages it.
-        const sentAtKill = load.result.sent;
-        await waitFor('requests served while the control plane is down', () => load.result.sent > sentAtKill + 20, { timeoutMs: 10_000 });
-        await s.start();
-
-        const rel = await settled(dev, app, 2);
-        assert.equal(rel.status, 'live', rel.reason ?? '');
-        assert.equal((await assertOneLive(dev, app)).version, 2);
-        assert.equal((await dev.call('getRelease', { params: { id: app, version: 1 } })).status, 'superseded');
-        await assertConsistent(s, dev, app, 3, 2);
-        const r = await viaRouter(s.routerPort, host(app), '/');
-        assert.equal(JSON.parse(r.body).env.BERTH_RELEASE, 'v2');
-      } finally {
-        const res = await load.stop();
-        assertNoDrops(res, 'across the kill and the restart');
-        assert.ok(res.sent > 100, `the load ran (${res.sent} requests)`);
-      }
-    });
-  }
 
   test('control plane down: the app keeps answering; after start, routes unchanged and no container restarted', async () => {
     const app = 'steady';
