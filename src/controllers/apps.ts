@@ -20,6 +20,34 @@ export const projectNetwork = (projectId: string) => `berth-${projectId}`;
 
 const NODE = hostname();
 const STOP_GRACE_S = 10;
+/**
+ * Replicas a scale-up starts at once: the usual scale in one wave, while a scale to hundreds does
+ * not send hundreds of creates and health probes to the engine at the same moment.
+ */
+const START_CONCURRENCY = 10;
+
+/** One replica index to converge, with its containers of the live release (older generations). */
+interface Slot {
+  replica: number;
+  mine: ContainerRow[];
+}
+
+/**
+ * Runs fn over items, at most `limit` at a time, and resolves once every call has settled (so the
+ * caller's per-app serialization holds); rejects with the first error, if any.
+ */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await fn(item).catch((err: unknown) => errors.push(err));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (errors.length) throw errors[0];
+}
 
 /**
  * Makes the containers of each app match its desired state in the database, the way a Kubernetes
@@ -197,6 +225,9 @@ export class AppController {
       const address = c.addresses[projectNetwork(app.project_id)] ?? null;
       if (address !== row.address) await rows.updateContainer(db, row.id, { address });
       if (row.status === 'stopped' || row.status === 'draining') continue;
+      // Made but never started: the control plane stopped between the two engine calls. No crash:
+      // the rollout or converge that made it finds it by name, starts it and checks its health.
+      if (c.state === 'created') continue;
       const down = c.state !== 'running';
       if (down && row.status !== 'crashed') await this.markCrashed(app, row, c.exitCode, { restarts: c.restartCount });
       if (c.state === 'exited' && row.release_id === app.live_release_id) {
@@ -365,6 +396,8 @@ export class AppController {
     const cfg = { ...releaseConfig(live), replicas: app.replicas };
     await this.ctx.runtime.ensureNetwork(projectNetwork(app.project_id), { 'berth.instance': this.ctx.instanceId, 'berth.project': app.project_id });
     let list = await rows.containersOfApp(this.ctx.db, app.id);
+    const added: Slot[] = [];
+    const replaced: Slot[] = [];
     for (let i = 0; i < cfg.replicas; i++) {
       const mine = list.filter((r) => r.release_id === live.id && r.replica === i);
       // A replica stopped by hand stays stopped; a crashed one is restarted by Docker and rejoins in observe().
@@ -374,21 +407,13 @@ export class AppController {
         for (const r of mine) if (r !== current) await this.retire(r);
         continue;
       }
-      let fresh: ContainerRow;
-      try {
-        fresh = await this.ensureReplica(app, live, cfg, i, app.restart_seq, false);
-      } catch (err) {
-        if (!(err instanceof HealthError)) throw err;
-        await this.event(app, 'container.unhealthy', `replica ${i} of v${live.version} did not become healthy: ${err.message}`, {
-          replica: i,
-          log: err.logTail,
-        });
-        continue;
-      }
-      // Restart: the new generation comes in as the old one leaves.
-      await this.swap(fresh, mine.filter((r) => r.gen !== app.restart_seq));
-      list = await rows.containersOfApp(this.ctx.db, app.id);
+      (mine.some((r) => r.in_rotation) ? replaced : added).push({ replica: i, mine });
     }
+    // Nothing serves in these replicas' places (a scale-up, or a replica that vanished): they start
+    // together, as one would run them by hand. Each still takes traffic only once its own check passes.
+    await eachLimited(added, START_CONCURRENCY, (slot) => this.convergeReplica(app, live, cfg, slot));
+    // A restart replaces serving replicas one at a time, so at most one extra runs while it does.
+    for (const slot of replaced) await this.convergeReplica(app, live, cfg, slot);
     list = await rows.containersOfApp(this.ctx.db, app.id);
     const standby = await this.standbyRelease(app, live);
     for (const r of list) {
@@ -397,6 +422,23 @@ export class AppController {
       if (extra || foreign) await this.retire(r);
     }
     await this.routes.sync();
+  }
+
+  /** Replica `slot.replica` of the live release running at the current generation, then in rotation as its older ones leave. */
+  private async convergeReplica(app: AppRow, live: ReleaseRow, cfg: ReleaseConfig, slot: Slot): Promise<void> {
+    let fresh: ContainerRow;
+    try {
+      fresh = await this.ensureReplica(app, live, cfg, slot.replica, app.restart_seq, false);
+    } catch (err) {
+      if (!(err instanceof HealthError)) throw err;
+      await this.event(app, 'container.unhealthy', `replica ${slot.replica} of v${live.version} did not become healthy: ${err.message}`, {
+        replica: slot.replica,
+        log: err.logTail,
+      });
+      return;
+    }
+    // Restart: the new generation comes in as the old one leaves.
+    await this.swap(fresh, slot.mine.filter((r) => r.gen !== app.restart_seq));
   }
 
   /** The release blue-green keeps stopped for a fast rollback: the one live just before the current. */
