@@ -5,7 +5,9 @@ import WebSocket from 'ws';
 import { ApiError, type BerthClient } from '../../src/client/index.js';
 import type { RouteOutput } from '../../src/api/contract.js';
 import { run } from '../../src/lib/exec.js';
-import { waitFor } from '../support/wait.js';
+import { uniqueSuffix, waitFor } from '../support/wait.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { after, before } from 'node:test';
 
 export type Build = RouteOutput<'getBuild'>;
 export const NODE_WEB = new URL('../../../test/fixtures/apps/node-web/', import.meta.url).pathname;
@@ -87,8 +89,14 @@ export interface WsMessage {
   at: number;
 }
 
-/** Every message of the build log socket, until the server closes it. */
-export function collectWs(baseUrl: string, id: string, token: string, via: 'header' | 'query' = 'header'): Promise<{ messages: WsMessage[]; code: number }> {
+/** Every message of the build log socket, until the server closes it; `onMessage` sees each as it comes. */
+export function collectWs(
+  baseUrl: string,
+  id: string,
+  token: string,
+  via: 'header' | 'query' = 'header',
+  onMessage?: (m: WsMessage) => void,
+): Promise<{ messages: WsMessage[]; code: number }> {
   return new Promise((resolve, reject) => {
     const url = new URL(`/ws/builds/${id}/logs`, baseUrl.replace(/^http/, 'ws'));
     if (via === 'query') url.searchParams.set('token', token);
@@ -98,7 +106,11 @@ export function collectWs(baseUrl: string, id: string, token: string, via: 'head
       ws.terminate();
       reject(new Error('the log socket stayed open for 4 minutes'));
     }, 240_000);
-    ws.on('message', (d) => messages.push({ ...JSON.parse(String(d)), at: Date.now() }));
+    ws.on('message', (d) => {
+      const m: WsMessage = { ...JSON.parse(String(d)), at: Date.now() };
+      messages.push(m);
+      onMessage?.(m);
+    });
     ws.on('close', (code) => {
       clearTimeout(timer);
       resolve({ messages, code });
@@ -131,4 +143,25 @@ export async function removeImages(slugs: string[]) {
     const ids = (await run('docker', ['image', 'ls', '-q', '--filter', `reference=berth/${slug}`], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
     if (ids.length) await run('docker', ['rmi', '-f', ...new Set(ids)], { timeoutMs: 60_000 });
   }
+}
+
+/**
+ * A server with one build slot (so builds queue behind each other) and one app for a describe()
+ * block: hooks are registered here, the server and a developer's client are handed to `ready`.
+ * Returns the app's slug.
+ */
+export function oneSlotBuildServer(prefix: string, ready: (s: TestServer, dev: BerthClient) => void): string {
+  const slug = `${prefix}-${uniqueSuffix()}`;
+  let server: TestServer | undefined;
+  before(async () => {
+    server = await startServer({ env: { BERTH_BUILD_CONCURRENCY: '1' } });
+    const dev = await server.newUser('dev');
+    await dev.call('createApp', { body: { name: slug } });
+    ready(server, dev);
+  });
+  after(async () => {
+    await server?.destroy();
+    await removeImages([slug]);
+  });
+  return slug;
 }

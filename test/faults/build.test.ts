@@ -1,9 +1,9 @@
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BerthClient } from '../../src/client/index.js';
-import { startServer, type TestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
-import { buildArchive, dockerfileApp, removeImages, waitBuild } from '../builds/helpers.js';
+import { buildArchive, dockerfileApp, oneSlotBuildServer, waitBuild } from '../builds/helpers.js';
 
 const BASE = process.env.BERTH_BASE_IMAGE ?? 'berth/base:bookworm';
 
@@ -15,16 +15,9 @@ const BASE = process.env.BERTH_BASE_IMAGE ?? 'berth/base:bookworm';
 describe('faults: kill -9 during a build', () => {
   let s: TestServer;
   let dev: BerthClient;
-  const slug = `fbuild-${uniqueSuffix()}`;
-
-  before(async () => {
-    s = await startServer({ env: { BERTH_BUILD_CONCURRENCY: '1' } });
-    dev = await s.newUser('dev');
-    await dev.call('createApp', { body: { name: slug } });
-  });
-  after(async () => {
-    await s?.destroy();
-    await removeImages([slug]);
+  const slug = oneSlotBuildServer('fbuild', (server, client) => {
+    s = server;
+    dev = client;
   });
 
   const log = async (id: string) => (await dev.call('getBuildLog', { params: { id } })).lines;
