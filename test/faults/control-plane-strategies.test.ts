@@ -11,9 +11,9 @@ import { assertConsistent, assertOneLive, enginePs, healthy, settled, type Conta
 type Strategy = 'rolling' | 'blue-green' | 'recreate';
 
 /**
- * kill -9 of the control plane in the middle of each rollout strategy, on both databases: after the
- * restart the rollout finishes, the release goes live, nothing is duplicated or orphaned, and the
- * strategies that promise no downtime lost no request.
+ * kill -9 of the control plane in the middle of each rollout strategy and of a scale-up, on both
+ * databases: after the restart the rollout finishes, the release goes live, nothing is duplicated
+ * or orphaned, and what promises no downtime lost no request.
  */
 interface KillPoint {
   strategy: Strategy;
@@ -111,6 +111,33 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         }
       });
     }
+
+    test('scale 1 -> 6, killed while the new replicas start: all six serve after the restart, none doubled, no request failed', async () => {
+      const app = 'kill-scale';
+      await dev.call('createApp', { body: { name: app, project: 'strategies', health_check: { path: '/health', timeout_s: 30, grace_s: 2 } } });
+      await dev.call('deployApp', { params: { id: app }, body: { image_id: image, replicas: 1 } });
+      assert.equal((await settled(dev, app, 1)).status, 'live');
+      await healthy(dev, app, 1);
+      const load = startLoad({ port: s.routerPort, host: host(app) });
+      try {
+        await dev.call('scaleApp', { params: { id: app }, body: { replicas: 6 } });
+        await waitFor(
+          'new replicas on their way, none in rotation yet',
+          async () => {
+            const items = (await dev.call('listContainers', { query: { app } })).items;
+            return items.length > 1 && items.filter((c) => c.in_rotation).length === 1;
+          },
+          { timeoutMs: 60_000, intervalMs: 50 },
+        );
+        await s.kill();
+        await s.start();
+        await assertConsistent(s, dev, app, 6, 1);
+        assert.equal((await assertOneLive(dev, app)).version, 1, 'scaling makes no release');
+      } finally {
+        const res = await load.stop();
+        assertNoDrops(res, 'scale-up across the kill and the restart');
+      }
+    });
   });
 }
 
