@@ -379,8 +379,12 @@ export class AppController {
 
   /** Old replicas stop before new ones start: for apps that cannot run two copies (a single-writer volume). */
   private async recreate(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
-    for (const r of await rows.containersOfApp(this.ctx.db, app.id)) if (r.release_id !== target.id) await this.retire(r);
-    for (let i = 0; i < cfg.replicas; i++) await this.ensureReplica(app, target, cfg, i, app.restart_seq);
+    // The old set leaves and stops together, then the new set starts together: the downtime recreate
+    // promises is one stop and one start, not one per replica.
+    const old = (await rows.containersOfApp(this.ctx.db, app.id)).filter((r) => r.release_id !== target.id);
+    await eachLimited(old, START_CONCURRENCY, (r) => this.retire(r));
+    const replicas = Array.from({ length: cfg.replicas }, (_, i) => i);
+    await eachLimited(replicas, START_CONCURRENCY, async (i) => void (await this.ensureReplica(app, target, cfg, i, app.restart_seq)));
   }
 
   private async checkTarget(app: AppRow, target: ReleaseRow): Promise<void> {

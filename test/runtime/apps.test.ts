@@ -7,6 +7,7 @@ import { ensureTestAppImage } from '../support/images.js';
 import { dockerInspect } from '../support/docker.js';
 import { startLoad, viaRouter, assertNoDrops } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
+import { run } from '../../src/lib/exec.js';
 import { healthy as healthyReplicas, settled } from '../support/rollout.js';
 
 /**
@@ -150,6 +151,41 @@ describe('apps on the Docker Engine, through the router', () => {
     const r = await load.stop();
     assertNoDrops(r, 'during the restart');
     assert.ok(r.sent > 20);
+  });
+
+  test('recreate: every old replica stops before a new one starts; a recreate that fails brings the last good release back', async () => {
+    await dev.call('createApp', { body: { name: 'rec', project: 'web', strategy: 'recreate', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
+    await dev.call('deployApp', { params: { id: 'rec' }, body: { image_id: image, replicas: 2 } });
+    assert.equal((await live('rec', 1)).status, 'live');
+    await healthy('rec', 2);
+    const appId = (await dev.call('getApp', { params: { id: 'rec' } })).id;
+
+    const since = String(Math.floor(Date.now() / 1000) - 1);
+    const v2 = await dev.call('setEnv', { params: { id: 'rec' }, body: { set: { STEP: 'two' } } });
+    assert.equal((await live('rec', v2.release!.version)).status, 'live');
+    await healthyReplicas(dev, 'rec', 2, { release: 2, timeoutMs: 90_000 });
+    assert.equal(JSON.parse((await get('rec')).body).env.STEP, 'two');
+    // The engine's own record of the rollout: the last v1 container died before the first v2 started.
+    const until = String(Math.floor(Date.now() / 1000) + 1);
+    const events = (
+      await run('docker', ['events', '--since', since, '--until', until, '--filter', `label=berth.app=${appId}`, '--filter', 'type=container', '--format', '{{.Action}} {{index .Actor.Attributes "berth.version"}} {{.TimeNano}}'], { timeoutMs: 30_000 })
+    ).stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' '));
+    const lastDie = Math.max(...events.filter(([a, v]) => a === 'die' && v === '1').map(([, , t]) => Number(t)));
+    const starts = events.filter(([a, v]) => a === 'start' && v === '2').map(([, , t]) => Number(t));
+    assert.equal(starts.length, 2, `two v2 replicas started: ${JSON.stringify(events)}`);
+    assert.ok(lastDie < Math.min(...starts), `v1 stopped before v2 started: ${JSON.stringify(events)}`);
+
+    const bad = await dev.call('setEnv', { params: { id: 'rec' }, body: { set: { CRASH_ON_START: '1' } } });
+    const failed = await live('rec', bad.release!.version);
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.reason ?? '', /crashing on start as asked/);
+    assert.equal((await dev.call('getApp', { params: { id: 'rec' } })).release, 2, 'v2 is live again');
+    await healthyReplicas(dev, 'rec', 2, { release: 2, timeoutMs: 90_000 });
+    assert.equal(JSON.parse((await get('rec')).body).env.STEP, 'two');
+    await dev.call('deleteApp', { params: { id: 'rec' } });
   });
 
   test('apps in one project reach each other by name; other projects cannot reach them', async () => {
