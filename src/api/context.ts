@@ -21,8 +21,8 @@ export interface ApiContext {
   nudge(appId?: string): void;
   /** Applies the desired routes to the router now; resolves when it serves them. */
   syncRoutes(): Promise<void>;
-  /** Whether the router sends traffic to this upstream now; undefined before the router state is known. */
-  routerServes(address: string, port: number): boolean | undefined;
+  /** Whether the router sends traffic to this upstream now (false while the router does not answer). */
+  routerServes(address: string, port: number): boolean;
   /** Tells the build controller that a build was queued or canceled. */
   nudgeBuilds(): void;
 }

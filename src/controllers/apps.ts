@@ -10,7 +10,7 @@ import * as rows from '../store/containers.js';
 import type { ContainerRow } from '../store/containers.js';
 import { parseEnv, plainEnv } from '../domain/env.js';
 import { newId } from '../lib/ids.js';
-import { HealthError, lastLogLines, probe, waitHealthy } from './health.js';
+import { Canceled, HealthError, lastLogLines, probe, waitHealthy } from './health.js';
 import type { RouteController } from './routes.js';
 
 /** Raised inside a rollout when a newer deploy replaced its release: the rollout stops and the next one takes over. */
@@ -33,19 +33,21 @@ interface Slot {
 }
 
 /**
- * Runs fn over items, at most `limit` at a time, and resolves once every call has settled (so the
- * caller's per-app serialization holds); rejects with the first error, if any.
+ * Runs fn over items, at most `limit` at a time. After the first error no new item starts, but the
+ * ones under way finish before this returns (so the caller's per-app serialization holds); then it
+ * rejects with the first error and hands the others to `also`.
  */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, also?: (err: unknown) => void): Promise<void> {
   let next = 0;
   const errors: unknown[] = [];
   const worker = async () => {
-    while (next < items.length) {
+    while (next < items.length && errors.length === 0) {
       const item = items[next++];
       await fn(item).catch((err: unknown) => errors.push(err));
     }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  for (const err of errors.slice(1)) also?.(err);
   if (errors.length) throw errors[0];
 }
 
@@ -58,6 +60,7 @@ async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promis
 export class AppController {
   private readonly work = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly abort = new AbortController();
+  private readonly alsoFailed = (err: unknown) => this.ctx.log.warn({ err }, 'another replica step failed at the same time');
   /** Last exit code per engine container, from die events (a restarted container no longer shows it). */
   private readonly exits = new Map<string, number | null>();
   private timer?: NodeJS.Timeout;
@@ -226,8 +229,12 @@ export class AppController {
       if (address !== row.address) await rows.updateContainer(db, row.id, { address });
       if (row.status === 'stopped' || row.status === 'draining') continue;
       // Made but never started: the control plane stopped between the two engine calls. No crash:
-      // the rollout or converge that made it finds it by name, starts it and checks its health.
-      if (c.state === 'created') continue;
+      // the rollout or converge that made it finds it by name, starts it and checks its health. (One
+      // the engine tried and failed to start carries the engine's error, and is a crash.)
+      if (c.state === 'created' && !c.startError) {
+        if (row.status === 'crashed') await rows.updateContainer(db, row.id, { status: 'starting', message: null });
+        continue;
+      }
       const down = c.state !== 'running';
       if (down && row.status !== 'crashed') await this.markCrashed(app, row, c.exitCode, { restarts: c.restartCount });
       if (c.state === 'exited' && row.release_id === app.live_release_id) {
@@ -360,7 +367,8 @@ export class AppController {
 
   /** The whole new set starts and passes its checks, then traffic moves in one router update. */
   private async blueGreen(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
-    await Promise.all(Array.from({ length: cfg.replicas }, (_, i) => this.ensureReplica(app, target, cfg, i, app.restart_seq, false)));
+    const replicas = Array.from({ length: cfg.replicas }, (_, i) => i);
+    await eachLimited(replicas, START_CONCURRENCY, async (i) => void (await this.ensureReplica(app, target, cfg, i, app.restart_seq, false)), this.alsoFailed);
     await this.checkTarget(app, target);
     await this.ctx.db.transaction().execute(async (tx) => {
       await tx.updateTable('containers').set({ in_rotation: 0 }).where('app_id', '=', app.id).where('release_id', '!=', target.id).execute();
@@ -382,9 +390,21 @@ export class AppController {
     // The old set leaves and stops together, then the new set starts together: the downtime recreate
     // promises is one stop and one start, not one per replica.
     const old = (await rows.containersOfApp(this.ctx.db, app.id)).filter((r) => r.release_id !== target.id);
-    await eachLimited(old, START_CONCURRENCY, (r) => this.retire(r));
+    await eachLimited(old, START_CONCURRENCY, (r) => this.retire(r), this.alsoFailed);
     const replicas = Array.from({ length: cfg.replicas }, (_, i) => i);
-    await eachLimited(replicas, START_CONCURRENCY, async (i) => void (await this.ensureReplica(app, target, cfg, i, app.restart_seq)));
+    try {
+      await eachLimited(replicas, START_CONCURRENCY, async (i) => void (await this.ensureReplica(app, target, cfg, i, app.restart_seq, false)), this.alsoFailed);
+    } catch (err) {
+      // The last good release comes back next (fail() converges it): first the new set goes, so two
+      // copies never run side by side, which is what recreate exists to prevent.
+      if (err instanceof HealthError) {
+        for (const r of await rows.containersOfApp(this.ctx.db, app.id)) if (r.release_id === target.id) await this.retire(r);
+      }
+      throw err;
+    }
+    await this.checkTarget(app, target);
+    await this.ctx.db.updateTable('containers').set({ in_rotation: 1, updated_at: now() }).where('app_id', '=', app.id).where('release_id', '=', target.id).execute();
+    await this.routes.sync();
   }
 
   private async checkTarget(app: AppRow, target: ReleaseRow): Promise<void> {
@@ -415,7 +435,7 @@ export class AppController {
     }
     // Nothing serves in these replicas' places (a scale-up, or a replica that vanished): they start
     // together, as one would run them by hand. Each still takes traffic only once its own check passes.
-    await eachLimited(added, START_CONCURRENCY, (slot) => this.convergeReplica(app, live, cfg, slot));
+    await eachLimited(added, START_CONCURRENCY, (slot) => this.convergeReplica(app, live, cfg, slot), this.alsoFailed);
     // A restart replaces serving replicas one at a time, so at most one extra runs while it does.
     for (const slot of replaced) await this.convergeReplica(app, live, cfg, slot);
     list = await rows.containersOfApp(this.ctx.db, app.id);
@@ -497,14 +517,23 @@ export class AppController {
       const dockerId = await this.ctx.runtime.createContainer(this.spec(app, release, cfg, row));
       row.docker_id = dockerId;
       await rows.updateContainer(db, row.id, { docker_id: dockerId });
-      await this.ctx.runtime.startContainer(dockerId);
+      await this.startReplica(row);
       await this.event(app, 'container.started', `${name} started`, { container: row.id, release: release.version, replica });
     } else if (row.docker_id) {
-      await this.ctx.runtime.startContainer(row.docker_id);
+      await this.startReplica(row);
     }
     const info = await this.ctx.runtime.inspectContainer(row.docker_id!);
     const address = info?.addresses[projectNetwork(app.project_id)];
-    if (!address) throw new HealthError('the container has no address on its project network', []);
+    if (!address) {
+      // Gone already (its command could not run: init reports that as an exit): say so, with its log.
+      const exited = info && info.state !== 'running' && info.state !== 'created';
+      const code = info?.exitCode ?? this.exits.get(row.docker_id!) ?? '?';
+      const err = exited
+        ? new HealthError(`the container exited with code ${code} before it became healthy`, await lastLogLines(this.ctx.runtime, row.docker_id!))
+        : new HealthError('the container has no address on its project network', []);
+      await this.discardUnhealthy(row, err.message);
+      throw err;
+    }
     await rows.updateContainer(db, row.id, { address });
     if (row.status !== 'healthy') {
       try {
@@ -515,8 +544,9 @@ export class AppController {
           lastExitCode: () => this.exits.get(row!.docker_id!),
         });
       } catch (err) {
-        await rows.updateContainer(db, row.id, { status: 'unhealthy', message: (err as Error).message });
-        await this.destroy({ ...row, status: 'unhealthy' });
+        // Stopping is no verdict: the row stays 'starting' and the next start picks the replica up.
+        if (err instanceof Canceled) throw err;
+        await this.discardUnhealthy(row, (err as Error).message);
         throw err;
       }
       await rows.updateContainer(db, row.id, { status: 'healthy', message: null });
@@ -527,6 +557,29 @@ export class AppController {
       await this.routes.sync();
     }
     return (await rows.containerById(db, row.id))!;
+  }
+
+  /**
+   * Starts the replica's container. An engine that refuses (a missing entrypoint, a bad command) is
+   * the release's fault, like a failed health check: the replica goes and the release fails with
+   * the engine's words. An engine that does not answer is not: that error propagates and the next
+   * reconcile tries again.
+   */
+  private async startReplica(row: ContainerRow): Promise<void> {
+    try {
+      await this.ctx.runtime.startContainer(row.docker_id!);
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === undefined || status < 400) throw err;
+      const message = `the container did not start: ${(err as Error).message}`;
+      await this.discardUnhealthy(row, message);
+      throw new HealthError(message, []);
+    }
+  }
+
+  private async discardUnhealthy(row: ContainerRow, message: string): Promise<void> {
+    await rows.updateContainer(this.ctx.db, row.id, { status: 'unhealthy', message });
+    await this.destroy({ ...row, status: 'unhealthy' });
   }
 
   /**

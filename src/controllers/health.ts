@@ -9,6 +9,13 @@ export class HealthError extends Error {
   }
 }
 
+/** The control plane is stopping: not a verdict on the replica, which the next start picks up again. */
+export class Canceled extends Error {
+  constructor() {
+    super('canceled: the control plane is stopping');
+  }
+}
+
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve) => {
     const t = setTimeout(resolve, ms);
@@ -52,7 +59,7 @@ export async function waitHealthy(
   const deadline = Date.now() + opts.graceMs + opts.timeoutMs;
   if (opts.graceMs > 0) await sleep(opts.graceMs, opts.signal);
   for (;;) {
-    if (opts.signal?.aborted) throw new HealthError('canceled', []);
+    if (opts.signal?.aborted) throw new Canceled();
     const info = await runtime.inspectContainer(dockerId);
     if (!info) throw new HealthError('the container disappeared', []);
     if (info.state === 'exited' || info.state === 'dead' || info.restartCount > 0) {

@@ -13,8 +13,10 @@ export class RouteController {
   private chain: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private stopped = false;
-  /** Upstreams the router was last seen or made to serve; null until known. */
+  /** Upstreams the router was last seen or made to serve; null while unknown. */
   private served: Set<string> | null = null;
+  /** Bumped by every apply, so a read of the router that an apply overtook does not overwrite it. */
+  private applied = 0;
 
   constructor(
     private readonly ctx: ApiContext,
@@ -38,19 +40,32 @@ export class RouteController {
     await this.chain;
   }
 
+  /** Reads what the router serves now (before the API listens, so its first answers are true). */
+  async prime(): Promise<void> {
+    await this.observe();
+  }
+
   private async ensure(): Promise<void> {
     await this.router.ensureRunning();
-    const [want, have] = await Promise.all([this.desired(), this.router.current().catch(() => null)]);
+    const [want, have] = await Promise.all([this.desired(), this.observe()]);
     if (!have || !isDeepStrictEqual(normalizeRoutes(want), normalizeRoutes(have))) await this.sync();
-    else this.served = upstreamsOf(have);
+  }
+
+  /** The router's routes, also remembered as what it serves; null (and unknown) when it does not answer. */
+  private async observe(): Promise<Route[] | null> {
+    const gen = this.applied;
+    const have = await this.router.current().catch(() => null);
+    if (gen === this.applied) this.served = have ? upstreamsOf(have) : null;
+    return have;
   }
 
   /**
    * Whether the router serves this upstream now. The database says where traffic should go; between
    * that write and the router's reload the two differ, and the API reports what the router does.
+   * Unknown (the router does not answer) counts as not served.
    */
-  serves(address: string, port: number): boolean | undefined {
-    return this.served ? this.served.has(`${address}:${port}`) : undefined;
+  serves(address: string, port: number): boolean {
+    return this.served?.has(`${address}:${port}`) ?? false;
   }
 
   /** Applies the desired routes; resolves once the router serves them (and has drained removed upstreams). */
@@ -60,7 +75,13 @@ export class RouteController {
       this.pending = null;
       await this.router.ensureRunning();
       const want = await this.desired();
-      await this.router.apply(want, await this.challenges());
+      this.applied++;
+      try {
+        await this.router.apply(want, await this.challenges());
+      } catch (err) {
+        this.served = null; // half-applied or not at all: unknown until the router is read again
+        throw err;
+      }
       this.served = upstreamsOf(want);
     });
     this.pending = p;

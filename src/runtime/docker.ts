@@ -380,6 +380,7 @@ function toContainerInfo(raw: ContainerInspect): ContainerInfo {
     state,
     // A restarting container has exited: its last exit code says why.
     exitCode: stopped || state === 'restarting' ? raw.State.ExitCode : null,
+    startError: raw.State.Error || null,
     restartCount: raw.RestartCount,
     addresses,
     createdAt: raw.Created,

@@ -8,8 +8,14 @@ import Module from 'node:module';
  * module cache and load the real module on first use, so a later use still works.
  */
 export function deferDockerodeExtras(): void {
-  const fromModem = createRequire(createRequire(import.meta.url).resolve('docker-modem'));
+  // Resolved the way dockerode itself resolves them, wherever the package manager put them.
   const fromDockerode = createRequire(createRequire(import.meta.url).resolve('dockerode'));
+  let fromModem: NodeJS.Require;
+  try {
+    fromModem = createRequire(fromDockerode.resolve('docker-modem'));
+  } catch {
+    return; // dockerode will fail to load on its own, with its own message
+  }
   defer(fromModem, 'ssh2', (load) => ({
     // docker-modem reads .Client when it loads and calls `new Client()` only for ssh:// hosts.
     Client: function Client(...args: unknown[]) {

@@ -31,6 +31,8 @@ export interface ContainerInfo {
   state: ContainerState;
   /** Exit code of the last run, when it exited. */
   exitCode: number | null;
+  /** Why the engine could not start it (a missing entrypoint...); null when it never tried or succeeded. */
+  startError: string | null;
   restartCount: number;
   /** Address on each attached network, by network name. */
   addresses: Record<string, string>;

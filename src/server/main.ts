@@ -60,6 +60,7 @@ async function main() {
   const domains = new DomainController(ctx);
 
   const app = await buildServer(ctx);
+  await routes.prime();
   await app.listen({ port: config.serverPort, host: config.serverHost });
   // Controllers start after the API listens: /healthz answers while they converge the world.
   await routes.start();

@@ -68,11 +68,11 @@ test('a container counts as served only once the router has applied it, not when
   const router = new GatedRouter();
   const ctx = { db, config: { routerDomain: 'localhost' }, log: pino({ level: 'silent' }) } as unknown as ApiContext;
   const routes = new RouteController(ctx, router);
-  assert.equal(routes.serves('10.0.0.2', 8080), undefined, 'unknown before the router state is read');
+  assert.equal(routes.serves('10.0.0.2', 8080), false, 'not known to be served before the router is read');
 
   const synced = routes.sync();
   await router.entered.promise;
-  assert.equal(routes.serves('10.0.0.2', 8080), undefined, 'still unknown while the first reload is under way');
+  assert.equal(routes.serves('10.0.0.2', 8080), false, 'not served while the first reload is under way');
   router.release();
   await synced;
   assert.equal(routes.serves('10.0.0.2', 8080), true);
@@ -86,5 +86,17 @@ test('a container counts as served only once the router has applied it, not when
   assert.equal(routes.serves('10.0.0.2', 8080), true);
   router.release();
   await out;
+  assert.equal(routes.serves('10.0.0.2', 8080), false);
+
+  // Back in rotation, then the router stops answering: what it serves is unknown, so not claimed.
+  await db.updateTable('containers').set({ in_rotation: 1 }).where('id', '=', 'c1').execute();
+  router.entered = deferred();
+  const back = routes.sync();
+  await router.entered.promise;
+  router.release();
+  await back;
+  assert.equal(routes.serves('10.0.0.2', 8080), true);
+  router.current = () => Promise.reject(new Error('connection refused'));
+  await routes.prime();
   assert.equal(routes.serves('10.0.0.2', 8080), false);
 });

@@ -188,6 +188,26 @@ describe('apps on the Docker Engine, through the router', () => {
     await dev.call('deleteApp', { params: { id: 'rec' } });
   });
 
+  test('an image whose command cannot run fails its release with the reason in its log; the old release keeps serving', async () => {
+    const bad = 'berth-test/bad-entrypoint:1';
+    await run('docker', ['build', '-q', '-t', bad, '-'], { input: `FROM ${image}\nENTRYPOINT ["/no/such/binary"]\n`, timeoutMs: 120_000 });
+    await dev.call('createApp', { body: { name: 'broken', project: 'web', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
+    await dev.call('deployApp', { params: { id: 'broken' }, body: { image_id: image, replicas: 1 } });
+    assert.equal((await live('broken', 1)).status, 'live');
+    const before = await healthy('broken', 1);
+    const v2 = await dev.call('deployApp', { params: { id: 'broken' }, body: { image_id: bad } });
+    const failed = await live('broken', v2.version);
+    assert.equal(failed.status, 'failed');
+    // Under init (every replica has one) the command's failure is an exit, with init's words in the log.
+    assert.match(failed.reason ?? '', /exited with code 127/);
+    assert.match(failed.reason ?? '', /no\/such\/binary/);
+    assert.equal((await dev.call('getApp', { params: { id: 'broken' } })).release, 1);
+    assert.deepEqual((await healthy('broken', 1)).map((c) => c.id), before.map((c) => c.id), 'the old replica was never touched');
+    assert.equal((await get('broken')).status, 200);
+    await dev.call('deleteApp', { params: { id: 'broken' } });
+    await run('docker', ['rmi', bad], { timeoutMs: 30_000 });
+  });
+
   test('apps in one project reach each other by name; other projects cannot reach them', async () => {
     await dev.call('createProject', { body: { name: 'other' } });
     await dev.call('createApp', { body: { name: 'api', project: 'web', slug: 'api-web' } });

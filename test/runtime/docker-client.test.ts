@@ -105,11 +105,16 @@ test('log frames are split into lines whatever the chunking', () => {
 test("dockerode's ssh2 and gRPC load only when first used, and then work", async () => {
   const { createRequire } = await import('node:module');
   await import('../../src/runtime/engine-api.js');
-  const fromModem = createRequire(createRequire(import.meta.url).resolve('docker-modem'));
+  const fromDockerode = createRequire(createRequire(import.meta.url).resolve('dockerode'));
+  const fromModem = createRequire(fromDockerode.resolve('docker-modem'));
   const ssh2Path = fromModem.resolve('ssh2');
   const stand = fromModem.cache[ssh2Path]?.exports as { Client: new () => { connect: unknown; end(): void } };
   assert.ok(stand, 'the stand-in sits in the module cache');
   assert.equal(Object.keys(stand).join(), 'Client', 'the real ssh2 is not loaded yet');
+  const ssh2Dir = ssh2Path.slice(0, ssh2Path.lastIndexOf('/lib/'));
+  assert.ok(!Object.keys(fromModem.cache).some((p) => p.startsWith(ssh2Dir) && p !== ssh2Path), 'none of ssh2 files is loaded');
+  const grpcPath = fromDockerode.resolve('@grpc/grpc-js');
+  assert.ok(!Object.keys(fromDockerode.cache).some((p) => p.includes('/@grpc/grpc-js/') && p !== grpcPath), 'none of gRPC is loaded');
   const client = new stand.Client();
   assert.equal(typeof client.connect, 'function', 'first use gives a real ssh2 Client');
   client.end();

@@ -47,7 +47,7 @@ function releaseDto(r: releases.ReleaseRow, liveId: string | null): Release {
 /** In rotation when the database wants it there and the router has applied it (they differ during a reload). */
 function inRotation(ctx: ApiContext, row: ContainerRow): boolean {
   if (!row.in_rotation || !row.address) return false;
-  return ctx.routerServes(row.address, row.port) ?? true;
+  return ctx.routerServes(row.address, row.port);
 }
 
 async function containerDto(ctx: ApiContext, row: ContainerRow, slug: string): Promise<Container> {
