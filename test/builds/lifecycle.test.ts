@@ -65,7 +65,10 @@ describe('build lifecycle', () => {
     const socket = collectWs(s.url, b.id, dev.opts.token!, 'header', (m) => {
       if (m.type === 'line' && m.line === `first-${n}`) sawFirst();
     });
-    await firstArrived;
+    await Promise.race([
+      firstArrived,
+      socket.then(({ code }) => assert.fail(`the log socket closed (${code}) before sending the first line`)),
+    ]);
     const [ctr] = await buildContainers(`go-${n}`);
     assert.ok(ctr, 'the build step is running');
     await run('docker', ['exec', ctr.split(' ')[0], 'touch', `/tmp/go-${n}`], { timeoutMs: 20_000 });
