@@ -46,7 +46,7 @@ if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 fi
 echo "up: starting the control plane on port $PORT..."
 # Its own session: it outlives this script and the terminal it ran in.
-# A small young generation keeps the idle control plane near 110 MB instead of ~145 MB (docs/performance.md).
+# A small young generation and one V8 helper thread keep the idle control plane small (figures: docs/performance.md).
 setsid node --max-semi-space-size=1 --v8-pool-size=1 "$ROOT/dist/src/server/main.js" >>"$LOG" 2>&1 </dev/null &
 echo $! > "$PIDFILE"
 for _ in $(seq 1 120); do
