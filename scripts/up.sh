@@ -28,6 +28,13 @@ PORT="${SERVER_PORT:-8080}"
 
 bash scripts/deps.sh
 bash scripts/docker.sh
+# Caddy 2.6 binds new listening sockets on every config reload and closes the old ones; with this the
+# kernel hands connections queued on an old socket to the new one instead of resetting them
+# (docs/operations.md). Kept across reboots; the control plane also sets it at start when it can.
+if [ -e /proc/sys/net/ipv4/tcp_migrate_req ]; then
+  echo 'net.ipv4.tcp_migrate_req = 1' > /etc/sysctl.d/90-berth.conf
+  echo 1 > /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo "up: could not set net.ipv4.tcp_migrate_req=1 (read-only /proc/sys?)" >&2
+fi
 echo "up: building..."
 npx tsc -p tsconfig.json
 chmod +x dist/src/cli/main.js
