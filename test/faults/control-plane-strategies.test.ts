@@ -4,7 +4,7 @@ import type { BerthClient } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { startServer, type Engine, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
-import { startLoad, viaRouter, assertNoDrops } from '../support/load.js';
+import { withLoad, viaRouter, assertNoDrops } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { assertConsistent, assertOneLive, enginePs, healthy, settled, type Container } from './helpers.js';
 
@@ -74,8 +74,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         assert.equal((await settled(dev, app, 1)).status, 'live');
         await healthy(dev, app, 3);
 
-        const load = startLoad({ port: s.routerPort, host: host(app) });
-        try {
+        const res = await withLoad({ port: s.routerPort, host: host(app) }, async (load) => {
           assert.equal((await dev.call('deployApp', { params: { id: app }, body: { image_id: image } })).version, 2);
           await waitFor(
             `the ${strategy} rollout to reach the moment where ${moment}`,
@@ -102,13 +101,11 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
           else await assertConsistent(s, dev, app, 3, 2);
           const r = await viaRouter(s.routerPort, host(app), '/');
           assert.equal(JSON.parse(r.body).env.BERTH_RELEASE, 'v2');
-        } finally {
-          const res = await load.stop();
-          assert.ok(res.sent > 100, `the load ran (${res.sent} requests)`);
-          // Recreate stops the old set before the new one starts: downtime is what it promises.
-          if (strategy === 'recreate') console.log(`# recreate across a kill: ${res.failed} of ${res.sent} requests failed, by design`);
-          else assertNoDrops(res, `${strategy} across the kill and the restart`);
-        }
+        });
+        assert.ok(res.sent > 100, `the load ran (${res.sent} requests)`);
+        // Recreate stops the old set before the new one starts: downtime is what it promises.
+        if (strategy === 'recreate') console.log(`# recreate across a kill: ${res.failed} of ${res.sent} requests failed, by design`);
+        else assertNoDrops(res, `${strategy} across the kill and the restart`);
       });
     }
 
@@ -118,8 +115,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await dev.call('deployApp', { params: { id: app }, body: { image_id: image, replicas: 1 } });
       assert.equal((await settled(dev, app, 1)).status, 'live');
       await healthy(dev, app, 1);
-      const load = startLoad({ port: s.routerPort, host: host(app) });
-      try {
+      const res = await withLoad({ port: s.routerPort, host: host(app) }, async (load) => {
         await dev.call('scaleApp', { params: { id: app }, body: { replicas: 6 } });
         await waitFor(
           'new replicas on their way, none in rotation yet',
@@ -133,10 +129,8 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
         await s.start();
         await assertConsistent(s, dev, app, 6, 1);
         assert.equal((await assertOneLive(dev, app)).version, 1, 'scaling makes no release');
-      } finally {
-        const res = await load.stop();
-        assertNoDrops(res, 'scale-up across the kill and the restart');
-      }
+      });
+      assertNoDrops(res, 'scale-up across the kill and the restart');
     });
   });
 }

@@ -8,7 +8,7 @@ import { routesFromConfig } from '../../src/router/caddy-config.js';
 import { runOk } from '../../src/lib/exec.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
-import { startLoad, viaRouter, assertNoDrops } from '../support/load.js';
+import { startLoad, withLoad, viaRouter, assertNoDrops } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { assertConsistent, caddyConfig, healthy, settled, startTimes } from './helpers.js';
 
@@ -54,8 +54,7 @@ describe('faults: control plane, router and app containers', () => {
     const started = await startTimes(ids);
     const config = await caddyConfig(s);
     const pid = caddyPid();
-    const load = startLoad({ port: s.routerPort, host: host(app) });
-    try {
+    const res = await withLoad({ port: s.routerPort, host: host(app) }, async (load) => {
       await s.kill();
       const sentAtKill = load.result.sent;
       await waitFor('requests served while the control plane is down', () => load.result.sent > sentAtKill + 50, { timeoutMs: 10_000 });
@@ -78,10 +77,8 @@ describe('faults: control plane, router and app containers', () => {
       const afterItems = await assertConsistent(s, dev, app, 3, 1);
       assert.deepEqual(afterItems.map((c) => c.docker_id).sort(), [...ids].sort(), 'the same containers');
       assert.deepEqual(await startTimes(ids), started, 'no container was restarted');
-    } finally {
-      const res = await load.stop();
-      assertNoDrops(res, 'with the control plane down');
-    }
+    });
+    assertNoDrops(res, 'with the control plane down');
   });
 
   test('Caddy killed: it is started again and serves the same routes within seconds', async () => {
@@ -112,9 +109,8 @@ describe('faults: control plane, router and app containers', () => {
     const items = await steadyApp();
     const victim = items[0];
     const startedBefore = (await startTimes([victim.docker_id!]))[victim.docker_id!].split(' ')[0];
-    const load = startLoad({ port: s.routerPort, host: host(app) });
     let killedAt = 0;
-    try {
+    const res = await withLoad({ port: s.routerPort, host: host(app) }, async (load) => {
       await waitFor('load running', () => load.result.sent > 50, { timeoutMs: 10_000 });
       killedAt = Date.now();
       await runOk('docker', ['kill', victim.docker_id!], { timeoutMs: 20_000 });
@@ -134,18 +130,16 @@ describe('faults: control plane, router and app containers', () => {
       await assertConsistent(s, dev, app, 3, 1);
       const seen = load.result.hostnames.size;
       await waitFor('requests to reach all three replicas again', () => load.result.hostnames.size >= 3 && load.result.sent > seen, { timeoutMs: 10_000 });
-    } finally {
-      const res = await load.stop();
-      // A request that was inside the replica when it was SIGKILLed has its connection reset; Caddy
-      // only retries on another upstream when it could not connect (a request it already sent may not
-      // be safe to send twice), so such a request gets a 502. That can only be a request in flight at
-      // the kill: at most one per load worker, all within the moment of the kill.
-      assert.ok(res.failed <= 4, `${res.failed} of ${res.sent} requests failed: ${res.failures.join('; ')}`);
-      for (const f of res.failures) {
-        assert.match(f, /HTTP 502/);
-        assert.ok(Math.abs(Date.parse(f.slice(0, 24)) - killedAt) < 2000, `failure at the kill: ${f}`);
-      }
-      console.log(`# killed replica: ${res.failed} of ${res.sent} requests failed (${res.failures.join('; ') || 'none'})`);
+    });
+    // A request that was inside the replica when it was SIGKILLed has its connection reset; Caddy
+    // only retries on another upstream when it could not connect (a request it already sent may not
+    // be safe to send twice), so such a request gets a 502. That can only be a request in flight at
+    // the kill: at most one per load worker, all within the moment of the kill.
+    assert.ok(res.failed <= 4, `${res.failed} of ${res.sent} requests failed: ${res.failures.join('; ')}`);
+    for (const f of res.failures) {
+      assert.match(f, /HTTP 502/);
+      assert.ok(Math.abs(Date.parse(f.slice(0, 24)) - killedAt) < 2000, `failure at the kill: ${f}`);
     }
+    console.log(`# killed replica: ${res.failed} of ${res.sent} requests failed (${res.failures.join('; ') || 'none'})`);
   });
 });

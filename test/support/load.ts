@@ -118,6 +118,24 @@ export function startLoad(opts: { port: number; host: string; concurrency?: numb
 }
 
 /**
+ * Runs `body` while a load runs against the router, and returns the load's figures. The load stops
+ * whatever happens; when `body` fails, its error is what the test reports, not the load's.
+ */
+export async function withLoad(
+  opts: Parameters<typeof startLoad>[0],
+  body: (load: ReturnType<typeof startLoad>) => Promise<void>,
+): Promise<LoadResult> {
+  const load = startLoad(opts);
+  try {
+    await body(load);
+  } catch (err) {
+    await load.stop();
+    throw err;
+  }
+  return load.stop();
+}
+
+/**
  * Brand-new connections a load run may see closed before an answer. With the kernel handing queued
  * connections to Caddy's new listener (net.ipv4.tcp_migrate_req=1) that was 1 in about 2,250 reloads
  * when measured; without it, about 0.4 per reload under a busy load.
