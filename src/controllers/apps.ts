@@ -354,7 +354,21 @@ export class AppController {
 
   /** One new replica in, healthy, then one old one out: never fewer healthy replicas than before. */
   private async rolling(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
-    for (let i = 0; i < cfg.replicas; i++) {
+    // Replicas beyond what serves now replace nothing (a first deploy, or more replicas than before):
+    // they start together, each taking traffic once it passes. The others go one in, one out.
+    const serving = (await rows.containersOfApp(this.ctx.db, app.id)).filter((r) => r.in_rotation && r.release_id !== target.id).length;
+    const replacing = Math.min(serving, cfg.replicas);
+    const added = Array.from({ length: cfg.replicas - replacing }, (_, k) => replacing + k);
+    await eachLimited(
+      added,
+      START_CONCURRENCY,
+      async (i) => {
+        await this.checkTarget(app, target);
+        await this.swap(await this.ensureReplica(app, target, cfg, i, app.restart_seq, false), []);
+      },
+      this.alsoFailed,
+    );
+    for (let i = 0; i < replacing; i++) {
       await this.checkTarget(app, target);
       const fresh = await this.ensureReplica(app, target, cfg, i, app.restart_seq, false);
       const old = (await rows.containersOfApp(this.ctx.db, app.id)).find((r) => r.in_rotation && r.release_id !== target.id);
