@@ -68,24 +68,41 @@ export class RouteController {
     return this.served?.has(`${address}:${port}`) ?? false;
   }
 
-  /** Applies the desired routes; resolves once the router serves them (and has drained removed upstreams). */
+  /**
+   * Applies the desired routes; resolves once the router serves them and has drained the upstreams
+   * it removed (so the caller may stop those). The next sync waits only for this one's load, not its
+   * drain: one app's retiring replica must not hold back every other app's route change.
+   */
   sync(): Promise<void> {
     if (this.pending) return this.pending;
+    let released!: () => void;
+    const loadDone = new Promise<void>((r) => (released = r));
     const p = this.chain.then(async () => {
       this.pending = null;
-      await this.router.ensureRunning();
-      const want = await this.desired();
-      this.applied++;
       try {
-        await this.router.apply(want, await this.challenges());
-      } catch (err) {
-        this.served = null; // half-applied or not at all: unknown until the router is read again
-        throw err;
+        await this.router.ensureRunning();
+        const want = await this.desired();
+        this.applied++;
+        let loaded = false;
+        const onLoaded = () => {
+          if (loaded) return;
+          loaded = true;
+          this.served = upstreamsOf(want);
+          released();
+        };
+        try {
+          await this.router.apply(want, await this.challenges(), onLoaded);
+        } catch (err) {
+          if (!loaded) this.served = null; // half-applied or not at all: unknown until the router is read again
+          throw err;
+        }
+        onLoaded();
+      } finally {
+        released();
       }
-      this.served = upstreamsOf(want);
     });
     this.pending = p;
-    this.chain = p.catch(() => {});
+    this.chain = Promise.race([loadDone, p]).catch(() => {});
     return p;
   }
 

@@ -135,18 +135,21 @@ export class CaddyRouter implements Router {
     return this.starting;
   }
 
-  apply(routes: Route[], challenges: string[] = []): Promise<void> {
-    return this.serialized(async () => {
+  async apply(routes: Route[], challenges: string[] = [], loaded?: () => void): Promise<void> {
+    const removed = await this.serialized(async () => {
       const want = buildConfig(routes, this.configOpts, challenges);
       const have = await this.admin('GET', '/config/');
-      if (isDeepStrictEqual(have, want)) return;
+      if (isDeepStrictEqual(have, want)) return [];
       const res = await adminRequest(this.opts.admin, 'POST', '/load', JSON.stringify(want), 30_000);
       if (res.status !== 200) throw new Error(`caddy rejected the config (${res.status}): ${res.body.trim()}`);
       const kept = new Set(routesFromConfig(want).flatMap((r) => r.upstreams));
-      const removed = routesFromConfig(have).flatMap((r) => r.upstreams).filter((u) => !kept.has(u));
-      this.opts.logger?.info({ routes: routes.length, removed }, 'router config applied');
-      if (removed.length) await sleep(this.opts.drainMs ?? 2000);
+      const gone = routesFromConfig(have).flatMap((r) => r.upstreams).filter((u) => !kept.has(u));
+      this.opts.logger?.info({ routes: routes.length, removed: gone }, 'router config applied');
+      return gone;
     });
+    loaded?.();
+    // Outside the queue: the next load need not wait for this one's drain.
+    if (removed.length) await sleep(this.opts.drainMs ?? 2000);
   }
 
   async current(): Promise<Route[]> {

@@ -19,8 +19,10 @@ export interface Router {
    * Makes the proxy's configuration equal to these routes (idempotent, no restart, no dropped request).
    * Each challenge token is answered (200, the token as body) at /.well-known/berth-verify/<token> on
    * every host: that is how a custom domain proves its DNS points here.
+   * Resolves once removed upstreams have drained; `loaded` is called as soon as the proxy serves
+   * the new routes, before that wait, so the next change need not queue behind the drain.
    */
-  apply(routes: Route[], challenges?: string[]): Promise<void>;
+  apply(routes: Route[], challenges?: string[], loaded?: () => void): Promise<void>;
   /** The routes the proxy serves now, as Berth last applied them (read back from the proxy). */
   current(): Promise<Route[]>;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { RouteController } from '../../src/controllers/routes.js';
 import { openStore, now } from '../../src/store/db.js';
@@ -34,7 +34,8 @@ class GatedRouter implements Router {
   }
 }
 
-test('a container counts as served only once the router has applied it, not when the database wants it', async (t) => {
+/** A store with one app and one healthy container of it in rotation (10.0.0.2:8080). */
+async function seeded(t: TestContext): Promise<ApiContext> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-routes-'));
   const store = await openStore({ dataDir: dir, databaseUrl: null });
   t.after(async () => {
@@ -65,8 +66,13 @@ test('a container counts as served only once the router has applied it, not when
     })
     .execute();
 
+  return { db, config: { routerDomain: 'localhost' }, log: pino({ level: 'silent' }) } as unknown as ApiContext;
+}
+
+test('a container counts as served only once the router has applied it, not when the database wants it', async (t) => {
+  const ctx = await seeded(t);
+  const db = ctx.db;
   const router = new GatedRouter();
-  const ctx = { db, config: { routerDomain: 'localhost' }, log: pino({ level: 'silent' }) } as unknown as ApiContext;
   const routes = new RouteController(ctx, router);
   assert.equal(routes.serves('10.0.0.2', 8080), false, 'not known to be served before the router is read');
 
@@ -100,3 +106,45 @@ test('a container counts as served only once the router has applied it, not when
   await routes.prime();
   assert.equal(routes.serves('10.0.0.2', 8080), false);
 });
+
+/** A router that loads at once and then holds its drain until told. */
+class DrainingRouter implements Router {
+  loads: Route[][] = [];
+  private drains: (() => void)[] = [];
+  async ensureRunning(): Promise<void> {}
+  async current(): Promise<Route[]> {
+    return this.loads.at(-1) ?? [];
+  }
+  async apply(routes: Route[], _challenges?: string[], loaded?: () => void): Promise<void> {
+    this.loads.push(routes);
+    loaded?.();
+    await new Promise<void>((r) => this.drains.push(r));
+  }
+  drainAll(): void {
+    for (const d of this.drains.splice(0)) d();
+  }
+}
+
+test("a route change does not wait for another change's drain; each sync still resolves only after its own", async (t) => {
+  const ctx = await seeded(t);
+  const router = new DrainingRouter();
+  const routes = new RouteController(ctx, router);
+  let firstDone = false;
+  const first = routes.sync().then(() => (firstDone = true));
+  await waitUntil(() => router.loads.length === 1);
+  // Another app's container leaves rotation while the first change is still draining.
+  await ctx.db.updateTable('containers').set({ in_rotation: 0 }).where('id', '=', 'c1').execute();
+  const second = routes.sync();
+  await waitUntil(() => router.loads.length === 2);
+  assert.deepEqual(router.loads[1][0].upstreams, [], 'the second change reached the router during the first drain');
+  assert.equal(firstDone, false, 'the first sync still waits for its drain');
+  assert.equal(routes.serves('10.0.0.2', 8080), false, 'what is served follows the loads, not the drains');
+  router.drainAll();
+  await Promise.all([first, second]);
+});
+
+async function waitUntil(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(cond(), 'condition not reached');
+}
