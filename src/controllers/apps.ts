@@ -194,8 +194,10 @@ export class AppController {
     const app = await this.ctx.db.selectFrom('apps').selectAll().where('id', '=', appId).executeTakeFirst();
     if (!app) return this.removeApp(appId);
     if (!app.release_id && !(await this.ctx.db.selectFrom('containers').select('id').where('app_id', '=', appId).executeTakeFirst())) {
-      // Never deployed: only the route (a 503 page) to keep in step.
-      return this.routes.sync();
+      // Never deployed: only the route (a 503 page) to keep in step. Not awaited: the sync also waits
+      // for other apps' drains, and this app's first deploy should not queue behind them.
+      void this.routes.sync().catch((err) => this.ctx.log.warn({ err }, 'router update failed'));
+      return;
     }
     await this.observe(app);
     if (app.stopped) return this.stopAll(app);

@@ -17,6 +17,8 @@ export class RouteController {
   private served: Set<string> | null = null;
   /** Bumped by every apply, so a read of the router that an apply overtook does not overwrite it. */
   private applied = 0;
+  /** Upstreams a load removed, until the router's drain of them is over. */
+  private readonly draining = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ctx: ApiContext,
@@ -69,9 +71,10 @@ export class RouteController {
   }
 
   /**
-   * Applies the desired routes; resolves once the router serves them and has drained the upstreams
-   * it removed (so the caller may stop those). The next sync waits only for this one's load, not its
-   * drain: one app's retiring replica must not hold back every other app's route change.
+   * Applies the desired routes; resolves once the router serves them and every upstream they leave
+   * out has drained (so the caller may stop it), whichever load removed it. The next sync waits only
+   * for this one's load, not its drain: one app's retiring replica must not hold back every other
+   * app's route change.
    */
   sync(): Promise<void> {
     if (this.pending) return this.pending;
@@ -79,15 +82,19 @@ export class RouteController {
     const loadDone = new Promise<void>((r) => (released = r));
     const p = this.chain.then(async () => {
       this.pending = null;
+      let drained!: () => void;
+      const drainDone = new Promise<void>((r) => (drained = r));
       try {
         await this.router.ensureRunning();
         const want = await this.desired();
+        const wanted = upstreamsOf(want);
         this.applied++;
         let loaded = false;
         const onLoaded = () => {
           if (loaded) return;
           loaded = true;
-          this.served = upstreamsOf(want);
+          for (const u of this.served ?? []) if (!wanted.has(u)) this.draining.set(u, drainDone);
+          this.served = wanted;
           released();
         };
         try {
@@ -97,8 +104,14 @@ export class RouteController {
           throw err;
         }
         onLoaded();
+        drained();
+        // An upstream an earlier load removed may still be draining; whoever asked for it to go out
+        // may be waiting on this sync (its change was already in that earlier load).
+        await Promise.all([...this.draining].filter(([u]) => !wanted.has(u)).map(([, d]) => d));
       } finally {
         released();
+        drained();
+        for (const [u, d] of this.draining) if (d === drainDone) this.draining.delete(u);
       }
     });
     this.pending = p;

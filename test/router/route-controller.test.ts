@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import pino from 'pino';
 import { RouteController } from '../../src/controllers/routes.js';
 import { openStore, now } from '../../src/store/db.js';
@@ -116,9 +117,11 @@ class DrainingRouter implements Router {
     return this.loads.at(-1) ?? [];
   }
   async apply(routes: Route[], _challenges?: string[], loaded?: () => void): Promise<void> {
+    const unchanged = isDeepStrictEqual(routes, this.loads.at(-1));
     this.loads.push(routes);
     loaded?.();
-    await new Promise<void>((r) => this.drains.push(r));
+    // Like Caddy: nothing removed, nothing to drain.
+    if (!unchanged) await new Promise<void>((r) => this.drains.push(r));
   }
   drainAll(): void {
     for (const d of this.drains.splice(0)) d();
@@ -148,3 +151,27 @@ async function waitUntil(cond: () => boolean): Promise<void> {
   while (!cond() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   assert.ok(cond(), 'condition not reached');
 }
+
+test('a sync whose change an earlier load already carried still waits for that load to drain', async (t) => {
+  const ctx = await seeded(t);
+  const router = new DrainingRouter();
+  const routes = new RouteController(ctx, router);
+  const first = routes.sync();
+  await waitUntil(() => router.loads.length === 1);
+  router.drainAll();
+  await first;
+  // The replica leaves rotation; a sync removes it and drains...
+  await ctx.db.updateTable('containers').set({ in_rotation: 0 }).where('id', '=', 'c1').execute();
+  const removing = routes.sync();
+  await waitUntil(() => router.loads.length === 2);
+  // ...and the caller that took it out syncs only now: nothing left to load, but it may not stop
+  // the replica before the drain is over.
+  let laterDone = false;
+  const later = routes.sync().then(() => (laterDone = true));
+  await waitUntil(() => router.loads.length === 3);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(laterDone, false, 'the later sync waits for the drain it depends on');
+  router.drainAll();
+  await Promise.all([removing, later]);
+  assert.equal(laterDone, true);
+});

@@ -62,7 +62,7 @@ function once(port: number, host: string, path: string, agent: Agent | false | u
 export interface LoadResult {
   sent: number;
   failed: number;
-  /** The first few failures, to say what went wrong. */
+  /** The first few failures, each led by the time its request was sent, to say what went wrong. */
   failures: string[];
   /** Requests sent again after a reused keep-alive connection was closed before they were read. */
   resent: number;
@@ -84,6 +84,7 @@ export function startLoad(opts: { port: number; host: string; concurrency?: numb
   const worker = async () => {
     while (running) {
       result.sent++;
+      const sentAt = new Date();
       try {
         const { reply: r, resent, fresh } = await send(opts.port, opts.host, opts.path ?? '/', agent, 10_000);
         if (resent) result.resent++;
@@ -99,7 +100,7 @@ export function startLoad(opts: { port: number; host: string; concurrency?: numb
         result.failed++;
         const e = err as NodeJS.ErrnoException & { usedBefore?: boolean; afterResend?: boolean };
         if (result.failures.length < 10) {
-          result.failures.push(`${new Date().toISOString()} ${e.message}${e.code ? ` (${e.code}${e.usedBefore ? ', reused connection' : ''}${e.afterResend ? ', on the resend' : ''})` : ''}`);
+          result.failures.push(`${sentAt.toISOString()} ${e.message}${e.code ? ` (${e.code}${e.usedBefore ? ', reused connection' : ''}${e.afterResend ? ', on the resend' : ''})` : ''}`);
         }
       }
     }
