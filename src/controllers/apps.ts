@@ -10,7 +10,7 @@ import * as rows from '../store/containers.js';
 import type { ContainerRow } from '../store/containers.js';
 import { parseEnv, plainEnv } from '../domain/env.js';
 import { newId } from '../lib/ids.js';
-import { Canceled, HealthError, lastLogLines, probe, waitHealthy } from './health.js';
+import { Canceled, HealthError, exitedEarly, lastLogLines, probe, waitHealthy } from './health.js';
 import type { RouteController } from './routes.js';
 
 /** Raised inside a rollout when a newer deploy replaced its release: the rollout stops and the next one takes over. */
@@ -31,6 +31,9 @@ interface Slot {
   replica: number;
   mine: ContainerRow[];
 }
+
+/** from, from + 1, ..., to - 1. */
+const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from) }, (_, k) => from + k);
 
 /**
  * Runs fn over items, at most `limit` at a time. After the first error no new item starts, but the
@@ -360,9 +363,8 @@ export class AppController {
     // they start together, each taking traffic once it passes. The others go one in, one out.
     const serving = (await rows.containersOfApp(this.ctx.db, app.id)).filter((r) => r.in_rotation && r.release_id !== target.id).length;
     const replacing = Math.min(serving, cfg.replicas);
-    const added = Array.from({ length: cfg.replicas - replacing }, (_, k) => replacing + k);
     await eachLimited(
-      added,
+      range(replacing, cfg.replicas),
       START_CONCURRENCY,
       async (i) => {
         await this.checkTarget(app, target);
@@ -383,14 +385,8 @@ export class AppController {
 
   /** The whole new set starts and passes its checks, then traffic moves in one router update. */
   private async blueGreen(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
-    const replicas = Array.from({ length: cfg.replicas }, (_, i) => i);
-    await eachLimited(replicas, START_CONCURRENCY, async (i) => void (await this.ensureReplica(app, target, cfg, i, app.restart_seq, false)), this.alsoFailed);
-    await this.checkTarget(app, target);
-    await this.ctx.db.transaction().execute(async (tx) => {
-      await tx.updateTable('containers').set({ in_rotation: 0 }).where('app_id', '=', app.id).where('release_id', '!=', target.id).execute();
-      await tx.updateTable('containers').set({ in_rotation: 1 }).where('app_id', '=', app.id).where('release_id', '=', target.id).execute();
-    });
-    await this.routes.sync();
+    await this.startSet(app, target, cfg);
+    await this.switchTo(app, target);
     // The old set is kept, stopped, so rolling back to it is fast.
     for (const r of await rows.containersOfApp(this.ctx.db, app.id)) {
       if (r.release_id !== target.id && r.status !== 'stopped') {
@@ -407,9 +403,8 @@ export class AppController {
     // promises is one stop and one start, not one per replica.
     const old = (await rows.containersOfApp(this.ctx.db, app.id)).filter((r) => r.release_id !== target.id);
     await eachLimited(old, START_CONCURRENCY, (r) => this.retire(r), this.alsoFailed);
-    const replicas = Array.from({ length: cfg.replicas }, (_, i) => i);
     try {
-      await eachLimited(replicas, START_CONCURRENCY, async (i) => void (await this.ensureReplica(app, target, cfg, i, app.restart_seq, false)), this.alsoFailed);
+      await this.startSet(app, target, cfg);
     } catch (err) {
       // The last good release comes back next (fail() converges it): first the new set goes, so two
       // copies never run side by side, which is what recreate exists to prevent.
@@ -418,8 +413,21 @@ export class AppController {
       }
       throw err;
     }
+    await this.switchTo(app, target);
+  }
+
+  /** Every replica of the release, started together and healthy, none taking traffic yet. */
+  private async startSet(app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
+    await eachLimited(range(0, cfg.replicas), START_CONCURRENCY, async (i) => void (await this.ensureReplica(app, target, cfg, i, app.restart_seq, false)), this.alsoFailed);
+  }
+
+  /** All traffic to the release's set, away from every other, in one router update. */
+  private async switchTo(app: AppRow, target: ReleaseRow): Promise<void> {
     await this.checkTarget(app, target);
-    await this.ctx.db.updateTable('containers').set({ in_rotation: 1, updated_at: now() }).where('app_id', '=', app.id).where('release_id', '=', target.id).execute();
+    await this.ctx.db.transaction().execute(async (tx) => {
+      await tx.updateTable('containers').set({ in_rotation: 0 }).where('app_id', '=', app.id).where('release_id', '!=', target.id).execute();
+      await tx.updateTable('containers').set({ in_rotation: 1 }).where('app_id', '=', app.id).where('release_id', '=', target.id).execute();
+    });
     await this.routes.sync();
   }
 
@@ -543,9 +551,8 @@ export class AppController {
     if (!address) {
       // Gone already (its command could not run: init reports that as an exit): say so, with its log.
       const exited = info && info.state !== 'running' && info.state !== 'created';
-      const code = info?.exitCode ?? this.exits.get(row.docker_id!) ?? '?';
       const err = exited
-        ? new HealthError(`the container exited with code ${code} before it became healthy`, await lastLogLines(this.ctx.runtime, row.docker_id!))
+        ? await exitedEarly(this.ctx.runtime, row.docker_id!, info.exitCode ?? this.exits.get(row.docker_id!))
         : new HealthError('the container has no address on its project network', []);
       await this.discardUnhealthy(row, err.message);
       throw err;

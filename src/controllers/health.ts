@@ -46,6 +46,11 @@ export async function lastLogLines(runtime: Runtime, dockerId: string, n = 20): 
   return lines.slice(-n);
 }
 
+/** The verdict on a container that exited before it answered: its exit code and last log lines. */
+export async function exitedEarly(runtime: Runtime, dockerId: string, code: number | null | undefined): Promise<HealthError> {
+  return new HealthError(`the container exited with code ${code ?? 'unknown'} before it became healthy`, await lastLogLines(runtime, dockerId));
+}
+
 /**
  * Waits until the container answers its health check, or fails with the reason and the last lines
  * of its log: when it exits, or when timeoutMs passes.
@@ -64,8 +69,7 @@ export async function waitHealthy(
     if (!info) throw new HealthError('the container disappeared', []);
     if (info.state === 'exited' || info.state === 'dead' || info.restartCount > 0) {
       // Docker may have restarted it already, so the engine's event is the surer source of the code.
-      const code = info.exitCode ?? opts.lastExitCode?.() ?? 'unknown';
-      throw new HealthError(`the container exited with code ${code} before it became healthy`, await lastLogLines(runtime, dockerId));
+      throw await exitedEarly(runtime, dockerId, info.exitCode ?? opts.lastExitCode?.());
     }
     if (info.state === 'running' && (await probe(url))) return;
     if (Date.now() > deadline) {
