@@ -90,10 +90,10 @@ export class RouteController {
         const wanted = upstreamsOf(want);
         this.applied++;
         let loaded = false;
-        const onLoaded = () => {
+        const onLoaded = (removed: string[] = []) => {
           if (loaded) return;
           loaded = true;
-          for (const u of this.served ?? []) if (!wanted.has(u)) this.draining.set(u, drainDone);
+          for (const u of removed) this.draining.set(u, drainDone);
           this.served = wanted;
           released();
         };

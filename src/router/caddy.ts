@@ -135,7 +135,7 @@ export class CaddyRouter implements Router {
     return this.starting;
   }
 
-  async apply(routes: Route[], challenges: string[] = [], loaded?: () => void): Promise<void> {
+  async apply(routes: Route[], challenges: string[] = [], loaded?: (removed: string[]) => void): Promise<void> {
     const removed = await this.serialized(async () => {
       const want = buildConfig(routes, this.configOpts, challenges);
       const have = await this.admin('GET', '/config/');
@@ -147,7 +147,7 @@ export class CaddyRouter implements Router {
       this.opts.logger?.info({ routes: routes.length, removed: gone }, 'router config applied');
       return gone;
     });
-    loaded?.();
+    loaded?.(removed);
     // Outside the queue: the next load need not wait for this one's drain.
     if (removed.length) await sleep(this.opts.drainMs ?? 2000);
   }

@@ -20,9 +20,10 @@ export interface Router {
    * Each challenge token is answered (200, the token as body) at /.well-known/berth-verify/<token> on
    * every host: that is how a custom domain proves its DNS points here.
    * Resolves once removed upstreams have drained; `loaded` is called as soon as the proxy serves
-   * the new routes, before that wait, so the next change need not queue behind the drain.
+   * the new routes, before that wait, with the upstreams this load removed, so the next change need
+   * not queue behind the drain.
    */
-  apply(routes: Route[], challenges?: string[], loaded?: () => void): Promise<void>;
+  apply(routes: Route[], challenges?: string[], loaded?: (removed: string[]) => void): Promise<void>;
   /** The routes the proxy serves now, as Berth last applied them (read back from the proxy). */
   current(): Promise<Route[]>;
 }

@@ -116,11 +116,13 @@ class DrainingRouter implements Router {
   async current(): Promise<Route[]> {
     return this.loads.at(-1) ?? [];
   }
-  async apply(routes: Route[], _challenges?: string[], loaded?: () => void): Promise<void> {
+  async apply(routes: Route[], _challenges?: string[], loaded?: (removed: string[]) => void): Promise<void> {
     const unchanged = isDeepStrictEqual(routes, this.loads.at(-1));
+    const kept = new Set(routes.flatMap((r) => r.upstreams));
+    const removed = (this.loads.at(-1) ?? []).flatMap((r) => r.upstreams).filter((u) => !kept.has(u));
     this.loads.push(routes);
-    loaded?.();
-    // Like Caddy: nothing removed, nothing to drain.
+    loaded?.(removed);
+    // Like Caddy: nothing changed, nothing to drain.
     if (!unchanged) await new Promise<void>((r) => this.drains.push(r));
   }
   drainAll(): void {
