@@ -207,10 +207,15 @@ function tarHeader(name: string, size: number): Buffer {
   h.write('0000000\0', 116);
   h.write(`${size.toString(8).padStart(11, '0')}\0`, 124);
   h.write('00000000000\0', 136);
-  h.write('        ', 148);
   h.write('0', 156);
   h.write('ustar\0', 257);
   h.write('00', 263);
+  return withChecksum(h);
+}
+
+/** Writes the header's checksum, computed with the checksum field itself as blanks. */
+function withChecksum(h: Buffer): Buffer {
+  h.write('        ', 148);
   let sum = 0;
   for (const b of h) sum += b;
   h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
@@ -222,9 +227,5 @@ function hardLinkTar(): Buffer {
   const h = tarHeader('passwd', 0);
   h.write('1', 156);
   h.write('/etc/passwd', 157);
-  h.write('        ', 148);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
-  return gzipSync(Buffer.concat([h, Buffer.alloc(1024)]));
+  return gzipSync(Buffer.concat([withChecksum(h), Buffer.alloc(1024)]));
 }
