@@ -1,11 +1,10 @@
 import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../register.js';
-import type { ApiContext, AuthUser } from '../context.js';
-import { HttpError, badRequest, conflict, notFound } from '../errors.js';
+import type { ApiContext } from '../context.js';
+import { badRequest, conflict } from '../errors.js';
 import { appFor } from '../access.js';
 import type { AppView } from '../../store/apps.js';
-import type { Role } from '../../store/projects.js';
 import * as builds from '../../store/builds.js';
 import type { BuildRow } from '../../store/builds.js';
 import { now } from '../../store/db.js';

@@ -11,7 +11,7 @@ import * as releases from '../../store/releases.js';
 import * as containers from '../../store/containers.js';
 import { buildById } from '../../store/builds.js';
 import type { ContainerRow } from '../../store/containers.js';
-import { createRelease, snapshot } from '../../domain/releases.js';
+import { createRelease } from '../../domain/releases.js';
 import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
 import type { BerthEvent } from '../../domain/events.js';
 import type { LogLine } from '../../runtime/types.js';
