@@ -1,5 +1,18 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { ArchiveLimits } from './builder/archive.js';
+
+/** Limits of one build (operator settings with safe defaults). */
+export interface BuildSettings {
+  memoryMb: number;
+  timeoutMs: number;
+  /** A git clone gets at most this long of the build's time. */
+  cloneTimeoutMs: number;
+  archive: ArchiveLimits;
+  /** A build whose source upload never comes is failed after this long. */
+  pendingTtlMs: number;
+  maxLogLines: number;
+}
 
 /** Everything Berth reads from its environment, parsed once at start. */
 export interface Config {
@@ -22,6 +35,7 @@ export interface Config {
   logLevel: string;
   /** Largest request body accepted, in bytes (archives have their own limit). */
   bodyLimit: number;
+  build: BuildSettings;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -30,6 +44,30 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
   return n;
+}
+
+function positive(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
+function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
+  const maxArchiveBytes = positive(env, 'BERTH_BUILD_MAX_UPLOAD_BYTES', positive(env, 'BERTH_BUILD_MAX_UPLOAD_MB', 200) * 1024 * 1024);
+  return {
+    memoryMb: positive(env, 'BERTH_BUILD_MEMORY_MB', 2048),
+    timeoutMs: positive(env, 'BERTH_BUILD_TIMEOUT_S', 1800) * 1000,
+    cloneTimeoutMs: positive(env, 'BERTH_BUILD_CLONE_TIMEOUT_S', 300) * 1000,
+    archive: {
+      maxArchiveBytes,
+      maxExpandedBytes: positive(env, 'BERTH_BUILD_MAX_SOURCE_MB', 1024) * 1024 * 1024,
+      maxEntries: positive(env, 'BERTH_BUILD_MAX_FILES', 100_000),
+    },
+    pendingTtlMs: positive(env, 'BERTH_BUILD_UPLOAD_TTL_S', 3600) * 1000,
+    maxLogLines: positive(env, 'BERTH_BUILD_MAX_LOG_LINES', 50_000),
+  };
 }
 
 /** DATABASE_URL wins; the POSTGRES_* variables are accepted as an alternative. */
@@ -63,5 +101,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPassword: env.BERTH_ADMIN_PASSWORD || undefined,
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: 1024 * 1024,
+    build: buildSettings(env),
   };
 }
+
+// Where things live under the data directory: one place, for the handlers and the controllers.
+/** Where a build keeps its source while it waits and runs; removed when it finishes. */
+export const buildDir = (dataDir: string, buildId: string) => join(dataDir, 'builds', buildId);
+/** Bare repositories of the apps' git remotes. */
+export const gitRoot = (dataDir: string) => join(dataDir, 'git');
+export const bareRepo = (dataDir: string, appId: string) => join(gitRoot(dataDir), `${appId}.git`);

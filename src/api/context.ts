@@ -4,6 +4,7 @@ import type { Store, Db } from '../store/db.js';
 import type { SecretBox } from '../lib/crypto.js';
 import type { Runtime } from '../runtime/types.js';
 import type { Events } from '../domain/events.js';
+import type { BuildLogHub } from '../domain/build-logs.js';
 
 /** What route handlers get to work with. Handlers validate and write desired state; controllers act on it. */
 export interface ApiContext {
@@ -15,6 +16,8 @@ export interface ApiContext {
   /** Read-only use in handlers (is this image present? read logs); containers are changed by controllers. */
   runtime: Runtime;
   events: Events;
+  /** Wakes live build-log readers. */
+  buildLogs: BuildLogHub;
   /** This installation's id; engine objects carry it as the berth.instance label. */
   instanceId: string;
   /** Tells the app controller that an app's desired state changed, so it reconciles now. */

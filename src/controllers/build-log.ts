@@ -1,27 +1,7 @@
-import { EventEmitter } from 'node:events';
 import type { Db } from '../store/db.js';
 import { appendLogs } from '../store/builds.js';
+import type { BuildLogHub } from '../domain/build-logs.js';
 
-/**
- * Tells live readers (the log WebSocket) that a build has new lines in the database or a new
- * status. Readers always read from the database, so a notification can be missed or doubled
- * without losing or repeating a line.
- */
-class BuildLogHub {
-  private readonly bus = new EventEmitter();
-  constructor() {
-    this.bus.setMaxListeners(0);
-  }
-  notify(buildId: string): void {
-    this.bus.emit(buildId);
-  }
-  subscribe(buildId: string, fn: () => void): () => void {
-    this.bus.on(buildId, fn);
-    return () => this.bus.off(buildId, fn);
-  }
-}
-
-export const buildLogHub = new BuildLogHub();
 
 const MAX_LINE = 4000;
 const BATCH = 200;
@@ -40,6 +20,7 @@ export class BuildLogWriter {
 
   constructor(
     private readonly db: Db,
+    private readonly hub: BuildLogHub,
     private readonly buildId: string,
     private seq: number,
     private readonly maxLines: number,
@@ -67,7 +48,7 @@ export class BuildLogWriter {
     if (batch.length) {
       this.chain = this.chain
         .then(() => appendLogs(this.db, this.buildId, batch))
-        .then(() => buildLogHub.notify(this.buildId))
+        .then(() => this.hub.notify(this.buildId))
         .catch(this.onError);
     }
     return this.chain;

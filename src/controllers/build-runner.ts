@@ -1,15 +1,16 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiContext } from '../api/context.js';
+import type { AppNudge, ControllerDeps } from './deps.js';
+import { bareRepo, buildDir, type BuildSettings } from '../config.js';
 import { now } from '../store/db.js';
 import { buildById, lastLogSeq, transition, updateBuild, type BuildRow } from '../store/builds.js';
-import type { AppRow } from '../store/apps.js';
+import { appById, type AppRow } from '../store/apps.js';
+import { LABEL } from '../runtime/labels.js';
 import { createRelease } from '../domain/releases.js';
 import { runOk } from '../lib/exec.js';
 import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, stackImage, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
-import { BuildLogWriter, buildLogHub } from './build-log.js';
-import { bareRepo, buildDir, type BuildSettings } from './build-settings.js';
+import { BuildLogWriter } from './build-log.js';
 
 /** A failure whose message is meant for the user as is (no stack, no "Error:"). */
 class BuildFailure extends Error {}
@@ -21,14 +22,15 @@ const step = (log: BuildLogWriter, text: string) => log.write(`-----> ${text}`);
  * Dockerfile, build the image, record the outcome, and deploy it when the app asks for that.
  * Whatever happens, its working directory is removed. A failed build never touches releases.
  */
-export async function runBuild(ctx: ApiContext, settings: BuildSettings, build: BuildRow, signal: AbortSignal): Promise<void> {
+export async function runBuild(ctx: ControllerDeps, apps: AppNudge, build: BuildRow, signal: AbortSignal): Promise<void> {
+  const settings = ctx.config.build;
   const started = Date.now();
   const dir = buildDir(ctx.config.dataDir, build.id);
   const src = join(dir, 'src');
-  const log = new BuildLogWriter(ctx.db, build.id, await lastLogSeq(ctx.db, build.id), settings.maxLogLines, (err) =>
+  const log = new BuildLogWriter(ctx.db, ctx.buildLogs, build.id, await lastLogSeq(ctx.db, build.id), settings.maxLogLines, (err) =>
     ctx.log.warn({ err, build: build.id }, 'build log write failed'),
   );
-  const app = await ctx.db.selectFrom('apps').selectAll().where('id', '=', build.app_id).executeTakeFirst();
+  const app = await appById(ctx.db, build.app_id);
   const left = () => settings.timeoutMs - (Date.now() - started);
   const event = (kind: string, message: string, data: Record<string, unknown> = {}) =>
     app
@@ -60,7 +62,7 @@ export async function runBuild(ctx: ApiContext, settings: BuildSettings, build: 
       contextDir: src,
       dockerfile: prepared.dockerfile,
       tag: build.image,
-      labels: { 'berth.instance': ctx.instanceId, 'berth.app': app.id, 'berth.build': build.id },
+      labels: { [LABEL.instance]: ctx.instanceId, [LABEL.app]: app.id, [LABEL.build]: build.id },
       memoryMb: settings.memoryMb,
       timeoutMs: left(),
       signal,
@@ -73,8 +75,8 @@ export async function runBuild(ctx: ApiContext, settings: BuildSettings, build: 
       return; // canceled at the last moment: the image stays unused
     }
     await event('build.succeeded', `build #${build.number} succeeded: ${build.image}`, { image: build.image });
-    buildLogHub.notify(build.id);
-    await deploy(ctx, build, app);
+    ctx.buildLogs.notify(build.id);
+    await deploy(ctx, apps, build, app);
   } catch (err) {
     const message = failureMessage(err, signal, settings);
     if (signal.aborted) step(log, signal.reason === 'shutdown' ? `Build interrupted: ${message}` : 'Build canceled');
@@ -85,7 +87,7 @@ export async function runBuild(ctx: ApiContext, settings: BuildSettings, build: 
     const final = await buildById(ctx.db, build.id);
     if (final?.status === 'canceled') await event('build.canceled', `build #${build.number} canceled`);
     else await event('build.failed', `build #${build.number} failed: ${message}`);
-    buildLogHub.notify(build.id);
+    ctx.buildLogs.notify(build.id);
   } finally {
     await fs.rm(dir, { recursive: true, force: true }).catch(() => {});
   }
@@ -101,7 +103,7 @@ function failureMessage(err: unknown, signal: AbortSignal, settings: BuildSettin
 }
 
 async function fetchSource(
-  ctx: ApiContext,
+  ctx: ControllerDeps,
   settings: BuildSettings,
   build: BuildRow,
   src: string,
@@ -144,8 +146,8 @@ async function fetchSource(
 }
 
 /** Makes the new image the app's next release; the app controller rolls it out. */
-async function deploy(ctx: ApiContext, build: BuildRow, app: AppRow): Promise<void> {
-  const fresh = await ctx.db.selectFrom('apps').selectAll().where('id', '=', app.id).executeTakeFirst();
+async function deploy(ctx: ControllerDeps, apps: AppNudge, build: BuildRow, app: AppRow): Promise<void> {
+  const fresh = await appById(ctx.db, app.id);
   if (!fresh || !fresh.auto_deploy) return;
   const fresher = await buildById(ctx.db, build.id);
   const sha = fresher?.commit_sha ? ` (${fresher.commit_sha.slice(0, 7)})` : '';
@@ -156,5 +158,5 @@ async function deploy(ctx: ApiContext, build: BuildRow, app: AppRow): Promise<vo
     userId: build.created_by,
   });
   await updateBuild(ctx.db, build.id, { release_id: release.id });
-  ctx.nudge(app.id);
+  apps.nudge(app.id);
 }

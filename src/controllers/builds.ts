@@ -1,11 +1,10 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
-import type { ApiContext } from '../api/context.js';
+import type { AppNudge, ControllerDeps } from './deps.js';
+import { buildDir, type BuildSettings } from '../config.js';
 import { now } from '../store/db.js';
 import { appendLogs, buildById, failInterrupted, isFinished, lastLogSeq, queuedIds, stalePending, transition } from '../store/builds.js';
 import { runBuild } from './build-runner.js';
-import { buildLogHub } from './build-log.js';
-import { buildSettings, buildDir, type BuildSettings } from './build-settings.js';
 
 export const INTERRUPTED = 'interrupted by a control-plane restart';
 
@@ -22,8 +21,11 @@ export class BuildController {
   private again = false;
   private stopped = false;
 
-  constructor(private readonly ctx: ApiContext) {
-    this.settings = buildSettings();
+  constructor(
+    private readonly ctx: ControllerDeps,
+    private readonly apps: AppNudge,
+  ) {
+    this.settings = ctx.config.build;
   }
 
   async start(): Promise<void> {
@@ -32,7 +34,7 @@ export class BuildController {
       this.ctx.log.warn({ build: b.id }, 'build was interrupted by a restart; marked failed');
       // A killed process wrote no last line: the log itself should say why it stops there.
       await appendLogs(this.ctx.db, b.id, [{ seq: (await lastLogSeq(this.ctx.db, b.id)) + 1, line: `-----> Build ${INTERRUPTED}` }]);
-      buildLogHub.notify(b.id);
+      this.ctx.buildLogs.notify(b.id);
     }
     await this.sweepDirs();
     this.timer = setInterval(() => this.nudge(), 2000);
@@ -93,8 +95,8 @@ export class BuildController {
     const done = (async () => {
       const b = await buildById(this.ctx.db, id);
       if (!b) return;
-      buildLogHub.notify(id);
-      await runBuild(this.ctx, this.settings, b, abort.signal);
+      this.ctx.buildLogs.notify(id);
+      await runBuild(this.ctx, this.apps, b, abort.signal);
     })()
       .catch((err) => this.ctx.log.error({ err, build: id }, 'build crashed'))
       .finally(() => {
@@ -110,7 +112,7 @@ export class BuildController {
       const msg = `no source was uploaded within ${Math.round(this.settings.pendingTtlMs / 1000)} s`;
       if (await transition(this.ctx.db, b.id, ['pending'], { status: 'failed', message: msg, finished_at: now() })) {
         await fs.rm(buildDir(this.ctx.config.dataDir, b.id), { recursive: true, force: true });
-        buildLogHub.notify(b.id);
+        this.ctx.buildLogs.notify(b.id);
       }
     }
   }

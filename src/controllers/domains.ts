@@ -1,5 +1,5 @@
-import type { ApiContext } from '../api/context.js';
-import { checkDomain } from '../domain/domains.js';
+import type { ControllerDeps } from './deps.js';
+import { checkDomain } from '../domain/custom-domains.js';
 import { recordCheck, unverifiedDomains } from '../store/domains.js';
 
 /** Checks unverified custom domains now and then, so one whose DNS changes later gets routed without a click. */
@@ -8,7 +8,7 @@ export class DomainController {
   private stopped = false;
 
   constructor(
-    private readonly ctx: ApiContext,
+    private readonly ctx: ControllerDeps,
     private readonly intervalMs = 60_000,
   ) {}
 
@@ -33,6 +33,6 @@ export class DomainController {
       await recordCheck(this.ctx.db, d.id, res.ok, res.message);
       any ||= res.ok;
     }
-    if (any) await this.ctx.syncRoutes();
+    if (any) await this.ctx.routes.sync();
   }
 }

@@ -1,4 +1,5 @@
 import type { Runtime } from '../runtime/types.js';
+import type { Clock, Probe } from './deps.js';
 
 export class HealthError extends Error {
   constructor(
@@ -15,15 +16,6 @@ export class Canceled extends Error {
     super('canceled: the control plane is stopping');
   }
 }
-
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 
 /** One probe: any answer below 500 counts as healthy (a 404 on / still means the app is up). */
 export async function probe(url: string, timeoutMs = 2000): Promise<boolean> {
@@ -56,13 +48,14 @@ export async function exitedEarly(runtime: Runtime, dockerId: string, code: numb
  * of its log: when it exits, or when timeoutMs passes.
  */
 export async function waitHealthy(
-  runtime: Runtime,
+  kit: { runtime: Runtime; clock: Clock; probe: Probe },
   dockerId: string,
   url: string,
   opts: { timeoutMs: number; graceMs: number; signal?: AbortSignal; lastExitCode?: () => number | null | undefined },
 ): Promise<void> {
-  const deadline = Date.now() + opts.graceMs + opts.timeoutMs;
-  if (opts.graceMs > 0) await sleep(opts.graceMs, opts.signal);
+  const { runtime, clock } = kit;
+  const deadline = clock.now() + opts.graceMs + opts.timeoutMs;
+  if (opts.graceMs > 0) await clock.sleep(opts.graceMs, opts.signal);
   for (;;) {
     if (opts.signal?.aborted) throw new Canceled();
     const info = await runtime.inspectContainer(dockerId);
@@ -71,13 +64,13 @@ export async function waitHealthy(
       // Docker may have restarted it already, so the engine's event is the surer source of the code.
       throw await exitedEarly(runtime, dockerId, info.exitCode ?? opts.lastExitCode?.());
     }
-    if (info.state === 'running' && (await probe(url))) return;
-    if (Date.now() > deadline) {
+    if (info.state === 'running' && (await kit.probe(url))) return;
+    if (clock.now() > deadline) {
       throw new HealthError(
         `no healthy answer from ${new URL(url).pathname} within ${Math.round(opts.timeoutMs / 1000)} s`,
         await lastLogLines(runtime, dockerId),
       );
     }
-    await sleep(250, opts.signal);
+    await clock.sleep(250, opts.signal);
   }
 }

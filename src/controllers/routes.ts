@@ -1,7 +1,11 @@
-import type { ApiContext } from '../api/context.js';
+import type { ControllerDeps } from './deps.js';
+import type { Config } from '../config.js';
 import type { Route, Router } from '../router/types.js';
 import { normalizeRoutes } from '../router/caddy-config.js';
 import { isDeepStrictEqual } from 'node:util';
+
+/** The route controller sits below the others (they call its sync()), so it gets only the database, the log and the platform domain. */
+export type RouteDeps = Pick<ControllerDeps, 'db' | 'log'> & { config: Pick<Config, 'routerDomain'> };
 
 /**
  * Keeps the router's configuration equal to the routes the database describes: each app's host goes
@@ -21,7 +25,7 @@ export class RouteController {
   private readonly draining = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly ctx: ApiContext,
+    private readonly ctx: RouteDeps,
     private readonly router: Router,
   ) {}
 

@@ -1,9 +1,10 @@
 import type { ContainerSpec } from './types.js';
+import { LABEL } from './labels.js';
 
 /** The unprivileged user apps run as when their image would run them as root. */
 export const NOBODY = '65534:65534';
 export const DEFAULT_PIDS_LIMIT = 256;
-export const MANAGED_LABEL = 'berth.managed';
+export const MANAGED_LABEL = LABEL.managed;
 
 /** True when a Docker User setting ("", "root", "0", "0:0", "root:staff", ...) means uid 0. */
 export function isRootUser(user: string): boolean {

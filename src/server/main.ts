@@ -10,7 +10,10 @@ import { Events } from '../domain/events.js';
 import { DockerRuntime } from '../runtime/docker.js';
 import { CaddyRouter } from '../router/caddy.js';
 import { RouteController } from '../controllers/routes.js';
-import { AppController } from '../controllers/apps.js';
+import { AppController } from '../controllers/apps/index.js';
+import { systemClock, type ControllerDeps } from '../controllers/deps.js';
+import { probe } from '../controllers/health.js';
+import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
@@ -36,28 +39,43 @@ async function main() {
     logger: log.child({ component: 'router' }),
   });
   const events = new Events(store.db);
-  let apps: AppController | undefined;
-  let builds: BuildController | undefined;
-  let routes: RouteController;
+  const secrets = loadSecretBox(config.dataDir);
+  const buildLogs = new BuildLogHub();
+  const instance = await instanceId(store.db);
+  // Wiring, bottom up: the route controller needs nothing above it; the app controller syncs
+  // routes; the build controller nudges the app controller; the API reaches each through ApiContext.
+  const routes = new RouteController({ db: store.db, log, config }, router);
+  const deps: ControllerDeps = {
+    config,
+    db: store.db,
+    secrets,
+    runtime,
+    routes,
+    events,
+    buildLogs,
+    log,
+    clock: systemClock,
+    probe: (url) => probe(url),
+    instanceId: instance,
+  };
+  const apps = new AppController(deps);
+  const builds = new BuildController(deps, apps);
+  const domains = new DomainController(deps);
   const ctx: ApiContext = {
     config,
     store,
     db: store.db,
-    secrets: loadSecretBox(config.dataDir),
+    secrets,
     log,
     runtime,
     events,
-    instanceId: await instanceId(store.db),
-    nudge: (appId) => apps?.nudge(appId),
-    nudgeBuilds: () => builds?.nudge(),
+    buildLogs,
+    instanceId: instance,
+    nudge: (appId) => apps.nudge(appId),
+    nudgeBuilds: () => builds.nudge(),
     syncRoutes: () => routes.sync(),
     routerServes: (address, port) => routes.serves(address, port),
   };
-  // Assigned before any request can arrive (the server listens below).
-  routes = new RouteController(ctx, router);
-  apps = new AppController(ctx, routes);
-  builds = new BuildController(ctx);
-  const domains = new DomainController(ctx);
 
   const app = await buildServer(ctx);
   await routes.prime();
@@ -79,8 +97,8 @@ async function main() {
     force.unref();
     await app.close();
     domains.stop();
-    await builds?.stop();
-    await apps?.stop();
+    await builds.stop();
+    await apps.stop();
     await routes.stop();
     await store.close();
     process.exit(0);

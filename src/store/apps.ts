@@ -55,3 +55,11 @@ export const appBySlug = (db: Db, slug: string) => db.selectFrom('apps').select(
 
 export const appByName = (db: Db, projectId: string, name: string) =>
   db.selectFrom('apps').select('id').where('project_id', '=', projectId).where('name', '=', name).executeTakeFirst();
+
+export const appById = (db: Db, id: string) => db.selectFrom('apps').selectAll().where('id', '=', id).executeTakeFirst();
+
+/** Every app with its target release: what the app controller looks at. */
+export const appTargets = (db: Db) => db.selectFrom('apps').select(['id', 'release_id']).execute();
+
+/** The app's target release and whether it is stopped: checked between rollout steps. */
+export const appTarget = (db: Db, id: string) => db.selectFrom('apps').select(['release_id', 'stopped']).where('id', '=', id).executeTakeFirst();

@@ -20,3 +20,40 @@ export async function updateContainer(db: Db, id: string, patch: Partial<Omit<Co
 export async function deleteContainer(db: Db, id: string) {
   await db.deleteFrom('containers').where('id', '=', id).execute();
 }
+
+export const containerByDockerId = (db: Db, dockerId: string) =>
+  db.selectFrom('containers').selectAll().where('docker_id', '=', dockerId).executeTakeFirst();
+
+/** Apps that have container rows (deleted apps included). */
+export const appIdsWithContainers = async (db: Db) =>
+  (await db.selectFrom('containers').select('app_id').distinct().execute()).map((r) => r.app_id);
+
+export const hasContainers = async (db: Db, appId: string) =>
+  !!(await db.selectFrom('containers').select('id').where('app_id', '=', appId).executeTakeFirst());
+
+/** Every replica of the app out of rotation; with `status`, also marked so. */
+export async function takeAppOutOfRotation(db: Db, appId: string, status?: 'draining') {
+  await db.updateTable('containers').set({ in_rotation: 0, ...(status ? { status } : {}), updated_at: now() }).where('app_id', '=', appId).execute();
+}
+
+export async function deleteContainersOfApp(db: Db, appId: string) {
+  await db.deleteFrom('containers').where('app_id', '=', appId).execute();
+}
+
+/** All of the app's traffic to the release's replicas, away from every other, in one transaction. */
+export async function rotateToRelease(db: Db, appId: string, releaseId: string) {
+  await db.transaction().execute(async (tx) => {
+    await tx.updateTable('containers').set({ in_rotation: 0 }).where('app_id', '=', appId).where('release_id', '!=', releaseId).execute();
+    await tx.updateTable('containers').set({ in_rotation: 1 }).where('app_id', '=', appId).where('release_id', '=', releaseId).execute();
+  });
+}
+
+/** One replica into rotation and others out (draining), in one transaction. */
+export async function swapRotation(db: Db, freshId: string, oldIds: string[]) {
+  await db.transaction().execute(async (tx) => {
+    await tx.updateTable('containers').set({ in_rotation: 1, updated_at: now() }).where('id', '=', freshId).execute();
+    for (const id of oldIds) {
+      await tx.updateTable('containers').set({ in_rotation: 0, status: 'draining', updated_at: now() }).where('id', '=', id).execute();
+    }
+  });
+}

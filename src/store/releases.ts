@@ -29,3 +29,37 @@ export const listReleases = (db: Db, appId: string, limit = 100) =>
 export async function setReleaseStatus(db: Db, id: string, status: ReleaseStatus, reason: string | null = null) {
   await db.updateTable('releases').set({ status, reason, updated_at: now() }).where('id', '=', id).execute();
 }
+
+/**
+ * The release that was live just before `beforeVersion` (or the latest that was live, when no
+ * version is given): what a rollback goes back to, and what blue-green keeps stopped for it.
+ */
+export function previousLiveRelease(db: Db, appId: string, beforeVersion?: number) {
+  let q = db.selectFrom('releases').selectAll().where('app_id', '=', appId).where('status', 'in', ['superseded', 'rolled-back']);
+  if (beforeVersion !== undefined) q = q.where('version', '<', beforeVersion);
+  return q.orderBy('version', 'desc').executeTakeFirst();
+}
+
+/** The target goes live; the release that was live is superseded (or rolled back from), and the app records it. */
+export async function markLive(db: Db, appId: string, target: ReleaseRow) {
+  const ts = now();
+  await db.transaction().execute(async (tx) => {
+    await tx.updateTable('releases').set({ status: 'live', reason: null, updated_at: ts }).where('id', '=', target.id).execute();
+    await tx
+      .updateTable('releases')
+      .set({ status: target.description.startsWith('Rollback to') ? 'rolled-back' : 'superseded', updated_at: ts })
+      .where('app_id', '=', appId)
+      .where('id', '!=', target.id)
+      .where('status', '=', 'live')
+      .execute();
+    await tx.updateTable('apps').set({ live_release_id: target.id, updated_at: ts }).where('id', '=', appId).execute();
+  });
+}
+
+/** The target failed; the app goes back to the live release (unless a newer deploy replaced the target meanwhile). */
+export async function markFailed(db: Db, appId: string, targetId: string, reason: string, liveId: string | null) {
+  await db.transaction().execute(async (tx) => {
+    await tx.updateTable('releases').set({ status: 'failed', reason, updated_at: now() }).where('id', '=', targetId).execute();
+    await tx.updateTable('apps').set({ release_id: liveId, updated_at: now() }).where('id', '=', appId).where('release_id', '=', targetId).execute();
+  });
+}

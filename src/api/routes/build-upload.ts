@@ -6,7 +6,7 @@ import type { ApiContext, AuthUser } from '../context.js';
 import { HttpError, conflict } from '../errors.js';
 import * as builds from '../../store/builds.js';
 import { ArchiveError, extractArchive } from '../../builder/index.js';
-import { buildDir, buildSettings } from '../../controllers/build-settings.js';
+import { buildDir } from '../../config.js';
 import { buildFor, oneBuildDto } from './build-common.js';
 
 const ARCHIVE_TYPES = new Set(['application/octet-stream', 'application/gzip', 'application/x-gzip', 'application/x-tar', 'application/zip', 'application/x-compressed-tar']);
@@ -56,7 +56,7 @@ function saveBody(raw: IncomingMessage, file: string, limit: number): Promise<nu
 }
 
 export function registerUpload(app: FastifyInstance, ctx: ApiContext) {
-  const settings = buildSettings();
+  const settings = ctx.config.build;
   app.post<{ Params: { id: string } }>(
     '/api/v1/builds/:id/upload',
     { config: { auth: true }, bodyLimit: settings.archive.maxArchiveBytes + DRAIN_BYTES, schema: { hide: true } },

@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
 import type { ApiContext, AuthUser } from '../context.js';
 import * as builds from '../../store/builds.js';
-import { buildLogHub } from '../../controllers/build-log.js';
 import { buildFor, oneBuildDto } from './build-common.js';
 
 /**
@@ -71,7 +70,7 @@ export function registerBuildLogSocket(app: FastifyInstance, ctx: ApiContext) {
           busy = false;
         }
       };
-      const unsubscribe = buildLogHub.subscribe(id, () => void pump());
+      const unsubscribe = ctx.buildLogs.subscribe(id, () => void pump());
       // The hub covers this process; the poll covers anything it could miss.
       const poll = setInterval(() => void pump(), 1000);
       socket.on('close', () => finish());

@@ -10,8 +10,7 @@ import type { BuildRow } from '../../store/builds.js';
 import { now } from '../../store/db.js';
 import { run } from '../../lib/exec.js';
 import { SourceError, validateGitUrl, validateRef } from '../../builder/index.js';
-import { bareRepo, buildDir } from '../../controllers/build-settings.js';
-import { buildLogHub } from '../../controllers/build-log.js';
+import { bareRepo, buildDir } from '../../config.js';
 import { buildDto, buildFor, oneBuildDto } from './build-common.js';
 import { registerUpload } from './build-upload.js';
 import { registerBuildLogSocket } from './build-ws.js';
@@ -110,7 +109,7 @@ export const buildHandlers: Handlers = {
     if (build.status !== 'running') await fs.rm(buildDir(ctx.config.dataDir, build.id), { recursive: true, force: true });
     await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'build.canceled', message: `build #${build.number} canceled by ${user.username}`, data: { build: build.number, build_id: build.id } });
     ctx.nudgeBuilds();
-    buildLogHub.notify(build.id);
+    ctx.buildLogs.notify(build.id);
     return oneBuildDto(ctx, (await builds.buildById(ctx.db, build.id))!, app.slug);
   },
 

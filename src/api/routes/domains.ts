@@ -8,8 +8,7 @@ import type { DomainRow } from '../../store/domains.js';
 import { isUniqueViolation, now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { randomBytes } from 'node:crypto';
-import { checkDomain, hostnameProblem } from '../../domain/domains.js';
-import { CHALLENGE_PREFIX } from '../../router/caddy-config.js';
+import { CHALLENGE_PREFIX, checkDomain, hostnameProblem } from '../../domain/custom-domains.js';
 
 function domainDto(ctx: ApiContext, d: DomainRow, slug: string): RouteOutput<'addDomain'> {
   const path = `${CHALLENGE_PREFIX}${d.token}`;

@@ -5,7 +5,7 @@ import { findApp } from '../../store/apps.js';
 import { createToken, deleteToken, userForToken } from '../../store/users.js';
 import { newToken } from '../../lib/crypto.js';
 import { ensureBareRepo, handleGitHttp } from '../../builder/index.js';
-import { bareRepo, buildSettings, gitRoot } from '../../controllers/build-settings.js';
+import { bareRepo, gitRoot } from '../../config.js';
 
 /** The post-receive hook: queues a build of the pushed commit and streams its log to the pusher. */
 export const PUSH_HOOK = fileURLToPath(new URL('../../builder/push-hook.js', import.meta.url));
@@ -43,7 +43,7 @@ function localApiUrl(req: FastifyRequest): string {
  * main or master builds the pushed commit (see src/builder/push-hook.ts).
  */
 export function registerGitRemote(app: FastifyInstance, ctx: ApiContext) {
-  const settings = buildSettings();
+  const settings = ctx.config.build;
   app.route<{ Params: { '*': string } }>({
     method: ['GET', 'POST'],
     url: '/git/*',

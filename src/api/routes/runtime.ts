@@ -15,6 +15,7 @@ import { createRelease } from '../../domain/releases.js';
 import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
 import type { BerthEvent } from '../../domain/events.js';
 import type { LogLine } from '../../runtime/types.js';
+import { START_REQUESTED, stoppedBy } from '../../domain/containers.js';
 
 type Release = RouteOutput<'getRelease'>;
 type Container = RouteOutput<'getContainer'>;
@@ -245,18 +246,18 @@ export const runtimeHandlers: Handlers = {
 
   async stopContainer({ user, params }, ctx) {
     const { row, app } = await containerFor(ctx, user, params.id, 'developer');
-    // Intent first: the controller leaves a replica marked stopped alone.
-    await containers.updateContainer(ctx.db, row.id, { status: 'stopped', in_rotation: 0, message: `stopped by ${user.username}` });
+    // Desired state only: the controller leaves a replica marked stopped alone, takes it out of
+    // rotation and stops its container.
+    await containers.updateContainer(ctx.db, row.id, { status: 'stopped', in_rotation: 0, message: stoppedBy(user.username) });
     ctx.nudge(app.id);
-    if (row.docker_id) await ctx.runtime.stopContainer(row.docker_id, 10);
     return containerDto(ctx, (await containers.containerById(ctx.db, row.id))!, app.slug);
   },
 
   async startContainer({ user, params }, ctx) {
     const { row, app } = await containerFor(ctx, user, params.id, 'developer');
     if (row.status !== 'stopped') throw conflict(`container ${row.id} is not stopped (it is ${row.status})`);
-    await containers.updateContainer(ctx.db, row.id, { status: 'starting', message: null });
-    if (row.docker_id) await ctx.runtime.startContainer(row.docker_id);
+    // Desired state only: the controller starts it and puts it back in rotation once it answers.
+    await containers.updateContainer(ctx.db, row.id, { status: 'starting', message: START_REQUESTED });
     ctx.nudge(app.id);
     return containerDto(ctx, (await containers.containerById(ctx.db, row.id))!, app.slug);
   },

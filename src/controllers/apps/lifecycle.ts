@@ -1,0 +1,36 @@
+import { rm } from 'node:fs/promises';
+import type { AppRow } from '../../store/apps.js';
+import * as rows from '../../store/containers.js';
+import { bareRepo } from '../../config.js';
+import { LABEL } from '../../runtime/labels.js';
+import { STOP_GRACE_S } from '../../domain/containers.js';
+import { event, type AppKit } from './kit.js';
+import { destroy } from './replicas.js';
+
+/** A deleted app: its route goes, then its containers (drained first), its rows and its git remote. */
+export async function removeApp(k: AppKit, appId: string): Promise<void> {
+  const list = await rows.containersOfApp(k.db, appId);
+  if (list.some((r) => r.in_rotation)) await rows.takeAppOutOfRotation(k.db, appId);
+  // The app's route disappears with it; in-flight requests drain before its containers stop.
+  await k.routes.sync();
+  const engine = await k.runtime.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId });
+  await Promise.all(
+    engine.map(async (c) => {
+      await k.runtime.stopContainer(c.id, STOP_GRACE_S);
+      await k.runtime.removeContainer(c.id);
+    }),
+  );
+  await rows.deleteContainersOfApp(k.db, appId);
+  // The app's git remote goes with it.
+  await rm(bareRepo(k.config.dataDir, appId), { recursive: true, force: true });
+}
+
+/** A stopped app: out of rotation (its URL answers 503), drained, every container removed. */
+export async function stopAll(k: AppKit, app: AppRow): Promise<void> {
+  const list = await rows.containersOfApp(k.db, app.id);
+  if (list.length === 0) return k.routes.sync();
+  await rows.takeAppOutOfRotation(k.db, app.id, 'draining');
+  await k.routes.sync();
+  await Promise.all(list.map((r) => destroy(k, r)));
+  await event(k, app, 'app.stopped', `${app.slug} stopped; its URL answers 503`);
+}

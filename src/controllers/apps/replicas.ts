@@ -1,0 +1,148 @@
+import { hostname } from 'node:os';
+import type { AppRow } from '../../store/apps.js';
+import { now } from '../../store/db.js';
+import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
+import * as rows from '../../store/containers.js';
+import type { ContainerRow } from '../../store/containers.js';
+import { newId } from '../../lib/ids.js';
+import { STOP_GRACE_S, containerName, healthUrl, projectNetwork } from '../../domain/containers.js';
+import { Canceled, HealthError, exitedEarly, waitHealthy } from '../health.js';
+import { event, type AppKit } from './kit.js';
+import { containerSpec } from './spec.js';
+
+const NODE = hostname();
+
+/**
+ * The life of one replica: made (row first, then the engine container), started, checked, put in
+ * and taken out of rotation, drained, stopped and removed.
+ */
+
+/**
+ * Makes sure replica i of the release runs, healthy, and (unless told otherwise) takes traffic.
+ * Idempotent: an existing healthy container is kept; a half-made one is finished or replaced.
+ */
+export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, replica: number, gen: number, rotate = true): Promise<ContainerRow> {
+  const db = k.db;
+  const name = containerName(app, release.version, replica, gen);
+  let row = (await rows.containersOfApp(db, app.id)).find((r) => r.name === name);
+  if (row && (row.status === 'crashed' || row.status === 'unhealthy' || row.status === 'stopped' || row.status === 'draining')) {
+    await destroy(k, row);
+    row = undefined;
+  }
+  if (!row) {
+    row = {
+      id: newId('ctr'),
+      app_id: app.id,
+      release_id: release.id,
+      replica,
+      gen,
+      name,
+      docker_id: null,
+      node: NODE,
+      address: null,
+      port: cfg.port,
+      status: 'starting',
+      in_rotation: 0,
+      message: null,
+      created_at: now(),
+      updated_at: now(),
+    };
+    // Intent first: a crash between here and the engine call leaves a row that observe() resolves.
+    await rows.insertContainer(db, row);
+    const dockerId = await k.runtime.createContainer(containerSpec(k.secrets, k.instanceId, app, release, cfg, row));
+    row.docker_id = dockerId;
+    await rows.updateContainer(db, row.id, { docker_id: dockerId });
+    await startReplica(k, row);
+    await event(k, app, 'container.started', `${name} started`, { container: row.id, release: release.version, replica });
+  } else if (row.docker_id) {
+    await startReplica(k, row);
+  }
+  const info = await k.runtime.inspectContainer(row.docker_id!);
+  const address = info?.addresses[projectNetwork(app.project_id)];
+  if (!address) {
+    // Gone already (its command could not run: init reports that as an exit): say so, with its log.
+    const exited = info && info.state !== 'running' && info.state !== 'created';
+    const err = exited
+      ? await exitedEarly(k.runtime, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!))
+      : new HealthError('the container has no address on its project network', []);
+    await discardUnhealthy(k, row, err.message);
+    throw err;
+  }
+  await rows.updateContainer(db, row.id, { address });
+  if (row.status !== 'healthy') {
+    try {
+      await waitHealthy(k, row.docker_id!, healthUrl(address, cfg.port, cfg.health_check.path), {
+        timeoutMs: cfg.health_check.timeout_s * 1000,
+        graceMs: cfg.health_check.grace_s * 1000,
+        signal: k.signal,
+        lastExitCode: () => k.exits.get(row!.docker_id!),
+      });
+    } catch (err) {
+      // Stopping is no verdict: the row stays 'starting' and the next start picks the replica up.
+      if (err instanceof Canceled) throw err;
+      await discardUnhealthy(k, row, (err as Error).message);
+      throw err;
+    }
+    await rows.updateContainer(db, row.id, { status: 'healthy', message: null });
+    await event(k, app, 'container.healthy', `${name} is healthy`, { container: row.id });
+  }
+  if (rotate && !row.in_rotation) {
+    await rows.updateContainer(db, row.id, { in_rotation: 1 });
+    await k.routes.sync();
+  }
+  return (await rows.containerById(db, row.id))!;
+}
+
+/**
+ * Starts the replica's container. An engine that refuses (a missing entrypoint, a bad command) is
+ * the release's fault, like a failed health check: the replica goes and the release fails with
+ * the engine's words. An engine that does not answer is not: that error propagates and the next
+ * reconcile tries again.
+ */
+async function startReplica(k: AppKit, row: ContainerRow): Promise<void> {
+  try {
+    await k.runtime.startContainer(row.docker_id!);
+  } catch (err) {
+    const status = (err as { statusCode?: number }).statusCode;
+    if (status === undefined || status < 400) throw err;
+    const message = `the container did not start: ${(err as Error).message}`;
+    await discardUnhealthy(k, row, message);
+    throw new HealthError(message, []);
+  }
+}
+
+async function discardUnhealthy(k: AppKit, row: ContainerRow, message: string): Promise<void> {
+  await rows.updateContainer(k.db, row.id, { status: 'unhealthy', message });
+  await destroy(k, { ...row, status: 'unhealthy' });
+}
+
+/**
+ * A healthy new replica takes traffic and the old ones leave in the same router update (one
+ * reload instead of two: each reload is a moment the proxy recycles connections), then the old
+ * ones drain and stop. The app never has fewer healthy replicas in rotation than before.
+ */
+export async function swap(k: AppKit, fresh: ContainerRow, old: ContainerRow[]): Promise<void> {
+  if (fresh.in_rotation && old.length === 0) return;
+  await rows.swapRotation(k.db, fresh.id, old.map((o) => o.id));
+  await k.routes.sync();
+  for (const o of old) await destroy(k, o);
+}
+
+/** Out of rotation, drained (the router update waits for in-flight requests), stopped, removed. */
+export async function retire(k: AppKit, row: ContainerRow): Promise<void> {
+  if (row.in_rotation) await takeOut(k, row);
+  await destroy(k, row);
+}
+
+export async function takeOut(k: AppKit, row: ContainerRow): Promise<void> {
+  await rows.updateContainer(k.db, row.id, { in_rotation: 0, status: 'draining' });
+  await k.routes.sync();
+}
+
+export async function destroy(k: AppKit, row: ContainerRow): Promise<void> {
+  if (row.docker_id) {
+    await k.runtime.stopContainer(row.docker_id, STOP_GRACE_S);
+    await k.runtime.removeContainer(row.docker_id);
+  }
+  await rows.deleteContainer(k.db, row.id);
+}

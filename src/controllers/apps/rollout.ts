@@ -1,0 +1,63 @@
+import { appById, type AppRow } from '../../store/apps.js';
+import * as rows from '../../store/containers.js';
+import { markFailed, markLive, releaseById, releaseConfig, setReleaseStatus, type ReleaseConfig, type ReleaseRow } from '../../store/releases.js';
+import { networkLabels, projectNetwork } from '../../domain/containers.js';
+import { HealthError } from '../health.js';
+import { Superseded, event, type AppKit } from './kit.js';
+import { retire } from './replicas.js';
+import { converge } from './converge.js';
+import { rolling } from './rolling.js';
+import { blueGreen } from './blue-green.js';
+import { recreate } from './recreate.js';
+
+type Strategy = (k: AppKit, app: AppRow, target: ReleaseRow, cfg: ReleaseConfig) => Promise<void>;
+
+/** One function per strategy; a strategy without one does not compile. */
+const STRATEGIES: Record<ReleaseConfig['strategy'], Strategy> = { rolling, 'blue-green': blueGreen, recreate };
+
+/**
+ * Rolls the target release out with its strategy, then makes it live; a replica that is not
+ * healthy in time fails it, and the app goes back to the live release.
+ */
+export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promise<void> {
+  const cfg = releaseConfig(target);
+  if (target.status === 'pending') {
+    await setReleaseStatus(k.db, target.id, 'deploying');
+    await event(k, app, 'release.deploying', `v${target.version} is rolling out (${cfg.strategy})`, { release: target.version });
+  }
+  await k.runtime.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
+  try {
+    // Leftovers of an earlier, abandoned rollout take no traffic; clear them first.
+    for (const r of await rows.containersOfApp(k.db, app.id)) {
+      if (r.release_id !== target.id && r.release_id !== app.live_release_id) await retire(k, r);
+    }
+    await STRATEGIES[cfg.strategy](k, app, target, cfg);
+    await goLive(k, app, target);
+  } catch (err) {
+    if (err instanceof Superseded) {
+      await setReleaseStatus(k.db, target.id, 'superseded', 'a newer deploy replaced it before it went live');
+      return;
+    }
+    if (!(err instanceof HealthError)) throw err;
+    await fail(k, app, target, err);
+  }
+}
+
+async function goLive(k: AppKit, app: AppRow, target: ReleaseRow): Promise<void> {
+  await markLive(k.db, app.id, target);
+  await event(k, app, 'release.live', `v${target.version} is live`, { release: target.version });
+  // Remove what the new release replaced (blue-green keeps the previous set stopped, for a fast rollback).
+  await converge(k, { ...app, live_release_id: target.id }, target);
+}
+
+async function fail(k: AppKit, app: AppRow, target: ReleaseRow, err: HealthError): Promise<void> {
+  const tail = err.logTail.length ? `\n--- last log lines ---\n${err.logTail.join('\n')}` : '';
+  const reason = `${err.message}${tail}`;
+  // The app goes back to the release that was serving; its replicas were never touched, or are restored first.
+  await markFailed(k.db, app.id, target.id, reason, app.live_release_id);
+  await event(k, app, 'release.failed', `v${target.version} failed and was rolled back: ${err.message}`, { release: target.version, reason });
+  const fresh = await appById(k.db, app.id);
+  const live = fresh?.live_release_id ? await releaseById(k.db, fresh.live_release_id) : undefined;
+  if (fresh && live) await converge(k, fresh, live);
+  else for (const r of await rows.containersOfApp(k.db, app.id)) await retire(k, r);
+}

@@ -1,0 +1,40 @@
+import type { ContainerSpec } from '../../runtime/types.js';
+import { LABEL } from '../../runtime/labels.js';
+import type { AppRow } from '../../store/apps.js';
+import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
+import type { ContainerRow } from '../../store/containers.js';
+import type { SecretBox } from '../../lib/crypto.js';
+import { parseEnv, plainEnv } from '../../domain/env.js';
+import { projectNetwork } from '../../domain/containers.js';
+
+/**
+ * The engine container of one replica: the release's image, config and env (secrets decrypted
+ * here, just before they go to the engine), Berth's labels, and the project's network.
+ */
+export function containerSpec(secrets: SecretBox, instanceId: string, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, row: ContainerRow): ContainerSpec {
+  return {
+    name: row.name,
+    image: release.image,
+    env: {
+      ...plainEnv(secrets, parseEnv(cfg.env)),
+      PORT: String(cfg.port),
+      BERTH_APP: app.slug,
+      BERTH_RELEASE: `v${release.version}`,
+    },
+    labels: {
+      [LABEL.instance]: instanceId,
+      [LABEL.project]: app.project_id,
+      [LABEL.app]: app.id,
+      [LABEL.release]: release.id,
+      [LABEL.version]: String(release.version),
+      [LABEL.replica]: String(row.replica),
+      [LABEL.gen]: String(row.gen),
+      [LABEL.container]: row.id,
+    },
+    network: projectNetwork(app.project_id),
+    // Apps in a project reach each other by app name through Docker's DNS.
+    aliases: [app.name],
+    memoryMb: cfg.memory_mb,
+    cpu: cfg.cpu,
+  };
+}

@@ -1,0 +1,59 @@
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { Db } from '../store/db.js';
+import type { SecretBox } from '../lib/crypto.js';
+import type { Runtime } from '../runtime/types.js';
+import type { Events } from '../domain/events.js';
+import type { BuildLogHub } from '../domain/build-logs.js';
+
+/** Time, as the controllers see it: tests pass one that does not wait. */
+export interface Clock {
+  now(): number;
+  /** Resolves after ms, or at once when the signal aborts. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms, signal) =>
+    new Promise<void>((resolve) => {
+      if (signal?.aborted) return resolve();
+      const t = setTimeout(resolve, ms);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      }, { once: true });
+    }),
+};
+
+/** One health probe of a replica: true when it answers (below 500). */
+export type Probe = (url: string) => Promise<boolean>;
+
+/** What a controller may ask of the route controller: apply the desired routes, resolve when served and drained. */
+export interface RouteSync {
+  sync(): Promise<void>;
+}
+
+/** What a controller may ask of the app controller: reconcile this app (or all) soon. */
+export interface AppNudge {
+  nudge(appId?: string): void;
+}
+
+/**
+ * Everything the controllers work with, wired once by server/main.ts. Controllers import this and
+ * the interfaces below it (store/, runtime/types.ts, router/types.ts, domain/), never api/.
+ */
+export interface ControllerDeps {
+  config: Config;
+  db: Db;
+  secrets: SecretBox;
+  runtime: Runtime;
+  routes: RouteSync;
+  events: Events;
+  buildLogs: BuildLogHub;
+  log: Logger;
+  clock: Clock;
+  probe: Probe;
+  /** This installation's id; engine objects carry it as the berth.instance label. */
+  instanceId: string;
+}

@@ -1,0 +1,26 @@
+import { LABEL } from '../runtime/labels.js';
+
+/** Seconds between SIGTERM and SIGKILL when Berth stops a replica (retire, stop, delete). */
+export const STOP_GRACE_S = 10;
+
+/** Each project's own bridge network; its apps reach each other by name on it. */
+export const projectNetwork = (projectId: string) => `berth-${projectId}`;
+
+/** The labels of a project's network. */
+export const networkLabels = (instanceId: string, projectId: string) => ({ [LABEL.instance]: instanceId, [LABEL.project]: projectId });
+
+/** The engine name of a replica: unique per app, release, replica index and restart generation. */
+export const containerName = (app: { slug: string; id: string }, version: number, replica: number, gen: number) =>
+  `${app.slug}-${app.id.slice(4, 10)}-v${version}-r${replica}-g${gen}`;
+
+/** Where a replica answers its health check. The path is the release's (see docs/architecture.md, "When settings apply"). */
+export const healthUrl = (address: string, port: number, path: string) => `http://${address}:${port}${path}`;
+
+/**
+ * A replica stopped or started through the API: the handler writes the row (status and this
+ * message), the app controller does the rest. The message tells that row from a blue-green standby
+ * (also stopped) and a started row's exit from a crash.
+ */
+export const stoppedBy = (username: string) => `stopped by ${username}`;
+export const isStoppedByHand = (message: string | null) => !!message?.startsWith('stopped by ');
+export const START_REQUESTED = 'start requested';

@@ -1,0 +1,185 @@
+import type { BuildImageOptions, ContainerInfo, ContainerSpec, ContainerState, ImageInfo, LogLine, Runtime, RuntimeEvent } from '../../src/runtime/types.js';
+import type { Route, Router } from '../../src/router/types.js';
+import type { Clock } from '../../src/controllers/deps.js';
+
+/**
+ * In-memory stand-ins for the engine and the router, behind Berth's own interfaces, for fast tests
+ * of the controllers' logic. They never replace the real-Docker and real-router tests.
+ *
+ * An image's name says how its containers behave:
+ *   ...:ok        starts, gets an address, answers its health check
+ *   ...:unhealthy starts and runs, never answers
+ *   ...:exits     exits with code 3 as soon as it starts (init cannot run its command)
+ *   ...:refused   the engine refuses to start it (HTTP 400, as for a missing entrypoint)
+ */
+interface FakeContainer {
+  id: string;
+  spec: ContainerSpec;
+  state: ContainerState;
+  exitCode: number | null;
+  restartCount: number;
+  address: string | null;
+}
+
+export class FakeRuntime implements Runtime {
+  readonly containers = new Map<string, FakeContainer>();
+  readonly networks = new Set<string>();
+  /** Every engine change, in order: "create web-...-v1-r0-g0", "start ...", "stop ...", "remove ...". */
+  readonly calls: string[] = [];
+  /** Called before every engine change; throwing from it is an engine (or control plane) that fails right there. */
+  hook: (op: string, name: string) => void = () => {};
+  private seq = 0;
+  private ip = 2;
+
+  async ping() {}
+  async ensureNetwork(name: string) {
+    this.networks.add(name);
+  }
+  async removeNetwork(name: string) {
+    this.networks.delete(name);
+  }
+
+  async createContainer(spec: ContainerSpec): Promise<string> {
+    this.change('create', spec.name);
+    if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) throw Object.assign(new Error(`name ${spec.name} in use`), { statusCode: 409 });
+    const id = `fake${++this.seq}`;
+    this.containers.set(id, { id, spec, state: 'created', exitCode: null, restartCount: 0, address: null });
+    return id;
+  }
+
+  async startContainer(id: string) {
+    const c = this.must(id);
+    this.change('start', c.spec.name);
+    if (c.spec.image.endsWith(':refused')) throw Object.assign(new Error('exec: "missing": executable file not found'), { statusCode: 400 });
+    if (c.spec.image.endsWith(':exits')) {
+      Object.assign(c, { state: 'exited', exitCode: 3, address: null });
+      return;
+    }
+    Object.assign(c, { state: 'running', exitCode: null, address: `10.9.0.${this.ip++}` });
+  }
+
+  async stopContainer(id: string) {
+    const c = this.containers.get(id);
+    if (!c) return;
+    this.change('stop', c.spec.name);
+    if (c.state === 'running') Object.assign(c, { state: 'exited', exitCode: 0, address: null });
+  }
+
+  async removeContainer(id: string) {
+    const c = this.containers.get(id);
+    if (!c) return;
+    this.change('remove', c.spec.name);
+    this.containers.delete(id);
+  }
+
+  async inspectContainer(id: string): Promise<ContainerInfo | null> {
+    const c = this.containers.get(id);
+    return c ? this.info(c) : null;
+  }
+
+  async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
+    return [...this.containers.values()].filter((c) => Object.entries(labels).every(([k, v]) => c.spec.labels[k] === v)).map((c) => this.info(c));
+  }
+
+  async *logs(): AsyncIterable<LogLine> {
+    yield { stream: 'stdout', time: new Date(0).toISOString(), line: 'booting' };
+  }
+
+  async *events(_labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent> {
+    await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+  }
+
+  async inspectImage(): Promise<ImageInfo | null> {
+    return { id: 'sha256:fake', user: '', exposedPorts: [] };
+  }
+  async buildImage(_opts: BuildImageOptions): Promise<ImageInfo> {
+    throw new Error('the fake runtime does not build');
+  }
+  async removeImage() {}
+
+  /** The container exits on its own (a crash), as Docker reports it before restarting it. */
+  crash(name: string, exitCode = 1) {
+    const c = this.byName(name);
+    Object.assign(c, { state: 'exited', exitCode, address: null });
+  }
+
+  /** Docker's restart policy brings a crashed container back. */
+  restartByEngine(name: string) {
+    const c = this.byName(name);
+    Object.assign(c, { state: 'running', exitCode: null, address: `10.9.0.${this.ip++}`, restartCount: c.restartCount + 1 });
+  }
+
+  /** Whether the container at this address answers its health check now. */
+  answers(address: string): boolean {
+    const c = [...this.containers.values()].find((x) => x.address === address && x.state === 'running');
+    return !!c && !c.spec.image.endsWith(':unhealthy');
+  }
+
+  running(): FakeContainer[] {
+    return [...this.containers.values()].filter((c) => c.state === 'running');
+  }
+
+  byName(name: string): FakeContainer {
+    const c = [...this.containers.values()].find((x) => x.spec.name === name);
+    if (!c) throw new Error(`no container ${name}`);
+    return c;
+  }
+
+  private change(op: string, name: string) {
+    this.hook(op, name);
+    this.calls.push(`${op} ${name}`);
+  }
+
+  private must(id: string): FakeContainer {
+    const c = this.containers.get(id);
+    if (!c) throw Object.assign(new Error(`no such container ${id}`), { statusCode: 404 });
+    return c;
+  }
+
+  private info(c: FakeContainer): ContainerInfo {
+    return {
+      id: c.id,
+      name: `/${c.spec.name}`,
+      image: c.spec.image,
+      labels: c.spec.labels,
+      state: c.state,
+      exitCode: c.exitCode,
+      startError: null,
+      restartCount: c.restartCount,
+      addresses: c.address ? { [c.spec.network]: c.address } : {},
+      createdAt: new Date(0).toISOString(),
+      startedAt: null,
+      finishedAt: null,
+    };
+  }
+}
+
+/** A router that serves exactly what it was last given, and remembers every load. */
+export class FakeRouter implements Router {
+  routes: Route[] = [];
+  readonly history: Route[][] = [];
+  async ensureRunning() {}
+  async apply(routes: Route[], _challenges?: string[], loaded?: (removed: string[]) => void) {
+    const before = new Set(this.routes.flatMap((r) => r.upstreams));
+    this.routes = structuredClone(routes);
+    this.history.push(this.routes);
+    loaded?.([...before].filter((u) => !routes.some((r) => r.upstreams.includes(u))));
+  }
+  async current() {
+    return structuredClone(this.routes);
+  }
+  /** The upstreams of one app in every load so far, oldest first. */
+  upstreamsOver(slug: string): string[][] {
+    return this.history.map((rs) => rs.find((r) => r.app === slug)?.upstreams ?? []);
+  }
+}
+
+/** Time that passes only when something waits: a health check's timeout is reached at once. */
+export class FakeClock implements Clock {
+  t = 0;
+  now = () => this.t;
+  sleep = async (ms: number) => {
+    this.t += ms;
+    await new Promise((r) => setImmediate(r));
+  };
+}
