@@ -17,10 +17,8 @@ export const containerName = (app: { slug: string; id: string }, version: number
 export const healthUrl = (address: string, port: number, path: string) => `http://${address}:${port}${path}`;
 
 /**
- * A replica stopped or started through the API: the handler writes the row (status and this
- * message), the app controller does the rest. The message tells that row from a blue-green standby
- * (also stopped) and a started row's exit from a crash.
+ * A replica stopped or started through the API: the handler writes the row (status and message),
+ * the app controller does the rest. A started row's message tells its exit from a crash.
  */
 export const stoppedBy = (username: string) => `stopped by ${username}`;
-export const isStoppedByHand = (message: string | null) => !!message?.startsWith('stopped by ');
 export const START_REQUESTED = 'start requested';

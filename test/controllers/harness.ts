@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -48,8 +48,24 @@ export interface World {
   close(): Promise<void>;
 }
 
+// In memory when the machine has a tmpfs: these tests measure logic, not the disk.
+const TMP = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+let template: Promise<string> | undefined;
+
+/** A database migrated once per test process; each world starts from a copy of it. */
+function migratedTemplate(): Promise<string> {
+  template ??= (async () => {
+    const dir = mkdtempSync(join(TMP, 'berth-fast-template-'));
+    await (await openStore({ dataDir: dir, databaseUrl: null })).close();
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    return join(dir, 'berth.db');
+  })();
+  return template;
+}
+
 export async function world(opts: { strategy?: Strategy; replicas?: number } = {}): Promise<World> {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-fast-'));
+  const dir = mkdtempSync(join(TMP, 'berth-fast-'));
+  copyFileSync(await migratedTemplate(), join(dir, 'berth.db'));
   const config = loadConfig({ BERTH_DATA_DIR: dir, ROUTER_DOMAIN: 'test' });
   const store = await openStore({ dataDir: dir, databaseUrl: null });
   const db = store.db;

@@ -3,7 +3,7 @@ import * as rows from '../../store/containers.js';
 import type { ContainerRow } from '../../store/containers.js';
 import { releaseById, releaseConfig } from '../../store/releases.js';
 import { LABEL } from '../../runtime/labels.js';
-import { START_REQUESTED, STOP_GRACE_S, healthUrl, isStoppedByHand, projectNetwork } from '../../domain/containers.js';
+import { START_REQUESTED, STOP_GRACE_S, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { lastLogLines } from '../health.js';
 import { event, type AppKit } from './kit.js';
 import { takeOut } from './replicas.js';
@@ -27,8 +27,9 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
     const address = c.addresses[projectNetwork(app.project_id)] ?? null;
     if (address !== row.address) await rows.updateContainer(db, row.id, { address });
     if (row.status === 'stopped' || row.status === 'draining') {
-      // Stopped by hand (the API marks the row, the controller stops it): out of rotation first, then stopped.
-      if (row.status === 'stopped' && c.state === 'running' && isStoppedByHand(row.message)) await stopByHand(k, row, c.id);
+      // Stopped is desired state (a stop through the API, a blue-green standby): a container still
+      // running there (the control plane died between the write and the stop) is stopped now.
+      if (row.status === 'stopped' && c.state === 'running') await stopAsDesired(k, row, c.id);
       continue;
     }
     // Made but never started: the control plane stopped between the two engine calls. No crash:
@@ -60,7 +61,7 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
   for (const c of byName.values()) await k.runtime.removeContainer(c.id);
 }
 
-async function stopByHand(k: AppKit, row: ContainerRow, dockerId: string): Promise<void> {
+async function stopAsDesired(k: AppKit, row: ContainerRow, dockerId: string): Promise<void> {
   if (row.in_rotation) await rows.updateContainer(k.db, row.id, { in_rotation: 0 });
   await k.routes.sync();
   await k.runtime.stopContainer(dockerId, STOP_GRACE_S);

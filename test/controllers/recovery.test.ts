@@ -1,0 +1,70 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { insertContainer } from '../../src/store/containers.js';
+import { now } from '../../src/store/db.js';
+import { assertSettled, statuses, world, type Strategy } from './harness.js';
+
+// A control plane killed at any moment resumes on start: each engine change of a rollout is, in
+// turn, the moment it dies (the engine keeps what it had; the database keeps what was written).
+// A new controller on the same database, engine and router must finish the rollout.
+
+const ok = (cond: boolean, msg: string) => assert.ok(cond, msg);
+class Killed extends Error {}
+
+for (const strategy of ['rolling', 'blue-green', 'recreate'] as Strategy[]) {
+  test(`${strategy}: killed before any engine change of a rollout, a restarted control plane finishes it`, async () => {
+    // How many engine changes a clean v1 -> v2 rollout makes.
+    const probe = await world({ strategy, replicas: 2 });
+    await probe.deploy('app:ok');
+    await probe.reconcile();
+    const start = probe.runtime.calls.length;
+    await probe.deploy('app:ok');
+    await probe.reconcile();
+    const steps = probe.runtime.calls.length - start;
+    await probe.close();
+    assert.ok(steps >= 6, `a rollout makes several engine changes (${steps})`);
+
+    for (let k = 0; k < steps; k++) {
+      const w = await world({ strategy, replicas: 2 });
+      try {
+        await w.deploy('app:ok');
+        await w.reconcile();
+        const v2 = await w.deploy('app:ok');
+        let n = 0;
+        w.runtime.hook = () => {
+          if (n++ === k) throw new Killed(`killed before engine change ${k}`);
+        };
+        await w.reconcile();
+        w.runtime.hook = () => {};
+        await w.restart();
+        await w.reconcile();
+        assert.equal((await statuses(w))[1], 'live', `killed at step ${k}: v2 went live`);
+        await assertSettled(w, v2, 2, (cond, msg) => ok(cond, `killed at step ${k}: ${msg}`));
+      } finally {
+        await w.close();
+      }
+    }
+  });
+}
+
+test('recovery: a row written before its container was made, and a container made but never started, are resolved', async (t) => {
+  const w = await world({ replicas: 2 });
+  t.after(() => w.close());
+  const v1 = await w.deploy('app:ok');
+  await w.reconcile();
+  const v2 = await w.deploy('app:ok');
+  // As left by a control plane killed mid-rollout: v2's replica 0 was made but not started, and
+  // replica 1's row was written but its container never created.
+  const [a] = await w.rows();
+  const spec = { ...w.runtime.byName(a.name).spec, name: `web-${w.appId.slice(4, 10)}-v2-r0-g0` };
+  const madeId = await w.runtime.createContainer({ ...spec, labels: { ...spec.labels, 'berth.release': v2.id } });
+  const base = { app_id: w.appId, release_id: v2.id, gen: 0, node: 'x', address: null, port: 8080, status: 'starting' as const, in_rotation: 0, message: null, created_at: now(), updated_at: now() };
+  await insertContainer(w.store.db, { ...base, id: 'ctr_made', replica: 0, name: spec.name, docker_id: madeId });
+  await insertContainer(w.store.db, { ...base, id: 'ctr_ghost', replica: 1, name: `web-${w.appId.slice(4, 10)}-v2-r1-g0`, docker_id: null });
+  await w.restart();
+  await w.reconcile();
+  assert.deepEqual(await statuses(w), ['superseded', 'live']);
+  await assertSettled(w, v2, 2, ok);
+  assert.ok((await w.rows()).some((r) => r.id === 'ctr_made'), 'the half-made container was adopted');
+  assert.ok(v1);
+});
