@@ -1,7 +1,7 @@
 import type { ApiContext, AuthUser } from './context.js';
 import { findProject, type ProjectView, type Role } from '../store/projects.js';
 import { findApp, type AppView } from '../store/apps.js';
-import { forbidden, notFound } from './errors.js';
+import { HttpError, forbidden, notFound } from './errors.js';
 
 const rank: Record<Role, number> = { viewer: 0, developer: 1, owner: 2 };
 const verbs: Record<Role, string> = { viewer: 'read', developer: 'change', owner: 'administer' };
@@ -24,4 +24,17 @@ export async function appFor(ctx: ApiContext, user: AuthUser, idOrSlug: string, 
     throw forbidden(`your role in project "${a.project_name}" is ${a.role}; you need ${need} to change app "${a.slug}"`);
   }
   return a;
+}
+
+/**
+ * The app a child resource (a build, a container) belongs to, for the caller. A caller who may not
+ * see the app gets the same 404 as for a child that does not exist, naming the child.
+ */
+export async function appOfChild(ctx: ApiContext, user: AuthUser, appId: string, need: Role, child: { kind: string; id: string }): Promise<AppView> {
+  try {
+    return await appFor(ctx, user, appId, need);
+  } catch (err) {
+    if (err instanceof HttpError && err.status === 404) throw notFound(child.kind, child.id);
+    throw err;
+  }
 }

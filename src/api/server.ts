@@ -6,6 +6,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import type { ApiContext } from './context.js';
 import { mountRoutes } from './register.js';
 import { HttpError } from './errors.js';
+import { bearerToken } from './bearer.js';
 import { isUniqueViolation } from '../store/db.js';
 import { userForToken, touchToken } from '../store/users.js';
 import { authHandlers } from './routes/auth.js';
@@ -132,9 +133,9 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       header = `Bearer ${queryToken}`;
     }
     if (!header) throw new HttpError(401, 'unauthorized', 'a token is required: send "Authorization: Bearer <token>"');
-    const m = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!m) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
-    const row = await userForToken(ctx.db, m[1]);
+    const token = bearerToken(header);
+    if (!token) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
+    const row = await userForToken(ctx.db, token);
     if (!row) throw new HttpError(401, 'unauthorized', 'the token is invalid, expired or revoked');
     req.user = { id: row.id, username: row.username, is_admin: !!row.is_admin };
     // Recording use at most once a minute keeps reads from turning into writes.

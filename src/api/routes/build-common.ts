@@ -1,6 +1,6 @@
 import type { ApiContext, AuthUser } from '../context.js';
-import { HttpError, notFound } from '../errors.js';
-import { appFor } from '../access.js';
+import { notFound } from '../errors.js';
+import { appOfChild } from '../access.js';
 import type { AppView } from '../../store/apps.js';
 import type { Role } from '../../store/projects.js';
 import * as builds from '../../store/builds.js';
@@ -42,11 +42,6 @@ export async function oneBuildDto(ctx: ApiContext, b: BuildRow, slug: string) {
 export async function buildFor(ctx: ApiContext, user: AuthUser, id: string, need: Role = 'viewer'): Promise<{ build: BuildRow; app: AppView }> {
   const build = await builds.buildById(ctx.db, id);
   if (!build) throw notFound('build', id);
-  try {
-    return { build, app: await appFor(ctx, user, build.app_id, need) };
-  } catch (err) {
-    if (err instanceof HttpError && err.status === 404) throw notFound('build', id);
-    throw err;
-  }
+  return { build, app: await appOfChild(ctx, user, build.app_id, need, { kind: 'build', id }) };
 }
 

@@ -6,6 +6,7 @@ import { createToken, deleteToken, userForToken } from '../../store/users.js';
 import { newToken } from '../../lib/crypto.js';
 import { ensureBareRepo, handleGitHttp } from '../../builder/index.js';
 import { bareRepo, gitRoot } from '../../config.js';
+import { bearerToken } from '../bearer.js';
 
 /** The post-receive hook: queues a build of the pushed commit and streams its log to the pusher. */
 export const PUSH_HOOK = fileURLToPath(new URL('../../builder/push-hook.js', import.meta.url));
@@ -20,8 +21,8 @@ function deny(reply: FastifyReply, status: number, text: string) {
 /** The password of HTTP Basic (any username) or a Bearer header: a Berth API token. */
 function tokenOf(req: FastifyRequest): string | null {
   const h = req.headers.authorization ?? '';
-  const bearer = /^Bearer\s+(\S+)$/i.exec(h);
-  if (bearer) return bearer[1];
+  const bearer = bearerToken(h);
+  if (bearer) return bearer;
   const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(h);
   if (!basic) return null;
   const decoded = Buffer.from(basic[1], 'base64').toString('utf8');

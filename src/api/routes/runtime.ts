@@ -3,8 +3,8 @@ import type { WebSocket } from 'ws';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import type { RouteOutput } from '../contract.js';
-import { appFor } from '../access.js';
-import { badRequest, conflict, HttpError, notFound } from '../errors.js';
+import { appFor, appOfChild } from '../access.js';
+import { badRequest, conflict, notFound } from '../errors.js';
 import { appDto } from './apps.js';
 import * as apps from '../../store/apps.js';
 import * as releases from '../../store/releases.js';
@@ -75,13 +75,7 @@ async function containerDto(ctx: ApiContext, row: ContainerRow, slug: string): P
 async function containerFor(ctx: ApiContext, user: AuthUser, id: string, need: 'viewer' | 'developer' = 'viewer') {
   const row = await containers.containerById(ctx.db, id);
   if (!row) throw notFound('container', id);
-  try {
-    const app = await appFor(ctx, user, row.app_id, need);
-    return { row, app };
-  } catch (err) {
-    if (err instanceof HttpError && err.status === 404) throw notFound('container', id);
-    throw err;
-  }
+  return { row, app: await appOfChild(ctx, user, row.app_id, need, { kind: 'container', id }) };
 }
 
 const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => appDto(ctx, (await apps.findApp(ctx.db, user.id, id))!);
@@ -200,9 +194,7 @@ export const runtimeHandlers: Handlers = {
       if (!from) throw notFound('release', `v${body.release}`);
     } else {
       // The last release that was live before the current one.
-      from = (await releases.listReleases(ctx.db, app.id)).find(
-        (r) => r.id !== live?.id && (r.status === 'superseded' || r.status === 'rolled-back') && (!live || r.version < live.version),
-      );
+      from = await releases.previousLiveRelease(ctx.db, app.id, live?.version);
       if (!from) throw conflict(`${app.slug} has no earlier live release to roll back to`, 'release');
     }
     if (!(await ctx.runtime.inspectImage(from.image))) {
