@@ -34,7 +34,8 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: Han
         operationId: name,
         summary: def.summary,
         tags: [def.tag],
-        ...(auth ? { security: [{ bearer: [] }] } : {}),
+        // Public operations say so explicitly; the others repeat the document's default.
+        security: auth ? [{ bearer: [] }] : [],
         ...(def.params ? { params: def.params } : {}),
         ...(def.query ? { querystring: def.query } : {}),
         ...(def.body ? { body: def.body } : {}),

@@ -30,7 +30,15 @@ export const ErrorBody = T.Object({
   error: T.Object({
     code: T.String(),
     message: T.String(),
-    details: T.Optional(T.Any()),
+    details: T.Optional(
+      T.Object(
+        {
+          field: T.Optional(T.String({ description: 'The request field at fault, as the caller wrote it (health_check.path)' })),
+          location: T.Optional(T.String({ description: 'body, querystring or params' })),
+        },
+        { additionalProperties: true },
+      ),
+    ),
   }),
 });
 

@@ -197,8 +197,19 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'Berth API', version: '1', description: 'Self-hosted platform for containerized applications.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      info: {
+        title: 'Berth API',
+        version: '1',
+        description: 'Self-hosted platform for containerized applications.',
+        license: { name: 'MIT', url: 'https://opensource.org/licenses/MIT' },
+      },
+      // Relative: the document describes the server that serves it, wherever it runs.
+      servers: [{ url: '/', description: 'this Berth server' }],
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API token (berth login, or POST /api/v1/tokens)' } },
+      },
+      // Every operation needs a token unless it says otherwise (login: security []).
+      security: [{ bearer: [] }],
     },
   });
   await app.register(swaggerUi, { routePrefix: '/api/docs' });
