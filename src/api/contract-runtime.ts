@@ -2,7 +2,7 @@ import { Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
 
-/** Releases, deploys, scaling, containers, logs and events (acted on by src/controllers/apps.ts). */
+/** Releases, deploys, scaling, containers, logs and events (acted on by src/controllers/apps/). */
 
 const ReleaseStatus = T.Union(['pending', 'deploying', 'live', 'failed', 'rolled-back', 'superseded'].map((s) => T.Literal(s)));
 

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import { routes, type RouteInput, type RouteName, type RouteOutput } from './contract.js';
+import { sockets, type SocketInput, type SocketMessage, type SocketName } from './contract-sockets.js';
 import { ErrorBody } from './schemas.js';
 import type { ApiContext, AuthUser } from './context.js';
 
@@ -9,7 +11,19 @@ export type HandlerRequest<N extends RouteName> = RouteInput<N> & {
   raw: FastifyRequest;
 };
 export type Handler<N extends RouteName> = (req: HandlerRequest<N>, ctx: ApiContext) => Promise<RouteOutput<N>>;
+/** Handlers of some routes: what each resource's handler file exports (`satisfies Handlers`). */
 export type Handlers = { [N in RouteName]?: Handler<N> };
+/** Every route's handler: the server mounts this, so a contract route without a handler does not compile. */
+export type AllHandlers = { [N in RouteName]: Handler<N> };
+
+export type SocketRequest<N extends SocketName> = SocketInput<N> & { user: AuthUser; raw: FastifyRequest };
+export interface SocketHandler<N extends SocketName> {
+  /** Runs before the upgrade: a bad id or a stranger gets a plain HTTP error instead of a socket. */
+  before?: (req: SocketRequest<N>, ctx: ApiContext) => Promise<void>;
+  /** The socket is open; `send` takes only the messages the contract declares for it. */
+  open: (socket: WebSocket, send: (msg: SocketMessage<N>) => void, req: SocketRequest<N>, ctx: ApiContext) => void | Promise<void>;
+}
+export type SocketHandlers = { [N in SocketName]: SocketHandler<N> };
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,7 +35,7 @@ declare module 'fastify' {
 }
 
 /** Registers each handler on its contract route, with the contract's schemas and status. */
-export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: Handlers) {
+export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: AllHandlers) {
   for (const [name, handler] of Object.entries(handlers) as [RouteName, Handler<RouteName>][]) {
     const def = routes[name] as (typeof routes)[RouteName] & Record<string, unknown>;
     const status = (def.status as number | undefined) ?? 200;
@@ -56,5 +70,34 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: Han
         return out;
       },
     });
+  }
+}
+
+const socketRequest = (req: FastifyRequest) => ({
+  params: (req.params ?? {}) as never,
+  query: (req.query ?? {}) as never,
+  user: req.user as AuthUser,
+  raw: req,
+});
+
+/** Registers each WebSocket handler on its contract path; all of them need a token. */
+export function mountSockets(app: FastifyInstance, ctx: ApiContext, handlers: SocketHandlers) {
+  for (const [name, h] of Object.entries(handlers) as [SocketName, SocketHandler<SocketName>][]) {
+    const before = h.before;
+    app.get(
+      sockets[name].path,
+      {
+        websocket: true,
+        config: { auth: true },
+        schema: { hide: true },
+        ...(before ? { preValidation: async (req: FastifyRequest) => before(socketRequest(req), ctx) } : {}),
+      },
+      (socket: WebSocket, req) => {
+        const send = (msg: unknown) => {
+          if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
+        };
+        return h.open(socket, send, socketRequest(req), ctx);
+      },
+    );
   }
 }

@@ -4,7 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { ApiContext } from './context.js';
-import { mountRoutes } from './register.js';
+import { mountRoutes, mountSockets } from './register.js';
 import { HttpError } from './errors.js';
 import { bearerToken } from './bearer.js';
 import { isUniqueViolation } from '../store/db.js';
@@ -13,8 +13,9 @@ import { authHandlers } from './routes/auth.js';
 import { userHandlers } from './routes/users.js';
 import { projectHandlers } from './routes/projects.js';
 import { appHandlers } from './routes/apps.js';
-import { runtimeHandlers, registerRuntimeExtras } from './routes/runtime.js';
+import { runtimeHandlers, runtimeSockets } from './routes/runtime.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
+import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
@@ -226,7 +227,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   });
 
   mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers, ...domainHandlers });
-  await registerRuntimeExtras(app, ctx);
+  mountSockets(app, ctx, { ...runtimeSockets, followBuildLog });
   await registerBuildExtras(app, ctx);
   return app;
 }

@@ -5,7 +5,6 @@
  * BERTH_PUSH_APP in the environment. It queues a build of the pushed commit and prints the build
  * log as it happens; git shows the output to the pusher as "remote: ..." lines.
  */
-import WebSocket from 'ws';
 import { BerthClient } from '../client/index.js';
 
 const BRANCHES = ['refs/heads/main', 'refs/heads/master'];
@@ -17,19 +16,14 @@ async function readStdin(): Promise<string> {
   return text;
 }
 
-function follow(api: string, token: string, buildId: string): Promise<{ status: string; message: string | null }> {
-  return new Promise((resolve, reject) => {
-    const url = new URL(`/ws/builds/${encodeURIComponent(buildId)}/logs`, api.replace(/^http/, 'ws'));
-    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
-    let final: { status: string; message: string | null } | null = null;
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { type: string; line?: string; status?: string; message?: string | null };
-      if (msg.type === 'line') process.stdout.write(`${msg.line}\n`);
-      else if (msg.type === 'status') final = { status: msg.status!, message: msg.message ?? null };
-    });
-    ws.on('close', () => (final ? resolve(final) : reject(new Error('the build log stream ended early'))));
-    ws.on('error', reject);
+async function follow(client: BerthClient, buildId: string): Promise<{ status: string; message: string | null }> {
+  let final: { status: string; message: string | null } | null = null;
+  await client.stream('followBuildLog', { params: { id: buildId } }, (msg) => {
+    if (msg.type === 'line') process.stdout.write(`${msg.line}\n`);
+    else final = { status: msg.status, message: msg.message };
   });
+  if (!final) throw new Error('the build log stream ended early');
+  return final;
 }
 
 async function main() {
@@ -50,7 +44,7 @@ async function main() {
   const client = new BerthClient({ baseUrl: api, token });
   const build = await client.call('createPushBuild', { params: { id: appId }, body: { commit, branch: ref.replace('refs/heads/', '') } });
   console.log(`-----> Build #${build.number} queued for ${commit.slice(0, 7)} (${build.id})`);
-  const end = await follow(api, token, build.id);
+  const end = await follow(client, build.id);
   if (end.status !== 'succeeded') {
     console.log(`-----> Build #${build.number} ${end.status}${end.message ? `: ${end.message}` : ''}`);
     return;

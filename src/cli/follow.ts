@@ -1,4 +1,3 @@
-import WebSocket from 'ws';
 import type { BerthClient } from '../client/index.js';
 import type { RouteOutput } from '../api/contract.js';
 
@@ -51,18 +50,16 @@ export async function followBuild(client: BerthClient, buildId: string, onLine: 
     last = seq;
     onLine(line);
   };
-  const viaSocket = await new Promise<boolean>((resolve) => {
-    const url = new URL(`/ws/builds/${encodeURIComponent(buildId)}/logs`, client.opts.baseUrl.replace(/^http/, 'ws'));
-    const ws = new WebSocket(url, { headers: client.opts.token ? { authorization: `Bearer ${client.opts.token}` } : {} });
-    let final = false;
-    ws.on('message', (data) => {
-      const msg = JSON.parse(String(data)) as { type: string; seq?: number; line?: string };
-      if (msg.type === 'line') emit(msg.seq!, msg.line!);
-      else if (msg.type === 'status') final = true;
-    });
-    ws.on('close', () => resolve(final));
-    ws.on('error', () => resolve(false));
-  });
+  let final = false;
+  const viaSocket = await client
+    .stream('followBuildLog', { params: { id: buildId } }, (msg) => {
+      if (msg.type === 'line') emit(msg.seq, msg.line);
+      else final = true;
+    })
+    .then(
+      () => final,
+      () => false,
+    );
   if (!viaSocket) {
     for (;;) {
       const log = await client.call('getBuildLog', { params: { id: buildId }, query: { after: last } });

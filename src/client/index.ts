@@ -1,4 +1,5 @@
 import { routes, type RouteInput, type RouteName, type RouteOutput } from '../api/contract.js';
+import { sockets, type SocketInput, type SocketMessage, type SocketName } from '../api/contract-sockets.js';
 
 /** An error answer from the API, carrying its status and `{code,message,details}`. */
 export class ApiError extends Error {
@@ -21,6 +22,26 @@ export interface ClientOptions {
 
 type Input<N extends RouteName> = Partial<RouteInput<N>>;
 
+/** A contract path with its :params filled in. */
+function fillPath(template: string, params: Record<string, string>): string {
+  return template.replace(/:([a-z_]+)/g, (_, k: string) => {
+    if (params[k] === undefined) throw new Error(`missing path parameter ${k}`);
+    return encodeURIComponent(params[k]);
+  });
+}
+
+function setQuery(url: URL, query: Record<string, unknown>) {
+  for (const [k, v] of Object.entries(query)) {
+    if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
+  }
+}
+
+/** How a stream ended: the server's close code and reason (1000: it finished normally). */
+export interface StreamEnd {
+  code: number;
+  reason: string;
+}
+
 /** Typed client for the Berth API: route names, inputs and outputs all come from the contract. */
 export class BerthClient {
   constructor(readonly opts: ClientOptions) {}
@@ -31,15 +52,8 @@ export class BerthClient {
 
   async call<N extends RouteName>(name: N, input: Input<N> = {}): Promise<RouteOutput<N>> {
     const def = routes[name];
-    const params = (input.params ?? {}) as Record<string, string>;
-    const path = def.path.replace(/:([a-z_]+)/g, (_, k: string) => {
-      if (params[k] === undefined) throw new Error(`missing path parameter ${k}`);
-      return encodeURIComponent(params[k]);
-    });
-    const url = new URL(path, this.opts.baseUrl);
-    for (const [k, v] of Object.entries((input.query ?? {}) as Record<string, unknown>)) {
-      if (v !== undefined && v !== null) url.searchParams.set(k, String(v));
-    }
+    const url = new URL(fillPath(def.path, (input.params ?? {}) as Record<string, string>), this.opts.baseUrl);
+    setQuery(url, (input.query ?? {}) as Record<string, unknown>);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.opts.token) headers.authorization = `Bearer ${this.opts.token}`;
     let body: string | undefined;
@@ -66,5 +80,31 @@ export class BerthClient {
       throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `HTTP ${res.status}`, e?.details);
     }
     return json as RouteOutput<N>;
+  }
+
+  /**
+   * Opens one of the contract's WebSockets and hands each message, typed from the contract, to
+   * onMessage. Resolves when the server closes it; rejects when the socket fails (refused, no
+   * access: the upgrade's HTTP error). Aborting the signal closes it; onOpen is
+   * called once the server has accepted it.
+   */
+  async stream<N extends SocketName>(
+    name: N,
+    input: Partial<SocketInput<N>>,
+    onMessage: (msg: SocketMessage<N>) => void,
+    opts: { signal?: AbortSignal; onOpen?: () => void } = {},
+  ): Promise<StreamEnd> {
+    const url = new URL(fillPath(sockets[name].path, (input.params ?? {}) as Record<string, string>), this.opts.baseUrl.replace(/^http/, 'ws'));
+    setQuery(url, (input.query ?? {}) as Record<string, unknown>);
+    // Loaded on first use: the rest of the client needs nothing beyond fetch.
+    const { default: WebSocket } = await import('ws');
+    const ws = new WebSocket(url, { headers: this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {} });
+    return new Promise<StreamEnd>((resolve, reject) => {
+      ws.on('open', () => opts.onOpen?.());
+      ws.on('message', (data) => onMessage(JSON.parse(String(data)) as SocketMessage<N>));
+      ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      ws.on('error', reject);
+      opts.signal?.addEventListener('abort', () => ws.close(), { once: true });
+    });
   }
 }

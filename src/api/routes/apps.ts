@@ -65,7 +65,7 @@ async function uniqueApp<T>(ctx: ApiContext, projectId: string, name: string, sl
   }
 }
 
-export const appHandlers: Handlers = {
+export const appHandlers = {
   async listApps({ user, query }, ctx) {
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;
@@ -137,4 +137,4 @@ export const appHandlers: Handlers = {
     ctx.nudge(a.id);
     return { ok: true };
   },
-};
+} satisfies Handlers;

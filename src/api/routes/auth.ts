@@ -27,7 +27,7 @@ const badLogin = () => new HttpError(401, 'invalid_credentials', 'wrong username
 // Verifying against a fixed hash for unknown users keeps login time the same, so it does not reveal which usernames exist.
 const dummyHash = hashPassword('not-a-real-password');
 
-export const authHandlers: Handlers = {
+export const authHandlers = {
   async login({ body }, ctx) {
     const user = await users.userByName(ctx.db, body.username);
     const ok = await verifyPassword(body.password, user?.password_hash ?? (await dummyHash));
@@ -71,4 +71,4 @@ export const authHandlers: Handlers = {
     if (!(await users.deleteToken(ctx.db, user.id, params.id))) throw notFound('token', params.id);
     return { ok: true };
   },
-};
+} satisfies Handlers;

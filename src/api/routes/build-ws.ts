@@ -1,84 +1,73 @@
-import type { FastifyInstance } from 'fastify';
-import type { WebSocket } from 'ws';
-import type { ApiContext, AuthUser } from '../context.js';
+import type { ApiContext } from '../context.js';
+import type { SocketHandler } from '../register.js';
 import * as builds from '../../store/builds.js';
 import { buildFor, oneBuildDto } from './build-common.js';
 
 /**
- * `/ws/builds/:id/logs`: every line so far, then live lines, then one final
- * `{"type":"status",...}` message when the build has finished, then a normal close.
- * Lines are `{"type":"line","seq","line","time"}`. Lines are always read from the database, in
- * seq order, so a reader that joins mid-build misses nothing and sees nothing twice.
+ * `/ws/builds/:id/logs` (contract: followBuildLog): every line so far, then live lines, then one
+ * final `{"type":"status",...}` message when the build has finished, then a normal close. Lines
+ * are always read from the database, in seq order, so a reader that joins mid-build misses nothing
+ * and sees nothing twice.
  */
-export function registerBuildLogSocket(app: FastifyInstance, ctx: ApiContext) {
-  app.get<{ Params: { id: string } }>(
-    '/ws/builds/:id/logs',
-    {
-      websocket: true,
-      config: { auth: true },
-      schema: { hide: true },
-      // Checked before the upgrade, so a bad id or a stranger gets a plain HTTP 404.
-      preValidation: async (req) => {
-        await buildFor(ctx, req.user as AuthUser, req.params.id);
-      },
-    },
-    (socket: WebSocket, req) => {
-      const id = req.params.id;
-      let last = 0;
-      let closed = false;
-      let busy = false;
-      let again = false;
+export const followBuildLog: SocketHandler<'followBuildLog'> = {
+  // Checked before the upgrade, so a bad id or a stranger gets a plain HTTP 404.
+  before: async (req, ctx) => void (await buildFor(ctx, req.user, req.params.id)),
+  open(socket, sendMsg, req, ctx) {
+    const id = req.params.id;
+    let last = 0;
+    let closed = false;
+    let busy = false;
+    let again = false;
 
-      const send = (msg: unknown) => {
-        if (!closed && socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
-      };
-      const finish = (code = 1000, reason = '') => {
-        if (closed) return;
-        closed = true;
-        unsubscribe();
-        clearInterval(poll);
-        socket.close(code, reason);
-      };
-      const pump = async () => {
-        if (busy) {
-          again = true;
-          return;
-        }
-        busy = true;
-        try {
-          do {
-            again = false;
-            // Status before lines: if it is final, every line was written before it was.
-            const b = await builds.buildById(ctx.db, id);
-            for (;;) {
-              const lines = await builds.logsAfter(ctx.db, id, last, 1000);
-              for (const l of lines) send({ type: 'line', seq: l.seq, line: l.line, time: l.created_at });
-              if (lines.length) last = lines[lines.length - 1].seq;
-              if (lines.length < 1000) break;
-            }
-            if (!b) return finish(1011, 'build deleted');
-            if (builds.isFinished(b.status)) {
-              const dto = await oneBuildDto(ctx, b, await slugOf(ctx, b.app_id));
-              send({ type: 'status', status: b.status, message: b.message, build: dto });
-              return finish();
-            }
-          } while (again && !closed);
-        } catch (err) {
-          req.log.warn({ err }, 'build log stream failed');
-          finish(1011, 'internal error');
-        } finally {
-          busy = false;
-        }
-      };
-      const unsubscribe = ctx.buildLogs.subscribe(id, () => void pump());
-      // The hub covers this process; the poll covers anything it could miss.
-      const poll = setInterval(() => void pump(), 1000);
-      socket.on('close', () => finish());
-      socket.on('error', () => finish());
-      void pump();
-    },
-  );
-}
+    const send: typeof sendMsg = (msg) => {
+      if (!closed) sendMsg(msg);
+    };
+    const finish = (code = 1000, reason = '') => {
+      if (closed) return;
+      closed = true;
+      unsubscribe();
+      clearInterval(poll);
+      socket.close(code, reason);
+    };
+    const pump = async () => {
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      try {
+        do {
+          again = false;
+          // Status before lines: if it is final, every line was written before it was.
+          const b = await builds.buildById(ctx.db, id);
+          for (;;) {
+            const lines = await builds.logsAfter(ctx.db, id, last, 1000);
+            for (const l of lines) send({ type: 'line', seq: l.seq, line: l.line, time: l.created_at });
+            if (lines.length) last = lines[lines.length - 1].seq;
+            if (lines.length < 1000) break;
+          }
+          if (!b) return finish(1011, 'build deleted');
+          if (builds.isFinished(b.status)) {
+            const dto = await oneBuildDto(ctx, b, await slugOf(ctx, b.app_id));
+            send({ type: 'status', status: b.status, message: b.message, build: dto });
+            return finish();
+          }
+        } while (again && !closed);
+      } catch (err) {
+        req.raw.log.warn({ err }, 'build log stream failed');
+        finish(1011, 'internal error');
+      } finally {
+        busy = false;
+      }
+    };
+    const unsubscribe = ctx.buildLogs.subscribe(id, () => void pump());
+    // The hub covers this process; the poll covers anything it could miss.
+    const poll = setInterval(() => void pump(), 1000);
+    socket.on('close', () => finish());
+    socket.on('error', () => finish());
+    void pump();
+  },
+};
 
 async function slugOf(ctx: ApiContext, appId: string): Promise<string> {
   const a = await ctx.db.selectFrom('apps').select('slug').where('id', '=', appId).executeTakeFirst();

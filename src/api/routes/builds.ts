@@ -13,7 +13,6 @@ import { SourceError, validateGitUrl, validateRef } from '../../builder/index.js
 import { bareRepo, buildDir } from '../../config.js';
 import { buildDto, buildFor, oneBuildDto } from './build-common.js';
 import { registerUpload } from './build-upload.js';
-import { registerBuildLogSocket } from './build-ws.js';
 import { registerGitRemote } from './git-remote.js';
 
 const sourceError = (err: unknown) => {
@@ -27,7 +26,7 @@ async function queued(ctx: ApiContext, app: AppView, b: BuildRow, what: string) 
   return oneBuildDto(ctx, b, app.slug);
 }
 
-export const buildHandlers: Handlers = {
+export const buildHandlers = {
   async createBuild({ user, params }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
     const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'archive', status: 'pending', userId: user.id });
@@ -118,9 +117,9 @@ export const buildHandlers: Handlers = {
     const lines = await builds.logsAfter(ctx.db, build.id, query.after ?? 0, query.limit ?? 5000);
     return { status: build.status, lines: lines.map((l) => ({ seq: l.seq, line: l.line, time: l.created_at })) };
   },
-};
+} satisfies Handlers;
 
-/** Routes outside the JSON contract: the source upload, the build log WebSocket and the git smart-HTTP remote. */
+/** Routes outside the JSON contract: the source upload and the git smart-HTTP remote (raw bodies, not JSON). */
 export async function registerBuildExtras(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   await app.register(async (scope) => {
     // These routes read their bodies as raw streams (archives, git packs); no parser may consume them.
@@ -129,5 +128,4 @@ export async function registerBuildExtras(app: FastifyInstance, ctx: ApiContext)
     registerUpload(scope, ctx);
     registerGitRemote(scope, ctx);
   });
-  registerBuildLogSocket(app, ctx);
 }

@@ -45,7 +45,7 @@ async function verify(ctx: ApiContext, d: DomainRow): Promise<DomainRow> {
   return (await domains.domainByHost(ctx.db, d.hostname))!;
 }
 
-export const domainHandlers: Handlers = {
+export const domainHandlers = {
   async addDomain({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
     const hostname = body.hostname.toLowerCase().replace(/\.$/, '');
@@ -90,4 +90,4 @@ export const domainHandlers: Handlers = {
     await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'domain.removed', message: `${d.hostname} removed from ${app.slug}` });
     return { ok: true };
   },
-};
+} satisfies Handlers;

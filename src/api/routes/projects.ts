@@ -18,7 +18,7 @@ export const projectDto = (p: ProjectView) => ({
 
 const nameTaken = (name: string) => conflict(`you already have a project named "${name}"`, 'name');
 
-export const projectHandlers: Handlers = {
+export const projectHandlers = {
   async listProjects({ user, query }, ctx) {
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;
@@ -86,4 +86,4 @@ export const projectHandlers: Handlers = {
     await projects.removeMember(ctx.db, p.id, member.id);
     return { ok: true };
   },
-};
+} satisfies Handlers;

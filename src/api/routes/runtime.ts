@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import type { WebSocket } from 'ws';
-import type { Handlers } from '../register.js';
+import type { Handlers, SocketHandlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import type { RouteOutput } from '../contract.js';
 import { appFor, appOfChild } from '../access.js';
@@ -95,7 +94,7 @@ async function collectLogs(ctx: ApiContext, rows: ContainerRow[], q: { tail?: nu
   return lines.slice(-(q.tail ?? 200));
 }
 
-export const runtimeHandlers: Handlers = {
+export const runtimeHandlers = {
   async deployApp({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
     if (!!body.image_id === !!body.build_id) throw badRequest('give exactly one of image_id or build_id', 'image_id');
@@ -269,27 +268,21 @@ export const runtimeHandlers: Handlers = {
     const appId = query.app ? (await appFor(ctx, user, query.app)).id : undefined;
     return { items: await ctx.events.list(projects, { appId, after: query.after, limit: query.limit ?? 100 }) };
   },
-};
+} satisfies Handlers;
 
 async function visibleProjects(ctx: ApiContext, user: AuthUser): Promise<string[]> {
   const rows = await ctx.db.selectFrom('project_members').select('project_id').where('user_id', '=', user.id).execute();
   return rows.map((r) => r.project_id);
 }
 
-function sendJson(socket: WebSocket, data: unknown) {
-  if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(data));
-}
-
 /** Streams live log lines of some containers into a socket until it closes. */
-function followLogs(ctx: ApiContext, socket: WebSocket, rows: ContainerRow[], tail: number) {
+function followLogs(ctx: ApiContext, socket: WebSocket, send: (l: LogLine & { container: string }) => void, rows: ContainerRow[], tail: number) {
   const abort = new AbortController();
   socket.on('close', () => abort.abort());
   for (const r of rows.filter((x) => x.docker_id)) {
     void (async () => {
       try {
-        for await (const l of ctx.runtime.logs(r.docker_id!, { tail, follow: true, signal: abort.signal })) {
-          sendJson(socket, { ...l, container: r.name });
-        }
+        for await (const l of ctx.runtime.logs(r.docker_id!, { tail, follow: true, signal: abort.signal })) send({ ...l, container: r.name });
       } catch {
         /* the container went away; the others keep streaming */
       }
@@ -297,39 +290,45 @@ function followLogs(ctx: ApiContext, socket: WebSocket, rows: ContainerRow[], ta
   }
 }
 
-/** Routes outside the JSON contract: live logs and events over WebSocket. */
-export async function registerRuntimeExtras(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  const wsOpts = { websocket: true as const, config: { auth: true }, schema: { hide: true } };
-  const tailOf = (q: unknown) => Math.min(Math.max(Number((q as { tail?: string }).tail ?? 100) || 100, 0), 10000);
+const tailOf = (q: { tail?: unknown }) => Math.min(Math.max(Number(q.tail ?? 100) || 100, 0), 10000);
 
-  app.get('/ws/events', wsOpts, async (socket, req) => {
-    const user = req.user!;
-    let projects = new Set(await visibleProjects(ctx, user));
-    const unsubscribe = ctx.events.subscribe(async (e: BerthEvent) => {
-      // Membership can change while the socket is open; re-read it for projects not yet known.
-      if (!projects.has(e.project_id)) projects = new Set(await visibleProjects(ctx, user));
-      if (projects.has(e.project_id)) sendJson(socket, e);
-    });
-    socket.on('close', unsubscribe);
-  });
-
-  app.get<{ Params: { id: string } }>('/ws/apps/:id/logs', wsOpts, async (socket, req) => {
-    try {
-      const a = await appFor(ctx, req.user!, req.params.id);
-      followLogs(ctx, socket, await containers.containersOfApp(ctx.db, a.id), tailOf(req.query));
-    } catch (err) {
-      sendJson(socket, { error: { message: (err as Error).message } });
-      socket.close(1008);
-    }
-  });
-
-  app.get<{ Params: { id: string } }>('/ws/containers/:id/logs', wsOpts, async (socket, req) => {
-    try {
-      const { row } = await containerFor(ctx, req.user!, req.params.id);
-      followLogs(ctx, socket, [row], tailOf(req.query));
-    } catch (err) {
-      sendJson(socket, { error: { message: (err as Error).message } });
-      socket.close(1008);
-    }
-  });
-}
+/** The live streams of events and logs (contract: contract-sockets.ts). */
+export const runtimeSockets = {
+  followEvents: {
+    open(socket, send, req, ctx) {
+      const user = req.user;
+      // A failed read (database restarting) sends nothing rather than failing the socket.
+      const load = () => visibleProjects(ctx, user).then((ids) => new Set(ids), () => new Set<string>());
+      // Subscribed as the socket opens, so nothing that happens after the open is missed.
+      let projects = load();
+      const unsubscribe = ctx.events.subscribe(async (e: BerthEvent) => {
+        // Membership can change while the socket is open; re-read it for projects not yet known.
+        if (!(await projects).has(e.project_id)) projects = load();
+        if ((await projects).has(e.project_id)) send(e);
+      });
+      socket.on('close', unsubscribe);
+    },
+  },
+  followAppLogs: {
+    async open(socket, send, req, ctx) {
+      try {
+        const a = await appFor(ctx, req.user, req.params.id);
+        followLogs(ctx, socket, send, await containers.containersOfApp(ctx.db, a.id), tailOf(req.query));
+      } catch (err) {
+        send({ error: { message: (err as Error).message } });
+        socket.close(1008);
+      }
+    },
+  },
+  followContainerLogs: {
+    async open(socket, send, req, ctx) {
+      try {
+        const { row } = await containerFor(ctx, req.user, req.params.id);
+        followLogs(ctx, socket, send, [row], tailOf(req.query));
+      } catch (err) {
+        send({ error: { message: (err as Error).message } });
+        socket.close(1008);
+      }
+    },
+  },
+} satisfies Partial<SocketHandlers>;

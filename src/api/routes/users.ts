@@ -10,7 +10,7 @@ function requireAdmin(user: AuthUser) {
   if (!user.is_admin) throw forbidden('only an admin can manage users');
 }
 
-export const userHandlers: Handlers = {
+export const userHandlers = {
   async listUsers({ user }, ctx) {
     requireAdmin(user);
     return { items: (await users.listUsers(ctx.db)).map(userDto) };
@@ -60,4 +60,4 @@ export const userHandlers: Handlers = {
     await users.deleteUser(ctx.db, target.id);
     return { ok: true };
   },
-};
+} satisfies Handlers;

@@ -1,0 +1,72 @@
+import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
+import { IdParam, closed } from './route-def.js';
+import { Event, LogLine } from './contract-runtime.js';
+import { Build, BuildLogLine, BuildStatus } from './contract-builds.js';
+
+/**
+ * The WebSocket routes: where they are, what they take and every message they send, declared
+ * once. The server mounts them from here (src/api/register.ts), the client's stream() types its
+ * messages from here, and so do the CLI and the git push hook. The token goes in the Authorization
+ * header, or (browsers cannot set headers on a WebSocket) as ?token=.
+ */
+export interface SocketDef {
+  path: string;
+  summary: string;
+  tag: string;
+  params?: TSchema;
+  /** Documented and typed for callers; the handler reads it leniently (a bad tail falls back to the default). */
+  query?: TSchema;
+  /** Every message the server sends on this socket. */
+  message: TSchema;
+}
+
+const TailQuery = closed({ tail: T.Optional(T.Integer({ minimum: 0, maximum: 10000, default: 100 })) });
+
+/** Sent before the server closes a log socket it cannot serve (no such app or container, no access). */
+export const StreamError = T.Object({ error: T.Object({ message: T.String() }) });
+
+export const BuildLogMessage = T.Union([
+  T.Object({ type: T.Literal('line'), seq: BuildLogLine.properties.seq, line: BuildLogLine.properties.line, time: BuildLogLine.properties.time }),
+  T.Object({ type: T.Literal('status'), status: BuildStatus, message: T.Union([T.String(), T.Null()]), build: Build }),
+]);
+
+export const sockets = {
+  followEvents: {
+    path: '/ws/events',
+    summary: 'Live events of every project the caller is a member of',
+    tag: 'events',
+    message: Event,
+  },
+  followAppLogs: {
+    path: '/ws/apps/:id/logs',
+    summary: 'Live log lines of all replicas of an app (the last `tail` lines first)',
+    tag: 'logs',
+    params: IdParam,
+    query: TailQuery,
+    message: T.Union([LogLine, StreamError]),
+  },
+  followContainerLogs: {
+    path: '/ws/containers/:id/logs',
+    summary: 'Live log lines of one container (the last `tail` lines first)',
+    tag: 'logs',
+    params: IdParam,
+    query: TailQuery,
+    message: T.Union([LogLine, StreamError]),
+  },
+  followBuildLog: {
+    path: '/ws/builds/:id/logs',
+    summary: 'Every line of a build log so far, then live lines, then one final status message and a normal close',
+    tag: 'builds',
+    params: IdParam,
+    message: BuildLogMessage,
+  },
+} as const satisfies Record<string, SocketDef>;
+
+export type Sockets = typeof sockets;
+export type SocketName = keyof Sockets;
+type StaticOr<R, K extends string, Else> = R extends { [P in K]: infer X extends TSchema } ? Static<X> : Else;
+export type SocketInput<N extends SocketName> = {
+  params: StaticOr<Sockets[N], 'params', Record<string, never>>;
+  query: StaticOr<Sockets[N], 'query', Record<string, never>>;
+};
+export type SocketMessage<N extends SocketName> = Static<Sockets[N]['message']>;

@@ -1,0 +1,42 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { AllHandlers, SocketHandlers } from '../../src/api/register.js';
+import type { SocketMessage } from '../../src/api/contract-sockets.js';
+import { startServer } from '../support/server.js';
+
+// The WebSocket routes come from the contract (src/api/contract-sockets.ts), and the client's
+// stream() types their messages from it.
+
+test('client.stream follows the contract sockets: events arrive typed, a stranger gets the declared error message', async (t) => {
+  const s = await startServer();
+  t.after(() => s.destroy());
+  const app = await s.admin.call('createApp', { body: { name: 'streamed' } });
+  const events: SocketMessage<'followEvents'>[] = [];
+  const abort = new AbortController();
+  let opened!: () => void;
+  const open = new Promise<void>((r) => (opened = r));
+  const ended = s.admin.stream('followEvents', {}, (e) => {
+    events.push(e);
+    if (e.kind === 'app.scaled') abort.abort();
+  }, { signal: abort.signal, onOpen: () => opened() });
+  await open;
+  await s.admin.call('scaleApp', { params: { id: app.id }, body: { replicas: 0 } });
+  await ended;
+  assert.deepEqual(events.map((e) => [e.kind, e.app_id]), [['app.scaled', app.id]]);
+
+  const other = await s.newUser('stranger');
+  const messages: SocketMessage<'followAppLogs'>[] = [];
+  const end = await other.stream('followAppLogs', { params: { id: app.id }, query: { tail: 5 } }, (m) => messages.push(m));
+  assert.equal(end.code, 1008);
+  assert.equal(messages.length, 1);
+  assert.ok('error' in messages[0] && /not found|no app/i.test(messages[0].error.message), JSON.stringify(messages));
+});
+
+test('the handler maps are exhaustive: a route or socket without a handler does not compile', () => {
+  type Without<T, K extends keyof T> = Omit<T, K>;
+  // @ts-expect-error deployApp has no handler
+  const routes: AllHandlers = {} as Without<AllHandlers, 'deployApp'>;
+  // @ts-expect-error followBuildLog has no handler
+  const socketMap: SocketHandlers = {} as Without<SocketHandlers, 'followBuildLog'>;
+  assert.ok(routes && socketMap);
+});
