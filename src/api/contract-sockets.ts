@@ -1,6 +1,7 @@
 import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
-import { IdParam, closed } from './route-def.js';
-import { Event, LogLine } from './contract-runtime.js';
+import { IdParam, closed, type ParamsAndQuery } from './route-def.js';
+import { Event } from './contract-events.js';
+import { LogLine } from './contract-containers.js';
 import { Build, BuildLogLine, BuildStatus } from './contract-builds.js';
 
 /**
@@ -64,9 +65,5 @@ export const sockets = {
 
 export type Sockets = typeof sockets;
 export type SocketName = keyof Sockets;
-type StaticOr<R, K extends string, Else> = R extends { [P in K]: infer X extends TSchema } ? Static<X> : Else;
-export type SocketInput<N extends SocketName> = {
-  params: StaticOr<Sockets[N], 'params', Record<string, never>>;
-  query: StaticOr<Sockets[N], 'query', Record<string, never>>;
-};
+export type SocketInput<N extends SocketName> = ParamsAndQuery<Sockets[N]>;
 export type SocketMessage<N extends SocketName> = Static<Sockets[N]['message']>;

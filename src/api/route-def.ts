@@ -1,4 +1,4 @@
-import { type TSchema, Type as T } from '@sinclair/typebox';
+import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 
 export interface RouteDef {
@@ -18,3 +18,13 @@ export interface RouteDef {
 
 export const closed = <P extends Record<string, TSchema>>(props: P) => T.Object(props, { additionalProperties: false });
 export const IdParam = closed({ id: S.Id });
+
+type StaticOr<R, K extends string, Else> = R extends { [P in K]: infer X extends TSchema } ? Static<X> : Else;
+
+/** A route's or socket's path params and query string, typed from its schemas (none: an empty object). */
+export type ParamsAndQuery<D> = {
+  params: StaticOr<D, 'params', Record<string, never>>;
+  query: StaticOr<D, 'query', Record<string, never>>;
+};
+/** A route's body, typed from its schema (none: undefined). */
+export type BodyOf<D> = StaticOr<D, 'body', undefined>;

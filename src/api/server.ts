@@ -13,7 +13,10 @@ import { authHandlers } from './routes/auth.js';
 import { userHandlers } from './routes/users.js';
 import { projectHandlers } from './routes/projects.js';
 import { appHandlers } from './routes/apps.js';
-import { runtimeHandlers, runtimeSockets } from './routes/runtime.js';
+import { appActionHandlers } from './routes/app-actions.js';
+import { releaseHandlers } from './routes/releases.js';
+import { containerHandlers, containerSockets } from './routes/containers.js';
+import { eventHandlers, eventSockets } from './routes/events.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
@@ -226,8 +229,19 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     }
   });
 
-  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers, ...domainHandlers });
-  mountSockets(app, ctx, { ...runtimeSockets, followBuildLog });
+  mountRoutes(app, ctx, {
+    ...authHandlers,
+    ...userHandlers,
+    ...projectHandlers,
+    ...appHandlers,
+    ...appActionHandlers,
+    ...releaseHandlers,
+    ...containerHandlers,
+    ...eventHandlers,
+    ...buildHandlers,
+    ...domainHandlers,
+  });
+  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);
   return app;
 }

@@ -5,7 +5,10 @@ import { registerAuth } from './commands/auth.js';
 import { registerProjects } from './commands/projects.js';
 import { registerApps } from './commands/apps.js';
 import { registerBuilds } from './commands/builds.js';
-import { registerRuntime } from './commands/runtime.js';
+import { registerAppActions } from './commands/app-actions.js';
+import { registerEnv } from './commands/env.js';
+import { registerReleases } from './commands/releases.js';
+import { registerContainers } from './commands/containers.js';
 import { registerDomains } from './commands/domains.js';
 
 const program = new Command('berth')
@@ -20,7 +23,10 @@ registerAuth(program);
 registerProjects(program);
 registerApps(program);
 registerBuilds(program);
-registerRuntime(program);
+registerAppActions(program);
+registerEnv(program);
+registerReleases(program);
+registerContainers(program);
 registerDomains(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */

@@ -103,6 +103,12 @@ export class BerthClient {
       ws.on('open', () => opts.onOpen?.());
       ws.on('message', (data) => onMessage(JSON.parse(String(data)) as SocketMessage<N>));
       ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+      // The upgrade refused (401, 404, ...): an ApiError with the HTTP status, like call()'s.
+      ws.on('unexpected-response', (_req, res) => {
+        reject(new ApiError(res.statusCode ?? 0, 'http_error', `cannot open ${url.pathname}: HTTP ${res.statusCode}`));
+        res.resume();
+        ws.terminate();
+      });
       ws.on('error', reject);
       opts.signal?.addEventListener('abort', () => ws.close(), { once: true });
     });

@@ -1,0 +1,81 @@
+import { Type as T } from '@sinclair/typebox';
+import * as S from './schemas.js';
+import { IdParam, closed, type RouteDef } from './route-def.js';
+
+/** Containers (replicas) and their logs. */
+
+export const Container = T.Object({
+  id: T.String(),
+  name: T.String(),
+  app: T.Object({ id: T.String(), slug: T.String() }),
+  release: T.Integer(),
+  replica: T.Integer(),
+  status: T.String({ description: 'starting, healthy, unhealthy, crashed, draining or stopped' }),
+  in_rotation: T.Boolean({ description: 'the router sends it traffic' }),
+  node: T.String(),
+  address: T.Union([T.String(), T.Null()]),
+  port: T.Integer(),
+  docker_id: T.Union([T.String(), T.Null()]),
+  message: T.Union([T.String(), T.Null()]),
+  created_at: S.Timestamp,
+  updated_at: S.Timestamp,
+});
+
+export const LogLine = T.Object({ time: T.String(), stream: T.String(), line: T.String(), container: T.Optional(T.String()) });
+const LogQuery = closed({
+  tail: T.Optional(T.Integer({ minimum: 1, maximum: 10000, default: 200 })),
+  since: T.Optional(T.Integer({ minimum: 0, maximum: 253_402_300_799, description: 'unix seconds' })),
+});
+
+export const containerRoutes = {
+  listContainers: {
+    method: 'GET',
+    path: '/api/v1/containers',
+    summary: 'Containers of the apps the caller can see',
+    tag: 'containers',
+    query: closed({ app: T.Optional(S.Id) }),
+    response: T.Object({ items: T.Array(Container) }),
+  },
+  getContainer: {
+    method: 'GET',
+    path: '/api/v1/containers/:id',
+    summary: 'One container',
+    tag: 'containers',
+    params: IdParam,
+    response: Container,
+  },
+  startContainer: {
+    method: 'POST',
+    path: '/api/v1/containers/:id/start',
+    summary: 'Start one stopped container',
+    tag: 'containers',
+    params: IdParam,
+    response: Container,
+  },
+  stopContainer: {
+    method: 'POST',
+    path: '/api/v1/containers/:id/stop',
+    summary: 'Stop one container (it is not replaced until started again)',
+    tag: 'containers',
+    params: IdParam,
+    response: Container,
+  },
+  containerLogs: {
+    method: 'GET',
+    path: '/api/v1/containers/:id/logs',
+    summary: 'Container log lines (follow them over /ws/containers/{id}/logs)',
+    tag: 'containers',
+    params: IdParam,
+    query: LogQuery,
+    response: T.Object({ lines: T.Array(LogLine) }),
+  },
+  appLogs: {
+    method: 'GET',
+    path: '/api/v1/apps/:id/logs',
+    summary: 'Log lines of all replicas, merged by time (follow them over /ws/apps/{id}/logs)',
+    tag: 'apps',
+    params: IdParam,
+    query: LogQuery,
+    response: T.Object({ lines: T.Array(LogLine) }),
+  },
+} as const satisfies Record<string, RouteDef>;

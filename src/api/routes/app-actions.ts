@@ -1,0 +1,65 @@
+import type { Handlers } from '../register.js';
+import type { ApiContext, AuthUser } from '../context.js';
+import { appFor } from '../access.js';
+import { badRequest, conflict } from '../errors.js';
+import { appDto } from './apps.js';
+import { releaseDto } from './releases.js';
+import * as apps from '../../store/apps.js';
+import { createRelease } from '../../domain/releases.js';
+import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
+
+const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => appDto(ctx, (await apps.findApp(ctx.db, user.id, id))!);
+
+/** Actions on an app: each writes desired state (the app row, or a release) and nudges the controller. */
+export const appActionHandlers = {
+  async scaleApp({ user, params, body }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    await apps.updateApp(ctx.db, app.id, { replicas: body.replicas, stopped: 0 });
+    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.scaled', message: `${app.slug} scaled to ${body.replicas}` });
+    ctx.nudge(app.id);
+    return freshApp(ctx, user, app.id);
+  },
+
+  async restartApp({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    if (!app.live_release_id) throw conflict(`${app.slug} has never been deployed`);
+    await apps.updateApp(ctx.db, app.id, { restart_seq: app.restart_seq + 1, stopped: 0 });
+    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.restarting', message: `${app.slug} is restarting` });
+    ctx.nudge(app.id);
+    return freshApp(ctx, user, app.id);
+  },
+
+  async stopApp({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    await apps.updateApp(ctx.db, app.id, { stopped: 1 });
+    ctx.nudge(app.id);
+    return freshApp(ctx, user, app.id);
+  },
+
+  async startApp({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    await apps.updateApp(ctx.db, app.id, { stopped: 0 });
+    ctx.nudge(app.id);
+    return freshApp(ctx, user, app.id);
+  },
+
+  async setEnv({ user, params, body }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    const set: Record<string, string | null> = { ...body.set };
+    for (const k of body.unset ?? []) {
+      if (k in set) throw badRequest(`${k} is both set and unset`, `unset`);
+      set[k] = null;
+    }
+    const env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(app.env), set, body.secret));
+    await apps.updateApp(ctx.db, app.id, { env });
+    let release: ReturnType<typeof releaseDto> | null = null;
+    const image = app.image;
+    if (app.release_id && image) {
+      const keys = [...Object.keys(body.set ?? {}).map((k) => `set ${k}`), ...(body.unset ?? []).map((k) => `unset ${k}`)];
+      const row = await createRelease(ctx.db, ctx.events, { ...app, env }, { image, description: `Config: ${keys.join(', ') || 'secret marking'}`, userId: user.id });
+      release = releaseDto(row, app.live_release_id);
+      ctx.nudge(app.id);
+    }
+    return { ...maskedEnv(parseEnv(env)), release };
+  },
+} satisfies Handlers;

@@ -1,0 +1,159 @@
+import type { WebSocket } from 'ws';
+import type { Handlers, SocketHandlers } from '../register.js';
+import type { ApiContext, AuthUser } from '../context.js';
+import type { RouteOutput } from '../contract.js';
+import { appFor, appOfChild } from '../access.js';
+import { conflict, notFound } from '../errors.js';
+import * as releases from '../../store/releases.js';
+import * as containers from '../../store/containers.js';
+import type { ContainerRow } from '../../store/containers.js';
+import type { LogLine } from '../../runtime/types.js';
+import { START_REQUESTED, stoppedBy } from '../../domain/containers.js';
+
+type Container = RouteOutput<'getContainer'>;
+
+function inRotation(ctx: ApiContext, row: ContainerRow): boolean {
+  if (!row.in_rotation || !row.address) return false;
+  return ctx.routerServes(row.address, row.port);
+}
+
+async function containerDto(ctx: ApiContext, row: ContainerRow, slug: string): Promise<Container> {
+  const rel = await releases.releaseById(ctx.db, row.release_id);
+  return {
+    id: row.id,
+    name: row.name,
+    app: { id: row.app_id, slug },
+    release: rel?.version ?? 0,
+    replica: row.replica,
+    status: row.status,
+    in_rotation: inRotation(ctx, row),
+    node: row.node,
+    address: row.address,
+    port: row.port,
+    docker_id: row.docker_id,
+    message: row.message,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+/** A container the caller may see (through its app), or 404. */
+async function containerFor(ctx: ApiContext, user: AuthUser, id: string, need: 'viewer' | 'developer' = 'viewer') {
+  const row = await containers.containerById(ctx.db, id);
+  if (!row) throw notFound('container', id);
+  return { row, app: await appOfChild(ctx, user, row.app_id, need, { kind: 'container', id }) };
+}
+
+async function collectLogs(ctx: ApiContext, rows: ContainerRow[], q: { tail?: number; since?: number }) {
+  const lines: (LogLine & { container: string })[] = [];
+  await Promise.all(
+    rows
+      .filter((r) => r.docker_id)
+      .map(async (r) => {
+        for await (const l of ctx.runtime.logs(r.docker_id!, { tail: q.tail ?? 200, since: q.since, signal: AbortSignal.timeout(10_000) })) {
+          lines.push({ ...l, container: r.name });
+        }
+      }),
+  );
+  lines.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  return lines.slice(-(q.tail ?? 200));
+}
+
+/** Containers and their logs. Start and stop only mark the row; the app controller acts on it. */
+export const containerHandlers = {
+  async listContainers({ user, query }, ctx) {
+    let rows: (ContainerRow & { slug: string })[];
+    if (query.app) {
+      const app = await appFor(ctx, user, query.app);
+      rows = (await containers.containersOfApp(ctx.db, app.id)).map((r) => ({ ...r, slug: app.slug }));
+    } else {
+      rows = await ctx.db
+        .selectFrom('containers')
+        .innerJoin('apps', 'apps.id', 'containers.app_id')
+        .innerJoin('project_members as m', (j) => j.onRef('m.project_id', '=', 'apps.project_id').on('m.user_id', '=', user.id))
+        .selectAll('containers')
+        .select('apps.slug')
+        .orderBy('apps.slug')
+        .orderBy('containers.replica')
+        .execute();
+    }
+    return { items: await Promise.all(rows.map((r) => containerDto(ctx, r, r.slug))) };
+  },
+
+  async getContainer({ user, params }, ctx) {
+    const { row, app } = await containerFor(ctx, user, params.id);
+    return containerDto(ctx, row, app.slug);
+  },
+
+  async stopContainer({ user, params }, ctx) {
+    const { row, app } = await containerFor(ctx, user, params.id, 'developer');
+    // Desired state only: the controller leaves a replica marked stopped alone, takes it out of
+    // rotation and stops its container.
+    await containers.updateContainer(ctx.db, row.id, { status: 'stopped', in_rotation: 0, message: stoppedBy(user.username) });
+    ctx.nudge(app.id);
+    return containerDto(ctx, (await containers.containerById(ctx.db, row.id))!, app.slug);
+  },
+
+  async startContainer({ user, params }, ctx) {
+    const { row, app } = await containerFor(ctx, user, params.id, 'developer');
+    if (row.status !== 'stopped') throw conflict(`container ${row.id} is not stopped (it is ${row.status})`);
+    // Desired state only: the controller starts it and puts it back in rotation once it answers.
+    await containers.updateContainer(ctx.db, row.id, { status: 'starting', message: START_REQUESTED });
+    ctx.nudge(app.id);
+    return containerDto(ctx, (await containers.containerById(ctx.db, row.id))!, app.slug);
+  },
+
+  async containerLogs({ user, params, query }, ctx) {
+    const { row } = await containerFor(ctx, user, params.id);
+    return { lines: await collectLogs(ctx, [row], query) };
+  },
+
+  async appLogs({ user, params, query }, ctx) {
+    const app = await appFor(ctx, user, params.id);
+    return { lines: await collectLogs(ctx, await containers.containersOfApp(ctx.db, app.id), query) };
+  },
+} satisfies Handlers;
+
+function followLogs(ctx: ApiContext, socket: WebSocket, send: (l: LogLine & { container: string }) => void, rows: ContainerRow[], tail: number) {
+  const abort = new AbortController();
+  socket.on('close', () => abort.abort());
+  for (const r of rows.filter((x) => x.docker_id)) {
+    void (async () => {
+      try {
+        for await (const l of ctx.runtime.logs(r.docker_id!, { tail, follow: true, signal: abort.signal })) send({ ...l, container: r.name });
+      } catch {
+        /* the container went away; the others keep streaming */
+      }
+    })();
+  }
+}
+
+const tailOf = (q: { tail?: unknown }) => Math.min(Math.max(Number(q.tail ?? 100) || 100, 0), 10000);
+
+/** The live streams of events and logs (contract: contract-sockets.ts). */
+
+/** Live logs of an app's replicas or of one container (contract: contract-sockets.ts). */
+export const containerSockets = {
+  followAppLogs: {
+    async open(socket, send, req, ctx) {
+      try {
+        const a = await appFor(ctx, req.user, req.params.id);
+        followLogs(ctx, socket, send, await containers.containersOfApp(ctx.db, a.id), tailOf(req.query));
+      } catch (err) {
+        send({ error: { message: (err as Error).message } });
+        socket.close(1008);
+      }
+    },
+  },
+  followContainerLogs: {
+    async open(socket, send, req, ctx) {
+      try {
+        const { row } = await containerFor(ctx, req.user, req.params.id);
+        followLogs(ctx, socket, send, [row], tailOf(req.query));
+      } catch (err) {
+        send({ error: { message: (err as Error).message } });
+        socket.close(1008);
+      }
+    },
+  },
+} satisfies Partial<SocketHandlers>;

@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { client, globals } from '../session.js';
+import { emit, table } from '../output.js';
+import { int } from '../args.js';
+import { ApiError } from '../../client/index.js';
+
+/** ps, logs: containers and their logs. */
+export function registerContainers(program: Command) {
+  program
+    .command('ps [app]')
+    .description('list containers')
+    .action(async (app: string | undefined, _o, cmd: Command) => {
+      const res = await client(cmd).call('listContainers', { query: app ? { app } : {} });
+      emit(globals(cmd), res.items, () =>
+        table(
+          res.items.map((x) => ({ ...x, app: x.app.slug, v: `v${x.release}`, traffic: x.in_rotation })),
+          [['id', 'Id'], ['app', 'App'], ['v', 'Release'], ['replica', 'Replica'], ['status', 'Status'], ['traffic', 'Traffic'], ['address', 'Address'], ['updated_at', 'Updated']],
+        ),
+      );
+    });
+
+  program
+    .command('logs <app>')
+    .description('show the log of all replicas')
+    .option('-f, --follow', 'keep printing new lines')
+    .option('-n, --tail <n>', 'lines to show', int, 100)
+    .action(async (app: string, o: { follow?: boolean; tail: number }, cmd: Command) => {
+      const c = client(cmd);
+      const json = globals(cmd).json;
+      const print = (l: { time: string; container?: string; line: string }) =>
+        process.stdout.write(json ? `${JSON.stringify(l)}\n` : `${l.time} ${l.container ?? ''} ${l.line}\n`);
+      if (!o.follow) {
+        for (const l of (await c.call('appLogs', { params: { id: app }, query: { tail: o.tail } })).lines) print(l);
+        return;
+      }
+      const stop = new AbortController();
+      process.once('SIGINT', () => stop.abort());
+      let failed: Error | null = null;
+      try {
+        await c.stream('followAppLogs', { params: { id: app }, query: { tail: o.tail } }, (msg) => {
+          if ('error' in msg) failed = new Error(msg.error.message);
+          else print(msg);
+        }, { signal: stop.signal });
+      } catch (err) {
+        if (err instanceof ApiError) throw new Error(`cannot follow logs: HTTP ${err.status}`);
+        throw err;
+      }
+      if (failed) throw failed;
+    });
+}
