@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createRelease } from '../../src/domain/releases.js';
+import { Events } from '../../src/domain/events.js';
+import { releaseConfig } from '../../src/store/releases.js';
 import { assertSettled, statuses, world, type Strategy } from './harness.js';
 
 // Every path of every rollout strategy against the fake engine and router (see fakes.ts); the same
@@ -163,7 +166,7 @@ test('rolling: a replica failing after others were replaced restores the live re
   assert.ok(w.router.upstreamsOver(w.slug).slice(1).every((u) => u.length >= 3), 'never fewer than 3 serving, rollback included');
 });
 
-test('blue-green: rolling back brings the standby set back and keeps the one before it no longer', async (t) => {
+test('blue-green: only the release live just before the current one is kept, stopped, as standby', async (t) => {
   const w = await world({ strategy: 'blue-green', replicas: 2 });
   t.after(() => w.close());
   await w.deploy('app:ok');
@@ -191,3 +194,27 @@ test('recreate: a failed release is removed before the live release starts again
   const v1Restart = w.runtime.calls.findIndex((c, i) => i > 0 && c.startsWith('create') && c.includes('-v1-') && w.runtime.calls.slice(0, i).some((x) => x.includes('-v2-')));
   assert.ok(lastV2Remove >= 0 && lastV2Remove < v1Restart, w.runtime.calls.join('\n'));
 });
+
+for (const strategy of STRATEGIES) {
+  test(`${strategy}: a rollback runs the old release's snapshot again and marks the release it replaced rolled back`, async (t) => {
+    const w = await world({ strategy, replicas: 2 });
+    t.after(() => w.close());
+    const v1 = await w.deploy('app:one');
+    await w.reconcile();
+    await w.deploy('app:two', { port: 9000 });
+    await w.reconcile();
+    // What the rollback handler writes: a release from v1's snapshot, with the app's current scale.
+    const v3 = await createRelease(w.store.db, new Events(w.store.db), await w.app(), {
+      image: v1.image,
+      config: { ...releaseConfig(v1), replicas: 2 },
+      description: 'Rollback to v1',
+    });
+    await w.reconcile();
+    assert.deepEqual(await statuses(w), ['superseded', 'rolled-back', 'live']);
+    await assertSettled(w, v3, 2, ok);
+    for (const c of w.runtime.running()) {
+      assert.equal(c.spec.image, 'app:one');
+      assert.equal(c.spec.env.PORT, '8080');
+    }
+  });
+}
