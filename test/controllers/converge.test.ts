@@ -150,3 +150,28 @@ test('settings: replicas apply at once; image, port, health check, env and strat
   assert.equal(w.runtime.byName((await w.rows())[0].name).spec.env.NEW, 'x');
   assert.equal(JSON.parse((await w.releases())[1].config).strategy, 'recreate');
 });
+
+/** Resolves once cond() holds, checking after every turn of the event loop (no timer, no timeout of its own). */
+async function until(cond: () => Promise<boolean>): Promise<void> {
+  while (!(await cond())) await new Promise((r) => setImmediate(r));
+}
+
+test('watch: a die event takes the replica out of rotation before any periodic pass, and a start event brings it back', async (t) => {
+  const { w, v1 } = await live(2);
+  t.after(() => w.close());
+  // Started with the next periodic pass an hour away: after the first pass, whatever happens comes
+  // from the engine's events.
+  await w.controller.start(3_600_000);
+  await until(async () => w.runtime.watchers === 1);
+  await w.controller.reconcileAll();
+  const [r0] = await w.rows();
+  const gone = `${r0.address}:${r0.port}`;
+  w.runtime.crash(r0.name, 2);
+  w.runtime.emit('die', r0.name);
+  await until(async () => (await w.events()).includes('container.crashed') && !w.served().includes(gone));
+  assert.equal(w.served().length, 1, 'out of rotation');
+  // The controller started the exited container again; the engine reports it running.
+  w.runtime.emit('start', r0.name);
+  await until(async () => w.served().length === 2);
+  await assertSettled(w, v1, 2, ok);
+});

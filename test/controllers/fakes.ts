@@ -85,8 +85,40 @@ export class FakeRuntime implements Runtime {
     yield { stream: 'stdout', time: new Date(0).toISOString(), line: 'booting' };
   }
 
-  async *events(_labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent> {
-    await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+  private readonly listeners = new Set<(ev: RuntimeEvent) => void>();
+
+  /** Engine events as the engine streams them: each open events() stream gets every emitted event. */
+  emit(action: string, name: string) {
+    const c = this.byName(name);
+    const ev: RuntimeEvent = { action, containerId: c.id, labels: c.spec.labels, exitCode: c.exitCode, time: new Date(0).toISOString() };
+    for (const l of this.listeners) l(ev);
+  }
+
+  /** Number of open event streams (the controller's watch is one). */
+  get watchers(): number {
+    return this.listeners.size;
+  }
+
+  async *events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent> {
+    const queue: RuntimeEvent[] = [];
+    let wake = () => {};
+    const listener = (ev: RuntimeEvent) => {
+      if (!Object.entries(labels).every(([k, v]) => ev.labels[k] === v)) return;
+      queue.push(ev);
+      wake();
+    };
+    this.listeners.add(listener);
+    const aborted = () => wake();
+    signal.addEventListener('abort', aborted, { once: true });
+    try {
+      while (!signal.aborted) {
+        if (queue.length) yield queue.shift()!;
+        else await new Promise<void>((r) => (wake = r));
+      }
+    } finally {
+      this.listeners.delete(listener);
+      signal.removeEventListener('abort', aborted);
+    }
   }
 
   async inspectImage(): Promise<ImageInfo | null> {
