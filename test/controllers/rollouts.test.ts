@@ -64,12 +64,12 @@ for (const strategy of STRATEGIES) {
     }
   });
 
-  for (const [image, reason] of [
-    ['app:unhealthy', /no healthy answer from \/health within 5 s/],
-    ['app:exits', /exited with code 3 before it became healthy/],
-    ['app:refused', /did not start: exec: "missing"/],
+  for (const [image, what, reason] of [
+    ['app:unhealthy', 'never answer their health check', /no healthy answer from \/health within 5 s/],
+    ['app:exits', 'exit as they start', /exited with code 3 before it became healthy/],
+    ['app:refused', 'the engine refuses to start', /did not start: exec: "missing"/],
   ] as const) {
-    test(`${strategy}: a release whose replicas are ${image.split(':')[1]} fails and the app goes back to the live release`, async (t) => {
+    test(`${strategy}: a release whose replicas ${what} fails and the app goes back to the live release`, async (t) => {
       const w = await world({ strategy, replicas: 2 });
       t.after(() => w.close());
       const v1 = await w.deploy('app:ok');
