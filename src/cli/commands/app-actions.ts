@@ -53,19 +53,17 @@ export function registerAppActions(program: Command) {
       emit(globals(cmd), a, () => `${a.slug} restarted.`);
     });
 
-  program
-    .command('stop <app>')
-    .description('stop all replicas; the URL answers 503')
-    .action(async (app: string, _o, cmd: Command) => {
-      const a = await client(cmd).call('stopApp', { params: { id: app } });
-      emit(globals(cmd), a, () => `${a.slug} stopped.`);
-    });
-
-  program
-    .command('start <app>')
-    .description('start a stopped app')
-    .action(async (app: string, _o, cmd: Command) => {
-      const a = await client(cmd).call('startApp', { params: { id: app } });
-      emit(globals(cmd), a, () => `${a.slug} starting.`);
-    });
+  const toggles = [
+    ['stop', 'stopApp', 'stop all replicas; the URL answers 503', 'stopped'],
+    ['start', 'startApp', 'start a stopped app', 'starting'],
+  ] as const;
+  for (const [name, route, description, done] of toggles) {
+    program
+      .command(`${name} <app>`)
+      .description(description)
+      .action(async (app: string, _o, cmd: Command) => {
+        const a = await client(cmd).call(route, { params: { id: app } });
+        emit(globals(cmd), a, () => `${a.slug} ${done}.`);
+      });
+  }
 }
