@@ -1,11 +1,10 @@
 import type { ControllerDeps } from './deps.js';
-import type { Config } from '../config.js';
 import type { Route, Router } from '../router/types.js';
 import { normalizeRoutes } from '../router/caddy-config.js';
 import { isDeepStrictEqual } from 'node:util';
 
-/** The route controller sits below the others (they call its sync()), so it gets only the database, the log and the platform domain. */
-export type RouteDeps = Pick<ControllerDeps, 'db' | 'log'> & { config: Pick<Config, 'routerDomain'> };
+/** The route controller sits below the others (they call its sync()), so it gets only the database, the log and the configuration. */
+export type RouteDeps = Pick<ControllerDeps, 'db' | 'log' | 'config'>;
 
 /**
  * Keeps the router's configuration equal to the routes the database describes: each app's host goes
