@@ -175,3 +175,39 @@ test('watch: a die event takes the replica out of rotation before any periodic p
   await until(async () => w.served().length === 2);
   await assertSettled(w, v1, 2, ok);
 });
+
+test('watch: after the event stream breaks, the controller looks at every app again once the engine answers', async (t) => {
+  const { w, v1 } = await live(2);
+  t.after(() => w.close());
+  await w.controller.start(3_600_000);
+  await until(async () => w.runtime.watchers === 1);
+  await w.controller.reconcileAll();
+  // While the stream is down a replica dies; its event is lost with the stream.
+  const [r0] = await w.rows();
+  w.runtime.breakStreams();
+  w.runtime.crash(r0.name, 9);
+  await until(async () => w.runtime.watchers === 1 && (await w.events()).includes('container.crashed'));
+  // Seen by the pass after the reconnect: marked, started again by the controller, back once it answers.
+  w.runtime.emit('start', r0.name);
+  await until(async () => w.served().length === 2 && (await healthyOf(w, v1)).length === 2);
+  await assertSettled(w, v1, 2, ok);
+});
+
+test('converge: a replacement replica that never answers is reported and the others keep serving', async (t) => {
+  const { w, v1 } = await live(2);
+  t.after(() => w.close());
+  const [r0] = await w.rows();
+  await w.runtime.removeContainer(r0.docker_id!);
+  w.runtime.hook = (op, name) => {
+    if (op === 'create') queueMicrotask(() => (w.runtime.byName(name).spec.image = 'app:unhealthy'));
+  };
+  await w.reconcile();
+  assert.ok((await w.events()).includes('container.unhealthy'));
+  assert.equal((await healthyOf(w, v1)).length, 1);
+  assert.equal(w.served().length, 1);
+  assert.equal((await w.app()).live_release_id, v1.id, 'the live release stays live');
+  // Once replicas answer again, the next pass fills the gap.
+  w.runtime.hook = () => {};
+  await w.reconcile();
+  await assertSettled(w, v1, 2, ok);
+});

@@ -94,6 +94,13 @@ export class FakeRuntime implements Runtime {
     for (const l of this.listeners) l(ev);
   }
 
+  private readonly breakers = new Set<() => void>();
+  /** Every open event stream fails, as when the engine restarts. */
+  breakStreams() {
+    for (const b of this.breakers) b();
+    this.breakers.clear();
+  }
+
   /** Number of open event streams (the controller's watch is one). */
   get watchers(): number {
     return this.listeners.size;
@@ -110,8 +117,13 @@ export class FakeRuntime implements Runtime {
     this.listeners.add(listener);
     const aborted = () => wake();
     signal.addEventListener('abort', aborted, { once: true });
+    this.breakers.add(() => {
+      queue.push({ action: '__broken', containerId: '', labels: {}, exitCode: null, time: '' });
+      wake();
+    });
     try {
       while (!signal.aborted) {
+        if (queue[0]?.action === '__broken') throw new Error('the event stream broke');
         if (queue.length) yield queue.shift()!;
         else await new Promise<void>((r) => (wake = r));
       }
