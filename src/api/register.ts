@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { routes, type RouteInput, type RouteName, type RouteOutput } from './contract.js';
 import { ErrorBody } from './schemas.js';
 import type { ApiContext, AuthUser } from './context.js';
+import { CachedAnswer } from './read-cache.js';
 
 export type HandlerRequest<N extends RouteName> = RouteInput<N> & {
   /** The caller; routes with auth: false get null. */
@@ -52,6 +53,10 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: Han
           ctx,
         );
         reply.code(status);
+        if (out instanceof CachedAnswer) {
+          out.json ??= Buffer.from(String(reply.serialize(out.value)));
+          return reply.type('application/json; charset=utf-8').send(out.json);
+        }
         return out;
       },
     });
