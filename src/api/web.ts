@@ -57,6 +57,8 @@ export async function registerWeb(app: FastifyInstance, ctx: ApiContext) {
     maxAge: '365d',
     index: false,
     wildcard: true,
+    // npm run build writes .br and .gz beside each asset (web/precompress.mjs).
+    preCompressed: true,
   });
   for (const file of ['favicon.svg']) {
     if (existsSync(join(WEB_DIR, file))) {

@@ -49,8 +49,7 @@ function Shell() {
           <Route path="/" element={<Navigate to="/projects" replace />} />
           <Route path="/projects" element={<Projects />} />
           <Route path="/projects/:name" element={<ProjectPage />} />
-          <Route path="/apps/:slug" element={<AppPage />} />
-          <Route path="/apps/:slug/:tab" element={<AppPage />} />
+          <Route path="/apps/:slug/:tab?" element={<AppPage />} />
           <Route path="/builds/:id" element={<BuildPage />} />
           <Route path="/events" element={<EventsPage />} />
           <Route path="/settings/tokens" element={<Tokens />} />

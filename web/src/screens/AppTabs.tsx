@@ -1,4 +1,4 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { call, type Container } from '../api';
 import { useEvents } from '../live';
@@ -265,6 +265,13 @@ export function Containers({ app, canChange }: AppProps) {
   const [logsOf, setLogsOf] = useState<Container | null>(null);
   const act = useAction();
   const items = list.data?.items ?? [];
+  // Joining or leaving the router's rotation is no event: while a replica is between states, look again.
+  const moving = items.some((c) => (c.status === 'healthy') !== c.in_rotation || c.status === 'starting' || c.status === 'draining');
+  useEffect(() => {
+    if (!moving) return;
+    const t = setInterval(list.reload, 1000);
+    return () => clearInterval(t);
+  }, [moving, list.reload]);
   return (
     <Section title="Containers" actions={<span className="muted">{items.filter((c) => c.status === 'healthy').length} healthy</span>}>
       <ErrorText error={list.error} />

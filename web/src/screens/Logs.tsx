@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { socket, type App, type LogLine } from '../api';
 
@@ -88,9 +88,10 @@ export function LogView(props: { title: string; socketPath: string; byReplica?: 
   const virtual = useVirtualizer({ count: shown.length, getScrollElement: () => parent.current, estimateSize: () => 20, overscan: 20 });
   // Follow the end unless paused or scrolled up.
   const atEnd = useRef(true);
-  useEffect(() => {
-    if (!paused && atEnd.current && shown.length) virtual.scrollToIndex(shown.length - 1, { align: 'end' });
-  }, [shown.length, paused]);
+  useLayoutEffect(() => {
+    const el = parent.current;
+    if (el && !paused && atEnd.current) el.scrollTop = el.scrollHeight;
+  }, [shown, paused]);
 
   return (
     <section aria-label={title}>

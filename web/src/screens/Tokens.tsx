@@ -55,7 +55,7 @@ export function Tokens() {
         </tbody>
       </table>
       <ErrorText error={tokens.error} />
-      <form onSubmit={create} className="inline" aria-label="New token">
+      <form onSubmit={create} className="inline" aria-label="Create a token">
         <label>
           Token name
           <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} />
