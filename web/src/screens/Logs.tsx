@@ -88,10 +88,15 @@ export function LogView(props: { title: string; socketPath: string; byReplica?: 
   const virtual = useVirtualizer({ count: shown.length, getScrollElement: () => parent.current, estimateSize: () => 20, overscan: 20 });
   // Follow the end unless paused or scrolled up.
   const atEnd = useRef(true);
+  // Where this code last scrolled to: a scroll event above it is the user's, anything else is ours.
+  const ours = useRef(0);
   useLayoutEffect(() => {
     const el = parent.current;
-    if (el && !paused && atEnd.current) el.scrollTop = el.scrollHeight;
-  }, [shown, paused]);
+    if (el && !paused && atEnd.current) {
+      el.scrollTop = el.scrollHeight;
+      ours.current = el.scrollTop;
+    }
+  }, [version, shown, paused]);
 
   return (
     <section aria-label={title}>
@@ -131,6 +136,11 @@ export function LogView(props: { title: string; socketPath: string; byReplica?: 
         tabIndex={0}
         onScroll={(e) => {
           const el = e.currentTarget;
+          // Lines arriving between our scroll and its event make the end move; that is not the user scrolling up.
+          if (el.scrollTop >= ours.current - 2) {
+            atEnd.current = true;
+            return;
+          }
           atEnd.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 40;
         }}
       >
