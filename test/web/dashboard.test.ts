@@ -194,6 +194,12 @@ describe('web dashboard', () => {
     assert.equal((await dev.call('listDomains', { params: { id: 'web' } })).items[0].hostname, 'www.shop.example');
   });
 
+  test('metrics: charts from the router, or a plain "no data yet" while it has none', async () => {
+    await tab('Metrics');
+    await page.getByRole('status').filter({ hasText: 'No data yet' }).or(page.locator('figure.chart').first()).waitFor();
+    assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
+  });
+
   test('create a token (shown once) and revoke it', async () => {
     await page.getByRole('link', { name: 'Tokens' }).click();
     await page.getByLabel('Token name', { exact: true }).fill('ci');

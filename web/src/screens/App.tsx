@@ -97,6 +97,12 @@ function Overview({ app: a, canChange, reload }: AppProps) {
           <dt>Replicas</dt>
           <dd>{a.replicas}</dd>
         </div>
+        <div>
+          <dt>History</dt>
+          <dd>
+            <Link to={`/events?app=${encodeURIComponent(a.slug)}`}>Events of {a.name}</Link>
+          </dd>
+        </div>
       </dl>
       {canChange && (
         <div className="actions">

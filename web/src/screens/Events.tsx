@@ -9,10 +9,12 @@ export function EventsPage() {
   const [params] = useSearchParams();
   const app = params.get('app') ?? undefined;
   const initial = useLoad(() => call('listEvents', { query: { limit: 200, ...(app ? { app } : {}) } }), [app]);
+  // ?app= takes a slug; live events name the app by id.
+  const appId = useLoad(() => (app ? call('getApp', { params: { id: app } }).then((a) => a.id) : Promise.resolve(null)), [app]);
   const [live, setLive] = useState<BerthEvent[]>([]);
   useEvents(
     (e) => (e ? setLive((l) => [e, ...l].slice(0, 500)) : initial.reload()),
-    (e) => !app || e.app_id === app,
+    (e) => !app || e.app_id === appId.data,
   );
   const seen = new Set(live.map((e) => e.id));
   const items = [...live, ...[...(initial.data?.items ?? [])].reverse().filter((e) => !seen.has(e.id))];
