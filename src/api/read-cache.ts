@@ -1,22 +1,31 @@
 import type { Store } from '../store/db.js';
 
+/** A cached answer: its JSON as bytes once first sent (serializing and encoding 100 apps is most of the cost left). */
+export class CachedAnswer<T> {
+  private json?: Buffer;
+  constructor(private value: T | undefined) {}
+
+  /** Serialized once, with the route's own serializer; the objects are dropped after, only the bytes stay. */
+  bytes(serialize: (value: T) => string): Buffer {
+    if (!this.json) {
+      this.json = Buffer.from(serialize(this.value as T));
+      this.value = undefined;
+    }
+    return this.json;
+  }
+}
+
 /**
  * Answers to repeated reads, kept while nothing has been written since they were built. A
  * dashboard (or a script) polling a list of 1,000 apps pays for the query and the 100 rows it
  * turns into objects only after a change. Only where the store counts writes (SQLite).
  */
-/** A cached answer: the value and, once it has been sent, its JSON as bytes (serializing and encoding 100 apps is most of the cost left). */
-export class CachedAnswer<T> {
-  json?: Buffer;
-  constructor(readonly value: T) {}
-}
-
 export class ReadCache<T> {
   private readonly entries = new Map<string, { generation: number; answer: CachedAnswer<T> }>();
 
   constructor(
     private readonly store: Pick<Store, 'generation'>,
-    private readonly max = 500,
+    private readonly max = 100,
   ) {}
 
   /**

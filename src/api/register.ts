@@ -54,8 +54,7 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: Han
         );
         reply.code(status);
         if (out instanceof CachedAnswer) {
-          out.json ??= Buffer.from(String(reply.serialize(out.value)));
-          return reply.type('application/json; charset=utf-8').send(out.json);
+          return reply.type('application/json; charset=utf-8').send(out.bytes((v) => String(reply.serialize(v))));
         }
         return out;
       },

@@ -2,7 +2,7 @@ import { lazy, Suspense, useState, type DragEvent, type FormEvent } from 'react'
 import { Link, NavLink, useNavigate, useParams } from 'react-router-dom';
 import { call, uploadArchive, type App, type Project } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Status, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, Status, useAction, useLoad, Field } from '../ui';
 import { Builds, Config, Containers, Deploys, Domains } from './AppTabs';
 import { Logs } from './Logs';
 
@@ -182,23 +182,14 @@ function Deploy({ app: a, reload }: AppProps) {
     <details className="deploy">
       <summary>Deploy</summary>
       <form onSubmit={deployImage} className="inline" aria-label="Deploy an image">
-        <label>
-          Image
-          <input value={image} onChange={(e) => setImage(e.target.value)} required placeholder="registry/name:tag" />
-        </label>
+        <Field label="Image" value={image} onChange={setImage} required placeholder="registry/name:tag" />
         <button type="submit" className="primary" disabled={act.busy}>
           Deploy image
         </button>
       </form>
       <form onSubmit={deployGit} className="inline" aria-label="Build from git">
-        <label>
-          Git URL
-          <input value={repo} onChange={(e) => setRepo(e.target.value)} required />
-        </label>
-        <label>
-          Branch
-          <input value={branch} onChange={(e) => setBranch(e.target.value)} required />
-        </label>
+        <Field label="Git URL" value={repo} onChange={setRepo} required />
+        <Field label="Branch" value={branch} onChange={setBranch} required />
         <button type="submit" disabled={act.busy}>
           Build from git
         </button>

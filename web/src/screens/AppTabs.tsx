@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { call, type Container } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useLoad, Field } from '../ui';
 import type { AppProps } from './App';
 import { LogView } from './Logs';
 
@@ -155,14 +155,8 @@ export function Config({ app, canChange, reload }: AppProps) {
       {keys.length === 0 && <p>No config vars.</p>}
       {canChange && (
         <form onSubmit={add} className="inline" aria-label="Add a config var">
-          <label>
-            Name
-            <input value={key} onChange={(e) => setKey(e.target.value)} required pattern="[A-Za-z_][A-Za-z0-9_]*" />
-          </label>
-          <label>
-            Value
-            <input value={value} onChange={(e) => setValue(e.target.value)} type={secret ? 'password' : 'text'} />
-          </label>
+          <Field label="Name" value={key} onChange={setKey} required pattern="[A-Za-z_][A-Za-z0-9_]*" />
+          <Field label="Value" value={value} onChange={setValue} type={secret ? 'password' : 'text'} />
           <label className="check">
             <input type="checkbox" checked={secret} onChange={(e) => setSecret(e.target.checked)} /> Secret
           </label>
@@ -245,10 +239,7 @@ export function Domains({ app, canChange }: AppProps) {
       {domains.data?.items.length === 0 && <p>No custom domains.</p>}
       {canChange && (
         <form onSubmit={add} className="inline" aria-label="Add a domain">
-          <label>
-            Hostname
-            <input value={hostname} onChange={(e) => setHostname(e.target.value)} required />
-          </label>
+          <Field label="Hostname" value={hostname} onChange={setHostname} required />
           <button type="submit" className="primary" disabled={act.busy}>
             Add domain
           </button>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { call, type App } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useLoad, Field } from '../ui';
 
 const PAGE = 100;
 
@@ -126,10 +126,7 @@ function NewApp({ project, onCreated }: { project: string; onCreated: (slug: str
   };
   return (
     <form onSubmit={submit} className="inline" aria-label="New app">
-      <label>
-        App name
-        <input value={name} onChange={(e) => setName(e.target.value)} required />
-      </label>
+      <Field label="App name" value={name} onChange={setName} required />
       <button type="submit" className="primary" disabled={busy}>
         Create app
       </button>
@@ -152,10 +149,7 @@ function AddMember({ project, onAdded }: { project: string; onAdded: () => void 
   };
   return (
     <form onSubmit={submit} className="inline" aria-label="Add member">
-      <label>
-        Username
-        <input value={username} onChange={(e) => setUsername(e.target.value)} required />
-      </label>
+      <Field label="Username" value={username} onChange={setUsername} required />
       <label>
         Role
         <select value={role} onChange={(e) => setRole(e.target.value as typeof role)}>
@@ -181,10 +175,7 @@ function Rename({ project, current, onRenamed }: { project: string; current: str
   };
   return (
     <form onSubmit={submit} className="inline" aria-label="Rename project">
-      <label>
-        New name
-        <input value={name} onChange={(e) => setName(e.target.value)} required />
-      </label>
+      <Field label="New name" value={name} onChange={setName} required />
       <button type="submit" disabled={busy || name === current}>
         Rename project
       </button>

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { call } from '../api';
 import { useEvents } from '../live';
-import { ErrorText, Section, ago, useAction, useLoad } from '../ui';
+import { ErrorText, Section, ago, useAction, useLoad, Field } from '../ui';
 
 export function Projects() {
   const projects = useLoad(() => call('listProjects', { query: { limit: 500 } }), []);
@@ -48,10 +48,7 @@ export function Projects() {
       {projects.data?.items.length === 0 && <p>No projects yet.</p>}
       <Section title="New project">
         <form onSubmit={submit} className="inline">
-          <label>
-            Project name
-            <input value={name} onChange={(e) => setName(e.target.value)} required pattern="[a-z0-9]([a-z0-9-]*[a-z0-9])?" />
-          </label>
+          <Field label="Project name" value={name} onChange={setName} required pattern="[a-z0-9]([a-z0-9-]*[a-z0-9])?" />
           <button type="submit" className="primary" disabled={create.busy}>
             Create project
           </button>

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { call } from '../api';
-import { ConfirmButton, ErrorText, Section, ago, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, Section, ago, useAction, useLoad, Field } from '../ui';
 
 /** API tokens (shown once, revocable) and the password. */
 export function Tokens() {
@@ -56,10 +56,7 @@ export function Tokens() {
       </table>
       <ErrorText error={tokens.error} />
       <form onSubmit={create} className="inline" aria-label="Create a token">
-        <label>
-          Token name
-          <input value={name} onChange={(e) => setName(e.target.value)} required maxLength={100} />
-        </label>
+        <Field label="Token name" value={name} onChange={setName} required maxLength={100} />
         <button type="submit" className="primary" disabled={act.busy}>
           Create token
         </button>

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { call } from '../api';
 import { useAuth } from '../auth';
-import { ConfirmButton, ErrorText, ago, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, ago, useAction, useLoad, Field } from '../ui';
 
 /** Users (admins only): create, disable, make admin, delete. */
 export function Users() {
@@ -56,10 +56,7 @@ export function Users() {
         </tbody>
       </table>
       <form onSubmit={create} className="inline" aria-label="New user">
-        <label>
-          New username
-          <input value={username} onChange={(e) => setUsername(e.target.value)} required />
-        </label>
+        <Field label="New username" value={username} onChange={setUsername} required />
         <label>
           Initial password
           <input type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} required minLength={8} />
