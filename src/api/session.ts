@@ -80,6 +80,7 @@ export function registerSession(app: FastifyInstance, ctx: ApiContext) {
     {
       config: { auth: false },
       schema: schema({
+        operationId: 'createSession',
         summary: 'Log in from a browser: sets the session cookie',
         body: T.Object({ username: T.String({ minLength: 1, maxLength: 64 }), password: T.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
       }),
@@ -93,7 +94,7 @@ export function registerSession(app: FastifyInstance, ctx: ApiContext) {
       return { user: userDto(user), csrf_token: csrf };
     },
   );
-  app.get('/api/v1/session', { config: { auth: false }, schema: schema({ summary: 'The browser session: its user and CSRF token' }) }, async (req) => {
+  app.get('/api/v1/session', { config: { auth: false }, schema: schema({ operationId: 'getSession', summary: 'The browser session: its user and CSRF token' }) }, async (req) => {
     const token = cookieValue(req, SESSION_COOKIE);
     const s = token ? await sessionFor(ctx.db, token) : undefined;
     if (!s) throw new HttpError(401, 'unauthorized', 'not logged in');
@@ -103,7 +104,7 @@ export function registerSession(app: FastifyInstance, ctx: ApiContext) {
   });
   app.delete(
     '/api/v1/session',
-    { config: { auth: true }, schema: schema({ summary: 'Log out: ends the session on the server', response: { 200: S.Ok, '4xx': S.ErrorBody } }) },
+    { config: { auth: true }, schema: schema({ operationId: 'deleteSession', summary: 'Log out: ends the session on the server', response: { 200: S.Ok, '4xx': S.ErrorBody } }) },
     async (req, reply) => {
       const token = cookieValue(req, SESSION_COOKIE);
       if (token) await deleteSession(ctx.db, token);
