@@ -140,6 +140,10 @@ describe('web dashboard', () => {
     );
     assert.equal(await page.getByText('3 healthy').count(), 1);
     await screenshot(page, 'app-containers');
+    // One container's own log.
+    const first = (await dev.call('listContainers', { query: { app: 'web' } })).items[0].name;
+    await page.getByRole('button', { name: `Logs of ${first}` }).click();
+    await page.getByRole('log', { name: `Logs of ${first} lines` }).getByText('listening on 8080').waitFor(WAIT);
   });
 
   test('set a config var (an XSS attempt) and see the new release; it renders as text', async () => {
@@ -221,6 +225,8 @@ describe('web dashboard', () => {
     assert.equal(await page.locator('main img').count(), 0);
     assert.equal(await pwned(), undefined);
     await screenshot(page, 'build');
+    await page.getByRole('button', { name: 'Show Dockerfile' }).click();
+    await page.locator('pre.dockerfile').getByText('RUN echo').waitFor();
   });
 
   test('100,000 log lines: the list stays virtualized and the page answers', async () => {
@@ -250,10 +256,13 @@ describe('web dashboard', () => {
     await dev.call('addMember', { params: { id: 'shop' }, body: { username: 'watcher', role: 'viewer' } });
     const vctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const v = await vctx.newPage();
+    // With the keyboard only: the username field has focus, Tab moves on, Enter submits.
     await v.goto(`${s.url}/login`);
-    await v.getByLabel('Username', { exact: true }).fill('watcher');
-    await v.getByLabel('Password', { exact: true }).fill('pw-watcher-secret');
-    await v.getByRole('button', { name: 'Log in' }).click();
+    await v.waitForFunction(() => document.activeElement?.getAttribute('name') === 'username');
+    await v.keyboard.type('watcher');
+    await v.keyboard.press('Tab');
+    await v.keyboard.type('pw-watcher-secret');
+    await v.keyboard.press('Enter');
     await v.getByRole('heading', { name: 'Projects' }).waitFor();
     await v.goto(`${s.url}/apps/web`);
     await v.getByRole('listitem', { name: 'Release v4' }).waitFor();
@@ -283,6 +292,29 @@ describe('web dashboard', () => {
     assert.equal(bg, 'rgb(11, 16, 32)', 'dark theme from the system setting');
     await screenshot(m, 'mobile-dark');
     await mctx.close();
+  });
+
+  test('projects: add a member, rename, delete with a typed confirmation', async () => {
+    await page.goto(`${s.url}/projects`);
+    await page.getByLabel('Project name', { exact: true }).fill('scratch');
+    await page.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'scratch' }).waitFor();
+    const add = page.getByRole('form', { name: 'Add member' });
+    await add.getByLabel('Username', { exact: true }).fill('watcher');
+    await add.getByRole('combobox').selectOption('developer');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByText('watcher — developer').waitFor();
+    await page.getByLabel('New name', { exact: true }).fill('scratch2');
+    await page.getByRole('button', { name: 'Rename project' }).click();
+    await page.getByRole('heading', { name: 'scratch2' }).waitFor();
+    assert.match(page.url(), /\/projects\/scratch2$/);
+    await page.getByRole('button', { name: 'Delete project' }).click();
+    const confirm = page.getByRole('button', { name: 'Confirm' });
+    assert.equal(await confirm.isDisabled(), true, 'not before the name is typed');
+    await page.getByLabel('Type scratch2 to confirm').fill('scratch2');
+    await confirm.click();
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
+    assert.deepEqual((await dev.call('listProjects')).items.map((p) => p.name), ['shop']);
   });
 
   test('events: a live feed; logging out ends the session on the server', async () => {
