@@ -4,6 +4,8 @@ import { hashToken } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
 
 export async function createSession(db: Db, s: { userId: string; token: string; csrfToken: string; expiresAt: string }) {
+  // Expired sessions are refused anyway; each login clears them out so the table stays small.
+  await db.deleteFrom('sessions').where('expires_at', '<', now()).execute();
   await db
     .insertInto('sessions')
     .values({ id: newId('ses'), user_id: s.userId, token_hash: hashToken(s.token), csrf_token: s.csrfToken, created_at: now(), expires_at: s.expiresAt })
