@@ -144,6 +144,14 @@ describe('web dashboard', () => {
     const first = (await dev.call('listContainers', { query: { app: 'web' } })).items[0].name;
     await page.getByRole('button', { name: `Logs of ${first}` }).click();
     await page.getByRole('log', { name: `Logs of ${first} lines` }).getByText('listening on 8080').waitFor(WAIT);
+    // Stop that replica and start it again.
+    const row = page.getByRole('row', { name: /^Replica/ }).filter({ hasText: first });
+    await page.getByRole('button', { name: `Stop ${first}` }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await row.getByText('stopped', { exact: true }).waitFor(WAIT);
+    await page.getByRole('button', { name: `Start ${first}` }).click();
+    await row.getByText('in rotation').waitFor(WAIT);
+    await page.getByText('3 healthy').waitFor(WAIT);
   });
 
   test('set a config var (an XSS attempt) and see the new release; it renders as text', async () => {
@@ -216,6 +224,16 @@ describe('web dashboard', () => {
     await page.getByRole('button', { name: 'Confirm' }).click();
     await page.getByRole('button', { name: 'Revoke ci' }).waitFor({ state: 'detached' });
     assert.equal(await whoami(), 401);
+    // The password: a wrong current one is refused with the field named, the right one works.
+    const form = page.getByRole('form', { name: 'Change password' });
+    await form.getByLabel('Current password', { exact: true }).fill('not-it');
+    await form.getByLabel('New password', { exact: true }).fill('pw-dev-newer-secret');
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await form.getByRole('alert').getByText('current_password is wrong').waitFor();
+    await form.getByLabel('Current password', { exact: true }).fill('pw-dev-secret');
+    await form.getByRole('button', { name: 'Change password' }).click();
+    await form.getByRole('status').getByText('Password changed.').waitFor();
+    await s.login('dev', 'pw-dev-newer-secret');
   });
 
   test('a build log line with HTML renders as text and runs nothing', async () => {
