@@ -8,10 +8,11 @@ import { build } from './figures/build.js';
 import { scale } from './figures/scale.js';
 import { zeroDowntime } from './figures/zero-downtime.js';
 import { controlPlane } from './figures/control-plane.js';
+import { dashboard } from './figures/dashboard.js';
 
 /**
  * Berth's benchmarks: each figure beside its baseline, measured in the same run on this machine.
- * Usage: node dist/bench/run.js [router deploy build scale zero-downtime control-plane]  (default: all)
+ * Usage: node dist/bench/run.js [router deploy build scale zero-downtime control-plane dashboard]  (default: all)
  * Not part of the test suite. Needs the Docker Engine; PostgreSQL is started by scripts/postgres.sh
  * unless BERTH_TEST_PG_URL names one.
  */
@@ -22,6 +23,7 @@ const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
   scale,
   'zero-downtime': zeroDowntime,
   'control-plane': controlPlane,
+  dashboard,
 };
 
 async function main() {

@@ -6,12 +6,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 
-bash scripts/deps.sh postgresql
+bash scripts/deps.sh postgresql chromium
 bash scripts/docker.sh
 export BERTH_TEST_PG_URL
 BERTH_TEST_PG_URL=$(bash scripts/postgres.sh)
 echo "test: building..."
-npx tsc -p tsconfig.json
+npm run build
 bash scripts/base-image.sh
 bash scripts/stacks.sh
 echo "test: set-up took $((SECONDS - start)) s"

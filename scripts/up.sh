@@ -36,7 +36,7 @@ if [ -e /proc/sys/net/ipv4/tcp_migrate_req ]; then
   echo 1 > /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo "up: could not set net.ipv4.tcp_migrate_req=1 (read-only /proc/sys?)" >&2
 fi
 echo "up: building..."
-npx tsc -p tsconfig.json
+npm run build
 chmod +x dist/src/cli/main.js
 ln -sf "$ROOT/dist/src/cli/main.js" /usr/local/bin/berth
 bash scripts/base-image.sh

@@ -4,6 +4,7 @@ import { routes, type RouteInput, type RouteName, type RouteOutput } from './con
 import { sockets, type SocketInput, type SocketMessage, type SocketName } from './contract-sockets.js';
 import { ErrorBody } from './schemas.js';
 import type { ApiContext, AuthUser } from './context.js';
+import { CachedAnswer } from './read-cache.js';
 
 export type HandlerRequest<N extends RouteName> = RouteInput<N> & {
   /** The caller; routes with auth: false get null. */
@@ -67,6 +68,9 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: All
           ctx,
         );
         reply.code(status);
+        if (out instanceof CachedAnswer) {
+          return reply.type('application/json; charset=utf-8').send(out.bytes((v) => String(reply.serialize(v))));
+        }
         return out;
       },
     });

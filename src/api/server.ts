@@ -20,6 +20,8 @@ import { eventHandlers, eventSockets } from './routes/events.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
+import { registerSession, sessionUser } from './session.js';
+import { registerWeb } from './web.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -136,6 +138,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     if (!header && req.headers.upgrade?.toLowerCase() === 'websocket' && typeof queryToken === 'string' && queryToken) {
       header = `Bearer ${queryToken}`;
     }
+    // No Authorization header: the dashboard's session cookie, if any (src/api/session.ts).
+    if (!header && (req.user = (await sessionUser(ctx, req)) ?? null)) return;
     if (!header) throw new HttpError(401, 'unauthorized', 'a token is required: send "Authorization: Bearer <token>"');
     const token = bearerToken(header);
     if (!token) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
@@ -243,5 +247,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);
+  registerSession(app, ctx);
+  await registerWeb(app, ctx);
   return app;
 }

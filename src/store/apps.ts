@@ -26,9 +26,15 @@ function visible(db: Db, userId: string) {
 export async function listApps(db: Db, userId: string, opts: { projectId?: string; limit: number; offset: number }) {
   let q = visible(db, userId);
   if (opts.projectId) q = q.where('apps.project_id', '=', opts.projectId);
+  // The count needs only the membership join: the project and release joins cost ~10x more for nothing.
+  let count = db
+    .selectFrom('apps')
+    .innerJoin('project_members as m', (j) => j.onRef('m.project_id', '=', 'apps.project_id').on('m.user_id', '=', userId))
+    .select((eb) => eb.fn.countAll().as('n'));
+  if (opts.projectId) count = count.where('apps.project_id', '=', opts.projectId);
   const [items, total] = await Promise.all([
     q.orderBy('apps.created_at').orderBy('apps.id').limit(opts.limit).offset(opts.offset).execute(),
-    q.clearSelect().select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow(),
+    count.executeTakeFirstOrThrow(),
   ]);
   return { items, total: Number(total.n) };
 }

@@ -3,12 +3,19 @@ import { join } from 'node:path';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
+import { WriteGeneration } from './generation.js';
+import { withStatementCache } from './statement-cache.js';
 
 export type Db = Kysely<Database>;
 
 export interface Store {
   db: Db;
   engine: 'sqlite' | 'postgres';
+  /**
+   * Counts writes, on SQLite only: there this process is the only writer and a transaction holds
+   * the one connection, so an unchanged count means unchanged data. PostgreSQL has neither.
+   */
+  generation?: WriteGeneration;
   /** Cheap round trip: /healthz uses it. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -21,6 +28,7 @@ export interface Store {
 export async function openStore(opts: { dataDir: string; databaseUrl: string | null }): Promise<Store> {
   let db: Db;
   let engine: Store['engine'];
+  let generation: WriteGeneration | undefined;
   if (opts.databaseUrl) {
     engine = 'postgres';
     // Each driver is loaded only when used: the embedded install never pays for pg's memory, nor PostgreSQL for SQLite's.
@@ -44,7 +52,8 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     file.pragma('journal_mode = WAL');
     file.pragma('synchronous = NORMAL');
     file.pragma('foreign_keys = ON');
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: file }) });
+    generation = new WriteGeneration();
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }), plugins: [generation] });
   }
   const { error, results } = await new Migrator({ db, provider: migrationProvider(engine) }).migrateToLatest();
   if (error) {
@@ -55,6 +64,7 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
   return {
     db,
     engine,
+    generation,
     async ping() {
       await db.selectFrom('users').select('id').limit(1).execute();
     },

@@ -171,6 +171,7 @@ export interface Database {
   builds: BuildsTable;
   build_logs: BuildLogsTable;
   domains: DomainsTable;
+  sessions: SessionsTable;
 }
 
 export interface DomainsTable {
@@ -185,4 +186,13 @@ export interface DomainsTable {
   checked_at: string | null;
   verified_at: string | null;
   created_at: string;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  token_hash: string;
+  csrf_token: string;
+  created_at: string;
+  expires_at: string;
 }

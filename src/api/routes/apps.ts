@@ -8,6 +8,7 @@ import type { AppRow, AppView } from '../../store/apps.js';
 import { defaultProject } from '../../store/projects.js';
 import { newId } from '../../lib/ids.js';
 import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
+import { ReadCache } from '../read-cache.js';
 
 export const APP_DEFAULTS = {
   replicas: 1,
@@ -65,13 +66,20 @@ async function uniqueApp<T>(ctx: ApiContext, projectId: string, name: string, sl
   }
 }
 
+type AppPage = { items: ReturnType<typeof appDto>[]; total: number; limit: number; offset: number };
+const pages = new WeakMap<ApiContext, ReadCache<AppPage>>();
+
 export const appHandlers = {
   async listApps({ user, query }, ctx) {
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;
     const projectId = query.project ? (await projectFor(ctx, user, query.project)).id : undefined;
-    const { items, total } = await apps.listApps(ctx.db, user.id, { projectId, limit, offset });
-    return { items: items.map((a) => appDto(ctx, a)), total, limit, offset };
+    let cache = pages.get(ctx);
+    if (!cache) pages.set(ctx, (cache = new ReadCache(ctx.store)));
+    return cache.get(`${user.id} ${projectId ?? ''} ${limit} ${offset}`, async () => {
+      const { items, total } = await apps.listApps(ctx.db, user.id, { projectId, limit, offset });
+      return { items: items.map((a) => appDto(ctx, a)), total, limit, offset };
+    });
   },
 
   async createApp({ user, body }, ctx) {

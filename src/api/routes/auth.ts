@@ -1,6 +1,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Handlers } from '../register.js';
+import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { hashPassword, newToken, verifyPassword } from '../../lib/crypto.js';
 import * as users from '../../store/users.js';
@@ -27,12 +28,18 @@ const badLogin = () => new HttpError(401, 'invalid_credentials', 'wrong username
 // Verifying against a fixed hash for unknown users keeps login time the same, so it does not reveal which usernames exist.
 const dummyHash = hashPassword('not-a-real-password');
 
+/** The user these credentials belong to, or a 401/403 (the API token login and the dashboard's session share it). */
+export async function authenticate(ctx: ApiContext, username: string, password: string): Promise<UserRow> {
+  const user = await users.userByName(ctx.db, username);
+  const ok = await verifyPassword(password, user?.password_hash ?? (await dummyHash));
+  if (!user || !ok) throw badLogin();
+  if (user.disabled) throw new HttpError(403, 'user_disabled', `user "${user.username}" is disabled`);
+  return user;
+}
+
 export const authHandlers = {
   async login({ body }, ctx) {
-    const user = await users.userByName(ctx.db, body.username);
-    const ok = await verifyPassword(body.password, user?.password_hash ?? (await dummyHash));
-    if (!user || !ok) throw badLogin();
-    if (user.disabled) throw new HttpError(403, 'user_disabled', `user "${user.username}" is disabled`);
+    const user = await authenticate(ctx, body.username, body.password);
     const token = newToken();
     await users.createToken(ctx.db, { userId: user.id, name: 'login', token, expiresAt: null });
     return { token, user: userDto(user) };

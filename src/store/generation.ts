@@ -1,0 +1,30 @@
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryId, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+
+/**
+ * Counts the writes that go through one Kysely instance. A reader that notes the count before it
+ * reads and finds it unchanged later knows nothing was written in between, so an answer built from
+ * that read is still exact. Any statement that is not a SELECT counts as a write (raw SQL too); the
+ * count moves both when a write is sent and when it completes, so a read that overlaps a write is
+ * never taken for current.
+ */
+export class WriteGeneration implements KyselyPlugin {
+  private n = 0;
+  private readonly writes = new WeakSet<QueryId>();
+
+  get value(): number {
+    return this.n;
+  }
+
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    if (args.node.kind !== 'SelectQueryNode') {
+      this.n++;
+      this.writes.add(args.queryId);
+    }
+    return args.node;
+  }
+
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    if (this.writes.has(args.queryId)) this.n++;
+    return args.result;
+  }
+}

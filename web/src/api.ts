@@ -1,0 +1,134 @@
+import { routes, type RouteInput, type RouteName, type RouteOutput } from '../../src/api/contract.js';
+
+/**
+ * The dashboard's API client. Route names, paths, inputs and outputs all come from the contract
+ * (src/api/contract.ts), the same source as the server's validation, the OpenAPI document and the
+ * CLI. The browser session is the HttpOnly cookie; this module only holds its CSRF token.
+ */
+export type { RouteName, RouteOutput };
+export type App = RouteOutput<'getApp'>;
+export type Project = RouteOutput<'getProject'>;
+export type Release = RouteOutput<'getRelease'>;
+export type Container = RouteOutput<'getContainer'>;
+export type Build = RouteOutput<'getBuild'>;
+export type BerthEvent = RouteOutput<'listEvents'>['items'][number];
+export type User = RouteOutput<'whoami'>;
+export type LogLine = RouteOutput<'appLogs'>['lines'][number];
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+let csrfToken = '';
+let onUnauthorized: () => void = () => {};
+export const whenLoggedOut = (fn: () => void) => (onUnauthorized = fn);
+
+async function send(method: string, path: string, body?: unknown): Promise<unknown> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (method !== 'GET') headers['x-csrf-token'] = csrfToken;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    throw new ApiError(res.status, 'bad_response', `unexpected answer (${res.status})`);
+  }
+  if (!res.ok) {
+    const e = (json as { error?: { code: string; message: string; details?: { field?: string } } })?.error;
+    if (res.status === 401 && !path.endsWith('/session')) onUnauthorized();
+    throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `HTTP ${res.status}`, e?.details?.field);
+  }
+  return json;
+}
+
+export function pathOf(template: string, params: Record<string, string | number> = {}): string {
+  return template.replace(/:([a-z_]+)/g, (_, k: string) => encodeURIComponent(String(params[k])));
+}
+
+/** Calls one contract route: `call('scaleApp', { params: { id }, body: { replicas: 3 } })`. */
+export async function call<N extends RouteName>(name: N, input: Partial<RouteInput<N>> = {}): Promise<RouteOutput<N>> {
+  const def = routes[name];
+  let path = pathOf(def.path, (input.params ?? {}) as Record<string, string>);
+  const query = new URLSearchParams();
+  for (const [k, v] of Object.entries((input.query ?? {}) as Record<string, unknown>)) if (v !== undefined && v !== null) query.set(k, String(v));
+  if ([...query].length) path += `?${query}`;
+  return (await send(def.method, path, input.body)) as RouteOutput<N>;
+}
+
+// The browser session (src/api/session.ts): outside the JSON contract because it sets a cookie.
+type Session = { user: User; csrf_token: string };
+export async function currentSession(): Promise<User | null> {
+  try {
+    const s = (await send('GET', '/api/v1/session')) as Session;
+    csrfToken = s.csrf_token;
+    return s.user;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return null;
+    throw err;
+  }
+}
+export async function logIn(username: string, password: string): Promise<User> {
+  const s = (await send('POST', '/api/v1/session', { username, password })) as Session;
+  csrfToken = s.csrf_token;
+  return s.user;
+}
+export async function logOut(): Promise<void> {
+  await send('DELETE', '/api/v1/session');
+  csrfToken = '';
+}
+
+/** Router metrics (GET /api/v1/apps/{id}/metrics); null while the server has none for the app. */
+export async function appMetrics(app: string): Promise<Record<string, unknown> | null> {
+  try {
+    return (await send('GET', pathOf('/api/v1/apps/:id/metrics', { id: app }))) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 404) return null;
+    throw err;
+  }
+}
+
+/** A WebSocket on this origin; the session cookie authenticates it (the server checks the Origin). */
+export function socket(path: string, onMessage: (msg: unknown) => void, onClose?: () => void): () => void {
+  const url = new URL(path, location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const ws = new WebSocket(url);
+  let closed = false;
+  ws.onmessage = (e) => {
+    try {
+      onMessage(JSON.parse(String(e.data)));
+    } catch {
+      /* not JSON: ignore */
+    }
+  };
+  ws.onclose = () => {
+    if (!closed) onClose?.();
+  };
+  return () => {
+    closed = true;
+    ws.close();
+  };
+}
+
+/** Sends an archive as the source of a build created with createBuild (POST /api/v1/builds/{id}/upload). */
+export async function uploadArchive(buildId: string, file: File): Promise<void> {
+  const type = file.name.endsWith('.zip') ? 'application/zip' : file.name.endsWith('.tar') ? 'application/x-tar' : 'application/gzip';
+  const res = await fetch(pathOf('/api/v1/builds/:id/upload', { id: buildId }), {
+    method: 'POST',
+    headers: { 'content-type': type, 'x-csrf-token': csrfToken },
+    body: file,
+    credentials: 'same-origin',
+  });
+  if (!res.ok) {
+    const e = ((await res.json().catch(() => ({}))) as { error?: { code: string; message: string } }).error;
+    throw new ApiError(res.status, e?.code ?? 'http_error', e?.message ?? `HTTP ${res.status}`);
+  }
+}

@@ -1,0 +1,214 @@
+import { lazy, Suspense, useState, type DragEvent, type FormEvent } from 'react';
+import { Link, NavLink, useNavigate, useParams } from 'react-router-dom';
+import { call, uploadArchive, type App, type Project } from '../api';
+import { useEvents } from '../live';
+import { ConfirmButton, ErrorText, Status, useAction, useLoad, Field } from '../ui';
+import { Builds, Config, Containers, Deploys, Domains } from './AppTabs';
+import { Logs } from './Logs';
+
+// Charts are the heaviest code and only this tab needs them.
+const Metrics = lazy(() => import('./Metrics').then((m) => ({ default: m.Metrics })));
+
+const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'containers'] as const;
+export type Tab = (typeof TABS)[number];
+
+export interface AppProps {
+  app: App;
+  canChange: boolean;
+  reload: () => void;
+}
+
+export function AppPage() {
+  const { slug = '', tab = 'deploys' } = useParams();
+  const app = useLoad(() => call('getApp', { params: { id: slug } }), [slug]);
+  const project = useLoad<Project | null>(() => (app.data ? call('getProject', { params: { id: app.data.project.id } }) : Promise.resolve(null)), [app.data?.project.id]);
+  useEvents(() => app.reload(), (e) => e.app_id === app.data?.id);
+  if (app.error) return <ErrorText error={app.error} />;
+  const a = app.data;
+  if (!a) return <p className="loading">Loading…</p>;
+  const canChange = !!project.data && project.data.role !== 'viewer';
+  const props: AppProps = { app: a, canChange, reload: app.reload };
+  return (
+    <>
+      <p className="crumbs">
+        <Link to="/projects">Projects</Link> / <Link to={`/projects/${encodeURIComponent(a.project.name)}`}>{a.project.name}</Link> /
+      </p>
+      <h1>{a.name}</h1>
+      <Overview {...props} />
+      <nav className="tabs" aria-label="App sections">
+        {TABS.map((t) => (
+          <NavLink key={t} to={`/apps/${encodeURIComponent(a.slug)}/${t}`} className={({ isActive }) => (isActive || (t === 'deploys' && tab === 'deploys') ? 'active' : '')}>
+            {t[0].toUpperCase() + t.slice(1)}
+          </NavLink>
+        ))}
+      </nav>
+      <div className="tab-body">
+        {tab === 'deploys' && <Deploys {...props} />}
+        {tab === 'builds' && <Builds {...props} />}
+        {tab === 'logs' && <Logs app={a} />}
+        {tab === 'config' && <Config {...props} />}
+        {tab === 'domains' && <Domains {...props} />}
+        {tab === 'metrics' && (
+          <Suspense fallback={<p className="loading">Loading…</p>}>
+            <Metrics app={a} />
+          </Suspense>
+        )}
+        {tab === 'containers' && <Containers {...props} />}
+        {!TABS.includes(tab as Tab) && <p>There is no such tab.</p>}
+      </div>
+    </>
+  );
+}
+
+function Overview({ app: a, canChange, reload }: AppProps) {
+  const navigate = useNavigate();
+  const act = useAction();
+  const [replicas, setReplicas] = useState(String(a.replicas));
+  const scale = (e: FormEvent) => {
+    e.preventDefault();
+    void act.run(() => call('scaleApp', { params: { id: a.id }, body: { replicas: Number(replicas) } }).then(reload));
+  };
+  return (
+    <section aria-label="Overview" className="overview">
+      <dl className="facts">
+        <div>
+          <dt>Status</dt>
+          <dd>
+            <Status value={a.status} />
+          </dd>
+        </div>
+        <div>
+          <dt>Live release</dt>
+          <dd>{a.release ? `v${a.release}` : 'none'}</dd>
+        </div>
+        <div>
+          <dt>URL</dt>
+          <dd>
+            <a href={a.url} target="_blank" rel="noreferrer noopener">
+              {a.url}
+            </a>
+          </dd>
+        </div>
+        <div>
+          <dt>Image</dt>
+          <dd className="mono">{a.image ?? '—'}</dd>
+        </div>
+        <div>
+          <dt>Replicas</dt>
+          <dd>{a.replicas}</dd>
+        </div>
+        <div>
+          <dt>History</dt>
+          <dd>
+            <Link to={`/events?app=${encodeURIComponent(a.slug)}`}>Events of {a.name}</Link>
+          </dd>
+        </div>
+      </dl>
+      {canChange && (
+        <div className="actions">
+          <form onSubmit={scale} className="inline" aria-label="Scale">
+            <label>
+              Replicas
+              <input type="number" min={0} max={100} value={replicas} onChange={(e) => setReplicas(e.target.value)} />
+            </label>
+            <button type="submit" disabled={act.busy}>
+              Scale
+            </button>
+          </form>
+          <button type="button" disabled={act.busy} onClick={() => act.run(() => call('restartApp', { params: { id: a.id } }).then(reload))}>
+            Restart
+          </button>
+          {a.status === 'stopped' ? (
+            <button type="button" disabled={act.busy} onClick={() => act.run(() => call('startApp', { params: { id: a.id } }).then(reload))}>
+              Start
+            </button>
+          ) : (
+            <ConfirmButton label="Stop" question={`Stop every replica of ${a.name}?`} onConfirm={() => call('stopApp', { params: { id: a.id } }).then(reload)} />
+          )}
+          <ConfirmButton
+            label="Delete app"
+            question={`Delete ${a.name}, its releases and containers?`}
+            typed={a.name}
+            danger
+            onConfirm={async () => {
+              await call('deleteApp', { params: { id: a.id } });
+              navigate(`/projects/${encodeURIComponent(a.project.name)}`);
+            }}
+          />
+          <ErrorText error={act.error} />
+          <Deploy app={a} reload={reload} canChange />
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Deploy({ app: a, reload }: AppProps) {
+  const navigate = useNavigate();
+  const [image, setImage] = useState('');
+  const [repo, setRepo] = useState('');
+  const [branch, setBranch] = useState('main');
+  const [dragging, setDragging] = useState(false);
+  const act = useAction();
+  const deployImage = (e: FormEvent) => {
+    e.preventDefault();
+    void act.run(async () => {
+      await call('deployApp', { params: { id: a.id }, body: { image_id: image } });
+      setImage('');
+      reload();
+      navigate(`/apps/${encodeURIComponent(a.slug)}/deploys`);
+    });
+  };
+  const deployGit = (e: FormEvent) => {
+    e.preventDefault();
+    void act.run(async () => {
+      const b = await call('createGitBuild', { params: { id: a.id }, body: { repo_url: repo, branch } });
+      navigate(`/builds/${b.id}`);
+    });
+  };
+  const drop = (e: DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    const file = e.dataTransfer.files[0];
+    if (file) void upload(file);
+  };
+  const upload = (file: File) =>
+    act.run(async () => {
+      const b = await call('createBuild', { params: { id: a.id } });
+      await uploadArchive(b.id, file);
+      navigate(`/builds/${b.id}`);
+    });
+  return (
+    <details className="deploy">
+      <summary>Deploy</summary>
+      <form onSubmit={deployImage} className="inline" aria-label="Deploy an image">
+        <Field label="Image" value={image} onChange={setImage} required placeholder="registry/name:tag" />
+        <button type="submit" className="primary" disabled={act.busy}>
+          Deploy image
+        </button>
+      </form>
+      <form onSubmit={deployGit} className="inline" aria-label="Build from git">
+        <Field label="Git URL" value={repo} onChange={setRepo} required />
+        <Field label="Branch" value={branch} onChange={setBranch} required />
+        <button type="submit" disabled={act.busy}>
+          Build from git
+        </button>
+      </form>
+      <div
+        className={`dropzone${dragging ? ' over' : ''}`}
+        onDragOver={(e) => {
+          e.preventDefault();
+          setDragging(true);
+        }}
+        onDragLeave={() => setDragging(false)}
+        onDrop={drop}
+      >
+        <label>
+          Drop a source archive (.tar.gz, .tar, .zip) here, or choose one
+          <input type="file" accept=".gz,.tgz,.tar,.zip" onChange={(e) => e.target.files?.[0] && upload(e.target.files[0])} />
+        </label>
+      </div>
+      <ErrorText error={act.error} />
+    </details>
+  );
+}
