@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -14,9 +15,13 @@ export function launchChromium(): Promise<Browser> {
   });
 }
 
-/** Screenshots the tests take land in docs/images (shown in docs/dashboard.md and the README). */
+/**
+ * Screenshots the tests take. With BERTH_SCREENSHOTS=docs they replace docs/images (shown in
+ * docs/dashboard.md and the README); otherwise they go to the system's temp directory, so a test run
+ * leaves the work tree as it was. Taken either way: a screen that cannot render fails the test.
+ */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  const dir = join(ROOT, 'docs', 'images');
+  const dir = process.env.BERTH_SCREENSHOTS === 'docs' ? join(ROOT, 'docs', 'images') : join(tmpdir(), 'berth-screenshots');
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: false });
 }
