@@ -1,6 +1,8 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ArchiveLimits } from './builder/archive.js';
+import type { Language } from './builder/detect.js';
+import { runtimeImage, stackImages } from './builder/stacks.js';
 
 /** Limits of one build (operator settings with safe defaults). */
 export interface BuildSettings {
@@ -12,6 +14,10 @@ export interface BuildSettings {
   /** A build whose source upload never comes is failed after this long. */
   pendingTtlMs: number;
   maxLogLines: number;
+  /** The image each language builds FROM (BERTH_STACK_<LANGUAGE>). */
+  stacks: Record<Language, string>;
+  /** What compiled apps (Go) run in (BERTH_BASE_IMAGE). */
+  runtimeImage: string;
 }
 
 /** Everything Berth reads from its environment, parsed once at start. */
@@ -32,6 +38,8 @@ export interface Config {
   /** Builds run at once. */
   buildConcurrency: number;
   adminPassword: string | undefined;
+  /** BERTH_SECRET_KEY (base64, 32 bytes); unset: a key generated once into the data directory. */
+  secretKey: string | undefined;
   logLevel: string;
   /** Largest request body accepted, in bytes (archives have their own limit). */
   bodyLimit: number;
@@ -67,6 +75,8 @@ function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
     },
     pendingTtlMs: positive(env, 'BERTH_BUILD_UPLOAD_TTL_S', 3600) * 1000,
     maxLogLines: positive(env, 'BERTH_BUILD_MAX_LOG_LINES', 50_000),
+    stacks: stackImages(env),
+    runtimeImage: runtimeImage(env),
   };
 }
 
@@ -99,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     redirectHttps: env.ROUTER_REDIRECT_HTTPS === '1' || env.ROUTER_REDIRECT_HTTPS === 'true',
     buildConcurrency: Math.max(1, Number.parseInt(env.BERTH_BUILD_CONCURRENCY ?? '2', 10) || 2),
     adminPassword: env.BERTH_ADMIN_PASSWORD || undefined,
+    secretKey: env.BERTH_SECRET_KEY || undefined,
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: 1024 * 1024,
     build: buildSettings(env),

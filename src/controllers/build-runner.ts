@@ -8,7 +8,7 @@ import { appById, type AppRow } from '../store/apps.js';
 import { LABEL } from '../runtime/labels.js';
 import { createRelease } from '../domain/releases.js';
 import { runOk } from '../lib/exec.js';
-import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, stackImage, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
+import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
 import { BuildLogWriter } from './build-log.js';
 
@@ -47,7 +47,10 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, build: Build
 
     const detection = await detect(src);
     step(log, `Detected ${detection.reason}`);
-    const prepared = await prepareBuildContext(src, detection, { stackImage: detection.language ? stackImage(detection.language) : '' });
+    const prepared = await prepareBuildContext(src, detection, {
+      stackImage: detection.language ? settings.stacks[detection.language] : '',
+      runtimeImage: settings.runtimeImage,
+    });
     const dockerfile = prepared.content ?? (await readSourceFile(src, prepared.dockerfile));
     await updateBuild(ctx.db, build.id, { builder: detection.builder, dockerfile });
     if (prepared.generated) {

@@ -10,8 +10,8 @@ import { hashPassword, randomPassword, SecretBox } from '../lib/crypto.js';
  * The key that seals secrets at rest. BERTH_SECRET_KEY (base64, 32 bytes) wins, so a PostgreSQL-backed
  * install can move machines; otherwise it is generated once into the data directory.
  */
-export function loadSecretBox(dataDir: string, env: NodeJS.ProcessEnv = process.env): SecretBox {
-  if (env.BERTH_SECRET_KEY) return new SecretBox(Buffer.from(env.BERTH_SECRET_KEY, 'base64'));
+export function loadSecretBox(dataDir: string, secretKey: string | undefined): SecretBox {
+  if (secretKey) return new SecretBox(Buffer.from(secretKey, 'base64'));
   const file = join(dataDir, 'secret.key');
   if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600, flag: 'wx' });
   return new SecretBox(Buffer.from(readFileSync(file, 'utf8').trim(), 'base64'));

@@ -39,7 +39,7 @@ async function main() {
     logger: log.child({ component: 'router' }),
   });
   const events = new Events(store.db);
-  const secrets = loadSecretBox(config.dataDir);
+  const secrets = loadSecretBox(config.dataDir, config.secretKey);
   const buildLogs = new BuildLogHub();
   const instance = await instanceId(store.db);
   // Wiring, bottom up: the route controller needs nothing above it; the app controller syncs
