@@ -33,6 +33,11 @@ class GatedRouter implements Router {
   release(): void {
     this.open?.();
   }
+  async setCertificates(): Promise<void> {}
+  async setAcmeChallenges(): Promise<void> {}
+  async stats(): Promise<null> {
+    return null;
+  }
 }
 
 /** A store with one app and one healthy container of it in rotation (10.0.0.2:8080). */
@@ -124,6 +129,11 @@ class DrainingRouter implements Router {
     loaded?.(removed);
     // Like Caddy: nothing changed, nothing to drain.
     if (!unchanged) await new Promise<void>((r) => this.drains.push(r));
+  }
+  async setCertificates(): Promise<void> {}
+  async setAcmeChallenges(): Promise<void> {}
+  async stats(): Promise<null> {
+    return null;
   }
   drainAll(): void {
     for (const d of this.drains.splice(0)) d();
