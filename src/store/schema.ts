@@ -171,6 +171,7 @@ export interface Database {
   builds: BuildsTable;
   build_logs: BuildLogsTable;
   domains: DomainsTable;
+  certificates: CertificatesTable;
 }
 
 export interface DomainsTable {
@@ -185,4 +186,25 @@ export interface DomainsTable {
   checked_at: string | null;
   verified_at: string | null;
   created_at: string;
+}
+
+export type CertificateStatus = 'pending' | 'issued' | 'failed';
+
+export interface CertificatesTable {
+  /** 'cert-' + a hash of the hostname: the router's and the files' name for it. */
+  name: string;
+  hostname: string;
+  issuer: 'berth-ca' | 'acme';
+  /** pending: wanted, not issued yet; issued: served (renewals keep it issued); failed: no valid certificate. */
+  status: CertificateStatus;
+  /** Why the last issuance or renewal failed. */
+  message: string | null;
+  serial: string | null;
+  not_after: string | null;
+  issued_at: string | null;
+  /** Failed attempts since the last success; drives the retry backoff. */
+  attempts: number;
+  next_attempt_at: string | null;
+  created_at: string;
+  updated_at: string;
 }
