@@ -19,9 +19,9 @@ export function isPrivateName(host: string, internalDomains: readonly string[] =
   return p.isIp === true || p.isIcann !== true || !p.domain;
 }
 
-/** Who signs a host's certificate: ACME for public names when an account email is set, otherwise Berth's CA. */
-export function issuerFor(host: string, opts: { acmeEmail?: string; internalDomains?: readonly string[] }): Issuer {
-  return opts.acmeEmail && !isPrivateName(host, opts.internalDomains) ? 'acme' : 'berth-ca';
+/** Who signs a host's certificate: ACME for public names when ACME is set up (an account email), otherwise Berth's CA. */
+export function issuerFor(host: string, opts: { acme: boolean; internalDomains?: readonly string[] }): Issuer {
+  return opts.acme && !isPrivateName(host, opts.internalDomains) ? 'acme' : 'berth-ca';
 }
 
 /** Whether a certificate expiring at notAfter should be replaced now. */
