@@ -4,6 +4,7 @@ import { IdParam, closed, type RouteDef } from './route-def.js';
 import { runtimeRoutes } from './contract-runtime.js';
 import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
+import { routerRoutes } from './contract-router.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -225,7 +226,7 @@ const coreRoutes = {
   },
 } as const satisfies Record<string, RouteDef>;
 
-export const routes = { ...coreRoutes, ...runtimeRoutes, ...buildRoutes, ...domainRoutes };
+export const routes = { ...coreRoutes, ...runtimeRoutes, ...buildRoutes, ...domainRoutes, ...routerRoutes };
 
 export type Routes = typeof routes;
 export type RouteName = keyof Routes;

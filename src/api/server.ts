@@ -15,6 +15,7 @@ import { appHandlers } from './routes/apps.js';
 import { runtimeHandlers, registerRuntimeExtras } from './routes/runtime.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { domainHandlers } from './routes/domains.js';
+import { routerHandlers, registerRouterExtras } from './routes/router.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -213,8 +214,9 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     }
   });
 
-  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers, ...domainHandlers });
+  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers, ...domainHandlers, ...routerHandlers });
   await registerRuntimeExtras(app, ctx);
   await registerBuildExtras(app, ctx);
+  await registerRouterExtras(app, ctx);
   return app;
 }

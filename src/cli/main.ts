@@ -7,6 +7,7 @@ import { registerApps } from './commands/apps.js';
 import { registerBuilds } from './commands/builds.js';
 import { registerRuntime } from './commands/runtime.js';
 import { registerDomains } from './commands/domains.js';
+import { registerRouter } from './commands/router.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -22,6 +23,7 @@ registerApps(program);
 registerBuilds(program);
 registerRuntime(program);
 registerDomains(program);
+registerRouter(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {
