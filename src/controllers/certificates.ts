@@ -63,10 +63,14 @@ export class CertificateController {
     await tick();
   }
 
+  /**
+   * Stops the loop. An ACME order in flight is not waited for (it may take minutes): its row stays
+   * pending and the next start orders again.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    await Promise.allSettled([this.running, this.acmeRun, this.pushChain]);
+    await Promise.allSettled([this.running, this.pushChain]);
   }
 
   /** Something routed changed (an app, a verified domain): look again now. */
