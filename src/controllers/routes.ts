@@ -1,6 +1,6 @@
 import type { ApiContext } from '../api/context.js';
 import type { Route, Router } from '../router/types.js';
-import { normalizeRoutes } from '../router/caddy-config.js';
+import { normalizeRoutes } from '../router/routes.js';
 import { isDeepStrictEqual } from 'node:util';
 
 /**
