@@ -18,6 +18,7 @@ export async function registerRouterExtras(app: FastifyInstance, ctx: ApiContext
     {
       config: { auth: false },
       schema: {
+        operationId: 'getRouterCaPem',
         summary: "Berth's CA certificate as a PEM file",
         tags: ['router'],
         response: { 200: { type: 'string', description: 'PEM (application/x-pem-file)' } },
