@@ -12,7 +12,6 @@ export interface Config {
   routerDomain: string;
   routerHttpPort: number;
   routerHttpsPort: number;
-  routerAdmin: string;
   /** ACME account email; unset: every certificate comes from Berth's own CA (src/tls). */
   acmeEmail: string | undefined;
   /** ACME directory URL (default Let's Encrypt production). */
@@ -62,7 +61,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     routerDomain: env.ROUTER_DOMAIN ?? 'localhost',
     routerHttpPort: int(env, 'ROUTER_HTTP_PORT', 80),
     routerHttpsPort: int(env, 'ROUTER_HTTPS_PORT', 443),
-    routerAdmin: env.ROUTER_ADMIN ?? `unix/${join(dataDir, 'caddy', 'admin.sock')}`,
     acmeEmail: env.ROUTER_ACME_EMAIL || undefined,
     acmeDirectory: env.ROUTER_ACME_DIRECTORY || 'https://acme-v02.api.letsencrypt.org/directory',
     acmeCaFile: env.ROUTER_ACME_CA_FILE || undefined,

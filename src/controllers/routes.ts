@@ -127,7 +127,7 @@ export class RouteController {
   async desired(): Promise<Route[]> {
     const db = this.ctx.db;
     const [apps, rotation, domains] = await Promise.all([
-      db.selectFrom('apps').select(['id', 'slug', 'stopped']).execute(),
+      db.selectFrom('apps').select(['id', 'slug', 'stopped', 'health_check', 'drain_timeout_s']).execute(),
       db
         .selectFrom('containers')
         .select(['app_id', 'address', 'port'])
@@ -149,6 +149,8 @@ export class RouteController {
       hosts: [`${a.slug}.${domain}`, ...(hostsOf.get(a.id) ?? [])],
       app: a.slug,
       upstreams: a.stopped ? [] : (byApp.get(a.id) ?? []).sort(),
+      healthPath: (JSON.parse(a.health_check) as { path: string }).path,
+      drainTimeoutMs: (a.drain_timeout_s ?? 30) * 1000,
     }));
   }
 }

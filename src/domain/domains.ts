@@ -1,6 +1,6 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { CHALLENGE_PREFIX } from '../router/caddy-config.js';
+import { CHALLENGE_PREFIX } from '../router/routes.js';
 import type { DomainRow } from '../store/domains.js';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;

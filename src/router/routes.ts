@@ -20,3 +20,6 @@ export function normalizeRoutes(routes: readonly Route[]): Required<Route>[] {
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
+
+/** Where a custom domain's HTTP check finds its token: the router answers it on every host. */
+export const CHALLENGE_PREFIX = '/.well-known/berth-verify/';

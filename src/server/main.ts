@@ -8,7 +8,8 @@ import { buildServer } from '../api/server.js';
 import type { ApiContext } from '../api/context.js';
 import { Events } from '../domain/events.js';
 import { DockerRuntime } from '../runtime/docker.js';
-import { CaddyRouter } from '../router/caddy.js';
+import { HaproxyRouter } from '../router/haproxy/router.js';
+import { ensureCa, issueLeaf } from '../tls/ca.js';
 import { RouteController } from '../controllers/routes.js';
 import { AppController } from '../controllers/apps.js';
 import { BuildController } from '../controllers/builds.js';
@@ -25,14 +26,14 @@ async function main() {
   await ensureAdmin(store.db, config.dataDir, config.adminPassword, log);
 
   const runtime = new DockerRuntime({ dockerHost: config.dockerHost });
-  const router = new CaddyRouter({
+  const router = new HaproxyRouter({
     dataDir: config.dataDir,
     httpPort: config.routerHttpPort,
     httpsPort: config.routerHttpsPort,
-    admin: config.routerAdmin,
-    domain: config.routerDomain,
-    acmeEmail: config.acmeEmail,
     redirectHttps: config.redirectHttps,
+    // Names without a certificate of their own get one from Berth's CA (trusted once its root is).
+    defaultCertificate: async () =>
+      issueLeaf(await ensureCa(config.dataDir), [...new Set(['localhost', config.routerDomain, `*.${config.routerDomain}`])], { days: 3650 }),
     logger: log.child({ component: 'router' }),
   });
   const events = new Events(store.db);

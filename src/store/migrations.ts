@@ -185,6 +185,12 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('domains_app').on('domains').column('app_id').execute();
     },
   },
+  '0005_router': {
+    async up(db: Kysely<any>) {
+      // How long a replica leaving rotation keeps its in-flight requests, WebSockets and streams.
+      await db.schema.alterTable('apps').addColumn('drain_timeout_s', 'integer', (c) => c.notNull().defaultTo(30)).execute();
+    },
+  },
   '0006_certificates': {
     async up(db: Kysely<any>) {
       // One certificate per routed host; the PEM files live in <dataDir>/tls/certs (the key mode 600).

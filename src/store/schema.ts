@@ -67,6 +67,8 @@ export interface AppsTable {
   restart_seq: number;
   /** Deploy each successful build automatically. */
   auto_deploy: number;
+  /** Seconds a replica leaving rotation keeps its requests and streams before the router cuts them (default 30). */
+  drain_timeout_s?: number;
   created_at: string;
   updated_at: string;
 }

@@ -88,8 +88,8 @@ describe('edge router in front of deployed apps', () => {
     await waitFor('404 after removal', async () => (await viaRouter(s.routerPort, host)).status === 404);
   });
 
-  test('HTTPS with the internal CA for *.localhost', async () => {
-    const ca = readFileSync(join(s.dataDir, 'caddy', 'storage', 'pki', 'authorities', 'local', 'root.crt'));
+  test("HTTPS for *.localhost with a certificate from Berth's CA", async () => {
+    const ca = readFileSync(join(s.dataDir, 'tls', 'ca.crt'));
     const res = await waitFor('an HTTPS answer', async () => {
       try {
         const r = await getHttps(s.routerHttpsPort, 'shop.localhost', ca);

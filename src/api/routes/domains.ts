@@ -10,7 +10,7 @@ import { isUniqueViolation, now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { randomBytes } from 'node:crypto';
 import { checkDomain, hostnameProblem } from '../../domain/domains.js';
-import { CHALLENGE_PREFIX } from '../../router/caddy-config.js';
+import { CHALLENGE_PREFIX } from '../../router/routes.js';
 
 function domainDto(ctx: ApiContext, d: DomainRow, slug: string, cert?: CertificateRow): RouteOutput<'addDomain'> {
   const path = `${CHALLENGE_PREFIX}${d.token}`;

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { CHALLENGE_PREFIX } from '../routes.js';
 import type { RouterState } from './state.js';
 
 export interface ConfigOptions {
@@ -97,7 +98,7 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     `  http-request set-var(txn.be) req.hdr(host),lower,word(1,:),map(${p('hosts')})`,
     `  http-request set-var(txn.acme) path,field(4,/),map(${p('acme')}) if { path_beg /.well-known/acme-challenge/ }`,
     '  http-request return status 200 content-type text/plain lf-string "%[var(txn.acme)]" if { var(txn.acme) -m found }',
-    `  http-request set-var(txn.verify) path,field(4,/),map(${p('verify')}) if { path_beg /.well-known/berth-verify/ }`,
+    `  http-request set-var(txn.verify) path,field(4,/),map(${p('verify')}) if { path_beg ${CHALLENGE_PREFIX} }`,
     '  http-request return status 200 content-type text/plain lf-string "%[var(txn.verify)]" if { var(txn.verify) -m found }',
     `  http-request return status 404 content-type "text/html; charset=utf-8" file ${p('notFound')} if !{ var(txn.be) -m found }`,
     ...(o.redirectHttps
