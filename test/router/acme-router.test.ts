@@ -13,7 +13,8 @@ import { CertificateController } from '../../src/controllers/certificates.js';
 import { loadConfig } from '../../src/config.js';
 import { HaproxyRouter } from '../../src/router/haproxy/router.js';
 import { allCertificates } from '../../src/store/certificates.js';
-import { openStore, now } from '../../src/store/db.js';
+import { openStore } from '../../src/store/db.js';
+import { addApp, addDomain, seedProject } from './tls-fixtures.js';
 import { ensureCa, issueLeaf } from '../../src/tls/ca.js';
 import { startPebble } from './acme-pebble.js';
 import { freePort } from './helpers.js';
@@ -73,21 +74,9 @@ test(
     });
 
     const db = store.db;
-    const ts = now();
-    await db.insertInto('users').values({ id: 'u1', username: 'u', password_hash: 'x', is_admin: 1, disabled: 0, created_at: ts, updated_at: ts }).execute();
-    await db.insertInto('projects').values({ id: 'p1', name: 'p', owner_id: 'u1', created_at: ts, updated_at: ts }).execute();
-    await db
-      .insertInto('apps')
-      .values({
-        id: 'a1', project_id: 'p1', name: 'web', slug: 'web', image: 'img', replicas: 1, memory_mb: 64, cpu: 1, port: 8080, strategy: 'rolling',
-        health_check: '{}', env: '{}', release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 0, created_at: ts, updated_at: ts,
-      })
-      .execute();
-    // Verified: the domain check is another feature's (its DNS lookup needs a real zone).
-    await db
-      .insertInto('domains')
-      .values({ id: 'd1', app_id: 'a1', hostname: 'shop.example.com', token: 't', verified: 1, message: null, checked_at: ts, verified_at: ts, created_at: ts })
-      .execute();
+    await seedProject(db);
+    await addApp(db, 'a1', 'web');
+    await addDomain(db, 'a1', 'shop.example.com', true);
 
     await router.ensureRunning();
     await router.apply([{ hosts: ['web.localhost', 'shop.example.com'], app: 'web', upstreams: [appAddr] }]);

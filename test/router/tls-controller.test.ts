@@ -7,7 +7,8 @@ import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { CertificateController } from '../../src/controllers/certificates.js';
 import { loadConfig } from '../../src/config.js';
-import { openStore, now, type Db } from '../../src/store/db.js';
+import { openStore } from '../../src/store/db.js';
+import { addApp, addDomain, seedProject } from './tls-fixtures.js';
 import { allCertificates } from '../../src/store/certificates.js';
 import type { AcmeIssuer, ChallengeSink } from '../../src/acme/client.js';
 import type { Certificate, Router } from '../../src/router/types.js';
@@ -60,9 +61,7 @@ async function setup(t: TestContext, env: Record<string, string> = {}) {
     await rm(acmeDir, { recursive: true, force: true });
   });
   const db = store.db;
-  const ts = now();
-  await db.insertInto('users').values({ id: 'u1', username: 'u', password_hash: 'x', is_admin: 1, disabled: 0, created_at: ts, updated_at: ts }).execute();
-  await db.insertInto('projects').values({ id: 'p1', name: 'p', owner_id: 'u1', created_at: ts, updated_at: ts }).execute();
+  await seedProject(db);
   let clock = new Date('2026-11-27T12:00:00Z');
   const config = loadConfig({ BERTH_DATA_DIR: dir, ROUTER_DOMAIN: 'localhost', ...env });
   const router = new RecordingRouter();
@@ -77,24 +76,6 @@ async function setup(t: TestContext, env: Record<string, string> = {}) {
     await controller.settled();
   };
   return { dir, db, router, acme, controller, pass, advance: (ms: number) => (clock = new Date(clock.getTime() + ms)), ca: () => ensureCa(dir) };
-}
-
-async function addApp(db: Db, id: string, slug: string) {
-  const ts = now();
-  await db
-    .insertInto('apps')
-    .values({
-      id, project_id: 'p1', name: slug, slug, image: 'img', replicas: 1, memory_mb: 64, cpu: 1, port: 8080, strategy: 'rolling',
-      health_check: '{}', env: '{}', release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 0, created_at: ts, updated_at: ts,
-    })
-    .execute();
-}
-
-async function addDomain(db: Db, appId: string, hostname: string, verified: boolean) {
-  await db
-    .insertInto('domains')
-    .values({ id: `dom_${hostname}`, app_id: appId, hostname, token: 't', verified: verified ? 1 : 0, message: null, checked_at: null, verified_at: null, created_at: now() })
-    .execute();
 }
 
 test("every app host gets a Berth CA certificate, stored mode 600 and handed to the router; a deleted app's goes", async (t) => {
