@@ -36,11 +36,16 @@ export class CertificateController {
   private running: Promise<void> | null = null;
   private again = false;
   private acmeRun: Promise<void> | null = null;
-  private acmeAgain = false;
+  /** Rows waiting for an ACME order (a Set iterates over what is added while it runs). */
+  private readonly acmeQueue = new Set<string>();
+  /** The row whose order is in flight: a pass that finds it still pending must not queue it again. */
+  private ordering: string | null = null;
   private pushChain: Promise<void> = Promise.resolve();
   /** What the router was last given ("name serial" lines); null: nothing yet since start. */
   private pushed: string | null = null;
   private readonly answers = new Map<string, string>();
+  /** Files and signatures are checked on the first pass only (a lost file or a replaced CA happens between runs). */
+  private filesChecked = false;
 
   constructor(
     private readonly deps: Deps,
@@ -122,14 +127,19 @@ export class CertificateController {
       const row = have.get(name);
       if (!row || row.issuer !== w.issuer) await store.upsertPending(db, { name, ...w });
     }
+    if (!this.filesChecked) {
+      await this.checkFiles(await store.allCertificates(db));
+      this.filesChecked = true;
+    }
     const current = await store.allCertificates(db);
     await this.push(current);
-    const due = await this.due(current);
+    const due = current.filter((r) => this.isDue(r));
     for (const row of due.filter((r) => r.issuer === 'berth-ca')) {
       await this.issue(row, async () => issueLeaf(await ensureCa(config.dataDir, this.clock()), [row.hostname], { now: this.clock() }));
     }
     if (due.some((r) => r.issuer === 'berth-ca')) await this.push(await store.allCertificates(db));
-    if (due.some((r) => r.issuer === 'acme')) this.startAcme();
+    const orders = due.filter((r) => r.issuer === 'acme').map((r) => r.name);
+    if (orders.length) this.startAcme(orders);
   }
 
   /** Hosts the router serves: every app's slug host and its verified custom domains. */
@@ -142,40 +152,44 @@ export class CertificateController {
     return [...apps.map((a) => `${a.slug}.${this.deps.config.routerDomain}`), ...domains.map((d) => d.hostname)];
   }
 
-  /** Rows that need a certificate now: never issued, files lost, renewal due, or (Berth CA) signed by a CA since replaced; backoff respected. */
-  private async due(rows: CertificateRow[]): Promise<CertificateRow[]> {
+  /** Whether a row needs a certificate now: never issued, or renewal due; a failure's backoff respected. */
+  private isDue(r: CertificateRow): boolean {
     const now = this.clock();
-    const out: CertificateRow[] = [];
-    for (const r of rows) {
-      if (r.next_attempt_at && Date.parse(r.next_attempt_at) > now.getTime()) continue;
-      if (r.status !== 'issued' || !r.not_after || renewalDue(new Date(r.not_after), now)) {
-        out.push(r);
-        continue;
-      }
-      const files = await readCertFiles(this.deps.config.dataDir, r.name);
-      if (!files || (r.issuer === 'berth-ca' && !signedBy(await ensureCa(this.deps.config.dataDir), files.certPem))) out.push(r);
-    }
-    return out;
+    if (r.next_attempt_at && Date.parse(r.next_attempt_at) > now.getTime()) return false;
+    return r.status !== 'issued' || !r.not_after || renewalDue(new Date(r.not_after), now);
   }
 
-  private startAcme(): void {
-    if (this.acmeRun) {
-      this.acmeAgain = true;
-      return;
+  /** Issued rows whose files were lost, or (Berth CA) signed by a CA since replaced, go back to pending. */
+  private async checkFiles(rows: CertificateRow[]): Promise<void> {
+    const ca = await ensureCa(this.deps.config.dataDir);
+    for (const r of rows) {
+      if (r.status !== 'issued') continue;
+      const files = await readCertFiles(this.deps.config.dataDir, r.name);
+      if (files && (r.issuer !== 'berth-ca' || signedBy(ca, files.certPem))) continue;
+      this.deps.log.warn({ host: r.hostname }, files ? 'certificate signed by another CA: issuing again' : 'certificate files missing: issuing again');
+      await store.upsertPending(this.deps.db, r);
     }
+  }
+
+  /** Queues ACME orders for these rows; one lane works the queue, an order at a time. */
+  private startAcme(names: string[]): void {
+    for (const n of names) if (n !== this.ordering) this.acmeQueue.add(n);
+    if (this.acmeRun) return;
     this.acmeRun = (async () => {
       try {
-        do {
-          this.acmeAgain = false;
-          const rows = (await this.due(await store.allCertificates(this.deps.db))).filter((r) => r.issuer === 'acme');
-          for (const row of rows) {
-            if (this.stopped) return;
-            if (await this.issue(row, () => this.acme!.issue([row.hostname], this.sink()))) await this.push(await store.allCertificates(this.deps.db));
-          }
-        } while (this.acmeAgain && !this.stopped);
+        for (const name of this.acmeQueue) {
+          this.acmeQueue.delete(name);
+          if (this.stopped) return;
+          this.ordering = name;
+          // Read again: the row may have gone (domain removed) or changed issuer while queued.
+          const row = await this.deps.db.selectFrom('certificates').selectAll().where('name', '=', name).executeTakeFirst();
+          if (!row || row.issuer !== 'acme' || !this.isDue(row)) continue;
+          if (await this.issue(row, () => this.acme!.issue([row.hostname], this.sink()))) await this.push(await store.allCertificates(this.deps.db));
+        }
       } catch (err) {
         this.deps.log.warn({ err }, 'ACME lane failed');
       } finally {
+        this.ordering = null;
         this.acmeRun = null;
       }
     })();
@@ -202,18 +216,21 @@ export class CertificateController {
     }
   }
 
-  /** Hands the router every unexpired issued certificate, when the set differs from what it was last given. */
+  /**
+   * Hands the router every unexpired issued certificate, when the set (names and serials, from the
+   * rows: cheap enough for every nudge) differs from what it was last given.
+   */
   private push(rows: CertificateRow[]): Promise<void> {
     const run = this.pushChain.then(async () => {
       const now = this.clock().getTime();
+      const live = rows.filter((r) => r.serial && r.not_after && Date.parse(r.not_after) > now);
+      const key = live.map((r) => `${r.name} ${r.serial}`).sort().join('\n');
+      if (key === this.pushed) return;
       const certs: Certificate[] = [];
-      for (const r of rows) {
-        if (!r.not_after || Date.parse(r.not_after) <= now || !r.serial) continue;
+      for (const r of live) {
         const files = await readCertFiles(this.deps.config.dataDir, r.name);
         if (files) certs.push({ name: r.name, hosts: [r.hostname], ...files });
       }
-      const key = certs.map((c) => `${c.name} ${new X509Certificate(c.certPem).serialNumber}`).sort().join('\n');
-      if (key === this.pushed) return;
       await this.router.setCertificates(certs);
       this.pushed = key;
     });

@@ -66,16 +66,21 @@ async function setup(t: TestContext, env: Record<string, string> = {}) {
   const config = loadConfig({ BERTH_DATA_DIR: dir, ROUTER_DOMAIN: 'localhost', ...env });
   const router = new RecordingRouter();
   const acme = new ScriptedAcme(acmeDir, () => clock);
-  const controller = new CertificateController({ db, config, log: pino({ level: 'silent' }) }, router as unknown as Router, {
-    clock: () => clock,
-    acme: env.ROUTER_ACME_EMAIL ? acme : undefined,
-  });
+  let controller: CertificateController;
+  /** A new controller on the same database and data directory: what a restart of the control plane makes. */
+  const restart = () => {
+    controller = new CertificateController({ db, config, log: pino({ level: 'silent' }) }, router as unknown as Router, {
+      clock: () => clock,
+      acme: env.ROUTER_ACME_EMAIL ? acme : undefined,
+    });
+  };
+  restart();
   t.after(() => controller.stop());
   const pass = async () => {
     await controller.reconcile();
     await controller.settled();
   };
-  return { dir, db, router, acme, controller, pass, advance: (ms: number) => (clock = new Date(clock.getTime() + ms)), ca: () => ensureCa(dir) };
+  return { dir, db, router, acme, pass, restart, advance: (ms: number) => (clock = new Date(clock.getTime() + ms)), ca: () => ensureCa(dir) };
 }
 
 test("every app host gets a Berth CA certificate, stored mode 600 and handed to the router; a deleted app's goes", async (t) => {
@@ -101,6 +106,21 @@ test("every app host gets a Berth CA certificate, stored mode 600 and handed to 
   await pass();
   assert.deepEqual(router.certs.map((c) => c.hosts[0]), ['web.localhost']);
   assert.deepEqual((await allCertificates(db)).map((r) => r.hostname), ['web.localhost']);
+});
+
+test('after a restart, a certificate whose files were lost is issued again; one that is fine is kept', async (t) => {
+  const { db, router, pass, restart, dir } = await setup(t);
+  await addApp(db, 'a1', 'web');
+  await addApp(db, 'a2', 'api');
+  await pass();
+  const web = router.host('web.localhost')!;
+  const api = router.host('api.localhost')!;
+  await rm(join(dir, 'tls', 'certs', `${web.name}.crt`));
+  restart();
+  await pass();
+  assert.notEqual(router.host('web.localhost')!.certPem, web.certPem, 'issued again');
+  assert.equal(router.host('api.localhost')!.certPem, api.certPem, 'kept');
+  assert.deepEqual((await allCertificates(db)).map((r) => r.status), ['issued', 'issued']);
 });
 
 test('renewal replaces a certificate 30 days before it expires, not earlier', async (t) => {
