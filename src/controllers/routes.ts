@@ -48,7 +48,7 @@ export class RouteController {
   }
 
   private async ensure(): Promise<void> {
-    await this.router.ensureRunning();
+    // No ensureRunning() first: a proxy that is down is started by apply() with the desired routes.
     const [want, have] = await Promise.all([this.desired(), this.observe()]);
     if (!have || !isDeepStrictEqual(normalizeRoutes(want), normalizeRoutes(have))) await this.sync();
   }
@@ -85,7 +85,6 @@ export class RouteController {
       let drained!: () => void;
       const drainDone = new Promise<void>((r) => (drained = r));
       try {
-        await this.router.ensureRunning();
         const want = await this.desired();
         const wanted = upstreamsOf(want);
         this.applied++;

@@ -51,7 +51,8 @@ export interface Router {
   /** Starts the proxy as its own detached process unless one is already answering on its admin endpoint. */
   ensureRunning(): Promise<void>;
   /**
-   * Makes the proxy's configuration equal to these routes (idempotent, no restart, no dropped request).
+   * Makes the proxy's configuration equal to these routes (idempotent, no restart, no dropped request);
+   * starts the proxy with them when it is not running, so it never listens without its routes.
    * Each challenge token is answered (200, the token as body) at /.well-known/berth-verify/<token> on
    * every host: that is how a custom domain proves its DNS points here.
    * Resolves once removed upstreams have drained; `loaded` is called as soon as the proxy serves

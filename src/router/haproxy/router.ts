@@ -102,10 +102,12 @@ export class HaproxyRouter implements Router {
         result = plan(next, want, tokens);
         if (result.grow) throw new Error('router pool could not grow enough');
         this.commit(next);
-        await this.reloadSeamlessly(next);
+        if (this.proc.livePid() !== undefined) await this.reloadSeamlessly(next);
       } else {
         this.commit(next);
       }
+      // Not running (first start, crash): it boots from the files just written, with these routes.
+      if (this.proc.livePid() === undefined) await this.start();
       await this.push();
       await this.markBaselines(prev);
       return result.drains;
@@ -208,7 +210,7 @@ export class HaproxyRouter implements Router {
       this.commit(this.state);
     }
     const { pid, started } = await this.proc.start(this.opts.startTimeoutMs ?? 15_000);
-    if (started) this.opts.logger?.info({ pid, dir: this.dir }, 'haproxy started');
+    if (started) this.opts.logger?.info({ pid, dir: this.dir, apps: this.state.backends.filter((b) => b.app).length }, 'haproxy started');
     // A control plane killed between writing a change and sending it left the runtime behind: catch up.
     await this.push();
   }
