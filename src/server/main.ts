@@ -14,6 +14,7 @@ import { RouteController } from '../controllers/routes.js';
 import { AppController } from '../controllers/apps.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
+import { CertificateController } from '../controllers/certificates.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -40,6 +41,7 @@ async function main() {
   let apps: AppController | undefined;
   let builds: BuildController | undefined;
   let routes: RouteController;
+  let certs: CertificateController | undefined;
   const ctx: ApiContext = {
     config,
     store,
@@ -49,9 +51,13 @@ async function main() {
     runtime,
     events,
     instanceId: await instanceId(store.db),
-    nudge: (appId) => apps?.nudge(appId),
+    nudge: (appId) => {
+      apps?.nudge(appId);
+      certs?.nudge(); // a new app's host wants a certificate before its first deploy is done
+    },
     nudgeBuilds: () => builds?.nudge(),
-    syncRoutes: () => routes.sync(),
+    // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
+    syncRoutes: () => routes.sync().finally(() => certs?.nudge()),
     routerServes: (address, port) => routes.serves(address, port),
   };
   // Assigned before any request can arrive (the server listens below).
@@ -59,6 +65,7 @@ async function main() {
   apps = new AppController(ctx, routes);
   builds = new BuildController(ctx);
   const domains = new DomainController(ctx);
+  certs = new CertificateController(ctx, router);
 
   const app = await buildServer(ctx);
   await routes.prime();
@@ -68,6 +75,7 @@ async function main() {
   await apps.start();
   await builds.start();
   domains.start();
+  await certs.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -83,6 +91,7 @@ async function main() {
     await builds?.stop();
     await apps?.stop();
     await routes.stop();
+    await certs?.stop();
     await store.close();
     process.exit(0);
   };

@@ -4,8 +4,22 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { connect, type PeerCertificate } from 'node:tls';
 import { run } from '../../src/lib/exec.js';
 import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
+import { eventually } from './helpers.js';
+
+/** The certificate the router presents for this SNI name to a client trusting only `ca`, or why the handshake failed. */
+function handshake(port: number, servername: string, ca: string): Promise<PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port, servername, ca }, () => {
+      const cert = s.getPeerCertificate();
+      s.destroy();
+      resolve(cert);
+    });
+    s.on('error', reject);
+  });
+}
 
 describe("Berth's CA through the API and the CLI", () => {
   let s: TestServer;
@@ -55,5 +69,35 @@ describe("Berth's CA through the API and the CLI", () => {
     assert.match(written.stdout, /SHA-256 [0-9A-F:]{95}/);
     const json = await cli('--json', 'router', 'ca');
     assert.equal((JSON.parse(json.stdout) as { pem: string }).pem, pem);
+  });
+
+  test("an app's host and its verified custom domain are served over HTTPS with Berth CA certificates; the domains API shows their state", async () => {
+    const ca = readFileSync(join(s.dataDir, 'tls', 'ca.crt'), 'utf8');
+    const app = await s.admin.call('createApp', { body: { name: 'tls-web', slug: 'tls-web' } });
+    const slugCert = await eventually(
+      () => handshake(s.routerHttpsPort, 'tls-web.localhost', ca).then((c) => (c.subjectaltname === 'DNS:tls-web.localhost' ? c : undefined)),
+      'the router to present tls-web.localhost its own certificate',
+      30_000,
+    );
+    assert.match(String(slugCert.issuer.CN), /^Berth CA /);
+
+    const added = await s.admin.call('addDomain', { params: { id: app.id }, body: { hostname: 'www.tls-shop.localhost' } });
+    assert.equal(added.verified, true, added.message ?? '');
+    const listed = await eventually(
+      async () => (await s.admin.call('listDomains', { params: { id: app.id } })).items.find((d) => d.certificate?.status === 'issued'),
+      'the domain certificate to be issued',
+      30_000,
+    );
+    assert.equal(listed.certificate!.issuer, 'berth-ca');
+    assert.equal(listed.certificate!.message, null);
+    const days = (Date.parse(listed.certificate!.not_after!) - Date.now()) / 86_400_000;
+    assert.ok(days > 89 && days <= 90, `valid ${days} days`);
+    const domainCert = await eventually(
+      () => handshake(s.routerHttpsPort, 'www.tls-shop.localhost', ca).then((c) => (c.subjectaltname === 'DNS:www.tls-shop.localhost' ? c : undefined)),
+      'the router to present www.tls-shop.localhost its certificate',
+      30_000,
+    );
+    assert.match(String(domainCert.issuer.CN), /^Berth CA /);
+    assert.equal(new Date(domainCert.valid_to).toISOString(), new Date(listed.certificate!.not_after!).toISOString().replace(/\.\d{3}Z$/, '.000Z'));
   });
 });
