@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type PeerCertificate } from 'node:tls';
 import { run } from '../../src/lib/exec.js';
-import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
+import { CLI_MAIN, ENGINES, startServer, type TestServer } from '../support/server.js';
 import { eventually } from './helpers.js';
 
 /** The certificate the router presents for this SNI name to a client trusting only `ca`, or why the handshake failed. */
@@ -21,11 +21,11 @@ function handshake(port: number, servername: string, ca: string): Promise<PeerCe
   });
 }
 
-describe("Berth's CA through the API and the CLI", () => {
+for (const engine of ENGINES) describe(`Berth's CA and certificates through the API and the CLI (${engine})`, () => {
   let s: TestServer;
   let home: string;
   before(async () => {
-    s = await startServer();
+    s = await startServer({ engine });
     home = mkdtempSync(join(tmpdir(), 'berth-cli-home-'));
   });
   after(async () => {
