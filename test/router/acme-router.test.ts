@@ -62,6 +62,8 @@ test(
       httpPort,
       httpsPort,
       listenHost: '127.0.0.1',
+      // HTTP-01 answers must get through even when every other HTTP request is sent to HTTPS.
+      redirectHttps: true,
       defaultCertificate: async () => issueLeaf(await ensureCa(dir), ['localhost']),
     });
     const pebble = await startPebble(httpPort);

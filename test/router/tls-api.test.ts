@@ -98,6 +98,9 @@ for (const engine of ENGINES) describe(`Berth's CA and certificates through the 
       30_000,
     );
     assert.match(String(domainCert.issuer.CN), /^Berth CA /);
+    const ls = await run(process.execPath, [CLI_MAIN, '--server', s.url, 'domains', 'ls', 'tls-web'], { timeoutMs: 30_000, env: { ...process.env, HOME: home, BERTH_TOKEN: s.adminToken } });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, new RegExp(`www\\.tls-shop\\.localhost\\s+yes\\s+issued \\(berth-ca, until ${listed.certificate!.not_after!.slice(0, 10)}\\)`));
     assert.equal(new Date(domainCert.valid_to).toISOString(), new Date(listed.certificate!.not_after!).toISOString().replace(/\.\d{3}Z$/, '.000Z'));
   });
 });
