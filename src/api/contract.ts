@@ -5,6 +5,7 @@ import { runtimeRoutes } from './contract-runtime.js';
 import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
 import { routerRoutes } from './contract-router.js';
+import { metricsRoutes } from './contract-metrics.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -227,7 +228,7 @@ const coreRoutes = {
   },
 } as const satisfies Record<string, RouteDef>;
 
-export const routes = { ...coreRoutes, ...runtimeRoutes, ...buildRoutes, ...domainRoutes, ...routerRoutes };
+export const routes = { ...coreRoutes, ...runtimeRoutes, ...buildRoutes, ...domainRoutes, ...routerRoutes, ...metricsRoutes };
 
 export type Routes = typeof routes;
 export type RouteName = keyof Routes;

@@ -16,6 +16,7 @@ import { runtimeHandlers, registerRuntimeExtras } from './routes/runtime.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { domainHandlers } from './routes/domains.js';
 import { routerHandlers, registerRouterExtras } from './routes/router.js';
+import { metricsHandlers } from './routes/metrics.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -214,7 +215,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     }
   });
 
-  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers, ...domainHandlers, ...routerHandlers });
+  mountRoutes(app, ctx, { ...authHandlers, ...userHandlers, ...projectHandlers, ...appHandlers, ...runtimeHandlers, ...buildHandlers, ...domainHandlers, ...routerHandlers, ...metricsHandlers });
   await registerRuntimeExtras(app, ctx);
   await registerBuildExtras(app, ctx);
   await registerRouterExtras(app, ctx);

@@ -8,6 +8,7 @@ import { registerBuilds } from './commands/builds.js';
 import { registerRuntime } from './commands/runtime.js';
 import { registerDomains } from './commands/domains.js';
 import { registerRouter } from './commands/router.js';
+import { registerMetrics } from './commands/metrics.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -24,6 +25,7 @@ registerBuilds(program);
 registerRuntime(program);
 registerDomains(program);
 registerRouter(program);
+registerMetrics(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

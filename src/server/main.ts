@@ -59,6 +59,7 @@ async function main() {
     // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
     syncRoutes: () => routes.sync().finally(() => certs?.nudge()),
     routerServes: (address, port) => routes.serves(address, port),
+    routerStats: (app) => router.stats(app),
   };
   // Assigned before any request can arrive (the server listens below).
   routes = new RouteController(ctx, router);
