@@ -20,7 +20,7 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/;
 const CERT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
 // RFC 3986 path characters minus those the runtime API or a map file would read as syntax (';', '#', quotes, '\').
-const PATH = /^\/[A-Za-z0-9._~!$&()*+,=:@%/-]{0,1023}$/;
+const PATH = /^\/[A-Za-z0-9._~!$&()*+,=:@%/?-]{0,1023}$/;
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 const KEY_AUTH = /^[A-Za-z0-9_-]{1,256}\.[A-Za-z0-9_-]{1,256}$/;
 const PEM_LINE = /^(?:-----(?:BEGIN|END) [A-Z0-9 ]{1,40}-----|[A-Za-z0-9+/=]{1,128}|[A-Za-z-]{1,40}: [A-Za-z0-9,-]{1,80})$/;
