@@ -20,6 +20,9 @@ export interface CertificateControllerOptions {
 
 type Deps = { db: Db; config: Config; log: Logger };
 
+/** While issuing many Berth CA certificates in one pass, hand the router what is ready this often. */
+const PUSH_EVERY_MS = 2000;
+
 /**
  * Keeps one valid certificate per routed host (each app's host and its verified custom domains):
  * private names from Berth's CA, public ones from ACME when an account email is set. The database
@@ -43,6 +46,8 @@ export class CertificateController {
   private pushChain: Promise<void> = Promise.resolve();
   /** What the router was last given ("name serial" lines); null: nothing yet since start. */
   private pushed: string | null = null;
+  /** PEMs read from the data directory, by name, with the serial they were read for. */
+  private readonly pems = new Map<string, { serial: string; certPem: string; keyPem: string }>();
   private readonly answers = new Map<string, string>();
   /** Files and signatures are checked on the first pass only (a lost file or a replaced CA happens between runs). */
   private filesChecked = false;
@@ -134,10 +139,17 @@ export class CertificateController {
     const current = await store.allCertificates(db);
     await this.push(current);
     const due = current.filter((r) => this.isDue(r));
-    for (const row of due.filter((r) => r.issuer === 'berth-ca')) {
+    const local = due.filter((r) => r.issuer === 'berth-ca');
+    let lastPush = performance.now();
+    for (const [i, row] of local.entries()) {
       await this.issue(row, async () => issueLeaf(await ensureCa(config.dataDir, this.clock()), [row.hostname], { now: this.clock() }));
+      // 10-20 ms each: with many hosts (a first start after an upgrade) the router gets them every
+      // couple of seconds rather than all at the end, and not after each one (a push costs more with the set's size).
+      if (i === local.length - 1 || performance.now() - lastPush > PUSH_EVERY_MS) {
+        await this.push(await store.allCertificates(db));
+        lastPush = performance.now();
+      }
     }
-    if (due.some((r) => r.issuer === 'berth-ca')) await this.push(await store.allCertificates(db));
     const orders = due.filter((r) => r.issuer === 'acme').map((r) => r.name);
     if (orders.length) this.startAcme(orders);
   }
@@ -228,9 +240,17 @@ export class CertificateController {
       if (key === this.pushed) return;
       const certs: Certificate[] = [];
       for (const r of live) {
-        const files = await readCertFiles(this.deps.config.dataDir, r.name);
-        if (files) certs.push({ name: r.name, hosts: [r.hostname], ...files });
+        let pem = this.pems.get(r.name);
+        if (pem?.serial !== r.serial) {
+          const files = await readCertFiles(this.deps.config.dataDir, r.name);
+          if (!files) continue;
+          pem = { serial: r.serial!, ...files };
+          this.pems.set(r.name, pem);
+        }
+        certs.push({ name: r.name, hosts: [r.hostname], certPem: pem.certPem, keyPem: pem.keyPem });
       }
+      const names = new Set(live.map((r) => r.name));
+      for (const name of this.pems.keys()) if (!names.has(name)) this.pems.delete(name);
       await this.router.setCertificates(certs);
       this.pushed = key;
     });
