@@ -6,6 +6,8 @@ export interface Stream {
   kind: 'websocket' | 'sse';
   /** Messages (WebSocket) or events (SSE) received so far. */
   received: number;
+  /** The last message (the test app sends its hostname). */
+  last?: string;
   /** Set once the connection ended, with why. */
   closed?: string;
   close(): void;
@@ -16,7 +18,8 @@ export function openWebSocket(port: number, host: string): Promise<Stream> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`, { headers: { host } });
     const s: Stream = { kind: 'websocket', received: 0, close: () => ws.terminate() };
-    ws.on('message', () => {
+    ws.on('message', (data) => {
+      s.last = String(data);
       if (s.received++ === 0) resolve(s);
     });
     ws.on('close', (code) => (s.closed ??= `closed ${code}`));
