@@ -4,9 +4,6 @@ import { Agent } from 'node:https';
 import { join } from 'node:path';
 import acme from 'acme-client';
 
-/** Let's Encrypt production; ROUTER_ACME_DIRECTORY points elsewhere (staging, pebble in tests, another CA). */
-export const DEFAULT_DIRECTORY = acme.directory.letsencrypt.production;
-
 /** Where the HTTP-01 answers go while an order is validated (the router serves them). */
 export interface ChallengeSink {
   add(token: string, keyAuthorization: string): Promise<void>;

@@ -111,7 +111,7 @@ export class CertificateController {
     return this.running;
   }
 
-  /** Resolves when the current reconcile and any ACME orders it started are done (tests, shutdown). */
+  /** Resolves when the current reconcile and any ACME orders it started are done (tests). */
   async settled(): Promise<void> {
     while (this.running || this.acmeRun) await Promise.allSettled([this.running, this.acmeRun]);
   }

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { connect, createServer, type TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
+import acme from 'acme-client';
+import { loadConfig } from '../../src/config.js';
 import { run } from '../../src/lib/exec.js';
 import { ensureCa, issueLeaf, signedBy } from '../../src/tls/ca.js';
 import { isPrivateName, issuerFor, renewalDue, retryDelayMs } from '../../src/tls/policy.js';
@@ -106,4 +108,15 @@ test('renewal is due 30 days before expiry; retries back off from a minute to at
   assert.equal(renewalDue(new Date(now.getTime() - DAY), now), true);
   assert.deepEqual([1, 2, 3, 4].map(retryDelayMs), [60_000, 120_000, 240_000, 480_000]);
   assert.equal(retryDelayMs(30), 6 * 3600_000);
+});
+
+test('ACME settings: Let\'s Encrypt production by default; internal domains listed loosely are normalized', () => {
+  const d = loadConfig({});
+  assert.equal(d.acmeDirectory, acme.directory.letsencrypt.production);
+  assert.equal(d.acmeEmail, undefined);
+  assert.deepEqual(d.internalDomains, []);
+  const c = loadConfig({ ROUTER_ACME_DIRECTORY: 'https://localhost:14000/dir', ROUTER_ACME_CA_FILE: '/x/ca.pem', ROUTER_INTERNAL_DOMAINS: ' Corp.Example.com, *.lab.example.org ,.intra.example.net., ' });
+  assert.equal(c.acmeDirectory, 'https://localhost:14000/dir');
+  assert.equal(c.acmeCaFile, '/x/ca.pem');
+  assert.deepEqual(c.internalDomains, ['corp.example.com', 'lab.example.org', 'intra.example.net']);
 });
