@@ -422,6 +422,18 @@ describe('HaproxyRouter restarts and reloads', () => {
     t.diagnostic(`HAProxy back with every route ${back} ms after ensureRunning() (kill -9 before)`);
   });
 
+  test('with watchMs, a killed HAProxy comes back by itself with every route', async (t) => {
+    const router = await newRouter({ watchMs: 100 });
+    const up = await upstream('watched');
+    await router.apply([{ app: 'watched', hosts: ['watched.localhost'], upstreams: [up.addr] }]);
+    const pid = router.proc.livePid()!;
+    process.kill(pid, 'SIGKILL');
+    const t0 = Date.now();
+    await eventually(async () => (await get(router.opts.httpPort, 'watched.localhost', '/', undefined, 1000)).status === 200, 'the app served again', 15_000);
+    assert.notEqual(router.proc.livePid(), pid);
+    t.diagnostic(`served again ${Date.now() - t0} ms after kill -9 (watch every 100 ms)`);
+  });
+
   test('a full pool grows with one seamless reload: a WebSocket and a keep-alive load through it see nothing', async (t) => {
     const router = await newRouter({ poolSize: 2, slotsPerBackend: 2 });
     await router.ensureRunning();

@@ -40,6 +40,11 @@ export interface HaproxyRouterOptions {
   defaultCertificate?: DefaultCertSource;
   haproxyBin?: string;
   startTimeoutMs?: number;
+  /**
+   * Once started, look this often whether HAProxy is still alive and start it again from its files
+   * if not (a kill -9, an OOM kill). Unset: only ensureRunning() and apply() start it.
+   */
+  watchMs?: number;
   logger?: RouterLogger;
 }
 
@@ -62,6 +67,8 @@ export class HaproxyRouter implements Router {
   private state: RouterState;
   private starting?: Promise<void>;
   private queue: Promise<unknown> = Promise.resolve();
+  private watcher?: NodeJS.Timeout;
+  private restarting = false;
 
   constructor(readonly opts: HaproxyRouterOptions) {
     this.dir = join(opts.dataDir, 'haproxy');
@@ -198,9 +205,28 @@ export class HaproxyRouter implements Router {
     if (changed) this.commit(next);
   }
 
-  /** Stops the HAProxy of this data directory; for tests and uninstall. */
+  /** Stops the HAProxy of this data directory (and the watch); for tests and uninstall. */
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    clearInterval(this.watcher);
+    this.watcher = undefined;
     return this.proc.stop(signal);
+  }
+
+  private watch(): void {
+    if (!this.opts.watchMs || this.watcher) return;
+    this.watcher = setInterval(() => {
+      if (this.restarting || this.proc.livePid() !== undefined) return;
+      this.restarting = true;
+      const t0 = Date.now();
+      this.opts.logger?.warn({ dir: this.dir }, 'haproxy is gone; starting it again from its config file');
+      void this.serialized(() => this.start())
+        .then(
+          () => this.opts.logger?.info({ ms: Date.now() - t0 }, 'haproxy back with every route'),
+          (err: Error) => this.opts.logger?.warn({ err: err.message }, 'haproxy restart failed; retrying'),
+        )
+        .finally(() => (this.restarting = false));
+    }, this.opts.watchMs);
+    this.watcher.unref();
   }
 
   private async start(): Promise<void> {
@@ -211,6 +237,7 @@ export class HaproxyRouter implements Router {
     }
     const { pid, started } = await this.proc.start(this.opts.startTimeoutMs ?? 15_000);
     if (started) this.opts.logger?.info({ pid, dir: this.dir, apps: this.state.backends.filter((b) => b.app).length }, 'haproxy started');
+    this.watch();
     // A control plane killed between writing a change and sending it left the runtime behind: catch up.
     await this.push();
   }
