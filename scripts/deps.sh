@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (it installs packages)" >&2; exit 1; }
 
-want=(docker.io git haproxy openssl debootstrap ca-certificates curl "$@")
+# socat: to read HAProxy's runtime API by hand (docs/operations.md).
+want=(docker.io git haproxy openssl socat debootstrap ca-certificates curl "$@")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -19,9 +20,12 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian's haproxy package enables a system haproxy (its own /etc/haproxy config, port 80 in some
 # setups); Berth runs one HAProxy per data directory itself, so the packaged unit stays off.
-if command -v systemctl >/dev/null && systemctl is-enabled --quiet haproxy 2>/dev/null; then
-  systemctl disable --now haproxy >/dev/null 2>&1 || true
-fi
+# The same for nginx (nginx-light is a benchmark baseline only).
+for unit in haproxy nginx; do
+  if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  fi
+done
 
 stamp=node_modules/.berth-lock-sha
 sum=$(sha256sum package-lock.json | cut -d' ' -f1)
