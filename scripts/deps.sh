@@ -20,8 +20,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian's haproxy package enables a system haproxy (its own /etc/haproxy config, port 80 in some
 # setups); Berth runs one HAProxy per data directory itself, so the packaged unit stays off.
-# The same for nginx (nginx-light is a benchmark baseline only).
-for unit in haproxy nginx; do
+# The same for nginx and caddy (a benchmark baseline and the upgrade test only).
+for unit in haproxy nginx caddy; do
   if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$unit" 2>/dev/null; then
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
   fi

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 
-bash scripts/deps.sh postgresql pebble nginx-light wrk
+# caddy: only for the upgrade test (test/router/caddy-handover), nginx-light and wrk: benchmark baselines.
+bash scripts/deps.sh postgresql pebble nginx-light wrk caddy
 bash scripts/docker.sh
 export BERTH_TEST_PG_URL
 BERTH_TEST_PG_URL=$(bash scripts/postgres.sh)
@@ -28,7 +29,7 @@ main=()
 engine=()
 for f in "${files[@]}"; do
   case "$f" in
-    dist/test/faults/engine* | dist/test/faults/control-plane* | dist/test/router/edge* | dist/test/router/tenants* | dist/test/router/haproxy* | dist/test/runtime/apps*) engine+=("$f") ;;
+    dist/test/faults/engine* | dist/test/faults/control-plane* | dist/test/router/edge* | dist/test/router/tenants* | dist/test/router/haproxy* | dist/test/router/caddy-handover* | dist/test/runtime/apps*) engine+=("$f") ;;
     *) main+=("$f") ;;
   esac
 done
