@@ -78,7 +78,8 @@ async function main() {
   await apps.start();
   await builds.start();
   domains.start();
-  await certs.start();
+  // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
+  void certs.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
