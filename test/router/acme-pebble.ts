@@ -12,6 +12,8 @@ export interface Pebble {
   caFile: string;
   /** The root pebble signs issued certificates under (fetched from its management API). */
   issuingRoot(): Promise<string>;
+  /** Points every name at another address in pebble's DNS (as a user's wrong DNS record would). */
+  pointDnsAt(ipv4: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -88,5 +90,9 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return { directoryUrl, caFile, issuingRoot: () => get(`https://localhost:${management}/roots/0`, ca.certPem), stop };
+  const pointDnsAt = async (ip: string) => {
+    const res = await fetch(`http://127.0.0.1:${dnsManagement}/set-default-ipv4`, { method: 'POST', body: JSON.stringify({ ip }) });
+    if (!res.ok) throw new Error(`pebble-challtestsrv refused the address: HTTP ${res.status}`);
+  };
+  return { directoryUrl, caFile, issuingRoot: () => get(`https://localhost:${management}/roots/0`, ca.certPem), pointDnsAt, stop };
 }

@@ -158,5 +158,22 @@ test(
     assert.equal(next.socket.authorized, true);
     assert.equal(next.socket.getPeerCertificate().serialNumber.toLowerCase(), renewed.serial);
     assert.ok(new X509Certificate(next.socket.getPeerX509Certificate()!.raw).checkHost('shop.example.com'));
+
+    // The DNS record goes wrong before the next renewal: pebble's validation cannot reach the router.
+    // The failure is recorded with the CA's reason, and the still-valid certificate keeps being served.
+    await pebble.pointDnsAt('127.0.0.2');
+    clock = new Date(Date.parse(renewed.not_after!) - 29 * DAY);
+    await certs.reconcile();
+    await certs.settled();
+    const failed = (await allCertificates(db)).find((r) => r.hostname === 'shop.example.com')!;
+    assert.equal(failed.status, 'issued');
+    assert.equal(failed.serial, renewed.serial);
+    assert.equal(failed.attempts, 1);
+    t.diagnostic(`recorded: ${failed.message}`);
+    assert.match(failed.message ?? '', /^renewal failed: .*(127\.0\.0\.2|connection refused)/i);
+    assert.equal(Date.parse(failed.next_attempt_at!), clock.getTime() + 60_000);
+    const still = await get(new Agent({ ca: pebbleRoot }), httpsPort, 'shop.example.com');
+    assert.equal(still.socket.getPeerCertificate().serialNumber.toLowerCase(), renewed.serial);
+    still.socket.destroy();
   },
 );
