@@ -36,11 +36,21 @@ class RecordingRouter implements Pick<Router, 'setCertificates' | 'setAcmeChalle
 /** An ACME CA stand-in that signs with a CA of its own after publishing a challenge, or fails when told to. */
 class ScriptedAcme implements AcmeIssuer {
   failWith: string | null = null;
+  /** The next order never completes (a control plane killed mid-order). */
+  hangOnce = false;
+  private hung!: () => void;
+  /** Resolves once an order hangs. */
+  readonly hanging = new Promise<void>((r) => (this.hung = r));
   orders: string[][] = [];
   constructor(private readonly caDir: string, private readonly clock: () => Date) {}
   async issue(hosts: string[], sink: ChallengeSink) {
     this.orders.push(hosts);
     await sink.add(`tok-${hosts[0]}`, `tok-${hosts[0]}.thumb`);
+    if (this.hangOnce) {
+      this.hangOnce = false;
+      this.hung();
+      await new Promise(() => {});
+    }
     try {
       if (this.failWith) throw new Error(this.failWith);
       const leaf = await issueLeaf(await ensureCa(this.caDir), hosts, { now: this.clock() });
@@ -80,7 +90,7 @@ async function setup(t: TestContext, env: Record<string, string> = {}) {
     await controller.reconcile();
     await controller.settled();
   };
-  return { dir, db, router, acme, pass, restart, advance: (ms: number) => (clock = new Date(clock.getTime() + ms)), ca: () => ensureCa(dir) };
+  return { dir, db, router, acme, pass, restart, current: () => controller, advance: (ms: number) => (clock = new Date(clock.getTime() + ms)), ca: () => ensureCa(dir) };
 }
 
 test("every app host gets a Berth CA certificate, stored mode 600 and handed to the router; a deleted app's goes", async (t) => {
@@ -121,6 +131,22 @@ test('after a restart, a certificate whose files were lost is issued again; one 
   assert.notEqual(router.host('web.localhost')!.certPem, web.certPem, 'issued again');
   assert.equal(router.host('api.localhost')!.certPem, api.certPem, 'kept');
   assert.deepEqual((await allCertificates(db)).map((r) => r.status), ['issued', 'issued']);
+});
+
+test('an order cut short by a restart is pending in the database and ordered again by the next controller', async (t) => {
+  const { db, router, acme, pass, restart, current } = await setup(t, { ROUTER_ACME_EMAIL: 'ops@example.com' });
+  await addApp(db, 'a1', 'web');
+  await addDomain(db, 'a1', 'shop.example.com', true);
+  acme.hangOnce = true;
+  await current().reconcile();
+  await acme.hanging;
+  assert.equal((await allCertificates(db)).find((r) => r.hostname === 'shop.example.com')!.status, 'pending', 'written before ordering');
+  await current().stop();
+  restart();
+  await pass();
+  assert.equal(acme.orders.length, 2);
+  assert.equal((await allCertificates(db)).find((r) => r.hostname === 'shop.example.com')!.status, 'issued');
+  assert.ok(router.host('shop.example.com'));
 });
 
 test('renewal replaces a certificate 30 days before it expires, not earlier', async (t) => {
