@@ -93,8 +93,10 @@ test(
     });
     const certs = new CertificateController({ db, config, log: pino({ level: 'silent' }) }, router, { clock: () => clock, intervalMs: 3600_000 });
     t.after(() => certs.stop());
+    let started = performance.now();
     await certs.reconcile();
     await certs.settled();
+    t.diagnostic(`first issuance, ACME order through HAProxy and pebble included: ${Math.round(performance.now() - started)} ms`);
 
     const rows = Object.fromEntries((await allCertificates(db)).map((r) => [r.hostname, r]));
     assert.equal(rows['shop.example.com'].issuer, 'acme');
@@ -136,8 +138,10 @@ test(
     let closed = false;
     first.socket.on('close', () => (closed = true));
     clock = new Date(Date.parse(rows['shop.example.com'].not_after!) - 29 * DAY);
+    started = performance.now();
     await certs.reconcile();
     await certs.settled();
+    t.diagnostic(`ACME renewal through HAProxy and pebble: ${Math.round(performance.now() - started)} ms`);
     const renewed = (await allCertificates(db)).find((r) => r.hostname === 'shop.example.com')!;
     assert.equal(renewed.status, 'issued', renewed.message ?? '');
     assert.notEqual(renewed.serial, rows['shop.example.com'].serial);
