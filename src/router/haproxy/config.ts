@@ -38,17 +38,25 @@ export function pathOf(dir: string, name: keyof typeof files): string {
   return join(dir, files[name]);
 }
 
-/** Map files: "key value" lines, as HAProxy loads them at start and `show map` lists them. */
-export function renderMaps(state: RouterState): Record<'hosts' | 'apps' | 'health' | 'verify' | 'acme', string> {
-  const lines = (pairs: [string, string][]) => pairs.map(([k, v]) => `${k} ${v}\n`).join('');
+export type MapName = 'hosts' | 'apps' | 'health' | 'verify' | 'acme';
+
+/** The entries of every map, as the state says they should be (key, value). */
+export function mapEntries(state: RouterState): Record<MapName, [string, string][]> {
   const used = state.backends.filter((b) => b.app !== null);
   return {
-    hosts: lines(used.flatMap((b) => b.hosts.map((h): [string, string] => [h, b.name]))),
-    apps: lines(used.map((b) => [b.name, b.app!])),
-    health: lines(used.map((b) => [b.name, b.healthPath])),
-    verify: lines(state.challenges.map((t) => [t, t])),
-    acme: lines(Object.entries(state.acme)),
+    hosts: used.flatMap((b) => b.hosts.map((h): [string, string] => [h, b.name])),
+    apps: used.map((b) => [b.name, b.app!]),
+    health: used.map((b) => [b.name, b.healthPath]),
+    verify: state.challenges.map((t) => [t, t]),
+    acme: Object.entries(state.acme),
   };
+}
+
+/** Map files: "key value" lines, as HAProxy loads them at start and `show map` lists them. */
+export function renderMaps(state: RouterState): Record<MapName, string> {
+  const e = mapEntries(state);
+  const lines = (pairs: [string, string][]) => pairs.map(([k, v]) => `${k} ${v}\n`).join('');
+  return { hosts: lines(e.hosts), apps: lines(e.apps), health: lines(e.health), verify: lines(e.verify), acme: lines(e.acme) };
 }
 
 export function renderCrtList(dir: string, state: RouterState): string {
@@ -104,10 +112,8 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     ...(o.redirectHttps
       ? [`  http-request redirect location https://%[req.hdr(host),word(1,:)]${httpsSuffix}%[capture.req.uri] code 308 if !{ ssl_fc }`]
       : []),
-    `  http-request set-var(txn.app) var(txn.be),map(${p('apps')})`,
     '  http-request set-header X-Forwarded-For %[src]',
-    '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
-    '  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }',
+    '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
     '  use_backend %[var(txn.be)]',
     '',

@@ -6,7 +6,8 @@ function page(title: string, text: string): string {
 export const NOT_FOUND_PAGE = page('404 Not Found', 'No app is served at this address.');
 
 /**
- * A log-format file: %[var(txn.app)] is the app's slug from the apps map. Slugs match
- * ^[a-z0-9-]+$ (validate.ts), so they need no HTML escaping.
+ * A log-format file, evaluated only when it is served: the app's slug from the apps map (by the
+ * backend's name). Slugs match ^[a-z0-9-]+$ (validate.ts), so they need no HTML escaping.
  */
-export const UNAVAILABLE_PAGE = page('503 Service Unavailable', 'The app <b>%[var(txn.app)]</b> has no running instance right now.');
+export const unavailablePage = (appsMap: string) =>
+  page('503 Service Unavailable', `The app <b>%[be_name,map(${appsMap})]</b> has no running instance right now.`);

@@ -6,8 +6,9 @@ import { normalizeRoutes } from '../routes.js';
 import { certsDiff, ensureDefaultCert, type DefaultCertSource } from './certs.js';
 import { files, pathOf, renderConfig, renderCrtList, renderMaps, type ConfigOptions } from './config.js';
 import { writeAtomic } from './files.js';
-import { isDrain, isReady, readMap, readServers } from './observed.js';
-import { NOT_FOUND_PAGE, UNAVAILABLE_PAGE } from './pages.js';
+import { isReady, readMap, readServers } from './observed.js';
+import { pushState } from './push.js';
+import { NOT_FOUND_PAGE, unavailablePage } from './pages.js';
 import { plan, type Drain } from './plan.js';
 import { HaproxyProcess } from './process.js';
 import { grow, initialState, type RouterState } from './state.js';
@@ -247,7 +248,7 @@ export class HaproxyRouter implements Router {
     const maps = renderMaps(next);
     for (const [name, text] of Object.entries(extra)) writeAtomic(name, text);
     writeAtomic(pathOf(this.dir, 'notFound'), NOT_FOUND_PAGE, 0o644);
-    writeAtomic(pathOf(this.dir, 'unavailable'), UNAVAILABLE_PAGE, 0o644);
+    writeAtomic(pathOf(this.dir, 'unavailable'), unavailablePage(pathOf(this.dir, 'apps')), 0o644);
     writeAtomic(pathOf(this.dir, 'hosts'), maps.hosts);
     writeAtomic(pathOf(this.dir, 'apps'), maps.apps);
     writeAtomic(pathOf(this.dir, 'health'), maps.health);
@@ -279,61 +280,9 @@ export class HaproxyRouter implements Router {
     );
   }
 
-  /**
-   * Makes the running HAProxy equal to this.state, reading what it has first, in the order that
-   * drops nothing: servers in, then hosts in, hosts out, servers out.
-   */
-  private async push(): Promise<void> {
-    const api = this.proc.admin;
-    const s = this.state;
-    const mapFile = (n: 'hosts' | 'apps' | 'health' | 'verify' | 'acme') => pathOf(this.dir, n);
-    const servers = await readServers(api);
-    const syncMap = async (n: 'hosts' | 'apps' | 'health' | 'verify' | 'acme', want: Map<string, string>, phase: 'in' | 'out') => {
-      const have = await readMap(api, mapFile(n));
-      if (phase === 'in') {
-        for (const [k, val] of want) {
-          if (!have.has(k)) await api.ok(`add map ${mapFile(n)} ${k} ${val}`);
-          else if (have.get(k) !== val) await api.ok(`set map ${mapFile(n)} ${k} ${val}`);
-        }
-      } else {
-        for (const k of have.keys()) if (!want.has(k)) await api.ok(`del map ${mapFile(n)} ${k}`);
-      }
-    };
-    const used = s.backends.filter((b) => b.app !== null);
-    const want = {
-      hosts: new Map(used.flatMap((b) => b.hosts.map((h): [string, string] => [h, b.name]))),
-      apps: new Map(used.map((b): [string, string] => [b.name, b.app!])),
-      health: new Map(used.map((b): [string, string] => [b.name, b.healthPath])),
-      verify: new Map(s.challenges.map((t): [string, string] => [t, t])),
-      acme: new Map(Object.entries(s.acme)),
-    };
-    // 1. Replicas in: a host never points at a backend before its servers are ready.
-    for (const b of s.backends) {
-      for (const [i, slot] of b.slots.entries()) {
-        if (slot?.state !== 'ready') continue;
-        const id = `${b.name}/s${i + 1}`;
-        const now = servers.get(id);
-        const { addr, port } = v.upstream(slot.upstream, 'upstream');
-        if (!now || now.addr !== addr || now.port !== port) await api.ok(`set server ${id} addr ${addr} port ${port}`, /changed|no need/);
-        if (!now || !isReady(now) || now.addr !== addr || now.port !== port) await api.ok(`set server ${id} state ready`);
-      }
-    }
-    for (const n of ['apps', 'health', 'verify', 'acme', 'hosts'] as const) await syncMap(n, want[n], 'in');
-    // 2. Hosts out, then replicas out (drain keeps what they carry; maint once drained).
-    for (const n of ['hosts', 'verify', 'acme'] as const) await syncMap(n, want[n], 'out');
-    for (const b of s.backends) {
-      for (const [i, slot] of b.slots.entries()) {
-        const id = `${b.name}/s${i + 1}`;
-        const now = servers.get(id);
-        if (!now) continue;
-        if (slot?.state === 'drain' && isReady(now)) await api.ok(`set server ${id} state drain`);
-        if (!slot && (isReady(now) || isDrain(now))) {
-          await api.ok(`set server ${id} state maint`);
-          await api.ok(`shutdown sessions server ${id}`);
-        }
-      }
-    }
-    for (const n of ['apps', 'health'] as const) await syncMap(n, want[n], 'out');
+  /** Makes the running HAProxy equal to this.state (see push.ts). */
+  private push(): Promise<void> {
+    return pushState(this.proc.admin, this.dir, this.state);
   }
 
   /** Waits until HAProxy counts no session on the slot (or the drain timeout), then frees it. */
