@@ -159,6 +159,7 @@ describe('access control', () => {
       getRelease: withApp({ version: '1' }),
       rollbackApp: withApp({}, {}),
       appLogs: withApp(),
+      getAppMetrics: withApp(),
       listDomains: withApp(),
       addDomain: withApp({}, { hostname: 'evil.example' }),
       verifyDomain: withApp({ hostname: ids.host }),
