@@ -2,29 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { row, type Row } from '../support/report.js';
 import type { Bench } from '../support/context.js';
-import { rssMb } from '../support/rss.js';
+import { treeRssMb } from '../support/rss.js';
 import { startCaddy, startNginx, type StaticProxy } from '../support/proxies.js';
 import { wrk, type WrkStats } from '../support/wrk.js';
 
 const CONNECTIONS = 16;
 const ROUNDS = 3;
 const SECONDS = 5;
-
-/** RSS of a process and its children (HAProxy's master and worker; nginx's master and workers). */
-async function treeRssMb(pid: number): Promise<number> {
-  const { readdirSync } = await import('node:fs');
-  let total = await rssMb(pid);
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += await rssMb(Number(d));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  return total;
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
