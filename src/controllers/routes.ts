@@ -1,6 +1,6 @@
 import type { ApiContext } from '../api/context.js';
 import type { Route, Router } from '../router/types.js';
-import { normalizeRoutes } from '../router/routes.js';
+import { HEALTH_PATH, normalizeRoutes } from '../router/routes.js';
 import { isDeepStrictEqual } from 'node:util';
 
 /**
@@ -148,10 +148,16 @@ export class RouteController {
       hosts: [`${a.slug}.${domain}`, ...(hostsOf.get(a.id) ?? [])],
       app: a.slug,
       upstreams: a.stopped ? [] : (byApp.get(a.id) ?? []).sort(),
-      healthPath: (JSON.parse(a.health_check) as { path: string }).path,
+      healthPath: healthPath(a.health_check),
       drainTimeoutMs: (a.drain_timeout_s ?? 30) * 1000,
     }));
   }
+}
+
+/** The app's health path; one stored before paths were restricted, and unsendable, falls back to '/'. */
+function healthPath(healthCheck: string): string {
+  const path = (JSON.parse(healthCheck) as { path?: string }).path;
+  return path !== undefined && HEALTH_PATH.test(path) ? path : '/';
 }
 
 function upstreamsOf(routes: Route[]): Set<string> {

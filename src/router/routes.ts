@@ -21,5 +21,11 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/**
+ * A health path the router can send: RFC 3986 path and query characters minus those HAProxy's
+ * runtime API or a map file would read as syntax (';', '#', quotes, '\\', spaces).
+ */
+export const HEALTH_PATH = /^\/[A-Za-z0-9._~!$&()*+,=:@%/?-]{0,1023}$/;
+
 /** Where a custom domain's HTTP check finds its token: the router answers it on every host. */
 export const CHALLENGE_PREFIX = '/.well-known/berth-verify/';

@@ -334,6 +334,22 @@ describe('HaproxyRouter with a real HAProxy', () => {
     );
   });
 
+  test('redirectHttps answers plain HTTP for routed hosts with a 308 to HTTPS; checks and ACME answers stay on HTTP', async () => {
+    const r2 = await newRouter({ redirectHttps: true });
+    const up = await upstream('red');
+    await r2.apply([{ app: 'red', hosts: ['red.localhost'], upstreams: [up.addr] }], ['redtok']);
+    await r2.setAcmeChallenges({ redacme: 'redacme.print' });
+    const res = await get(r2.opts.httpPort, 'red.localhost', '/a?b=1');
+    assert.equal(res.status, 308);
+    assert.equal(res.headers.location, `https://red.localhost:${r2.opts.httpsPort}/a?b=1`);
+    assert.equal((await get(r2.opts.httpPort, 'red.localhost', '/.well-known/acme-challenge/redacme')).body, 'redacme.print');
+    assert.equal((await get(r2.opts.httpPort, 'red.localhost', '/.well-known/berth-verify/redtok')).body, 'redtok');
+    assert.equal((await get(r2.opts.httpPort, 'unknown.localhost')).status, 404, 'an unknown host is not redirected');
+    const def = await peerCert(r2.opts.httpsPort, 'red.localhost');
+    assert.equal(def.subject, 'berth-default');
+    await r2.stop();
+  });
+
   test('metrics: per-app and per-replica counters from HAProxy', async () => {
     const ups = [await upstream('m1'), await upstream('m2')];
     await router.apply([{ app: 'metered', hosts: ['metered.localhost'], upstreams: ups.map((u) => u.addr) }]);

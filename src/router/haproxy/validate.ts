@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { HEALTH_PATH } from '../routes.js';
 import type { Certificate, Route } from '../types.js';
 
 /**
@@ -19,8 +20,6 @@ export class RouterInputError extends Error {
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62})$/;
 const CERT_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
-// RFC 3986 path characters minus those the runtime API or a map file would read as syntax (';', '#', quotes, '\').
-const PATH = /^\/[A-Za-z0-9._~!$&()*+,=:@%/?-]{0,1023}$/;
 const TOKEN = /^[A-Za-z0-9_-]{1,256}$/;
 const KEY_AUTH = /^[A-Za-z0-9_-]{1,256}\.[A-Za-z0-9_-]{1,256}$/;
 const PEM_LINE = /^(?:-----(?:BEGIN|END) [A-Z0-9 ]{1,40}-----|[A-Za-z0-9+/=]{1,128}|[A-Za-z-]{1,40}: [A-Za-z0-9,-]{1,80})$/;
@@ -55,7 +54,7 @@ export function upstream(value: unknown, field: string): { addr: string; port: n
 }
 
 export function path(value: unknown, field: string): string {
-  if (typeof value !== 'string' || !PATH.test(value)) {
+  if (typeof value !== 'string' || !HEALTH_PATH.test(value)) {
     throw new RouterInputError(field, 'must be a URL path starting with "/", without spaces, quotes, ";", "#" or "\\" (1024 characters at most)');
   }
   return value;
