@@ -69,6 +69,8 @@ export class HaproxyRouter implements Router {
   private starting?: Promise<void>;
   private queue: Promise<unknown> = Promise.resolve();
   private watcher?: NodeJS.Timeout;
+  /** What this object last wrote to each file (files are only ever written by commit()). */
+  private readonly written = new Map<string, string>();
   private restarting = false;
 
   constructor(readonly opts: HaproxyRouterOptions) {
@@ -133,15 +135,22 @@ export class HaproxyRouter implements Router {
       readMap(api, pathOf(this.dir, 'health')),
       readServers(api),
     ]);
+    // Indexed by backend: with 1,000 apps a scan per app would cost seconds.
+    const group = <T>(pairs: Iterable<[string, T]>) => {
+      const out = new Map<string, T[]>();
+      for (const [be, v] of pairs) out.set(be, [...(out.get(be) ?? []), v]);
+      return out;
+    };
+    const hostsOf = group([...hosts].map(([h, be]): [string, string] => [be, h]));
+    const upstreamsOf = group(
+      [...servers].filter(([, sv]) => isReady(sv) && sv.port > 1).map(([id, sv]): [string, string] => [id.split('/')[0], `${sv.addr}:${sv.port}`]),
+    );
+    const drainOf = new Map(this.state.backends.map((b) => [b.name, b.drainMs]));
     const routes: Route[] = [];
     for (const [be, app] of apps) {
-      const own = [...hosts].filter(([, b]) => b === be).map(([h]) => h);
+      const own = hostsOf.get(be) ?? [];
       if (own.length === 0) continue;
-      const upstreams = [...servers]
-        .filter(([k, s]) => k.startsWith(`${be}/`) && isReady(s) && s.port > 1)
-        .map(([, s]) => `${s.addr}:${s.port}`);
-      const drainMs = this.state.backends.find((b) => b.name === be)?.drainMs ?? 30_000;
-      routes.push({ app, hosts: own, upstreams, healthPath: health.get(be) ?? '/', drainTimeoutMs: drainMs });
+      routes.push({ app, hosts: own, upstreams: upstreamsOf.get(be) ?? [], healthPath: health.get(be) ?? '/', drainTimeoutMs: drainOf.get(be) ?? 30_000 });
     }
     return normalizeRoutes(routes);
   }
@@ -154,7 +163,10 @@ export class HaproxyRouter implements Router {
       // Files first (a restart serves them), then the runtime.
       this.commit(next, steps.files);
       for (const s of steps.commands) await this.proc.admin.ok(s.command, s.ok, s.payload);
-      for (const f of steps.obsolete) rmSync(f, { force: true });
+      for (const f of steps.obsolete) {
+        rmSync(f, { force: true });
+        this.written.delete(f);
+      }
     });
   }
 
@@ -246,17 +258,19 @@ export class HaproxyRouter implements Router {
   /** Writes state.json, the config, maps, pages and crt-list (each atomically), then adopts `next`. */
   private commit(next: RouterState, extra: Record<string, string> = {}): void {
     const maps = renderMaps(next);
-    for (const [name, text] of Object.entries(extra)) writeAtomic(name, text);
-    writeAtomic(pathOf(this.dir, 'notFound'), NOT_FOUND_PAGE, 0o644);
-    writeAtomic(pathOf(this.dir, 'unavailable'), unavailablePage(pathOf(this.dir, 'apps')), 0o644);
-    writeAtomic(pathOf(this.dir, 'hosts'), maps.hosts);
-    writeAtomic(pathOf(this.dir, 'apps'), maps.apps);
-    writeAtomic(pathOf(this.dir, 'health'), maps.health);
-    writeAtomic(pathOf(this.dir, 'verify'), maps.verify);
-    writeAtomic(pathOf(this.dir, 'acme'), maps.acme);
-    writeAtomic(pathOf(this.dir, 'crtList'), renderCrtList(this.dir, next));
-    writeAtomic(pathOf(this.dir, 'config'), renderConfig(next, this.cfg));
-    writeAtomic(pathOf(this.dir, 'state'), JSON.stringify(next, null, 1));
+    // Only what changed is written (a replica joining touches state.json and the config, not the maps).
+    const write = (path: string, text: string, mode?: number) => {
+      if (this.written.get(path) === text) return;
+      writeAtomic(path, text, mode);
+      this.written.set(path, text);
+    };
+    for (const [name, text] of Object.entries(extra)) write(name, text);
+    write(pathOf(this.dir, 'notFound'), NOT_FOUND_PAGE, 0o644);
+    write(pathOf(this.dir, 'unavailable'), unavailablePage(pathOf(this.dir, 'apps')), 0o644);
+    for (const n of ['hosts', 'apps', 'health', 'verify', 'acme'] as const) write(pathOf(this.dir, n), maps[n]);
+    write(pathOf(this.dir, 'crtList'), renderCrtList(this.dir, next));
+    write(pathOf(this.dir, 'config'), renderConfig(next, this.cfg));
+    write(pathOf(this.dir, 'state'), JSON.stringify(next, null, 1));
     this.state = next;
   }
 
