@@ -7,7 +7,7 @@ import { startCaddy, startNginx, type StaticProxy } from '../support/proxies.js'
 import { wrk, type WrkStats } from '../support/wrk.js';
 
 const CONNECTIONS = 16;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const SECONDS = 5;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
