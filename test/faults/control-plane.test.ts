@@ -94,7 +94,7 @@ describe('faults: control plane, router and app containers', () => {
     assert.ok(downMs < 10_000, `answered again after ${downMs} ms`);
     assert.notEqual(routerPid(), pid, 'a new HAProxy process');
     assert.deepEqual(await servedRoutes(s), routesBefore);
-    t.diagnostic(`HAProxy answered again ${downMs} ms after kill -9 (restarted by the route controller's drift check)`);
+    t.diagnostic(`HAProxy answered again ${downMs} ms after kill -9 (restarted by the router's watch)`);
     // Steady again: a fresh load sees no failure.
     const load = startLoad({ port: s.routerPort, host: host(app) });
     await waitFor('some requests', () => load.result.sent > 200, { timeoutMs: 20_000 });
@@ -137,7 +137,9 @@ describe('faults: control plane, router and app containers', () => {
     // may answer seconds later: a connection to a vanished address waits for ARP to give up.)
     assert.ok(res.failed <= 4, `${res.failed} of ${res.sent} requests failed: ${res.failures.join('; ')}`);
     for (const f of res.failures) {
-      assert.match(f, /HTTP 502/);
+      // HAProxy answers 502, or, when the request came on a reused client connection, closes that
+      // connection without an answer as the replica did, so that a browser would resend it.
+      assert.match(f, /HTTP 502|socket hang up|ECONNRESET/);
       assert.ok(Math.abs(Date.parse(f.slice(0, 24)) - killedAt) < 2000, `a failed request was sent at the kill: ${f}`);
     }
     console.log(`# killed replica: ${res.failed} of ${res.sent} requests failed (${res.failures.join('; ') || 'none'})`);

@@ -12,6 +12,8 @@ export interface ConfigOptions {
   redirectHttps?: boolean;
   /** Upper bound on how long a worker replaced by a reload keeps its old connections (seconds). */
   hardStopAfterS: number;
+  /** Unprivileged user the workers run as (the master keeps root to bind ports and re-read files). */
+  user?: string;
 }
 
 /** File names under ConfigOptions.dir. */
@@ -78,6 +80,7 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     'global',
     `  stats socket ${p('admin')} mode 600 level admin expose-fd listeners`,
     `  hard-stop-after ${o.hardStopAfterS}s`,
+    ...(o.user ? [`  user ${o.user}`, `  group ${o.user}`] : []),
     '  tune.ssl.default-dh-param 2048',
     '',
     'defaults',

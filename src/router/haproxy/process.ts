@@ -94,13 +94,7 @@ export class HaproxyProcess {
     } catch {
       return undefined;
     }
-    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return undefined;
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('haproxy')) return undefined;
-    } catch {
-      return undefined;
-    }
-    return pid;
+    return Number.isInteger(pid) && pid > 0 && isHaproxy(pid) ? pid : undefined;
   }
 
   logTail(): string {
@@ -116,6 +110,15 @@ export class HaproxyProcess {
       if (await this.admin.answers()) return true;
       await sleep(20);
     }
+    return false;
+  }
+}
+
+/** An HAProxy process that is alive (not a recycled pid). */
+export function isHaproxy(pid: number): boolean {
+  try {
+    return isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('haproxy');
+  } catch {
     return false;
   }
 }

@@ -10,7 +10,7 @@ import { isReady, readMap, readServers } from './observed.js';
 import { pushState } from './push.js';
 import { NOT_FOUND_PAGE, unavailablePage } from './pages.js';
 import { plan, type Drain } from './plan.js';
-import { HaproxyProcess } from './process.js';
+import { HaproxyProcess, isHaproxy } from './process.js';
 import { grow, initialState, type RouterState } from './state.js';
 import { baseline, counters, parseStat } from './stats.js';
 import * as v from './validate.js';
@@ -72,6 +72,8 @@ export class HaproxyRouter implements Router {
   /** What this object last wrote to each file (files are only ever written by commit()). */
   private readonly written = new Map<string, string>();
   private restarting = false;
+  /** The worker of the master this object last started or found (for the watch). */
+  private worker?: number;
 
   constructor(readonly opts: HaproxyRouterOptions) {
     this.dir = join(opts.dataDir, 'haproxy');
@@ -83,6 +85,7 @@ export class HaproxyRouter implements Router {
       listenHost: opts.listenHost,
       redirectHttps: opts.redirectHttps,
       hardStopAfterS: opts.hardStopAfterS ?? 3600,
+      user: workerUser(),
     };
     this.state = this.loadState();
   }
@@ -232,6 +235,9 @@ export class HaproxyRouter implements Router {
       this.restarting = true;
       const t0 = Date.now();
       this.opts.logger?.warn({ dir: this.dir }, 'haproxy is gone; starting it again from its config file');
+      // Its worker outlives a killed master by about a second, still accepting, then exits and
+      // resets what it holds: a soft stop closes its listeners now, so new connections go to the new one.
+      if (this.worker !== undefined && isHaproxy(this.worker)) process.kill(this.worker, 'SIGUSR1');
       void this.serialized(() => this.start())
         .then(
           () => this.opts.logger?.info({ ms: Date.now() - t0 }, 'haproxy back with every route'),
@@ -250,6 +256,7 @@ export class HaproxyRouter implements Router {
     }
     const { pid, started } = await this.proc.start(this.opts.startTimeoutMs ?? 15_000);
     if (started) this.opts.logger?.info({ pid, dir: this.dir, apps: this.state.backends.filter((b) => b.app).length }, 'haproxy started');
+    this.worker = await this.proc.workerPid();
     this.watch();
     // A control plane killed between writing a change and sending it left the runtime behind: catch up.
     await this.push();
@@ -288,6 +295,7 @@ export class HaproxyRouter implements Router {
   private async reloadSeamlessly(next: RouterState): Promise<void> {
     const t0 = Date.now();
     await this.proc.reload();
+    this.worker = await this.proc.workerPid();
     this.opts.logger?.info(
       { backends: next.backends.length, slots: next.slotsPerBackend, ms: Date.now() - t0 },
       'router pool grown (seamless reload)',
@@ -330,3 +338,16 @@ export class HaproxyRouter implements Router {
   }
 }
 
+
+/**
+ * As root, the workers (which parse every request) run as Debian's `haproxy` user; the listening
+ * sockets, the runtime API socket and the files are opened by the master before that.
+ */
+function workerUser(): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  try {
+    return /^haproxy:/m.test(readFileSync('/etc/passwd', 'utf8')) && /^haproxy:/m.test(readFileSync('/etc/group', 'utf8')) ? 'haproxy' : undefined;
+  } catch {
+    return undefined;
+  }
+}
