@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { row, type Row } from '../support/report.js';
 import type { Bench } from '../support/context.js';
 import { treeRssMb } from '../support/rss.js';
-import { startCaddy, startNginx, type StaticProxy } from '../support/proxies.js';
+import { startCaddy, startNginx, startStaticHaproxy, type StaticProxy } from '../support/proxies.js';
 import { wrk, type WrkStats } from '../support/wrk.js';
 
 const CONNECTIONS = 16;
@@ -30,6 +30,8 @@ export async function router(b: Bench): Promise<Row[]> {
     proxies.push(nginx);
     const caddy = await startCaddy(upstream);
     proxies.push(caddy);
+    const bare = await startStaticHaproxy(upstream);
+    proxies.push(bare);
     const haproxyPid = Number(readFileSync(join(s.dataDir, 'haproxy', 'haproxy.pid'), 'utf8'));
     const idle = { haproxy: await treeRssMb(haproxyPid), caddy: await treeRssMb(caddy.pid) };
     const targets = {
@@ -37,8 +39,9 @@ export async function router(b: Bench): Promise<Row[]> {
       direct: { address: ip, port: 8080, path: '/health' },
       nginx: { address: '127.0.0.1', port: nginx.port, host: `${slug}.localhost`, path: '/health' },
       caddy: { address: '127.0.0.1', port: caddy.port, path: '/health' },
+      haproxy: { address: '127.0.0.1', port: bare.port, path: '/health' },
     };
-    const runs: Record<keyof typeof targets, WrkStats[]> = { berth: [], direct: [], nginx: [], caddy: [] };
+    const runs: Record<keyof typeof targets, WrkStats[]> = { berth: [], direct: [], nginx: [], caddy: [], haproxy: [] };
     const loaded = { haproxy: 0, caddy: 0 };
     for (let i = 0; i < ROUNDS; i++) {
       for (const name of Object.keys(targets) as (keyof typeof targets)[]) {
@@ -61,6 +64,7 @@ export async function router(b: Bench): Promise<Row[]> {
       ['nginx', 'static nginx-light, keep-alive upstream'],
       ['direct', 'the same container directly'],
       ['caddy', 'static Caddy 2.6 (the router before)'],
+      ['haproxy', 'the same HAProxy, a bare two-line config'],
     ] as const) {
       rows.push(
         row({ group: 'router', figure: 'router: throughput', unit: 'req/s', berth: m('berth', 'rps'), baseline: m(base, 'rps'), baselineName, better: 'higher', note }),

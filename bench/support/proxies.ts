@@ -68,3 +68,14 @@ export async function startCaddy(upstream: string): Promise<StaticProxy> {
   writeFileSync(join(dir, 'Caddyfile'), `{\n  admin off\n  auto_https off\n}\nhttp://127.0.0.1:${port} {\n  reverse_proxy ${upstream}\n}\n`);
   return launch('caddy', ['run', '--config', join(dir, 'Caddyfile'), '--adapter', 'caddyfile'], dir, port);
 }
+
+/** Debian's HAProxy with the smallest config that proxies (no host map, no headers, no checks). */
+export async function startStaticHaproxy(upstream: string): Promise<StaticProxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-haproxy-'));
+  const port = await freePort();
+  writeFileSync(
+    join(dir, 'haproxy.cfg'),
+    `defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend fe\n  bind 127.0.0.1:${port}\n  default_backend be\nbackend be\n  server s1 ${upstream}\n`,
+  );
+  return launch('haproxy', ['-f', join(dir, 'haproxy.cfg')], dir, port);
+}
