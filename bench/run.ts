@@ -3,6 +3,7 @@ import { runOk } from '../src/lib/exec.js';
 import { Bench, ROOT } from './support/context.js';
 import { table, writeResults, type Row } from './support/report.js';
 import { router } from './figures/router.js';
+import { routerJoin } from './figures/router-join.js';
 import { deploy } from './figures/deploy.js';
 import { build } from './figures/build.js';
 import { scale } from './figures/scale.js';
@@ -12,12 +13,13 @@ import { dashboard } from './figures/dashboard.js';
 
 /**
  * Berth's benchmarks: each figure beside its baseline, measured in the same run on this machine.
- * Usage: node dist/bench/run.js [router deploy build scale zero-downtime control-plane dashboard]  (default: all)
+ * Usage: node dist/bench/run.js [router router-join deploy build scale zero-downtime control-plane dashboard]  (default: all)
  * Not part of the test suite. Needs the Docker Engine; PostgreSQL is started by scripts/postgres.sh
  * unless BERTH_TEST_PG_URL names one.
  */
 const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
   router,
+  'router-join': routerJoin,
   deploy,
   build,
   scale,

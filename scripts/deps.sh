@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (it installs packages)" >&2; exit 1; }
 
-want=(docker.io git caddy debootstrap ca-certificates curl "$@")
+# socat: to read HAProxy's runtime API by hand (docs/operations.md).
+want=(docker.io git haproxy openssl socat debootstrap ca-certificates curl "$@")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -14,14 +15,17 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}..."
   apt-get update -qq
-  # Debian's caddy package starts a system caddy on :80; Berth runs its own, so keep the unit from starting.
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/var/tmp/berth-apt.log 2>&1 \
     || { tail -20 /var/tmp/berth-apt.log; exit 1; }
 fi
-# The packaged caddy service would hold port 80 and the admin port Berth's router needs.
-if command -v systemctl >/dev/null && systemctl is-active --quiet caddy 2>/dev/null; then
-  systemctl disable --now caddy >/dev/null 2>&1 || true
-fi
+# Debian's haproxy package enables a system haproxy (its own /etc/haproxy config, port 80 in some
+# setups); Berth runs one HAProxy per data directory itself, so the packaged unit stays off.
+# The same for nginx and caddy (a benchmark baseline and the upgrade test only).
+for unit in haproxy nginx caddy; do
+  if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$unit" 2>/dev/null; then
+    systemctl disable --now "$unit" >/dev/null 2>&1 || true
+  fi
+done
 
 stamp=node_modules/.berth-lock-sha
 sum=$(sha256sum package-lock.json | cut -d' ' -f1)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs and starts what the tests need
-# (Docker Engine, PostgreSQL, Caddy, git, base images), builds, and runs every test against the real parts.
+# (Docker Engine, PostgreSQL, HAProxy, git, base images), builds, and runs every test against the real parts.
 # Usage: npm test   (or: bash scripts/test.sh [test-file-filter])
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 
-bash scripts/deps.sh postgresql chromium
+# pebble: ACME tests; caddy: only for the upgrade test (test/router/caddy-handover); nginx-light and wrk: benchmark baselines.
+bash scripts/deps.sh postgresql chromium pebble nginx-light wrk caddy
 bash scripts/docker.sh
 export BERTH_TEST_PG_URL
 BERTH_TEST_PG_URL=$(bash scripts/postgres.sh)
@@ -28,7 +29,7 @@ main=()
 engine=()
 for f in "${files[@]}"; do
   case "$f" in
-    dist/test/faults/engine* | dist/test/faults/control-plane* | dist/test/router/edge* | dist/test/runtime/apps*) engine+=("$f") ;;
+    dist/test/faults/engine* | dist/test/faults/control-plane* | dist/test/router/edge* | dist/test/router/tenants* | dist/test/router/haproxy* | dist/test/router/caddy-handover* | dist/test/runtime/apps*) engine+=("$f") ;;
     *) main+=("$f") ;;
   esac
 done

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Brings Berth up on this machine: installs what is missing (Docker Engine, git, Caddy), builds,
+# Brings Berth up on this machine: installs what is missing (Docker Engine, git, HAProxy), builds,
 # makes the base images, and (re)starts the control plane in the background. Idempotent: on a
 # machine that is already set up it rebuilds what changed and restarts the control plane; apps and
 # routes keep serving meanwhile.
@@ -14,7 +14,7 @@ ENVFILE="$BERTH_DATA_DIR/berth.env"
 
 # Settings given now win; settings given on an earlier run are kept, so a re-run changes nothing by surprise.
 VARS=(SERVER_PORT SERVER_HOST DOCKER_HOST DATABASE_URL POSTGRES_HOST POSTGRES_PORT POSTGRES_USER POSTGRES_PASSWORD
-  POSTGRES_DB ROUTER_DOMAIN ROUTER_HTTP_PORT ROUTER_HTTPS_PORT ROUTER_ADMIN ROUTER_ACME_EMAIL LOG_LEVEL
+  POSTGRES_DB ROUTER_DOMAIN ROUTER_HTTP_PORT ROUTER_HTTPS_PORT ROUTER_ACME_EMAIL LOG_LEVEL
   BERTH_SECRET_KEY BERTH_BUILD_CONCURRENCY BERTH_STACK_NODE BERTH_STACK_PYTHON BERTH_STACK_GO BERTH_STACK_RUBY)
 declare -A given=()
 for v in "${VARS[@]}"; do [ -n "${!v+x}" ] && given[$v]="${!v}"; done
@@ -28,13 +28,8 @@ PORT="${SERVER_PORT:-8080}"
 
 bash scripts/deps.sh
 bash scripts/docker.sh
-# Caddy 2.6 binds new listening sockets on every config reload and closes the old ones; with this the
-# kernel hands connections queued on an old socket to the new one instead of resetting them
-# (docs/operations.md). Kept across reboots; the control plane also sets it at start when it can.
-if [ -e /proc/sys/net/ipv4/tcp_migrate_req ]; then
-  echo 'net.ipv4.tcp_migrate_req = 1' > /etc/sysctl.d/90-berth.conf
-  echo 1 > /proc/sys/net/ipv4/tcp_migrate_req 2>/dev/null || echo "up: could not set net.ipv4.tcp_migrate_req=1 (read-only /proc/sys?)" >&2
-fi
+# Only Caddy's reloads needed net.ipv4.tcp_migrate_req; HAProxy changes routes without reloading.
+rm -f /etc/sysctl.d/90-berth.conf
 echo "up: building..."
 npm run build
 chmod +x dist/src/cli/main.js
@@ -51,6 +46,15 @@ if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
   for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
   kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
 fi
+# An install from before HAProxy ran Caddy as its router, on the same ports. Both bind with
+# SO_REUSEPORT, so HAProxy can start beside it: once HAProxy serves every route, Caddy is stopped
+# gracefully (its in-flight requests finish) and the ports are HAProxy's alone.
+CADDY_PID=""
+if [ -f "$BERTH_DATA_DIR/caddy/caddy.pid" ]; then
+  p=$(cat "$BERTH_DATA_DIR/caddy/caddy.pid")
+  if kill -0 "$p" 2>/dev/null && grep -q caddy "/proc/$p/cmdline" 2>/dev/null; then CADDY_PID=$p; fi
+fi
+LOG_FROM=$(stat -c %s "$LOG" 2>/dev/null || echo 0)
 echo "up: starting the control plane on port $PORT..."
 # Its own session: it outlives this script and the terminal it ran in.
 # A small young generation and one V8 helper thread keep the idle control plane small (figures: docs/performance.md).
@@ -58,6 +62,16 @@ setsid node --max-semi-space-size=1 --v8-pool-size=1 "$ROOT/dist/src/server/main
 echo $! > "$PIDFILE"
 for _ in $(seq 1 120); do
   if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then
+    if [ -n "$CADDY_PID" ]; then
+      # The route controller starts HAProxy with every route in its first pass ("haproxy started").
+      for _ in $(seq 1 120); do tail -c +"$((LOG_FROM + 1))" "$LOG" | grep -q '"msg":"haproxy started"' && break; sleep 0.25; done
+      t0=$(date +%s%N)
+      kill -TERM "$CADDY_PID"
+      for _ in $(seq 1 200); do kill -0 "$CADDY_PID" 2>/dev/null || break; sleep 0.1; done
+      kill -0 "$CADDY_PID" 2>/dev/null && kill -KILL "$CADDY_PID"
+      rm -f "$BERTH_DATA_DIR/caddy/caddy.pid"
+      echo "up: the router moved from Caddy to HAProxy (Caddy stopped $(( ($(date +%s%N) - t0) / 1000000 )) ms after HAProxy served every route)"
+    fi
     echo
     echo "Berth is up: http://127.0.0.1:$PORT  (API docs: /api/docs, log: $LOG)"
     if [ -f "$BERTH_DATA_DIR/initial-admin-password" ]; then

@@ -31,9 +31,14 @@ export interface Config {
   routerDomain: string;
   routerHttpPort: number;
   routerHttpsPort: number;
-  routerAdmin: string;
-  /** Email for Let's Encrypt; unset: certificates for public domains come from Caddy's internal CA. */
+  /** ACME account email; unset: every certificate comes from Berth's own CA (src/tls). */
   acmeEmail: string | undefined;
+  /** ACME directory URL (default Let's Encrypt production). */
+  acmeDirectory: string;
+  /** PEM file of CAs trusted for the ACME server's HTTPS (a test CA such as pebble's). */
+  acmeCaFile: string | undefined;
+  /** Domains whose names always get Berth CA certificates (operator-marked internal), lowercase, no dot in front. */
+  internalDomains: string[];
   redirectHttps: boolean;
   /** Builds run at once. */
   buildConcurrency: number;
@@ -104,8 +109,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     routerDomain: env.ROUTER_DOMAIN ?? 'localhost',
     routerHttpPort: int(env, 'ROUTER_HTTP_PORT', 80),
     routerHttpsPort: int(env, 'ROUTER_HTTPS_PORT', 443),
-    routerAdmin: env.ROUTER_ADMIN ?? `unix/${join(dataDir, 'caddy', 'admin.sock')}`,
     acmeEmail: env.ROUTER_ACME_EMAIL || undefined,
+    acmeDirectory: env.ROUTER_ACME_DIRECTORY || 'https://acme-v02.api.letsencrypt.org/directory',
+    acmeCaFile: env.ROUTER_ACME_CA_FILE || undefined,
+    internalDomains: (env.ROUTER_INTERNAL_DOMAINS ?? '')
+      .split(',')
+      .map((d) => d.trim().toLowerCase().replace(/^\*?\./, '').replace(/\.$/, ''))
+      .filter(Boolean),
     redirectHttps: env.ROUTER_REDIRECT_HTTPS === '1' || env.ROUTER_REDIRECT_HTTPS === 'true',
     buildConcurrency: Math.max(1, Number.parseInt(env.BERTH_BUILD_CONCURRENCY ?? '2', 10) || 2),
     adminPassword: env.BERTH_ADMIN_PASSWORD || undefined,

@@ -5,13 +5,13 @@ import type { Engine, TestServer } from '../../test/support/server.js';
 import { ROOT, type Bench } from '../support/context.js';
 import { compare } from '../support/load.js';
 import { row, type Row } from '../support/report.js';
-import { rssMb, settledRssMb } from '../support/rss.js';
+import { rssMb, settledRssMb, treeRssMb } from '../support/rss.js';
 
 const APPS = 1000;
 const LOAD = { concurrency: 8, warmupMs: 500, maxRequests: 100_000 };
 
 /**
- * Idle resident memory of the control-plane process (Caddy is a separate process and not counted),
+ * Idle resident memory of the control-plane process (the router, HAProxy, is a separate process and not counted),
  * against a bare Fastify process; and `GET /api/v1/apps` (the default page of 100 of 1,000 apps)
  * against `GET /healthz` on the same server: same process, framework, request logging and one
  * database round trip, so the ratio is the price of authentication, the list query and its JSON.
@@ -22,7 +22,7 @@ export async function controlPlane(b: Bench): Promise<Row[]> {
   for (const engine of (process.env.BENCH_ENGINES?.split(',') ?? ['sqlite', 'postgres']) as Engine[]) {
     const s = await b.startServer(engine);
     const idle = await settledRssMb(s.pid!);
-    const caddy = await caddyRss(s);
+    const router = await routerRss(s);
     rows.push(
       row({
         group: 'control-plane',
@@ -32,7 +32,7 @@ export async function controlPlane(b: Bench): Promise<Row[]> {
         baseline: floor,
         baselineName: 'bare Fastify hello process',
         better: 'lower',
-        note: `goal < 120 MB; Caddy, a separate process, holds ${caddy.toFixed(0)} MB more`,
+        note: `goal < 120 MB; the router (HAProxy master and worker, separate processes) holds ${router.toFixed(0)} MB more`,
       }),
     );
     try {
@@ -85,9 +85,9 @@ async function listApps(s: TestServer, engine: Engine): Promise<Row[]> {
   ];
 }
 
-async function caddyRss(s: TestServer): Promise<number> {
+async function routerRss(s: TestServer): Promise<number> {
   try {
-    return await rssMb(Number(await readFile(join(s.dataDir, 'caddy', 'caddy.pid'), 'utf8')));
+    return await treeRssMb(Number(await readFile(join(s.dataDir, 'haproxy', 'haproxy.pid'), 'utf8')));
   } catch {
     return NaN;
   }

@@ -24,7 +24,7 @@ export async function zeroDowntime(b: Bench): Promise<Row[]> {
       baseline: recreate.failed,
       baselineName: 'the same redeploy, strategy recreate',
       better: 'lower',
-      note: `rolling: ${rolling.failed} failed of ${rolling.sent} (${rolling.resent} resent after a closed keep-alive); recreate: ${recreate.failed} of ${recreate.sent}; rollout took ${(rolling.ms / 1000).toFixed(1)} s vs ${(recreate.ms / 1000).toFixed(1)} s`,
+      note: `rolling: ${rolling.failed} failed of ${rolling.sent} (keep-alive, no resend); recreate: ${recreate.failed} of ${recreate.sent}; rollout took ${(rolling.ms / 1000).toFixed(1)} s vs ${(recreate.ms / 1000).toFixed(1)} s`,
     }),
   ];
 }

@@ -1,3 +1,4 @@
+import { readFileSync, readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { sleep } from './context.js';
 
@@ -26,4 +27,19 @@ export async function settledRssMb(pid: number, afterMs = 20_000): Promise<numbe
     if (Date.now() > deadline) return samples.at(-1)!;
     await sleep(500);
   }
+}
+
+/** RSS of a process and its direct children, in MB (HAProxy's master and workers; nginx's). */
+export async function treeRssMb(pid: number): Promise<number> {
+  let total = await rssMb(pid);
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += await rssMb(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return total;
 }

@@ -5,6 +5,7 @@ import type { SecretBox } from '../lib/crypto.js';
 import type { Runtime } from '../runtime/types.js';
 import type { Events } from '../domain/events.js';
 import type { BuildLogHub } from '../domain/build-logs.js';
+import type { AppStats } from '../router/types.js';
 
 /** What route handlers get to work with. Handlers validate and write desired state; controllers act on it. */
 export interface ApiContext {
@@ -26,6 +27,8 @@ export interface ApiContext {
   syncRoutes(): Promise<void>;
   /** Whether the router sends traffic to this upstream now (false while the router does not answer). */
   routerServes(address: string, port: number): boolean;
+  /** The router's traffic counters of an app (by slug); null when it has no route. */
+  routerStats(app: string): Promise<AppStats | null>;
   /** Tells the build controller that a build was queued or canceled. */
   nudgeBuilds(): void;
 }

@@ -31,6 +31,7 @@ export const appRoutes = {
       port: T.Optional(S.AppConfigFields.port),
       strategy: T.Optional(S.AppConfigFields.strategy),
       health_check: T.Optional(S.AppConfigFields.health_check),
+      drain_timeout_s: T.Optional(S.AppConfigFields.drain_timeout_s),
       auto_deploy: T.Optional(T.Boolean()),
     }),
     response: S.App,

@@ -1,6 +1,7 @@
 import { Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
+import { CertificateState } from './contract-router.js';
 
 export const Domain = T.Object({
   hostname: T.String(),
@@ -12,6 +13,8 @@ export const Domain = T.Object({
   checked_at: T.Union([S.Timestamp, T.Null()]),
   verified_at: T.Union([S.Timestamp, T.Null()]),
   created_at: S.Timestamp,
+  /** HTTPS for this domain once verified; null until then. */
+  certificate: T.Union([CertificateState, T.Null()]),
 });
 
 const HostParam = closed({ id: S.Id, hostname: T.String({ minLength: 1, maxLength: 253 }) });

@@ -97,7 +97,8 @@ export const EnvValue = T.String({ maxLength: 32768 });
 
 export const HealthCheck = T.Object(
   {
-    path: T.String({ pattern: '^/[^\\s]{0,255}$', description: 'an absolute URL path' }),
+    // The router sends it in its health checks: no spaces, quotes, ';', '#' or '\\' (see router/haproxy/validate.ts).
+    path: T.String({ pattern: "^/[A-Za-z0-9._~!$&()*+,=:@%/?-]{0,255}$", description: 'an absolute URL path' }),
     timeout_s: T.Integer({ minimum: 1, maximum: 600, description: 'how long a new replica has to become healthy' }),
     grace_s: T.Integer({ minimum: 0, maximum: 600, description: 'wait before the first check' }),
   },
@@ -112,6 +113,11 @@ export const AppConfigFields = {
   port: T.Integer({ minimum: 1, maximum: 65535 }),
   strategy: Strategy,
   health_check: HealthCheck,
+  drain_timeout_s: T.Integer({
+    minimum: 0,
+    maximum: 3600,
+    description: 'seconds a replica leaving rotation keeps its in-flight requests, WebSockets and streams',
+  }),
 };
 
 export const App = T.Object({
@@ -144,6 +150,7 @@ export const AppUpdate = T.Object(
     port: T.Optional(F.port),
     strategy: T.Optional(F.strategy),
     health_check: T.Optional(F.health_check),
+    drain_timeout_s: T.Optional(F.drain_timeout_s),
     env: T.Optional(
       T.Record(EnvKey, T.Union([EnvValue, T.Null()]), {
         description: 'merged into the config vars; null unsets a var',

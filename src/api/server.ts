@@ -22,6 +22,8 @@ import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
+import { routerHandlers, registerRouterExtras } from './routes/router.js';
+import { metricsHandlers } from './routes/metrics.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -244,9 +246,12 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...eventHandlers,
     ...buildHandlers,
     ...domainHandlers,
+    ...routerHandlers,
+    ...metricsHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);
+  await registerRouterExtras(app, ctx);
   registerSession(app, ctx);
   await registerWeb(app, ctx);
   return app;

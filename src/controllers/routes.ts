@@ -1,6 +1,6 @@
 import type { ControllerDeps } from './deps.js';
 import type { Route, Router } from '../router/types.js';
-import { normalizeRoutes } from '../router/caddy-config.js';
+import { HEALTH_PATH, normalizeRoutes } from '../router/routes.js';
 import { isDeepStrictEqual } from 'node:util';
 
 /** The route controller sits below the others (they call its sync()), so it gets only the database, the log and the configuration. */
@@ -51,7 +51,7 @@ export class RouteController {
   }
 
   private async ensure(): Promise<void> {
-    await this.router.ensureRunning();
+    // No ensureRunning() first: a proxy that is down is started by apply() with the desired routes.
     const [want, have] = await Promise.all([this.desired(), this.observe()]);
     if (!have || !isDeepStrictEqual(normalizeRoutes(want), normalizeRoutes(have))) await this.sync();
   }
@@ -88,7 +88,6 @@ export class RouteController {
       let drained!: () => void;
       const drainDone = new Promise<void>((r) => (drained = r));
       try {
-        await this.router.ensureRunning();
         const want = await this.desired();
         const wanted = upstreamsOf(want);
         this.applied++;
@@ -130,7 +129,7 @@ export class RouteController {
   async desired(): Promise<Route[]> {
     const db = this.ctx.db;
     const [apps, rotation, domains] = await Promise.all([
-      db.selectFrom('apps').select(['id', 'slug', 'stopped']).execute(),
+      db.selectFrom('apps').select(['id', 'slug', 'stopped', 'health_check', 'drain_timeout_s']).execute(),
       db
         .selectFrom('containers')
         .select(['app_id', 'address', 'port'])
@@ -152,8 +151,16 @@ export class RouteController {
       hosts: [`${a.slug}.${domain}`, ...(hostsOf.get(a.id) ?? [])],
       app: a.slug,
       upstreams: a.stopped ? [] : (byApp.get(a.id) ?? []).sort(),
+      healthPath: healthPath(a.health_check),
+      drainTimeoutMs: (a.drain_timeout_s ?? 30) * 1000,
     }));
   }
+}
+
+/** The app's health path; one stored before paths were restricted, and unsendable, falls back to '/'. */
+function healthPath(healthCheck: string): string {
+  const path = (JSON.parse(healthCheck) as { path?: string }).path;
+  return path !== undefined && HEALTH_PATH.test(path) ? path : '/';
 }
 
 function upstreamsOf(routes: Route[]): Set<string> {

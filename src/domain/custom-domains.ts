@@ -1,13 +1,11 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { CHALLENGE_PREFIX } from '../router/routes.js';
 import type { DomainRow } from '../store/domains.js';
 
-/**
- * Where the router answers a domain's check token (/.well-known/berth-verify/<token>). The router
- * serves it; the check fetches it. (router/caddy-config.ts keeps its own copy until the router is
- * replaced: domain/ does not import router/.)
- */
-export const CHALLENGE_PREFIX = '/.well-known/berth-verify/';
+// Where the router answers a domain's check token: the router serves it (router/routes.ts, next to
+// the Router interface), the check fetches it.
+export { CHALLENGE_PREFIX };
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 

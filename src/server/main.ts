@@ -8,7 +8,8 @@ import { buildServer } from '../api/server.js';
 import type { ApiContext } from '../api/context.js';
 import { Events } from '../domain/events.js';
 import { DockerRuntime } from '../runtime/docker.js';
-import { CaddyRouter } from '../router/caddy.js';
+import { HaproxyRouter } from '../router/haproxy/router.js';
+import { ensureCa, issueLeaf } from '../tls/ca.js';
 import { RouteController } from '../controllers/routes.js';
 import { AppController } from '../controllers/apps/index.js';
 import { systemClock, type ControllerDeps } from '../controllers/deps.js';
@@ -16,6 +17,7 @@ import { probe } from '../controllers/health.js';
 import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
+import { CertificateController } from '../controllers/certificates.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -28,14 +30,16 @@ async function main() {
   await ensureAdmin(store.db, config.dataDir, config.adminPassword, log);
 
   const runtime = new DockerRuntime({ dockerHost: config.dockerHost });
-  const router = new CaddyRouter({
+  const router = new HaproxyRouter({
     dataDir: config.dataDir,
     httpPort: config.routerHttpPort,
     httpsPort: config.routerHttpsPort,
-    admin: config.routerAdmin,
-    domain: config.routerDomain,
-    acmeEmail: config.acmeEmail,
     redirectHttps: config.redirectHttps,
+    // A killed HAProxy is back (from its config file, with every route) within a fraction of a second.
+    watchMs: 250,
+    // Names without a certificate of their own get one from Berth's CA (trusted once its root is).
+    defaultCertificate: async () =>
+      issueLeaf(await ensureCa(config.dataDir), [...new Set(['localhost', config.routerDomain, `*.${config.routerDomain}`])], { days: 3650 }),
     logger: log.child({ component: 'router' }),
   });
   const events = new Events(store.db);
@@ -61,6 +65,7 @@ async function main() {
   const apps = new AppController(deps);
   const builds = new BuildController(deps, apps);
   const domains = new DomainController(deps);
+  const certs = new CertificateController({ db: store.db, config, log }, router);
   const ctx: ApiContext = {
     config,
     store,
@@ -71,10 +76,15 @@ async function main() {
     events,
     buildLogs,
     instanceId: instance,
-    nudge: (appId) => apps.nudge(appId),
+    nudge: (appId) => {
+      apps.nudge(appId);
+      certs.nudge(); // a new app's host wants a certificate before its first deploy is done
+    },
     nudgeBuilds: () => builds.nudge(),
-    syncRoutes: () => routes.sync(),
+    // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
+    syncRoutes: () => routes.sync().finally(() => certs.nudge()),
     routerServes: (address, port) => routes.serves(address, port),
+    routerStats: (app) => router.stats(app),
   };
 
   const app = await buildServer(ctx);
@@ -85,6 +95,8 @@ async function main() {
   await apps.start();
   await builds.start();
   domains.start();
+  // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
+  void certs.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -100,6 +112,7 @@ async function main() {
     await builds.stop();
     await apps.stop();
     await routes.stop();
+    await certs.stop();
     await store.close();
     process.exit(0);
   };

@@ -185,6 +185,32 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('domains_app').on('domains').column('app_id').execute();
     },
   },
+  '0005_router': {
+    async up(db: Kysely<any>) {
+      // How long a replica leaving rotation keeps its in-flight requests, WebSockets and streams.
+      await db.schema.alterTable('apps').addColumn('drain_timeout_s', 'integer', (c) => c.notNull().defaultTo(30)).execute();
+    },
+  },
+  '0006_certificates': {
+    async up(db: Kysely<any>) {
+      // One certificate per routed host; the PEM files live in <dataDir>/tls/certs (the key mode 600).
+      await db.schema
+        .createTable('certificates')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('hostname', 'text', (c) => c.notNull().unique())
+        .addColumn('issuer', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('serial', 'text')
+        .addColumn('not_after', 'text')
+        .addColumn('issued_at', 'text')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('next_attempt_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
   '0007_sessions': {
     async up(db: Kysely<any>) {
       // Browser sessions of the dashboard: a cookie, not an API token (they are not listed or usable as one).

@@ -67,6 +67,8 @@ export interface AppsTable {
   restart_seq: number;
   /** Deploy each successful build automatically. */
   auto_deploy: number;
+  /** Seconds a replica leaving rotation keeps its requests and streams before the router cuts them (default 30). */
+  drain_timeout_s?: number;
   created_at: string;
   updated_at: string;
 }
@@ -172,6 +174,7 @@ export interface Database {
   build_logs: BuildLogsTable;
   domains: DomainsTable;
   sessions: SessionsTable;
+  certificates: CertificatesTable;
 }
 
 export interface DomainsTable {
@@ -186,6 +189,27 @@ export interface DomainsTable {
   checked_at: string | null;
   verified_at: string | null;
   created_at: string;
+}
+
+export type CertificateStatus = 'pending' | 'issued' | 'failed';
+
+export interface CertificatesTable {
+  /** 'cert-' + a hash of the hostname: the router's and the files' name for it. */
+  name: string;
+  hostname: string;
+  issuer: 'berth-ca' | 'acme';
+  /** pending: wanted, not issued yet; issued: served (renewals keep it issued); failed: no valid certificate. */
+  status: CertificateStatus;
+  /** Why the last issuance or renewal failed. */
+  message: string | null;
+  serial: string | null;
+  not_after: string | null;
+  issued_at: string | null;
+  /** Failed attempts since the last success; drives the retry backoff. */
+  attempts: number;
+  next_attempt_at: string | null;
+  created_at: string;
+  updated_at: string;
 }
 
 export interface SessionsTable {

@@ -58,6 +58,15 @@ describe('berth CLI against a real server', () => {
     const updated = await berth(['apps', 'update', 'my-api', '--memory', '256', '--health-path', '/up', '--json']);
     assert.equal(JSON.parse(updated.stdout).memory, 256);
     assert.equal(JSON.parse(updated.stdout).health_check.path, '/up');
+    const drain = await berth(['apps', 'update', 'my-api', '--drain-timeout', '5', '--json']);
+    assert.equal(JSON.parse(drain.stdout).drain_timeout_s, 5);
+    assert.match((await berth(['apps', 'info', 'my-api'])).stdout, /Drain timeout:\s+5s/);
+    const metrics = await berth(['metrics', 'my-api']);
+    assert.equal(metrics.code, 0, metrics.stderr);
+    assert.match(metrics.stdout, /APP \/ REPLICA\s+STATUS\s+REQ\/S/i);
+    assert.match(metrics.stdout, /^my-api\s+0\/s\s+0\s+0 \/ 0 \/ 0 \/ 0\s+0/m);
+    const metricsJson = JSON.parse((await berth(['metrics', 'my-api', '--json'])).stdout) as { app: string; total: { requests_total: number }; replicas: unknown[] };
+    assert.deepEqual([metricsJson.app, metricsJson.total.requests_total, metricsJson.replicas], ['my-api', 0, []]);
 
     const dup = await berth(['apps', 'create', 'my-api', '--project', 'demo']);
     assert.equal(dup.code, 1);

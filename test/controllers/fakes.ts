@@ -212,6 +212,12 @@ export class FakeRouter implements Router {
   async current() {
     return structuredClone(this.routes);
   }
+  // Certificates and traffic counters are not the app controller's business: nothing to fake.
+  async setCertificates() {}
+  async setAcmeChallenges() {}
+  async stats() {
+    return null;
+  }
   /** The upstreams of one app in every load so far, oldest first. */
   upstreamsOver(slug: string): string[][] {
     return this.history.map((rs) => rs.find((r) => r.app === slug)?.upstreams ?? []);

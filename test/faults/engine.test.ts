@@ -5,13 +5,12 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BerthClient } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
-import { routesFromConfig } from '../../src/router/caddy-config.js';
 import { runOk } from '../../src/lib/exec.js';
 import { raw, startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { startLoad, viaRouter, assertNoDrops } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
-import { assertConsistent, assertOneLive, caddyConfig, healthy, settled } from './helpers.js';
+import { assertConsistent, assertOneLive, healthy, servedRoutes, settled } from './helpers.js';
 
 /**
  * Engine-wide faults: a restart of the Docker Engine and of PostgreSQL. Both disturb every other
@@ -79,7 +78,7 @@ describe('faults: Docker Engine and PostgreSQL restarts', () => {
       assert.equal(c.address, Object.values(info!.addresses)[0], `${c.name}: the API shows the address the engine gave it`);
     }
     const upstreams = await waitFor('the router to send traffic to the current addresses', async () => {
-      const route = routesFromConfig(await caddyConfig(s)).find((r) => r.app === app);
+      const route = (await servedRoutes(s)).find((r) => r.app === app);
       const want = items.map((c) => `${c.address}:${c.port}`).sort();
       return route && JSON.stringify([...route.upstreams].sort()) === JSON.stringify(want) ? route.upstreams : undefined;
     });

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
-import { adminRequest } from '../../src/router/caddy-admin.js';
+import { HaproxyRouter } from '../../src/router/haproxy/router.js';
+import type { Route } from '../../src/router/types.js';
 import { runOk } from '../../src/lib/exec.js';
 import type { TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
@@ -60,11 +62,14 @@ export async function assertOneLive(c: BerthClient, app: string): Promise<Releas
   return live[0];
 }
 
-/** The router's whole loaded configuration, as its admin API reports it. */
-export async function caddyConfig(s: TestServer): Promise<unknown> {
-  const res = await adminRequest(`unix/${join(s.dataDir, 'caddy', 'admin.sock')}`, 'GET', '/config/');
-  assert.equal(res.status, 200, res.body);
-  return JSON.parse(res.body);
+/** The routes the test server's HAProxy serves, read from its runtime API. */
+export function servedRoutes(s: TestServer): Promise<Route[]> {
+  return new HaproxyRouter({ dataDir: s.dataDir, httpPort: s.routerPort, httpsPort: s.routerHttpsPort }).current();
+}
+
+/** The pid of the test server's HAProxy master. */
+export function haproxyPid(s: TestServer): number {
+  return Number(readFileSync(join(s.dataDir, 'haproxy', 'haproxy.pid'), 'utf8'));
 }
 
 /** Start time and restart count per container, to prove nothing was restarted. */

@@ -10,6 +10,8 @@ import { startLoad, viaRouter, assertNoDrops } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { settled } from '../support/rollout.js';
 import { getHttps } from './helpers.js';
+import { openWebSocket } from '../support/streams.js';
+import { servedRoutes } from '../faults/helpers.js';
 
 /**
  * The edge router as a user meets it: apps by hostname, custom domains, HTTPS, and traffic that
@@ -54,7 +56,7 @@ describe('edge router in front of deployed apps', () => {
       return items.length === 2 && items.every((c) => !before.has(c.id) && c.status === 'healthy' && c.in_rotation);
     }, { timeoutMs: 120_000 });
     const r = await load.stop();
-    t.diagnostic(`requests sent: ${r.sent}, failed: ${r.failed}, resent: ${r.resent} (${r.resentFresh} on a new connection)`);
+    t.diagnostic(`requests sent: ${r.sent}, failed: ${r.failed} (Node http.Agent keep-alive, no resend)`);
     assertNoDrops(r, 'rolling, blue-green, rollback and restart');
     assert.ok(r.sent > 100, `too few requests to mean anything: ${r.sent}`);
     const envNow = JSON.parse((await viaRouter(s.routerPort, 'shop.localhost')).body).env;
@@ -88,8 +90,8 @@ describe('edge router in front of deployed apps', () => {
     await waitFor('404 after removal', async () => (await viaRouter(s.routerPort, host)).status === 404);
   });
 
-  test('HTTPS with the internal CA for *.localhost', async () => {
-    const ca = readFileSync(join(s.dataDir, 'caddy', 'storage', 'pki', 'authorities', 'local', 'root.crt'));
+  test("HTTPS for *.localhost with a certificate from Berth's CA", async () => {
+    const ca = readFileSync(join(s.dataDir, 'tls', 'ca.crt'));
     const res = await waitFor('an HTTPS answer', async () => {
       try {
         const r = await getHttps(s.routerHttpsPort, 'shop.localhost', ca);
@@ -99,6 +101,73 @@ describe('edge router in front of deployed apps', () => {
       }
     }, { timeoutMs: 30_000 });
     assert.ok(JSON.parse(res.body).hostname);
+  });
+
+  test('HTTPS under load through many route and certificate changes: no failed handshake or request', async (t) => {
+    const ca = readFileSync(join(s.dataDir, 'tls', 'ca.crt'));
+    await waitFor('an HTTPS answer', async () => (await getHttps(s.routerHttpsPort, 'shop.localhost', ca).catch(() => undefined))?.status === 200, {
+      timeoutMs: 30_000,
+    });
+    let sent = 0;
+    const failures: string[] = [];
+    let stop = false;
+    // A new connection (and TLS handshake) for every request.
+    const worker = async () => {
+      while (!stop) {
+        sent++;
+        try {
+          const r = await getHttps(s.routerHttpsPort, 'shop.localhost', ca);
+          if (r.status !== 200) failures.push(`HTTP ${r.status}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    };
+    const workers = [worker(), worker(), worker()];
+    try {
+      // Each app is a new host (a route and a certificate from Berth's CA); then they all go.
+      for (let i = 0; i < 6; i++) await dev.call('createApp', { body: { name: `tls-${i}` } });
+      await waitFor('the new apps served over HTTPS', async () => {
+        for (let i = 0; i < 6; i++) if ((await getHttps(s.routerHttpsPort, `tls-${i}.localhost`, ca).catch(() => undefined))?.status !== 503) return false;
+        return true;
+      }, { timeoutMs: 60_000 });
+      const v = await dev.call('setEnv', { params: { id: 'shop' }, body: { set: { STEP: 'tls' } } });
+      assert.equal((await settle('shop', v.release!.version)).status, 'live');
+      for (let i = 0; i < 6; i++) await dev.call('deleteApp', { params: { id: `tls-${i}` } });
+      await waitFor('the apps gone', async () => (await viaRouter(s.routerPort, 'tls-5.localhost')).status === 404, { timeoutMs: 60_000 });
+    } finally {
+      stop = true;
+      await Promise.all(workers);
+    }
+    t.diagnostic(`${sent} HTTPS requests, each on a new TLS connection: ${failures.length} failed`);
+    assert.ok(sent > 100, `enough handshakes: ${sent}`);
+    assert.deepEqual(failures.slice(0, 5), [], `${failures.length} of ${sent} failed`);
+  });
+
+  test('a WebSocket to a replaced replica stays open through its drain, then closes at the drain timeout', async (t) => {
+    await dev.call('updateApp', { params: { id: 'shop' }, body: { drain_timeout_s: 3 } });
+    await waitFor('the drain timeout in the router', async () => (await servedRoutes(s)).find((r) => r.app === 'shop')?.drainTimeoutMs === 3000);
+    const ws = await openWebSocket(s.routerPort, 'shop.localhost');
+    const old = new Set((await dev.call('listContainers', { query: { app: 'shop' } })).items.map((c) => c.id));
+    await dev.call('restartApp', { params: { id: 'shop' } });
+    // The test app sends its hostname: the container's short id.
+    const mine = (await dev.call('listContainers', { query: { app: 'shop' } })).items.find((c) => c.docker_id?.startsWith(ws.last ?? '-'));
+    assert.ok(mine, `the socket's replica (${ws.last}) is one of the app's`);
+    // Its replica leaves rotation (draining): the socket is still open and still gets messages.
+    const leftAt = await waitFor("the socket's replica to leave rotation", async () => {
+      const c = (await dev.call('listContainers', { query: { app: 'shop' } })).items.find((x) => x.id === mine.id);
+      return !c || !c.in_rotation ? Date.now() : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 50 });
+    assert.equal(ws.closed, undefined, 'open when its replica left rotation');
+    const got = ws.received;
+    await waitFor('messages through the drain', () => ws.received > got + 1 || ws.closed !== undefined, { timeoutMs: 10_000 });
+    assert.ok(ws.received > got + 1, `the socket kept working while its replica drained (closed: ${ws.closed})`);
+    await waitFor('the socket closed by the drain timeout', () => ws.closed !== undefined, { timeoutMs: 60_000 });
+    t.diagnostic(`WebSocket closed ${Date.now() - leftAt} ms after its replica was seen leaving rotation (drain timeout 3 s): ${ws.closed}`);
+    await waitFor('fresh replicas', async () => {
+      const items = (await dev.call('listContainers', { query: { app: 'shop' } })).items;
+      return items.length === 2 && items.every((c) => !old.has(c.id) && c.status === 'healthy' && c.in_rotation);
+    }, { timeoutMs: 120_000 });
   });
 
   test('the data plane outlives the control plane: routes serve while it is down, unchanged after', async () => {

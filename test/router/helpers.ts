@@ -9,6 +9,8 @@ export interface Upstream {
   addr: string;
   name: string;
   hits: number;
+  /** Paths of the requests it got, in order (health checks included). */
+  paths: string[];
   inFlight: number;
   /** Stops accepting, lets in-flight requests finish, then drops the idle keep-alive connections. */
   close(): Promise<void>;
@@ -22,9 +24,10 @@ export async function startUpstream(
   name: string,
   extra?: (req: IncomingMessage, res: ServerResponse) => boolean,
 ): Promise<Upstream> {
-  const up = { hits: 0, inFlight: 0 } as Upstream;
+  const up = { hits: 0, inFlight: 0, paths: [] } as unknown as Upstream;
   const server = createServer((req, res) => {
     up.hits++;
+    up.paths.push(req.url ?? '/');
     up.inFlight++;
     res.on('close', () => up.inFlight--);
     if (extra?.(req, res)) return;

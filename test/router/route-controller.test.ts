@@ -33,6 +33,11 @@ class GatedRouter implements Router {
   release(): void {
     this.open?.();
   }
+  async setCertificates(): Promise<void> {}
+  async setAcmeChallenges(): Promise<void> {}
+  async stats(): Promise<null> {
+    return null;
+  }
 }
 
 /** A store with one app and one healthy container of it in rotation (10.0.0.2:8080). */
@@ -51,7 +56,7 @@ async function seeded(t: TestContext): Promise<ApiContext> {
     .insertInto('apps')
     .values({
       id: 'a1', project_id: 'p1', name: 'web', slug: 'web', image: 'img', replicas: 1, memory_mb: 64, cpu: 1, port: 8080,
-      strategy: 'rolling', health_check: '{}', env: '{}', release_id: null, live_release_id: null, stopped: 0, restart_seq: 0,
+      strategy: 'rolling', health_check: '{"path":"/health"}', env: '{}', release_id: null, live_release_id: null, stopped: 0, restart_seq: 0,
       auto_deploy: 0, created_at: ts, updated_at: ts,
     })
     .execute();
@@ -83,7 +88,7 @@ test('a container counts as served only once the router has applied it, not when
   router.release();
   await synced;
   assert.equal(routes.serves('10.0.0.2', 8080), true);
-  assert.deepEqual(router.applied, [{ hosts: ['web.localhost'], app: 'web', upstreams: ['10.0.0.2:8080'] }]);
+  assert.deepEqual(router.applied, [{ hosts: ['web.localhost'], app: 'web', upstreams: ['10.0.0.2:8080'], healthPath: '/health', drainTimeoutMs: 30_000 }]);
 
   // Take it out of rotation: while the proxy reloads it still serves the container, and says so.
   router.entered = deferred();
@@ -122,8 +127,13 @@ class DrainingRouter implements Router {
     const removed = (this.loads.at(-1) ?? []).flatMap((r) => r.upstreams).filter((u) => !kept.has(u));
     this.loads.push(routes);
     loaded?.(removed);
-    // Like Caddy: nothing changed, nothing to drain.
+    // Like the real router: nothing changed, nothing to drain.
     if (!unchanged) await new Promise<void>((r) => this.drains.push(r));
+  }
+  async setCertificates(): Promise<void> {}
+  async setAcmeChallenges(): Promise<void> {}
+  async stats(): Promise<null> {
+    return null;
   }
   drainAll(): void {
     for (const d of this.drains.splice(0)) d();

@@ -33,8 +33,9 @@ async function docOps(s: TestServer): Promise<DocOp[]> {
   );
 }
 
-// createSession is the browser's login (src/api/session.ts).
-const PUBLIC = new Set(['login', 'createSession']);
+// createSession is the browser's login (src/api/session.ts); Berth's CA certificate is public by
+// nature: users fetch it before they have a token.
+const PUBLIC = new Set(['login', 'createSession', 'getRouterCa', 'getRouterCaPem']);
 
 describe('access control', () => {
   let s: TestServer;
@@ -159,6 +160,7 @@ describe('access control', () => {
       getRelease: withApp({ version: '1' }),
       rollbackApp: withApp({}, {}),
       appLogs: withApp(),
+      getAppMetrics: withApp(),
       listDomains: withApp(),
       addDomain: withApp({}, { hostname: 'evil.example' }),
       verifyDomain: withApp({ hostname: ids.host }),

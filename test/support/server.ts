@@ -57,13 +57,14 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Removes what an instance left on the engine and stops its Caddy: test servers must not leak. */
+/** Removes what an instance left on the engine and stops its HAProxy: test servers must not leak. */
 async function cleanEngine(instance: string | undefined, dataDir: string) {
   try {
-    const pid = Number(readFileSync(join(dataDir, 'caddy', 'caddy.pid'), 'utf8'));
+    // The master's workers exit with it.
+    const pid = Number(readFileSync(join(dataDir, 'haproxy', 'haproxy.pid'), 'utf8'));
     if (pid > 0) process.kill(pid, 'SIGKILL');
   } catch {
-    /* no caddy was started */
+    /* no haproxy was started */
   }
   if (!instance) return;
   const filter = `label=berth.instance=${instance}`;

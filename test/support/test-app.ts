@@ -6,6 +6,8 @@
  * GET /fail-health makes /health answer 500 from now on
  * GET /crash       answers, then exits with code 3
  * GET /slow?ms=N   answers after N ms (to watch graceful shutdown)
+ * GET /sse         an event stream: "data: <hostname>" every 500 ms until the client leaves
+ * WebSocket (any path): sends its hostname as a text message every 500 ms; ignores what it gets
  * CRASH_ON_START=1 exits with code 2 before listening.
  * SIGTERM stops accepting, finishes in-flight requests, then exits 0.
  */
@@ -13,6 +15,7 @@ export const TEST_APP_SOURCE = String.raw`
 const http = require('node:http');
 const os = require('node:os');
 const fs = require('node:fs');
+const crypto = require('node:crypto');
 
 const port = Number(process.env.PORT || 8080);
 if (process.env.CRASH_ON_START === '1') {
@@ -25,6 +28,9 @@ const procStatus = () => Object.fromEntries(
 );
 let healthy = process.env.HEALTH_FAIL !== '1';
 let inFlight = 0;
+// Streams and WebSockets end when the app shuts down, as a real app's would.
+const streams = new Set();
+const ticker = (write) => setInterval(write, 500);
 
 const server = http.createServer((req, res) => {
   inFlight++;
@@ -45,6 +51,15 @@ const server = http.createServer((req, res) => {
       json(200, { crashing: true });
       console.error('crashing as asked');
       return setTimeout(() => process.exit(3), 20);
+    case '/sse': {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+      res.write(': open\n\n');
+      const t = ticker(() => res.write('data: ' + os.hostname() + '\n\n'));
+      const end = () => res.end();
+      streams.add(end);
+      res.on('close', () => { clearInterval(t); streams.delete(end); });
+      return;
+    }
     case '/slow':
       return setTimeout(() => json(200, { hostname: os.hostname(), waited: Number(url.searchParams.get('ms')) }), Number(url.searchParams.get('ms') || 1000));
     default:
@@ -52,10 +67,23 @@ const server = http.createServer((req, res) => {
   }
 });
 
+server.on('upgrade', (req, socket) => {
+  const accept = crypto.createHash('sha1').update(req.headers['sec-websocket-key'] + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64');
+  socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' + accept + '\r\n\r\n');
+  const text = Buffer.from(os.hostname());
+  const t = ticker(() => socket.write(Buffer.concat([Buffer.from([0x81, text.length]), text])));
+  const end = () => socket.end(Buffer.from([0x88, 0]));
+  streams.add(end);
+  socket.on('data', () => undefined);
+  socket.on('error', () => undefined);
+  socket.on('close', () => { clearInterval(t); streams.delete(end); });
+});
+
 server.listen(port, '0.0.0.0', () => console.log('listening on ' + port));
 
 process.on('SIGTERM', () => {
-  console.log('SIGTERM: draining ' + inFlight + ' request(s)');
+  console.log('SIGTERM: draining ' + inFlight + ' request(s), ending ' + streams.size + ' stream(s)');
+  for (const end of [...streams]) end();
   // Keep-alive connections become idle as their last response ends; close them as they do.
   const reaper = setInterval(() => server.closeIdleConnections(), 50);
   server.close(() => {

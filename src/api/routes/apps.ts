@@ -17,6 +17,7 @@ export const APP_DEFAULTS = {
   port: 8080,
   strategy: 'rolling' as const,
   health_check: { path: '/', timeout_s: 60, grace_s: 0 },
+  drain_timeout_s: 30,
 };
 
 export function appUrl(ctx: ApiContext, slug: string): string {
@@ -45,6 +46,7 @@ export function appDto(ctx: ApiContext, a: AppView) {
     port: a.port,
     strategy: a.strategy,
     health_check: JSON.parse(a.health_check),
+    drain_timeout_s: a.drain_timeout_s ?? APP_DEFAULTS.drain_timeout_s,
     ...maskedEnv(parseEnv(a.env)),
     status: appStatus(a),
     release: a.live_version,
@@ -104,6 +106,7 @@ export const appHandlers = {
       stopped: 0,
       restart_seq: 0,
       auto_deploy: body.auto_deploy === false ? 0 : 1,
+      drain_timeout_s: body.drain_timeout_s ?? APP_DEFAULTS.drain_timeout_s,
       created_at: ts,
       updated_at: ts,
     };
@@ -129,6 +132,7 @@ export const appHandlers = {
     if (body.strategy !== undefined) patch.strategy = body.strategy;
     if (body.health_check !== undefined) patch.health_check = JSON.stringify(body.health_check);
     if (body.auto_deploy !== undefined) patch.auto_deploy = body.auto_deploy ? 1 : 0;
+    if (body.drain_timeout_s !== undefined) patch.drain_timeout_s = body.drain_timeout_s;
     if (body.env !== undefined || body.secret_env !== undefined) {
       patch.env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(a.env), body.env, body.secret_env));
     }

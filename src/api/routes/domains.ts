@@ -5,12 +5,13 @@ import { appFor } from '../access.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import * as domains from '../../store/domains.js';
 import type { DomainRow } from '../../store/domains.js';
+import { certificatesForHosts, type CertificateRow } from '../../store/certificates.js';
 import { isUniqueViolation, now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { randomBytes } from 'node:crypto';
 import { CHALLENGE_PREFIX, checkDomain, hostnameProblem } from '../../domain/custom-domains.js';
 
-function domainDto(ctx: ApiContext, d: DomainRow, slug: string): RouteOutput<'addDomain'> {
+function domainDto(ctx: ApiContext, d: DomainRow, slug: string, cert?: CertificateRow): RouteOutput<'addDomain'> {
   const path = `${CHALLENGE_PREFIX}${d.token}`;
   return {
     hostname: d.hostname,
@@ -27,7 +28,14 @@ function domainDto(ctx: ApiContext, d: DomainRow, slug: string): RouteOutput<'ad
     checked_at: d.checked_at,
     verified_at: d.verified_at,
     created_at: d.created_at,
+    certificate: cert ? { issuer: cert.issuer, status: cert.status, not_after: cert.not_after, message: cert.message } : null,
   };
+}
+
+/** Domains with their certificates' state (one query for the lot). */
+async function domainDtos(ctx: ApiContext, rows: DomainRow[], slug: string) {
+  const certs = new Map((await certificatesForHosts(ctx.db, rows.map((d) => d.hostname))).map((c) => [c.hostname, c]));
+  return rows.map((d) => domainDto(ctx, d, slug, certs.get(d.hostname)));
 }
 
 async function domainOf(ctx: ApiContext, appId: string, hostname: string) {
@@ -69,17 +77,17 @@ export const domainHandlers = {
       throw err;
     }
     await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'domain.added', message: `${hostname} added to ${app.slug}` });
-    return domainDto(ctx, await verify(ctx, row), app.slug);
+    return (await domainDtos(ctx, [await verify(ctx, row)], app.slug))[0];
   },
 
   async listDomains({ user, params }, ctx) {
     const app = await appFor(ctx, user, params.id);
-    return { items: (await domains.domainsOfApp(ctx.db, app.id)).map((d) => domainDto(ctx, d, app.slug)) };
+    return { items: await domainDtos(ctx, await domains.domainsOfApp(ctx.db, app.id), app.slug) };
   },
 
   async verifyDomain({ user, params }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
-    return domainDto(ctx, await verify(ctx, await domainOf(ctx, app.id, params.hostname)), app.slug);
+    return (await domainDtos(ctx, [await verify(ctx, await domainOf(ctx, app.id, params.hostname))], app.slug))[0];
   },
 
   async removeDomain({ user, params }, ctx) {

@@ -14,7 +14,7 @@ const int = (v: string) => {
 export function appDetails(a: App): string {
   const env = Object.entries(a.env).map(([k, v]) => `  ${k}=${v}`);
   return [
-    details({ ...a, project: a.project.name, health: `${a.health_check.path} (timeout ${a.health_check.timeout_s}s)` }, [
+    details({ ...a, project: a.project.name, health: `${a.health_check.path} (timeout ${a.health_check.timeout_s}s)`, drain: `${a.drain_timeout_s}s` }, [
       ['name', 'Name'],
       ['slug', 'Slug'],
       ['id', 'Id'],
@@ -26,6 +26,7 @@ export function appDetails(a: App): string {
       ['cpu', 'CPU'],
       ['port', 'Port'],
       ['strategy', 'Strategy'],
+      ['drain', 'Drain timeout'],
       ['health', 'Health check'],
       ['created_at', 'Created'],
     ]),
@@ -78,10 +79,12 @@ export function registerApps(program: Command) {
     .option('--cpu <cores>', 'CPU cores (0 = no limit)', Number)
     .option('--strategy <strategy>', 'rolling, blue-green or recreate')
     .option('--health-path <path>', 'health check path')
+    .option('--drain-timeout <seconds>', 'how long a replica leaving rotation keeps its requests and streams', int)
     .action(async (app: string, o: Record<string, unknown>, cmd: Command) => {
       const c = client(cmd);
       const body: Record<string, unknown> = {};
       for (const k of ['name', 'image', 'port', 'memory', 'cpu', 'strategy']) if (o[k] !== undefined) body[k] = o[k];
+      if (o.drainTimeout !== undefined) body.drain_timeout_s = o.drainTimeout;
       if (o.healthPath !== undefined) {
         const cur = await c.call('getApp', { params: { id: app } });
         body.health_check = { ...cur.health_check, path: o.healthPath };

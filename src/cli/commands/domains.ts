@@ -16,7 +16,8 @@ export function registerDomains(program: Command) {
     .description("list an app's domains")
     .action(async (app: string, _o, cmd: Command) => {
       const res = await client(cmd).call('listDomains', { params: { id: app } });
-      emit(globals(cmd), res.items, () => table(res.items, [['hostname', 'Hostname'], ['verified', 'Verified'], ['message', 'Last check']]));
+      const rows = res.items.map((d) => ({ ...d, https: d.certificate ? `${d.certificate.status} (${d.certificate.issuer}${d.certificate.not_after ? `, until ${d.certificate.not_after.slice(0, 10)}` : ''})` : null }));
+      emit(globals(cmd), res.items, () => table(rows, [['hostname', 'Hostname'], ['verified', 'Verified'], ['https', 'Certificate'], ['message', 'Last check']]));
     });
   domains
     .command('verify <app> <hostname>')

@@ -1,0 +1,142 @@
+import { join } from 'node:path';
+import { CHALLENGE_PREFIX } from '../routes.js';
+import type { RouterState } from './state.js';
+
+export interface ConfigOptions {
+  /** Directory of every HAProxy file of this Berth data directory. */
+  dir: string;
+  httpPort: number;
+  httpsPort: number;
+  /** Interface the public listeners bind; empty = all. */
+  listenHost?: string;
+  redirectHttps?: boolean;
+  /** Upper bound on how long a worker replaced by a reload keeps its old connections (seconds). */
+  hardStopAfterS: number;
+  /** Unprivileged user the workers run as (the master keeps root to bind ports and re-read files). */
+  user?: string;
+}
+
+/** File names under ConfigOptions.dir. */
+export const files = {
+  config: 'haproxy.cfg',
+  state: 'state.json',
+  admin: 'admin.sock',
+  master: 'master.sock',
+  pid: 'haproxy.pid',
+  log: 'haproxy.log',
+  hosts: 'hosts.map',
+  apps: 'apps.map',
+  health: 'health.map',
+  verify: 'verify.map',
+  acme: 'acme.map',
+  crtList: 'crt.list',
+  certs: 'certs',
+  defaultCert: 'certs/default.pem',
+  notFound: '404.html',
+  unavailable: '503.html',
+} as const;
+
+export function pathOf(dir: string, name: keyof typeof files): string {
+  return join(dir, files[name]);
+}
+
+export type MapName = 'hosts' | 'apps' | 'health' | 'verify' | 'acme';
+
+/** The entries of every map, as the state says they should be (key, value). */
+export function mapEntries(state: RouterState): Record<MapName, [string, string][]> {
+  const used = state.backends.filter((b) => b.app !== null);
+  return {
+    hosts: used.flatMap((b) => b.hosts.map((h): [string, string] => [h, b.name])),
+    apps: used.map((b) => [b.name, b.app!]),
+    health: used.map((b) => [b.name, b.healthPath]),
+    verify: state.challenges.map((t) => [t, t]),
+    acme: Object.entries(state.acme),
+  };
+}
+
+/** Map files: "key value" lines, as HAProxy loads them at start and `show map` lists them. */
+export function renderMaps(state: RouterState): Record<MapName, string> {
+  const e = mapEntries(state);
+  const lines = (pairs: [string, string][]) => pairs.map(([k, v]) => `${k} ${v}\n`).join('');
+  return { hosts: lines(e.hosts), apps: lines(e.apps), health: lines(e.health), verify: lines(e.verify), acme: lines(e.acme) };
+}
+
+export function renderCrtList(dir: string, state: RouterState): string {
+  return state.certs.map((c) => `${join(dir, files.certs, `${c.name}.pem`)} ${c.hosts.join(' ')}\n`).join('');
+}
+
+/**
+ * The whole configuration: one frontend for HTTP and HTTPS, a pool of preallocated backends with
+ * server slots. Everything that changes with traffic (hosts, servers, answers, certificates) is in
+ * maps, slots and the crt-list, which the runtime API edits in place; this text only changes when
+ * the pool or the slots grow.
+ */
+export function renderConfig(state: RouterState, o: ConfigOptions): string {
+  const p = (name: keyof typeof files) => pathOf(o.dir, name);
+  const host = o.listenHost ?? '';
+  const httpsSuffix = o.httpsPort === 443 ? '' : `:${o.httpsPort}`;
+  const out = [
+    '# Written by Berth from state.json; runtime changes are mirrored here. Do not edit.',
+    'global',
+    `  stats socket ${p('admin')} mode 600 level admin expose-fd listeners`,
+    `  hard-stop-after ${o.hardStopAfterS}s`,
+    ...(o.user ? [`  user ${o.user}`, `  group ${o.user}`] : []),
+    '  tune.ssl.default-dh-param 2048',
+    '',
+    'defaults',
+    '  mode http',
+    '  option http-keep-alive',
+    // On a reload the old worker answers the next request of an idle keep-alive connection with
+    // "Connection: close" instead of closing it under a client that may be sending on it.
+    '  option idle-close-on-response',
+    '  timeout connect 5s',
+    '  timeout http-request 30s',
+    '  timeout http-keep-alive 60s',
+    // Long streams (SSE, long polling, slow downloads) are not cut by an idle timer.
+    '  timeout client 1h',
+    '  timeout server 1h',
+    '  timeout tunnel 1h',
+    '  timeout client-fin 30s',
+    '  timeout check 3s',
+    // Retried only when the connection failed, i.e. before any byte of the request was sent.
+    '  retries 3',
+    '  retry-on conn-failure',
+    '  option redispatch 1',
+    '',
+    'frontend berth',
+    `  bind ${host}:${o.httpPort}`,
+    `  bind ${host}:${o.httpsPort} ssl crt ${p('defaultCert')} crt-list ${p('crtList')} alpn h2,http/1.1`,
+    `  http-request set-var(txn.be) req.hdr(host),lower,word(1,:),map(${p('hosts')})`,
+    `  http-request set-var(txn.acme) path,field(4,/),map(${p('acme')}) if { path_beg /.well-known/acme-challenge/ }`,
+    '  http-request return status 200 content-type text/plain lf-string "%[var(txn.acme)]" if { var(txn.acme) -m found }',
+    `  http-request set-var(txn.verify) path,field(4,/),map(${p('verify')}) if { path_beg ${CHALLENGE_PREFIX} }`,
+    '  http-request return status 200 content-type text/plain lf-string "%[var(txn.verify)]" if { var(txn.verify) -m found }',
+    `  http-request return status 404 content-type "text/html; charset=utf-8" file ${p('notFound')} if !{ var(txn.be) -m found }`,
+    ...(o.redirectHttps
+      ? [`  http-request redirect location https://%[req.hdr(host),word(1,:)]${httpsSuffix}%[capture.req.uri] code 308 if !{ ssl_fc }`]
+      : []),
+    '  http-request set-header X-Forwarded-For %[src]',
+    '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
+    '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+    '  use_backend %[var(txn.be)]',
+    '',
+  ];
+  for (const b of state.backends) {
+    out.push(
+      `backend ${b.name}`,
+      '  balance roundrobin',
+      '  option httpchk',
+      `  http-check send meth GET uri-lf "%[be_name,map(${p('health')},/)]"`,
+      // HAProxy's own 503 (no usable server), with the app named. Not `if { nbsrv() eq 0 }`: a new
+      // worker counts 0 for its first moments after a reload while its servers already take requests.
+      `  http-error status 503 content-type "text/html; charset=utf-8" hdr Retry-After 5 hdr Cache-Control no-store lf-file ${p('unavailable')}`,
+      '  default-server check inter 2s fall 3 rise 2',
+    );
+    b.slots.forEach((s, i) => {
+      // Draining slots are written free: a restarted HAProxy has nothing left to drain on them.
+      out.push(s?.state === 'ready' ? `  server s${i + 1} ${s.upstream}` : `  server s${i + 1} 127.0.0.1:1 disabled`);
+    });
+    out.push('');
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,152 @@
+import { X509Certificate as NodeX509, createHash, randomBytes, webcrypto } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+
+const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
+const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
+const DAY = 24 * 60 * 60 * 1000;
+/** Clocks of clients differ a little; a certificate valid from "now" would be refused by one running behind. */
+const BACKDATE = 60 * 60 * 1000;
+
+export const LEAF_VALIDITY_DAYS = 90;
+const CA_VALIDITY_DAYS = 3650;
+
+/** Berth's own certificate authority: one per data directory. */
+export interface Ca {
+  certPem: string;
+  keyPem: string;
+  /** SHA-256 of the certificate (DER), colon-separated hex, as browsers show it. */
+  fingerprint: string;
+  notAfter: Date;
+  /** The signing key, imported once. */
+  key: CryptoKey;
+  cert: x509.X509Certificate;
+}
+
+export interface Leaf {
+  /** The leaf only: the root signs it directly, and clients must hold the root already to trust it. */
+  certPem: string;
+  keyPem: string;
+  notAfter: Date;
+  serial: string;
+}
+
+export const caDir = (dataDir: string) => join(dataDir, 'tls');
+
+const toPem = (der: ArrayBuffer, label: string) => x509.PemConverter.encode(der, label);
+
+async function exportKey(key: CryptoKey): Promise<string> {
+  return toPem(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+}
+
+/** A positive 128-bit serial (RFC 5280 wants unique, unpredictable, at most 20 bytes). */
+const serial = () => {
+  const b = randomBytes(16);
+  b[0] &= 0x7f;
+  return b.toString('hex');
+};
+
+/** Writes by rename, so a reader never sees half a file; mode 600 because the key signs for every private name. */
+async function writePrivate(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(tmp, text, { mode: 0o600, flag: 'wx' });
+  await rename(tmp, file);
+}
+
+async function load(certPem: string, keyPem: string): Promise<Ca> {
+  const cert = new x509.X509Certificate(certPem);
+  const key = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(keyPem), EC, false, ['sign']);
+  const fp = createHash('sha256').update(new Uint8Array(cert.rawData)).digest('hex').toUpperCase();
+  return { certPem, keyPem, fingerprint: fp.match(/../g)!.join(':'), notAfter: cert.notAfter, key: key as CryptoKey, cert };
+}
+
+async function create(now: Date): Promise<{ certPem: string; keyPem: string }> {
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    // A random suffix tells two installations' roots apart in a trust store.
+    name: `CN=Berth CA ${randomBytes(4).toString('hex')}, O=Berth`,
+    notBefore: new Date(now.getTime() - BACKDATE),
+    notAfter: new Date(now.getTime() + CA_VALIDITY_DAYS * DAY),
+    signingAlgorithm: SIGN,
+    keys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey) + '\n' };
+}
+
+const cache = new Map<string, Promise<Ca>>();
+
+/**
+ * Berth's CA for this data directory: read from <dataDir>/tls/ca.{crt,key}, created there (mode 600)
+ * the first time. Kept in memory afterwards; the files are the only copy, so back them up with the data dir.
+ */
+export function ensureCa(dataDir: string, now = new Date()): Promise<Ca> {
+  const dir = caDir(dataDir);
+  let p = cache.get(dir);
+  if (!p) {
+    p = (async () => {
+      const certFile = join(dir, 'ca.crt');
+      const keyFile = join(dir, 'ca.key');
+      try {
+        return await load(await readFile(certFile, 'utf8'), await readFile(keyFile, 'utf8'));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      const made = await create(now);
+      // Key first: a crash in between leaves no certificate without its key.
+      await writePrivate(keyFile, made.keyPem);
+      await writePrivate(certFile, made.certPem);
+      return load(made.certPem, made.keyPem);
+    })();
+    cache.set(dir, p);
+    p.catch(() => cache.delete(dir));
+  }
+  return p;
+}
+
+/** A leaf certificate for these hostnames (first one is the subject), signed by the CA, valid 90 days. */
+export async function issueLeaf(ca: Ca, hosts: string[], opts: { now?: Date; days?: number } = {}): Promise<Leaf> {
+  if (hosts.length === 0) throw new Error('a certificate needs at least one hostname');
+  const now = opts.now ?? new Date();
+  const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const sn = serial();
+  const notAfter = new Date(now.getTime() + (opts.days ?? LEAF_VALIDITY_DAYS) * DAY);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: sn,
+    // The CN is informative only (clients match the SANs) and limited to 64 characters.
+    subject: hosts[0].length <= 64 ? `CN=${hosts[0]}` : 'O=Berth',
+    issuer: ca.cert.subject,
+    notBefore: new Date(now.getTime() - BACKDATE),
+    notAfter,
+    signingAlgorithm: SIGN,
+    signingKey: ca.key,
+    publicKey: keys.publicKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(hosts.map((value) => ({ type: 'dns' as const, value }))),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey) + '\n', notAfter, serial: sn };
+}
+
+/** Whether certPem (its first certificate) was signed by this CA: a leaf from a lost, replaced CA is not. */
+export function signedBy(ca: Ca, certPem: string): boolean {
+  try {
+    return new NodeX509(certPem).verify(new NodeX509(ca.certPem).publicKey);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,511 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { connect as tlsConnect } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
+import { run } from '../../src/lib/exec.js';
+import { HaproxyRouter, type HaproxyRouterOptions } from '../../src/router/haproxy/router.js';
+import { normalizeRoutes } from '../../src/router/routes.js';
+import type { Route } from '../../src/router/types.js';
+import { eventually, freePort, get, getHttps, startUpstream, type Upstream } from './helpers.js';
+
+const dirs: string[] = [];
+const routers: HaproxyRouter[] = [];
+const upstreams: Upstream[] = [];
+
+async function newRouter(over: Partial<HaproxyRouterOptions> = {}): Promise<HaproxyRouter> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'berth-router-'));
+  dirs.push(dataDir);
+  const router = new HaproxyRouter({
+    dataDir,
+    httpPort: await freePort(),
+    httpsPort: await freePort(),
+    listenHost: '127.0.0.1',
+    drainPollMs: 20,
+    ...over,
+  });
+  routers.push(router);
+  return router;
+}
+
+async function upstream(name: string): Promise<Upstream> {
+  const up = await startUpstream(name);
+  upstreams.push(up);
+  return up;
+}
+
+const nameOf = (body: string) => (JSON.parse(body) as { name: string }).name;
+
+/** An echoing WebSocket server on the upstream; resolves a client connected through the router. */
+async function openSocket(port: number, host: string): Promise<WebSocket & { closedWith?: number }> {
+  const client = new WebSocket(`ws://127.0.0.1:${port}/socket`, { headers: { host } }) as WebSocket & { closedWith?: number };
+  client.on('close', (code) => (client.closedWith = code));
+  const reply = await new Promise<string>((resolve, reject) => {
+    client.on('open', () => client.send('hi'));
+    client.once('message', (d) => resolve(String(d)));
+    client.on('error', reject);
+  });
+  assert.equal(reply, 'echo:hi');
+  return client;
+}
+
+function echo(up: Upstream): WebSocketServer {
+  const wss = new WebSocketServer({ server: up.server });
+  wss.on('connection', (sock) => {
+    sock.on('message', (d) => sock.send(`echo:${String(d)}`));
+    sock.on('error', () => undefined);
+  });
+  return wss;
+}
+
+/** The certificate HAProxy presents for this SNI name. */
+function peerCert(port: number, servername: string): Promise<{ subject: string; alpn: string | false }> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false, ALPNProtocols: ['h2', 'http/1.1'] }, () => {
+      resolve({ subject: String(s.getPeerCertificate().subject.CN), alpn: s.alpnProtocol ?? false });
+      s.end();
+    });
+    s.on('error', reject);
+  });
+}
+
+
+describe('HaproxyRouter with a real HAProxy', () => {
+  let router: HaproxyRouter;
+  let http: number;
+  let worker: number | undefined;
+
+  before(async () => {
+    router = await newRouter();
+    http = router.opts.httpPort;
+    await router.ensureRunning();
+    worker = await router.proc.workerPid();
+  });
+
+  after(async () => {
+    // Nothing in this block needed a reload: the first worker served every change.
+    assert.equal(await router.proc.workerPid().catch(() => 'gone'), worker, 'the worker of the first test is still the one serving');
+    for (const r of routers) await r.stop();
+    for (const u of upstreams) await u.close().catch(() => undefined);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('routes by Host header and spreads requests over three upstreams', async () => {
+    const ups = [await upstream('a'), await upstream('b'), await upstream('c')];
+    await router.apply([{ app: 'myapp', hosts: ['myapp.localhost'], upstreams: ups.map((u) => u.addr) }]);
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 30; i++) {
+      const r = await get(http, 'myapp.localhost', '/hello');
+      assert.equal(r.status, 200);
+      seen.set(nameOf(r.body), (seen.get(nameOf(r.body)) ?? 0) + 1);
+    }
+    assert.deepEqual([...seen.keys()].sort(), ['a', 'b', 'c'], `requests spread: ${JSON.stringify([...seen])}`);
+    for (const n of seen.values()) assert.ok(n >= 5, `round robin is roughly even: ${JSON.stringify([...seen])}`);
+  });
+
+  test('sets X-Forwarded-For/Proto/Host and replaces a client-forged X-Forwarded-For', async () => {
+    const up = await upstream('xff');
+    await router.apply([{ app: 'fwd', hosts: ['fwd.localhost'], upstreams: [up.addr] }]);
+    const r = await new Promise<{ headers: Record<string, string> }>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port: http, path: '/', headers: { host: 'fwd.localhost', 'x-forwarded-for': '6.6.6.6' } },
+        (res) => {
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve(JSON.parse(body) as { headers: Record<string, string> }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(r.headers.host, 'fwd.localhost');
+    assert.equal(r.headers['x-forwarded-for'], '127.0.0.1');
+    assert.equal(r.headers['x-forwarded-proto'], 'http');
+    assert.equal(r.headers['x-forwarded-host'], 'fwd.localhost');
+  });
+
+  test('an app without upstreams answers a 503 page naming it; an unknown host answers 404', async () => {
+    await router.apply([{ app: 'sleepy', hosts: ['sleepy.localhost'], upstreams: [] }]);
+    const down = await get(http, 'sleepy.localhost');
+    assert.equal(down.status, 503);
+    assert.match(String(down.headers['content-type']), /text\/html/);
+    assert.match(down.body, /<b>sleepy<\/b>/);
+    const unknown = await get(http, 'nobody.localhost');
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body, /No app/);
+    assert.deepEqual(await router.current(), [
+      { app: 'sleepy', hosts: ['sleepy.localhost'], upstreams: [], healthPath: '/', drainTimeoutMs: 30_000 },
+    ]);
+  });
+
+  test('active health checks: a replica failing its health path leaves rotation; none healthy answers 503', async () => {
+    let sick = false;
+    const up = await startUpstream('hc', (req, res) => {
+      if (req.url !== '/up') return false;
+      res.writeHead(sick ? 500 : 200).end();
+      return true;
+    });
+    upstreams.push(up);
+    const good = await upstream('hc-good');
+    const healthy: Route = { app: 'hc', hosts: ['hc.localhost'], upstreams: [up.addr, good.addr], healthPath: '/up' };
+    await router.apply([healthy]);
+    sick = true;
+    // good answers 200 on /up? No: it answers JSON on every path, so it stays healthy.
+    await eventually(async () => {
+      const names = new Set<string>();
+      for (let i = 0; i < 6; i++) names.add(nameOf((await get(http, 'hc.localhost')).body));
+      return names.size === 1 && names.has('hc-good');
+    }, 'the sick replica to leave rotation', 20_000);
+    await router.apply([{ ...healthy, upstreams: [up.addr] }]);
+    await eventually(async () => (await get(http, 'hc.localhost')).status === 503, 'a 503 with no healthy replica', 20_000);
+    assert.match((await get(http, 'hc.localhost')).body, /<b>hc<\/b>/);
+    sick = false;
+    await eventually(async () => (await get(http, 'hc.localhost')).status === 200, 'the replica back once healthy', 20_000);
+  });
+
+  test('streams chunked responses without buffering', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const up = await startUpstream('stream', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('first;');
+      void released.then(() => res.end('rest'));
+      return true;
+    });
+    upstreams.push(up);
+    await router.apply([{ app: 'stream', hosts: ['stream.localhost'], upstreams: [up.addr] }]);
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port: http, path: '/', headers: { host: 'stream.localhost' }, timeout: 10_000 }, (res) => {
+        let got = '';
+        res.on('data', (c: Buffer) => {
+          got += c.toString();
+          if (got === 'first;') release();
+        });
+        res.on('end', () => resolve(got));
+      });
+      req.on('timeout', () => req.destroy(new Error('first chunk never arrived: response buffered')));
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(body, 'first;rest');
+  });
+
+  test("WebSockets pass through and stay open across other apps' route changes", async () => {
+    const up = await upstream('ws');
+    const wss = echo(up);
+    try {
+      const mine: Route = { app: 'ws', hosts: ['ws.localhost'], upstreams: [up.addr] };
+      await router.apply([mine]);
+      const client = await openSocket(http, 'ws.localhost');
+      const other = await upstream('other');
+      for (let i = 0; i < 5; i++) {
+        await router.apply([mine, { app: 'other', hosts: ['other.localhost', `d${i}.example.com`], upstreams: i % 2 ? [other.addr] : [] }]);
+        await router.apply([mine]);
+      }
+      client.send('still');
+      assert.equal(String(await new Promise((r) => client.once('message', r))), 'echo:still');
+      assert.equal(client.closedWith, undefined);
+      client.close();
+    } finally {
+      wss.close();
+    }
+  });
+
+  test('re-applying the same routes sends nothing and current() reads them back', async () => {
+    const up = await upstream('same');
+    const routes: Route[] = [{ app: 'same', hosts: ['same.localhost', 'www.same.test'], upstreams: [up.addr] }];
+    await router.apply(routes);
+    const state = readFileSync(join(router.dir, 'state.json'), 'utf8');
+    await router.apply([{ ...routes[0], hosts: ['www.same.test', 'same.localhost'] }]);
+    assert.equal(readFileSync(join(router.dir, 'state.json'), 'utf8'), state);
+    assert.deepEqual(await router.current(), [{ ...routes[0], hosts: ['same.localhost', 'www.same.test'], healthPath: '/', drainTimeoutMs: 30_000 }]);
+  });
+
+  test('custom-domain check tokens and ACME answers are served on every host, a bad one changes nothing', async () => {
+    await router.apply([{ app: 'tok', hosts: ['tok.localhost'], upstreams: [] }], ['tok123']);
+    const r = await get(http, 'anything.example.org', '/.well-known/berth-verify/tok123');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'tok123');
+    assert.equal((await get(http, 'anything.example.org', '/.well-known/berth-verify/other')).status, 404);
+    await router.setAcmeChallenges({ 'acme-Tok_1': 'acme-Tok_1.thumb-print_x' });
+    const a = await get(http, 'www.example.org', '/.well-known/acme-challenge/acme-Tok_1');
+    assert.equal(a.status, 200);
+    assert.equal(a.body, 'acme-Tok_1.thumb-print_x');
+    assert.match(String(a.headers['content-type']), /text\/plain/);
+    await assert.rejects(router.setAcmeChallenges({ 'x\nset map': 'a.b' }), /answers\[0\]\.token/);
+    await router.setAcmeChallenges({});
+    assert.equal((await get(http, 'www.example.org', '/.well-known/acme-challenge/acme-Tok_1')).status, 404);
+  });
+
+  test('hostile input is refused before anything is sent; the served routes stay as they were', async () => {
+    const up = await upstream('safe');
+    const good: Route = { app: 'safe', hosts: ['safe.localhost'], upstreams: [up.addr] };
+    await router.apply([good]);
+    const before = await router.current();
+    const bad: [Partial<Route>, RegExp][] = [
+      [{ hosts: ['evil.localhost\ndel map x'] }, /hosts\[0\]/],
+      [{ hosts: ['evil .localhost'] }, /hosts\[0\]/],
+      [{ hosts: ['a;b.localhost'] }, /hosts\[0\]/],
+      [{ hosts: [`${'a'.repeat(64)}.localhost`] }, /hosts\[0\]/],
+      [{ hosts: ['bücher.localhost'] }, /hosts\[0\]/],
+      [{ app: 'safe; shutdown sessions' }, /\.app/],
+      [{ upstreams: ['10.0.0.1:80; set server b0/s1 state maint'] }, /upstreams\[0\]/],
+      [{ upstreams: ['10.0.0.300:80'] }, /upstreams\[0\]/],
+      [{ healthPath: '/x y' }, /healthPath/],
+      [{ healthPath: '/x;y' }, /healthPath/],
+    ];
+    for (const [change, field] of bad) {
+      await assert.rejects(router.apply([{ ...good, ...change }]), (err: Error) => err.name === 'RouterInputError' && field.test(err.message));
+    }
+    await assert.rejects(router.apply([good], ['tok\nen']), /challenges\[0\]/);
+    assert.deepEqual(await router.current(), before);
+    assert.equal((await get(http, 'safe.localhost')).status, 200);
+  });
+
+  test('drain: an in-flight request finishes on the removed replica; apply() waits for it, new requests go to the new one', async () => {
+    const old = await upstream('old');
+    const next = await upstream('new');
+    await router.apply([{ app: 'drain', hosts: ['drain.localhost'], upstreams: [old.addr], healthPath: '/hc' }]);
+    const slow = get(http, 'drain.localhost', '/slow?ms=1500');
+    await eventually(async () => old.inFlight === 1, 'the slow request to reach the old upstream');
+    let loadedAt = 0;
+    const applied = router.apply([{ app: 'drain', hosts: ['drain.localhost'], upstreams: [next.addr], healthPath: '/hc' }], [], (removed) => {
+      loadedAt = Date.now();
+      assert.deepEqual(removed, [old.addr]);
+    });
+    await eventually(async () => loadedAt > 0, 'the new routes to load');
+    assert.equal(nameOf((await get(http, 'drain.localhost')).body), 'new');
+    let done = false;
+    void applied.then(() => (done = true));
+    const r = await slow;
+    assert.equal(r.status, 200);
+    assert.equal(nameOf(r.body), 'old');
+    assert.equal(old.inFlight, 0);
+    await applied;
+    assert.ok(done);
+    assert.deepEqual(old.paths.filter((p) => p !== '/hc'), ['/slow?ms=1500'], 'the removed replica got no request after it left rotation');
+  });
+
+  test('a WebSocket on a removed replica stays open until the drain timeout, then closes', async () => {
+    const old = await upstream('ws-old');
+    const wss = echo(old);
+    const next = await upstream('ws-new');
+    try {
+      await router.apply([{ app: 'wsd', hosts: ['wsd.localhost'], upstreams: [old.addr], drainTimeoutMs: 1500 }]);
+      const client = await openSocket(http, 'wsd.localhost');
+      const t0 = Date.now();
+      const applied = router.apply([{ app: 'wsd', hosts: ['wsd.localhost'], upstreams: [next.addr], drainTimeoutMs: 1500 }]);
+      client.send('during drain');
+      assert.equal(String(await new Promise((r) => client.once('message', r))), 'echo:during drain');
+      await applied;
+      const waited = Date.now() - t0;
+      await eventually(async () => client.closedWith !== undefined, 'the socket to close once the drain timeout passed');
+      assert.ok(waited >= 1500, `apply() resolved after the drain timeout (${waited} ms)`);
+    } finally {
+      wss.close();
+    }
+  });
+
+  test('HTTPS: default certificate, ALPN h2, runtime SNI certificates added, replaced and removed', async () => {
+    const up = await upstream('tls');
+    await router.apply([{ app: 'x', hosts: ['x.localhost', 'one.example.com'], upstreams: [up.addr] }]);
+    const https = router.opts.httpsPort;
+    assert.deepEqual(await peerCert(https, 'x.localhost'), { subject: 'berth-default', alpn: 'h2' });
+    const one = await makeCert('one.example.com');
+    await router.setCertificates([{ name: 'cert-one', hosts: ['one.example.com'], ...one }]);
+    const r = await getHttps(https, 'one.example.com', one.certPem);
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body) as { headers: Record<string, string> }).headers['x-forwarded-proto'], 'https');
+    assert.equal((await peerCert(https, 'x.localhost')).subject, 'berth-default');
+    // Renewal: the new certificate is served at once (verified against the new one only).
+    const renewed = await makeCert('one.example.com', 'renewed');
+    await router.setCertificates([{ name: 'cert-one', hosts: ['one.example.com'], ...renewed }]);
+    assert.equal((await getHttps(https, 'one.example.com', renewed.certPem)).status, 200);
+    await assert.rejects(getHttps(https, 'one.example.com', one.certPem));
+    await router.setCertificates([]);
+    assert.equal((await peerCert(https, 'one.example.com')).subject, 'berth-default');
+    await assert.rejects(router.setCertificates([{ name: 'Bad Name', hosts: ['a.b'], ...one }]), /certificates\[0\]\.name/);
+    await assert.rejects(
+      router.setCertificates([{ name: 'ok', hosts: ['a.b'], certPem: `${one.certPem}\n\nshow info\n`, keyPem: one.keyPem }]),
+      /certificates\[0\]\.certPem/,
+    );
+  });
+
+  test('redirectHttps answers plain HTTP for routed hosts with a 308 to HTTPS; checks and ACME answers stay on HTTP', async () => {
+    const r2 = await newRouter({ redirectHttps: true });
+    const up = await upstream('red');
+    await r2.apply([{ app: 'red', hosts: ['red.localhost'], upstreams: [up.addr] }], ['redtok']);
+    await r2.setAcmeChallenges({ redacme: 'redacme.print' });
+    const res = await get(r2.opts.httpPort, 'red.localhost', '/a?b=1');
+    assert.equal(res.status, 308);
+    assert.equal(res.headers.location, `https://red.localhost:${r2.opts.httpsPort}/a?b=1`);
+    assert.equal((await get(r2.opts.httpPort, 'red.localhost', '/.well-known/acme-challenge/redacme')).body, 'redacme.print');
+    assert.equal((await get(r2.opts.httpPort, 'red.localhost', '/.well-known/berth-verify/redtok')).body, 'redtok');
+    assert.equal((await get(r2.opts.httpPort, 'unknown.localhost')).status, 404, 'an unknown host is not redirected');
+    const def = await peerCert(r2.opts.httpsPort, 'red.localhost');
+    assert.equal(def.subject, 'berth-default');
+    await r2.stop();
+  });
+
+  test('metrics: per-app and per-replica counters from HAProxy', async () => {
+    const ups = [await upstream('m1'), await upstream('m2')];
+    await router.apply([{ app: 'metered', hosts: ['metered.localhost'], upstreams: ups.map((u) => u.addr) }]);
+    for (let i = 0; i < 10; i++) await get(http, 'metered.localhost');
+    const s = await router.stats('metered');
+    assert.ok(s);
+    assert.equal(s.total.responses['2xx'], 10);
+    assert.deepEqual(s.replicas.map((x) => x.upstream).sort(), ups.map((u) => u.addr).sort());
+    assert.equal(s.replicas.reduce((n, x) => n + x.responses['2xx'], 0), 10);
+    assert.equal(await router.stats('nothing-here'), null);
+  });
+
+  test('HAProxy keeps serving after the process that started it exits', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'berth-router-'));
+    dirs.push(dataDir);
+    const opts = { dataDir, httpPort: await freePort(), httpsPort: await freePort(), listenHost: '127.0.0.1' };
+    const up = await upstream('orphan');
+    const moduleUrl = new URL('../../src/router/haproxy/router.js', import.meta.url).href;
+    const script = `
+      const { HaproxyRouter } = await import(process.env.ROUTER_MODULE);
+      const r = new HaproxyRouter(JSON.parse(process.env.ROUTER_OPTS));
+      await r.ensureRunning();
+      await r.apply(JSON.parse(process.env.ROUTES));
+    `;
+    const res = await run(process.execPath, ['--input-type=module', '-e', script], {
+      timeoutMs: 30_000,
+      env: {
+        ...process.env,
+        ROUTER_MODULE: moduleUrl,
+        ROUTER_OPTS: JSON.stringify(opts),
+        ROUTES: JSON.stringify([{ app: 'orphan', hosts: ['orphan.localhost'], upstreams: [up.addr] }]),
+      },
+    });
+    const observer = new HaproxyRouter(opts);
+    routers.push(observer);
+    assert.equal(res.code, 0, res.stderr);
+    const r = await get(opts.httpPort, 'orphan.localhost');
+    assert.equal(r.status, 200);
+    assert.equal(nameOf(r.body), 'orphan');
+  });
+
+  test('two routers with their own data dirs and ports coexist', async () => {
+    const second = await newRouter();
+    await second.ensureRunning();
+    const a = await upstream('first');
+    const b = await upstream('second');
+    await router.apply([{ app: 'one', hosts: ['one.localhost'], upstreams: [a.addr] }]);
+    await second.apply([{ app: 'two', hosts: ['two.localhost'], upstreams: [b.addr] }]);
+    assert.equal((await get(http, 'one.localhost')).status, 200);
+    assert.equal((await get(http, 'two.localhost')).status, 404);
+    const port2 = second.opts.httpPort;
+    assert.equal((await get(port2, 'two.localhost')).status, 200);
+    assert.equal((await get(port2, 'one.localhost')).status, 404);
+    assert.deepEqual((await second.current()).map((r) => r.app), ['two']);
+    await second.stop();
+  });
+});
+
+describe('HaproxyRouter restarts and reloads', () => {
+  after(async () => {
+    for (const r of routers) await r.stop();
+    for (const u of upstreams) await u.close().catch(() => undefined);
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test('after kill -9, ensureRunning() brings HAProxy back from its config file with every route', async (t) => {
+    const router = await newRouter();
+    await router.ensureRunning();
+    const up = await upstream('phoenix');
+    const routes: Route[] = [
+      { app: 'phoenix', hosts: ['phoenix.localhost', 'www.phoenix.test'], upstreams: [up.addr], healthPath: '/', drainTimeoutMs: 5000 },
+      { app: 'idle', hosts: ['idle.localhost'], upstreams: [], healthPath: '/', drainTimeoutMs: 30_000 },
+    ];
+    await router.apply(routes);
+    await router.stop('SIGKILL');
+    await assert.rejects(get(router.opts.httpPort, 'phoenix.localhost'), 'nothing listens once HAProxy is dead');
+    const t0 = Date.now();
+    // A new object, as a restarted control plane would make: everything comes from the data dir.
+    const again = new HaproxyRouter(router.opts);
+    routers.push(again);
+    await again.ensureRunning();
+    const back = Date.now() - t0;
+    assert.equal((await get(router.opts.httpPort, 'phoenix.localhost')).status, 200);
+    assert.equal((await get(router.opts.httpPort, 'idle.localhost')).status, 503);
+    assert.deepEqual(await again.current(), normalizeRoutes(routes));
+    t.diagnostic(`HAProxy back with every route ${back} ms after ensureRunning() (kill -9 before)`);
+  });
+
+  test('with watchMs, a killed HAProxy comes back by itself with every route', async (t) => {
+    const router = await newRouter({ watchMs: 100 });
+    const up = await upstream('watched');
+    await router.apply([{ app: 'watched', hosts: ['watched.localhost'], upstreams: [up.addr] }]);
+    const pid = router.proc.livePid()!;
+    process.kill(pid, 'SIGKILL');
+    const t0 = Date.now();
+    await eventually(async () => (await get(router.opts.httpPort, 'watched.localhost', '/', undefined, 1000)).status === 200, 'the app served again', 15_000);
+    assert.notEqual(router.proc.livePid(), pid);
+    t.diagnostic(`served again ${Date.now() - t0} ms after kill -9 (watch every 100 ms)`);
+  });
+
+  test('a full pool grows with one seamless reload: a WebSocket and a keep-alive load through it see nothing', async (t) => {
+    const router = await newRouter({ poolSize: 2, slotsPerBackend: 2 });
+    await router.ensureRunning();
+    const up = await upstream('steady');
+    const wss = echo(up);
+    const http = router.opts.httpPort;
+    const steady: Route = { app: 'steady', hosts: ['steady.localhost'], upstreams: [up.addr] };
+    await router.apply([steady]);
+    const client = await openSocket(http, 'steady.localhost');
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    let sent = 0;
+    const failures: string[] = [];
+    let stop = false;
+    const load = async () => {
+      while (!stop) {
+        sent++;
+        try {
+          const r = await get(http, 'steady.localhost', '/', agent);
+          if (r.status !== 200) failures.push(`status ${r.status} ${r.body.slice(0, 200)}`);
+        } catch (err) {
+          failures.push(String(err));
+        }
+      }
+    };
+    const clients = [load(), load(), load(), load()];
+    const before = await router.proc.workerPid();
+    const extra = [await upstream('x1'), await upstream('x2'), await upstream('x3')];
+    try {
+      // Three more apps (pool of 2) and three replicas in one app (2 slots): two reloads.
+      const apps = ['n1', 'n2', 'n3'].map((a, i): Route => ({ app: a, hosts: [`${a}.localhost`], upstreams: [extra[i].addr] }));
+      await router.apply([steady, ...apps]);
+      await router.apply([steady, ...apps, { app: 'wide', hosts: ['wide.localhost'], upstreams: extra.map((u) => u.addr) }]);
+      for (const a of apps) assert.equal((await get(http, `${a.app}.localhost`)).status, 200);
+      assert.equal((await get(http, 'wide.localhost')).status, 200);
+    } finally {
+      stop = true;
+      await Promise.all(clients);
+      agent.destroy();
+    }
+    assert.notEqual(await router.proc.workerPid(), before, 'the pool grew through a reload');
+    client.send('after');
+    assert.equal(String(await new Promise((r) => client.once('message', r))), 'echo:after');
+    assert.equal(client.closedWith, undefined, 'the WebSocket outlived the reload');
+    t.diagnostic(`${sent} keep-alive requests across the reloads, ${failures.length} failed ${failures.slice(0, 3).join('; ')}`);
+    assert.ok(sent > 100);
+    assert.deepEqual(failures.slice(0, 5), []);
+    client.close();
+    wss.close();
+  });
+});
+
+/** A self-signed certificate for `cn`, made with openssl (the CN tells the certificates apart). */
+async function makeCert(cn: string, tag = ''): Promise<{ certPem: string; keyPem: string }> {
+  const d = mkdtempSync(join(tmpdir(), 'berth-cert-'));
+  dirs.push(d);
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(d, 'k.pem'), '-out', join(d, 'c.pem'), '-days', '2',
+    '-subj', `/CN=${cn}${tag ? `/O=${tag}` : ''}`, '-addext', `subjectAltName=DNS:${cn}`], { timeoutMs: 30_000 });
+  return { certPem: readFileSync(join(d, 'c.pem'), 'utf8'), keyPem: readFileSync(join(d, 'k.pem'), 'utf8') };
+}
