@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../register.js';
 import type { ApiContext } from '../context.js';
 import { ensureCa } from '../../tls/ca.js';
+import * as S from '../schemas.js';
 
 export const routerHandlers = {
   async getRouterCa(_req, ctx) {
@@ -21,7 +22,11 @@ export async function registerRouterExtras(app: FastifyInstance, ctx: ApiContext
         operationId: 'getRouterCaPem',
         summary: "Berth's CA certificate as a PEM file",
         tags: ['router'],
-        response: { 200: { type: 'string', description: 'PEM (application/x-pem-file)' } },
+        response: {
+          200: { type: 'string', description: 'PEM (application/x-pem-file)' },
+          // Declared like every route's errors (the route itself takes no input to refuse).
+          '4xx': S.ErrorBody,
+        },
       },
     },
     async (_req, reply) => {
