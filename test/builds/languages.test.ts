@@ -79,8 +79,16 @@ describe('build and deploy apps in every supported language', () => {
           throw new Error(`${(err as Error).message}\nreleases: ${releases.join(' | ')}\ncontainers: ${ctrs.join(' | ')}`);
         });
         assert.match(res.body, answer);
-        const app = await dev.call('getApp', { params: { id: slug } });
-        assert.equal(app.status, 'running');
+        // The new replica answers as soon as the router serves it; the release goes live a moment
+        // later, once the rollout has finished its bookkeeping.
+        await waitFor(
+          `${slug} to be running`,
+          async () => {
+            const a = await dev.call('getApp', { params: { id: slug } });
+            return a.status === 'running' ? a : undefined;
+          },
+          { timeoutMs: 60_000, intervalMs: 100 },
+        );
       }),
     );
   });

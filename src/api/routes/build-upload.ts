@@ -109,9 +109,12 @@ export function registerUpload(app: FastifyInstance, ctx: ApiContext) {
         message: `build #${build.number} queued (archive upload)`,
         data: { build: build.number, build_id: build.id },
       });
+      // The answer is what the upload did (queued it), read before the build controller is told:
+      // a free worker may pick it up at once.
+      const answer = oneBuildDto(ctx, (await builds.buildById(ctx.db, build.id))!, a.slug);
       ctx.nudgeBuilds();
       reply.code(200);
-      return oneBuildDto(ctx, (await builds.buildById(ctx.db, build.id))!, a.slug);
+      return answer;
     },
   );
 }
