@@ -5,6 +5,9 @@ import { createConnection } from 'node:net';
  * Commands are built only from values that passed ./validate.ts; this client refuses a line that
  * could still carry a second command (a newline or ';'), as a last guard.
  */
+/** How long a socket that refuses connections is tried again (a master re-executing takes milliseconds). */
+const CONNECT_RETRY_MS = 2000;
+
 export class RuntimeApi {
   constructor(
     readonly socketPath: string,
@@ -16,6 +19,28 @@ export class RuntimeApi {
     if (/[\n\r;]/.test(command)) throw new Error(`refusing a runtime API line with a separator: ${JSON.stringify(command)}`);
     if (payload !== undefined && /\n\n/.test(payload)) throw new Error('refusing a runtime API payload with a blank line');
     const line = payload === undefined ? `${command}\n` : `${command} <<\n${payload.replace(/\n$/, '')}\n\n`;
+    return this.connectRetrying(command, line);
+  }
+
+  /**
+   * The master re-executes itself after every start and reload (HAProxy 2.5+ "wait mode") and binds
+   * its CLI socket anew, so for a moment nothing accepts on it. A refused or missing socket means
+   * nothing was sent: trying again is safe for every command, for a bounded time.
+   */
+  private async connectRetrying(command: string, line: string): Promise<string> {
+    const deadline = Date.now() + CONNECT_RETRY_MS;
+    for (;;) {
+      try {
+        return await this.once(command, line);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if ((code !== 'ECONNREFUSED' && code !== 'ENOENT') || Date.now() >= deadline) throw err;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
+  }
+
+  private once(command: string, line: string): Promise<string> {
     return new Promise((resolve, reject) => {
       const sock = createConnection(this.socketPath);
       const chunks: Buffer[] = [];
@@ -35,10 +60,10 @@ export class RuntimeApi {
     throw new Error(`haproxy rejected "${command}": ${text}`);
   }
 
-  /** True when something answers on the socket. */
+  /** True when something answers on the socket now (no retry: callers poll, and a stopped proxy must read as stopped at once). */
   async answers(): Promise<boolean> {
     try {
-      return (await this.send('show info')).includes('Pid:');
+      return (await this.once('show info', 'show info\n')).includes('Pid:');
     } catch {
       return false;
     }
