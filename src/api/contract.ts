@@ -9,6 +9,8 @@ import { containerRoutes } from './contract-containers.js';
 import { eventRoutes } from './contract-events.js';
 import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
+import { vendorRoutes } from './contract-vendors.js';
+import { webhookRoutes } from './contract-webhooks.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -28,6 +30,8 @@ export const routes = {
   ...eventRoutes,
   ...buildRoutes,
   ...domainRoutes,
+  ...vendorRoutes,
+  ...webhookRoutes,
 };
 
 export type Routes = typeof routes;

@@ -20,6 +20,9 @@ import { eventHandlers, eventSockets } from './routes/events.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
+import { vendorHandlers } from './routes/vendors.js';
+import { webhookHandlers } from './routes/webhooks.js';
+import { registerWebhookReceiver } from './routes/webhook-receive.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
 
@@ -244,9 +247,12 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...eventHandlers,
     ...buildHandlers,
     ...domainHandlers,
+    ...vendorHandlers,
+    ...webhookHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);
+  await registerWebhookReceiver(app, ctx);
   registerSession(app, ctx);
   await registerWeb(app, ctx);
   return app;

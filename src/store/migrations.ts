@@ -200,6 +200,44 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
     },
   },
+  '0009_integrations': {
+    async up(db: Kysely<any>) {
+      // Git provider accounts: the token is sealed (SecretBox) and never leaves the server.
+      await db.schema
+        .createTable('vendor_accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('vendor', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('token_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('vendor_accounts_owner').on('vendor_accounts').column('owner_id').execute();
+      // An app's git source and its push webhook secret (sealed: it is shown back to the app's developers).
+      await db.schema
+        .createTable('app_sources')
+        .addColumn('app_id', 'text', (c) => c.primaryKey().references('apps.id').onDelete('cascade'))
+        .addColumn('repo_url', 'text', (c) => c.notNull())
+        .addColumn('branch', 'text', (c) => c.notNull())
+        .addColumn('vendor_id', 'text', (c) => c.references('vendor_accounts.id').onDelete('set null'))
+        .addColumn('webhook_secret_sealed', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      // Provider delivery ids already acted on: a redelivered push builds once.
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('delivery_id', 'text', (c) => c.notNull())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('build_id', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('webhook_deliveries_pk', ['app_id', 'delivery_id'])
+        .execute();
+      // The account a git build clones with (its id only; the token is read when the clone runs).
+      await db.schema.alterTable('builds').addColumn('vendor_id', 'text').execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

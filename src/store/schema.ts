@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { AppSourcesTable, VendorAccountsTable, WebhookDeliveriesTable } from './schema-integrations.js';
 
 /**
  * Table types for the typed query layer. Both engines store the same shapes: timestamps are ISO-8601
@@ -149,6 +150,8 @@ export interface BuildsTable {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** The vendor account a git build clones with. */
+  vendor_id: string | null;
 }
 
 export interface BuildLogsTable {
@@ -172,6 +175,9 @@ export interface Database {
   build_logs: BuildLogsTable;
   domains: DomainsTable;
   sessions: SessionsTable;
+  vendor_accounts: VendorAccountsTable;
+  app_sources: AppSourcesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export interface DomainsTable {

@@ -1,0 +1,32 @@
+/** Tables of the integrations (migration 0009_integrations): vendor accounts, app sources, webhook deliveries. */
+
+export type VendorKind = 'github' | 'gitlab' | 'bitbucket';
+
+export interface VendorAccountsTable {
+  id: string;
+  owner_id: string;
+  vendor: VendorKind;
+  /** host[:port] the token is sent to, and only to it. */
+  host: string;
+  username: string;
+  /** SecretBox-sealed token or app password. */
+  token_sealed: string;
+  created_at: string;
+}
+
+export interface AppSourcesTable {
+  app_id: string;
+  repo_url: string;
+  branch: string;
+  vendor_id: string | null;
+  webhook_secret_sealed: string;
+  updated_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  app_id: string;
+  delivery_id: string;
+  provider: string;
+  build_id: string | null;
+  created_at: string;
+}
