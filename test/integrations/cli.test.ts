@@ -1,0 +1,61 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../../src/lib/exec.js';
+import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
+import { uniqueSuffix } from '../support/wait.js';
+
+/** `berth vendors`, `berth source` and `berth webhook` against a real server. */
+describe('integrations CLI', () => {
+  let s: TestServer;
+  let home: string;
+  let token: string;
+  const slug = `cli-${uniqueSuffix()}`;
+  const berth = (args: string[], input?: string) =>
+    run(process.execPath, [CLI_MAIN, ...args], {
+      timeoutMs: 30_000,
+      input,
+      env: { ...process.env, BERTH_CONFIG: join(home, 'config.json'), BERTH_URL: s.url, BERTH_TOKEN: token },
+    });
+
+  before(async () => {
+    s = await startServer();
+    home = mkdtempSync(join(tmpdir(), 'berth-cli-int-'));
+    const dev = await s.newUser('dev');
+    token = dev.opts.token!;
+    await dev.call('createApp', { body: { name: slug, auto_deploy: false } });
+  });
+  after(async () => {
+    await s?.destroy();
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  test('an account added from stdin is listed without its token and named by a source; the webhook rotates', async () => {
+    const add = await berth(['vendors', 'add', 'bitbucket', '--username', 'emma', '--token-stdin', '--json'], 'app-password-123\n');
+    assert.equal(add.code, 0, add.stderr);
+    const v = JSON.parse(add.stdout);
+    assert.equal(v.username, 'emma');
+    assert.equal(v.host, 'bitbucket.org');
+    const ls = await berth(['vendors', 'ls']);
+    assert.match(ls.stdout, /bitbucket\s+bitbucket\.org\s+emma/);
+    assert.ok(!ls.stdout.includes('app-password-123'));
+    const set = await berth(['source', 'set', slug, 'https://bitbucket.org/emma/app.git', '--branch', 'prod', '--vendor', v.id]);
+    assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /Branch:\s+prod/);
+    assert.match(set.stdout, new RegExp(`Account:\\s+bitbucket \\(${v.id}\\)`));
+    const hook = JSON.parse((await berth(['webhook', slug, '--json'])).stdout);
+    assert.match(hook.url, /\/api\/v1\/webhooks\/app_/);
+    const rotated = JSON.parse((await berth(['webhook', slug, '--rotate', '--json'])).stdout);
+    assert.notEqual(rotated.secret, hook.secret);
+    const human = await berth(['webhook', slug]);
+    assert.match(human.stdout, new RegExp(`Secret:\\s+${rotated.secret}`));
+    const bad = await berth(['source', 'set', slug, 'https://github.com/emma/app.git', '--vendor', v.id]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /repo_url is on github\.com, but the bitbucket account is for bitbucket\.org/);
+    const noToken = await berth(['vendors', 'add', 'github']);
+    assert.equal(noToken.code, 1);
+    assert.match(noToken.stderr, /--token-stdin/);
+  });
+});
