@@ -11,6 +11,7 @@ import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
 import { vendorRoutes } from './contract-vendors.js';
 import { webhookRoutes } from './contract-webhooks.js';
+import { registryRoutes } from './contract-registries.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -32,6 +33,7 @@ export const routes = {
   ...domainRoutes,
   ...vendorRoutes,
   ...webhookRoutes,
+  ...registryRoutes,
 };
 
 export type Routes = typeof routes;

@@ -22,6 +22,7 @@ import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
 import { vendorHandlers } from './routes/vendors.js';
 import { webhookHandlers } from './routes/webhooks.js';
+import { registryHandlers } from './routes/registries.js';
 import { registerWebhookReceiver } from './routes/webhook-receive.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
@@ -249,6 +250,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...domainHandlers,
     ...vendorHandlers,
     ...webhookHandlers,
+    ...registryHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);

@@ -12,6 +12,7 @@ import { registerContainers } from './commands/containers.js';
 import { registerDomains } from './commands/domains.js';
 import { registerVendors } from './commands/vendors.js';
 import { registerWebhooks } from './commands/webhooks.js';
+import { registerRegistries } from './commands/registries.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -32,6 +33,7 @@ registerContainers(program);
 registerDomains(program);
 registerVendors(program);
 registerWebhooks(program);
+registerRegistries(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

@@ -1,3 +1,4 @@
+import { hostPortProblem } from '../lib/hostport.js';
 import type { VendorKind, VendorAccountsTable } from '../store/schema-integrations.js';
 
 export const VENDORS: readonly VendorKind[] = ['github', 'gitlab', 'bitbucket'];
@@ -6,15 +7,11 @@ const DEFAULT_HOST: Record<VendorKind, string> = { github: 'github.com', gitlab:
 // The usernames each provider documents for token authentication over HTTPS.
 const TOKEN_USER: Record<VendorKind, string> = { github: 'x-access-token', gitlab: 'oauth2', bitbucket: 'x-token-auth' };
 
-const HOST = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::[0-9]{1,5})?$/;
-
 /** A problem with a vendor account's fields, naming the field, or null. */
 export function vendorProblem(vendor: VendorKind, host: string | undefined): { field: string; message: string } | null {
   if (host === undefined) return null;
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(host) || host.includes('/')) return { field: 'host', message: 'host must be a host name with an optional port, without a scheme or path' };
-  if (!HOST.test(host.toLowerCase())) return { field: 'host', message: `host "${host}" is not a valid host name[:port]` };
-  const port = host.split(':')[1];
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return { field: 'host', message: 'host port must be 1-65535' };
+  const bad = hostPortProblem(host);
+  if (bad) return { field: 'host', message: `host ${bad}` };
   if (vendor !== 'gitlab' && host.toLowerCase() !== DEFAULT_HOST[vendor]) {
     // GitHub Enterprise and Bitbucket Server use other APIs; only GitLab is self-hosted with the same one.
     return { field: 'host', message: `${vendor} accounts are for ${DEFAULT_HOST[vendor]}; only gitlab takes another host` };

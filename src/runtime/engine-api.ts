@@ -88,6 +88,8 @@ export interface Dockerode {
     remove(opts?: CallOptions & { force?: boolean; noprune?: boolean }): Promise<unknown>;
   };
   buildImage(context: Readable, opts: CallOptions & Record<string, unknown>): Promise<Readable>;
+  /** POST /images/create; the callback form keeps `auth` out of the query string (it goes in X-Registry-Auth). */
+  createImage(auth: Record<string, string> | undefined, opts: CallOptions & { fromImage: string; tag: string }, cb: (err: unknown, body: Readable) => void): void;
 }
 
 const require = createRequire(import.meta.url);

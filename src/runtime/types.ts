@@ -111,4 +111,13 @@ export interface Runtime {
   inspectImage(ref: string): Promise<ImageInfo | null>;
   buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
   removeImage(ref: string): Promise<void>;
+  /** Pulls one tag (or digest) of an image, with registry credentials if given; throws the registry's reason. */
+  pullImage(ref: string, opts: PullOptions): Promise<void>;
+}
+
+export interface PullOptions {
+  /** Sent to the engine in the X-Registry-Auth header, never in a URL. */
+  auth?: { username: string; password: string; serveraddress: string };
+  timeoutMs: number;
+  signal?: AbortSignal;
 }

@@ -234,6 +234,17 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('webhook_deliveries_pk', ['app_id', 'delivery_id'])
         .execute();
+      // Private registry accounts: the password is sealed; pulls of images on that host use it.
+      await db.schema
+        .createTable('registry_accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('password_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('registry_accounts_owner_host', ['owner_id', 'host'])
+        .execute();
       // The account a git build clones with (its id only; the token is read when the clone runs).
       await db.schema.alterTable('builds').addColumn('vendor_id', 'text').execute();
     },

@@ -30,3 +30,13 @@ export interface WebhookDeliveriesTable {
   build_id: string | null;
   created_at: string;
 }
+
+export interface RegistryAccountsTable {
+  id: string;
+  owner_id: string;
+  /** host[:port] as it appears in image references. */
+  host: string;
+  username: string;
+  password_sealed: string;
+  created_at: string;
+}

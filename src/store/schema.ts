@@ -1,5 +1,5 @@
 import type { Generated } from 'kysely';
-import type { AppSourcesTable, VendorAccountsTable, WebhookDeliveriesTable } from './schema-integrations.js';
+import type { AppSourcesTable, RegistryAccountsTable, VendorAccountsTable, WebhookDeliveriesTable } from './schema-integrations.js';
 
 /**
  * Table types for the typed query layer. Both engines store the same shapes: timestamps are ISO-8601
@@ -178,6 +178,7 @@ export interface Database {
   vendor_accounts: VendorAccountsTable;
   app_sources: AppSourcesTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  registry_accounts: RegistryAccountsTable;
 }
 
 export interface DomainsTable {

@@ -140,6 +140,7 @@ export class FakeRuntime implements Runtime {
     throw new Error('the fake runtime does not build');
   }
   async removeImage() {}
+  async pullImage() {}
 
   /** The container exits on its own (a crash), as Docker reports it before restarting it. */
   crash(name: string, exitCode = 1) {
