@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 
-bash scripts/deps.sh postgresql chromium
+bash scripts/deps.sh postgresql chromium docker-registry apache2-utils
 bash scripts/docker.sh
 export BERTH_TEST_PG_URL
 BERTH_TEST_PG_URL=$(bash scripts/postgres.sh)

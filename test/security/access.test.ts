@@ -59,6 +59,7 @@ describe('access control', () => {
       domains: (await alice.call('listDomains', { params: { id: ids.app } })).items.map((d) => d.hostname),
       tokens: (await alice.call('listTokens')).items.map((t) => t.id),
       vendors: (await alice.call('listVendors')).items.map((v) => v.id),
+      registries: (await alice.call('listRegistries')).items.map((r) => r.id),
       source: await alice.call('getAppSource', { params: { id: ids.app } }).then((x) => [x.repo_url, x.branch, x.vendor?.id]),
       webhook: (await alice.call('getWebhook', { params: { id: ids.app } })).secret,
       whoami: await alice.call('whoami').then((u) => [u.username, u.disabled, u.is_admin]),
@@ -89,6 +90,7 @@ describe('access control', () => {
     const vendor = await alice.call('createVendor', { body: { vendor: 'github', token: 'ghp_alice' } });
     await alice.call('setAppSource', { params: { id: app.id }, body: { repo_url: 'https://github.com/alice/web.git', vendor: vendor.id } });
     ids.vendor = vendor.id;
+    ids.registry = (await alice.call('createRegistry', { body: { host: 'registry.alice.example', username: 'alice', password: 'pw' } })).id;
     const me = await alice.call('whoami');
     Object.assign(ids, { project: project.id, projectName: 'pa', app: app.id, slug: app.slug, container: container.id, build: build.id, token: token.id, user: me.id, username: 'alice', host: 'www.alice.example', image });
     await bob.call('createApp', { body: { name: 'bob-web', slug: 'bob-web' } });
@@ -182,6 +184,7 @@ describe('access control', () => {
       cancelBuild: [{ params: { id: ids.build } }],
       getBuildLog: [{ params: { id: ids.build } }],
       deleteVendor: [{ params: { id: ids.vendor } }],
+      deleteRegistry: [{ params: { id: ids.registry } }],
       getAppSource: withApp(),
       setAppSource: withApp({}, { repo_url: 'https://example.com/r.git', vendor: null }),
       deleteAppSource: withApp(),
@@ -252,7 +255,7 @@ describe('access control', () => {
     const before = await snapshot();
     await tryAll(vera, (op, status) => {
       if (status) return [status];
-      if (op.name === 'revokeToken' || op.name === 'deleteVendor') return [404]; // tokens and vendor accounts belong to their user, not to a project
+      if (op.name === 'revokeToken' || op.name === 'deleteVendor' || op.name === 'deleteRegistry') return [404]; // tokens and vendor accounts belong to their user, not to a project
       if (op.name === 'getWebhook') return [403]; // the webhook secret triggers deploys: developers only
       if (op.name === 'listEvents' || op.name === 'listContainers' || op.name === 'listApps') return [200];
       return op.method === 'GET' ? [200] : [403];
