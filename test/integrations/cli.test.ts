@@ -58,4 +58,16 @@ describe('integrations CLI', () => {
     assert.equal(noToken.code, 1);
     assert.match(noToken.stderr, /--token-stdin/);
   });
+
+  test('a registry account is added from stdin and listed without its password; a URL as host is refused', async () => {
+    const add = await berth(['registries', 'add', 'registry.example.com:5000', '--username', 'deployer', '--password-stdin', '--json'], 'p4ss-word\n');
+    assert.equal(add.code, 0, add.stderr);
+    assert.equal(JSON.parse(add.stdout).host, 'registry.example.com:5000');
+    const ls = await berth(['registries', 'ls']);
+    assert.match(ls.stdout, /registry\.example\.com:5000\s+deployer/);
+    assert.ok(!ls.stdout.includes('p4ss-word'));
+    const bad = await berth(['registries', 'add', 'https://registry.example.com', '--username', 'u', '--password', 'p']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /host must not have a scheme/);
+  });
 });
