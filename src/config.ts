@@ -12,6 +12,10 @@ export interface BuildSettings {
   /** A build whose source upload never comes is failed after this long. */
   pendingTtlMs: number;
   maxLogLines: number;
+  /** Image garbage collection keeps the images of this many latest releases per app (and always the live one and its rollback target). */
+  keepReleaseImages: number;
+  /** How often image garbage collection runs. */
+  imageGcIntervalMs: number;
 }
 
 /** Everything Berth reads from its environment, parsed once at start. */
@@ -67,6 +71,8 @@ function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
     },
     pendingTtlMs: positive(env, 'BERTH_BUILD_UPLOAD_TTL_S', 3600) * 1000,
     maxLogLines: positive(env, 'BERTH_BUILD_MAX_LOG_LINES', 50_000),
+    keepReleaseImages: Math.ceil(positive(env, 'BERTH_IMAGE_KEEP', 10)),
+    imageGcIntervalMs: positive(env, 'BERTH_IMAGE_GC_INTERVAL_S', 3600) * 1000,
   };
 }
 

@@ -12,6 +12,7 @@ import { domainRoutes } from './contract-domains.js';
 import { vendorRoutes } from './contract-vendors.js';
 import { webhookRoutes } from './contract-webhooks.js';
 import { registryRoutes } from './contract-registries.js';
+import { imageRoutes } from './contract-images.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -34,6 +35,7 @@ export const routes = {
   ...vendorRoutes,
   ...webhookRoutes,
   ...registryRoutes,
+  ...imageRoutes,
 };
 
 export type Routes = typeof routes;

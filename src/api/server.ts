@@ -23,6 +23,7 @@ import { domainHandlers } from './routes/domains.js';
 import { vendorHandlers } from './routes/vendors.js';
 import { webhookHandlers } from './routes/webhooks.js';
 import { registryHandlers } from './routes/registries.js';
+import { imageHandlers } from './routes/images.js';
 import { registerWebhookReceiver } from './routes/webhook-receive.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
@@ -251,6 +252,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...vendorHandlers,
     ...webhookHandlers,
     ...registryHandlers,
+    ...imageHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);

@@ -13,6 +13,7 @@ import { registerDomains } from './commands/domains.js';
 import { registerVendors } from './commands/vendors.js';
 import { registerWebhooks } from './commands/webhooks.js';
 import { registerRegistries } from './commands/registries.js';
+import { registerImages } from './commands/images.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -34,6 +35,7 @@ registerDomains(program);
 registerVendors(program);
 registerWebhooks(program);
 registerRegistries(program);
+registerImages(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

@@ -254,7 +254,7 @@ export class DockerRuntime implements Runtime {
     const ports = Object.keys(raw.Config?.ExposedPorts ?? {})
       .map((p) => Number.parseInt(p, 10))
       .filter((p) => Number.isInteger(p) && p > 0);
-    return { id: raw.Id, user: raw.Config?.User ?? '', exposedPorts: ports };
+    return { id: raw.Id, user: raw.Config?.User ?? '', exposedPorts: ports, size: raw.Size, created: raw.Created };
   }
 
   async removeImage(ref: string): Promise<void> {

@@ -63,6 +63,8 @@ export interface ContainerSummary {
 
 export interface ImageInspect {
   Id: string;
+  Size?: number;
+  Created?: string;
   Config: { User?: string; ExposedPorts?: Record<string, unknown> | null } | null;
 }
 

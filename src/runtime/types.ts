@@ -83,6 +83,9 @@ export interface ImageInfo {
   /** The image's configured user; '' means root. */
   user: string;
   exposedPorts: number[];
+  /** Bytes, and when the image was made (the engine's record). */
+  size?: number;
+  created?: string;
 }
 
 export interface Runtime {

@@ -16,6 +16,7 @@ import { probe } from '../controllers/health.js';
 import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
+import { ImageController } from '../controllers/images.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -61,6 +62,7 @@ async function main() {
   const apps = new AppController(deps);
   const builds = new BuildController(deps, apps);
   const domains = new DomainController(deps);
+  const images = new ImageController(deps);
   const ctx: ApiContext = {
     config,
     store,
@@ -73,6 +75,7 @@ async function main() {
     instanceId: instance,
     nudge: (appId) => apps.nudge(appId),
     nudgeBuilds: () => builds.nudge(),
+    pruneImages: (appIds) => images.prune(appIds),
     syncRoutes: () => routes.sync(),
     routerServes: (address, port) => routes.serves(address, port),
   };
@@ -85,6 +88,7 @@ async function main() {
   await apps.start();
   await builds.start();
   domains.start();
+  images.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -97,6 +101,7 @@ async function main() {
     force.unref();
     await app.close();
     domains.stop();
+    images.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();
