@@ -70,4 +70,15 @@ describe('integrations CLI', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /host must not have a scheme/);
   });
+
+  test('berth images lists per app and prune says what it freed', async () => {
+    const ls = await berth(['images', '--app', slug]);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /\(none\)\n\(garbage collection keeps the images of the last 10 releases/);
+    const prune = await berth(['images', 'prune', '--app', slug]);
+    assert.equal(prune.code, 0, prune.stderr);
+    assert.match(prune.stdout, /Nothing to remove\.\nFreed 0\.0 MB\./);
+    const json = JSON.parse((await berth(['images', 'prune', '--json'])).stdout);
+    assert.deepEqual(json, { removed: [], freed_bytes: 0, skipped: [] });
+  });
 });

@@ -195,6 +195,8 @@ describe('access control', () => {
       listApps: [{ params: {}, query: `project=${ids.project}` }],
       listContainers: [{ params: {}, query: `app=${ids.slug}` }],
       listEvents: [{ params: {}, query: `app=${ids.app}` }],
+      listImages: [{ params: {}, query: `app=${ids.slug}` }],
+      pruneImages: [{ params: {}, body: { app: ids.slug } }],
       createApp: [{ params: {}, body: { name: 'intruder', project: ids.project } }],
     };
   }
