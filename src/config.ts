@@ -40,6 +40,8 @@ export interface Config {
   /** Largest request body accepted, in bytes (archives have their own limit). */
   bodyLimit: number;
   build: BuildSettings;
+  /** Notification retries: first retry after retryBaseMs, doubling (at most 5 min), up to maxAttempts sends. */
+  notifications: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -108,6 +110,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: 1024 * 1024,
     build: buildSettings(env),
+    notifications: {
+      retryBaseMs: positive(env, 'BERTH_NOTIFY_RETRY_BASE_MS', 1000),
+      maxAttempts: Math.ceil(positive(env, 'BERTH_NOTIFY_MAX_ATTEMPTS', 6)),
+      timeoutMs: positive(env, 'BERTH_NOTIFY_TIMEOUT_S', 10) * 1000,
+    },
   };
 }
 

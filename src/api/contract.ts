@@ -13,6 +13,7 @@ import { vendorRoutes } from './contract-vendors.js';
 import { webhookRoutes } from './contract-webhooks.js';
 import { registryRoutes } from './contract-registries.js';
 import { imageRoutes } from './contract-images.js';
+import { notificationRoutes } from './contract-notifications.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -36,6 +37,7 @@ export const routes = {
   ...webhookRoutes,
   ...registryRoutes,
   ...imageRoutes,
+  ...notificationRoutes,
 };
 
 export type Routes = typeof routes;

@@ -24,6 +24,7 @@ import { vendorHandlers } from './routes/vendors.js';
 import { webhookHandlers } from './routes/webhooks.js';
 import { registryHandlers } from './routes/registries.js';
 import { imageHandlers } from './routes/images.js';
+import { notificationHandlers } from './routes/notifications.js';
 import { registerWebhookReceiver } from './routes/webhook-receive.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
@@ -253,6 +254,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...webhookHandlers,
     ...registryHandlers,
     ...imageHandlers,
+    ...notificationHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);

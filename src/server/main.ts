@@ -17,6 +17,7 @@ import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
 import { ImageController } from '../controllers/images.js';
+import { NotificationController } from '../controllers/notifications.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -63,6 +64,7 @@ async function main() {
   const builds = new BuildController(deps, apps);
   const domains = new DomainController(deps);
   const images = new ImageController(deps);
+  const notifications = new NotificationController(deps);
   const ctx: ApiContext = {
     config,
     store,
@@ -84,6 +86,8 @@ async function main() {
   await routes.prime();
   await app.listen({ port: config.serverPort, host: config.serverHost });
   // Controllers start after the API listens: /healthz answers while they converge the world.
+  // Subscribed before the controllers start, so no deploy or crash event goes untold.
+  notifications.start();
   await routes.start();
   await apps.start();
   await builds.start();
@@ -102,6 +106,7 @@ async function main() {
     await app.close();
     domains.stop();
     images.stop();
+    notifications.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

@@ -245,6 +245,34 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addUniqueConstraint('registry_accounts_owner_host', ['owner_id', 'host'])
         .execute();
+      // Notification targets of an app (Slack incoming webhooks or signed generic webhooks); URLs and secrets sealed.
+      await db.schema
+        .createTable('notification_targets')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('url_sealed', 'text', (c) => c.notNull())
+        .addColumn('url_hint', 'text', (c) => c.notNull())
+        .addColumn('secret_sealed', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('notification_targets_app').on('notification_targets').column('app_id').execute();
+      // Each message to each target, written before it is sent, so retries survive a restart.
+      await db.schema
+        .createTable('notification_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('target_id', 'text', (c) => c.notNull().references('notification_targets.id').onDelete('cascade'))
+        .addColumn('event_kind', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_error', 'text')
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('delivered_at', 'text')
+        .execute();
+      await db.schema.createIndex('notification_deliveries_due').on('notification_deliveries').columns(['status', 'next_attempt_at']).execute();
+      await db.schema.createIndex('notification_deliveries_target').on('notification_deliveries').columns(['target_id', 'created_at']).execute();
       // The account a git build clones with (its id only; the token is read when the clone runs).
       await db.schema.alterTable('builds').addColumn('vendor_id', 'text').execute();
     },

@@ -40,3 +40,30 @@ export interface RegistryAccountsTable {
   password_sealed: string;
   created_at: string;
 }
+
+export interface NotificationTargetsTable {
+  id: string;
+  app_id: string;
+  kind: 'slack' | 'webhook';
+  /** Sealed: a Slack webhook URL is itself a credential. */
+  url_sealed: string;
+  /** scheme://host/… shown in lists. */
+  url_hint: string;
+  /** Sealed HMAC secret of a generic webhook. */
+  secret_sealed: string | null;
+  created_at: string;
+}
+
+export interface NotificationDeliveriesTable {
+  id: string;
+  target_id: string;
+  event_kind: string;
+  /** The exact JSON body sent (and signed). */
+  payload: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: string;
+  created_at: string;
+  delivered_at: string | null;
+}

@@ -1,5 +1,12 @@
 import type { Generated } from 'kysely';
-import type { AppSourcesTable, RegistryAccountsTable, VendorAccountsTable, WebhookDeliveriesTable } from './schema-integrations.js';
+import type {
+  AppSourcesTable,
+  NotificationDeliveriesTable,
+  NotificationTargetsTable,
+  RegistryAccountsTable,
+  VendorAccountsTable,
+  WebhookDeliveriesTable,
+} from './schema-integrations.js';
 
 /**
  * Table types for the typed query layer. Both engines store the same shapes: timestamps are ISO-8601
@@ -179,6 +186,8 @@ export interface Database {
   app_sources: AppSourcesTable;
   webhook_deliveries: WebhookDeliveriesTable;
   registry_accounts: RegistryAccountsTable;
+  notification_targets: NotificationTargetsTable;
+  notification_deliveries: NotificationDeliveriesTable;
 }
 
 export interface DomainsTable {
