@@ -60,6 +60,7 @@ describe('access control', () => {
       tokens: (await alice.call('listTokens')).items.map((t) => t.id),
       vendors: (await alice.call('listVendors')).items.map((v) => v.id),
       registries: (await alice.call('listRegistries')).items.map((r) => r.id),
+      notifications: (await alice.call('listNotifications', { params: { id: ids.app } })).items.map((n) => n.id),
       source: await alice.call('getAppSource', { params: { id: ids.app } }).then((x) => [x.repo_url, x.branch, x.vendor?.id]),
       webhook: (await alice.call('getWebhook', { params: { id: ids.app } })).secret,
       whoami: await alice.call('whoami').then((u) => [u.username, u.disabled, u.is_admin]),
@@ -90,6 +91,7 @@ describe('access control', () => {
     const vendor = await alice.call('createVendor', { body: { vendor: 'github', token: 'ghp_alice' } });
     await alice.call('setAppSource', { params: { id: app.id }, body: { repo_url: 'https://github.com/alice/web.git', vendor: vendor.id } });
     ids.vendor = vendor.id;
+    ids.notification = (await alice.call('addNotification', { params: { id: app.id }, body: { kind: 'webhook', url: 'https://hooks.alice.example/x' } })).id;
     ids.registry = (await alice.call('createRegistry', { body: { host: 'registry.alice.example', username: 'alice', password: 'pw' } })).id;
     const me = await alice.call('whoami');
     Object.assign(ids, { project: project.id, projectName: 'pa', app: app.id, slug: app.slug, container: container.id, build: build.id, token: token.id, user: me.id, username: 'alice', host: 'www.alice.example', image });
@@ -185,6 +187,10 @@ describe('access control', () => {
       getBuildLog: [{ params: { id: ids.build } }],
       deleteVendor: [{ params: { id: ids.vendor } }],
       deleteRegistry: [{ params: { id: ids.registry } }],
+      addNotification: withApp({}, { kind: 'webhook', url: 'https://evil.example/' }),
+      listNotifications: withApp(),
+      removeNotification: withApp({ target: ids.notification }),
+      listNotificationDeliveries: withApp({ target: ids.notification }),
       getAppSource: withApp(),
       setAppSource: withApp({}, { repo_url: 'https://example.com/r.git', vendor: null }),
       deleteAppSource: withApp(),

@@ -27,7 +27,7 @@ async function targetOf(ctx: ApiContext, appId: string, id: string) {
 export const notificationHandlers = {
   async addNotification({ user, params, body, raw }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
-    const problem = notifyUrlProblem(body.url, { host: raw.host, port: ctx.config.serverPort });
+    const problem = notifyUrlProblem(body.url, { host: raw.host, port: raw.socket.localPort ?? ctx.config.serverPort });
     if (problem) throw badRequest(`url ${problem}`, 'url');
     const secret = body.kind === 'webhook' ? randomBytes(24).toString('hex') : undefined;
     const row: TargetRow = {
