@@ -81,4 +81,24 @@ describe('integrations CLI', () => {
     const json = JSON.parse((await berth(['images', 'prune', '--json'])).stdout);
     assert.deepEqual(json, { removed: [], freed_bytes: 0, skipped: [] });
   });
+
+  test('berth notify adds, lists and removes targets; the webhook secret is shown once', async () => {
+    const add = await berth(['notify', 'add', slug, '--webhook', 'https://ops.example.com/berth/hook', '--json']);
+    assert.equal(add.code, 0, add.stderr);
+    const t = JSON.parse(add.stdout);
+    assert.match(t.secret, /^[0-9a-f]{48}$/);
+    const slack = await berth(['notify', 'add', slug, '--slack', 'https://hooks.slack.com/services/T0/B0/XYZ']);
+    assert.match(slack.stdout, /^Added slack target ntf_\w+ \(https:\/\/hooks\.slack\.com\/…\) for: release\.deploying, /);
+    const ls = await berth(['notify', 'ls', slug]);
+    assert.match(ls.stdout, /webhook\s+https:\/\/ops\.example\.com\/…/);
+    assert.ok(!ls.stdout.includes('XYZ'));
+    const dl = await berth(['notify', 'deliveries', slug, t.id]);
+    assert.equal(dl.stdout.trim(), '(none)');
+    assert.equal((await berth(['notify', 'rm', slug, t.id])).code, 0);
+    const both = await berth(['notify', 'add', slug]);
+    assert.equal(both.code, 1);
+    assert.match(both.stderr, /give one of --slack URL or --webhook URL/);
+    const bad = await berth(['notify', 'add', slug, '--webhook', 'file:///etc/passwd']);
+    assert.match(bad.stderr, /url scheme file is not allowed/);
+  });
 });
