@@ -20,6 +20,8 @@ export const AppSource = T.Object({
   branch: T.String(),
   vendor: T.Union([Vendor, T.Null()]),
   webhook_url: T.String({ description: 'POST push events here (GET /api/v1/apps/{id}/webhook for the secret)' }),
+  previews: T.Boolean({ description: 'pull/merge requests build preview apps <slug>-pr-<number>' }),
+  preview_secrets: T.Boolean({ description: 'preview apps also get the secret config vars' }),
   updated_at: S.Timestamp,
 });
 
@@ -71,6 +73,8 @@ export const vendorRoutes = {
       repo_url: T.String({ minLength: 1, maxLength: 2048 }),
       branch: T.Optional(T.String({ minLength: 1, maxLength: 255 })),
       vendor: T.Optional(T.Union([T.String({ minLength: 1, maxLength: 128 }), T.Null()], { description: 'a vendor account id, or null for a public repository' })),
+      previews: T.Optional(T.Boolean()),
+      preview_secrets: T.Optional(T.Boolean()),
     }),
     response: AppSource,
   },

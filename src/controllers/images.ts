@@ -1,6 +1,7 @@
 import type { ControllerDeps } from './deps.js';
 import { appImages } from '../store/images.js';
 import { collectable, type PruneResult } from '../domain/images.js';
+import { LABEL } from '../runtime/labels.js';
 
 /**
  * Image garbage collection: removes the images Berth built or pulled that no release needs any more
@@ -38,6 +39,24 @@ export class ImageController {
     }
   }
 
+  /** Images this installation built for apps that no longer exist (a deleted app, a closed preview). */
+  private async removeOrphans(appIds: string[], result: PruneResult): Promise<void> {
+    const live = new Set(appIds);
+    for (const img of await this.ctx.runtime.listImages({ [LABEL.instance]: this.ctx.instanceId })) {
+      const app = img.labels[LABEL.app];
+      if (!app || live.has(app)) continue;
+      for (const tag of img.tags) {
+        try {
+          await this.ctx.runtime.removeImage(tag);
+          result.removed.push({ image: tag, app_id: app, size: img.size });
+        } catch (err) {
+          result.skipped.push({ image: tag, reason: err instanceof Error ? err.message : String(err) });
+        }
+      }
+      if (img.tags.length && !(await this.ctx.runtime.inspectImage(img.id))) result.freed_bytes += img.size;
+    }
+  }
+
   private async collect(appIds?: string[]): Promise<PruneResult> {
     const all = await appImages(this.ctx.db);
     const apps = appIds ? all.filter((a) => appIds.includes(a.appId)) : all;
@@ -59,6 +78,7 @@ export class ImageController {
         .record({ project_id: owner.projectId, app_id: owner.appId, kind: 'image.removed', message: `image ${image} removed (no release needs it)` })
         .catch(() => {});
     }
+    if (!appIds) await this.removeOrphans(all.map((a) => a.appId), result);
     if (result.removed.length) this.ctx.log.info({ removed: result.removed.length, freed: result.freed_bytes }, 'image garbage collection');
     return result;
   }

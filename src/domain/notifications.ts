@@ -8,6 +8,8 @@ export const NOTIFIED: Record<string, string> = {
   'release.failed': 'deploy failed',
   'build.failed': 'build failed',
   'container.crashed': 'crash',
+  'preview.building': 'preview building',
+  'preview.deleted': 'preview deleted',
 };
 
 /** "rolled back" instead of "deploy live" when the live release is a rollback. */

@@ -50,6 +50,8 @@ export function deliveryId(provider: Provider, h: Headers): string | undefined {
 
 export type Delivery =
   | { kind: 'ping' }
+  /** A pull/merge request opened or updated (build its branch into a preview app), or closed/merged (remove it). */
+  | { kind: 'request'; action: 'build' | 'close'; number: number; branch: string; commit: string | null; title: string }
   | { kind: 'push'; branch: string; commit: string; message: string; committer: string }
   | { kind: 'ignored'; reason: string };
 
@@ -61,15 +63,32 @@ export function interpret(provider: Provider, h: Headers, body: any): Delivery {
   const event = header(h, provider === 'github' ? 'x-github-event' : provider === 'gitlab' ? 'x-gitlab-event' : 'x-event-key') ?? '';
   if (provider === 'github') {
     if (event === 'ping') return { kind: 'ping' };
+    if (event === 'pull_request') {
+      const pr = body?.pull_request;
+      const action = ['opened', 'reopened', 'synchronize'].includes(body?.action) ? 'build' : body?.action === 'closed' ? 'close' : null;
+      return request(action, body?.action, pr?.number ?? body?.number, pr?.head?.ref, pr?.head?.sha, pr?.title);
+    }
     if (event !== 'push') return { kind: 'ignored', reason: `event "${event}" does not build` };
     return push(body?.ref, body?.deleted ? ZERO : body?.after, body?.head_commit?.message, body?.head_commit?.committer);
   }
   if (provider === 'gitlab') {
+    if (event === 'Merge Request Hook' && body?.object_kind === 'merge_request') {
+      const mr = body.object_attributes ?? {};
+      const action = ['open', 'reopen', 'update'].includes(mr.action) ? 'build' : ['close', 'merge'].includes(mr.action) ? 'close' : null;
+      return request(action, mr.action, mr.iid, mr.source_branch, mr.last_commit?.id, mr.title);
+    }
     if (event !== 'Push Hook' || body?.object_kind !== 'push') return { kind: 'ignored', reason: `event "${event}" does not build` };
     const last = Array.isArray(body?.commits) ? body.commits.find((c: any) => c?.id === body.checkout_sha) : undefined;
     return push(body?.ref, body?.checkout_sha ?? body?.after, last?.message, last?.author);
   }
   if (event === 'diagnostics:ping') return { kind: 'ping' };
+  if (event.startsWith('pullrequest:')) {
+    const pr = body?.pullrequest ?? {};
+    const what = event.slice('pullrequest:'.length);
+    const action = ['created', 'updated'].includes(what) ? 'build' : ['fulfilled', 'rejected'].includes(what) ? 'close' : null;
+    // Bitbucket names a short commit hash here: the preview builds the branch head.
+    return request(action, what, pr.id, pr.source?.branch?.name, null, pr.title);
+  }
   if (event !== 'repo:push') return { kind: 'ignored', reason: `event "${event}" does not build` };
   // Bitbucket lists each ref change; the first branch update is the push.
   const changes: any[] = Array.isArray(body?.push?.changes) ? body.push.changes : [];
@@ -77,6 +96,14 @@ export function interpret(provider: Provider, h: Headers, body: any): Delivery {
   if (!change) return { kind: 'ignored', reason: 'no branch was updated (a deletion or a tag)' };
   const target = change.new.target ?? {};
   return push(`refs/heads/${change.new.name}`, target.hash, target.message, target.author ? { name: target.author.raw } : undefined);
+}
+
+function request(action: 'build' | 'close' | null, what: unknown, number: unknown, branch: unknown, sha: unknown, title: unknown): Delivery {
+  if (!action) return { kind: 'ignored', reason: `request action "${String(what)}" does not change a preview` };
+  if (!Number.isInteger(number) || (number as number) < 1 || (number as number) > 999_999) return { kind: 'ignored', reason: 'the payload names no request number' };
+  if (typeof branch !== 'string' || !branch) return { kind: 'ignored', reason: 'the payload names no source branch' };
+  const commit = typeof sha === 'string' && SHA.test(sha) ? sha : null;
+  return { kind: 'request', action, number: number as number, branch, commit, title: typeof title === 'string' ? title.slice(0, 200) : '' };
 }
 
 function push(ref: unknown, sha: unknown, message: unknown, who: any): Delivery {

@@ -261,6 +261,11 @@ export class DockerRuntime implements Runtime {
     await this.call('remove image', this.callTimeoutMs, (abortSignal) => this.api.getImage(ref).remove({ abortSignal }), [404]);
   }
 
+  async listImages(labels: Record<string, string>) {
+    const list = await this.call('list images', this.callTimeoutMs, (abortSignal) => this.api.listImages({ filters: { label: labelFilters(labels) }, abortSignal }));
+    return list.map((i) => ({ id: i.Id, tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'), labels: i.Labels ?? {}, size: i.Size ?? 0 }));
+  }
+
   async pullImage(ref: string, opts: PullOptions): Promise<void> {
     const signal = withDeadline(opts.timeoutMs, opts.signal);
     const { repository, tag } = splitReference(ref);

@@ -114,6 +114,8 @@ export interface Runtime {
   inspectImage(ref: string): Promise<ImageInfo | null>;
   buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
   removeImage(ref: string): Promise<void>;
+  /** Images whose labels include all of the given ones, with their tags. */
+  listImages(labels: Record<string, string>): Promise<{ id: string; tags: string[]; labels: Record<string, string>; size: number }[]>;
   /** Pulls one tag (or digest) of an image, with registry credentials if given; throws the registry's reason. */
   pullImage(ref: string, opts: PullOptions): Promise<void>;
 }

@@ -9,10 +9,11 @@ export const sourceOf = (db: Db, appId: string) => db.selectFrom('app_sources').
 /** Sets the source; the webhook secret is kept unless `secret` is given. */
 export async function upsertSource(db: Db, row: Omit<AppSourceRow, 'updated_at'>) {
   const values = { ...row, updated_at: now() };
+  const { app_id: _id, webhook_secret_sealed: _secret, ...changed } = values;
   await db
     .insertInto('app_sources')
     .values(values)
-    .onConflict((oc) => oc.column('app_id').doUpdateSet({ repo_url: row.repo_url, branch: row.branch, vendor_id: row.vendor_id, updated_at: values.updated_at }))
+    .onConflict((oc) => oc.column('app_id').doUpdateSet(changed))
     .execute();
 }
 
@@ -41,3 +42,10 @@ export async function deliveryBuilt(db: Db, appId: string, deliveryId: string, b
 
 export const deliveryOf = (db: Db, appId: string, deliveryId: string) =>
   db.selectFrom('webhook_deliveries').selectAll().where('app_id', '=', appId).where('delivery_id', '=', deliveryId).executeTakeFirst();
+
+export const previewOf = (db: Db, parentId: string, number: number) =>
+  db.selectFrom('preview_apps').selectAll().where('parent_id', '=', parentId).where('number', '=', number).executeTakeFirst();
+
+export async function insertPreview(db: Db, row: { app_id: string; parent_id: string; number: number; branch: string }) {
+  await db.insertInto('preview_apps').values({ ...row, created_at: now() }).execute();
+}

@@ -222,7 +222,19 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('branch', 'text', (c) => c.notNull())
         .addColumn('vendor_id', 'text', (c) => c.references('vendor_accounts.id').onDelete('set null'))
         .addColumn('webhook_secret_sealed', 'text', (c) => c.notNull())
+        .addColumn('previews', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('preview_secrets', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      // Preview apps made from pull/merge requests: removed when the request closes.
+      await db.schema
+        .createTable('preview_apps')
+        .addColumn('app_id', 'text', (c) => c.primaryKey().references('apps.id').onDelete('cascade'))
+        .addColumn('parent_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('branch', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('preview_apps_parent_number', ['parent_id', 'number'])
         .execute();
       // Provider delivery ids already acted on: a redelivered push builds once.
       await db.schema

@@ -20,7 +20,19 @@ export interface AppSourcesTable {
   branch: string;
   vendor_id: string | null;
   webhook_secret_sealed: string;
+  /** 1: pull/merge requests build preview apps. */
+  previews: number;
+  /** 1: preview apps get the parent's secret config vars too. */
+  preview_secrets: number;
   updated_at: string;
+}
+
+export interface PreviewAppsTable {
+  app_id: string;
+  parent_id: string;
+  number: number;
+  branch: string;
+  created_at: string;
 }
 
 export interface WebhookDeliveriesTable {

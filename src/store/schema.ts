@@ -3,6 +3,7 @@ import type {
   AppSourcesTable,
   NotificationDeliveriesTable,
   NotificationTargetsTable,
+  PreviewAppsTable,
   RegistryAccountsTable,
   VendorAccountsTable,
   WebhookDeliveriesTable,
@@ -188,6 +189,7 @@ export interface Database {
   registry_accounts: RegistryAccountsTable;
   notification_targets: NotificationTargetsTable;
   notification_deliveries: NotificationDeliveriesTable;
+  preview_apps: PreviewAppsTable;
 }
 
 export interface DomainsTable {

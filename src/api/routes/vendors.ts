@@ -31,7 +31,15 @@ export const newWebhookSecret = () => randomBytes(24).toString('hex');
 
 async function sourceDto(ctx: ApiContext, req: FastifyRequest, s: AppSourceRow): Promise<RouteOutput<'getAppSource'>> {
   const v = s.vendor_id ? await vendors.vendorById(ctx.db, s.vendor_id) : undefined;
-  return { repo_url: s.repo_url, branch: s.branch, vendor: v ? vendorDto(v) : null, webhook_url: webhookUrl(req, s.app_id), updated_at: s.updated_at };
+  return {
+    repo_url: s.repo_url,
+    branch: s.branch,
+    vendor: v ? vendorDto(v) : null,
+    webhook_url: webhookUrl(req, s.app_id),
+    previews: !!s.previews,
+    preview_secrets: !!s.preview_secrets,
+    updated_at: s.updated_at,
+  };
 }
 
 /** The caller's own vendor account (an admin may use anyone's); others' accounts are a 404 like a missing one. */
@@ -109,6 +117,8 @@ export const vendorHandlers = {
       branch,
       vendor_id: vendor?.id ?? null,
       webhook_secret_sealed: existing?.webhook_secret_sealed ?? ctx.secrets.seal(newWebhookSecret()),
+      previews: body.previews === undefined ? (existing?.previews ?? 0) : body.previews ? 1 : 0,
+      preview_secrets: body.preview_secrets === undefined ? (existing?.preview_secrets ?? 0) : body.preview_secrets ? 1 : 0,
     });
     await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.source', message: `source of ${app.slug} set to ${repoUrl} (${branch})${vendor ? ` with the ${vendor.vendor} account` : ''}` });
     return sourceDto(ctx, raw, (await sources.sourceOf(ctx.db, app.id))!);

@@ -4,6 +4,7 @@ import { appById } from '../../store/apps.js';
 import * as sources from '../../store/app-sources.js';
 import * as builds from '../../store/builds.js';
 import { deliveryId, interpret, providerOf, verifyDelivery } from '../../domain/webhooks.js';
+import { previewRequest } from './previews.js';
 
 /** Providers send a few KB; GitHub caps a payload at 25 MB, but a push that large is not worth reading. */
 const BODY_LIMIT = 1024 * 1024;
@@ -15,7 +16,8 @@ const fail = (reply: FastifyReply, status: number, code: string, message: string
  * POST /api/v1/webhooks/{app id}: push events from GitHub, GitLab and Bitbucket. No token: the
  * delivery proves itself with the app's webhook secret, checked on the raw body before anything
  * is parsed. A push to the source's branch queues a build of the pushed commit (which deploys it
- * when auto-deploy is on); everything else gets a 2xx saying why nothing was built.
+ * when auto-deploy is on); a pull/merge request builds or removes its preview app (previews.ts);
+ * everything else gets a 2xx saying why nothing was built.
  */
 export async function registerWebhookReceiver(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   await app.register(async (scope) => {
@@ -46,13 +48,19 @@ export async function registerWebhookReceiver(app: FastifyInstance, ctx: ApiCont
         const what = interpret(provider, req.headers, body);
         if (what.kind === 'ping') return reply.code(200).send({ ok: true, message: 'pong: the webhook secret matches' });
         if (what.kind === 'ignored') return reply.code(202).send({ ok: true, built: false, reason: what.reason });
-        if (what.branch !== source.branch) {
+        if (what.kind === 'push' && what.branch !== source.branch) {
           return reply.code(202).send({ ok: true, built: false, reason: `branch ${what.branch} is not the app's branch ${source.branch}` });
         }
-        const id = deliveryId(provider, req.headers) ?? `${provider}:${what.commit}`;
-        if (!(await sources.claimDelivery(ctx.db, appRow.id, id.slice(0, 200), provider))) {
-          const seen = await sources.deliveryOf(ctx.db, appRow.id, id.slice(0, 200));
+        const fallback = what.kind === 'push' ? what.commit : `${what.number}:${what.action}:${what.commit ?? raw.length}`;
+        const id = (deliveryId(provider, req.headers) ?? `${provider}:${fallback}`).slice(0, 200);
+        if (!(await sources.claimDelivery(ctx.db, appRow.id, id, provider))) {
+          const seen = await sources.deliveryOf(ctx.db, appRow.id, id);
           return reply.code(200).send({ ok: true, built: false, reason: `delivery ${id} was already received`, build_id: seen?.build_id ?? null });
+        }
+        if (what.kind === 'request') {
+          const answer = await previewRequest(ctx, appRow, source, what, provider);
+          if (typeof answer.body.build_id === 'string') await sources.deliveryBuilt(ctx.db, appRow.id, id, answer.body.build_id);
+          return reply.code(answer.status).send(answer.body);
         }
         const b = await builds.insertBuild(ctx.db, {
           appId: appRow.id,
@@ -65,7 +73,7 @@ export async function registerWebhookReceiver(app: FastifyInstance, ctx: ApiCont
           commit: { sha: what.commit, message: what.message, committer: what.committer },
           userId: null,
         });
-        await sources.deliveryBuilt(ctx.db, appRow.id, id.slice(0, 200), b.id);
+        await sources.deliveryBuilt(ctx.db, appRow.id, id, b.id);
         await ctx.events.record({
           project_id: appRow.project_id,
           app_id: appRow.id,
