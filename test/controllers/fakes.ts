@@ -141,6 +141,9 @@ export class FakeRuntime implements Runtime {
   }
   async removeImage() {}
   async pullImage() {}
+  async listImages() {
+    return [];
+  }
 
   /** The container exits on its own (a crash), as Docker reports it before restarting it. */
   crash(name: string, exitCode = 1) {

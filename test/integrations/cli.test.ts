@@ -41,8 +41,9 @@ describe('integrations CLI', () => {
     const ls = await berth(['vendors', 'ls']);
     assert.match(ls.stdout, /bitbucket\s+bitbucket\.org\s+emma/);
     assert.ok(!ls.stdout.includes('app-password-123'));
-    const set = await berth(['source', 'set', slug, 'https://bitbucket.org/emma/app.git', '--branch', 'prod', '--vendor', v.id]);
+    const set = await berth(['source', 'set', slug, 'https://bitbucket.org/emma/app.git', '--branch', 'prod', '--vendor', v.id, '--previews', 'on']);
     assert.equal(set.code, 0, set.stderr);
+    assert.match(set.stdout, /Previews:\s+on\n?/);
     assert.match(set.stdout, /Branch:\s+prod/);
     assert.match(set.stdout, new RegExp(`Account:\\s+bitbucket \\(${v.id}\\)`));
     const hook = JSON.parse((await berth(['webhook', slug, '--json'])).stdout);

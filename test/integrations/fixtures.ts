@@ -4,8 +4,14 @@ import { readFileSync } from 'node:fs';
 const DIR = new URL('../../../test/fixtures/webhooks/', import.meta.url).pathname;
 
 /** A provider's documented payload with the branch and commit of this test filled in. */
-export const payload = (name: string, branch = 'main', sha = 'a'.repeat(40)) =>
-  Buffer.from(readFileSync(`${DIR}${name}.json`, 'utf8').replaceAll('__BRANCH__', branch).replaceAll('__SHA__', sha));
+export const payload = (name: string, branch = 'main', sha = 'a'.repeat(40), request: { number?: number; action?: string } = {}) =>
+  Buffer.from(
+    readFileSync(`${DIR}${name}.json`, 'utf8')
+      .replaceAll('__BRANCH__', branch)
+      .replaceAll('__SHA__', sha)
+      .replaceAll('__NUMBER__', String(request.number ?? 2))
+      .replaceAll('__ACTION__', request.action ?? 'opened'),
+  );
 
 const hmac = (secret: string, body: Buffer) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 

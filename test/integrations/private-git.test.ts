@@ -55,20 +55,20 @@ describe('private repositories and push webhooks', () => {
   let repoUrl: string;
   let hook: { url: string; secret: string };
 
-  const commit = async (version: number) => {
+  const commit = async (version: number, branch = 'release') => {
     writeFileSync(join(work, 'serve.py'), SERVE(version));
     await git(work, 'add', '.');
     await git(work, 'commit', '-qm', `Version ${version}`);
     const remote = repoUrl.replace('//', `//git:${dev.opts.token}@`);
-    await git(work, 'push', '-q', remote, 'HEAD:release');
+    await git(work, 'push', '-q', remote, `HEAD:${branch}`);
     heads.push((await git(work, 'rev-parse', 'HEAD')).stdout.trim());
     return heads.at(-1)!;
   };
   const deliver = (headers: Record<string, string>, body: Buffer, url = hook.url) =>
     fetch(url, { method: 'POST', headers, body: new Uint8Array(body) }).then(async (r) => ({ status: r.status, json: (await r.json()) as any }));
   const buildCount = async () => (await dev.call('listBuilds', { params: { id: site } })).total;
-  const answers = (text: string) =>
-    waitFor(`${site} to answer "${text}"`, async () => (await viaRouter(s.routerPort, `${site}.localhost`)).body.includes(text), { timeoutMs: 120_000, intervalMs: 250 });
+  const answers = (text: string, slug = site) =>
+    waitFor(`${slug} to answer "${text}"`, async () => (await viaRouter(s.routerPort, `${slug}.localhost`)).body.includes(text), { timeoutMs: 120_000, intervalMs: 250 });
 
   before(async () => {
     s = await startServer();
@@ -181,7 +181,7 @@ describe('private repositories and push webhooks', () => {
     const pr = payload('github-pull-request', 'release', heads[0]);
     const r = await deliver(signed('github', 'pull_request', pr, hook.secret, 'other-2'), pr);
     assert.equal(r.status, 202);
-    assert.match(r.json.reason, /pull_request/);
+    assert.match(r.json.reason, /previews are off/);
     assert.equal(await buildCount(), before);
   });
 
@@ -228,6 +228,41 @@ describe('private repositories and push webhooks', () => {
     assert.equal((await deliver(signed('github', 'push', body, old, 'rot-1'), body)).status, 401);
     assert.equal(await buildCount(), before);
     hook = rotated;
+  });
+
+  test('with previews on, a pull request builds its branch into <slug>-pr-7; a merge removes that app, its containers and images', async () => {
+    const preview = `${site}-pr-7`;
+    const off = payload('github-pull-request', 'feature', heads.at(-1), { number: 7, action: 'opened' });
+    const r0 = await deliver(signed('github', 'pull_request', off, hook.secret, 'pr-off'), off);
+    assert.equal(r0.status, 202);
+    assert.match(r0.json.reason, /previews are off/);
+    const src = await dev.call('setAppSource', { params: { id: site }, body: { repo_url: repoUrl, branch: 'release', previews: true } });
+    assert.equal(src.previews, true);
+    assert.equal(src.vendor?.id, vendorId);
+    const sha = await commit(99, 'feature');
+    const body = payload('github-pull-request', 'feature', sha, { number: 7, action: 'opened' });
+    const res = await deliver(signed('github', 'pull_request', body, hook.secret, 'pr-7-open'), body);
+    assert.equal(res.status, 202, JSON.stringify(res.json));
+    assert.equal(res.json.preview, preview);
+    assert.match(res.json.url, new RegExp(`^http://${preview}\\.localhost:`));
+    const b = await waitBuild(dev, res.json.build_id);
+    assert.equal(b.status, 'succeeded', `${b.message}\n${await logText(dev, b.id)}`);
+    assert.equal(b.commit_sha, sha);
+    await answers('version 99', preview);
+    await answers('version 3'); // the parent still serves its own branch
+    const app = await dev.call('getApp', { params: { id: preview } });
+    assert.equal(app.project.id, (await dev.call('getApp', { params: { id: site } })).project.id);
+
+    const merged = payload('gitlab-merge-request', 'feature', sha, { number: 7, action: 'merge' });
+    const m = await deliver(signed('gitlab', 'Merge Request Hook', merged, hook.secret, 'mr-7-merge'), merged);
+    assert.equal(m.status, 202, JSON.stringify(m.json));
+    assert.match(m.json.reason, /preview deleted/);
+    await waitFor('the preview app to go', async () => (await dev.call('getApp', { params: { id: preview } }).then(() => false, () => true)), { timeoutMs: 30_000 });
+    await waitFor('its containers and images to go', async () => {
+      const ctrs = (await runOk('docker', ['ps', '-aq', '--filter', `label=berth.app=${app.id}`], { timeoutMs: 30_000 })).stdout.trim();
+      const imgs = (await runOk('docker', ['image', 'ls', '-q', `berth/${preview}`], { timeoutMs: 30_000 })).stdout.trim();
+      return ctrs === '' && imgs === '';
+    }, { timeoutMs: 60_000, intervalMs: 250 });
   });
 
   test('the token appears in no response, build log, server log, database file or image', async () => {

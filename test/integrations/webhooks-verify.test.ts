@@ -46,12 +46,33 @@ describe('webhook deliveries', () => {
   test('pings are recognised; other events and deleted branches are ignored with a reason', () => {
     assert.deepEqual(interpret('github', { 'x-github-event': 'ping' }, JSON.parse(payload('github-ping').toString())), { kind: 'ping' });
     assert.deepEqual(interpret('bitbucket', { 'x-event-key': 'diagnostics:ping' }, {}), { kind: 'ping' });
-    const pr = interpret('github', { 'x-github-event': 'pull_request' }, JSON.parse(payload('github-pull-request').toString()));
-    assert.deepEqual(pr, { kind: 'ignored', reason: 'event "pull_request" does not build' });
+    const issue = interpret('github', { 'x-github-event': 'issues' }, {});
+    assert.deepEqual(issue, { kind: 'ignored', reason: 'event "issues" does not build' });
+    const labeled = interpret('github', { 'x-github-event': 'pull_request' }, JSON.parse(payload('github-pull-request', 'f', SHA, { action: 'labeled' }).toString()));
+    assert.deepEqual(labeled, { kind: 'ignored', reason: 'request action "labeled" does not change a preview' });
     const deleted = { ...JSON.parse(payload('github-push').toString()), deleted: true, after: '0'.repeat(40) };
     assert.deepEqual(interpret('github', { 'x-github-event': 'push' }, deleted), { kind: 'ignored', reason: 'branch main was deleted' });
     const tag = { ...JSON.parse(payload('gitlab-push').toString()), ref: 'refs/tags/v1' };
     assert.deepEqual(interpret('gitlab', { 'x-gitlab-event': 'Push Hook' }, tag), { kind: 'ignored', reason: 'refs/tags/v1 is not a branch' });
     assert.equal(providerOf({ 'content-type': 'application/json' }), null);
+  });
+
+  test('pull and merge requests of each provider open, update and close a preview', () => {
+    const cases = [
+      ['github', { 'x-github-event': 'pull_request' }, 'github-pull-request', ['opened', 'synchronize', 'reopened'], ['closed'], SHA],
+      ['gitlab', { 'x-gitlab-event': 'Merge Request Hook' }, 'gitlab-merge-request', ['open', 'update', 'reopen'], ['close', 'merge'], SHA],
+      ['bitbucket', { 'x-event-key': '' }, 'bitbucket-pullrequest', ['created', 'updated'], ['fulfilled', 'rejected'], null],
+    ] as const;
+    for (const [provider, h, file, opens, closes, commit] of cases) {
+      for (const [actions, action] of [[opens, 'build'], [closes, 'close']] as const) {
+        for (const a of actions) {
+          const headers = provider === 'bitbucket' ? { 'x-event-key': `pullrequest:${a}` } : h;
+          const what = interpret(provider, headers, JSON.parse(payload(file, 'feature/x', SHA, { number: 7, action: a }).toString()));
+          assert.equal(what.kind, 'request', `${provider} ${a}`);
+          assert.ok(what.kind === 'request');
+          assert.deepEqual([what.action, what.number, what.branch, what.commit], [action, 7, 'feature/x', commit], `${provider} ${a}`);
+        }
+      }
+    }
   });
 });

@@ -42,22 +42,38 @@ export function registerVendors(program: Command) {
     });
 
   const source = program.command('source').description("an app's git source: what its push webhook builds");
-  const show = (s: { repo_url: string; branch: string; vendor: { id: string; vendor: string } | null; webhook_url: string }) =>
-    details({ ...s, vendor: s.vendor ? `${s.vendor.vendor} (${s.vendor.id})` : 'none (public)' }, [
+  const show = (s: { repo_url: string; branch: string; vendor: { id: string; vendor: string } | null; webhook_url: string; previews: boolean; preview_secrets: boolean }) =>
+    details({ ...s, vendor: s.vendor ? `${s.vendor.vendor} (${s.vendor.id})` : 'none (public)', previews: s.previews ? `on${s.preview_secrets ? ', with secrets' : ''}` : 'off' }, [
       ['repo_url', 'Repository'],
       ['branch', 'Branch'],
       ['vendor', 'Account'],
       ['webhook_url', 'Webhook'],
+      ['previews', 'Previews'],
     ]);
   source
     .command('set <app> <repo_url>')
     .description('set the repository and branch, and the account to clone it with')
     .option('--branch <branch>', 'the branch pushes to which deploy (default main)')
     .option('--vendor <id>', 'a vendor account id (berth vendors ls); "none" for a public repository')
-    .action(async (app: string, repoUrl: string, o: { branch?: string; vendor?: string }, cmd: Command) => {
+    .option('--previews <on|off>', 'pull/merge requests build preview apps <app>-pr-<number>')
+    .option('--preview-secrets <on|off>', 'preview apps also get the secret config vars')
+    .action(async (app: string, repoUrl: string, o: { branch?: string; vendor?: string; previews?: string; previewSecrets?: string }, cmd: Command) => {
+      const onOff = (v: string | undefined, flag: string) => {
+        if (v === undefined) return undefined;
+        if (v !== 'on' && v !== 'off') throw new Error(`${flag} takes on or off`);
+        return v === 'on';
+      };
+      const previews = onOff(o.previews, '--previews');
+      const secrets = onOff(o.previewSecrets, '--preview-secrets');
       const s = await client(cmd).call('setAppSource', {
         params: { id: app },
-        body: { repo_url: repoUrl, ...(o.branch ? { branch: o.branch } : {}), ...(o.vendor ? { vendor: o.vendor === 'none' ? null : o.vendor } : {}) },
+        body: {
+          repo_url: repoUrl,
+          ...(o.branch ? { branch: o.branch } : {}),
+          ...(o.vendor ? { vendor: o.vendor === 'none' ? null : o.vendor } : {}),
+          ...(previews === undefined ? {} : { previews }),
+          ...(secrets === undefined ? {} : { preview_secrets: secrets }),
+        },
       });
       emit(globals(cmd), s, () => show(s));
     });

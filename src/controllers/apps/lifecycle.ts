@@ -23,7 +23,8 @@ export async function removeApp(k: AppKit, appId: string): Promise<void> {
   await rows.deleteContainersOfApp(k.db, appId);
   // The images built for it go too (they carry its label; no release of another app names them).
   for (const img of await k.runtime.listImages({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId })) {
-    for (const tag of img.tags) await k.runtime.removeImage(tag);
+    // One still in use elsewhere stays; image garbage collection tries again later.
+    for (const tag of img.tags) await k.runtime.removeImage(tag).catch((err) => k.log.warn({ err, image: tag }, 'image of a deleted app not removed'));
   }
   // The app's git remote goes with it.
   await rm(bareRepo(k.config.dataDir, appId), { recursive: true, force: true });
