@@ -13,8 +13,7 @@ import * as builds from '../../store/builds.js';
 import { now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { repoProblem, vendorHost, vendorProblem, vendorUser } from '../../domain/vendors.js';
-import { SourceError, validateGitUrl, validateRef } from '../../builder/index.js';
-import { oneBuildDto } from './build-common.js';
+import { gitTarget, oneBuildDto } from './build-common.js';
 
 export const vendorDto = (v: VendorRow): RouteOutput<'createVendor'> => ({
   id: v.id,
@@ -92,15 +91,7 @@ export const vendorHandlers = {
 
   async setAppSource({ user, params, body, raw }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
-    let repoUrl: string;
-    let branch: string;
-    try {
-      repoUrl = validateGitUrl(body.repo_url);
-      branch = validateRef(body.branch ?? 'main');
-    } catch (err) {
-      if (err instanceof SourceError) throw badRequest(`${err.field === 'repo_url' ? 'repo_url' : 'branch'} ${err.reason}`, err.field);
-      throw err;
-    }
+    const { repoUrl, branch } = gitTarget(body.repo_url, body.branch);
     const existing = await sources.sourceOf(ctx.db, app.id);
     // Keeping the account another developer set is fine; naming one takes owning it.
     const vendor =
