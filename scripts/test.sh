@@ -6,8 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
 
-# pebble: ACME tests; caddy: only for the upgrade test (test/router/caddy-handover); nginx-light and wrk: benchmark baselines.
-bash scripts/deps.sh postgresql chromium pebble nginx-light wrk caddy
+# pebble: ACME tests; docker-registry and apache2-utils (htpasswd): private registry tests; caddy: only for
+# the upgrade test (test/router/caddy-handover); nginx-light and wrk: benchmark baselines.
+bash scripts/deps.sh postgresql chromium pebble docker-registry apache2-utils nginx-light wrk caddy
 bash scripts/docker.sh
 export BERTH_TEST_PG_URL
 BERTH_TEST_PG_URL=$(bash scripts/postgres.sh)

@@ -18,6 +18,10 @@ export interface BuildSettings {
   stacks: Record<Language, string>;
   /** What compiled apps (Go) run in (BERTH_BASE_IMAGE). */
   runtimeImage: string;
+  /** Image garbage collection keeps the images of this many latest releases per app (and always the live one and its rollback target). */
+  keepReleaseImages: number;
+  /** How often image garbage collection runs. */
+  imageGcIntervalMs: number;
 }
 
 /** Everything Berth reads from its environment, parsed once at start. */
@@ -49,6 +53,8 @@ export interface Config {
   /** Largest request body accepted, in bytes (archives have their own limit). */
   bodyLimit: number;
   build: BuildSettings;
+  /** Notification retries: first retry after retryBaseMs, doubling (at most 5 min), up to maxAttempts sends. */
+  notifications: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -82,6 +88,8 @@ function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
     maxLogLines: positive(env, 'BERTH_BUILD_MAX_LOG_LINES', 50_000),
     stacks: stackImages(env),
     runtimeImage: runtimeImage(env),
+    keepReleaseImages: Math.ceil(positive(env, 'BERTH_IMAGE_KEEP', 10)),
+    imageGcIntervalMs: positive(env, 'BERTH_IMAGE_GC_INTERVAL_S', 3600) * 1000,
   };
 }
 
@@ -123,6 +131,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: 1024 * 1024,
     build: buildSettings(env),
+    notifications: {
+      retryBaseMs: positive(env, 'BERTH_NOTIFY_RETRY_BASE_MS', 1000),
+      maxAttempts: Math.ceil(positive(env, 'BERTH_NOTIFY_MAX_ATTEMPTS', 6)),
+      timeoutMs: positive(env, 'BERTH_NOTIFY_TIMEOUT_S', 10) * 1000,
+    },
   };
 }
 

@@ -11,6 +11,11 @@ import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
 import { routerRoutes } from './contract-router.js';
 import { metricsRoutes } from './contract-metrics.js';
+import { vendorRoutes } from './contract-vendors.js';
+import { webhookRoutes } from './contract-webhooks.js';
+import { registryRoutes } from './contract-registries.js';
+import { imageRoutes } from './contract-images.js';
+import { notificationRoutes } from './contract-notifications.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -32,6 +37,11 @@ export const routes = {
   ...domainRoutes,
   ...routerRoutes,
   ...metricsRoutes,
+  ...vendorRoutes,
+  ...webhookRoutes,
+  ...registryRoutes,
+  ...imageRoutes,
+  ...notificationRoutes,
 };
 
 export type Routes = typeof routes;

@@ -20,6 +20,12 @@ import { eventHandlers, eventSockets } from './routes/events.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
+import { vendorHandlers } from './routes/vendors.js';
+import { webhookHandlers } from './routes/webhooks.js';
+import { registryHandlers } from './routes/registries.js';
+import { imageHandlers } from './routes/images.js';
+import { notificationHandlers } from './routes/notifications.js';
+import { registerWebhookReceiver } from './routes/webhook-receive.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
 import { routerHandlers, registerRouterExtras } from './routes/router.js';
@@ -248,10 +254,16 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...domainHandlers,
     ...routerHandlers,
     ...metricsHandlers,
+    ...vendorHandlers,
+    ...webhookHandlers,
+    ...registryHandlers,
+    ...imageHandlers,
+    ...notificationHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);
   await registerRouterExtras(app, ctx);
+  await registerWebhookReceiver(app, ctx);
   registerSession(app, ctx);
   await registerWeb(app, ctx);
   return app;

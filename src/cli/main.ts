@@ -12,6 +12,11 @@ import { registerContainers } from './commands/containers.js';
 import { registerDomains } from './commands/domains.js';
 import { registerRouter } from './commands/router.js';
 import { registerMetrics } from './commands/metrics.js';
+import { registerVendors } from './commands/vendors.js';
+import { registerWebhooks } from './commands/webhooks.js';
+import { registerRegistries } from './commands/registries.js';
+import { registerImages } from './commands/images.js';
+import { registerNotify } from './commands/notify.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -32,6 +37,11 @@ registerContainers(program);
 registerDomains(program);
 registerRouter(program);
 registerMetrics(program);
+registerVendors(program);
+registerWebhooks(program);
+registerRegistries(program);
+registerImages(program);
+registerNotify(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

@@ -11,6 +11,7 @@ import { runOk } from '../lib/exec.js';
 import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
 import { BuildLogWriter } from './build-log.js';
+import { VendorAccountError, vendorCredentials } from './vendor-credentials.js';
 
 /** A failure whose message is meant for the user as is (no stack, no "Error:"). */
 class BuildFailure extends Error {}
@@ -96,9 +97,18 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, build: Build
   }
 }
 
+/** A refused clone says what to do about it: add an account, or check the one in use. */
+function authHint(err: unknown, withAccount: boolean): unknown {
+  if (!(err instanceof SourceError) || !/Authentication failed|could not read Username|terminal prompts disabled|\b(401|403)\b/.test(err.reason)) return err;
+  const hint = withAccount
+    ? 'the repository refused the vendor account: check its token and its access to this repository'
+    : 'the repository needs credentials: add a vendor account (berth vendors add) and name it in the app\'s source (berth source set --vendor)';
+  return new BuildFailure(`${err.reason} (${hint})`);
+}
+
 function failureMessage(err: unknown, signal: AbortSignal, settings: BuildSettings): string {
   if (signal.aborted) return signal.reason === 'shutdown' ? 'interrupted by a control-plane restart' : 'canceled';
-  if (err instanceof BuildFailure || err instanceof DetectionError || err instanceof ArchiveError) return err.message;
+  if (err instanceof BuildFailure || err instanceof DetectionError || err instanceof ArchiveError || err instanceof VendorAccountError) return err.message;
   if (err instanceof SourceError) return err.reason;
   const m = err instanceof Error ? err.message : String(err);
   if (/timed out/.test(m)) return `timed out after ${Math.round(settings.timeoutMs / 1000)} s`;
@@ -120,12 +130,18 @@ async function fetchSource(
   }
   if (build.source === 'git') {
     const branch = build.branch ?? 'main';
-    step(log, `Fetching ${redact(build.repo_url!)} (${branch})`);
+    // A webhook build names the pushed commit: build exactly that, even if the branch moved on since.
+    const ref = build.commit_sha ?? branch;
+    const credentials = await vendorCredentials(ctx, build);
+    step(log, `Fetching ${redact(build.repo_url!)} (${ref === branch ? branch : `${branch} at ${ref.slice(0, 7)}`})${credentials ? ` with the ${credentials.vendor} account` : ''}`);
     await fs.rm(src, { recursive: true, force: true });
-    const c = await cloneRepo(build.repo_url!, branch, src, {
+    const c = await cloneRepo(build.repo_url!, ref, src, {
       timeoutMs: Math.max(1000, Math.min(settings.cloneTimeoutMs, left())),
       signal,
       onLine: (line) => log.write(line),
+      credentials,
+    }).catch((err: unknown) => {
+      throw authHint(err, !!credentials);
     });
     await updateBuild(ctx.db, build.id, { commit_sha: c.commit, commit_message: c.message, committer: c.committer });
     step(log, `Commit ${c.commit.slice(0, 7)}: ${c.message}`);

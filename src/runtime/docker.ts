@@ -10,6 +10,7 @@ import type {
   ContainerSpec,
   ContainerState,
   ImageInfo,
+  PullOptions,
   LogLine,
   LogOptions,
   Runtime,
@@ -253,11 +254,43 @@ export class DockerRuntime implements Runtime {
     const ports = Object.keys(raw.Config?.ExposedPorts ?? {})
       .map((p) => Number.parseInt(p, 10))
       .filter((p) => Number.isInteger(p) && p > 0);
-    return { id: raw.Id, user: raw.Config?.User ?? '', exposedPorts: ports };
+    return { id: raw.Id, user: raw.Config?.User ?? '', exposedPorts: ports, size: raw.Size, created: raw.Created };
   }
 
   async removeImage(ref: string): Promise<void> {
     await this.call('remove image', this.callTimeoutMs, (abortSignal) => this.api.getImage(ref).remove({ abortSignal }), [404]);
+  }
+
+  async listImages(labels: Record<string, string>) {
+    const list = await this.call('list images', this.callTimeoutMs, (abortSignal) => this.api.listImages({ filters: { label: labelFilters(labels) }, abortSignal }));
+    return list.map((i) => ({ id: i.Id, tags: (i.RepoTags ?? []).filter((t) => t !== '<none>:<none>'), labels: i.Labels ?? {}, size: i.Size ?? 0 }));
+  }
+
+  async pullImage(ref: string, opts: PullOptions): Promise<void> {
+    const signal = withDeadline(opts.timeoutMs, opts.signal);
+    const { repository, tag } = splitReference(ref);
+    let body: Readable;
+    try {
+      body = await new Promise<Readable>((resolve, reject) =>
+        this.streams.createImage(opts.auth, { fromImage: repository, tag, abortSignal: signal }, (err, data) => (err ? reject(err) : resolve(data))),
+      );
+    } catch (err) {
+      if (signal.aborted) throw new Error(`pull of ${ref} timed out after ${opts.timeoutMs} ms`);
+      throw new Error(messageOf(err).trim());
+    }
+    let error: string | null = null;
+    const stop = () => body.destroy();
+    signal.addEventListener('abort', stop, { once: true });
+    try {
+      for await (const msg of jsonLines(body)) {
+        const detail = msg.errorDetail as { message?: string } | undefined;
+        if (typeof msg.error === 'string' || detail?.message) error = detail?.message ?? String(msg.error);
+      }
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
+    if (signal.aborted) throw new Error(`pull of ${ref} timed out after ${opts.timeoutMs} ms`);
+    if (error) throw new Error(error.trim());
   }
 
   async buildImage(opts: BuildImageOptions): Promise<ImageInfo> {
@@ -353,6 +386,15 @@ export class DockerRuntime implements Runtime {
 function withDeadline(ms: number, signal?: AbortSignal): AbortSignal {
   const deadline = AbortSignal.timeout(ms);
   return signal ? AbortSignal.any([deadline, signal]) : deadline;
+}
+
+/** repository and tag (or digest) of a reference: "host:5000/team/app:1" → host:5000/team/app + 1; no tag is "latest", never "all tags". */
+export function splitReference(ref: string): { repository: string; tag: string } {
+  const at = ref.indexOf('@');
+  if (at >= 0) return { repository: ref.slice(0, at), tag: ref.slice(at + 1) };
+  const slash = ref.lastIndexOf('/');
+  const colon = ref.lastIndexOf(':');
+  return colon > slash ? { repository: ref.slice(0, colon), tag: ref.slice(colon + 1) } : { repository: ref, tag: 'latest' };
 }
 
 function engineError(what: string, err: unknown): Error {

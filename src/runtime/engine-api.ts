@@ -63,6 +63,8 @@ export interface ContainerSummary {
 
 export interface ImageInspect {
   Id: string;
+  Size?: number;
+  Created?: string;
   Config: { User?: string; ExposedPorts?: Record<string, unknown> | null } | null;
 }
 
@@ -88,6 +90,9 @@ export interface Dockerode {
     remove(opts?: CallOptions & { force?: boolean; noprune?: boolean }): Promise<unknown>;
   };
   buildImage(context: Readable, opts: CallOptions & Record<string, unknown>): Promise<Readable>;
+  listImages(opts: CallOptions & { filters?: Record<string, string[]> }): Promise<{ Id: string; RepoTags?: string[] | null; Labels?: Record<string, string> | null; Size?: number }[]>;
+  /** POST /images/create; the callback form keeps `auth` out of the query string (it goes in X-Registry-Auth). */
+  createImage(auth: Record<string, string> | undefined, opts: CallOptions & { fromImage: string; tag: string }, cb: (err: unknown, body: Readable) => void): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -83,6 +83,9 @@ export interface ImageInfo {
   /** The image's configured user; '' means root. */
   user: string;
   exposedPorts: number[];
+  /** Bytes, and when the image was made (the engine's record). */
+  size?: number;
+  created?: string;
 }
 
 export interface Runtime {
@@ -111,4 +114,15 @@ export interface Runtime {
   inspectImage(ref: string): Promise<ImageInfo | null>;
   buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
   removeImage(ref: string): Promise<void>;
+  /** Images whose labels include all of the given ones, with their tags. */
+  listImages(labels: Record<string, string>): Promise<{ id: string; tags: string[]; labels: Record<string, string>; size: number }[]>;
+  /** Pulls one tag (or digest) of an image, with registry credentials if given; throws the registry's reason. */
+  pullImage(ref: string, opts: PullOptions): Promise<void>;
+}
+
+export interface PullOptions {
+  /** Sent to the engine in the X-Registry-Auth header, never in a URL. */
+  auth?: { username: string; password: string; serveraddress: string };
+  timeoutMs: number;
+  signal?: AbortSignal;
 }

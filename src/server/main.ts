@@ -18,6 +18,8 @@ import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
 import { CertificateController } from '../controllers/certificates.js';
+import { ImageController } from '../controllers/images.js';
+import { NotificationController } from '../controllers/notifications.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -66,6 +68,8 @@ async function main() {
   const builds = new BuildController(deps, apps);
   const domains = new DomainController(deps);
   const certs = new CertificateController({ db: store.db, config, log }, router);
+  const images = new ImageController(deps);
+  const notifications = new NotificationController(deps);
   const ctx: ApiContext = {
     config,
     store,
@@ -81,6 +85,7 @@ async function main() {
       certs.nudge(); // a new app's host wants a certificate before its first deploy is done
     },
     nudgeBuilds: () => builds.nudge(),
+    pruneImages: (appIds) => images.prune(appIds),
     // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
     syncRoutes: () => routes.sync().finally(() => certs.nudge()),
     routerServes: (address, port) => routes.serves(address, port),
@@ -91,12 +96,15 @@ async function main() {
   await routes.prime();
   await app.listen({ port: config.serverPort, host: config.serverHost });
   // Controllers start after the API listens: /healthz answers while they converge the world.
+  // Subscribed before the controllers start, so no deploy or crash event goes untold.
+  notifications.start();
   await routes.start();
   await apps.start();
   await builds.start();
   domains.start();
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
+  images.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -109,6 +117,8 @@ async function main() {
     force.unref();
     await app.close();
     domains.stop();
+    images.stop();
+    notifications.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

@@ -18,6 +18,7 @@ export interface NewBuild {
   branch?: string | null;
   commit?: { sha: string; message: string; committer: string } | null;
   userId: string | null;
+  vendorId?: string | null;
 }
 
 /** Inserts build N+1 of the app; two builds created at once retry for the next number. */
@@ -51,6 +52,7 @@ export async function insertBuild(db: Db, b: NewBuild): Promise<BuildRow> {
           created_at: now(),
           started_at: null,
           finished_at: null,
+          vendor_id: b.vendorId ?? null,
         };
         await tx.insertInto('builds').values(row).execute();
         return row;

@@ -226,6 +226,95 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
     },
   },
+  '0009_integrations': {
+    async up(db: Kysely<any>) {
+      // Git provider accounts: the token is sealed (SecretBox) and never leaves the server.
+      await db.schema
+        .createTable('vendor_accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('vendor', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('token_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('vendor_accounts_owner').on('vendor_accounts').column('owner_id').execute();
+      // An app's git source and its push webhook secret (sealed: it is shown back to the app's developers).
+      await db.schema
+        .createTable('app_sources')
+        .addColumn('app_id', 'text', (c) => c.primaryKey().references('apps.id').onDelete('cascade'))
+        .addColumn('repo_url', 'text', (c) => c.notNull())
+        .addColumn('branch', 'text', (c) => c.notNull())
+        .addColumn('vendor_id', 'text', (c) => c.references('vendor_accounts.id').onDelete('set null'))
+        .addColumn('webhook_secret_sealed', 'text', (c) => c.notNull())
+        .addColumn('previews', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('preview_secrets', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      // Preview apps made from pull/merge requests: removed when the request closes.
+      await db.schema
+        .createTable('preview_apps')
+        .addColumn('app_id', 'text', (c) => c.primaryKey().references('apps.id').onDelete('cascade'))
+        .addColumn('parent_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('number', 'integer', (c) => c.notNull())
+        .addColumn('branch', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('preview_apps_parent_number', ['parent_id', 'number'])
+        .execute();
+      // Provider delivery ids already acted on: a redelivered push builds once.
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('delivery_id', 'text', (c) => c.notNull())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('build_id', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('webhook_deliveries_pk', ['app_id', 'delivery_id'])
+        .execute();
+      // Private registry accounts: the password is sealed; pulls of images on that host use it.
+      await db.schema
+        .createTable('registry_accounts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('owner_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('username', 'text', (c) => c.notNull())
+        .addColumn('password_sealed', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('registry_accounts_owner_host', ['owner_id', 'host'])
+        .execute();
+      // Notification targets of an app (Slack incoming webhooks or signed generic webhooks); URLs and secrets sealed.
+      await db.schema
+        .createTable('notification_targets')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('url_sealed', 'text', (c) => c.notNull())
+        .addColumn('url_hint', 'text', (c) => c.notNull())
+        .addColumn('secret_sealed', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('notification_targets_app').on('notification_targets').column('app_id').execute();
+      // Each message to each target, written before it is sent, so retries survive a restart.
+      await db.schema
+        .createTable('notification_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('target_id', 'text', (c) => c.notNull().references('notification_targets.id').onDelete('cascade'))
+        .addColumn('event_kind', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('last_error', 'text')
+        .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('delivered_at', 'text')
+        .execute();
+      await db.schema.createIndex('notification_deliveries_due').on('notification_deliveries').columns(['status', 'next_attempt_at']).execute();
+      await db.schema.createIndex('notification_deliveries_target').on('notification_deliveries').columns(['target_id', 'created_at']).execute();
+      // The account a git build clones with (its id only; the token is read when the clone runs).
+      await db.schema.alterTable('builds').addColumn('vendor_id', 'text').execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

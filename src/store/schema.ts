@@ -1,4 +1,13 @@
 import type { Generated } from 'kysely';
+import type {
+  AppSourcesTable,
+  NotificationDeliveriesTable,
+  NotificationTargetsTable,
+  PreviewAppsTable,
+  RegistryAccountsTable,
+  VendorAccountsTable,
+  WebhookDeliveriesTable,
+} from './schema-integrations.js';
 
 /**
  * Table types for the typed query layer. Both engines store the same shapes: timestamps are ISO-8601
@@ -151,6 +160,8 @@ export interface BuildsTable {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** The vendor account a git build clones with. */
+  vendor_id: string | null;
 }
 
 export interface BuildLogsTable {
@@ -175,6 +186,13 @@ export interface Database {
   domains: DomainsTable;
   sessions: SessionsTable;
   certificates: CertificatesTable;
+  vendor_accounts: VendorAccountsTable;
+  app_sources: AppSourcesTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  registry_accounts: RegistryAccountsTable;
+  notification_targets: NotificationTargetsTable;
+  notification_deliveries: NotificationDeliveriesTable;
+  preview_apps: PreviewAppsTable;
 }
 
 export interface DomainsTable {

@@ -140,6 +140,10 @@ export class FakeRuntime implements Runtime {
     throw new Error('the fake runtime does not build');
   }
   async removeImage() {}
+  async pullImage() {}
+  async listImages() {
+    return [];
+  }
 
   /** The container exits on its own (a crash), as Docker reports it before restarting it. */
   crash(name: string, exitCode = 1) {

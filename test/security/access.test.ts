@@ -59,6 +59,11 @@ describe('access control', () => {
       builds: (await alice.call('listBuilds', { params: { id: ids.app } })).total,
       domains: (await alice.call('listDomains', { params: { id: ids.app } })).items.map((d) => d.hostname),
       tokens: (await alice.call('listTokens')).items.map((t) => t.id),
+      vendors: (await alice.call('listVendors')).items.map((v) => v.id),
+      registries: (await alice.call('listRegistries')).items.map((r) => r.id),
+      notifications: (await alice.call('listNotifications', { params: { id: ids.app } })).items.map((n) => n.id),
+      source: await alice.call('getAppSource', { params: { id: ids.app } }).then((x) => [x.repo_url, x.branch, x.vendor?.id]),
+      webhook: (await alice.call('getWebhook', { params: { id: ids.app } })).secret,
       whoami: await alice.call('whoami').then((u) => [u.username, u.disabled, u.is_admin]),
     };
   }
@@ -84,6 +89,11 @@ describe('access control', () => {
     const build = await alice.call('createBuild', { params: { id: app.id } });
     await alice.call('addDomain', { params: { id: app.id }, body: { hostname: 'www.alice.example' } });
     const token = await alice.call('createToken', { body: { name: 'ci' } });
+    const vendor = await alice.call('createVendor', { body: { vendor: 'github', token: 'ghp_alice' } });
+    await alice.call('setAppSource', { params: { id: app.id }, body: { repo_url: 'https://github.com/alice/web.git', vendor: vendor.id } });
+    ids.vendor = vendor.id;
+    ids.notification = (await alice.call('addNotification', { params: { id: app.id }, body: { kind: 'webhook', url: 'https://hooks.alice.example/x' } })).id;
+    ids.registry = (await alice.call('createRegistry', { body: { host: 'registry.alice.example', username: 'alice', password: 'pw' } })).id;
     const me = await alice.call('whoami');
     Object.assign(ids, { project: project.id, projectName: 'pa', app: app.id, slug: app.slug, container: container.id, build: build.id, token: token.id, user: me.id, username: 'alice', host: 'www.alice.example', image });
     await bob.call('createApp', { body: { name: 'bob-web', slug: 'bob-web' } });
@@ -177,10 +187,24 @@ describe('access control', () => {
       getBuildDockerfile: [{ params: { id: ids.build } }],
       cancelBuild: [{ params: { id: ids.build } }],
       getBuildLog: [{ params: { id: ids.build } }],
+      deleteVendor: [{ params: { id: ids.vendor } }],
+      deleteRegistry: [{ params: { id: ids.registry } }],
+      addNotification: withApp({}, { kind: 'webhook', url: 'https://evil.example/' }),
+      listNotifications: withApp(),
+      removeNotification: withApp({ target: ids.notification }),
+      listNotificationDeliveries: withApp({ target: ids.notification }),
+      getAppSource: withApp(),
+      setAppSource: withApp({}, { repo_url: 'https://example.com/r.git', vendor: null }),
+      deleteAppSource: withApp(),
+      buildAppSource: withApp(),
+      getWebhook: withApp(),
+      rotateWebhook: withApp(),
       // Routes without ids in the path, aimed at alice's things through the query or the body.
       listApps: [{ params: {}, query: `project=${ids.project}` }],
       listContainers: [{ params: {}, query: `app=${ids.slug}` }],
       listEvents: [{ params: {}, query: `app=${ids.app}` }],
+      listImages: [{ params: {}, query: `app=${ids.slug}` }],
+      pruneImages: [{ params: {}, body: { app: ids.slug } }],
       createApp: [{ params: {}, body: { name: 'intruder', project: ids.project } }],
     };
   }
@@ -241,7 +265,8 @@ describe('access control', () => {
     const before = await snapshot();
     await tryAll(vera, (op, status) => {
       if (status) return [status];
-      if (op.name === 'revokeToken') return [404]; // tokens belong to their user, not to a project
+      if (op.name === 'revokeToken' || op.name === 'deleteVendor' || op.name === 'deleteRegistry') return [404]; // tokens and vendor accounts belong to their user, not to a project
+      if (op.name === 'getWebhook') return [403]; // the webhook secret triggers deploys: developers only
       if (op.name === 'listEvents' || op.name === 'listContainers' || op.name === 'listApps') return [200];
       return op.method === 'GET' ? [200] : [403];
     });

@@ -5,7 +5,8 @@ import type { AppView } from '../../store/apps.js';
 import type { Role } from '../../store/projects.js';
 import * as builds from '../../store/builds.js';
 import type { BuildRow } from '../../store/builds.js';
-import { redact } from '../../builder/index.js';
+import { SourceError, redact, validateGitUrl, validateRef } from '../../builder/index.js';
+import { badRequest } from '../errors.js';
 
 export function buildDto(b: BuildRow, slug: string, queue: string[]) {
   const pos = b.status === 'queued' ? queue.indexOf(b.id) + 1 : 0;
@@ -45,3 +46,13 @@ export async function buildFor(ctx: ApiContext, user: AuthUser, id: string, need
   return { build, app: await appOfChild(ctx, user, build.app_id, need, { kind: 'build', id }) };
 }
 
+
+/** A git URL and branch from a request, checked by git's rules; a problem is a 400 naming the field. */
+export function gitTarget(repoUrl: string, branch: string | undefined): { repoUrl: string; branch: string } {
+  try {
+    return { repoUrl: validateGitUrl(repoUrl), branch: validateRef(branch ?? 'main') };
+  } catch (err) {
+    if (err instanceof SourceError) throw badRequest(`${err.field} ${err.reason}`, err.field);
+    throw err;
+  }
+}

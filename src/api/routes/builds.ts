@@ -9,9 +9,9 @@ import * as builds from '../../store/builds.js';
 import type { BuildRow } from '../../store/builds.js';
 import { now } from '../../store/db.js';
 import { run } from '../../lib/exec.js';
-import { SourceError, validateGitUrl, validateRef } from '../../builder/index.js';
+import { SourceError, validateRef } from '../../builder/index.js';
 import { bareRepo, buildDir } from '../../config.js';
-import { buildDto, buildFor, oneBuildDto } from './build-common.js';
+import { buildDto, buildFor, gitTarget, oneBuildDto } from './build-common.js';
 import { registerUpload } from './build-upload.js';
 import { registerGitRemote } from './git-remote.js';
 
@@ -35,14 +35,7 @@ export const buildHandlers = {
 
   async createGitBuild({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
-    let repoUrl: string;
-    let branch: string;
-    try {
-      repoUrl = validateGitUrl(body.repo_url);
-      branch = validateRef(body.branch ?? 'main');
-    } catch (err) {
-      throw sourceError(err);
-    }
+    const { repoUrl, branch } = gitTarget(body.repo_url, body.branch);
     const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'git', status: 'queued', repoUrl, branch, userId: user.id });
     return queued(ctx, app, b, `${repoUrl} ${branch}`);
   },

@@ -6,6 +6,7 @@ import * as releases from '../../store/releases.js';
 import { buildById } from '../../store/builds.js';
 import { createRelease } from '../../domain/releases.js';
 import { maskedEnv, parseEnv } from '../../domain/env.js';
+import { registryHostOf } from '../../domain/registries.js';
 
 type Release = RouteOutput<'getRelease'>;
 
@@ -50,8 +51,9 @@ export const releaseHandlers = {
       image = build.image;
       buildId = build.id;
     }
-    if (!(await ctx.runtime.inspectImage(image!))) {
-      throw badRequest(`image "${image}" is not present on the Docker Engine`, 'image_id');
+    // An image on a registry host is pulled by the app controller (with the caller's registry account); others must be here.
+    if (!registryHostOf(image!) && !(await ctx.runtime.inspectImage(image!))) {
+      throw badRequest(`image "${image}" is not present on the Docker Engine (images from a registry name its host: registry.example.com/team/app:1)`, 'image_id');
     }
     const row = body.replicas !== undefined ? { ...app, replicas: body.replicas } : app;
     const release = await createRelease(ctx.db, ctx.events, row, {

@@ -7,7 +7,7 @@ import { STOP_GRACE_S } from '../../domain/containers.js';
 import { event, type AppKit } from './kit.js';
 import { destroy } from './replicas.js';
 
-/** A deleted app: its route goes, then its containers (drained first), its rows and its git remote. */
+/** A deleted app: its route goes, then its containers (drained first), its rows, its built images and its git remote. */
 export async function removeApp(k: AppKit, appId: string): Promise<void> {
   const list = await rows.containersOfApp(k.db, appId);
   if (list.some((r) => r.in_rotation)) await rows.takeAppOutOfRotation(k.db, appId);
@@ -21,6 +21,11 @@ export async function removeApp(k: AppKit, appId: string): Promise<void> {
     }),
   );
   await rows.deleteContainersOfApp(k.db, appId);
+  // The images built for it go too (they carry its label; no release of another app names them).
+  for (const img of await k.runtime.listImages({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId })) {
+    // One still in use elsewhere stays; image garbage collection tries again later.
+    for (const tag of img.tags) await k.runtime.removeImage(tag).catch((err) => k.log.warn({ err, image: tag }, 'image of a deleted app not removed'));
+  }
   // The app's git remote goes with it.
   await rm(bareRepo(k.config.dataDir, appId), { recursive: true, force: true });
 }

@@ -1,0 +1,149 @@
+import type { ControllerDeps } from './deps.js';
+import type { BerthEvent } from '../domain/events.js';
+import { NOTIFIED, eventTitle, signBody, slackBody, webhookBody } from '../domain/notifications.js';
+import { appById } from '../store/apps.js';
+import { releaseByVersion } from '../store/releases.js';
+import { dueDeliveries, insertDeliveries, nextDue, recordAttempt, targetsOf, type DeliveryRow } from '../store/notifications.js';
+import { now } from '../store/db.js';
+import { newId } from '../lib/ids.js';
+
+const MAX_DELAY_MS = 5 * 60_000;
+
+/**
+ * Tells an app's notification targets about deploys, failures and crashes. Each message is written
+ * as a pending delivery first, then sent by this loop, apart from the event's writer: a slow or
+ * dead receiver never holds up a deploy. A failed send is retried after retryBaseMs, doubling, up
+ * to maxAttempts; pending deliveries are resumed on start.
+ */
+export class NotificationController {
+  private unsubscribe?: () => void;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private pass: Promise<void> | null = null;
+  private again = false;
+
+  constructor(private readonly ctx: ControllerDeps) {}
+
+  start(): void {
+    this.unsubscribe = this.ctx.events.subscribe((e) => {
+      if (e.app_id && NOTIFIED[e.kind]) void this.enqueue(e).catch((err) => this.ctx.log.warn({ err }, 'notification enqueue failed'));
+    });
+    this.kick();
+  }
+
+  /** Sends under way are not waited for: a claimed delivery is sent again after a restart. */
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe?.();
+    clearTimeout(this.timer);
+  }
+
+  private async enqueue(e: BerthEvent): Promise<void> {
+    const targets = await targetsOf(this.ctx.db, e.app_id!);
+    if (!targets.length) return;
+    const app = await appById(this.ctx.db, e.app_id!);
+    if (!app) return;
+    const version = typeof e.data?.release === 'number' ? e.data.release : null;
+    const release = e.kind === 'release.live' && version ? await releaseByVersion(this.ctx.db, app.id, version) : undefined;
+    const port = this.ctx.config.routerHttpPort;
+    const c = {
+      app: { id: app.id, slug: app.slug, url: `http://${app.slug}.${this.ctx.config.routerDomain}${port === 80 ? '' : `:${port}`}` },
+      title: eventTitle(e, !!release?.description.startsWith('Rollback to')),
+    };
+    const ts = now();
+    const rows: DeliveryRow[] = targets.map((t) => ({
+      id: newId('ntd'),
+      target_id: t.id,
+      event_kind: e.kind,
+      payload: t.kind === 'slack' ? slackBody(e, c) : webhookBody(e, c),
+      status: 'pending',
+      attempts: 0,
+      last_error: null,
+      next_attempt_at: ts,
+      created_at: ts,
+      delivered_at: null,
+    }));
+    await insertDeliveries(this.ctx.db, rows);
+    this.kick();
+  }
+
+  /** Runs a pass now (or right after the one under way). */
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.pass) {
+      this.again = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.pass = this.sendDue()
+      .catch((err) => this.ctx.log.warn({ err }, 'notification pass failed'))
+      .finally(async () => {
+        this.pass = null;
+        if (this.again) {
+          this.again = false;
+          return this.kick();
+        }
+        await this.schedule().catch(() => this.schedule(5000));
+      });
+  }
+
+  private async schedule(fixedMs?: number): Promise<void> {
+    if (this.stopped) return;
+    let ms = fixedMs;
+    if (ms === undefined) {
+      const next = await nextDue(this.ctx.db);
+      if (!next) return;
+      ms = Math.max(0, Date.parse(next.next_attempt_at) - Date.now());
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.kick(), Math.min(ms, MAX_DELAY_MS));
+  }
+
+  /** Sends every due delivery, each on its own: one hanging receiver does not hold up another. */
+  private async sendDue(): Promise<void> {
+    const due = await dueDeliveries(this.ctx.db, now(), 100);
+    // Claimed by pushing their next attempt past the send timeout: a pass that overlaps skips them.
+    const { timeoutMs } = this.ctx.config.notifications;
+    await Promise.all(
+      due.map(async (d) => {
+        await recordAttempt(this.ctx.db, d.id, { next_attempt_at: new Date(Date.now() + timeoutMs + 1000).toISOString() });
+        void this.send(d).catch((err) => {
+          if (!this.stopped) this.ctx.log.warn({ err, delivery: d.id }, 'notification send failed');
+        });
+      }),
+    );
+  }
+
+  private async send(d: DeliveryRow & { kind: string; url_sealed: string; secret_sealed: string | null }): Promise<void> {
+    const { retryBaseMs, maxAttempts, timeoutMs } = this.ctx.config.notifications;
+    const attempts = d.attempts + 1;
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'user-agent': 'Berth-Notifications/1' };
+    if (d.kind === 'webhook' && d.secret_sealed) {
+      headers['x-berth-event'] = d.event_kind;
+      headers['x-berth-delivery'] = d.id;
+      headers['x-berth-signature'] = signBody(this.ctx.secrets.open(d.secret_sealed), d.payload);
+    }
+    let error: string | null = null;
+    try {
+      const res = await fetch(this.ctx.secrets.open(d.url_sealed), { method: 'POST', headers, body: d.payload, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+      await res.body?.cancel().catch(() => {});
+      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } };
+      error = e.name === 'TimeoutError' ? `no answer in ${timeoutMs} ms` : e.cause?.code ?? e.message;
+    }
+    if (!error) {
+      await recordAttempt(this.ctx.db, d.id, { status: 'delivered', attempts, last_error: null, delivered_at: now() });
+      return;
+    }
+    const last = attempts >= maxAttempts;
+    const delay = Math.min(MAX_DELAY_MS, retryBaseMs * 2 ** (attempts - 1));
+    await recordAttempt(this.ctx.db, d.id, {
+      status: last ? 'failed' : 'pending',
+      attempts,
+      last_error: error,
+      next_attempt_at: new Date(Date.now() + (last ? 0 : delay)).toISOString(),
+    });
+    if (!last) void this.schedule().catch(() => {});
+  }
+}

@@ -1,0 +1,75 @@
+import { createHmac } from 'node:crypto';
+import type { BerthEvent } from './events.js';
+
+/** The events that are told, and how each is named in a message. */
+export const NOTIFIED: Record<string, string> = {
+  'release.deploying': 'deploy started',
+  'release.live': 'deploy live',
+  'release.failed': 'deploy failed',
+  'build.failed': 'build failed',
+  'container.crashed': 'crash',
+  'preview.building': 'preview building',
+  'preview.deleted': 'preview deleted',
+};
+
+/** "rolled back" instead of "deploy live" when the live release is a rollback. */
+export function eventTitle(e: BerthEvent, rollback: boolean): string {
+  if (e.kind === 'release.live' && rollback) return 'rolled back';
+  return NOTIFIED[e.kind] ?? e.kind;
+}
+
+export interface NotifyContext {
+  app: { id: string; slug: string; url: string };
+  title: string;
+}
+
+/** Slack's incoming-webhook message format: `text` is the fallback, a section block carries the same in mrkdwn. */
+export function slackBody(e: BerthEvent, c: NotifyContext): string {
+  const icon = /failed|crash/.test(c.title) ? ':x:' : c.title === 'deploy live' ? ':white_check_mark:' : c.title === 'rolled back' ? ':leftwards_arrow_with_hook:' : ':rocket:';
+  const text = `${icon} ${c.app.slug}: ${c.title}: ${e.message}`;
+  return JSON.stringify({
+    text,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: `${icon} *<${c.app.url}|${c.app.slug}>* ${c.title}\n${e.message}` } }],
+  });
+}
+
+/** The generic webhook's JSON body. */
+export function webhookBody(e: BerthEvent, c: NotifyContext): string {
+  return JSON.stringify({
+    event: { id: e.id, kind: e.kind, title: c.title, message: e.message, data: e.data, created_at: e.created_at },
+    app: c.app,
+    project_id: e.project_id,
+  });
+}
+
+/** `X-Berth-Signature: sha256=<hex HMAC-SHA256 of the body with the target's secret>`. */
+export const signBody = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+const LOCAL = new Set(['localhost', '127.0.0.1', '[::1]', '0.0.0.0', '[::]']);
+
+/**
+ * Why a notification URL is refused, or null: only http(s), no credentials in it, and never the
+ * control plane itself (a loop that could make requests as the server).
+ */
+export function notifyUrlProblem(raw: string, self: { host: string; port: number }): string | null {
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return 'is not a valid URL';
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') return `scheme ${u.protocol.slice(0, -1)} is not allowed (use https or http)`;
+  if (u.username || u.password) return 'must not contain a user or password';
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+  const host = u.hostname.toLowerCase();
+  if (u.host.toLowerCase() === self.host.toLowerCase() || (port === self.port && (LOCAL.has(host) || host.startsWith('127.')))) {
+    return 'points at this Berth server itself';
+  }
+  return null;
+}
+
+/** scheme://host/… : enough to recognise a target without showing the secret path of a Slack URL. */
+export const urlHint = (raw: string) => {
+  const u = new URL(raw);
+  return `${u.protocol}//${u.host}${u.pathname.length > 1 ? '/…' : '/'}`;
+};

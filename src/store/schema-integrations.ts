@@ -1,0 +1,81 @@
+/** Tables of the integrations (migration 0009_integrations): vendor accounts, app sources, webhook deliveries. */
+
+export type VendorKind = 'github' | 'gitlab' | 'bitbucket';
+
+export interface VendorAccountsTable {
+  id: string;
+  owner_id: string;
+  vendor: VendorKind;
+  /** host[:port] the token is sent to, and only to it. */
+  host: string;
+  username: string;
+  /** SecretBox-sealed token or app password. */
+  token_sealed: string;
+  created_at: string;
+}
+
+export interface AppSourcesTable {
+  app_id: string;
+  repo_url: string;
+  branch: string;
+  vendor_id: string | null;
+  webhook_secret_sealed: string;
+  /** 1: pull/merge requests build preview apps. */
+  previews: number;
+  /** 1: preview apps get the parent's secret config vars too. */
+  preview_secrets: number;
+  updated_at: string;
+}
+
+export interface PreviewAppsTable {
+  app_id: string;
+  parent_id: string;
+  number: number;
+  branch: string;
+  created_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  app_id: string;
+  delivery_id: string;
+  provider: string;
+  build_id: string | null;
+  created_at: string;
+}
+
+export interface RegistryAccountsTable {
+  id: string;
+  owner_id: string;
+  /** host[:port] as it appears in image references. */
+  host: string;
+  username: string;
+  password_sealed: string;
+  created_at: string;
+}
+
+export interface NotificationTargetsTable {
+  id: string;
+  app_id: string;
+  kind: 'slack' | 'webhook';
+  /** Sealed: a Slack webhook URL is itself a credential. */
+  url_sealed: string;
+  /** scheme://host/… shown in lists. */
+  url_hint: string;
+  /** Sealed HMAC secret of a generic webhook. */
+  secret_sealed: string | null;
+  created_at: string;
+}
+
+export interface NotificationDeliveriesTable {
+  id: string;
+  target_id: string;
+  event_kind: string;
+  /** The exact JSON body sent (and signed). */
+  payload: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  last_error: string | null;
+  next_attempt_at: string;
+  created_at: string;
+  delivered_at: string | null;
+}
