@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
-import { demuxLogs, jsonLines } from './log-stream.js';
+import { demuxLogs, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
 import type {
   BuildImageOptions,
@@ -209,7 +209,7 @@ export class DockerRuntime implements Runtime {
     const stop = () => (Buffer.isBuffer(body) ? undefined : body.destroy());
     signal?.addEventListener('abort', stop, { once: true });
     try {
-      yield* demuxLogs(body);
+      yield* withoutResent(demuxLogs(body));
     } finally {
       signal?.removeEventListener('abort', stop);
     }
