@@ -1,6 +1,6 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { routes, type RouteInput, type RouteName, type RouteOutput } from './contract.js';
+import { routes, type RouteDef, type RouteInput, type RouteName, type RouteOutput } from './contract.js';
 import { sockets, type SocketInput, type SocketMessage, type SocketName } from './contract-sockets.js';
 import { ErrorBody } from './schemas.js';
 import type { ApiContext, AuthUser } from './context.js';
@@ -10,6 +10,8 @@ export type HandlerRequest<N extends RouteName> = RouteInput<N> & {
   /** The caller; routes with auth: false get null. */
   user: AuthUser;
   raw: FastifyRequest;
+  /** Sets a response header the route declares (`headers` in its contract entry). */
+  header: (name: string, value: string) => void;
 };
 export type Handler<N extends RouteName> = (req: HandlerRequest<N>, ctx: ApiContext) => Promise<RouteOutput<N>>;
 /** Handlers of some routes: what each resource's handler file exports (`satisfies Handlers`). */
@@ -35,10 +37,17 @@ declare module 'fastify' {
   }
 }
 
+/** The success response as OpenAPI shows it: its schema, and the headers the route sets. */
+function successSchema(def: { response: unknown; headers?: Record<string, string> }) {
+  if (!def.headers) return def.response;
+  const headers = Object.fromEntries(Object.entries(def.headers).map(([k, description]) => [k, { type: 'string', description }]));
+  return { ...(def.response as object), headers };
+}
+
 /** Registers each handler on its contract route, with the contract's schemas and status. */
 export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: AllHandlers) {
   for (const [name, handler] of Object.entries(handlers) as [RouteName, Handler<RouteName>][]) {
-    const def = routes[name] as (typeof routes)[RouteName] & Record<string, unknown>;
+    const def = routes[name] as RouteDef;
     const status = (def.status as number | undefined) ?? 200;
     const auth = def.auth !== false;
     app.route({
@@ -54,7 +63,8 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: All
         ...(def.params ? { params: def.params } : {}),
         ...(def.query ? { querystring: def.query } : {}),
         ...(def.body ? { body: def.body } : {}),
-        response: { [status]: def.response, '4xx': ErrorBody },
+        response: { [status]: successSchema(def), '4xx': ErrorBody },
+        ...(def.produces ? { produces: [def.produces] } : {}),
       },
       handler: async (req, reply) => {
         const out = await handler(
@@ -64,10 +74,12 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: All
             body: req.body as never,
             user: req.user as AuthUser,
             raw: req,
+            header: (name, value) => void reply.header(name, value),
           },
           ctx,
         );
         reply.code(status);
+        if (def.produces) return reply.type(def.produces).send(out);
         if (out instanceof CachedAnswer) {
           return reply.type('application/json; charset=utf-8').send(out.bytes((v) => String(reply.serialize(v))));
         }

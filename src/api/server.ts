@@ -20,9 +20,10 @@ import { eventHandlers, eventSockets } from './routes/events.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
-import { registerSession, sessionUser } from './session.js';
+import { sessionUser } from './session.js';
+import { sessionHandlers } from './routes/sessions.js';
 import { registerWeb } from './web.js';
-import { routerHandlers, registerRouterExtras } from './routes/router.js';
+import { routerHandlers } from './routes/router.js';
 import { metricsHandlers } from './routes/metrics.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
@@ -248,11 +249,10 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...domainHandlers,
     ...routerHandlers,
     ...metricsHandlers,
+    ...sessionHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);
-  await registerRouterExtras(app, ctx);
-  registerSession(app, ctx);
   await registerWeb(app, ctx);
   return app;
 }

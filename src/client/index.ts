@@ -69,6 +69,8 @@ export class BerthClient {
       throw new ApiError(0, 'unreachable', `cannot reach Berth at ${this.opts.baseUrl}${cause ? ` (${cause})` : ''}`);
     }
     const text = await res.text();
+    // A route that sends a file (the CA's PEM) answers with its text.
+    if (res.ok && 'produces' in def) return text as RouteOutput<N>;
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
