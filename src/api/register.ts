@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { routes, type RouteDef, type RouteInput, type RouteName, type RouteOutput } from './contract.js';
-import { sockets, type SocketInput, type SocketMessage, type SocketName } from './contract-sockets.js';
+import { sockets, type SocketDef, type SocketInput, type SocketMessage, type SocketName } from './contract-sockets.js';
+import { Type as T, TypeGuard, type TSchema } from '@sinclair/typebox';
 import { ErrorBody } from './schemas.js';
 import type { ApiContext, AuthUser } from './context.js';
 import { CachedAnswer } from './read-cache.js';
@@ -89,6 +90,14 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: All
   }
 }
 
+/** A socket's declared query plus the `token` a browser may send instead of a header (see server.ts). */
+function socketQuery(query: TSchema | undefined): TSchema {
+  const token = { token: T.Optional(T.String()) };
+  return query && TypeGuard.IsObject(query)
+    ? T.Object({ ...query.properties, ...token }, { additionalProperties: query.additionalProperties ?? true })
+    : T.Object(token);
+}
+
 const socketRequest = (req: FastifyRequest) => ({
   params: (req.params ?? {}) as never,
   query: (req.query ?? {}) as never,
@@ -100,12 +109,14 @@ const socketRequest = (req: FastifyRequest) => ({
 export function mountSockets(app: FastifyInstance, ctx: ApiContext, handlers: SocketHandlers) {
   for (const [name, h] of Object.entries(handlers) as [SocketName, SocketHandler<SocketName>][]) {
     const before = h.before;
+    const def = sockets[name] as SocketDef;
     app.get(
-      sockets[name].path,
+      def.path,
       {
         websocket: true,
         config: { auth: true },
-        schema: { hide: true },
+        // Params and query are checked before the upgrade, as on the HTTP routes: a bad value is a 400 naming the field.
+        schema: { hide: true, ...(def.params ? { params: def.params } : {}), querystring: socketQuery(def.query) },
         ...(before ? { preValidation: async (req: FastifyRequest) => before(socketRequest(req), ctx) } : {}),
       },
       (socket: WebSocket, req) => {
