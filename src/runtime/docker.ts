@@ -4,11 +4,13 @@ import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, ty
 import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
 import { demuxLogs, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
+import { toContainerStats } from './stats.js';
 import type {
   BuildImageOptions,
   ContainerInfo,
   ContainerSpec,
   ContainerState,
+  ContainerStats,
   ImageInfo,
   LogLine,
   LogOptions,
@@ -213,6 +215,12 @@ export class DockerRuntime implements Runtime {
     } finally {
       signal?.removeEventListener('abort', stop);
     }
+  }
+
+  async stats(id: string): Promise<ContainerStats | null> {
+    // stream=false: one answer, after the engine's next sample (about a second), so CPU has a previous sample to compare with.
+    const raw = await this.call('container stats', this.callTimeoutMs, (abortSignal) => this.api.getContainer(id).stats({ stream: false, abortSignal }), [404]);
+    return raw ? toContainerStats(raw) : null;
   }
 
   events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent> {

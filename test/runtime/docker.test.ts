@@ -235,6 +235,22 @@ describe('logs and events', () => {
     assert.equal([...counts.keys()].filter((l) => /^L\d+ /.test(l)).length, 100000);
   });
 
+  test('stats: CPU and memory of a running container from one engine sample; null once it stops or is gone', async () => {
+    // Busy on purpose, under a limit of half a core: CPU has a figure to show, and a ceiling.
+    const id = await runtime.createContainer(spec({ cpu: 0.5, memoryMb: 96, cmd: ['node', '-e', 'const b = []; for (let i = 0; i < 40; i++) b.push(Buffer.alloc(1 << 20, 1)); for (;;) {}'] }));
+    await runtime.startContainer(id);
+    const use = await waitFor('a busy sample', async () => {
+      const s = await runtime.stats(id);
+      return s && s.cpuPercent > 5 && s.memoryMb > 40 ? s : undefined;
+    });
+    assert.ok(use.cpuPercent <= 60, `held to half a core: ${use.cpuPercent}%`);
+    assert.ok(use.memoryMb < 96, `under its limit: ${use.memoryMb} MB`);
+    await runtime.stopContainer(id, 1);
+    assert.equal(await runtime.stats(id), null, 'not running');
+    await runtime.removeContainer(id);
+    assert.equal(await runtime.stats(id), null, 'gone');
+  });
+
   test('follow ends by itself when the container stops', async () => {
     const { id, ip } = await startApp(runtime, spec());
     await waitFor('HTTP 200', () => getJson(`http://${ip}:8080/`));

@@ -206,10 +206,23 @@ describe('web dashboard', () => {
     assert.equal((await dev.call('listDomains', { params: { id: 'web' } })).items[0].hostname, 'www.shop.example');
   });
 
-  test('metrics: charts from the router, or a plain "no data yet" while it has none', async () => {
+  test('metrics: charts from the router, and CPU and memory per replica from the engine', async () => {
     await tab('Metrics');
-    await page.getByRole('status').filter({ hasText: 'No data yet' }).or(page.locator('figure.chart').first()).waitFor();
+    const m = await dev.call('getAppMetrics', { params: { id: 'web' } });
+    const { memory } = await dev.call('getApp', { params: { id: 'web' } });
+    assert.ok(m.replicas.length > 0, 'the router reports the replicas');
+    for (const r of m.replicas) {
+      assert.ok(r.name && r.cpu_percent !== null && r.cpu_percent >= 0, JSON.stringify(r));
+      // The app runs under its memory limit, and node takes more than 1 MB.
+      assert.ok(r.memory_mb !== null && r.memory_mb > 1 && r.memory_mb < memory, JSON.stringify(r));
+    }
+    await page.locator('figure.chart').filter({ hasText: 'CPU (%)' }).waitFor(WAIT);
+    await page.locator('figure.chart').filter({ hasText: 'Memory (MB)' }).waitFor(WAIT);
+    await page.locator('figure.chart').filter({ hasText: 'Requests per second' }).waitFor(WAIT);
+    // Each replica is a series of its own, named after its container.
+    await page.locator('figure.chart').filter({ hasText: 'Memory (MB)' }).getByText(`replicas.${m.replicas[0].name}.memory_mb`).waitFor(WAIT);
     assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
+    await screenshot(page, 'metrics');
   });
 
   test('create a token (shown once) and revoke it', async () => {
