@@ -222,6 +222,7 @@ describe('web dashboard', () => {
     // Each replica is a series of its own, named after its container.
     await page.locator('figure.chart').filter({ hasText: 'Memory (MB)' }).getByText(`replicas.${m.replicas[0].name}.memory_mb`).waitFor(WAIT);
     assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
+    await page.evaluate(() => document.querySelector('section[aria-label=Metrics]')?.scrollIntoView());
     await screenshot(page, 'metrics');
   });
 
