@@ -85,7 +85,9 @@ function sortableTime(time: string): string {
  * rotation (max-size reached mid-burst) re-sends the lines already read from the new file: the
  * stream's timestamps step back once and the same lines come again. The logger stamps each stream's
  * lines in order (nanoseconds), so within a stream a line older than the last one sent, or the
- * last one again, is such a repeat. Lines without a timestamp pass.
+ * last one again, is such a repeat. Lines without a timestamp pass. The price: were the host's wall
+ * clock stepped back while an app logs, its lines stamped before the clock caught up would be
+ * dropped from a follow that was open across the step (`docker logs` still has them).
  */
 export async function* withoutResent(lines: AsyncIterable<LogLine>): AsyncGenerator<LogLine> {
   const last: Partial<Record<LogLine['stream'], { time: string; line: string }>> = {};
