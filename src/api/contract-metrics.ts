@@ -29,8 +29,13 @@ export const AppMetrics = T.Object({
   replicas: T.Array(
     T.Composite([
       T.Object({
-        /** The container behind this upstream, when Berth knows it. */
+        /** The container behind this upstream, when Berth knows it: its id and name. */
         container: T.Union([T.String(), T.Null()]),
+        name: T.Union([T.String(), T.Null()]),
+        /** From the container engine's stats (one sample): share of one core, 100 = one core busy. Null when unknown. */
+        cpu_percent: T.Union([T.Number(), T.Null()]),
+        /** Memory in use, page cache left out, as `docker stats` shows it. Null when unknown. */
+        memory_mb: T.Union([T.Number(), T.Null()]),
         upstream: T.String(),
         /** The router's view: UP, DOWN (failing health checks), DRAIN (leaving rotation), MAINT. */
         status: T.String(),
@@ -44,7 +49,7 @@ export const metricsRoutes = {
   getAppMetrics: {
     method: 'GET',
     path: '/api/v1/apps/:id/metrics',
-    summary: "An app's traffic as the edge router counts it: request rate, responses by class, open sessions, response times",
+    summary: "An app's traffic as the edge router counts it (request rate, responses by class, open sessions, response times) and each replica's CPU and memory",
     tag: 'apps',
     params: IdParam,
     response: AppMetrics,

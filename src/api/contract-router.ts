@@ -31,4 +31,14 @@ export const routerRoutes = {
     auth: false,
     response: RouterCa,
   },
+  getRouterCaPem: {
+    method: 'GET',
+    path: '/api/v1/router/ca.pem',
+    summary: "Berth's CA certificate as a PEM file (for curl -o and browsers' import dialogs)",
+    tag: 'router',
+    auth: false,
+    response: T.String({ description: 'PEM' }),
+    produces: 'application/x-pem-file',
+    headers: { 'content-disposition': 'attachment; filename="berth-ca.pem"' },
+  },
 } as const satisfies Record<string, RouteDef>;

@@ -15,7 +15,7 @@ export interface SocketDef {
   summary: string;
   tag: string;
   params?: TSchema;
-  /** Documented and typed for callers; the handler reads it leniently (a bad tail falls back to the default). */
+  /** Validated before the upgrade (a bad value: HTTP 400 naming the field); `token` is always allowed besides. */
   query?: TSchema;
   /** Every message the server sends on this socket. */
   message: TSchema;

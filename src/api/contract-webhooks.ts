@@ -4,7 +4,7 @@ import { IdParam, type RouteDef } from './route-def.js';
 /**
  * The push webhook of an app with a git source. Deliveries themselves go to
  * POST /api/v1/webhooks/{app id}: a raw-body route outside this contract (the signature covers the
- * exact bytes), see src/api/routes/webhook-receive.ts.
+ * exact bytes), see src/api/handlers/webhook-receive.ts.
  */
 export const Webhook = T.Object({
   url: T.String(),

@@ -16,6 +16,7 @@ import { webhookRoutes } from './contract-webhooks.js';
 import { registryRoutes } from './contract-registries.js';
 import { imageRoutes } from './contract-images.js';
 import { notificationRoutes } from './contract-notifications.js';
+import { sessionRoutes } from './contract-sessions.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -42,6 +43,7 @@ export const routes = {
   ...registryRoutes,
   ...imageRoutes,
   ...notificationRoutes,
+  ...sessionRoutes,
 };
 
 export type Routes = typeof routes;

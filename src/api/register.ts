@@ -1,7 +1,8 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { routes, type RouteInput, type RouteName, type RouteOutput } from './contract.js';
-import { sockets, type SocketInput, type SocketMessage, type SocketName } from './contract-sockets.js';
+import { routes, type RouteDef, type RouteInput, type RouteName, type RouteOutput } from './contract.js';
+import { sockets, type SocketDef, type SocketInput, type SocketMessage, type SocketName } from './contract-sockets.js';
+import { Type as T, TypeGuard, type TSchema } from '@sinclair/typebox';
 import { ErrorBody } from './schemas.js';
 import type { ApiContext, AuthUser } from './context.js';
 import { CachedAnswer } from './read-cache.js';
@@ -10,6 +11,8 @@ export type HandlerRequest<N extends RouteName> = RouteInput<N> & {
   /** The caller; routes with auth: false get null. */
   user: AuthUser;
   raw: FastifyRequest;
+  /** Sets a response header the route declares (`headers` in its contract entry). */
+  header: (name: string, value: string) => void;
 };
 export type Handler<N extends RouteName> = (req: HandlerRequest<N>, ctx: ApiContext) => Promise<RouteOutput<N>>;
 /** Handlers of some routes: what each resource's handler file exports (`satisfies Handlers`). */
@@ -35,10 +38,17 @@ declare module 'fastify' {
   }
 }
 
+/** The success response as OpenAPI shows it: its schema, and the headers the route sets. */
+function successSchema(def: { response: unknown; headers?: Record<string, string> }) {
+  if (!def.headers) return def.response;
+  const headers = Object.fromEntries(Object.entries(def.headers).map(([k, description]) => [k, { type: 'string', description }]));
+  return { ...(def.response as object), headers };
+}
+
 /** Registers each handler on its contract route, with the contract's schemas and status. */
 export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: AllHandlers) {
   for (const [name, handler] of Object.entries(handlers) as [RouteName, Handler<RouteName>][]) {
-    const def = routes[name] as (typeof routes)[RouteName] & Record<string, unknown>;
+    const def = routes[name] as RouteDef;
     const status = (def.status as number | undefined) ?? 200;
     const auth = def.auth !== false;
     app.route({
@@ -54,7 +64,8 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: All
         ...(def.params ? { params: def.params } : {}),
         ...(def.query ? { querystring: def.query } : {}),
         ...(def.body ? { body: def.body } : {}),
-        response: { [status]: def.response, '4xx': ErrorBody },
+        response: { [status]: successSchema(def), '4xx': ErrorBody },
+        ...(def.produces ? { produces: [def.produces] } : {}),
       },
       handler: async (req, reply) => {
         const out = await handler(
@@ -64,10 +75,12 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: All
             body: req.body as never,
             user: req.user as AuthUser,
             raw: req,
+            header: (name, value) => void reply.header(name, value),
           },
           ctx,
         );
         reply.code(status);
+        if (def.produces) return reply.type(def.produces).send(out);
         if (out instanceof CachedAnswer) {
           return reply.type('application/json; charset=utf-8').send(out.bytes((v) => String(reply.serialize(v))));
         }
@@ -75,6 +88,14 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: All
       },
     });
   }
+}
+
+/** A socket's declared query plus the `token` a browser may send instead of a header (see server.ts). */
+function socketQuery(query: TSchema | undefined): TSchema {
+  const token = { token: T.Optional(T.String()) };
+  return query && TypeGuard.IsObject(query)
+    ? T.Object({ ...query.properties, ...token }, { additionalProperties: query.additionalProperties ?? true })
+    : T.Object(token);
 }
 
 const socketRequest = (req: FastifyRequest) => ({
@@ -88,12 +109,14 @@ const socketRequest = (req: FastifyRequest) => ({
 export function mountSockets(app: FastifyInstance, ctx: ApiContext, handlers: SocketHandlers) {
   for (const [name, h] of Object.entries(handlers) as [SocketName, SocketHandler<SocketName>][]) {
     const before = h.before;
+    const def = sockets[name] as SocketDef;
     app.get(
-      sockets[name].path,
+      def.path,
       {
         websocket: true,
         config: { auth: true },
-        schema: { hide: true },
+        // Params and query are checked before the upgrade, as on the HTTP routes: a bad value is a 400 naming the field.
+        schema: { hide: true, ...(def.params ? { params: def.params } : {}), querystring: socketQuery(def.query) },
         ...(before ? { preValidation: async (req: FastifyRequest) => before(socketRequest(req), ctx) } : {}),
       },
       (socket: WebSocket, req) => {

@@ -14,6 +14,13 @@ export interface RouteDef {
   /** Success status (default 200). */
   status?: number;
   response: TSchema;
+  /**
+   * The success body's media type when it is not JSON (a PEM file): the handler's string is sent
+   * as it is, and the client returns the text.
+   */
+  produces?: string;
+  /** Response headers the handler sets (Set-Cookie, Content-Disposition), documented in OpenAPI. */
+  headers?: Record<string, string>;
 }
 
 export const closed = <P extends Record<string, TSchema>>(props: P) => T.Object(props, { additionalProperties: false });

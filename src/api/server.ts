@@ -9,27 +9,28 @@ import { HttpError } from './errors.js';
 import { bearerToken } from './bearer.js';
 import { isUniqueViolation } from '../store/db.js';
 import { userForToken, touchToken } from '../store/users.js';
-import { authHandlers } from './routes/auth.js';
-import { userHandlers } from './routes/users.js';
-import { projectHandlers } from './routes/projects.js';
-import { appHandlers } from './routes/apps.js';
-import { appActionHandlers } from './routes/app-actions.js';
-import { releaseHandlers } from './routes/releases.js';
-import { containerHandlers, containerSockets } from './routes/containers.js';
-import { eventHandlers, eventSockets } from './routes/events.js';
-import { buildHandlers, registerBuildExtras } from './routes/builds.js';
-import { followBuildLog } from './routes/build-ws.js';
-import { domainHandlers } from './routes/domains.js';
-import { vendorHandlers } from './routes/vendors.js';
-import { webhookHandlers } from './routes/webhooks.js';
-import { registryHandlers } from './routes/registries.js';
-import { imageHandlers } from './routes/images.js';
-import { notificationHandlers } from './routes/notifications.js';
-import { registerWebhookReceiver } from './routes/webhook-receive.js';
-import { registerSession, sessionUser } from './session.js';
+import { authHandlers } from './handlers/auth.js';
+import { userHandlers } from './handlers/users.js';
+import { projectHandlers } from './handlers/projects.js';
+import { appHandlers } from './handlers/apps.js';
+import { appActionHandlers } from './handlers/app-actions.js';
+import { releaseHandlers } from './handlers/releases.js';
+import { containerHandlers, containerSockets } from './handlers/containers.js';
+import { eventHandlers, eventSockets } from './handlers/events.js';
+import { buildHandlers, registerBuildExtras } from './handlers/builds.js';
+import { followBuildLog } from './handlers/build-ws.js';
+import { domainHandlers } from './handlers/domains.js';
+import { sessionUser } from './session.js';
+import { sessionHandlers } from './handlers/sessions.js';
+import { vendorHandlers } from './handlers/vendors.js';
+import { webhookHandlers } from './handlers/webhooks.js';
+import { registryHandlers } from './handlers/registries.js';
+import { imageHandlers } from './handlers/images.js';
+import { notificationHandlers } from './handlers/notifications.js';
+import { registerWebhookReceiver } from './handlers/webhook-receive.js';
 import { registerWeb } from './web.js';
-import { routerHandlers, registerRouterExtras } from './routes/router.js';
-import { metricsHandlers } from './routes/metrics.js';
+import { routerHandlers } from './handlers/router.js';
+import { metricsHandlers } from './handlers/metrics.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -259,12 +260,11 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...registryHandlers,
     ...imageHandlers,
     ...notificationHandlers,
+    ...sessionHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);
-  await registerRouterExtras(app, ctx);
   await registerWebhookReceiver(app, ctx);
-  registerSession(app, ctx);
   await registerWeb(app, ctx);
   return app;
 }

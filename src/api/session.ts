@@ -1,13 +1,8 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Type as T } from '@sinclair/typebox';
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
 import type { ApiContext, AuthUser } from './context.js';
 import { HttpError } from './errors.js';
-import { authenticate, userDto } from './routes/auth.js';
-import { newToken } from '../lib/crypto.js';
-import { createSession, deleteSession, sessionFor } from '../store/sessions.js';
-import { userById } from '../store/users.js';
-import * as S from './schemas.js';
+import { sessionFor } from '../store/sessions.js';
 
 /**
  * The dashboard's browser session: an HttpOnly, SameSite=Strict cookie (Secure when the page came
@@ -16,10 +11,9 @@ import * as S from './schemas.js';
  * page of this origin. Bearer tokens (CLI, scripts) are untouched by any of this.
  */
 export const SESSION_COOKIE = 'berth_session';
-const SESSION_DAYS = 7;
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-function cookieValue(req: FastifyRequest, name: string): string | undefined {
+export function cookieValue(req: FastifyRequest, name: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const i = part.indexOf('=');
     if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
@@ -33,10 +27,11 @@ function secure(req: FastifyRequest): boolean {
   return req.protocol === 'https' || req.headers['x-forwarded-proto'] === 'https';
 }
 
-function setCookie(req: FastifyRequest, reply: FastifyReply, value: string, maxAgeS: number) {
+/** The Set-Cookie value for the session cookie (value '' and max-age 0 clear it). */
+export function sessionCookie(req: FastifyRequest, value: string, maxAgeS: number): string {
   const attrs = [`${SESSION_COOKIE}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAgeS}`];
   if (secure(req)) attrs.push('Secure');
-  reply.header('set-cookie', attrs.join('; '));
+  return attrs.join('; ');
 }
 
 /** True when the request's Origin names the host it was sent to (what a page of this dashboard sends). */
@@ -68,48 +63,4 @@ export async function sessionUser(ctx: ApiContext, req: FastifyRequest): Promise
     }
   }
   return { id: s.id, username: s.username, is_admin: !!s.is_admin };
-}
-
-const SessionBody = T.Object({ user: S.User, csrf_token: T.String() });
-
-/** POST /api/v1/session logs in, GET tells the page who it is (and its CSRF token), DELETE ends it. */
-export function registerSession(app: FastifyInstance, ctx: ApiContext) {
-  const schema = (extra: object) => ({ tags: ['auth'], response: { 200: SessionBody, '4xx': S.ErrorBody }, ...extra });
-  app.post<{ Body: { username: string; password: string } }>(
-    '/api/v1/session',
-    {
-      config: { auth: false },
-      schema: schema({
-        operationId: 'createSession',
-        summary: 'Log in from a browser: sets the session cookie',
-        body: T.Object({ username: T.String({ minLength: 1, maxLength: 64 }), password: T.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
-      }),
-    },
-    async (req, reply) => {
-      const user = await authenticate(ctx, req.body.username, req.body.password);
-      const token = newToken();
-      const csrf = randomBytes(24).toString('base64url');
-      await createSession(ctx.db, { userId: user.id, token, csrfToken: csrf, expiresAt: new Date(Date.now() + SESSION_DAYS * 86400_000).toISOString() });
-      setCookie(req, reply, token, SESSION_DAYS * 86400);
-      return { user: userDto(user), csrf_token: csrf };
-    },
-  );
-  app.get('/api/v1/session', { config: { auth: false }, schema: schema({ operationId: 'getSession', summary: 'The browser session: its user and CSRF token' }) }, async (req) => {
-    const token = cookieValue(req, SESSION_COOKIE);
-    const s = token ? await sessionFor(ctx.db, token) : undefined;
-    if (!s) throw new HttpError(401, 'unauthorized', 'not logged in');
-    const user = await userById(ctx.db, s.id);
-    if (!user) throw new HttpError(401, 'unauthorized', 'not logged in');
-    return { user: userDto(user), csrf_token: s.csrf_token };
-  });
-  app.delete(
-    '/api/v1/session',
-    { config: { auth: true }, schema: schema({ operationId: 'deleteSession', summary: 'Log out: ends the session on the server', response: { 200: S.Ok, '4xx': S.ErrorBody } }) },
-    async (req, reply) => {
-      const token = cookieValue(req, SESSION_COOKIE);
-      if (token) await deleteSession(ctx.db, token);
-      setCookie(req, reply, '', 0);
-      return { ok: true };
-    },
-  );
 }

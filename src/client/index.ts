@@ -69,6 +69,8 @@ export class BerthClient {
       throw new ApiError(0, 'unreachable', `cannot reach Berth at ${this.opts.baseUrl}${cause ? ` (${cause})` : ''}`);
     }
     const text = await res.text();
+    // A route that sends a file (the CA's PEM) answers with its text.
+    if (res.ok && 'produces' in def) return text as RouteOutput<N>;
     let json: unknown;
     try {
       json = text ? JSON.parse(text) : undefined;
@@ -103,11 +105,20 @@ export class BerthClient {
       ws.on('open', () => opts.onOpen?.());
       ws.on('message', (data) => onMessage(JSON.parse(String(data)) as SocketMessage<N>));
       ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
-      // The upgrade refused (401, 404, ...): an ApiError with the HTTP status, like call()'s.
+      // The upgrade refused (400, 401, 404, ...): an ApiError with the status and the server's error, like call()'s.
       ws.on('unexpected-response', (_req, res) => {
-        reject(new ApiError(res.statusCode ?? 0, 'http_error', `cannot open ${url.pathname}: HTTP ${res.statusCode}`));
-        res.resume();
-        ws.terminate();
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          let e: { code?: string; message?: string; details?: unknown } | undefined;
+          try {
+            e = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: typeof e }).error;
+          } catch {
+            /* not the API's JSON error */
+          }
+          reject(new ApiError(res.statusCode ?? 0, e?.code ?? 'http_error', e?.message ?? `cannot open ${url.pathname}: HTTP ${res.statusCode}`, e?.details));
+          ws.terminate();
+        });
       });
       ws.on('error', reject);
       opts.signal?.addEventListener('abort', () => ws.close(), { once: true });

@@ -2,13 +2,15 @@ import type { Readable } from 'node:stream';
 import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
-import { demuxLogs, jsonLines } from './log-stream.js';
+import { demuxLogs, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
+import { toContainerStats } from './stats.js';
 import type {
   BuildImageOptions,
   ContainerInfo,
   ContainerSpec,
   ContainerState,
+  ContainerStats,
   ImageInfo,
   PullOptions,
   LogLine,
@@ -210,10 +212,16 @@ export class DockerRuntime implements Runtime {
     const stop = () => (Buffer.isBuffer(body) ? undefined : body.destroy());
     signal?.addEventListener('abort', stop, { once: true });
     try {
-      yield* demuxLogs(body);
+      yield* withoutResent(demuxLogs(body));
     } finally {
       signal?.removeEventListener('abort', stop);
     }
+  }
+
+  async stats(id: string): Promise<ContainerStats | null> {
+    // stream=false: one answer, after the engine's next sample (about a second), so CPU has a previous sample to compare with.
+    const raw = await this.call('container stats', this.callTimeoutMs, (abortSignal) => this.api.getContainer(id).stats({ stream: false, abortSignal }), [404]);
+    return raw ? toContainerStats(raw) : null;
   }
 
   events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent> {

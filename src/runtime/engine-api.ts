@@ -43,6 +43,15 @@ export interface EngineContainer {
       since?: number;
     },
   ): Promise<Readable | Buffer>;
+  stats(opts: CallOptions & { stream: false }): Promise<StatsJson>;
+}
+
+/** The Engine API's stats answer (GET /containers/{id}/stats?stream=false), the fields Berth reads. */
+export interface StatsJson {
+  read?: string;
+  cpu_stats?: { cpu_usage?: { total_usage?: number; percpu_usage?: number[] | null }; system_cpu_usage?: number; online_cpus?: number };
+  precpu_stats?: { cpu_usage?: { total_usage?: number }; system_cpu_usage?: number };
+  memory_stats?: { usage?: number; stats?: Record<string, number> };
 }
 
 export interface ContainerInspect {

@@ -74,6 +74,34 @@ export async function* demuxLogs(body: Readable | Buffer): AsyncGenerator<LogLin
   yield* demux.end();
 }
 
+/** An engine timestamp (RFC 3339, fraction trimmed of trailing zeros) as a string that sorts by time. */
+function sortableTime(time: string): string {
+  const m = /^([^.Z]+)(?:\.(\d{1,9}))?Z$/.exec(time);
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z` : time;
+}
+
+/**
+ * Drops lines the engine sends a second time. Docker 20.10 following a json-file log across a
+ * rotation (max-size reached mid-burst) re-sends the lines already read from the new file: the
+ * stream's timestamps step back once and the same lines come again. The logger stamps each stream's
+ * lines in order (nanoseconds), so within a stream a line older than the last one sent, or the
+ * last one again, is such a repeat. Lines without a timestamp pass. The price: were the host's wall
+ * clock stepped back while an app logs, its lines stamped before the clock caught up would be
+ * dropped from a follow that was open across the step (`docker logs` still has them).
+ */
+export async function* withoutResent(lines: AsyncIterable<LogLine>): AsyncGenerator<LogLine> {
+  const last: Partial<Record<LogLine['stream'], { time: string; line: string }>> = {};
+  for await (const l of lines) {
+    if (l.time) {
+      const time = sortableTime(l.time);
+      const prev = last[l.stream];
+      if (prev && (time < prev.time || (time === prev.time && l.line === prev.line))) continue;
+      last[l.stream] = { time, line: l.line };
+    }
+    yield l;
+  }
+}
+
 /** Splits a stream of newline-delimited JSON objects (events, build output). */
 export async function* jsonLines(body: Readable): AsyncGenerator<Record<string, unknown>> {
   let rest = '';

@@ -56,6 +56,14 @@ export interface LogOptions {
   signal?: AbortSignal;
 }
 
+/** A running container's resource use, from one engine sample. */
+export interface ContainerStats {
+  /** Share of one core over the engine's last sample interval (100 = one core busy; 200 = two). */
+  cpuPercent: number;
+  /** Memory in use, page cache the kernel can drop left out (as `docker stats` counts it). */
+  memoryMb: number;
+}
+
 export interface RuntimeEvent {
   /** Engine action: start, die, oom, health_status, destroy, ... */
   action: string;
@@ -107,6 +115,8 @@ export interface Runtime {
   /** Containers (running or not) whose labels include all of the given ones. */
   listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
   logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** One sample of CPU and memory use; null when there is no such container or it is not running. */
+  stats(id: string): Promise<ContainerStats | null>;
   /** Container events for containers carrying the given labels, until the signal aborts. */
   events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent>;
 

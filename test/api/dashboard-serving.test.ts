@@ -68,6 +68,14 @@ for (const engine of ENGINES) {
       assert.equal(((await noToken.json()) as { error: { code: string } }).error.code, 'csrf');
       assert.equal((await post({ 'x-csrf-token': 'wrong' })).status, 403);
       assert.equal((await post({ 'x-csrf-token': csrf })).status, 201);
+      assert.equal((await fetch(`${s.url}/api/v1/session`, { method: 'DELETE', headers: { cookie } })).status, 403, 'logging out needs the CSRF token too');
+      assert.equal((await fetch(`${s.url}/api/v1/session`)).status, 401, 'no cookie, no session');
+      // Contract routes like every other: in the OpenAPI document, login public, the cookie declared.
+      const doc = (await (await fetch(`${s.url}/api/openapi.json`)).json()) as { paths: Record<string, Record<string, { operationId: string; security?: unknown[]; responses: Record<string, { headers?: Record<string, unknown> }> }>> };
+      const ops = doc.paths['/api/v1/session'];
+      assert.deepEqual([ops.post.operationId, ops.get.operationId, ops.delete.operationId], ['createSession', 'getSession', 'deleteSession']);
+      assert.deepEqual(ops.post.security, []);
+      assert.ok(ops.post.responses['200'].headers?.['set-cookie']);
       const out = await fetch(`${s.url}/api/v1/session`, { method: 'DELETE', headers: { cookie, 'x-csrf-token': csrf } });
       assert.equal(out.status, 200);
       assert.match(out.headers.get('set-cookie')!, /Max-Age=0/);

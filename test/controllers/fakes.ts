@@ -1,4 +1,4 @@
-import type { BuildImageOptions, ContainerInfo, ContainerSpec, ContainerState, ImageInfo, LogLine, Runtime, RuntimeEvent } from '../../src/runtime/types.js';
+import type { BuildImageOptions, ContainerInfo, ContainerSpec, ContainerState, ContainerStats, ImageInfo, LogLine, Runtime, RuntimeEvent } from '../../src/runtime/types.js';
 import type { Route, Router } from '../../src/router/types.js';
 import type { Clock } from '../../src/controllers/deps.js';
 
@@ -83,6 +83,11 @@ export class FakeRuntime implements Runtime {
 
   async *logs(): AsyncIterable<LogLine> {
     yield { stream: 'stdout', time: new Date(0).toISOString(), line: 'booting' };
+  }
+
+  async stats(id: string): Promise<ContainerStats | null> {
+    const c = this.containers.get(id);
+    return c?.state === 'running' ? { cpuPercent: 0, memoryMb: c.spec.memoryMb / 2 } : null;
   }
 
   private readonly listeners = new Set<(ev: RuntimeEvent) => void>();

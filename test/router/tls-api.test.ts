@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect, type PeerCertificate } from 'node:tls';
 import { run } from '../../src/lib/exec.js';
+import { BerthClient } from '../../src/client/index.js';
 import { CLI_MAIN, ENGINES, startServer, type TestServer } from '../support/server.js';
 import { eventually } from './helpers.js';
 
@@ -39,8 +40,11 @@ for (const engine of ENGINES) describe(`Berth's CA and certificates through the 
     const res = await fetch(new URL('/api/v1/router/ca.pem', s.url));
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/x-pem-file');
+    assert.equal(res.headers.get('content-disposition'), 'attachment; filename="berth-ca.pem"');
     const pem = await res.text();
     assert.equal(pem, readFileSync(join(s.dataDir, 'tls', 'ca.crt'), 'utf8'));
+    // A contract route like every other: the typed client gets the file's text.
+    assert.equal(await new BerthClient({ baseUrl: s.url }).call('getRouterCaPem'), pem);
     const cert = new X509Certificate(pem);
     assert.equal(cert.ca, true);
     assert.match(cert.subject, /CN=Berth CA/);
@@ -54,7 +58,9 @@ for (const engine of ENGINES) describe(`Berth's CA and certificates through the 
     assert.match(ca.subject, /CN=Berth CA [0-9a-f]{8}, O=Berth|O=Berth, CN=Berth CA/);
     const spec = (await (await fetch(new URL('/api/openapi.json', s.url))).json()) as { paths: Record<string, unknown> };
     assert.ok(spec.paths['/api/v1/router/ca']);
-    assert.ok(spec.paths['/api/v1/router/ca.pem']);
+    const pemOp = (spec.paths['/api/v1/router/ca.pem'] as { get: { responses: Record<string, { content: Record<string, unknown>; headers?: Record<string, unknown> }> } }).get;
+    assert.ok(pemOp.responses['200'].content['application/x-pem-file'], JSON.stringify(pemOp.responses['200']));
+    assert.ok(pemOp.responses['200'].headers?.['content-disposition']);
   });
 
   test('berth router ca prints the PEM without logging in; -o writes it; --json gives the details', async () => {

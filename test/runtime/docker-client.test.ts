@@ -3,7 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { DockerRuntime, modemOptions } from '../../src/runtime/docker.js';
 import { hardenedCreateOptions, isRootUser } from '../../src/runtime/hardening.js';
-import { LogDemuxer } from '../../src/runtime/log-stream.js';
+import { LogDemuxer, withoutResent } from '../../src/runtime/log-stream.js';
 import type { ContainerSpec } from '../../src/runtime/types.js';
 
 test('DOCKER_HOST forms: unix socket, tcp, https; anything else is refused', () => {
@@ -100,6 +100,29 @@ test('log frames are split into lines whatever the chunking', () => {
       ],
       `chunk size ${size}`);
   }
+});
+
+test('a follow that steps back in time (the engine re-sending after a log rotation) yields each line once', async () => {
+  const at = (ns: string, stream: 'stdout' | 'stderr', line: string) => ({ stream, time: `2026-01-01T00:00:01${ns}Z`, line });
+  const sent = [
+    at('.1', 'stdout', 'a'),
+    at('.2', 'stdout', 'b'),
+    // stderr is stamped by its own reader: older than stdout's last line, yet new.
+    at('.15', 'stderr', 'err'),
+    at('.3', 'stdout', 'c'),
+    // The re-sent block (fractions as the engine writes them: trailing zeros trimmed), then new lines.
+    at('.2', 'stdout', 'b'),
+    at('.3', 'stdout', 'c'),
+    at('.300000001', 'stdout', 'd'),
+    { stream: 'stdout' as const, time: '', line: 'no timestamp' },
+    at('', 'stdout', 'e'),
+  ];
+  async function* source() {
+    yield* sent;
+  }
+  const got = [];
+  for await (const l of withoutResent(source())) got.push(`${l.stream} ${l.line}`);
+  assert.deepEqual(got, ['stdout a', 'stdout b', 'stderr err', 'stdout c', 'stdout d', 'stdout no timestamp']);
 });
 
 test("dockerode's ssh2 and gRPC load only when first used, and then work", async () => {

@@ -202,6 +202,55 @@ describe('logs and events', () => {
     assert.deepEqual(seen.filter((l) => l.includes('crash')).sort(), ['stderr crashing as asked', 'stdout GET /crash']);
   });
 
+  test('following a log across a rotation sends every line once (100,000 lines in one burst)', async () => {
+    // ~10.5 MB of json-file log: the engine rotates at 10 MB in the middle of the burst, and Docker
+    // 20.10's follow then re-sends the lines of the new file (5,452 of them in a measurement).
+    const script = `require('node:http').createServer((q, r) => {
+      if (q.url === '/spam') { let s = ''; for (let i = 1; i <= 100000; i++) s += 'L' + i + ' <b>x</b>\\n'; process.stdout.write(s); }
+      if (q.url === '/done') console.log('done');
+      r.end('ok');
+    }).listen(8080, () => console.log('ready'));`;
+    const { id, ip } = await startApp(runtime, spec({ cmd: ['node', '-e', script] }));
+    const ac = new AbortController();
+    const counts = new Map<string, number>();
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    const following = (async () => {
+      for await (const l of runtime.logs(id, { follow: true, signal: ac.signal })) {
+        counts.set(l.line, (counts.get(l.line) ?? 0) + 1);
+        if (l.line === 'ready') ready();
+        if (l.line === 'done') ac.abort();
+      }
+    })();
+    await isReady;
+    assert.equal((await fetch(`http://${ip}:8080/spam`, { signal: AbortSignal.timeout(30_000) })).status, 200);
+    await waitFor('the last line', async () => counts.has('L100000 <b>x</b>') || undefined, { timeoutMs: 60_000 });
+    // A line logged after the burst: whatever the engine re-sends of the burst comes before it.
+    assert.equal((await fetch(`http://${ip}:8080/done`, { signal: AbortSignal.timeout(10_000) })).status, 200);
+    await following;
+    const files = await run('sh', ['-c', 'ls "$(dirname "$1")" | grep -c json.log', 'sh', (await dockerInspect(id)).LogPath], { timeoutMs: 10_000 });
+    assert.equal(files.stdout.trim(), '2', 'the log was rotated during the burst');
+    const twice = [...counts].filter(([, n]) => n > 1).map(([line]) => line);
+    assert.deepEqual(twice.slice(0, 5), [], `${twice.length} lines sent more than once`);
+    assert.equal([...counts.keys()].filter((l) => /^L\d+ /.test(l)).length, 100000);
+  });
+
+  test('stats: CPU and memory of a running container from one engine sample; null once it stops or is gone', async () => {
+    // Busy on purpose, under a limit of half a core: CPU has a figure to show, and a ceiling.
+    const id = await runtime.createContainer(spec({ cpu: 0.5, memoryMb: 96, cmd: ['node', '-e', 'const b = []; for (let i = 0; i < 40; i++) b.push(Buffer.alloc(1 << 20, 1)); for (;;) {}'] }));
+    await runtime.startContainer(id);
+    const use = await waitFor('a busy sample', async () => {
+      const s = await runtime.stats(id);
+      return s && s.cpuPercent > 5 && s.memoryMb > 40 ? s : undefined;
+    });
+    assert.ok(use.cpuPercent <= 60, `held to half a core: ${use.cpuPercent}%`);
+    assert.ok(use.memoryMb < 96, `under its limit: ${use.memoryMb} MB`);
+    await runtime.stopContainer(id, 1);
+    assert.equal(await runtime.stats(id), null, 'not running');
+    await runtime.removeContainer(id);
+    assert.equal(await runtime.stats(id), null, 'gone');
+  });
+
   test('follow ends by itself when the container stops', async () => {
     const { id, ip } = await startApp(runtime, spec());
     await waitFor('HTTP 200', () => getJson(`http://${ip}:8080/`));

@@ -1,11 +1,13 @@
 import { routes, type RouteInput, type RouteName, type RouteOutput } from '../../src/api/contract.js';
+import { sockets, type SocketInput, type SocketMessage, type SocketName } from '../../src/api/contract-sockets.js';
 
 /**
  * The dashboard's API client. Route names, paths, inputs and outputs all come from the contract
  * (src/api/contract.ts), the same source as the server's validation, the OpenAPI document and the
- * CLI. The browser session is the HttpOnly cookie; this module only holds its CSRF token.
+ * CLI; so do the WebSockets' paths, query and messages (src/api/contract-sockets.ts). The browser
+ * session is the HttpOnly cookie; this module only holds its CSRF token.
  */
-export type { RouteName, RouteOutput };
+export type { RouteName, RouteOutput, SocketName, SocketMessage };
 export type App = RouteOutput<'getApp'>;
 export type Project = RouteOutput<'getProject'>;
 export type Release = RouteOutput<'getRelease'>;
@@ -50,25 +52,28 @@ async function send(method: string, path: string, body?: unknown): Promise<unkno
   return json;
 }
 
-export function pathOf(template: string, params: Record<string, string | number> = {}): string {
+function pathOf(template: string, params: Record<string, string | number> = {}): string {
   return template.replace(/:([a-z_]+)/g, (_, k: string) => encodeURIComponent(String(params[k])));
+}
+
+/** `?k=v` for the defined values of a query, or ''. */
+function queryString(query: Record<string, unknown> = {}): string {
+  const q = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) q.set(k, String(v));
+  return [...q].length ? `?${q}` : '';
 }
 
 /** Calls one contract route: `call('scaleApp', { params: { id }, body: { replicas: 3 } })`. */
 export async function call<N extends RouteName>(name: N, input: Partial<RouteInput<N>> = {}): Promise<RouteOutput<N>> {
   const def = routes[name];
-  let path = pathOf(def.path, (input.params ?? {}) as Record<string, string>);
-  const query = new URLSearchParams();
-  for (const [k, v] of Object.entries((input.query ?? {}) as Record<string, unknown>)) if (v !== undefined && v !== null) query.set(k, String(v));
-  if ([...query].length) path += `?${query}`;
+  const path = pathOf(def.path, (input.params ?? {}) as Record<string, string>) + queryString(input.query as Record<string, unknown>);
   return (await send(def.method, path, input.body)) as RouteOutput<N>;
 }
 
-// The browser session (src/api/session.ts): outside the JSON contract because it sets a cookie.
-type Session = { user: User; csrf_token: string };
+// The browser session (contract-sessions.ts): the server sets the cookie; the page keeps the CSRF token.
 export async function currentSession(): Promise<User | null> {
   try {
-    const s = (await send('GET', '/api/v1/session')) as Session;
+    const s = await call('getSession');
     csrfToken = s.csrf_token;
     return s.user;
   } catch (err) {
@@ -77,34 +82,46 @@ export async function currentSession(): Promise<User | null> {
   }
 }
 export async function logIn(username: string, password: string): Promise<User> {
-  const s = (await send('POST', '/api/v1/session', { username, password })) as Session;
+  const s = await call('createSession', { body: { username, password } });
   csrfToken = s.csrf_token;
   return s.user;
 }
 export async function logOut(): Promise<void> {
-  await send('DELETE', '/api/v1/session');
+  await call('deleteSession');
   csrfToken = '';
 }
 
-/** Router metrics (GET /api/v1/apps/{id}/metrics); null while the server has none for the app. */
-export async function appMetrics(app: string): Promise<Record<string, unknown> | null> {
+/** The app's traffic and its replicas' CPU and memory; null while the server has none for the app. */
+export async function appMetrics(app: string): Promise<RouteOutput<'getAppMetrics'> | null> {
   try {
-    return (await send('GET', pathOf('/api/v1/apps/:id/metrics', { id: app }))) as Record<string, unknown>;
+    return await call('getAppMetrics', { params: { id: app } });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return null;
     throw err;
   }
 }
 
-/** A WebSocket on this origin; the session cookie authenticates it (the server checks the Origin). */
-export function socket(path: string, onMessage: (msg: unknown) => void, onClose?: () => void): () => void {
-  const url = new URL(path, location.href);
+/** A socket of the contract and what to open it with: `{ name: 'followAppLogs', input: { params: { id }, query: { tail: 1000 } } }`. */
+export type SocketCall = { [N in SocketName]: { name: N; input: Partial<SocketInput<N>> } }[SocketName];
+
+/**
+ * Opens one of the contract's WebSockets on this origin (the session cookie authenticates it; the
+ * server checks the Origin) and hands each message, typed from the contract, to onMessage.
+ * Returns the function that closes it; onClose runs when the server or the network closed it.
+ */
+export function stream<N extends SocketName>(
+  name: N,
+  input: Partial<SocketInput<N>>,
+  onMessage: (msg: SocketMessage<N>) => void,
+  onClose?: () => void,
+): () => void {
+  const url = new URL(pathOf(sockets[name].path, (input.params ?? {}) as Record<string, string>) + queryString(input.query as Record<string, unknown>), location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const ws = new WebSocket(url);
   let closed = false;
   ws.onmessage = (e) => {
     try {
-      onMessage(JSON.parse(String(e.data)));
+      onMessage(JSON.parse(String(e.data)) as SocketMessage<N>);
     } catch {
       /* not JSON: ignore */
     }

@@ -1,8 +1,8 @@
 import { useEffect, useRef } from 'react';
-import { socket, type BerthEvent } from './api';
+import { stream, type BerthEvent } from './api';
 
 /**
- * One events WebSocket (/ws/events) for the whole page, shared by every screen that shows state:
+ * One events WebSocket (the contract's followEvents) for the whole page, shared by every screen that shows state:
  * each refetches what an event touches, so a replica turning healthy or a release going live
  * shows up without a reload. Reconnects after a drop, and tells listeners so they catch up.
  */
@@ -12,8 +12,8 @@ let close: (() => void) | null = null;
 let retry: ReturnType<typeof setTimeout> | undefined;
 
 function connect() {
-  close = socket('/ws/events', (msg) => {
-    for (const l of listeners) l(msg as BerthEvent);
+  close = stream('followEvents', {}, (msg) => {
+    for (const l of listeners) l(msg);
   }, () => {
     close = null;
     retry = setTimeout(() => {

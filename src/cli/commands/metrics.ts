@@ -6,9 +6,13 @@ import type { RouteOutput } from '../../api/contract.js';
 type Metrics = RouteOutput<'getAppMetrics'>;
 type Traffic = Metrics['total'];
 
-function row(name: string, t: Traffic, status = '') {
+type Use = { cpu_percent: number | null; memory_mb: number | null };
+
+function row(name: string, t: Traffic, status = '', use?: Use) {
   const r = t.responses;
   return {
+    cpu: use?.cpu_percent == null ? '' : `${use.cpu_percent}%`,
+    mem: use?.memory_mb == null ? '' : `${use.memory_mb} MB`,
     name,
     status,
     rate: `${t.requests_per_s}/s`,
@@ -20,7 +24,7 @@ function row(name: string, t: Traffic, status = '') {
 }
 
 export function metricsTable(m: Metrics): string {
-  const rows = [row(m.app, m.total), ...m.replicas.map((r) => row(`  ${r.container ?? r.upstream}`, r, r.status))];
+  const rows = [row(m.app, m.total), ...m.replicas.map((r) => row(`  ${r.name ?? r.upstream}`, r, r.status, r))];
   return table(rows, [
     ['name', 'App / replica'],
     ['status', 'Status'],
@@ -29,13 +33,15 @@ export function metricsTable(m: Metrics): string {
     ['classes', '2xx / 3xx / 4xx / 5xx'],
     ['open', 'Open'],
     ['time', 'Avg response / total'],
+    ['cpu', 'CPU'],
+    ['mem', 'Memory'],
   ]);
 }
 
 export function registerMetrics(program: Command) {
   program
     .command('metrics <app>')
-    .description("an app's traffic as the router counts it (request rate, responses, open sessions, response times)")
+    .description("an app's traffic as the router counts it (request rate, responses, open sessions, response times), and each replica's CPU and memory")
     .action(async (app: string, _o, cmd: Command) => {
       const m = await client(cmd).call('getAppMetrics', { params: { id: app } });
       emit(globals(cmd), m, () => metricsTable(m));

@@ -309,7 +309,7 @@ export function Containers({ app, canChange }: AppProps) {
       </table>
       {items.length === 0 && <p>No containers: the app is not running.</p>}
       <ErrorText error={act.error} />
-      {logsOf && <LogView key={logsOf.id} title={`Logs of ${logsOf.name}`} socketPath={`/ws/containers/${encodeURIComponent(logsOf.id)}/logs?tail=500`} />}
+      {logsOf && <LogView key={logsOf.id} title={`Logs of ${logsOf.name}`} socket={{ name: 'followContainerLogs', input: { params: { id: logsOf.id }, query: { tail: 500 } } }} />}
     </Section>
   );
 }

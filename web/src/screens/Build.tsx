@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
-import { call, pathOf } from '../api';
+import { call } from '../api';
 import { ConfirmButton, ErrorText, Status, ago, useLoad } from '../ui';
 import { LogView } from './Logs';
 
@@ -72,7 +72,7 @@ export function BuildPage() {
       )}
       <LogView
         title="Build log"
-        socketPath={pathOf('/ws/builds/:id/logs', { id })}
+        socket={{ name: 'followBuildLog', input: { params: { id } } }}
         onMessage={(m) => {
           if (m.type === 'status') build.reload();
           return m.type === 'line' ? { text: String(m.line), time: String(m.time) } : null;

@@ -1,6 +1,6 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { socket, type App, type LogLine } from '../api';
+import { stream, type App, type SocketCall } from '../api';
 
 /** At most this many lines are kept; older ones are dropped (bounded memory however long it follows). */
 export const MAX_LINES = 100_000;
@@ -10,7 +10,7 @@ const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 type Line = { t: string; c: string; s: string; text: string };
 
 export function Logs({ app }: { app: App }) {
-  return <LogView title="Runtime logs" socketPath={`/ws/apps/${encodeURIComponent(app.id)}/logs?tail=1000`} byReplica />;
+  return <LogView title="Runtime logs" socket={{ name: 'followAppLogs', input: { params: { id: app.id }, query: { tail: 1000 } } }} byReplica />;
 }
 
 /**
@@ -18,8 +18,17 @@ export function Logs({ app }: { app: App }) {
  * lines are applied at most once per frame, and the list keeps the last MAX_LINES. Every line is
  * rendered as text.
  */
-export function LogView(props: { title: string; socketPath: string; byReplica?: boolean; onMessage?: (msg: Record<string, unknown>) => { text: string; time: string } | null }) {
-  const { title, socketPath, byReplica } = props;
+export function LogView(props: {
+  title: string;
+  /** The contract socket to follow (src/api/contract-sockets.ts). */
+  socket: SocketCall;
+  byReplica?: boolean;
+  /** Turns a message of another kind of socket (a build log's) into a line; null skips it. */
+  onMessage?: (msg: Record<string, unknown>) => { text: string; time: string } | null;
+}) {
+  const { title, socket, byReplica } = props;
+  // Reopened only when the socket or its input changes, not on every render's new object.
+  const socketKey = JSON.stringify(socket);
   const onMessage = useRef(props.onMessage);
   onMessage.current = props.onMessage;
   const lines = useRef<Line[]>([]);
@@ -44,17 +53,18 @@ export function LogView(props: { title: string; socketPath: string; byReplica?: 
       if (all.length > MAX_LINES) all.splice(0, all.length - MAX_LINES);
       setVersion((v) => v + 1);
     };
-    const close = socket(
-      socketPath,
+    const { name, input } = JSON.parse(socketKey) as SocketCall;
+    const close = stream(
+      name,
+      input,
       (m) => {
-        const msg = m as LogLine & { error?: { message: string } };
         if (onMessage.current) {
           const got = onMessage.current(m as Record<string, unknown>);
           if (got) pending.current.push({ t: got.time, c: '', s: 'stdout', text: got.text.replace(ANSI, '') });
-        } else if (msg.error) {
-          pending.current.push({ t: '', c: '', s: 'stderr', text: msg.error.message });
-        } else {
-          pending.current.push({ t: msg.time, c: msg.container ?? '', s: msg.stream, text: String(msg.line).replace(ANSI, '') });
+        } else if ('error' in m) {
+          pending.current.push({ t: '', c: '', s: 'stderr', text: m.error.message });
+        } else if ('stream' in m) {
+          pending.current.push({ t: m.time, c: m.container ?? '', s: m.stream, text: String(m.line).replace(ANSI, '') });
         }
         // A paused view still bounds what it holds back.
         if (pending.current.length > MAX_LINES) pending.current.splice(0, pending.current.length - MAX_LINES);
@@ -66,7 +76,7 @@ export function LogView(props: { title: string; socketPath: string; byReplica?: 
       cancelAnimationFrame(frame);
       close();
     };
-  }, [socketPath]);
+  }, [socketKey]);
 
   useEffect(() => {
     if (!paused && pending.current.length) setVersion((v) => v + 1);

@@ -9,8 +9,8 @@ const KEEP = 150; // five minutes of points
 
 /**
  * Numbers of a metrics answer by their path ("requests_per_s", "responses.5xx",
- * "replicas.web-1.cpu_percent"), whatever its exact nesting: the router's and the runtime's
- * figures both land here as series.
+ * "replicas.web-1.cpu_percent"), whatever its exact nesting: the router's traffic and each
+ * replica's CPU and memory (from the container engine) land here as series.
  */
 export function flatten(v: unknown, prefix = '', out: Record<string, number> = {}): Record<string, number> {
   if (typeof v === 'number' && Number.isFinite(v)) out[prefix] = v;
@@ -20,7 +20,9 @@ export function flatten(v: unknown, prefix = '', out: Record<string, number> = {
 }
 
 /** Groups series into small charts: requests, responses by class, response times, CPU, memory, the rest. */
-function groupOf(key: string): string {
+function groupOf(path: string): string {
+  // A replica's name ("timer-1") must not pick the chart: only what follows it counts.
+  const key = path.replace(/^replicas\.[^.]+\./, 'replicas.');
   if (/[1-5]xx/.test(key)) return 'Responses by class (per s)';
   if (/time|latency|_ms/.test(key)) return 'Response time (ms)';
   if (/cpu/.test(key)) return 'CPU (%)';

@@ -29,19 +29,25 @@ export const metricsHandlers = {
     const app = await appFor(ctx, user, params.id);
     const [stats, containers] = await Promise.all([
       ctx.routerStats(app.slug),
-      ctx.db.selectFrom('containers').select(['id', 'address', 'port']).where('app_id', '=', app.id).execute(),
+      ctx.db.selectFrom('containers').select(['id', 'name', 'docker_id', 'address', 'port']).where('app_id', '=', app.id).execute(),
     ]);
-    const byUpstream = new Map(containers.map((c) => [`${c.address}:${c.port}`, c.id]));
-    return {
-      app: app.slug,
-      sampled_at: now(),
-      total: traffic(stats?.total ?? ZERO),
-      replicas: (stats?.replicas ?? []).map((r) => ({
-        container: byUpstream.get(r.upstream) ?? null,
-        upstream: r.upstream,
-        status: r.status,
-        ...traffic(r),
-      })),
-    };
+    const byUpstream = new Map(containers.map((c) => [`${c.address}:${c.port}`, c]));
+    const replicas = await Promise.all(
+      (stats?.replicas ?? []).map(async (r) => {
+        const c = byUpstream.get(r.upstream);
+        // One engine sample per replica, in parallel; a container gone meanwhile just has no figures.
+        const use = c?.docker_id ? await ctx.runtime.stats(c.docker_id).catch(() => null) : null;
+        return {
+          container: c?.id ?? null,
+          name: c?.name ?? null,
+          cpu_percent: use?.cpuPercent ?? null,
+          memory_mb: use?.memoryMb ?? null,
+          upstream: r.upstream,
+          status: r.status,
+          ...traffic(r),
+        };
+      }),
+    );
+    return { app: app.slug, sampled_at: now(), total: traffic(stats?.total ?? ZERO), replicas };
   },
 } satisfies Handlers;
