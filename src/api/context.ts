@@ -6,6 +6,7 @@ import type { Runtime } from '../runtime/types.js';
 import type { Events } from '../domain/events.js';
 import type { BuildLogHub } from '../domain/build-logs.js';
 import type { AppStats } from '../router/types.js';
+import type { Cluster } from '../runtime/swarm/types.js';
 
 /** What route handlers get to work with. Handlers validate and write desired state; controllers act on it. */
 export interface ApiContext {
@@ -31,6 +32,8 @@ export interface ApiContext {
   routerStats(app: string): Promise<AppStats | null>;
   /** Tells the build controller that a build was queued or canceled. */
   nudgeBuilds(): void;
+  /** Cluster mode: reads of the Swarm; changes are written to the database, then `reconcile` applies them. */
+  cluster: { engine: Cluster; reconcile(): Promise<void> };
 }
 
 export interface AuthUser {

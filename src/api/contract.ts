@@ -11,6 +11,7 @@ import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
 import { routerRoutes } from './contract-router.js';
 import { metricsRoutes } from './contract-metrics.js';
+import { clusterRoutes } from './contract-cluster.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -32,6 +33,7 @@ export const routes = {
   ...domainRoutes,
   ...routerRoutes,
   ...metricsRoutes,
+  ...clusterRoutes,
 };
 
 export type Routes = typeof routes;

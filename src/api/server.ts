@@ -24,6 +24,7 @@ import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
 import { routerHandlers, registerRouterExtras } from './routes/router.js';
 import { metricsHandlers } from './routes/metrics.js';
+import { clusterHandlers } from './routes/cluster.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -248,6 +249,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...domainHandlers,
     ...routerHandlers,
     ...metricsHandlers,
+    ...clusterHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);

@@ -12,6 +12,7 @@ import { registerContainers } from './commands/containers.js';
 import { registerDomains } from './commands/domains.js';
 import { registerRouter } from './commands/router.js';
 import { registerMetrics } from './commands/metrics.js';
+import { registerCluster } from './commands/cluster.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -32,6 +33,7 @@ registerContainers(program);
 registerDomains(program);
 registerRouter(program);
 registerMetrics(program);
+registerCluster(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

@@ -18,6 +18,8 @@ import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
 import { CertificateController } from '../controllers/certificates.js';
+import { NodeController } from '../controllers/nodes.js';
+import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -66,6 +68,8 @@ async function main() {
   const builds = new BuildController(deps, apps);
   const domains = new DomainController(deps);
   const certs = new CertificateController({ db: store.db, config, log }, router);
+  const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
+  const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm });
   const ctx: ApiContext = {
     config,
     store,
@@ -85,6 +89,7 @@ async function main() {
     syncRoutes: () => routes.sync().finally(() => certs.nudge()),
     routerServes: (address, port) => routes.serves(address, port),
     routerStats: (app) => router.stats(app),
+    cluster: { engine: swarm, reconcile: () => nodes.reconcile() },
   };
 
   const app = await buildServer(ctx);
@@ -95,6 +100,8 @@ async function main() {
   await apps.start();
   await builds.start();
   domains.start();
+  // Inert until an admin turns cluster mode on (no `cluster` row: no engine call).
+  nodes.start();
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
 
@@ -109,6 +116,7 @@ async function main() {
     force.unref();
     await app.close();
     domains.stop();
+    await nodes.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

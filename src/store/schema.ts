@@ -1,4 +1,5 @@
 import type { Generated } from 'kysely';
+import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
 
 /**
  * Table types for the typed query layer. Both engines store the same shapes: timestamps are ISO-8601
@@ -175,6 +176,8 @@ export interface Database {
   domains: DomainsTable;
   sessions: SessionsTable;
   certificates: CertificatesTable;
+  cluster: ClusterTable;
+  node_changes: NodeChangesTable;
 }
 
 export interface DomainsTable {
