@@ -53,8 +53,12 @@ export async function startNodes(count: number): Promise<DindCluster> {
         '--label', 'berth.test=cluster',
         '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
         '--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined',
+        // Without --privileged the cgroup mounts are read-only and the node's engine cannot start a
+        // container; binding the cgroup tree in makes it writable (each node's containers still
+        // land under that node's own cgroup, as /proc/self/cgroup inside them shows).
+        '-v', '/sys/fs/cgroup:/sys/fs/cgroup',
         '-v', '/var/lib/docker', '-v', `${dir}:/run/berth`,
-        NODE_IMAGE, 'dockerd', '-H', 'unix:///var/run/docker.sock', '-H', 'unix:///run/berth/docker.sock',
+        NODE_IMAGE, 'dockerd', '-H', 'unix:///var/run/docker.sock', '-H', 'unix:///run/berth/docker.sock', '--cgroup-parent', `berth-node-${i}`,
       ]);
       const ip = (await must(['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name])).trim();
       const docker = (args: string[], timeoutMs = 60_000) => run('docker', ['exec', name, 'docker', ...args], { timeoutMs });

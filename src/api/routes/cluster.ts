@@ -2,7 +2,7 @@ import type { Static } from '@sinclair/typebox';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import type { FastifyRequest } from 'fastify';
-import type { ClusterState, Node } from '../contract-cluster.js';
+import { LABEL_KEY, type ClusterState, type Node } from '../contract-cluster.js';
 import { HttpError, badRequest, conflict } from '../errors.js';
 import { clusterRow, nodeChange, requestCluster, requestNodeChange } from '../../store/cluster.js';
 import type { NodeChangeRow } from '../../store/cluster.js';
@@ -153,6 +153,8 @@ export const clusterHandlers = {
 
   async setNodeLabels({ user, raw, params, body }, ctx) {
     requireAdmin(user, raw);
+    const badKey = Object.keys(body.labels).find((k) => !LABEL_KEY.test(k));
+    if (badKey !== undefined) throw badRequest(`label "${badKey}" must be letters, digits, '.', '_' or '-' (at most 128)`, `labels.${badKey}`);
     const n = await findNode(ctx, params.id);
     await changeNode(ctx, n, { labels: body.labels });
     return freshNode(ctx, n.id);
