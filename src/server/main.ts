@@ -100,8 +100,8 @@ async function main() {
   await apps.start();
   await builds.start();
   domains.start();
-  // Inert until an admin turns cluster mode on (no `cluster` row: no engine call).
-  nodes.start();
+  // Only with BERTH_CLUSTER=1, and even then inert until an admin runs `cluster init` (no row: no engine call).
+  if (config.clusterMode) nodes.start();
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
 

@@ -28,7 +28,7 @@ test('cluster init, join, nodes: list, label, drain, activate, remove (3 real Sw
   const cluster = await startNodes(3);
   t.after(() => cluster.destroy());
   const [manager, w1, w2] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
-  const s = await startServer({ env: { DOCKER_HOST: manager.dockerHost } });
+  const s = await startServer({ env: { DOCKER_HOST: manager.dockerHost, BERTH_CLUSTER: '1' } });
   t.after(() => s.destroy());
   const admin = s.admin;
   const bob = await s.newUser('bob');
@@ -159,4 +159,17 @@ test('cluster init, join, nodes: list, label, drain, activate, remove (3 real Sw
   await s.start();
   assert.equal((await admin.call('getCluster', {})).status, 'active');
   assert.equal((await admin.call('listNodes', {})).items.length, 2);
+});
+
+test('without BERTH_CLUSTER=1 cluster mode stays off and the engine is not touched', async (t) => {
+  const swarmState = async () => (await run('docker', ['info', '--format', '{{.Swarm.LocalNodeState}}'], { timeoutMs: 30_000 })).stdout.trim();
+  const before = await swarmState();
+  const s = await startServer();
+  t.after(() => s.destroy());
+  const init = await refusal(s.admin.call('initCluster', { body: {} }));
+  assert.equal(init.status, 409);
+  assert.match(init.message, /BERTH_CLUSTER=1/);
+  assert.equal((await refusal(s.admin.call('listNodes', {}))).status, 409);
+  assert.equal((await s.admin.call('getCluster', {})).status, 'none');
+  assert.equal(await swarmState(), before);
 });

@@ -25,6 +25,7 @@ async function clusterState(ctx: ApiContext): Promise<Static<typeof ClusterState
 }
 
 async function requireActive(ctx: ApiContext): Promise<void> {
+  if (!ctx.config.clusterMode) throw conflict('cluster mode is off on this server (BERTH_CLUSTER=1 turns it on)');
   const row = await clusterRow(ctx.db);
   if (row?.status !== 'active') throw conflict('cluster mode is not on: run `berth cluster init` (POST /api/v1/cluster/init) first');
 }
@@ -94,6 +95,7 @@ export const clusterHandlers = {
 
   async initCluster({ user, raw, body }, ctx) {
     requireAdmin(user, raw);
+    if (!ctx.config.clusterMode) throw conflict('cluster mode is off on this server: start it with BERTH_CLUSTER=1 to allow `berth cluster init`');
     const current = await clusterRow(ctx.db);
     if (current?.status === 'active') return clusterState(ctx);
     await requestCluster(ctx.db, body.advertise_addr ?? null);
