@@ -50,7 +50,6 @@ test('overlay per project, dnsrr service over nodes, task addresses reachable in
   assert.equal((await manager.docker(['network', 'ls', '-q', '--filter', 'name=berth-p1'])).stdout.trim().split('\n').length, 1);
 
   const web = await services.createService({ name: 'web', image, replicas: 4, network: 'berth-p1', labels: { 'berth.app': 'web' }, reservations: { memoryBytes: 32 * 1024 ** 2 } });
-  t.after(() => services.removeService(web));
   const tasks = await waitFor('4 running tasks with overlay addresses', async () => {
     const list = await services.tasks(web);
     return list.length === 4 && list.every((x) => x.state === 'running' && x.addresses.length === 1) && list;
