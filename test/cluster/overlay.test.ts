@@ -30,7 +30,7 @@ async function probe(node: DindNode, image: string, network: string, name: strin
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { out: Record<string, string>; dns: string[] | string };
 }
 
-test('overlay per project, dnsrr service over nodes, task addresses reachable in the project and not from another', async (t) => {
+test('overlay per project, dnsrr service over nodes, task addresses reachable in the project and not from another; placement constraints', async (t) => {
   const cluster = await startNodes(3);
   t.after(() => cluster.destroy());
   const [manager, w1, w2] = cluster.nodes as [DindNode, DindNode, DindNode];
@@ -71,4 +71,24 @@ test('overlay per project, dnsrr service over nodes, task addresses reachable in
     for (const a of addresses) assert.equal(outside.out[a], 'unreachable', `task ${a} from another project on ${n.name}`);
     assert.equal(outside.dns, 'ENOTFOUND');
   }
+
+  // Placement: a label constraint keeps every replica on the labelled node; one no node satisfies
+  // leaves the replica pending with the scheduler's reason naming the constraints.
+  const w1Id = (await swarm.nodes()).find((n) => n.addr === w1.ip)!.id;
+  await swarm.updateNode(w1Id, { labels: { tier: 'web' } });
+  const pinned = await services.createService({ name: 'pinned', image, replicas: 3, network: 'berth-p1', labels: { 'berth.app': 'pinned' }, constraints: ['node.labels.tier==web'] });
+  const placed = await waitFor('3 pinned replicas running', async () => {
+    const list = await services.tasks(pinned);
+    return list.length === 3 && list.every((x) => x.state === 'running') && list;
+  }, { timeoutMs: 120_000, intervalMs: 500 });
+  assert.deepEqual([...new Set(placed.map((x) => x.node_id))], [w1Id]);
+  const nowhere = await services.createService({ name: 'nowhere', image, replicas: 1, network: 'berth-p1', labels: { 'berth.app': 'nowhere' }, constraints: ['node.labels.tier==db'] });
+  const stuck = await waitFor('the unplaceable replica explained', async () => {
+    const list = await services.tasks(nowhere);
+    return list.length === 1 && list[0]!.error !== null && list[0]!;
+  }, { timeoutMs: 60_000, intervalMs: 500 });
+  assert.equal(stuck.state, 'pending');
+  assert.match(stuck.error!, /no suitable node \(scheduling constraints not satisfied/);
+  await services.removeService(nowhere);
+  assert.deepEqual(await services.tasks(nowhere), []);
 });

@@ -35,7 +35,7 @@ interface EngineTask {
   ServiceID: string;
   Labels?: Record<string, string> | null;
   DesiredState: string;
-  Status: { State: string };
+  Status: { State: string; Err?: string; Message?: string };
   Spec?: { ContainerSpec?: { Labels?: Record<string, string> | null }; Resources?: { Reservations?: { NanoCPUs?: number; MemoryBytes?: number } } };
   NetworksAttachments?: { Addresses?: string[] | null }[] | null;
 }
@@ -67,6 +67,7 @@ function toTask(t: EngineTask): SwarmTask {
     labels: { ...(t.Labels ?? {}), ...(t.Spec?.ContainerSpec?.Labels ?? {}) },
     desired_state: t.DesiredState,
     state: t.Status.State,
+    error: t.Status.Err || null,
     // "10.0.1.5/24" on each attached network: the address without its prefix length.
     addresses: (t.NetworksAttachments ?? []).flatMap((a) => a.Addresses ?? []).map((a) => a.split('/')[0]!),
     reserved_cpus: (r?.NanoCPUs ?? 0) / 1e9,

@@ -34,6 +34,8 @@ export interface SwarmTask {
   /** What the orchestrator wants ('running', 'shutdown', ...) and what the task does. */
   desired_state: string;
   state: string;
+  /** Why the task is not running: the scheduler's reason (e.g. an unsatisfiable constraint) or the engine's error. */
+  error: string | null;
   addresses: string[];
   reserved_cpus: number;
   reserved_memory_bytes: number;
