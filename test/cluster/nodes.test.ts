@@ -148,8 +148,12 @@ test('cluster init, join, nodes: list, label, drain, activate, remove (3 real Sw
   const up = await refusal(admin.call('deleteNode', { params: { id: 'node2' }, query: {} }));
   assert.equal(up.status, 409);
   assert.match(up.message, /is ready/);
-  assert.equal((await w2.docker(['swarm', 'leave'], 60_000)).code, 0);
+  // A server that dies: the API shows it down (Swarm's heartbeats), and then it can be removed.
+  const killedAt = Date.now();
+  assert.equal((await run('docker', ['kill', w2.name], { timeoutMs: 60_000 })).code, 0);
   await waitFor('node2 down', async () => (await admin.call('getNode', { params: { id: 'node2' } })).state === 'down', { timeoutMs: 60_000, intervalMs: 500 });
+  console.log(`# a killed node was shown down after ${Date.now() - killedAt} ms`);
+  assert.deepEqual((await admin.call('listNodes', {})).items.map((n) => [n.hostname, n.state]), [['node0', 'ready'], ['node1', 'ready'], ['node2', 'down']]);
   assert.deepEqual(await cli('nodes', 'rm', 'node2'), { ok: true });
   assert.deepEqual((await admin.call('listNodes', {})).items.map((n) => n.hostname), ['node0', 'node1']);
   assert.equal((await manager.docker(['node', 'ls', '-q'])).stdout.trim().split('\n').length, 2);
