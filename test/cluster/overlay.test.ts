@@ -90,5 +90,6 @@ test('overlay per project, dnsrr service over nodes, task addresses reachable in
   assert.equal(stuck.state, 'pending');
   assert.match(stuck.error!, /no suitable node \(scheduling constraints not satisfied/);
   await services.removeService(nowhere);
-  assert.deepEqual(await services.tasks(nowhere), []);
+  // Swarm shuts a removed service's tasks down asynchronously.
+  await waitFor('the removed service without tasks', async () => (await services.tasks(nowhere)).length === 0, { timeoutMs: 30_000, intervalMs: 250 });
 });
