@@ -23,10 +23,13 @@ export async function recordCluster(db: Db, v: Pick<ClusterRow, 'status' | 'mess
   await db.updateTable('cluster').set({ ...v, updated_at: now() }).where('id', '=', ID).execute();
 }
 
+/** One row per node; a change asked while an earlier one is still pending keeps that one's other parts. */
 export async function requestNodeChange(db: Db, nodeId: string, change: { availability?: string; labels?: Record<string, string>; remove?: boolean; force?: boolean }): Promise<void> {
+  const earlier = await nodeChange(db, nodeId);
+  const pending = earlier?.status === 'pending' ? earlier : null;
   const values = {
-    availability: change.availability ?? null,
-    labels: change.labels ? JSON.stringify(change.labels) : null,
+    availability: change.availability ?? pending?.availability ?? null,
+    labels: change.labels ? JSON.stringify(change.labels) : (pending?.labels ?? null),
     remove: change.remove ? 1 : 0,
     force: change.force ? 1 : 0,
     status: 'pending',

@@ -86,14 +86,16 @@ test('node controller: intent first, applied when the engine answers, adopted wh
   assert.deepEqual([(await clusterRow(store.db))?.status, (await clusterRow(store.db))?.swarm_node_id, swarm.inits], ['active', 'n0', 1]);
 
   // A node change written while the engine is down is applied on a later pass.
+  // Two changes asked while it is down both apply.
   swarm.down = true;
+  await requestNodeChange(store.db, 'n0', { availability: 'pause' });
   await requestNodeChange(store.db, 'n0', { labels: { tier: 'web' } });
   await assert.rejects(ctl.reconcile());
   assert.equal((await nodeChange(store.db, 'n0'))?.status, 'pending');
   swarm.down = false;
   await ctl.reconcile();
   assert.equal((await nodeChange(store.db, 'n0'))?.status, 'done');
-  assert.deepEqual(swarm.nodeList[0]!.labels, { tier: 'web' });
+  assert.deepEqual([swarm.nodeList[0]!.labels, swarm.nodeList[0]!.availability], [{ tier: 'web' }, 'pause']);
 
   // The engine's refusal is recorded with its reason, and not retried.
   await requestNodeChange(store.db, 'n0', { remove: true });
