@@ -32,6 +32,11 @@ export interface Config {
   /** null: the embedded SQLite database under dataDir. */
   databaseUrl: string | null;
   dockerHost: string | undefined;
+  /**
+   * BERTH_CLUSTER=1: an admin may turn the engine into a Swarm manager (`berth cluster init`).
+   * Off by default: a single-node install never changes its engine's Swarm state.
+   */
+  clusterMode: boolean;
   routerDomain: string;
   routerHttpPort: number;
   routerHttpsPort: number;
@@ -114,6 +119,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     databaseUrl: databaseUrl(env),
     dockerHost: env.DOCKER_HOST || undefined,
+    clusterMode: env.BERTH_CLUSTER === '1' || env.BERTH_CLUSTER === 'true',
     routerDomain: env.ROUTER_DOMAIN ?? 'localhost',
     routerHttpPort: int(env, 'ROUTER_HTTP_PORT', 80),
     routerHttpsPort: int(env, 'ROUTER_HTTPS_PORT', 443),

@@ -7,6 +7,7 @@ import type { Events } from '../domain/events.js';
 import type { BuildLogHub } from '../domain/build-logs.js';
 import type { AppStats } from '../router/types.js';
 import type { PruneResult } from '../domain/images.js';
+import type { Cluster } from '../runtime/swarm/types.js';
 
 /** What route handlers get to work with. Handlers validate and write desired state; controllers act on it. */
 export interface ApiContext {
@@ -34,6 +35,8 @@ export interface ApiContext {
   nudgeBuilds(): void;
   /** Image garbage collection now, for these apps (src/controllers/images.ts). */
   pruneImages(appIds: string[]): Promise<PruneResult>;
+  /** Cluster mode: reads of the Swarm; changes are written to the database, then `reconcile` applies them. */
+  cluster: { engine: Cluster; reconcile(): Promise<void> };
 }
 
 export interface AuthUser {

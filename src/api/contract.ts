@@ -17,6 +17,7 @@ import { registryRoutes } from './contract-registries.js';
 import { imageRoutes } from './contract-images.js';
 import { notificationRoutes } from './contract-notifications.js';
 import { sessionRoutes } from './contract-sessions.js';
+import { clusterRoutes } from './contract-cluster.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -44,6 +45,7 @@ export const routes = {
   ...imageRoutes,
   ...notificationRoutes,
   ...sessionRoutes,
+  ...clusterRoutes,
 };
 
 export type Routes = typeof routes;

@@ -31,6 +31,7 @@ import { registerWebhookReceiver } from './handlers/webhook-receive.js';
 import { registerWeb } from './web.js';
 import { routerHandlers } from './handlers/router.js';
 import { metricsHandlers } from './handlers/metrics.js';
+import { clusterHandlers } from './handlers/cluster.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -261,6 +262,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...imageHandlers,
     ...notificationHandlers,
     ...sessionHandlers,
+    ...clusterHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);

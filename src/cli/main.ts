@@ -17,6 +17,7 @@ import { registerWebhooks } from './commands/webhooks.js';
 import { registerRegistries } from './commands/registries.js';
 import { registerImages } from './commands/images.js';
 import { registerNotify } from './commands/notify.js';
+import { registerCluster } from './commands/cluster.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -42,6 +43,7 @@ registerWebhooks(program);
 registerRegistries(program);
 registerImages(program);
 registerNotify(program);
+registerCluster(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

@@ -20,6 +20,8 @@ import { DomainController } from '../controllers/domains.js';
 import { CertificateController } from '../controllers/certificates.js';
 import { ImageController } from '../controllers/images.js';
 import { NotificationController } from '../controllers/notifications.js';
+import { NodeController } from '../controllers/nodes.js';
+import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -70,6 +72,8 @@ async function main() {
   const certs = new CertificateController({ db: store.db, config, log }, router);
   const images = new ImageController(deps);
   const notifications = new NotificationController(deps);
+  const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
+  const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm });
   const ctx: ApiContext = {
     config,
     store,
@@ -90,6 +94,7 @@ async function main() {
     syncRoutes: () => routes.sync().finally(() => certs.nudge()),
     routerServes: (address, port) => routes.serves(address, port),
     routerStats: (app) => router.stats(app),
+    cluster: { engine: swarm, reconcile: () => nodes.reconcile() },
   };
 
   const app = await buildServer(ctx);
@@ -102,6 +107,8 @@ async function main() {
   await apps.start();
   await builds.start();
   domains.start();
+  // Only with BERTH_CLUSTER=1, and even then inert until an admin runs `cluster init` (no row: no engine call).
+  if (config.clusterMode) nodes.start();
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
   images.start();
@@ -119,6 +126,7 @@ async function main() {
     domains.stop();
     images.stop();
     notifications.stop();
+    await nodes.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

@@ -315,6 +315,33 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.alterTable('builds').addColumn('vendor_id', 'text').execute();
     },
   },
+  '0010_cluster': {
+    async up(db: Kysely<any>) {
+      // Cluster mode (Docker Swarm): one row once an admin asked for it; absent, Berth is single-node.
+      await db.schema
+        .createTable('cluster')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('advertise_addr', 'text')
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('swarm_node_id', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      // An admin's change to a node, written before the node controller applies it.
+      await db.schema
+        .createTable('node_changes')
+        .addColumn('node_id', 'text', (c) => c.primaryKey())
+        .addColumn('availability', 'text')
+        .addColumn('labels', 'text')
+        .addColumn('remove', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('force', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

@@ -8,6 +8,7 @@ import type {
   VendorAccountsTable,
   WebhookDeliveriesTable,
 } from './schema-integrations.js';
+import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
 
 /**
  * Table types for the typed query layer. Both engines store the same shapes: timestamps are ISO-8601
@@ -193,6 +194,8 @@ export interface Database {
   notification_targets: NotificationTargetsTable;
   notification_deliveries: NotificationDeliveriesTable;
   preview_apps: PreviewAppsTable;
+  cluster: ClusterTable;
+  node_changes: NodeChangesTable;
 }
 
 export interface DomainsTable {

@@ -206,6 +206,22 @@ describe('access control', () => {
       listImages: [{ params: {}, query: `app=${ids.slug}` }],
       pruneImages: [{ params: {}, body: { app: ids.slug } }],
       createApp: [{ params: {}, body: { name: 'intruder', project: ids.project } }],
+      // Cluster mode is the admins' alone: for anyone else its routes answer as unknown ones do.
+      ...Object.fromEntries(
+        (
+          [
+            ['getCluster', {}],
+            ['initCluster', {}, {}],
+            ['getJoinCommand', {}],
+            ['listNodes', {}],
+            ['getNode', { id: 'node0' }],
+            ['drainNode', { id: 'node0' }],
+            ['activateNode', { id: 'node0' }],
+            ['setNodeLabels', { id: 'node0' }, { labels: { tier: 'x' } }],
+            ['deleteNode', { id: 'node0' }],
+          ] as [string, Record<string, string>, unknown?][]
+        ).map(([name, params, body]) => [name, [{ params, body, status: 404 }]]),
+      ),
     };
   }
 

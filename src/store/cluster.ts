@@ -1,0 +1,52 @@
+import type { Db } from './db.js';
+import { now } from './db.js';
+import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
+
+export type ClusterRow = ClusterTable;
+export type NodeChangeRow = NodeChangesTable;
+
+const ID = 'local';
+
+export const clusterRow = (db: Db) => db.selectFrom('cluster').selectAll().where('id', '=', ID).executeTakeFirst();
+
+/** The admin asked for cluster mode: written before the engine is touched. */
+export async function requestCluster(db: Db, advertiseAddr: string | null): Promise<void> {
+  const ts = now();
+  await db
+    .insertInto('cluster')
+    .values({ id: ID, advertise_addr: advertiseAddr, status: 'initializing', message: null, swarm_node_id: null, created_at: ts, updated_at: ts })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ advertise_addr: advertiseAddr, status: 'initializing', message: null, updated_at: ts }))
+    .execute();
+}
+
+export async function recordCluster(db: Db, v: Pick<ClusterRow, 'status' | 'message' | 'swarm_node_id'>): Promise<void> {
+  await db.updateTable('cluster').set({ ...v, updated_at: now() }).where('id', '=', ID).execute();
+}
+
+/** One row per node; a change asked while an earlier one is still pending keeps that one's other parts. */
+export async function requestNodeChange(db: Db, nodeId: string, change: { availability?: string; labels?: Record<string, string>; remove?: boolean; force?: boolean }): Promise<void> {
+  const earlier = await nodeChange(db, nodeId);
+  const pending = earlier?.status === 'pending' ? earlier : null;
+  const values = {
+    availability: change.availability ?? pending?.availability ?? null,
+    labels: change.labels ? JSON.stringify(change.labels) : (pending?.labels ?? null),
+    remove: change.remove ? 1 : 0,
+    force: change.force ? 1 : 0,
+    status: 'pending',
+    message: null,
+    updated_at: now(),
+  };
+  await db
+    .insertInto('node_changes')
+    .values({ node_id: nodeId, ...values })
+    .onConflict((oc) => oc.column('node_id').doUpdateSet(values))
+    .execute();
+}
+
+export const pendingNodeChanges = (db: Db) => db.selectFrom('node_changes').selectAll().where('status', '=', 'pending').orderBy('updated_at').execute();
+
+export const nodeChange = (db: Db, nodeId: string) => db.selectFrom('node_changes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
+
+export async function recordNodeChange(db: Db, nodeId: string, status: 'done' | 'failed', message: string | null): Promise<void> {
+  await db.updateTable('node_changes').set({ status, message, updated_at: now() }).where('node_id', '=', nodeId).execute();
+}
