@@ -20,6 +20,12 @@ export class BuildController {
   private ticking: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /**
+   * False until start() has failed the builds a dead process left running. The API listens before
+   * the controllers start, so an upload can nudge earlier: claiming its build then would let that
+   * sweep take it for a dead process's build and fail it.
+   */
+  private recovered = false;
 
   constructor(
     private readonly ctx: ControllerDeps,
@@ -37,13 +43,14 @@ export class BuildController {
       this.ctx.buildLogs.notify(b.id);
     }
     await this.sweepDirs();
+    this.recovered = true;
     this.timer = setInterval(() => this.nudge(), 2000);
     this.timer.unref();
     this.nudge();
   }
 
   nudge(): void {
-    if (this.stopped) return;
+    if (this.stopped || !this.recovered) return; // start() nudges once it has recovered
     if (this.ticking) {
       this.again = true;
       return;
