@@ -9,6 +9,7 @@ import { containerRoutes } from './contract-containers.js';
 import { eventRoutes } from './contract-events.js';
 import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
+import { volumeRoutes } from './contract-volumes.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -28,6 +29,7 @@ export const routes = {
   ...eventRoutes,
   ...buildRoutes,
   ...domainRoutes,
+  ...volumeRoutes,
 };
 
 export type Routes = typeof routes;

@@ -20,6 +20,7 @@ import { eventHandlers, eventSockets } from './routes/events.js';
 import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
+import { volumeHandlers } from './routes/volumes.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
 
@@ -244,6 +245,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...eventHandlers,
     ...buildHandlers,
     ...domainHandlers,
+    ...volumeHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
   await registerBuildExtras(app, ctx);

@@ -10,6 +10,7 @@ import { registerEnv } from './commands/env.js';
 import { registerReleases } from './commands/releases.js';
 import { registerContainers } from './commands/containers.js';
 import { registerDomains } from './commands/domains.js';
+import { registerVolumes } from './commands/volumes.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -28,6 +29,7 @@ registerEnv(program);
 registerReleases(program);
 registerContainers(program);
 registerDomains(program);
+registerVolumes(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

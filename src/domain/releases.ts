@@ -23,6 +23,8 @@ export function snapshot(app: AppRow): ReleaseConfig {
     strategy: app.strategy,
     health_check: JSON.parse(app.health_check),
     env: app.env,
+    volumes: JSON.parse(app.volumes),
+    release_command: app.release_command ? JSON.parse(app.release_command) : null,
   };
 }
 
@@ -75,6 +77,8 @@ export async function createRelease(db: Db, events: Events, app: AppRow, r: NewR
             strategy: config.strategy,
             health_check: JSON.stringify(config.health_check),
             env: config.env,
+            volumes: JSON.stringify(config.volumes ?? []),
+            release_command: config.release_command ? JSON.stringify(config.release_command) : null,
             updated_at: ts,
           })
           .where('id', '=', app.id)

@@ -33,6 +33,7 @@ export interface EngineContainer {
   stop(opts?: CallOptions & { t?: number }): Promise<unknown>;
   remove(opts?: CallOptions & { force?: boolean; v?: boolean }): Promise<unknown>;
   inspect(opts?: CallOptions): Promise<ContainerInspect>;
+  wait(opts?: CallOptions): Promise<{ StatusCode: number }>;
   logs(
     opts: CallOptions & {
       follow: boolean;
@@ -87,6 +88,12 @@ export interface Dockerode {
     inspect(opts?: CallOptions): Promise<ImageInspect>;
     remove(opts?: CallOptions & { force?: boolean; noprune?: boolean }): Promise<unknown>;
   };
+  createVolume(opts: CallOptions & Record<string, unknown>): Promise<unknown>;
+  getVolume(name: string): {
+    inspect(opts?: CallOptions): Promise<{ Name: string; Labels: Record<string, string> | null }>;
+    remove(opts?: CallOptions): Promise<unknown>;
+  };
+  listVolumes(opts: CallOptions & { filters?: Record<string, string[]> }): Promise<{ Volumes: { Name: string }[] | null }>;
   buildImage(context: Readable, opts: CallOptions & Record<string, unknown>): Promise<Readable>;
 }
 

@@ -15,4 +15,7 @@ export const LABEL = {
   gen: 'berth.gen',
   container: 'berth.container',
   build: 'berth.build',
+  /** A one-off or release command's run (runs are not replicas: observe leaves them alone). */
+  run: 'berth.run',
+  volume: 'berth.volume',
 } as const;

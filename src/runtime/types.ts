@@ -19,6 +19,19 @@ export interface ContainerSpec {
   /** CPU cores, fractional allowed (0.5 = half a core). 0 = no limit. */
   cpu: number;
   pidsLimit?: number;
+  /** Named engine volumes (never host paths), made on first use and writable by any user. */
+  mounts?: VolumeMount[];
+  /** 'no' for one-off commands: they run once. Default: restarted unless stopped. */
+  restart?: 'unless-stopped' | 'no';
+}
+
+export interface VolumeMount {
+  /** The engine volume's name. */
+  volume: string;
+  /** Absolute path in the container. */
+  path: string;
+  /** Labels the volume gets if it has to be made. */
+  labels: Record<string, string>;
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -99,6 +112,12 @@ export interface Runtime {
   stopContainer(id: string, timeoutSec: number): Promise<void>;
   /** No error if already gone. */
   removeContainer(id: string): Promise<void>;
+  /** Resolves with the exit code once the container has stopped (at once if it already has). */
+  waitContainer(id: string, signal?: AbortSignal): Promise<number>;
+  /** Names of the engine volumes carrying all of the given labels. */
+  listVolumes(labels: Record<string, string>): Promise<string[]>;
+  /** false when a container still uses it; true when it is gone (or never was). */
+  removeVolume(name: string): Promise<boolean>;
   /** null when there is no such container. */
   inspectContainer(id: string): Promise<ContainerInfo | null>;
   /** Containers (running or not) whose labels include all of the given ones. */

@@ -16,7 +16,9 @@ import { probe } from '../controllers/health.js';
 import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
+import { VolumeController } from '../controllers/volumes.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
+import { runtimeImage } from '../builder/stacks.js';
 
 async function main() {
   const config = loadConfig();
@@ -27,7 +29,7 @@ async function main() {
   log.info({ engine: store.engine, dataDir: config.dataDir }, 'database ready');
   await ensureAdmin(store.db, config.dataDir, config.adminPassword, log);
 
-  const runtime = new DockerRuntime({ dockerHost: config.dockerHost });
+  const runtime = new DockerRuntime({ dockerHost: config.dockerHost, helperImage: runtimeImage() });
   const router = new CaddyRouter({
     dataDir: config.dataDir,
     httpPort: config.routerHttpPort,
@@ -61,6 +63,7 @@ async function main() {
   const apps = new AppController(deps);
   const builds = new BuildController(deps, apps);
   const domains = new DomainController(deps);
+  const volumes = new VolumeController(deps);
   const ctx: ApiContext = {
     config,
     store,
@@ -85,6 +88,7 @@ async function main() {
   await apps.start();
   await builds.start();
   domains.start();
+  volumes.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -97,6 +101,7 @@ async function main() {
     force.unref();
     await app.close();
     domains.stop();
+    volumes.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

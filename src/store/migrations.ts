@@ -200,6 +200,41 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('sessions_user').on('sessions').column('user_id').execute();
     },
   },
+  '0008_stateful': {
+    async up(db: Kysely<any>) {
+      // Named engine volumes owned by a project; the engine volume is made on first mount.
+      await db.schema
+        .createTable('volumes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('size_mb', 'integer')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('volumes_project_name', ['project_id', 'name'])
+        .execute();
+      // JSON [{volume, path}] and the command run before each release goes live.
+      await db.schema.alterTable('apps').addColumn('volumes', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema.alterTable('apps').addColumn('release_command', 'text').execute();
+      // One-off commands and release commands: the row is written before the container is made.
+      await db.schema
+        .createTable('runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('release_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('output', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('reason', 'text')
+        .addColumn('container_name', 'text', (c) => c.notNull())
+        .addColumn('created_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      await db.schema.createIndex('runs_app').on('runs').columns(['app_id', 'created_at']).execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

@@ -67,8 +67,42 @@ export interface AppsTable {
   restart_seq: number;
   /** Deploy each successful build automatically. */
   auto_deploy: number;
+  /** JSON [{volume, path}]: project volumes mounted by name (with the next release). */
+  volumes: Generated<string>;
+  /** JSON string array run once per release before traffic moves; null: none. */
+  release_command: string | null;
   created_at: string;
   updated_at: string;
+}
+
+export interface VolumesTable {
+  id: string;
+  project_id: string;
+  name: string;
+  /** Recorded quota; the engine's local driver does not enforce it. */
+  size_mb: number | null;
+  created_at: string;
+}
+
+export type RunStatus = 'running' | 'succeeded' | 'failed';
+
+export interface RunsTable {
+  id: string;
+  app_id: string;
+  release_id: string;
+  /** 'run' (one-off) or 'release' (a release command). */
+  kind: 'run' | 'release';
+  /** JSON string array. */
+  command: string;
+  status: RunStatus;
+  exit_code: number | null;
+  /** The last of the output (bounded). */
+  output: string;
+  reason: string | null;
+  container_name: string;
+  created_by: string | null;
+  created_at: string;
+  finished_at: string | null;
 }
 
 export type ReleaseStatus = 'pending' | 'deploying' | 'live' | 'failed' | 'rolled-back' | 'superseded';
@@ -172,6 +206,8 @@ export interface Database {
   build_logs: BuildLogsTable;
   domains: DomainsTable;
   sessions: SessionsTable;
+  volumes: VolumesTable;
+  runs: RunsTable;
 }
 
 export interface DomainsTable {

@@ -42,6 +42,7 @@ export class FakeRuntime implements Runtime {
   async createContainer(spec: ContainerSpec): Promise<string> {
     this.change('create', spec.name);
     if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) throw Object.assign(new Error(`name ${spec.name} in use`), { statusCode: 409 });
+    for (const m of spec.mounts ?? []) this.volumes.add(m.volume);
     const id = `fake${++this.seq}`;
     this.containers.set(id, { id, spec, state: 'created', exitCode: null, restartCount: 0, address: null });
     return id;
@@ -70,6 +71,23 @@ export class FakeRuntime implements Runtime {
     if (!c) return;
     this.change('remove', c.spec.name);
     this.containers.delete(id);
+  }
+
+  /** Volumes the engine holds (made by the first container that mounts one). */
+  readonly volumes = new Set<string>();
+
+  async waitContainer(id: string): Promise<number> {
+    return this.containers.get(id)?.exitCode ?? 0;
+  }
+
+  async listVolumes(): Promise<string[]> {
+    return [...this.volumes];
+  }
+
+  async removeVolume(name: string): Promise<boolean> {
+    if ([...this.containers.values()].some((c) => c.spec.mounts?.some((m) => m.volume === name))) return false;
+    this.volumes.delete(name);
+    return true;
   }
 
   async inspectContainer(id: string): Promise<ContainerInfo | null> {

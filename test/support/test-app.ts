@@ -6,6 +6,7 @@
  * GET /fail-health makes /health answer 500 from now on
  * GET /crash       answers, then exits with code 3
  * GET /slow?ms=N   answers after N ms (to watch graceful shutdown)
+ * GET /file?path=P[&write=TEXT] writes TEXT to P first (when given), then answers {content} (404 when missing)
  * CRASH_ON_START=1 exits with code 2 before listening.
  * SIGTERM stops accepting, finishes in-flight requests, then exits 0.
  */
@@ -45,6 +46,16 @@ const server = http.createServer((req, res) => {
       json(200, { crashing: true });
       console.error('crashing as asked');
       return setTimeout(() => process.exit(3), 20);
+    case '/file': {
+      const p = url.searchParams.get('path');
+      const text = url.searchParams.get('write');
+      try {
+        if (text !== null) fs.writeFileSync(p, text);
+        return json(200, { content: fs.readFileSync(p, 'utf8') });
+      } catch (err) {
+        return json(err.code === 'ENOENT' ? 404 : 500, { error: String(err.message) });
+      }
+    }
     case '/slow':
       return setTimeout(() => json(200, { hostname: os.hostname(), waited: Number(url.searchParams.get('ms')) }), Number(url.searchParams.get('ms') || 1000));
     default:

@@ -6,6 +6,7 @@ import type { ContainerRow } from '../../store/containers.js';
 import type { SecretBox } from '../../lib/crypto.js';
 import { parseEnv, plainEnv } from '../../domain/env.js';
 import { projectNetwork } from '../../domain/containers.js';
+import { engineMounts } from '../../domain/volumes.js';
 
 /**
  * The engine container of one replica: the release's image, config and env (secrets decrypted
@@ -36,5 +37,6 @@ export function containerSpec(secrets: SecretBox, instanceId: string, app: AppRo
     aliases: [app.name],
     memoryMb: cfg.memory_mb,
     cpu: cfg.cpu,
+    mounts: engineMounts(instanceId, app.project_id, cfg.volumes),
   };
 }
