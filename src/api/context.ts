@@ -28,6 +28,8 @@ export interface ApiContext {
   routerServes(address: string, port: number): boolean;
   /** Tells the build controller that a build was queued or canceled. */
   nudgeBuilds(): void;
+  /** Tells the run controller that a one-off command was queued. */
+  nudgeRuns(): void;
 }
 
 export interface AuthUser {

@@ -3,6 +3,7 @@ import { IdParam, closed, type ParamsAndQuery } from './route-def.js';
 import { Event } from './contract-events.js';
 import { LogLine } from './contract-containers.js';
 import { Build, BuildLogLine, BuildStatus } from './contract-builds.js';
+import { Run } from './contract-runs.js';
 
 /**
  * The WebSocket routes: where they are, what they take and every message they send, declared
@@ -60,6 +61,13 @@ export const sockets = {
     tag: 'builds',
     params: IdParam,
     message: BuildLogMessage,
+  },
+  followRun: {
+    path: '/ws/runs/:id',
+    summary: 'A run’s output so far, then live output, then one final message with the exit code and a normal close',
+    tag: 'runs',
+    params: IdParam,
+    message: T.Union([T.Object({ type: T.Literal('output'), text: T.String() }), T.Object({ type: T.Literal('exit'), run: Run })]),
   },
 } as const satisfies Record<string, SocketDef>;
 

@@ -10,6 +10,7 @@ import { eventRoutes } from './contract-events.js';
 import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
 import { volumeRoutes } from './contract-volumes.js';
+import { runRoutes } from './contract-runs.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -30,6 +31,7 @@ export const routes = {
   ...buildRoutes,
   ...domainRoutes,
   ...volumeRoutes,
+  ...runRoutes,
 };
 
 export type Routes = typeof routes;

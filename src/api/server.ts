@@ -21,6 +21,8 @@ import { buildHandlers, registerBuildExtras } from './routes/builds.js';
 import { followBuildLog } from './routes/build-ws.js';
 import { domainHandlers } from './routes/domains.js';
 import { volumeHandlers } from './routes/volumes.js';
+import { runHandlers } from './routes/runs.js';
+import { followRun } from './routes/run-ws.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
 
@@ -246,8 +248,9 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...buildHandlers,
     ...domainHandlers,
     ...volumeHandlers,
+    ...runHandlers,
   });
-  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
+  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun });
   await registerBuildExtras(app, ctx);
   registerSession(app, ctx);
   await registerWeb(app, ctx);

@@ -11,6 +11,7 @@ import { registerReleases } from './commands/releases.js';
 import { registerContainers } from './commands/containers.js';
 import { registerDomains } from './commands/domains.js';
 import { registerVolumes } from './commands/volumes.js';
+import { registerRuns } from './commands/runs.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -30,6 +31,7 @@ registerReleases(program);
 registerContainers(program);
 registerDomains(program);
 registerVolumes(program);
+registerRuns(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

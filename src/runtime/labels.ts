@@ -15,7 +15,9 @@ export const LABEL = {
   gen: 'berth.gen',
   container: 'berth.container',
   build: 'berth.build',
-  /** A one-off or release command's run (runs are not replicas: observe leaves them alone). */
+  /** A one-off or release command's run id. Runs carry no berth.app label: the app controller leaves them alone. */
   run: 'berth.run',
+  /** The app a run belongs to. */
+  runApp: 'berth.run-app',
   volume: 'berth.volume',
 } as const;

@@ -17,6 +17,7 @@ import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
 import { VolumeController } from '../controllers/volumes.js';
+import { RunController } from '../controllers/runs/index.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 import { runtimeImage } from '../builder/stacks.js';
 
@@ -64,6 +65,7 @@ async function main() {
   const builds = new BuildController(deps, apps);
   const domains = new DomainController(deps);
   const volumes = new VolumeController(deps);
+  const oneOffs = new RunController(deps);
   const ctx: ApiContext = {
     config,
     store,
@@ -76,6 +78,7 @@ async function main() {
     instanceId: instance,
     nudge: (appId) => apps.nudge(appId),
     nudgeBuilds: () => builds.nudge(),
+    nudgeRuns: () => oneOffs.nudge(),
     syncRoutes: () => routes.sync(),
     routerServes: (address, port) => routes.serves(address, port),
   };
@@ -85,10 +88,13 @@ async function main() {
   await app.listen({ port: config.serverPort, host: config.serverHost });
   // Controllers start after the API listens: /healthz answers while they converge the world.
   await routes.start();
+  // Runs cut short by a stop are settled first: a release command among them fails its release.
+  await oneOffs.recover().catch((err) => log.error({ err }, "settling runs left by the last stop failed"));
   await apps.start();
   await builds.start();
   domains.start();
   volumes.start();
+  oneOffs.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -102,6 +108,7 @@ async function main() {
     await app.close();
     domains.stop();
     volumes.stop();
+    await oneOffs.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

@@ -228,6 +228,7 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('output', 'text', (c) => c.notNull().defaultTo(''))
         .addColumn('reason', 'text')
         .addColumn('container_name', 'text', (c) => c.notNull())
+        .addColumn('timeout_s', 'integer', (c) => c.notNull())
         .addColumn('created_by', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('finished_at', 'text')

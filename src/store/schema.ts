@@ -84,7 +84,7 @@ export interface VolumesTable {
   created_at: string;
 }
 
-export type RunStatus = 'running' | 'succeeded' | 'failed';
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 
 export interface RunsTable {
   id: string;
@@ -100,6 +100,8 @@ export interface RunsTable {
   output: string;
   reason: string | null;
   container_name: string;
+  /** Killed (SIGTERM, then SIGKILL) after this long. */
+  timeout_s: number;
   created_by: string | null;
   created_at: string;
   finished_at: string | null;

@@ -9,6 +9,7 @@ import { converge } from './converge.js';
 import { rolling } from './rolling.js';
 import { blueGreen } from './blue-green.js';
 import { recreate } from './recreate.js';
+import { releasePhase } from './release-phase.js';
 
 type Strategy = (k: AppKit, app: AppRow, target: ReleaseRow, cfg: ReleaseConfig) => Promise<void>;
 
@@ -31,6 +32,7 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
     for (const r of await rows.containersOfApp(k.db, app.id)) {
       if (r.release_id !== target.id && r.release_id !== app.live_release_id) await retire(k, r);
     }
+    await releasePhase(k, app, target, cfg);
     await STRATEGIES[cfg.strategy](k, app, target, cfg);
     await goLive(k, app, target);
   } catch (err) {

@@ -1,0 +1,62 @@
+import type { ControllerDeps } from '../deps.js';
+import { LABEL } from '../../runtime/labels.js';
+import * as runs from '../../store/runs.js';
+import { executeRun } from './execute.js';
+
+/**
+ * One-off commands (`berth run`): the API writes a `queued` run; this controller runs it. On
+ * start, before anything runs, it settles what a stopped control plane left: a run that was
+ * running is marked failed with the reason, and every run container is removed.
+ */
+export class RunController {
+  private readonly active = new Map<string, Promise<unknown>>();
+  private readonly stopping = new AbortController();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly d: ControllerDeps,
+    private readonly intervalMs = 2_000,
+  ) {}
+
+  /** Call before the app controller starts: release commands cut short fail their release. */
+  async recover(): Promise<void> {
+    for (const r of await runs.runsWithStatus(this.d.db, 'running')) {
+      await runs.finishRun(this.d.db, r.id, 'failed', null, 'the control plane stopped while it ran: the command may have been cut short');
+      this.d.log.warn({ run: r.id }, 'marked a run failed: the control plane stopped while it ran');
+    }
+    // Nothing runs yet in this process: every run container is a leftover.
+    for (const c of await this.d.runtime.listContainers({ [LABEL.instance]: this.d.instanceId })) {
+      if (c.labels[LABEL.run]) await this.d.runtime.removeContainer(c.id);
+    }
+  }
+
+  start(): void {
+    const tick = () => {
+      if (this.stopping.signal.aborted) return;
+      this.nudge();
+      this.timer = setTimeout(tick, this.intervalMs);
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    clearTimeout(this.timer);
+    await Promise.allSettled(this.active.values());
+  }
+
+  /** Starts every queued one-off command. */
+  nudge(): void {
+    void this.pickUp().catch((err) => this.d.log.warn({ err }, 'picking up runs failed'));
+  }
+
+  private async pickUp(): Promise<void> {
+    for (const r of await runs.runsWithStatus(this.d.db, 'queued')) {
+      if (r.kind !== 'run' || this.active.has(r.id) || this.stopping.signal.aborted) continue;
+      const p = executeRun(this.d, r, this.stopping.signal)
+        .catch((err) => this.d.log.error({ err, run: r.id }, 'run failed unexpectedly'))
+        .finally(() => this.active.delete(r.id));
+      this.active.set(r.id, p);
+    }
+  }
+}
