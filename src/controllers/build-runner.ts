@@ -49,7 +49,7 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, build: Build
     step(log, `Detected ${detection.reason}`);
     const prepared = await prepareBuildContext(src, detection, { stackImage: detection.language ? stackImage(detection.language) : '' });
     const dockerfile = prepared.content ?? (await readSourceFile(src, prepared.dockerfile));
-    await updateBuild(ctx.db, build.id, { builder: detection.builder, dockerfile });
+    await updateBuild(ctx.db, build.id, { builder: detection.builder, dockerfile, procfile_release: detection.processes.release ?? null });
     if (prepared.generated) {
       step(log, `Generated a Dockerfile for ${detection.builder} (see: berth builds dockerfile ${build.id})`);
     } else {

@@ -234,6 +234,8 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('finished_at', 'text')
         .execute();
       await db.schema.createIndex('runs_app').on('runs').columns(['app_id', 'created_at']).execute();
+      // The `release:` line of a built app's Procfile: its releases run it unless the app sets release_command.
+      await db.schema.alterTable('builds').addColumn('procfile_release', 'text').execute();
     },
   },
 });

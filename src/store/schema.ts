@@ -185,6 +185,8 @@ export interface BuildsTable {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** The Procfile's `release:` line, as written (run with sh -c). */
+  procfile_release: string | null;
 }
 
 export interface BuildLogsTable {
