@@ -36,6 +36,8 @@ export interface Config {
   /** Largest request body accepted, in bytes (archives have their own limit). */
   bodyLimit: number;
   build: BuildSettings;
+  /** Images of the managed add-ons (scripts/addons.sh makes the defaults from Debian's packages). */
+  addonImages: { postgres: string; redis: string };
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -102,6 +104,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: env.LOG_LEVEL ?? 'info',
     bodyLimit: 1024 * 1024,
     build: buildSettings(env),
+    addonImages: {
+      postgres: env.BERTH_ADDON_POSTGRES_IMAGE?.trim() || 'berth/addon-postgres:15',
+      redis: env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7',
+    },
   };
 }
 

@@ -30,6 +30,8 @@ export interface ApiContext {
   nudgeBuilds(): void;
   /** Tells the run controller that a one-off command was queued. */
   nudgeRuns(): void;
+  /** Tells the add-on controller that an add-on or one of its jobs changed. */
+  nudgeAddons(): void;
 }
 
 export interface AuthUser {

@@ -11,6 +11,7 @@ import { buildRoutes } from './contract-builds.js';
 import { domainRoutes } from './contract-domains.js';
 import { volumeRoutes } from './contract-volumes.js';
 import { runRoutes } from './contract-runs.js';
+import { addonRoutes } from './contract-addons.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -32,6 +33,7 @@ export const routes = {
   ...domainRoutes,
   ...volumeRoutes,
   ...runRoutes,
+  ...addonRoutes,
 };
 
 export type Routes = typeof routes;

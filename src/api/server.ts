@@ -23,6 +23,7 @@ import { domainHandlers } from './routes/domains.js';
 import { volumeHandlers } from './routes/volumes.js';
 import { runHandlers } from './routes/runs.js';
 import { followRun } from './routes/run-ws.js';
+import { addonHandlers, registerAddonDownload } from './routes/addons.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
 
@@ -249,9 +250,11 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...domainHandlers,
     ...volumeHandlers,
     ...runHandlers,
+    ...addonHandlers,
   });
   mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun });
   await registerBuildExtras(app, ctx);
+  registerAddonDownload(app, ctx);
   registerSession(app, ctx);
   await registerWeb(app, ctx);
   return app;

@@ -209,6 +209,22 @@ export class DockerRuntime implements Runtime {
     }
   }
 
+  async copyFrom(id: string, path: string, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    try {
+      return await this.streams.getContainer(id).getArchive({ path, abortSignal: signal });
+    } catch (err) {
+      throw engineError('copy from container', err);
+    }
+  }
+
+  async copyTo(id: string, dir: string, tar: NodeJS.ReadableStream, signal: AbortSignal): Promise<void> {
+    try {
+      await this.streams.getContainer(id).putArchive(tar as Readable, { path: dir, abortSignal: signal });
+    } catch (err) {
+      throw engineError('copy into container', err);
+    }
+  }
+
   async listVolumes(labels: Record<string, string>): Promise<string[]> {
     const res = await this.call('list volumes', this.callTimeoutMs, (abortSignal) =>
       this.api.listVolumes({ filters: { label: labelFilters(labels) }, abortSignal }),

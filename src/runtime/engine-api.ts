@@ -34,6 +34,8 @@ export interface EngineContainer {
   remove(opts?: CallOptions & { force?: boolean; v?: boolean }): Promise<unknown>;
   inspect(opts?: CallOptions): Promise<ContainerInspect>;
   wait(opts?: CallOptions): Promise<{ StatusCode: number }>;
+  getArchive(opts: CallOptions & { path: string }): Promise<Readable>;
+  putArchive(file: Readable, opts: CallOptions & { path: string }): Promise<unknown>;
   logs(
     opts: CallOptions & {
       follow: boolean;

@@ -114,6 +114,10 @@ export interface Runtime {
   removeContainer(id: string): Promise<void>;
   /** Resolves with the exit code once the container has stopped (at once if it already has). */
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
+  /** A tar stream of a path in a container (running or not). */
+  copyFrom(id: string, path: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  /** Unpacks a tar stream into a directory of a container (created or running). */
+  copyTo(id: string, dir: string, tar: NodeJS.ReadableStream, signal: AbortSignal): Promise<void>;
   /** Names of the engine volumes carrying all of the given labels. */
   listVolumes(labels: Record<string, string>): Promise<string[]>;
   /** false when a container still uses it; true when it is gone (or never was). */

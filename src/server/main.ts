@@ -18,6 +18,7 @@ import { BuildController } from '../controllers/builds.js';
 import { DomainController } from '../controllers/domains.js';
 import { VolumeController } from '../controllers/volumes.js';
 import { RunController } from '../controllers/runs/index.js';
+import { AddonController } from '../controllers/addons/index.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 import { runtimeImage } from '../builder/stacks.js';
 
@@ -66,6 +67,7 @@ async function main() {
   const domains = new DomainController(deps);
   const volumes = new VolumeController(deps);
   const oneOffs = new RunController(deps);
+  const addons = new AddonController(deps);
   const ctx: ApiContext = {
     config,
     store,
@@ -79,6 +81,7 @@ async function main() {
     nudge: (appId) => apps.nudge(appId),
     nudgeBuilds: () => builds.nudge(),
     nudgeRuns: () => oneOffs.nudge(),
+    nudgeAddons: () => addons.nudge(),
     syncRoutes: () => routes.sync(),
     routerServes: (address, port) => routes.serves(address, port),
   };
@@ -89,12 +92,14 @@ async function main() {
   // Controllers start after the API listens: /healthz answers while they converge the world.
   await routes.start();
   // Runs cut short by a stop are settled first: a release command among them fails its release.
-  await oneOffs.recover().catch((err) => log.error({ err }, "settling runs left by the last stop failed"));
+  await oneOffs.recover().catch((err) => log.error({ err }, 'settling runs left by the last stop failed'));
+  await addons.recover().catch((err) => log.error({ err }, 'settling add-on jobs left by the last stop failed'));
   await apps.start();
   await builds.start();
   domains.start();
   volumes.start();
   oneOffs.start();
+  addons.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -109,6 +114,7 @@ async function main() {
     domains.stop();
     volumes.stop();
     await oneOffs.stop();
+    await addons.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

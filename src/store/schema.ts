@@ -211,6 +211,9 @@ export interface Database {
   domains: DomainsTable;
   sessions: SessionsTable;
   volumes: VolumesTable;
+  addons: AddonsTable;
+  addon_attachments: AddonAttachmentsTable;
+  addon_jobs: AddonJobsTable;
   runs: RunsTable;
 }
 
@@ -235,4 +238,47 @@ export interface SessionsTable {
   csrf_token: string;
   created_at: string;
   expires_at: string;
+}
+
+export type AddonType = 'postgres' | 'redis';
+
+export interface AddonsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  type: AddonType;
+  image: string;
+  /** Sealed JSON {user, password, database}. */
+  credentials: string;
+  /** creating until it first answers; running; failed with a message. */
+  status: 'creating' | 'running' | 'failed';
+  message: string | null;
+  /** Cron expression of automatic backups; null: none. */
+  backup_schedule: string | null;
+  /** Successful backups kept; older ones are pruned after each new one. */
+  backup_keep: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AddonAttachmentsTable {
+  addon_id: string;
+  app_id: string;
+  /** Config var prefix: DATABASE gives DATABASE_URL. */
+  as_name: string;
+  created_at: string;
+}
+
+export interface AddonJobsTable {
+  id: string;
+  addon_id: string;
+  kind: 'backup' | 'restore';
+  /** For a restore: the backup it restores. */
+  backup_id: string | null;
+  trigger: 'manual' | 'schedule';
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  size_bytes: number | null;
+  reason: string | null;
+  created_at: string;
+  finished_at: string | null;
 }

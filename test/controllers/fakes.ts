@@ -80,6 +80,14 @@ export class FakeRuntime implements Runtime {
     return this.containers.get(id)?.exitCode ?? 0;
   }
 
+  async copyFrom(): Promise<NodeJS.ReadableStream> {
+    throw new Error('the fake engine holds no files');
+  }
+
+  async copyTo(): Promise<void> {
+    throw new Error('the fake engine holds no files');
+  }
+
   async listVolumes(): Promise<string[]> {
     return [...this.volumes];
   }
