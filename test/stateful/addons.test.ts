@@ -9,6 +9,8 @@ import { healthy, settled } from '../support/rollout.js';
 import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
 import { buildArchive, waitBuild } from '../builds/helpers.js';
 import { rejectsWith } from './helpers.js';
+import { DockerRuntime } from '../../src/runtime/docker.js';
+import { ensureTestAppImage } from '../support/images.js';
 
 const NODE_PG = new URL('../../../test/fixtures/apps/node-pg/', import.meta.url).pathname;
 
@@ -134,11 +136,75 @@ describe('add-ons', () => {
     assert.ok((await dev.call('getApp', { params: { id: 'notes' } })).secret_env.includes('REDIS_URL'));
     await dev.call('detachAddon', { params: { id: 'cache' }, query: {}, body: { app: 'notes' } });
     assert.ok(!(await dev.call('getApp', { params: { id: 'notes' } })).secret_env.includes('REDIS_URL'));
+    // Redis keeps its data across a restart of its container (append-only file in its volume).
+    const rctr = (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${cache.id}`], { timeoutMs: 30_000 })).stdout.trim();
+    const renv = JSON.parse((await run('docker', ['inspect', rctr], { timeoutMs: 30_000 })).stdout)[0].Config.Env as string[];
+    const pw = renv.find((e) => e.startsWith('BERTH_ADDON_PASSWORD='))!.split('=').slice(1).join('=');
+    const cli = (...args: string[]) => run('docker', ['exec', '-e', `REDISCLI_AUTH=${pw}`, rctr, 'redis-cli', '--no-auth-warning', ...args], { timeoutMs: 30_000 });
+    assert.equal((await cli('SET', 'greeting', 'kept')).stdout.trim(), 'OK');
+    await run('docker', ['restart', rctr], { timeoutMs: 60_000 });
+    const got = await waitFor('redis to answer after its restart', async () => {
+      const r = await cli('GET', 'greeting');
+      return r.code === 0 && !/LOADING|refused/i.test(r.stdout + r.stderr) ? r.stdout.trim() : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 300 });
+    assert.equal(got, 'kept');
     await dev.call('deleteAddon', { params: { id: cache.id }, query: {} });
     await waitFor('the add-on container and volume to go', async () => {
       const left = (await run('docker', ['ps', '-aq', '--filter', `label=berth.addon=${cache.id}`], { timeoutMs: 30_000 })).stdout.trim();
       const vols = (await run('docker', ['volume', 'ls', '-q', '--filter', `label=berth.addon=${cache.id}`], { timeoutMs: 30_000 })).stdout.trim();
       return left === '' && vols === '' ? true : undefined;
     }, { timeoutMs: 60_000, intervalMs: 300 });
+  });
+
+  test('isolation: an app of another project cannot reach the add-on, by name or by address', async () => {
+    const image = await ensureTestAppImage(new DockerRuntime({}));
+    await dev.call('createApp', { body: { name: 'outsider', project: 'elsewhere', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
+    await dev.call('deployApp', { params: { id: 'outsider' }, body: { image_id: image } });
+    assert.equal((await settled(dev, 'outsider', 1, 90_000)).status, 'live');
+    const db = await dev.call('getAddon', { params: { id: 'db' }, query: {} });
+    const ctr = (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${db.id}`], { timeoutMs: 30_000 })).stdout.trim();
+    const nets = JSON.parse((await run('docker', ['inspect', ctr], { timeoutMs: 30_000 })).stdout)[0].NetworkSettings.Networks as Record<string, { IPAddress: string }>;
+    assert.equal(Object.keys(nets).length, 1, 'on its project network only');
+    const ip = Object.values(nets)[0]!.IPAddress;
+    const probe = (host: string) =>
+      `const s=require('net').connect({host:'${host}',port:5432,timeout:3000});` +
+      `s.on('connect',()=>{console.log('reached');process.exit(1)});` +
+      `s.on('timeout',()=>{console.log('unreachable');process.exit(0)});s.on('error',(e)=>{console.log('unreachable '+e.code);process.exit(0)})`;
+    for (const host of ['db', ip]) {
+      const started = await dev.call('runCommand', { params: { id: 'outsider' }, body: { command: ['node', '-e', probe(host)] } });
+      const r = await waitFor('the probe', async () => {
+        const x = await dev.call('getRun', { params: { id: started.id } });
+        return x.status === 'succeeded' || x.status === 'failed' ? x : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 200 });
+      assert.equal(r.exit_code, 0, `${host}: ${r.output}`);
+      assert.match(r.output, /unreachable/);
+    }
+  });
+
+  test('kill -9 of the control plane during a backup: on start it is failed with the reason and its helper removed', async () => {
+    const db = await dev.call('getAddon', { params: { id: 'db' }, query: {} });
+    const ctr = (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${db.id}`], { timeoutMs: 30_000 })).stdout.trim();
+    const helpers = async () => (await run('docker', ['ps', '-aq', '--filter', `label=berth.instance=${s.instance}`, '--filter', 'label=berth.addon-job'], { timeoutMs: 30_000 })).stdout.trim();
+    // A paused server holds pg_dump at its connection: the backup stays running until the kill.
+    await run('docker', ['pause', ctr], { timeoutMs: 30_000 });
+    try {
+      const job = await dev.call('createBackup', { params: { id: 'db' } });
+      await waitFor('the backup to run', async () => ((await dev.call('getAddonJob', { params: { id: 'db', job: job.id } })).status === 'running' && (await helpers()) ? true : undefined), {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+      });
+      await s.kill();
+      await run('docker', ['unpause', ctr], { timeoutMs: 30_000 });
+      await s.start();
+      dev = s.client(dev.opts.token);
+      const j = await jobDone('db', job.id);
+      assert.equal(j.status, 'failed');
+      assert.match(j.reason ?? '', /control plane stopped during the backup/);
+      await waitFor('no helper container left', async () => ((await helpers()) === '' ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+      const next = await jobDone('db', (await dev.call('createBackup', { params: { id: 'db' } })).id);
+      assert.equal(next.status, 'succeeded', 'backups work again');
+    } finally {
+      await run('docker', ['unpause', ctr], { timeoutMs: 30_000 });
+    }
   });
 });
