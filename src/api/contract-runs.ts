@@ -11,7 +11,9 @@ export const Run = T.Object({
   app: T.Object({ id: T.String(), slug: T.String() }),
   /** Version of the release it runs (the live one, for a one-off command). */
   release: T.Integer(),
-  kind: T.Union([T.Literal('run'), T.Literal('release')]),
+  kind: T.Union([T.Literal('run'), T.Literal('release'), T.Literal('cron')]),
+  /** The scheduled command it ran for (kind cron), else null. */
+  cron: T.Union([T.String(), T.Null()]),
   command: T.Array(T.String()),
   status: RunStatus,
   exit_code: T.Union([T.Integer(), T.Null()]),
@@ -22,6 +24,18 @@ export const Run = T.Object({
   timeout_s: T.Integer(),
   created_at: S.Timestamp,
   finished_at: T.Union([S.Timestamp, T.Null()]),
+});
+
+export const CronJob = T.Object({
+  id: T.String(),
+  schedule: T.String(),
+  command: T.Array(T.String()),
+  timeout_s: T.Integer(),
+  /** The next firing (UTC). */
+  next_at: S.Timestamp,
+  /** The last 5 runs (and reports of missed firings), newest first, without their output. */
+  last_runs: T.Array(T.Object({ id: T.String(), status: RunStatus, exit_code: T.Union([T.Integer(), T.Null()]), reason: T.Union([T.String(), T.Null()]), created_at: S.Timestamp })),
+  created_at: S.Timestamp,
 });
 
 export const runRoutes = {
@@ -53,5 +67,35 @@ export const runRoutes = {
     tag: 'runs',
     params: IdParam,
     response: Run,
+  },
+  addCron: {
+    method: 'POST',
+    path: '/api/v1/apps/:id/cron',
+    summary: 'Schedule a command (cron, UTC): each firing is a one-off run of the live release; runs never overlap',
+    tag: 'runs',
+    status: 201,
+    params: IdParam,
+    body: closed({
+      schedule: T.String({ minLength: 1, maxLength: 100, description: 'cron, UTC: 5 fields (m h dom mon dow), or 6 with seconds first' }),
+      command: S.Command,
+      timeout_s: T.Optional(T.Integer({ minimum: 1, maximum: 86_400, default: 3600 })),
+    }),
+    response: CronJob,
+  },
+  listCron: {
+    method: 'GET',
+    path: '/api/v1/apps/:id/cron',
+    summary: 'The app’s scheduled commands, each with its last runs',
+    tag: 'runs',
+    params: IdParam,
+    response: T.Object({ items: T.Array(CronJob) }),
+  },
+  removeCron: {
+    method: 'DELETE',
+    path: '/api/v1/apps/:id/cron/:cron',
+    summary: 'Remove a scheduled command (a run under way finishes)',
+    tag: 'runs',
+    params: closed({ id: S.Id, cron: S.Id }),
+    response: S.Ok,
   },
 } as const satisfies Record<string, RouteDef>;

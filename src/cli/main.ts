@@ -11,7 +11,7 @@ import { registerReleases } from './commands/releases.js';
 import { registerContainers } from './commands/containers.js';
 import { registerDomains } from './commands/domains.js';
 import { registerVolumes } from './commands/volumes.js';
-import { registerRuns } from './commands/runs.js';
+import { registerCron, registerRuns } from './commands/runs.js';
 import { registerAddons } from './commands/addons.js';
 
 const program = new Command('berth')
@@ -33,6 +33,7 @@ registerContainers(program);
 registerDomains(program);
 registerVolumes(program);
 registerRuns(program);
+registerCron(program);
 registerAddons(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */

@@ -17,3 +17,18 @@ export function lastFiring(expr: string, at: Date): Date {
   // prev() is strictly before currentDate: a firing exactly at `at` counts too.
   return CronExpressionParser.parse(expr, { currentDate: new Date(at.getTime() + 1), tz: 'UTC' }).prev().toDate();
 }
+
+/** The next time after `at` the schedule fires (UTC). */
+export const nextFiring = (expr: string, at: Date): Date => CronExpressionParser.parse(expr, { currentDate: at, tz: 'UTC' }).next().toDate();
+
+/** How many times the schedule fired in (after, before), both excluded; counting stops at `cap`. */
+export function firingsBetween(expr: string, after: Date, before: Date, cap = 10_000): number {
+  const it = CronExpressionParser.parse(expr, { currentDate: before, tz: 'UTC' });
+  let n = 0;
+  while (n < cap) {
+    const t = it.prev().toDate();
+    if (t <= after) break;
+    n++;
+  }
+  return n;
+}

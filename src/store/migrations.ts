@@ -234,6 +234,18 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('finished_at', 'text')
         .execute();
       await db.schema.createIndex('runs_app').on('runs').columns(['app_id', 'created_at']).execute();
+      // Scheduled one-off commands (Heroku Scheduler); their runs are runs of kind cron.
+      await db.schema
+        .createTable('cron_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('schedule', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('timeout_s', 'integer', (c) => c.notNull())
+        .addColumn('last_fired_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('runs').addColumn('cron_id', 'text').execute();
       // The `release:` line of a built app's Procfile: its releases run it unless the app sets release_command.
       await db.schema.alterTable('builds').addColumn('procfile_release', 'text').execute();
       // Managed PostgreSQL and Redis: one hardened container each on the project network, data in an engine volume.

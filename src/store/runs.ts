@@ -1,6 +1,6 @@
 import type { Db } from './db.js';
 import { now } from './db.js';
-import type { RunsTable, RunStatus } from './schema.js';
+import type { CronJobsTable, RunsTable, RunStatus } from './schema.js';
 
 export type RunRow = RunsTable;
 
@@ -38,4 +38,29 @@ export async function finishRun(db: Db, id: string, status: 'succeeded' | 'faile
     .where('id', '=', id)
     .where('status', 'in', ['queued', 'running'])
     .execute();
+}
+
+export type CronRow = CronJobsTable;
+
+export const insertCron = (db: Db, row: CronRow) => db.insertInto('cron_jobs').values(row).execute();
+export const cronOfApp = (db: Db, appId: string) => db.selectFrom('cron_jobs').selectAll().where('app_id', '=', appId).orderBy('created_at').execute();
+export const allCron = (db: Db) => db.selectFrom('cron_jobs').selectAll().execute();
+export const deleteCron = (db: Db, appId: string, id: string) => db.deleteFrom('cron_jobs').where('app_id', '=', appId).where('id', '=', id).executeTakeFirst();
+export const setCronFired = (db: Db, id: string, at: string) => db.updateTable('cron_jobs').set({ last_fired_at: at }).where('id', '=', id).execute();
+
+/** A scheduled command's last runs, newest first. */
+export const runsOfCron = (db: Db, cronId: string, limit = 5) =>
+  db
+    .selectFrom('runs')
+    .select(['id', 'status', 'exit_code', 'reason', 'created_at'])
+    .where('cron_id', '=', cronId)
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+
+/** True while a run of the scheduled command is queued or running: the next firing waits for none. */
+export async function cronBusy(db: Db, cronId: string): Promise<boolean> {
+  const r = await db.selectFrom('runs').select('id').where('cron_id', '=', cronId).where('status', 'in', ['queued', 'running']).executeTakeFirst();
+  return !!r;
 }

@@ -90,8 +90,10 @@ export interface RunsTable {
   id: string;
   app_id: string;
   release_id: string;
-  /** 'run' (one-off) or 'release' (a release command). */
-  kind: 'run' | 'release';
+  /** 'run' (one-off), 'release' (a release command) or 'cron' (a scheduled command). */
+  kind: 'run' | 'release' | 'cron';
+  /** The scheduled command it ran for (kind cron). */
+  cron_id: string | null;
   /** JSON string array. */
   command: string;
   status: RunStatus;
@@ -215,6 +217,7 @@ export interface Database {
   addon_attachments: AddonAttachmentsTable;
   addon_jobs: AddonJobsTable;
   runs: RunsTable;
+  cron_jobs: CronJobsTable;
 }
 
 export interface DomainsTable {
@@ -281,4 +284,17 @@ export interface AddonJobsTable {
   reason: string | null;
   created_at: string;
   finished_at: string | null;
+}
+
+export interface CronJobsTable {
+  id: string;
+  app_id: string;
+  /** Cron, UTC: 5 fields, or 6 with seconds first. */
+  schedule: string;
+  /** JSON string array. */
+  command: string;
+  timeout_s: number;
+  /** The last firing acted on (run, skipped or reported missed); null: none yet. */
+  last_fired_at: string | null;
+  created_at: string;
 }

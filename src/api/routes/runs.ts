@@ -1,6 +1,7 @@
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
-import { conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import { cronProblem, nextFiring } from '../../domain/cron.js';
 import { appFor, appOfChild } from '../access.js';
 import { now } from '../../store/db.js';
 import * as runs from '../../store/runs.js';
@@ -12,6 +13,7 @@ export function runDto(r: runs.RunRow, slug: string, version: number) {
     app: { id: r.app_id, slug },
     release: version,
     kind: r.kind,
+    cron: r.cron_id,
     command: JSON.parse(r.command) as string[],
     status: r.status,
     exit_code: r.exit_code,
@@ -36,6 +38,18 @@ export async function runFor(ctx: ApiContext, user: AuthUser, id: string) {
 
 export const oneRunDto = async (ctx: ApiContext, r: runs.RunRow, slug: string) => runDto(r, slug, await versionOf(ctx, r.release_id));
 
+async function cronDto(ctx: ApiContext, c: runs.CronRow) {
+  return {
+    id: c.id,
+    schedule: c.schedule,
+    command: JSON.parse(c.command) as string[],
+    timeout_s: c.timeout_s,
+    next_at: nextFiring(c.schedule, new Date()).toISOString(),
+    last_runs: await runs.runsOfCron(ctx.db, c.id),
+    created_at: c.created_at,
+  };
+}
+
 export const runHandlers = {
   async runCommand({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
@@ -46,6 +60,7 @@ export const runHandlers = {
       app_id: app.id,
       release_id: app.live_release_id,
       kind: 'run',
+      cron_id: null,
       command: JSON.stringify(body.command),
       status: 'queued',
       exit_code: null,
@@ -66,6 +81,35 @@ export const runHandlers = {
     const app = await appFor(ctx, user, params.id);
     const rows = await runs.runsOfApp(ctx.db, app.id);
     return { items: await Promise.all(rows.map((r) => oneRunDto(ctx, r, app.slug))) };
+  },
+
+  async addCron({ user, params, body }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    const problem = cronProblem(body.schedule);
+    if (problem) throw badRequest(problem, 'schedule');
+    const row: runs.CronRow = {
+      id: newId('cron'),
+      app_id: app.id,
+      schedule: body.schedule.trim(),
+      command: JSON.stringify(body.command),
+      timeout_s: body.timeout_s ?? 3600,
+      last_fired_at: null,
+      created_at: now(),
+    };
+    await runs.insertCron(ctx.db, row);
+    return cronDto(ctx, row);
+  },
+
+  async listCron({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id);
+    return { items: await Promise.all((await runs.cronOfApp(ctx.db, app.id)).map((c) => cronDto(ctx, c))) };
+  },
+
+  async removeCron({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    const res = await runs.deleteCron(ctx.db, app.id, params.cron);
+    if (!Number(res.numDeletedRows)) throw notFound('scheduled command', params.cron);
+    return { ok: true };
   },
 
   async getRun({ user, params }, ctx) {

@@ -66,3 +66,33 @@ export function registerRuns(program: Command) {
       emit(globals(cmd), r, () => `${r.id} ${r.kind} v${r.release} ${r.command.join(' ')}: ${r.status}${r.exit_code !== null ? ` (exit ${r.exit_code})` : ''}${r.reason ? ` - ${r.reason}` : ''}\n${r.output}`);
     });
 }
+
+export function registerCron(program: Command) {
+  const cron = program.command('cron').description('scheduled commands (cron, UTC): one-off runs of the live release on a schedule');
+  cron
+    .command('add <app> <schedule> <command...>')
+    .description('schedule a command: berth cron add my-api "0 * * * *" -- npm run task')
+    .option('--timeout <seconds>', 'kill each run after this long (default 3600)', (v) => Number.parseInt(v, 10))
+    .action(async (app: string, schedule: string, command: string[], o: { timeout?: number }, cmd: Command) => {
+      const c = await client(cmd).call('addCron', { params: { id: app }, body: { schedule, command, ...(o.timeout ? { timeout_s: o.timeout } : {}) } });
+      emit(globals(cmd), c, () => `Scheduled ${c.id}: "${c.schedule}" ${c.command.join(' ')} (next at ${c.next_at})`);
+    });
+  cron
+    .command('ls <app>')
+    .description("an app's scheduled commands with their last run")
+    .action(async (app: string, _o, cmd: Command) => {
+      const res = await client(cmd).call('listCron', { params: { id: app } });
+      const rows = res.items.map((c) => {
+        const last = c.last_runs[0];
+        return { ...c, command: c.command.join(' '), last: last ? `${last.status}${last.exit_code !== null ? ` (exit ${last.exit_code})` : ''} at ${last.created_at}` : '-' };
+      });
+      emit(globals(cmd), res.items, () => table(rows, [['id', 'Id'], ['schedule', 'Schedule'], ['command', 'Command'], ['next_at', 'Next'], ['last', 'Last run']]));
+    });
+  cron
+    .command('rm <app> <id>')
+    .description('remove a scheduled command')
+    .action(async (app: string, id: string, _o, cmd: Command) => {
+      await client(cmd).call('removeCron', { params: { id: app, cron: id } });
+      emit(globals(cmd), { ok: true }, () => `Removed ${id}.`);
+    });
+}

@@ -27,6 +27,7 @@ export async function releasePhase(k: AppKit, app: AppRow, target: ReleaseRow, c
       app_id: app.id,
       release_id: target.id,
       kind: 'release',
+      cron_id: null,
       command: JSON.stringify(command),
       // Written before the container is made: a crash from here on fails the release on start.
       status: 'running',

@@ -2,9 +2,11 @@ import type { ControllerDeps } from '../deps.js';
 import { LABEL } from '../../runtime/labels.js';
 import * as runs from '../../store/runs.js';
 import { executeRun } from './execute.js';
+import { fireDue } from './cron.js';
 
 /**
- * One-off commands (`berth run`): the API writes a `queued` run; this controller runs it. On
+ * One-off and scheduled commands (`berth run`, `berth cron`): the API (or the schedule) writes a
+ * `queued` run; this controller runs it. On
  * start, before anything runs, it settles what a stopped control plane left: a run that was
  * running is marked failed with the reason, and every run container is removed.
  */
@@ -15,7 +17,7 @@ export class RunController {
 
   constructor(
     private readonly d: ControllerDeps,
-    private readonly intervalMs = 2_000,
+    private readonly intervalMs = 1_000,
   ) {}
 
   /** Call before the app controller starts: release commands cut short fail their release. */
@@ -42,17 +44,32 @@ export class RunController {
   async stop(): Promise<void> {
     this.stopping.abort();
     clearTimeout(this.timer);
+    await this.picking;
     await Promise.allSettled(this.active.values());
   }
 
-  /** Starts every queued one-off command. */
+  private picking: Promise<void> | null = null;
+  private again = false;
+
+  /** Fires due schedules and starts every queued command (one pass at a time, so a firing is acted on once). */
   nudge(): void {
-    void this.pickUp().catch((err) => this.d.log.warn({ err }, 'picking up runs failed'));
+    if (this.picking) {
+      this.again = true;
+      return;
+    }
+    this.picking = (async () => {
+      do {
+        this.again = false;
+        await this.pickUp().catch((err) => this.d.log.warn({ err }, 'picking up runs failed'));
+      } while (this.again && !this.stopping.signal.aborted);
+      this.picking = null;
+    })();
   }
 
   private async pickUp(): Promise<void> {
+    await fireDue(this.d, new Date());
     for (const r of await runs.runsWithStatus(this.d.db, 'queued')) {
-      if (r.kind !== 'run' || this.active.has(r.id) || this.stopping.signal.aborted) continue;
+      if (r.kind === 'release' || this.active.has(r.id) || this.stopping.signal.aborted) continue;
       const p = executeRun(this.d, r, this.stopping.signal)
         .catch((err) => this.d.log.error({ err, run: r.id }, 'run failed unexpectedly'))
         .finally(() => this.active.delete(r.id));
