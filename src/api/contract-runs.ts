@@ -22,6 +22,8 @@ export const Run = T.Object({
   /** stdout and stderr, merged, as far as it got (the first 1 MB). */
   output: T.String(),
   timeout_s: T.Integer(),
+  /** Interactive: on a pseudo-terminal reached through /ws/runs/{id}/tty; its output is not kept. */
+  tty: T.Boolean(),
   created_at: S.Timestamp,
   finished_at: T.Union([S.Timestamp, T.Null()]),
 });
@@ -49,6 +51,7 @@ export const runRoutes = {
     body: closed({
       command: S.Command,
       timeout_s: T.Optional(T.Integer({ minimum: 1, maximum: 86_400, default: 3600, description: 'killed after this long' })),
+      tty: T.Optional(T.Boolean({ description: 'interactive: attach to /ws/runs/{id}/tty (berth run -it)' })),
     }),
     response: Run,
   },

@@ -32,6 +32,8 @@ export const BuildLogMessage = T.Union([
   T.Object({ type: T.Literal('status'), status: BuildStatus, message: T.Union([T.String(), T.Null()]), build: Build }),
 ]);
 
+const RunMessage = T.Union([T.Object({ type: T.Literal('output'), text: T.String() }), T.Object({ type: T.Literal('exit'), run: Run })]);
+
 export const sockets = {
   followEvents: {
     path: '/ws/events',
@@ -67,7 +69,15 @@ export const sockets = {
     summary: 'A run’s output so far, then live output, then one final message with the exit code and a normal close',
     tag: 'runs',
     params: IdParam,
-    message: T.Union([T.Object({ type: T.Literal('output'), text: T.String() }), T.Object({ type: T.Literal('exit'), run: Run })]),
+    message: RunMessage,
+  },
+  attachRun: {
+    path: '/ws/runs/:id/tty',
+    summary:
+      'The terminal of an interactive run (tty: true): its output as it comes, then the exit message. The client sends {"type":"input","text"} and {"type":"resize","cols","rows"}',
+    tag: 'runs',
+    params: IdParam,
+    message: T.Union([RunMessage, StreamError]),
   },
 } as const satisfies Record<string, SocketDef>;
 

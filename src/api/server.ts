@@ -23,6 +23,7 @@ import { domainHandlers } from './routes/domains.js';
 import { volumeHandlers } from './routes/volumes.js';
 import { runHandlers } from './routes/runs.js';
 import { followRun } from './routes/run-ws.js';
+import { attachRun } from './routes/run-tty.js';
 import { addonHandlers, registerAddonDownload } from './routes/addons.js';
 import { registerSession, sessionUser } from './session.js';
 import { registerWeb } from './web.js';
@@ -252,7 +253,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...runHandlers,
     ...addonHandlers,
   });
-  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun });
+  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun, attachRun });
   await registerBuildExtras(app, ctx);
   registerAddonDownload(app, ctx);
   registerSession(app, ctx);

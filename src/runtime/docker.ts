@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
+import { LABEL } from './labels.js';
 import { demuxLogs, jsonLines } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
 import type {
@@ -177,7 +178,8 @@ export class DockerRuntime implements Runtime {
         Image: this.helperImage,
         Cmd: ['chmod', '0777', '/volume'],
         User: '0:0',
-        Labels: { ...labels, [MANAGED_LABEL]: 'true' },
+        // Only the instance: the volume's other labels (its app, its add-on) would make it pass for their containers.
+        Labels: { ...(labels[LABEL.instance] ? { [LABEL.instance]: labels[LABEL.instance] } : {}), [LABEL.volumeHelper]: name, [MANAGED_LABEL]: 'true' },
         NetworkDisabled: true,
         HostConfig: {
           CapDrop: ['ALL'],
@@ -223,6 +225,18 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       throw engineError('copy into container', err);
     }
+  }
+
+  async attach(id: string, signal: AbortSignal): Promise<NodeJS.ReadWriteStream> {
+    try {
+      return await this.streams.getContainer(id).attach({ stream: true, stdin: true, stdout: true, stderr: true, logs: true, hijack: true, abortSignal: signal });
+    } catch (err) {
+      throw engineError('attach', err);
+    }
+  }
+
+  async resize(id: string, cols: number, rows: number): Promise<void> {
+    await this.call('resize', this.callTimeoutMs, (abortSignal) => this.api.getContainer(id).resize({ h: rows, w: cols, abortSignal }), [404, 409]);
   }
 
   async listVolumes(labels: Record<string, string>): Promise<string[]> {

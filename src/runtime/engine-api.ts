@@ -35,6 +35,8 @@ export interface EngineContainer {
   inspect(opts?: CallOptions): Promise<ContainerInspect>;
   wait(opts?: CallOptions): Promise<{ StatusCode: number }>;
   getArchive(opts: CallOptions & { path: string }): Promise<Readable>;
+  attach(opts: CallOptions & { stream: boolean; stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; hijack: boolean }): Promise<NodeJS.ReadWriteStream>;
+  resize(opts: CallOptions & { h: number; w: number }): Promise<unknown>;
   putArchive(file: Readable, opts: CallOptions & { path: string }): Promise<unknown>;
   logs(
     opts: CallOptions & {

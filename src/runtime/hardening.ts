@@ -39,8 +39,10 @@ export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): R
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
     User: isRootUser(imageUser) ? NOBODY : imageUser,
-    Tty: false,
-    OpenStdin: false,
+    Tty: !!spec.tty,
+    OpenStdin: !!spec.tty,
+    // The command's stdin closes when its terminal is detached: a shell left alone ends.
+    StdinOnce: !!spec.tty,
     HostConfig: {
       CapDrop: ['ALL'],
       CapAdd: [],

@@ -20,4 +20,6 @@ export const LABEL = {
   /** The app a run belongs to. */
   runApp: 'berth.run-app',
   volume: 'berth.volume',
+  /** The short container that makes a new volume writable (its value: the volume). */
+  volumeHelper: 'berth.volume-helper',
 } as const;

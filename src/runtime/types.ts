@@ -21,6 +21,8 @@ export interface ContainerSpec {
   pidsLimit?: number;
   /** Named engine volumes (never host paths), made on first use and writable by any user. */
   mounts?: VolumeMount[];
+  /** A pseudo-terminal with stdin open (interactive one-off commands); its output is raw, not in the log. */
+  tty?: boolean;
   /** 'no' for one-off commands: they run once. Default: restarted unless stopped. */
   restart?: 'unless-stopped' | 'no';
 }
@@ -118,6 +120,9 @@ export interface Runtime {
   copyFrom(id: string, path: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
   /** Unpacks a tar stream into a directory of a container (created or running). */
   copyTo(id: string, dir: string, tar: NodeJS.ReadableStream, signal: AbortSignal): Promise<void>;
+  /** The terminal of a tty container: writes go to its stdin, reads are its output (what it wrote so far first). */
+  attach(id: string, signal: AbortSignal): Promise<NodeJS.ReadWriteStream>;
+  resize(id: string, cols: number, rows: number): Promise<void>;
   /** Names of the engine volumes carrying all of the given labels. */
   listVolumes(labels: Record<string, string>): Promise<string[]>;
   /** false when a container still uses it; true when it is gone (or never was). */

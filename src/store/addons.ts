@@ -53,3 +53,8 @@ export async function updateJob(db: Db, id: string, patch: Partial<Pick<AddonJob
   await db.updateTable('addon_jobs').set(patch).where('id', '=', id).execute();
 }
 export const deleteJob = (db: Db, id: string) => db.deleteFrom('addon_jobs').where('id', '=', id).execute();
+
+/** A new job row, queued. */
+export function newJob(id: string, addonId: string, kind: AddonJobRow['kind'], trigger: AddonJobRow['trigger'], backupId: string | null = null, reason: string | null = null): AddonJobRow {
+  return { id, addon_id: addonId, kind, backup_id: backupId, trigger, status: 'queued', size_bytes: null, reason, created_at: now(), finished_at: null };
+}

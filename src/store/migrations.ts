@@ -229,6 +229,7 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('reason', 'text')
         .addColumn('container_name', 'text', (c) => c.notNull())
         .addColumn('timeout_s', 'integer', (c) => c.notNull())
+        .addColumn('tty', 'integer', (c) => c.notNull().defaultTo(0))
         .addColumn('created_by', 'text')
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('finished_at', 'text')

@@ -64,3 +64,26 @@ export async function cronBusy(db: Db, cronId: string): Promise<boolean> {
   const r = await db.selectFrom('runs').select('id').where('cron_id', '=', cronId).where('status', 'in', ['queued', 'running']).executeTakeFirst();
   return !!r;
 }
+
+/** A new run row of the app's release (queued unless told otherwise); its container is named after the app and the kind. */
+export function newRun(id: string, app: { id: string; slug: string }, releaseId: string, kind: RunRow['kind'], command: string[], timeoutS: number, more: Partial<RunRow> = {}): RunRow {
+  return {
+    id,
+    app_id: app.id,
+    release_id: releaseId,
+    kind,
+    cron_id: null,
+    command: JSON.stringify(command),
+    status: 'queued',
+    exit_code: null,
+    output: '',
+    reason: null,
+    container_name: `${app.slug}-${kind}-${id.slice(-8)}`,
+    timeout_s: timeoutS,
+    tty: 0,
+    created_by: null,
+    created_at: now(),
+    finished_at: null,
+    ...more,
+  };
+}

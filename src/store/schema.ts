@@ -104,6 +104,8 @@ export interface RunsTable {
   container_name: string;
   /** Killed (SIGTERM, then SIGKILL) after this long. */
   timeout_s: number;
+  /** 1: interactive, on a pseudo-terminal reached through /ws/runs/{id}/tty (its output is not kept). */
+  tty: number;
   created_by: string | null;
   created_at: string;
   finished_at: string | null;

@@ -11,6 +11,8 @@ import type { Clock } from '../../src/controllers/deps.js';
  *   ...:unhealthy starts and runs, never answers
  *   ...:exits     exits with code 3 as soon as it starts (init cannot run its command)
  *   ...:refused   the engine refuses to start it (HTTP 400, as for a missing entrypoint)
+ * A container with a command (a one-off or release command) exits when waited on: with 1 when the
+ * command is `false`, else 0.
  */
 interface FakeContainer {
   id: string;
@@ -77,12 +79,20 @@ export class FakeRuntime implements Runtime {
   readonly volumes = new Set<string>();
 
   async waitContainer(id: string): Promise<number> {
-    return this.containers.get(id)?.exitCode ?? 0;
+    const c = this.must(id);
+    if (c.spec.cmd) Object.assign(c, { state: 'exited', exitCode: c.spec.cmd[0] === 'false' ? 1 : 0, address: null });
+    return c.exitCode ?? 0;
   }
 
   async copyFrom(): Promise<NodeJS.ReadableStream> {
     throw new Error('the fake engine holds no files');
   }
+
+  async attach(): Promise<NodeJS.ReadWriteStream> {
+    throw new Error('the fake engine has no terminals');
+  }
+
+  async resize(): Promise<void> {}
 
   async copyTo(): Promise<void> {
     throw new Error('the fake engine holds no files');

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
@@ -75,6 +76,33 @@ describe('one-off and release commands', () => {
     assert.equal(res.code, 7);
     const ok = await run(process.execPath, [CLI_MAIN, 'run', 'api', '--', 'node', '-e', 'console.log(1+1)'], { timeoutMs: 90_000, env });
     assert.equal(ok.stdout, '2\n');
+  });
+
+  test('berth run -it: an interactive shell driven through a pseudo-terminal answers; its exit code comes back', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'berth-cli-'));
+    const env = { ...process.env, BERTH_CONFIG: join(home, 'c.json'), BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! };
+    // script(1) gives the CLI a real pseudo-terminal, as a user's terminal would.
+    const child = spawn('script', ['-qefc', `${process.execPath} ${CLI_MAIN} run api -it -- sh`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      // Typed ahead, as a user may: the keys reach the shell once its terminal is attached.
+      child.stdin.write('echo hello-$((40+2)) from $BERTH_APP\r');
+      await waitFor('the answer', async () => (out.includes('hello-42 from api') ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 }).catch((err) => {
+        throw new Error(`${err.message}; the terminal showed: ${JSON.stringify(out)}`);
+      });
+      assert.match(out, /\$ /, 'the shell prompted');
+      child.stdin.write('exit 3\r');
+      assert.equal(await exited, 3, out);
+    } finally {
+      child.kill();
+    }
+    const last = (await dev.call('listRuns', { params: { id: 'api' } })).items[0]!;
+    assert.equal(last.tty, true);
+    assert.equal(last.exit_code, 3);
+    assert.deepEqual(await runContainers(), []);
   });
 
   test('a command past its timeout is killed; bad input is refused with the field named', async () => {

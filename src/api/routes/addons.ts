@@ -177,18 +177,7 @@ export const addonHandlers = {
 
   async createBackup({ user, params }, ctx) {
     const a = await addonFor(ctx, user, params.id, undefined, 'developer');
-    const row: store.AddonJobRow = {
-      id: newId('bkp'),
-      addon_id: a.id,
-      kind: 'backup',
-      backup_id: null,
-      trigger: 'manual',
-      status: 'queued',
-      size_bytes: null,
-      reason: null,
-      created_at: now(),
-      finished_at: null,
-    };
+    const row = store.newJob(newId('bkp'), a.id, 'backup', 'manual');
     await store.insertJob(ctx.db, row);
     ctx.nudgeAddons();
     return jobDto(row);
@@ -207,18 +196,7 @@ export const addonHandlers = {
     if (from.type !== a.type) throw badRequest(`backup "${b.id}" is of a ${from.type} add-on; "${a.name}" is ${a.type}`, 'backup');
     if (b.status !== 'succeeded') throw badRequest(`backup "${b.id}" is ${b.status}: only a succeeded backup can be restored`, 'backup');
     if (a.type === 'redis') throw badRequest('restoring a Redis backup is not supported yet (download it and load it by hand)', 'backup');
-    const row: store.AddonJobRow = {
-      id: newId('rst'),
-      addon_id: a.id,
-      kind: 'restore',
-      backup_id: b.id,
-      trigger: 'manual',
-      status: 'queued',
-      size_bytes: null,
-      reason: null,
-      created_at: now(),
-      finished_at: null,
-    };
+    const row = store.newJob(newId('rst'), a.id, 'restore', 'manual', b.id);
     await store.insertJob(ctx.db, row);
     ctx.nudgeAddons();
     return jobDto(row);

@@ -20,6 +20,7 @@ export function runDto(r: runs.RunRow, slug: string, version: number) {
     reason: r.reason,
     output: r.output,
     timeout_s: r.timeout_s,
+    tty: r.tty === 1,
     created_at: r.created_at,
     finished_at: r.finished_at,
   };
@@ -55,23 +56,7 @@ export const runHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     if (!app.live_release_id) throw conflict(`app "${app.slug}" has no live release to run a command in: deploy it first`, 'id');
     const id = newId('run');
-    const row: runs.RunRow = {
-      id,
-      app_id: app.id,
-      release_id: app.live_release_id,
-      kind: 'run',
-      cron_id: null,
-      command: JSON.stringify(body.command),
-      status: 'queued',
-      exit_code: null,
-      output: '',
-      reason: null,
-      container_name: `${app.slug}-run-${id.slice(-8)}`,
-      timeout_s: body.timeout_s ?? 3600,
-      created_by: user.id,
-      created_at: now(),
-      finished_at: null,
-    };
+    const row = runs.newRun(id, app, app.live_release_id, 'run', body.command, body.timeout_s ?? 3600, { created_by: user.id, tty: body.tty ? 1 : 0 });
     await runs.insertRun(ctx.db, row);
     ctx.nudgeRuns();
     return runDto(row, app.slug, app.live_version ?? 0);

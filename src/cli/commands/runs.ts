@@ -30,18 +30,64 @@ async function followRun(c: BerthClient, id: string, write: (text: string) => vo
   return final;
 }
 
+/** Runs an interactive command: this terminal raw, its keys to the run, the run's terminal here. Resolves with the finished run. */
+async function interactive(c: BerthClient, id: string): Promise<Run> {
+  const stdin = process.stdin;
+  const raw = stdin.isTTY;
+  let final: Run | null = null;
+  let send: ((msg: unknown) => void) | null = null;
+  // Keys typed before the terminal is attached are kept and sent once it is (typing ahead works).
+  const early: string[] = [];
+  const onKeys = (chunk: Buffer) => {
+    const text = chunk.toString('utf8');
+    if (send) send({ type: 'input', text });
+    else early.push(text);
+  };
+  const onResize = () => send?.({ type: 'resize', cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 });
+  if (raw) stdin.setRawMode(true);
+  stdin.on('data', onKeys);
+  process.stdout.on('resize', onResize);
+  try {
+    await c.stream(
+      'attachRun',
+      { params: { id } },
+      (msg) => {
+        if ('error' in msg) process.stderr.write(`berth: ${msg.error.message}\n`);
+        else if (msg.type === 'output') process.stdout.write(msg.text);
+        else final = msg.run;
+      },
+      {
+        onOpen: (s) => {
+          send = s;
+          if (process.stdout.isTTY) onResize();
+          for (const text of early.splice(0)) s({ type: 'input', text });
+        },
+      },
+    );
+  } finally {
+    if (raw) stdin.setRawMode(false);
+    stdin.off('data', onKeys);
+    stdin.pause();
+    process.stdout.off('resize', onResize);
+  }
+  return final ?? (await c.call('getRun', { params: { id } }));
+}
+
 export function registerRuns(program: Command) {
   program
     .command('run <app> <command...>')
     .description('run a one-off command in a new container of the live release (berth run my-api -- npm run migrate); exits with its exit code')
     .option('--timeout <seconds>', 'kill it after this long (default 3600)', (v) => Number.parseInt(v, 10))
     .option('--detach', 'print the run id and return at once')
-    .action(async (app: string, command: string[], o: { timeout?: number; detach?: boolean }, cmd: Command) => {
+    .option('-i, --interactive', 'keep stdin open and attach this terminal (with -t)')
+    .option('-t, --tty', 'run it on a pseudo-terminal, interactively: berth run my-api -it -- bash')
+    .action(async (app: string, command: string[], o: { timeout?: number; detach?: boolean; interactive?: boolean; tty?: boolean }, cmd: Command) => {
       const c = client(cmd);
       const g = globals(cmd);
-      const run = await c.call('runCommand', { params: { id: app }, body: { command, ...(o.timeout ? { timeout_s: o.timeout } : {}) } });
+      const tty = !!(o.interactive || o.tty);
+      const run = await c.call('runCommand', { params: { id: app }, body: { command, ...(o.timeout ? { timeout_s: o.timeout } : {}), ...(tty ? { tty } : {}) } });
       if (o.detach) return emit(g, run, () => `Started ${run.id} (berth runs info ${run.id})`);
-      const done = await followRun(c, run.id, g.json ? () => {} : (t) => process.stdout.write(t));
+      const done = tty ? await interactive(c, run.id) : await followRun(c, run.id, g.json ? () => {} : (t) => process.stdout.write(t));
       if (g.json) emit(g, done, () => '');
       else if (done.reason && done.exit_code === null) process.stderr.write(`berth: ${done.reason}\n`);
       else if (done.reason?.startsWith('killed')) process.stderr.write(`berth: ${done.reason}\n`);

@@ -5,6 +5,7 @@ import { ADDON_JOB_LABEL } from '../../domain/addons.js';
 import { ensureAddon, removeDeleted } from './servers.js';
 import { runJob } from './jobs.js';
 import { dueBackups } from './schedule.js';
+import { Passes } from '../passes.js';
 
 /**
  * Managed add-ons: keeps each add-on's server running, removes what deleted ones left, and runs
@@ -15,8 +16,11 @@ export class AddonController {
   private readonly busy = new Map<string, Promise<void>>();
   private readonly stopping = new AbortController();
   private timer?: NodeJS.Timeout;
-  private passing: Promise<void> | null = null;
-  private again = false;
+  private readonly passes = new Passes(
+    () => this.pass(),
+    (err) => this.d.log.warn({ err }, 'add-on pass failed'),
+    () => this.stopping.signal.aborted,
+  );
 
   constructor(
     private readonly d: ControllerDeps,
@@ -45,23 +49,13 @@ export class AddonController {
   async stop(): Promise<void> {
     this.stopping.abort();
     clearTimeout(this.timer);
-    await this.passing;
+    await this.passes.idle();
     await Promise.allSettled(this.busy.values());
   }
 
   /** A pass soon (now, unless one runs; then once more after it). */
   nudge(): void {
-    if (this.passing) {
-      this.again = true;
-      return;
-    }
-    this.passing = (async () => {
-      do {
-        this.again = false;
-        await this.pass().catch((err) => this.d.log.warn({ err }, 'add-on pass failed'));
-      } while (this.again && !this.stopping.signal.aborted);
-      this.passing = null;
-    })();
+    this.passes.nudge();
   }
 
   private async pass(): Promise<void> {

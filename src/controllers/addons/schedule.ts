@@ -1,7 +1,6 @@
 import type { ControllerDeps } from '../deps.js';
 import type { AddonRow } from '../../store/addons.js';
 import * as store from '../../store/addons.js';
-import { now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { lastFiring } from '../../domain/cron.js';
 
@@ -19,17 +18,7 @@ export async function dueBackups(d: ControllerDeps, addons: AddonRow[], at: Date
     if (fired <= since) continue;
     const missed = fired.getTime() - since.getTime() > 0 && last ? lastFiring(a.backup_schedule, new Date(fired.getTime() - 1)) > since : false;
     if (missed) d.log.warn({ addon: a.id }, 'scheduled backups were missed while the control plane was down; taking one now');
-    await store.insertJob(d.db, {
-      id: newId('bkp'),
-      addon_id: a.id,
-      kind: 'backup',
-      backup_id: null,
-      trigger: 'schedule',
-      status: 'queued',
-      size_bytes: null,
-      reason: missed ? 'runs were missed while the control plane was down: one backup taken for them' : null,
-      created_at: now(),
-      finished_at: null,
-    });
+    const note = missed ? 'runs were missed while the control plane was down: one backup taken for them' : null;
+    await store.insertJob(d.db, store.newJob(newId('bkp'), a.id, 'backup', 'schedule', null, note));
   }
 }

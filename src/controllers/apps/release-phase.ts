@@ -1,7 +1,6 @@
 import type { AppRow } from '../../store/apps.js';
 import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
 import * as runs from '../../store/runs.js';
-import { now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { Canceled, HealthError } from '../health.js';
 import { executeRun, outputTail } from '../runs/execute.js';
@@ -22,24 +21,8 @@ export async function releasePhase(k: AppKit, app: AppRow, target: ReleaseRow, c
   let run = await runs.releaseRun(k.db, target.id);
   if (!run) {
     const id = newId('run');
-    const row: runs.RunRow = {
-      id,
-      app_id: app.id,
-      release_id: target.id,
-      kind: 'release',
-      cron_id: null,
-      command: JSON.stringify(command),
-      // Written before the container is made: a crash from here on fails the release on start.
-      status: 'running',
-      exit_code: null,
-      output: '',
-      reason: null,
-      container_name: `${app.slug}-release-v${target.version}-${id.slice(-6)}`,
-      timeout_s: RELEASE_COMMAND_TIMEOUT_S,
-      created_by: target.created_by,
-      created_at: now(),
-      finished_at: null,
-    };
+    // Written as running before the container is made: a crash from here on fails the release on start.
+    const row = runs.newRun(id, app, target.id, 'release', command, RELEASE_COMMAND_TIMEOUT_S, { status: 'running', created_by: target.created_by });
     await runs.insertRun(k.db, row);
     await event(k, app, 'release.command', `v${target.version}: running the release command ${command.join(' ')}`, { release: target.version, run: id });
     const done = await executeRun(k, row, k.signal);

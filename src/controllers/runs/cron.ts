@@ -32,23 +32,7 @@ export async function fireDue(d: ControllerDeps, at: Date): Promise<number> {
       continue;
     }
     const id = newId('run');
-    await runs.insertRun(d.db, {
-      id,
-      app_id: app.id,
-      release_id: app.live_release_id,
-      kind: 'cron',
-      cron_id: c.id,
-      command: c.command,
-      status: 'queued',
-      exit_code: null,
-      output: '',
-      reason: null,
-      container_name: `${app.slug}-cron-${id.slice(-8)}`,
-      timeout_s: c.timeout_s,
-      created_by: null,
-      created_at: now(),
-      finished_at: null,
-    });
+    await runs.insertRun(d.db, runs.newRun(id, app, app.live_release_id, 'cron', JSON.parse(c.command) as string[], c.timeout_s, { cron_id: c.id }));
     queued++;
   }
   return queued;
@@ -57,22 +41,7 @@ export async function fireDue(d: ControllerDeps, at: Date): Promise<number> {
 /** A firing that ran nothing: kept as a failed run with the reason, so `berth cron ls` shows it. */
 async function report(d: ControllerDeps, c: runs.CronRow, releaseId: string, reason: string) {
   const ts = now();
-  await runs.insertRun(d.db, {
-    id: newId('run'),
-    app_id: c.app_id,
-    release_id: releaseId,
-    kind: 'cron',
-    cron_id: c.id,
-    command: c.command,
-    status: 'failed',
-    exit_code: null,
-    output: '',
-    reason,
-    container_name: '',
-    timeout_s: c.timeout_s,
-    created_by: null,
-    created_at: ts,
-    finished_at: ts,
-  });
+  const row = runs.newRun(newId('run'), { id: c.app_id, slug: '' }, releaseId, 'cron', JSON.parse(c.command) as string[], c.timeout_s, { cron_id: c.id, status: 'failed', reason, container_name: '', finished_at: ts });
+  await runs.insertRun(d.db, row);
   d.log.warn({ cron: c.id, reason }, 'scheduled command did not run');
 }

@@ -35,7 +35,8 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
   try {
     await d.runtime.ensureNetwork(projectNetwork(app.project_id), networkLabels(d.instanceId, app.project_id));
     const spec = releaseSpec(d.secrets, d.instanceId, app, release, cfg, run.container_name, { [LABEL.run]: run.id, [LABEL.runApp]: app.id });
-    dockerId = await d.runtime.createContainer({ ...spec, cmd: JSON.parse(run.command) as string[], restart: 'no' });
+    const tty = run.tty === 1;
+    dockerId = await d.runtime.createContainer({ ...spec, cmd: JSON.parse(run.command) as string[], restart: 'no', tty });
     await d.runtime.startContainer(dockerId);
 
     let dirty = false;
@@ -46,7 +47,9 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
     };
     const flusher = setInterval(() => void flush().catch((err) => d.log.warn({ err }, 'run output write failed')), FLUSH_MS);
     const logsDone = new AbortController();
+    // A terminal's output is raw and goes to whoever is attached (/ws/runs/{id}/tty); it is not kept.
     const reading = (async () => {
+      if (tty) return;
       for await (const l of d.runtime.logs(dockerId!, { follow: true, signal: AbortSignal.any([logsDone.signal, stopping]) })) {
         if (truncated) continue;
         if (output.length + l.line.length + 1 > runs.MAX_OUTPUT_CHARS) {

@@ -3,6 +3,7 @@ import { LABEL } from '../../runtime/labels.js';
 import * as runs from '../../store/runs.js';
 import { executeRun } from './execute.js';
 import { fireDue } from './cron.js';
+import { Passes } from '../passes.js';
 
 /**
  * One-off and scheduled commands (`berth run`, `berth cron`): the API (or the schedule) writes a
@@ -44,26 +45,19 @@ export class RunController {
   async stop(): Promise<void> {
     this.stopping.abort();
     clearTimeout(this.timer);
-    await this.picking;
+    await this.passes.idle();
     await Promise.allSettled(this.active.values());
   }
 
-  private picking: Promise<void> | null = null;
-  private again = false;
+  private readonly passes = new Passes(
+    () => this.pickUp(),
+    (err) => this.d.log.warn({ err }, 'picking up runs failed'),
+    () => this.stopping.signal.aborted,
+  );
 
   /** Fires due schedules and starts every queued command (one pass at a time, so a firing is acted on once). */
   nudge(): void {
-    if (this.picking) {
-      this.again = true;
-      return;
-    }
-    this.picking = (async () => {
-      do {
-        this.again = false;
-        await this.pickUp().catch((err) => this.d.log.warn({ err }, 'picking up runs failed'));
-      } while (this.again && !this.stopping.signal.aborted);
-      this.picking = null;
-    })();
+    this.passes.nudge();
   }
 
   private async pickUp(): Promise<void> {
