@@ -136,6 +136,26 @@ describe('one-off and release commands', () => {
     assert.equal(JSON.parse((await get('api', '/file?path=/state/migrated')).body).content, `vv${next.version}`);
   });
 
+  test('kill -9 of the control plane during a release command: on start the release fails with the reason; the live release serves on', async () => {
+    const live = JSON.parse((await get('api', '/')).body).env.BERTH_RELEASE as string;
+    await dev.call('updateApp', { params: { id: 'api' }, body: { release_command: node("console.log('migrating'); setInterval(() => {}, 1000)") } });
+    const rel = await dev.call('deployApp', { params: { id: 'api' }, body: { image_id: image } });
+    await waitFor('the release command to run', async () => {
+      const r = (await dev.call('listRuns', { params: { id: 'api' } })).items.find((x) => x.kind === 'release' && x.release === rel.version);
+      return r?.output.includes('migrating') ? r : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    await s.kill();
+    assert.equal(JSON.parse((await get('api', '/')).body).env.BERTH_RELEASE, live, 'the data plane serves while the control plane is down');
+    await s.start();
+    dev = s.client(dev.opts.token);
+    const failed = await settled(dev, 'api', rel.version, 90_000);
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.reason ?? '', /release command failed: the control plane stopped while it ran/);
+    assert.equal(JSON.parse((await get('api', '/')).body).env.BERTH_RELEASE, live);
+    await waitFor('no run container left', async () => ((await runContainers()).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
+    await dev.call('updateApp', { params: { id: 'api' }, body: { release_command: [] } });
+  });
+
   test('kill -9 of the control plane during a one-off command: on start it is marked failed and its container removed', async () => {
     const started: Run = await dev.call('runCommand', { params: { id: 'api' }, body: { command: node("console.log('working'); setInterval(() => {}, 1000)") } });
     await waitFor('the run to be running', async () => {
@@ -151,6 +171,7 @@ describe('one-off and release commands', () => {
     assert.equal(r.status, 'failed');
     assert.match(r.reason ?? '', /control plane stopped while it ran/);
     assert.match(r.output, /working/, 'the output it had written is kept');
-    assert.deepEqual(await runContainers(), []);
+    // The row is settled first, then the engine: the container goes right after.
+    await waitFor('no run container left', async () => ((await runContainers()).length === 0 ? true : undefined), { timeoutMs: 30_000, intervalMs: 200 });
   });
 });
