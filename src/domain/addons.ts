@@ -23,6 +23,25 @@ export const ADDON_LABEL = 'berth.addon';
 export const ADDON_JOB_LABEL = 'berth.addon-job';
 
 const slugId = (id: string) => id.replace('_', '-');
+/** Where the Redis add-on keeps its snapshot and append-only files in its volume (see scripts/addons/redis-entrypoint.sh). */
+const REDIS_DIR = '/data/redis';
+/**
+ * A Redis restore, run offline (the add-on's server is stopped) in a helper with its volume: the
+ * snapshot ($0) becomes dump.rdb, a private server (no TCP) loads it and rewrites the append-only
+ * files from it, since the add-on's server starts from those. A constant script: no user data in it.
+ */
+const REDIS_RESTORE = [
+  'set -e',
+  `D=${REDIS_DIR}`,
+  'rm -rf "$D/appendonlydir" "$D/appendonly.aof"',
+  'cp "$0" "$D/dump.rdb"',
+  'S=/tmp/berth-restore.sock',
+  'redis-server --dir "$D" --dbfilename dump.rdb --appendonly no --save "" --port 0 --unixsocket "$S" --daemonize yes',
+  'until redis-cli -s "$S" ping 2>/dev/null | grep -q PONG; do sleep 0.1; done',
+  'redis-cli -s "$S" config set appendonly yes >/dev/null',
+  'until redis-cli -s "$S" info persistence | grep -q "aof_rewrite_in_progress:0" && redis-cli -s "$S" info persistence | grep -q "aof_rewrite_scheduled:0" && ls "$D"/appendonlydir/*.manifest >/dev/null 2>&1; do sleep 0.1; done',
+  'redis-cli -s "$S" shutdown nosave',
+].join('\n');
 export const addonContainerName = (a: Pick<AddonRow, 'id'>) => `berth-${slugId(a.id)}`;
 export const addonVolumeName = (a: Pick<AddonRow, 'id'>) => `berth-${slugId(a.id)}-data`;
 /** The add-on's host name on its project's network. */
@@ -70,7 +89,10 @@ export function jobSpec(box: SecretBox, instanceId: string, a: AddonRow, jobId: 
       ? restore
         ? ['pg_restore', '--clean', '--if-exists', '--no-owner', '--single-transaction', '-h', host, '-U', c.user, '-d', c.database, file]
         : ['pg_dump', '-Fc', '-h', host, '-U', c.user, '-d', c.database, '-f', file]
-      : ['redis-cli', '-h', host, '--no-auth-warning', '--rdb', file];
+      : restore
+        ? ['sh', '-c', REDIS_RESTORE, file]
+        : ['redis-cli', '-h', host, '--no-auth-warning', '--rdb', file];
+  const offline = a.type === 'redis' && restore;
   return {
     name: `berth-${slugId(jobId)}`,
     image: a.image,
@@ -82,6 +104,7 @@ export function jobSpec(box: SecretBox, instanceId: string, a: AddonRow, jobId: 
     memoryMb: 512,
     cpu: 0,
     restart: 'no',
+    ...(offline ? { mounts: [{ volume: addonVolumeName(a), path: '/data', labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id } }] } : {}),
   };
 }
 

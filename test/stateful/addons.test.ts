@@ -121,7 +121,7 @@ describe('add-ons', () => {
     assert.equal(left.length, 2, 'pruned to backup_keep');
   });
 
-  test('bad input and other projects are refused with the field named', async () => {
+  test('bad input is refused with the field named; Redis: attach, data kept across a restart, backup and restore', async () => {
     await dev.call('createApp', { body: { name: 'stranger', project: 'elsewhere' } });
     await rejectsWith(dev.call('attachAddon', { params: { id: 'db' }, query: {}, body: { app: 'stranger' } }), 400, 'app');
     await rejectsWith(dev.call('createAddon', { body: { type: 'postgres', name: 'db', project: 'data' } }), 409, 'name');
@@ -148,6 +148,17 @@ describe('add-ons', () => {
       return r.code === 0 && !/LOADING|refused/i.test(r.stdout + r.stderr) ? r.stdout.trim() : undefined;
     }, { timeoutMs: 60_000, intervalMs: 300 });
     assert.equal(got, 'kept');
+    // Backup, change, restore: the value in the snapshot is back.
+    const snap = await jobDone('cache', (await dev.call('createBackup', { params: { id: 'cache' } })).id);
+    assert.equal(snap.status, 'succeeded', snap.reason ?? '');
+    assert.equal((await cli('SET', 'greeting', 'changed')).stdout.trim(), 'OK');
+    const back = await jobDone('cache', (await dev.call('restoreBackup', { params: { id: 'cache' }, body: { backup: snap.id } })).id);
+    assert.equal(back.status, 'succeeded', back.reason ?? '');
+    const restored = await waitFor('redis to answer after the restore', async () => {
+      const r = await cli('GET', 'greeting');
+      return r.code === 0 && !/LOADING|refused/i.test(r.stdout + r.stderr) ? r.stdout.trim() : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 300 });
+    assert.equal(restored, 'kept');
     await dev.call('deleteAddon', { params: { id: cache.id }, query: {} });
     await waitFor('the add-on container and volume to go', async () => {
       const left = (await run('docker', ['ps', '-aq', '--filter', `label=berth.addon=${cache.id}`], { timeoutMs: 30_000 })).stdout.trim();

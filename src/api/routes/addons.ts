@@ -195,7 +195,6 @@ export const addonHandlers = {
     if (!b || !from || b.kind !== 'backup' || from.project_id !== a.project_id) throw badRequest(`no backup "${body.backup}" in project "${a.project_name}"`, 'backup');
     if (from.type !== a.type) throw badRequest(`backup "${b.id}" is of a ${from.type} add-on; "${a.name}" is ${a.type}`, 'backup');
     if (b.status !== 'succeeded') throw badRequest(`backup "${b.id}" is ${b.status}: only a succeeded backup can be restored`, 'backup');
-    if (a.type === 'redis') throw badRequest('restoring a Redis backup is not supported yet (download it and load it by hand)', 'backup');
     const row = store.newJob(newId('rst'), a.id, 'restore', 'manual', b.id);
     await store.insertJob(ctx.db, row);
     ctx.nudgeAddons();

@@ -63,6 +63,8 @@ export class AddonController {
     await removeDeleted(this.d, new Set(addons.map((a) => a.id)));
     for (const a of addons) {
       if (this.stopping.signal.aborted) return;
+      // A job under way may have stopped the server on purpose (a Redis restore); it starts it again.
+      if (this.busy.has(a.id)) continue;
       await ensureAddon(this.d, a).catch(async (err) => {
         this.d.log.warn({ err, addon: a.id }, 'add-on could not be started');
         await store.updateAddon(this.d.db, a.id, { status: 'failed', message: (err as Error).message.slice(0, 2000) });

@@ -7,7 +7,8 @@ import type { ControllerDeps } from '../deps.js';
 import type { AddonJobRow, AddonRow } from '../../store/addons.js';
 import * as store from '../../store/addons.js';
 import { now } from '../../store/db.js';
-import { backupFile, jobSpec } from '../../domain/addons.js';
+import { ADDON_LABEL, backupFile, jobSpec } from '../../domain/addons.js';
+import { LABEL } from '../../runtime/labels.js';
 import { lastLogLines } from '../health.js';
 
 const JOB_TIMEOUT_MS = 60 * 60_000;
@@ -27,9 +28,12 @@ export async function runJob(d: ControllerDeps, a: AddonRow, job: AddonJobRow, s
   const inside = `${IN_CONTAINER}.${a.type === 'postgres' ? 'dump' : 'rdb'}`;
   const signal = AbortSignal.any([stopping, AbortSignal.timeout(JOB_TIMEOUT_MS)]);
   let id: string | null = null;
+  let server: string | null = null;
   try {
-    if (restore && a.type !== 'postgres') throw new Error('restoring a Redis backup is not supported yet');
     if (restore && !source) throw new Error('the backup is gone');
+    // Redis would write its own snapshot over the restored one as it stops: it is stopped first.
+    server = a.type === 'redis' && restore ? await serverOf(d, a) : null;
+    if (server) await d.runtime.stopContainer(server, 30);
     id = await d.runtime.createContainer(jobSpec(d.secrets, d.instanceId, a, job.id, inside, restore));
     if (restore) {
       const p = pack();
@@ -44,7 +48,7 @@ export async function runJob(d: ControllerDeps, a: AddonRow, job: AddonJobRow, s
     const code = await d.runtime.waitContainer(id, signal);
     if (code !== 0) {
       const tail = (await lastLogLines(d.runtime, id, 10)).join('\n');
-      throw new Error(`${restore ? 'pg_restore' : a.type === 'postgres' ? 'pg_dump' : 'redis-cli --rdb'} exited with code ${code}${tail ? `: ${tail}` : ''}`);
+      throw new Error(`${jobSpecName(a, restore)} exited with code ${code}${tail ? `: ${tail}` : ''}`);
     }
     let size: number | null = null;
     if (!restore) {
@@ -61,8 +65,16 @@ export async function runJob(d: ControllerDeps, a: AddonRow, job: AddonJobRow, s
     await store.updateJob(d.db, job.id, { status: 'failed', reason: (err as Error).message.slice(0, 4000), finished_at: now() });
   } finally {
     if (id && !stopping.aborted) await d.runtime.removeContainer(id).catch(() => {});
+    if (server && !stopping.aborted) await d.runtime.startContainer(server).catch((err) => d.log.warn({ err }, 'add-on did not start again after a restore'));
   }
 }
+
+async function serverOf(d: ControllerDeps, a: AddonRow): Promise<string | null> {
+  const [c] = await d.runtime.listContainers({ [LABEL.instance]: d.instanceId, [ADDON_LABEL]: a.id });
+  return c?.id ?? null;
+}
+
+const jobSpecName = (a: AddonRow, restore: boolean) => (a.type === 'postgres' ? (restore ? 'pg_restore' : 'pg_dump') : restore ? 'the snapshot copy' : 'redis-cli --rdb');
 
 /** Writes the one file of a tar stream (what the engine's archive endpoint sends) to path. */
 async function saveSingleFile(tar: NodeJS.ReadableStream, path: string): Promise<void> {
