@@ -14,18 +14,14 @@ import { Passes } from '../passes.js';
  */
 export class AddonController {
   private readonly busy = new Map<string, Promise<void>>();
-  private readonly stopping = new AbortController();
-  private timer?: NodeJS.Timeout;
-  private readonly passes = new Passes(
-    () => this.pass(),
-    (err) => this.d.log.warn({ err }, 'add-on pass failed'),
-    () => this.stopping.signal.aborted,
-  );
+  private readonly passes: Passes;
 
   constructor(
     private readonly d: ControllerDeps,
-    private readonly intervalMs = 3_000,
-  ) {}
+    intervalMs = 3_000,
+  ) {
+    this.passes = new Passes(() => this.pass(), (err) => this.d.log.warn({ err }, 'add-on pass failed'), intervalMs);
+  }
 
   async recover(): Promise<void> {
     for (const j of await store.jobsWithStatus(this.d.db, 'running')) {
@@ -38,19 +34,11 @@ export class AddonController {
   }
 
   start(): void {
-    const tick = () => {
-      if (this.stopping.signal.aborted) return;
-      this.nudge();
-      this.timer = setTimeout(tick, this.intervalMs);
-    };
-    tick();
+    this.passes.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    clearTimeout(this.timer);
-    await this.passes.idle();
-    await Promise.allSettled(this.busy.values());
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   /** A pass soon (now, unless one runs; then once more after it). */
@@ -62,7 +50,7 @@ export class AddonController {
     const addons = await store.allAddons(this.d.db);
     await removeDeleted(this.d, new Set(addons.map((a) => a.id)));
     for (const a of addons) {
-      if (this.stopping.signal.aborted) return;
+      if (this.passes.signal.aborted) return;
       // A job under way may have stopped the server on purpose (a Redis restore); it starts it again.
       if (this.busy.has(a.id)) continue;
       await ensureAddon(this.d, a).catch(async (err) => {
@@ -73,14 +61,15 @@ export class AddonController {
     await dueBackups(this.d, addons, new Date());
     for (const job of await store.jobsWithStatus(this.d.db, 'queued')) {
       const a = addons.find((x) => x.id === job.addon_id);
-      if (!a || a.status !== 'running' || this.busy.has(a.id) || this.stopping.signal.aborted) continue;
-      const p = runJob(this.d, a, job, this.stopping.signal)
+      if (!a || a.status !== 'running' || this.busy.has(a.id) || this.passes.signal.aborted) continue;
+      const p = runJob(this.d, a, job, this.passes.signal)
         .catch((err) => this.d.log.error({ err, job: job.id }, 'add-on job failed unexpectedly'))
         .finally(() => {
           this.busy.delete(a.id);
           this.nudge();
         });
       this.busy.set(a.id, p);
+      this.passes.track(p);
     }
   }
 }

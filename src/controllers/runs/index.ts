@@ -13,13 +13,13 @@ import { Passes } from '../passes.js';
  */
 export class RunController {
   private readonly active = new Map<string, Promise<unknown>>();
-  private readonly stopping = new AbortController();
-  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly d: ControllerDeps,
-    private readonly intervalMs = 1_000,
-  ) {}
+    intervalMs = 1_000,
+  ) {
+    this.passes = new Passes(() => this.pickUp(), (err) => this.d.log.warn({ err }, 'picking up runs failed'), intervalMs);
+  }
 
   /** Call before the app controller starts: release commands cut short fail their release. */
   async recover(): Promise<void> {
@@ -34,26 +34,14 @@ export class RunController {
   }
 
   start(): void {
-    const tick = () => {
-      if (this.stopping.signal.aborted) return;
-      this.nudge();
-      this.timer = setTimeout(tick, this.intervalMs);
-    };
-    tick();
+    this.passes.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopping.abort();
-    clearTimeout(this.timer);
-    await this.passes.idle();
-    await Promise.allSettled(this.active.values());
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
-  private readonly passes = new Passes(
-    () => this.pickUp(),
-    (err) => this.d.log.warn({ err }, 'picking up runs failed'),
-    () => this.stopping.signal.aborted,
-  );
+  private readonly passes: Passes;
 
   /** Fires due schedules and starts every queued command (one pass at a time, so a firing is acted on once). */
   nudge(): void {
@@ -63,11 +51,12 @@ export class RunController {
   private async pickUp(): Promise<void> {
     await fireDue(this.d, new Date());
     for (const r of await runs.runsWithStatus(this.d.db, 'queued')) {
-      if (r.kind === 'release' || this.active.has(r.id) || this.stopping.signal.aborted) continue;
-      const p = executeRun(this.d, r, this.stopping.signal)
+      if (r.kind === 'release' || this.active.has(r.id) || this.passes.signal.aborted) continue;
+      const p = executeRun(this.d, r, this.passes.signal)
         .catch((err) => this.d.log.error({ err, run: r.id }, 'run failed unexpectedly'))
         .finally(() => this.active.delete(r.id));
       this.active.set(r.id, p);
+      this.passes.track(p);
     }
   }
 }
