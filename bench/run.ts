@@ -10,10 +10,11 @@ import { scale } from './figures/scale.js';
 import { zeroDowntime } from './figures/zero-downtime.js';
 import { controlPlane } from './figures/control-plane.js';
 import { dashboard } from './figures/dashboard.js';
+import { addons } from './figures/addons.js';
 
 /**
  * Berth's benchmarks: each figure beside its baseline, measured in the same run on this machine.
- * Usage: node dist/bench/run.js [router router-join deploy build scale zero-downtime control-plane dashboard]  (default: all)
+ * Usage: node dist/bench/run.js [router router-join deploy build scale zero-downtime control-plane dashboard addons]  (default: all)
  * Not part of the test suite. Needs the Docker Engine; PostgreSQL is started by scripts/postgres.sh
  * unless BERTH_TEST_PG_URL names one.
  */
@@ -26,6 +27,7 @@ const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
   'zero-downtime': zeroDowntime,
   'control-plane': controlPlane,
   dashboard,
+  addons,
 };
 
 async function main() {
@@ -43,6 +45,7 @@ async function main() {
   await script('docker.sh');
   await script('base-image.sh');
   if (names.includes('build')) await script('stacks.sh', 'node');
+  if (names.includes('addons')) await script('addons.sh', 'postgres');
 
   const bench = new Bench();
   const rows: Row[] = [];

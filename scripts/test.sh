@@ -16,6 +16,7 @@ echo "test: building..."
 npm run build
 bash scripts/base-image.sh
 bash scripts/stacks.sh
+bash scripts/addons.sh
 echo "test: set-up took $((SECONDS - start)) s"
 
 filter="${1:-}"

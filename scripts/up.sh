@@ -36,6 +36,7 @@ chmod +x dist/src/cli/main.js
 ln -sf "$ROOT/dist/src/cli/main.js" /usr/local/bin/berth
 bash scripts/base-image.sh
 bash scripts/stacks.sh
+bash scripts/addons.sh
 
 PIDFILE="$BERTH_DATA_DIR/berth.pid"
 LOG="$BERTH_DATA_DIR/berth.log"

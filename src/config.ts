@@ -60,6 +60,8 @@ export interface Config {
   build: BuildSettings;
   /** Notification retries: first retry after retryBaseMs, doubling (at most 5 min), up to maxAttempts sends. */
   notifications: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
+  /** Images of the managed add-ons (scripts/addons.sh makes the defaults from Debian's packages). */
+  addonImages: { postgres: string; redis: string };
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -141,6 +143,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: positive(env, 'BERTH_NOTIFY_RETRY_BASE_MS', 1000),
       maxAttempts: Math.ceil(positive(env, 'BERTH_NOTIFY_MAX_ATTEMPTS', 6)),
       timeoutMs: positive(env, 'BERTH_NOTIFY_TIMEOUT_S', 10) * 1000,
+    },
+    addonImages: {
+      postgres: env.BERTH_ADDON_POSTGRES_IMAGE?.trim() || 'berth/addon-postgres:15',
+      redis: env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7',
     },
   };
 }

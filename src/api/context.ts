@@ -37,6 +37,10 @@ export interface ApiContext {
   pruneImages(appIds: string[]): Promise<PruneResult>;
   /** Cluster mode: reads of the Swarm; changes are written to the database, then `reconcile` applies them. */
   cluster: { engine: Cluster; reconcile(): Promise<void> };
+  /** Tells the run controller that a one-off command was queued. */
+  nudgeRuns(): void;
+  /** Tells the add-on controller that an add-on or one of its jobs changed. */
+  nudgeAddons(): void;
 }
 
 export interface AuthUser {

@@ -56,9 +56,13 @@ export const appRoutes = {
   deleteApp: {
     method: 'DELETE',
     path: '/api/v1/apps/:id',
-    summary: 'Delete an app and everything it runs',
+    summary: 'Delete an app and everything it runs (its volumes are kept unless with_volumes)',
     tag: 'apps',
     params: IdParam,
+    query: T.Object(
+      { with_volumes: T.Optional(T.Boolean({ description: 'also delete the volumes it mounts that no other app mounts' })) },
+      { additionalProperties: false },
+    ),
     response: S.Ok,
   },
   scaleApp: {

@@ -3,6 +3,7 @@ import { IdParam, closed, type ParamsAndQuery } from './route-def.js';
 import { Event } from './contract-events.js';
 import { LogLine } from './contract-containers.js';
 import { Build, BuildLogLine, BuildStatus } from './contract-builds.js';
+import { Run } from './contract-runs.js';
 
 /**
  * The WebSocket routes: where they are, what they take and every message they send, declared
@@ -30,6 +31,8 @@ export const BuildLogMessage = T.Union([
   T.Object({ type: T.Literal('line'), seq: BuildLogLine.properties.seq, line: BuildLogLine.properties.line, time: BuildLogLine.properties.time }),
   T.Object({ type: T.Literal('status'), status: BuildStatus, message: T.Union([T.String(), T.Null()]), build: Build }),
 ]);
+
+const RunMessage = T.Union([T.Object({ type: T.Literal('output'), text: T.String() }), T.Object({ type: T.Literal('exit'), run: Run })]);
 
 export const sockets = {
   followEvents: {
@@ -60,6 +63,21 @@ export const sockets = {
     tag: 'builds',
     params: IdParam,
     message: BuildLogMessage,
+  },
+  followRun: {
+    path: '/ws/runs/:id',
+    summary: 'A run’s output so far, then live output, then one final message with the exit code and a normal close',
+    tag: 'runs',
+    params: IdParam,
+    message: RunMessage,
+  },
+  attachRun: {
+    path: '/ws/runs/:id/tty',
+    summary:
+      'The terminal of an interactive run (tty: true): its output as it comes, then the exit message. The client sends {"type":"input","text"} and {"type":"resize","cols","rows"}',
+    tag: 'runs',
+    params: IdParam,
+    message: T.Union([RunMessage, StreamError]),
   },
 } as const satisfies Record<string, SocketDef>;
 

@@ -18,6 +18,9 @@ import { imageRoutes } from './contract-images.js';
 import { notificationRoutes } from './contract-notifications.js';
 import { sessionRoutes } from './contract-sessions.js';
 import { clusterRoutes } from './contract-cluster.js';
+import { volumeRoutes } from './contract-volumes.js';
+import { runRoutes } from './contract-runs.js';
+import { addonRoutes } from './contract-addons.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -46,6 +49,9 @@ export const routes = {
   ...notificationRoutes,
   ...sessionRoutes,
   ...clusterRoutes,
+  ...volumeRoutes,
+  ...runRoutes,
+  ...addonRoutes,
 };
 
 export type Routes = typeof routes;

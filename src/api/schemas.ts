@@ -120,6 +120,17 @@ export const AppConfigFields = {
   }),
 };
 
+/** A project volume mounted into an app (validated further by the handler: absolute, not a system path, no repeats). */
+export const Mount = T.Object(
+  {
+    volume: T.String({ minLength: 1, maxLength: 128, description: 'a volume of the app’s project, by name or id' }),
+    path: T.String({ minLength: 1, maxLength: 255, pattern: '^[^\\s:]+$', description: 'absolute path in the container' }),
+  },
+  { additionalProperties: false },
+);
+export const Mounts = T.Array(Mount, { maxItems: 16 });
+export const Command = T.Array(T.String({ minLength: 1, maxLength: 4096 }), { minItems: 1, maxItems: 128, description: 'argv: the program, then its arguments (no shell)' });
+
 export const App = T.Object({
   id: T.String(),
   name: T.String(),
@@ -135,6 +146,9 @@ export const App = T.Object({
   /** Version of the live release. */
   release: T.Union([T.Integer(), T.Null()]),
   auto_deploy: T.Boolean(),
+  volumes: T.Array(T.Object({ volume: T.String(), path: T.String() })),
+  /** argv run once per release before traffic moves; [] when none. */
+  release_command: T.Array(T.String()),
   created_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -159,6 +173,10 @@ export const AppUpdate = T.Object(
     ),
     secret_env: T.Optional(T.Array(EnvKey, { maxItems: 256, description: 'keys whose values are secret' })),
     auto_deploy: T.Optional(T.Boolean({ description: 'deploy each successful build automatically' })),
+    volumes: T.Optional(Mounts),
+    release_command: T.Optional(
+      T.Array(T.String({ minLength: 1, maxLength: 4096 }), { maxItems: 128, description: 'argv run once per release before traffic moves (no shell); [] removes it' }),
+    ),
   },
   { additionalProperties: false },
 );

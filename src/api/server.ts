@@ -28,6 +28,11 @@ import { registryHandlers } from './handlers/registries.js';
 import { imageHandlers } from './handlers/images.js';
 import { notificationHandlers } from './handlers/notifications.js';
 import { registerWebhookReceiver } from './handlers/webhook-receive.js';
+import { volumeHandlers } from './handlers/volumes.js';
+import { runHandlers } from './handlers/runs.js';
+import { followRun } from './handlers/run-ws.js';
+import { attachRun } from './handlers/run-tty.js';
+import { addonHandlers, registerAddonDownload } from './handlers/addons.js';
 import { registerWeb } from './web.js';
 import { routerHandlers } from './handlers/router.js';
 import { metricsHandlers } from './handlers/metrics.js';
@@ -263,10 +268,14 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...notificationHandlers,
     ...sessionHandlers,
     ...clusterHandlers,
+    ...volumeHandlers,
+    ...runHandlers,
+    ...addonHandlers,
   });
-  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog });
+  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun, attachRun });
   await registerBuildExtras(app, ctx);
   await registerWebhookReceiver(app, ctx);
+  registerAddonDownload(app, ctx);
   await registerWeb(app, ctx);
   return app;
 }

@@ -18,6 +18,9 @@ import { registerRegistries } from './commands/registries.js';
 import { registerImages } from './commands/images.js';
 import { registerNotify } from './commands/notify.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerVolumes } from './commands/volumes.js';
+import { registerCron, registerRuns } from './commands/runs.js';
+import { registerAddons } from './commands/addons.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -44,6 +47,10 @@ registerRegistries(program);
 registerImages(program);
 registerNotify(program);
 registerCluster(program);
+registerVolumes(program);
+registerRuns(program);
+registerCron(program);
+registerAddons(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {

@@ -37,3 +37,9 @@ export async function ask(question: string, hidden = false): Promise<string> {
     });
   });
 }
+
+/** A destructive action goes on only when the user types the name (or passed it with --confirm). */
+export async function confirmTyped(name: string, given: string | undefined, question: string): Promise<void> {
+  const answer = given ?? (await ask(question));
+  if (answer.trim() !== name) throw new Error(`confirmation "${answer.trim()}" does not match "${name}": nothing was deleted`);
+}

@@ -88,13 +88,14 @@ export class BerthClient {
    * Opens one of the contract's WebSockets and hands each message, typed from the contract, to
    * onMessage. Resolves when the server closes it; rejects when the socket fails (refused, no
    * access: the upgrade's HTTP error). Aborting the signal closes it; onOpen is
-   * called once the server has accepted it.
+   * called once the server has accepted it, with a function that sends a JSON message on it (for
+   * the sockets that take input, like a run's terminal).
    */
   async stream<N extends SocketName>(
     name: N,
     input: Partial<SocketInput<N>>,
     onMessage: (msg: SocketMessage<N>) => void,
-    opts: { signal?: AbortSignal; onOpen?: () => void } = {},
+    opts: { signal?: AbortSignal; onOpen?: (send: (msg: unknown) => void) => void } = {},
   ): Promise<StreamEnd> {
     const url = new URL(fillPath(sockets[name].path, (input.params ?? {}) as Record<string, string>), this.opts.baseUrl.replace(/^http/, 'ws'));
     setQuery(url, (input.query ?? {}) as Record<string, unknown>);
@@ -102,7 +103,7 @@ export class BerthClient {
     const { default: WebSocket } = await import('ws');
     const ws = new WebSocket(url, { headers: this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {} });
     return new Promise<StreamEnd>((resolve, reject) => {
-      ws.on('open', () => opts.onOpen?.());
+      ws.on('open', () => opts.onOpen?.((msg) => ws.send(JSON.stringify(msg))));
       ws.on('message', (data) => onMessage(JSON.parse(String(data)) as SocketMessage<N>));
       ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
       // The upgrade refused (400, 401, 404, ...): an ApiError with the status and the server's error, like call()'s.

@@ -53,7 +53,7 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, build: Build
       runtimeImage: settings.runtimeImage,
     });
     const dockerfile = prepared.content ?? (await readSourceFile(src, prepared.dockerfile));
-    await updateBuild(ctx.db, build.id, { builder: detection.builder, dockerfile });
+    await updateBuild(ctx.db, build.id, { builder: detection.builder, dockerfile, procfile_release: detection.processes.release ?? null });
     if (prepared.generated) {
       step(log, `Generated a Dockerfile for ${detection.builder} (see: berth builds dockerfile ${build.id})`);
     } else {

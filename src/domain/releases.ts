@@ -23,7 +23,16 @@ export function snapshot(app: AppRow): ReleaseConfig {
     strategy: app.strategy,
     health_check: JSON.parse(app.health_check),
     env: app.env,
+    volumes: JSON.parse(app.volumes),
+    release_command: app.release_command ? JSON.parse(app.release_command) : null,
   };
+}
+
+/** A built app's Procfile `release:` line is its release command, unless the app's config names one. */
+async function withProcfileRelease(db: Db, config: ReleaseConfig, buildId: string | null | undefined): Promise<ReleaseConfig> {
+  if (!buildId || config.release_command?.length) return config;
+  const b = await db.selectFrom('builds').select('procfile_release').where('id', '=', buildId).executeTakeFirst();
+  return b?.procfile_release ? { ...config, release_command: ['sh', '-c', b.procfile_release] } : config;
 }
 
 /**
@@ -31,7 +40,7 @@ export function snapshot(app: AppRow): ReleaseConfig {
  * controller rolls it out. A release still pending is superseded, since only the newest one matters.
  */
 export async function createRelease(db: Db, events: Events, app: AppRow, r: NewRelease): Promise<ReleaseRow> {
-  const config = r.config ?? snapshot(app);
+  const config = r.config ?? (await withProcfileRelease(db, snapshot(app), r.buildId));
   for (let attempt = 0; ; attempt++) {
     try {
       const row = await db.transaction().execute(async (tx) => {
@@ -75,6 +84,9 @@ export async function createRelease(db: Db, events: Events, app: AppRow, r: NewR
             strategy: config.strategy,
             health_check: JSON.stringify(config.health_check),
             env: config.env,
+            volumes: JSON.stringify(config.volumes ?? []),
+            // A Procfile's release line stays the build's: only a rollback puts a snapshot's command back in the config.
+            ...(r.config ? { release_command: config.release_command?.length ? JSON.stringify(config.release_command) : null } : {}),
             updated_at: ts,
           })
           .where('id', '=', app.id)

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
+import { LABEL } from './labels.js';
 import { demuxLogs, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
 import { toContainerStats } from './stats.js';
@@ -29,6 +30,8 @@ export interface DockerRuntimeOptions {
    * (stock dockerd fits about 30 user networks). Must not overlap the host's own networks.
    */
   subnetPool?: string;
+  /** Image of the short root helper that makes a new volume writable (it runs chmod only). */
+  helperImage?: string;
 }
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -56,9 +59,13 @@ export class DockerRuntime implements Runtime {
   private readonly streams: Dockerode;
   private readonly callTimeoutMs: number;
   private readonly subnetPool: string;
+  private readonly helperImage: string;
+  /** Volumes made writable by this process: the helper runs once per volume per start (chmod is idempotent). */
+  private readonly preparedVolumes = new Map<string, Promise<void>>();
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.subnetPool = opts.subnetPool ?? '10.213.0.0/16';
+    this.helperImage = opts.helperImage ?? 'berth/base:bookworm';
     const modem = modemOptions(opts.dockerHost ?? process.env.DOCKER_HOST);
     this.callTimeoutMs = opts.callTimeoutMs ?? 30_000;
     this.api = connect({ ...modem, timeout: this.callTimeoutMs });
@@ -140,10 +147,118 @@ export class DockerRuntime implements Runtime {
     const image = await this.inspectImage(spec.image);
     if (!image) throw new Error(`image ${spec.image} is not on the engine`);
     const body = hardenedCreateOptions(spec, image.user);
+    for (const m of spec.mounts ?? []) await this.ensureVolume(m.volume, m.labels);
     const container = await this.call('create container', this.callTimeoutMs, (abortSignal) =>
       this.api.createContainer({ ...body, abortSignal }),
     );
     return container.id;
+  }
+
+  private ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
+    let p = this.preparedVolumes.get(name);
+    if (!p) {
+      p = this.prepareVolume(name, labels);
+      this.preparedVolumes.set(name, p);
+      p.catch(() => this.preparedVolumes.delete(name));
+    }
+    return p;
+  }
+
+  /**
+   * Makes the volume if it is missing, then opens its root to every user (0777): apps run as
+   * whichever non-root user their image names, so the owner cannot be known in advance. The helper
+   * is root only to chmod its own directory: no capabilities, no network, removed at once.
+   */
+  private async prepareVolume(name: string, labels: Record<string, string>): Promise<void> {
+    const exists = await this.call('inspect volume', this.callTimeoutMs, (abortSignal) => this.api.getVolume(name).inspect({ abortSignal }), [404]);
+    if (!exists) {
+      await this.call('create volume', this.callTimeoutMs, (abortSignal) =>
+        this.api.createVolume({ Name: name, Driver: 'local', Labels: { ...labels, [MANAGED_LABEL]: 'true' }, abortSignal }),
+      );
+    }
+    const helper = await this.call('create container', this.callTimeoutMs, (abortSignal) =>
+      this.api.createContainer({
+        Image: this.helperImage,
+        Cmd: ['chmod', '0777', '/volume'],
+        User: '0:0',
+        // Only the instance: the volume's other labels (its app, its add-on) would make it pass for their containers.
+        Labels: { ...(labels[LABEL.instance] ? { [LABEL.instance]: labels[LABEL.instance] } : {}), [LABEL.volumeHelper]: name, [MANAGED_LABEL]: 'true' },
+        NetworkDisabled: true,
+        HostConfig: {
+          CapDrop: ['ALL'],
+          SecurityOpt: ['no-new-privileges:true'],
+          NetworkMode: 'none',
+          Memory: 32 * 1024 * 1024,
+          PidsLimit: 16,
+          Mounts: [{ Type: 'volume', Source: name, Target: '/volume', VolumeOptions: { NoCopy: true } }],
+        },
+        abortSignal,
+      }),
+    );
+    try {
+      await this.startContainer(helper.id);
+      const code = await this.waitContainer(helper.id, AbortSignal.timeout(this.callTimeoutMs));
+      if (code !== 0) throw new Error(`could not make volume ${name} writable (chmod exited ${code})`);
+    } finally {
+      await this.removeContainer(helper.id);
+    }
+  }
+
+  async waitContainer(id: string, signal?: AbortSignal): Promise<number> {
+    try {
+      const res = await this.streams.getContainer(id).wait({ abortSignal: signal });
+      return res.StatusCode;
+    } catch (err) {
+      if (signal?.aborted) throw new Error('docker wait container: canceled');
+      throw engineError('wait container', err);
+    }
+  }
+
+  async copyFrom(id: string, path: string, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
+    try {
+      return await this.streams.getContainer(id).getArchive({ path, abortSignal: signal });
+    } catch (err) {
+      throw engineError('copy from container', err);
+    }
+  }
+
+  async copyTo(id: string, dir: string, tar: NodeJS.ReadableStream, signal: AbortSignal): Promise<void> {
+    try {
+      await this.streams.getContainer(id).putArchive(tar as Readable, { path: dir, abortSignal: signal });
+    } catch (err) {
+      throw engineError('copy into container', err);
+    }
+  }
+
+  async attach(id: string, signal: AbortSignal): Promise<NodeJS.ReadWriteStream> {
+    try {
+      return await this.streams.getContainer(id).attach({ stream: true, stdin: true, stdout: true, stderr: true, logs: true, hijack: true, abortSignal: signal });
+    } catch (err) {
+      throw engineError('attach', err);
+    }
+  }
+
+  async resize(id: string, cols: number, rows: number): Promise<void> {
+    await this.call('resize', this.callTimeoutMs, (abortSignal) => this.api.getContainer(id).resize({ h: rows, w: cols, abortSignal }), [404, 409]);
+  }
+
+  async listVolumes(labels: Record<string, string>): Promise<string[]> {
+    const res = await this.call('list volumes', this.callTimeoutMs, (abortSignal) =>
+      this.api.listVolumes({ filters: { label: labelFilters(labels) }, abortSignal }),
+    );
+    return (res.Volumes ?? []).map((v) => v.Name);
+  }
+
+  async removeVolume(name: string): Promise<boolean> {
+    try {
+      await this.call('remove volume', this.callTimeoutMs, (abortSignal) => this.api.getVolume(name).remove({ abortSignal }), [404]);
+      this.preparedVolumes.delete(name);
+      return true;
+    } catch (err) {
+      // 409: a container (running or not) still uses it.
+      if ((err as { statusCode?: number }).statusCode === 409) return false;
+      throw err;
+    }
   }
 
   async startContainer(id: string): Promise<void> {

@@ -33,6 +33,11 @@ export interface EngineContainer {
   stop(opts?: CallOptions & { t?: number }): Promise<unknown>;
   remove(opts?: CallOptions & { force?: boolean; v?: boolean }): Promise<unknown>;
   inspect(opts?: CallOptions): Promise<ContainerInspect>;
+  wait(opts?: CallOptions): Promise<{ StatusCode: number }>;
+  getArchive(opts: CallOptions & { path: string }): Promise<Readable>;
+  attach(opts: CallOptions & { stream: boolean; stdin: boolean; stdout: boolean; stderr: boolean; logs: boolean; hijack: boolean }): Promise<NodeJS.ReadWriteStream>;
+  resize(opts: CallOptions & { h: number; w: number }): Promise<unknown>;
+  putArchive(file: Readable, opts: CallOptions & { path: string }): Promise<unknown>;
   logs(
     opts: CallOptions & {
       follow: boolean;
@@ -98,6 +103,12 @@ export interface Dockerode {
     inspect(opts?: CallOptions): Promise<ImageInspect>;
     remove(opts?: CallOptions & { force?: boolean; noprune?: boolean }): Promise<unknown>;
   };
+  createVolume(opts: CallOptions & Record<string, unknown>): Promise<unknown>;
+  getVolume(name: string): {
+    inspect(opts?: CallOptions): Promise<{ Name: string; Labels: Record<string, string> | null }>;
+    remove(opts?: CallOptions): Promise<unknown>;
+  };
+  listVolumes(opts: CallOptions & { filters?: Record<string, string[]> }): Promise<{ Volumes: { Name: string }[] | null }>;
   buildImage(context: Readable, opts: CallOptions & Record<string, unknown>): Promise<Readable>;
   listImages(opts: CallOptions & { filters?: Record<string, string[]> }): Promise<{ Id: string; RepoTags?: string[] | null; Labels?: Record<string, string> | null; Size?: number }[]>;
   /** POST /images/create; the callback form keeps `auth` out of the query string (it goes in X-Registry-Auth). */

@@ -25,6 +25,12 @@ export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): R
   const pids = spec.pidsLimit ?? DEFAULT_PIDS_LIMIT;
   if (!Number.isInteger(pids) || pids < 1) throw new Error(`pidsLimit must be a positive integer, got ${pids}`);
   const memory = Math.floor(spec.memoryMb * 1024 * 1024);
+  const mounts = (spec.mounts ?? []).map((m) => {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(m.volume)) throw new Error(`volume name ${JSON.stringify(m.volume)} is not a named volume`);
+    if (!m.path.startsWith('/')) throw new Error(`mount path ${JSON.stringify(m.path)} is not absolute`);
+    // Type volume only: a host path can never be mounted. NoCopy: the image's files at the path are not copied in.
+    return { Type: 'volume', Source: m.volume, Target: m.path, ReadOnly: false, VolumeOptions: { NoCopy: true } };
+  });
 
   return {
     name: spec.name,
@@ -33,8 +39,10 @@ export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): R
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
     User: isRootUser(imageUser) ? NOBODY : imageUser,
-    Tty: false,
-    OpenStdin: false,
+    Tty: !!spec.tty,
+    OpenStdin: !!spec.tty,
+    // The command's stdin closes when its terminal is detached: a shell left alone ends.
+    StdinOnce: !!spec.tty,
     HostConfig: {
       CapDrop: ['ALL'],
       CapAdd: [],
@@ -49,14 +57,14 @@ export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): R
       PortBindings: {},
       PublishAllPorts: false,
       Binds: [],
-      Mounts: [],
+      Mounts: mounts,
       Devices: [],
       VolumesFrom: [],
       IpcMode: 'private',
       // Reaps zombies left by apps that fork without waiting.
       Init: true,
       // The engine backs off restarts exponentially (100 ms doubling up to a minute).
-      RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
+      RestartPolicy: { Name: spec.restart ?? 'unless-stopped', MaximumRetryCount: 0 },
       LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
       NetworkMode: spec.network,
     },

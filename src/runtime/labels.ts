@@ -15,4 +15,11 @@ export const LABEL = {
   gen: 'berth.gen',
   container: 'berth.container',
   build: 'berth.build',
+  /** A one-off or release command's run id. Runs carry no berth.app label: the app controller leaves them alone. */
+  run: 'berth.run',
+  /** The app a run belongs to. */
+  runApp: 'berth.run-app',
+  volume: 'berth.volume',
+  /** The short container that makes a new volume writable (its value: the volume). */
+  volumeHelper: 'berth.volume-helper',
 } as const;

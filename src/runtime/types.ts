@@ -19,6 +19,21 @@ export interface ContainerSpec {
   /** CPU cores, fractional allowed (0.5 = half a core). 0 = no limit. */
   cpu: number;
   pidsLimit?: number;
+  /** Named engine volumes (never host paths), made on first use and writable by any user. */
+  mounts?: VolumeMount[];
+  /** A pseudo-terminal with stdin open (interactive one-off commands); its output is raw, not in the log. */
+  tty?: boolean;
+  /** 'no' for one-off commands: they run once. Default: restarted unless stopped. */
+  restart?: 'unless-stopped' | 'no';
+}
+
+export interface VolumeMount {
+  /** The engine volume's name. */
+  volume: string;
+  /** Absolute path in the container. */
+  path: string;
+  /** Labels the volume gets if it has to be made. */
+  labels: Record<string, string>;
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -110,6 +125,19 @@ export interface Runtime {
   stopContainer(id: string, timeoutSec: number): Promise<void>;
   /** No error if already gone. */
   removeContainer(id: string): Promise<void>;
+  /** Resolves with the exit code once the container has stopped (at once if it already has). */
+  waitContainer(id: string, signal?: AbortSignal): Promise<number>;
+  /** A tar stream of a path in a container (running or not). */
+  copyFrom(id: string, path: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
+  /** Unpacks a tar stream into a directory of a container (created or running). */
+  copyTo(id: string, dir: string, tar: NodeJS.ReadableStream, signal: AbortSignal): Promise<void>;
+  /** The terminal of a tty container: writes go to its stdin, reads are its output (what it wrote so far first). */
+  attach(id: string, signal: AbortSignal): Promise<NodeJS.ReadWriteStream>;
+  resize(id: string, cols: number, rows: number): Promise<void>;
+  /** Names of the engine volumes carrying all of the given labels. */
+  listVolumes(labels: Record<string, string>): Promise<string[]>;
+  /** false when a container still uses it; true when it is gone (or never was). */
+  removeVolume(name: string): Promise<boolean>;
   /** null when there is no such container. */
   inspectContainer(id: string): Promise<ContainerInfo | null>;
   /** Containers (running or not) whose labels include all of the given ones. */

@@ -22,6 +22,9 @@ import { ImageController } from '../controllers/images.js';
 import { NotificationController } from '../controllers/notifications.js';
 import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
+import { VolumeController } from '../controllers/volumes.js';
+import { RunController } from '../controllers/runs/index.js';
+import { AddonController } from '../controllers/addons/index.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -33,7 +36,7 @@ async function main() {
   log.info({ engine: store.engine, dataDir: config.dataDir }, 'database ready');
   await ensureAdmin(store.db, config.dataDir, config.adminPassword, log);
 
-  const runtime = new DockerRuntime({ dockerHost: config.dockerHost });
+  const runtime = new DockerRuntime({ dockerHost: config.dockerHost, helperImage: config.build.runtimeImage });
   const router = new HaproxyRouter({
     dataDir: config.dataDir,
     httpPort: config.routerHttpPort,
@@ -74,6 +77,9 @@ async function main() {
   const notifications = new NotificationController(deps);
   const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
   const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm });
+  const volumes = new VolumeController(deps);
+  const oneOffs = new RunController(deps);
+  const addons = new AddonController(deps);
   const ctx: ApiContext = {
     config,
     store,
@@ -89,6 +95,8 @@ async function main() {
       certs.nudge(); // a new app's host wants a certificate before its first deploy is done
     },
     nudgeBuilds: () => builds.nudge(),
+    nudgeRuns: () => oneOffs.nudge(),
+    nudgeAddons: () => addons.nudge(),
     pruneImages: (appIds) => images.prune(appIds),
     // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
     syncRoutes: () => routes.sync().finally(() => certs.nudge()),
@@ -104,6 +112,9 @@ async function main() {
   // Subscribed before the controllers start, so no deploy or crash event goes untold.
   notifications.start();
   await routes.start();
+  // Runs cut short by a stop are settled first: a release command among them fails its release.
+  await oneOffs.recover().catch((err) => log.error({ err }, 'settling runs left by the last stop failed'));
+  await addons.recover().catch((err) => log.error({ err }, 'settling add-on jobs left by the last stop failed'));
   await apps.start();
   await builds.start();
   domains.start();
@@ -112,6 +123,9 @@ async function main() {
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
   images.start();
+  volumes.start();
+  oneOffs.start();
+  addons.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -127,6 +141,9 @@ async function main() {
     images.stop();
     notifications.stop();
     await nodes.stop();
+    volumes.stop();
+    await oneOffs.stop();
+    await addons.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

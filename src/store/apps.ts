@@ -1,9 +1,10 @@
+import type { Insertable, Selectable } from 'kysely';
 import type { Db } from './db.js';
 import { now } from './db.js';
 import type { AppsTable } from './schema.js';
 import type { Role } from './projects.js';
 
-export type AppRow = AppsTable;
+export type AppRow = Selectable<AppsTable>;
 export type AppView = AppRow & {
   project_name: string;
   role: Role;
@@ -45,7 +46,7 @@ export const findApp = (db: Db, userId: string, idOrSlug: string): Promise<AppVi
     .where((eb) => eb.or([eb('apps.id', '=', idOrSlug), eb('apps.slug', '=', idOrSlug)]))
     .executeTakeFirst();
 
-export async function insertApp(db: Db, row: AppRow) {
+export async function insertApp(db: Db, row: Insertable<AppsTable>) {
   await db.insertInto('apps').values(row).execute();
 }
 

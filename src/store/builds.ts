@@ -48,6 +48,7 @@ export async function insertBuild(db: Db, b: NewBuild): Promise<BuildRow> {
           dockerfile: null,
           image: `berth/${b.slug}:${number}`,
           release_id: null,
+          procfile_release: null,
           created_by: b.userId,
           created_at: now(),
           started_at: null,

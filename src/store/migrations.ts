@@ -342,6 +342,97 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .execute();
     },
   },
+  '0008_stateful': {
+    async up(db: Kysely<any>) {
+      // Named engine volumes owned by a project; the engine volume is made on first mount.
+      await db.schema
+        .createTable('volumes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('size_mb', 'integer')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('volumes_project_name', ['project_id', 'name'])
+        .execute();
+      // JSON [{volume, path}] and the command run before each release goes live.
+      await db.schema.alterTable('apps').addColumn('volumes', 'text', (c) => c.notNull().defaultTo('[]')).execute();
+      await db.schema.alterTable('apps').addColumn('release_command', 'text').execute();
+      // One-off commands and release commands: the row is written before the container is made.
+      await db.schema
+        .createTable('runs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('release_id', 'text', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('exit_code', 'integer')
+        .addColumn('output', 'text', (c) => c.notNull().defaultTo(''))
+        .addColumn('reason', 'text')
+        .addColumn('container_name', 'text', (c) => c.notNull())
+        .addColumn('timeout_s', 'integer', (c) => c.notNull())
+        .addColumn('tty', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_by', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      await db.schema.createIndex('runs_app').on('runs').columns(['app_id', 'created_at']).execute();
+      // Scheduled one-off commands (Heroku Scheduler); their runs are runs of kind cron.
+      await db.schema
+        .createTable('cron_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('schedule', 'text', (c) => c.notNull())
+        .addColumn('command', 'text', (c) => c.notNull())
+        .addColumn('timeout_s', 'integer', (c) => c.notNull())
+        .addColumn('last_fired_at', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.alterTable('runs').addColumn('cron_id', 'text').execute();
+      // The `release:` line of a built app's Procfile: its releases run it unless the app sets release_command.
+      await db.schema.alterTable('builds').addColumn('procfile_release', 'text').execute();
+      // Managed PostgreSQL and Redis: one hardened container each on the project network, data in an engine volume.
+      await db.schema
+        .createTable('addons')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('credentials', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('message', 'text')
+        .addColumn('backup_schedule', 'text')
+        .addColumn('backup_keep', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('addons_project_name', ['project_id', 'name'])
+        .execute();
+      await db.schema
+        .createTable('addon_attachments')
+        .addColumn('addon_id', 'text', (c) => c.notNull().references('addons.id').onDelete('cascade'))
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('as_name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('addon_attachments_pk', ['addon_id', 'app_id'])
+        .execute();
+      // Backups and restores of an add-on: the row first, then the helper container.
+      await db.schema
+        .createTable('addon_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('addon_id', 'text', (c) => c.notNull().references('addons.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('backup_id', 'text')
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer')
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      await db.schema.createIndex('addon_jobs_addon').on('addon_jobs').columns(['addon_id', 'created_at']).execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

@@ -2,6 +2,13 @@ import type { Db } from './db.js';
 import { now } from './db.js';
 import type { ReleasesTable, ReleaseStatus } from './schema.js';
 
+/** A volume mounted by a release (the same shape as domain/volumes.ts ReleaseMount). */
+export interface ReleaseVolume {
+  volume: string;
+  volume_id: string;
+  path: string;
+}
+
 export type ReleaseRow = ReleasesTable;
 
 /** Everything a release runs with, frozen when it is made, so a rollback runs exactly this again. */
@@ -14,6 +21,10 @@ export interface ReleaseConfig {
   health_check: { path: string; timeout_s: number; grace_s: number };
   /** Stored env (secret values sealed), as in apps.env. */
   env: string;
+  /** Volumes mounted (absent in releases made before volumes existed). */
+  volumes?: ReleaseVolume[];
+  /** Run once before the release takes traffic; absent or null: none. */
+  release_command?: string[] | null;
 }
 
 export const releaseConfig = (r: ReleaseRow): ReleaseConfig => JSON.parse(r.config) as ReleaseConfig;

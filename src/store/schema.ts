@@ -79,8 +79,48 @@ export interface AppsTable {
   auto_deploy: number;
   /** Seconds a replica leaving rotation keeps its requests and streams before the router cuts them (default 30). */
   drain_timeout_s?: number;
+  /** JSON [{volume, path}]: project volumes mounted by name (with the next release). */
+  volumes: Generated<string>;
+  /** JSON string array run once per release before traffic moves; null: none. */
+  release_command: string | null;
   created_at: string;
   updated_at: string;
+}
+
+export interface VolumesTable {
+  id: string;
+  project_id: string;
+  name: string;
+  /** Recorded quota; the engine's local driver does not enforce it. */
+  size_mb: number | null;
+  created_at: string;
+}
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface RunsTable {
+  id: string;
+  app_id: string;
+  release_id: string;
+  /** 'run' (one-off), 'release' (a release command) or 'cron' (a scheduled command). */
+  kind: 'run' | 'release' | 'cron';
+  /** The scheduled command it ran for (kind cron). */
+  cron_id: string | null;
+  /** JSON string array. */
+  command: string;
+  status: RunStatus;
+  exit_code: number | null;
+  /** The last of the output (bounded). */
+  output: string;
+  reason: string | null;
+  container_name: string;
+  /** Killed (SIGTERM, then SIGKILL) after this long. */
+  timeout_s: number;
+  /** 1: interactive, on a pseudo-terminal reached through /ws/runs/{id}/tty (its output is not kept). */
+  tty: number;
+  created_by: string | null;
+  created_at: string;
+  finished_at: string | null;
 }
 
 export type ReleaseStatus = 'pending' | 'deploying' | 'live' | 'failed' | 'rolled-back' | 'superseded';
@@ -163,6 +203,8 @@ export interface BuildsTable {
   finished_at: string | null;
   /** The vendor account a git build clones with. */
   vendor_id: string | null;
+  /** The Procfile's `release:` line, as written (run with sh -c). */
+  procfile_release: string | null;
 }
 
 export interface BuildLogsTable {
@@ -196,6 +238,12 @@ export interface Database {
   preview_apps: PreviewAppsTable;
   cluster: ClusterTable;
   node_changes: NodeChangesTable;
+  volumes: VolumesTable;
+  addons: AddonsTable;
+  addon_attachments: AddonAttachmentsTable;
+  addon_jobs: AddonJobsTable;
+  runs: RunsTable;
+  cron_jobs: CronJobsTable;
 }
 
 export interface DomainsTable {
@@ -240,4 +288,60 @@ export interface SessionsTable {
   csrf_token: string;
   created_at: string;
   expires_at: string;
+}
+
+export type AddonType = 'postgres' | 'redis';
+
+export interface AddonsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  type: AddonType;
+  image: string;
+  /** Sealed JSON {user, password, database}. */
+  credentials: string;
+  /** creating until it first answers; running; failed with a message. */
+  status: 'creating' | 'running' | 'failed';
+  message: string | null;
+  /** Cron expression of automatic backups; null: none. */
+  backup_schedule: string | null;
+  /** Successful backups kept; older ones are pruned after each new one. */
+  backup_keep: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AddonAttachmentsTable {
+  addon_id: string;
+  app_id: string;
+  /** Config var prefix: DATABASE gives DATABASE_URL. */
+  as_name: string;
+  created_at: string;
+}
+
+export interface AddonJobsTable {
+  id: string;
+  addon_id: string;
+  kind: 'backup' | 'restore';
+  /** For a restore: the backup it restores. */
+  backup_id: string | null;
+  trigger: 'manual' | 'schedule';
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  size_bytes: number | null;
+  reason: string | null;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface CronJobsTable {
+  id: string;
+  app_id: string;
+  /** Cron, UTC: 5 fields, or 6 with seconds first. */
+  schedule: string;
+  /** JSON string array. */
+  command: string;
+  timeout_s: number;
+  /** The last firing acted on (run, skipped or reported missed); null: none yet. */
+  last_fired_at: string | null;
+  created_at: string;
 }

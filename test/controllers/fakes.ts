@@ -11,6 +11,8 @@ import type { Clock } from '../../src/controllers/deps.js';
  *   ...:unhealthy starts and runs, never answers
  *   ...:exits     exits with code 3 as soon as it starts (init cannot run its command)
  *   ...:refused   the engine refuses to start it (HTTP 400, as for a missing entrypoint)
+ * A container with a command (a one-off or release command) exits when waited on: with 1 when the
+ * command is `false`, else 0.
  */
 interface FakeContainer {
   id: string;
@@ -42,6 +44,7 @@ export class FakeRuntime implements Runtime {
   async createContainer(spec: ContainerSpec): Promise<string> {
     this.change('create', spec.name);
     if ([...this.containers.values()].some((c) => c.spec.name === spec.name)) throw Object.assign(new Error(`name ${spec.name} in use`), { statusCode: 409 });
+    for (const m of spec.mounts ?? []) this.volumes.add(m.volume);
     const id = `fake${++this.seq}`;
     this.containers.set(id, { id, spec, state: 'created', exitCode: null, restartCount: 0, address: null });
     return id;
@@ -70,6 +73,39 @@ export class FakeRuntime implements Runtime {
     if (!c) return;
     this.change('remove', c.spec.name);
     this.containers.delete(id);
+  }
+
+  /** Volumes the engine holds (made by the first container that mounts one). */
+  readonly volumes = new Set<string>();
+
+  async waitContainer(id: string): Promise<number> {
+    const c = this.must(id);
+    if (c.spec.cmd) Object.assign(c, { state: 'exited', exitCode: c.spec.cmd[0] === 'false' ? 1 : 0, address: null });
+    return c.exitCode ?? 0;
+  }
+
+  async copyFrom(): Promise<NodeJS.ReadableStream> {
+    throw new Error('the fake engine holds no files');
+  }
+
+  async attach(): Promise<NodeJS.ReadWriteStream> {
+    throw new Error('the fake engine has no terminals');
+  }
+
+  async resize(): Promise<void> {}
+
+  async copyTo(): Promise<void> {
+    throw new Error('the fake engine holds no files');
+  }
+
+  async listVolumes(): Promise<string[]> {
+    return [...this.volumes];
+  }
+
+  async removeVolume(name: string): Promise<boolean> {
+    if ([...this.containers.values()].some((c) => c.spec.mounts?.some((m) => m.volume === name))) return false;
+    this.volumes.delete(name);
+    return true;
   }
 
   async inspectContainer(id: string): Promise<ContainerInfo | null> {

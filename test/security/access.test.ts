@@ -65,6 +65,10 @@ describe('access control', () => {
       source: await alice.call('getAppSource', { params: { id: ids.app } }).then((x) => [x.repo_url, x.branch, x.vendor?.id]),
       webhook: (await alice.call('getWebhook', { params: { id: ids.app } })).secret,
       whoami: await alice.call('whoami').then((u) => [u.username, u.disabled, u.is_admin]),
+      volumes: (await alice.call('listVolumes', { query: {} })).items.map((v) => [v.id, v.name]),
+      addons: (await alice.call('listAddons', { query: {} })).items.map((a) => [a.id, a.attachments, a.backup_keep, a.backup_schedule]),
+      runs: (await alice.call('listRuns', { params: { id: ids.app } })).items.length,
+      cron: (await alice.call('listCron', { params: { id: ids.app } })).items.map((c) => c.id),
     };
   }
 
@@ -95,6 +99,13 @@ describe('access control', () => {
     ids.notification = (await alice.call('addNotification', { params: { id: app.id }, body: { kind: 'webhook', url: 'https://hooks.alice.example/x' } })).id;
     ids.registry = (await alice.call('createRegistry', { body: { host: 'registry.alice.example', username: 'alice', password: 'pw' } })).id;
     const me = await alice.call('whoami');
+    // The stateful resources: a volume, a Redis add-on with a backup, a one-off run, a scheduled command.
+    const volume = await alice.call('createVolume', { body: { name: 'files', project: project.id } });
+    const addon = await alice.call('createAddon', { body: { type: 'redis', name: 'cache', project: project.id } });
+    const backup = await alice.call('createBackup', { params: { id: addon.id } });
+    const run = await alice.call('runCommand', { params: { id: app.id }, body: { command: ['true'] } });
+    const cron = await alice.call('addCron', { params: { id: app.id }, body: { schedule: '0 3 * * *', command: ['true'] } });
+    Object.assign(ids, { volume: volume.id, addon: addon.id, backup: backup.id, run: run.id, cron: cron.id });
     Object.assign(ids, { project: project.id, projectName: 'pa', app: app.id, slug: app.slug, container: container.id, build: build.id, token: token.id, user: me.id, username: 'alice', host: 'www.alice.example', image });
     await bob.call('createApp', { body: { name: 'bob-web', slug: 'bob-web' } });
   }
@@ -199,7 +210,28 @@ describe('access control', () => {
       buildAppSource: withApp(),
       getWebhook: withApp(),
       rotateWebhook: withApp(),
+      getVolume: [{ params: { id: ids.volume } }],
+      deleteVolume: [{ params: { id: ids.volume } }],
+      runCommand: withApp({}, { command: ['true'] }),
+      listRuns: withApp(),
+      getRun: [{ params: { id: ids.run } }],
+      addCron: withApp({}, { schedule: '* * * * *', command: ['true'] }),
+      listCron: withApp(),
+      removeCron: withApp({ cron: ids.cron }),
+      getAddon: [{ params: { id: ids.addon } }],
+      updateAddon: [{ params: { id: ids.addon }, body: { backup_keep: 1 } }],
+      deleteAddon: [{ params: { id: ids.addon } }],
+      attachAddon: [{ params: { id: ids.addon }, body: { app: ids.app } }],
+      detachAddon: [{ params: { id: ids.addon }, body: { app: ids.app } }],
+      createBackup: [{ params: { id: ids.addon } }],
+      listBackups: [{ params: { id: ids.addon } }],
+      restoreBackup: [{ params: { id: ids.addon }, body: { backup: ids.backup } }],
+      getAddonJob: [{ params: { id: ids.addon, job: ids.backup } }],
       // Routes without ids in the path, aimed at alice's things through the query or the body.
+      listVolumes: [{ params: {}, query: `project=${ids.project}` }],
+      listAddons: [{ params: {}, query: `project=${ids.project}` }],
+      createVolume: [{ params: {}, body: { name: 'intruder', project: ids.project } }],
+      createAddon: [{ params: {}, body: { type: 'redis', name: 'intruder', project: ids.project } }],
       listApps: [{ params: {}, query: `project=${ids.project}` }],
       listContainers: [{ params: {}, query: `app=${ids.slug}` }],
       listEvents: [{ params: {}, query: `app=${ids.app}` }],

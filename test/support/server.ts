@@ -72,6 +72,8 @@ async function cleanEngine(instance: string | undefined, dataDir: string) {
   if (ids.length) await run('docker', ['rm', '-f', ...ids], { timeoutMs: 60_000 });
   const nets = (await run('docker', ['network', 'ls', '-q', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
   if (nets.length) await run('docker', ['network', 'rm', ...nets], { timeoutMs: 60_000 });
+  const vols = (await run('docker', ['volume', 'ls', '-q', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
+  if (vols.length) await run('docker', ['volume', 'rm', '-f', ...vols], { timeoutMs: 60_000 });
 }
 
 export interface TestServer {

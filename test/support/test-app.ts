@@ -8,6 +8,7 @@
  * GET /slow?ms=N   answers after N ms (to watch graceful shutdown)
  * GET /sse         an event stream: "data: <hostname>" every 500 ms until the client leaves
  * WebSocket (any path): sends its hostname as a text message every 500 ms; ignores what it gets
+ * GET /file?path=P[&write=TEXT] writes TEXT to P first (when given), then answers {content} (404 when missing)
  * CRASH_ON_START=1 exits with code 2 before listening.
  * SIGTERM stops accepting, finishes in-flight requests, then exits 0.
  */
@@ -59,6 +60,15 @@ const server = http.createServer((req, res) => {
       streams.add(end);
       res.on('close', () => { clearInterval(t); streams.delete(end); });
       return;
+    case '/file': {
+      const p = url.searchParams.get('path');
+      const text = url.searchParams.get('write');
+      try {
+        if (text !== null) fs.writeFileSync(p, text);
+        return json(200, { content: fs.readFileSync(p, 'utf8') });
+      } catch (err) {
+        return json(err.code === 'ENOENT' ? 404 : 500, { error: String(err.message) });
+      }
     }
     case '/slow':
       return setTimeout(() => json(200, { hostname: os.hostname(), waited: Number(url.searchParams.get('ms')) }), Number(url.searchParams.get('ms') || 1000));

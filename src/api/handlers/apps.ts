@@ -1,6 +1,6 @@
 import type { Handlers } from '../register.js';
 import type { ApiContext } from '../context.js';
-import { conflict } from '../errors.js';
+import { badRequest, conflict } from '../errors.js';
 import { appFor, projectFor } from '../access.js';
 import { isUniqueViolation, now } from '../../store/db.js';
 import * as apps from '../../store/apps.js';
@@ -9,6 +9,9 @@ import { defaultProject } from '../../store/projects.js';
 import { newId } from '../../lib/ids.js';
 import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
 import { ReadCache } from '../read-cache.js';
+import { createRelease } from '../../domain/releases.js';
+import { MountError, resolveMounts, type ReleaseMount } from '../../domain/volumes.js';
+import { deleteVolume, volumeInProject } from '../../store/volumes.js';
 
 export const APP_DEFAULTS = {
   replicas: 1,
@@ -51,6 +54,8 @@ export function appDto(ctx: ApiContext, a: AppView) {
     status: appStatus(a),
     release: a.live_version,
     auto_deploy: !!a.auto_deploy,
+    volumes: (JSON.parse(a.volumes) as ReleaseMount[]).map((m) => ({ volume: m.volume, path: m.path })),
+    release_command: a.release_command ? (JSON.parse(a.release_command) as string[]) : [],
     created_at: a.created_at,
     updated_at: a.updated_at,
   };
@@ -70,6 +75,15 @@ async function uniqueApp<T>(ctx: ApiContext, projectId: string, name: string, sl
 
 type AppPage = { items: ReturnType<typeof appDto>[]; total: number; limit: number; offset: number };
 const pages = new WeakMap<ApiContext, ReadCache<AppPage>>();
+
+async function checkedMounts(ctx: ApiContext, projectId: string, mounts: { volume: string; path: string }[]) {
+  try {
+    return await resolveMounts(ctx.db, projectId, mounts);
+  } catch (err) {
+    if (err instanceof MountError) throw badRequest(err.message, err.field);
+    throw err;
+  }
+}
 
 export const appHandlers = {
   async listApps({ user, query }, ctx) {
@@ -107,6 +121,8 @@ export const appHandlers = {
       restart_seq: 0,
       auto_deploy: body.auto_deploy === false ? 0 : 1,
       drain_timeout_s: body.drain_timeout_s ?? APP_DEFAULTS.drain_timeout_s,
+      volumes: '[]',
+      release_command: null,
       created_at: ts,
       updated_at: ts,
     };
@@ -136,16 +152,38 @@ export const appHandlers = {
     if (body.env !== undefined || body.secret_env !== undefined) {
       patch.env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(a.env), body.env, body.secret_env));
     }
+    if (body.release_command !== undefined) patch.release_command = body.release_command.length ? JSON.stringify(body.release_command) : null;
+    if (body.volumes !== undefined) patch.volumes = JSON.stringify(await checkedMounts(ctx, a.project_id, body.volumes));
+    const mounts = JSON.parse(patch.volumes ?? a.volumes) as ReleaseMount[];
+    if (mounts.length && (body.strategy ?? a.strategy) !== 'recreate') {
+      // Two releases' replicas writing one volume at once is how data gets corrupted.
+      throw badRequest('an app with volumes rolls out with strategy "recreate" (old replicas stop before new ones start): set strategy to recreate', 'strategy');
+    }
     if (Object.keys(patch).length) {
       await uniqueApp(ctx, a.project_id, body.name ?? a.name, a.slug, () => apps.updateApp(ctx.db, a.id, patch));
+      // Mounts change what the replicas run with: like config vars, they make a release (when deployed).
+      if (patch.volumes !== undefined && patch.volumes !== a.volumes && a.release_id && a.image) {
+        const fresh = (await apps.appById(ctx.db, a.id))!;
+        const desc = mounts.length ? `Volumes: ${mounts.map((m) => `${m.volume}:${m.path}`).join(', ')}` : 'Volumes: none';
+        await createRelease(ctx.db, ctx.events, fresh, { image: a.image, description: desc, userId: user.id });
+      }
       ctx.nudge(a.id);
     }
     return appDto(ctx, (await apps.findApp(ctx.db, user.id, a.id))!);
   },
 
-  async deleteApp({ user, params }, ctx) {
+  async deleteApp({ user, params, query }, ctx) {
     const a = await appFor(ctx, user, params.id, 'developer');
     await apps.deleteApp(ctx.db, a.id);
+    if (query.with_volumes) {
+      // Only volumes no other app mounts; the engine volumes go once the app's containers are gone.
+      const others = (await apps.listApps(ctx.db, user.id, { projectId: a.project_id, limit: 500, offset: 0 })).items;
+      const inUse = new Set(others.flatMap((o) => (JSON.parse(o.volumes) as ReleaseMount[]).map((m) => m.volume)));
+      for (const m of JSON.parse(a.volumes) as ReleaseMount[]) {
+        const v = await volumeInProject(ctx.db, a.project_id, m.volume_id);
+        if (v && !inUse.has(v.name)) await deleteVolume(ctx.db, v.id);
+      }
+    }
     ctx.nudge(a.id);
     return { ok: true };
   },

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
+import { confirmTyped } from '../prompt.js';
 import type { RouteOutput } from '../../api/contract.js';
 
 type App = RouteOutput<'getApp'>;
@@ -14,7 +15,14 @@ const int = (v: string) => {
 export function appDetails(a: App): string {
   const env = Object.entries(a.env).map(([k, v]) => `  ${k}=${v}`);
   return [
-    details({ ...a, project: a.project.name, health: `${a.health_check.path} (timeout ${a.health_check.timeout_s}s)`, drain: `${a.drain_timeout_s}s` }, [
+    details({
+      ...a,
+      project: a.project.name,
+      health: `${a.health_check.path} (timeout ${a.health_check.timeout_s}s)`,
+      drain: `${a.drain_timeout_s}s`,
+      mounts: a.volumes.map((m) => `${m.volume}:${m.path}`).join(', ') || '-',
+      release_cmd: a.release_command.join(' ') || '-',
+    }, [
       ['name', 'Name'],
       ['slug', 'Slug'],
       ['id', 'Id'],
@@ -28,6 +36,8 @@ export function appDetails(a: App): string {
       ['strategy', 'Strategy'],
       ['drain', 'Drain timeout'],
       ['health', 'Health check'],
+      ['mounts', 'Volumes'],
+      ['release_cmd', 'Release command'],
       ['created_at', 'Created'],
     ]),
     `Config vars:${env.length ? `\n${env.join('\n')}` : ' (none)'}`,
@@ -80,11 +90,17 @@ export function registerApps(program: Command) {
     .option('--strategy <strategy>', 'rolling, blue-green or recreate')
     .option('--health-path <path>', 'health check path')
     .option('--drain-timeout <seconds>', 'how long a replica leaving rotation keeps its requests and streams', int)
+    .option('--volume <volume:path>', 'mount a project volume (repeat for several; replaces the mounts; makes a release)', collect, [])
+    .option('--no-volumes', 'unmount every volume (makes a release)')
+    .option('--release-command <argv>', 'command run once per release before traffic moves (a JSON array, or words split on spaces); "" removes it')
     .action(async (app: string, o: Record<string, unknown>, cmd: Command) => {
       const c = client(cmd);
       const body: Record<string, unknown> = {};
       for (const k of ['name', 'image', 'port', 'memory', 'cpu', 'strategy']) if (o[k] !== undefined) body[k] = o[k];
       if (o.drainTimeout !== undefined) body.drain_timeout_s = o.drainTimeout;
+      if (o.volumes === false) body.volumes = [];
+      else if ((o.volume as string[]).length) body.volumes = (o.volume as string[]).map(parseMount);
+      if (typeof o.releaseCommand === 'string') body.release_command = parseArgv(o.releaseCommand);
       if (o.healthPath !== undefined) {
         const cur = await c.call('getApp', { params: { id: app } });
         body.health_check = { ...cur.health_check, path: o.healthPath };
@@ -94,9 +110,28 @@ export function registerApps(program: Command) {
     });
   apps
     .command('delete <app>')
-    .description('delete an app and everything it runs')
-    .action(async (app: string, _o, cmd: Command) => {
-      await client(cmd).call('deleteApp', { params: { id: app } });
-      emit(globals(cmd), { ok: true }, () => `Deleted app ${app}.`);
+    .description('delete an app and everything it runs (its volumes are kept unless --with-volumes)')
+    .option('--with-volumes', 'also delete the volumes it mounts (their data is lost): asks you to type the app name')
+    .option('--confirm <app>', 'the app name, instead of typing it')
+    .action(async (app: string, o: { withVolumes?: boolean; confirm?: string }, cmd: Command) => {
+      if (o.withVolumes) await confirmTyped(app, o.confirm, `This deletes ${app} and the data of its volumes. Type the app name to go on: `);
+      await client(cmd).call('deleteApp', { params: { id: app }, query: { with_volumes: o.withVolumes ?? false } });
+      emit(globals(cmd), { ok: true }, () => `Deleted app ${app}${o.withVolumes ? ' and its volumes' : ''}.`);
     });
+}
+
+const collect = (v: string, acc: string[]) => [...acc, v];
+
+/** "data:/data" → {volume: "data", path: "/data"}; the server checks the path. */
+function parseMount(spec: string): { volume: string; path: string } {
+  const i = spec.indexOf(':');
+  if (i <= 0) throw new Error(`--volume ${spec}: expected VOLUME:/path`);
+  return { volume: spec.slice(0, i), path: spec.slice(i + 1) };
+}
+
+/** A JSON array as is; otherwise words split on spaces (no shell: quotes are not interpreted); "" → none. */
+function parseArgv(text: string): string[] {
+  if (text.trim() === '') return [];
+  if (text.trim().startsWith('[')) return JSON.parse(text) as string[];
+  return text.trim().split(/\s+/);
 }

@@ -10,6 +10,7 @@ import { rolling } from './rolling.js';
 import { blueGreen } from './blue-green.js';
 import { recreate } from './recreate.js';
 import { ensureImage } from './pull.js';
+import { releasePhase } from './release-phase.js';
 
 type Strategy = (k: AppKit, app: AppRow, target: ReleaseRow, cfg: ReleaseConfig) => Promise<void>;
 
@@ -33,6 +34,7 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
       if (r.release_id !== target.id && r.release_id !== app.live_release_id) await retire(k, r);
     }
     await ensureImage(k, app, target);
+    await releasePhase(k, app, target, cfg);
     await STRATEGIES[cfg.strategy](k, app, target, cfg);
     await goLive(k, app, target);
   } catch (err) {

@@ -6,14 +6,16 @@ import type { ContainerRow } from '../../store/containers.js';
 import type { SecretBox } from '../../lib/crypto.js';
 import { parseEnv, plainEnv } from '../../domain/env.js';
 import { projectNetwork } from '../../domain/containers.js';
+import { engineMounts } from '../../domain/volumes.js';
 
 /**
- * The engine container of one replica: the release's image, config and env (secrets decrypted
- * here, just before they go to the engine), Berth's labels, and the project's network.
+ * What any container of a release runs with, replica or one-off command: the release's image,
+ * config and env (secrets decrypted here, just before they go to the engine), its volumes, the
+ * project's network and Berth's instance and project labels.
  */
-export function containerSpec(secrets: SecretBox, instanceId: string, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, row: ContainerRow): ContainerSpec {
+export function releaseSpec(secrets: SecretBox, instanceId: string, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, name: string, labels: Record<string, string>): ContainerSpec {
   return {
-    name: row.name,
+    name,
     image: release.image,
     env: {
       ...plainEnv(secrets, parseEnv(cfg.env)),
@@ -21,20 +23,24 @@ export function containerSpec(secrets: SecretBox, instanceId: string, app: AppRo
       BERTH_APP: app.slug,
       BERTH_RELEASE: `v${release.version}`,
     },
-    labels: {
-      [LABEL.instance]: instanceId,
-      [LABEL.project]: app.project_id,
-      [LABEL.app]: app.id,
-      [LABEL.release]: release.id,
-      [LABEL.version]: String(release.version),
-      [LABEL.replica]: String(row.replica),
-      [LABEL.gen]: String(row.gen),
-      [LABEL.container]: row.id,
-    },
+    labels: { [LABEL.instance]: instanceId, [LABEL.project]: app.project_id, ...labels },
     network: projectNetwork(app.project_id),
     // Apps in a project reach each other by app name through Docker's DNS.
     aliases: [app.name],
     memoryMb: cfg.memory_mb,
     cpu: cfg.cpu,
+    mounts: engineMounts(instanceId, app.project_id, cfg.volumes),
   };
+}
+
+/** The engine container of one replica: a release's container with the replica's labels. */
+export function containerSpec(secrets: SecretBox, instanceId: string, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, row: ContainerRow): ContainerSpec {
+  return releaseSpec(secrets, instanceId, app, release, cfg, row.name, {
+    [LABEL.app]: app.id,
+    [LABEL.release]: release.id,
+    [LABEL.version]: String(release.version),
+    [LABEL.replica]: String(row.replica),
+    [LABEL.gen]: String(row.gen),
+    [LABEL.container]: row.id,
+  });
 }

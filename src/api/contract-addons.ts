@@ -1,0 +1,155 @@
+import { Type as T } from '@sinclair/typebox';
+import * as S from './schemas.js';
+import { IdParam, closed, type RouteDef } from './route-def.js';
+import { Release } from './contract-releases.js';
+
+/** Add-ons: managed PostgreSQL and Redis of a project, attached to its apps, with backups. */
+
+const AddonType = T.Union([T.Literal('postgres'), T.Literal('redis')]);
+const Schedule = T.String({ minLength: 1, maxLength: 100, description: 'cron, UTC: 5 fields (m h dom mon dow), or 6 with seconds first' });
+const Keep = T.Integer({ minimum: 1, maximum: 1000, description: 'successful backups kept; older ones are pruned' });
+const ProjectQuery = T.Object({ project: T.Optional(S.Id) }, { additionalProperties: false });
+
+export const Addon = T.Object({
+  id: T.String(),
+  name: T.String(),
+  type: AddonType,
+  project: T.Object({ id: T.String(), name: T.String() }),
+  image: T.String(),
+  /** creating (until it first answers), running, or failed with a message. */
+  status: T.String(),
+  message: T.Union([T.String(), T.Null()]),
+  /** Host and port on the project's network (nothing outside it can reach them). */
+  host: T.String(),
+  port: T.Integer(),
+  attachments: T.Array(T.Object({ app: T.String(), as: T.String(), var: T.String() })),
+  backup_schedule: T.Union([T.String(), T.Null()]),
+  backup_keep: T.Integer(),
+  created_at: S.Timestamp,
+});
+
+export const AddonJob = T.Object({
+  id: T.String(),
+  addon: T.String(),
+  kind: T.Union([T.Literal('backup'), T.Literal('restore')]),
+  /** For a restore: the backup restored. */
+  backup: T.Union([T.String(), T.Null()]),
+  trigger: T.Union([T.Literal('manual'), T.Literal('schedule')]),
+  status: T.Union([T.Literal('queued'), T.Literal('running'), T.Literal('succeeded'), T.Literal('failed')]),
+  size_bytes: T.Union([T.Integer(), T.Null()]),
+  reason: T.Union([T.String(), T.Null()]),
+  created_at: S.Timestamp,
+  finished_at: T.Union([S.Timestamp, T.Null()]),
+});
+
+const AddonParams = closed({ id: S.Id });
+const JobParams = closed({ id: S.Id, job: S.Id });
+
+export const addonRoutes = {
+  listAddons: {
+    method: 'GET',
+    path: '/api/v1/addons',
+    summary: 'List the add-ons of the projects the caller is a member of',
+    tag: 'addons',
+    query: ProjectQuery,
+    response: T.Object({ items: T.Array(Addon) }),
+  },
+  createAddon: {
+    method: 'POST',
+    path: '/api/v1/addons',
+    summary: 'Create a PostgreSQL or Redis add-on in a project (it starts in the background)',
+    tag: 'addons',
+    status: 201,
+    body: closed({
+      type: AddonType,
+      name: T.Optional(S.DnsLabel),
+      project: T.Optional(S.Id),
+      backup_schedule: T.Optional(Schedule),
+      backup_keep: T.Optional(Keep),
+    }),
+    response: Addon,
+  },
+  getAddon: {
+    method: 'GET',
+    path: '/api/v1/addons/:id',
+    summary: 'Get an add-on by id (or by name, with ?project=)',
+    tag: 'addons',
+    params: IdParam,
+    query: ProjectQuery,
+    response: Addon,
+  },
+  updateAddon: {
+    method: 'PUT',
+    path: '/api/v1/addons/:id',
+    summary: 'Change an add-on’s backup schedule or retention',
+    tag: 'addons',
+    params: IdParam,
+    query: ProjectQuery,
+    body: closed({ backup_schedule: T.Optional(T.Union([Schedule, T.Null()])), backup_keep: T.Optional(Keep) }),
+    response: Addon,
+  },
+  deleteAddon: {
+    method: 'DELETE',
+    path: '/api/v1/addons/:id',
+    summary: 'Delete an add-on, its data and its backups; refused while an app is attached',
+    tag: 'addons',
+    params: IdParam,
+    query: ProjectQuery,
+    response: S.Ok,
+  },
+  attachAddon: {
+    method: 'POST',
+    path: '/api/v1/addons/:id/attach',
+    summary: 'Attach to an app of the same project: sets <AS>_URL as a secret config var (a new release)',
+    tag: 'addons',
+    params: IdParam,
+    query: ProjectQuery,
+    body: closed({ app: S.Id, as: T.Optional(T.String({ pattern: '^[A-Z][A-Z0-9_]{0,62}$', description: 'config var prefix (DATABASE gives DATABASE_URL)' })) }),
+    response: T.Object({ addon: Addon, release: T.Union([Release, T.Null()]) }),
+  },
+  detachAddon: {
+    method: 'POST',
+    path: '/api/v1/addons/:id/detach',
+    summary: 'Detach from an app: removes its <AS>_URL (a new release)',
+    tag: 'addons',
+    params: IdParam,
+    query: ProjectQuery,
+    body: closed({ app: S.Id }),
+    response: T.Object({ addon: Addon, release: T.Union([Release, T.Null()]) }),
+  },
+  createBackup: {
+    method: 'POST',
+    path: '/api/v1/addons/:id/backups',
+    summary: 'Take a backup now (pg_dump -Fc, or a Redis RDB snapshot)',
+    tag: 'addons',
+    status: 201,
+    params: AddonParams,
+    response: AddonJob,
+  },
+  listBackups: {
+    method: 'GET',
+    path: '/api/v1/addons/:id/backups',
+    summary: 'The add-on’s backups, newest first, with size and status',
+    tag: 'addons',
+    params: AddonParams,
+    response: T.Object({ items: T.Array(AddonJob) }),
+  },
+  restoreBackup: {
+    method: 'POST',
+    path: '/api/v1/addons/:id/restore',
+    summary: 'Restore a backup (of this add-on, or of another of the same type in the project) into the add-on',
+    tag: 'addons',
+    status: 201,
+    params: AddonParams,
+    body: closed({ backup: S.Id }),
+    response: AddonJob,
+  },
+  getAddonJob: {
+    method: 'GET',
+    path: '/api/v1/addons/:id/jobs/:job',
+    summary: 'A backup or restore, with its status',
+    tag: 'addons',
+    params: JobParams,
+    response: AddonJob,
+  },
+} as const satisfies Record<string, RouteDef>;

@@ -1,0 +1,104 @@
+import type { Handlers } from '../register.js';
+import type { ApiContext, AuthUser } from '../context.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import { cronProblem, nextFiring } from '../../domain/cron.js';
+import { appFor, appOfChild } from '../access.js';
+import { now } from '../../store/db.js';
+import * as runs from '../../store/runs.js';
+import { newId } from '../../lib/ids.js';
+
+export function runDto(r: runs.RunRow, slug: string, version: number) {
+  return {
+    id: r.id,
+    app: { id: r.app_id, slug },
+    release: version,
+    kind: r.kind,
+    cron: r.cron_id,
+    command: JSON.parse(r.command) as string[],
+    status: r.status,
+    exit_code: r.exit_code,
+    reason: r.reason,
+    output: r.output,
+    timeout_s: r.timeout_s,
+    tty: r.tty === 1,
+    created_at: r.created_at,
+    finished_at: r.finished_at,
+  };
+}
+
+const versionOf = async (ctx: ApiContext, releaseId: string) =>
+  Number((await ctx.db.selectFrom('releases').select('version').where('id', '=', releaseId).executeTakeFirst())?.version ?? 0);
+
+/** A run the caller may see (a stranger gets the same 404 as for no such run). */
+export async function runFor(ctx: ApiContext, user: AuthUser, id: string) {
+  const r = await runs.runById(ctx.db, id);
+  if (!r) throw notFound('run', id);
+  const app = await appOfChild(ctx, user, r.app_id, 'viewer', { kind: 'run', id });
+  return { run: r, app };
+}
+
+export const oneRunDto = async (ctx: ApiContext, r: runs.RunRow, slug: string) => runDto(r, slug, await versionOf(ctx, r.release_id));
+
+async function cronDto(ctx: ApiContext, c: runs.CronRow) {
+  return {
+    id: c.id,
+    schedule: c.schedule,
+    command: JSON.parse(c.command) as string[],
+    timeout_s: c.timeout_s,
+    next_at: nextFiring(c.schedule, new Date()).toISOString(),
+    last_runs: await runs.runsOfCron(ctx.db, c.id),
+    created_at: c.created_at,
+  };
+}
+
+export const runHandlers = {
+  async runCommand({ user, params, body }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    if (!app.live_release_id) throw conflict(`app "${app.slug}" has no live release to run a command in: deploy it first`, 'id');
+    const id = newId('run');
+    const row = runs.newRun(id, app, app.live_release_id, 'run', body.command, body.timeout_s ?? 3600, { created_by: user.id, tty: body.tty ? 1 : 0 });
+    await runs.insertRun(ctx.db, row);
+    ctx.nudgeRuns();
+    return runDto(row, app.slug, app.live_version ?? 0);
+  },
+
+  async listRuns({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id);
+    const rows = await runs.runsOfApp(ctx.db, app.id);
+    return { items: await Promise.all(rows.map((r) => oneRunDto(ctx, r, app.slug))) };
+  },
+
+  async addCron({ user, params, body }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    const problem = cronProblem(body.schedule);
+    if (problem) throw badRequest(problem, 'schedule');
+    const row: runs.CronRow = {
+      id: newId('cron'),
+      app_id: app.id,
+      schedule: body.schedule.trim(),
+      command: JSON.stringify(body.command),
+      timeout_s: body.timeout_s ?? 3600,
+      last_fired_at: null,
+      created_at: now(),
+    };
+    await runs.insertCron(ctx.db, row);
+    return cronDto(ctx, row);
+  },
+
+  async listCron({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id);
+    return { items: await Promise.all((await runs.cronOfApp(ctx.db, app.id)).map((c) => cronDto(ctx, c))) };
+  },
+
+  async removeCron({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    const res = await runs.deleteCron(ctx.db, app.id, params.cron);
+    if (!Number(res.numDeletedRows)) throw notFound('scheduled command', params.cron);
+    return { ok: true };
+  },
+
+  async getRun({ user, params }, ctx) {
+    const { run, app } = await runFor(ctx, user, params.id);
+    return oneRunDto(ctx, run, app.slug);
+  },
+} satisfies Handlers;

@@ -1,0 +1,67 @@
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import type { ControllerDeps } from '../deps.js';
+import { LABEL } from '../../runtime/labels.js';
+import type { ContainerInfo } from '../../runtime/types.js';
+import type { AddonRow } from '../../store/addons.js';
+import { updateAddon } from '../../store/addons.js';
+import { networkLabels, projectNetwork } from '../../domain/containers.js';
+import { ADDON_LABEL, ADDON_TYPES, addonSpec } from '../../domain/addons.js';
+
+/** True when something accepts TCP connections at address:port within the timeout. */
+export function answers(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: address, port, timeout: timeoutMs });
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.once('connect', () => done(true));
+    s.once('timeout', () => done(false));
+    s.once('error', () => done(false));
+  });
+}
+
+/**
+ * Makes sure the add-on's server container exists and runs (the engine restarts it when it dies;
+ * one stopped behind Berth's back is started again), and records when it first answers.
+ */
+export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void> {
+  await d.runtime.ensureNetwork(projectNetwork(a.project_id), networkLabels(d.instanceId, a.project_id));
+  const [c] = await d.runtime.listContainers({ [LABEL.instance]: d.instanceId, [ADDON_LABEL]: a.id });
+  let info: ContainerInfo | undefined = c;
+  if (!info) {
+    const id = await d.runtime.createContainer(addonSpec(d.secrets, d.instanceId, a));
+    await d.runtime.startContainer(id);
+    info = (await d.runtime.inspectContainer(id)) ?? undefined;
+  } else if (info.state === 'exited' || info.state === 'created') {
+    await d.runtime.startContainer(info.id);
+    info = (await d.runtime.inspectContainer(info.id)) ?? undefined;
+  }
+  if (a.status === 'running') return;
+  const address = info?.addresses[projectNetwork(a.project_id)];
+  if (address && (await answers(address, ADDON_TYPES[a.type].port))) {
+    await updateAddon(d.db, a.id, { status: 'running', message: null });
+    d.log.info({ addon: a.id }, 'add-on is up');
+  }
+}
+
+/** Containers, volumes and backups of deleted add-ons go (their rows are gone). */
+export async function removeDeleted(d: ControllerDeps, known: Set<string>): Promise<void> {
+  for (const c of await d.runtime.listContainers({ [LABEL.instance]: d.instanceId })) {
+    const id = c.labels[ADDON_LABEL];
+    if (!id || known.has(id)) continue;
+    await d.runtime.stopContainer(c.id, 10);
+    await d.runtime.removeContainer(c.id);
+  }
+  for (const name of await d.runtime.listVolumes({ [LABEL.instance]: d.instanceId })) {
+    const m = /^berth-(addon-[a-z0-9]+)-data$/.exec(name);
+    if (m && !known.has(m[1]!.replace('-', '_'))) await d.runtime.removeVolume(name);
+  }
+  const dir = join(d.config.dataDir, 'addons');
+  for (const id of await readdir(dir).catch(() => [] as string[])) {
+    if (!known.has(id)) await rm(join(dir, id), { recursive: true, force: true });
+  }
+}
+

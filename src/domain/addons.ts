@@ -1,0 +1,113 @@
+import { join } from 'node:path';
+import type { SecretBox } from '../lib/crypto.js';
+import type { AddonRow } from '../store/addons.js';
+import type { AddonType } from '../store/schema.js';
+import type { ContainerSpec } from '../runtime/types.js';
+import { LABEL } from '../runtime/labels.js';
+import { projectNetwork } from './containers.js';
+
+export interface AddonCredentials {
+  user: string;
+  password: string;
+  database: string;
+}
+
+/** Per type: its port, URL scheme and the default config var prefix of an attachment. */
+export const ADDON_TYPES: Record<AddonType, { port: number; scheme: string; as: string }> = {
+  postgres: { port: 5432, scheme: 'postgres', as: 'DATABASE' },
+  redis: { port: 6379, scheme: 'redis', as: 'REDIS' },
+};
+
+/** Label of an add-on's container and volume (the add-on id), and of its backup helpers (the job id). */
+export const ADDON_LABEL = 'berth.addon';
+export const ADDON_JOB_LABEL = 'berth.addon-job';
+
+const slugId = (id: string) => id.replace('_', '-');
+/** Where the Redis add-on keeps its snapshot and append-only files in its volume (see scripts/addons/redis-entrypoint.sh). */
+const REDIS_DIR = '/data/redis';
+/**
+ * A Redis restore, run offline (the add-on's server is stopped) in a helper with its volume: the
+ * snapshot ($0) becomes dump.rdb, a private server (no TCP) loads it and rewrites the append-only
+ * files from it, since the add-on's server starts from those. A constant script: no user data in it.
+ */
+const REDIS_RESTORE = [
+  'set -e',
+  `D=${REDIS_DIR}`,
+  'rm -rf "$D/appendonlydir" "$D/appendonly.aof"',
+  'cp "$0" "$D/dump.rdb"',
+  'S=/tmp/berth-restore.sock',
+  'redis-server --dir "$D" --dbfilename dump.rdb --appendonly no --save "" --port 0 --unixsocket "$S" --daemonize yes',
+  'until redis-cli -s "$S" ping 2>/dev/null | grep -q PONG; do sleep 0.1; done',
+  'redis-cli -s "$S" config set appendonly yes >/dev/null',
+  'until redis-cli -s "$S" info persistence | grep -q "aof_rewrite_in_progress:0" && redis-cli -s "$S" info persistence | grep -q "aof_rewrite_scheduled:0" && ls "$D"/appendonlydir/*.manifest >/dev/null 2>&1; do sleep 0.1; done',
+  'redis-cli -s "$S" shutdown nosave',
+].join('\n');
+export const addonContainerName = (a: Pick<AddonRow, 'id'>) => `berth-${slugId(a.id)}`;
+export const addonVolumeName = (a: Pick<AddonRow, 'id'>) => `berth-${slugId(a.id)}-data`;
+/** The add-on's host name on its project's network. */
+export const addonHost = (a: Pick<AddonRow, 'name'>) => a.name;
+
+export const credentials = (box: SecretBox, a: Pick<AddonRow, 'credentials'>): AddonCredentials => JSON.parse(box.open(a.credentials)) as AddonCredentials;
+
+/** The URL an attached app gets (`DATABASE_URL`, `REDIS_URL`): reachable from the project's network only. */
+export function addonUrl(box: SecretBox, a: AddonRow): string {
+  const c = credentials(box, a);
+  const t = ADDON_TYPES[a.type];
+  const pw = encodeURIComponent(c.password);
+  return a.type === 'postgres'
+    ? `${t.scheme}://${encodeURIComponent(c.user)}:${pw}@${addonHost(a)}:${t.port}/${encodeURIComponent(c.database)}`
+    : `${t.scheme}://:${pw}@${addonHost(a)}:${t.port}`;
+}
+
+const baseLabels = (instanceId: string, a: AddonRow) => ({ [LABEL.instance]: instanceId, [LABEL.project]: a.project_id });
+
+/** The add-on's server: hardened like a replica (non-root, no capabilities, limits), its data in its own volume. */
+export function addonSpec(box: SecretBox, instanceId: string, a: AddonRow): ContainerSpec {
+  const c = credentials(box, a);
+  return {
+    name: addonContainerName(a),
+    image: a.image,
+    env: { BERTH_ADDON_USER: c.user, BERTH_ADDON_PASSWORD: c.password, BERTH_ADDON_DB: c.database },
+    labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id },
+    network: projectNetwork(a.project_id),
+    aliases: [addonHost(a)],
+    memoryMb: 512,
+    cpu: 0,
+    mounts: [{ volume: addonVolumeName(a), path: '/data', labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id } }],
+  };
+}
+
+/**
+ * A helper container of a backup or restore job: the add-on's image (its client tools match the
+ * server), on the project network, no volume, never restarted.
+ */
+export function jobSpec(box: SecretBox, instanceId: string, a: AddonRow, jobId: string, file: string, restore: boolean): ContainerSpec {
+  const c = credentials(box, a);
+  const host = addonHost(a);
+  const cmd =
+    a.type === 'postgres'
+      ? restore
+        ? ['pg_restore', '--clean', '--if-exists', '--no-owner', '--single-transaction', '-h', host, '-U', c.user, '-d', c.database, file]
+        : ['pg_dump', '-Fc', '-h', host, '-U', c.user, '-d', c.database, '-f', file]
+      : restore
+        ? ['sh', '-c', REDIS_RESTORE, file]
+        : ['redis-cli', '-h', host, '--no-auth-warning', '--rdb', file];
+  const offline = a.type === 'redis' && restore;
+  return {
+    name: `berth-${slugId(jobId)}`,
+    image: a.image,
+    cmd,
+    env: { PGPASSWORD: c.password, REDISCLI_AUTH: c.password },
+    labels: { ...baseLabels(instanceId, a), [ADDON_JOB_LABEL]: jobId },
+    network: projectNetwork(a.project_id),
+    aliases: [],
+    memoryMb: 512,
+    cpu: 0,
+    restart: 'no',
+    ...(offline ? { mounts: [{ volume: addonVolumeName(a), path: '/data', labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id } }] } : {}),
+  };
+}
+
+/** Where a backup's file lives on the control plane's disk. */
+export const backupFile = (dataDir: string, addonId: string, backupId: string, type: AddonType) =>
+  join(dataDir, 'addons', addonId, `${backupId}.${type === 'postgres' ? 'dump' : 'rdb'}`);
