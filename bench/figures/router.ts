@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { row, type Row } from '../support/report.js';
 import type { Bench } from '../support/context.js';
-import { treeRssMb } from '../support/rss.js';
+import { treeCpuMs, treeRssMb } from '../support/rss.js';
 import { startCaddy, startNginx, startStaticHaproxy, type StaticProxy } from '../support/proxies.js';
 import { wrk, type WrkStats } from '../support/wrk.js';
 
@@ -42,19 +42,24 @@ export async function router(b: Bench): Promise<Row[]> {
       haproxy: { address: '127.0.0.1', port: bare.port, path: '/health' },
     };
     const runs: Record<keyof typeof targets, WrkStats[]> = { berth: [], direct: [], nginx: [], caddy: [], haproxy: [] };
+    // The proxy's process tree, whose CPU time per request is measured (the direct target has none).
+    const proxyPid = { berth: haproxyPid, nginx: nginx.pid, caddy: caddy.pid, haproxy: bare.pid } as const;
+    const cpuUs: Record<keyof typeof proxyPid, number[]> = { berth: [], nginx: [], caddy: [], haproxy: [] };
     const loaded = { haproxy: 0, caddy: 0 };
     for (let i = 0; i < ROUNDS; i++) {
       for (const name of Object.keys(targets) as (keyof typeof targets)[]) {
+        const pid = name === 'direct' ? undefined : proxyPid[name];
+        const cpu0 = pid ? treeCpuMs(pid) : 0;
         const pending = wrk(targets[name], CONNECTIONS, SECONDS);
         if (name === 'berth' || name === 'caddy') {
           await new Promise((r) => setTimeout(r, (SECONDS * 1000) / 2));
-          const pid = name === 'berth' ? haproxyPid : caddy.pid;
           const key = name === 'berth' ? 'haproxy' : 'caddy';
-          loaded[key] = Math.max(loaded[key], await treeRssMb(pid));
+          loaded[key] = Math.max(loaded[key], await treeRssMb(pid!));
         }
         const st = await pending;
         if (st.errors > 0 || st.requests === 0) throw new Error(`wrk ${name}: ${st.requests} requests, ${st.errors} errors`);
         runs[name].push(st);
+        if (name !== 'direct') cpuUs[name].push(((treeCpuMs(pid!) - cpu0) * 1000) / st.requests);
       }
     }
     const m = (name: keyof typeof targets, k: 'rps' | 'p50Ms' | 'p99Ms') => median(runs[name].map((r) => r[k]));
@@ -71,6 +76,14 @@ export async function router(b: Bench): Promise<Row[]> {
         row({ group: 'router', figure: 'router: p50 latency', unit: 'ms', berth: m('berth', 'p50Ms'), baseline: m(base, 'p50Ms'), baselineName, better: 'lower', note }),
         row({ group: 'router', figure: 'router: p99 latency', unit: 'ms', berth: m('berth', 'p99Ms'), baseline: m(base, 'p99Ms'), baselineName, better: 'lower', note }),
       );
+    }
+    const cpuNote = `user + system CPU time of the proxy's processes during a round, over its requests; ${note}`;
+    for (const [base, baselineName] of [
+      ['nginx', 'static nginx-light, keep-alive upstream'],
+      ['haproxy', 'the same HAProxy, a bare two-line config'],
+    ] as const) {
+      const berth = median(cpuUs.berth);
+      rows.push(row({ group: 'router', figure: 'router: proxy CPU per request', unit: 'us', berth, baseline: median(cpuUs[base]), baselineName, better: 'lower', note: cpuNote }));
     }
     const memNote = 'resident memory of the whole process tree (master + workers)';
     rows.push(

@@ -29,14 +29,40 @@ export async function settledRssMb(pid: number, afterMs = 20_000): Promise<numbe
   }
 }
 
-/** RSS of a process and its direct children, in MB (HAProxy's master and workers; nginx's). */
-export async function treeRssMb(pid: number): Promise<number> {
-  let total = await rssMb(pid);
+/** A process and its direct children (HAProxy's master and workers; nginx's). */
+function tree(pid: number): number[] {
+  const pids = [pid];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
     try {
       const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) total += await rssMb(Number(d));
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) pids.push(Number(d));
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  return pids;
+}
+
+/** RSS of a process and its direct children, in MB. */
+export async function treeRssMb(pid: number): Promise<number> {
+  let total = 0;
+  for (const p of tree(pid)) total += await rssMb(p).catch(() => 0);
+  return total;
+}
+
+/**
+ * CPU time (user + system, ms) a process and its direct children have used so far. Divided by the
+ * requests a load sent through it, the proxy's cost per request: on a busy shared machine it moves
+ * far less than throughput does, which depends on what else holds the cores.
+ */
+export function treeCpuMs(pid: number): number {
+  let total = 0;
+  for (const p of tree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in ticks of 10 ms (USER_HZ 100)
     } catch {
       /* gone meanwhile */
     }

@@ -2,7 +2,18 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { Agent } from 'node:https';
 import { join } from 'node:path';
-import acme from 'acme-client';
+import type { Client } from 'acme-client';
+
+type Acme = typeof import('acme-client');
+/**
+ * acme-client (with axios and its own X.509 code, ~25 MB resident) is loaded at the first order:
+ * a control plane without an ACME account, or with every certificate current, never holds it.
+ */
+const loadAcme = async (): Promise<Acme> => {
+  // A CommonJS package: its module.exports is the namespace's default.
+  const m = (await import('acme-client')) as Acme & { default?: Acme };
+  return m.default ?? m;
+};
 
 /** Where the HTTP-01 answers go while an order is validated (the router serves them). */
 export interface ChallengeSink {
@@ -35,11 +46,11 @@ export interface AcmeOptions {
 
 /** HTTP-01 issuance with `acme-client` (RFC 8555). */
 export class AcmeClient implements AcmeIssuer {
-  private client?: Promise<acme.Client>;
+  private client?: Promise<Client>;
 
   constructor(private readonly opts: AcmeOptions) {}
 
-  private async accountKey(): Promise<string> {
+  private async accountKey(acme: Acme): Promise<string> {
     const dir = join(this.opts.dataDir, 'acme');
     const file = join(dir, `account-${createHash('sha256').update(this.opts.directoryUrl).digest('hex').slice(0, 16)}.key`);
     try {
@@ -54,12 +65,13 @@ export class AcmeClient implements AcmeIssuer {
     return key;
   }
 
-  private connect(): Promise<acme.Client> {
+  private connect(): Promise<Client> {
     this.client ??= (async () => {
+      const acme = await loadAcme();
       // acme-client has one shared axios instance: one ACME server (and its trust) per process.
       acme.axios.defaults.timeout = 30_000;
       if (this.opts.caFile) acme.axios.defaults.httpsAgent = new Agent({ ca: await readFile(this.opts.caFile, 'utf8') });
-      return new acme.Client({ directoryUrl: this.opts.directoryUrl, accountKey: await this.accountKey() });
+      return new acme.Client({ directoryUrl: this.opts.directoryUrl, accountKey: await this.accountKey(acme) });
     })();
     this.client.catch(() => (this.client = undefined));
     return this.client;
@@ -67,6 +79,7 @@ export class AcmeClient implements AcmeIssuer {
 
   async issue(hosts: string[], sink: ChallengeSink): Promise<Issued> {
     const client = await this.connect();
+    const acme = await loadAcme();
     const [key, csr] = await acme.crypto.createCsr({ commonName: hosts[0], altNames: hosts }, await acme.crypto.createPrivateEcdsaKey('P-256'));
     const order = client.auto({
       csr,

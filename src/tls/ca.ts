@@ -1,9 +1,21 @@
-import { X509Certificate as NodeX509, createHash, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate as NodeX509, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import * as x509 from '@peculiar/x509';
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type X509 = typeof import('@peculiar/x509');
+let x509: Promise<X509> | undefined;
+/**
+ * @peculiar/x509 (~16 MB resident) is loaded when a certificate is made, not at start: reading the
+ * CA back and checking signatures need only node:crypto, so a control plane with every certificate
+ * issued never holds it.
+ */
+function certificateMaker(): Promise<X509> {
+  x509 ??= import('@peculiar/x509').then((m) => {
+    m.cryptoProvider.set(webcrypto as unknown as Crypto);
+    return m;
+  });
+  return x509;
+}
 
 const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGN = { name: 'ECDSA', hash: 'SHA-256' } as const;
@@ -23,7 +35,6 @@ export interface Ca {
   notAfter: Date;
   /** The signing key, imported once. */
   key: CryptoKey;
-  cert: x509.X509Certificate;
 }
 
 export interface Leaf {
@@ -36,10 +47,8 @@ export interface Leaf {
 
 export const caDir = (dataDir: string) => join(dataDir, 'tls');
 
-const toPem = (der: ArrayBuffer, label: string) => x509.PemConverter.encode(der, label);
-
 async function exportKey(key: CryptoKey): Promise<string> {
-  return toPem(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
+  return (await certificateMaker()).PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
 }
 
 /** A positive 128-bit serial (RFC 5280 wants unique, unpredictable, at most 20 bytes). */
@@ -57,13 +66,15 @@ async function writePrivate(file: string, text: string): Promise<void> {
 }
 
 async function load(certPem: string, keyPem: string): Promise<Ca> {
-  const cert = new x509.X509Certificate(certPem);
-  const key = await webcrypto.subtle.importKey('pkcs8', x509.PemConverter.decodeFirst(keyPem), EC, false, ['sign']);
-  const fp = createHash('sha256').update(new Uint8Array(cert.rawData)).digest('hex').toUpperCase();
-  return { certPem, keyPem, fingerprint: fp.match(/../g)!.join(':'), notAfter: cert.notAfter, key: key as CryptoKey, cert };
+  const cert = new NodeX509(certPem);
+  const der = createPrivateKey(keyPem).export({ format: 'der', type: 'pkcs8' });
+  const key = await webcrypto.subtle.importKey('pkcs8', der, EC, false, ['sign']);
+  // fingerprint256 is already colon-separated upper-case hex of the DER's SHA-256.
+  return { certPem, keyPem, fingerprint: cert.fingerprint256, notAfter: new Date(cert.validTo), key: key as CryptoKey };
 }
 
 async function create(now: Date): Promise<{ certPem: string; keyPem: string }> {
+  const x509 = await certificateMaker();
   const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -117,6 +128,8 @@ export function ensureCa(dataDir: string, now = new Date()): Promise<Ca> {
 export async function issueLeaf(ca: Ca, hosts: string[], opts: { now?: Date; days?: number } = {}): Promise<Leaf> {
   if (hosts.length === 0) throw new Error('a certificate needs at least one hostname');
   const now = opts.now ?? new Date();
+  const x509 = await certificateMaker();
+  const caCert = new x509.X509Certificate(ca.certPem);
   const keys = (await webcrypto.subtle.generateKey(EC, true, ['sign', 'verify'])) as CryptoKeyPair;
   const sn = serial();
   const notAfter = new Date(now.getTime() + (opts.days ?? LEAF_VALIDITY_DAYS) * DAY);
@@ -124,7 +137,7 @@ export async function issueLeaf(ca: Ca, hosts: string[], opts: { now?: Date; day
     serialNumber: sn,
     // The CN is informative only (clients match the SANs) and limited to 64 characters.
     subject: hosts[0].length <= 64 ? `CN=${hosts[0]}` : 'O=Berth',
-    issuer: ca.cert.subject,
+    issuer: caCert.subject,
     notBefore: new Date(now.getTime() - BACKDATE),
     notAfter,
     signingAlgorithm: SIGN,
@@ -136,7 +149,7 @@ export async function issueLeaf(ca: Ca, hosts: string[], opts: { now?: Date; day
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension(hosts.map((value) => ({ type: 'dns' as const, value }))),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-      await x509.AuthorityKeyIdentifierExtension.create(ca.cert.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey),
     ],
   });
   return { certPem: cert.toString('pem') + '\n', keyPem: await exportKey(keys.privateKey) + '\n', notAfter, serial: sn };

@@ -1,4 +1,13 @@
-import { parse } from 'tldts';
+import { createRequire } from 'node:module';
+
+type Tldts = typeof import('tldts');
+let tldts: Tldts | undefined;
+/**
+ * The public-suffix list (~12 MB resident) is loaded the first time a name needs classifying, i.e.
+ * only once ACME is set up: a control plane that issues from its own CA alone never holds it.
+ * Synchronous (tldts ships CommonJS), so the policy stays a plain function.
+ */
+const publicSuffixes = (): Tldts => (tldts ??= createRequire(import.meta.url)('tldts') as Tldts);
 
 export type Issuer = 'berth-ca' | 'acme';
 
@@ -14,7 +23,7 @@ export function isPrivateName(host: string, internalDomains: readonly string[] =
   const h = host.toLowerCase().replace(/\.$/, '');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (internalDomains.some((d) => h === d || h.endsWith(`.${d}`))) return true;
-  const p = parse(h, { allowPrivateDomains: false });
+  const p = publicSuffixes().parse(h, { allowPrivateDomains: false });
   // An IP address, or a suffix no ICANN rule knows, cannot get a public certificate.
   return p.isIp === true || p.isIcann !== true || !p.domain;
 }
