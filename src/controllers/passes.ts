@@ -9,6 +9,11 @@ export class Passes {
   private timer?: NodeJS.Timeout;
   private readonly stopping = new AbortController();
   private readonly work = new Set<Promise<unknown>>();
+  /**
+   * Nudges before start() wait for it: the API listens before the controllers start, and a pass
+   * then could act on rows the controller's recovery (which runs just before start) has yet to settle.
+   */
+  private started = false;
 
   constructor(
     private readonly pass: () => Promise<void>,
@@ -22,6 +27,7 @@ export class Passes {
   }
 
   start(): void {
+    this.started = true;
     const tick = () => {
       if (this.signal.aborted) return;
       this.nudge();
@@ -31,6 +37,7 @@ export class Passes {
   }
 
   nudge(): void {
+    if (!this.started) return; // start() makes the first pass
     if (this.running) {
       this.again = true;
       return;
