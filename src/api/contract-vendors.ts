@@ -69,13 +69,7 @@ export const vendorRoutes = {
     summary: "Set an app's git source: the repository and branch its webhook builds, and the account it clones with",
     tag: 'vendors',
     params: IdParam,
-    body: closed({
-      repo_url: T.String({ minLength: 1, maxLength: 2048 }),
-      branch: T.Optional(T.String({ minLength: 1, maxLength: 255 })),
-      vendor: T.Optional(T.Union([T.String({ minLength: 1, maxLength: 128 }), T.Null()], { description: 'a vendor account id, or null for a public repository' })),
-      previews: T.Optional(T.Boolean()),
-      preview_secrets: T.Optional(T.Boolean()),
-    }),
+    body: S.AppSourceInput,
     response: AppSource,
   },
   deleteAppSource: {

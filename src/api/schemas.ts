@@ -154,9 +154,22 @@ export const App = T.Object({
 });
 
 const F = AppConfigFields;
+/** An app's git source: the repository and branch its webhook builds, and the account it clones with. */
+export const AppSourceInput = T.Object(
+  {
+    repo_url: T.String({ minLength: 1, maxLength: 2048 }),
+    branch: T.Optional(T.String({ minLength: 1, maxLength: 255 })),
+    vendor: T.Optional(T.Union([T.String({ minLength: 1, maxLength: 128 }), T.Null()], { description: 'a vendor account id, or null for a public repository' })),
+    previews: T.Optional(T.Boolean()),
+    preview_secrets: T.Optional(T.Boolean()),
+  },
+  { additionalProperties: false },
+);
+
 export const AppUpdate = T.Object(
   {
     name: T.Optional(DnsLabel),
+    source: T.Optional(T.Union([AppSourceInput, T.Null()], { description: 'the git source (as PUT /apps/{id}/source); null forgets it' })),
     image: T.Optional(F.image),
     replicas: T.Optional(F.replicas),
     memory: T.Optional(F.memory),

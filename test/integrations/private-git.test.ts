@@ -118,6 +118,14 @@ describe('private repositories and push webhooks', () => {
     assert.equal(field(e8), 'repo_url');
     assert.match(e8.message, /github account is for github\.com/);
     await rejects(dev.call('getWebhook', { params: { id: site } }), 404);
+    // The same checks through PUT /apps/{id} {"source"}, the field named under source.; nothing changes.
+    const before = await dev.call('getApp', { params: { id: site } });
+    const e9 = await rejects(dev.call('updateApp', { params: { id: site }, body: { source: { repo_url: 'file:///etc' }, replicas: 3 } }), 400);
+    assert.equal(field(e9), 'source.repo_url');
+    const e10 = await rejects(dev.call('updateApp', { params: { id: site }, body: { source: { repo_url: 'https://github.com/o/r.git', vendor: theirs.id } } }), 400);
+    assert.equal(field(e10), 'source.vendor');
+    assert.equal((await dev.call('getApp', { params: { id: site } })).replicas, before.replicas);
+    await rejects(dev.call('getAppSource', { params: { id: site } }), 404);
     await dev.call('deleteVendor', { params: { id: gh.id } });
     await rejects(dev.call('deleteVendor', { params: { id: theirs.id } }), 404);
   });
@@ -134,8 +142,11 @@ describe('private repositories and push webhooks', () => {
     const v = await dev.call('createVendor', { body: { vendor: 'gitlab', host, token: secretToken, username: 'git' } });
     vendorId = v.id;
     assert.deepEqual(Object.keys(v).sort(), ['created_at', 'host', 'id', 'username', 'vendor']);
-    const src = await dev.call('setAppSource', { params: { id: site }, body: { repo_url: repoUrl, branch: 'release', vendor: v.id } });
+    // Set through PUT /apps/{id} {"source"} (the issue's shape); the source route reads it back.
+    await dev.call('updateApp', { params: { id: site }, body: { source: { repo_url: repoUrl, branch: 'release', vendor: v.id } } });
+    const src = await dev.call('getAppSource', { params: { id: site } });
     assert.equal(src.vendor?.id, v.id);
+    assert.equal(src.branch, 'release');
     hook = await dev.call('getWebhook', { params: { id: site } });
     assert.equal(hook.url, `${s.url}/api/v1/webhooks/${(await dev.call('getApp', { params: { id: site } })).id}`);
     assert.match(hook.secret, /^[0-9a-f]{48}$/);

@@ -11,6 +11,8 @@ import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
 import { ReadCache } from '../read-cache.js';
 import { createRelease } from '../../domain/releases.js';
 import { MountError, resolveMounts, type ReleaseMount } from '../../domain/volumes.js';
+import { writeAppSource } from './vendors.js';
+import { deleteSource } from '../../store/app-sources.js';
 import { deleteVolume, volumeInProject } from '../../store/volumes.js';
 
 export const APP_DEFAULTS = {
@@ -159,6 +161,9 @@ export const appHandlers = {
       // Two releases' replicas writing one volume at once is how data gets corrupted.
       throw badRequest('an app with volumes rolls out with strategy "recreate" (old replicas stop before new ones start): set strategy to recreate', 'strategy');
     }
+    // The git source lives beside the app (app_sources); it takes effect at the next build, like PUT /apps/{id}/source.
+    if (body.source === null) await deleteSource(ctx.db, a.id);
+    else if (body.source !== undefined) await writeAppSource(ctx, user, a, body.source, 'source.');
     if (Object.keys(patch).length) {
       await uniqueApp(ctx, a.project_id, body.name ?? a.name, a.slug, () => apps.updateApp(ctx.db, a.id, patch));
       // Mounts change what the replicas run with: like config vars, they make a release (when deployed).

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import type { Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import type { RouteOutput } from '../contract.js';
 import { appFor } from '../access.js';
-import { badRequest, notFound } from '../errors.js';
+import { HttpError, badRequest, notFound } from '../errors.js';
 import * as vendors from '../../store/vendors.js';
 import type { VendorRow } from '../../store/vendors.js';
 import * as sources from '../../store/app-sources.js';
@@ -14,6 +15,7 @@ import { now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { repoProblem, vendorHost, vendorProblem, vendorUser } from '../../domain/vendors.js';
 import { gitTarget, oneBuildDto } from './build-common.js';
+import type { AppSourceInput } from '../schemas.js';
 
 export const vendorDto = (v: VendorRow): RouteOutput<'createVendor'> => ({
   id: v.id,
@@ -57,6 +59,44 @@ export async function appSource(ctx: ApiContext, appId: string, slug: string): P
   return s;
 }
 
+/**
+ * Sets an app's git source (PUT /apps/{id}/source, or `source` in PUT /apps/{id}); a bad value is a
+ * 400 naming the field under `prefix` ("" or "source."), and nothing is written then.
+ */
+export async function writeAppSource(ctx: ApiContext, user: AuthUser, app: { id: string; slug: string; project_id: string }, body: Static<typeof AppSourceInput>, prefix = ''): Promise<void> {
+  // The same checks as the source route; inside PUT /apps/{id} the field is named under `source.`.
+  const named = <T>(work: () => Promise<T> | T): Promise<T> =>
+    Promise.resolve()
+      .then(work)
+      .catch((err: unknown) => {
+        if (!prefix || !(err instanceof HttpError) || typeof err.details?.field !== 'string') throw err;
+        const field = err.details.field;
+        throw new HttpError(err.status, err.code, `${prefix}${err.message}`, { ...err.details, field: `${prefix}${field}` });
+      });
+  const { repoUrl, branch } = await named(() => gitTarget(body.repo_url, body.branch));
+  const existing = await sources.sourceOf(ctx.db, app.id);
+  // Keeping the account another developer set is fine; naming one takes owning it.
+  const vendor = await named(async () =>
+    body.vendor === undefined
+      ? existing?.vendor_id ? ((await vendors.vendorById(ctx.db, existing.vendor_id)) ?? null) : null
+      : body.vendor === null
+        ? null
+        : await ownVendor(ctx, user, body.vendor, 'vendor'),
+  );
+  const problem = repoProblem(repoUrl, vendor);
+  if (problem) throw badRequest(`${prefix}repo_url ${problem}`, `${prefix}repo_url`);
+  await sources.upsertSource(ctx.db, {
+    app_id: app.id,
+    repo_url: repoUrl,
+    branch,
+    vendor_id: vendor?.id ?? null,
+    webhook_secret_sealed: existing?.webhook_secret_sealed ?? ctx.secrets.seal(newWebhookSecret()),
+    previews: body.previews === undefined ? (existing?.previews ?? 0) : body.previews ? 1 : 0,
+    preview_secrets: body.preview_secrets === undefined ? (existing?.preview_secrets ?? 0) : body.preview_secrets ? 1 : 0,
+  });
+  await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.source', message: `source of ${app.slug} set to ${repoUrl} (${branch})${vendor ? ` with the ${vendor.vendor} account` : ''}` });
+}
+
 export const vendorHandlers = {
   async createVendor({ user, body }, ctx) {
     const problem = vendorProblem(body.vendor, body.host);
@@ -91,27 +131,7 @@ export const vendorHandlers = {
 
   async setAppSource({ user, params, body, raw }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
-    const { repoUrl, branch } = gitTarget(body.repo_url, body.branch);
-    const existing = await sources.sourceOf(ctx.db, app.id);
-    // Keeping the account another developer set is fine; naming one takes owning it.
-    const vendor =
-      body.vendor === undefined
-        ? existing?.vendor_id ? ((await vendors.vendorById(ctx.db, existing.vendor_id)) ?? null) : null
-        : body.vendor === null
-          ? null
-          : await ownVendor(ctx, user, body.vendor, 'vendor');
-    const problem = repoProblem(repoUrl, vendor);
-    if (problem) throw badRequest(`repo_url ${problem}`, 'repo_url');
-    await sources.upsertSource(ctx.db, {
-      app_id: app.id,
-      repo_url: repoUrl,
-      branch,
-      vendor_id: vendor?.id ?? null,
-      webhook_secret_sealed: existing?.webhook_secret_sealed ?? ctx.secrets.seal(newWebhookSecret()),
-      previews: body.previews === undefined ? (existing?.previews ?? 0) : body.previews ? 1 : 0,
-      preview_secrets: body.preview_secrets === undefined ? (existing?.preview_secrets ?? 0) : body.preview_secrets ? 1 : 0,
-    });
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.source', message: `source of ${app.slug} set to ${repoUrl} (${branch})${vendor ? ` with the ${vendor.vendor} account` : ''}` });
+    await writeAppSource(ctx, user, app, body);
     return sourceDto(ctx, raw, (await sources.sourceOf(ctx.db, app.id))!);
   },
 
