@@ -60,6 +60,7 @@ const server = http.createServer((req, res) => {
       streams.add(end);
       res.on('close', () => { clearInterval(t); streams.delete(end); });
       return;
+    }
     case '/file': {
       const p = url.searchParams.get('path');
       const text = url.searchParams.get('write');
