@@ -1,6 +1,7 @@
 import type { ControllerDeps } from './deps.js';
 import { LABEL } from '../runtime/labels.js';
 import { allVolumeIds } from '../store/volumes.js';
+import { Passes } from './passes.js';
 
 /**
  * Removes the engine volumes of deleted Berth volumes. Deleting a volume (or an app with
@@ -8,26 +9,21 @@ import { allVolumeIds } from '../store/volumes.js';
  * (the engine refuses before), so a volume is never pulled from under a running replica.
  */
 export class VolumeController {
-  private timer?: NodeJS.Timeout;
-  private stopped = false;
+  private readonly passes: Passes;
 
   constructor(
     private readonly ctx: ControllerDeps,
-    private readonly intervalMs = 5_000,
-  ) {}
-
-  start(): void {
-    const tick = async () => {
-      if (this.stopped) return;
-      await this.sweep().catch((err) => this.ctx.log.warn({ err }, 'volume sweep failed'));
-      if (!this.stopped) this.timer = setTimeout(tick, this.intervalMs);
-    };
-    void tick();
+    intervalMs = 5_000,
+  ) {
+    this.passes = new Passes(async () => void (await this.sweep()), (err) => this.ctx.log.warn({ err }, 'volume sweep failed'), intervalMs);
   }
 
-  stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+  start(): void {
+    this.passes.start();
+  }
+
+  stop(): Promise<void> {
+    return this.passes.stop();
   }
 
   /** One pass: returns the engine volumes removed. */

@@ -141,7 +141,7 @@ async function main() {
     images.stop();
     notifications.stop();
     await nodes.stop();
-    volumes.stop();
+    await volumes.stop();
     await oneOffs.stop();
     await addons.stop();
     await builds.stop();

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { updateApp, deleteApp } from '../../src/store/apps.js';
 import { updateContainer } from '../../src/store/containers.js';
@@ -156,14 +156,21 @@ async function until(cond: () => Promise<boolean>): Promise<void> {
   while (!(await cond())) await new Promise((r) => setImmediate(r));
 }
 
-test('watch: a die event takes the replica out of rotation before any periodic pass, and a start event brings it back', async (t) => {
+/**
+ * Two live replicas, the controller started with its next periodic pass an hour away and the
+ * engine's event stream open: after the first pass, whatever happens comes from the engine's events.
+ */
+async function watching(t: TestContext) {
   const { w, v1 } = await live(2);
   t.after(() => w.close());
-  // Started with the next periodic pass an hour away: after the first pass, whatever happens comes
-  // from the engine's events.
   await w.controller.start(3_600_000);
   await until(async () => w.runtime.watchers === 1);
   await w.controller.reconcileAll();
+  return { w, v1 };
+}
+
+test('watch: a die event takes the replica out of rotation before any periodic pass, and a start event brings it back', async (t) => {
+  const { w, v1 } = await watching(t);
   const [r0] = await w.rows();
   const gone = `${r0.address}:${r0.port}`;
   w.runtime.crash(r0.name, 2);
@@ -177,11 +184,7 @@ test('watch: a die event takes the replica out of rotation before any periodic p
 });
 
 test('watch: after the event stream breaks, the controller looks at every app again once the engine answers', async (t) => {
-  const { w, v1 } = await live(2);
-  t.after(() => w.close());
-  await w.controller.start(3_600_000);
-  await until(async () => w.runtime.watchers === 1);
-  await w.controller.reconcileAll();
+  const { w, v1 } = await watching(t);
   // While the stream is down a replica dies; its event is lost with the stream.
   const [r0] = await w.rows();
   w.runtime.breakStreams();
