@@ -42,7 +42,11 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
       statement_timeout: 15000,
     });
     // A dropped connection (server restart) must not crash the control plane; the pool reconnects.
+    // The pool listens for errors only on idle clients: it removes its listener while a client is
+    // checked out, and a client whose server goes away mid-query still emits 'error' once its socket
+    // ends (node-postgres #2499). Every client gets its own listener, so no window is left.
     pool.on('error', () => {});
+    pool.on('connect', (client) => client.on('error', () => {}));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     engine = 'sqlite';

@@ -25,7 +25,7 @@ function pgAdminUrl(): string {
 }
 
 /** A fresh database per server, so test files do not see each other's data. */
-async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
   const admin = pgAdminUrl();
   const name = `berth_t_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const c = new pg.Client({ connectionString: admin });
@@ -156,18 +156,25 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       };
       proc.stdout!.on('data', onData);
       proc.stderr!.on('data', onData);
-      proc.once('exit', (code) => {
+      proc.once('exit', (code, signal) => {
         clearTimeout(timer);
         reject(new Error(`server exited with ${code} before listening:\n${out}`));
+        // A control plane that dies on its own mid-test is the bug a failing test is about: show why.
+        if (!stopping && listening) process.stderr.write(`# control plane exited by itself (${code ?? signal}); its last output:\n${out.slice(-4000).replace(/^/gm, '# ')}\n`);
       });
     });
   };
 
+  let stopping = false;
   const waitExit = (signal: NodeJS.Signals) =>
     new Promise<void>((done) => {
       const proc = child;
       if (!proc || proc.exitCode !== null || proc.signalCode !== null) return done();
-      proc.once('exit', () => done());
+      stopping = true;
+      proc.once('exit', () => {
+        stopping = false;
+        done();
+      });
       proc.kill(signal);
     });
 
