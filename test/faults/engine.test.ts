@@ -30,6 +30,19 @@ function alive(pid: number): boolean {
 
 const ensureDocker = () => runOk('bash', [resolve(ROOT, 'scripts/docker.sh')], { timeoutMs: 120_000 });
 
+/** The container Berth runs an add-on in (by its label), or '' when none runs. */
+const addonContainer = async (addonId: string) =>
+  (await runOk('docker', ['ps', '-q', '--filter', `label=berth.addon=${addonId}`], { timeoutMs: 30_000 })).stdout.trim();
+/** SQL run inside the add-on's container with its own credentials (fixed strings only: no user data). */
+const psql = async (addonId: string, query: string) =>
+  (
+    await runOk('docker', ['exec', await addonContainer(addonId), 'sh', '-c', `PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -Atc "${query}"`], {
+      timeoutMs: 30_000,
+    })
+  ).stdout.trim();
+const redis = async (addonId: string, ...args: string[]) =>
+  (await runOk('docker', ['exec', await addonContainer(addonId), 'sh', '-c', `REDISCLI_AUTH="$BERTH_ADDON_PASSWORD" redis-cli ${args.join(' ')}`], { timeoutMs: 30_000 })).stdout.trim();
+
 describe('faults: Docker Engine and PostgreSQL restarts', () => {
   let s: TestServer;
   let dev: BerthClient;
@@ -43,15 +56,37 @@ describe('faults: Docker Engine and PostgreSQL restarts', () => {
     events: (await dev.call('listEvents', { query: { app } })).items.length,
   });
 
+  const addonUp = (name: string) =>
+    waitFor(`add-on ${name} to run`, async () => {
+      const a = await dev.call('getAddon', { params: { id: name }, query: {} });
+      return a.status === 'running' ? a : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 300 });
+  let pgId = '';
+  let redisId = '';
+
   before(async () => {
     image = await ensureTestAppImage(new DockerRuntime({}));
     s = await startServer({ engine: 'postgres' });
     dev = await s.newUser('dev');
     await dev.call('createProject', { body: { name: 'engine' } });
+    // Add-ons with data in them, to see that data through the engine restart.
+    pgId = (await dev.call('createAddon', { body: { type: 'postgres', name: 'db', project: 'engine' } })).id;
+    redisId = (await dev.call('createAddon', { body: { type: 'redis', name: 'cache', project: 'engine' } })).id;
     await dev.call('createApp', { body: { name: app, project: 'engine', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
     await dev.call('deployApp', { params: { id: app }, body: { image_id: image, replicas: 2 } });
     assert.equal((await settled(dev, app, 1)).status, 'live');
     await healthy(dev, app, 2);
+    await addonUp('db');
+    await addonUp('cache');
+    await waitFor('the database to take queries', async () => {
+      try {
+        return (await psql(pgId, 'select 1')) === '1';
+      } catch {
+        return false;
+      }
+    }, { timeoutMs: 60_000, intervalMs: 300 });
+    await psql(pgId, "create table notes (body text); insert into notes values ('before the engine restart')");
+    assert.equal(await redis(redisId, 'SET', 'greeting', 'kept'), 'OK');
   });
   after(async () => {
     // Whatever happened, leave the engine running for whatever comes next.
@@ -59,7 +94,7 @@ describe('faults: Docker Engine and PostgreSQL restarts', () => {
     await s?.destroy();
   });
 
-  test('Docker Engine restart: containers come back by their restart policy, Berth puts them back in rotation at their new addresses', async () => {
+  test('Docker Engine restart: containers come back by their restart policy, Berth puts them back in rotation at their new addresses; add-on data is kept', async () => {
     const before = await assertConsistent(s, dev, app, 2, 1);
     const state = await snapshot();
     const pid = Number(readFileSync('/var/run/docker.pid', 'utf8'));
@@ -99,6 +134,26 @@ describe('faults: Docker Engine and PostgreSQL restarts', () => {
     assert.deepEqual(now.apps, state.apps);
     assert.deepEqual(now.releases, state.releases);
     assert.ok(now.events >= state.events, 'no event lost');
+
+    // The add-ons' containers came back by their restart policy, with their data.
+    await addonUp('db');
+    await addonUp('cache');
+    const rows = await waitFor('the database to answer again', async () => {
+      try {
+        return await psql(pgId, 'select body from notes');
+      } catch {
+        return undefined;
+      }
+    }, { timeoutMs: 60_000, intervalMs: 300 });
+    assert.equal(rows, 'before the engine restart', 'PostgreSQL add-on rows survive the engine restart');
+    const value = await waitFor('Redis to answer again', async () => {
+      try {
+        return await redis(redisId, 'GET', 'greeting');
+      } catch {
+        return undefined;
+      }
+    }, { timeoutMs: 60_000, intervalMs: 300 });
+    assert.equal(value, 'kept', 'Redis add-on data survives the engine restart');
 
     // The control plane still drives the engine: a deploy after the restart goes live.
     await dev.call('deployApp', { params: { id: app }, body: { image_id: image } });
