@@ -126,6 +126,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     SERVER_HOST: '127.0.0.1',
     SERVER_PORT: '0',
     LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'info',
+    // As scripts/up.sh starts it (glibc reads this at process start).
+    MALLOC_MMAP_THRESHOLD_: '131072',
     ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: '' }),
     ...opts.env,
   };
