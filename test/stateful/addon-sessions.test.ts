@@ -1,14 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError, type BerthClient } from '../../src/client/index.js';
 import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 import { run } from '../../src/lib/exec.js';
-import { rejectsWith } from './helpers.js';
+import { onTerminal, rejectsWith } from './helpers.js';
 
 /**
  * `berth addons psql` and `berth addons redis-cli` on real add-on containers (berth/addon-postgres:15,
@@ -49,23 +48,16 @@ describe('add-on sessions: psql and redis-cli', () => {
   });
 
   test('an interactive psql driven through a pseudo-terminal answers a query and exits with 0', async () => {
-    // script(1) gives the CLI a real pseudo-terminal, as a user's terminal would.
-    const child = spawn('script', ['-qefc', `${process.execPath} ${CLI_MAIN} addons psql db --project data`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const term = onTerminal(['addons', 'psql', 'db', '--project', 'data'], env);
     try {
       // Typed ahead, as a user may: the keys reach psql once its terminal is attached.
-      child.stdin.write('select 40 + 2 as answer, current_user;\r');
-      await waitFor('the answer', async () => (/\b42\b.*\bberth\b/.test(out) ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 }).catch((err) => {
-        throw new Error(`${err.message}; the terminal showed: ${JSON.stringify(out)}`);
-      });
-      assert.match(out, /berth=[#>] /, 'psql prompted, connected to the add-on’s database');
-      child.stdin.write('\\q\r');
-      assert.equal(await exited, 0, out);
+      term.type('select 40 + 2 as answer, current_user;\r');
+      await term.shows(/\b42\b.*\bberth\b/);
+      assert.match(term.screen(), /berth=[#>] /, 'psql prompted, connected to the add-on’s database');
+      term.type('\\q\r');
+      assert.equal(await term.exited, 0, term.screen());
     } finally {
-      child.kill();
+      term.kill();
     }
     assert.deepEqual(await sessionContainers(), [], 'the session’s helper is removed');
   });
