@@ -124,11 +124,14 @@ describe('add-on sessions: psql and redis-cli', () => {
     await waitFor('the helper to go', async () => ((await sessionContainers()).length === 0 ? true : undefined), { timeoutMs: 30_000 });
   });
 
-  test('another project’s user gets 404; a client of the wrong type and bad input are 4xx naming the field', async () => {
+  test('another project’s user gets 404, a viewer 403; a client of the wrong type and bad input are 4xx naming the field', async () => {
     const open = (c: BerthClient, id: string, query: Record<string, unknown>) =>
       c.stream('addonSession', { params: { id }, query: query as never }, () => {}, { onOpen: (send) => send({ type: 'start', args: ['-c', 'select 1'] }) });
     await assert.rejects(open(other, dbId, { client: 'psql' }), (err: unknown) => err instanceof ApiError && err.status === 404);
     await assert.rejects(open(other, 'db', { client: 'psql', project: 'data' }), (err: unknown) => err instanceof ApiError && err.status === 404, 'their own project "data" has no add-on db');
+    const viewer = await s.newUser('viewer');
+    await dev.call('addMember', { params: { id: 'data' }, body: { username: 'viewer', role: 'viewer' } });
+    await assert.rejects(open(viewer, 'db', { client: 'psql' }), (err: unknown) => err instanceof ApiError && err.status === 403);
     const refused = await berth(['addons', 'psql', dbId, '-c', 'select 1'], undefined, other.opts.token!);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /not found/);
