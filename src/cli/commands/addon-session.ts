@@ -52,8 +52,9 @@ async function session(cmd: Command, name: Client, addon: string, args: string[]
       await c.stream('addonSession', { params: { id: addon }, query }, onMessage, {
         onOpen: (send) => {
           send(start);
-          // A terminal is not a script: the client's stdin ends at once. Otherwise it is piped through.
-          if (stdin.isTTY) return send({ type: 'eof' });
+          // A terminal is not a script, and a client given its statement or command reads no stdin
+          // (a caller's own input, like a `while read` loop's, is left alone): its stdin ends at once.
+          if (stdin.isTTY || !readsStdin(name, args)) return send({ type: 'eof' });
           sendInput = send;
           stdin.on('data', onData);
           stdin.once('end', () => send({ type: 'eof' }));
@@ -73,6 +74,12 @@ async function session(cmd: Command, name: Client, addon: string, args: string[]
 }
 
 const timeout = (v: string) => Number.parseInt(v, 10);
+
+/** Whether the client reads its input from stdin: psql without -c or -f, redis-cli without a command (or with -x). */
+function readsStdin(name: Client, args: string[]): boolean {
+  if (name === 'psql') return !args.some((a) => /^(-[^-]*[cf]|--command|--file)/.test(a));
+  return args.includes('-x') || args.every((a) => a.startsWith('-'));
+}
 
 export function registerAddonSessions(addons: Command) {
   addons
