@@ -62,6 +62,28 @@ describe('add-on sessions: psql and redis-cli', () => {
     assert.deepEqual(await sessionContainers(), [], 'the session’s helper is removed');
   });
 
+  test('the session’s terminal takes the size the client sends; an eof on a terminal is ignored; exit comes with the code', async () => {
+    let screen = '';
+    let end: { exit_code: number | null; reason: string | null } | null = null;
+    let send: ((msg: unknown) => void) | null = null;
+    const closed = dev.stream('addonSession', { params: { id: 'db' }, query: { client: 'psql', project: 'data', tty: true } }, (m) => {
+      if ('error' in m) throw new Error(m.error.message);
+      if (m.type === 'output') screen += m.text;
+      else end = m;
+    }, { onOpen: (s) => ((send = s), s({ type: 'start', args: [] })) });
+    await waitFor('the prompt', () => /berth=[#>] /.test(screen), { timeoutMs: 30_000 });
+    send!({ type: 'eof' });
+    send!({ type: 'resize', cols: 123, rows: 45 });
+    // The size reaches the terminal through the engine: asked again until it shows.
+    await waitFor('the new size', () => {
+      send!({ type: 'input', text: '\\! stty size\r' });
+      return /\b45 123\b/.test(screen);
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+    send!({ type: 'input', text: '\\q\r' });
+    assert.equal((await closed).code, 1000);
+    assert.deepEqual(end, { type: 'exit', exit_code: 0, reason: null });
+  });
+
   test('psql -c returns rows; a failing statement gives a non-zero exit code; a script on stdin stops at its first error', async () => {
     const made = await berth(['addons', 'psql', 'db', '-c', 'create table notes (body text); insert into notes values (\'first\'), (\'second\')']);
     assert.equal(made.code, 0, made.stderr);
@@ -140,6 +162,13 @@ describe('add-on sessions: psql and redis-cli', () => {
     await rejectsWith(open(dev, 'db', { client: 'mysql', project: 'data' }), 400, 'client');
     await rejectsWith(open(dev, 'db', { client: 'psql', project: 'data', timeout_s: 0 }), 400, 'timeout_s');
     await assert.rejects(open(dev, 'nothing', { client: 'psql' }), (err: unknown) => err instanceof ApiError && err.status === 404);
+    // Arguments come in the first message (never in the URL): a bad one is refused on the socket, naming where.
+    const errors: string[] = [];
+    const badStart = await dev.stream('addonSession', { params: { id: 'db' }, query: { client: 'psql', project: 'data' } }, (m) => {
+      if ('error' in m) errors.push(m.error.message);
+    }, { onOpen: (send) => send({ type: 'start', args: ['-c', 'select 1\u0000'] }) });
+    assert.equal(badStart.code, 1008);
+    assert.match(errors.join(), /bad message at \/args\/1/);
     const wrong = await berth(['addons', 'psql', 'cache']);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /add-on "cache" is redis: its client is redis-cli/);

@@ -78,10 +78,11 @@ export const addonSession: SocketHandler<'addonSession'> = {
       } catch {
         return refuse('messages are JSON');
       }
-      if (!Value.Check(AddonSessionInput, m)) {
-        const e = Value.Errors(AddonSessionInput, m).First();
-        return refuse(`bad message${e?.path ? ` at ${e.path}` : ''}: ${e?.message ?? 'not a start, input, eof or resize message'}`);
-      }
+      // Checked against the variant its type names, so the error points at the field at fault.
+      const variant = AddonSessionInput.anyOf.find((v) => v.properties.type.const === (m as { type?: unknown } | null)?.type);
+      if (!variant) return refuse('bad message at /type: one of start, input, eof, resize');
+      const e = Value.Errors(variant, m).First();
+      if (e || !Value.Check(AddonSessionInput, m)) return refuse(`bad message at ${e?.path || '/'}: ${e?.message ?? 'not valid'}`);
       if (m.type === 'start') {
         if (started) return;
         started = true;
