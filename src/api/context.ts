@@ -8,6 +8,8 @@ import type { BuildLogHub } from '../domain/build-logs.js';
 import type { AppStats } from '../router/types.js';
 import type { PruneResult } from '../domain/images.js';
 import type { Cluster } from '../runtime/swarm/types.js';
+import type { AddonRow } from '../store/addons.js';
+import type { AddonSession, SessionOptions } from '../controllers/addons/session.js';
 
 /** What route handlers get to work with. Handlers validate and write desired state; controllers act on it. */
 export interface ApiContext {
@@ -41,6 +43,8 @@ export interface ApiContext {
   nudgeRuns(): void;
   /** Tells the add-on controller that an add-on or one of its jobs changed. */
   nudgeAddons(): void;
+  /** Opens a psql or redis-cli session on a running add-on (the add-on controller owns its helper container); the signal ends it. */
+  addonSession(a: AddonRow, o: SessionOptions, signal: AbortSignal): Promise<AddonSession>;
 }
 
 export interface AuthUser {

@@ -1,5 +1,6 @@
 import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
 import { IdParam, closed, type ParamsAndQuery } from './route-def.js';
+import * as S from './schemas.js';
 import { Event } from './contract-events.js';
 import { LogLine } from './contract-containers.js';
 import { Build, BuildLogLine, BuildStatus } from './contract-builds.js';
@@ -33,6 +34,28 @@ export const BuildLogMessage = T.Union([
 ]);
 
 const RunMessage = T.Union([T.Object({ type: T.Literal('output'), text: T.String() }), T.Object({ type: T.Literal('exit'), run: Run })]);
+
+const SessionQuery = closed({
+  client: T.Union([T.Literal('psql'), T.Literal('redis-cli')], { description: 'psql for a postgres add-on, redis-cli for a redis one' }),
+  project: T.Optional(S.Id),
+  tty: T.Optional(T.Boolean({ default: false, description: 'a pseudo-terminal (interactive); without one, stdin is a pipe and stdout and stderr come apart' })),
+  timeout_s: T.Optional(T.Integer({ minimum: 1, maximum: 86400, default: 3600, description: 'the session is ended after this long' })),
+});
+
+/** What the client sends on an add-on session: `start` first (the client's arguments), then input, resizes, and `eof` to close a pipe's stdin. */
+export const AddonSessionInput = T.Union([
+  T.Object({ type: T.Literal('start'), args: T.Array(T.String({ maxLength: 16384, pattern: '^[^\\u0000]*$' }), { maxItems: 100 }) }),
+  T.Object({ type: T.Literal('input'), text: T.String() }),
+  T.Object({ type: T.Literal('eof') }),
+  T.Object({ type: T.Literal('resize'), cols: T.Integer({ minimum: 1, maximum: 1000 }), rows: T.Integer({ minimum: 1, maximum: 1000 }) }),
+]);
+export type AddonSessionInput = Static<typeof AddonSessionInput>;
+
+const SessionMessage = T.Union([
+  T.Object({ type: T.Literal('output'), text: T.String(), stream: T.Optional(T.Union([T.Literal('stdout'), T.Literal('stderr')])) }),
+  T.Object({ type: T.Literal('exit'), exit_code: T.Union([T.Integer(), T.Null()]), reason: T.Union([T.String(), T.Null()]) }),
+  StreamError,
+]);
 
 export const sockets = {
   followEvents: {
@@ -78,6 +101,15 @@ export const sockets = {
     tag: 'runs',
     params: IdParam,
     message: T.Union([RunMessage, StreamError]),
+  },
+  addonSession: {
+    path: '/ws/addons/:id/session',
+    summary:
+      'A psql or redis-cli session on an add-on, connected with its own credentials (never shown). The client sends {"type":"start","args"} first, then {"type":"input","text"}, {"type":"resize","cols","rows"} and, without a tty, {"type":"eof"}; the server sends output (with its stream when there is no tty), then one exit message with the exit code and a normal close',
+    tag: 'addons',
+    params: IdParam,
+    query: SessionQuery,
+    message: SessionMessage,
   },
 } as const satisfies Record<string, SocketDef>;
 

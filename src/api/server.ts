@@ -31,6 +31,7 @@ import { registerWebhookReceiver } from './handlers/webhook-receive.js';
 import { volumeHandlers } from './handlers/volumes.js';
 import { runHandlers } from './handlers/runs.js';
 import { followRun } from './handlers/run-ws.js';
+import { addonSession } from './handlers/addon-session.js';
 import { attachRun } from './handlers/run-tty.js';
 import { addonHandlers, registerAddonDownload } from './handlers/addons.js';
 import { registerWeb } from './web.js';
@@ -272,7 +273,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...runHandlers,
     ...addonHandlers,
   });
-  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun, attachRun });
+  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun, attachRun, addonSession });
   await registerBuildExtras(app, ctx);
   await registerWebhookReceiver(app, ctx);
   registerAddonDownload(app, ctx);

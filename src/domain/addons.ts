@@ -21,6 +21,8 @@ export const ADDON_TYPES: Record<AddonType, { port: number; scheme: string; as: 
 /** Label of an add-on's container and volume (the add-on id), and of its backup helpers (the job id). */
 export const ADDON_LABEL = 'berth.addon';
 export const ADDON_JOB_LABEL = 'berth.addon-job';
+/** Label of the helper container of a psql or redis-cli session (the session id). */
+export const ADDON_SESSION_LABEL = 'berth.addon-session';
 
 const slugId = (id: string) => id.replace('_', '-');
 /** Where the Redis add-on keeps its snapshot and append-only files in its volume (see scripts/addons/redis-entrypoint.sh). */
@@ -78,9 +80,27 @@ export function addonSpec(box: SecretBox, instanceId: string, a: AddonRow): Cont
 }
 
 /**
- * A helper container of a backup or restore job: the add-on's image (its client tools match the
- * server), on the project network, no volume, never restarted.
+ * A helper container of an add-on: its own image (the client tools match the server), on the
+ * project network, run as the image's non-root user, never restarted. The credentials go in the
+ * environment (PGPASSWORD, REDISCLI_AUTH), never in the command line.
  */
+function helperSpec(box: SecretBox, instanceId: string, a: AddonRow, name: string, labels: Record<string, string>, cmd: string[]): ContainerSpec {
+  const c = credentials(box, a);
+  return {
+    name,
+    image: a.image,
+    cmd,
+    env: { PGPASSWORD: c.password, REDISCLI_AUTH: c.password },
+    labels: { ...baseLabels(instanceId, a), ...labels },
+    network: projectNetwork(a.project_id),
+    aliases: [],
+    memoryMb: 512,
+    cpu: 0,
+    restart: 'no',
+  };
+}
+
+/** A helper container of a backup or restore job (no volume, except for a Redis restore, run offline). */
 export function jobSpec(box: SecretBox, instanceId: string, a: AddonRow, jobId: string, file: string, restore: boolean): ContainerSpec {
   const c = credentials(box, a);
   const host = addonHost(a);
@@ -92,20 +112,30 @@ export function jobSpec(box: SecretBox, instanceId: string, a: AddonRow, jobId: 
       : restore
         ? ['sh', '-c', REDIS_RESTORE, file]
         : ['redis-cli', '-h', host, '--no-auth-warning', '--rdb', file];
+  const spec = helperSpec(box, instanceId, a, `berth-${slugId(jobId)}`, { [ADDON_JOB_LABEL]: jobId }, cmd);
   const offline = a.type === 'redis' && restore;
-  return {
-    name: `berth-${slugId(jobId)}`,
-    image: a.image,
-    cmd,
-    env: { PGPASSWORD: c.password, REDISCLI_AUTH: c.password },
-    labels: { ...baseLabels(instanceId, a), [ADDON_JOB_LABEL]: jobId },
-    network: projectNetwork(a.project_id),
-    aliases: [],
-    memoryMb: 512,
-    cpu: 0,
-    restart: 'no',
-    ...(offline ? { mounts: [{ volume: addonVolumeName(a), path: '/data', labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id } }] } : {}),
-  };
+  return offline ? { ...spec, mounts: [{ volume: addonVolumeName(a), path: '/data', labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id } }] } : spec;
+}
+
+/** The client of each add-on type (`berth addons psql`, `berth addons redis-cli`). */
+export const ADDON_CLIENTS = { psql: 'postgres', 'redis-cli': 'redis' } as const satisfies Record<string, AddonType>;
+export type AddonClient = keyof typeof ADDON_CLIENTS;
+
+/**
+ * The helper container of a `psql` or `redis-cli` session: connected to the add-on with its own
+ * credentials (by environment), the user's arguments after Berth's. A session without a terminal
+ * gets its stdin as a pipe, and psql stops at the first failing statement there (a script's exit
+ * code tells).
+ */
+export function sessionSpec(box: SecretBox, instanceId: string, a: AddonRow, sessionId: string, args: string[], tty: boolean): ContainerSpec {
+  const c = credentials(box, a);
+  const host = addonHost(a);
+  const cmd =
+    a.type === 'postgres'
+      ? ['psql', '-h', host, '-U', c.user, '-d', c.database, ...(tty ? [] : ['-v', 'ON_ERROR_STOP=1']), ...args]
+      : ['redis-cli', '-h', host, ...args];
+  const spec = helperSpec(box, instanceId, a, `berth-${slugId(sessionId)}`, { [ADDON_SESSION_LABEL]: sessionId }, cmd);
+  return { ...spec, env: { ...spec.env, PGAPPNAME: 'berth-psql' }, memoryMb: 256, tty, stdin: !tty };
 }
 
 /** Where a backup's file lives on the control plane's disk. */

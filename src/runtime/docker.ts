@@ -3,12 +3,13 @@ import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
 import { LABEL } from './labels.js';
-import { demuxLogs, jsonLines, withoutResent } from './log-stream.js';
+import { demuxLogs, FrameSplitter, isStreamEnd, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
 import { toContainerStats } from './stats.js';
 import type {
   BuildImageOptions,
   ContainerInfo,
+  ContainerPipes,
   ContainerSpec,
   ContainerState,
   ContainerStats,
@@ -236,6 +237,19 @@ export class DockerRuntime implements Runtime {
     } catch (err) {
       throw engineError('attach', err);
     }
+  }
+
+  async attachPipes(id: string, signal: AbortSignal): Promise<ContainerPipes> {
+    const raw = await this.attach(id, signal);
+    const frames = new FrameSplitter();
+    async function* output() {
+      try {
+        for await (const chunk of raw as unknown as AsyncIterable<Buffer>) for (const f of frames.push(chunk)) yield { stream: f.stream, data: f.payload };
+      } catch (err) {
+        if (!isStreamEnd(err)) throw err;
+      }
+    }
+    return { stdin: raw, output: output() };
   }
 
   async resize(id: string, cols: number, rows: number): Promise<void> {

@@ -40,9 +40,9 @@ export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): R
     Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
     User: isRootUser(imageUser) ? NOBODY : imageUser,
     Tty: !!spec.tty,
-    OpenStdin: !!spec.tty,
-    // The command's stdin closes when its terminal is detached: a shell left alone ends.
-    StdinOnce: !!spec.tty,
+    OpenStdin: !!(spec.tty || spec.stdin),
+    // The command's stdin closes when its terminal (or pipe) is detached: a shell left alone ends.
+    StdinOnce: !!(spec.tty || spec.stdin),
     HostConfig: {
       CapDrop: ['ALL'],
       CapAdd: [],

@@ -4,26 +4,39 @@ import type { LogLine } from './types.js';
 const STREAMS: Record<number, LogLine['stream'] | undefined> = { 1: 'stdout', 2: 'stderr' };
 
 /**
- * Splits the engine's multiplexed log stream (8-byte frame headers: stream, 0, 0, 0, big-endian
- * length) into lines, each starting with the engine's timestamp because logs are requested with
- * timestamps=true. Frames can straddle chunks, and a long line can span frames.
+ * Splits the engine's multiplexed stream of a container without a terminal (8-byte frame headers:
+ * stream, 0, 0, 0, big-endian length) into its stdout and stderr payloads. Frames can straddle chunks.
  */
-export class LogDemuxer {
+export class FrameSplitter {
   private pending: Buffer = Buffer.alloc(0);
-  // Bytes, not text: a frame boundary can cut a multi-byte character in half.
-  private partial: Record<LogLine['stream'], Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
 
-  push(chunk: Buffer): LogLine[] {
+  push(chunk: Buffer): { stream: LogLine['stream']; payload: Buffer }[] {
     this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    const out: LogLine[] = [];
+    const out: { stream: LogLine['stream']; payload: Buffer }[] = [];
     while (this.pending.length >= 8) {
       const size = this.pending.readUInt32BE(4);
       if (this.pending.length < 8 + size) break;
       const stream = STREAMS[this.pending[0]];
       const payload = this.pending.subarray(8, 8 + size);
       this.pending = this.pending.subarray(8 + size);
-      if (stream) this.lines(stream, payload, out);
+      if (stream) out.push({ stream, payload });
     }
+    return out;
+  }
+}
+
+/**
+ * Splits the engine's multiplexed log stream into lines, each starting with the engine's timestamp
+ * because logs are requested with timestamps=true. A long line can span frames.
+ */
+export class LogDemuxer {
+  private readonly frames = new FrameSplitter();
+  // Bytes, not text: a frame boundary can cut a multi-byte character in half.
+  private partial: Record<LogLine['stream'], Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+
+  push(chunk: Buffer): LogLine[] {
+    const out: LogLine[] = [];
+    for (const f of this.frames.push(chunk)) this.lines(f.stream, f.payload, out);
     return out;
   }
 

@@ -23,6 +23,8 @@ export interface ContainerSpec {
   mounts?: VolumeMount[];
   /** A pseudo-terminal with stdin open (interactive one-off commands); its output is raw, not in the log. */
   tty?: boolean;
+  /** stdin open without a terminal (attachPipes); it closes when the attached client closes it. */
+  stdin?: boolean;
   /** 'no' for one-off commands: they run once. Default: restarted unless stopped. */
   restart?: 'unless-stopped' | 'no';
 }
@@ -37,6 +39,12 @@ export interface VolumeMount {
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface ContainerPipes {
+  stdin: NodeJS.WritableStream;
+  /** Ends when the container's output does (it stopped, or the signal aborted). */
+  output: AsyncIterable<{ stream: 'stdout' | 'stderr'; data: Buffer }>;
+}
 
 export interface ContainerInfo {
   id: string;
@@ -134,6 +142,8 @@ export interface Runtime {
   /** The terminal of a tty container: writes go to its stdin, reads are its output (what it wrote so far first). */
   attach(id: string, signal: AbortSignal): Promise<NodeJS.ReadWriteStream>;
   resize(id: string, cols: number, rows: number): Promise<void>;
+  /** The pipes of a container without a terminal whose stdin is open (spec.stdin): writes go to its stdin (end() closes it); its output comes chunk by chunk with its stream. */
+  attachPipes(id: string, signal: AbortSignal): Promise<ContainerPipes>;
   /** Names of the engine volumes carrying all of the given labels. */
   listVolumes(labels: Record<string, string>): Promise<string[]>;
   /** false when a container still uses it; true when it is gone (or never was). */

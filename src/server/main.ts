@@ -97,6 +97,7 @@ async function main() {
     nudgeBuilds: () => builds.nudge(),
     nudgeRuns: () => oneOffs.nudge(),
     nudgeAddons: () => addons.nudge(),
+    addonSession: (a, o, signal) => addons.session(a, o, signal),
     pruneImages: (appIds) => images.prune(appIds),
     // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
     syncRoutes: () => routes.sync().finally(() => certs.nudge()),

@@ -94,6 +94,10 @@ export class FakeRuntime implements Runtime {
 
   async resize(): Promise<void> {}
 
+  async attachPipes(): Promise<never> {
+    throw new Error('the fake engine has no pipes');
+  }
+
   async copyTo(): Promise<void> {
     throw new Error('the fake engine holds no files');
   }

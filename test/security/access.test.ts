@@ -138,7 +138,7 @@ describe('access control', () => {
     for (const [what, headers] of variants) {
       const up = await send(s.url, 'POST', `/api/v1/builds/${ids.build}/upload`, { headers: { ...headers, 'content-type': 'application/gzip' }, body: 'x' });
       assert.equal(up.status, 401, `upload with ${what}`);
-      for (const path of ['/ws/events', `/ws/apps/${ids.app}/logs`, `/ws/containers/${ids.container}/logs`, `/ws/builds/${ids.build}/logs`]) {
+      for (const path of ['/ws/events', `/ws/apps/${ids.app}/logs`, `/ws/containers/${ids.container}/logs`, `/ws/builds/${ids.build}/logs`, '/ws/addons/x/session?client=psql']) {
         const ws = await wsCollect(wsUrl(s.url, path), { headers });
         assert.equal(ws.status, 401, `${path} with ${what}: ${ws.status} ${ws.messages.join('|')}`);
       }

@@ -48,6 +48,7 @@ async function operations(s: TestServer): Promise<Op[]> {
     hidden('GET', '/ws/apps/{id}/logs', 'wsAppLogs'),
     hidden('GET', '/ws/containers/{id}/logs', 'wsContainerLogs'),
     hidden('GET', '/ws/builds/{id}/logs', 'wsBuildLogs'),
+    { ...hidden('GET', '/ws/addons/{id}/session', 'wsAddonSession'), queryParams: ['client', 'project', 'tty', 'timeout_s', 'token'] },
     hidden('GET', '/git/{id}', 'gitRemote'),
     hidden('POST', '/git/{id}/git-receive-pack', 'gitReceive'),
   );

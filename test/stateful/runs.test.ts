@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
@@ -13,7 +12,7 @@ import { viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { run } from '../../src/lib/exec.js';
 import { healthy, settled } from '../support/rollout.js';
-import { rejectsWith } from './helpers.js';
+import { onTerminal, rejectsWith } from './helpers.js';
 
 type Run = RouteOutput<'getRun'>;
 
@@ -81,23 +80,16 @@ describe('one-off and release commands', () => {
   test('berth run -it: an interactive shell driven through a pseudo-terminal answers; its exit code comes back', async () => {
     const home = mkdtempSync(join(tmpdir(), 'berth-cli-'));
     const env = { ...process.env, BERTH_CONFIG: join(home, 'c.json'), BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! };
-    // script(1) gives the CLI a real pseudo-terminal, as a user's terminal would.
-    const child = spawn('script', ['-qefc', `${process.execPath} ${CLI_MAIN} run api -it -- sh`, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const term = onTerminal(['run', 'api', '-it', '--', 'sh'], env);
     try {
       // Typed ahead, as a user may: the keys reach the shell once its terminal is attached.
-      child.stdin.write('echo hello-$((40+2)) from $BERTH_APP\r');
-      await waitFor('the answer', async () => (out.includes('hello-42 from api') ? true : undefined), { timeoutMs: 60_000, intervalMs: 100 }).catch((err) => {
-        throw new Error(`${err.message}; the terminal showed: ${JSON.stringify(out)}`);
-      });
-      assert.match(out, /\$ /, 'the shell prompted');
-      child.stdin.write('exit 3\r');
-      assert.equal(await exited, 3, out);
+      term.type('echo hello-$((40+2)) from $BERTH_APP\r');
+      await term.shows(/hello-42 from api/);
+      assert.match(term.screen(), /\$ /, 'the shell prompted');
+      term.type('exit 3\r');
+      assert.equal(await term.exited, 3, term.screen());
     } finally {
-      child.kill();
+      term.kill();
     }
     const last = (await dev.call('listRuns', { params: { id: 'api' } })).items[0]!;
     assert.equal(last.tty, true);

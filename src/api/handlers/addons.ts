@@ -52,7 +52,7 @@ const jobDto = (j: store.AddonJobRow) => ({
 });
 
 /** An add-on the caller may see: by id, or by name within ?project= (or among all their projects when unique). */
-async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string, project: string | undefined, need: 'viewer' | 'developer'): Promise<AddonView> {
+export async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string, project: string | undefined, need: 'viewer' | 'developer'): Promise<AddonView> {
   const projectId = project ? (await projectFor(ctx, user, project)).id : undefined;
   const found = (await store.visibleAddons(ctx.db, user.id, projectId).execute()).filter((a) => a.id === idOrName || a.name === idOrName);
   if (!found.length) throw notFound('add-on', idOrName);

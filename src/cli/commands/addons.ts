@@ -7,6 +7,7 @@ import type { RouteOutput } from '../../api/contract.js';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
+import { registerAddonSessions } from './addon-session.js';
 
 type Addon = RouteOutput<'getAddon'>;
 type Job = RouteOutput<'getAddonJob'>;
@@ -155,4 +156,5 @@ export function registerAddons(program: Command) {
       emit(globals(cmd), done, () => jobLine(done));
       if (done.status === 'failed') process.exitCode = 1;
     });
+  registerAddonSessions(addons);
 }

@@ -3,6 +3,7 @@ import type { BerthClient } from '../../client/index.js';
 import type { RouteOutput } from '../../api/contract.js';
 import { client, globals } from '../session.js';
 import { emit, table } from '../output.js';
+import { rawTerminal } from '../terminal.js';
 
 type Run = RouteOutput<'getRun'>;
 
@@ -32,21 +33,8 @@ async function followRun(c: BerthClient, id: string, write: (text: string) => vo
 
 /** Runs an interactive command: this terminal raw, its keys to the run, the run's terminal here. Resolves with the finished run. */
 async function interactive(c: BerthClient, id: string): Promise<Run> {
-  const stdin = process.stdin;
-  const raw = stdin.isTTY;
   let final: Run | null = null;
-  let send: ((msg: unknown) => void) | null = null;
-  // Keys typed before the terminal is attached are kept and sent once it is (typing ahead works).
-  const early: string[] = [];
-  const onKeys = (chunk: Buffer) => {
-    const text = chunk.toString('utf8');
-    if (send) send({ type: 'input', text });
-    else early.push(text);
-  };
-  const onResize = () => send?.({ type: 'resize', cols: process.stdout.columns || 80, rows: process.stdout.rows || 24 });
-  if (raw) stdin.setRawMode(true);
-  stdin.on('data', onKeys);
-  process.stdout.on('resize', onResize);
+  const term = rawTerminal();
   try {
     await c.stream(
       'attachRun',
@@ -56,19 +44,10 @@ async function interactive(c: BerthClient, id: string): Promise<Run> {
         else if (msg.type === 'output') process.stdout.write(msg.text);
         else final = msg.run;
       },
-      {
-        onOpen: (s) => {
-          send = s;
-          if (process.stdout.isTTY) onResize();
-          for (const text of early.splice(0)) s({ type: 'input', text });
-        },
-      },
+      { onOpen: term.onOpen },
     );
   } finally {
-    if (raw) stdin.setRawMode(false);
-    stdin.off('data', onKeys);
-    stdin.pause();
-    process.stdout.off('resize', onResize);
+    term.restore();
   }
   return final ?? (await c.call('getRun', { params: { id } }));
 }

@@ -1,16 +1,18 @@
 import type { ControllerDeps } from '../deps.js';
 import { LABEL } from '../../runtime/labels.js';
 import * as store from '../../store/addons.js';
-import { ADDON_JOB_LABEL } from '../../domain/addons.js';
+import { ADDON_JOB_LABEL, ADDON_SESSION_LABEL } from '../../domain/addons.js';
 import { ensureAddon, removeDeleted } from './servers.js';
 import { runJob } from './jobs.js';
 import { dueBackups } from './schedule.js';
 import { Passes } from '../passes.js';
+import { openSession, type AddonSession, type SessionOptions } from './session.js';
 
 /**
  * Managed add-ons: keeps each add-on's server running, removes what deleted ones left, and runs
  * backup and restore jobs, one at a time per add-on. On start, jobs a stop cut short are marked
- * failed with the reason and their helper containers removed, before anything else runs.
+ * failed with the reason and their helper containers removed (and those of interactive sessions),
+ * before anything else runs.
  */
 export class AddonController {
   private readonly busy = new Map<string, Promise<void>>();
@@ -29,7 +31,8 @@ export class AddonController {
       this.d.log.warn({ job: j.id }, `marked an add-on ${j.kind} failed: the control plane stopped during it`);
     }
     for (const c of await this.d.runtime.listContainers({ [LABEL.instance]: this.d.instanceId })) {
-      if (c.labels[ADDON_JOB_LABEL]) await this.d.runtime.removeContainer(c.id);
+      // A psql or redis-cli session's helper lives only as long as its socket: none is left from before the stop.
+      if (c.labels[ADDON_JOB_LABEL] || c.labels[ADDON_SESSION_LABEL]) await this.d.runtime.removeContainer(c.id);
     }
   }
 
@@ -39,6 +42,13 @@ export class AddonController {
 
   stop(): Promise<void> {
     return this.passes.stop();
+  }
+
+  /** A psql or redis-cli session on an add-on (session.ts); a stop ends it, and waits for its helper to be removed. */
+  async session(a: store.AddonRow, o: SessionOptions, signal: AbortSignal): Promise<AddonSession> {
+    const s = await openSession(this.d, a, o, AbortSignal.any([signal, this.passes.signal]));
+    this.passes.track(s.done.catch(() => {}));
+    return s;
   }
 
   /** A pass soon (now, unless one runs; then once more after it). */

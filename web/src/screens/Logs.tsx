@@ -63,7 +63,8 @@ export function LogView(props: {
           if (got) pending.current.push({ t: got.time, c: '', s: 'stdout', text: got.text.replace(ANSI, '') });
         } else if ('error' in m) {
           pending.current.push({ t: '', c: '', s: 'stderr', text: m.error.message });
-        } else if ('stream' in m) {
+        } else if ('line' in m && 'stream' in m) {
+          // A container log line (an add-on session's output has a stream too, but no line).
           pending.current.push({ t: m.time, c: m.container ?? '', s: m.stream, text: String(m.line).replace(ANSI, '') });
         }
         // A paused view still bounds what it holds back.

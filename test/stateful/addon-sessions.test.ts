@@ -1,0 +1,176 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError, type BerthClient } from '../../src/client/index.js';
+import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
+import { run } from '../../src/lib/exec.js';
+import { onTerminal, rejectsWith } from './helpers.js';
+
+/**
+ * `berth addons psql` and `berth addons redis-cli` on real add-on containers (berth/addon-postgres:15,
+ * berth/addon-redis:7) on the real Docker Engine: an interactive psql driven through a
+ * pseudo-terminal, -c and scripts with their exit codes, redis-cli SET/GET, the timeout and abort
+ * paths, and who may open a session at all.
+ */
+describe('add-on sessions: psql and redis-cli', () => {
+  let s: TestServer;
+  let dev: BerthClient;
+  let other: BerthClient;
+  let dbId: string;
+  let env: NodeJS.ProcessEnv;
+  const berth = (args: string[], input?: string, token = dev.opts.token!) =>
+    run(process.execPath, [CLI_MAIN, ...args], { timeoutMs: 90_000, env: { ...env, BERTH_TOKEN: token }, ...(input !== undefined ? { input } : {}) });
+  const sessionContainers = async () =>
+    (await run('docker', ['ps', '-aq', '--filter', `label=berth.instance=${s.instance}`, '--filter', 'label=berth.addon-session'], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
+  const up = (name: string) =>
+    waitFor(`add-on ${name} to run`, async () => {
+      const a = await dev.call('getAddon', { params: { id: name }, query: { project: 'data' } });
+      return a.status === 'running' ? a : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 300 });
+
+  before(async () => {
+    s = await startServer();
+    dev = await s.newUser('dev');
+    other = await s.newUser('other');
+    await dev.call('createProject', { body: { name: 'data' } });
+    await other.call('createProject', { body: { name: 'data' } });
+    dbId = (await dev.call('createAddon', { body: { type: 'postgres', name: 'db', project: 'data' } })).id;
+    await dev.call('createAddon', { body: { type: 'redis', name: 'cache', project: 'data' } });
+    await Promise.all([up('db'), up('cache')]);
+    const home = mkdtempSync(join(tmpdir(), 'berth-cli-'));
+    env = { ...process.env, BERTH_CONFIG: join(home, 'c.json'), BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! };
+  });
+  after(async () => {
+    await s?.destroy();
+  });
+
+  test('an interactive psql driven through a pseudo-terminal answers a query and exits with 0', async () => {
+    const term = onTerminal(['addons', 'psql', 'db', '--project', 'data'], env);
+    try {
+      // Typed ahead, as a user may: the keys reach psql once its terminal is attached.
+      term.type('select 40 + 2 as answer, current_user;\r');
+      await term.shows(/\b42\b.*\bberth\b/);
+      assert.match(term.screen(), /berth=[#>] /, 'psql prompted, connected to the add-on’s database');
+      term.type('\\q\r');
+      assert.equal(await term.exited, 0, term.screen());
+    } finally {
+      term.kill();
+    }
+    assert.deepEqual(await sessionContainers(), [], 'the session’s helper is removed');
+  });
+
+  test('the session’s terminal takes the size the client sends; an eof on a terminal is ignored; exit comes with the code', async () => {
+    let screen = '';
+    let end: { exit_code: number | null; reason: string | null } | null = null;
+    let send: ((msg: unknown) => void) | null = null;
+    const closed = dev.stream('addonSession', { params: { id: 'db' }, query: { client: 'psql', project: 'data', tty: true } }, (m) => {
+      if ('error' in m) throw new Error(m.error.message);
+      if (m.type === 'output') screen += m.text;
+      else end = m;
+    }, { onOpen: (s) => ((send = s), s({ type: 'start', args: [] })) });
+    await waitFor('the prompt', () => /berth=[#>] /.test(screen), { timeoutMs: 30_000 });
+    send!({ type: 'eof' });
+    send!({ type: 'resize', cols: 123, rows: 45 });
+    // The size reaches the terminal through the engine: asked again until it shows.
+    await waitFor('the new size', () => {
+      send!({ type: 'input', text: '\\! stty size\r' });
+      return /\b45 123\b/.test(screen);
+    }, { timeoutMs: 30_000, intervalMs: 500 });
+    send!({ type: 'input', text: '\\q\r' });
+    assert.equal((await closed).code, 1000);
+    assert.deepEqual(end, { type: 'exit', exit_code: 0, reason: null });
+  });
+
+  test('psql -c returns rows; a failing statement gives a non-zero exit code; a script on stdin stops at its first error', async () => {
+    const made = await berth(['addons', 'psql', 'db', '-c', 'create table notes (body text); insert into notes values (\'first\'), (\'second\')']);
+    assert.equal(made.code, 0, made.stderr);
+    const rows = await berth(['addons', 'psql', 'db', '--', '-At', '-c', 'select body from notes order by body']);
+    assert.equal(rows.stdout, 'first\nsecond\n', rows.stderr);
+    assert.equal(rows.code, 0);
+
+    const bad = await berth(['addons', 'psql', 'db', '-c', 'select * from missing']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /relation "missing" does not exist/);
+
+    const json = await berth(['--json', 'addons', 'psql', 'db', '-c', 'select count(*) from notes']);
+    const res = JSON.parse(json.stdout) as { exit_code: number; stdout: string; stderr: string };
+    assert.equal(res.exit_code, 0);
+    assert.match(res.stdout, /\b2\b/);
+
+    const script = await berth(['addons', 'psql', 'db', '--', '-At'], "insert into notes values ('third');\nselect * from nope;\ninsert into notes values ('fourth');\n");
+    assert.equal(script.code, 3, 'psql stops at the first error (ON_ERROR_STOP)');
+    const after = await berth(['addons', 'psql', 'db', '--', '-At', '-c', 'select count(*) from notes']);
+    assert.equal(after.stdout, '3\n', 'the statement after the error did not run');
+  });
+
+  test('redis-cli SET and GET', async () => {
+    const set = await berth(['addons', 'redis-cli', 'cache', '--', 'SET', 'greeting', 'hello there']);
+    assert.equal(set.stdout, 'OK\n', set.stderr);
+    assert.equal(set.code, 0);
+    const get = await berth(['addons', 'redis-cli', 'cache', '--', 'GET', 'greeting']);
+    assert.equal(get.stdout, 'hello there\n', get.stderr);
+    const piped = await berth(['--json', 'addons', 'redis-cli', 'cache'], 'INCR visits\nINCR visits\n');
+    assert.deepEqual(JSON.parse(piped.stdout), { exit_code: 0, reason: null, stdout: '1\n2\n', stderr: '' });
+  });
+
+  test('a session past its timeout is ended; a closed socket ends its session; neither leaves its helper', async () => {
+    const slow = await berth(['addons', 'psql', 'db', '--timeout', '1', '-c', 'select pg_sleep(60)']);
+    assert.notEqual(slow.code, 0);
+    assert.match(slow.stderr, /ended after its timeout of 1 s/);
+    assert.deepEqual(await sessionContainers(), []);
+
+    const abort = new AbortController();
+    const ended = dev.stream('addonSession', { params: { id: 'db' }, query: { client: 'psql', project: 'data' } }, () => {}, {
+      signal: abort.signal,
+      onOpen: (send) => send({ type: 'start', args: ['-c', 'select pg_sleep(60)'] }),
+    });
+    const [helper] = await waitFor('the session’s helper', async () => {
+      const ids = await sessionContainers();
+      return ids.length ? ids : undefined;
+    }, { timeoutMs: 30_000 });
+    // The credentials go by environment, never in the command line.
+    const password = (await run('docker', ['inspect', '-f', '{{range .Config.Env}}{{println .}}{{end}}', `berth-${dbId.replace('_', '-')}`], { timeoutMs: 30_000 })).stdout
+      .split('\n')
+      .find((l) => l.startsWith('BERTH_ADDON_PASSWORD='))!
+      .split('=')[1]!;
+    assert.ok(password.length >= 16);
+    const cmd = (await run('docker', ['inspect', '-f', '{{json .Config.Cmd}} {{.Config.User}}', helper!], { timeoutMs: 30_000 })).stdout;
+    assert.ok(!cmd.includes(password), 'the password is not in the command line');
+    assert.match(cmd, /"psql"/);
+    assert.match(cmd, / postgres\n?$/, 'the client runs as the image’s non-root user');
+    abort.abort();
+    await ended;
+    await waitFor('the helper to go', async () => ((await sessionContainers()).length === 0 ? true : undefined), { timeoutMs: 30_000 });
+  });
+
+  test('another project’s user gets 404, a viewer 403; a client of the wrong type and bad input are 4xx naming the field', async () => {
+    const open = (c: BerthClient, id: string, query: Record<string, unknown>) =>
+      c.stream('addonSession', { params: { id }, query: query as never }, () => {}, { onOpen: (send) => send({ type: 'start', args: ['-c', 'select 1'] }) });
+    await assert.rejects(open(other, dbId, { client: 'psql' }), (err: unknown) => err instanceof ApiError && err.status === 404);
+    await assert.rejects(open(other, 'db', { client: 'psql', project: 'data' }), (err: unknown) => err instanceof ApiError && err.status === 404, 'their own project "data" has no add-on db');
+    const viewer = await s.newUser('viewer');
+    await dev.call('addMember', { params: { id: 'data' }, body: { username: 'viewer', role: 'viewer' } });
+    await assert.rejects(open(viewer, 'db', { client: 'psql' }), (err: unknown) => err instanceof ApiError && err.status === 403);
+    const refused = await berth(['addons', 'psql', dbId, '-c', 'select 1'], undefined, other.opts.token!);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /not found/);
+    await rejectsWith(open(dev, 'cache', { client: 'psql', project: 'data' }), 400, 'client');
+    await rejectsWith(open(dev, 'db', { client: 'redis-cli', project: 'data' }), 400, 'client');
+    await rejectsWith(open(dev, 'db', { client: 'mysql', project: 'data' }), 400, 'client');
+    await rejectsWith(open(dev, 'db', { client: 'psql', project: 'data', timeout_s: 0 }), 400, 'timeout_s');
+    await assert.rejects(open(dev, 'nothing', { client: 'psql' }), (err: unknown) => err instanceof ApiError && err.status === 404);
+    // Arguments come in the first message (never in the URL): a bad one is refused on the socket, naming where.
+    const errors: string[] = [];
+    const badStart = await dev.stream('addonSession', { params: { id: 'db' }, query: { client: 'psql', project: 'data' } }, (m) => {
+      if ('error' in m) errors.push(m.error.message);
+    }, { onOpen: (send) => send({ type: 'start', args: ['-c', 'select 1\u0000'] }) });
+    assert.equal(badStart.code, 1008);
+    assert.match(errors.join(), /bad message at \/args\/1/);
+    const wrong = await berth(['addons', 'psql', 'cache']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /add-on "cache" is redis: its client is redis-cli/);
+  });
+});
