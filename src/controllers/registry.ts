@@ -31,6 +31,8 @@ export interface RegistryControllerDeps {
 
 /** Liveness is looked at this often; address, certificate and config files every FULL_MS. */
 const WATCH_MS = 2_000;
+/** How often the images of kept releases that are not in the registry yet are pushed. */
+const SYNC_MS = 10_000;
 const FULL_MS = 30_000;
 const START_TIMEOUT_MS = 30_000;
 const PUSH_TIMEOUT_MS = 30 * 60_000;
@@ -56,11 +58,10 @@ export class RegistryController implements ClusterRegistry {
   private readonly proc: RegistryProcess;
   private state: Running | null = null;
   private chain: Promise<unknown> = Promise.resolve();
-  private timer: NodeJS.Timeout | null = null;
-  private gcTimer: NodeJS.Timeout | null = null;
+  private readonly timers: NodeJS.Timeout[] = [];
   private lastFull = 0;
-  private lastError = '';
-  private watching = false;
+  /** Releases known to be in the registry (app:version): the sync pass asks the registry about each once. */
+  private readonly published = new Set<string>();
 
   constructor(private readonly deps: RegistryControllerDeps) {
     this.files = registryFiles(registryDir(deps.config.dataDir));
@@ -68,35 +69,42 @@ export class RegistryController implements ClusterRegistry {
   }
 
   start(): void {
+    this.every(WATCH_MS, () => this.serial(() => this.ensure()), 'cluster registry not running');
+    this.every(SYNC_MS, () => this.sync(), 'pushing kept releases to the cluster registry failed');
+    this.every(this.deps.config.build.imageGcIntervalMs, () => this.collect(), 'registry garbage collection failed', false);
+    // A collection cut short by a stop or a crash is finished first.
+    void readOrNull(this.files.gcPending).then(async (p) => {
+      if (p !== null) await this.collect().catch((err) => this.deps.log.warn({ err }, 'registry garbage collection failed'));
+    });
+  }
+
+  /** A periodic pass that never overlaps itself; a failure is logged once until it changes. */
+  private every(ms: number, pass: () => Promise<unknown>, what: string, now = true): void {
+    let busy = false;
+    let last = '';
     const tick = () => {
-      if (this.watching) return;
-      this.watching = true;
-      void this.serial(() => this.ensure())
+      if (busy) return;
+      busy = true;
+      pass()
         .then(
-          () => (this.lastError = ''),
+          () => (last = ''),
           (err: unknown) => {
             const msg = err instanceof Error ? err.message : String(err);
-            if (msg !== this.lastError) this.deps.log.warn({ err: msg }, 'cluster registry not running');
-            this.lastError = msg;
+            if (msg !== last) this.deps.log.warn({ err: msg }, what);
+            last = msg;
           },
         )
-        .finally(() => (this.watching = false));
+        .finally(() => (busy = false));
     };
-    tick();
-    this.timer = setInterval(tick, WATCH_MS);
-    this.timer.unref();
-    const collect = () => void this.collect().catch((err) => this.deps.log.warn({ err }, 'registry garbage collection failed'));
-    this.gcTimer = setInterval(collect, this.deps.config.build.imageGcIntervalMs);
-    this.gcTimer.unref();
-    // A collection cut short by a stop or a crash is finished first.
-    void readOrNull(this.files.gcPending).then((p) => p !== null && collect());
+    if (now) tick();
+    const timer = setInterval(tick, ms);
+    timer.unref();
+    this.timers.push(timer);
   }
 
   /** The registry keeps running: nodes pull from it while the control plane is down. */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    if (this.gcTimer) clearInterval(this.gcTimer);
-    this.timer = this.gcTimer = null;
+    for (const t of this.timers.splice(0)) clearInterval(t);
     await this.chain.catch(() => {});
   }
 
@@ -121,14 +129,38 @@ export class RegistryController implements ClusterRegistry {
   publish(release: ReleaseImage, signal?: AbortSignal): Promise<PublishedImage> {
     return this.serial(async () => {
       await this.ensure();
-      const spec = this.pullSpec(release);
-      const s = this.state!;
-      // A release's image never changes: a tag the registry has is that image already.
-      if (await s.api.digest(repositoryOf(release.app_id), tagOf(release.version))) return spec;
+      return this.pushIfMissing(release, signal);
+    });
+  }
+
+  /**
+   * Every kept release's image that the engine has goes to the registry ahead of any rollout, so
+   * a node that reschedules a release (a rollback target included) finds it there.
+   */
+  sync(): Promise<void> {
+    return this.serial(async () => {
+      if (!(await this.active())) return;
+      await this.ensure();
+      for (const r of await this.keptReleases()) {
+        if (this.published.has(`${r.app_id}:${r.version}`)) continue;
+        try {
+          if (await this.deps.pusher.present(r.image)) await this.pushIfMissing(r);
+        } catch (err) {
+          this.deps.log.warn({ err, app: r.app_id, version: r.version }, 'release image not pushed to the cluster registry');
+        }
+      }
+    });
+  }
+
+  private async pushIfMissing(release: ReleaseImage, signal?: AbortSignal): Promise<PublishedImage> {
+    const spec = this.pullSpec(release);
+    // A release's image never changes: a tag the registry has is that image already.
+    if (!(await this.state!.api.digest(repositoryOf(release.app_id), tagOf(release.version)))) {
       await this.deps.pusher.push(release.image, spec.image, spec.auth, { timeoutMs: PUSH_TIMEOUT_MS, signal });
       this.deps.log.info({ image: spec.image, from: release.image }, 'image pushed to the cluster registry');
-      return spec;
-    });
+    }
+    this.published.add(`${release.app_id}:${release.version}`);
+    return spec;
   }
 
   collect(): Promise<RegistryCollectResult> {
@@ -137,8 +169,12 @@ export class RegistryController implements ClusterRegistry {
       if (!(await this.active())) return result;
       await this.ensure();
       const s = this.state!;
-      const doomed = unreferencedManifests(await this.stored(s.api), await this.keptTags());
+      const kept = new Map<string, Set<string>>();
+      for (const r of await this.keptReleases()) kept.set(repositoryOf(r.app_id), (kept.get(repositoryOf(r.app_id)) ?? new Set()).add(tagOf(r.version)));
+      const doomed = unreferencedManifests(await this.stored(s.api), kept);
       if (doomed.length) await putPrivate(this.files.gcPending, `${new Date().toISOString()}\n`);
+      // Tags go with their manifests: ask the registry again before trusting what was pushed.
+      this.published.clear();
       for (const { repo, digest } of doomed) {
         await s.api.deleteManifest(repo, digest);
         result.deleted.push(`${repo}@${digest}`);
@@ -257,14 +293,12 @@ export class RegistryController implements ClusterRegistry {
     return out;
   }
 
-  /** The tags of the releases whose image image garbage collection keeps (src/domain/images.ts); a deleted app keeps none. */
-  private async keptTags(): Promise<Map<string, Set<string>>> {
+  /** The releases whose image image garbage collection keeps (src/domain/images.ts); a deleted app has none. */
+  private async keptReleases(): Promise<ReleaseImage[]> {
     const keep = this.deps.config.build.keepReleaseImages;
-    const out = new Map<string, Set<string>>();
-    for (const a of await appImages(this.deps.db)) {
+    return (await appImages(this.deps.db)).flatMap((a) => {
       const needed = neededImages(a, keep);
-      out.set(repositoryOf(a.appId), new Set(a.releases.filter((r) => needed.has(r.image)).map((r) => tagOf(r.version))));
-    }
-    return out;
+      return a.releases.filter((r) => needed.has(r.image)).map((r) => ({ app_id: a.appId, version: r.version, image: r.image }));
+    });
   }
 }

@@ -8,6 +8,7 @@ const MANIFEST_TYPES = [
   'application/vnd.oci.image.index.v1+json',
 ].join(', ');
 
+const PAGE = 1000;
 const REPO = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
 const REFERENCE = /^(?:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64})$/;
 
@@ -36,9 +37,16 @@ export class RegistryApi {
     }
   }
 
+  /** Every repository, a page at a time (Distribution answers at most 1000 per request). */
   async repositories(): Promise<string[]> {
-    const res = await this.ok('GET', '/v2/_catalog?n=100000');
-    return ((JSON.parse(res.body) as { repositories?: string[] | null }).repositories ?? []).filter((r) => REPO.test(r));
+    const out: string[] = [];
+    for (let last = ''; ; ) {
+      const res = await this.ok('GET', `/v2/_catalog?n=${PAGE}${last ? `&last=${encodeURIComponent(last)}` : ''}`);
+      const page = (JSON.parse(res.body) as { repositories?: string[] | null }).repositories ?? [];
+      out.push(...page.filter((r) => REPO.test(r)));
+      if (page.length < PAGE || !res.headers.link) return out;
+      last = page.at(-1)!;
+    }
   }
 
   /** Tags of a repository (none when it does not exist). */

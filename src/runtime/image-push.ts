@@ -5,12 +5,15 @@ import { jsonLines } from './log-stream.js';
 
 /** Pushing an image of the engine to a registry (cluster mode's own registry: src/registry/). */
 export interface ImagePusher {
+  /** Whether the engine has this image (a release's image may have been collected from it). */
+  present(ref: string): Promise<boolean>;
   /** Tags `source` as `ref`, pushes `ref` with these credentials, then drops the tag (the engine keeps `source`). */
   push(source: string, ref: string, auth: { username: string; password: string; serveraddress: string }, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void>;
 }
 
 interface PushApi {
   getImage(ref: string): {
+    inspect(opts?: CallOptions): Promise<unknown>;
     tag(opts: CallOptions & { repo: string; tag: string }): Promise<unknown>;
     push(opts: CallOptions & { tag: string; authconfig: Record<string, string> }): Promise<Readable>;
     remove(opts?: CallOptions & { noprune?: boolean }): Promise<unknown>;
@@ -23,6 +26,16 @@ export class EngineImagePusher implements ImagePusher {
 
   constructor(opts: { dockerHost?: string } = {}) {
     this.api = connect(modemOptions(opts.dockerHost ?? process.env.DOCKER_HOST)) as unknown as PushApi;
+  }
+
+  async present(ref: string): Promise<boolean> {
+    try {
+      await this.api.getImage(ref).inspect({ abortSignal: AbortSignal.timeout(30_000) });
+      return true;
+    } catch (err) {
+      if (statusOf(err) === 404) return false;
+      throw new Error(`docker image inspect ${ref}: ${messageOf(err).trim()}`);
+    }
   }
 
   async push(source: string, ref: string, auth: { username: string; password: string; serveraddress: string }, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<void> {
