@@ -60,6 +60,8 @@ export class RegistryController implements ClusterRegistry {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
   private lastFull = 0;
+  private failures = 0;
+  private retryAt = 0;
   /** Releases known to be in the registry (app:version): the sync pass asks the registry about each once. */
   private readonly published = new Set<string>();
 
@@ -69,13 +71,26 @@ export class RegistryController implements ClusterRegistry {
   }
 
   start(): void {
-    this.every(WATCH_MS, () => this.serial(() => this.ensure()), 'cluster registry not running');
+    this.every(WATCH_MS, () => this.watch(), 'cluster registry not running');
     this.every(SYNC_MS, () => this.sync(), 'pushing kept releases to the cluster registry failed');
     this.every(this.deps.config.build.imageGcIntervalMs, () => this.collect(), 'registry garbage collection failed', false);
     // A collection cut short by a stop or a crash is finished first.
     void readOrNull(this.files.gcPending).then(async (p) => {
       if (p !== null) await this.collect().catch((err) => this.deps.log.warn({ err }, 'registry garbage collection failed'));
     });
+  }
+
+  /** The 2 s look; after a failure (a port taken, an address not ours) the next try waits 2 s doubling to 60 s. */
+  private async watch(): Promise<void> {
+    if (Date.now() < this.retryAt) return;
+    try {
+      await this.serial(() => this.ensure());
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      this.retryAt = Date.now() + Math.min(60_000, WATCH_MS * 2 ** (this.failures - 1));
+      throw err;
+    }
   }
 
   /** A periodic pass that never overlaps itself; a failure is logged once until it changes. */

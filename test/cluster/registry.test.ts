@@ -82,6 +82,12 @@ test('cluster registry: TLS from Berth’s CA, auth, images pushed by Berth pull
   await s.start();
   assert.equal((await get(addr, '/v2/', { ca, auth: creds })).status, 200);
   assert.equal(Number(readFileSync(join(regDir, 'registry.pid'), 'utf8')), pid, 'the next control plane adopts it');
+  // A registry that dies is started again by the control plane.
+  process.kill(pid, 'SIGKILL');
+  await waitFor('the registry back after a kill', async () => {
+    const now = Number(readFileSync(join(regDir, 'registry.pid'), 'utf8'));
+    return now !== pid && (await get(addr, '/v2/', { ca, auth: creds }).catch(() => undefined))?.status === 200;
+  }, { timeoutMs: 30_000, intervalMs: 250 });
 
   // The join command writes Berth's CA where the new server's engine looks, then joins.
   const j = await admin.call('getJoinCommand', { query: {} });
