@@ -142,6 +142,8 @@ export class RegistryController implements ClusterRegistry {
   }
 
   publish(release: ReleaseImage, signal?: AbortSignal): Promise<PublishedImage> {
+    // Known to be there: no wait behind a push or a collection under way (a collection forgets what it deleted).
+    if (this.state && this.published.has(`${release.app_id}:${release.version}`)) return Promise.resolve(this.pullSpec(release));
     return this.serial(async () => {
       await this.ensure();
       return this.pushIfMissing(release, signal);
