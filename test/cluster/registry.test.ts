@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -34,6 +34,19 @@ function get(addr: string, path: string, opts: { ca?: string; auth?: { username:
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function del(addr: string, path: string, opts: { ca: string; auth: { username: string; password: string } }): Promise<number> {
+  const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
+  const authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port, path, method: 'DELETE', headers: { authorization }, ca: opts.ca, signal: AbortSignal.timeout(15_000) }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
     });
     req.on('error', reject);
     req.end();
@@ -150,7 +163,9 @@ test('cluster registry: TLS from Berth’s CA, auth, images pushed by Berth pull
 
   // App A deleted: a collection deletes its manifest and frees its own layer; app B's image stays whole.
   await admin.call('deleteApp', { params: { id: a.id }, query: {} });
+  const gcStart = Date.now();
   await admin.call('pruneImages', { body: {} });
+  console.log(`# berth images prune with a registry collection (read-only restart, garbage-collect, read-write restart): ${Date.now() - gcStart} ms`);
   assert.equal((await manifestOf(a.id)).status, 404, s.output().split('\n').filter((l) => /registry/.test(l)).slice(-20).join('\n'));
   assert.equal(existsSync(blob(ownLayer)), false, 'the deleted release’s own layer is freed');
   const manifestB = JSON.parse((await manifestOf(b.id)).body) as { layers: { digest: string }[] };
@@ -159,4 +174,20 @@ test('cluster registry: TLS from Berth’s CA, auth, images pushed by Berth pull
   assert.equal(existsSync(join(regDir, 'gc-pending')), false);
   await admin.call('deployApp', { params: { id: b.id }, body: { image_id: BASE_IMAGE } });
   await waitFor('app B’s v2 in the registry', async () => (await get(addr, `/v2/berth/${b.id}/manifests/v2`, { ca, auth: creds, accept: MANIFEST_V2 })).status === 200, { timeoutMs: 120_000, intervalMs: 500 });
+
+  // A control plane killed in a collection after the manifest deletes, before garbage-collect
+  // (the state it leaves: manifest gone, blobs still there, gc-pending written) finishes it on start.
+  const manifestB2 = JSON.parse((await get(addr, `/v2/berth/${b.id}/manifests/v2`, { ca, auth: creds, accept: MANIFEST_V2 })).body) as { config: { digest: string } };
+  await admin.call('deleteApp', { params: { id: b.id }, query: {} });
+  await s.kill();
+  // (v1 and v2 are one image: deleting it by digest drops both tags.)
+  for (const v of ['v1', 'v2']) {
+    const d = (await get(addr, `/v2/berth/${b.id}/manifests/${v}`, { ca, auth: creds, accept: MANIFEST_V2 })).headers['docker-content-digest'] as string | undefined;
+    if (d) assert.equal(await del(addr, `/v2/berth/${b.id}/manifests/${d}`, { ca, auth: creds }), 202);
+  }
+  writeFileSync(join(regDir, 'gc-pending'), 'test\n');
+  assert.ok(existsSync(blob(manifestB2.config.digest)), 'blobs stay until garbage-collect runs');
+  await s.start();
+  await waitFor('the pending collection finished on start', () => !existsSync(join(regDir, 'gc-pending')) && !existsSync(blob(manifestB2.config.digest)), { timeoutMs: 60_000, intervalMs: 250 });
+  assert.equal((await get(addr, '/v2/', { ca, auth: creds })).status, 200);
 });
