@@ -20,8 +20,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 # Debian's haproxy package enables a system haproxy (its own /etc/haproxy config, port 80 in some
 # setups); Berth runs one HAProxy per data directory itself, so the packaged unit stays off.
-# The same for nginx and caddy (a benchmark baseline and the upgrade test only).
-for unit in haproxy nginx caddy; do
+# The same for nginx and caddy (a benchmark baseline and the upgrade test only), and for
+# docker-registry (its unit listens on :5000; in cluster mode Berth runs its own, docs/cluster.md).
+for unit in haproxy nginx caddy docker-registry; do
   if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$unit" 2>/dev/null; then
     systemctl disable --now "$unit" >/dev/null 2>&1 || true
   fi

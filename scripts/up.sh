@@ -15,7 +15,8 @@ ENVFILE="$BERTH_DATA_DIR/berth.env"
 # Settings given now win; settings given on an earlier run are kept, so a re-run changes nothing by surprise.
 VARS=(SERVER_PORT SERVER_HOST DOCKER_HOST DATABASE_URL POSTGRES_HOST POSTGRES_PORT POSTGRES_USER POSTGRES_PASSWORD
   POSTGRES_DB ROUTER_DOMAIN ROUTER_HTTP_PORT ROUTER_HTTPS_PORT ROUTER_ACME_EMAIL LOG_LEVEL
-  BERTH_SECRET_KEY BERTH_BUILD_CONCURRENCY BERTH_STACK_NODE BERTH_STACK_PYTHON BERTH_STACK_GO BERTH_STACK_RUBY)
+  BERTH_SECRET_KEY BERTH_BUILD_CONCURRENCY BERTH_STACK_NODE BERTH_STACK_PYTHON BERTH_STACK_GO BERTH_STACK_RUBY
+  BERTH_CLUSTER BERTH_REGISTRY_ADDR BERTH_REGISTRY_PORT BERTH_DOCKER_CERTS_DIR)
 declare -A given=()
 for v in "${VARS[@]}"; do [ -n "${!v+x}" ] && given[$v]="${!v}"; done
 # shellcheck disable=SC1090
@@ -26,7 +27,10 @@ for v in "${VARS[@]}"; do [ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v
 mv "$ENVFILE.new" "$ENVFILE"
 PORT="${SERVER_PORT:-8080}"
 
-bash scripts/deps.sh
+# Cluster mode runs Berth's own image registry: Debian's docker-registry, its account hashed by htpasswd.
+cluster_pkgs=()
+case "${BERTH_CLUSTER:-}" in 1 | true) cluster_pkgs=(docker-registry apache2-utils) ;; esac
+bash scripts/deps.sh "${cluster_pkgs[@]}"
 bash scripts/docker.sh
 # Only Caddy's reloads needed net.ipv4.tcp_migrate_req; HAProxy changes routes without reloading.
 rm -f /etc/sysctl.d/90-berth.conf

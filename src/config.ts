@@ -24,6 +24,24 @@ export interface BuildSettings {
   imageGcIntervalMs: number;
 }
 
+/** Berth's own image registry in cluster mode. */
+export interface RegistrySettings {
+  /**
+   * BERTH_REGISTRY_ADDR: the host (or IP) every node reaches the registry at, and where it listens
+   * when it is an IP; unset: the manager's Swarm address.
+   */
+  host: string | undefined;
+  /** BERTH_REGISTRY_PORT (5000). */
+  port: number;
+  /**
+   * BERTH_DOCKER_CERTS_DIR (/etc/docker/certs.d): where the control plane's own engine looks for
+   * registry CAs; Berth writes its CA there so that engine can push. Docker reads it at each push or pull.
+   */
+  dockerCertsDir: string;
+  /** The Distribution binary (Debian's docker-registry package). */
+  bin: string;
+}
+
 /** Everything Berth reads from its environment, parsed once at start. */
 export interface Config {
   serverPort: number;
@@ -37,6 +55,8 @@ export interface Config {
    * Off by default: a single-node install never changes its engine's Swarm state.
    */
   clusterMode: boolean;
+  /** Cluster mode's image registry (src/registry/, docs/cluster.md). */
+  registry: RegistrySettings;
   routerDomain: string;
   routerHttpPort: number;
   routerHttpsPort: number;
@@ -100,6 +120,14 @@ function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
   };
 }
 
+/** An IPv4 address or a DNS name: it goes into certificates, image references and the join command. */
+function registryHost(raw: string | undefined): string | undefined {
+  if (raw !== undefined && !/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(raw)) {
+    throw new Error(`BERTH_REGISTRY_ADDR must be an IPv4 address or a DNS name without a port, got "${raw}"`);
+  }
+  return raw?.toLowerCase();
+}
+
 /** DATABASE_URL wins; the POSTGRES_* variables are accepted as an alternative. */
 function databaseUrl(env: NodeJS.ProcessEnv): string | null {
   if (env.DATABASE_URL) return env.DATABASE_URL;
@@ -122,6 +150,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: databaseUrl(env),
     dockerHost: env.DOCKER_HOST || undefined,
     clusterMode: env.BERTH_CLUSTER === '1' || env.BERTH_CLUSTER === 'true',
+    registry: {
+      host: registryHost(env.BERTH_REGISTRY_ADDR?.trim() || undefined),
+      port: int(env, 'BERTH_REGISTRY_PORT', 5000),
+      dockerCertsDir: env.BERTH_DOCKER_CERTS_DIR?.trim() || '/etc/docker/certs.d',
+      bin: env.BERTH_REGISTRY_BIN?.trim() || '/usr/bin/docker-registry',
+    },
     routerDomain: env.ROUTER_DOMAIN ?? 'localhost',
     routerHttpPort: int(env, 'ROUTER_HTTP_PORT', 80),
     routerHttpsPort: int(env, 'ROUTER_HTTPS_PORT', 443),
@@ -156,4 +190,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export const buildDir = (dataDir: string, buildId: string) => join(dataDir, 'builds', buildId);
 /** Bare repositories of the apps' git remotes. */
 export const gitRoot = (dataDir: string) => join(dataDir, 'git');
+/** Cluster mode's image registry: its config, credentials, certificate, process files and storage. */
+export const registryDir = (dataDir: string) => join(dataDir, 'registry');
 export const bareRepo = (dataDir: string, appId: string) => join(gitRoot(dataDir), `${appId}.git`);

@@ -38,7 +38,12 @@ export interface ApiContext {
   /** Image garbage collection now, for these apps (src/controllers/images.ts). */
   pruneImages(appIds: string[]): Promise<PruneResult>;
   /** Cluster mode: reads of the Swarm; changes are written to the database, then `reconcile` applies them. */
-  cluster: { engine: Cluster; reconcile(): Promise<void> };
+  cluster: {
+    engine: Cluster;
+    reconcile(): Promise<void>;
+    /** Berth's CA and the cluster registry's address, for the join command's trust step; null before `cluster init`. */
+    registryTrust(): Promise<{ address: string; caPem: string } | null>;
+  };
   /** Tells the run controller that a one-off command was queued. */
   nudgeRuns(): void;
   /** Tells the add-on controller that an add-on or one of its jobs changed. */

@@ -77,7 +77,17 @@ export const clusterRoutes = {
     summary: 'The command that joins a new server to the cluster (admin)',
     tag: 'cluster',
     query: closed({ role: T.Optional(T.Union([T.Literal('worker'), T.Literal('manager')], { description: 'worker or manager' })) }),
-    response: T.Object({ command: T.String(), token: T.String(), manager_addr: T.String(), role: T.String() }),
+    response: T.Object({
+      /** The trust step (when the cluster registry has an address), then `docker swarm join`: one line to run as root. */
+      command: T.String(),
+      token: T.String(),
+      manager_addr: T.String(),
+      role: T.String(),
+      /** host:port of Berth's image registry, which nodes pull the apps' images from. */
+      registry_addr: T.Union([T.String(), T.Null()]),
+      /** Writes Berth's CA to /etc/docker/certs.d/<registry_addr>/ca.crt, so the node's engine trusts the registry. */
+      trust_command: T.Union([T.String(), T.Null()]),
+    }),
   },
   listNodes: {
     method: 'GET',

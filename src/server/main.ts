@@ -22,6 +22,8 @@ import { ImageController } from '../controllers/images.js';
 import { NotificationController } from '../controllers/notifications.js';
 import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
+import { RegistryController } from '../controllers/registry.js';
+import { EngineImagePusher } from '../runtime/image-push.js';
 import { VolumeController } from '../controllers/volumes.js';
 import { RunController } from '../controllers/runs/index.js';
 import { AddonController } from '../controllers/addons/index.js';
@@ -77,6 +79,15 @@ async function main() {
   const notifications = new NotificationController(deps);
   const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
   const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm });
+  // Cluster mode's image registry: inert until the Swarm is active (src/registry/, docs/cluster.md).
+  const registry = new RegistryController({
+    config,
+    db: store.db,
+    secrets,
+    log: log.child({ component: 'registry' }),
+    cluster: swarm,
+    pusher: new EngineImagePusher({ dockerHost: config.dockerHost }),
+  });
   const volumes = new VolumeController(deps);
   const oneOffs = new RunController(deps);
   const addons = new AddonController(deps);
@@ -98,12 +109,17 @@ async function main() {
     nudgeRuns: () => oneOffs.nudge(),
     nudgeAddons: () => addons.nudge(),
     addonSession: (a, o, signal) => addons.session(a, o, signal),
-    pruneImages: (appIds) => images.prune(appIds),
+    pruneImages: async (appIds) => {
+      const res = await images.prune(appIds);
+      // The cluster registry's copies of the releases no app keeps go too (nothing to do on a single node).
+      await registry.collect().catch((err) => log.warn({ err }, 'cluster registry garbage collection failed'));
+      return res;
+    },
     // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
     syncRoutes: () => routes.sync().finally(() => certs.nudge()),
     routerServes: (address, port) => routes.serves(address, port),
     routerStats: (app) => router.stats(app),
-    cluster: { engine: swarm, reconcile: () => nodes.reconcile() },
+    cluster: { engine: swarm, reconcile: () => nodes.reconcile(), registryTrust: () => registry.trust() },
   };
 
   const app = await buildServer(ctx);
@@ -120,7 +136,10 @@ async function main() {
   await builds.start();
   domains.start();
   // Only with BERTH_CLUSTER=1, and even then inert until an admin runs `cluster init` (no row: no engine call).
-  if (config.clusterMode) nodes.start();
+  if (config.clusterMode) {
+    nodes.start();
+    registry.start();
+  }
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
   images.start();
@@ -142,6 +161,7 @@ async function main() {
     images.stop();
     notifications.stop();
     await nodes.stop();
+    await registry.stop();
     await volumes.stop();
     await oneOffs.stop();
     await addons.stop();

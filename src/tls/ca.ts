@@ -1,5 +1,6 @@
 import { X509Certificate as NodeX509, createPrivateKey, randomBytes, webcrypto } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 
 type X509 = typeof import('@peculiar/x509');
@@ -124,7 +125,7 @@ export function ensureCa(dataDir: string, now = new Date()): Promise<Ca> {
   return p;
 }
 
-/** A leaf certificate for these hostnames (first one is the subject), signed by the CA, valid 90 days. */
+/** A leaf certificate for these hostnames or IP addresses (first one is the subject), signed by the CA, valid 90 days. */
 export async function issueLeaf(ca: Ca, hosts: string[], opts: { now?: Date; days?: number } = {}): Promise<Leaf> {
   if (hosts.length === 0) throw new Error('a certificate needs at least one hostname');
   const now = opts.now ?? new Date();
@@ -147,7 +148,8 @@ export async function issueLeaf(ca: Ca, hosts: string[], opts: { now?: Date; day
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(hosts.map((value) => ({ type: 'dns' as const, value }))),
+      // An IP address is an IP SAN: clients such as Docker's (Go) match an address only against those.
+      new x509.SubjectAlternativeNameExtension(hosts.map((value) => ({ type: isIP(value) ? ('ip' as const) : ('dns' as const), value }))),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey),
     ],

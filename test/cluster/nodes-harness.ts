@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,13 @@ export interface DindNode {
 
 export interface DindCluster {
   nodes: DindNode[];
+  /** This machine's address on the nodes' network: where a control plane running here (and its registry) is reached from the nodes. */
+  gateway: string;
+  /**
+   * Bind-mounted at /etc/docker/certs.d in the first node: the control plane (here) manages that
+   * node's engine as if it ran on the same server, so the registry CA it writes there is what that engine reads.
+   */
+  certsDir: string;
   destroy(): Promise<void>;
 }
 
@@ -35,6 +42,8 @@ export async function startNodes(count: number): Promise<DindCluster> {
   const suffix = uniqueSuffix();
   const network = `berth-nodes-${suffix}`;
   const sockets = mkdtempSync(join(tmpdir(), 'berth-nodes-'));
+  const certsDir = join(sockets, 'certs.d');
+  mkdirSync(certsDir);
   const names: string[] = [];
   const destroy = async () => {
     if (names.length) await run('docker', ['rm', '-fv', ...names], { timeoutMs: 120_000 });
@@ -58,6 +67,7 @@ export async function startNodes(count: number): Promise<DindCluster> {
         // land under that node's own cgroup, as /proc/self/cgroup inside them shows).
         '-v', '/sys/fs/cgroup:/sys/fs/cgroup',
         '-v', '/var/lib/docker', '-v', `${dir}:/run/berth`,
+        ...(i === 0 ? ['-v', `${certsDir}:/etc/docker/certs.d`] : []),
         NODE_IMAGE, 'dockerd', '-H', 'unix:///var/run/docker.sock', '-H', 'unix:///run/berth/docker.sock', '--cgroup-parent', `berth-node-${i}`,
       ]);
       const ip = (await must(['inspect', '-f', `{{(index .NetworkSettings.Networks "${network}").IPAddress}}`, name])).trim();
@@ -67,11 +77,26 @@ export async function startNodes(count: number): Promise<DindCluster> {
     for (const n of nodes) {
       await waitFor(`the engine in ${n.name}`, async () => (await n.docker(['info', '--format', '{{.ServerVersion}}'], 10_000)).code === 0, { timeoutMs: 60_000, intervalMs: 250 });
     }
-    return { nodes, destroy };
+    const gateway = (await must(['network', 'inspect', '-f', '{{(index .IPAM.Config 0).Gateway}}', network])).trim();
+    return { nodes, gateway, certsDir, destroy };
   } catch (err) {
     await destroy();
     throw err;
   }
+}
+
+/**
+ * The environment of a control plane here that manages the first node's engine in cluster mode:
+ * its registry listens on this machine's address on the nodes' network.
+ */
+export function clusterEnv(cluster: DindCluster, registryPort: number): NodeJS.ProcessEnv {
+  return {
+    DOCKER_HOST: cluster.nodes[0]!.dockerHost,
+    BERTH_CLUSTER: '1',
+    BERTH_REGISTRY_ADDR: cluster.gateway,
+    BERTH_REGISTRY_PORT: String(registryPort),
+    BERTH_DOCKER_CERTS_DIR: cluster.certsDir,
+  };
 }
 
 async function must(args: string[]): Promise<string> {

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../../src/lib/exec.js';
 import { ApiError } from '../../src/client/index.js';
-import { CLI_MAIN, raw, startServer } from '../support/server.js';
+import { CLI_MAIN, freePort, raw, startServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 import { BASE_IMAGE } from '../support/images.js';
-import { loadImage, startNodes } from './nodes-harness.js';
+import { clusterEnv, loadImage, startNodes } from './nodes-harness.js';
 
 // Cluster mode against a real Swarm: three Docker-in-Docker nodes (one becomes the manager through
 // Berth's API, two join with the command Berth prints). The control plane's DOCKER_HOST is the
@@ -28,7 +28,7 @@ test('cluster init, join, nodes: list, label, drain, activate, remove (3 real Sw
   const cluster = await startNodes(3);
   t.after(() => cluster.destroy());
   const [manager, w1, w2] = cluster.nodes as [typeof cluster.nodes[0], typeof cluster.nodes[0], typeof cluster.nodes[0]];
-  const s = await startServer({ env: { DOCKER_HOST: manager.dockerHost, BERTH_CLUSTER: '1' } });
+  const s = await startServer({ env: clusterEnv(cluster, await freePort()) });
   t.after(() => s.destroy());
   const admin = s.admin;
   const bob = await s.newUser('bob');
@@ -69,7 +69,8 @@ test('cluster init, join, nodes: list, label, drain, activate, remove (3 real Sw
   const join1 = await cli('cluster', 'join-command');
   assert.equal(join1.manager_addr, `${manager.ip}:2377`);
   assert.match(join1.token, /^SWMTKN-1-/);
-  assert.equal(join1.command, `docker swarm join --token ${join1.token} ${manager.ip}:2377`);
+  // The trust step for Berth's registry (test/cluster/registry.test.ts), then the join.
+  assert.equal(join1.command, `${join1.trust_command} && docker swarm join --token ${join1.token} ${manager.ip}:2377`);
   const asManager = await admin.call('getJoinCommand', { query: { role: 'manager' } });
   assert.notEqual(asManager.token, join1.token);
 

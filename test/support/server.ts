@@ -66,6 +66,13 @@ async function cleanEngine(instance: string | undefined, dataDir: string) {
   } catch {
     /* no haproxy was started */
   }
+  try {
+    // Cluster mode's registry outlives the control plane too (src/registry/process.ts).
+    const pid = Number(readFileSync(join(dataDir, 'registry', 'registry.pid'), 'utf8'));
+    if (pid > 0) process.kill(pid, 'SIGKILL');
+  } catch {
+    /* no registry was started */
+  }
   if (!instance) return;
   const filter = `label=berth.instance=${instance}`;
   const ids = (await run('docker', ['ps', '-aq', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);

@@ -7,6 +7,7 @@ import { HttpError, badRequest, conflict } from '../errors.js';
 import { clusterRow, nodeChange, requestCluster, requestNodeChange } from '../../store/cluster.js';
 import type { NodeChangeRow } from '../../store/cluster.js';
 import type { SwarmNode, SwarmTask } from '../../runtime/swarm/types.js';
+import { trustCommand } from '../../registry/trust.js';
 
 /** Non-admins get the answer an unknown route gets: cluster mode is invisible to them. */
 function requireAdmin(user: AuthUser, raw: FastifyRequest) {
@@ -115,7 +116,18 @@ export const clusterHandlers = {
     const managerAddr = me?.manager_addr ?? `${(await engine.status()).node_addr}:2377`;
     const tokens = await engine.joinTokens();
     const token = role === 'manager' ? tokens.manager : tokens.worker;
-    return { command: `docker swarm join --token ${token} ${managerAddr}`, token, manager_addr: managerAddr, role };
+    const join = `docker swarm join --token ${token} ${managerAddr}`;
+    // The new server's engine must trust Berth's registry (its CA) to pull the apps' images.
+    const trust = await ctx.cluster.registryTrust();
+    const trustStep = trust ? trustCommand(trust.address, trust.caPem) : null;
+    return {
+      command: trustStep ? `${trustStep} && ${join}` : join,
+      token,
+      manager_addr: managerAddr,
+      role,
+      registry_addr: trust?.address ?? null,
+      trust_command: trustStep,
+    };
   },
 
   async listNodes({ user, raw }, ctx) {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { isAlive } from '../../lib/pids.js';
 import { pathOf } from './config.js';
 import { RuntimeApi } from './runtime.js';
 
@@ -123,17 +124,4 @@ export function isHaproxy(pid: number): boolean {
   }
 }
 
-/** Alive and not a zombie (a zombie still answers kill 0 until its parent reaps it). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
+export { isAlive };
