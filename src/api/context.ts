@@ -41,6 +41,10 @@ export interface ApiContext {
   nudgeRuns(): void;
   /** Tells the add-on controller that an add-on or one of its jobs changed. */
   nudgeAddons(): void;
+  /** Tells the volume controller that a volume or one of its backups changed. */
+  nudgeVolumes(): void;
+  /** Bytes a volume uses on disk, measured now; null while no app has mounted it (no engine volume yet). */
+  volumeUsage(v: { id: string; project_id: string }): Promise<number | null>;
 }
 
 export interface AuthUser {

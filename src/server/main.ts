@@ -97,6 +97,8 @@ async function main() {
     nudgeBuilds: () => builds.nudge(),
     nudgeRuns: () => oneOffs.nudge(),
     nudgeAddons: () => addons.nudge(),
+    nudgeVolumes: () => volumes.nudge(),
+    volumeUsage: (v) => volumes.usage(v),
     pruneImages: (appIds) => images.prune(appIds),
     // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
     syncRoutes: () => routes.sync().finally(() => certs.nudge()),
@@ -115,6 +117,7 @@ async function main() {
   // Runs cut short by a stop are settled first: a release command among them fails its release.
   await oneOffs.recover().catch((err) => log.error({ err }, 'settling runs left by the last stop failed'));
   await addons.recover().catch((err) => log.error({ err }, 'settling add-on jobs left by the last stop failed'));
+  await volumes.recover().catch((err) => log.error({ err }, 'settling volume backups left by the last stop failed'));
   await apps.start();
   await builds.start();
   domains.start();
