@@ -3,9 +3,18 @@ import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
 import type { RouteOutput } from '../../api/contract.js';
+import { downloadBackup, emitBackups, emitJob, scheduleBody, scheduleLine, waitJob } from './backups.js';
 
 type Volume = RouteOutput<'getVolume'>;
-const row = (v: Volume) => ({ ...v, project: v.project.name, mounted_by: v.mounted_by.join(', ') || '-', size_mb: v.size_mb ?? '-' });
+const row = (v: Volume) => ({
+  ...v,
+  project: v.project.name,
+  mounted_by: v.mounted_by.join(', ') || '-',
+  // Recorded, not enforced: said where it is shown.
+  size_mb: v.size_mb === null ? '-' : `${v.size_mb} (not enforced)`,
+  used: v.used_bytes === null ? '- (no app has mounted it yet)' : `${v.used_bytes} bytes`,
+  schedule: scheduleLine(v),
+});
 
 export function registerVolumes(program: Command) {
   const volumes = program.command('volumes').description('volumes: named storage of a project, mounted into its apps');
@@ -14,8 +23,10 @@ export function registerVolumes(program: Command) {
     .description('create a volume (mount it with: berth apps update APP --volume NAME:/path)')
     .option('--project <project>', 'project (default: your default project)')
     .option('--size <mb>', 'size in MB (recorded; the local driver does not enforce it)', (v) => Number.parseInt(v, 10))
-    .action(async (name: string, o: { project?: string; size?: number }, cmd: Command) => {
-      const v = await client(cmd).call('createVolume', { body: { name, project: o.project, size_mb: o.size } });
+    .option('--backup-schedule <cron>', 'automatic backups, cron in UTC ("0 3 * * *")')
+    .option('--backup-keep <n>', 'backups kept (default 7)', (v) => Number.parseInt(v, 10))
+    .action(async (name: string, o: { project?: string; size?: number; backupSchedule?: string; backupKeep?: number }, cmd: Command) => {
+      const v = await client(cmd).call('createVolume', { body: { name, project: o.project, size_mb: o.size, backup_schedule: o.backupSchedule, backup_keep: o.backupKeep } });
       emit(globals(cmd), v, () => `Created volume ${v.name} in ${v.project.name}.`);
     });
   volumes
@@ -34,7 +45,51 @@ export function registerVolumes(program: Command) {
     .option('--project <project>', 'project of the volume')
     .action(async (volume: string, o: { project?: string }, cmd: Command) => {
       const v = await client(cmd).call('getVolume', { params: { id: volume }, query: { project: o.project } });
-      emit(globals(cmd), v, () => details(row(v), [['id', 'Id'], ['name', 'Name'], ['project', 'Project'], ['mounted_by', 'Mounted by'], ['size_mb', 'Size (MB)'], ['engine_name', 'Engine volume'], ['created_at', 'Created']]));
+      emit(globals(cmd), v, () =>
+        details(row(v), [['id', 'Id'], ['name', 'Name'], ['project', 'Project'], ['mounted_by', 'Mounted by'], ['used', 'Used'], ['size_mb', 'Size (MB)'], ['schedule', 'Backups'], ['engine_name', 'Engine volume'], ['created_at', 'Created']]),
+      );
+    });
+  volumes
+    .command('update <volume>')
+    .description('change the backup schedule or retention')
+    .option('--project <project>', 'project of the volume')
+    .option('--backup-schedule <cron>', 'cron in UTC; "" turns automatic backups off')
+    .option('--backup-keep <n>', 'backups kept', (v) => Number.parseInt(v, 10))
+    .action(async (volume: string, o: { project?: string; backupSchedule?: string; backupKeep?: number }, cmd: Command) => {
+      const v = await client(cmd).call('updateVolume', { params: { id: volume }, query: { project: o.project }, body: scheduleBody(o) });
+      emit(globals(cmd), v, () => `Backups of ${v.name}: ${scheduleLine(v)}`);
+    });
+  volumes
+    .command('backup <volume>')
+    .description('take a backup (a tar snapshot) now and wait for it')
+    .option('--no-wait', 'return once it is queued')
+    .action(async (volume: string, o: { wait: boolean }, cmd: Command) => {
+      const c = client(cmd);
+      const job = await c.call('createVolumeBackup', { params: { id: volume } });
+      emitJob(cmd, o.wait ? await waitJob(c, 'getVolumeJob', volume, job.id) : job);
+    });
+  const backups = volumes
+    .command('backups <volume>')
+    .description("list a volume's backups (and: backups download VOLUME BACKUP)")
+    .action(async (volume: string, _o, cmd: Command) => {
+      emitBackups(cmd, (await client(cmd).call('listVolumeBackups', { params: { id: volume } })).items);
+    });
+  backups
+    .command('download <volume> <backup>')
+    .description('download a backup to a file (a tar archive)')
+    .option('-o, --output <file>', 'file to write (default: <volume>-<backup>.tar)')
+    .action(async (volume: string, backup: string, o: { output?: string }, cmd: Command) => {
+      await downloadBackup(cmd, '/api/v1/volumes', volume, backup, o.output);
+    });
+  volumes
+    .command('restore <volume> <backup>')
+    .description('restore a backup into the volume (its files are replaced; stop the apps that mount it first; asks you to type the volume name)')
+    .option('--confirm <volume>', 'the volume name, instead of typing it')
+    .action(async (volume: string, backup: string, o: { confirm?: string }, cmd: Command) => {
+      await confirmTyped(volume, o.confirm, `This replaces every file of volume ${volume} with backup ${backup}. Type the volume name to go on: `);
+      const c = client(cmd);
+      const job = await c.call('restoreVolume', { params: { id: volume }, body: { backup } });
+      emitJob(cmd, await waitJob(c, 'getVolumeJob', volume, job.id));
     });
   volumes
     .command('rm <volume>')
