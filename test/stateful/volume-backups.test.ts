@@ -131,7 +131,7 @@ describe('volume backups', () => {
     assert.match(listing.stdout, new RegExp(`^-rw-r--r-- ${uid}/\\d+ +4 .* \\./note\\.txt$`, 'm'), listing.stdout);
 
     const info = await berth(['volumes', 'info', 'data', '--project', 'web']);
-    assert.match(info.stdout, /Used\s+\d+ bytes/);
+    assert.match(info.stdout, /Used:\s+\d+ bytes/);
     assert.match(info.stdout, /64 \(not enforced\)/);
   });
 
