@@ -7,12 +7,11 @@ import { releaseDto } from './releases.js';
 import { isUniqueViolation, now } from '../../store/db.js';
 import * as apps from '../../store/apps.js';
 import * as store from '../../store/addons.js';
-import { backupsOf } from '../../store/backups.js';
 import { defaultProject, type Role } from '../../store/projects.js';
 import { createRelease } from '../../domain/releases.js';
 import { mergeEnv, parseEnv } from '../../domain/env.js';
 import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/addons.js';
-import { checkSchedule, jobDto, jobOf, queueBackup, queueRestore, registerBackupDownload, type BackupSubject } from './backups.js';
+import { backupHandlers, checkSchedule, registerBackupDownload, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
 
@@ -38,7 +37,6 @@ async function addonDto(ctx: ApiContext, a: AddonView) {
 }
 
 const subject = (a: AddonView): BackupSubject => ({ owner: { kind: 'addon', id: a.id }, name: a.name, project_id: a.project_id, project_name: a.project_name });
-const addonJob = (j: Parameters<typeof jobDto>[1]) => jobDto('addon', j);
 
 /** An add-on the caller may see: by id, or by name within ?project= (or among all their projects when unique). */
 async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string, project: string | undefined, need: 'viewer' | 'developer'): Promise<AddonView> {
@@ -61,6 +59,21 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   ctx.nudge(app.id);
   return releaseDto(row, app.live_release_id);
 }
+
+const backups = backupHandlers(
+  'addon',
+  async (ctx, user, id, need) => {
+    const a = await addonFor(ctx, user, id, undefined, need);
+    return { ...subject(a), type: a.type };
+  },
+  (ctx) => ctx.nudgeAddons(),
+  {
+    source: async (ctx, a, from, b) => {
+      const type = (await store.addonById(ctx.db, from.id))?.type;
+      if (type !== a.type) throw badRequest(`backup "${b.id}" is of a ${type} add-on; "${a.name}" is ${a.type}`, 'backup');
+    },
+  },
+);
 
 export const addonHandlers = {
   async listAddons({ user, query }, ctx) {
@@ -152,31 +165,10 @@ export const addonHandlers = {
     return { addon: await addonDto(ctx, a), release };
   },
 
-  async createBackup({ user, params }, ctx) {
-    const row = await queueBackup(ctx, subject(await addonFor(ctx, user, params.id, undefined, 'developer')));
-    ctx.nudgeAddons();
-    return addonJob(row);
-  },
-
-  async listBackups({ user, params }, ctx) {
-    const a = await addonFor(ctx, user, params.id, undefined, 'viewer');
-    return { items: (await backupsOf(ctx.db, subject(a).owner)).map(addonJob) };
-  },
-
-  async restoreBackup({ user, params, body }, ctx) {
-    const a = await addonFor(ctx, user, params.id, undefined, 'developer');
-    const row = await queueRestore(ctx, subject(a), body.backup, async (from, b) => {
-      const type = (await store.addonById(ctx.db, from.id))?.type;
-      if (type !== a.type) throw badRequest(`backup "${b.id}" is of a ${type} add-on; "${a.name}" is ${a.type}`, 'backup');
-    });
-    ctx.nudgeAddons();
-    return addonJob(row);
-  },
-
-  async getAddonJob({ user, params }, ctx) {
-    const a = await addonFor(ctx, user, params.id, undefined, 'viewer');
-    return addonJob(await jobOf(ctx, subject(a), params.job));
-  },
+  createBackup: backups.create,
+  listBackups: backups.list,
+  restoreBackup: backups.restore,
+  getAddonJob: backups.getJob,
 } satisfies Handlers;
 
 /** `GET /api/v1/addons/{id}/backups/{job}/download`: the backup's file (pg_dump custom format, or RDB), streamed. */

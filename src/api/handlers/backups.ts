@@ -19,7 +19,7 @@ export interface BackupSubject {
   project_name: string;
 }
 
-export const jobDto = <K extends BackupOwnerKind>(kind: K, j: BackupJobRow) => ({
+const jobDto = <K extends BackupOwnerKind>(kind: K, j: BackupJobRow) => ({
   id: j.id,
   ...({ [kind]: store.ownerOf(j).id } as Record<K, string>),
   kind: j.kind,
@@ -38,7 +38,7 @@ export function checkSchedule(schedule: string | null | undefined) {
 }
 
 /** Queues a backup taken on demand. */
-export async function queueBackup(ctx: ApiContext, s: BackupSubject): Promise<BackupJobRow> {
+async function queueBackup(ctx: ApiContext, s: BackupSubject): Promise<BackupJobRow> {
   const row = store.newJob(newId('bkp'), s.owner, 'backup', 'manual');
   await store.insertJob(ctx.db, row);
   return row;
@@ -49,7 +49,7 @@ export async function queueBackup(ctx: ApiContext, s: BackupSubject): Promise<Ba
  * owner (an add-on's backup never goes into a volume): anything else is a 400 naming `backup`.
  * Returns the row and the backup's owner, for further checks of the kind.
  */
-export async function queueRestore(ctx: ApiContext, into: BackupSubject, backupId: string, check?: (from: BackupOwner, b: BackupJobRow) => Promise<void>): Promise<BackupJobRow> {
+async function queueRestore(ctx: ApiContext, into: BackupSubject, backupId: string, check?: (from: BackupOwner, b: BackupJobRow) => Promise<void>): Promise<BackupJobRow> {
   const b = await store.jobById(ctx.db, backupId);
   const from = b ? store.ownerOf(b) : null;
   if (!b || !from || b.kind !== 'backup' || (await projectOf(ctx, from)) !== into.project_id) throw badRequest(`no backup "${backupId}" in project "${into.project_name}"`, 'backup');
@@ -69,10 +69,47 @@ async function projectOf(ctx: ApiContext, o: BackupOwner): Promise<string | unde
 }
 
 /** One of the subject's jobs (a stranger's id is a 404). */
-export async function jobOf(ctx: ApiContext, s: BackupSubject, jobId: string): Promise<BackupJobRow> {
+async function jobOf(ctx: ApiContext, s: BackupSubject, jobId: string): Promise<BackupJobRow> {
   const j = await store.jobById(ctx.db, jobId);
   if (!j || store.ownerOf(j).id !== s.owner.id) throw notFound('backup', jobId);
   return j;
+}
+
+type Need = 'viewer' | 'developer';
+type Req<P> = { user: AuthUser; params: P };
+
+/**
+ * The four backup handlers of a kind of owner (create, list, restore, get a job), from how to find
+ * one the caller may see, how to tell its controller, and the kind's own restore checks.
+ */
+export function backupHandlers<K extends BackupOwnerKind, S extends BackupSubject>(
+  kind: K,
+  find: (ctx: ApiContext, user: AuthUser, id: string, need: Need) => Promise<S>,
+  nudge: (ctx: ApiContext) => void,
+  restoreChecks: { before?: (ctx: ApiContext, s: S) => Promise<void>; source?: (ctx: ApiContext, s: S, from: BackupOwner, b: BackupJobRow) => Promise<void> } = {},
+) {
+  const dto = (j: BackupJobRow) => jobDto(kind, j);
+  return {
+    async create({ user, params }: Req<{ id: string }>, ctx: ApiContext) {
+      const row = await queueBackup(ctx, await find(ctx, user, params.id, 'developer'));
+      nudge(ctx);
+      return dto(row);
+    },
+    async list({ user, params }: Req<{ id: string }>, ctx: ApiContext) {
+      const s = await find(ctx, user, params.id, 'viewer');
+      return { items: (await store.backupsOf(ctx.db, s.owner)).map(dto) };
+    },
+    async restore({ user, params, body }: Req<{ id: string }> & { body: { backup: string } }, ctx: ApiContext) {
+      const s = await find(ctx, user, params.id, 'developer');
+      await restoreChecks.before?.(ctx, s);
+      const row = await queueRestore(ctx, s, body.backup, restoreChecks.source && ((from, b) => restoreChecks.source!(ctx, s, from, b)));
+      nudge(ctx);
+      return dto(row);
+    },
+    async getJob({ user, params }: Req<{ id: string; job: string }>, ctx: ApiContext) {
+      return dto(await jobOf(ctx, await find(ctx, user, params.id, 'viewer'), params.job));
+    },
+  };
 }
 
 /** `GET {base}/{id}/backups/{job}/download`: a succeeded backup's file, streamed. */

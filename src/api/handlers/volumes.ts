@@ -9,8 +9,7 @@ import { defaultProject } from '../../store/projects.js';
 import * as volumes from '../../store/volumes.js';
 import { appsMounting, engineVolume } from '../../domain/volumes.js';
 import { newId } from '../../lib/ids.js';
-import { backupsOf } from '../../store/backups.js';
-import { checkSchedule, jobDto, jobOf, queueBackup, queueRestore, registerBackupDownload, type BackupSubject } from './backups.js';
+import { backupHandlers, checkSchedule, registerBackupDownload, type BackupSubject } from './backups.js';
 
 type VolumeView = volumes.VolumeRow & { project_name: string; role: Role };
 
@@ -43,6 +42,28 @@ async function volumeFor(ctx: ApiContext, user: AuthUser, idOrName: string, proj
   if (need === 'developer' && v.role === 'viewer') throw forbidden(`your role in project "${v.project_name}" is viewer; you need developer to change volume "${v.name}"`);
   return v;
 }
+
+/**
+ * A restore replaces every file of the volume, so it is refused (409) while an app that mounts it
+ * runs: the user stops those apps, restores, and starts them again. Berth does not stop them
+ * itself, so a restore never takes an app down unasked.
+ */
+async function refuseWhileMounted(ctx: ApiContext, v: BackupSubject) {
+  const running = await runningAppsMounting(ctx, v);
+  if (!running.length) return;
+  const list = running.join(', ');
+  throw conflict(
+    `volume "${v.name}" is mounted by ${list}, which ${running.length > 1 ? 'run' : 'runs'}: a restore replaces its files, so stop ${list} first (berth apps stop APP), restore, then start again (berth apps start APP)`,
+    'id',
+  );
+}
+
+const backups = backupHandlers(
+  'volume',
+  async (ctx, user, id, need) => subject(await volumeFor(ctx, user, id, undefined, need)),
+  (ctx) => ctx.nudgeVolumes(),
+  { before: refuseWhileMounted },
+);
 
 export const volumeHandlers = {
   async listVolumes({ user, query }, ctx) {
@@ -97,48 +118,16 @@ export const volumeHandlers = {
     return { ok: true };
   },
 
-  async createVolumeBackup({ user, params }, ctx) {
-    const row = await queueBackup(ctx, subject(await volumeFor(ctx, user, params.id, undefined, 'developer')));
-    ctx.nudgeVolumes();
-    return volumeJob(row);
-  },
-
-  async listVolumeBackups({ user, params }, ctx) {
-    const v = await volumeFor(ctx, user, params.id, undefined, 'viewer');
-    return { items: (await backupsOf(ctx.db, subject(v).owner)).map(volumeJob) };
-  },
-
-  /**
-   * A restore replaces every file of the volume, so it is refused (409) while an app that mounts
-   * it runs: the user stops those apps, restores, and starts them again. Berth does not stop them
-   * itself, so a restore never takes an app down unasked.
-   */
-  async restoreVolume({ user, params, body }, ctx) {
-    const v = await volumeFor(ctx, user, params.id, undefined, 'developer');
-    const running = await runningAppsMounting(ctx, v);
-    if (running.length) {
-      const list = running.join(', ');
-      throw conflict(
-        `volume "${v.name}" is mounted by ${list}, which ${running.length > 1 ? 'run' : 'runs'}: a restore replaces its files, so stop ${list} first (berth apps stop APP), restore, then start again (berth apps start APP)`,
-        'id',
-      );
-    }
-    const row = await queueRestore(ctx, subject(v), body.backup);
-    ctx.nudgeVolumes();
-    return volumeJob(row);
-  },
-
-  async getVolumeJob({ user, params }, ctx) {
-    const v = await volumeFor(ctx, user, params.id, undefined, 'viewer');
-    return volumeJob(await jobOf(ctx, subject(v), params.job));
-  },
+  createVolumeBackup: backups.create,
+  listVolumeBackups: backups.list,
+  restoreVolume: backups.restore,
+  getVolumeJob: backups.getJob,
 } satisfies Handlers;
 
 const subject = (v: VolumeView): BackupSubject => ({ owner: { kind: 'volume', id: v.id }, name: v.name, project_id: v.project_id, project_name: v.project_name });
-const volumeJob = (j: Parameters<typeof jobDto>[1]) => jobDto('volume', j);
 
 /** Slugs of the deployed, not stopped apps whose config mounts the volume. */
-async function runningAppsMounting(ctx: ApiContext, v: VolumeView): Promise<string[]> {
+async function runningAppsMounting(ctx: ApiContext, v: Pick<BackupSubject, 'project_id' | 'name'>): Promise<string[]> {
   const mounting = new Set(await appsMounting(ctx.db, v.project_id, v.name));
   const rows = await ctx.db.selectFrom('apps').select(['slug', 'stopped', 'release_id']).where('project_id', '=', v.project_id).execute();
   return rows.filter((a) => mounting.has(a.slug) && !a.stopped && a.release_id).map((a) => a.slug);

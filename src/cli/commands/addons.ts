@@ -3,7 +3,7 @@ import type { RouteOutput } from '../../api/contract.js';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
-import { downloadBackup, emitBackups, emitJob, scheduleBody, scheduleLine, waitJob } from './backups.js';
+import { downloadBackup, registerBackupCommands, scheduleBody, scheduleLine } from './backups.js';
 
 type Addon = RouteOutput<'getAddon'>;
 
@@ -90,36 +90,25 @@ export function registerAddons(program: Command) {
       const res = await client(cmd).call('detachAddon', { params: { id: addon }, query: { project: o.project }, body: { app: o.app } });
       emit(globals(cmd), res, () => `Detached ${addon} from ${o.app}${res.release ? `; release v${res.release.version} rolls it out` : ''}.`);
     });
-  addons
-    .command('backup <addon>')
-    .description('take a backup now and wait for it')
-    .option('--no-wait', 'return once it is queued')
-    .action(async (addon: string, o: { wait: boolean }, cmd: Command) => {
-      const c = client(cmd);
-      const job = await c.call('createBackup', { params: { id: addon } });
-      emitJob(cmd, o.wait ? await waitJob(c, 'getAddonJob', addon, job.id) : job);
-    });
-  addons
-    .command('backups <addon>')
-    .description("list an add-on's backups")
-    .action(async (addon: string, _o, cmd: Command) => {
-      emitBackups(cmd, (await client(cmd).call('listBackups', { params: { id: addon } })).items);
-    });
+  registerBackupCommands(addons, {
+    arg: 'addon',
+    noun: 'add-on',
+    base: '/api/v1/addons',
+    calls: {
+      create: (c, id) => c.call('createBackup', { params: { id } }),
+      list: (c, id) => c.call('listBackups', { params: { id } }),
+      restore: (c, id, backup) => c.call('restoreBackup', { params: { id }, body: { backup } }),
+      job: (c, id, job) => c.call('getAddonJob', { params: { id, job } }),
+    },
+    backupIs: 'pg_dump -Fc, or a Redis RDB snapshot',
+    fileIs: 'pg_dump custom format, or Redis RDB',
+    restoreNote: 'its current data is replaced',
+  });
   addons
     .command('download <addon> <backup>')
-    .description('download a backup to a file (pg_dump custom format, or Redis RDB)')
+    .description('download a backup to a file (the same as: backups download ADDON BACKUP)')
     .option('-o, --output <file>', 'file to write (default: <addon>-<backup>.dump|.rdb)')
     .action(async (addon: string, backup: string, o: { output?: string }, cmd: Command) => {
       await downloadBackup(cmd, '/api/v1/addons', addon, backup, o.output);
-    });
-  addons
-    .command('restore <addon> <backup>')
-    .description('restore a backup into the add-on (its current data is replaced; asks you to type the add-on name)')
-    .option('--confirm <addon>', 'the add-on name, instead of typing it')
-    .action(async (addon: string, backup: string, o: { confirm?: string }, cmd: Command) => {
-      await confirmTyped(addon, o.confirm, `This replaces the data of ${addon} with backup ${backup}. Type the add-on name to go on: `);
-      const c = client(cmd);
-      const job = await c.call('restoreBackup', { params: { id: addon }, body: { backup } });
-      emitJob(cmd, await waitJob(c, 'getAddonJob', addon, job.id));
     });
 }

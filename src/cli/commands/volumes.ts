@@ -3,7 +3,7 @@ import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
 import type { RouteOutput } from '../../api/contract.js';
-import { downloadBackup, emitBackups, emitJob, scheduleBody, scheduleLine, waitJob } from './backups.js';
+import { registerBackupCommands, scheduleBody, scheduleLine } from './backups.js';
 
 type Volume = RouteOutput<'getVolume'>;
 const row = (v: Volume) => ({
@@ -59,46 +59,18 @@ export function registerVolumes(program: Command) {
       const v = await client(cmd).call('updateVolume', { params: { id: volume }, query: { project: o.project }, body: scheduleBody(o) });
       emit(globals(cmd), v, () => `Backups of ${v.name}: ${scheduleLine(v)}`);
     });
-  volumes
-    .command('backup <volume>')
-    .description('take a backup (a tar snapshot) now and wait for it')
-    .option('--no-wait', 'return once it is queued')
-    .action(async (volume: string, o: { wait: boolean }, cmd: Command) => {
-      const c = client(cmd);
-      const job = await c.call('createVolumeBackup', { params: { id: volume } });
-      emitJob(cmd, o.wait ? await waitJob(c, 'getVolumeJob', volume, job.id) : job);
-    });
-  const backups = volumes
-    .command('backups <volume>')
-    .description("list a volume's backups (and: backups download VOLUME BACKUP)")
-    .action(async (volume: string, _o, cmd: Command) => {
-      emitBackups(cmd, (await client(cmd).call('listVolumeBackups', { params: { id: volume } })).items);
-    });
-  backups
-    .command('download <volume> <backup>')
-    .description('download a backup to a file (a tar archive)')
-    .option('-o, --output <file>', 'file to write (default: <volume>-<backup>.tar)')
-    .action(async (volume: string, backup: string, o: { output?: string }, cmd: Command) => {
-      await downloadBackup(cmd, '/api/v1/volumes', volume, backup, o.output);
-    });
-  volumes
-    .command('restore <volume> <backup>')
-    .description('restore a backup into the volume (its files are replaced; stop the apps that mount it first; asks you to type the volume name)')
-    .option('--confirm <volume>', 'the volume name, instead of typing it')
-    .action(async (volume: string, backup: string, o: { confirm?: string }, cmd: Command) => {
-      await confirmTyped(volume, o.confirm, `This replaces every file of volume ${volume} with backup ${backup}. Type the volume name to go on: `);
-      const c = client(cmd);
-      const job = await c.call('restoreVolume', { params: { id: volume }, body: { backup } });
-      emitJob(cmd, await waitJob(c, 'getVolumeJob', volume, job.id));
-    });
-  volumes
-    .command('rm <volume>')
-    .description('delete a volume and its data (asks you to type its name)')
-    .option('--project <project>', 'project of the volume')
-    .option('--confirm <volume>', 'the volume name, instead of typing it')
-    .action(async (volume: string, o: { project?: string; confirm?: string }, cmd: Command) => {
-      await confirmTyped(volume, o.confirm, `This deletes volume ${volume} and its data. Type its name to go on: `);
-      await client(cmd).call('deleteVolume', { params: { id: volume }, query: { project: o.project } });
-      emit(globals(cmd), { ok: true }, () => `Deleted volume ${volume}.`);
-    });
+  registerBackupCommands(volumes, {
+    arg: 'volume',
+    noun: 'volume',
+    base: '/api/v1/volumes',
+    calls: {
+      create: (c, id) => c.call('createVolumeBackup', { params: { id } }),
+      list: (c, id) => c.call('listVolumeBackups', { params: { id } }),
+      restore: (c, id, backup) => c.call('restoreVolume', { params: { id }, body: { backup } }),
+      job: (c, id, job) => c.call('getVolumeJob', { params: { id, job } }),
+    },
+    backupIs: 'a tar snapshot',
+    fileIs: 'a tar archive',
+    restoreNote: 'its files are replaced; stop the apps that mount it first',
+  });
 }
