@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/client/index.js';
+import { join } from 'node:path';
+import { ApiError, type BerthClient } from '../../src/client/index.js';
+import { run } from '../../src/lib/exec.js';
+import { CLI_MAIN, type TestServer } from '../support/server.js';
+import { settled } from '../support/rollout.js';
 
 /** Asserts the call fails with this status and names this field. */
 export async function rejectsWith(p: Promise<unknown>, status: number, field: string) {
@@ -9,4 +13,29 @@ export async function rejectsWith(p: Promise<unknown>, status: number, field: st
     assert.equal((err.details as { field?: string } | undefined)?.field, field, err.message);
     return true;
   });
+}
+
+/**
+ * Creates and deploys the test app `keeper` in the project (recreate, health-checked, with these
+ * mounts), and waits for v1 to be live; a failure carries the server's last output.
+ */
+export async function deployKeeper(s: TestServer, dev: BerthClient, image: string, project: string, volumes: { volume: string; path: string }[] = []) {
+  await dev.call('createApp', { body: { name: 'keeper', project, strategy: 'recreate', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
+  if (volumes.length) await dev.call('updateApp', { params: { id: 'keeper' }, body: { volumes } });
+  await dev.call('deployApp', { params: { id: 'keeper' }, body: { image_id: image } });
+  const v1 = await settled(dev, 'keeper', 1, 90_000).catch((err) => {
+    throw new Error(`${err.message}\n${s.output().slice(-3000)}`);
+  });
+  assert.equal(v1.status, 'live', v1.reason ?? '');
+}
+
+/** Runs the CLI as the client's user against the server, in `home` (its config file there). */
+export function cli(s: () => TestServer, dev: () => BerthClient, home: () => string) {
+  return (args: string[], input?: string) =>
+    run(process.execPath, [CLI_MAIN, ...args], {
+      timeoutMs: 120_000,
+      cwd: home(),
+      input,
+      env: { ...process.env, BERTH_CONFIG: join(home(), 'c.json'), BERTH_URL: s().url, BERTH_TOKEN: dev().opts.token! },
+    });
 }

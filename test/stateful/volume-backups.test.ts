@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
-import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
+import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage, BASE_IMAGE } from '../support/images.js';
 import { viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { run } from '../../src/lib/exec.js';
-import { healthy, settled } from '../support/rollout.js';
-import { rejectsWith } from './helpers.js';
+import { healthy } from '../support/rollout.js';
+import { cli, deployKeeper, rejectsWith } from './helpers.js';
 
 /**
  * Backups of app volumes on the real Docker Engine: tar snapshots taken and restored by a root
@@ -25,13 +25,7 @@ describe('volume backups', () => {
   let engineName: string;
   const get = (path: string) => viaRouter(s.routerPort, 'keeper.localhost', path);
   const docker = (args: string[]) => run('docker', args, { timeoutMs: 60_000 });
-  const berth = (args: string[], input?: string) =>
-    run(process.execPath, [CLI_MAIN, ...args], {
-      timeoutMs: 120_000,
-      cwd: home,
-      input,
-      env: { ...process.env, BERTH_CONFIG: join(home, 'c.json'), BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! },
-    });
+  const berth = cli(() => s, () => dev, () => home);
   const helpers = async () => (await docker(['ps', '-aq', '--filter', `label=berth.instance=${s.instance}`, '--filter', 'label=berth.volume-job'])).stdout.trim();
   const jobDone = (volume: string, id: string) =>
     waitFor('the job to finish', async () => {
@@ -59,13 +53,7 @@ describe('volume backups', () => {
     await dev.call('createProject', { body: { name: 'web' } });
     await stranger.call('createProject', { body: { name: 'theirs' } });
     engineName = (await dev.call('createVolume', { body: { name: 'data', project: 'web', size_mb: 64 } })).engine_name;
-    await dev.call('createApp', { body: { name: 'keeper', project: 'web', strategy: 'recreate', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
-    await dev.call('updateApp', { params: { id: 'keeper' }, body: { volumes: [{ volume: 'data', path: '/data' }] } });
-    await dev.call('deployApp', { params: { id: 'keeper' }, body: { image_id: image } });
-    const v1 = await settled(dev, 'keeper', 1, 90_000).catch((err) => {
-      throw new Error(`${err.message}\n${s.output().slice(-3000)}`);
-    });
-    assert.equal(v1.status, 'live', v1.reason ?? '');
+    await deployKeeper(s, dev, image, 'web', [{ volume: 'data', path: '/data' }]);
   });
   after(async () => {
     await s?.destroy();

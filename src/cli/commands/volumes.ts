@@ -59,6 +59,16 @@ export function registerVolumes(program: Command) {
       const v = await client(cmd).call('updateVolume', { params: { id: volume }, query: { project: o.project }, body: scheduleBody(o) });
       emit(globals(cmd), v, () => `Backups of ${v.name}: ${scheduleLine(v)}`);
     });
+  volumes
+    .command('rm <volume>')
+    .description('delete a volume, its data and its backups (asks you to type its name)')
+    .option('--project <project>', 'project of the volume')
+    .option('--confirm <volume>', 'the volume name, instead of typing it')
+    .action(async (volume: string, o: { project?: string; confirm?: string }, cmd: Command) => {
+      await confirmTyped(volume, o.confirm, `This deletes volume ${volume}, its data and its backups. Type its name to go on: `);
+      await client(cmd).call('deleteVolume', { params: { id: volume }, query: { project: o.project } });
+      emit(globals(cmd), { ok: true }, () => `Deleted volume ${volume}.`);
+    });
   registerBackupCommands(volumes, {
     arg: 'volume',
     noun: 'volume',
