@@ -4,6 +4,7 @@ import { ApiError, type BerthClient } from '../../src/client/index.js';
 import { run } from '../../src/lib/exec.js';
 import { CLI_MAIN, type TestServer } from '../support/server.js';
 import { settled } from '../support/rollout.js';
+import { waitFor } from '../support/wait.js';
 
 /** Asserts the call fails with this status and names this field. */
 export async function rejectsWith(p: Promise<unknown>, status: number, field: string) {
@@ -38,4 +39,25 @@ export function cli(s: () => TestServer, dev: () => BerthClient, home: () => str
       input,
       env: { ...process.env, BERTH_CONFIG: join(home(), 'c.json'), BERTH_URL: s().url, BERTH_TOKEN: dev().opts.token! },
     });
+}
+
+type BackupItem = { id: string; trigger: string; status: string };
+
+/**
+ * Sets a schedule of a backup every 2 s with backup_keep 2, waits for three scheduled backups,
+ * checking that no more than two are ever kept, turns the schedule off and returns the ones left.
+ */
+export async function scheduledAndPruned(setSchedule: (schedule: string | null) => Promise<unknown>, list: () => Promise<BackupItem[]>): Promise<BackupItem[]> {
+  await setSchedule('*/2 * * * * *');
+  const seen = new Set<string>();
+  await waitFor('three scheduled backups to have been made', async () => {
+    const items = await list();
+    for (const i of items) if (i.trigger === 'schedule' && i.status === 'succeeded') seen.add(i.id);
+    assert.ok(items.filter((i) => i.status === 'succeeded').length <= 2, `more than backup_keep kept: ${items.length}`);
+    return seen.size >= 3 ? true : undefined;
+  }, { timeoutMs: 120_000, intervalMs: 300 });
+  await setSchedule(null);
+  const left = (await list()).filter((i) => i.status === 'succeeded');
+  assert.equal(left.length, 2, 'pruned to backup_keep');
+  return left;
 }

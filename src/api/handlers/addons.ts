@@ -11,7 +11,7 @@ import { defaultProject, type Role } from '../../store/projects.js';
 import { createRelease } from '../../domain/releases.js';
 import { mergeEnv, parseEnv } from '../../domain/env.js';
 import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/addons.js';
-import { backupHandlers, checkSchedule, registerBackupDownload, type BackupSubject } from './backups.js';
+import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
 
@@ -119,11 +119,7 @@ export const addonHandlers = {
 
   async updateAddon({ user, params, query, body }, ctx) {
     const a = await addonFor(ctx, user, params.id, query.project, 'developer');
-    checkSchedule(body.backup_schedule);
-    await store.updateAddon(ctx.db, a.id, {
-      ...(body.backup_schedule !== undefined ? { backup_schedule: body.backup_schedule } : {}),
-      ...(body.backup_keep !== undefined ? { backup_keep: body.backup_keep } : {}),
-    });
+    await store.updateAddon(ctx.db, a.id, schedulePatch(body));
     ctx.nudgeAddons();
     return addonDto(ctx, await addonFor(ctx, user, a.id, undefined, 'viewer'));
   },

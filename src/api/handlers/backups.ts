@@ -37,6 +37,15 @@ export function checkSchedule(schedule: string | null | undefined) {
   if (problem) throw badRequest(problem, 'backup_schedule');
 }
 
+/** The schedule and retention an update sets (only the fields given), checked. */
+export function schedulePatch(body: { backup_schedule?: string | null; backup_keep?: number }) {
+  checkSchedule(body.backup_schedule);
+  return {
+    ...(body.backup_schedule !== undefined ? { backup_schedule: body.backup_schedule } : {}),
+    ...(body.backup_keep !== undefined ? { backup_keep: body.backup_keep } : {}),
+  };
+}
+
 /** Queues a backup taken on demand. */
 async function queueBackup(ctx: ApiContext, s: BackupSubject): Promise<BackupJobRow> {
   const row = store.newJob(newId('bkp'), s.owner, 'backup', 'manual');

@@ -9,7 +9,7 @@ import { defaultProject } from '../../store/projects.js';
 import * as volumes from '../../store/volumes.js';
 import { appsMounting, engineVolume } from '../../domain/volumes.js';
 import { newId } from '../../lib/ids.js';
-import { backupHandlers, checkSchedule, registerBackupDownload, type BackupSubject } from './backups.js';
+import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 
 type VolumeView = volumes.VolumeRow & { project_name: string; role: Role };
 
@@ -99,11 +99,7 @@ export const volumeHandlers = {
 
   async updateVolume({ user, params, query, body }, ctx) {
     const v = await volumeFor(ctx, user, params.id, query.project, 'developer');
-    checkSchedule(body.backup_schedule);
-    await volumes.updateVolume(ctx.db, v.id, {
-      ...(body.backup_schedule !== undefined ? { backup_schedule: body.backup_schedule } : {}),
-      ...(body.backup_keep !== undefined ? { backup_keep: body.backup_keep } : {}),
-    });
+    await volumes.updateVolume(ctx.db, v.id, schedulePatch(body));
     ctx.nudgeVolumes();
     return volumeDto(ctx, await volumeFor(ctx, user, v.id, undefined, 'viewer'));
   },

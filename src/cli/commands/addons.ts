@@ -3,7 +3,7 @@ import type { RouteOutput } from '../../api/contract.js';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
-import { downloadBackup, registerBackupCommands, scheduleBody, scheduleLine } from './backups.js';
+import { downloadBackup, registerBackupCommands, scheduleLine } from './backups.js';
 
 type Addon = RouteOutput<'getAddon'>;
 
@@ -51,16 +51,6 @@ export function registerAddons(program: Command) {
       );
     });
   addons
-    .command('update <addon>')
-    .description('change the backup schedule or retention')
-    .option('--project <project>', 'project of the add-on')
-    .option('--backup-schedule <cron>', 'cron in UTC; "" turns automatic backups off')
-    .option('--backup-keep <n>', 'backups kept', (v) => Number.parseInt(v, 10))
-    .action(async (addon: string, o: { project?: string; backupSchedule?: string; backupKeep?: number }, cmd: Command) => {
-      const a = await client(cmd).call('updateAddon', { params: { id: addon }, query: { project: o.project }, body: scheduleBody(o) });
-      emit(globals(cmd), a, () => `Backups of ${a.name}: ${addonRow(a).schedule}`);
-    });
-  addons
     .command('rm <addon>')
     .description('delete an add-on with its data and backups (asks you to type its name)')
     .option('--project <project>', 'project of the add-on')
@@ -95,6 +85,7 @@ export function registerAddons(program: Command) {
     noun: 'add-on',
     base: '/api/v1/addons',
     calls: {
+      update: (c, id, project, body) => c.call('updateAddon', { params: { id }, query: { project }, body }),
       create: (c, id) => c.call('createBackup', { params: { id } }),
       list: (c, id) => c.call('listBackups', { params: { id } }),
       restore: (c, id, backup) => c.call('restoreBackup', { params: { id }, body: { backup } }),

@@ -14,6 +14,8 @@ type Job = RouteOutput<'getAddonJob'> | RouteOutput<'getVolumeJob'>;
 
 /** The API calls of one kind of owner's backups. */
 export interface BackupCalls {
+  /** Sets the schedule and retention; returns the owner's name and its new schedule line. */
+  update(c: BerthClient, owner: string, project: string | undefined, body: ReturnType<typeof scheduleBody>): Promise<{ name: string; backup_schedule: string | null; backup_keep: number }>;
   create(c: BerthClient, owner: string): Promise<Job>;
   list(c: BerthClient, owner: string): Promise<{ items: Job[] }>;
   restore(c: BerthClient, owner: string, backup: string): Promise<Job>;
@@ -42,8 +44,18 @@ async function waitJob(c: BerthClient, calls: BackupCalls, owner: string, id: st
   }
 }
 
-/** `backup`, `backups` (with `backups download`) and `restore` under the add-on or volume command. */
+/** `update` (schedule, retention), `backup`, `backups` (with `backups download`) and `restore` under the add-on or volume command. */
 export function registerBackupCommands(parent: Command, k: BackupCli) {
+  parent
+    .command(`update <${k.arg}>`)
+    .description('change the backup schedule or retention')
+    .option('--project <project>', `project of the ${k.noun}`)
+    .option('--backup-schedule <cron>', 'cron in UTC; "" turns automatic backups off')
+    .option('--backup-keep <n>', 'backups kept', (v) => Number.parseInt(v, 10))
+    .action(async (owner: string, o: { project?: string; backupSchedule?: string; backupKeep?: number }, cmd: Command) => {
+      const x = await k.calls.update(client(cmd), owner, o.project, scheduleBody(o));
+      emit(globals(cmd), x, () => `Backups of ${x.name}: ${scheduleLine(x)}`);
+    });
   parent
     .command(`backup <${k.arg}>`)
     .description(`take a backup (${k.backupIs}) now and wait for it`)
@@ -99,7 +111,7 @@ export async function downloadBackup(cmd: Command, base: string, owner: string, 
 }
 
 /** The --backup-schedule / --backup-keep options of an update, as a body ("" turns the schedule off). */
-export const scheduleBody = (o: { backupSchedule?: string; backupKeep?: number }) => ({
+const scheduleBody = (o: { backupSchedule?: string; backupKeep?: number }) => ({
   ...(o.backupSchedule !== undefined ? { backup_schedule: o.backupSchedule === '' ? null : o.backupSchedule } : {}),
   ...(o.backupKeep !== undefined ? { backup_keep: o.backupKeep } : {}),
 });

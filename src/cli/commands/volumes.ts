@@ -3,7 +3,7 @@ import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
 import type { RouteOutput } from '../../api/contract.js';
-import { registerBackupCommands, scheduleBody, scheduleLine } from './backups.js';
+import { registerBackupCommands, scheduleLine } from './backups.js';
 
 type Volume = RouteOutput<'getVolume'>;
 const row = (v: Volume) => ({
@@ -50,16 +50,6 @@ export function registerVolumes(program: Command) {
       );
     });
   volumes
-    .command('update <volume>')
-    .description('change the backup schedule or retention')
-    .option('--project <project>', 'project of the volume')
-    .option('--backup-schedule <cron>', 'cron in UTC; "" turns automatic backups off')
-    .option('--backup-keep <n>', 'backups kept', (v) => Number.parseInt(v, 10))
-    .action(async (volume: string, o: { project?: string; backupSchedule?: string; backupKeep?: number }, cmd: Command) => {
-      const v = await client(cmd).call('updateVolume', { params: { id: volume }, query: { project: o.project }, body: scheduleBody(o) });
-      emit(globals(cmd), v, () => `Backups of ${v.name}: ${scheduleLine(v)}`);
-    });
-  volumes
     .command('rm <volume>')
     .description('delete a volume, its data and its backups (asks you to type its name)')
     .option('--project <project>', 'project of the volume')
@@ -74,6 +64,7 @@ export function registerVolumes(program: Command) {
     noun: 'volume',
     base: '/api/v1/volumes',
     calls: {
+      update: (c, id, project, body) => c.call('updateVolume', { params: { id }, query: { project }, body }),
       create: (c, id) => c.call('createVolumeBackup', { params: { id } }),
       list: (c, id) => c.call('listVolumeBackups', { params: { id } }),
       restore: (c, id, backup) => c.call('restoreVolume', { params: { id }, body: { backup } }),
