@@ -1,4 +1,4 @@
-import type { ControllerDeps } from './deps.js';
+import type { AppNudge, ControllerDeps } from './deps.js';
 import { LABEL } from '../runtime/labels.js';
 import { allVolumes, type VolumeRow } from '../store/volumes.js';
 import { engineVolume } from '../domain/volumes.js';
@@ -23,10 +23,14 @@ export class VolumeController {
 
   constructor(
     private readonly ctx: ControllerDeps,
+    /** Apps whose replicas waited for a restore of their volume start once it ends. */
+    apps?: AppNudge,
     intervalMs = 5_000,
   ) {
     this.passes = new Passes(() => this.pass(), (err) => this.ctx.log.warn({ err }, 'volume pass failed'), intervalMs);
-    this.backups = new BackupRunner(ctx, 'volume', VOLUME_JOB_LABEL, this.passes);
+    this.backups = new BackupRunner(ctx, 'volume', VOLUME_JOB_LABEL, this.passes, (job) => {
+      if (job.kind === 'restore') apps?.nudge();
+    });
   }
 
   /** Backups and restores a stop cut short: failed with the reason, helpers removed. */

@@ -77,7 +77,7 @@ async function main() {
   const notifications = new NotificationController(deps);
   const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
   const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm });
-  const volumes = new VolumeController(deps);
+  const volumes = new VolumeController(deps, apps);
   const oneOffs = new RunController(deps);
   const addons = new AddonController(deps);
   const ctx: ApiContext = {

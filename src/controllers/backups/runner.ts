@@ -23,6 +23,8 @@ export class BackupRunner {
     /** The label the kind's helper containers carry (its value: the job id). */
     private readonly helperLabel: string,
     private readonly passes: Passes,
+    /** Told when a job has ended (the volume controller wakes the apps a restore held back). */
+    private readonly ended: (job: store.BackupJobRow) => void = () => {},
   ) {}
 
   /** True while a job of this owner runs. */
@@ -51,6 +53,7 @@ export class BackupRunner {
         .finally(() => {
           this.busy.delete(t.owner.id);
           this.passes.nudge();
+          this.ended(job);
         });
       this.busy.set(t.owner.id, p);
       this.passes.track(p);
