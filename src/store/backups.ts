@@ -15,6 +15,11 @@ const column = (kind: BackupOwnerKind) => (kind === 'addon' ? 'addon_id' : 'volu
 /** Whose backup or restore a row is. */
 export const ownerOf = (j: BackupJobRow): BackupOwner => (j.addon_id ? { kind: 'addon', id: j.addon_id } : { kind: 'volume', id: j.volume_id ?? '' });
 
+/** The project of an add-on or volume (undefined when it is gone). */
+export async function projectOfOwner(db: Db, o: BackupOwner): Promise<string | undefined> {
+  return (await db.selectFrom(o.kind === 'addon' ? 'addons' : 'volumes').select('project_id').where('id', '=', o.id).executeTakeFirst())?.project_id;
+}
+
 export const insertJob = (db: Db, row: BackupJobRow) => db.insertInto('backup_jobs').values(row).execute();
 export const jobById = (db: Db, id: string) => db.selectFrom('backup_jobs').selectAll().where('id', '=', id).executeTakeFirst();
 export const jobsWithStatus = (db: Db, kind: BackupOwnerKind, status: BackupJobRow['status']) =>

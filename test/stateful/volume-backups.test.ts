@@ -142,6 +142,7 @@ describe('volume backups', () => {
     await dev.call('createAddon', { body: { type: 'redis', name: 'cache', project: 'web' } });
     const addonBackup = await dev.call('createBackup', { params: { id: 'cache' } });
     await rejectsWith(dev.call('restoreVolume', { params: { id: 'spare' }, body: { backup: addonBackup.id } }), 400, 'backup');
+    await assert.rejects(dev.call('restoreVolume', { params: { id: 'spare' }, body: { backup: addonBackup.id } }), /is of an add-on; "spare" is a volume/);
     await rejectsWith(dev.call('restoreBackup', { params: { id: 'cache' }, body: { backup: latest!.id } }), 400, 'backup');
     await dev.call('deleteAddon', { params: { id: 'cache' }, query: {} });
 

@@ -53,28 +53,25 @@ async function queueBackup(ctx: ApiContext, s: BackupSubject): Promise<BackupJob
   return row;
 }
 
+const aKind = (k: BackupOwnerKind) => (k === 'addon' ? 'an add-on' : 'a volume');
+
 /**
  * Queues a restore into `into` of a succeeded backup of the same project and the same kind of
  * owner (an add-on's backup never goes into a volume): anything else is a 400 naming `backup`.
- * Returns the row and the backup's owner, for further checks of the kind.
+ * `check` adds the kind's own checks of the backup (an add-on's type).
  */
 async function queueRestore(ctx: ApiContext, into: BackupSubject, backupId: string, check?: (from: BackupOwner, b: BackupJobRow) => Promise<void>): Promise<BackupJobRow> {
   const b = await store.jobById(ctx.db, backupId);
   const from = b ? store.ownerOf(b) : null;
-  if (!b || !from || b.kind !== 'backup' || (await projectOf(ctx, from)) !== into.project_id) throw badRequest(`no backup "${backupId}" in project "${into.project_name}"`, 'backup');
+  if (!b || !from || b.kind !== 'backup' || (await store.projectOfOwner(ctx.db, from)) !== into.project_id) throw badRequest(`no backup "${backupId}" in project "${into.project_name}"`, 'backup');
   if (from.kind !== into.owner.kind) {
-    throw badRequest(`backup "${b.id}" is of an ${from.kind === 'addon' ? 'add-on' : 'volume'}; "${into.name}" is a${into.owner.kind === 'addon' ? 'n add-on' : ' volume'}: restore it into one of its kind`, 'backup');
+    throw badRequest(`backup "${b.id}" is of ${aKind(from.kind)}; "${into.name}" is ${aKind(into.owner.kind)}: restore it into ${aKind(from.kind)}`, 'backup');
   }
   await check?.(from, b);
   if (b.status !== 'succeeded') throw badRequest(`backup "${b.id}" is ${b.status}: only a succeeded backup can be restored`, 'backup');
   const row = store.newJob(newId('rst'), into.owner, 'restore', 'manual', b.id);
   await store.insertJob(ctx.db, row);
   return row;
-}
-
-async function projectOf(ctx: ApiContext, o: BackupOwner): Promise<string | undefined> {
-  const table = o.kind === 'addon' ? 'addons' : 'volumes';
-  return (await ctx.db.selectFrom(table).select('project_id').where('id', '=', o.id).executeTakeFirst())?.project_id;
 }
 
 /** One of the subject's jobs (a stranger's id is a 404). */
