@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runOk } from '../../src/lib/exec.js';
 import { BASE_IMAGE } from '../../test/support/images.js';
-import { timeUntil, type Bench } from '../support/context.js';
+import { timeJob, type Bench } from '../support/context.js';
 import { row, type Row } from '../support/report.js';
 
 /** 100 files of 1 MB of random bytes (tar cannot shrink them, so both sides move the same bytes). */
@@ -18,24 +18,14 @@ const FILES = 100;
 export async function volumeBackups(b: Bench): Promise<Row[]> {
   const { dev } = await b.shared();
   const v = await dev.call('createVolume', { body: { name: `bv${Date.now().toString(36)}`, project: 'bench' } });
-  const job = async (p: Promise<{ id: string }>) => {
-    const started = performance.now();
-    const { id } = await p;
-    let status = '';
-    await timeUntil(started, async () => {
-      status = (await dev.call('getVolumeJob', { params: { id: v.id, job: id } })).status;
-      return status === 'succeeded' || status === 'failed';
-    }, 'the job', 600_000, 50);
-    if (status !== 'succeeded') throw new Error(`job ${id} ${status}`);
-    return { id, ms: performance.now() - started };
-  };
+  const job = (queue: () => Promise<{ id: string }>) => timeJob(queue, async (id) => (await dev.call('getVolumeJob', { params: { id: v.id, job: id } })).status);
   // The first backup makes the engine volume (labelled, writable); then it is filled.
-  await job(dev.call('createVolumeBackup', { params: { id: v.id } }));
+  await job(() => dev.call('createVolumeBackup', { params: { id: v.id } }));
   const fill = `i=0; while [ $i -lt ${FILES} ]; do head -c 1048576 /dev/urandom > /v/f$i; i=$((i+1)); done`;
   await runOk('docker', ['run', '--rm', '--network', 'none', '-v', `${v.engine_name}:/v`, BASE_IMAGE, 'sh', '-c', fill], { timeoutMs: 300_000 });
 
-  const backup = await job(dev.call('createVolumeBackup', { params: { id: v.id } }));
-  const restore = await job(dev.call('restoreVolume', { params: { id: v.id }, body: { backup: backup.id } }));
+  const backup = await job(() => dev.call('createVolumeBackup', { params: { id: v.id } }));
+  const restore = await job(() => dev.call('restoreVolume', { params: { id: v.id }, body: { backup: backup.id } }));
 
   const dir = await mkdtemp(join(tmpdir(), 'berth-bench-vol-'));
   try {
