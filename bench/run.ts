@@ -11,10 +11,11 @@ import { zeroDowntime } from './figures/zero-downtime.js';
 import { controlPlane } from './figures/control-plane.js';
 import { dashboard } from './figures/dashboard.js';
 import { addons } from './figures/addons.js';
+import { volumeBackups } from './figures/volumes.js';
 
 /**
  * Berth's benchmarks: each figure beside its baseline, measured in the same run on this machine.
- * Usage: node dist/bench/run.js [router router-join deploy build scale zero-downtime control-plane dashboard addons]  (default: all)
+ * Usage: node dist/bench/run.js [router router-join deploy build scale zero-downtime control-plane dashboard addons volume-backups]  (default: all)
  * Not part of the test suite. Needs the Docker Engine; PostgreSQL is started by scripts/postgres.sh
  * unless BERTH_TEST_PG_URL names one.
  */
@@ -28,6 +29,7 @@ const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
   'control-plane': controlPlane,
   dashboard,
   addons,
+  'volume-backups': volumeBackups,
 };
 
 async function main() {

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { run, runOk } from '../../src/lib/exec.js';
-import { LABEL, timeUntil, type Bench } from '../support/context.js';
+import { LABEL, timeJob, timeUntil, type Bench } from '../support/context.js';
 import { row, type Row } from '../support/report.js';
 
 const IMAGE = process.env.BERTH_ADDON_POSTGRES_IMAGE ?? 'berth/addon-postgres:15';
@@ -65,19 +65,9 @@ export async function addons(b: Bench): Promise<Row[]> {
   const size = Number((await c.query('SELECT pg_database_size(current_database()) AS n')).rows[0].n);
   await c.end();
 
-  const job = async (p: Promise<{ id: string }>) => {
-    const started = performance.now();
-    const { id } = await p;
-    let status = '';
-    await timeUntil(started, async () => {
-      status = (await dev.call('getAddonJob', { params: { id: made.id, job: id } })).status;
-      return status === 'succeeded' || status === 'failed';
-    }, 'the job', 600_000, 100);
-    if (status !== 'succeeded') throw new Error(`job ${id} ${status}`);
-    return { id, ms: performance.now() - started };
-  };
-  const backup = await job(dev.call('createBackup', { params: { id: made.id } }));
-  const restore = await job(dev.call('restoreBackup', { params: { id: made.id }, body: { backup: backup.id } }));
+  const job = (queue: () => Promise<{ id: string }>) => timeJob(queue, async (id) => (await dev.call('getAddonJob', { params: { id: made.id, job: id } })).status);
+  const backup = await job(() => dev.call('createBackup', { params: { id: made.id } }));
+  const restore = await job(() => dev.call('restoreBackup', { params: { id: made.id }, body: { backup: backup.id } }));
 
   const ctr = (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${made.id}`], { timeoutMs: 10_000 })).stdout.trim();
   const env = await envOf(ctr);

@@ -160,6 +160,19 @@ export async function timeUntil(since: number, check: () => Promise<boolean>, wh
   }
 }
 
+/** Times a backup or restore job from the call that queues it until it has succeeded (a failed one throws). */
+export async function timeJob(queue: () => Promise<{ id: string }>, status: (id: string) => Promise<string>): Promise<{ id: string; ms: number }> {
+  const started = performance.now();
+  const { id } = await queue();
+  let last = '';
+  await timeUntil(started, async () => {
+    last = await status(id);
+    return last === 'succeeded' || last === 'failed';
+  }, 'the job', 600_000, 50);
+  if (last !== 'succeeded') throw new Error(`job ${id} ${last}`);
+  return { id, ms: performance.now() - started };
+}
+
 export const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;

@@ -50,6 +50,10 @@ export interface ApiContext {
   nudgeAddons(): void;
   /** Opens a psql or redis-cli session on a running add-on (the add-on controller owns its helper container); the signal ends it. */
   addonSession(a: AddonRow, o: SessionOptions, signal: AbortSignal): Promise<AddonSession>;
+  /** Tells the volume controller that a volume or one of its backups changed. */
+  nudgeVolumes(): void;
+  /** Bytes a volume uses on disk, measured now; null while no app has mounted it (no engine volume yet). */
+  volumeUsage(v: { id: string; project_id: string }): Promise<number | null>;
 }
 
 export interface AuthUser {

@@ -2,12 +2,11 @@ import { Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
 import { Release } from './contract-releases.js';
+import { Keep, Schedule, backupJob, backupRoutes } from './contract-backups.js';
 
 /** Add-ons: managed PostgreSQL and Redis of a project, attached to its apps, with backups. */
 
 const AddonType = T.Union([T.Literal('postgres'), T.Literal('redis')]);
-const Schedule = T.String({ minLength: 1, maxLength: 100, description: 'cron, UTC: 5 fields (m h dom mon dow), or 6 with seconds first' });
-const Keep = T.Integer({ minimum: 1, maximum: 1000, description: 'successful backups kept; older ones are pruned' });
 const ProjectQuery = T.Object({ project: T.Optional(S.Id) }, { additionalProperties: false });
 
 export const Addon = T.Object({
@@ -28,22 +27,11 @@ export const Addon = T.Object({
   created_at: S.Timestamp,
 });
 
-export const AddonJob = T.Object({
-  id: T.String(),
-  addon: T.String(),
-  kind: T.Union([T.Literal('backup'), T.Literal('restore')]),
-  /** For a restore: the backup restored. */
-  backup: T.Union([T.String(), T.Null()]),
-  trigger: T.Union([T.Literal('manual'), T.Literal('schedule')]),
-  status: T.Union([T.Literal('queued'), T.Literal('running'), T.Literal('succeeded'), T.Literal('failed')]),
-  size_bytes: T.Union([T.Integer(), T.Null()]),
-  reason: T.Union([T.String(), T.Null()]),
-  created_at: S.Timestamp,
-  finished_at: T.Union([S.Timestamp, T.Null()]),
+export const AddonJob = backupJob('addon');
+const backups = backupRoutes('/api/v1/addons', 'addons', AddonJob, {
+  backup: 'pg_dump -Fc, or a Redis RDB snapshot',
+  restore: 'Restore a backup (of this add-on, or of another of the same type in the project) into the add-on',
 });
-
-const AddonParams = closed({ id: S.Id });
-const JobParams = closed({ id: S.Id, job: S.Id });
 
 export const addonRoutes = {
   listAddons: {
@@ -117,39 +105,8 @@ export const addonRoutes = {
     body: closed({ app: S.Id }),
     response: T.Object({ addon: Addon, release: T.Union([Release, T.Null()]) }),
   },
-  createBackup: {
-    method: 'POST',
-    path: '/api/v1/addons/:id/backups',
-    summary: 'Take a backup now (pg_dump -Fc, or a Redis RDB snapshot)',
-    tag: 'addons',
-    status: 201,
-    params: AddonParams,
-    response: AddonJob,
-  },
-  listBackups: {
-    method: 'GET',
-    path: '/api/v1/addons/:id/backups',
-    summary: 'The add-on’s backups, newest first, with size and status',
-    tag: 'addons',
-    params: AddonParams,
-    response: T.Object({ items: T.Array(AddonJob) }),
-  },
-  restoreBackup: {
-    method: 'POST',
-    path: '/api/v1/addons/:id/restore',
-    summary: 'Restore a backup (of this add-on, or of another of the same type in the project) into the add-on',
-    tag: 'addons',
-    status: 201,
-    params: AddonParams,
-    body: closed({ backup: S.Id }),
-    response: AddonJob,
-  },
-  getAddonJob: {
-    method: 'GET',
-    path: '/api/v1/addons/:id/jobs/:job',
-    summary: 'A backup or restore, with its status',
-    tag: 'addons',
-    params: JobParams,
-    response: AddonJob,
-  },
+  createBackup: backups.create,
+  listBackups: backups.list,
+  restoreBackup: backups.restore,
+  getAddonJob: backups.getJob,
 } as const satisfies Record<string, RouteDef>;

@@ -28,7 +28,7 @@ import { registryHandlers } from './handlers/registries.js';
 import { imageHandlers } from './handlers/images.js';
 import { notificationHandlers } from './handlers/notifications.js';
 import { registerWebhookReceiver } from './handlers/webhook-receive.js';
-import { volumeHandlers } from './handlers/volumes.js';
+import { registerVolumeDownload, volumeHandlers } from './handlers/volumes.js';
 import { runHandlers } from './handlers/runs.js';
 import { followRun } from './handlers/run-ws.js';
 import { addonSession } from './handlers/addon-session.js';
@@ -277,6 +277,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   await registerBuildExtras(app, ctx);
   await registerWebhookReceiver(app, ctx);
   registerAddonDownload(app, ctx);
+  registerVolumeDownload(app, ctx);
   await registerWeb(app, ctx);
   return app;
 }

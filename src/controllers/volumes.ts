@@ -1,21 +1,41 @@
-import type { ControllerDeps } from './deps.js';
+import type { AppNudge, ControllerDeps } from './deps.js';
 import { LABEL } from '../runtime/labels.js';
-import { allVolumeIds } from '../store/volumes.js';
+import { allVolumes, type VolumeRow } from '../store/volumes.js';
+import { engineVolume } from '../domain/volumes.js';
+import { VOLUME_JOB_LABEL, volumeJobSpec, volumeUsageSpec } from '../domain/volume-jobs.js';
+import { BackupRunner } from './backups/runner.js';
+import type { BackupTarget } from './backups/target.js';
+import { lastLogLines } from './health.js';
 import { Passes } from './passes.js';
 
+const USAGE_TIMEOUT_MS = 120_000;
+
 /**
- * Removes the engine volumes of deleted Berth volumes. Deleting a volume (or an app with
- * --with-volumes) only deletes its row; the engine volume goes here, once no container uses it
- * (the engine refuses before), so a volume is never pulled from under a running replica.
+ * Volumes: removes the engine volumes of deleted Berth volumes, and runs their backups and
+ * restores (tar snapshots in a root helper with no network) on the shared backup runner.
+ * Deleting a volume (or an app with --with-volumes) only deletes its row; the engine volume goes
+ * here, once no container uses it (the engine refuses before), so a volume is never pulled from
+ * under a running replica.
  */
 export class VolumeController {
   private readonly passes: Passes;
+  private readonly backups: BackupRunner;
 
   constructor(
     private readonly ctx: ControllerDeps,
+    /** Apps whose replicas waited for a restore of their volume start once it ends. */
+    apps?: AppNudge,
     intervalMs = 5_000,
   ) {
-    this.passes = new Passes(async () => void (await this.sweep()), (err) => this.ctx.log.warn({ err }, 'volume sweep failed'), intervalMs);
+    this.passes = new Passes(() => this.pass(), (err) => this.ctx.log.warn({ err }, 'volume pass failed'), intervalMs);
+    this.backups = new BackupRunner(ctx, 'volume', VOLUME_JOB_LABEL, this.passes, (job) => {
+      if (job.kind === 'restore') apps?.nudge();
+    });
+  }
+
+  /** Backups and restores a stop cut short: failed with the reason, helpers removed. */
+  recover(): Promise<void> {
+    return this.backups.recover();
   }
 
   start(): void {
@@ -26,9 +46,20 @@ export class VolumeController {
     return this.passes.stop();
   }
 
-  /** One pass: returns the engine volumes removed. */
+  nudge(): void {
+    this.passes.nudge();
+  }
+
+  private async pass(): Promise<void> {
+    await this.sweep();
+    const rows = await allVolumes(this.ctx.db);
+    await this.backups.removeDeleted(new Set(rows.map((v) => v.id)));
+    await this.backups.pass(rows.map((v) => this.target(v)));
+  }
+
+  /** One sweep: returns the engine volumes removed. */
   async sweep(): Promise<string[]> {
-    const known = new Set(await allVolumeIds(this.ctx.db));
+    const known = new Set((await allVolumes(this.ctx.db)).map((v) => v.id));
     const removed: string[] = [];
     for (const name of await this.ctx.runtime.listVolumes({ [LABEL.instance]: this.ctx.instanceId })) {
       const id = name.replace(/^berth-vol-/, 'vol_');
@@ -39,5 +70,49 @@ export class VolumeController {
       }
     }
     return removed;
+  }
+
+  /**
+   * Bytes the volume uses on disk, measured now (du in a read-only helper); null when no app has
+   * mounted it yet (there is no engine volume to measure).
+   */
+  async usage(v: Pick<VolumeRow, 'id' | 'project_id'>): Promise<number | null> {
+    const { runtime, instanceId } = this.ctx;
+    if (!(await runtime.listVolumes({ [LABEL.instance]: instanceId, [LABEL.volume]: v.id })).length) return null;
+    const id = await runtime.createHelper(volumeUsageSpec(instanceId, v));
+    try {
+      await runtime.startContainer(id);
+      const code = await runtime.waitContainer(id, AbortSignal.timeout(USAGE_TIMEOUT_MS));
+      const [line] = await lastLogLines(runtime, id, 1);
+      if (code !== 0 || !line) throw new Error(`du exited with code ${code}${line ? `: ${line}` : ''}`);
+      return Number.parseInt(line, 10);
+    } finally {
+      await runtime.removeContainer(id).catch(() => {});
+    }
+  }
+
+  /**
+   * A volume as the backup runner sees it. A restore replaces every file, so no running container
+   * may have the volume mounted: the API refuses while an app mounting it is not stopped, and this
+   * check, just before the helper starts, catches what started since (a one-off command...).
+   */
+  private target(v: VolumeRow): BackupTarget {
+    const { runtime, instanceId } = this.ctx;
+    return {
+      owner: { kind: 'volume', id: v.id },
+      name: `volume ${v.name}`,
+      ready: true,
+      backup_schedule: v.backup_schedule,
+      backup_keep: v.backup_keep,
+      created_at: v.created_at,
+      ext: 'tar',
+      tool: (restore) => (restore ? 'tar -x' : 'tar -c'),
+      helper: (jobId, inside, restore) => runtime.createHelper(volumeJobSpec(instanceId, v, jobId, inside, restore)),
+      beforeRestore: async () => {
+        const users = await runtime.volumeUsers(engineVolume(v.id));
+        if (users.length) throw new Error(`volume "${v.name}" is in use by running container(s) ${users.join(', ')}: stop the apps that mount it (berth apps stop APP), then restore`);
+        return null;
+      },
+    };
   }
 }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { SecretBox } from '../lib/crypto.js';
 import type { AddonRow } from '../store/addons.js';
 import type { AddonType } from '../store/schema.js';
@@ -138,6 +137,5 @@ export function sessionSpec(box: SecretBox, instanceId: string, a: AddonRow, ses
   return { ...spec, env: { ...spec.env, PGAPPNAME: 'berth-psql' }, memoryMb: 256, tty, stdin: !tty };
 }
 
-/** Where a backup's file lives on the control plane's disk. */
-export const backupFile = (dataDir: string, addonId: string, backupId: string, type: AddonType) =>
-  join(dataDir, 'addons', addonId, `${backupId}.${type === 'postgres' ? 'dump' : 'rdb'}`);
+/** The extension of an add-on's backup files: pg_dump's custom format, or a Redis RDB snapshot. */
+export const addonBackupExt = (type: AddonType) => (type === 'postgres' ? 'dump' : 'rdb');

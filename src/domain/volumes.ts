@@ -1,5 +1,6 @@
 import type { Db } from '../store/db.js';
 import { appsWithVolumes, volumeInProject } from '../store/volumes.js';
+import { restoreUnderWay } from '../store/backups.js';
 import { LABEL } from '../runtime/labels.js';
 import type { VolumeMount } from '../runtime/types.js';
 
@@ -74,4 +75,14 @@ export function engineMounts(instanceId: string, projectId: string, mounts: Rele
     path: m.path,
     labels: { [LABEL.instance]: instanceId, [LABEL.project]: projectId, [LABEL.volume]: m.volume_id },
   }));
+}
+
+/**
+ * The name of a volume the release mounts that is being restored (queued or running), or null. A
+ * restore replaces the volume's files: no replica of the release starts until it is done.
+ */
+export async function volumeBeingRestored(db: Db, releaseConfig: string): Promise<string | null> {
+  const mounts = (JSON.parse(releaseConfig) as { volumes?: ReleaseMount[] }).volumes ?? [];
+  for (const m of mounts) if (await restoreUnderWay(db, { kind: 'volume', id: m.volume_id })) return m.volume;
+  return null;
 }

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
-import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
+import { hardenedCreateOptions, helperCreateOptions, MANAGED_LABEL } from './hardening.js';
 import { LABEL } from './labels.js';
 import { demuxLogs, FrameSplitter, isStreamEnd, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
@@ -13,6 +13,7 @@ import type {
   ContainerSpec,
   ContainerState,
   ContainerStats,
+  HelperSpec,
   ImageInfo,
   PullOptions,
   LogLine,
@@ -177,32 +178,38 @@ export class DockerRuntime implements Runtime {
         this.api.createVolume({ Name: name, Driver: 'local', Labels: { ...labels, [MANAGED_LABEL]: 'true' }, abortSignal }),
       );
     }
-    const helper = await this.call('create container', this.callTimeoutMs, (abortSignal) =>
-      this.api.createContainer({
-        Image: this.helperImage,
-        Cmd: ['chmod', '0777', '/volume'],
-        User: '0:0',
-        // Only the instance: the volume's other labels (its app, its add-on) would make it pass for their containers.
-        Labels: { ...(labels[LABEL.instance] ? { [LABEL.instance]: labels[LABEL.instance] } : {}), [LABEL.volumeHelper]: name, [MANAGED_LABEL]: 'true' },
-        NetworkDisabled: true,
-        HostConfig: {
-          CapDrop: ['ALL'],
-          SecurityOpt: ['no-new-privileges:true'],
-          NetworkMode: 'none',
-          Memory: 32 * 1024 * 1024,
-          PidsLimit: 16,
-          Mounts: [{ Type: 'volume', Source: name, Target: '/volume', VolumeOptions: { NoCopy: true } }],
-        },
-        abortSignal,
-      }),
-    );
+    const helper = await this.helper({
+      cmd: ['chmod', '0777', '/volume'],
+      // Only the instance: the volume's other labels (its app, its add-on) would make it pass for their containers.
+      labels: { ...(labels[LABEL.instance] ? { [LABEL.instance]: labels[LABEL.instance] } : {}), [LABEL.volumeHelper]: name },
+      mounts: [{ volume: name, path: '/volume', labels, readOnly: false }],
+      capabilities: [],
+    });
     try {
-      await this.startContainer(helper.id);
-      const code = await this.waitContainer(helper.id, AbortSignal.timeout(this.callTimeoutMs));
+      await this.startContainer(helper);
+      const code = await this.waitContainer(helper, AbortSignal.timeout(this.callTimeoutMs));
       if (code !== 0) throw new Error(`could not make volume ${name} writable (chmod exited ${code})`);
     } finally {
-      await this.removeContainer(helper.id);
+      await this.removeContainer(helper);
     }
+  }
+
+  async createHelper(spec: HelperSpec): Promise<string> {
+    for (const m of spec.mounts) await this.ensureVolume(m.volume, m.labels);
+    return this.helper(spec);
+  }
+
+  private async helper(spec: HelperSpec): Promise<string> {
+    const body = helperCreateOptions(spec, this.helperImage);
+    const c = await this.call('create container', this.callTimeoutMs, (abortSignal) => this.api.createContainer({ ...body, abortSignal }));
+    return c.id;
+  }
+
+  async volumeUsers(volume: string): Promise<string[]> {
+    const res = await this.call('list containers', this.callTimeoutMs, (abortSignal) =>
+      this.api.listContainers({ all: false, filters: { volume: [volume] }, abortSignal }),
+    );
+    return res.map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, ''));
   }
 
   async waitContainer(id: string, signal?: AbortSignal): Promise<number> {

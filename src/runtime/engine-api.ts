@@ -73,6 +73,7 @@ export interface ContainerInspect {
 
 export interface ContainerSummary {
   Id: string;
+  Names?: string[];
 }
 
 export interface ImageInspect {

@@ -1,10 +1,17 @@
-import type { ContainerSpec } from './types.js';
+import type { ContainerSpec, HelperSpec } from './types.js';
 import { LABEL } from './labels.js';
 
 /** The unprivileged user apps run as when their image would run them as root. */
 export const NOBODY = '65534:65534';
 export const DEFAULT_PIDS_LIMIT = 256;
 export const MANAGED_LABEL = LABEL.managed;
+
+/** An engine mount of a named volume. Type volume only: a host path can never be mounted. NoCopy: the image's files at the path are not copied in. */
+function volumeMount(m: { volume: string; path: string }, readOnly: boolean) {
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(m.volume)) throw new Error(`volume name ${JSON.stringify(m.volume)} is not a named volume`);
+  if (!m.path.startsWith('/')) throw new Error(`mount path ${JSON.stringify(m.path)} is not absolute`);
+  return { Type: 'volume', Source: m.volume, Target: m.path, ReadOnly: readOnly, VolumeOptions: { NoCopy: true } };
+}
 
 /** True when a Docker User setting ("", "root", "0", "0:0", "root:staff", ...) means uid 0. */
 export function isRootUser(user: string): boolean {
@@ -25,12 +32,7 @@ export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): R
   const pids = spec.pidsLimit ?? DEFAULT_PIDS_LIMIT;
   if (!Number.isInteger(pids) || pids < 1) throw new Error(`pidsLimit must be a positive integer, got ${pids}`);
   const memory = Math.floor(spec.memoryMb * 1024 * 1024);
-  const mounts = (spec.mounts ?? []).map((m) => {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(m.volume)) throw new Error(`volume name ${JSON.stringify(m.volume)} is not a named volume`);
-    if (!m.path.startsWith('/')) throw new Error(`mount path ${JSON.stringify(m.path)} is not absolute`);
-    // Type volume only: a host path can never be mounted. NoCopy: the image's files at the path are not copied in.
-    return { Type: 'volume', Source: m.volume, Target: m.path, ReadOnly: false, VolumeOptions: { NoCopy: true } };
-  });
+  const mounts = (spec.mounts ?? []).map((m) => volumeMount(m, false));
 
   return {
     name: spec.name,
@@ -70,6 +72,36 @@ export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): R
     },
     NetworkingConfig: {
       EndpointsConfig: { [spec.network]: { Aliases: spec.aliases } },
+    },
+  };
+}
+
+/**
+ * The Engine API create body of a root helper: root only for file ownership, with just the file
+ * capabilities it names, no network, no new privileges, small limits, named volumes only.
+ */
+export function helperCreateOptions(spec: HelperSpec, image: string): Record<string, unknown> {
+  return {
+    ...(spec.name ? { name: spec.name } : {}),
+    Image: image,
+    Cmd: spec.cmd,
+    User: '0:0',
+    Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
+    NetworkDisabled: true,
+    HostConfig: {
+      CapDrop: ['ALL'],
+      CapAdd: spec.capabilities,
+      SecurityOpt: ['no-new-privileges:true'],
+      Privileged: false,
+      NetworkMode: 'none',
+      Memory: 256 * 1024 * 1024,
+      MemorySwap: 256 * 1024 * 1024,
+      PidsLimit: 32,
+      Binds: [],
+      Devices: [],
+      Init: true,
+      RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+      Mounts: spec.mounts.map((m) => volumeMount(m, m.readOnly)),
     },
   };
 }

@@ -38,6 +38,23 @@ export interface VolumeMount {
   labels: Record<string, string>;
 }
 
+/** Capabilities a root helper may be given (file access only: never network, mount or admin ones). */
+export type HelperCapability = 'CHOWN' | 'DAC_OVERRIDE' | 'DAC_READ_SEARCH' | 'FOWNER' | 'FSETID';
+
+/**
+ * A short-lived root helper on Berth's own helper image (berth/base): no network, no capabilities
+ * but the file ones it names, limits, never restarted. For jobs on a volume's files that must see
+ * every owner (a tar snapshot, du); never for user code.
+ */
+export interface HelperSpec {
+  /** Engine-generated when absent. */
+  name?: string;
+  cmd: string[];
+  labels: Record<string, string>;
+  mounts: (VolumeMount & { readOnly: boolean })[];
+  capabilities: HelperCapability[];
+}
+
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
 
 export interface ContainerPipes {
@@ -135,6 +152,10 @@ export interface Runtime {
   removeContainer(id: string): Promise<void>;
   /** Resolves with the exit code once the container has stopped (at once if it already has). */
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
+  /** Creates a root helper (see HelperSpec) and returns its id. Does not start it. */
+  createHelper(spec: HelperSpec): Promise<string>;
+  /** Names of the running containers that mount the engine volume. */
+  volumeUsers(volume: string): Promise<string[]>;
   /** A tar stream of a path in a container (running or not). */
   copyFrom(id: string, path: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
   /** Unpacks a tar stream into a directory of a container (created or running). */

@@ -88,7 +88,7 @@ async function main() {
     cluster: swarm,
     pusher: new EngineImagePusher({ dockerHost: config.dockerHost }),
   });
-  const volumes = new VolumeController(deps);
+  const volumes = new VolumeController(deps, apps);
   const oneOffs = new RunController(deps);
   const addons = new AddonController(deps);
   const ctx: ApiContext = {
@@ -115,6 +115,8 @@ async function main() {
       await registry.collect().catch((err) => log.warn({ err }, 'cluster registry garbage collection failed'));
       return res;
     },
+    nudgeVolumes: () => volumes.nudge(),
+    volumeUsage: (v) => volumes.usage(v),
     // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
     syncRoutes: () => routes.sync().finally(() => certs.nudge()),
     routerServes: (address, port) => routes.serves(address, port),
@@ -132,6 +134,7 @@ async function main() {
   // Runs cut short by a stop are settled first: a release command among them fails its release.
   await oneOffs.recover().catch((err) => log.error({ err }, 'settling runs left by the last stop failed'));
   await addons.recover().catch((err) => log.error({ err }, 'settling add-on jobs left by the last stop failed'));
+  await volumes.recover().catch((err) => log.error({ err }, 'settling volume backups left by the last stop failed'));
   await apps.start();
   await builds.start();
   domains.start();

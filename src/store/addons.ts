@@ -1,10 +1,9 @@
 import type { Db } from './db.js';
 import { now } from './db.js';
-import type { AddonAttachmentsTable, AddonJobsTable, AddonsTable } from './schema.js';
+import type { AddonAttachmentsTable, AddonsTable } from './schema.js';
 
 export type AddonRow = AddonsTable;
 export type AttachmentRow = AddonAttachmentsTable;
-export type AddonJobRow = AddonJobsTable;
 
 export const insertAddon = (db: Db, row: AddonRow) => db.insertInto('addons').values(row).execute();
 export const allAddons = (db: Db) => db.selectFrom('addons').selectAll().execute();
@@ -39,22 +38,3 @@ export const attachmentsOf = (db: Db, addonId: string) =>
 export const insertAttachment = (db: Db, row: AttachmentRow) => db.insertInto('addon_attachments').values(row).execute();
 export const deleteAttachment = (db: Db, addonId: string, appId: string) =>
   db.deleteFrom('addon_attachments').where('addon_id', '=', addonId).where('app_id', '=', appId).execute();
-
-export const insertJob = (db: Db, row: AddonJobRow) => db.insertInto('addon_jobs').values(row).execute();
-export const jobById = (db: Db, id: string) => db.selectFrom('addon_jobs').selectAll().where('id', '=', id).executeTakeFirst();
-export const jobsWithStatus = (db: Db, status: AddonJobRow['status']) =>
-  db.selectFrom('addon_jobs').selectAll().where('status', '=', status).orderBy('created_at').execute();
-export const backupsOf = (db: Db, addonId: string) =>
-  db.selectFrom('addon_jobs').selectAll().where('addon_id', '=', addonId).where('kind', '=', 'backup').orderBy('created_at', 'desc').orderBy('id', 'desc').execute();
-export const lastScheduledBackup = (db: Db, addonId: string) =>
-  db.selectFrom('addon_jobs').selectAll().where('addon_id', '=', addonId).where('trigger', '=', 'schedule').orderBy('created_at', 'desc').executeTakeFirst();
-
-export async function updateJob(db: Db, id: string, patch: Partial<Pick<AddonJobRow, 'status' | 'size_bytes' | 'reason' | 'finished_at'>>) {
-  await db.updateTable('addon_jobs').set(patch).where('id', '=', id).execute();
-}
-export const deleteJob = (db: Db, id: string) => db.deleteFrom('addon_jobs').where('id', '=', id).execute();
-
-/** A new job row, queued. */
-export function newJob(id: string, addonId: string, kind: AddonJobRow['kind'], trigger: AddonJobRow['trigger'], backupId: string | null = null, reason: string | null = null): AddonJobRow {
-  return { id, addon_id: addonId, kind, backup_id: backupId, trigger, status: 'queued', size_bytes: null, reason, created_at: now(), finished_at: null };
-}

@@ -433,6 +433,34 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('addon_jobs_addon').on('addon_jobs').columns(['addon_id', 'created_at']).execute();
     },
   },
+  '0011_volume_backups': {
+    async up(db: Kysely<any>) {
+      // Backups and restores of add-ons and of volumes in one table: one store, one runner, one
+      // schedule. Exactly one of addon_id and volume_id is set; deleting its owner deletes the rows.
+      await db.schema
+        .createTable('backup_jobs')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('addon_id', 'text', (c) => c.references('addons.id').onDelete('cascade'))
+        .addColumn('volume_id', 'text', (c) => c.references('volumes.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('backup_id', 'text')
+        .addColumn('trigger', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('size_bytes', 'integer')
+        .addColumn('reason', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('finished_at', 'text')
+        .execute();
+      const cols = ['id', 'addon_id', 'kind', 'backup_id', 'trigger', 'status', 'size_bytes', 'reason', 'created_at', 'finished_at'];
+      await db.insertInto('backup_jobs').columns(cols).expression(db.selectFrom('addon_jobs').select(cols)).execute();
+      await db.schema.dropTable('addon_jobs').execute();
+      await db.schema.createIndex('backup_jobs_addon').on('backup_jobs').columns(['addon_id', 'created_at']).execute();
+      await db.schema.createIndex('backup_jobs_volume').on('backup_jobs').columns(['volume_id', 'created_at']).execute();
+      await db.schema.createIndex('backup_jobs_status').on('backup_jobs').columns(['status', 'created_at']).execute();
+      await db.schema.alterTable('volumes').addColumn('backup_schedule', 'text').execute();
+      await db.schema.alterTable('volumes').addColumn('backup_keep', 'integer', (c) => c.notNull().defaultTo(7)).execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

@@ -91,8 +91,12 @@ export interface VolumesTable {
   id: string;
   project_id: string;
   name: string;
-  /** Recorded quota; the engine's local driver does not enforce it. */
+  /** Recorded, not enforced: the engine's local driver has no quota on ext4 (docs/stateful.md). */
   size_mb: number | null;
+  /** Cron expression of automatic backups; null: none. */
+  backup_schedule: string | null;
+  /** Successful backups kept; older ones are pruned after each new one. */
+  backup_keep: number;
   created_at: string;
 }
 
@@ -241,7 +245,7 @@ export interface Database {
   volumes: VolumesTable;
   addons: AddonsTable;
   addon_attachments: AddonAttachmentsTable;
-  addon_jobs: AddonJobsTable;
+  backup_jobs: BackupJobsTable;
   runs: RunsTable;
   cron_jobs: CronJobsTable;
 }
@@ -319,9 +323,11 @@ export interface AddonAttachmentsTable {
   created_at: string;
 }
 
-export interface AddonJobsTable {
+/** A backup or restore of an add-on or of a volume: exactly one of addon_id and volume_id is set. */
+export interface BackupJobsTable {
   id: string;
-  addon_id: string;
+  addon_id: string | null;
+  volume_id: string | null;
   kind: 'backup' | 'restore';
   /** For a restore: the backup it restores. */
   backup_id: string | null;

@@ -35,3 +35,9 @@ export const allVolumeIds = async (db: Db) => (await db.selectFrom('volumes').se
 /** Apps of the project whose config mounts volumes (the caller filters by name). */
 export const appsWithVolumes = (db: Db, projectId: string) =>
   db.selectFrom('apps').select(['id', 'slug', 'volumes']).where('project_id', '=', projectId).where('volumes', '!=', '[]').execute();
+
+export const allVolumes = (db: Db) => db.selectFrom('volumes').selectAll().execute();
+
+export async function updateVolume(db: Db, id: string, patch: Partial<Pick<VolumeRow, 'backup_schedule' | 'backup_keep'>>) {
+  await db.updateTable('volumes').set(patch).where('id', '=', id).execute();
+}

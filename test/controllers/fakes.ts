@@ -102,6 +102,14 @@ export class FakeRuntime implements Runtime {
     throw new Error('the fake engine holds no files');
   }
 
+  async createHelper(): Promise<string> {
+    throw new Error('the fake engine runs no helpers');
+  }
+
+  async volumeUsers(name: string): Promise<string[]> {
+    return [...this.containers.values()].filter((c) => c.spec.mounts?.some((m) => m.volume === name)).map((c) => c.spec.name);
+  }
+
   async listVolumes(): Promise<string[]> {
     return [...this.volumes];
   }

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { DockerRuntime, modemOptions } from '../../src/runtime/docker.js';
-import { hardenedCreateOptions, isRootUser } from '../../src/runtime/hardening.js';
+import { hardenedCreateOptions, helperCreateOptions, isRootUser } from '../../src/runtime/hardening.js';
 import { LogDemuxer, withoutResent } from '../../src/runtime/log-stream.js';
 import type { ContainerSpec } from '../../src/runtime/types.js';
+import { volumeJobSpec } from '../../src/domain/volume-jobs.js';
 
 test('DOCKER_HOST forms: unix socket, tcp, https; anything else is refused', () => {
   assert.deepEqual(modemOptions(undefined), { socketPath: '/var/run/docker.sock' });
@@ -66,6 +67,24 @@ test('the create body ignores anything a spec smuggles in beyond its fields', ()
   assert.equal(body.HostConfig.NanoCpus, undefined, 'cpu 0 means no CPU limit');
   assert.equal(body.Labels['berth.managed'], 'true');
   assert.equal('Privileged' in body, false);
+});
+
+test('a volume backup helper: root with only the file capabilities it names, no network, the volume read-only, never a host path', () => {
+  const backup = volumeJobSpec('inst', { id: 'vol_abc', project_id: 'prj_1' }, 'bkp_1', '/tmp/berth-backup.tar', false);
+  const body = helperCreateOptions(backup, 'berth/base:bookworm') as { User: string; NetworkDisabled: boolean; Cmd: string[]; HostConfig: Record<string, unknown> };
+  assert.equal(body.User, '0:0');
+  assert.equal(body.NetworkDisabled, true);
+  assert.equal(body.HostConfig.NetworkMode, 'none');
+  assert.deepEqual(body.HostConfig.CapDrop, ['ALL']);
+  assert.deepEqual(body.HostConfig.CapAdd, ['DAC_READ_SEARCH']);
+  assert.deepEqual(body.HostConfig.SecurityOpt, ['no-new-privileges:true']);
+  assert.deepEqual(body.HostConfig.Binds, []);
+  assert.deepEqual(body.HostConfig.Mounts, [{ Type: 'volume', Source: 'berth-vol-abc', Target: '/volume', ReadOnly: true, VolumeOptions: { NoCopy: true } }]);
+  assert.equal(body.Cmd.at(-1), '/tmp/berth-backup.tar', 'the file is an argument, not part of the script');
+  const restore = helperCreateOptions(volumeJobSpec('inst', { id: 'vol_abc', project_id: 'prj_1' }, 'rst_1', '/tmp/berth-backup.tar', true), 'berth/base:bookworm') as { HostConfig: { Mounts: { ReadOnly: boolean }[]; CapAdd: string[] } };
+  assert.equal(restore.HostConfig.Mounts[0]!.ReadOnly, false);
+  assert.deepEqual(restore.HostConfig.CapAdd, ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID']);
+  assert.throws(() => helperCreateOptions({ ...backup, mounts: [{ volume: '/etc', path: '/volume', labels: {}, readOnly: true }] }, 'x'), /not a named volume/);
 });
 
 test('log frames are split into lines whatever the chunking', () => {

@@ -65,7 +65,7 @@ describe('access control', () => {
       source: await alice.call('getAppSource', { params: { id: ids.app } }).then((x) => [x.repo_url, x.branch, x.vendor?.id]),
       webhook: (await alice.call('getWebhook', { params: { id: ids.app } })).secret,
       whoami: await alice.call('whoami').then((u) => [u.username, u.disabled, u.is_admin]),
-      volumes: (await alice.call('listVolumes', { query: {} })).items.map((v) => [v.id, v.name]),
+      volumes: (await alice.call('listVolumes', { query: {} })).items.map((v) => [v.id, v.name, v.backup_keep, v.backup_schedule]),
       addons: (await alice.call('listAddons', { query: {} })).items.map((a) => [a.id, a.attachments, a.backup_keep, a.backup_schedule]),
       runs: (await alice.call('listRuns', { params: { id: ids.app } })).items.length,
       cron: (await alice.call('listCron', { params: { id: ids.app } })).items.map((c) => c.id),
@@ -103,9 +103,10 @@ describe('access control', () => {
     const volume = await alice.call('createVolume', { body: { name: 'files', project: project.id } });
     const addon = await alice.call('createAddon', { body: { type: 'redis', name: 'cache', project: project.id } });
     const backup = await alice.call('createBackup', { params: { id: addon.id } });
+    const volumeBackup = await alice.call('createVolumeBackup', { params: { id: volume.id } });
     const run = await alice.call('runCommand', { params: { id: app.id }, body: { command: ['true'] } });
     const cron = await alice.call('addCron', { params: { id: app.id }, body: { schedule: '0 3 * * *', command: ['true'] } });
-    Object.assign(ids, { volume: volume.id, addon: addon.id, backup: backup.id, run: run.id, cron: cron.id });
+    Object.assign(ids, { volume: volume.id, volumeBackup: volumeBackup.id, addon: addon.id, backup: backup.id, run: run.id, cron: cron.id });
     Object.assign(ids, { project: project.id, projectName: 'pa', app: app.id, slug: app.slug, container: container.id, build: build.id, token: token.id, user: me.id, username: 'alice', host: 'www.alice.example', image });
     await bob.call('createApp', { body: { name: 'bob-web', slug: 'bob-web' } });
   }
@@ -212,6 +213,11 @@ describe('access control', () => {
       rotateWebhook: withApp(),
       getVolume: [{ params: { id: ids.volume } }],
       deleteVolume: [{ params: { id: ids.volume } }],
+      updateVolume: [{ params: { id: ids.volume }, body: { backup_keep: 1 } }],
+      createVolumeBackup: [{ params: { id: ids.volume } }],
+      listVolumeBackups: [{ params: { id: ids.volume } }],
+      restoreVolume: [{ params: { id: ids.volume }, body: { backup: ids.volumeBackup } }],
+      getVolumeJob: [{ params: { id: ids.volume, job: ids.volumeBackup } }],
       runCommand: withApp({}, { command: ['true'] }),
       listRuns: withApp(),
       getRun: [{ params: { id: ids.run } }],

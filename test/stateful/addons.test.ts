@@ -8,7 +8,7 @@ import { run } from '../../src/lib/exec.js';
 import { healthy, settled } from '../support/rollout.js';
 import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
 import { buildArchive, waitBuild } from '../builds/helpers.js';
-import { rejectsWith } from './helpers.js';
+import { rejectsWith, scheduledAndPruned } from './helpers.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { ensureTestAppImage } from '../support/images.js';
 
@@ -108,17 +108,10 @@ describe('add-ons', () => {
   });
 
   test('a schedule takes backups and prunes all but the newest backup_keep', async () => {
-    await dev.call('updateAddon', { params: { id: 'db' }, query: {}, body: { backup_schedule: '*/2 * * * * *', backup_keep: 2 } });
-    const seen = new Set<string>();
-    await waitFor('three scheduled backups to have been made', async () => {
-      const items = (await dev.call('listBackups', { params: { id: 'db' } })).items;
-      for (const i of items) if (i.trigger === 'schedule' && i.status === 'succeeded') seen.add(i.id);
-      assert.ok(items.filter((i) => i.status === 'succeeded').length <= 2, `more than backup_keep kept: ${items.length}`);
-      return seen.size >= 3 ? true : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 300 });
-    await dev.call('updateAddon', { params: { id: 'db' }, query: {}, body: { backup_schedule: null } });
-    const left = (await dev.call('listBackups', { params: { id: 'db' } })).items.filter((i) => i.status === 'succeeded');
-    assert.equal(left.length, 2, 'pruned to backup_keep');
+    await scheduledAndPruned(
+      (schedule) => dev.call('updateAddon', { params: { id: 'db' }, query: {}, body: { backup_schedule: schedule, backup_keep: 2 } }),
+      async () => (await dev.call('listBackups', { params: { id: 'db' } })).items,
+    );
   });
 
   test('bad input is refused with the field named; Redis: attach, data kept across a restart, backup and restore', async () => {

@@ -4,8 +4,8 @@ import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
-import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
-import { run } from '../../src/lib/exec.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { cli } from './helpers.js';
 import { waitFor } from '../support/wait.js';
 
 /** The volumes and add-ons commands of the CLI against a real server and engine. */
@@ -13,13 +13,7 @@ describe('berth volumes and berth addons', () => {
   let s: TestServer;
   let dev: BerthClient;
   let home: string;
-  const berth = (args: string[], input?: string) =>
-    run(process.execPath, [CLI_MAIN, ...args], {
-      timeoutMs: 120_000,
-      cwd: home,
-      input,
-      env: { ...process.env, BERTH_CONFIG: join(home, 'c.json'), BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! },
-    });
+  const berth = cli(() => s, () => dev, () => home);
 
   before(async () => {
     s = await startServer();

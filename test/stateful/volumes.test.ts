@@ -9,7 +9,7 @@ import { viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { run } from '../../src/lib/exec.js';
 import { healthy, settled } from '../support/rollout.js';
-import { rejectsWith } from './helpers.js';
+import { deployKeeper, rejectsWith } from './helpers.js';
 
 /** Volumes on the real Docker Engine: an app writes a file as its non-root user, and the file outlives deploys. */
 describe('volumes', () => {
@@ -26,12 +26,7 @@ describe('volumes', () => {
     dev = await s.newUser('dev');
     await dev.call('createProject', { body: { name: 'web' } });
     await dev.call('createProject', { body: { name: 'other' } });
-    await dev.call('createApp', { body: { name: 'keeper', project: 'web', strategy: 'recreate', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
-    await dev.call('deployApp', { params: { id: 'keeper' }, body: { image_id: image } });
-    const v1 = await settled(dev, 'keeper', 1, 90_000).catch((err) => {
-      throw new Error(`${err.message}\n${s.output().slice(-3000)}`);
-    });
-    assert.equal(v1.status, 'live', v1.reason ?? '');
+    await deployKeeper(s, dev, image, 'web');
   });
   after(async () => {
     await s?.destroy();

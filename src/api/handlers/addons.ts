@@ -1,5 +1,3 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
@@ -12,8 +10,8 @@ import * as store from '../../store/addons.js';
 import { defaultProject, type Role } from '../../store/projects.js';
 import { createRelease } from '../../domain/releases.js';
 import { mergeEnv, parseEnv } from '../../domain/env.js';
-import { ADDON_TYPES, addonHost, addonUrl, backupFile } from '../../domain/addons.js';
-import { cronProblem } from '../../domain/cron.js';
+import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/addons.js';
+import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
 
@@ -38,18 +36,7 @@ async function addonDto(ctx: ApiContext, a: AddonView) {
   };
 }
 
-const jobDto = (j: store.AddonJobRow) => ({
-  id: j.id,
-  addon: j.addon_id,
-  kind: j.kind,
-  backup: j.backup_id,
-  trigger: j.trigger,
-  status: j.status,
-  size_bytes: j.size_bytes,
-  reason: j.reason,
-  created_at: j.created_at,
-  finished_at: j.finished_at,
-});
+const subject = (a: AddonView): BackupSubject => ({ owner: { kind: 'addon', id: a.id }, name: a.name, project_id: a.project_id, project_name: a.project_name });
 
 /** An add-on the caller may see: by id, or by name within ?project= (or among all their projects when unique). */
 export async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string, project: string | undefined, need: 'viewer' | 'developer'): Promise<AddonView> {
@@ -60,11 +47,6 @@ export async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string
   const a = found[0]!;
   if (need === 'developer' && a.role === 'viewer') throw forbidden(`your role in project "${a.project_name}" is viewer; you need developer to change add-on "${a.name}"`);
   return a;
-}
-
-function checkSchedule(schedule: string | null | undefined) {
-  const problem = schedule ? cronProblem(schedule) : null;
-  if (problem) throw badRequest(problem, 'backup_schedule');
 }
 
 /** Sets or unsets an app's config var; a deployed app gets a release for it. */
@@ -78,12 +60,20 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   return releaseDto(row, app.live_release_id);
 }
 
-async function jobFor(ctx: ApiContext, user: AuthUser, addonId: string, jobId: string) {
-  const a = await addonFor(ctx, user, addonId, undefined, 'viewer');
-  const j = await store.jobById(ctx.db, jobId);
-  if (!j || j.addon_id !== a.id) throw notFound('backup', jobId);
-  return { a, j };
-}
+const backups = backupHandlers(
+  'addon',
+  async (ctx, user, id, need) => {
+    const a = await addonFor(ctx, user, id, undefined, need);
+    return { ...subject(a), type: a.type };
+  },
+  (ctx) => ctx.nudgeAddons(),
+  {
+    source: async (ctx, a, from, b) => {
+      const type = (await store.addonById(ctx.db, from.id))?.type;
+      if (type !== a.type) throw badRequest(`backup "${b.id}" is of a ${type} add-on; "${a.name}" is ${a.type}`, 'backup');
+    },
+  },
+);
 
 export const addonHandlers = {
   async listAddons({ user, query }, ctx) {
@@ -129,11 +119,7 @@ export const addonHandlers = {
 
   async updateAddon({ user, params, query, body }, ctx) {
     const a = await addonFor(ctx, user, params.id, query.project, 'developer');
-    checkSchedule(body.backup_schedule);
-    await store.updateAddon(ctx.db, a.id, {
-      ...(body.backup_schedule !== undefined ? { backup_schedule: body.backup_schedule } : {}),
-      ...(body.backup_keep !== undefined ? { backup_keep: body.backup_keep } : {}),
-    });
+    await store.updateAddon(ctx.db, a.id, schedulePatch(body));
     ctx.nudgeAddons();
     return addonDto(ctx, await addonFor(ctx, user, a.id, undefined, 'viewer'));
   },
@@ -175,53 +161,16 @@ export const addonHandlers = {
     return { addon: await addonDto(ctx, a), release };
   },
 
-  async createBackup({ user, params }, ctx) {
-    const a = await addonFor(ctx, user, params.id, undefined, 'developer');
-    const row = store.newJob(newId('bkp'), a.id, 'backup', 'manual');
-    await store.insertJob(ctx.db, row);
-    ctx.nudgeAddons();
-    return jobDto(row);
-  },
-
-  async listBackups({ user, params }, ctx) {
-    const a = await addonFor(ctx, user, params.id, undefined, 'viewer');
-    return { items: (await store.backupsOf(ctx.db, a.id)).map(jobDto) };
-  },
-
-  async restoreBackup({ user, params, body }, ctx) {
-    const a = await addonFor(ctx, user, params.id, undefined, 'developer');
-    const b = await store.jobById(ctx.db, body.backup);
-    const from = b ? await store.addonById(ctx.db, b.addon_id) : undefined;
-    if (!b || !from || b.kind !== 'backup' || from.project_id !== a.project_id) throw badRequest(`no backup "${body.backup}" in project "${a.project_name}"`, 'backup');
-    if (from.type !== a.type) throw badRequest(`backup "${b.id}" is of a ${from.type} add-on; "${a.name}" is ${a.type}`, 'backup');
-    if (b.status !== 'succeeded') throw badRequest(`backup "${b.id}" is ${b.status}: only a succeeded backup can be restored`, 'backup');
-    const row = store.newJob(newId('rst'), a.id, 'restore', 'manual', b.id);
-    await store.insertJob(ctx.db, row);
-    ctx.nudgeAddons();
-    return jobDto(row);
-  },
-
-  async getAddonJob({ user, params }, ctx) {
-    return jobDto((await jobFor(ctx, user, params.id, params.job)).j);
-  },
+  createBackup: backups.create,
+  listBackups: backups.list,
+  restoreBackup: backups.restore,
+  getAddonJob: backups.getJob,
 } satisfies Handlers;
 
 /** `GET /api/v1/addons/{id}/backups/{job}/download`: the backup's file (pg_dump custom format, or RDB), streamed. */
 export function registerAddonDownload(app: FastifyInstance, ctx: ApiContext) {
-  app.get<{ Params: { id: string; job: string } }>(
-    '/api/v1/addons/:id/backups/:job/download',
-    { config: { auth: true }, schema: { hide: true } },
-    async (req, reply) => {
-      const { a, j } = await jobFor(ctx, req.user as AuthUser, req.params.id, req.params.job);
-      if (j.kind !== 'backup' || j.status !== 'succeeded') throw conflict(`backup "${j.id}" is ${j.status}: nothing to download`, 'job');
-      const file = backupFile(ctx.config.dataDir, a.id, j.id, a.type);
-      const size = (await stat(file)).size;
-      const ext = a.type === 'postgres' ? 'dump' : 'rdb';
-      return reply
-        .type('application/octet-stream')
-        .header('content-length', size)
-        .header('content-disposition', `attachment; filename="${a.name}-${j.id}.${ext}"`)
-        .send(createReadStream(file));
-    },
-  );
+  registerBackupDownload(app, ctx, '/api/v1/addons', async (user, id) => {
+    const a = await addonFor(ctx, user, id, undefined, 'viewer');
+    return { ...subject(a), ext: addonBackupExt(a.type) };
+  });
 }

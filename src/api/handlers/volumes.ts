@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
@@ -8,15 +9,20 @@ import { defaultProject } from '../../store/projects.js';
 import * as volumes from '../../store/volumes.js';
 import { appsMounting, engineVolume } from '../../domain/volumes.js';
 import { newId } from '../../lib/ids.js';
+import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 
 type VolumeView = volumes.VolumeRow & { project_name: string; role: Role };
 
-async function volumeDto(ctx: ApiContext, v: VolumeView) {
+/** `used_bytes` is measured only when asked (one volume read by id): it runs a helper container. */
+async function volumeDto(ctx: ApiContext, v: VolumeView, measure = false) {
   return {
     id: v.id,
     name: v.name,
     project: { id: v.project_id, name: v.project_name },
     size_mb: v.size_mb,
+    used_bytes: measure ? await ctx.volumeUsage(v) : null,
+    backup_schedule: v.backup_schedule,
+    backup_keep: v.backup_keep,
     engine_name: engineVolume(v.id),
     mounted_by: await appsMounting(ctx.db, v.project_id, v.name),
     created_at: v.created_at,
@@ -37,6 +43,28 @@ async function volumeFor(ctx: ApiContext, user: AuthUser, idOrName: string, proj
   return v;
 }
 
+/**
+ * A restore replaces every file of the volume, so it is refused (409) while an app that mounts it
+ * runs: the user stops those apps, restores, and starts them again. Berth does not stop them
+ * itself, so a restore never takes an app down unasked.
+ */
+async function refuseWhileMounted(ctx: ApiContext, v: BackupSubject) {
+  const running = await runningAppsMounting(ctx, v);
+  if (!running.length) return;
+  const list = running.join(', ');
+  throw conflict(
+    `volume "${v.name}" is mounted by ${list}, which ${running.length > 1 ? 'run' : 'runs'}: a restore replaces its files, so stop ${list} first (berth apps stop APP), restore, then start again (berth apps start APP)`,
+    'id',
+  );
+}
+
+const backups = backupHandlers(
+  'volume',
+  async (ctx, user, id, need) => subject(await volumeFor(ctx, user, id, undefined, need)),
+  (ctx) => ctx.nudgeVolumes(),
+  { before: refuseWhileMounted },
+);
+
 export const volumeHandlers = {
   async listVolumes({ user, query }, ctx) {
     const projectId = query.project ? (await projectFor(ctx, user, query.project)).id : undefined;
@@ -46,7 +74,16 @@ export const volumeHandlers = {
 
   async createVolume({ user, body }, ctx) {
     const project = body.project ? await projectFor(ctx, user, body.project, 'developer') : await defaultProject(ctx.db, user.id);
-    const row: volumes.VolumeRow = { id: newId('vol'), project_id: project.id, name: body.name, size_mb: body.size_mb ?? null, created_at: now() };
+    checkSchedule(body.backup_schedule);
+    const row: volumes.VolumeRow = {
+      id: newId('vol'),
+      project_id: project.id,
+      name: body.name,
+      size_mb: body.size_mb ?? null,
+      backup_schedule: body.backup_schedule ?? null,
+      backup_keep: body.backup_keep ?? 7,
+      created_at: now(),
+    };
     try {
       await volumes.insertVolume(ctx.db, row);
     } catch (err) {
@@ -57,7 +94,14 @@ export const volumeHandlers = {
   },
 
   async getVolume({ user, params, query }, ctx) {
-    return volumeDto(ctx, await volumeFor(ctx, user, params.id, query.project, 'viewer'));
+    return volumeDto(ctx, await volumeFor(ctx, user, params.id, query.project, 'viewer'), true);
+  },
+
+  async updateVolume({ user, params, query, body }, ctx) {
+    const v = await volumeFor(ctx, user, params.id, query.project, 'developer');
+    await volumes.updateVolume(ctx.db, v.id, schedulePatch(body));
+    ctx.nudgeVolumes();
+    return volumeDto(ctx, await volumeFor(ctx, user, v.id, undefined, 'viewer'));
   },
 
   async deleteVolume({ user, params, query }, ctx) {
@@ -66,7 +110,26 @@ export const volumeHandlers = {
     if (users.length) throw conflict(`volume "${v.name}" is mounted by ${users.join(', ')}: unmount it first (berth apps update APP --volume ...)`, 'id');
     // The row goes now; the volume controller removes the engine volume once no container uses it.
     await volumes.deleteVolume(ctx.db, v.id);
-    ctx.nudge();
+    ctx.nudgeVolumes();
     return { ok: true };
   },
+
+  createVolumeBackup: backups.create,
+  listVolumeBackups: backups.list,
+  restoreVolume: backups.restore,
+  getVolumeJob: backups.getJob,
 } satisfies Handlers;
+
+const subject = (v: VolumeView): BackupSubject => ({ owner: { kind: 'volume', id: v.id }, name: v.name, project_id: v.project_id, project_name: v.project_name });
+
+/** Slugs of the deployed, not stopped apps whose config mounts the volume. */
+async function runningAppsMounting(ctx: ApiContext, v: Pick<BackupSubject, 'project_id' | 'name'>): Promise<string[]> {
+  const mounting = new Set(await appsMounting(ctx.db, v.project_id, v.name));
+  const rows = await ctx.db.selectFrom('apps').select(['slug', 'stopped', 'release_id']).where('project_id', '=', v.project_id).execute();
+  return rows.filter((a) => mounting.has(a.slug) && !a.stopped && a.release_id).map((a) => a.slug);
+}
+
+/** `GET /api/v1/volumes/{id}/backups/{job}/download`: the backup's tar file, streamed. */
+export function registerVolumeDownload(app: FastifyInstance, ctx: ApiContext) {
+  registerBackupDownload(app, ctx, '/api/v1/volumes', async (user, id) => ({ ...subject(await volumeFor(ctx, user, id, undefined, 'viewer')), ext: 'tar' }));
+}

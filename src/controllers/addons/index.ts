@@ -3,8 +3,8 @@ import { LABEL } from '../../runtime/labels.js';
 import * as store from '../../store/addons.js';
 import { ADDON_JOB_LABEL, ADDON_SESSION_LABEL } from '../../domain/addons.js';
 import { ensureAddon, removeDeleted } from './servers.js';
-import { runJob } from './jobs.js';
-import { dueBackups } from './schedule.js';
+import { addonTarget } from './backup-target.js';
+import { BackupRunner } from '../backups/runner.js';
 import { Passes } from '../passes.js';
 import { openSession, type AddonSession, type SessionOptions } from './session.js';
 
@@ -15,24 +15,22 @@ import { openSession, type AddonSession, type SessionOptions } from './session.j
  * before anything else runs.
  */
 export class AddonController {
-  private readonly busy = new Map<string, Promise<void>>();
   private readonly passes: Passes;
+  private readonly backups: BackupRunner;
 
   constructor(
     private readonly d: ControllerDeps,
     intervalMs = 3_000,
   ) {
     this.passes = new Passes(() => this.pass(), (err) => this.d.log.warn({ err }, 'add-on pass failed'), intervalMs);
+    this.backups = new BackupRunner(d, 'addon', ADDON_JOB_LABEL, this.passes);
   }
 
   async recover(): Promise<void> {
-    for (const j of await store.jobsWithStatus(this.d.db, 'running')) {
-      await store.updateJob(this.d.db, j.id, { status: 'failed', reason: `the control plane stopped during the ${j.kind}`, finished_at: new Date().toISOString() });
-      this.d.log.warn({ job: j.id }, `marked an add-on ${j.kind} failed: the control plane stopped during it`);
-    }
+    await this.backups.recover();
     for (const c of await this.d.runtime.listContainers({ [LABEL.instance]: this.d.instanceId })) {
       // A psql or redis-cli session's helper lives only as long as its socket: none is left from before the stop.
-      if (c.labels[ADDON_JOB_LABEL] || c.labels[ADDON_SESSION_LABEL]) await this.d.runtime.removeContainer(c.id);
+      if (c.labels[ADDON_SESSION_LABEL]) await this.d.runtime.removeContainer(c.id);
     }
   }
 
@@ -58,28 +56,18 @@ export class AddonController {
 
   private async pass(): Promise<void> {
     const addons = await store.allAddons(this.d.db);
-    await removeDeleted(this.d, new Set(addons.map((a) => a.id)));
+    const known = new Set(addons.map((a) => a.id));
+    await removeDeleted(this.d, known);
+    await this.backups.removeDeleted(known);
     for (const a of addons) {
       if (this.passes.signal.aborted) return;
       // A job under way may have stopped the server on purpose (a Redis restore); it starts it again.
-      if (this.busy.has(a.id)) continue;
+      if (this.backups.running(a.id)) continue;
       await ensureAddon(this.d, a).catch(async (err) => {
         this.d.log.warn({ err, addon: a.id }, 'add-on could not be started');
         await store.updateAddon(this.d.db, a.id, { status: 'failed', message: (err as Error).message.slice(0, 2000) });
       });
     }
-    await dueBackups(this.d, addons, new Date());
-    for (const job of await store.jobsWithStatus(this.d.db, 'queued')) {
-      const a = addons.find((x) => x.id === job.addon_id);
-      if (!a || a.status !== 'running' || this.busy.has(a.id) || this.passes.signal.aborted) continue;
-      const p = runJob(this.d, a, job, this.passes.signal)
-        .catch((err) => this.d.log.error({ err, job: job.id }, 'add-on job failed unexpectedly'))
-        .finally(() => {
-          this.busy.delete(a.id);
-          this.nudge();
-        });
-      this.busy.set(a.id, p);
-      this.passes.track(p);
-    }
+    await this.backups.pass(addons.map((a) => addonTarget(this.d, a)));
   }
 }

@@ -1,5 +1,3 @@
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { connect } from 'node:net';
 import type { ControllerDeps } from '../deps.js';
 import { LABEL } from '../../runtime/labels.js';
@@ -47,7 +45,7 @@ export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void>
   }
 }
 
-/** Containers, volumes and backups of deleted add-ons go (their rows are gone). */
+/** Containers and volumes of deleted add-ons go (their rows are gone). */
 export async function removeDeleted(d: ControllerDeps, known: Set<string>): Promise<void> {
   for (const c of await d.runtime.listContainers({ [LABEL.instance]: d.instanceId })) {
     const id = c.labels[ADDON_LABEL];
@@ -58,10 +56,6 @@ export async function removeDeleted(d: ControllerDeps, known: Set<string>): Prom
   for (const name of await d.runtime.listVolumes({ [LABEL.instance]: d.instanceId })) {
     const m = /^berth-(addon-[a-z0-9]+)-data$/.exec(name);
     if (m && !known.has(m[1]!.replace('-', '_'))) await d.runtime.removeVolume(name);
-  }
-  const dir = join(d.config.dataDir, 'addons');
-  for (const id of await readdir(dir).catch(() => [] as string[])) {
-    if (!known.has(id)) await rm(join(dir, id), { recursive: true, force: true });
   }
 }
 

@@ -2,6 +2,7 @@ import type { AppNudge, ControllerDeps } from '../deps.js';
 import { appById, appTargets } from '../../store/apps.js';
 import { appIdsWithContainers, hasContainers } from '../../store/containers.js';
 import { releaseById } from '../../store/releases.js';
+import { volumeBeingRestored } from '../../domain/volumes.js';
 import { LABEL } from '../../runtime/labels.js';
 import type { AppKit } from './kit.js';
 import { WorkQueue, type Backoff } from './queue.js';
@@ -103,6 +104,8 @@ export class AppController implements AppNudge {
     if (!app.release_id) return;
     const target = await releaseById(k.db, app.release_id);
     if (!target) return;
+    // Started while a volume of its was being restored: its replicas wait for the restore (the volume controller nudges).
+    if (await volumeBeingRestored(k.db, target.config)) return;
     if (target.status === 'pending' || target.status === 'deploying') return rollout(k, app, target);
     if (app.live_release_id) {
       const live = await releaseById(k.db, app.live_release_id);

@@ -1,0 +1,119 @@
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import type { BerthClient } from '../../client/index.js';
+import type { RouteOutput } from '../../api/contract.js';
+import { client, globals } from '../session.js';
+import { emit, table } from '../output.js';
+import { confirmTyped } from '../prompt.js';
+
+/** The CLI parts shared by the backups of add-ons and of volumes. */
+
+type Job = RouteOutput<'getAddonJob'> | RouteOutput<'getVolumeJob'>;
+
+/** The API calls of one kind of owner's backups. */
+export interface BackupCalls {
+  /** Sets the schedule and retention; returns the owner's name and its new schedule line. */
+  update(c: BerthClient, owner: string, project: string | undefined, body: ReturnType<typeof scheduleBody>): Promise<{ name: string; backup_schedule: string | null; backup_keep: number }>;
+  create(c: BerthClient, owner: string): Promise<Job>;
+  list(c: BerthClient, owner: string): Promise<{ items: Job[] }>;
+  restore(c: BerthClient, owner: string, backup: string): Promise<Job>;
+  job(c: BerthClient, owner: string, job: string): Promise<Job>;
+}
+
+/** What differs between the add-on and the volume commands. */
+export interface BackupCli {
+  /** The argument's name and what it is called in prose. */
+  arg: string;
+  noun: string;
+  base: string;
+  calls: BackupCalls;
+  /** Says what a backup is, what its file is, and what a restore does first. */
+  backupIs: string;
+  fileIs: string;
+  restoreNote: string;
+}
+
+/** Polls a backup or restore until it has finished. */
+async function waitJob(c: BerthClient, calls: BackupCalls, owner: string, id: string): Promise<Job> {
+  for (;;) {
+    const j = await calls.job(c, owner, id);
+    if (j.status === 'succeeded' || j.status === 'failed') return j;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** `update` (schedule, retention), `backup`, `backups` (with `backups download`) and `restore` under the add-on or volume command. */
+export function registerBackupCommands(parent: Command, k: BackupCli) {
+  parent
+    .command(`update <${k.arg}>`)
+    .description('change the backup schedule or retention')
+    .option('--project <project>', `project of the ${k.noun}`)
+    .option('--backup-schedule <cron>', 'cron in UTC; "" turns automatic backups off')
+    .option('--backup-keep <n>', 'backups kept', (v) => Number.parseInt(v, 10))
+    .action(async (owner: string, o: { project?: string; backupSchedule?: string; backupKeep?: number }, cmd: Command) => {
+      const x = await k.calls.update(client(cmd), owner, o.project, scheduleBody(o));
+      emit(globals(cmd), x, () => `Backups of ${x.name}: ${scheduleLine(x)}`);
+    });
+  parent
+    .command(`backup <${k.arg}>`)
+    .description(`take a backup (${k.backupIs}) now and wait for it`)
+    .option('--no-wait', 'return once it is queued')
+    .action(async (owner: string, o: { wait: boolean }, cmd: Command) => {
+      const c = client(cmd);
+      const job = await k.calls.create(c, owner);
+      emitJob(cmd, o.wait ? await waitJob(c, k.calls, owner, job.id) : job);
+    });
+  const backups = parent
+    .command(`backups <${k.arg}>`)
+    .description(`list a${k.noun.startsWith('a') ? 'n' : ''} ${k.noun}'s backups (and: backups download ${k.arg.toUpperCase()} BACKUP)`)
+    .action(async (owner: string, _o, cmd: Command) => emitBackups(cmd, (await k.calls.list(client(cmd), owner)).items));
+  backups
+    .command(`download <${k.arg}> <backup>`)
+    .description(`download a backup to a file (${k.fileIs})`)
+    .option('-o, --output <file>', `file to write (default: <${k.arg}>-<backup>.<ext>)`)
+    .action(async (owner: string, backup: string, o: { output?: string }, cmd: Command) => downloadBackup(cmd, k.base, owner, backup, o.output));
+  parent
+    .command(`restore <${k.arg}> <backup>`)
+    .description(`restore a backup into the ${k.noun} (${k.restoreNote}; asks you to type the ${k.noun} name)`)
+    .option(`--confirm <${k.arg}>`, `the ${k.noun} name, instead of typing it`)
+    .action(async (owner: string, backup: string, o: { confirm?: string }, cmd: Command) => {
+      await confirmTyped(owner, o.confirm, `This replaces the data of ${k.noun} ${owner} with backup ${backup}. Type the ${k.noun} name to go on: `);
+      const c = client(cmd);
+      const job = await k.calls.restore(c, owner, backup);
+      emitJob(cmd, await waitJob(c, k.calls, owner, job.id));
+    });
+}
+
+/** Prints a finished (or queued) job; a failed one makes the command fail. */
+function emitJob(cmd: Command, j: Job) {
+  emit(globals(cmd), j, () => `${j.kind} ${j.id}: ${j.status}${j.size_bytes !== null ? `, ${j.size_bytes} bytes` : ''}${j.reason ? ` (${j.reason})` : ''}`);
+  if (j.status === 'failed') process.exitCode = 1;
+}
+
+function emitBackups(cmd: Command, items: Job[]) {
+  emit(globals(cmd), items, () =>
+    table(items.map((j) => ({ ...j, size_bytes: j.size_bytes ?? '-' })), [['id', 'Id'], ['trigger', 'Trigger'], ['status', 'Status'], ['size_bytes', 'Bytes'], ['created_at', 'Taken'], ['reason', 'Reason']]),
+  );
+}
+
+/** Downloads a backup's file from `{base}/{owner}/backups/{backup}/download`. */
+export async function downloadBackup(cmd: Command, base: string, owner: string, backup: string, output: string | undefined) {
+  const c = client(cmd);
+  const res = await fetch(c.url(`${base}/${encodeURIComponent(owner)}/backups/${encodeURIComponent(backup)}/download`), {
+    headers: c.opts.token ? { authorization: `Bearer ${c.opts.token}` } : {},
+  });
+  if (!res.ok || !res.body) throw new Error(`download failed: HTTP ${res.status} ${await res.text()}`);
+  const name = output ?? /filename="([^"]+)"/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `${owner}-${backup}`;
+  await pipeline(Readable.fromWeb(res.body as never), createWriteStream(name, { mode: 0o600 }));
+  emit(globals(cmd), { file: name }, () => `Wrote ${name}.`);
+}
+
+/** The --backup-schedule / --backup-keep options of an update, as a body ("" turns the schedule off). */
+const scheduleBody = (o: { backupSchedule?: string; backupKeep?: number }) => ({
+  ...(o.backupSchedule !== undefined ? { backup_schedule: o.backupSchedule === '' ? null : o.backupSchedule } : {}),
+  ...(o.backupKeep !== undefined ? { backup_keep: o.backupKeep } : {}),
+});
+
+export const scheduleLine = (x: { backup_schedule: string | null; backup_keep: number }) => (x.backup_schedule ? `${x.backup_schedule} (keep ${x.backup_keep})` : '-');
