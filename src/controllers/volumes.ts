@@ -9,6 +9,7 @@ import { lastLogLines } from './health.js';
 import { Passes } from './passes.js';
 
 const USAGE_TIMEOUT_MS = 120_000;
+const USAGE_TTL_MS = 30_000;
 
 /**
  * Volumes: removes the engine volumes of deleted Berth volumes, and runs their backups and
@@ -20,6 +21,7 @@ const USAGE_TIMEOUT_MS = 120_000;
 export class VolumeController {
   private readonly passes: Passes;
   private readonly backups: BackupRunner;
+  private readonly measured = new Map<string, { at: number; value: Promise<number | null> }>();
 
   constructor(
     private readonly ctx: ControllerDeps,
@@ -73,10 +75,23 @@ export class VolumeController {
   }
 
   /**
-   * Bytes the volume uses on disk, measured now (du in a read-only helper); null when no app has
-   * mounted it yet (there is no engine volume to measure).
+   * Bytes the volume uses on disk (du in a read-only helper); null when no app has mounted it yet
+   * (there is no engine volume to measure). A measurement serves every caller for USAGE_TTL_MS and
+   * callers meanwhile share the one under way: a GET must not be able to start a container per call.
    */
-  async usage(v: Pick<VolumeRow, 'id' | 'project_id'>): Promise<number | null> {
+  usage(v: Pick<VolumeRow, 'id' | 'project_id'>): Promise<number | null> {
+    const now = Date.now();
+    for (const [id, m] of this.measured) if (now - m.at > USAGE_TTL_MS) this.measured.delete(id);
+    const hit = this.measured.get(v.id);
+    if (hit) return hit.value;
+    const value = this.measure(v);
+    this.measured.set(v.id, { at: now, value });
+    // A failed measurement is not kept: the next caller tries again.
+    value.catch(() => this.measured.delete(v.id));
+    return value;
+  }
+
+  private async measure(v: Pick<VolumeRow, 'id' | 'project_id'>): Promise<number | null> {
     const { runtime, instanceId } = this.ctx;
     if (!(await runtime.listVolumes({ [LABEL.instance]: instanceId, [LABEL.volume]: v.id })).length) return null;
     const id = await runtime.createHelper(volumeUsageSpec(instanceId, v));
