@@ -78,6 +78,10 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   return releaseDto(row, app.live_release_id);
 }
 
+/** An event of the add-on's project (addon.*): the dashboard's add-on screens refetch on them. */
+const addonEvent = (ctx: ApiContext, a: store.AddonRow, kind: string, message: string, appId: string | null = null, data: Record<string, unknown> = {}) =>
+  ctx.events.record({ project_id: a.project_id, app_id: appId, kind, message, data: { addon: a.id, ...data } });
+
 async function jobFor(ctx: ApiContext, user: AuthUser, addonId: string, jobId: string) {
   const a = await addonFor(ctx, user, addonId, undefined, 'viewer');
   const j = await store.jobById(ctx.db, jobId);
@@ -119,6 +123,7 @@ export const addonHandlers = {
       if (isUniqueViolation(err)) throw conflict(`project "${project.name}" already has an add-on named "${name}"`, 'name');
       throw err;
     }
+    await addonEvent(ctx, row, 'addon.created', `${user.username} created ${row.type} add-on ${name}`);
     ctx.nudgeAddons();
     return addonDto(ctx, { ...row, project_name: project.name, role: project.role });
   },
@@ -134,6 +139,7 @@ export const addonHandlers = {
       ...(body.backup_schedule !== undefined ? { backup_schedule: body.backup_schedule } : {}),
       ...(body.backup_keep !== undefined ? { backup_keep: body.backup_keep } : {}),
     });
+    await addonEvent(ctx, a, 'addon.updated', `${user.username} changed the backup settings of ${a.name}`);
     ctx.nudgeAddons();
     return addonDto(ctx, await addonFor(ctx, user, a.id, undefined, 'viewer'));
   },
@@ -144,6 +150,7 @@ export const addonHandlers = {
     if (attached.length) throw conflict(`add-on "${a.name}" is attached to ${attached.map((t) => t.slug).join(', ')}: detach it first`, 'id');
     // The row goes now; the controller removes the container, the data volume and the backups.
     await store.deleteAddon(ctx.db, a.id);
+    await addonEvent(ctx, a, 'addon.deleted', `${user.username} deleted add-on ${a.name}`);
     ctx.nudgeAddons();
     return { ok: true };
   },
@@ -162,6 +169,7 @@ export const addonHandlers = {
     if (clash) throw conflict(`app "${app.slug}" already has an add-on attached as ${as}: choose another "as"`, 'as');
     await store.insertAttachment(ctx.db, { addon_id: a.id, app_id: app.id, as_name: as, created_at: now() });
     const release = await setAppVar(ctx, user, app.id, key, addonUrl(ctx.secrets, a), `Attach ${a.name} as ${key}`);
+    await addonEvent(ctx, a, 'addon.attached', `${a.name} attached to ${app.slug} as ${key}`, app.id);
     return { addon: await addonDto(ctx, a), release };
   },
 
@@ -172,6 +180,7 @@ export const addonHandlers = {
     if (!t) throw badRequest(`add-on "${a.name}" is not attached to "${app.slug}"`, 'app');
     await store.deleteAttachment(ctx.db, a.id, app.id);
     const release = await setAppVar(ctx, user, app.id, `${t.as_name}_URL`, null, `Detach ${a.name} (${t.as_name}_URL)`);
+    await addonEvent(ctx, a, 'addon.detached', `${a.name} detached from ${app.slug}`, app.id);
     return { addon: await addonDto(ctx, a), release };
   },
 
@@ -179,6 +188,7 @@ export const addonHandlers = {
     const a = await addonFor(ctx, user, params.id, undefined, 'developer');
     const row = store.newJob(newId('bkp'), a.id, 'backup', 'manual');
     await store.insertJob(ctx.db, row);
+    await addonEvent(ctx, a, 'addon.backup.queued', `${user.username} asked for a backup of ${a.name}`, null, { job: row.id });
     ctx.nudgeAddons();
     return jobDto(row);
   },
@@ -197,6 +207,7 @@ export const addonHandlers = {
     if (b.status !== 'succeeded') throw badRequest(`backup "${b.id}" is ${b.status}: only a succeeded backup can be restored`, 'backup');
     const row = store.newJob(newId('rst'), a.id, 'restore', 'manual', b.id);
     await store.insertJob(ctx.db, row);
+    await addonEvent(ctx, a, 'addon.restore.queued', `${user.username} asked to restore ${b.id} into ${a.name}`, null, { job: row.id });
     ctx.nudgeAddons();
     return jobDto(row);
   },

@@ -6,6 +6,7 @@ import { ensureAddon, removeDeleted } from './servers.js';
 import { runJob } from './jobs.js';
 import { dueBackups } from './schedule.js';
 import { Passes } from '../passes.js';
+import { tell } from '../tell.js';
 
 /**
  * Managed add-ons: keeps each add-on's server running, removes what deleted ones left, and runs
@@ -56,6 +57,7 @@ export class AddonController {
       await ensureAddon(this.d, a).catch(async (err) => {
         this.d.log.warn({ err, addon: a.id }, 'add-on could not be started');
         await store.updateAddon(this.d.db, a.id, { status: 'failed', message: (err as Error).message.slice(0, 2000) });
+        if (a.status !== 'failed') await tell(this.d, { project_id: a.project_id, kind: 'addon.failed', message: `add-on ${a.name} could not be started: ${(err as Error).message.slice(0, 500)}`, data: { addon: a.id } });
       });
     }
     await dueBackups(this.d, addons, new Date());
