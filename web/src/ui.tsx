@@ -134,7 +134,8 @@ export function Field({ label, onChange, field, error, ...input }: { label: stri
       <input {...input} onChange={(e) => onChange(e.target.value)} aria-invalid={msg ? true : undefined} aria-describedby={msg ? id : undefined} />
     </label>
   );
-  return msg ? (
+  // With `field` the wrapper is always there, so an error appearing does not replace the input (and its focus).
+  return field ? (
     <span className="field">
       {control}
       <FieldMessage id={id} message={msg} />

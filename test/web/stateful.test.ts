@@ -1,0 +1,191 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, Locator, Page } from 'playwright-core';
+import type { BerthClient } from '../../src/client/index.js';
+import { DockerRuntime } from '../../src/runtime/docker.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { ensureTestAppImage } from '../support/images.js';
+import { waitFor } from '../support/wait.js';
+import { launchChromium, screenshot } from '../support/browser.js';
+
+const WAIT = { timeout: 120_000 };
+
+/**
+ * The dashboard's screens for stateful apps, in a real Chromium against a real Berth, Docker Engine
+ * and PostgreSQL add-on: a volume, mounted in the app's settings; a PostgreSQL add-on attached to
+ * the app; a backup listed with its size, downloaded and restored; a one-off command and a scheduled
+ * one with their exit codes and output. Every check is what the page shows; lists change without a
+ * reload (the events stream).
+ */
+describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
+  let s: TestServer;
+  let dev: BerthClient;
+  let browser: Browser;
+  let page: Page;
+
+  before(async () => {
+    const image = await ensureTestAppImage(new DockerRuntime({}));
+    s = await startServer();
+    dev = await s.newUser('dev');
+    await dev.call('createProject', { body: { name: 'shop' } });
+    await dev.call('createApp', { body: { name: 'web', project: 'shop' } });
+    await dev.call('deployApp', { params: { id: 'web' }, body: { image_id: image } });
+    await waitFor('web to run', async () => (await dev.call('getApp', { params: { id: 'web' } })).status === 'running', { timeoutMs: 120_000 });
+    browser = await launchChromium();
+    page = await (await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' })).newPage();
+    await page.goto(`${s.url}/login`);
+    await page.getByLabel('Username', { exact: true }).fill('dev');
+    await page.getByLabel('Password', { exact: true }).fill('pw-dev-secret');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Projects' }).waitFor();
+  });
+  after(async () => {
+    await browser?.close();
+    await s?.destroy();
+  });
+
+  const projectTab = (name: string) => page.getByRole('navigation', { name: 'Project sections' }).getByRole('link', { name, exact: true }).click();
+  const appTab = (name: string) => page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name, exact: true }).click();
+  /** The API's message about a field, shown beside it: the input is marked invalid and described by it. */
+  const fieldError = async (input: Locator) => {
+    await page.waitForFunction((el) => el?.getAttribute('aria-invalid') === 'true', await input.elementHandle());
+    const id = (await input.getAttribute('aria-describedby'))!;
+    return (await page.locator(`[id="${id}"]`).textContent()) ?? '';
+  };
+
+  test('create a volume; a second of the same name is refused beside the name field', async () => {
+    await page.goto(`${s.url}/projects/shop`);
+    await projectTab('Volumes');
+    assert.match(page.url(), /\/projects\/shop\/volumes$/);
+    const form = page.getByRole('form', { name: 'New volume' });
+    await form.getByLabel('Volume name', { exact: true }).fill('data');
+    await form.getByLabel('Size (MB, optional)', { exact: true }).fill('512');
+    await form.getByRole('button', { name: 'Create volume' }).click();
+    const row = page.getByRole('row', { name: 'Volume data' });
+    await row.getByText('512 MB').waitFor();
+    await row.getByText('no app').waitFor();
+    await form.getByLabel('Volume name', { exact: true }).fill('data');
+    await form.getByRole('button', { name: 'Create volume' }).click();
+    assert.match(await fieldError(form.getByLabel('Volume name', { exact: true })), /already has a volume named "data"/);
+  });
+
+  test('mount it in the app’s settings: a relative path and a rolling strategy are refused beside their fields', async () => {
+    await page.goto(`${s.url}/apps/web`);
+    await appTab('Settings');
+    const form = page.getByRole('form', { name: 'App settings' });
+    await form.getByRole('button', { name: 'Add a mount' }).click();
+    await form.getByLabel('Mount path', { exact: true }).fill('data');
+    await form.getByLabel('Release command', { exact: true }).fill('node -e process.exit(0)');
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    assert.match(await fieldError(form.getByLabel('Mount path', { exact: true })), /absolute/);
+    await form.getByLabel('Mount path', { exact: true }).fill('/data');
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    // A select's name is its label and its value ("Strategy rolling").
+    const strategy = form.getByRole('combobox', { name: /^Strategy/ });
+    assert.match(await fieldError(strategy), /recreate/);
+    await strategy.selectOption('recreate');
+    await form.getByRole('button', { name: 'Save settings' }).click();
+    await form.getByRole('status').getByText('Saved').waitFor();
+    const app = await dev.call('getApp', { params: { id: 'web' } });
+    assert.deepEqual(app.volumes, [{ volume: 'data', path: '/data' }]);
+    assert.deepEqual(app.release_command, ['node', '-e', 'process.exit(0)']);
+    await screenshot(page, 'app-settings');
+    // The project's volumes say which app mounts each one.
+    await page.getByRole('link', { name: 'shop' }).first().click();
+    await projectTab('Volumes');
+    await page.getByRole('row', { name: 'Volume data' }).getByRole('link', { name: 'web' }).waitFor();
+    await screenshot(page, 'project-volumes');
+  });
+
+  test('create a PostgreSQL add-on and watch it come up without a reload', async () => {
+    await projectTab('Add-ons');
+    const form = page.getByRole('form', { name: 'New add-on' });
+    await form.getByRole('combobox', { name: /^Type/ }).selectOption('postgres');
+    await form.getByLabel('Add-on name', { exact: true }).fill('db');
+    await form.getByRole('button', { name: 'Create add-on' }).click();
+    const row = page.getByRole('row', { name: 'Add-on db' });
+    await row.getByText('PostgreSQL').waitFor();
+    await row.getByText('db:5432').waitFor();
+    await row.getByText('running', { exact: true }).waitFor(WAIT);
+    await screenshot(page, 'project-addons');
+  });
+
+  test('attach it to the app: DATABASE_URL becomes a secret config var and makes a release', async () => {
+    await page.getByRole('row', { name: 'Add-on db' }).getByRole('link', { name: 'db' }).click();
+    await page.getByRole('heading', { name: 'db', exact: true }).waitFor();
+    const form = page.getByRole('form', { name: 'Attach to an app' });
+    await form.getByRole('combobox', { name: /^App/ }).selectOption('web');
+    await form.getByRole('button', { name: 'Attach' }).click();
+    await page.getByRole('status').getByText(/Attached to web: release v\d+ is rolling out/).waitFor();
+    await page.getByRole('listitem', { name: 'Attachment web' }).getByText('DATABASE_URL').waitFor();
+    const app = await dev.call('getApp', { params: { id: 'web' } });
+    assert.ok(app.secret_env.includes('DATABASE_URL'));
+  });
+
+  test('back up now: the backup is listed with its size; it downloads; a restore asks for the name typed', async () => {
+    await page.getByRole('button', { name: 'Back up now' }).click();
+    const row = page.getByRole('row', { name: /^Backup bkp_/ });
+    await row.getByText('succeeded', { exact: true }).waitFor(WAIT);
+    const [b] = (await dev.call('listBackups', { params: { id: 'db' } })).items;
+    assert.ok(b.size_bytes && b.size_bytes > 0, JSON.stringify(b));
+    // The size the page shows is the size of the file taken.
+    const shown = (await row.getByRole('cell').nth(4).textContent())!;
+    const [, n, unit] = /^([\d.]+) (B|KB|MB)$/.exec(shown) ?? [];
+    assert.ok(n, `a size is shown: ${shown}`);
+    const factor = { B: 1, KB: 1024, MB: 1024 * 1024 }[unit as 'B' | 'KB' | 'MB'];
+    assert.ok(Math.abs(Number(n) * factor - b.size_bytes) <= 0.05 * b.size_bytes + factor * 0.05, `${shown} ≈ ${b.size_bytes} bytes`);
+    // The download link, fetched with the page's own session: the whole file, pg_dump's custom format.
+    const href = (await row.getByRole('link', { name: `Download ${b.id}` }).getAttribute('href'))!;
+    const got = await page.evaluate(async (url) => {
+      const r = await fetch(url);
+      const buf = new Uint8Array(await r.arrayBuffer());
+      return { status: r.status, size: buf.length, magic: String.fromCharCode(...buf.slice(0, 5)) };
+    }, href);
+    assert.deepEqual(got, { status: 200, size: b.size_bytes, magic: 'PGDMP' });
+    await screenshot(page, 'addon');
+    // Restore: not before the add-on's name is typed.
+    await row.getByRole('button', { name: `Restore ${b.id}` }).click();
+    const confirm = row.getByRole('button', { name: 'Confirm' });
+    assert.equal(await confirm.isDisabled(), true);
+    await row.getByLabel('Type db to confirm').fill('db');
+    await confirm.click();
+    await page.getByRole('status').filter({ hasText: `Restore of ${b.id}` }).getByText('succeeded', { exact: true }).waitFor(WAIT);
+  });
+
+  test('a scheduled command is listed with its last runs, exit codes and output', async () => {
+    await page.goto(`${s.url}/apps/web/cron`);
+    const form = page.getByRole('form', { name: 'Schedule a command' });
+    await form.getByLabel('Schedule', { exact: true }).fill('every minute');
+    await form.getByLabel('Command', { exact: true }).fill('node -e console.log("tick")');
+    await form.getByRole('button', { name: 'Add scheduled command' }).click();
+    assert.ok((await fieldError(form.getByLabel('Schedule', { exact: true }))).length > 0, 'a bad schedule is refused beside its field');
+    await form.getByLabel('Schedule', { exact: true }).fill('*/2 * * * * *');
+    await form.getByRole('button', { name: 'Add scheduled command' }).click();
+    const row = page.getByRole('row', { name: 'Scheduled */2 * * * * *' });
+    await row.getByRole('cell', { name: 'node -e console.log("tick")', exact: true }).waitFor();
+    // Its runs show up as they finish, without a reload.
+    await row.getByText('exit 0').first().waitFor(WAIT);
+    await row.getByRole('button', { name: /^Show output of run_/ }).first().click();
+    await page.getByRole('log').getByText('tick').waitFor(WAIT);
+    await screenshot(page, 'app-cron');
+    await row.getByRole('button', { name: 'Remove scheduled node -e console.log("tick")' }).click();
+    await row.getByRole('button', { name: 'Confirm' }).click();
+    await row.waitFor({ state: 'detached' });
+    assert.deepEqual((await dev.call('listCron', { params: { id: 'web' } })).items, []);
+  });
+
+  test('run a one-off command: its output and exit code; the list has the release command and the scheduled runs', async () => {
+    await appTab('Runs');
+    await page.getByLabel('Command', { exact: true }).fill('node -e console.log(6*7);process.exit(3)');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    const out = page.getByRole('region', { name: /^Output of run_/ });
+    await out.getByRole('log').getByText('42').waitFor(WAIT);
+    await out.getByText('exit code 3').waitFor(WAIT);
+    const row = page.getByRole('row').filter({ hasText: 'console.log(6*7)' });
+    await row.getByText('failed', { exact: true }).waitFor(WAIT);
+    await row.getByRole('cell', { name: '3', exact: true }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'release command' }).first().waitFor();
+    await page.getByRole('row').filter({ hasText: 'scheduled' }).first().waitFor();
+    await screenshot(page, 'app-runs');
+  });
+});
