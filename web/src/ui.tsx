@@ -62,14 +62,14 @@ export function useAction() {
   return { busy, error, run };
 }
 
-/** A button that asks first: "Roll back to v3?" [Confirm] [Cancel]. With `typed`, the user types that word to confirm. */
-export function ConfirmButton(props: { label: string; question: string; typed?: string; danger?: boolean; onConfirm: () => Promise<unknown> }) {
+/** A button that asks first: "Roll back to v3?" [Confirm] [Cancel]. With `typed`, the user types that word to confirm; `name`, when the label alone does not say what it acts on. */
+export function ConfirmButton(props: { label: string; name?: string; question: string; typed?: string; danger?: boolean; onConfirm: () => Promise<unknown> }) {
   const [open, setOpen] = useState(false);
   const [text, setText] = useState('');
   const { busy, error, run } = useAction();
   if (!open) {
     return (
-      <button type="button" className={props.danger ? 'danger' : ''} onClick={() => setOpen(true)}>
+      <button type="button" className={props.danger ? 'danger' : ''} aria-label={props.name} onClick={() => setOpen(true)}>
         {props.label}
       </button>
     );

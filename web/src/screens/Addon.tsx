@@ -189,12 +189,13 @@ function Backups({ addon: a, canChange, reload }: AddonProps) {
                 <td>
                   {b.status === 'succeeded' && (
                     <>
-                      <a href={backupDownloadUrl(a.id, b.id)} download>
-                        Download {b.id}
+                      <a href={backupDownloadUrl(a.id, b.id)} download aria-label={`Download ${b.id}`}>
+                        Download
                       </a>{' '}
                       {canChange && (
                         <ConfirmButton
-                          label={`Restore ${b.id}`}
+                          label="Restore"
+                          name={`Restore ${b.id}`}
                           question={`Restore ${b.id} into ${a.name}? Its current data is replaced.`}
                           typed={a.name}
                           danger

@@ -50,6 +50,7 @@ export function Runs({ app, canChange }: AppProps) {
         </form>
       )}
       <ErrorText error={list.error} />
+      {shown && <RunOutput key={shown} id={shown} />}
       <table>
         <thead>
           <tr>
@@ -78,9 +79,7 @@ export function Runs({ app, canChange }: AppProps) {
               <td>{duration(r)}</td>
               <td>
                 {!r.tty && (
-                  <button type="button" aria-expanded={shown === r.id} onClick={() => setShown(shown === r.id ? null : r.id)}>
-                    {shown === r.id ? 'Hide' : 'Show'} output of {r.id}
-                  </button>
+                  <OutputToggle id={r.id} shown={shown} setShown={setShown} />
                 )}
               </td>
             </tr>
@@ -88,8 +87,16 @@ export function Runs({ app, canChange }: AppProps) {
         </tbody>
       </table>
       {list.data && items.length === 0 && <p>No runs yet.</p>}
-      {shown && <RunOutput key={shown} id={shown} />}
     </Section>
+  );
+}
+
+/** "Output" on screen; its name says which run, for screen readers and tests. */
+function OutputToggle({ id, shown, setShown }: { id: string; shown: string | null; setShown: (id: string | null) => void }) {
+  return (
+    <button type="button" aria-expanded={shown === id} aria-label={`${shown === id ? 'Hide' : 'Show'} output of ${id}`} onClick={() => setShown(shown === id ? null : id)}>
+      {shown === id ? 'Hide output' : 'Output'}
+    </button>
   );
 }
 
@@ -167,9 +174,7 @@ export function Cron({ app, canChange }: AppProps) {
                       <Status value={r.status} /> {r.exit_code !== null && `exit ${r.exit_code} · `}
                       {ago(r.created_at)}
                       {r.reason && <span className="muted small"> · {r.reason}</span>}{' '}
-                      <button type="button" aria-expanded={shown === r.id} onClick={() => setShown(shown === r.id ? null : r.id)}>
-                        {shown === r.id ? 'Hide' : 'Show'} output of {r.id}
-                      </button>
+                      <OutputToggle id={r.id} shown={shown} setShown={setShown} />
                     </li>
                   ))}
                 </ul>
@@ -178,7 +183,8 @@ export function Cron({ app, canChange }: AppProps) {
               {canChange && (
                 <td>
                   <ConfirmButton
-                    label={`Remove scheduled ${formatArgv(c.command)}`}
+                    label="Remove"
+                    name={`Remove scheduled ${formatArgv(c.command)}`}
                     question={`Remove the scheduled command ${formatArgv(c.command)}?`}
                     danger
                     onConfirm={() => call('removeCron', { params: { id: app.id, cron: c.id } }).then(list.reload)}
