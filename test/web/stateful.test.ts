@@ -188,4 +188,29 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
     await page.getByRole('row').filter({ hasText: 'scheduled' }).first().waitFor();
     await screenshot(page, 'app-runs');
   });
+
+  test('a viewer sees these screens without their action buttons', async () => {
+    await s.admin.call('createUser', { body: { username: 'watcher', password: 'pw-watcher-secret' } });
+    await dev.call('addMember', { params: { id: 'shop' }, body: { username: 'watcher', role: 'viewer' } });
+    const vctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    const v = await vctx.newPage();
+    await v.goto(`${s.url}/login`);
+    await v.getByLabel('Username', { exact: true }).fill('watcher');
+    await v.getByLabel('Password', { exact: true }).fill('pw-watcher-secret');
+    await v.getByRole('button', { name: 'Log in' }).click();
+    await v.getByRole('heading', { name: 'Projects' }).waitFor();
+    const none = async (url: string, shown: string, buttons: (string | RegExp)[]) => {
+      await v.goto(`${s.url}${url}`);
+      await v.getByText(shown).first().waitFor();
+      for (const name of buttons) assert.equal(await v.getByRole('button', { name }).count(), 0, `${url}: no "${name}" button`);
+    };
+    await none('/projects/shop/volumes', 'data', ['Create volume', /^Delete/]);
+    await none('/projects/shop/addons', 'db:5432', ['Create add-on']);
+    const db = (await dev.call('getAddon', { params: { id: 'db' }, query: {} })).id;
+    await none(`/addons/${db}`, 'DATABASE_URL', ['Back up now', 'Attach', /^Detach/, /^Restore/, 'Delete add-on', 'Save backup settings']);
+    await none('/apps/web/runs', 'release command', ['Run']);
+    await none('/apps/web/cron', 'Scheduled commands', ['Add scheduled command']);
+    await none('/apps/web/settings', 'Volume mounts', ['Save settings', 'Add a mount', /^Remove mount/]);
+    await vctx.close();
+  });
 });
