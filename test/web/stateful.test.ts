@@ -202,7 +202,10 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
     const none = async (url: string, shown: string, buttons: (string | RegExp)[]) => {
       await v.goto(`${s.url}${url}`);
       await v.getByText(shown).first().waitFor();
-      for (const name of buttons) assert.equal(await v.getByRole('button', { name }).count(), 0, `${url}: no "${name}" button`);
+      for (const name of buttons) {
+        const count = typeof name === 'string' ? await v.getByRole('button', { name, exact: true }).count() : await v.getByRole('button', { name }).count();
+        assert.equal(count, 0, `${url}: no "${name}" button`);
+      }
     };
     await none('/projects/shop/volumes', 'data', ['Create volume', /^Delete/]);
     await none('/projects/shop/addons', 'db:5432', ['Create add-on']);
