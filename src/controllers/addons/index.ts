@@ -1,4 +1,5 @@
 import type { ControllerDeps } from '../deps.js';
+import { tell } from '../tell.js';
 import { LABEL } from '../../runtime/labels.js';
 import * as store from '../../store/addons.js';
 import { ADDON_JOB_LABEL } from '../../domain/addons.js';
@@ -6,7 +7,6 @@ import { ensureAddon, removeDeleted } from './servers.js';
 import { runJob } from './jobs.js';
 import { dueBackups } from './schedule.js';
 import { Passes } from '../passes.js';
-import { tell } from '../tell.js';
 
 /**
  * Managed add-ons: keeps each add-on's server running, removes what deleted ones left, and runs
