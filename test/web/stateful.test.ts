@@ -189,6 +189,25 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
     await screenshot(page, 'app-runs');
   });
 
+  test('the new screens work at 375 px wide: no sideways scrolling of the page', async () => {
+    const mctx = await browser.newContext({ viewport: { width: 375, height: 740 }, storageState: await page.context().storageState() });
+    const m = await mctx.newPage();
+    const db = (await dev.call('getAddon', { params: { id: 'db' }, query: {} })).id;
+    for (const [url, shown] of [
+      ['/projects/shop/volumes', 'Create volume'],
+      ['/projects/shop/addons', 'Create add-on'],
+      [`/addons/${db}`, 'Back up now'],
+      ['/apps/web/runs', 'release command'],
+      ['/apps/web/cron', 'Add scheduled command'],
+      ['/apps/web/settings', 'Save settings'],
+    ]) {
+      await m.goto(`${s.url}${url}`);
+      await m.getByText(shown).first().waitFor();
+      assert.ok((await m.evaluate(() => document.documentElement.scrollWidth)) <= 375, `${url} fits 375 px`);
+    }
+    await mctx.close();
+  });
+
   test('a viewer sees these screens without their action buttons', async () => {
     await s.admin.call('createUser', { body: { username: 'watcher', password: 'pw-watcher-secret' } });
     await dev.call('addMember', { params: { id: 'shop' }, body: { username: 'watcher', role: 'viewer' } });
