@@ -235,4 +235,20 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
     await none('/apps/web/settings', 'Volume mounts', ['Save settings', 'Add a mount', /^Remove mount/]);
     await vctx.close();
   });
+
+  test('detach the add-on (a release without DATABASE_URL), then delete it with its name typed', async () => {
+    const db = (await dev.call('getAddon', { params: { id: 'db' }, query: {} })).id;
+    await page.goto(`${s.url}/addons/${db}`);
+    await page.getByRole('button', { name: 'Detach from web' }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByRole('status').getByText(/Detached from web: release v\d+ is rolling out/).waitFor();
+    await page.getByText('Not attached to any app.').waitFor();
+    assert.ok(!(await dev.call('getApp', { params: { id: 'web' } })).secret_env.includes('DATABASE_URL'));
+    await page.getByRole('button', { name: 'Delete add-on' }).click();
+    await page.getByLabel('Type db to confirm').fill('db');
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('No add-ons.').waitFor();
+    assert.match(page.url(), /\/projects\/shop\/addons$/);
+    assert.deepEqual((await dev.call('listAddons', { query: {} })).items, []);
+  });
 });
