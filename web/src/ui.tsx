@@ -176,6 +176,16 @@ export function FieldMessage({ id, message }: { id: string; message: string | nu
   );
 }
 
+/** One term of a facts list (`<dl className="facts">`). */
+export function Fact({ term, className, children }: { term: string; className?: string; children: ReactNode }) {
+  return (
+    <div>
+      <dt>{term}</dt>
+      <dd className={className}>{children}</dd>
+    </div>
+  );
+}
+
 /** 1536 → "1.5 KB". */
 export function bytes(n: number | null | undefined): string {
   if (n === null || n === undefined) return '—';

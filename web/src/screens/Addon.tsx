@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { backupDownloadUrl, call, type Addon, type AddonJob } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Field, SelectField, Section, Status, ago, bytes, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, Fact, Field, SelectField, Section, Status, ago, bytes, useAction, useLoad } from '../ui';
 import { ADDON_TYPES } from './Addons';
 
 /** One add-on: where it answers, the apps it is attached to (attach, detach), backups (take, download, restore), delete. */
@@ -25,26 +25,16 @@ export function AddonPage() {
       <h1>{a.name}</h1>
       <section aria-label="Overview" className="overview">
         <dl className="facts">
-          <div>
-            <dt>Type</dt>
-            <dd>{ADDON_TYPES[a.type]}</dd>
-          </div>
-          <div>
-            <dt>Status</dt>
-            <dd>
-              <Status value={a.status} />
-            </dd>
-          </div>
-          <div>
-            <dt>Address (project network only)</dt>
-            <dd className="mono">
-              {a.host}:{a.port}
-            </dd>
-          </div>
-          <div>
-            <dt>Image</dt>
-            <dd className="mono">{a.image}</dd>
-          </div>
+          <Fact term="Type">{ADDON_TYPES[a.type]}</Fact>
+          <Fact term="Status">
+            <Status value={a.status} />
+          </Fact>
+          <Fact term="Address (project network only)" className="mono">
+            {a.host}:{a.port}
+          </Fact>
+          <Fact term="Image" className="mono">
+            {a.image}
+          </Fact>
         </dl>
         {a.message && <p className="error">{a.message}</p>}
         {canChange && (
