@@ -19,6 +19,10 @@ import { randomPassword } from '../../lib/crypto.js';
 
 type AddonView = store.AddonRow & { project_name: string; role: Role };
 
+/** An event of the add-on's project (addon.*): the dashboard's add-on screens refetch on them. */
+const addonEvent = (ctx: ApiContext, a: store.AddonRow, kind: string, message: string, appId: string | null = null) =>
+  ctx.events.record({ project_id: a.project_id, app_id: appId, kind, message, data: { addon: a.id } });
+
 async function addonDto(ctx: ApiContext, a: AddonView) {
   const attached = await store.attachmentsOf(ctx.db, a.id);
   return {
@@ -78,10 +82,6 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   return releaseDto(row, app.live_release_id);
 }
 
-/** An event of the add-on's project (addon.*): the dashboard's add-on screens refetch on them. */
-const addonEvent = (ctx: ApiContext, a: store.AddonRow, kind: string, message: string, appId: string | null = null, data: Record<string, unknown> = {}) =>
-  ctx.events.record({ project_id: a.project_id, app_id: appId, kind, message, data: { addon: a.id, ...data } });
-
 async function jobFor(ctx: ApiContext, user: AuthUser, addonId: string, jobId: string) {
   const a = await addonFor(ctx, user, addonId, undefined, 'viewer');
   const j = await store.jobById(ctx.db, jobId);
@@ -139,8 +139,8 @@ export const addonHandlers = {
       ...(body.backup_schedule !== undefined ? { backup_schedule: body.backup_schedule } : {}),
       ...(body.backup_keep !== undefined ? { backup_keep: body.backup_keep } : {}),
     });
-    await addonEvent(ctx, a, 'addon.updated', `${user.username} changed the backup settings of ${a.name}`);
     ctx.nudgeAddons();
+    await addonEvent(ctx, a, 'addon.updated', `${user.username} changed the backup settings of ${a.name}`);
     return addonDto(ctx, await addonFor(ctx, user, a.id, undefined, 'viewer'));
   },
 
@@ -188,7 +188,6 @@ export const addonHandlers = {
     const a = await addonFor(ctx, user, params.id, undefined, 'developer');
     const row = store.newJob(newId('bkp'), a.id, 'backup', 'manual');
     await store.insertJob(ctx.db, row);
-    await addonEvent(ctx, a, 'addon.backup.queued', `${user.username} asked for a backup of ${a.name}`, null, { job: row.id });
     ctx.nudgeAddons();
     return jobDto(row);
   },
@@ -207,7 +206,6 @@ export const addonHandlers = {
     if (b.status !== 'succeeded') throw badRequest(`backup "${b.id}" is ${b.status}: only a succeeded backup can be restored`, 'backup');
     const row = store.newJob(newId('rst'), a.id, 'restore', 'manual', b.id);
     await store.insertJob(ctx.db, row);
-    await addonEvent(ctx, a, 'addon.restore.queued', `${user.username} asked to restore ${b.id} into ${a.name}`, null, { job: row.id });
     ctx.nudgeAddons();
     return jobDto(row);
   },

@@ -65,9 +65,9 @@ export const volumeHandlers = {
     const v = await volumeFor(ctx, user, params.id, query.project, 'developer');
     const users = await appsMounting(ctx.db, v.project_id, v.name);
     if (users.length) throw conflict(`volume "${v.name}" is mounted by ${users.join(', ')}: unmount it first (berth apps update APP --volume ...)`, 'id');
+    await ctx.events.record({ project_id: v.project_id, kind: 'volume.deleted', message: `${user.username} deleted volume ${v.name}`, data: { volume: v.id } });
     // The row goes now; the volume controller removes the engine volume once no container uses it.
     await volumes.deleteVolume(ctx.db, v.id);
-    await ctx.events.record({ project_id: v.project_id, kind: 'volume.deleted', message: `${user.username} deleted volume ${v.name}`, data: { volume: v.id } });
     ctx.nudge();
     return { ok: true };
   },

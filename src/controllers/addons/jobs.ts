@@ -10,7 +10,6 @@ import { now } from '../../store/db.js';
 import { ADDON_LABEL, backupFile, jobSpec } from '../../domain/addons.js';
 import { LABEL } from '../../runtime/labels.js';
 import { lastLogLines } from '../health.js';
-import { tell } from '../tell.js';
 
 const JOB_TIMEOUT_MS = 60 * 60_000;
 const IN_CONTAINER = '/tmp/berth-backup';
@@ -23,9 +22,6 @@ const IN_CONTAINER = '/tmp/berth-backup';
  */
 export async function runJob(d: ControllerDeps, a: AddonRow, job: AddonJobRow, stopping: AbortSignal): Promise<void> {
   await store.updateJob(d.db, job.id, { status: 'running' });
-  const said = (status: string, detail = '') =>
-    tell(d, { project_id: a.project_id, kind: `addon.${job.kind}.${status}`, message: `${job.kind} ${job.id} of ${a.name} ${status}${detail}`, data: { addon: a.id, job: job.id } });
-  await said('running');
   const restore = job.kind === 'restore';
   const source = restore ? await store.jobById(d.db, job.backup_id ?? '') : job;
   const file = backupFile(d.config.dataDir, source?.addon_id ?? a.id, source?.id ?? job.id, a.type);
@@ -63,12 +59,10 @@ export async function runJob(d: ControllerDeps, a: AddonRow, job: AddonJobRow, s
     }
     await store.updateJob(d.db, job.id, { status: 'succeeded', size_bytes: size, finished_at: now() });
     if (!restore) await prune(d, a);
-    await said('succeeded', size === null ? '' : ` (${size} bytes)`);
   } catch (err) {
     if (stopping.aborted) return; // the next start marks it failed
     await rm(`${file}.part`, { force: true });
     await store.updateJob(d.db, job.id, { status: 'failed', reason: (err as Error).message.slice(0, 4000), finished_at: now() });
-    await said('failed', `: ${(err as Error).message.slice(0, 500)}`);
   } finally {
     if (id && !stopping.aborted) await d.runtime.removeContainer(id).catch(() => {});
     if (server && !stopping.aborted) await d.runtime.startContainer(server).catch((err) => d.log.warn({ err }, 'add-on did not start again after a restore'));

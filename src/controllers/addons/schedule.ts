@@ -3,7 +3,6 @@ import type { AddonRow } from '../../store/addons.js';
 import * as store from '../../store/addons.js';
 import { newId } from '../../lib/ids.js';
 import { lastFiring } from '../../domain/cron.js';
-import { tell } from '../tell.js';
 
 /**
  * Queues a scheduled backup for each add-on whose schedule fired since its last scheduled backup
@@ -20,8 +19,6 @@ export async function dueBackups(d: ControllerDeps, addons: AddonRow[], at: Date
     const missed = fired.getTime() - since.getTime() > 0 && last ? lastFiring(a.backup_schedule, new Date(fired.getTime() - 1)) > since : false;
     if (missed) d.log.warn({ addon: a.id }, 'scheduled backups were missed while the control plane was down; taking one now');
     const note = missed ? 'runs were missed while the control plane was down: one backup taken for them' : null;
-    const id = newId('bkp');
-    await store.insertJob(d.db, store.newJob(id, a.id, 'backup', 'schedule', null, note));
-    await tell(d, { project_id: a.project_id, kind: 'addon.backup.queued', message: `scheduled backup of ${a.name} queued`, data: { addon: a.id, job: id } });
+    await store.insertJob(d.db, store.newJob(newId('bkp'), a.id, 'backup', 'schedule', null, note));
   }
 }
