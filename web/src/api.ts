@@ -16,6 +16,14 @@ export type Build = RouteOutput<'getBuild'>;
 export type BerthEvent = RouteOutput<'listEvents'>['items'][number];
 export type User = RouteOutput<'whoami'>;
 export type LogLine = RouteOutput<'appLogs'>['lines'][number];
+export type Volume = RouteOutput<'getVolume'>;
+export type Addon = RouteOutput<'getAddon'>;
+export type AddonJob = RouteOutput<'getAddonJob'>;
+export type Run = RouteOutput<'getRun'>;
+export type CronJob = RouteOutput<'listCron'>['items'][number];
+
+/** Where a succeeded backup's file downloads from (GET, the session cookie; outside the JSON contract). */
+export const backupDownloadUrl = (addon: string, job: string) => pathOf('/api/v1/addons/:id/backups/:job/download', { id: addon, job });
 
 export class ApiError extends Error {
   constructor(

@@ -10,6 +10,7 @@ import { BuildPage } from './screens/Build';
 import { EventsPage } from './screens/Events';
 import { Tokens } from './screens/Tokens';
 import { Users } from './screens/Users';
+import { AddonPage } from './screens/Addon';
 import { AuthContext, useAuth } from './auth';
 import './styles.css';
 
@@ -48,7 +49,8 @@ function Shell() {
         <Routes>
           <Route path="/" element={<Navigate to="/projects" replace />} />
           <Route path="/projects" element={<Projects />} />
-          <Route path="/projects/:name" element={<ProjectPage />} />
+          <Route path="/projects/:name/:tab?" element={<ProjectPage />} />
+          <Route path="/addons/:id" element={<AddonPage />} />
           <Route path="/apps/:slug/:tab?" element={<AppPage />} />
           <Route path="/builds/:id" element={<BuildPage />} />
           <Route path="/events" element={<EventsPage />} />

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
+import { useCallback, useEffect, useId, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
 import { ApiError } from './api';
 
 /** Loads data for a screen; `reload` refetches (live events call it) without blanking what is shown. */
@@ -20,8 +20,20 @@ export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
   return { ...state, reload };
 }
 
-export function ErrorText({ error }: { error: unknown }) {
-  if (!error) return null;
+/** `volumes[0].path` and `volumes.0.path` (the handler's and the schema's spelling) are one field. */
+const sameField = (a: string, b: string) => a.replace(/\[(\d+)\]/g, '.$1') === b.replace(/\[(\d+)\]/g, '.$1');
+
+/** The message of an API error that names this field (details.field), else null. */
+export function fieldError(error: unknown, field: string | undefined): string | null {
+  return field && error instanceof ApiError && error.field && sameField(error.field, field) ? error.message : null;
+}
+
+/**
+ * An error, unless it names one of `fields`: those are shown next to their field (Field's `error`),
+ * so the form does not say it twice.
+ */
+export function ErrorText({ error, fields = [] }: { error: unknown; fields?: string[] }) {
+  if (!error || fields.some((f) => fieldError(error, f))) return null;
   const msg = error instanceof ApiError ? error.message : error instanceof Error ? error.message : String(error);
   return (
     <p role="alert" className="error">
@@ -50,14 +62,14 @@ export function useAction() {
   return { busy, error, run };
 }
 
-/** A button that asks first: "Roll back to v3?" [Confirm] [Cancel]. With `typed`, the user types that word to confirm. */
-export function ConfirmButton(props: { label: string; question: string; typed?: string; danger?: boolean; onConfirm: () => Promise<unknown> }) {
+/** A button that asks first: "Roll back to v3?" [Confirm] [Cancel]. With `typed`, the user types that word to confirm; `name`, when the label alone does not say what it acts on. */
+export function ConfirmButton(props: { label: string; name?: string; question: string; typed?: string; danger?: boolean; onConfirm: () => Promise<unknown> }) {
   const [open, setOpen] = useState(false);
   const [text, setText] = useState('');
   const { busy, error, run } = useAction();
   if (!open) {
     return (
-      <button type="button" className={props.danger ? 'danger' : ''} onClick={() => setOpen(true)}>
+      <button type="button" className={props.danger ? 'danger' : ''} aria-label={props.name} onClick={() => setOpen(true)}>
         {props.label}
       </button>
     );
@@ -108,12 +120,82 @@ export function Section({ title, children, actions }: { title: string; children:
   );
 }
 
-/** A labelled text input (the label names the field for screen readers and tests). */
-export function Field({ label, onChange, ...input }: { label: string; value: string; onChange: (v: string) => void } & Omit<InputHTMLAttributes<HTMLInputElement>, 'onChange' | 'value'>) {
-  return (
+/**
+ * A labelled text input (the label names the field for screen readers and tests). With `field` (the
+ * API's name for it) and `error`, an API error naming that field is shown right beside it and the
+ * input is marked invalid and described by it.
+ */
+export function Field({ label, onChange, field, error, ...input }: { label: string; value: string; onChange: (v: string) => void; field?: string; error?: unknown } & Omit<InputHTMLAttributes<HTMLInputElement>, 'onChange' | 'value'>) {
+  const id = useId();
+  const msg = fieldError(error, field);
+  const control = (
     <label>
       {label}
-      <input {...input} onChange={(e) => onChange(e.target.value)} />
+      <input {...input} onChange={(e) => onChange(e.target.value)} aria-invalid={msg ? true : undefined} aria-describedby={msg ? id : undefined} />
     </label>
   );
+  // With `field` the wrapper is always there, so an error appearing does not replace the input (and its focus).
+  return field ? (
+    <span className="field">
+      {control}
+      <FieldMessage id={id} message={msg} />
+    </span>
+  ) : (
+    control
+  );
+}
+
+/** A labelled select of `options` ([value, text] pairs), with the API's error about `field` beside it, as Field does. */
+export function SelectField(props: { label: string; value: string; onChange: (v: string) => void; options: [string, string][]; field?: string; error?: unknown; disabled?: boolean; required?: boolean }) {
+  const id = useId();
+  const msg = fieldError(props.error, props.field);
+  return (
+    <span className="field">
+      <label>
+        {props.label}
+        <select value={props.value} disabled={props.disabled} required={props.required} onChange={(e) => props.onChange(e.target.value)} aria-invalid={msg ? true : undefined} aria-describedby={msg ? id : undefined}>
+          {props.options.map(([v, text]) => (
+            <option key={v} value={v}>
+              {text}
+            </option>
+          ))}
+        </select>
+      </label>
+      <FieldMessage id={id} message={msg} />
+    </span>
+  );
+}
+
+/** The API's message about one field, beside it (Field, and selects that show it themselves). */
+export function FieldMessage({ id, message }: { id: string; message: string | null }) {
+  if (!message) return null;
+  return (
+    <span role="alert" id={id} className="error field-error">
+      {message}
+    </span>
+  );
+}
+
+/** One term of a facts list (`<dl className="facts">`). */
+export function Fact({ term, className, children }: { term: string; className?: string; children: ReactNode }) {
+  return (
+    <div>
+      <dt>{term}</dt>
+      <dd className={className}>{children}</dd>
+    </div>
+  );
+}
+
+/** 1536 → "1.5 KB". */
+export function bytes(n: number | null | undefined): string {
+  if (n === null || n === undefined) return '—';
+  if (n < 1024) return `${n} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }

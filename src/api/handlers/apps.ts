@@ -172,6 +172,7 @@ export const appHandlers = {
         const desc = mounts.length ? `Volumes: ${mounts.map((m) => `${m.volume}:${m.path}`).join(', ')}` : 'Volumes: none';
         await createRelease(ctx.db, ctx.events, fresh, { image: a.image, description: desc, userId: user.id });
       }
+      await ctx.events.record({ project_id: a.project_id, app_id: a.id, kind: 'app.updated', message: `${user.username} changed ${Object.keys(patch).join(', ')} of ${a.slug}` });
       ctx.nudge(a.id);
     }
     return appDto(ctx, (await apps.findApp(ctx.db, user.id, a.id))!);

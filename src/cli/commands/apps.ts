@@ -3,6 +3,7 @@ import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
 import type { RouteOutput } from '../../api/contract.js';
+import { parseArgv } from '../../lib/argv.js';
 
 type App = RouteOutput<'getApp'>;
 
@@ -127,11 +128,4 @@ function parseMount(spec: string): { volume: string; path: string } {
   const i = spec.indexOf(':');
   if (i <= 0) throw new Error(`--volume ${spec}: expected VOLUME:/path`);
   return { volume: spec.slice(0, i), path: spec.slice(i + 1) };
-}
-
-/** A JSON array as is; otherwise words split on spaces (no shell: quotes are not interpreted); "" → none. */
-function parseArgv(text: string): string[] {
-  if (text.trim() === '') return [];
-  if (text.trim().startsWith('[')) return JSON.parse(text) as string[];
-  return text.trim().split(/\s+/);
 }

@@ -1,4 +1,5 @@
 import type { ControllerDeps } from '../deps.js';
+import { tell } from '../tell.js';
 import { LABEL } from '../../runtime/labels.js';
 import * as store from '../../store/addons.js';
 import { ADDON_JOB_LABEL, ADDON_SESSION_LABEL } from '../../domain/addons.js';
@@ -66,6 +67,7 @@ export class AddonController {
       await ensureAddon(this.d, a).catch(async (err) => {
         this.d.log.warn({ err, addon: a.id }, 'add-on could not be started');
         await store.updateAddon(this.d.db, a.id, { status: 'failed', message: (err as Error).message.slice(0, 2000) });
+        if (a.status !== 'failed') await tell(this.d, { project_id: a.project_id, kind: 'addon.failed', message: `add-on ${a.name} could not be started: ${(err as Error).message.slice(0, 500)}`, data: { addon: a.id } });
       });
     }
     await this.backups.pass(addons.map((a) => addonTarget(this.d, a)));

@@ -6,6 +6,7 @@ import type { AddonRow } from '../../store/addons.js';
 import { updateAddon } from '../../store/addons.js';
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { ADDON_LABEL, ADDON_TYPES, addonSpec } from '../../domain/addons.js';
+import { tell } from '../tell.js';
 
 /** True when something accepts TCP connections at address:port within the timeout. */
 export function answers(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
@@ -42,6 +43,7 @@ export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void>
   if (address && (await answers(address, ADDON_TYPES[a.type].port))) {
     await updateAddon(d.db, a.id, { status: 'running', message: null });
     d.log.info({ addon: a.id }, 'add-on is up');
+    await tell(d, { project_id: a.project_id, kind: 'addon.running', message: `add-on ${a.name} is up`, data: { addon: a.id } });
   }
 }
 

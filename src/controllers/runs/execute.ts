@@ -6,6 +6,7 @@ import type { RunRow } from '../../store/runs.js';
 import { LABEL } from '../../runtime/labels.js';
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { releaseSpec } from '../apps/spec.js';
+import { tell } from '../tell.js';
 
 /** How often the output gathered so far is written for readers (the CLI's stream polls it). */
 const FLUSH_MS = 200;
@@ -28,6 +29,9 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
     return (await runs.runById(d.db, run.id)) ?? null;
   }
   if (run.status !== 'running') await runs.updateRun(d.db, run.id, { status: 'running' });
+  const what = `${run.kind === 'run' ? 'one-off command' : run.kind === 'cron' ? 'scheduled command' : 'release command'} ${(JSON.parse(run.command) as string[]).join(' ')}`;
+  const said = (kind: string, message: string) => tell(d, { project_id: app.project_id, app_id: app.id, kind, message, data: { run: run.id } });
+  await said('run.started', `${what} started`);
   const cfg = releaseConfig(release);
   let output = '';
   let truncated = false;
@@ -91,7 +95,9 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
   } finally {
     if (dockerId && !stopping.aborted) await d.runtime.removeContainer(dockerId).catch((err) => d.log.warn({ err }, 'run container removal failed'));
   }
-  return (await runs.runById(d.db, run.id)) ?? null;
+  const done = (await runs.runById(d.db, run.id)) ?? null;
+  if (done) await said(`run.${done.status}`, `${what} ${done.status}${done.reason ? `: ${done.reason}` : ''}`);
+  return done;
 }
 
 /** The last lines of a run's output, for a release's failure reason. */

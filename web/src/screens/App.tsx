@@ -5,11 +5,13 @@ import { useEvents } from '../live';
 import { ConfirmButton, ErrorText, Status, useAction, useLoad, Field } from '../ui';
 import { Builds, Config, Containers, Deploys, Domains } from './AppTabs';
 import { Logs } from './Logs';
+import { Cron, Runs } from './Runs';
+import { Settings } from './Settings';
 
 // Charts are the heaviest code and only this tab needs them.
 const Metrics = lazy(() => import('./Metrics').then((m) => ({ default: m.Metrics })));
 
-const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'containers'] as const;
+const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'containers', 'runs', 'cron', 'settings'] as const;
 export type Tab = (typeof TABS)[number];
 
 export interface AppProps {
@@ -54,6 +56,9 @@ export function AppPage() {
           </Suspense>
         )}
         {tab === 'containers' && <Containers {...props} />}
+        {tab === 'runs' && <Runs {...props} />}
+        {tab === 'cron' && <Cron {...props} />}
+        {tab === 'settings' && <Settings key={a.id} {...props} />}
         {!TABS.includes(tab as Tab) && <p>There is no such tab.</p>}
       </div>
     </>

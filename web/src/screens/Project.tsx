@@ -1,13 +1,15 @@
 import { useState, type FormEvent } from 'react';
-import { Link, useNavigate, useParams } from 'react-router-dom';
+import { Link, NavLink, useNavigate, useParams } from 'react-router-dom';
 import { call, type App } from '../api';
 import { useEvents } from '../live';
 import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useLoad, Field } from '../ui';
+import { ProjectVolumes } from './Volumes';
+import { ProjectAddons } from './Addons';
 
 const PAGE = 100;
 
 export function ProjectPage() {
-  const { name = '' } = useParams();
+  const { name = '', tab = '' } = useParams();
   const navigate = useNavigate();
   const [offset, setOffset] = useState(0);
   const project = useLoad(() => call('getProject', { params: { id: name } }), [name]);
@@ -29,52 +31,70 @@ export function ProjectPage() {
       <p className="muted">
         Your role: {p.role} · owner {p.owner.username}
       </p>
-      <Section title="Apps" actions={<span className="muted">{total} apps</span>}>
-        <ErrorText error={apps.error} />
-        <AppTable items={apps.data?.items ?? []} />
-        {total > PAGE && (
-          <nav aria-label="Pages" className="pager">
-            <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
-              Previous page
-            </button>
-            <span>
-              {offset + 1}–{Math.min(offset + PAGE, total)} of {total}
-            </span>
-            <button type="button" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>
-              Next page
-            </button>
-          </nav>
-        )}
-        {canChange && <NewApp project={p.name} onCreated={(slug) => navigate(`/apps/${encodeURIComponent(slug)}`)} />}
-      </Section>
-      <Section title="Members">
-        <ErrorText error={members.error} />
-        <ul className="plain">
-          {members.data?.items.map((m) => (
-            <li key={m.user_id}>
-              {m.username} — {m.role}{' '}
-              {isOwner && m.role !== 'owner' && (
-                <ConfirmButton label={`Remove ${m.username}`} question={`Remove ${m.username} from ${p.name}?`} danger onConfirm={() => call('removeMember', { params: { id: p.id, user: m.username } }).then(members.reload)} />
-              )}
-            </li>
-          ))}
-        </ul>
-        {isOwner && <AddMember project={p.id} onAdded={members.reload} />}
-      </Section>
-      {isOwner && (
-        <Section title="Settings">
-          <Rename project={p.id} current={p.name} onRenamed={(n) => navigate(`/projects/${encodeURIComponent(n)}`, { replace: true })} />
-          <ConfirmButton
-            label="Delete project"
-            question={`Delete project ${p.name} and all its apps?`}
-            typed={p.name}
-            danger
-            onConfirm={async () => {
-              await call('deleteProject', { params: { id: p.id } });
-              navigate('/projects');
-            }}
-          />
-        </Section>
+      <nav className="tabs" aria-label="Project sections">
+        {[
+          ['', 'Overview'],
+          ['volumes', 'Volumes'],
+          ['addons', 'Add-ons'],
+        ].map(([t, label]) => (
+          <NavLink key={t} end to={`/projects/${encodeURIComponent(p.name)}${t ? `/${t}` : ''}`}>
+            {label}
+          </NavLink>
+        ))}
+      </nav>
+      {tab === 'volumes' && <ProjectVolumes project={p} canChange={canChange} />}
+      {tab === 'addons' && <ProjectAddons project={p} canChange={canChange} />}
+      {tab !== '' && tab !== 'volumes' && tab !== 'addons' && <p>There is no such tab.</p>}
+      {tab === '' && (
+        <>
+          <Section title="Apps" actions={<span className="muted">{total} apps</span>}>
+            <ErrorText error={apps.error} />
+            <AppTable items={apps.data?.items ?? []} />
+            {total > PAGE && (
+              <nav aria-label="Pages" className="pager">
+                <button type="button" disabled={offset === 0} onClick={() => setOffset(Math.max(0, offset - PAGE))}>
+                  Previous page
+                </button>
+                <span>
+                  {offset + 1}–{Math.min(offset + PAGE, total)} of {total}
+                </span>
+                <button type="button" disabled={offset + PAGE >= total} onClick={() => setOffset(offset + PAGE)}>
+                  Next page
+                </button>
+              </nav>
+            )}
+            {canChange && <NewApp project={p.name} onCreated={(slug) => navigate(`/apps/${encodeURIComponent(slug)}`)} />}
+          </Section>
+          <Section title="Members">
+            <ErrorText error={members.error} />
+            <ul className="plain">
+              {members.data?.items.map((m) => (
+                <li key={m.user_id}>
+                  {m.username} — {m.role}{' '}
+                  {isOwner && m.role !== 'owner' && (
+                    <ConfirmButton label={`Remove ${m.username}`} question={`Remove ${m.username} from ${p.name}?`} danger onConfirm={() => call('removeMember', { params: { id: p.id, user: m.username } }).then(members.reload)} />
+                  )}
+                </li>
+              ))}
+            </ul>
+            {isOwner && <AddMember project={p.id} onAdded={members.reload} />}
+          </Section>
+          {isOwner && (
+            <Section title="Settings">
+              <Rename project={p.id} current={p.name} onRenamed={(n) => navigate(`/projects/${encodeURIComponent(n)}`, { replace: true })} />
+              <ConfirmButton
+                label="Delete project"
+                question={`Delete project ${p.name} and all its apps?`}
+                typed={p.name}
+                danger
+                onConfirm={async () => {
+                  await call('deleteProject', { params: { id: p.id } });
+                  navigate('/projects');
+                }}
+              />
+            </Section>
+          )}
+        </>
       )}
     </>
   );
