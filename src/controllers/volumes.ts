@@ -115,6 +115,7 @@ export class VolumeController {
     const { runtime, instanceId } = this.ctx;
     return {
       owner: { kind: 'volume', id: v.id },
+      project_id: v.project_id,
       name: `volume ${v.name}`,
       ready: true,
       backup_schedule: v.backup_schedule,

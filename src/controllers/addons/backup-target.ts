@@ -12,6 +12,7 @@ import type { BackupTarget } from '../backups/target.js';
 export function addonTarget(d: ControllerDeps, a: AddonRow): BackupTarget {
   return {
     owner: { kind: 'addon', id: a.id },
+    project_id: a.project_id,
     name: `add-on ${a.name}`,
     ready: a.status === 'running',
     backup_schedule: a.backup_schedule,

@@ -10,6 +10,7 @@ import { now } from '../../store/db.js';
 import { backupFile } from '../../domain/backups.js';
 import { lastLogLines } from '../health.js';
 import type { BackupTarget } from './target.js';
+import { tell } from '../tell.js';
 
 const JOB_TIMEOUT_MS = 60 * 60_000;
 const IN_CONTAINER = '/tmp/berth-backup';
@@ -21,7 +22,11 @@ const IN_CONTAINER = '/tmp/berth-backup';
  * found on start.
  */
 export async function runJob(d: ControllerDeps, t: BackupTarget, job: BackupJobRow, stopping: AbortSignal): Promise<void> {
+  // Screens follow a job through the events stream (addon.backup.running, volume.restore.failed...).
+  const told = (status: string, detail = '') =>
+    tell(d, { project_id: t.project_id, kind: `${t.owner.kind}.${job.kind}.${status}`, message: `${job.kind} of ${t.name} ${status}${detail}`, data: { [t.owner.kind]: t.owner.id, job: job.id } });
   await store.updateJob(d.db, job.id, { status: 'running' });
+  await told('running');
   const restore = job.kind === 'restore';
   const source = restore ? await store.jobById(d.db, job.backup_id ?? '') : job;
   const file = backupFile(d.config.dataDir, source ? store.ownerOf(source) : t.owner, source?.id ?? job.id, t.ext);
@@ -56,11 +61,13 @@ export async function runJob(d: ControllerDeps, t: BackupTarget, job: BackupJobR
       size = (await stat(file)).size;
     }
     await store.updateJob(d.db, job.id, { status: 'succeeded', size_bytes: size, finished_at: now() });
+    await told('succeeded');
     if (!restore) await prune(d, t);
   } catch (err) {
     if (stopping.aborted) return; // the next start marks it failed
     await rm(`${file}.part`, { force: true });
     await store.updateJob(d.db, job.id, { status: 'failed', reason: (err as Error).message.slice(0, 4000), finished_at: now() });
+    await told('failed', `: ${(err as Error).message.slice(0, 200)}`);
   } finally {
     if (id && !stopping.aborted) await d.runtime.removeContainer(id).catch(() => {});
     if (after && !stopping.aborted) await after().catch((err) => d.log.warn({ err, owner: t.owner }, `${t.name} did not start again after a restore`));

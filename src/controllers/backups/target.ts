@@ -6,6 +6,8 @@ import type { BackupOwner } from '../../store/backups.js';
  */
 export interface BackupTarget {
   owner: BackupOwner;
+  /** Its project: the events of its jobs are the project's. */
+  project_id: string;
   /** Its name, for messages. */
   name: string;
   /** False while it cannot be backed up or restored (an add-on not answering yet). */

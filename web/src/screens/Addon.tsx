@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { backupDownloadUrl, call, type Addon, type AddonJob } from '../api';
 import { useEvents } from '../live';
@@ -121,19 +121,16 @@ function Backups({ addon: a, canChange, reload }: AddonProps) {
   const list = useLoad(() => call('listBackups', { params: { id: a.id } }), [a.id]);
   const [restoreJob, setRestoreJob] = useState<string | null>(null);
   const restoring = useLoad<AddonJob | null>(() => (restoreJob ? call('getAddonJob', { params: { id: a.id, job: restoreJob } }) : Promise.resolve(null)), [a.id, restoreJob]);
-  useEvents(() => list.reload(), (e) => e.data?.addon === a.id);
-  const act = useAction();
-  const items = list.data?.items ?? [];
-  // A backup or restore moving from queued to running to done is no event: while one is under way, look again.
-  const underWay = [...items, ...(restoring.data ? [restoring.data] : [])].some((j) => j.status === 'queued' || j.status === 'running');
-  useEffect(() => {
-    if (!underWay) return;
-    const t = setInterval(() => {
+  // Each job's running/succeeded/failed is an event carrying data.addon (controllers/backups/jobs.ts).
+  useEvents(
+    () => {
       list.reload();
       restoring.reload();
-    }, 1000);
-    return () => clearInterval(t);
-  }, [underWay, list.reload, restoring.reload]);
+    },
+    (e) => e.data?.addon === a.id,
+  );
+  const act = useAction();
+  const items = list.data?.items ?? [];
   return (
     <>
       <Section
