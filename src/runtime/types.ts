@@ -25,6 +25,8 @@ export interface ContainerSpec {
   tty?: boolean;
   /** 'no' for one-off commands: they run once. Default: restarted unless stopped. */
   restart?: 'unless-stopped' | 'no';
+  /** Where a replica may run in cluster mode (Swarm constraints, e.g. `node.labels.tier==web`); one engine ignores it. */
+  placement?: { constraints: string[] };
 }
 
 export interface VolumeMount {

@@ -22,6 +22,10 @@ import { ImageController } from '../controllers/images.js';
 import { NotificationController } from '../controllers/notifications.js';
 import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
+import { OverlayAnchor, probeInNetns } from '../runtime/swarm/anchor.js';
+import { SwarmRuntime } from '../runtime/swarm/runtime.js';
+import type { Runtime } from '../runtime/types.js';
+import { STOP_GRACE_S } from '../domain/containers.js';
 import { VolumeController } from '../controllers/volumes.js';
 import { RunController } from '../controllers/runs/index.js';
 import { AddonController } from '../controllers/addons/index.js';
@@ -36,8 +40,13 @@ async function main() {
   log.info({ engine: store.engine, dataDir: config.dataDir }, 'database ready');
   await ensureAdmin(store.db, config.dataDir, config.adminPassword, log);
 
-  const runtime = new DockerRuntime({ dockerHost: config.dockerHost, helperImage: config.build.runtimeImage });
+  const instance = await instanceId(store.db);
+  const local = new DockerRuntime({ dockerHost: config.dockerHost, helperImage: config.build.runtimeImage });
+  // Cluster mode: replicas are Swarm services on overlays, reached through the anchor's namespace (docs/cluster.md).
+  const anchor = config.clusterMode ? new OverlayAnchor({ dockerHost: config.dockerHost, instanceId: instance, image: config.build.runtimeImage }) : undefined;
+  if (anchor) await anchor.prepare().catch((err) => log.warn({ err }, 'overlay anchor not ready; the router starts with a placeholder namespace'));
   const router = new HaproxyRouter({
+    serverNamespace: anchor?.netnsName,
     dataDir: config.dataDir,
     httpPort: config.routerHttpPort,
     httpsPort: config.routerHttpsPort,
@@ -52,7 +61,9 @@ async function main() {
   const events = new Events(store.db);
   const secrets = loadSecretBox(config.dataDir, config.secretKey);
   const buildLogs = new BuildLogHub();
-  const instance = await instanceId(store.db);
+  const runtime: Runtime = anchor
+    ? new SwarmRuntime({ local, dockerHost: config.dockerHost, anchor, onNetnsChanged: () => router.reload(), stopGraceS: STOP_GRACE_S })
+    : local;
   // Wiring, bottom up: the route controller needs nothing above it; the app controller syncs
   // routes; the build controller nudges the app controller; the API reaches each through ApiContext.
   const routes = new RouteController({ db: store.db, log, config }, router);
@@ -66,7 +77,7 @@ async function main() {
     buildLogs,
     log,
     clock: systemClock,
-    probe: (url) => probe(url),
+    probe: anchor ? (url) => probeInNetns(anchor.netnsPath, url) : (url) => probe(url),
     instanceId: instance,
   };
   const apps = new AppController(deps);
