@@ -16,7 +16,7 @@ import type {
   RuntimeEvent,
 } from '../types.js';
 import type { OverlayAnchor } from './anchor.js';
-import { failures, replicaService, toContainerInfo, ENDED, type EngineService, type EngineTask } from './replica-service.js';
+import { failures, replicaService, toContainerInfo, type EngineService, type EngineTask } from './replica-service.js';
 import { SwarmServices } from './services.js';
 
 interface ServiceApi {
@@ -139,19 +139,32 @@ export class SwarmRuntime implements Runtime {
   async stopContainer(id: string, timeoutSec: number): Promise<void> {
     if (isLocal(id)) return this.local.stopContainer(id, timeoutSec);
     if (!(await this.scale(id, 0))) return;
-    const deadline = Date.now() + (Math.max(0, timeoutSec) + 30) * 1000;
-    while ((await this.tasks([id])).some((t) => !ENDED.has(t.Status.State))) {
-      if (Date.now() > deadline) throw new Error(`service ${id}: its task did not stop within ${timeoutSec + 30} s`);
-      await sleep(this.pollMs);
-    }
+    await this.settled(id, (Math.max(0, timeoutSec) + 30) * 1000);
   }
 
+  /**
+   * Removed only once Swarm's task reaper has deleted its tasks: Docker 20.10's manager panics
+   * (nil task in SetServiceTasksRemove) when a service is removed while the reaper deletes one of
+   * its tasks, which is what follows a scale to 0 (measured: the manager's dockerd died on it).
+   */
   async removeContainer(id: string): Promise<void> {
     if (isLocal(id)) return this.local.removeContainer(id);
+    if (!(await this.scale(id, 0))) return;
+    // A task Swarm cannot reap (its node is down) would hold the removal forever: past the wait, remove anyway.
+    await this.settled(id, 60_000).catch(() => undefined);
     try {
       await this.api.getService(id).remove({ abortSignal: this.signal() });
     } catch (err) {
       if (statusOf(err) !== 404) throw refusal('remove service', err);
+    }
+  }
+
+  /** Waits until a service scaled to 0 has no task left (stopped, then deleted by the reaper). */
+  private async settled(id: string, ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while ((await this.tasks([id])).length > 0) {
+      if (Date.now() > deadline) throw new Error(`service ${id}: its task did not stop and go within ${Math.round(ms / 1000)} s`);
+      await sleep(this.pollMs);
     }
   }
 
