@@ -4,7 +4,8 @@ import { ApiError } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { startServer } from '../support/server.js';
 import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
-import { assertNoDrops, viaRouter, withLoad } from '../support/load.js';
+import { assertNoDrops, startLoad, viaRouter, withLoad } from '../support/load.js';
+import { run } from '../../src/lib/exec.js';
 import { healthy, settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
 import { loadImage, startNodes, type DindNode } from './nodes-harness.js';
@@ -14,7 +15,7 @@ import { loadImage, startNodes, type DindNode } from './nodes-harness.js';
 // the overlay anchor's network namespace (docs/cluster.md). The image is loaded into every node
 // (no registry here: Berth's own is another piece of work).
 
-test('cluster mode: 6 replicas over the nodes, all through the router; scale; rolling deploy under load; placement', async (t) => {
+test('cluster mode: 6 replicas over the nodes, all through the router; scale; rolling deploy under load; placement; a worker killed', async (t) => {
   const cluster = await startNodes(3);
   t.after(() => cluster.destroy());
   const [manager, w1, w2] = cluster.nodes as [DindNode, DindNode, DindNode];
@@ -50,11 +51,13 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   const services = async () => (await manager.docker(['service', 'ls', '-q', '--filter', `label=berth.app=${app.id}`])).stdout.split('\n').filter(Boolean);
 
   // Six replicas: live, spread over at least two nodes, every one answering through the host's router.
+  const t0 = Date.now();
   await admin.call('deployApp', { params: { id: 'spread' }, body: { image_id: image, replicas: 6 } });
   const v1 = await settled(admin, 'spread', 1, 300_000);
   assert.equal(v1.status, 'live', v1.reason ?? '');
   await healthy(admin, 'spread', 6, { timeoutMs: 120_000 });
   const spread = await replicasByNode();
+  t.diagnostic(`6 replicas live and in rotation ${Date.now() - t0} ms after the deploy call; by node: ${JSON.stringify(spread)}`);
   assert.equal(Object.values(spread).reduce((a, b) => a + b, 0), 6, JSON.stringify(spread));
   assert.ok(Object.values(spread).filter((n) => n > 0).length >= 2, `replicas on one node only: ${JSON.stringify(spread)}`);
   assert.equal((await answering(60)).size, 6, 'not every replica answered through the router');
@@ -88,6 +91,7 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   });
   assertNoDrops(result, 'rolling deploy across nodes');
   assert.ok(result.sent > 0);
+  t.diagnostic(`rolling deploy of 4 replicas across nodes: ${result.sent} requests, ${result.failed} failed`);
   assert.equal(JSON.parse((await get()).body).env.COLOR, 'blue');
 
   // Placement: a bad constraint is a 400 naming the field; a node label pins the next release's replicas.
@@ -118,4 +122,28 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   assert.match(v4.reason ?? '', /no suitable node/);
   assert.equal(JSON.parse((await get()).body).env.COLOR, 'green');
   await healthy(admin, 'spread', 4, { release: 3, timeoutMs: 120_000 });
+
+  // A worker dies under load: its replicas' tasks start on the other nodes, are checked and put back
+  // in rotation. Measured, with the requests that failed meanwhile (those on the dead node).
+  await admin.call('updateApp', { params: { id: 'spread' }, body: { placement: null } });
+  await admin.call('scaleApp', { params: { id: 'spread' }, body: { replicas: 6 } });
+  await admin.call('setEnv', { params: { id: 'spread' }, body: { set: { COLOR: 'any' } } });
+  assert.equal((await settled(admin, 'spread', 5, 300_000)).status, 'live');
+  await healthy(admin, 'spread', 6, { release: 5, timeoutMs: 120_000 });
+  const before = await replicasByNode();
+  const [victimHost, lost] = Object.entries(before).filter(([h]) => h !== 'node0').sort((a, b) => b[1] - a[1])[0]!;
+  assert.ok(lost > 0, `no replica on a worker: ${JSON.stringify(before)}`);
+  const victim = cluster.nodes[Number(victimHost.slice(4))]!;
+  const load = startLoad({ port: s.routerPort, host: 'spread.localhost', concurrency: 4 });
+  const killedAt = Date.now();
+  assert.equal((await run('docker', ['kill', victim.name], { timeoutMs: 60_000 })).code, 0);
+  await waitFor('every replica serving again on the nodes left', async () => {
+    const by = await replicasByNode();
+    const items = (await admin.call('listContainers', { query: { app: 'spread' } })).items;
+    return by[victimHost] === 0 && Object.values(by).reduce((a, b) => a + b, 0) === 6 && items.length === 6 && items.every((c) => c.status === 'healthy' && c.in_rotation);
+  }, { timeoutMs: 180_000, intervalMs: 250 });
+  const backMs = Date.now() - killedAt;
+  const during = await load.stop();
+  t.diagnostic(`${victimHost} killed with ${lost} of 6 replicas: all 6 serving again after ${backMs} ms; ${during.failed} of ${during.sent} requests failed meanwhile`);
+  assert.equal((await answering(60)).size, 6);
 });

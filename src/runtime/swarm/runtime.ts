@@ -286,7 +286,9 @@ export class SwarmRuntime implements Runtime {
       const now = new Date().toISOString();
       const out: RuntimeEvent[] = [];
       for (const s of services) {
-        const running = new Set(tasks.filter((t) => t.ServiceID === s.ID && t.Status.State === 'running').map((t) => t.ID));
+        // A task on a node that died still says `running` (nobody can tell it otherwise); Swarm gives up on it by
+        // changing its desired state when it starts the replacement: that is when the replica died for Berth.
+        const running = new Set(tasks.filter((t) => t.ServiceID === s.ID && t.Status.State === 'running' && t.DesiredState === 'running').map((t) => t.ID));
         const before = seen.get(s.ID);
         const base = { containerId: s.ID, labels: s.Spec.Labels ?? {}, time: now };
         for (const t of tasks.filter((x) => x.ServiceID === s.ID && before?.running.has(x.ID) && !running.has(x.ID))) {
