@@ -3,7 +3,7 @@ import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, MANAGED_LABEL } from './hardening.js';
 import { LABEL } from './labels.js';
-import { demuxLogs, jsonLines, withoutResent } from './log-stream.js';
+import { demuxUntil, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
 import { toContainerStats } from './stats.js';
 import type {
@@ -324,13 +324,7 @@ export class DockerRuntime implements Runtime {
       if (opts.signal?.aborted) return;
       throw engineError('logs', err);
     }
-    const stop = () => (Buffer.isBuffer(body) ? undefined : body.destroy());
-    signal?.addEventListener('abort', stop, { once: true });
-    try {
-      yield* withoutResent(demuxLogs(body));
-    } finally {
-      signal?.removeEventListener('abort', stop);
-    }
+    yield* withoutResent(demuxUntil(body, signal));
   }
 
   async stats(id: string): Promise<ContainerStats | null> {

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js';
 import { modemOptions } from '../docker.js';
 import { LABEL } from '../labels.js';
-import { demuxLogs } from '../log-stream.js';
+import { demuxUntil } from '../log-stream.js';
 import type {
   BuildImageOptions,
   ContainerInfo,
@@ -226,13 +226,7 @@ export class SwarmRuntime implements Runtime {
       if (opts.signal?.aborted) return;
       throw refusal('service logs', err);
     }
-    const stop = () => (Buffer.isBuffer(body) ? undefined : body.destroy());
-    signal?.addEventListener('abort', stop, { once: true });
-    try {
-      yield* demuxLogs(body);
-    } finally {
-      signal?.removeEventListener('abort', stop);
-    }
+    yield* demuxUntil(body, signal);
   }
 
   /** A replica's task may run on any node: the manager's engine has no stats for it. */
