@@ -61,9 +61,11 @@ async function main() {
   const events = new Events(store.db);
   const secrets = loadSecretBox(config.dataDir, config.secretKey);
   const buildLogs = new BuildLogHub();
-  const runtime: Runtime = anchor
+  const swarmRuntime = anchor
     ? new SwarmRuntime({ local, dockerHost: config.dockerHost, anchor, onNetnsChanged: () => router.reload(), stopGraceS: STOP_GRACE_S })
-    : local;
+    : undefined;
+  const runtime: Runtime = swarmRuntime ?? local;
+  const anchorWatch = new AbortController();
   // Wiring, bottom up: the route controller needs nothing above it; the app controller syncs
   // routes; the build controller nudges the app controller; the API reaches each through ApiContext.
   const routes = new RouteController({ db: store.db, log, config }, router);
@@ -131,6 +133,7 @@ async function main() {
   domains.start();
   // Only with BERTH_CLUSTER=1, and even then inert until an admin runs `cluster init` (no row: no engine call).
   if (config.clusterMode) nodes.start();
+  if (swarmRuntime) void swarmRuntime.watchAnchor(anchorWatch.signal);
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
   images.start();
@@ -148,6 +151,7 @@ async function main() {
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
     await app.close();
+    anchorWatch.abort();
     domains.stop();
     images.stop();
     notifications.stop();

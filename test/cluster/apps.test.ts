@@ -94,6 +94,20 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   t.diagnostic(`rolling deploy of 4 replicas across nodes: ${result.sent} requests, ${result.failed} failed`);
   assert.equal(JSON.parse((await get()).body).env.COLOR, 'blue');
 
+  // The anchor restarts (as with an engine restart on the manager): a new namespace, bound again,
+  // and the router reloads into it on its own.
+  const anchor = `berth-anchor-${s.instance}`;
+  const restartedAt = Date.now();
+  assert.equal((await manager.docker(['restart', '-t', '0', anchor])).code, 0);
+  await waitFor('the replicas answering through the restarted anchor', async () => {
+    try {
+      return (await answering(40)).size === 4;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+  t.diagnostic(`anchor restarted: every replica answered through the router again ${Date.now() - restartedAt} ms after the restart began`);
+
   // Placement: a bad constraint is a 400 naming the field; a node label pins the next release's replicas.
   const bad = await admin.call('updateApp', { params: { id: 'spread' }, body: { placement: { constraints: ['node.labels.tier=web'] } } }).then(
     () => assert.fail('a constraint without == or != was accepted'),

@@ -81,13 +81,30 @@ export class SwarmRuntime implements Runtime {
 
   async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
     await this.overlays.ensureOverlay(name, labels);
+    await this.syncAnchor(name);
+  }
+
+  /**
+   * Until the signal aborts, looks every `everyMs` whether the anchor still runs in the namespace
+   * the router connects from: a restarted anchor (an engine restart) has a new one, and until the
+   * router reloads, no replica of any app can be reached.
+   */
+  async watchAnchor(signal: AbortSignal, everyMs = 1000): Promise<void> {
+    while (!signal.aborted) {
+      await this.syncAnchor().catch(() => undefined);
+      await sleep(everyMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  /** The anchor on `network` (if given) and bound at its netns path; the router reloaded when that changed. */
+  private syncAnchor(network?: string): Promise<void> {
     // One at a time: binding the namespace is a delete and an attach of one path.
     const step = this.anchorQueue.then(async () => {
-      await this.opts.anchor.connect(name);
+      if (network) await this.opts.anchor.connect(network);
       if (await this.opts.anchor.sync()) await this.opts.onNetnsChanged();
     });
     this.anchorQueue = step.catch(() => undefined);
-    await step;
+    return step;
   }
 
   async removeNetwork(name: string): Promise<void> {
