@@ -53,6 +53,8 @@ export interface ContainerInfo {
   restartCount: number;
   /** Address on each attached network, by network name. */
   addresses: Record<string, string>;
+  /** The node (hostname) it runs on, when the runtime spans several (cluster mode); absent on one engine. */
+  node?: string;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

@@ -62,6 +62,13 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   assert.ok(Object.values(spread).filter((n) => n > 0).length >= 2, `replicas on one node only: ${JSON.stringify(spread)}`);
   assert.equal((await answering(60)).size, 6, 'not every replica answered through the router');
   assert.equal((await services()).length, 6);
+  // Each replica says which node it runs on, as the nodes list does; the logs come from every node.
+  const rows = (await admin.call('listContainers', { query: { app: 'spread' } })).items;
+  const rowNodes: Record<string, number> = {};
+  for (const r of rows) rowNodes[r.node] = (rowNodes[r.node] ?? 0) + 1;
+  assert.deepEqual(rowNodes, Object.fromEntries(Object.entries(spread).filter(([, n]) => n > 0)));
+  const logs = (await admin.call('appLogs', { params: { id: 'spread' }, query: { tail: 10000 } })).lines;
+  assert.equal(new Set(logs.filter((l) => /listening on 8080/.test(l.line)).map((l) => l.container)).size, 6, JSON.stringify(logs.slice(0, 20)));
 
   // A replica's service is hardened like a container: non-root, no capabilities, limits, no published port.
   const svc = JSON.parse((await manager.docker(['service', 'inspect', (await services())[0]!])).stdout)[0];

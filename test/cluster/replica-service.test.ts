@@ -26,9 +26,10 @@ const task = (id: string, createdAt: string, state: string, desired = 'running',
   ...extra,
 });
 
-test('a running task: running, with its overlay address by network name', () => {
-  const info = toContainerInfo(svc(1), [task('t1', '2026-01-01T00:00:11Z', 'running')]);
+test('a running task: running, with its overlay address by network name and its node', () => {
+  const info = toContainerInfo(svc(1), [task('t1', '2026-01-01T00:00:11Z', 'running', 'running', { NodeID: 'n2' })], (id) => ({ n2: 'node2' })[id]);
   assert.equal(info.state, 'running');
+  assert.equal(info.node, 'node2');
   assert.equal(info.addresses['berth-p1'], '10.0.1.7');
   assert.equal(info.restartCount, 0);
   assert.equal(info.name, 'web-v1-r0-g0');

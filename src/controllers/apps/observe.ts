@@ -24,6 +24,8 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
       continue;
     }
     if (!row.docker_id) await rows.updateContainer(db, row.id, { docker_id: c.id });
+    // Cluster mode: the replica's task may have moved to another node.
+    if (c.node && c.node !== row.node) await rows.updateContainer(db, row.id, { node: c.node });
     const address = c.addresses[projectNetwork(app.project_id)] ?? null;
     if (address !== row.address) {
       await rows.updateContainer(db, row.id, { address });

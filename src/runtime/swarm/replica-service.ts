@@ -89,7 +89,7 @@ export function failures(svc: EngineService, tasks: EngineTask[]): EngineTask[] 
 }
 
 /** The replica as a container: its current task's state and overlay address, failures as restarts. */
-export function toContainerInfo(svc: EngineService, all: EngineTask[]): ContainerInfo {
+export function toContainerInfo(svc: EngineService, all: EngineTask[], nodeName: (id: string) => string | undefined = () => undefined): ContainerInfo {
   const replicas = svc.Spec.Mode.Replicated?.Replicas ?? 0;
   const mine = all.filter((t) => t.ServiceID === svc.ID).sort(newestFirst);
   const current = mine.find((t) => t.DesiredState === 'running');
@@ -119,6 +119,7 @@ export function toContainerInfo(svc: EngineService, all: EngineTask[]): Containe
     startError: current && current.Status.State !== 'running' ? current.Status.Err || null : null,
     restartCount: failed.length,
     addresses,
+    ...(current?.NodeID && nodeName(current.NodeID) ? { node: nodeName(current.NodeID) } : {}),
     createdAt: svc.CreatedAt,
     startedAt: current?.Status.State === 'running' ? current.Status.Timestamp ?? null : null,
     finishedAt: ended ? lastEnded?.Status.Timestamp ?? null : null,

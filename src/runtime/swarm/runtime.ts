@@ -28,6 +28,7 @@ interface ServiceApi {
     logs(opts: CallOptions & Record<string, unknown>): Promise<Readable | Buffer>;
   };
   listServices(opts: CallOptions & { filters?: string }): Promise<EngineService[]>;
+  listNodes(opts?: CallOptions): Promise<{ ID: string; Description?: { Hostname?: string } }[]>;
   listTasks(opts: CallOptions & { filters?: string }): Promise<EngineTask[]>;
 }
 
@@ -65,6 +66,8 @@ export class SwarmRuntime implements Runtime {
   private readonly timeoutMs: number;
   private readonly pollMs: number;
   private anchorQueue: Promise<unknown> = Promise.resolve();
+  /** Node id → hostname, read again when a task names a node not in it. */
+  private readonly nodeNames = new Map<string, string>();
 
   constructor(private readonly opts: SwarmRuntimeOptions) {
     this.local = opts.local;
@@ -221,13 +224,16 @@ export class SwarmRuntime implements Runtime {
   async inspectContainer(id: string): Promise<ContainerInfo | null> {
     if (isLocal(id)) return this.local.inspectContainer(id);
     const svc = await this.inspectService(id);
-    return svc ? toContainerInfo(svc, await this.tasks([id])) : null;
+    if (!svc) return null;
+    const tasks = await this.tasks([id]);
+    return toContainerInfo(svc, tasks, await this.namer(tasks));
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
     const services = await this.services({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
     const tasks = services.length ? await this.tasks(services.map((s) => s.ID)) : [];
-    return [...(await this.local.listContainers(labels)), ...services.map((s) => toContainerInfo(s, tasks))];
+    const namer = await this.namer(tasks);
+    return [...(await this.local.listContainers(labels)), ...services.map((s) => toContainerInfo(s, tasks, namer))];
   }
 
   async *logs(id: string, opts: LogOptions): AsyncGenerator<LogLine> {
@@ -317,6 +323,15 @@ export class SwarmRuntime implements Runtime {
       first = false;
       await sleep(1000, undefined, { signal }).catch(() => undefined);
     }
+  }
+
+  /** Hostnames of the tasks' nodes (the list of nodes read again only for one not seen yet). */
+  private async namer(tasks: EngineTask[]): Promise<(id: string) => string | undefined> {
+    if (tasks.some((t) => t.NodeID && !this.nodeNames.has(t.NodeID))) {
+      const nodes = await this.api.listNodes({ abortSignal: this.signal() }).catch(() => []);
+      for (const n of nodes) if (n.Description?.Hostname) this.nodeNames.set(n.ID, n.Description.Hostname);
+    }
+    return (id) => this.nodeNames.get(id);
   }
 
   /** Sets the service's task count; false when there is no such service. */
