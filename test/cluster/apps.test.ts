@@ -105,7 +105,8 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   // and the router reloads into it on its own.
   const anchor = `berth-anchor-${s.instance}`;
   const restartedAt = Date.now();
-  assert.equal((await manager.docker(['restart', '-t', '0', anchor])).code, 0);
+  const restarted = await manager.docker(['restart', '-t', '0', anchor]);
+  assert.equal(restarted.code, 0, restarted.stderr);
   await waitFor('the replicas answering through the restarted anchor', async () => {
     try {
       return (await answering(40)).size === 4;
