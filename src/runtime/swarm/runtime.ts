@@ -20,7 +20,8 @@ import { failures, replicaService, toContainerInfo, type EngineService, type Eng
 import { SwarmServices } from './services.js';
 
 interface ServiceApi {
-  createService(opts: CallOptions & Record<string, unknown>): Promise<{ id: string }>;
+  /** POST /services/create; `auth` goes in X-Registry-Auth (undefined: no header). */
+  createService(auth: PullAuth | undefined, opts: CallOptions & Record<string, unknown>): Promise<{ id: string }>;
   getService(id: string): {
     inspect(opts?: CallOptions): Promise<EngineService>;
     update(opts: CallOptions & { _query: { version: number }; _body: Record<string, unknown> }): Promise<unknown>;
@@ -32,6 +33,13 @@ interface ServiceApi {
   listTasks(opts: CallOptions & { filters?: string }): Promise<EngineTask[]>;
 }
 
+/** Registry credentials as the Engine API takes them (X-Registry-Auth). */
+export interface PullAuth {
+  username: string;
+  password: string;
+  serveraddress: string;
+}
+
 export interface SwarmRuntimeOptions {
   /** The manager's own engine: builds, images, volumes, one-off commands and add-ons stay there. */
   local: Runtime;
@@ -39,6 +47,13 @@ export interface SwarmRuntimeOptions {
   anchor: OverlayAnchor;
   /** The anchor's namespace was bound anew: the router must reload to open it. */
   onNetnsChanged: () => Promise<void>;
+  /**
+   * Where every node pulls a replica's image from: given the replica's spec (its `berth.app` and
+   * `berth.version` labels name the release), the reference to run and the credentials to pull it
+   * with (Berth's registry publishes the release's image). Absent, or null: the spec's image as it
+   * is, which every node must already have.
+   */
+  imageFor?: (spec: ContainerSpec) => Promise<{ image: string; auth?: PullAuth } | null>;
   /** Grace a stopping replica gets between SIGTERM and SIGKILL (set on its service). */
   stopGraceS: number;
   callTimeoutMs?: number;
@@ -119,8 +134,10 @@ export class SwarmRuntime implements Runtime {
     if (!isReplica(spec)) return this.local.createContainer(spec);
     if (!Number.isFinite(spec.memoryMb) || spec.memoryMb < 6) throw new Error(`memoryMb must be at least 6, got ${spec.memoryMb}`);
     const image = await this.local.inspectImage(spec.image);
+    const published = (await this.opts.imageFor?.(spec)) ?? null;
+    const body = replicaService(published ? { ...spec, image: published.image } : spec, image?.user ?? '', this.opts.stopGraceS);
     try {
-      const res = await this.api.createService({ ...replicaService(spec, image?.user ?? '', this.opts.stopGraceS), abortSignal: this.signal() });
+      const res = await this.api.createService(published?.auth, { ...body, abortSignal: this.signal() });
       return res.id;
     } catch (err) {
       // Made by an earlier attempt the control plane did not live to record: adopt it.
