@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { statSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { ApiError } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
@@ -104,12 +105,15 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   // The anchor restarts (as with an engine restart on the manager): a new namespace, bound again,
   // and the router reloads into it on its own.
   const anchor = `berth-anchor-${s.instance}`;
+  const netns = () => statSync(`/var/run/netns/berth-${s.instance}`).ino;
+  const boundBefore = netns();
   const restartedAt = Date.now();
   const restarted = await manager.docker(['restart', '-t', '0', anchor]);
-  assert.equal(restarted.code, 0, restarted.stderr);
+  // Seen once: the engine refused the restart after stopping the anchor; the control plane's watch starts it again.
+  if (restarted.code !== 0) t.diagnostic(`docker restart of the anchor: ${restarted.stderr.trim()}`);
   await waitFor('the replicas answering through the restarted anchor', async () => {
     try {
-      return (await answering(40)).size === 4;
+      return netns() !== boundBefore && (await answering(40)).size === 4;
     } catch {
       return false;
     }
