@@ -1,9 +1,11 @@
 import { test } from 'node:test';
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { ApiError } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
-import { startServer } from '../support/server.js';
+import { CLI_MAIN, startServer } from '../support/server.js';
 import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
 import { assertNoDrops, startLoad, viaRouter, withLoad } from '../support/load.js';
 import { run } from '../../src/lib/exec.js';
@@ -27,8 +29,8 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   t.after(() => s.destroy());
   const admin = s.admin;
   await admin.call('initCluster', { body: {} });
-  const join = await admin.call('getJoinCommand', {});
-  for (const w of [w1, w2]) assert.equal((await w.docker(['swarm', 'join', '--token', join.token, join.manager_addr], 60_000)).code, 0);
+  const joinCmd = await admin.call('getJoinCommand', {});
+  for (const w of [w1, w2]) assert.equal((await w.docker(['swarm', 'join', '--token', joinCmd.token, joinCmd.manager_addr], 60_000)).code, 0);
   await waitFor('3 ready nodes', async () => (await admin.call('listNodes', {})).items.filter((n) => n.state === 'ready').length === 3, { timeoutMs: 60_000, intervalMs: 500 });
 
   await admin.call('createProject', { body: { name: 'web' } });
@@ -129,8 +131,15 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   assert.equal(bad.status, 400);
   assert.match(String((bad.details as { field?: string }).field), /^placement\.constraints/);
   await admin.call('setNodeLabels', { params: { id: 'node1' }, body: { labels: { tier: 'web' } } });
-  const placed = await admin.call('updateApp', { params: { id: 'spread' }, body: { placement: { constraints: ['node.labels.tier==web'] } } });
-  assert.deepEqual(placed.placement, { constraints: ['node.labels.tier==web'] });
+  // Through the CLI, as an operator would.
+  const home = mkdtempSync(join(tmpdir(), 'berth-cli-'));
+  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const placedBy = await run(process.execPath, [CLI_MAIN, 'apps', 'update', 'spread', '--constraint', 'node.labels.tier==web', '--json'], {
+    timeoutMs: 60_000,
+    env: { ...process.env, BERTH_CONFIG: join(home, 'config.json'), BERTH_URL: s.url, BERTH_TOKEN: admin.opts.token },
+  });
+  assert.equal(placedBy.code, 0, placedBy.stderr);
+  assert.deepEqual(JSON.parse(placedBy.stdout).placement, { constraints: ['node.labels.tier==web'] });
   await admin.call('setEnv', { params: { id: 'spread' }, body: { set: { COLOR: 'green' } } });
   assert.equal((await settled(admin, 'spread', 3, 300_000)).status, 'live');
   await healthy(admin, 'spread', 4, { release: 3, timeoutMs: 120_000 });
