@@ -173,13 +173,16 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   const load = startLoad({ port: s.routerPort, host: 'spread.localhost', concurrency: 4 });
   const killedAt = Date.now();
   assert.equal((await run('docker', ['kill', victim.name], { timeoutMs: 60_000 })).code, 0);
+  // Serving again = what a user sees: every replica answering through the router. (In one run, 60
+  // requests right after the API showed all 6 in rotation reached only 5 of them.)
   await waitFor('every replica serving again on the nodes left', async () => {
     const by = await replicasByNode();
     const items = (await admin.call('listContainers', { query: { app: 'spread' } })).items;
-    return by[victimHost] === 0 && Object.values(by).reduce((a, b) => a + b, 0) === 6 && items.length === 6 && items.every((c) => c.status === 'healthy' && c.in_rotation);
+    const placed = by[victimHost] === 0 && Object.values(by).reduce((a, b) => a + b, 0) === 6;
+    if (!placed || items.length !== 6 || !items.every((c) => c.status === 'healthy' && c.in_rotation)) return false;
+    return (await answering(30).catch(() => new Set())).size === 6;
   }, { timeoutMs: 180_000, intervalMs: 250 });
   const backMs = Date.now() - killedAt;
   const during = await load.stop();
-  t.diagnostic(`${victimHost} killed with ${lost} of 6 replicas: all 6 serving again after ${backMs} ms; ${during.failed} of ${during.sent} requests failed meanwhile`);
-  assert.equal((await answering(60)).size, 6);
+  t.diagnostic(`${victimHost} killed with ${lost} of 6 replicas: all 6 answering through the router again after ${backMs} ms; ${during.failed} of ${during.sent} requests failed meanwhile`);
 });
