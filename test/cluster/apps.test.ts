@@ -170,8 +170,10 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
   const [victimHost, lost] = Object.entries(before).filter(([h]) => h !== 'node0').sort((a, b) => b[1] - a[1])[0]!;
   assert.ok(lost > 0, `no replica on a worker: ${JSON.stringify(before)}`);
   const victim = cluster.nodes[Number(victimHost.slice(4))]!;
+  const addressesBefore = (await admin.call('listContainers', { query: { app: 'spread' } })).items.map((c) => c.address);
   const load = startLoad({ port: s.routerPort, host: 'spread.localhost', concurrency: 4 });
   const killedAt = Date.now();
+  let berthSaysBackMs: number | null = null;
   assert.equal((await run('docker', ['kill', victim.name], { timeoutMs: 60_000 })).code, 0);
   // Serving again = what a user sees: every replica answering through the router. (In one run, 60
   // requests right after the API showed all 6 in rotation reached only 5 of them.)
@@ -180,9 +182,12 @@ test('cluster mode: 6 replicas over the nodes, all through the router; scale; ro
     const items = (await admin.call('listContainers', { query: { app: 'spread' } })).items;
     const placed = by[victimHost] === 0 && Object.values(by).reduce((a, b) => a + b, 0) === 6;
     if (!placed || items.length !== 6 || !items.every((c) => c.status === 'healthy' && c.in_rotation)) return false;
+    berthSaysBackMs ??= Date.now() - killedAt;
     return (await answering(30).catch(() => new Set())).size === 6;
   }, { timeoutMs: 180_000, intervalMs: 250 });
   const backMs = Date.now() - killedAt;
   const during = await load.stop();
-  t.diagnostic(`${victimHost} killed with ${lost} of 6 replicas: all 6 answering through the router again after ${backMs} ms; ${during.failed} of ${during.sent} requests failed meanwhile`);
+  t.diagnostic(`${victimHost} killed with ${lost} of 6 replicas: the API showed all 6 healthy in rotation after ${berthSaysBackMs} ms, all 6 answered through the router after ${backMs} ms; ${during.failed} of ${during.sent} requests failed meanwhile`);
+  const addressesAfter = (await admin.call('listContainers', { query: { app: 'spread' } })).items.map((c) => c.address);
+  t.diagnostic(`replica addresses before ${JSON.stringify(addressesBefore.sort())}, after ${JSON.stringify(addressesAfter.sort())}`);
 });
