@@ -32,6 +32,7 @@ export const appRoutes = {
       strategy: T.Optional(S.AppConfigFields.strategy),
       health_check: T.Optional(S.AppConfigFields.health_check),
       drain_timeout_s: T.Optional(S.AppConfigFields.drain_timeout_s),
+      placement: T.Optional(S.AppConfigFields.placement),
       auto_deploy: T.Optional(T.Boolean()),
     }),
     response: S.App,

@@ -105,6 +105,24 @@ export const HealthCheck = T.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Where an app's replicas may run in cluster mode: Swarm constraints on a node's id, hostname,
+ * role, platform or labels (`node.labels.tier==web`, `node.role!=manager`). Ignored on one node.
+ */
+export const Placement = T.Object(
+  {
+    constraints: T.Array(
+      T.String({
+        maxLength: 256,
+        pattern: '^(node\\.(id|hostname|role|platform\\.os|platform\\.arch)|(node|engine)\\.labels\\.[A-Za-z0-9][A-Za-z0-9._-]{0,99}) ?(==|!=) ?[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$',
+        description: 'e.g. node.labels.tier==web',
+      }),
+      { maxItems: 16 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const AppConfigFields = {
   image: T.Union([T.String({ minLength: 1, maxLength: 512, pattern: '^[^\\s]+$' }), T.Null()]),
   replicas: T.Integer({ minimum: 0, maximum: 100 }),
@@ -118,6 +136,7 @@ export const AppConfigFields = {
     maximum: 3600,
     description: 'seconds a replica leaving rotation keeps its in-flight requests, WebSockets and streams',
   }),
+  placement: Placement,
 };
 
 /** A project volume mounted into an app (validated further by the handler: absolute, not a system path, no repeats). */
@@ -178,6 +197,7 @@ export const AppUpdate = T.Object(
     strategy: T.Optional(F.strategy),
     health_check: T.Optional(F.health_check),
     drain_timeout_s: T.Optional(F.drain_timeout_s),
+    placement: T.Optional(T.Union([F.placement, T.Null()], { description: 'cluster mode: where replicas may run (with the next release); null: anywhere' })),
     env: T.Optional(
       T.Record(EnvKey, T.Union([EnvValue, T.Null()]), {
         description: 'merged into the config vars; null unsets a var',

@@ -25,6 +25,7 @@ export function snapshot(app: AppRow): ReleaseConfig {
     env: app.env,
     volumes: JSON.parse(app.volumes),
     release_command: app.release_command ? JSON.parse(app.release_command) : null,
+    placement: app.placement ? JSON.parse(app.placement) : null,
   };
 }
 

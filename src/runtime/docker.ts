@@ -3,7 +3,7 @@ import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, helperCreateOptions, MANAGED_LABEL } from './hardening.js';
 import { LABEL } from './labels.js';
-import { demuxLogs, FrameSplitter, isStreamEnd, jsonLines, withoutResent } from './log-stream.js';
+import { demuxLogs, demuxUntil, FrameSplitter, isStreamEnd, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
 import { toContainerStats } from './stats.js';
 import type {
@@ -345,13 +345,7 @@ export class DockerRuntime implements Runtime {
       if (opts.signal?.aborted) return;
       throw engineError('logs', err);
     }
-    const stop = () => (Buffer.isBuffer(body) ? undefined : body.destroy());
-    signal?.addEventListener('abort', stop, { once: true });
-    try {
-      yield* withoutResent(demuxLogs(body));
-    } finally {
-      signal?.removeEventListener('abort', stop);
-    }
+    yield* withoutResent(demuxUntil(body, signal));
   }
 
   async stats(id: string): Promise<ContainerStats | null> {

@@ -87,6 +87,17 @@ export async function* demuxLogs(body: Readable | Buffer): AsyncGenerator<LogLin
   yield* demux.end();
 }
 
+/** demuxLogs, with the response destroyed when the signal aborts (a follow ends with its caller). */
+export async function* demuxUntil(body: Readable | Buffer, signal: AbortSignal | undefined): AsyncGenerator<LogLine> {
+  const stop = () => (Buffer.isBuffer(body) ? undefined : body.destroy());
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    yield* demuxLogs(body);
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
+}
+
 /** An engine timestamp (RFC 3339, fraction trimmed of trailing zeros) as a string that sorts by time. */
 function sortableTime(time: string): string {
   const m = /^([^.Z]+)(?:\.(\d{1,9}))?Z$/.exec(time);

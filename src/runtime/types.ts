@@ -27,6 +27,8 @@ export interface ContainerSpec {
   stdin?: boolean;
   /** 'no' for one-off commands: they run once. Default: restarted unless stopped. */
   restart?: 'unless-stopped' | 'no';
+  /** Where a replica may run in cluster mode (Swarm constraints, e.g. `node.labels.tier==web`); one engine ignores it. */
+  placement?: { constraints: string[] };
 }
 
 export interface VolumeMount {
@@ -76,6 +78,8 @@ export interface ContainerInfo {
   restartCount: number;
   /** Address on each attached network, by network name. */
   addresses: Record<string, string>;
+  /** The node (hostname) it runs on, when the runtime spans several (cluster mode); absent on one engine. */
+  node?: string;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;

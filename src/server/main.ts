@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { LABEL } from '../runtime/labels.js';
 import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig } from '../config.js';
@@ -24,6 +25,10 @@ import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
 import { RegistryController } from '../controllers/registry.js';
 import { EngineImagePusher } from '../runtime/image-push.js';
+import { OverlayAnchor, probeInNetns } from '../runtime/swarm/anchor.js';
+import { SwarmRuntime } from '../runtime/swarm/runtime.js';
+import type { Runtime } from '../runtime/types.js';
+import { STOP_GRACE_S } from '../domain/containers.js';
 import { VolumeController } from '../controllers/volumes.js';
 import { RunController } from '../controllers/runs/index.js';
 import { AddonController } from '../controllers/addons/index.js';
@@ -38,8 +43,13 @@ async function main() {
   log.info({ engine: store.engine, dataDir: config.dataDir }, 'database ready');
   await ensureAdmin(store.db, config.dataDir, config.adminPassword, log);
 
-  const runtime = new DockerRuntime({ dockerHost: config.dockerHost, helperImage: config.build.runtimeImage });
+  const instance = await instanceId(store.db);
+  const local = new DockerRuntime({ dockerHost: config.dockerHost, helperImage: config.build.runtimeImage });
+  // Cluster mode: replicas are Swarm services on overlays, reached through the anchor's namespace (docs/cluster.md).
+  const anchor = config.clusterMode ? new OverlayAnchor({ dockerHost: config.dockerHost, instanceId: instance, image: config.build.runtimeImage }) : undefined;
+  if (anchor) await anchor.prepare().catch((err) => log.warn({ err }, 'overlay anchor not ready; the router starts with a placeholder namespace'));
   const router = new HaproxyRouter({
+    serverNamespace: anchor?.netnsName,
     dataDir: config.dataDir,
     httpPort: config.routerHttpPort,
     httpsPort: config.routerHttpsPort,
@@ -54,7 +64,32 @@ async function main() {
   const events = new Events(store.db);
   const secrets = loadSecretBox(config.dataDir, config.secretKey);
   const buildLogs = new BuildLogHub();
-  const instance = await instanceId(store.db);
+  const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
+  const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm });
+  // Cluster mode's image registry: inert until the Swarm is active (src/registry/, docs/cluster.md).
+  const registry = new RegistryController({
+    config,
+    db: store.db,
+    secrets,
+    log: log.child({ component: 'registry' }),
+    cluster: swarm,
+    pusher: new EngineImagePusher({ dockerHost: config.dockerHost }),
+  });
+  const swarmRuntime = anchor
+    ? new SwarmRuntime({
+        local,
+        dockerHost: config.dockerHost,
+        anchor,
+        onNetnsChanged: () => router.reload(),
+        stopGraceS: STOP_GRACE_S,
+        // Every node pulls a replica's image from Berth's registry once it runs; before that (or
+        // without it) the image must be on every node already.
+        imageFor: (spec) =>
+          registry.address() ? registry.publish({ app_id: spec.labels[LABEL.app]!, version: Number(spec.labels[LABEL.version]), image: spec.image }) : Promise.resolve(null),
+      })
+    : undefined;
+  const runtime: Runtime = swarmRuntime ?? local;
+  const anchorWatch = new AbortController();
   // Wiring, bottom up: the route controller needs nothing above it; the app controller syncs
   // routes; the build controller nudges the app controller; the API reaches each through ApiContext.
   const routes = new RouteController({ db: store.db, log, config }, router);
@@ -68,7 +103,7 @@ async function main() {
     buildLogs,
     log,
     clock: systemClock,
-    probe: (url) => probe(url),
+    probe: anchor ? (url) => probeInNetns(anchor.netnsPath, url) : (url) => probe(url),
     instanceId: instance,
   };
   const apps = new AppController(deps);
@@ -77,17 +112,6 @@ async function main() {
   const certs = new CertificateController({ db: store.db, config, log }, router);
   const images = new ImageController(deps);
   const notifications = new NotificationController(deps);
-  const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
-  const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm });
-  // Cluster mode's image registry: inert until the Swarm is active (src/registry/, docs/cluster.md).
-  const registry = new RegistryController({
-    config,
-    db: store.db,
-    secrets,
-    log: log.child({ component: 'registry' }),
-    cluster: swarm,
-    pusher: new EngineImagePusher({ dockerHost: config.dockerHost }),
-  });
   const volumes = new VolumeController(deps, apps);
   const oneOffs = new RunController(deps);
   const addons = new AddonController(deps);
@@ -143,6 +167,7 @@ async function main() {
     nodes.start();
     registry.start();
   }
+  if (swarmRuntime) void swarmRuntime.watchAnchor(anchorWatch.signal);
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
   images.start();
@@ -160,6 +185,7 @@ async function main() {
     const force = setTimeout(() => process.exit(1), 20_000);
     force.unref();
     await app.close();
+    anchorWatch.abort();
     domains.stop();
     images.stop();
     notifications.stop();

@@ -342,6 +342,12 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .execute();
     },
   },
+  '0013_placement': {
+    async up(db: Kysely<any>) {
+      // Cluster mode: JSON {"constraints": [...]} where an app's replicas may run; null: anywhere.
+      await db.schema.alterTable('apps').addColumn('placement', 'text').execute();
+    },
+  },
   '0008_stateful': {
     async up(db: Kysely<any>) {
       // Named engine volumes owned by a project; the engine volume is made on first mount.

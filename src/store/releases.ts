@@ -25,6 +25,8 @@ export interface ReleaseConfig {
   volumes?: ReleaseVolume[];
   /** Run once before the release takes traffic; absent or null: none. */
   release_command?: string[] | null;
+  /** Cluster mode: where the replicas may run; absent or null: anywhere. */
+  placement?: { constraints: string[] } | null;
 }
 
 export const releaseConfig = (r: ReleaseRow): ReleaseConfig => JSON.parse(r.config) as ReleaseConfig;

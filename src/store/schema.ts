@@ -83,6 +83,8 @@ export interface AppsTable {
   volumes: Generated<string>;
   /** JSON string array run once per release before traffic moves; null: none. */
   release_command: string | null;
+  /** JSON {"constraints": [...]}: Swarm placement of the replicas in cluster mode (with the next release); null: anywhere. */
+  placement?: string | null;
   created_at: string;
   updated_at: string;
 }

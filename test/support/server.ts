@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createServer } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import pg from 'pg';
 import { run } from '../../src/lib/exec.js';
 import { BerthClient } from '../../src/client/index.js';
@@ -74,6 +74,8 @@ async function cleanEngine(instance: string | undefined, dataDir: string) {
     /* no registry was started */
   }
   if (!instance) return;
+  // Cluster mode binds the overlay anchor's network namespace (or a placeholder) under /var/run/netns.
+  if (existsSync(`/var/run/netns/berth-${instance}`)) await run('ip', ['netns', 'delete', `berth-${instance}`], { timeoutMs: 10_000 });
   const filter = `label=berth.instance=${instance}`;
   const ids = (await run('docker', ['ps', '-aq', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
   if (ids.length) await run('docker', ['rm', '-f', ...ids], { timeoutMs: 60_000 });

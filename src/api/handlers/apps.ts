@@ -52,6 +52,7 @@ export function appDto(ctx: ApiContext, a: AppView) {
     strategy: a.strategy,
     health_check: JSON.parse(a.health_check),
     drain_timeout_s: a.drain_timeout_s ?? APP_DEFAULTS.drain_timeout_s,
+    placement: a.placement ? (JSON.parse(a.placement) as { constraints: string[] }) : { constraints: [] },
     ...maskedEnv(parseEnv(a.env)),
     status: appStatus(a),
     release: a.live_version,
@@ -61,6 +62,11 @@ export function appDto(ctx: ApiContext, a: AppView) {
     created_at: a.created_at,
     updated_at: a.updated_at,
   };
+}
+
+/** Stored as JSON; no constraint at all is stored as none. */
+function placementColumn(p: { constraints: string[] } | null | undefined): string | null {
+  return p?.constraints.length ? JSON.stringify({ constraints: [...new Set(p.constraints)] }) : null;
 }
 
 /** Turns a unique violation into a 409 naming the field that clashed. */
@@ -125,6 +131,7 @@ export const appHandlers = {
       drain_timeout_s: body.drain_timeout_s ?? APP_DEFAULTS.drain_timeout_s,
       volumes: '[]',
       release_command: null,
+      placement: placementColumn(body.placement),
       created_at: ts,
       updated_at: ts,
     };
@@ -151,6 +158,7 @@ export const appHandlers = {
     if (body.health_check !== undefined) patch.health_check = JSON.stringify(body.health_check);
     if (body.auto_deploy !== undefined) patch.auto_deploy = body.auto_deploy ? 1 : 0;
     if (body.drain_timeout_s !== undefined) patch.drain_timeout_s = body.drain_timeout_s;
+    if (body.placement !== undefined) patch.placement = placementColumn(body.placement);
     if (body.env !== undefined || body.secret_env !== undefined) {
       patch.env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(a.env), body.env, body.secret_env));
     }

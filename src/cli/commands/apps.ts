@@ -23,6 +23,7 @@ export function appDetails(a: App): string {
       drain: `${a.drain_timeout_s}s`,
       mounts: a.volumes.map((m) => `${m.volume}:${m.path}`).join(', ') || '-',
       release_cmd: a.release_command.join(' ') || '-',
+      placement: a.placement.constraints.join(', ') || 'any node',
     }, [
       ['name', 'Name'],
       ['slug', 'Slug'],
@@ -39,6 +40,7 @@ export function appDetails(a: App): string {
       ['health', 'Health check'],
       ['mounts', 'Volumes'],
       ['release_cmd', 'Release command'],
+      ['placement', 'Placement'],
       ['created_at', 'Created'],
     ]),
     `Config vars:${env.length ? `\n${env.join('\n')}` : ' (none)'}`,
@@ -94,6 +96,8 @@ export function registerApps(program: Command) {
     .option('--volume <volume:path>', 'mount a project volume (repeat for several; replaces the mounts; makes a release)', collect, [])
     .option('--no-volumes', 'unmount every volume (makes a release)')
     .option('--release-command <argv>', 'command run once per release before traffic moves (a JSON array, or words split on spaces); "" removes it')
+    .option('--constraint <expr>', 'cluster mode: where replicas may run, e.g. node.labels.tier==web (repeat for several; replaces the placement; with the next release)', collect, [])
+    .option('--no-constraints', 'cluster mode: replicas may run on any node (with the next release)')
     .action(async (app: string, o: Record<string, unknown>, cmd: Command) => {
       const c = client(cmd);
       const body: Record<string, unknown> = {};
@@ -102,6 +106,8 @@ export function registerApps(program: Command) {
       if (o.volumes === false) body.volumes = [];
       else if ((o.volume as string[]).length) body.volumes = (o.volume as string[]).map(parseMount);
       if (typeof o.releaseCommand === 'string') body.release_command = parseArgv(o.releaseCommand);
+      if (o.constraints === false) body.placement = null;
+      else if ((o.constraint as string[]).length) body.placement = { constraints: o.constraint };
       if (o.healthPath !== undefined) {
         const cur = await c.call('getApp', { params: { id: app } });
         body.health_check = { ...cur.health_check, path: o.healthPath };

@@ -24,8 +24,14 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
       continue;
     }
     if (!row.docker_id) await rows.updateContainer(db, row.id, { docker_id: c.id });
+    // Cluster mode: the replica's task may have moved to another node.
+    if (c.node && c.node !== row.node) await rows.updateContainer(db, row.id, { node: c.node });
     const address = c.addresses[projectNetwork(app.project_id)] ?? null;
-    if (address !== row.address) await rows.updateContainer(db, row.id, { address });
+    if (address !== row.address) {
+      await rows.updateContainer(db, row.id, { address });
+      // Serving from a new address (a Swarm replica's task restarted on another node): the router follows.
+      if (row.in_rotation && address) await k.routes.sync();
+    }
     if (row.status === 'stopped' || row.status === 'draining') {
       // Stopped is desired state (a stop through the API, a blue-green standby): a container still
       // running there (the control plane died between the write and the stop) is stopped now.

@@ -68,7 +68,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
     await discardUnhealthy(k, row, err.message);
     throw err;
   }
-  await rows.updateContainer(db, row.id, { address });
+  await rows.updateContainer(db, row.id, { address, ...(info.node ? { node: info.node } : {}) });
   if (row.status !== 'healthy') {
     try {
       await waitHealthy(k, row.docker_id!, healthUrl(address, cfg.port, cfg.health_check.path), {

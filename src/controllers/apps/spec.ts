@@ -35,7 +35,7 @@ export function releaseSpec(secrets: SecretBox, instanceId: string, app: AppRow,
 
 /** The engine container of one replica: a release's container with the replica's labels. */
 export function containerSpec(secrets: SecretBox, instanceId: string, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, row: ContainerRow): ContainerSpec {
-  return releaseSpec(secrets, instanceId, app, release, cfg, row.name, {
+  const spec = releaseSpec(secrets, instanceId, app, release, cfg, row.name, {
     [LABEL.app]: app.id,
     [LABEL.release]: release.id,
     [LABEL.version]: String(release.version),
@@ -43,4 +43,5 @@ export function containerSpec(secrets: SecretBox, instanceId: string, app: AppRo
     [LABEL.gen]: String(row.gen),
     [LABEL.container]: row.id,
   });
+  return cfg.placement?.constraints.length ? { ...spec, placement: cfg.placement } : spec;
 }

@@ -14,6 +14,11 @@ export interface ConfigOptions {
   hardStopAfterS: number;
   /** Unprivileged user the workers run as (the master keeps root to bind ports and re-read files). */
   user?: string;
+  /**
+   * Cluster mode: the network namespace (a name under /var/run/netns) every server slot connects
+   * from, where the replicas' overlay addresses answer (docs/cluster.md).
+   */
+  serverNamespace?: string;
 }
 
 /** File names under ConfigOptions.dir. */
@@ -134,7 +139,8 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     );
     b.slots.forEach((s, i) => {
       // Draining slots are written free: a restarted HAProxy has nothing left to drain on them.
-      out.push(s?.state === 'ready' ? `  server s${i + 1} ${s.upstream}` : `  server s${i + 1} 127.0.0.1:1 disabled`);
+      const ns = o.serverNamespace ? ` namespace ${o.serverNamespace}` : '';
+      out.push(s?.state === 'ready' ? `  server s${i + 1} ${s.upstream}${ns}` : `  server s${i + 1} 127.0.0.1:1 disabled${ns}`);
     });
     out.push('');
   }

@@ -47,6 +47,12 @@ export interface HaproxyRouterOptions {
    */
   watchMs?: number;
   logger?: RouterLogger;
+  /**
+   * Cluster mode: every server slot connects from this network namespace (/var/run/netns/NAME).
+   * HAProxy 2.6 enters it with setns() per connection, which needs CAP_SYS_ADMIN: the workers
+   * then keep root (measured; docs/cluster.md).
+   */
+  serverNamespace?: string;
 }
 
 /**
@@ -85,7 +91,8 @@ export class HaproxyRouter implements Router {
       listenHost: opts.listenHost,
       redirectHttps: opts.redirectHttps,
       hardStopAfterS: opts.hardStopAfterS ?? 3600,
-      user: workerUser(),
+      user: opts.serverNamespace ? undefined : workerUser(),
+      serverNamespace: opts.serverNamespace,
     };
     this.state = this.loadState();
   }
@@ -219,6 +226,19 @@ export class HaproxyRouter implements Router {
       changed = true;
     }
     if (changed) this.commit(next);
+  }
+
+  /**
+   * A seamless reload (a new worker re-reads the config and opens its namespaces again; the old one
+   * keeps its connections): for when the server namespace was bound anew. Nothing when not running.
+   */
+  reload(): Promise<void> {
+    return this.serialized(async () => {
+      if (this.proc.livePid() === undefined) return;
+      await this.proc.reload();
+      this.worker = await this.proc.workerPid();
+      await this.push();
+    });
   }
 
   /** Stops the HAProxy of this data directory (and the watch); for tests and uninstall. */

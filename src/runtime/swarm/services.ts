@@ -22,7 +22,8 @@ export interface ServiceSpec {
 interface ServicesApi {
   createNetwork(opts: CallOptions & Record<string, unknown>): Promise<{ id: string }>;
   listNetworks(opts: CallOptions & { filters?: Record<string, string[]> }): Promise<{ Name: string }[]>;
-  createService(opts: CallOptions & Record<string, unknown>): Promise<{ id: string }>;
+  /** `auth` goes in X-Registry-Auth; with one argument dockerode would send the whole spec (env included) in that header. */
+  createService(auth: undefined, opts: CallOptions & Record<string, unknown>): Promise<{ id: string }>;
   getService(id: string): { remove(opts?: CallOptions): Promise<unknown> };
 }
 
@@ -54,7 +55,7 @@ export class SwarmServices {
   }
 
   async createService(spec: ServiceSpec): Promise<string> {
-    const res = await this.api.createService({
+    const res = await this.api.createService(undefined, {
       Name: spec.name,
       Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
       TaskTemplate: {
