@@ -167,7 +167,7 @@ async function nodeLoss(cluster: DindCluster, side: Side, slug: string) {
     );
     const [downMs, rescheduledMs, servingMs] = await Promise.all([downP, rescheduledP, servingP]);
     const r = await load.stop();
-    return { victimHost, lost, downMs, rescheduledMs, servingMs, apiBackMs: apiBackMs!, failed: r.failed, sent: r.sent };
+    return { victimHost, lost, downMs, rescheduledMs, servingMs, apiBackMs: apiBackMs!, failed: r.failed, sent: r.sent, failures: r.failures.slice(0, 3) };
   } finally {
     await load.stop();
   }
@@ -237,7 +237,7 @@ export async function cluster(b: Bench): Promise<Row[]> {
         better: 'lower',
         note:
           `${loss.victimHost} killed holding ${loss.lost} of ${TO}; Swarm marked it down after ${secs(loss.downMs)} s; ` +
-          `the API showed all ${TO} healthy in rotation after ${secs(loss.apiBackMs)} s; ${loss.failed} of ${loss.sent} requests failed meanwhile`,
+          `the API showed all ${TO} healthy in rotation after ${secs(loss.apiBackMs)} s; ${loss.failed} of ${loss.sent} requests failed meanwhile${loss.failures.length ? ` (first: ${loss.failures.join('; ')})` : ''}`,
       }),
     ];
   } finally {
