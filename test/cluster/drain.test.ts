@@ -75,6 +75,10 @@ describe('cluster mode: drain and kill -9', () => {
     t.diagnostic(`${victim} drained with ${moving} of 6 replicas: all 6 elsewhere, healthy and in rotation after ${Date.now() - t0} ms; ${result.failed} of ${result.sent} requests failed${result.failed ? `: ${result.failures.slice(0, 8).join('; ')}` : ''}`);
     // Swarm's own drain follows once Berth has moved every replica (the node controller's next pass).
     await waitFor(`${victim} drained in Swarm`, async () => (await s.admin.call('getNode', { params: { id: victim } })).availability === 'drain', { timeoutMs: 30_000, intervalMs: 500 });
+    // Berth moved them (each replacement in rotation before the old one left it), not Swarm.
+    const moved = (await s.admin.call('listEvents', { query: { app: 'drained' } })).items.filter((e) => e.kind === 'app.restarting');
+    assert.equal(moved.length, 1, JSON.stringify(moved));
+    assert.match(moved[0]!.message, new RegExp(`off node ${victim}`));
     assert.equal((await answering('drained', 60)).size, 6, 'not every replica answered through the router');
     await waitFor('6 services', async () => (await services(id)).length === 6, { timeoutMs: 60_000, intervalMs: 500 });
     assertNoDrops(result, `drain of ${victim}`);
