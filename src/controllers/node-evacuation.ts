@@ -18,7 +18,8 @@ export async function evacuate(db: Db, events: Events, apps: AppNudge, hostname:
   const left = (await containersOnNode(db, hostname)).filter((r) => r.status !== 'stopped');
   for (const appId of new Set(left.map((r) => r.app_id))) {
     const app = await appById(db, appId);
-    if (!app || app.stopped || !app.live_release_id) continue;
+    // A first rollout still under way takes the new generation when it goes live.
+    if (!app || app.stopped || !app.release_id) continue;
     // A replica of an older generation is being replaced already: no second restart.
     if (left.some((r) => r.app_id === appId && r.gen < app.restart_seq)) continue;
     await updateApp(db, app.id, { restart_seq: app.restart_seq + 1 });
