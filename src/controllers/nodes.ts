@@ -2,14 +2,21 @@ import type { Logger } from 'pino';
 import type { Db } from '../store/db.js';
 import { clusterRow, pendingNodeChanges, recordCluster, recordNodeChange } from '../store/cluster.js';
 import { SwarmRefused, type Cluster, type NodeAvailability } from '../runtime/swarm/types.js';
+import type { Events } from '../domain/events.js';
+import type { AppNudge } from './deps.js';
+import { evacuate } from './node-evacuation.js';
 
 export interface NodeControllerDeps {
   db: Db;
   log: Logger;
   cluster: Cluster;
+  events: Events;
+  apps: AppNudge;
 }
 
 const PASS_MS = 10_000;
+/** How long a drain waits for the app controller to move the node's replicas before Swarm moves the rest. */
+const EVACUATE_MS = 300_000;
 
 /**
  * Cluster mode's reconcile loop: makes the engine a Swarm manager once an admin asked for it, and
@@ -62,6 +69,7 @@ export class NodeController {
     for (const change of await pendingNodeChanges(db)) {
       try {
         if (change.remove) await cluster.removeNode(change.node_id, change.force === 1);
+        else if (change.availability === 'drain' && !(await this.evacuated(change.node_id, change.updated_at))) continue;
         else {
           await cluster.updateNode(change.node_id, {
             ...(change.availability ? { availability: change.availability as NodeAvailability } : {}),
@@ -74,5 +82,22 @@ export class NodeController {
         await recordNodeChange(db, change.node_id, 'failed', err.message);
       }
     }
+  }
+
+  /**
+   * A drain first pauses the node (nothing new lands there) and has the app controller replace its
+   * replicas elsewhere; the change stays pending, and Swarm's drain follows once none is left there.
+   */
+  private async evacuated(nodeId: string, askedAt: string): Promise<boolean> {
+    const { cluster, db, events, apps, log } = this.deps;
+    const node = await cluster.node(nodeId);
+    if (!node) return true;
+    if (node.availability === 'active') await cluster.updateNode(nodeId, { availability: 'pause' });
+    const left = await evacuate(db, events, apps, node.hostname);
+    if (left > 0 && Date.now() - Date.parse(askedAt) > EVACUATE_MS) {
+      log.warn({ node: node.hostname, left }, 'replicas still on a node being drained: Swarm moves them');
+      return true;
+    }
+    return left === 0;
   }
 }

@@ -65,7 +65,9 @@ async function main() {
   const secrets = loadSecretBox(config.dataDir, config.secretKey);
   const buildLogs = new BuildLogHub();
   const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
-  const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm });
+  // The node controller asks the app controller (made below) to move replicas off a node being drained.
+  const appsForNodes = { nudge: (appId?: string) => apps.nudge(appId) };
+  const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm, events, apps: appsForNodes });
   // Cluster mode's image registry: inert until the Swarm is active (src/registry/, docs/cluster.md).
   const registry = new RegistryController({
     config,

@@ -28,6 +28,9 @@ export const containerByDockerId = (db: Db, dockerId: string) =>
 export const appIdsWithContainers = async (db: Db) =>
   (await db.selectFrom('containers').select('app_id').distinct().execute()).map((r) => r.app_id);
 
+/** Replicas the control plane placed on a cluster node (by hostname), of every app. */
+export const containersOnNode = (db: Db, node: string) => db.selectFrom('containers').selectAll().where('node', '=', node).execute();
+
 export const hasContainers = async (db: Db, appId: string) =>
   !!(await db.selectFrom('containers').select('id').where('app_id', '=', appId).executeTakeFirst());
 

@@ -7,6 +7,12 @@ import { pino } from 'pino';
 import { openStore } from '../../src/store/db.js';
 import { clusterRow, nodeChange, requestCluster, requestNodeChange } from '../../src/store/cluster.js';
 import { NodeController } from '../../src/controllers/nodes.js';
+import { Events } from '../../src/domain/events.js';
+import { createUser } from '../../src/store/users.js';
+import { createProject } from '../../src/store/projects.js';
+import { appById, insertApp } from '../../src/store/apps.js';
+import { deleteContainer, insertContainer } from '../../src/store/containers.js';
+import { now } from '../../src/store/db.js';
 import { SwarmRefused, type Cluster, type NodeAvailability, type SwarmNode } from '../../src/runtime/swarm/types.js';
 
 // The node controller's bookkeeping in milliseconds, against an in-memory Swarm behind the Cluster
@@ -66,7 +72,7 @@ test('node controller: intent first, applied when the engine answers, adopted wh
     rmSync(dir, { recursive: true, force: true });
   });
   const swarm = new FakeSwarm();
-  const ctl = new NodeController({ db: store.db, log: pino({ level: 'silent' }), cluster: swarm });
+  const ctl = new NodeController({ db: store.db, log: pino({ level: 'silent' }), cluster: swarm, events: new Events(store.db), apps: { nudge: () => {} } });
 
   // No cluster row: the pass makes no engine call at all.
   swarm.down = true;
@@ -103,4 +109,47 @@ test('node controller: intent first, applied when the engine answers, adopted wh
   const refused = await nodeChange(store.db, 'n0');
   assert.equal(refused?.status, 'failed');
   assert.match(refused?.message ?? '', /is not down/);
+});
+
+test('node controller: a drain pauses the node, restarts each app with a replica there once, and drains once none is left', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-nodes-'));
+  const store = await openStore({ dataDir: dir, databaseUrl: null });
+  t.after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const db = store.db;
+  const swarm = new FakeSwarm();
+  const nudged: (string | undefined)[] = [];
+  const ctl = new NodeController({ db, log: pino({ level: 'silent' }), cluster: swarm, events: new Events(db), apps: { nudge: (id) => nudged.push(id) } });
+  await requestCluster(db, null);
+  await ctl.reconcile();
+  swarm.nodeList.push({ ...swarm.nodeList[0]!, id: 'n1', hostname: 'node1', role: 'worker', leader: false, manager_addr: null });
+
+  const user = await createUser(db, { username: 'admin', passwordHash: 'x', isAdmin: true });
+  const projectId = await createProject(db, user.id, 'default');
+  const ts = now();
+  const app = { id: 'app_1', project_id: projectId, name: 'web', slug: 'web', image: null, replicas: 2, memory_mb: 256, cpu: 0, port: 8080, strategy: 'rolling' as const, health_check: '{}', env: '{}', release_id: 'rel_1', live_release_id: 'rel_1', stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts };
+  await insertApp(db, app);
+  await db.insertInto('releases').values({ id: 'rel_1', app_id: 'app_1', version: 1, image: 'img', config: '{}', status: 'live', reason: null, description: '', build_id: null, created_by: null, created_at: ts, updated_at: ts }).execute();
+  const row = (id: string, replica: number, node: string) => ({ id, app_id: 'app_1', release_id: 'rel_1', replica, gen: 0, name: id, docker_id: id, node, address: null, port: 8080, status: 'healthy' as const, in_rotation: 1, message: null, created_at: ts, updated_at: ts });
+  await insertContainer(db, row('ctr_a', 0, 'node0'));
+  await insertContainer(db, row('ctr_b', 1, 'node1'));
+
+  // First pass: paused (Swarm puts nothing new there), the app restarted to move its replica, the drain still pending.
+  await requestNodeChange(db, 'n1', { availability: 'drain' });
+  await ctl.reconcile();
+  assert.equal(swarm.nodeList[1]!.availability, 'pause');
+  assert.equal((await nodeChange(db, 'n1'))?.status, 'pending');
+  assert.equal((await appById(db, 'app_1'))?.restart_seq, 1);
+  assert.deepEqual(nudged, ['app_1']);
+  // While the replacement runs, another pass does not restart the app again.
+  await ctl.reconcile();
+  assert.equal((await appById(db, 'app_1'))?.restart_seq, 1);
+  // The old replica gone from the node: Swarm's drain follows and the change is done.
+  await deleteContainer(db, 'ctr_b');
+  await ctl.reconcile();
+  assert.equal(swarm.nodeList[1]!.availability, 'drain');
+  assert.equal((await nodeChange(db, 'n1'))?.status, 'done');
+  assert.equal(swarm.nodeList[0]!.availability, 'active');
 });
