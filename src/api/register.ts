@@ -117,7 +117,8 @@ export function mountSockets(app: FastifyInstance, ctx: ApiContext, handlers: So
         config: { auth: true },
         // Params and query are checked before the upgrade, as on the HTTP routes: a bad value is a 400 naming the field.
         schema: { hide: true, ...(def.params ? { params: def.params } : {}), querystring: socketQuery(def.query) },
-        ...(before ? { preValidation: async (req: FastifyRequest) => before(socketRequest(req), ctx) } : {}),
+        // After validation: a handler reads its params and query as the contract types them.
+        ...(before ? { preHandler: async (req: FastifyRequest) => before(socketRequest(req), ctx) } : {}),
       },
       (socket: WebSocket, req) => {
         const send = (msg: unknown) => {

@@ -136,7 +136,8 @@ describe('volume backups', () => {
   });
 
   test('a backup of another kind, or of another project, is a 400 naming backup; strangers see nothing', async () => {
-    const [latest] = (await dev.call('listVolumeBackups', { params: { id: 'data' } })).items;
+    // The newest that succeeded: a scheduled one may still be under way after the schedule was turned off.
+    const latest = (await dev.call('listVolumeBackups', { params: { id: 'data' } })).items.find((i) => i.status === 'succeeded');
     await dev.call('createVolume', { body: { name: 'spare', project: 'web' } });
     // An add-on's backup row (queued at once; whether the add-on ever runs does not matter here).
     await dev.call('createAddon', { body: { type: 'redis', name: 'cache', project: 'web' } });
