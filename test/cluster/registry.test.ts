@@ -131,12 +131,8 @@ test('cluster registry: TLS from Berth’s CA, auth, images pushed by Berth pull
   const ownLayer = manifestA.layers.at(-1)!.digest;
   const blob = (digest: string) => join(regDir, 'storage/docker/registry/v2/blobs/sha256', digest.slice(7, 9), digest.slice(7), 'data');
   assert.ok(existsSync(blob(ownLayer)), 'the registry’s storage is under the data directory');
-  // The push leaves no extra tag on the manager's engine (image GC only knows the release's own name).
-  // (It is dropped just after the push ends, so a look right after the manifest appears can still see it.)
-  await waitFor('the push’s extra tag to be dropped', async () => (await manager.docker(['image', 'ls', '-q', `${addr}/berth/${a.id}`])).stdout.trim() === '', {
-    timeoutMs: 30_000,
-    intervalMs: 250,
-  });
+  // (No check that the push leaves no extra tag on the manager's engine: in cluster mode a replica
+  // placed on the manager pulls the release by its registry name, which is that same tag.)
 
   // A server that has not run the trust step does not trust the registry.
   const ref = `${addr}/berth/${a.id}:v1`;
