@@ -39,8 +39,16 @@ export async function createDatabase(): Promise<{ url: string; drop: () => Promi
     drop: async () => {
       const d = new pg.Client({ connectionString: admin });
       await d.connect();
-      await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await d.end();
+      try {
+        await d.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } catch (err) {
+        // FORCE refuses when an autovacuum worker is in the database (its role is none the test's role
+        // may signal: 42501); a plain DROP makes autovacuum workers exit and waits for them.
+        if ((err as { code?: string }).code !== '42501') throw err;
+        await d.query(`DROP DATABASE IF EXISTS ${name}`);
+      } finally {
+        await d.end();
+      }
     },
   };
 }
