@@ -1,10 +1,9 @@
 import type { BerthClient } from '../../src/client/index.js';
 import { run } from '../../src/lib/exec.js';
-import { startServer } from '../../test/support/server.js';
 import { BASE_IMAGE } from '../../test/support/images.js';
 import { startLoad, viaRouter } from '../../test/support/load.js';
 import { waitFor } from '../../test/support/wait.js';
-import { loadImage, startNodes, type DindCluster, type DindNode } from '../../test/cluster/nodes-harness.js';
+import { loadImage, startClusterServer, startNodes, type DindCluster } from '../../test/cluster/nodes-harness.js';
 import { median, sleep, timeUntil, type Bench } from '../support/context.js';
 import { row, type Row } from '../support/report.js';
 
@@ -72,24 +71,17 @@ async function deployOne(b: Bench, side: Side, slug: string, image: string) {
   await waitFor(`${slug} through the router`, async () => (await status(side.routerPort, slug)).status === 200, { timeoutMs: 60_000, intervalMs: 50 });
 }
 
-/** Three dind nodes in one Swarm, a Berth server in cluster mode on the first, the test image in every node. */
+/**
+ * Three dind nodes in one Swarm, a Berth server in cluster mode on the first, the test image on
+ * every node beforehand (a worker still pulls each release from Berth's registry, but finds its layers there).
+ */
 async function startClusterSide(image: string) {
   const cluster = await startNodes(3);
   try {
-    const [manager, ...workers] = cluster.nodes as [DindNode, DindNode, DindNode];
+    const manager = cluster.nodes[0]!;
     await Promise.all([...cluster.nodes.map((n) => loadImage(n, image)), loadImage(manager, BASE_IMAGE)]);
-    const s = await startServer({ env: { DOCKER_HOST: manager.dockerHost, BERTH_CLUSTER: '1', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } });
+    const s = await startClusterServer(cluster, { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' });
     try {
-      await s.admin.call('initCluster', { body: {} });
-      const join = await s.admin.call('getJoinCommand', {});
-      for (const w of workers) {
-        const r = await w.docker(['swarm', 'join', '--token', join.token, join.manager_addr], 60_000);
-        if (r.code !== 0) throw new Error(`swarm join on ${w.name}: ${r.stderr}`);
-      }
-      await waitFor('3 ready nodes', async () => (await s.admin.call('listNodes', {})).items.filter((n) => n.state === 'ready').length === 3, {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-      });
       await s.admin.call('createProject', { body: { name: 'bench' } });
       return { cluster, s };
     } catch (err) {

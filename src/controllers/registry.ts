@@ -145,7 +145,11 @@ export class RegistryController implements ClusterRegistry {
     // Known to be there: no wait behind a push or a collection under way (a collection forgets what it deleted).
     if (this.state && this.published.has(`${release.app_id}:${release.version}`)) return Promise.resolve(this.pullSpec(release));
     return this.serial(async () => {
-      await this.ensure();
+      // Waits for (or starts) the registry; nodes other than this one could not get the image any other way.
+      await this.ensure().catch((err: unknown) => {
+        throw new Error(`Berth's registry cannot start: ${err instanceof Error ? err.message : String(err)}`);
+      });
+      if (!this.state) throw new Error("Berth's registry is not running: the cluster is not initialised (berth cluster init)");
       return this.pushIfMissing(release, signal);
     });
   }

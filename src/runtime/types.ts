@@ -140,6 +140,13 @@ export interface ImageInfo {
   created?: string;
 }
 
+/**
+ * createContainer's refusal when the nodes cannot get the replica's image (cluster mode: Berth's
+ * registry is not running, or the push to it failed). The release's rollout cannot go on, and
+ * waiting does not help it: the controller fails the release with this message as its reason.
+ */
+export class ImageUnavailable extends Error {}
+
 export interface Runtime {
   /** Resolves when the engine answers. */
   ping(): Promise<void>;
@@ -147,7 +154,7 @@ export interface Runtime {
   ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
   removeNetwork(name: string): Promise<void>;
 
-  /** Creates a hardened container (see docs/architecture.md) and returns its id. Does not start it. */
+  /** Creates a hardened container (see docs/architecture.md) and returns its id. Does not start it. Throws ImageUnavailable when the image cannot reach where it would run. */
   createContainer(spec: ContainerSpec): Promise<string>;
   startContainer(id: string): Promise<void>;
   /** Sends SIGTERM, then SIGKILL after timeoutSec. No error if already stopped. */

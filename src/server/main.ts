@@ -84,10 +84,9 @@ async function main() {
         anchor,
         onNetnsChanged: () => router.reload(),
         stopGraceS: STOP_GRACE_S,
-        // Every node pulls a replica's image from Berth's registry once it runs; before that (or
-        // without it) the image must be on every node already.
-        imageFor: (spec) =>
-          registry.address() ? registry.publish({ app_id: spec.labels[LABEL.app]!, version: Number(spec.labels[LABEL.version]), image: spec.image }) : Promise.resolve(null),
+        // Every node pulls a replica's image from Berth's registry (started if need be); without
+        // it the release fails saying so, instead of replicas failing to pull on other nodes.
+        imageFor: (spec) => registry.publish({ app_id: spec.labels[LABEL.app]!, version: Number(spec.labels[LABEL.version]), image: spec.image }),
       })
     : undefined;
   const runtime: Runtime = swarmRuntime ?? local;

@@ -1,12 +1,12 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DockerRuntime } from '../../src/runtime/docker.js';
-import { startServer, type TestServer } from '../support/server.js';
-import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
+import type { TestServer } from '../support/server.js';
+import { ensureTestAppImage } from '../support/images.js';
 import { assertNoDrops, viaRouter, withLoad } from '../support/load.js';
 import { healthy, settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
-import { loadImage, startNodes, type DindCluster, type DindNode } from './nodes-harness.js';
+import { loadImage, startClusterServer, startNodes, type DindCluster, type DindNode } from './nodes-harness.js';
 
 // Moving replicas in cluster mode without the user seeing it: a node drained under load, and the
 // control plane killed in the middle of a rolling deploy across nodes (docs/cluster.md). Same
@@ -22,12 +22,9 @@ describe('cluster mode: drain and kill -9', () => {
     cluster = await startNodes(3);
     manager = cluster.nodes[0]!;
     image = await ensureTestAppImage(new DockerRuntime());
-    await Promise.all([...cluster.nodes.map((n) => loadImage(n, image)), loadImage(manager, BASE_IMAGE)]);
-    s = await startServer({ env: { DOCKER_HOST: manager.dockerHost, BERTH_CLUSTER: '1' } });
-    await s.admin.call('initCluster', { body: {} });
-    const joinCmd = await s.admin.call('getJoinCommand', {});
-    for (const w of cluster.nodes.slice(1)) assert.equal((await w.docker(['swarm', 'join', '--token', joinCmd.token, joinCmd.manager_addr], 60_000)).code, 0);
-    await waitFor('3 ready nodes', async () => (await s.admin.call('listNodes', {})).items.filter((n) => n.state === 'ready').length === 3, { timeoutMs: 60_000, intervalMs: 500 });
+    // On the manager only: the workers pull each release from Berth's registry.
+    await loadImage(manager, image);
+    s = await startClusterServer(cluster);
     await s.admin.call('createProject', { body: { name: 'moves' } });
   });
   after(async () => {

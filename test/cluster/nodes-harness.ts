@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '../../src/lib/exec.js';
+import { freePort, startServer, type TestServer } from '../support/server.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -97,6 +98,29 @@ export function clusterEnv(cluster: DindCluster, registryPort: number): NodeJS.P
     BERTH_REGISTRY_PORT: String(registryPort),
     BERTH_DOCKER_CERTS_DIR: cluster.certsDir,
   };
+}
+
+/**
+ * A control plane here in cluster mode over all the nodes, set up as an operator would: `cluster
+ * init` through the API, then on every other node the whole command Berth prints (the trust step
+ * for its registry, then the Swarm join). Replicas on any node then pull from Berth's registry.
+ */
+export async function startClusterServer(cluster: DindCluster, env: NodeJS.ProcessEnv = {}): Promise<TestServer> {
+  const s = await startServer({ env: { ...clusterEnv(cluster, await freePort()), ...env } });
+  try {
+    await s.admin.call('initCluster', { body: {} });
+    const join = await s.admin.call('getJoinCommand', {});
+    for (const w of cluster.nodes.slice(1)) {
+      const r = await run('docker', ['exec', w.name, 'sh', '-c', join.command], { timeoutMs: 120_000 });
+      if (r.code !== 0) throw new Error(`joining ${w.name}: ${r.stderr}`);
+    }
+    const ready = async () => (await s.admin.call('listNodes', {})).items.filter((n) => n.state === 'ready').length === cluster.nodes.length;
+    await waitFor(`${cluster.nodes.length} ready nodes`, ready, { timeoutMs: 60_000, intervalMs: 500 });
+    return s;
+  } catch (err) {
+    await s.destroy();
+    throw err;
+  }
 }
 
 async function must(args: string[]): Promise<string> {

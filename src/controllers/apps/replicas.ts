@@ -5,6 +5,7 @@ import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
 import * as rows from '../../store/containers.js';
 import type { ContainerRow } from '../../store/containers.js';
 import { newId } from '../../lib/ids.js';
+import { ImageUnavailable, type ContainerSpec } from '../../runtime/types.js';
 import { STOP_GRACE_S, containerName, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { Canceled, HealthError, exitedEarly, waitHealthy } from '../health.js';
 import { event, type AppKit } from './kit.js';
@@ -49,7 +50,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
     };
     // Intent first: a crash between here and the engine call leaves a row that observe() resolves.
     await rows.insertContainer(db, row);
-    const dockerId = await k.runtime.createContainer(containerSpec(k.secrets, k.instanceId, app, release, cfg, row));
+    const dockerId = await createReplica(k, row, containerSpec(k.secrets, k.instanceId, app, release, cfg, row));
     row.docker_id = dockerId;
     await rows.updateContainer(db, row.id, { docker_id: dockerId });
     await startReplica(k, row);
@@ -91,6 +92,17 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
     await k.routes.sync();
   }
   return (await rows.containerById(db, row.id))!;
+}
+
+/** Its image out of reach of the nodes (cluster mode, no registry): the release fails saying so, like a replica that never became healthy. */
+async function createReplica(k: AppKit, row: ContainerRow, spec: ContainerSpec): Promise<string> {
+  try {
+    return await k.runtime.createContainer(spec);
+  } catch (err) {
+    if (!(err instanceof ImageUnavailable)) throw err;
+    await discardUnhealthy(k, row, err.message);
+    throw new HealthError(err.message, []);
+  }
 }
 
 /**

@@ -4,16 +4,17 @@ import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js
 import { modemOptions } from '../docker.js';
 import { LABEL } from '../labels.js';
 import { demuxUntil } from '../log-stream.js';
-import type {
-  BuildImageOptions,
-  ContainerInfo,
-  ContainerSpec,
-  ContainerStats,
-  LogLine,
-  LogOptions,
-  PullOptions,
-  Runtime,
-  RuntimeEvent,
+import {
+  ImageUnavailable,
+  type BuildImageOptions,
+  type ContainerInfo,
+  type ContainerSpec,
+  type ContainerStats,
+  type LogLine,
+  type LogOptions,
+  type PullOptions,
+  type Runtime,
+  type RuntimeEvent,
 } from '../types.js';
 import type { OverlayAnchor } from './anchor.js';
 import { failures, replicaService, toContainerInfo, type EngineService, type EngineTask } from './replica-service.js';
@@ -50,10 +51,11 @@ export interface SwarmRuntimeOptions {
   /**
    * Where every node pulls a replica's image from: given the replica's spec (its `berth.app` and
    * `berth.version` labels name the release), the reference to run and the credentials to pull it
-   * with (Berth's registry publishes the release's image). Absent, or null: the spec's image as it
-   * is, which every node must already have.
+   * with (Berth's registry publishes the release's image); it throws when it cannot (no registry
+   * running), which fails the release. Absent: the spec's image as it is, which every node must
+   * already have.
    */
-  imageFor?: (spec: ContainerSpec) => Promise<{ image: string; auth?: PullAuth } | null>;
+  imageFor?: (spec: ContainerSpec) => Promise<{ image: string; auth?: PullAuth }>;
   /** Grace a stopping replica gets between SIGTERM and SIGKILL (set on its service). */
   stopGraceS: number;
   callTimeoutMs?: number;
@@ -134,7 +136,11 @@ export class SwarmRuntime implements Runtime {
     if (!isReplica(spec)) return this.local.createContainer(spec);
     if (!Number.isFinite(spec.memoryMb) || spec.memoryMb < 6) throw new Error(`memoryMb must be at least 6, got ${spec.memoryMb}`);
     const image = await this.local.inspectImage(spec.image);
-    const published = (await this.opts.imageFor?.(spec)) ?? null;
+    const published = this.opts.imageFor
+      ? await this.opts.imageFor(spec).catch((err: unknown) => {
+          throw new ImageUnavailable(`the nodes cannot get ${spec.image}: ${messageOf(err)}`);
+        })
+      : null;
     const body = replicaService(published ? { ...spec, image: published.image } : spec, image?.user ?? '', this.opts.stopGraceS);
     try {
       const res = await this.api.createService(published?.auth, { ...body, abortSignal: this.signal() });
