@@ -48,7 +48,11 @@ export class RegistryProcess {
     child.once('exit', (code, sig) => (exited = `exited with ${code ?? sig}`));
     child.once('error', (err) => (exited = err.message));
     child.unref();
-    if (child.pid === undefined) throw new Error(`docker-registry did not start: ${exited ?? 'no pid'}`);
+    if (child.pid === undefined) {
+      // The reason (a missing binary: ENOENT) comes with the 'error' event, on the next tick.
+      const why = exited ?? (await new Promise<string>((resolve) => child.once('error', (err) => resolve(err.message))));
+      throw new Error(`docker-registry did not start: ${why}`);
+    }
     writeFileSync(this.files.pid, `${child.pid}\n`, { mode: 0o600 });
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline && exited === undefined) {

@@ -8,6 +8,7 @@ import { stackImage } from '../../src/builder/stacks.js';
 import { run } from '../../src/lib/exec.js';
 import { CLI_MAIN, type TestServer } from '../support/server.js';
 import { TEST_APP_SOURCE } from '../support/test-app.js';
+import { BASE_IMAGE } from '../support/images.js';
 import { assertNoDrops, startLoad, viaRouter, withLoad } from '../support/load.js';
 import { healthy, settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
@@ -35,8 +36,9 @@ describe('cluster mode: apps on three nodes', () => {
   before(async () => {
     cluster = await startNodes(3);
     [manager, ...workers] = cluster.nodes as [DindNode, ...DindNode[]];
-    // What the node builder builds FROM, on the manager only: the app itself reaches no node but through Berth.
-    await loadImage(manager, stackImage('node'));
+    // On the manager only, as scripts/base-image.sh and scripts/stacks.sh leave them: the base image
+    // (the overlay anchor runs it) and what the node builder builds FROM. The app reaches no node but through Berth.
+    await Promise.all([loadImage(manager, BASE_IMAGE), loadImage(manager, stackImage('node'))]);
     s = await startClusterServer(cluster);
     registryAddr = (await s.admin.call('getJoinCommand', {})).registry_addr!;
     await s.admin.call('createProject', { body: { name: 'web' } });
@@ -102,7 +104,11 @@ describe('cluster mode: apps on three nodes', () => {
     await live(1);
     await healthy(admin(), SLUG, 6, { release: 1, timeoutMs: 120_000 });
     const allHealthy = Date.now();
-    const spread = await replicasByNode();
+    // The nodes list reads Swarm's tasks, a poll behind the API's replicas.
+    const spread = await waitFor('6 running tasks in the nodes list', async () => {
+      const by = await replicasByNode();
+      return Object.values(by).reduce((a, c) => a + c, 0) === 6 && by;
+    }, { timeoutMs: 30_000, intervalMs: 500 }).catch(async () => replicasByNode());
     t.diagnostic(
       `built from source in ${b.duration_s} s; 6 replicas healthy and in rotation ${allHealthy - t0} ms after the upload, ${allHealthy - builtAt} ms after the build succeeded; by node: ${JSON.stringify(spread)}`,
     );
@@ -304,19 +310,20 @@ describe('cluster mode: apps on three nodes', () => {
     process.kill(pid, 'SIGKILL');
     s.env.BERTH_REGISTRY_BIN = '/nonexistent/docker-registry';
     await s.start();
-    const v = (await admin().call('setEnv', { params: { id: SLUG }, body: { set: { COLOR: 'teal' } } })).release!.version;
-    const failed = await settled(admin(), SLUG, v, 300_000);
-    assert.equal(failed.status, 'failed');
-    assert.match(failed.reason ?? '', /the nodes cannot get berth\/spread:\d+: Berth's registry cannot start/);
-    assert.match(failed.reason ?? '', /nonexistent\/docker-registry/);
-    assert.equal((await admin().call('getApp', { params: { id: SLUG } })).release, liveBefore);
-    await healthy(admin(), SLUG, 4, { release: liveBefore, timeoutMs: 120_000 });
-    assert.equal((await answering(40)).size, 4);
-    assert.equal((await services(v)).length, 0);
-
-    await s.kill();
-    delete s.env.BERTH_REGISTRY_BIN;
-    await s.start();
+    try {
+      const v = (await admin().call('setEnv', { params: { id: SLUG }, body: { set: { COLOR: 'teal' } } })).release!.version;
+      const failed = await settled(admin(), SLUG, v, 300_000);
+      assert.equal(failed.status, 'failed');
+      assert.match(failed.reason ?? '', /^the nodes cannot get berth\/spread:\d+: Berth's registry cannot start: docker-registry did not start: spawn \/nonexistent\/docker-registry ENOENT/);
+      assert.equal((await admin().call('getApp', { params: { id: SLUG } })).release, liveBefore);
+      await healthy(admin(), SLUG, 4, { release: liveBefore, timeoutMs: 120_000 });
+      assert.equal((await answering(40)).size, 4);
+      assert.equal((await services(v)).length, 0);
+    } finally {
+      await s.kill();
+      delete s.env.BERTH_REGISTRY_BIN;
+      await s.start();
+    }
     await setColor('teal', 4);
     assert.equal((await env()).COLOR, 'teal');
   });

@@ -34,7 +34,7 @@ export interface EngineTask {
 /** Task states before `running`: the task is on its way (scheduled, pulling, starting). */
 const STARTING = new Set(['new', 'allocated', 'pending', 'assigned', 'accepted', 'preparing', 'ready', 'starting']);
 /** Task states of a task that ended (by itself or refused by its node). */
-const ENDED = new Set(['failed', 'rejected', 'complete', 'shutdown', 'orphaned', 'remove']);
+export const ENDED = new Set(['failed', 'rejected', 'complete', 'shutdown', 'orphaned', 'remove']);
 
 /**
  * The service body of a replica, hardened like a container (runtime/hardening.ts) as far as the

@@ -17,7 +17,7 @@ import {
   type RuntimeEvent,
 } from '../types.js';
 import type { OverlayAnchor } from './anchor.js';
-import { failures, replicaService, toContainerInfo, type EngineService, type EngineTask } from './replica-service.js';
+import { ENDED, failures, replicaService, toContainerInfo, type EngineService, type EngineTask } from './replica-service.js';
 import { SwarmServices } from './services.js';
 
 interface ServiceApi {
@@ -202,10 +202,17 @@ export class SwarmRuntime implements Runtime {
     }
   }
 
-  /** Waits until a service scaled to 0 has no task left (stopped, then deleted by the reaper). */
+  /**
+   * Waits until a service scaled to 0 has no task the reaper will still delete: every task ended,
+   * and none is marked `remove` (the reaper deletes those). A task that failed on its way down (an
+   * app SIGKILLed after the grace, exit 137) is marked `shutdown` instead: Swarm keeps it as history
+   * and never reaps it, so waiting for it to go would hold the replica forever (seen: 10 minutes,
+   * with every later change of the app queued behind it).
+   */
   private async settled(id: string, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
-    while ((await this.tasks([id])).length > 0) {
+    const pending = (t: EngineTask) => !ENDED.has(t.Status.State) || t.DesiredState === 'remove';
+    while ((await this.tasks([id])).some(pending)) {
       if (Date.now() > deadline) throw new Error(`service ${id}: its task did not stop and go within ${Math.round(ms / 1000)} s`);
       await sleep(this.pollMs);
     }
