@@ -92,7 +92,10 @@ describe('cluster mode: apps on three nodes', () => {
     appId = app.id;
     const source = await tarGz([
       { name: 'package.json', body: JSON.stringify({ name: SLUG, version: '1.0.0', private: true, main: 'server.js' }) },
-      { name: 'server.js', body: TEST_APP_SOURCE },
+      // Node 18 (Debian's, in the stack image) keeps idle keep-alive connections open on close(),
+      // which Node 19+ (the host's, in the other tests) closes: without this the app outlives the
+      // stop grace and is SIGKILLed, unlike the test app's contract (SIGTERM: finish, then exit 0).
+      { name: 'server.js', body: `${TEST_APP_SOURCE}\nprocess.prependListener('SIGTERM', () => server.closeIdleConnections?.());\n` },
     ]);
     const t0 = Date.now();
     const queued = await buildArchive(admin(), SLUG, source);
@@ -114,7 +117,6 @@ describe('cluster mode: apps on three nodes', () => {
     );
     assert.equal(Object.values(spread).reduce((a, c) => a + c, 0), 6, JSON.stringify(spread));
     assert.ok(Object.values(spread).filter((c) => c > 0).length >= 2, `replicas on one node only: ${JSON.stringify(spread)}`);
-    assert.equal((await answering(60)).size, 6, 'not every replica answered through the router');
     assert.equal((await services()).length, 6);
 
     // The services run the registry's copy of the release; a worker holding replicas pulled it from there.
@@ -132,6 +134,8 @@ describe('cluster mode: apps on three nodes', () => {
       const pulled = (await w.docker(['events', '--since', String(Math.floor(t0 / 1000) - 1), '--until', String(Math.ceil(Date.now() / 1000)), '--filter', 'type=image', '--filter', 'event=pull', '--format', '{{.TimeNano}}'])).stdout.split('\n').filter(Boolean).map((x) => Number(x) / 1e6);
       if (pulled.length && Number.isFinite(created)) t.diagnostic(`${w.name.replace(/.*-/, 'node')}: the release pulled from Berth's registry ${Math.round(pulled[0]! - created)} ms after its first task was created`);
     }
+
+    assert.equal((await answering(60)).size, 6, 'not every replica answered through the router');
 
     // Each replica says which node it runs on, as the nodes list does; the logs come from every node.
     const rows = (await admin().call('listContainers', { query: { app: SLUG } })).items;
@@ -202,8 +206,16 @@ describe('cluster mode: apps on three nodes', () => {
 
     // Blue-green under load: the new set starts beside the old one, then takes all the traffic at once.
     await admin().call('updateApp', { params: { id: SLUG }, body: { strategy: 'blue-green' } });
-    const bg = await withLoad({ port: s.routerPort, host: `${SLUG}.localhost`, concurrency: 2 }, () => setColor('green', 2).then(() => undefined));
+    let green = 0;
+    const bg = await withLoad({ port: s.routerPort, host: `${SLUG}.localhost`, concurrency: 2 }, async () => {
+      green = (await admin().call('setEnv', { params: { id: SLUG }, body: { set: { COLOR: 'green' } } })).release!.version;
+      await live(green);
+    });
     assertNoDrops(bg, 'blue-green deploy across nodes');
+    // The previous set stays, stopped, for a fast rollback: its services are scaled to 0.
+    const sets = (await admin().call('listContainers', { query: { app: SLUG } })).items;
+    assert.deepEqual(sets.filter((c) => c.release === green).map((c) => `${c.status}:${c.in_rotation}`), ['healthy:true', 'healthy:true']);
+    assert.ok(sets.filter((c) => c.release !== green).every((c) => c.status === 'stopped' && !c.in_rotation), JSON.stringify(sets));
     assert.equal((await env()).COLOR, 'green');
     t.diagnostic(`blue-green deploy of 2 replicas across nodes: ${bg.sent} requests, ${bg.failed} failed`);
 
