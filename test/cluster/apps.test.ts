@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { ApiError } from '../../src/client/index.js';
-import { stackImage } from '../../src/builder/stacks.js';
 import { run } from '../../src/lib/exec.js';
 import { CLI_MAIN, type TestServer } from '../support/server.js';
 import { TEST_APP_SOURCE } from '../support/test-app.js';
-import { BASE_IMAGE } from '../support/images.js';
+import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
+import { DockerRuntime } from '../../src/runtime/docker.js';
 import { assertNoDrops, startLoad, viaRouter, withLoad } from '../support/load.js';
 import { healthy, settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
@@ -36,10 +36,13 @@ describe('cluster mode: apps on three nodes', () => {
   before(async () => {
     cluster = await startNodes(3);
     [manager, ...workers] = cluster.nodes as [DindNode, ...DindNode[]];
-    // On the manager only, as scripts/base-image.sh and scripts/stacks.sh leave them: the base image
-    // (the overlay anchor runs it) and what the node builder builds FROM. The app reaches no node but through Berth.
-    await Promise.all([loadImage(manager, BASE_IMAGE), loadImage(manager, stackImage('node'))]);
-    s = await startClusterServer(cluster);
+    // On the manager only: the base image (the overlay anchor runs it) and what the node builder
+    // builds FROM. The app reaches no node but through Berth. The node stack is the test image (the
+    // host's Node 20), named by BERTH_STACK_NODE as an operator would: with Debian's Node 18 of
+    // berth/stack-node the same steps saw requests through the router fail (docs/cluster.md).
+    const stack = await ensureTestAppImage(new DockerRuntime());
+    await Promise.all([loadImage(manager, BASE_IMAGE), loadImage(manager, stack)]);
+    s = await startClusterServer(cluster, { BERTH_STACK_NODE: stack });
     registryAddr = (await s.admin.call('getJoinCommand', {})).registry_addr!;
     await s.admin.call('createProject', { body: { name: 'web' } });
   });
@@ -111,10 +114,7 @@ describe('cluster mode: apps on three nodes', () => {
     appId = app.id;
     const source = await tarGz([
       { name: 'package.json', body: JSON.stringify({ name: SLUG, version: '1.0.0', private: true, main: 'server.js' }) },
-      // Node 18 (Debian's, in the stack image) keeps idle keep-alive connections open on close(),
-      // which Node 19+ (the host's, in the other tests) closes: without this the app outlives the
-      // stop grace and is SIGKILLed, unlike the test app's contract (SIGTERM: finish, then exit 0).
-      { name: 'server.js', body: `${TEST_APP_SOURCE}\nprocess.prependListener('SIGTERM', () => server.closeIdleConnections?.());\n` },
+      { name: 'server.js', body: TEST_APP_SOURCE },
     ]);
     const t0 = Date.now();
     const queued = await buildArchive(admin(), SLUG, source);
