@@ -69,6 +69,8 @@ export interface Config {
   /** Domains whose names always get Berth CA certificates (operator-marked internal), lowercase, no dot in front. */
   internalDomains: string[];
   redirectHttps: boolean;
+  /** ROUTER_ACCESS_LOG: HAProxy logs every request to <data dir>/haproxy/haproxy.log (not rotated; for debugging). */
+  routerAccessLog: boolean;
   /** Builds run at once. */
   buildConcurrency: number;
   adminPassword: string | undefined;
@@ -167,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       .map((d) => d.trim().toLowerCase().replace(/^\*?\./, '').replace(/\.$/, ''))
       .filter(Boolean),
     redirectHttps: env.ROUTER_REDIRECT_HTTPS === '1' || env.ROUTER_REDIRECT_HTTPS === 'true',
+    routerAccessLog: env.ROUTER_ACCESS_LOG === '1' || env.ROUTER_ACCESS_LOG === 'true',
     buildConcurrency: Math.max(1, Number.parseInt(env.BERTH_BUILD_CONCURRENCY ?? '2', 10) || 2),
     adminPassword: env.BERTH_ADMIN_PASSWORD || undefined,
     secretKey: env.BERTH_SECRET_KEY || undefined,

@@ -54,6 +54,7 @@ async function main() {
     httpPort: config.routerHttpPort,
     httpsPort: config.routerHttpsPort,
     redirectHttps: config.redirectHttps,
+    accessLog: config.routerAccessLog,
     // A killed HAProxy is back (from its config file, with every route) within a fraction of a second.
     watchMs: 250,
     // Names without a certificate of their own get one from Berth's CA (trusted once its root is).

@@ -155,6 +155,10 @@ describe('cluster mode: apps on three nodes', () => {
     }
 
     await allAnswer(6, t);
+    // No replica died on its way: Swarm gives a task's container the service's labels, and replicas on
+    // the manager were once taken for stray containers there and killed seconds after each start.
+    const crashed = (await admin().call('listEvents', { query: { app: appId } })).items.filter((e) => e.kind === 'container.crashed');
+    assert.deepEqual(crashed.map((e) => e.message), []);
 
     // Each replica says which node it runs on, as the nodes list does; the logs come from every node.
     const rows = (await admin().call('listContainers', { query: { app: SLUG } })).items;

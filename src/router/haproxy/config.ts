@@ -19,6 +19,8 @@ export interface ConfigOptions {
    * from, where the replicas' overlay addresses answer (docs/cluster.md).
    */
   serverNamespace?: string;
+  /** One line per request (HAProxy's httplog format) on stderr, i.e. haproxy.log in `dir`. */
+  accessLog?: boolean;
 }
 
 /** File names under ConfigOptions.dir. */
@@ -87,9 +89,11 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     `  hard-stop-after ${o.hardStopAfterS}s`,
     ...(o.user ? [`  user ${o.user}`, `  group ${o.user}`] : []),
     '  tune.ssl.default-dh-param 2048',
+    ...(o.accessLog ? ['  log stderr format raw local0 info'] : []),
     '',
     'defaults',
     '  mode http',
+    ...(o.accessLog ? ['  log global', '  option httplog'] : []),
     '  option http-keep-alive',
     // On a reload the old worker answers the next request of an idle keep-alive connection with
     // "Connection: close" instead of closing it under a client that may be sending on it.

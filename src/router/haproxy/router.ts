@@ -53,6 +53,8 @@ export interface HaproxyRouterOptions {
    * then keep root (measured; docs/cluster.md).
    */
   serverNamespace?: string;
+  /** HAProxy writes an access log line per request to its log file (an operator's debugging aid). */
+  accessLog?: boolean;
 }
 
 /**
@@ -93,6 +95,7 @@ export class HaproxyRouter implements Router {
       hardStopAfterS: opts.hardStopAfterS ?? 3600,
       user: opts.serverNamespace ? undefined : workerUser(),
       serverNamespace: opts.serverNamespace,
+      accessLog: opts.accessLog,
     };
     this.state = this.loadState();
   }

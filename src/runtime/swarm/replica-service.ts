@@ -40,8 +40,9 @@ export const ENDED = new Set(['failed', 'rejected', 'complete', 'shutdown', 'orp
  * The service body of a replica, hardened like a container (runtime/hardening.ts) as far as the
  * Swarm API of Docker 20.10 allows: non-root user, every capability dropped, memory, CPU and pids
  * limits, init, named volumes only, no published port. (`no-new-privileges` has no service field
- * before API 1.44.) The task's containers carry Berth's labels but not the instance label, so the
- * manager's own engine never lists them as Berth's containers: the service is the replica.
+ * before API 1.44.) The service is the replica. Its task containers carry Berth's labels: the ones
+ * given here and, copied by Swarm, the service's own (the instance label too), so SwarmRuntime
+ * leaves them out of what the manager's engine lists.
  */
 export function replicaService(spec: ContainerSpec, imageUser: string, stopGraceS: number): Record<string, unknown> {
   const memory = Math.floor(spec.memoryMb * 1024 * 1024);

@@ -66,6 +66,7 @@ export interface SwarmRuntimeOptions {
 
 /** A container id of the local engine; anything else the runtime hands out is a service id. */
 const LOCAL_ID = /^[0-9a-f]{64}$/;
+const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
 /** A replica whose tasks failed this often since its start is refused, like a container the engine cannot start. */
 const MAX_START_FAILURES = 3;
 
@@ -277,7 +278,8 @@ export class SwarmRuntime implements Runtime {
     const services = await this.services({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
     const tasks = services.length ? await this.tasks(services.map((s) => s.ID)) : [];
     const namer = await this.namer(tasks);
-    return [...(await this.local.listContainers(labels)), ...services.map((s) => toContainerInfo(s, tasks, namer))];
+    const local = (await this.local.listContainers(labels)).filter((c) => !isTaskContainer(c.labels));
+    return [...local, ...services.map((s) => toContainerInfo(s, tasks, namer))];
   }
 
   async *logs(id: string, opts: LogOptions): AsyncGenerator<LogLine> {
@@ -302,7 +304,7 @@ export class SwarmRuntime implements Runtime {
   }
 
   events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent> {
-    return merge([this.local.events(labels, signal), this.taskEvents(labels, signal)]);
+    return merge([withoutTasks(this.local.events(labels, signal)), this.taskEvents(labels, signal)]);
   }
 
   inspectImage(ref: string) {
@@ -431,6 +433,20 @@ export class SwarmRuntime implements Runtime {
 
 function isReplica(spec: ContainerSpec): boolean {
   return !!spec.labels[LABEL.app] && !spec.tty && spec.restart !== 'no';
+}
+
+/**
+ * A replica's task container on the manager's own engine. Swarm gives task containers the service's
+ * labels, the instance label included, so the manager's engine lists them among Berth's containers;
+ * taken for strays, they were removed (SIGKILL) seconds after every start there (seen in the
+ * cluster apps test: replicas on the manager killed every 5 s, requests through them failed).
+ */
+function isTaskContainer(labels: Record<string, string>): boolean {
+  return SWARM_TASK_LABEL in labels;
+}
+
+async function* withoutTasks(events: AsyncIterable<RuntimeEvent>): AsyncGenerator<RuntimeEvent> {
+  for await (const e of events) if (!isTaskContainer(e.labels)) yield e;
 }
 
 function isLocal(id: string): boolean {
