@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { BerthClient } from '../../src/client/index.js';
@@ -6,7 +6,7 @@ import { DockerRuntime } from '../../src/runtime/docker.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { waitFor } from '../support/wait.js';
-import { launchChromium, screenshot } from '../support/browser.js';
+import { explainFailure, launchChromium, screenshot } from '../support/browser.js';
 
 const WAIT = { timeout: 120_000 };
 
@@ -39,6 +39,7 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Projects' }).waitFor();
   });
+  afterEach((t) => explainFailure(t, page));
   after(async () => {
     await browser?.close();
     await s?.destroy();

@@ -5,17 +5,19 @@ import { ApiError } from './api';
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
   const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
   const seq = useRef(0);
-  const reload = useCallback(() => {
+  // Resolves once the new data is shown, so an action that ends with a reload (a revoke, a delete)
+  // closes its confirmation only when the list no longer shows what it removed.
+  const reload = useCallback((): Promise<void> => {
     const mine = ++seq.current;
-    fn().then(
-      (data) => mine === seq.current && setState({ data, loading: false }),
-      (error) => mine === seq.current && setState((s) => ({ ...s, error, loading: false })),
+    return fn().then(
+      (data) => void (mine === seq.current && setState({ data, loading: false })),
+      (error) => void (mine === seq.current && setState((s) => ({ ...s, error, loading: false }))),
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(() => {
     setState({ loading: true });
-    reload();
+    void reload();
   }, [reload]);
   return { ...state, reload };
 }
