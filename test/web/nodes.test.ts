@@ -138,6 +138,10 @@ describe('web dashboard: cluster nodes', () => {
     await form.getByRole('button', { name: 'Save labels' }).click();
     await form.getByRole('status').getByText(/^Saved/).waitFor();
     await page.getByText('tier=web').first().waitFor();
+    // The node's URL loads on its own (a shared link, a reload).
+    await page.reload();
+    await page.getByRole('heading', { name: 'node1', exact: true }).waitFor();
+    await form.getByRole('group', { name: 'Label 1' }).getByLabel('Key', { exact: true }).and(page.locator('[value="tier"]')).waitFor();
     const id = (await s.admin.call('getNode', { params: { id: 'node1' } })).id;
     assert.equal((await manager.docker(['node', 'inspect', '-f', '{{json .Spec.Labels}}', id])).stdout.trim(), '{"tier":"web"}');
   });
