@@ -197,6 +197,20 @@ describe('web dashboard: cluster nodes', () => {
     assert.deepEqual((await s.admin.call('listNodes', {})).items.map((n) => n.hostname), ['node0']);
   });
 
+  test('the nodes screens work at 375 px wide: no sideways scrolling of the page', async () => {
+    const mctx = await browser.newContext({ viewport: { width: 375, height: 740 }, storageState: await context.storageState() });
+    const m = await mctx.newPage();
+    for (const [url, shown] of [
+      ['/nodes', 'Copy join command'],
+      ['/nodes/node0', 'Save labels'],
+    ]) {
+      await m.goto(`${s.url}${url}`);
+      await m.getByText(shown).first().waitFor();
+      assert.ok((await m.evaluate(() => document.documentElement.scrollWidth)) <= 375, `${url} fits 375 px`);
+    }
+    await mctx.close();
+  });
+
   test('a developer sees no nodes link, and /nodes is not found', async () => {
     const dev = await s.newUser('dev');
     assert.ok(dev);
