@@ -201,3 +201,19 @@ export function bytes(n: number | null | undefined): string {
   }
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
+
+/** Calls fn every `ms` while the page is visible: for state that no event announces (a cluster node's). */
+export function useEvery(fn: () => void, ms: number, enabled = true) {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    if (!enabled) return;
+    const t = setInterval(() => document.visibilityState === 'visible' && ref.current(), ms);
+    return () => clearInterval(t);
+  }, [ms, enabled]);
+}
+
+/** What an unknown URL shows; also admin screens to other users (the API answers them 404 too). */
+export function NotFound() {
+  return <p>There is no such page.</p>;
+}
