@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { run } from '../../src/lib/exec.js';
@@ -7,7 +7,7 @@ import { ADMIN_PASSWORD, startServer, type TestServer } from '../support/server.
 import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
 import { healthy, settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
-import { launchChromium, screenshot } from '../support/browser.js';
+import { explainFailure, launchChromium, screenshot } from '../support/browser.js';
 import { loadImage, startNodes, type DindCluster, type DindNode } from '../cluster/nodes-harness.js';
 
 const WAIT = { timeout: 120_000 };
@@ -47,6 +47,7 @@ describe('web dashboard: cluster nodes', () => {
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Projects' }).waitFor();
   });
+  afterEach((t) => explainFailure(t, page));
   after(async () => {
     await browser?.close();
     await s?.destroy();
