@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { run } from '../../src/lib/exec.js';
+import { engineVolume } from '../../src/domain/volumes.js';
 import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
 import { viaRouter } from '../support/load.js';
 import { healthy, settled } from '../support/rollout.js';
@@ -100,7 +101,7 @@ test('cluster mode: a volume app pinned to the manager keeps its data; an app on
   assert.deepEqual(keeper.pinned && { node: keeper.pinned.node, constraint: keeper.pinned.constraint }, { node: 'node0', constraint: `node.id==${managerId}` });
   const info = await berth(['apps', 'info', 'keeper']);
   assert.equal(info.code, 0, info.stderr);
-  assert.match(info.stdout, new RegExp(`Pinned to\\s+node0 \\(node\\.id==${managerId}\\): its volumes live on this node`));
+  assert.match(info.stdout, new RegExp(`Pinned to:\\s+node0 \\(node\\.id==${managerId}\\): its volumes live on this node`));
   // A placement the volumes' node cannot meet: a 400 naming the constraint.
   await rejectsWith(admin.call('updateApp', { params: { id: 'keeper' }, body: { placement: { constraints: ['node.role==worker'] } } }), 400, 'placement.constraints.0');
   await rejectsWith(admin.call('updateApp', { params: { id: 'keeper' }, body: { placement: { constraints: ['node.role==manager', 'node.hostname!=node0'] } } }), 400, 'placement.constraints.1');
@@ -148,8 +149,9 @@ test('cluster mode: a volume app pinned to the manager keeps its data; an app on
   await everyReplicaReads('written-in-v1');
   // The file is in Berth's volume on the manager's engine (where backups read it).
   const vol = await admin.call('getVolume', { params: { id: 'data' }, query: { project: 'st' } });
-  const onManager = await manager.docker(['run', '--rm', '-v', `berth-vol-${vol.id}:/v:ro`, BASE_IMAGE, 'cat', '/v/kept.txt']);
+  const onManager = await manager.docker(['run', '--rm', '-v', `${engineVolume(vol.id)}:/v:ro`, BASE_IMAGE, 'cat', '/v/kept.txt']);
   assert.equal(onManager.stdout, 'written-in-v1', onManager.stderr);
+  assert.ok(!(await worker.docker(['volume', 'ls', '-q'])).stdout.includes(engineVolume(vol.id)), 'no empty copy of the volume on the worker');
 
   // A PostgreSQL add-on (on the manager's engine, on the project's overlay) and an app placed on the worker.
   await admin.call('createAddon', { body: { type: 'postgres', name: 'db', project: 'st' } });
