@@ -201,5 +201,9 @@ test('cluster mode: a volume app pinned to the manager keeps its data; an app on
   assert.equal(k3.status, 'failed');
   assert.match(k3.reason ?? '', /node\.labels\.disk==ssd/);
   assert.match(k3.reason ?? '', new RegExp(`node\\.id==${managerId}`));
+  // Recreate had stopped v2's replicas first: the last good release comes back, with its data, on the manager.
+  await healthy(admin, 'keeper', 2, { release: 2, timeoutMs: 180_000 });
+  assert.deepEqual(await nodesOf('keeper'), ['node0', 'node0']);
+  await everyReplicaReads('written-in-v1');
   t.diagnostic(`the whole test took ${Date.now() - started} ms`);
 });
