@@ -62,3 +62,12 @@ export async function replicasByContainerId(db: Db, ids: string[]) {
     .execute();
   return new Map(rows.map((r) => [r.id, { slug: r.slug, status: r.status, in_rotation: r.in_rotation === 1 }]));
 }
+
+/**
+ * Slugs of the apps that have replicas and volumes: in cluster mode they are pinned to the manager,
+ * where their volumes live, so draining it would leave them nowhere to run.
+ */
+export async function runningAppsWithVolumes(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('apps').select(['slug', 'volumes']).where('stopped', '=', 0).where('replicas', '>', 0).orderBy('slug').execute();
+  return rows.filter((r) => (JSON.parse(r.volumes) as unknown[]).length > 0).map((r) => r.slug);
+}

@@ -111,6 +111,11 @@ test('cluster mode: a volume app pinned to the manager keeps its data; an app on
   assert.equal(k1.status, 'live', k1.reason ?? '');
   await healthy(admin, 'keeper', 2, { timeoutMs: 120_000 });
   assert.deepEqual(await nodesOf('keeper'), ['node0', 'node0'], 'every replica of an app with a volume runs on the manager');
+  // The manager holds its volumes: draining it would leave the app nowhere to run, so it is refused, naming the app.
+  const drainRefused = await admin.call('drainNode', { params: { id: 'node0' } }).then(() => assert.fail('the manager was drained'), (e: Error & { status?: number }) => e);
+  assert.equal(drainRefused.status, 409, drainRefused.message);
+  assert.match(drainRefused.message, /holds the volumes of keeper/);
+  assert.equal((await admin.call('getNode', { params: { id: 'node0' } })).availability, 'active');
   const svcId = (await manager.docker(['service', 'ls', '-q', '--filter', `label=berth.app=${keeper.id}`])).stdout.split('\n').filter(Boolean)[0]!;
   const constraints = JSON.parse((await manager.docker(['service', 'inspect', svcId])).stdout)[0].Spec.TaskTemplate.Placement.Constraints as string[];
   assert.deepEqual(constraints, [`node.id==${managerId}`]);

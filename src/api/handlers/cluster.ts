@@ -4,7 +4,7 @@ import type { ApiContext, AuthUser } from '../context.js';
 import type { FastifyRequest } from 'fastify';
 import { LABEL_KEY, type ClusterState, type Node } from '../contract-cluster.js';
 import { HttpError, badRequest, conflict } from '../errors.js';
-import { clusterRow, nodeChange, replicasByContainerId, requestCluster, requestNodeChange } from '../../store/cluster.js';
+import { clusterRow, nodeChange, replicasByContainerId, requestCluster, requestNodeChange, runningAppsWithVolumes } from '../../store/cluster.js';
 import type { NodeChangeRow } from '../../store/cluster.js';
 import type { SwarmNode, SwarmTask } from '../../runtime/swarm/types.js';
 import { trustCommand } from '../../registry/trust.js';
@@ -184,6 +184,12 @@ export const clusterHandlers = {
     const others = (await ctx.cluster.engine.nodes()).filter((o) => o.id !== n.id && o.availability === 'active' && o.state === 'ready');
     if (n.availability !== 'drain' && others.length === 0) {
       throw conflict(`node "${n.hostname}" is the last active node: its replicas would have nowhere to run; activate or join another node first`, 'id');
+    }
+    if (n.availability !== 'drain' && n.id === (await ctx.cluster.engine.status()).node_id) {
+      const pinned = await runningAppsWithVolumes(ctx.db);
+      if (pinned.length) {
+        throw conflict(`node "${n.hostname}" holds the volumes of ${pinned.join(', ')}: their replicas cannot move to another node; stop those apps first (berth apps stop)`, 'id');
+      }
     }
     await changeNode(ctx, n, { availability: 'drain' });
     return freshNode(ctx, n.id);
