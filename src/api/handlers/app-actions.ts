@@ -9,7 +9,10 @@ import * as apps from '../../store/apps.js';
 import { createRelease } from '../../domain/releases.js';
 import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
 
-const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => appDto(ctx, (await apps.findApp(ctx.db, user.id, id))!, await volumeNode(ctx));
+const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
+  const a = (await apps.findApp(ctx.db, user.id, id))!;
+  return appDto(ctx, a, await volumeNode(ctx, a));
+};
 
 /** Actions on an app: each writes desired state (the app row, or a release) and nudges the controller. */
 export const appActionHandlers = {

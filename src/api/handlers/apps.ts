@@ -107,7 +107,7 @@ export const appHandlers = {
     if (!cache) pages.set(ctx, (cache = new ReadCache(ctx.store)));
     return cache.get(`${user.id} ${projectId ?? ''} ${limit} ${offset}`, async () => {
       const { items, total } = await apps.listApps(ctx.db, user.id, { projectId, limit, offset });
-      const node = await volumeNode(ctx);
+      const node = await volumeNode(ctx, ...items);
       return { items: items.map((a) => appDto(ctx, a, node)), total, limit, offset };
     });
   },
@@ -144,11 +144,13 @@ export const appHandlers = {
     if (await apps.appBySlug(ctx.db, slug)) throw conflict(`slug "${slug}" is taken`, 'slug');
     await uniqueApp(ctx, project.id, row.name, slug, () => apps.insertApp(ctx.db, row));
     ctx.nudge(row.id);
-    return appDto(ctx, (await apps.findApp(ctx.db, user.id, row.id))!, await volumeNode(ctx));
+    const created = (await apps.findApp(ctx.db, user.id, row.id))!;
+    return appDto(ctx, created, await volumeNode(ctx, created));
   },
 
   async getApp({ user, params }, ctx) {
-    return appDto(ctx, await appFor(ctx, user, params.id), await volumeNode(ctx));
+    const a = await appFor(ctx, user, params.id);
+    return appDto(ctx, a, await volumeNode(ctx, a));
   },
 
   async updateApp({ user, params, body }, ctx) {
@@ -175,8 +177,8 @@ export const appHandlers = {
       // Two releases' replicas writing one volume at once is how data gets corrupted.
       throw badRequest('an app with volumes rolls out with strategy "recreate" (old replicas stop before new ones start): set strategy to recreate', 'strategy');
     }
-    const node = await volumeNode(ctx);
-    if (node && mounts.length) {
+    const node = await volumeNode(ctx, { volumes: patch.volumes ?? a.volumes });
+    if (node) {
       const constraints = body.placement !== undefined ? body.placement?.constraints ?? [] : a.placement ? (JSON.parse(a.placement) as { constraints: string[] }).constraints : [];
       constraints.forEach((c, i) => {
         const why = unmetBy(c, node);
