@@ -42,3 +42,11 @@ export async function explainFailure(t: object, page: Page | undefined): Promise
     .catch((e: Error) => `(unreadable: ${e.message.split('\n')[0]})`);
   err.message += `\n  page: ${page.url()}\n  it showed: ${shown.replace(/\s+/g, ' ').slice(0, 2_000)}`;
 }
+
+/** Logs in through the form, as a user does; `next` is where the login sends the page afterwards. */
+export async function logIn(page: Page, baseUrl: string, username: string, password: string, next?: string): Promise<void> {
+  await page.goto(`${baseUrl}/login${next ? `?next=${next}` : ''}`);
+  await page.getByLabel('Username', { exact: true }).fill(username);
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+}

@@ -7,7 +7,7 @@ import { ADMIN_PASSWORD, startServer, type TestServer } from '../support/server.
 import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
 import { healthy, settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
-import { explainFailure, launchChromium, screenshot } from '../support/browser.js';
+import { explainFailure, launchChromium, logIn, screenshot } from '../support/browser.js';
 import { loadImage, startNodes, type DindCluster, type DindNode } from '../cluster/nodes-harness.js';
 
 const WAIT = { timeout: 120_000 };
@@ -41,10 +41,7 @@ describe('web dashboard: cluster nodes', () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: s.url });
     page = await context.newPage();
-    await page.goto(`${s.url}/login`);
-    await page.getByLabel('Username', { exact: true }).fill('admin');
-    await page.getByLabel('Password', { exact: true }).fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await logIn(page, s.url, 'admin', ADMIN_PASSWORD);
     await page.getByRole('heading', { name: 'Projects' }).waitFor();
   });
   afterEach((t) => explainFailure(t, page));
@@ -217,10 +214,7 @@ describe('web dashboard: cluster nodes', () => {
     assert.ok(dev);
     const other = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const p = await other.newPage();
-    await p.goto(`${s.url}/login?next=/nodes`);
-    await p.getByLabel('Username', { exact: true }).fill('dev');
-    await p.getByLabel('Password', { exact: true }).fill('pw-dev-secret');
-    await p.getByRole('button', { name: 'Log in' }).click();
+    await logIn(p, s.url, 'dev', 'pw-dev-secret', '/nodes');
     await p.getByText('There is no such page.').waitFor();
     assert.equal(await p.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Nodes' }).count(), 0);
     assert.equal(await p.getByRole('button', { name: 'Turn this server into a cluster manager' }).count(), 0);
