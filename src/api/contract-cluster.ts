@@ -15,6 +15,8 @@ export const ClusterState = T.Object({
   advertise_addr: T.Union([T.String(), T.Null()]),
   /** This engine's Swarm node id once it is a manager. */
   node_id: T.Union([T.String(), T.Null()]),
+  /** Whether this server allows cluster mode at all (started with BERTH_CLUSTER=1); without it init is refused. */
+  enabled: T.Boolean(),
 });
 
 const Resources = T.Object({ cpus: T.Number(), memory_bytes: T.Integer() });
@@ -26,6 +28,13 @@ export const NodeReplica = T.Object({
   service_id: T.String(),
   state: T.String(),
   addresses: T.Array(T.String()),
+  /** Berth's own view of the replica, when it is one of this installation's (else null). */
+  app_slug: T.Union([T.String(), T.Null()]),
+  /** The release version it runs (label berth.version). */
+  release: T.Union([T.Integer(), T.Null()]),
+  /** Berth's replica status: starting, healthy, unhealthy, crashed, draining or stopped. */
+  status: T.Union([T.String(), T.Null()]),
+  in_rotation: T.Union([T.Boolean(), T.Null()]),
 });
 
 export const Node = T.Object({
@@ -34,7 +43,11 @@ export const Node = T.Object({
   addresses: T.Array(T.String()),
   role: T.Union([T.Literal('manager'), T.Literal('worker')]),
   leader: T.Boolean(),
-  availability: T.Union([T.Literal('active'), T.Literal('pause'), T.Literal('drain')]),
+  /**
+   * Swarm's availability, except 'draining': an admin drained the node and Berth is still moving its
+   * replicas off (the node is paused in Swarm meanwhile: nothing new lands there); 'drain' once none is left.
+   */
+  availability: T.Union([T.Literal('active'), T.Literal('pause'), T.Literal('draining'), T.Literal('drain')]),
   /** 'ready', 'down', 'unknown' or 'disconnected', as the managers see it. */
   state: T.String(),
   engine_version: T.String(),

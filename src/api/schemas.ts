@@ -166,6 +166,10 @@ export const App = T.Object({
   release: T.Union([T.Integer(), T.Null()]),
   auto_deploy: T.Boolean(),
   volumes: T.Array(T.Object({ volume: T.String(), path: T.String() })),
+  pinned: T.Union(
+    [T.Object({ node: T.String({ description: 'hostname' }), constraint: T.String({ description: 'the placement constraint Berth adds to its replicas' }), reason: T.String() }), T.Null()],
+    { description: 'cluster mode, an app with volumes: the node its replicas run on (where its volumes live); null otherwise' },
+  ),
   /** argv run once per release before traffic moves; [] when none. */
   release_command: T.Array(T.String()),
   created_at: Timestamp,

@@ -26,7 +26,7 @@ export const CSP = [
 ].join('; ');
 
 /** The screens the single-page app routes itself; each answers index.html so a shared link or a reload works. */
-const SCREENS = ['/', '/login', '/projects', '/projects/*', '/apps/*', '/addons/*', '/builds/*', '/events', '/settings/*', '/admin/*', '/nodes'];
+const SCREENS = ['/', '/login', '/projects', '/projects/*', '/apps/*', '/addons/*', '/builds/*', '/events', '/settings/*', '/admin/*', '/nodes', '/nodes/*'];
 
 /**
  * Serves the dashboard at / : hashed assets cached for a year, index.html never cached, the API

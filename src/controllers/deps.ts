@@ -29,6 +29,12 @@ export const systemClock: Clock = {
 /** One health probe of a replica: true when it answers (below 500). */
 export type Probe = (url: string) => Promise<boolean>;
 
+/**
+ * Whether something accepts TCP connections at address:port on a project network. In cluster mode
+ * it asks from the overlay anchor's namespace: the host is on no overlay.
+ */
+export type TcpProbe = (address: string, port: number) => Promise<boolean>;
+
 /** What a controller may ask of the route controller: apply the desired routes, resolve when served and drained. */
 export interface RouteSync {
   sync(): Promise<void>;
@@ -54,6 +60,7 @@ export interface ControllerDeps {
   log: Logger;
   clock: Clock;
   probe: Probe;
+  reachable: TcpProbe;
   /** This installation's id; engine objects carry it as the berth.instance label. */
   instanceId: string;
 }

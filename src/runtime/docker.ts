@@ -156,7 +156,7 @@ export class DockerRuntime implements Runtime {
     return container.id;
   }
 
-  private ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
+  ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
     let p = this.preparedVolumes.get(name);
     if (!p) {
       p = this.prepareVolume(name, labels);

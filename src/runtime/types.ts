@@ -165,6 +165,8 @@ export interface Runtime {
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
   /** Creates a root helper (see HelperSpec) and returns its id. Does not start it. */
   createHelper(spec: HelperSpec): Promise<string>;
+  /** Makes the engine volume if it is missing and writable by any user (what a container's mount of it does first). */
+  ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
   /** Names of the running containers that mount the engine volume. */
   volumeUsers(volume: string): Promise<string[]>;
   /** A tar stream of a path in a container (running or not). */

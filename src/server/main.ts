@@ -25,13 +25,14 @@ import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
 import { RegistryController } from '../controllers/registry.js';
 import { EngineImagePusher } from '../runtime/image-push.js';
-import { OverlayAnchor, probeInNetns } from '../runtime/swarm/anchor.js';
+import { OverlayAnchor, probeInNetns, tcpInNetns } from '../runtime/swarm/anchor.js';
 import { SwarmRuntime } from '../runtime/swarm/runtime.js';
 import type { Runtime } from '../runtime/types.js';
 import { STOP_GRACE_S } from '../domain/containers.js';
 import { VolumeController } from '../controllers/volumes.js';
 import { RunController } from '../controllers/runs/index.js';
 import { AddonController } from '../controllers/addons/index.js';
+import { answers } from '../lib/tcp.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
 
 async function main() {
@@ -106,6 +107,7 @@ async function main() {
     log,
     clock: systemClock,
     probe: anchor ? (url) => probeInNetns(anchor.netnsPath, url) : (url) => probe(url),
+    reachable: anchor ? (address, port) => tcpInNetns(anchor.netnsPath, address, port) : (address, port) => answers(address, port),
     instanceId: instance,
   };
   const apps = new AppController(deps);

@@ -50,3 +50,24 @@ export const nodeChange = (db: Db, nodeId: string) => db.selectFrom('node_change
 export async function recordNodeChange(db: Db, nodeId: string, status: 'done' | 'failed', message: string | null): Promise<void> {
   await db.updateTable('node_changes').set({ status, message, updated_at: now() }).where('node_id', '=', nodeId).execute();
 }
+
+/** Berth's replicas among these container ids (the `berth.container` label of Swarm tasks), with their app's slug. */
+export async function replicasByContainerId(db: Db, ids: string[]) {
+  if (!ids.length) return new Map<string, { slug: string; status: string; in_rotation: boolean }>();
+  const rows = await db
+    .selectFrom('containers')
+    .innerJoin('apps', 'apps.id', 'containers.app_id')
+    .select(['containers.id as id', 'apps.slug as slug', 'containers.status as status', 'containers.in_rotation as in_rotation'])
+    .where('containers.id', 'in', ids)
+    .execute();
+  return new Map(rows.map((r) => [r.id, { slug: r.slug, status: r.status, in_rotation: r.in_rotation === 1 }]));
+}
+
+/**
+ * Slugs of the apps that have replicas and volumes: in cluster mode they are pinned to the manager,
+ * where their volumes live, so draining it would leave them nowhere to run.
+ */
+export async function runningAppsWithVolumes(db: Db): Promise<string[]> {
+  const rows = await db.selectFrom('apps').select(['slug', 'volumes']).where('stopped', '=', 0).where('replicas', '>', 0).orderBy('slug').execute();
+  return rows.filter((r) => (JSON.parse(r.volumes) as unknown[]).length > 0).map((r) => r.slug);
+}

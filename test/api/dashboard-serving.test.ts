@@ -30,7 +30,7 @@ for (const engine of ENGINES) {
     };
 
     test('the page: every screen URL answers index.html with a strict CSP; hashed assets are cached for a year', async () => {
-      for (const path of ['/', '/login', '/projects', '/projects/x', '/apps/x/logs', '/builds/b', '/events', '/settings/tokens', '/admin/users']) {
+      for (const path of ['/', '/login', '/projects', '/projects/x', '/apps/x/logs', '/builds/b', '/events', '/settings/tokens', '/admin/users', '/nodes', '/nodes/node1']) {
         const res = await fetch(`${s.url}${path}`);
         assert.equal(res.status, 200, path);
         assert.match(res.headers.get('content-type')!, /text\/html/);

@@ -62,7 +62,10 @@ describe('cluster mode: drain and kill -9', () => {
 
     const t0 = Date.now();
     const result = await withLoad({ port: s.routerPort, host: 'drained.localhost', concurrency: 4 }, async () => {
-      await s.admin.call('drainNode', { params: { id: victim } });
+      // Berth moves the replicas first: the API says so (Swarm has the node paused meanwhile).
+      const answer = await s.admin.call('drainNode', { params: { id: victim } });
+      assert.equal(answer.availability, 'draining');
+      assert.equal(answer.last_change?.status, 'pending');
       await waitFor(`every replica off ${victim}, healthy and in rotation`, async () => {
         const by = await replicasByNode(id);
         const items = (await s.admin.call('listContainers', { query: { app: 'drained' } })).items;

@@ -34,7 +34,7 @@ test('cluster init, join, nodes: list, label, drain, activate, remove (3 real Sw
   const bob = await s.newUser('bob');
 
   // Single-node until an admin asks: no cluster, no nodes; other users see no such routes.
-  assert.equal((await admin.call('getCluster', {})).status, 'none');
+  assert.deepEqual(await admin.call('getCluster', {}), { status: 'none', message: null, advertise_addr: null, node_id: null, enabled: true });
   assert.equal((await refusal(admin.call('listNodes', {}))).status, 409);
   for (const [method, path] of [['GET', '/api/v1/nodes'], ['POST', '/api/v1/cluster/init'], ['GET', '/api/v1/cluster/join'], ['POST', '/api/v1/nodes/node1/drain']] as const) {
     const r = await raw(s, method, path, { token: bob.opts.token, ...(method === 'POST' ? { body: '{}' } : {}) });
@@ -126,6 +126,8 @@ test('cluster init, join, nodes: list, label, drain, activate, remove (3 real Sw
   }, { timeoutMs: 90_000, intervalMs: 500 });
   assert.equal(onW1.replicas.length, 1);
   assert.equal(onW1.replicas[0]!.app, 'probe');
+  // Not one of Berth's replicas (no container of this installation carries it): no app, release or status of Berth's.
+  assert.deepEqual([onW1.replicas[0]!.app_slug, onW1.replicas[0]!.release, onW1.replicas[0]!.status, onW1.replicas[0]!.in_rotation], [null, null, null, null]);
   assert.deepEqual(onW1.allocated, { cpus: 0.25, memory_bytes: 64 * 1024 ** 2 });
   assert.deepEqual((await admin.call('getNode', { params: { id: 'node2' } })).allocated, { cpus: 0, memory_bytes: 0 });
 
@@ -175,6 +177,6 @@ test('without BERTH_CLUSTER=1 cluster mode stays off and the engine is not touch
   assert.equal(init.status, 409);
   assert.match(init.message, /BERTH_CLUSTER=1/);
   assert.equal((await refusal(s.admin.call('listNodes', {}))).status, 409);
-  assert.equal((await s.admin.call('getCluster', {})).status, 'none');
+  assert.deepEqual(await s.admin.call('getCluster', {}), { status: 'none', message: null, advertise_addr: null, node_id: null, enabled: false });
   assert.equal(await swarmState(), before);
 });

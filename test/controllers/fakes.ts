@@ -106,6 +106,10 @@ export class FakeRuntime implements Runtime {
     throw new Error('the fake engine runs no helpers');
   }
 
+  async ensureVolume(name: string): Promise<void> {
+    this.volumes.add(name);
+  }
+
   async volumeUsers(name: string): Promise<string[]> {
     return [...this.containers.values()].filter((c) => c.spec.mounts?.some((m) => m.volume === name)).map((c) => c.spec.name);
   }

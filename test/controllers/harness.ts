@@ -112,6 +112,7 @@ export async function world(opts: { strategy?: Strategy; replicas?: number } = {
     log,
     clock,
     probe: async (url) => runtime.answers(new URL(url).hostname),
+    reachable: async (address) => runtime.answers(address),
     instanceId: 'fast-test',
   };
   // A retry after a failure would run behind the test's back: the tests reconcile explicitly.

@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { BerthClient } from '../../src/client/index.js';
@@ -11,7 +11,7 @@ import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchChromium, screenshot } from '../support/browser.js';
+import { explainFailure, launchChromium, screenshot } from '../support/browser.js';
 import { buildArchive, dockerfileApp } from '../builds/helpers.js';
 import { run } from '../../src/lib/exec.js';
 
@@ -70,6 +70,7 @@ describe('web dashboard', () => {
     ctx = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
     page = await ctx.newPage();
   });
+  afterEach((t) => explainFailure(t, page));
   after(async () => {
     await browser?.close();
     await s?.destroy();

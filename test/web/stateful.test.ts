@@ -1,4 +1,4 @@
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Locator, Page } from 'playwright-core';
 import type { BerthClient } from '../../src/client/index.js';
@@ -6,7 +6,7 @@ import { DockerRuntime } from '../../src/runtime/docker.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { waitFor } from '../support/wait.js';
-import { launchChromium, screenshot } from '../support/browser.js';
+import { explainFailure, launchChromium, logIn, screenshot } from '../support/browser.js';
 
 const WAIT = { timeout: 120_000 };
 
@@ -33,12 +33,10 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
     await waitFor('web to run', async () => (await dev.call('getApp', { params: { id: 'web' } })).status === 'running', { timeoutMs: 120_000 });
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' })).newPage();
-    await page.goto(`${s.url}/login`);
-    await page.getByLabel('Username', { exact: true }).fill('dev');
-    await page.getByLabel('Password', { exact: true }).fill('pw-dev-secret');
-    await page.getByRole('button', { name: 'Log in' }).click();
+    await logIn(page, s.url, 'dev', 'pw-dev-secret');
     await page.getByRole('heading', { name: 'Projects' }).waitFor();
   });
+  afterEach((t) => explainFailure(t, page));
   after(async () => {
     await browser?.close();
     await s?.destroy();
@@ -215,10 +213,7 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
     await dev.call('addMember', { params: { id: 'shop' }, body: { username: 'watcher', role: 'viewer' } });
     const vctx = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     const v = await vctx.newPage();
-    await v.goto(`${s.url}/login`);
-    await v.getByLabel('Username', { exact: true }).fill('watcher');
-    await v.getByLabel('Password', { exact: true }).fill('pw-watcher-secret');
-    await v.getByRole('button', { name: 'Log in' }).click();
+    await logIn(v, s.url, 'watcher', 'pw-watcher-secret');
     await v.getByRole('heading', { name: 'Projects' }).waitFor();
     const none = async (url: string, shown: string, buttons: (string | RegExp)[]) => {
       await v.goto(`${s.url}${url}`);

@@ -11,6 +11,9 @@ import { EventsPage } from './screens/Events';
 import { Tokens } from './screens/Tokens';
 import { Users } from './screens/Users';
 import { AddonPage } from './screens/Addon';
+import { NodesPage } from './screens/Nodes';
+import { NodePage } from './screens/Node';
+import { NotFound } from './ui';
 import { AuthContext, useAuth } from './auth';
 import './styles.css';
 
@@ -39,6 +42,7 @@ function Shell() {
           <NavLink to="/events">Events</NavLink>
           <NavLink to="/settings/tokens">Tokens</NavLink>
           {user.is_admin && <NavLink to="/admin/users">Users</NavLink>}
+          {user.is_admin && <NavLink to="/nodes">Nodes</NavLink>}
         </nav>
         <span className="who">{user.username}</span>
         <button type="button" onClick={out}>
@@ -56,7 +60,9 @@ function Shell() {
           <Route path="/events" element={<EventsPage />} />
           <Route path="/settings/tokens" element={<Tokens />} />
           <Route path="/admin/users" element={<Users />} />
-          <Route path="*" element={<p>There is no such page.</p>} />
+          <Route path="/nodes" element={<NodesPage />} />
+          <Route path="/nodes/:id" element={<NodePage />} />
+          <Route path="*" element={<NotFound />} />
         </Routes>
       </main>
     </>

@@ -5,17 +5,19 @@ import { ApiError } from './api';
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
   const [state, setState] = useState<{ data?: T; error?: unknown; loading: boolean }>({ loading: true });
   const seq = useRef(0);
-  const reload = useCallback(() => {
+  // Resolves once the new data is shown, so an action that ends with a reload (a revoke, a delete)
+  // closes its confirmation only when the list no longer shows what it removed.
+  const reload = useCallback((): Promise<void> => {
     const mine = ++seq.current;
-    fn().then(
-      (data) => mine === seq.current && setState({ data, loading: false }),
-      (error) => mine === seq.current && setState((s) => ({ ...s, error, loading: false })),
+    return fn().then(
+      (data) => void (mine === seq.current && setState({ data, loading: false })),
+      (error) => void (mine === seq.current && setState((s) => ({ ...s, error, loading: false }))),
     );
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, deps);
   useEffect(() => {
     setState({ loading: true });
-    reload();
+    void reload();
   }, [reload]);
   return { ...state, reload };
 }
@@ -198,4 +200,20 @@ export function bytes(n: number | null | undefined): string {
     i++;
   }
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** Calls fn every `ms` while the page is visible: for state that no event announces (a cluster node's). */
+export function useEvery(fn: () => void, ms: number, enabled = true) {
+  const ref = useRef(fn);
+  ref.current = fn;
+  useEffect(() => {
+    if (!enabled) return;
+    const t = setInterval(() => document.visibilityState === 'visible' && ref.current(), ms);
+    return () => clearInterval(t);
+  }, [ms, enabled]);
+}
+
+/** What an unknown URL shows; also admin screens to other users (the API answers them 404 too). */
+export function NotFound() {
+  return <p>There is no such page.</p>;
 }

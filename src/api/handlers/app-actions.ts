@@ -3,12 +3,16 @@ import type { ApiContext, AuthUser } from '../context.js';
 import { appFor } from '../access.js';
 import { badRequest, conflict } from '../errors.js';
 import { appDto } from './apps.js';
+import { volumeNode } from '../volume-node.js';
 import { releaseDto } from './releases.js';
 import * as apps from '../../store/apps.js';
 import { createRelease } from '../../domain/releases.js';
 import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
 
-const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => appDto(ctx, (await apps.findApp(ctx.db, user.id, id))!);
+const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
+  const a = (await apps.findApp(ctx.db, user.id, id))!;
+  return appDto(ctx, a, await volumeNode(ctx, a));
+};
 
 /** Actions on an app: each writes desired state (the app row, or a release) and nudges the controller. */
 export const appActionHandlers = {

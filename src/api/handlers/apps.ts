@@ -14,6 +14,8 @@ import { MountError, resolveMounts, type ReleaseMount } from '../../domain/volum
 import { writeAppSource } from './vendors.js';
 import { deleteSource } from '../../store/app-sources.js';
 import { deleteVolume, volumeInProject } from '../../store/volumes.js';
+import { volumeNode } from '../volume-node.js';
+import { unmetBy, volumePin, VOLUME_PIN_REASON, type VolumeNode } from '../../runtime/swarm/volume-placement.js';
 
 export const APP_DEFAULTS = {
   replicas: 1,
@@ -37,7 +39,9 @@ function appStatus(a: AppView): string {
   return a.live_release_id ? 'running' : 'failed';
 }
 
-export function appDto(ctx: ApiContext, a: AppView) {
+/** `node`: where Berth's volumes live in cluster mode (null on one node), shown on apps with volumes. */
+export function appDto(ctx: ApiContext, a: AppView, node: VolumeNode | null) {
+  const mounts = JSON.parse(a.volumes) as ReleaseMount[];
   return {
     id: a.id,
     name: a.name,
@@ -57,7 +61,8 @@ export function appDto(ctx: ApiContext, a: AppView) {
     status: appStatus(a),
     release: a.live_version,
     auto_deploy: !!a.auto_deploy,
-    volumes: (JSON.parse(a.volumes) as ReleaseMount[]).map((m) => ({ volume: m.volume, path: m.path })),
+    volumes: mounts.map((m) => ({ volume: m.volume, path: m.path })),
+    pinned: node && mounts.length ? { node: node.hostname, constraint: volumePin(node.id), reason: VOLUME_PIN_REASON } : null,
     release_command: a.release_command ? (JSON.parse(a.release_command) as string[]) : [],
     created_at: a.created_at,
     updated_at: a.updated_at,
@@ -102,7 +107,8 @@ export const appHandlers = {
     if (!cache) pages.set(ctx, (cache = new ReadCache(ctx.store)));
     return cache.get(`${user.id} ${projectId ?? ''} ${limit} ${offset}`, async () => {
       const { items, total } = await apps.listApps(ctx.db, user.id, { projectId, limit, offset });
-      return { items: items.map((a) => appDto(ctx, a)), total, limit, offset };
+      const node = await volumeNode(ctx, ...items);
+      return { items: items.map((a) => appDto(ctx, a, node)), total, limit, offset };
     });
   },
 
@@ -138,11 +144,13 @@ export const appHandlers = {
     if (await apps.appBySlug(ctx.db, slug)) throw conflict(`slug "${slug}" is taken`, 'slug');
     await uniqueApp(ctx, project.id, row.name, slug, () => apps.insertApp(ctx.db, row));
     ctx.nudge(row.id);
-    return appDto(ctx, (await apps.findApp(ctx.db, user.id, row.id))!);
+    const created = (await apps.findApp(ctx.db, user.id, row.id))!;
+    return appDto(ctx, created, await volumeNode(ctx, created));
   },
 
   async getApp({ user, params }, ctx) {
-    return appDto(ctx, await appFor(ctx, user, params.id));
+    const a = await appFor(ctx, user, params.id);
+    return appDto(ctx, a, await volumeNode(ctx, a));
   },
 
   async updateApp({ user, params, body }, ctx) {
@@ -169,6 +177,14 @@ export const appHandlers = {
       // Two releases' replicas writing one volume at once is how data gets corrupted.
       throw badRequest('an app with volumes rolls out with strategy "recreate" (old replicas stop before new ones start): set strategy to recreate', 'strategy');
     }
+    const node = await volumeNode(ctx, { volumes: patch.volumes ?? a.volumes });
+    if (node) {
+      const constraints = body.placement !== undefined ? body.placement?.constraints ?? [] : a.placement ? (JSON.parse(a.placement) as { constraints: string[] }).constraints : [];
+      constraints.forEach((c, i) => {
+        const why = unmetBy(c, node);
+        if (why) throw badRequest(why, body.placement !== undefined ? `placement.constraints.${i}` : 'volumes');
+      });
+    }
     // The git source lives beside the app (app_sources); it takes effect at the next build, like PUT /apps/{id}/source.
     if (body.source === null) await deleteSource(ctx.db, a.id);
     else if (body.source !== undefined) await writeAppSource(ctx, user, a, body.source, 'source.');
@@ -183,7 +199,7 @@ export const appHandlers = {
       await ctx.events.record({ project_id: a.project_id, app_id: a.id, kind: 'app.updated', message: `${user.username} changed ${Object.keys(patch).join(', ')} of ${a.slug}` });
       ctx.nudge(a.id);
     }
-    return appDto(ctx, (await apps.findApp(ctx.db, user.id, a.id))!);
+    return appDto(ctx, (await apps.findApp(ctx.db, user.id, a.id))!, node);
   },
 
   async deleteApp({ user, params, query }, ctx) {

@@ -4,10 +4,11 @@ import type { ApiContext, AuthUser } from '../context.js';
 import type { FastifyRequest } from 'fastify';
 import { LABEL_KEY, type ClusterState, type Node } from '../contract-cluster.js';
 import { HttpError, badRequest, conflict } from '../errors.js';
-import { clusterRow, nodeChange, requestCluster, requestNodeChange } from '../../store/cluster.js';
+import { clusterRow, nodeChange, replicasByContainerId, requestCluster, requestNodeChange, runningAppsWithVolumes } from '../../store/cluster.js';
 import type { NodeChangeRow } from '../../store/cluster.js';
 import type { SwarmNode, SwarmTask } from '../../runtime/swarm/types.js';
 import { trustCommand } from '../../registry/trust.js';
+import { LABEL } from '../../runtime/labels.js';
 
 /** Non-admins get the answer an unknown route gets: cluster mode is invisible to them. */
 function requireAdmin(user: AuthUser, raw: FastifyRequest) {
@@ -16,8 +17,10 @@ function requireAdmin(user: AuthUser, raw: FastifyRequest) {
 
 async function clusterState(ctx: ApiContext): Promise<Static<typeof ClusterState>> {
   const row = await clusterRow(ctx.db);
-  if (!row) return { status: 'none', message: null, advertise_addr: null, node_id: null };
+  const enabled = ctx.config.clusterMode;
+  if (!row) return { status: 'none', message: null, advertise_addr: null, node_id: null, enabled };
   return {
+    enabled,
     status: row.status as Static<typeof ClusterState>['status'],
     message: row.message,
     advertise_addr: row.advertise_addr,
@@ -43,7 +46,14 @@ async function applied(ctx: ApiContext): Promise<void> {
 
 const sum = (tasks: SwarmTask[], k: 'reserved_cpus' | 'reserved_memory_bytes') => tasks.reduce((n, t) => n + t[k], 0);
 
-function nodeDto(n: SwarmNode, tasks: SwarmTask[], change: NodeChangeRow | undefined): Static<typeof Node> {
+type BerthReplicas = Awaited<ReturnType<typeof replicasByContainerId>>;
+
+/** Swarm's availability, or 'draining' while an admin's drain waits for Berth to move the node's replicas (the node is paused meanwhile). */
+function availability(n: SwarmNode, change: NodeChangeRow | undefined): Static<typeof Node>['availability'] {
+  return change?.status === 'pending' && change.availability === 'drain' && n.availability !== 'drain' ? 'draining' : n.availability;
+}
+
+function nodeDto(n: SwarmNode, tasks: SwarmTask[], change: NodeChangeRow | undefined, berth: BerthReplicas): Static<typeof Node> {
   // Replicas that run or are about to: what the scheduler counts against the node.
   const live = tasks.filter((t) => t.node_id === n.id && t.desired_state === 'running');
   return {
@@ -52,15 +62,35 @@ function nodeDto(n: SwarmNode, tasks: SwarmTask[], change: NodeChangeRow | undef
     addresses: [...new Set([n.addr, ...(n.manager_addr ? [n.manager_addr.split(':')[0]!] : [])].filter(Boolean))],
     role: n.role,
     leader: n.leader,
-    availability: n.availability,
+    availability: availability(n, change),
     state: n.state,
     engine_version: n.engine_version,
     labels: n.labels,
     capacity: { cpus: n.cpus, memory_bytes: n.memory_bytes },
     allocated: { cpus: sum(live, 'reserved_cpus'), memory_bytes: sum(live, 'reserved_memory_bytes') },
-    replicas: live.map((t) => ({ task_id: t.id, app: t.labels['berth.app'] ?? null, service_id: t.service_id, state: t.state, addresses: t.addresses })),
+    replicas: live.map((t) => {
+      const mine = berth.get(t.labels[LABEL.container] ?? '');
+      const version = Number(t.labels[LABEL.version]);
+      return {
+        task_id: t.id,
+        app: t.labels[LABEL.app] ?? null,
+        service_id: t.service_id,
+        state: t.state,
+        addresses: t.addresses,
+        app_slug: mine?.slug ?? null,
+        release: mine && Number.isInteger(version) ? version : null,
+        status: mine?.status ?? null,
+        in_rotation: mine ? mine.in_rotation : null,
+      };
+    }),
     last_change: change ? { status: change.status, message: change.message, at: change.updated_at } : null,
   };
+}
+
+/** The nodes with their replicas, Berth's view of those replicas joined in. */
+async function nodeDtos(ctx: ApiContext, nodes: SwarmNode[], tasks: SwarmTask[], changes: NodeChangeRow[]) {
+  const berth = await replicasByContainerId(ctx.db, [...new Set(tasks.map((t) => t.labels[LABEL.container]).filter((c): c is string => !!c))]);
+  return nodes.map((n) => nodeDto(n, tasks, changes.find((c) => c.node_id === n.id), berth));
 }
 
 /** A node by id or hostname. */
@@ -77,7 +107,8 @@ async function findNode(ctx: ApiContext, idOrHostname: string): Promise<SwarmNod
 async function freshNode(ctx: ApiContext, id: string) {
   const n = await ctx.cluster.engine.node(id);
   if (!n) throw new HttpError(404, 'not_found', `node "${id}" not found`);
-  return nodeDto(n, await ctx.cluster.engine.tasks(id), await nodeChange(ctx.db, id));
+  const change = await nodeChange(ctx.db, id);
+  return (await nodeDtos(ctx, [n], await ctx.cluster.engine.tasks(id), change ? [change] : []))[0]!;
 }
 
 /** Writes a node change, has it applied, and answers with the node as it now is (or the engine's refusal). */
@@ -138,7 +169,7 @@ export const clusterHandlers = {
       ctx.cluster.engine.tasks(),
       ctx.db.selectFrom('node_changes').selectAll().execute(),
     ]);
-    return { items: nodes.map((n) => nodeDto(n, tasks, changes.find((c) => c.node_id === n.id))) };
+    return { items: await nodeDtos(ctx, nodes, tasks, changes) };
   },
 
   async getNode({ user, raw, params }, ctx) {
@@ -153,6 +184,12 @@ export const clusterHandlers = {
     const others = (await ctx.cluster.engine.nodes()).filter((o) => o.id !== n.id && o.availability === 'active' && o.state === 'ready');
     if (n.availability !== 'drain' && others.length === 0) {
       throw conflict(`node "${n.hostname}" is the last active node: its replicas would have nowhere to run; activate or join another node first`, 'id');
+    }
+    if (n.availability !== 'drain' && n.id === (await ctx.cluster.engine.status()).node_id) {
+      const pinned = await runningAppsWithVolumes(ctx.db);
+      if (pinned.length) {
+        throw conflict(`node "${n.hostname}" holds the volumes of ${pinned.join(', ')}: their replicas cannot move to another node; stop those apps first (berth apps stop)`, 'id');
+      }
     }
     await changeNode(ctx, n, { availability: 'drain' });
     return freshNode(ctx, n.id);

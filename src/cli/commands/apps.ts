@@ -24,6 +24,7 @@ export function appDetails(a: App): string {
       mounts: a.volumes.map((m) => `${m.volume}:${m.path}`).join(', ') || '-',
       release_cmd: a.release_command.join(' ') || '-',
       placement: a.placement.constraints.join(', ') || 'any node',
+      pinned: a.pinned ? `${a.pinned.node} (${a.pinned.constraint}): ${a.pinned.reason}` : '-',
     }, [
       ['name', 'Name'],
       ['slug', 'Slug'],
@@ -41,6 +42,7 @@ export function appDetails(a: App): string {
       ['mounts', 'Volumes'],
       ['release_cmd', 'Release command'],
       ['placement', 'Placement'],
+      ...(a.pinned ? ([['pinned', 'Pinned to']] as [string, string][]) : []),
       ['created_at', 'Created'],
     ]),
     `Config vars:${env.length ? `\n${env.join('\n')}` : ' (none)'}`,

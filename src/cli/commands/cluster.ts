@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
+import type { RouteOutput } from '../../api/contract.js';
 
 const GIB = 1024 ** 3;
 const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;
@@ -14,6 +15,13 @@ function parseLabels(pairs: string[]): Record<string, string> {
     out[p.slice(0, i)] = p.slice(i + 1);
   }
   return out;
+}
+
+/** What a drain is doing: Berth moves the node's replicas first (availability `draining`), Swarm's drain follows. */
+function drainSaid(n: RouteOutput<'drainNode'>): string {
+  if (n.availability === 'drain') return `Node ${n.hostname} is drained: no replica runs or starts there.`;
+  const left = n.replicas.filter((r) => r.app_slug).length;
+  return `Node ${n.hostname} is draining: it takes no new replicas, and its ${left} replica(s) of Berth's apps move to other nodes one at a time (each new one serving before the old one stops). It shows \`drain\` once none is left (berth nodes info ${n.hostname}).`;
 }
 
 export function registerCluster(program: Command) {
@@ -31,7 +39,7 @@ export function registerCluster(program: Command) {
     .description('whether cluster mode is on')
     .action(async (_o, cmd: Command) => {
       const c = await client(cmd).call('getCluster', {});
-      emit(globals(cmd), c, () => details(c, [['status', 'Status'], ['node_id', 'Node'], ['advertise_addr', 'Advertise address'], ['message', 'Message']]));
+      emit(globals(cmd), c, () => details(c, [['status', 'Status'], ['enabled', 'Allowed (BERTH_CLUSTER)'], ['node_id', 'Node'], ['advertise_addr', 'Advertise address'], ['message', 'Message']]));
     });
   cluster
     .command('join-command')
@@ -65,21 +73,26 @@ export function registerCluster(program: Command) {
     .action(async (node: string, _o, cmd: Command) => {
       const n = await client(cmd).call('getNode', { params: { id: node } });
       emit(globals(cmd), n, () =>
-        details({ ...n, addresses: n.addresses.join(', '), replicas: n.replicas.map((r) => `${r.app ?? r.service_id} (${r.state})`).join(', ') }, [
+        details({ ...n, addresses: n.addresses.join(', '), replicas: n.replicas.map((r) => `${r.app_slug ?? r.app ?? r.service_id}${r.release === null ? '' : ` v${r.release}`} (${r.status ?? r.state})`).join(', ') }, [
           ['id', 'Id'], ['hostname', 'Hostname'], ['addresses', 'Addresses'], ['role', 'Role'], ['state', 'State'], ['availability', 'Availability'],
           ['engine_version', 'Engine'], ['labels', 'Labels'], ['capacity', 'Capacity'], ['allocated', 'Allocated'], ['replicas', 'Replicas'],
         ]),
       );
     });
-  for (const [verb, route, said] of [['drain', 'drainNode', 'drained: its replicas move elsewhere'], ['activate', 'activateNode', 'active']] as const) {
-    nodes
-      .command(`${verb} <node>`)
-      .description(verb === 'drain' ? 'move replicas off a node and keep new ones away' : 'let a node take replicas again')
-      .action(async (node: string, _o, cmd: Command) => {
-        const n = await client(cmd).call(route, { params: { id: node } });
-        emit(globals(cmd), n, () => `Node ${n.hostname} is ${said}.`);
-      });
-  }
+  nodes
+    .command('drain <node>')
+    .description('move replicas off a node and keep new ones away')
+    .action(async (node: string, _o, cmd: Command) => {
+      const n = await client(cmd).call('drainNode', { params: { id: node } });
+      emit(globals(cmd), n, () => drainSaid(n));
+    });
+  nodes
+    .command('activate <node>')
+    .description('let a node take replicas again')
+    .action(async (node: string, _o, cmd: Command) => {
+      const n = await client(cmd).call('activateNode', { params: { id: node } });
+      emit(globals(cmd), n, () => `Node ${n.hostname} is active: it takes replicas again.`);
+    });
   nodes
     .command('label <node> <pairs...>')
     .description("set a node's labels (key=value ...; replaces them all)")

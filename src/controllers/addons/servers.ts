@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import type { ControllerDeps } from '../deps.js';
 import { LABEL } from '../../runtime/labels.js';
 import type { ContainerInfo } from '../../runtime/types.js';
@@ -7,20 +6,6 @@ import { updateAddon } from '../../store/addons.js';
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { ADDON_LABEL, ADDON_TYPES, addonSpec } from '../../domain/addons.js';
 import { tell } from '../tell.js';
-
-/** True when something accepts TCP connections at address:port within the timeout. */
-export function answers(address: string, port: number, timeoutMs = 1000): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: address, port, timeout: timeoutMs });
-    const done = (ok: boolean) => {
-      s.destroy();
-      resolve(ok);
-    };
-    s.once('connect', () => done(true));
-    s.once('timeout', () => done(false));
-    s.once('error', () => done(false));
-  });
-}
 
 /**
  * Makes sure the add-on's server container exists and runs (the engine restarts it when it dies;
@@ -40,7 +25,7 @@ export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void>
   }
   if (a.status === 'running') return;
   const address = info?.addresses[projectNetwork(a.project_id)];
-  if (address && (await answers(address, ADDON_TYPES[a.type].port))) {
+  if (address && (await d.reachable(address, ADDON_TYPES[a.type].port))) {
     await updateAddon(d.db, a.id, { status: 'running', message: null });
     d.log.info({ addon: a.id }, 'add-on is up');
     await tell(d, { project_id: a.project_id, kind: 'addon.running', message: `add-on ${a.name} is up`, data: { addon: a.id } });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { run } from '../../lib/exec.js';
 import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js';
@@ -172,6 +173,16 @@ export function hostPidOf(containerId: string): number | null {
 async function ip(args: string[]): Promise<void> {
   const r = await run('ip', args, { timeoutMs: IP_TIMEOUT_MS });
   if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim() || `exit ${r.code}`}`);
+}
+
+/** Whether something accepts TCP at address:port, asked from inside the anchor's namespace. */
+export async function tcpInNetns(netnsPath: string, address: string, port: number, timeoutMs = 2000): Promise<boolean> {
+  if (!isIP(address) || !Number.isInteger(port) || port < 1 || port > 65535) return false;
+  // bash's /dev/tcp connects and exits 0 when accepted; the values go in as arguments, not script text.
+  const r = await run('nsenter', [`--net=${netnsPath}`, '--', 'timeout', String(timeoutMs / 1000), 'bash', '-c', 'exec 3<>"/dev/tcp/$0/$1"', address, String(port)], {
+    timeoutMs: timeoutMs + 3000,
+  });
+  return r.code === 0;
 }
 
 /** One health probe from inside the anchor's namespace: true when the replica answers below 500. */

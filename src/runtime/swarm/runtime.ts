@@ -19,6 +19,7 @@ import {
 import type { OverlayAnchor } from './anchor.js';
 import { ENDED, failures, replicaService, toContainerInfo, type EngineService, type EngineTask } from './replica-service.js';
 import { SwarmServices } from './services.js';
+import { volumePin } from './volume-placement.js';
 
 interface ServiceApi {
   /** POST /services/create; `auth` goes in X-Registry-Auth (undefined: no header). */
@@ -32,6 +33,7 @@ interface ServiceApi {
   listServices(opts: CallOptions & { filters?: string }): Promise<EngineService[]>;
   listNodes(opts?: CallOptions): Promise<{ ID: string; Description?: { Hostname?: string } }[]>;
   listTasks(opts: CallOptions & { filters?: string }): Promise<EngineTask[]>;
+  info(opts?: CallOptions): Promise<{ Swarm?: { NodeID?: string } }>;
 }
 
 /** Registry credentials as the Engine API takes them (X-Registry-Auth). */
@@ -84,6 +86,8 @@ export class SwarmRuntime implements Runtime {
   private readonly timeoutMs: number;
   private readonly pollMs: number;
   private anchorQueue: Promise<unknown> = Promise.resolve();
+  /** The manager's own node in the Swarm (where its engine's volumes are), once known. */
+  private localNode: string | null = null;
   /** Node id → hostname, read again when a task names a node not in it. */
   private readonly nodeNames = new Map<string, string>();
 
@@ -142,7 +146,8 @@ export class SwarmRuntime implements Runtime {
           throw new ImageUnavailable(`the nodes cannot get ${spec.image}: ${messageOf(err)}`);
         })
       : null;
-    const body = replicaService(published ? { ...spec, image: published.image } : spec, image?.user ?? '', this.opts.stopGraceS);
+    const placed = await this.withVolumes(published ? { ...spec, image: published.image } : spec);
+    const body = replicaService(placed, image?.user ?? '', this.opts.stopGraceS);
     try {
       const res = await this.api.createService(published?.auth, { ...body, abortSignal: this.signal() });
       return res.id;
@@ -154,6 +159,31 @@ export class SwarmRuntime implements Runtime {
       }
       throw refusal('create service', err);
     }
+  }
+
+  /**
+   * A replica with volumes runs on the manager, where its volumes are (made and opened to its user
+   * there first, as on one node): a named volume is per node, so a replica elsewhere would get an
+   * empty one (volume-placement.ts). A user constraint that contradicts the pin leaves no
+   * node, and the release fails naming both.
+   */
+  private async withVolumes(spec: ContainerSpec): Promise<ContainerSpec> {
+    if (!spec.mounts?.length) return spec;
+    for (const m of spec.mounts) await this.local.ensureVolume(m.volume, m.labels);
+    const pin = volumePin(await this.managerNode());
+    return { ...spec, placement: { constraints: [...(spec.placement?.constraints ?? []).filter((c) => c !== pin), pin] } };
+  }
+
+  private async managerNode(): Promise<string> {
+    if (this.localNode) return this.localNode;
+    let id: string | undefined;
+    try {
+      id = (await this.api.info({ abortSignal: this.signal() })).Swarm?.NodeID;
+    } catch (err) {
+      throw refusal('info', err);
+    }
+    if (!id) throw withStatus(new Error('the engine is not in a Swarm (run berth cluster init): an app with volumes is pinned to its node'), 409);
+    return (this.localNode = id);
   }
 
   async startContainer(id: string): Promise<void> {
@@ -253,7 +283,11 @@ export class SwarmRuntime implements Runtime {
     return this.local.createHelper(spec);
   }
 
-  /** On the manager's engine only: a named volume is per node, and cluster mode does not spread volumes (docs/cluster.md). */
+  ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
+    return this.local.ensureVolume(name, labels);
+  }
+
+  /** On the manager's engine only: a named volume is per node, and replicas with volumes are pinned there (docs/cluster.md). */
   volumeUsers(volume: string): Promise<string[]> {
     return this.local.volumeUsers(volume);
   }

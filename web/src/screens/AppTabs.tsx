@@ -1,8 +1,8 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { call, type Container } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useLoad, Field } from '../ui';
+import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useEvery, useLoad, Field } from '../ui';
 import type { AppProps } from './App';
 import { LogView } from './Logs';
 
@@ -258,11 +258,7 @@ export function Containers({ app, canChange }: AppProps) {
   const items = list.data?.items ?? [];
   // Joining or leaving the router's rotation is no event: while a replica is between states, look again.
   const moving = items.some((c) => (c.status === 'healthy') !== c.in_rotation || c.status === 'starting' || c.status === 'draining');
-  useEffect(() => {
-    if (!moving) return;
-    const t = setInterval(list.reload, 1000);
-    return () => clearInterval(t);
-  }, [moving, list.reload]);
+  useEvery(() => void list.reload(), 1000, moving);
   return (
     <Section title="Containers" actions={<span className="muted">{items.filter((c) => c.status === 'healthy').length} healthy</span>}>
       <ErrorText error={list.error} />
