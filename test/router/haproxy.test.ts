@@ -406,6 +406,24 @@ describe('HaproxyRouter with a real HAProxy', () => {
     assert.deepEqual((await second.current()).map((r) => r.app), ['two']);
     await second.stop();
   });
+
+  test('accessLog: one line per request in haproxy.log, with its backend, status and termination state', async () => {
+    const logged = await newRouter({ accessLog: true });
+    await logged.ensureRunning();
+    const a = await upstream('logged');
+    await logged.apply([{ app: 'logged', hosts: ['logged.localhost'], upstreams: [a.addr] }]);
+    assert.equal((await get(logged.opts.httpPort, 'logged.localhost', '/some/path')).status, 200);
+    assert.equal((await get(logged.opts.httpPort, 'nowhere.localhost')).status, 404);
+    const lines = await eventually(async () => {
+      const text = readFileSync(logged.logFile, 'utf8').split('\n').filter((l) => /"GET /.test(l));
+      return text.length >= 2 ? text : undefined;
+    }, 'two access log lines');
+    assert.match(lines.find((l) => l.includes('/some/path')) ?? '', / berth b\d+\/s1 \S+ 200 \d+ - - ---- .*"GET \/some\/path HTTP\/1\.1"/);
+    assert.match(lines.find((l) => l.includes('"GET / ')) ?? '', / 404 /);
+    // Off by default: the router of the other tests logs no request.
+    assert.doesNotMatch(readFileSync(router.logFile, 'utf8'), /"GET /);
+    await logged.stop();
+  });
 });
 
 describe('HaproxyRouter restarts and reloads', () => {
