@@ -392,6 +392,8 @@ describe('cluster mode: apps on three nodes', () => {
     }, { timeoutMs: 180_000, intervalMs: 250 });
     const backMs = Date.now() - killedAt;
     const during = await load.stop();
+    // The API says which node went away.
+    await waitFor(`${victimHost} down`, async () => (await admin().call('getNode', { params: { id: victimHost } })).state === 'down', { timeoutMs: 60_000, intervalMs: 500 });
     t.diagnostic(`${victimHost} killed with ${lost} of 6 replicas: the API showed all 6 healthy in rotation after ${berthSaysBackMs} ms, all 6 answered through the router after ${backMs} ms; ${during.failed} of ${during.sent} requests failed meanwhile`);
     const addressesAfter = (await admin().call('listContainers', { query: { app: SLUG } })).items.map((c) => c.address);
     t.diagnostic(`replica addresses before ${JSON.stringify(addressesBefore.sort())}, after ${JSON.stringify(addressesAfter.sort())}`);

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import type { TestServer } from '../support/server.js';
-import { ensureTestAppImage } from '../support/images.js';
+import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
 import { assertNoDrops, viaRouter, withLoad } from '../support/load.js';
 import { healthy, settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
@@ -22,8 +22,9 @@ describe('cluster mode: drain and kill -9', () => {
     cluster = await startNodes(3);
     manager = cluster.nodes[0]!;
     image = await ensureTestAppImage(new DockerRuntime());
-    // On the manager only: the workers pull each release from Berth's registry.
-    await loadImage(manager, image);
+    // On the manager only: the workers pull each release from Berth's registry. (The overlay anchor
+    // runs the base image, which scripts/up.sh builds on a real manager.)
+    await Promise.all([loadImage(manager, image), loadImage(manager, BASE_IMAGE)]);
     s = await startClusterServer(cluster);
     await s.admin.call('createProject', { body: { name: 'moves' } });
   });

@@ -10,10 +10,9 @@ import { engineVolume } from '../../src/domain/volumes.js';
 import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
 import { viaRouter } from '../support/load.js';
 import { healthy, settled } from '../support/rollout.js';
-import { startServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 import { cli, rejectsWith } from '../stateful/helpers.js';
-import { loadImage, startNodes, type DindNode } from './nodes-harness.js';
+import { loadImage, startClusterServer, startNodes, type DindNode } from './nodes-harness.js';
 
 // Stateful apps in cluster mode on a real Swarm of two Docker-in-Docker nodes (a manager and a
 // worker): an app with a volume is pinned to the manager, where Berth's volumes live, and keeps its
@@ -76,19 +75,17 @@ test('cluster mode: a volume app pinned to the manager keeps its data; an app on
   const [manager, worker] = cluster.nodes as [DindNode, DindNode];
   const image = await psqlAppImage();
   // Volume helpers (the base image) and the add-on run on the manager's engine only.
-  await Promise.all([loadImage(worker, image), loadImage(manager, image).then(() => loadImage(manager, ADDON_IMAGE)).then(() => loadImage(manager, BASE_IMAGE))]);
+  // On the manager only, as after a build there: the worker pulls the app from Berth's registry.
+  await loadImage(manager, image).then(() => loadImage(manager, ADDON_IMAGE)).then(() => loadImage(manager, BASE_IMAGE));
   t.diagnostic(`nodes up and images loaded after ${Date.now() - started} ms`);
 
-  const s = await startServer({ env: { DOCKER_HOST: manager.dockerHost, BERTH_CLUSTER: '1' } });
+  // Cluster init, then the whole printed join command on the worker (trust for the registry, then the join).
+  const s = await startClusterServer(cluster);
   t.after(() => s.destroy());
   const admin = s.admin;
   const home = mkdtempSync(join(tmpdir(), 'berth-cli-'));
   t.after(() => rmSync(home, { recursive: true, force: true }));
   const berth = cli(() => s, () => admin, () => home);
-  await admin.call('initCluster', { body: {} });
-  const joinCmd = await admin.call('getJoinCommand', {});
-  assert.equal((await worker.docker(['swarm', 'join', '--token', joinCmd.token, joinCmd.manager_addr], 60_000)).code, 0);
-  await waitFor('2 ready nodes', async () => (await admin.call('listNodes', {})).items.filter((n) => n.state === 'ready').length === 2, { timeoutMs: 60_000, intervalMs: 500 });
   const managerId = (await admin.call('getCluster', {})).node_id!;
   assert.ok(managerId);
   await admin.call('createProject', { body: { name: 'st' } });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,6 +162,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
       let listening = false;
       const onData = (chunk: Buffer) => {
         out += chunk.toString();
+        // BERTH_TEST_SERVER_LOG_DIR: every test server's output also goes to a file there, to read while a test runs.
+        if (process.env.BERTH_TEST_SERVER_LOG_DIR) appendFileSync(join(process.env.BERTH_TEST_SERVER_LOG_DIR, `${dataDir.split('/').pop()}.log`), chunk);
         // Once listening, stop scanning: rescanning the whole growing log per chunk is quadratic under load.
         if (listening) return;
         const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);

@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { run } from '../../src/lib/exec.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
-import { ADMIN_PASSWORD, startServer, type TestServer } from '../support/server.js';
+import { ADMIN_PASSWORD, freePort, startServer, type TestServer } from '../support/server.js';
 import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
 import { healthy, settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
 import { explainFailure, launchChromium, logIn, screenshot } from '../support/browser.js';
-import { loadImage, startNodes, type DindCluster, type DindNode } from '../cluster/nodes-harness.js';
+import { clusterEnv, loadImage, startNodes, type DindCluster, type DindNode } from '../cluster/nodes-harness.js';
 
 const WAIT = { timeout: 120_000 };
 
@@ -35,8 +35,9 @@ describe('web dashboard: cluster nodes', () => {
     cluster = await startNodes(2);
     [manager, worker] = cluster.nodes as [DindNode, DindNode];
     image = await ensureTestAppImage(new DockerRuntime());
-    await Promise.all([...cluster.nodes.map((n) => loadImage(n, image)), loadImage(manager, BASE_IMAGE)]);
-    s = await startServer({ env: { DOCKER_HOST: manager.dockerHost, BERTH_CLUSTER: '1' } });
+    // On the manager only: the worker pulls the app from Berth's registry once it has joined.
+    await Promise.all([loadImage(manager, image), loadImage(manager, BASE_IMAGE)]);
+    s = await startServer({ env: clusterEnv(cluster, await freePort()) });
     browser = await launchChromium();
     context = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: s.url });
