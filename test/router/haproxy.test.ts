@@ -289,6 +289,24 @@ describe('HaproxyRouter with a real HAProxy', () => {
     assert.deepEqual(old.paths.filter((p) => p !== '/hc'), ['/slow?ms=1500'], 'the removed replica got no request after it left rotation');
   });
 
+  test('a removed replica that stops answering (its node died) is freed without waiting out its drain timeout', { timeout: 60_000 }, async () => {
+    // A request that never ends holds a session on it; then it stops accepting, as a dead node does.
+    const dead = await startUpstream('dead', (req) => req.url === '/hang');
+    upstreams.push(dead);
+    const next = await upstream('alive');
+    await router.apply([{ app: 'gone', hosts: ['gone.localhost'], upstreams: [dead.addr], healthPath: '/hc', drainTimeoutMs: 600_000 }]);
+    const hung = get(http, 'gone.localhost', '/hang', undefined, 120_000).catch((err: Error) => err);
+    await eventually(async () => dead.inFlight === 1, 'the hanging request to reach the replica');
+    dead.server.close();
+    // With a 10-minute drain timeout, apply() returning at all says the down replica was not waited for.
+    await router.apply([{ app: 'gone', hosts: ['gone.localhost'], upstreams: [next.addr], healthPath: '/hc', drainTimeoutMs: 600_000 }]);
+    assert.equal(nameOf((await get(http, 'gone.localhost')).body), 'alive');
+    // Its session was shut when the slot was freed: the client is not left waiting either.
+    const r = await hung;
+    assert.ok(r instanceof Error || r.status >= 500, `the hanging request ended with ${r instanceof Error ? r.message : r.status}`);
+    dead.server.closeAllConnections();
+  });
+
   test('a WebSocket on a removed replica stays open until the drain timeout, then closes', async () => {
     const old = await upstream('ws-old');
     const wss = echo(old);

@@ -330,14 +330,16 @@ export class HaproxyRouter implements Router {
     return pushState(this.proc.admin, this.dir, this.state);
   }
 
-  /** Waits until HAProxy counts no session on the slot (or the drain timeout), then frees it. */
+  /** Waits until HAProxy counts no session on the slot, finds it down, or the drain timeout passed; then frees it. */
   private async drain(d: Drain): Promise<void> {
     const deadline = Date.now() + d.ms;
     const id = `${d.backend}/s${d.slot + 1}`;
     while (Date.now() < deadline) {
       const rows = parseStat(await this.proc.admin.send(`show stat ${d.backend} 4 -1`).catch(() => ''));
       const row = rows.find((r) => r.svname === `s${d.slot + 1}`);
-      if (!row || Number(row.scur) === 0) break;
+      // A replica HAProxy's checks found unreachable (its node died, it crashed) will never finish
+      // its sessions: waiting out the drain timeout would only hold the caller (the app's recovery).
+      if (!row || Number(row.scur) === 0 || row.status?.startsWith('DOWN')) break;
       await sleep(this.opts.drainPollMs ?? 100);
     }
     await this.serialized(async () => {
