@@ -68,3 +68,30 @@ test('recovery: a row written before its container was made, and a container mad
   assert.ok((await w.rows()).some((r) => r.id === 'ctr_made'), 'the half-made container was adopted');
   assert.ok(v1);
 });
+
+test('a reconcile that keeps failing is told to the app’s users once per reason, and so is its end', async (t) => {
+  const w = await world({ replicas: 1 });
+  t.after(() => w.close());
+  await w.deploy('app:ok');
+  const list = w.runtime.listContainers.bind(w.runtime);
+  let refusal: string | null = 'the engine refuses: no space left on device';
+  w.runtime.listContainers = async (labels) => {
+    if (refusal) throw new Error(refusal);
+    return list(labels);
+  };
+  // The queue retries by itself after a backoff (an hour in this world); each reconcile() is one more try.
+  for (let i = 0; i < 2; i++) await w.reconcile();
+  assert.deepEqual((await w.events()).filter((k) => k.startsWith('app.')), [], 'a passing hiccup is not told');
+  await w.reconcile();
+  await w.reconcile();
+  const told = await w.store.db.selectFrom('events').select(['kind', 'message']).where('app_id', '=', w.appId).where('kind', '=', 'app.stuck').execute();
+  assert.equal(told.length, 1, 'told once for the same reason');
+  assert.match(told[0]!.message, /cannot bring web to its desired state \(3 tries in a row\): the engine refuses: no space left on device/);
+  assert.equal((await w.releases()).at(-1)!.status, 'pending', 'the release waits: neither failed nor live');
+  refusal = 'another reason';
+  await w.reconcile();
+  refusal = null;
+  await w.reconcile();
+  assert.deepEqual((await w.events()).filter((k) => k.startsWith('app.')), ['app.stuck', 'app.stuck', 'app.recovered']);
+  assert.equal((await w.releases()).at(-1)!.status, 'live');
+});

@@ -4,13 +4,16 @@ import { appIdsWithContainers, hasContainers } from '../../store/containers.js';
 import { releaseById } from '../../store/releases.js';
 import { volumeBeingRestored } from '../../domain/volumes.js';
 import { LABEL } from '../../runtime/labels.js';
-import type { AppKit } from './kit.js';
+import { event, type AppKit } from './kit.js';
 import { WorkQueue, type Backoff } from './queue.js';
 import { watchEngine } from './watch.js';
 import { observe } from './observe.js';
 import { rollout } from './rollout.js';
 import { converge } from './converge.js';
 import { removeApp, stopAll } from './lifecycle.js';
+
+/** Failures in a row (about 3 s with the default backoff: 1 s, then 2 s) before an app's users are told. */
+const STUCK_AFTER = 3;
 
 /**
  * Makes the containers of each app match its desired state in the database, the way a Kubernetes
@@ -28,6 +31,8 @@ export class AppController implements AppNudge {
   private readonly kit: AppKit;
   private readonly queue: WorkQueue;
   private timer?: NodeJS.Timeout;
+  /** Apps whose reconcile keeps failing, with the reason last reported to their users. */
+  private readonly stuck = new Map<string, string>();
 
   constructor(deps: ControllerDeps, opts: { backoff?: Backoff } = {}) {
     this.kit = {
@@ -37,7 +42,7 @@ export class AppController implements AppNudge {
       alsoFailed: (err) => deps.log.warn({ err }, 'another replica step failed at the same time'),
     };
     this.queue = new WorkQueue(
-      (appId) => this.reconcile(appId),
+      (appId) => this.reconcileReporting(appId),
       (err, appId, retryInMs) => deps.log.error({ err, appId, retryInMs }, 'app reconcile failed'),
       opts.backoff,
     );
@@ -87,6 +92,35 @@ export class AppController implements AppNudge {
     // an install with many idle apps cheap. Deleted apps still holding containers are cleaned up.
     const todo = new Set([...apps.filter((a) => a.release_id || running.has(a.id)).map((a) => a.id), ...[...running].filter((id) => !known.has(id))]);
     await Promise.all([...todo].map((id) => this.schedule(id)));
+  }
+
+  /**
+   * A reconcile that keeps failing (STUCK_AFTER times in a row) is told to the app's users as an
+   * event with the reason, once per reason, and its end too: otherwise a deploy that cannot start
+   * (an engine refusing, an image the anchor needs missing) would say `deploying` and nothing else.
+   */
+  private async reconcileReporting(appId: string): Promise<void> {
+    try {
+      await this.reconcile(appId);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      const failures = this.queue.failuresOf(appId) + 1;
+      if (failures >= STUCK_AFTER && this.stuck.get(appId) !== reason) {
+        this.stuck.set(appId, reason);
+        await this.tell(appId, 'app.stuck', (name) => `Berth cannot bring ${name} to its desired state (${failures} tries in a row): ${reason}; it keeps trying`);
+      }
+      throw err;
+    }
+    if (this.stuck.delete(appId)) await this.tell(appId, 'app.recovered', (name) => `Berth acts on ${name} again`);
+  }
+
+  private async tell(appId: string, kind: string, message: (name: string) => string): Promise<void> {
+    try {
+      const app = await appById(this.kit.db, appId);
+      if (app) await event(this.kit, app, kind, message(app.name));
+    } catch (err) {
+      this.kit.log.warn({ err, appId }, 'event not recorded');
+    }
   }
 
   private async reconcile(appId: string): Promise<void> {
