@@ -69,27 +69,38 @@ test('recovery: a row written before its container was made, and a container mad
   assert.ok(v1);
 });
 
-test('a reconcile that keeps failing is told to the app’s users once per reason, and so is its end', async (t) => {
+test('a reconcile that keeps failing is told to the app’s users once per reason, without other tenants’ details, and so is its end', async (t) => {
   const w = await world({ replicas: 1 });
   t.after(() => w.close());
   await w.deploy('app:ok');
   const list = w.runtime.listContainers.bind(w.runtime);
-  let refusal: string | null = 'the engine refuses: no space left on device';
+  // An engine refusal (docker-modem errors carry the HTTP status), or an error from elsewhere in
+  // Berth whose text names another tenant's host (as a router refusal does).
+  const engine = Object.assign(new Error('(HTTP code 500) server error - no space left on device'), { statusCode: 500 });
+  const inside = new Error('haproxy rejected "add map hosts.map shop.other-tenant.example be7": busy');
+  let refusal: Error | null = engine;
   w.runtime.listContainers = async (labels) => {
-    if (refusal) throw new Error(refusal);
+    if (refusal) throw refusal;
     return list(labels);
   };
+  const stuck = async () => (await w.store.db.selectFrom('events').select('message').where('app_id', '=', w.appId).where('kind', '=', 'app.stuck').orderBy('id').execute()).map((e) => e.message);
   // The queue retries by itself after a backoff (an hour in this world); each reconcile() is one more try.
   for (let i = 0; i < 2; i++) await w.reconcile();
-  assert.deepEqual((await w.events()).filter((k) => k.startsWith('app.')), [], 'a passing hiccup is not told');
+  assert.deepEqual(await stuck(), [], 'a passing hiccup is not told');
   await w.reconcile();
   await w.reconcile();
-  const told = await w.store.db.selectFrom('events').select(['kind', 'message']).where('app_id', '=', w.appId).where('kind', '=', 'app.stuck').execute();
-  assert.equal(told.length, 1, 'told once for the same reason');
-  assert.match(told[0]!.message, /cannot bring web to its desired state \(3 tries in a row\): the engine refuses: no space left on device/);
+  assert.deepEqual(await stuck(), ['Berth cannot bring web to its desired state (3 tries in a row): the Docker Engine: (HTTP code 500) server error - no space left on device; it keeps trying']);
   assert.equal((await w.releases()).at(-1)!.status, 'pending', 'the release waits: neither failed nor live');
-  refusal = 'another reason';
+  refusal = inside;
   await w.reconcile();
+  refusal = engine;
+  await w.reconcile();
+  refusal = inside;
+  await w.reconcile();
+  const told = await stuck();
+  assert.equal(told.length, 2, `once per reason, alternating or not: ${told.join(' | ')}`);
+  assert.match(told[1]!, /\(5 tries in a row\): an error inside Berth \(the server log has it\)/);
+  assert.ok(!told.some((m) => m.includes('other-tenant')), 'no other tenant’s host in an app’s events');
   refusal = null;
   await w.reconcile();
   assert.deepEqual((await w.events()).filter((k) => k.startsWith('app.')), ['app.stuck', 'app.stuck', 'app.recovered']);

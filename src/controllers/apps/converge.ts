@@ -5,7 +5,7 @@ import { previousLiveRelease, releaseConfig, type ReleaseConfig, type ReleaseRow
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { HealthError } from '../health.js';
 import { START_CONCURRENCY, eachLimited, event, type AppKit } from './kit.js';
-import { ensureReplica, retire, swap } from './replicas.js';
+import { ensureReplica, ImageOutOfReach, retire, swap } from './replicas.js';
 
 /** One replica index to converge, with its containers of the live release (older generations). */
 interface Slot {
@@ -55,7 +55,9 @@ async function convergeReplica(k: AppKit, app: AppRow, live: ReleaseRow, cfg: Re
   try {
     fresh = await ensureReplica(k, app, live, cfg, slot.replica, app.restart_seq, false);
   } catch (err) {
-    if (!(err instanceof HealthError)) throw err;
+    // The image out of reach is the same for every replica and every pass: the queue backs off and,
+    // if it lasts, tells the app's users once (app.stuck), instead of an event per replica per pass.
+    if (!(err instanceof HealthError) || err instanceof ImageOutOfReach) throw err;
     await event(k, app, 'container.unhealthy', `replica ${slot.replica} of v${live.version} did not become healthy: ${err.message}`, {
       replica: slot.replica,
       log: err.logTail,

@@ -4,6 +4,7 @@ import { appIdsWithContainers, hasContainers } from '../../store/containers.js';
 import { releaseById } from '../../store/releases.js';
 import { volumeBeingRestored } from '../../domain/volumes.js';
 import { LABEL } from '../../runtime/labels.js';
+import { HealthError } from '../health.js';
 import { event, type AppKit } from './kit.js';
 import { WorkQueue, type Backoff } from './queue.js';
 import { watchEngine } from './watch.js';
@@ -11,6 +12,18 @@ import { observe } from './observe.js';
 import { rollout } from './rollout.js';
 import { converge } from './converge.js';
 import { removeApp, stopAll } from './lifecycle.js';
+
+/**
+ * What an app's users may read of a failure: the engine's words, or the app's own (its image out
+ * of reach, a replica refused). Anything else (the router, the database) may name other tenants'
+ * hosts or data, so it is named only by its kind; the server log has it whole.
+ */
+function tellable(err: unknown): string {
+  const message = (err instanceof Error ? err.message : String(err)).slice(0, 300);
+  if (err instanceof HealthError) return message;
+  if (typeof (err as { statusCode?: unknown })?.statusCode === 'number' || /docker engine/i.test(message)) return `the Docker Engine: ${message}`;
+  return 'an error inside Berth (the server log has it)';
+}
 
 /** Failures in a row (about 3 s with the default backoff: 1 s, then 2 s) before an app's users are told. */
 const STUCK_AFTER = 3;
@@ -31,8 +44,8 @@ export class AppController implements AppNudge {
   private readonly kit: AppKit;
   private readonly queue: WorkQueue;
   private timer?: NodeJS.Timeout;
-  /** Apps whose reconcile keeps failing, with the reason last reported to their users. */
-  private readonly stuck = new Map<string, string>();
+  /** Apps whose reconcile keeps failing, with the reasons already told to their users in this spell. */
+  private readonly stuck = new Map<string, Set<string>>();
 
   constructor(deps: ControllerDeps, opts: { backoff?: Backoff } = {}) {
     this.kit = {
@@ -103,10 +116,11 @@ export class AppController implements AppNudge {
     try {
       await this.reconcile(appId);
     } catch (err) {
-      const reason = err instanceof Error ? err.message : String(err);
+      const reason = tellable(err);
       const failures = this.queue.failuresOf(appId) + 1;
-      if (failures >= STUCK_AFTER && this.stuck.get(appId) !== reason) {
-        this.stuck.set(appId, reason);
+      const told = this.stuck.get(appId) ?? new Set<string>();
+      if (failures >= STUCK_AFTER && !told.has(reason)) {
+        this.stuck.set(appId, told.add(reason));
         await this.tell(appId, 'app.stuck', (name) => `Berth cannot bring ${name} to its desired state (${failures} tries in a row): ${reason}; it keeps trying`);
       }
       throw err;

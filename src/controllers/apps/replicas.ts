@@ -101,9 +101,12 @@ async function createReplica(k: AppKit, row: ContainerRow, spec: ContainerSpec):
   } catch (err) {
     if (!(err instanceof ImageUnavailable)) throw err;
     await discardUnhealthy(k, row, err.message);
-    throw new HealthError(err.message, []);
+    throw new ImageOutOfReach(err.message, []);
   }
 }
+
+/** A replica that could not be made because the nodes cannot get its image: not the replica's fault, so converge retries with backoff. */
+export class ImageOutOfReach extends HealthError {}
 
 /**
  * Starts the replica's container. An engine that refuses (a missing entrypoint, a bad command) is

@@ -139,9 +139,10 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
       // HAProxy's own 503 (no usable server), with the app named. Not `if { nbsrv() eq 0 }`: a new
       // worker counts 0 for its first moments after a reload while its servers already take requests.
       `  http-error status 503 content-type "text/html; charset=utf-8" hdr Retry-After 5 hdr Cache-Control no-store lf-file ${p('unavailable')}`,
-      // A connection that fails on live traffic takes the replica out at once (its node died, it
-      // crashed) instead of after three failed checks: the retry and the requests after it go elsewhere.
-      '  default-server check inter 2s fall 3 rise 2 observe layer4 error-limit 1 on-error mark-down',
+      // A connection that fails on live traffic counts as all but the last failed check: if the next
+      // check fails too (its node died, it crashed) the replica is out after one check instead of
+      // three; a single refused connection of a live replica changes nothing.
+      '  default-server check inter 2s fall 3 rise 2 observe layer4 error-limit 1 on-error sudden-death',
     );
     b.slots.forEach((s, i) => {
       // Draining slots are written free: a restarted HAProxy has nothing left to drain on them.

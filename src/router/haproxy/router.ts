@@ -337,9 +337,10 @@ export class HaproxyRouter implements Router {
     while (Date.now() < deadline) {
       const rows = parseStat(await this.proc.admin.send(`show stat ${d.backend} 4 -1`).catch(() => ''));
       const row = rows.find((r) => r.svname === `s${d.slot + 1}`);
-      // A replica HAProxy's checks found unreachable (its node died, it crashed) will never finish
-      // its sessions: waiting out the drain timeout would only hold the caller (the app's recovery).
-      if (!row || Number(row.scur) === 0 || row.status?.startsWith('DOWN')) break;
+      // A replica HAProxy's checks cannot even connect to (its node died, it crashed) will never
+      // finish its sessions: waiting out the drain timeout would only hold the caller (the app's
+      // recovery). One that is down but connects (slow or failing health answers) keeps its drain.
+      if (!row || Number(row.scur) === 0 || unreachable(row)) break;
       await sleep(this.opts.drainPollMs ?? 100);
     }
     await this.serialized(async () => {
@@ -375,4 +376,9 @@ function workerUser(): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Down because its checks cannot connect at all: refused, timed out, or a socket error. */
+function unreachable(row: Record<string, string>): boolean {
+  return (row.status ?? '').startsWith('DOWN') && /^(L4TOUT|L4CON|SOCKERR)$/.test(row.check_status ?? '');
 }
