@@ -136,9 +136,6 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
       '  balance roundrobin',
       '  option httpchk',
       `  http-check send meth GET uri-lf "%[be_name,map(${p('health')},/)]"`,
-      // As Berth's own probe: any answer below 500 is a live app (a 404 on / included). HAProxy's
-      // default, 2xx/3xx only, took such an app out of rotation after Berth had put it in.
-      '  http-check expect ! rstatus ^5',
       // HAProxy's own 503 (no usable server), with the app named. Not `if { nbsrv() eq 0 }`: a new
       // worker counts 0 for its first moments after a reload while its servers already take requests.
       `  http-error status 503 content-type "text/html; charset=utf-8" hdr Retry-After 5 hdr Cache-Control no-store lf-file ${p('unavailable')}`,
