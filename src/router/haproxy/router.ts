@@ -12,7 +12,7 @@ import { NOT_FOUND_PAGE, unavailablePage } from './pages.js';
 import { plan, type Drain } from './plan.js';
 import { HaproxyProcess, isHaproxy } from './process.js';
 import { grow, initialState, type RouterState } from './state.js';
-import { baseline, counters, parseStat } from './stats.js';
+import { baseline, counters, parseStat, type StatRow } from './stats.js';
 import * as v from './validate.js';
 
 /** The subset of a pino logger the router uses. */
@@ -379,6 +379,6 @@ function workerUser(): string | undefined {
 }
 
 /** Down because its checks cannot connect at all: refused, timed out, or a socket error. */
-function unreachable(row: Record<string, string>): boolean {
+function unreachable(row: StatRow): boolean {
   return (row.status ?? '').startsWith('DOWN') && /^(L4TOUT|L4CON|SOCKERR)$/.test(row.check_status ?? '');
 }
