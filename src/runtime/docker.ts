@@ -148,7 +148,7 @@ export class DockerRuntime implements Runtime {
   async createContainer(spec: ContainerSpec): Promise<string> {
     const image = await this.inspectImage(spec.image);
     if (!image) throw new Error(`image ${spec.image} is not on the engine`);
-    const body = hardenedCreateOptions(spec, image.user);
+    const body = hardenedCreateOptions(spec, image.user, image.labels);
     for (const m of spec.mounts ?? []) await this.ensureVolume(m.volume, m.labels);
     const container = await this.call('create container', this.callTimeoutMs, (abortSignal) =>
       this.api.createContainer({ ...body, abortSignal }),
@@ -392,7 +392,7 @@ export class DockerRuntime implements Runtime {
     const ports = Object.keys(raw.Config?.ExposedPorts ?? {})
       .map((p) => Number.parseInt(p, 10))
       .filter((p) => Number.isInteger(p) && p > 0);
-    return { id: raw.Id, user: raw.Config?.User ?? '', exposedPorts: ports, size: raw.Size, created: raw.Created };
+    return { id: raw.Id, user: raw.Config?.User ?? '', exposedPorts: ports, size: raw.Size, created: raw.Created, labels: raw.Config?.Labels ?? {} };
   }
 
   async removeImage(ref: string): Promise<void> {

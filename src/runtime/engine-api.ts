@@ -80,7 +80,7 @@ export interface ImageInspect {
   Id: string;
   Size?: number;
   Created?: string;
-  Config: { User?: string; ExposedPorts?: Record<string, unknown> | null } | null;
+  Config: { User?: string; ExposedPorts?: Record<string, unknown> | null; Labels?: Record<string, string> | null } | null;
 }
 
 export interface NetworkSummary {

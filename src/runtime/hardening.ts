@@ -1,5 +1,5 @@
 import type { ContainerSpec, HelperSpec } from './types.js';
-import { LABEL } from './labels.js';
+import { LABEL, containerLabels } from './labels.js';
 
 /** The unprivileged user apps run as when their image would run them as root. */
 export const NOBODY = '65534:65534';
@@ -23,7 +23,7 @@ export function isRootUser(user: string): boolean {
  * The Engine API create body for a spec. Every protection here is applied whatever the spec says:
  * the spec can only choose limits, never loosen isolation.
  */
-export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): Record<string, unknown> {
+export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string, imageLabels: Record<string, string> = {}): Record<string, unknown> {
   if (!Number.isFinite(spec.memoryMb) || spec.memoryMb < 6) {
     // Docker's floor is 6 MB; refusing beats silently running without a limit.
     throw new Error(`memoryMb must be at least 6, got ${spec.memoryMb}`);
@@ -39,7 +39,7 @@ export function hardenedCreateOptions(spec: ContainerSpec, imageUser: string): R
     Image: spec.image,
     ...(spec.cmd ? { Cmd: spec.cmd } : {}),
     Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-    Labels: { ...spec.labels, [MANAGED_LABEL]: 'true' },
+    Labels: containerLabels(spec.labels, imageLabels),
     User: isRootUser(imageUser) ? NOBODY : imageUser,
     Tty: !!spec.tty,
     OpenStdin: !!(spec.tty || spec.stdin),

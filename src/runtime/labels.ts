@@ -23,3 +23,16 @@ export const LABEL = {
   /** The short container that makes a new volume writable (its value: the volume). */
   volumeHelper: 'berth.volume-helper',
 } as const;
+
+/**
+ * The labels of a container Berth creates: exactly the ones it chose. A container inherits its
+ * image's labels, and images Berth builds carry `berth.instance` and `berth.app`; so a one-off
+ * command in a built image looked like a replica with no row and was removed as a stray (SIGKILL)
+ * milliseconds after it started. A key of ours that the image carries and the spec does not set
+ * is blanked, which overrides the image's value: a blank label matches no `key=value` filter.
+ */
+export function containerLabels(chosen: Record<string, string>, imageLabels: Record<string, string>): Record<string, string> {
+  const ours = new Set<string>(Object.values(LABEL));
+  const blank = Object.fromEntries(Object.keys(imageLabels).filter((k) => ours.has(k) && !(k in chosen)).map((k) => [k, '']));
+  return { ...blank, ...chosen, [LABEL.managed]: 'true' };
+}

@@ -138,6 +138,8 @@ export interface ImageInfo {
   /** Bytes, and when the image was made (the engine's record). */
   size?: number;
   created?: string;
+  /** The image's own labels, which its containers inherit. */
+  labels?: Record<string, string>;
 }
 
 /**

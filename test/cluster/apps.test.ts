@@ -180,6 +180,30 @@ describe('cluster mode: apps on three nodes', () => {
     assert.deepEqual(svc.Endpoint?.Ports ?? [], []);
   });
 
+  test('commands in the image built from source run to their end: a one-off that sleeps, a scheduled one', async () => {
+    // The built image carries the app's label; its command containers once passed for stray replicas and were killed at start.
+    const ended = (id: string) =>
+      waitFor(`run ${id} to finish`, async () => {
+        const r = await admin().call('getRun', { params: { id } });
+        return r.status === 'succeeded' || r.status === 'failed' ? r : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 250 });
+    const one = await admin().call('runCommand', { params: { id: SLUG }, body: { command: ['sh', '-c', 'echo started; sleep 3; echo done'] } });
+    const r = await ended(one.id);
+    assert.equal(r.status, 'succeeded', `${r.reason} ${r.output}`);
+    assert.equal(r.output, 'started\ndone\n');
+    const c = await admin().call('addCron', { params: { id: SLUG }, body: { schedule: '*/2 * * * * *', command: ['sh', '-c', 'echo tick; sleep 3; echo tock'] } });
+    try {
+      const done = await waitFor('a scheduled run to finish', async () =>
+        (await admin().call('listRuns', { params: { id: SLUG } })).items.find((x) => x.kind === 'cron' && (x.status === 'succeeded' || x.status === 'failed') && !/still under way|were missed/.test(x.reason ?? '')),
+      { timeoutMs: 90_000, intervalMs: 300 });
+      assert.equal(done.status, 'succeeded', `${done.reason} ${done.output}`);
+      assert.equal(done.output, 'tick\ntock\n');
+    } finally {
+      await admin().call('removeCron', { params: { id: SLUG, cron: c.id } });
+    }
+    await healthy(admin(), SLUG, 6, { release: 1, timeoutMs: 60_000 });
+  });
+
   test('scale down and up; a rolling deploy under load fails no request', async (t) => {
     await admin().call('scaleApp', { params: { id: SLUG }, body: { replicas: 3 } });
     await healthy(admin(), SLUG, 3, { timeoutMs: 120_000 });

@@ -69,6 +69,14 @@ test('the create body ignores anything a spec smuggles in beyond its fields', ()
   assert.equal('Privileged' in body, false);
 });
 
+test("a container's identity labels are the ones Berth chose, never its image's", () => {
+  // An image Berth built carries the app's label: a command run in it must not pass for a replica.
+  const spec = { name: 'run-1', image: 'berth/app:3', env: {}, labels: { 'berth.instance': 'me', 'berth.run': 'run_1' }, network: 'n', aliases: [], memoryMb: 64, cpu: 0 } as ContainerSpec;
+  const image = { 'berth.instance': 'me', 'berth.app': 'app_1', 'berth.build': 'bld_1', 'org.opencontainers.image.title': 'kept' };
+  const body = hardenedCreateOptions(spec, 'app', image) as { Labels: Record<string, string> };
+  assert.deepEqual(body.Labels, { 'berth.app': '', 'berth.build': '', 'berth.instance': 'me', 'berth.run': 'run_1', 'berth.managed': 'true' });
+});
+
 test('a volume backup helper: root with only the file capabilities it names, no network, the volume read-only, never a host path', () => {
   const backup = volumeJobSpec('inst', { id: 'vol_abc', project_id: 'prj_1' }, 'bkp_1', '/tmp/berth-backup.tar', false);
   const body = helperCreateOptions(backup, 'berth/base:bookworm') as { User: string; NetworkDisabled: boolean; Cmd: string[]; HostConfig: Record<string, unknown> };

@@ -158,7 +158,12 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     const proc = spawn(process.execPath, ['--max-semi-space-size=1', '--v8-pool-size=1', SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
     url = await new Promise<string>((resolveUrl, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server did not start within 30 s:\n${out}`)), 30_000);
+      // On a loaded machine (two cores, parallel image builds) a start has taken over 30 s. One that
+      // never listens is killed: left running, it kept the test file alive until the runner's timeout.
+      const timer = setTimeout(() => {
+        proc.kill('SIGKILL');
+        reject(new Error(`server did not start within 60 s:\n${out}`));
+      }, 60_000);
       let listening = false;
       const onData = (chunk: Buffer) => {
         out += chunk.toString();

@@ -13,7 +13,11 @@ export async function removeApp(k: AppKit, appId: string): Promise<void> {
   if (list.some((r) => r.in_rotation)) await rows.takeAppOutOfRotation(k.db, appId);
   // The app's route disappears with it; in-flight requests drain before its containers stop.
   await k.routes.sync();
-  const engine = await k.runtime.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId });
+  // Its replicas, and the commands it still runs (they end with it).
+  const engine = [
+    ...(await k.runtime.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId })),
+    ...(await k.runtime.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.runApp]: appId })),
+  ];
   await Promise.all(
     engine.map(async (c) => {
       await k.runtime.stopContainer(c.id, STOP_GRACE_S);

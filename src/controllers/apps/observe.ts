@@ -63,8 +63,10 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
       }
     }
   }
-  // Engine containers of ours with no row: half-made before a crash, or left by a deleted row.
-  for (const c of byName.values()) await k.runtime.removeContainer(c.id);
+  // Replicas of ours with no row: half-made before a crash, or left by a deleted row. Only a
+  // container that names its row is a replica: anything else with the app's label (a command, a
+  // container someone ran by hand from the app's image) is not this loop's to remove.
+  for (const c of byName.values()) if (c.labels[LABEL.container]) await k.runtime.removeContainer(c.id);
 }
 
 async function stopAsDesired(k: AppKit, row: ContainerRow, dockerId: string): Promise<void> {
