@@ -537,6 +537,24 @@ describe('HaproxyRouter restarts and reloads', () => {
     t.diagnostic(`served again ${await killBoth(router, routes, logged)} ms after kill -9 (found running)`);
   });
 
+  test('with watchMs, a seamless reload (the master re-executes itself and closes its CLI connections) is not taken for a death', async () => {
+    const { opts, routes } = await watchedRoutes('reloaded');
+    const logged: string[] = [];
+    const router = new HaproxyRouter({ ...opts, poolSize: 2, logger: logTo(logged) });
+    routers.push(router);
+    await router.apply(routes);
+    const master = router.proc.livePid();
+    const more = ['r2', 'r3'].map((app) => ({ app, hosts: [`${app}.localhost`], upstreams: [], healthPath: '/', drainTimeoutMs: 30_000 }));
+    await router.apply([...routes, ...more]);
+    assert.ok(logged.includes('router pool grown (seamless reload)'), logged.join('; '));
+    await router.reload();
+    // Two watch periods after the last reload: a restart would have begun.
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(router.proc.livePid(), master, 'the same master');
+    assert.ok(!logged.some((m) => m.startsWith('haproxy is gone')), logged.join('; '));
+    assert.equal((await get(router.opts.httpPort, 'reloaded.localhost')).status, 200);
+  });
+
   test('a full pool grows with one seamless reload: a WebSocket and a keep-alive load through it see nothing', async (t) => {
     const router = await newRouter({ poolSize: 2, slotsPerBackend: 2 });
     await router.ensureRunning();
