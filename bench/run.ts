@@ -4,6 +4,7 @@ import { Bench, ROOT } from './support/context.js';
 import { table, writeResults, type Row } from './support/report.js';
 import { router } from './figures/router.js';
 import { routerJoin } from './figures/router-join.js';
+import { routerRestart } from './figures/router-restart.js';
 import { deploy } from './figures/deploy.js';
 import { build } from './figures/build.js';
 import { scale } from './figures/scale.js';
@@ -16,13 +17,14 @@ import { cluster } from './figures/cluster.js';
 
 /**
  * Berth's benchmarks: each figure beside its baseline, measured in the same run on this machine.
- * Usage: node dist/bench/run.js [router router-join deploy build scale zero-downtime control-plane dashboard addons volume-backups cluster]  (default: all but cluster)
+ * Usage: node dist/bench/run.js [router router-join router-restart deploy build scale zero-downtime control-plane dashboard addons volume-backups cluster]  (default: all but cluster)
  * Not part of the test suite. Needs the Docker Engine; PostgreSQL is started by scripts/postgres.sh
  * unless BERTH_TEST_PG_URL names one.
  */
 const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
   router,
   'router-join': routerJoin,
+  'router-restart': routerRestart,
   deploy,
   build,
   scale,

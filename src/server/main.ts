@@ -202,6 +202,8 @@ async function main() {
     await apps.stop();
     await routes.stop();
     await certs.stop();
+    // HAProxy keeps serving; the next control plane watches it from its first moment.
+    router.close();
     await store.close();
     process.exit(0);
   };

@@ -19,8 +19,9 @@ export class HaproxyProcess {
     readonly dir: string,
     private readonly bin = 'haproxy',
   ) {
-    this.admin = new RuntimeApi(pathOf(dir, 'admin'));
-    this.master = new RuntimeApi(pathOf(dir, 'master'));
+    const alive = () => this.livePid() !== undefined;
+    this.admin = new RuntimeApi(pathOf(dir, 'admin'), undefined, alive);
+    this.master = new RuntimeApi(pathOf(dir, 'master'), undefined, alive);
   }
 
   /** Starts the master unless ours is running; resolves once the worker answers on the runtime API. */

@@ -11,6 +11,7 @@ import { pushState } from './push.js';
 import { NOT_FOUND_PAGE, unavailablePage } from './pages.js';
 import { plan, type Drain } from './plan.js';
 import { HaproxyProcess, isHaproxy } from './process.js';
+import { MasterWatch } from './watch.js';
 import { grow, initialState, type RouterState } from './state.js';
 import { baseline, counters, parseStat, type StatRow } from './stats.js';
 import * as v from './validate.js';
@@ -42,8 +43,10 @@ export interface HaproxyRouterOptions {
   haproxyBin?: string;
   startTimeoutMs?: number;
   /**
-   * Once started, look this often whether HAProxy is still alive and start it again from its files
-   * if not (a kill -9, an OOM kill). Unset: only ensureRunning() and apply() start it.
+   * Watch HAProxy once this object started it or found it running (after a control-plane restart)
+   * and start it again from its files as soon as it dies (a kill -9, an OOM kill): its death is
+   * noticed at once through a connection to the master CLI (watch.ts), and this is also how often
+   * its pid is polled as a backstop. Unset: only ensureRunning() and apply() start it.
    */
   watchMs?: number;
   logger?: RouterLogger;
@@ -76,10 +79,9 @@ export class HaproxyRouter implements Router {
   private state: RouterState;
   private starting?: Promise<void>;
   private queue: Promise<unknown> = Promise.resolve();
-  private watcher?: NodeJS.Timeout;
+  private readonly watcher?: MasterWatch;
   /** What this object last wrote to each file (files are only ever written by commit()). */
   private readonly written = new Map<string, string>();
-  private restarting = false;
   /** The worker of the master this object last started or found (for the watch). */
   private worker?: number;
 
@@ -98,6 +100,17 @@ export class HaproxyRouter implements Router {
       accessLog: opts.accessLog,
     };
     this.state = this.loadState();
+    if (opts.watchMs) this.watcher = new MasterWatch(this.proc, opts.watchMs, () => this.restart());
+    // Found running (started by a control plane that has since exited): watched from now on, as
+    // closely as one started here, though nothing else may touch it for a while (the route
+    // controller only reads it when the routes already match).
+    if (this.watcher && this.proc.livePid() !== undefined) {
+      this.watcher.start();
+      void this.proc.workerPid().then(
+        (pid) => (this.worker ??= pid),
+        () => undefined,
+      );
+    }
   }
 
   get logFile(): string {
@@ -246,29 +259,29 @@ export class HaproxyRouter implements Router {
 
   /** Stops the HAProxy of this data directory (and the watch); for tests and uninstall. */
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    clearInterval(this.watcher);
-    this.watcher = undefined;
+    this.watcher?.stop();
     return this.proc.stop(signal);
   }
 
-  private watch(): void {
-    if (!this.opts.watchMs || this.watcher) return;
-    this.watcher = setInterval(() => {
-      if (this.restarting || this.proc.livePid() !== undefined) return;
-      this.restarting = true;
-      const t0 = Date.now();
-      this.opts.logger?.warn({ dir: this.dir }, 'haproxy is gone; starting it again from its config file');
-      // Its worker outlives a killed master by about a second, still accepting, then exits and
-      // resets what it holds: a soft stop closes its listeners now, so new connections go to the new one.
-      if (this.worker !== undefined && isHaproxy(this.worker)) process.kill(this.worker, 'SIGUSR1');
-      void this.serialized(() => this.start())
-        .then(
-          () => this.opts.logger?.info({ ms: Date.now() - t0 }, 'haproxy back with every route'),
-          (err: Error) => this.opts.logger?.warn({ err: err.message }, 'haproxy restart failed; retrying'),
-        )
-        .finally(() => (this.restarting = false));
-    }, this.opts.watchMs);
-    this.watcher.unref();
+  /** Stops watching and leaves HAProxy serving, as an exiting control plane does. */
+  close(): void {
+    this.watcher?.stop();
+  }
+
+  /** The watch found the master dead: start it again from the files (rejects when that failed). */
+  private async restart(): Promise<void> {
+    const t0 = Date.now();
+    this.opts.logger?.warn({ dir: this.dir }, 'haproxy is gone; starting it again from its config file');
+    // Its worker outlives a killed master by about a second, still accepting, then exits and
+    // resets what it holds: a soft stop closes its listeners now, so new connections go to the new one.
+    if (this.worker !== undefined && isHaproxy(this.worker)) process.kill(this.worker, 'SIGUSR1');
+    try {
+      await this.serialized(() => this.start());
+      this.opts.logger?.info({ ms: Date.now() - t0 }, 'haproxy back with every route');
+    } catch (err) {
+      this.opts.logger?.warn({ err: (err as Error).message }, 'haproxy restart failed; retrying');
+      throw err;
+    }
   }
 
   private async start(): Promise<void> {
@@ -280,7 +293,7 @@ export class HaproxyRouter implements Router {
     const { pid, started } = await this.proc.start(this.opts.startTimeoutMs ?? 15_000);
     if (started) this.opts.logger?.info({ pid, dir: this.dir, apps: this.state.backends.filter((b) => b.app).length }, 'haproxy started');
     this.worker = await this.proc.workerPid();
-    this.watch();
+    this.watcher?.start();
     // A control plane killed between writing a change and sending it left the runtime behind: catch up.
     await this.push();
   }

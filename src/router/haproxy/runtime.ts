@@ -12,6 +12,12 @@ export class RuntimeApi {
   constructor(
     readonly socketPath: string,
     private readonly timeoutMs = 10_000,
+    /**
+     * Whether the HAProxy behind the socket is alive: a refused connection is tried again only while
+     * it is, so a command to a dead proxy fails at once instead of holding the router's queue (and
+     * the restart queued behind it) for the whole retry time.
+     */
+    private readonly alive: () => boolean = () => true,
   ) {}
 
   /** Sends one command and returns HAProxy's whole answer. `payload` is sent as `<<` data (PEM). */
@@ -34,7 +40,7 @@ export class RuntimeApi {
         return await this.once(command, line);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if ((code !== 'ECONNREFUSED' && code !== 'ENOENT') || Date.now() >= deadline) throw err;
+        if ((code !== 'ECONNREFUSED' && code !== 'ENOENT') || Date.now() >= deadline || !this.alive()) throw err;
         await new Promise((r) => setTimeout(r, 25));
       }
     }
