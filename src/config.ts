@@ -1,4 +1,5 @@
-import { homedir } from 'node:os';
+import { homedir, hostname } from 'node:os';
+import { checkUrl, parseEgressAllow, type EgressAllow } from './lib/egress.js';
 import { join, resolve } from 'node:path';
 import type { ArchiveLimits } from './builder/archive.js';
 import type { Language } from './builder/detect.js';
@@ -82,6 +83,18 @@ export interface Config {
   build: BuildSettings;
   /** Notification retries: first retry after retryBaseMs, doubling (at most 5 min), up to maxAttempts sends. */
   notifications: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
+  /** BERTH_EGRESS_ALLOW: internal hosts and networks server-side requests may reach (src/lib/egress.ts). */
+  egressAllow: EgressAllow;
+  /**
+   * BERTH_CONTROL_HOSTS: the names the dashboard and API are served at, lowercase. No app slug or
+   * custom domain may take one (the session cookie would go to that app). Default: ROUTER_DOMAIN's
+   * apex, this machine's host name and localhost.
+   */
+  controlHosts: string[];
+  /** BERTH_DNS_RESOLVER: host:port of the DNS server custom-domain TXT checks ask; unset: the system's. */
+  dnsResolver: string | undefined;
+  /** BERTH_DOMAIN_VERIFY: how a custom domain may be verified: 'dns' (a TXT record, the default) and/or 'http'. */
+  domainVerify: Array<'dns' | 'http'>;
   /** Images of the managed add-ons (scripts/addons.sh makes the defaults from Debian's packages). */
   addonImages: { postgres: string; redis: string };
 }
@@ -143,8 +156,32 @@ function databaseUrl(env: NodeJS.ProcessEnv): string | null {
   return url.toString();
 }
 
+const hostList = (raw: string) => [...new Set(raw.split(',').map((h) => h.trim().toLowerCase().replace(/\.$/, '')).filter(Boolean))];
+
+function domainVerify(raw: string | undefined): Array<'dns' | 'http'> {
+  const list = (raw ?? 'dns').split(',').map((m) => m.trim().toLowerCase()).filter(Boolean);
+  for (const m of list) if (m !== 'dns' && m !== 'http') throw new Error(`BERTH_DOMAIN_VERIFY takes dns and/or http, got "${m}"`);
+  if (!list.length) throw new Error('BERTH_DOMAIN_VERIFY must name dns and/or http');
+  return [...new Set(list)] as Array<'dns' | 'http'>;
+}
+
+/** The ACME directory is a server-side request like any other: an internal one must be allowed (refused at start). */
+function acmeDirectory(env: NodeJS.ProcessEnv, allow: EgressAllow): string {
+  const url = env.ROUTER_ACME_DIRECTORY || 'https://acme-v02.api.letsencrypt.org/directory';
+  if (env.ROUTER_ACME_EMAIL) {
+    try {
+      checkUrl(url, 'ROUTER_ACME_DIRECTORY', allow);
+    } catch (err) {
+      throw new Error(`${(err as Error).message} (ROUTER_ACME_DIRECTORY=${url})`);
+    }
+  }
+  return url;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const dataDir = resolve(env.BERTH_DATA_DIR ?? join(homedir(), '.berth'));
+  const routerDomain = (env.ROUTER_DOMAIN ?? 'localhost').toLowerCase();
+  const egressAllow = parseEgressAllow(env.BERTH_EGRESS_ALLOW);
   return {
     serverPort: int(env, 'SERVER_PORT', 8080),
     serverHost: env.SERVER_HOST ?? '0.0.0.0',
@@ -158,11 +195,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       dockerCertsDir: env.BERTH_DOCKER_CERTS_DIR?.trim() || '/etc/docker/certs.d',
       bin: env.BERTH_REGISTRY_BIN?.trim() || '/usr/bin/docker-registry',
     },
-    routerDomain: env.ROUTER_DOMAIN ?? 'localhost',
+    routerDomain,
     routerHttpPort: int(env, 'ROUTER_HTTP_PORT', 80),
     routerHttpsPort: int(env, 'ROUTER_HTTPS_PORT', 443),
     acmeEmail: env.ROUTER_ACME_EMAIL || undefined,
-    acmeDirectory: env.ROUTER_ACME_DIRECTORY || 'https://acme-v02.api.letsencrypt.org/directory',
+    acmeDirectory: acmeDirectory(env, egressAllow),
     acmeCaFile: env.ROUTER_ACME_CA_FILE || undefined,
     internalDomains: (env.ROUTER_INTERNAL_DOMAINS ?? '')
       .split(',')
@@ -181,6 +218,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: Math.ceil(positive(env, 'BERTH_NOTIFY_MAX_ATTEMPTS', 6)),
       timeoutMs: positive(env, 'BERTH_NOTIFY_TIMEOUT_S', 10) * 1000,
     },
+    egressAllow,
+    controlHosts: hostList(env.BERTH_CONTROL_HOSTS ?? `${routerDomain},${hostname()},localhost`),
+    dnsResolver: env.BERTH_DNS_RESOLVER?.trim() || undefined,
+    domainVerify: domainVerify(env.BERTH_DOMAIN_VERIFY),
     addonImages: {
       postgres: env.BERTH_ADDON_POSTGRES_IMAGE?.trim() || 'berth/addon-postgres:15',
       redis: env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7',

@@ -1,6 +1,8 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { Agent as HttpAgent } from 'node:http';
 import { Agent } from 'node:https';
+import { guardedLookup, type EgressAllow } from '../lib/egress.js';
 import { join } from 'node:path';
 import type { Client } from 'acme-client';
 
@@ -40,6 +42,8 @@ export interface AcmeOptions {
   dataDir: string;
   /** PEM file of CAs trusted for the ACME server's own HTTPS (a test CA such as pebble's). */
   caFile?: string;
+  /** The egress rule: every connection to the ACME server is checked on its resolved address. */
+  egress?: EgressAllow;
   /** Limit for one whole order (account, authorizations, validation, download). */
   timeoutMs?: number;
 }
@@ -70,7 +74,12 @@ export class AcmeClient implements AcmeIssuer {
       const acme = await loadAcme();
       // acme-client has one shared axios instance: one ACME server (and its trust) per process.
       acme.axios.defaults.timeout = 30_000;
-      if (this.opts.caFile) acme.axios.defaults.httpsAgent = new Agent({ ca: await readFile(this.opts.caFile, 'utf8') });
+      const lookup = this.opts.egress ? guardedLookup('ROUTER_ACME_DIRECTORY', this.opts.egress) : undefined;
+      const ca = this.opts.caFile ? await readFile(this.opts.caFile, 'utf8') : undefined;
+      acme.axios.defaults.httpsAgent = new Agent({ ca, lookup });
+      acme.axios.defaults.httpAgent = new HttpAgent({ lookup });
+      // A redirect would be a request to a place the rule did not see named.
+      acme.axios.defaults.maxRedirects = 0;
       return new acme.Client({ directoryUrl: this.opts.directoryUrl, accountKey: await this.accountKey(acme) });
     })();
     this.client.catch(() => (this.client = undefined));

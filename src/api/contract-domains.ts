@@ -9,7 +9,17 @@ export const Domain = T.Object({
   verified: T.Boolean(),
   /** Why the last check failed. */
   message: T.Union([T.String(), T.Null()]),
-  verification: T.Object({ path: T.String(), token: T.String(), instructions: T.String() }),
+  /** How the claim was proven: a TXT record ('dns') or the router's answer for its host ('http'). */
+  verified_by: T.Union([T.Literal('dns'), T.Literal('http'), T.Null()]),
+  verification: T.Object({
+    path: T.String(),
+    token: T.String(),
+    /** The TXT record that proves the claim: `_berth-challenge.<hostname>` = token. */
+    txt: T.Object({ name: T.String(), value: T.String() }),
+    /** The proofs this server accepts (BERTH_DOMAIN_VERIFY). */
+    methods: T.Array(T.Union([T.Literal('dns'), T.Literal('http')])),
+    instructions: T.String(),
+  }),
   checked_at: T.Union([S.Timestamp, T.Null()]),
   verified_at: T.Union([S.Timestamp, T.Null()]),
   created_at: S.Timestamp,

@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { EgressRefused } from '../lib/egress.js';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
@@ -190,6 +191,9 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     }
     if (err instanceof HttpError) {
       return reply.code(err.status).send({ error: { code: err.code, message: err.message, details: err.details } });
+    }
+    if (err instanceof EgressRefused) {
+      return reply.code(400).send({ error: { code: 'egress_refused', message: err.message, details: { field: err.field } } });
     }
     if (isUniqueViolation(err)) {
       return reply.code(409).send({ error: { code: 'conflict', message: 'the resource already exists' } });

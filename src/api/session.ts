@@ -9,8 +9,12 @@ import { sessionFor } from '../store/sessions.js';
  * over HTTPS) instead of a token script could read. Requests that change something must also carry
  * the session's CSRF token in `x-csrf-token`; a WebSocket opened with the cookie must come from a
  * page of this origin. Bearer tokens (CLI, scripts) are untouched by any of this.
+ * Over HTTPS the cookie is `__Host-berth_session`: the browser then takes it only with Secure,
+ * Path=/ and no Domain, so no sibling host can set or widen it. The router strips both names from
+ * every request it forwards to an app (router/haproxy/config.ts).
  */
 export const SESSION_COOKIE = 'berth_session';
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export function cookieValue(req: FastifyRequest, name: string): string | undefined {
@@ -27,9 +31,15 @@ function secure(req: FastifyRequest): boolean {
   return req.protocol === 'https' || req.headers['x-forwarded-proto'] === 'https';
 }
 
+/** The session cookie's name for this request: the `__Host-` one over HTTPS, only that one. */
+const cookieName = (req: FastifyRequest) => (secure(req) ? SECURE_SESSION_COOKIE : SESSION_COOKIE);
+
+/** The session token the request carries, if any. */
+export const sessionToken = (req: FastifyRequest) => cookieValue(req, cookieName(req));
+
 /** The Set-Cookie value for the session cookie (value '' and max-age 0 clear it). */
 export function sessionCookie(req: FastifyRequest, value: string, maxAgeS: number): string {
-  const attrs = [`${SESSION_COOKIE}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAgeS}`];
+  const attrs = [`${cookieName(req)}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Strict', `Max-Age=${maxAgeS}`];
   if (secure(req)) attrs.push('Secure');
   return attrs.join('; ');
 }
@@ -50,7 +60,7 @@ function sameOrigin(req: FastifyRequest): boolean {
  * when there is no cookie. Throws 401 for an ended session, 403 for a missing CSRF token or origin.
  */
 export async function sessionUser(ctx: ApiContext, req: FastifyRequest): Promise<AuthUser | undefined> {
-  const token = cookieValue(req, SESSION_COOKIE);
+  const token = sessionToken(req);
   if (!token) return undefined;
   const s = await sessionFor(ctx.db, token);
   if (!s) throw new HttpError(401, 'unauthorized', 'the session has ended; log in again');

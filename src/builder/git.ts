@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { run, type RunResult } from '../lib/exec.js';
 import { SourceError } from './errors.js';
+import { EgressRefused, REFUSED, checkResolved, type EgressAllow } from '../lib/egress.js';
 
 const SCHEMES = new Set(['https:', 'http:', 'ssh:', 'git:']);
 // user@host:path, git's "scp-like" syntax; git treats it as ssh only when no slash precedes the colon.
@@ -78,6 +79,40 @@ export interface CloneOptions {
   onLine?: (line: string) => void;
   /** For private repositories over HTTP(S): sent as a Basic Authorization header. */
   credentials?: { username: string; password: string };
+  /** The egress rule (src/lib/egress.ts): the host is resolved and checked, and HTTP(S) clones go to the checked address only. */
+  egress?: EgressAllow;
+}
+
+/** The host a git URL connects to (URL form or scp-like), lowercase, or null. */
+export function gitUrlHost(url: string): string | null {
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(url)) {
+    try {
+      return new URL(url).hostname.toLowerCase();
+    } catch {
+      return null;
+    }
+  }
+  const m = SCP_LIKE.exec(url);
+  return m ? m[2].toLowerCase() : null;
+}
+
+/** `-c` options that pin an HTTP(S) clone to the addresses the egress rule checked, and keep it from following redirects. */
+async function egressPins(url: string, allow: EgressAllow): Promise<string[]> {
+  const host = gitUrlHost(url);
+  if (!host) return [];
+  let addrs: string[];
+  try {
+    addrs = await checkResolved(host, 'repo_url', allow);
+  } catch (err) {
+    if (err instanceof EgressRefused) throw new SourceError('clone_failed', 'repo_url', `${host} is ${REFUSED}`);
+    throw new SourceError('clone_failed', 'repo_url', `${host} does not resolve`);
+  }
+  const pins = ['-c', 'http.followRedirects=false'];
+  if (!/^https?:\/\//i.test(url) || addrs.length === 0) return pins;
+  const u = new URL(url);
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  const list = addrs.map((a) => (a.includes(':') ? `[${a}]` : a)).join(',');
+  return [...pins, '-c', `http.curloptResolve=${u.hostname.replace(/^\[|\]$/g, '')}:${port}:${list}`];
 }
 
 export interface CloneResult {
@@ -98,7 +133,7 @@ export async function cloneRepo(url: string, ref: string, dir: string, opts: Clo
   validateRef(ref);
   const deadline = Date.now() + opts.timeoutMs;
   const env = gitEnv(url, opts.credentials);
-  const safety = ['-c', 'protocol.file.allow=never', '-c', 'protocol.ext.allow=never', '-c', 'credential.helper='];
+  const safety = ['-c', 'protocol.file.allow=never', '-c', 'protocol.ext.allow=never', '-c', 'credential.helper=', ...(opts.egress ? await egressPins(url, opts.egress) : [])];
   const git = async (args: string[], what: string): Promise<RunResult> => {
     const left = deadline - Date.now();
     if (left <= 0) throw new SourceError('clone_failed', 'repo_url', `timed out after ${opts.timeoutMs} ms`);

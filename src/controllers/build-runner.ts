@@ -140,6 +140,7 @@ async function fetchSource(
       signal,
       onLine: (line) => log.write(line),
       credentials,
+      egress: ctx.config.egressAllow,
     }).catch((err: unknown) => {
       throw authHint(err, !!credentials);
     });

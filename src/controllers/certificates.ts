@@ -60,7 +60,7 @@ export class CertificateController {
     this.clock = opts.clock ?? (() => new Date());
     this.intervalMs = opts.intervalMs ?? 30_000;
     const c = deps.config;
-    this.acme = opts.acme ?? (c.acmeEmail ? new AcmeClient({ directoryUrl: c.acmeDirectory, email: c.acmeEmail, dataDir: c.dataDir, caFile: c.acmeCaFile }) : null);
+    this.acme = opts.acme ?? (c.acmeEmail ? new AcmeClient({ directoryUrl: c.acmeDirectory, email: c.acmeEmail, dataDir: c.dataDir, caFile: c.acmeCaFile, egress: c.egressAllow }) : null);
   }
 
   /** Reconciles at once (without waiting for ACME orders) and then every intervalMs. */

@@ -29,9 +29,10 @@ export class DomainController {
   async checkAll(): Promise<void> {
     let any = false;
     for (const d of await unverifiedDomains(this.ctx.db)) {
-      const res = await checkDomain(d, this.ctx.config.routerHttpPort);
-      await recordCheck(this.ctx.db, d.id, res.ok, res.message);
-      any ||= res.ok;
+      const c = this.ctx.config;
+      const res = await checkDomain(d, { routerHttpPort: c.routerHttpPort, methods: c.domainVerify, resolver: c.dnsResolver });
+      await recordCheck(this.ctx.db, d.id, res.by, res.message);
+      any ||= res.by !== null;
     }
     if (any) await this.ctx.routes.sync();
   }

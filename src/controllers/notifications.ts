@@ -6,6 +6,7 @@ import { releaseByVersion } from '../store/releases.js';
 import { dueDeliveries, insertDeliveries, nextDue, recordAttempt, targetsOf, type DeliveryRow } from '../store/notifications.js';
 import { now } from '../store/db.js';
 import { newId } from '../lib/ids.js';
+import { EgressRefused, REFUSED, egressRequest } from '../lib/egress.js';
 
 const MAX_DELAY_MS = 5 * 60_000;
 
@@ -125,12 +126,13 @@ export class NotificationController {
     }
     let error: string | null = null;
     try {
-      const res = await fetch(this.ctx.secrets.open(d.url_sealed), { method: 'POST', headers, body: d.payload, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
-      await res.body?.cancel().catch(() => {});
-      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+      const url = this.ctx.secrets.open(d.url_sealed);
+      const status = await egressRequest(url, { method: 'POST', headers, body: d.payload, timeoutMs, field: 'url', allow: this.ctx.config.egressAllow });
+      if (status < 200 || status >= 300) error = `HTTP ${status}`;
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      error = e.name === 'TimeoutError' ? `no answer in ${timeoutMs} ms` : e.cause?.code ?? e.message;
+      const e = err as Error & { code?: string };
+      // A refused target says only that: never how its address answered (no port scanning through deliveries).
+      error = e instanceof EgressRefused ? REFUSED : e.name === 'TimeoutError' ? `no answer in ${timeoutMs} ms` : e.code ?? e.message;
     }
     if (!error) {
       await recordAttempt(this.ctx.db, d.id, { status: 'delivered', attempts, last_error: null, delivered_at: now() });

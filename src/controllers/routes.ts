@@ -1,5 +1,5 @@
 import type { ControllerDeps } from './deps.js';
-import type { Route, Router } from '../router/types.js';
+import type { Challenge, Route, Router } from '../router/types.js';
 import { HEALTH_PATH, normalizeRoutes } from '../router/routes.js';
 import { isDeepStrictEqual } from 'node:util';
 
@@ -121,9 +121,10 @@ export class RouteController {
     return p;
   }
 
-  /** Tokens of domains waiting for their check: the router answers them so the check can succeed. */
-  private async challenges(): Promise<string[]> {
-    return (await this.ctx.db.selectFrom('domains').select('token').where('verified', '=', 0).execute()).map((d) => d.token);
+  /** Tokens of domains waiting for their check: the router answers each for its own host so the check can succeed. */
+  private async challenges(): Promise<Challenge[]> {
+    const rows = await this.ctx.db.selectFrom('domains').select(['hostname', 'token']).where('verified', '=', 0).execute();
+    return rows.map((d) => ({ host: d.hostname, token: d.token }));
   }
 
   async desired(): Promise<Route[]> {

@@ -1,4 +1,4 @@
-import { lookup } from 'node:dns/promises';
+import { Resolver, lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { CHALLENGE_PREFIX } from '../router/routes.js';
 import type { DomainRow } from '../store/domains.js';
@@ -23,6 +23,12 @@ export function hostnameProblem(hostname: string, platformDomain: string): strin
   return null;
 }
 
+/**
+ * True when a host is one the dashboard and API are served at (BERTH_CONTROL_HOSTS): no app may be
+ * routed at it, or the router would forward the admin's session cookie to that app.
+ */
+export const isControlHost = (host: string, controlHosts: readonly string[]) => controlHosts.includes(host.toLowerCase().replace(/\.$/, ''));
+
 /** Addresses the name resolves to. `*.localhost` is loopback by definition (RFC 6761), whatever the resolver says. */
 async function resolve(hostname: string): Promise<string[]> {
   if (hostname === 'localhost' || hostname.endsWith('.localhost')) return ['127.0.0.1'];
@@ -33,13 +39,37 @@ async function resolve(hostname: string): Promise<string[]> {
   }
 }
 
-/**
- * A domain is verified when its DNS leads to this platform's router: the router answers the domain's
- * token at a well-known path, and we ask for it at the addresses the name resolves to.
- */
-export async function checkDomain(d: DomainRow, routerHttpPort: number): Promise<{ ok: boolean; message: string | null }> {
+/** The TXT record that proves a claim: `_berth-challenge.<hostname>` with the claim's token as its value. */
+export const txtRecordName = (hostname: string) => `_berth-challenge.${hostname}`;
+
+export interface CheckOptions {
+  routerHttpPort: number;
+  /** Which proofs count (BERTH_DOMAIN_VERIFY). */
+  methods: ReadonlyArray<'dns' | 'http'>;
+  /** host:port of the DNS server TXT records are asked of; unset: the system's. */
+  resolver?: string;
+}
+
+export interface CheckResult {
+  /** How the claim was proven, or null. */
+  by: 'dns' | 'http' | null;
+  message: string | null;
+}
+
+/** TXT values at `_berth-challenge.<hostname>` (each record's strings joined, as RFC 7208 reads them). */
+async function txtValues(hostname: string, resolver?: string): Promise<string[]> {
+  const r = new Resolver({ timeout: 3000, tries: 2 });
+  if (resolver) r.setServers([resolver]);
+  try {
+    return (await r.resolveTxt(txtRecordName(hostname))).map((parts) => parts.join('').trim());
+  } catch {
+    return [];
+  }
+}
+
+/** The router answers the claim's token for its own host: proves the name's DNS leads here. */
+async function httpProof(d: DomainRow, routerHttpPort: number): Promise<{ ok: boolean; addresses: string[] }> {
   const addresses = await resolve(d.hostname);
-  if (addresses.length === 0) return { ok: false, message: `${d.hostname} does not resolve; point its DNS (A, AAAA or CNAME) at this server` };
   for (const address of addresses) {
     const host = isIP(address) === 6 ? `[${address}]` : address;
     try {
@@ -48,13 +78,27 @@ export async function checkDomain(d: DomainRow, routerHttpPort: number): Promise
         redirect: 'manual',
         signal: AbortSignal.timeout(5000),
       });
-      if (res.status === 200 && (await res.text()).trim() === d.token) return { ok: true, message: null };
+      if (res.status === 200 && (await res.text()).trim() === d.token) return { ok: true, addresses };
     } catch {
       /* try the next address */
     }
   }
-  return {
-    ok: false,
-    message: `${d.hostname} resolves to ${addresses.join(', ')}, which did not answer the check at ${CHALLENGE_PREFIX}${d.token}; point its DNS at this server`,
-  };
+  return { ok: false, addresses };
+}
+
+/**
+ * A claim is verified by proof made for it alone: a TXT record `_berth-challenge.<hostname>` holding
+ * its token (proves control of the name's DNS zone), or, when the admin allows it, the router's
+ * answer of its token for that host (proves only that the name's DNS leads here).
+ */
+export async function checkDomain(d: DomainRow, o: CheckOptions): Promise<CheckResult> {
+  if (o.methods.includes('dns') && (await txtValues(d.hostname, o.resolver)).includes(d.token)) return { by: 'dns', message: null };
+  const txt = `add a TXT record ${txtRecordName(d.hostname)} with the value ${d.token}`;
+  if (!o.methods.includes('http')) return { by: null, message: `no TXT record ${txtRecordName(d.hostname)} holds this claim's token; ${txt}` };
+  const http = await httpProof(d, o.routerHttpPort);
+  if (http.ok) return { by: 'http', message: null };
+  const where = http.addresses.length
+    ? `${d.hostname} resolves to ${http.addresses.join(', ')}, which did not answer the check at ${CHALLENGE_PREFIX}${d.token}`
+    : `${d.hostname} does not resolve`;
+  return { by: null, message: `${where}; ${o.methods.includes('dns') ? `${txt}, or ` : ''}point its DNS at this server` };
 }

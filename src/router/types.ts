@@ -17,6 +17,12 @@ export interface Route {
   drainTimeoutMs?: number;
 }
 
+/** A custom domain's check token, answered only for its own host. */
+export interface Challenge {
+  host: string;
+  token: string;
+}
+
 export interface Certificate {
   /** Stable id, /^[a-z0-9][a-z0-9-]{0,62}$/ (e.g. 'cert-' + hash); used as a file name. */
   name: string;
@@ -53,13 +59,14 @@ export interface Router {
   /**
    * Makes the proxy's configuration equal to these routes (idempotent, no restart, no dropped request);
    * starts the proxy with them when it is not running, so it never listens without its routes.
-   * Each challenge token is answered (200, the token as body) at /.well-known/berth-verify/<token> on
-   * every host: that is how a custom domain proves its DNS points here.
+   * Each challenge token is answered (200, the token as body) at /.well-known/berth-verify/<token>
+   * for its own host only: that is how a custom domain proves its DNS points here, and one claim's
+   * token proves nothing for another name.
    * Resolves once removed upstreams have drained; `loaded` is called as soon as the proxy serves
    * the new routes, before that wait, with the upstreams this load removed, so the next change need
    * not queue behind the drain.
    */
-  apply(routes: Route[], challenges?: string[], loaded?: (removed: string[]) => void): Promise<void>;
+  apply(routes: Route[], challenges?: Challenge[], loaded?: (removed: string[]) => void): Promise<void>;
   /** The routes the proxy serves now, as Berth last applied them (read back from the proxy). */
   current(): Promise<Route[]>;
   /**

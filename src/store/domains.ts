@@ -16,11 +16,11 @@ export async function insertDomain(db: Db, row: DomainRow) {
   await db.insertInto('domains').values(row).execute();
 }
 
-export async function recordCheck(db: Db, id: string, ok: boolean, message: string | null) {
+export async function recordCheck(db: Db, id: string, by: 'dns' | 'http' | null, message: string | null) {
   const ts = now();
   await db
     .updateTable('domains')
-    .set(ok ? { verified: 1, message: null, checked_at: ts, verified_at: ts } : { message, checked_at: ts })
+    .set(by ? { verified: 1, verified_by: by, message: null, checked_at: ts, verified_at: ts } : { message, checked_at: ts })
     .where('id', '=', id)
     .execute();
 }

@@ -467,6 +467,13 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.alterTable('volumes').addColumn('backup_keep', 'integer', (c) => c.notNull().defaultTo(7)).execute();
     },
   },
+  '0016_domain_claims': {
+    async up(db: Kysely<any>) {
+      // How a custom domain was proven: 'dns' (its TXT record) or 'http' (the router answered its host's token).
+      // Domains verified before this migration keep null: they were proven by the older, any-host answer.
+      await db.schema.alterTable('domains').addColumn('verified_by', 'text').execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

@@ -256,9 +256,14 @@ export interface DomainsTable {
   id: string;
   app_id: string;
   hostname: string;
-  /** Answered by the router at /.well-known/berth-verify/<token> to prove the DNS points here. */
+  /**
+   * Unique to this claim: the value of the TXT record _berth-challenge.<hostname>, or answered by the
+   * router at /.well-known/berth-verify/<token> for this hostname only.
+   */
   token: string;
   verified: number;
+  /** How it was proven: 'dns' or 'http'; null while unverified (and for domains verified before 0016). */
+  verified_by: 'dns' | 'http' | null;
   /** Why the last check failed. */
   message: string | null;
   checked_at: string | null;

@@ -1,5 +1,5 @@
 import type { BuildImageOptions, ContainerInfo, ContainerSpec, ContainerState, ContainerStats, ImageInfo, LogLine, Runtime, RuntimeEvent } from '../../src/runtime/types.js';
-import type { Route, Router } from '../../src/router/types.js';
+import type { Challenge, Route, Router } from '../../src/router/types.js';
 import type { Clock } from '../../src/controllers/deps.js';
 
 /**
@@ -264,7 +264,7 @@ export class FakeRouter implements Router {
   routes: Route[] = [];
   readonly history: Route[][] = [];
   async ensureRunning() {}
-  async apply(routes: Route[], _challenges?: string[], loaded?: (removed: string[]) => void) {
+  async apply(routes: Route[], _challenges?: Challenge[], loaded?: (removed: string[]) => void) {
     const before = new Set(this.routes.flatMap((r) => r.upstreams));
     this.routes = structuredClone(routes);
     this.history.push(this.routes);

@@ -224,12 +224,13 @@ describe('HaproxyRouter with a real HAProxy', () => {
     assert.deepEqual(await router.current(), [{ ...routes[0], hosts: ['same.localhost', 'www.same.test'], healthPath: '/', drainTimeoutMs: 30_000 }]);
   });
 
-  test('custom-domain check tokens and ACME answers are served on every host, a bad one changes nothing', async () => {
-    await router.apply([{ app: 'tok', hosts: ['tok.localhost'], upstreams: [] }], ['tok123']);
-    const r = await get(http, 'anything.example.org', '/.well-known/berth-verify/tok123');
+  test('a custom-domain check token is served for its own host only, ACME answers on every host, a bad one changes nothing', async () => {
+    await router.apply([{ app: 'tok', hosts: ['tok.localhost'], upstreams: [] }], [{ host: 'claimed.example.org', token: 'tok123' }]);
+    const r = await get(http, 'Claimed.Example.org:80', '/.well-known/berth-verify/tok123');
     assert.equal(r.status, 200);
     assert.equal(r.body, 'tok123');
-    assert.equal((await get(http, 'anything.example.org', '/.well-known/berth-verify/other')).status, 404);
+    assert.equal((await get(http, 'anything.example.org', '/.well-known/berth-verify/tok123')).status, 404, "another host does not get the claim's token");
+    assert.equal((await get(http, 'claimed.example.org', '/.well-known/berth-verify/other')).status, 404);
     await router.setAcmeChallenges({ 'acme-Tok_1': 'acme-Tok_1.thumb-print_x' });
     const a = await get(http, 'www.example.org', '/.well-known/acme-challenge/acme-Tok_1');
     assert.equal(a.status, 200);
@@ -260,7 +261,8 @@ describe('HaproxyRouter with a real HAProxy', () => {
     for (const [change, field] of bad) {
       await assert.rejects(router.apply([{ ...good, ...change }]), (err: Error) => err.name === 'RouterInputError' && field.test(err.message));
     }
-    await assert.rejects(router.apply([good], ['tok\nen']), /challenges\[0\]/);
+    await assert.rejects(router.apply([good], [{ host: 'a.example.org', token: 'tok\nen' }]), /challenges\[0\]\.token/);
+    await assert.rejects(router.apply([good], [{ host: 'a.example.org/x', token: 'tok' }]), /challenges\[0\]\.host/);
     assert.deepEqual(await router.current(), before);
     assert.equal((await get(http, 'safe.localhost')).status, 200);
   });
@@ -355,7 +357,7 @@ describe('HaproxyRouter with a real HAProxy', () => {
   test('redirectHttps answers plain HTTP for routed hosts with a 308 to HTTPS; checks and ACME answers stay on HTTP', async () => {
     const r2 = await newRouter({ redirectHttps: true });
     const up = await upstream('red');
-    await r2.apply([{ app: 'red', hosts: ['red.localhost'], upstreams: [up.addr] }], ['redtok']);
+    await r2.apply([{ app: 'red', hosts: ['red.localhost'], upstreams: [up.addr] }], [{ host: 'red.localhost', token: 'redtok' }]);
     await r2.setAcmeChallenges({ redacme: 'redacme.print' });
     const res = await get(r2.opts.httpPort, 'red.localhost', '/a?b=1');
     assert.equal(res.status, 308);

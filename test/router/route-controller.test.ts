@@ -8,7 +8,7 @@ import pino from 'pino';
 import { RouteController } from '../../src/controllers/routes.js';
 import { openStore, now } from '../../src/store/db.js';
 import type { ApiContext } from '../../src/api/context.js';
-import type { Route, Router } from '../../src/router/types.js';
+import type { Challenge, Route, Router } from '../../src/router/types.js';
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
@@ -121,7 +121,7 @@ class DrainingRouter implements Router {
   async current(): Promise<Route[]> {
     return this.loads.at(-1) ?? [];
   }
-  async apply(routes: Route[], _challenges?: string[], loaded?: (removed: string[]) => void): Promise<void> {
+  async apply(routes: Route[], _challenges?: Challenge[], loaded?: (removed: string[]) => void): Promise<void> {
     const unchanged = isDeepStrictEqual(routes, this.loads.at(-1));
     const kept = new Set(routes.flatMap((r) => r.upstreams));
     const removed = (this.loads.at(-1) ?? []).flatMap((r) => r.upstreams).filter((u) => !kept.has(u));

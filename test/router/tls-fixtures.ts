@@ -23,6 +23,6 @@ export async function addDomain(db: Db, appId: string, hostname: string, verifie
   const ts = now();
   await db
     .insertInto('domains')
-    .values({ id: `dom_${hostname}`, app_id: appId, hostname, token: 't', verified: verified ? 1 : 0, message: null, checked_at: verified ? ts : null, verified_at: verified ? ts : null, created_at: ts })
+    .values({ id: `dom_${hostname}`, app_id: appId, hostname, token: 't', verified: verified ? 1 : 0, verified_by: verified ? 'http' : null, message: null, checked_at: verified ? ts : null, verified_at: verified ? ts : null, created_at: ts })
     .execute();
 }

@@ -126,6 +126,12 @@ export interface TestServer {
 export interface StartOptions {
   engine?: Engine;
   env?: NodeJS.ProcessEnv;
+  /**
+   * BERTH_EGRESS_ALLOW for this server (hosts and CIDRs). Empty by default, whatever the test
+   * runner's environment says: a test that sends to a loopback webhook, registry, git server or
+   * ACME server names it here (e.g. '127.0.0.1/32'), and every other test runs with the closed rule.
+   */
+  egressAllow?: string;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
@@ -146,6 +152,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     // As scripts/up.sh starts it (glibc reads this at process start).
     MALLOC_MMAP_THRESHOLD_: '131072',
     ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: '' }),
+    BERTH_EGRESS_ALLOW: opts.egressAllow ?? '',
     ...opts.env,
   };
   let child: ChildProcess | null = null;

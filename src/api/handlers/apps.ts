@@ -1,4 +1,7 @@
 import type { Handlers } from '../register.js';
+import { checkHost } from '../../lib/egress.js';
+import { registryHostOf } from '../../domain/registries.js';
+import { isControlHost } from '../../domain/custom-domains.js';
 import type { ApiContext } from '../context.js';
 import { badRequest, conflict } from '../errors.js';
 import { appFor, projectFor } from '../access.js';
@@ -74,6 +77,12 @@ function placementColumn(p: { constraints: string[] } | null | undefined): strin
   return p?.constraints.length ? JSON.stringify({ constraints: [...new Set(p.constraints)] }) : null;
 }
 
+/** An image from a registry names a host the engine will connect to: the egress rule applies (field `image`). */
+function imageEgress(ctx: ApiContext, image: string | null | undefined): void {
+  const registry = image ? registryHostOf(image) : null;
+  if (registry) checkHost(registry.replace(/:\d+$/, ''), 'image', ctx.config.egressAllow);
+}
+
 /** Turns a unique violation into a 409 naming the field that clashed. */
 async function uniqueApp<T>(ctx: ApiContext, projectId: string, name: string, slug: string, work: () => Promise<T>): Promise<T> {
   try {
@@ -141,6 +150,10 @@ export const appHandlers = {
       created_at: ts,
       updated_at: ts,
     };
+    imageEgress(ctx, body.image);
+    if (isControlHost(`${slug}.${ctx.config.routerDomain}`, ctx.config.controlHosts)) {
+      throw conflict(`slug "${slug}" is reserved: ${slug}.${ctx.config.routerDomain} is where this Berth's dashboard is served`, 'slug');
+    }
     if (await apps.appBySlug(ctx.db, slug)) throw conflict(`slug "${slug}" is taken`, 'slug');
     await uniqueApp(ctx, project.id, row.name, slug, () => apps.insertApp(ctx.db, row));
     ctx.nudge(row.id);
@@ -158,6 +171,7 @@ export const appHandlers = {
     const patch: Partial<AppRow> = {};
     if (body.name !== undefined) patch.name = body.name;
     if (body.image !== undefined) patch.image = body.image;
+    imageEgress(ctx, body.image);
     if (body.replicas !== undefined) patch.replicas = body.replicas;
     if (body.memory !== undefined) patch.memory_mb = body.memory;
     if (body.cpu !== undefined) patch.cpu = body.cpu;

@@ -6,7 +6,9 @@ import type { Role } from '../../store/projects.js';
 import * as builds from '../../store/builds.js';
 import type { BuildRow } from '../../store/builds.js';
 import { SourceError, redact, validateGitUrl, validateRef } from '../../builder/index.js';
-import { badRequest } from '../errors.js';
+import { HttpError, badRequest } from '../errors.js';
+import { gitUrlHost } from '../../builder/git.js';
+import { EgressRefused, checkHost, type EgressAllow } from '../../lib/egress.js';
 
 export function buildDto(b: BuildRow, slug: string, queue: string[]) {
   const pos = b.status === 'queued' ? queue.indexOf(b.id) + 1 : 0;
@@ -47,12 +49,19 @@ export async function buildFor(ctx: ApiContext, user: AuthUser, id: string, need
 }
 
 
-/** A git URL and branch from a request, checked by git's rules; a problem is a 400 naming the field. */
-export function gitTarget(repoUrl: string, branch: string | undefined): { repoUrl: string; branch: string } {
+/**
+ * A git URL and branch from a request, checked by git's rules and its host by the egress rule
+ * (again at clone time, on the resolved address); a problem is a 400 naming the field.
+ */
+export function gitTarget(repoUrl: string, branch: string | undefined, allow: EgressAllow): { repoUrl: string; branch: string } {
   try {
-    return { repoUrl: validateGitUrl(repoUrl), branch: validateRef(branch ?? 'main') };
+    const target = { repoUrl: validateGitUrl(repoUrl), branch: validateRef(branch ?? 'main') };
+    const host = gitUrlHost(target.repoUrl);
+    if (host) checkHost(host, 'repo_url', allow);
+    return target;
   } catch (err) {
     if (err instanceof SourceError) throw badRequest(`${err.field} ${err.reason}`, err.field);
+    if (err instanceof EgressRefused) throw new HttpError(400, 'egress_refused', err.message, { field: err.field });
     throw err;
   }
 }

@@ -35,7 +35,7 @@ export const buildHandlers = {
 
   async createGitBuild({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
-    const { repoUrl, branch } = gitTarget(body.repo_url, body.branch);
+    const { repoUrl, branch } = gitTarget(body.repo_url, body.branch, ctx.config.egressAllow);
     const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'git', status: 'queued', repoUrl, branch, userId: user.id });
     return queued(ctx, app, b, `${repoUrl} ${branch}`);
   },

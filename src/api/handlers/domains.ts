@@ -9,7 +9,7 @@ import { certificatesForHosts, type CertificateRow } from '../../store/certifica
 import { isUniqueViolation, now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { randomBytes } from 'node:crypto';
-import { CHALLENGE_PREFIX, checkDomain, hostnameProblem } from '../../domain/custom-domains.js';
+import { CHALLENGE_PREFIX, checkDomain, hostnameProblem, isControlHost, txtRecordName } from '../../domain/custom-domains.js';
 
 function domainDto(ctx: ApiContext, d: DomainRow, slug: string, cert?: CertificateRow): RouteOutput<'addDomain'> {
   const path = `${CHALLENGE_PREFIX}${d.token}`;
@@ -18,12 +18,21 @@ function domainDto(ctx: ApiContext, d: DomainRow, slug: string, cert?: Certifica
     app: slug,
     verified: !!d.verified,
     message: d.message,
+    verified_by: d.verified_by,
     verification: {
       path,
       token: d.token,
+      txt: { name: txtRecordName(d.hostname), value: d.token },
+      methods: [...ctx.config.domainVerify],
       instructions: d.verified
         ? 'verified: the router serves this domain'
-        : `point ${d.hostname} at this server (an A/AAAA record to its address, or a CNAME to <slug>.${ctx.config.routerDomain}); Berth checks http://${d.hostname}${path} and routes the domain once it answers`,
+        : [
+            ctx.config.domainVerify.includes('dns') ? `add a TXT record ${txtRecordName(d.hostname)} with the value ${d.token} (proves the name is yours)` : null,
+            ctx.config.domainVerify.includes('http') ? `point ${d.hostname} at this server and Berth checks http://${d.hostname}${path}` : null,
+          ]
+            .filter(Boolean)
+            .join(', or ') +
+          `; an A/AAAA record to this server's address, or a CNAME to <slug>.${ctx.config.routerDomain}, routes it once verified`,
     },
     checked_at: d.checked_at,
     verified_at: d.verified_at,
@@ -47,9 +56,10 @@ async function domainOf(ctx: ApiContext, appId: string, hostname: string) {
 /** Runs the check now and records it; the router picks a verified domain up at once. */
 async function verify(ctx: ApiContext, d: DomainRow): Promise<DomainRow> {
   await ctx.syncRoutes();
-  const res = await checkDomain(d, ctx.config.routerHttpPort);
-  await domains.recordCheck(ctx.db, d.id, res.ok, res.message);
-  if (res.ok) await ctx.syncRoutes();
+  const c = ctx.config;
+  const res = await checkDomain(d, { routerHttpPort: c.routerHttpPort, methods: c.domainVerify, resolver: c.dnsResolver });
+  await domains.recordCheck(ctx.db, d.id, res.by, res.message);
+  if (res.by) await ctx.syncRoutes();
   return (await domains.domainByHost(ctx.db, d.hostname))!;
 }
 
@@ -59,12 +69,14 @@ export const domainHandlers = {
     const hostname = body.hostname.toLowerCase().replace(/\.$/, '');
     const problem = hostnameProblem(hostname, ctx.config.routerDomain);
     if (problem) throw badRequest(`hostname ${problem}`, 'hostname');
+    if (isControlHost(hostname, ctx.config.controlHosts)) throw conflict(`${hostname} is reserved: this Berth's dashboard is served there`, 'hostname');
     const row: DomainRow = {
       id: newId('dom'),
       app_id: app.id,
       hostname,
       token: randomBytes(16).toString('hex'),
       verified: 0,
+      verified_by: null,
       message: null,
       checked_at: null,
       verified_at: null,

@@ -8,6 +8,7 @@ import type { TargetRow } from '../../store/notifications.js';
 import { now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { NOTIFIED, notifyUrlProblem, urlHint } from '../../domain/notifications.js';
+import { checkUrl } from '../../lib/egress.js';
 
 const dto = (t: TargetRow, secret?: string) => ({
   id: t.id,
@@ -29,6 +30,7 @@ export const notificationHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     const problem = notifyUrlProblem(body.url, { host: raw.host, port: raw.socket.localPort ?? ctx.config.serverPort });
     if (problem) throw badRequest(`url ${problem}`, 'url');
+    checkUrl(body.url, 'url', ctx.config.egressAllow);
     const secret = body.kind === 'webhook' ? randomBytes(24).toString('hex') : undefined;
     const row: TargetRow = {
       id: newId('ntf'),

@@ -5,6 +5,7 @@ import type { RegistryRow } from '../../store/registries.js';
 import { isUniqueViolation, now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { hostPortProblem } from '../../lib/hostport.js';
+import { checkHost } from '../../lib/egress.js';
 
 const dto = (r: RegistryRow) => ({ id: r.id, host: r.host, username: r.username, created_at: r.created_at });
 
@@ -12,6 +13,7 @@ export const registryHandlers = {
   async createRegistry({ user, body }, ctx) {
     const problem = hostPortProblem(body.host);
     if (problem) throw badRequest(`host ${problem}`, 'host');
+    checkHost(body.host.replace(/:\d+$/, ''), 'host', ctx.config.egressAllow);
     const row: RegistryRow = {
       id: newId('reg'),
       owner_id: user.id,

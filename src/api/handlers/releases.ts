@@ -7,6 +7,7 @@ import { buildById } from '../../store/builds.js';
 import { createRelease } from '../../domain/releases.js';
 import { maskedEnv, parseEnv } from '../../domain/env.js';
 import { registryHostOf } from '../../domain/registries.js';
+import { checkHost } from '../../lib/egress.js';
 
 type Release = RouteOutput<'getRelease'>;
 
@@ -51,6 +52,8 @@ export const releaseHandlers = {
       image = build.image;
       buildId = build.id;
     }
+    const registry = body.image_id ? registryHostOf(body.image_id) : null;
+    if (registry) checkHost(registry.replace(/:\d+$/, ''), 'image_id', ctx.config.egressAllow);
     // An image on a registry host is pulled by the app controller (with the caller's registry account); others must be here.
     if (!registryHostOf(image!) && !(await ctx.runtime.inspectImage(image!))) {
       throw badRequest(`image "${image}" is not present on the Docker Engine (images from a registry name its host: registry.example.com/team/app:1)`, 'image_id');

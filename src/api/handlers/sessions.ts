@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Handlers } from '../register.js';
 import { HttpError } from '../errors.js';
 import { authenticate, userDto } from './auth.js';
-import { SESSION_COOKIE, cookieValue, sessionCookie } from '../session.js';
+import { sessionCookie, sessionToken } from '../session.js';
 import { newToken } from '../../lib/crypto.js';
 import { createSession, deleteSession, sessionFor } from '../../store/sessions.js';
 import { userById } from '../../store/users.js';
@@ -21,7 +21,7 @@ export const sessionHandlers = {
   },
 
   async getSession({ raw }, ctx) {
-    const token = cookieValue(raw, SESSION_COOKIE);
+    const token = sessionToken(raw);
     const s = token ? await sessionFor(ctx.db, token) : undefined;
     const user = s ? await userById(ctx.db, s.id) : undefined;
     if (!s || !user) throw new HttpError(401, 'unauthorized', 'not logged in');
@@ -29,7 +29,7 @@ export const sessionHandlers = {
   },
 
   async deleteSession({ raw, header }, ctx) {
-    const token = cookieValue(raw, SESSION_COOKIE);
+    const token = sessionToken(raw);
     if (token) await deleteSession(ctx.db, token);
     header('set-cookie', sessionCookie(raw, '', 0));
     return { ok: true };

@@ -15,6 +15,7 @@ import { now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { repoProblem, vendorHost, vendorProblem, vendorUser } from '../../domain/vendors.js';
 import { gitTarget, oneBuildDto } from './build-common.js';
+import { checkHost } from '../../lib/egress.js';
 import type { AppSourceInput } from '../schemas.js';
 
 export const vendorDto = (v: VendorRow): RouteOutput<'createVendor'> => ({
@@ -73,7 +74,7 @@ export async function writeAppSource(ctx: ApiContext, user: AuthUser, app: { id:
         const field = err.details.field;
         throw new HttpError(err.status, err.code, `${prefix}${err.message}`, { ...err.details, field: `${prefix}${field}` });
       });
-  const { repoUrl, branch } = await named(() => gitTarget(body.repo_url, body.branch));
+  const { repoUrl, branch } = await named(() => gitTarget(body.repo_url, body.branch, ctx.config.egressAllow));
   const existing = await sources.sourceOf(ctx.db, app.id);
   // Keeping the account another developer set is fine; naming one takes owning it.
   const vendor = await named(async () =>
@@ -101,6 +102,7 @@ export const vendorHandlers = {
   async createVendor({ user, body }, ctx) {
     const problem = vendorProblem(body.vendor, body.host);
     if (problem) throw badRequest(problem.message, problem.field);
+    if (body.host !== undefined) checkHost(body.host.replace(/:\d+$/, ''), 'host', ctx.config.egressAllow);
     const row: VendorRow = {
       id: newId('vnd'),
       owner_id: user.id,

@@ -3,6 +3,7 @@ import type { ReleaseRow } from '../../store/releases.js';
 import { registryFor } from '../../store/registries.js';
 import { registryHostOf } from '../../domain/registries.js';
 import { HealthError } from '../health.js';
+import { EgressRefused, REFUSED, checkResolved } from '../../lib/egress.js';
 import { event, type AppKit } from './kit.js';
 
 const PULL_TIMEOUT_MS = 10 * 60_000;
@@ -17,6 +18,15 @@ export async function ensureImage(k: AppKit, app: AppRow, target: ReleaseRow): P
   if (await k.runtime.inspectImage(target.image)) return;
   const host = registryHostOf(target.image);
   const account = host && target.created_by ? await registryFor(k.db, target.created_by, host) : undefined;
+  // An image a user named (not one Berth built): its registry host is checked on the address it
+  // resolves to now, just before the engine connects (the check at deploy time saw only the name).
+  if (host && !target.build_id) {
+    try {
+      await checkResolved(host.replace(/:\d+$/, ''), 'image_id', k.config.egressAllow);
+    } catch (err) {
+      throw new HealthError(`pulling ${target.image} failed: ${err instanceof EgressRefused ? `${host} is ${REFUSED}` : `${host} does not resolve`}`, []);
+    }
+  }
   await event(k, app, 'release.pulling', `pulling ${target.image}${account ? ` as ${account.username}` : ''}`, { release: target.version });
   try {
     await k.runtime.pullImage(target.image, {

@@ -56,7 +56,8 @@ export function mapEntries(state: RouterState): Record<MapName, [string, string]
     hosts: used.flatMap((b) => b.hosts.map((h): [string, string] => [h, b.name])),
     apps: used.map((b) => [b.name, b.app!]),
     health: used.map((b) => [b.name, b.healthPath]),
-    verify: state.challenges.map((t) => [t, t]),
+    // "<host>/<token>" -> token (router.ts builds the keys).
+    verify: state.challenges.map((k) => [k, k.slice(k.indexOf('/') + 1)]),
     acme: Object.entries(state.acme),
   };
 }
@@ -70,6 +71,24 @@ export function renderMaps(state: RouterState): Record<MapName, string> {
 
 export function renderCrtList(dir: string, state: RouterState): string {
   return state.certs.map((c) => `${join(dir, files.certs, `${c.name}.pem`)} ${c.hosts.join(' ')}\n`).join('');
+}
+
+/** berth_session and __Host-berth_session, in any case (a browser may send either; stripping a look-alike costs nothing). */
+const SESSION = "(?i:(?:__host-)?berth_session)";
+
+/**
+ * The dashboard's session cookie never reaches an app: it is cut out of the Cookie header of every
+ * request the router forwards, the app's own cookies are kept. Twice over, for a header carrying
+ * both names; a header that still has one after that (a third copy) loses the whole Cookie header.
+ */
+function stripSessionCookie(): string[] {
+  const inner = `  http-request replace-header Cookie '^(.*?);\\s*${SESSION}=[^;]*(.*)$' '\\1\\2'`;
+  const first = `  http-request replace-header Cookie '^\\s*${SESSION}=[^;]*;?\\s*(.*)$' '\\1'`;
+  return [
+    inner, first, inner, first,
+    `  http-request del-header Cookie if { req.hdr(cookie) -m reg '(^|;)\\s*${SESSION}=' }`,
+    '  http-request del-header Cookie if { req.fhdr_cnt(cookie) eq 1 } { req.fhdr(cookie) -m len 0 }',
+  ];
 }
 
 /**
@@ -118,7 +137,9 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     `  http-request set-var(txn.be) req.hdr(host),lower,word(1,:),map(${p('hosts')})`,
     `  http-request set-var(txn.acme) path,field(4,/),map(${p('acme')}) if { path_beg /.well-known/acme-challenge/ }`,
     '  http-request return status 200 content-type text/plain lf-string "%[var(txn.acme)]" if { var(txn.acme) -m found }',
-    `  http-request set-var(txn.verify) path,field(4,/),map(${p('verify')}) if { path_beg ${CHALLENGE_PREFIX} }`,
+    // A domain's check token is answered for that host only: one claim's token proves nothing for another name.
+    `  http-request set-var(txn.vtok) path,field(4,/) if { path_beg ${CHALLENGE_PREFIX} }`,
+    `  http-request set-var(txn.verify) req.hdr(host),lower,word(1,:),concat(/,txn.vtok),map(${p('verify')}) if { path_beg ${CHALLENGE_PREFIX} }`,
     '  http-request return status 200 content-type text/plain lf-string "%[var(txn.verify)]" if { var(txn.verify) -m found }',
     `  http-request return status 404 content-type "text/html; charset=utf-8" file ${p('notFound')} if !{ var(txn.be) -m found }`,
     ...(o.redirectHttps
@@ -127,6 +148,7 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     '  http-request set-header X-Forwarded-For %[src]',
     '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
+    ...stripSessionCookie(),
     '  use_backend %[var(txn.be)]',
     '',
   ];

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppStats, Certificate, Route, Router } from '../types.js';
+import type { AppStats, Certificate, Challenge, Route, Router } from '../types.js';
 import { normalizeRoutes } from '../routes.js';
 import { certsDiff, ensureDefaultCert, type DefaultCertSource } from './certs.js';
 import { files, pathOf, renderConfig, renderCrtList, renderMaps, type ConfigOptions } from './config.js';
@@ -124,10 +124,11 @@ export class HaproxyRouter implements Router {
     return this.starting;
   }
 
-  async apply(routes: Route[], challenges: string[] = [], loaded?: (removed: string[]) => void): Promise<void> {
+  async apply(routes: Route[], challenges: Challenge[] = [], loaded?: (removed: string[]) => void): Promise<void> {
     // Everything is checked before anything is sent: bad input changes nothing.
     const want = routes.map((r, i) => v.route(r, i)).filter((r) => r.hosts.length > 0);
-    const tokens = [...new Set(challenges.map((t, i) => v.token(t, `challenges[${i}]`)))].sort();
+    // Map keys "<host>/<token>": the frontend looks the request's own host up with the token.
+    const tokens = [...new Set(challenges.map((c, i) => `${v.hostname(c.host, `challenges[${i}].host`).toLowerCase()}/${v.token(c.token, `challenges[${i}].token`)}`))].sort();
     const drains = await this.serialized(async () => {
       const prev = this.state;
       let next = structuredClone(this.state);

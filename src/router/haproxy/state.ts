@@ -37,6 +37,7 @@ export interface RouterState {
   slotsPerBackend: number;
   backends: BackendState[];
   /** Tokens of custom domains waiting for their check (/.well-known/berth-verify/<token>). */
+  /** Custom-domain check answers, "<host>/<token>". */
   challenges: string[];
   /** ACME HTTP-01 answers, token -> key authorization. */
   acme: Record<string, string>;
