@@ -121,7 +121,10 @@ const isLocalName = (h: string) => h === 'localhost' || h.endsWith('.localhost')
 export function checkHost(host: string, field: string, allow: EgressAllow): void {
   const h = bare(host);
   if (allow.hosts.has(h)) return;
-  if (isLocalName(h)) throw new EgressRefused(field, host);
+  if (isLocalName(h)) {
+    if (!addressAllowed('127.0.0.1', allow)) throw new EgressRefused(field, host);
+    return;
+  }
   // Numeric forms the URL parser or a resolver reads as IPv4 (2130706433, 0x7f.1) are normalised by URL; reject the rest.
   if (isIP(h)) {
     if (!addressAllowed(h, allow)) throw new EgressRefused(field, host);
@@ -141,7 +144,10 @@ export function checkUrl(url: string, field: string, allow: EgressAllow): void {
   checkHost(u.hostname, field, allow);
 }
 
-/** Connect-time: every address `host` resolves to must be allowed (or the host itself is). Returns the addresses. */
+/**
+ * Connect-time: the addresses `host` resolves to that are allowed (all of them when the host itself
+ * is allowed by name: then [] and the caller resolves as usual); none allowed is a refusal.
+ */
 export async function checkResolved(host: string, field: string, allow: EgressAllow): Promise<string[]> {
   checkHost(host, field, allow);
   const h = bare(host);
@@ -150,24 +156,24 @@ export async function checkResolved(host: string, field: string, allow: EgressAl
   const addrs = await new Promise<string[]>((ok, fail) =>
     dnsLookup(h, { all: true }, (err, a) => (err ? fail(err) : ok(a.map((x) => x.address)))),
   );
-  if (addrs.some((a) => !addressAllowed(a, allow))) throw new EgressRefused(field, host);
-  return addrs;
+  const ok = addrs.filter((a) => addressAllowed(a, allow));
+  if (ok.length === 0) throw new EgressRefused(field, host);
+  return ok;
 }
 
 /**
- * A `lookup` for http(s) agents and sockets: resolves, then refuses (EgressRefused) when any
- * address is not allowed, so the connection is checked on the address it actually goes to.
+ * A `lookup` for http(s) agents and sockets: resolves, keeps only the allowed addresses and refuses
+ * (EgressRefused) when none is, so a connection only ever goes to an address the rule checked.
  */
 export function guardedLookup(field: string, allow: EgressAllow): LookupFunction {
   return (hostname, options, callback) => {
     const h = bare(hostname);
     dnsLookup(h, { ...options, all: true }, (err, addrs) => {
       if (err) return callback(err, '', 0);
-      if (!allow.hosts.has(h) && (isLocalName(h) || addrs.some((a) => !addressAllowed(a.address, allow)))) {
-        return callback(Object.assign(new EgressRefused(field, hostname), { code: 'EGRESS_REFUSED' }), '', 0);
-      }
-      if (options.all) return (callback as unknown as (e: null, a: typeof addrs) => void)(null, addrs);
-      callback(null, addrs[0].address, addrs[0].family);
+      const ok = allow.hosts.has(h) ? addrs : addrs.filter((a) => addressAllowed(a.address, allow));
+      if (ok.length === 0) return callback(Object.assign(new EgressRefused(field, hostname), { code: 'EGRESS_REFUSED' }), '', 0);
+      if (options.all) return (callback as unknown as (e: null, a: typeof ok) => void)(null, ok);
+      callback(null, ok[0].address, ok[0].family);
     });
   };
 }

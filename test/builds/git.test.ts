@@ -24,7 +24,8 @@ describe('git push and git URL builds', () => {
   const remote = (slug: string, token?: string) => `${new URL(s.url).protocol}//${token ? `git:${token}@` : ''}${new URL(s.url).host}/git/${slug}.git`;
 
   before(async () => {
-    s = await startServer();
+    // The repositories are this server's own git remotes, on loopback: allowed for this test only.
+    s = await startServer({ egressAllow: '127.0.0.1/32' });
     dev = await s.newUser('dev');
     viewer = await s.newUser('viewer');
     await dev.call('createProject', { body: { name: 'code' } });

@@ -48,7 +48,8 @@ describe('notifications', () => {
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
-    s = await startServer({ env: { BERTH_NOTIFY_RETRY_BASE_MS: '200', BERTH_NOTIFY_TIMEOUT_S: '2', BERTH_NOTIFY_MAX_ATTEMPTS: '4' } });
+    // The webhook receivers listen on loopback: allowed for this test only.
+    s = await startServer({ egressAllow: '127.0.0.1/32', env: { BERTH_NOTIFY_RETRY_BASE_MS: '200', BERTH_NOTIFY_TIMEOUT_S: '2', BERTH_NOTIFY_MAX_ATTEMPTS: '4' } });
     dev = await s.newUser('dev');
     await dev.call('createApp', { body: { name: slug, health_check: { path: '/health', timeout_s: 5, grace_s: 0 } } });
   });

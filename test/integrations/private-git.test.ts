@@ -71,7 +71,8 @@ describe('private repositories and push webhooks', () => {
     waitFor(`${slug} to answer "${text}"`, async () => (await viaRouter(s.routerPort, `${slug}.localhost`)).body.includes(text), { timeoutMs: 120_000, intervalMs: 250 });
 
   before(async () => {
-    s = await startServer();
+    // The git server under test listens on loopback: allowed for this test only.
+    s = await startServer({ egressAllow: '127.0.0.1/32' });
     dev = await s.newUser('dev');
     other = await s.newUser('other');
     await dev.call('createApp', { body: { name: repo, auto_deploy: false } });

@@ -84,7 +84,8 @@ describe('private registry deploys', () => {
     dir = mkdtempSync(join(tmpdir(), 'berth-registry-'));
     ({ host, image } = await startRegistry('plain', false));
     tlsRegistry = await startRegistry('tls', true);
-    s = await startServer();
+    // The registry under test listens on loopback: allowed for this test only.
+    s = await startServer({ egressAllow: '127.0.0.1/32' });
     dev = await s.newUser('dev');
     await dev.call('createApp', { body: { name: slug, health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
   });

@@ -11,7 +11,7 @@ describe('vendors, sources and webhook deliveries on PostgreSQL', () => {
   let dev: BerthClient;
   const slug = `pgh-${uniqueSuffix()}`;
   before(async () => {
-    s = await startServer({ engine: 'postgres' });
+    s = await startServer({ engine: 'postgres', egressAllow: '127.0.0.1/32' });
     dev = await s.newUser('dev');
     await dev.call('createApp', { body: { name: slug, auto_deploy: false } });
   });

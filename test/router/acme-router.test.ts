@@ -90,6 +90,8 @@ test(
       ROUTER_ACME_EMAIL: 'ops@example.com',
       ROUTER_ACME_DIRECTORY: pebble.directoryUrl,
       ROUTER_ACME_CA_FILE: pebble.caFile,
+      // pebble listens on loopback: allowed for this test only (the ACME directory is under the egress rule).
+      BERTH_EGRESS_ALLOW: '127.0.0.1/32',
     });
     const certs = new CertificateController({ db, config, log: pino({ level: 'silent' }) }, router, { clock: () => clock, intervalMs: 3600_000 });
     t.after(() => certs.stop());

@@ -26,7 +26,8 @@ describe('edge router in front of deployed apps', () => {
 
   before(async () => {
     image = await ensureTestAppImage(new DockerRuntime({}));
-    s = await startServer();
+    // Custom domains here are *.localhost names proven by the router's HTTP answer (TXT proofs: test/security/domains.test.ts).
+    s = await startServer({ env: { BERTH_DOMAIN_VERIFY: 'http' } });
     dev = await s.newUser('edge');
     await dev.call('createApp', { body: { name: 'shop', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
     const rel = await dev.call('deployApp', { params: { id: 'shop' }, body: { image_id: image, replicas: 2 } });

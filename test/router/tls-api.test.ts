@@ -26,7 +26,7 @@ for (const engine of ENGINES) describe(`Berth's CA and certificates through the 
   let s: TestServer;
   let home: string;
   before(async () => {
-    s = await startServer({ engine });
+    s = await startServer({ engine, env: { BERTH_DOMAIN_VERIFY: 'http' } });
     home = mkdtempSync(join(tmpdir(), 'berth-cli-home-'));
   });
   after(async () => {

@@ -153,6 +153,8 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     MALLOC_MMAP_THRESHOLD_: '131072',
     ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: '' }),
     BERTH_EGRESS_ALLOW: opts.egressAllow ?? '',
+    // Custom-domain TXT checks ask a DNS server on this machine only: a closed port unless a test starts one.
+    BERTH_DNS_RESOLVER: '127.0.0.1:9',
     ...opts.env,
   };
   let child: ChildProcess | null = null;
