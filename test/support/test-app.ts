@@ -71,6 +71,8 @@ const server = http.createServer((req, res) => {
         return json(err.code === 'ENOENT' ? 404 : 500, { error: String(err.message) });
       }
     }
+    case '/headers':
+      return json(200, { headers: req.headers });
     case '/slow':
       return setTimeout(() => json(200, { hostname: os.hostname(), waited: Number(url.searchParams.get('ms')) }), Number(url.searchParams.get('ms') || 1000));
     default:
