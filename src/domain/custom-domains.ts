@@ -29,14 +29,26 @@ export function hostnameProblem(hostname: string, platformDomain: string): strin
  */
 export const isControlHost = (host: string, controlHosts: readonly string[]) => controlHosts.includes(host.toLowerCase().replace(/\.$/, ''));
 
-/** Addresses the name resolves to. `*.localhost` is loopback by definition (RFC 6761), whatever the resolver says. */
-async function resolve(hostname: string): Promise<string[]> {
+/**
+ * Addresses the name resolves to, asked of BERTH_DNS_RESOLVER when set (else the system's resolver).
+ * `*.localhost` is loopback by definition (RFC 6761), whatever the resolver says.
+ */
+async function resolve(hostname: string, resolver?: string): Promise<string[]> {
   if (hostname === 'localhost' || hostname.endsWith('.localhost')) return ['127.0.0.1'];
   try {
-    return (await lookup(hostname, { all: true })).map((a) => a.address);
+    if (!resolver) return (await lookup(hostname, { all: true })).map((a) => a.address);
+    const r = dnsResolver(resolver);
+    const [v4, v6] = await Promise.all([r.resolve4(hostname).catch(() => []), r.resolve6(hostname).catch(() => [])]);
+    return [...v4, ...v6];
   } catch {
     return [];
   }
+}
+
+function dnsResolver(server?: string): Resolver {
+  const r = new Resolver({ timeout: 3000, tries: 2 });
+  if (server) r.setServers([server]);
+  return r;
 }
 
 /** The TXT record that proves a claim: `_berth-challenge.<hostname>` with the claim's token as its value. */
@@ -58,18 +70,16 @@ export interface CheckResult {
 
 /** TXT values at `_berth-challenge.<hostname>` (each record's strings joined, as RFC 7208 reads them). */
 async function txtValues(hostname: string, resolver?: string): Promise<string[]> {
-  const r = new Resolver({ timeout: 3000, tries: 2 });
-  if (resolver) r.setServers([resolver]);
   try {
-    return (await r.resolveTxt(txtRecordName(hostname))).map((parts) => parts.join('').trim());
+    return (await dnsResolver(resolver).resolveTxt(txtRecordName(hostname))).map((parts) => parts.join('').trim());
   } catch {
     return [];
   }
 }
 
 /** The router answers the claim's token for its own host: proves the name's DNS leads here. */
-async function httpProof(d: DomainRow, routerHttpPort: number): Promise<{ ok: boolean; addresses: string[] }> {
-  const addresses = await resolve(d.hostname);
+async function httpProof(d: DomainRow, routerHttpPort: number, resolver?: string): Promise<{ ok: boolean; addresses: string[] }> {
+  const addresses = await resolve(d.hostname, resolver);
   for (const address of addresses) {
     const host = isIP(address) === 6 ? `[${address}]` : address;
     try {
@@ -95,7 +105,7 @@ export async function checkDomain(d: DomainRow, o: CheckOptions): Promise<CheckR
   if (o.methods.includes('dns') && (await txtValues(d.hostname, o.resolver)).includes(d.token)) return { by: 'dns', message: null };
   const txt = `add a TXT record ${txtRecordName(d.hostname)} with the value ${d.token}`;
   if (!o.methods.includes('http')) return { by: null, message: `no TXT record ${txtRecordName(d.hostname)} holds this claim's token; ${txt}` };
-  const http = await httpProof(d, o.routerHttpPort);
+  const http = await httpProof(d, o.routerHttpPort, o.resolver);
   if (http.ok) return { by: 'http', message: null };
   const where = http.addresses.length
     ? `${d.hostname} resolves to ${http.addresses.join(', ')}, which did not answer the check at ${CHALLENGE_PREFIX}${d.token}`
