@@ -215,9 +215,18 @@ export function Domains({ app, canChange }: AppProps) {
             <p className="muted">Certificate: {d.verified ? 'issued by the router for this hostname (HTTPS)' : 'issued once the domain is verified'}</p>
             {!d.verified && (
               <>
+                {d.verification.methods.includes('dns') && (
+                  <p>
+                    Prove the name is yours: a TXT record <code>{d.verification.txt.name}</code> with the value <code>{d.verification.txt.value}</code>.
+                  </p>
+                )}
                 <p>
-                  DNS: point <code>{d.hostname}</code> at this server (an A/AAAA record, or a CNAME to <code>{new URL(app.url).hostname}</code>). Then it must answer{' '}
-                  <code>{d.verification.path}</code> with <code>{d.verification.token}</code>.
+                  DNS: point <code>{d.hostname}</code> at this server (an A/AAAA record, or a CNAME to <code>{new URL(app.url).hostname}</code>).
+                  {d.verification.methods.includes('http') && (
+                    <>
+                      {' '}It answers <code>{d.verification.path}</code> with <code>{d.verification.token}</code> for this name.
+                    </>
+                  )}
                 </p>
                 <p className="muted">{d.verification.instructions}</p>
                 {d.message && <p className="error">Last check: {d.message}</p>}
