@@ -1,4 +1,5 @@
 import { Resolver, lookup } from 'node:dns/promises';
+import { request } from 'node:http';
 import { isIP } from 'node:net';
 import { CHALLENGE_PREFIX } from '../router/routes.js';
 import type { DomainRow } from '../store/domains.js';
@@ -77,21 +78,35 @@ async function txtValues(hostname: string, resolver?: string): Promise<string[]>
   }
 }
 
+/**
+ * GET with the claim's host name in the Host header (the router answers per host; fetch() would send
+ * the address instead), no redirect followed, 5 s at most, 4 KB of answer read.
+ */
+function getText(address: string, port: number, path: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: address, port, path, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+        if (body.length > 4096) res.destroy();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('close', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer in 5 s')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** The router answers the claim's token for its own host: proves the name's DNS leads here. */
 async function httpProof(d: DomainRow, routerHttpPort: number, resolver?: string): Promise<{ ok: boolean; addresses: string[] }> {
   const addresses = await resolve(d.hostname, resolver);
   for (const address of addresses) {
-    const host = isIP(address) === 6 ? `[${address}]` : address;
-    try {
-      const res = await fetch(`http://${host}:${routerHttpPort}${CHALLENGE_PREFIX}${d.token}`, {
-        headers: { host: d.hostname },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(5000),
-      });
-      if (res.status === 200 && (await res.text()).trim() === d.token) return { ok: true, addresses };
-    } catch {
-      /* try the next address */
-    }
+    const answer = await getText(address, routerHttpPort, `${CHALLENGE_PREFIX}${d.token}`, d.hostname).catch(() => null);
+    if (answer?.status === 200 && answer.body.trim() === d.token) return { ok: true, addresses };
   }
   return { ok: false, addresses };
 }
