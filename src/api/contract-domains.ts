@@ -3,21 +3,23 @@ import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
 import { CertificateState } from './contract-router.js';
 
+const VerifyMethod = T.Union([T.Literal('dns'), T.Literal('http')]);
+
 export const Domain = T.Object({
   hostname: T.String(),
   app: T.String(),
   verified: T.Boolean(),
   /** Why the last check failed. */
   message: T.Union([T.String(), T.Null()]),
-  /** How the claim was proven: a TXT record ('dns') or the router's answer for its host ('http'). */
-  verified_by: T.Union([T.Literal('dns'), T.Literal('http'), T.Null()]),
+  /** How the claim was proven: a TXT record ('dns') or the router's answer for its host ('http'). (A string: a nullable enum trips OpenAPI client generators.) */
+  verified_by: T.Union([T.String({ description: "'dns' or 'http'" }), T.Null()]),
   verification: T.Object({
     path: T.String(),
     token: T.String(),
     /** The TXT record that proves the claim: `_berth-challenge.<hostname>` = token. */
     txt: T.Object({ name: T.String(), value: T.String() }),
     /** The proofs this server accepts (BERTH_DOMAIN_VERIFY). */
-    methods: T.Array(T.Union([T.Literal('dns'), T.Literal('http')])),
+    methods: T.Array(VerifyMethod),
     instructions: T.String(),
   }),
   checked_at: T.Union([S.Timestamp, T.Null()]),
