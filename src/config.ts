@@ -23,6 +23,13 @@ export interface BuildSettings {
   keepReleaseImages: number;
   /** How often image garbage collection runs. */
   imageGcIntervalMs: number;
+  /** Processes a build's RUN steps may have at once (BERTH_BUILD_PIDS): a fork bomb stops there. */
+  pidsLimit: number;
+  /**
+   * buildah's storage (BERTH_BUILD_STORE): one image store per project plus the cached stack
+   * images. A cache, shared by the Berth instances of one machine; deleting it costs a re-copy.
+   */
+  storeDir: string;
 }
 
 /** Berth's own image registry in cluster mode. */
@@ -132,6 +139,8 @@ function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
     runtimeImage: runtimeImage(env),
     keepReleaseImages: Math.ceil(positive(env, 'BERTH_IMAGE_KEEP', 10)),
     imageGcIntervalMs: positive(env, 'BERTH_IMAGE_GC_INTERVAL_S', 3600) * 1000,
+    pidsLimit: Math.ceil(positive(env, 'BERTH_BUILD_PIDS', 1024)),
+    storeDir: resolve(env.BERTH_BUILD_STORE?.trim() || '/var/lib/berth-buildah'),
   };
 }
 

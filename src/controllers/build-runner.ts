@@ -11,6 +11,7 @@ import { runOk } from '../lib/exec.js';
 import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
 import { BuildLogWriter } from './build-log.js';
+import { ImageBuildFailed, type ImageBuilder } from '../imagebuild/types.js';
 import { VendorAccountError, vendorCredentials } from './vendor-credentials.js';
 
 /** A failure whose message is meant for the user as is (no stack, no "Error:"). */
@@ -23,7 +24,7 @@ const step = (log: BuildLogWriter, text: string) => log.write(`-----> ${text}`);
  * Dockerfile, build the image, record the outcome, and deploy it when the app asks for that.
  * Whatever happens, its working directory is removed. A failed build never touches releases.
  */
-export async function runBuild(ctx: ControllerDeps, apps: AppNudge, build: BuildRow, signal: AbortSignal): Promise<void> {
+export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: ImageBuilder, build: BuildRow, signal: AbortSignal): Promise<void> {
   const settings = ctx.config.build;
   const started = Date.now();
   const dir = buildDir(ctx.config.dataDir, build.id);
@@ -60,14 +61,20 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, build: Build
       step(log, 'Using the Dockerfile from the source');
     }
 
+    // The builder is handed only a Dockerfile read here (inside the source, no link out): the text it checks is the one it builds.
+    if (dockerfile === null) throw new BuildFailure(`the Dockerfile ${prepared.dockerfile} cannot be read (missing, a link out of the source, or over 1 MB)`);
     step(log, `Building image ${build.image}`);
     if (left() <= 0) throw new BuildFailure(`timed out after ${Math.round(settings.timeoutMs / 1000)} s`);
-    await ctx.runtime.buildImage({
+    await builder.build({
+      buildId: build.id,
+      projectId: app.project_id,
       contextDir: src,
       dockerfile: prepared.dockerfile,
+      dockerfileText: dockerfile,
       tag: build.image,
       labels: { [LABEL.instance]: ctx.instanceId, [LABEL.app]: app.id, [LABEL.build]: build.id },
       memoryMb: settings.memoryMb,
+      pidsLimit: settings.pidsLimit,
       timeoutMs: left(),
       signal,
       onLine: (line) => log.write(line),
@@ -108,7 +115,7 @@ function authHint(err: unknown, withAccount: boolean): unknown {
 
 function failureMessage(err: unknown, signal: AbortSignal, settings: BuildSettings): string {
   if (signal.aborted) return signal.reason === 'shutdown' ? 'interrupted by a control-plane restart' : 'canceled';
-  if (err instanceof BuildFailure || err instanceof DetectionError || err instanceof ArchiveError || err instanceof VendorAccountError) return err.message;
+  if (err instanceof BuildFailure || err instanceof DetectionError || err instanceof ArchiveError || err instanceof VendorAccountError || err instanceof ImageBuildFailed) return err.message;
   if (err instanceof SourceError) return err.reason;
   const m = err instanceof Error ? err.message : String(err);
   if (/timed out/.test(m)) return `timed out after ${Math.round(settings.timeoutMs / 1000)} s`;

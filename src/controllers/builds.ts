@@ -5,6 +5,7 @@ import { buildDir, type BuildSettings } from '../config.js';
 import { now } from '../store/db.js';
 import { appendLogs, buildById, failInterrupted, isFinished, lastLogSeq, queuedIds, stalePending, transition } from '../store/builds.js';
 import { runBuild } from './build-runner.js';
+import type { ImageBuilder } from '../imagebuild/types.js';
 
 export const INTERRUPTED = 'interrupted by a control-plane restart';
 
@@ -30,6 +31,7 @@ export class BuildController {
   constructor(
     private readonly ctx: ControllerDeps,
     private readonly apps: AppNudge,
+    private readonly builder: ImageBuilder,
   ) {
     this.settings = ctx.config.build;
   }
@@ -43,6 +45,7 @@ export class BuildController {
       this.ctx.buildLogs.notify(b.id);
     }
     await this.sweepDirs();
+    await this.builder.sweep().catch((err) => this.ctx.log.warn({ err }, 'sweeping the namespaces of interrupted builds failed'));
     this.recovered = true;
     this.timer = setInterval(() => this.nudge(), 2000);
     this.timer.unref();
@@ -103,7 +106,7 @@ export class BuildController {
       const b = await buildById(this.ctx.db, id);
       if (!b) return;
       this.ctx.buildLogs.notify(id);
-      await runBuild(this.ctx, this.apps, b, abort.signal);
+      await runBuild(this.ctx, this.apps, this.builder, b, abort.signal);
     })()
       .catch((err) => this.ctx.log.error({ err, build: id }, 'build crashed'))
       .finally(() => {

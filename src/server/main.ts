@@ -17,6 +17,7 @@ import { systemClock, type ControllerDeps } from '../controllers/deps.js';
 import { probe } from '../controllers/health.js';
 import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
+import { BuildahBuilder } from '../imagebuild/buildah.js';
 import { DomainController } from '../controllers/domains.js';
 import { CertificateController } from '../controllers/certificates.js';
 import { ImageController } from '../controllers/images.js';
@@ -111,7 +112,15 @@ async function main() {
     instanceId: instance,
   };
   const apps = new AppController(deps);
-  const builds = new BuildController(deps, apps);
+  // Tenants' images are built by buildah in per-project stores on a fenced network (docs/security.md, Builds).
+  const imageBuilder = new BuildahBuilder({
+    storeDir: config.build.storeDir,
+    dockerHost: config.dockerHost,
+    instanceId: instance,
+    baseImages: [...Object.values(config.build.stacks), config.build.runtimeImage],
+    anchorImage: config.build.runtimeImage,
+  });
+  const builds = new BuildController(deps, apps, imageBuilder);
   const domains = new DomainController(deps);
   const certs = new CertificateController({ db: store.db, config, log }, router);
   const images = new ImageController(deps);

@@ -1,0 +1,160 @@
+/**
+ * Reads a Dockerfile before the builder sees it and refuses what would reach outside the build's
+ * own storage: a FROM or COPY --from naming an image through a transport (`docker-daemon:` is the
+ * engine, which holds every tenant's images; `oci-archive:`, `dir:`, `containers-storage:` are host
+ * paths), and RUN flags (`--mount` bind/cache mounts can name host directories in the builder
+ * Debian 12 ships). The builder's signature policy rejects such images too, but only after it has
+ * opened them: refusing here means nothing outside is ever touched.
+ *
+ * The reading is conservative where it cannot be exact: every physical line is taken as an
+ * instruction (a heredoc's body too), and a variable in an image name must be a global ARG with
+ * a default (Berth passes no build arguments), or the Dockerfile is refused.
+ */
+
+/** Names containers/image resolves as a transport prefix (`NAME:...`). */
+const TRANSPORTS = new Set(['dir', 'docker', 'docker-archive', 'docker-daemon', 'oci', 'oci-archive', 'containers-storage', 'ostree', 'sif', 'tarball', 'atomic']);
+
+// A registry reference: [host[:port]/]path[:tag][@digest], lower-case path components.
+const COMPONENT = '[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*';
+const REFERENCE = new RegExp(
+  `^(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?${COMPONENT}(?:/${COMPONENT})*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$`,
+);
+
+export class DockerfileRefused extends Error {}
+
+interface Instruction {
+  line: number;
+  keyword: string;
+  rest: string;
+}
+
+/** Throws DockerfileRefused naming the line and the reason. */
+export function checkDockerfile(text: string): void {
+  const globals = new Map<string, string | null>();
+  const stages: string[] = [];
+  let sawFrom = false;
+  for (const ins of instructions(text)) {
+    const refuse = (why: string): never => {
+      throw new DockerfileRefused(`Dockerfile line ${ins.line}: ${why}`);
+    };
+    let { keyword, rest } = ins;
+    if (keyword === 'ONBUILD') {
+      const inner = /^(\S+)\s*(.*)$/s.exec(rest);
+      if (!inner) continue;
+      keyword = inner[1]!.toUpperCase();
+      rest = inner[2]!;
+    }
+    const { flags, args } = splitFlags(rest);
+    switch (keyword) {
+      case 'ARG':
+        if (!sawFrom) for (const [name, value] of argDefs(args)) globals.set(name, value);
+        break;
+      case 'FROM': {
+        sawFrom = true;
+        const [image = '', as, name] = args.split(/\s+/).filter(Boolean);
+        const ref = expand(image, globals, refuse);
+        if (ref.toLowerCase() !== 'scratch' && !stages.includes(ref.toLowerCase())) checkImage(ref, 'FROM', refuse);
+        stages.push(as?.toLowerCase() === 'as' && name ? name.toLowerCase() : `#${stages.length}`);
+        break;
+      }
+      case 'COPY':
+      case 'ADD':
+        for (const f of flags) {
+          const m = /^--from=(.*)$/is.exec(f);
+          if (!m) continue;
+          const from = unquote(m[1]!);
+          if (from.includes('$')) refuse(`${keyword} --from=${from}: a variable in --from is not supported`);
+          if (stages.includes(from.toLowerCase()) || /^[0-9]+$/.test(from)) continue;
+          checkImage(from, `${keyword} --from`, refuse);
+        }
+        break;
+      case 'RUN':
+        if (flags.length) refuse(`RUN ${flags[0]!.split('=')[0]} is not supported by Berth's builder (mounts and network modes could reach outside the build)`);
+        break;
+    }
+  }
+}
+
+function checkImage(ref: string, what: string, refuse: (why: string) => never): void {
+  const prefix = /^([A-Za-z0-9_-]+):/.exec(ref)?.[1];
+  if (prefix && TRANSPORTS.has(prefix.toLowerCase())) {
+    refuse(`${what} ${ref}: images can come only from a registry, the stack images or this project's own builds, not through "${prefix}:"`);
+  }
+  if (!REFERENCE.test(ref)) refuse(`${what} ${JSON.stringify(ref)} is not an image reference`);
+}
+
+/** $NAME, ${NAME}, ${NAME:-word}, ${NAME:+word} over global ARG defaults; anything else is refused. */
+function expand(value: string, globals: Map<string, string | null>, refuse: (why: string) => never): string {
+  const out = value.replace(/\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^${}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (_m, braced, op, word, bare) => {
+    const name = (braced ?? bare) as string;
+    const v = globals.get(name);
+    if (v === undefined || v === null) {
+      if (op === '-') return word as string;
+      if (op === '+') return '';
+      return refuse(`FROM uses $${name}, which is no global ARG with a default (Berth passes no build arguments)`);
+    }
+    if (op === '+') return word as string;
+    if (op === '-') return v === '' ? (word as string) : v;
+    return v;
+  });
+  if (/[^A-Za-z0-9._\-/:@]/.test(out)) refuse(`FROM ${JSON.stringify(value)} does not resolve to an image reference`);
+  return out;
+}
+
+function argDefs(args: string): [string, string | null][] {
+  const defs: [string, string | null][] = [];
+  for (const m of args.matchAll(/([A-Za-z_][A-Za-z0-9_]*)(?:=("[^"]*"|'[^']*'|\S*))?/g)) {
+    defs.push([m[1]!, m[2] === undefined ? null : unquote(m[2])]);
+  }
+  return defs;
+}
+
+function unquote(s: string): string {
+  return /^(["']).*\1$/s.test(s) ? s.slice(1, -1) : s;
+}
+
+function splitFlags(rest: string): { flags: string[]; args: string } {
+  const flags: string[] = [];
+  let s = rest.trimStart();
+  for (let m = /^(--\S+)\s*/.exec(s); m; m = /^(--\S+)\s*/.exec(s)) {
+    flags.push(m[1]!);
+    s = s.slice(m[0].length);
+  }
+  return { flags, args: s };
+}
+
+/** Logical lines: continuations joined (with the `# escape=` directive's character), comments dropped. */
+function instructions(text: string): Instruction[] {
+  const lines = text.split(/\r?\n/);
+  let escape = '\\';
+  // Parser directives: leading `# key=value` comments only.
+  for (const l of lines) {
+    const d = /^\s*#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$/.exec(l);
+    if (!d) break;
+    if (d[1]!.toLowerCase() === 'escape' && (d[2] === '`' || d[2] === '\\')) escape = d[2];
+  }
+  const out: Instruction[] = [];
+  let buf = '';
+  let start = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i]!;
+    if (!buf && /^\s*(#|$)/.test(raw)) continue;
+    if (buf && /^\s*#/.test(raw)) continue; // comments inside a continuation are dropped
+    if (!buf) start = i + 1;
+    const trimmed = raw.replace(/\s+$/, '');
+    if (trimmed.endsWith(escape)) {
+      buf += trimmed.slice(0, -1);
+      continue;
+    }
+    buf += raw;
+    push(buf, start, out);
+    buf = '';
+  }
+  if (buf) push(buf, start, out);
+  return out;
+}
+
+function push(text: string, line: number, out: Instruction[]): void {
+  const m = /^\s*(\S+)\s*(.*)$/s.exec(text);
+  if (m) out.push({ line, keyword: m[1]!.toUpperCase(), rest: m[2]! });
+}
