@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (it installs packages)" >&2; exit 1; }
 
 # socat: to read HAProxy's runtime API by hand (docs/operations.md).
-want=(docker.io git haproxy openssl socat debootstrap ca-certificates curl "$@")
+# buildah: tenants' builds (own image stores, docs/security.md "Builds"); iptables: the build network's fence.
+want=(docker.io git haproxy openssl socat debootstrap ca-certificates curl buildah iptables "$@")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

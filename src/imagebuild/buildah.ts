@@ -48,8 +48,16 @@ export class BuildahBuilder implements ImageBuilder {
     this.engine = new BuildEngine({ dockerHost: opts.dockerHost, instanceId: opts.instanceId, anchorImage: opts.anchorImage });
   }
 
+  /**
+   * After a crash: this instance's builds that were running have an anchor still; their cgroups
+   * hold the orphaned buildah (spawned in its own process group, it outlived the control plane)
+   * and its steps. Both go.
+   */
   async sweep(): Promise<void> {
-    await this.engine.sweepAnchors();
+    for (const buildId of await this.engine.anchoredBuilds()) {
+      await new BuildCgroup(buildId).destroy();
+      await this.engine.removeAnchor(buildId);
+    }
   }
 
   async build(req: ImageBuildRequest): Promise<{ imageId: string }> {
@@ -86,7 +94,7 @@ export class BuildahBuilder implements ImageBuilder {
           `--net=${netns}`, '--',
           'buildah', ...this.store.args(project, true),
           'bud',
-          '--signature-policy', this.store.file('policy-builds.json'),
+          '--signature-policy', await this.store.buildPolicy(req.projectId),
           '--isolation', 'oci',
           // "host" is the namespace nsenter put buildah in: the anchor's, on the fenced network.
           '--network', 'host',
@@ -106,6 +114,8 @@ export class BuildahBuilder implements ImageBuilder {
           signal: req.signal,
           env: this.store.env(),
           maxOutputBytes: 256 * 1024,
+          // Before buildah has started anything: its runc, every RUN step and buildah itself are then in the build's cgroup.
+          onSpawn: (pid) => cgroup.adopt(pid),
           onLine: (line) => {
             lines.push(line);
             if (lines.length > 50) lines.shift();
@@ -170,12 +180,14 @@ export class BuildahBuilder implements ImageBuilder {
 /** The build's last error, said so a user knows what to change. */
 export function explain(lines: string[]): string {
   const error = [...lines].reverse().find((l) => /^Error: /.test(l))?.replace(/^Error: /, '') ?? lines.filter(Boolean).slice(-1)[0] ?? 'the builder failed';
-  const short = /short-name "([^"]+)" did not resolve/.exec(error);
+  const short = /short-name "([^"]+)" did not resolve/.exec(error) ?? /^creating build container: (\S+): image not known/.exec(error);
   if (short) {
     return `image ${short[1]} is not available to this build: builds see only the stack images, this project's own images and images pulled from a registry by their full name`;
   }
   const copy = /(COPY|ADD) --from=(\S+): no stage or image found with that name/.exec(error);
   if (copy) return `${copy[1]} --from=${copy[2]}: no stage of this Dockerfile and no image available to this build has that name`;
   if (/rejected by policy/.test(error)) return `${error} (builds may use images from registries only)`;
+  const step = /^building at STEP "(.*)": while running runtime: exit status (\d+)$/s.exec(error);
+  if (step) return `step "${step[1]!.slice(0, 200)}" returned a non-zero code: ${step[2]}`;
   return error.replace(/^building at STEP "(.{0,200}).*?": /s, 'step "$1": ');
 }

@@ -1,4 +1,4 @@
-import { existsSync, promises as fs } from 'node:fs';
+import { existsSync, promises as fs, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';
@@ -47,6 +47,14 @@ export class BuildCgroup {
     await fs.writeFile(join(memory, 'memory.limit_in_bytes'), bytes);
     // memsw exists only with swap accounting; without it there is no swap to limit.
     await fs.writeFile(join(memory, 'memory.memsw.limit_in_bytes'), bytes).catch(() => {});
+  }
+
+  /**
+   * Moves a process (the builder itself, just spawned) into the build's cgroup, so everything it
+   * starts is counted and a control plane that died mid-build can find and end all of it.
+   */
+  adopt(pid: number): void {
+    for (const dir of this.dirs) writeFileSync(join(dir, 'cgroup.procs'), String(pid));
   }
 
   /** SIGKILLs every process left in the build's subtree (a canceled or timed-out step's), then removes it. */

@@ -70,10 +70,10 @@ export class BuildEngine {
     await this.docker(['rm', '-f', anchorName(buildId)]);
   }
 
-  /** Anchors this instance left (a crash mid-build); other instances' builds are theirs. */
-  async sweepAnchors(): Promise<void> {
-    const ids = await this.dockerOk(['ps', '-aq', '--filter', 'label=berth.role=build-anchor', '--filter', `label=berth.instance=${this.opts.instanceId}`]);
-    for (const id of ids.split('\n').filter(Boolean)) await this.docker(['rm', '-f', id]);
+  /** Build ids of the anchors this instance has (after a crash: the builds it left); other instances' builds are theirs. */
+  async anchoredBuilds(): Promise<string[]> {
+    const out = await this.dockerOk(['ps', '-a', '--filter', 'label=berth.role=build-anchor', '--filter', `label=berth.instance=${this.opts.instanceId}`, '--format', '{{.Label "berth.build"}}']);
+    return out.split('\n').filter((id) => /^[A-Za-z0-9_-]+$/.test(id));
   }
 
   /** The engine's id of an image, or null when it has none by that name. */

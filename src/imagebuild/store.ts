@@ -23,7 +23,7 @@ export class BuildahStore {
     return join(this.root, 'conf');
   }
 
-  file(name: 'containers.conf' | 'registries.conf' | 'policy-builds.json' | 'policy-local.json' | 'stacks.json'): string {
+  file(name: 'containers.conf' | 'registries.conf' | 'policy-local.json' | 'stacks.json'): string {
     return join(name === 'stacks.json' ? this.root : this.conf, name);
   }
 
@@ -48,7 +48,6 @@ export class BuildahStore {
     const files: [Parameters<BuildahStore['file']>[0], string][] = [
       ['containers.conf', '[engine]\ncgroup_manager = "cgroupfs"\n'],
       ['registries.conf', 'unqualified-search-registries = []\nshort-name-mode = "enforcing"\n'],
-      ['policy-builds.json', JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { '': [{ type: 'insecureAcceptAnything' }] } } }) + '\n'],
       ['policy-local.json', JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }) + '\n'],
     ];
     for (const [name, text] of files) {
@@ -57,6 +56,28 @@ export class BuildahStore {
       await fs.writeFile(`${path}.tmp`, text, { mode: 0o600 });
       await fs.rename(`${path}.tmp`, path);
     }
+  }
+
+  /**
+   * The signature policy of a project's builds: images from registries, and the layers of this
+   * project's own store (buildah's layer cache hands a cached step on through containers-storage);
+   * every other transport and every other store is rejected. Returns its path.
+   */
+  async buildPolicy(projectId: string): Promise<string> {
+    const own = this.project(projectId);
+    const accept = [{ type: 'insecureAcceptAnything' }];
+    const policy = {
+      default: [{ type: 'reject' }],
+      // A storage image's policy scopes are `[driver@graphroot]` and `[graphroot]` (runroot and options left out).
+      transports: { docker: { '': accept }, 'containers-storage': { [`[overlay@${own.graph}]`]: accept } },
+    };
+    const path = join(this.conf, `policy-${projectId}.json`);
+    const text = JSON.stringify(policy) + '\n';
+    if ((await fs.readFile(path, 'utf8').catch(() => null)) !== text) {
+      await fs.writeFile(`${path}.tmp`, text, { mode: 0o600 });
+      await fs.rename(`${path}.tmp`, path);
+    }
+    return path;
   }
 
   env(): NodeJS.ProcessEnv {

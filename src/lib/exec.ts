@@ -13,6 +13,8 @@ export interface RunOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** Cap on captured output per stream, so a chatty command cannot exhaust memory. */
   maxOutputBytes?: number;
+  /** Called with the process id as soon as it exists (to place it in a cgroup before it forks). */
+  onSpawn?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -51,6 +53,19 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions): Pro
       // Own process group, so a timeout kills the command's children too.
       detached: true,
     });
+    if (child.pid && opts.onSpawn) {
+      try {
+        opts.onSpawn(child.pid);
+      } catch (err) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+        reject(err as Error);
+        return;
+      }
+    }
     let stdout = '';
     let stderr = '';
     let timedOut = false;

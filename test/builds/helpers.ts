@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import WebSocket from 'ws';
@@ -164,4 +165,15 @@ export function oneSlotBuildServer(prefix: string, ready: (s: TestServer, dev: B
     await removeImages([slug]);
   });
   return slug;
+}
+
+/** Ids of the processes whose command line has the marker (a build's RUN step, found from the host). */
+export async function buildProcesses(marker: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const cmd = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmd.includes(marker)) pids.push(Number(name));
+  }
+  return pids;
 }

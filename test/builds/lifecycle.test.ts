@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
-import { run } from '../../src/lib/exec.js';
+import { writeFile } from 'node:fs/promises';
 import type { TestServer } from '../support/server.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
-import { buildArchive, collectWs, dockerfileApp, logText, oneSlotBuildServer, tarGz, waitBuild } from './helpers.js';
+import { buildArchive, buildProcesses, collectWs, dockerfileApp, logText, oneSlotBuildServer, tarGz, waitBuild } from './helpers.js';
 
 const BASE = process.env.BERTH_BASE_IMAGE ?? 'berth/base:bookworm';
 
@@ -21,10 +21,8 @@ describe('build lifecycle', () => {
   // Every Dockerfile carries this, so no step comes from the layer cache of an earlier run.
   const nonce = () => `${uniqueSuffix()}${Date.now().toString(36)}`;
   const logHas = (id: string, text: string) => waitFor(`"${text}" in the log of ${id}`, async () => (await logText(dev, id)).includes(text), { timeoutMs: 120_000, intervalMs: 200 });
-  const buildContainers = async (marker: string) =>
-    (await run('docker', ['ps', '-a', '--no-trunc', '--format', '{{.ID}} {{.Command}}'], { timeoutMs: 20_000 })).stdout
-      .split('\n')
-      .filter((l) => l.includes(marker));
+  // A RUN step is a process of buildah's (its own namespaces, no engine container): found by its command line.
+  const buildContainers = (marker: string) => buildProcesses(marker);
 
   test('a failing RUN step fails the build with the error in its log and message; no release is made', async () => {
     const n = nonce();
@@ -69,9 +67,10 @@ describe('build lifecycle', () => {
       firstArrived,
       socket.then(({ code }) => assert.fail(`the log socket closed (${code}) before sending the first line`)),
     ]);
-    const [ctr] = await buildContainers(`go-${n}`);
-    assert.ok(ctr, 'the build step is running');
-    await run('docker', ['exec', ctr.split(' ')[0], 'touch', `/tmp/go-${n}`], { timeoutMs: 20_000 });
+    const [pid] = await buildContainers(`go-${n}`);
+    assert.ok(pid, 'the build step is running');
+    // Into the step's own root file system, as seen from the host.
+    await writeFile(`/proc/${pid}/root/tmp/go-${n}`, '');
     const { messages, code } = await socket;
     assert.equal(code, 1000);
     const lines = messages.filter((m) => m.type === 'line');
