@@ -45,7 +45,8 @@ export class BuildController {
       this.ctx.buildLogs.notify(b.id);
     }
     await this.sweepDirs();
-    await this.builder.sweep().catch((err) => this.ctx.log.warn({ err }, 'sweeping the namespaces of interrupted builds failed'));
+    // Ending a dead process's orphaned builds waits on the engine: start-up does not.
+    void this.builder.sweep().catch((err) => this.ctx.log.warn({ err }, 'sweeping the namespaces of interrupted builds failed'));
     this.recovered = true;
     this.timer = setInterval(() => this.nudge(), 2000);
     this.timer.unref();
