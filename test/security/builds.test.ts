@@ -7,6 +7,7 @@ import type { BerthClient } from '../../src/client/index.js';
 import { run, runOk } from '../../src/lib/exec.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { BUILD_NETWORK, FENCE_CHAIN } from '../../src/imagebuild/fence.js';
+import { checkDockerfile, DockerfileRefused } from '../../src/imagebuild/dockerfile-check.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { dockerInspect } from '../support/docker.js';
@@ -194,5 +195,31 @@ describe('builds cannot see other tenants', () => {
     assert.doesNotMatch(bomb.log, /^forked all$/m);
     await waitFor('no process of the bomb left', async () => (await buildProcesses('sleep 1199')).length === 0 || undefined, { timeoutMs: 30_000, intervalMs: 500 });
     assert.ok(!existsSync(`/sys/fs/cgroup/pids/berth-builds/${bomb.build.id}`) && !existsSync(`/sys/fs/cgroup/berth-builds/${bomb.build.id}`), "the build's cgroup is removed");
+  });
+});
+
+/** The Dockerfile check on its own: the spellings a parser could miss, and what it must let through. */
+describe('the Dockerfile check before a build', () => {
+  const refused = (text: string, why: RegExp) => assert.throws(() => checkDockerfile(text), (e: Error) => e instanceof DockerfileRefused && why.test(e.message), text);
+  test('transports are refused however they are spelled; RUN flags are refused', () => {
+    refused('FROM docker-daemon:berth/x:1', /not through "docker-daemon:"/);
+    refused('from oci-archive:/var/lib/berth/x.tar', /not through "oci-archive:"/);
+    refused('FROM \\\n  dir:/etc', /not through "dir:"/);
+    refused('# escape=`\nFROM `\n docker-daemon:berth/x:1', /not through "docker-daemon:"/);
+    refused('ARG A=docker-daemon:berth/x:1\nFROM $A', /not through "docker-daemon:"/);
+    refused('ARG A="docker-daemon"\nFROM ${A}:berth/x:1', /not through "docker-daemon:"/);
+    refused('FROM ${NOPE:-containers-storage:[overlay@/var/lib/x]y}', /not an image reference|does not resolve/);
+    refused('FROM ${UNSET}', /no global ARG with a default/);
+    refused('FROM scratch\nCOPY --from=docker-daemon:berth/x:1 / /', /not through "docker-daemon:"/);
+    refused('FROM scratch\nARG S=x\nCOPY --from=$S / /', /variable in --from/);
+    refused('FROM scratch\nONBUILD COPY --from=docker-daemon:berth/x:1 / /', /not through/);
+    refused('FROM scratch\nRUN --mount=type=cache,source=../../..,target=/c true', /RUN --mount is not supported/);
+    refused('FROM scratch\nRUN --network=host true', /RUN --network is not supported/);
+    refused('FROM scratch\nRUN \\\n --mount=type=bind,target=/h true', /RUN --mount is not supported/);
+  });
+  test('ordinary Dockerfiles pass', () => {
+    checkDockerfile('ARG V=20\nFROM node:${V}-bookworm AS build\nRUN npm ci\nFROM docker.io/library/debian:bookworm\nCOPY --from=build /app /app\nCOPY --from=0 /x /y\n');
+    checkDockerfile('FROM berth/stack-node:bookworm\n# a comment\nRUN echo "--mount is only text here"\n');
+    checkDockerfile('FROM registry.example.com:5000/team/app@sha256:' + 'a'.repeat(64) + '\n');
   });
 });
