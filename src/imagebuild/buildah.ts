@@ -119,7 +119,8 @@ export class BuildahBuilder implements ImageBuilder {
           onLine: (line) => {
             lines.push(line);
             if (lines.length > 50) lines.shift();
-            req.onLine?.(line);
+            // buildah names its own store's copy localhost/<tag>; the user's image is <tag> on the engine.
+            req.onLine?.(line === `Successfully tagged localhost/${req.tag}` ? `Successfully tagged ${req.tag}` : line);
           },
         },
       );
