@@ -60,4 +60,6 @@ export interface AuthUser {
   id: string;
   username: string;
   is_admin: boolean;
+  /** The credential the request came with: open sockets are checked against it again (src/api/socket-guard.ts). */
+  via?: { kind: 'token' | 'session'; id: string };
 }

@@ -9,6 +9,7 @@ export const authRoutes = {
     path: '/api/v1/auth/login',
     summary: 'Exchange a username and password for an API token',
     tag: 'auth',
+    access: 'public',
     auth: false,
     body: closed({ username: T.String({ minLength: 1, maxLength: 64 }), password: T.String({ minLength: 1, maxLength: 256 }) }),
     response: T.Object({ token: T.String(), user: S.User }),
@@ -18,6 +19,7 @@ export const authRoutes = {
     path: '/api/v1/auth/whoami',
     summary: 'The user the token belongs to',
     tag: 'auth',
+    access: 'user',
     response: S.User,
   },
   changePassword: {
@@ -25,6 +27,7 @@ export const authRoutes = {
     path: '/api/v1/auth/password',
     summary: "Change the caller's own password",
     tag: 'auth',
+    access: 'user',
     body: closed({ current_password: T.String({ minLength: 1, maxLength: 256 }), new_password: S.Password }),
     response: S.Ok,
   },
@@ -33,6 +36,7 @@ export const authRoutes = {
     path: '/api/v1/tokens',
     summary: "List the caller's API tokens",
     tag: 'tokens',
+    access: 'user',
     response: T.Object({ items: T.Array(S.Token) }),
   },
   createToken: {
@@ -40,6 +44,7 @@ export const authRoutes = {
     path: '/api/v1/tokens',
     summary: 'Create an API token; its value is shown once',
     tag: 'tokens',
+    access: 'user',
     status: 201,
     body: closed({
       name: T.String({ minLength: 1, maxLength: 100 }),
@@ -52,6 +57,7 @@ export const authRoutes = {
     path: '/api/v1/tokens/:id',
     summary: 'Revoke one of the caller’s tokens',
     tag: 'tokens',
+    access: 'user',
     params: IdParam,
     response: S.Ok,
   },

@@ -29,9 +29,9 @@ const JobParams = closed({ id: S.Id, job: S.Id });
 /** The four routes of an owner's backups under `base` (/api/v1/addons, /api/v1/volumes). */
 export function backupRoutes<J extends TSchema>(base: string, tag: string, job: J, what: { backup: string; restore: string }) {
   return {
-    create: { method: 'POST', path: `${base}/:id/backups`, summary: `Take a backup now (${what.backup})`, tag, status: 201, params: OwnerParams, response: job },
-    list: { method: 'GET', path: `${base}/:id/backups`, summary: 'Its backups, newest first, with size and status', tag, params: OwnerParams, response: T.Object({ items: T.Array(job) }) },
-    restore: { method: 'POST', path: `${base}/:id/restore`, summary: what.restore, tag, status: 201, params: OwnerParams, body: closed({ backup: S.Id }), response: job },
-    getJob: { method: 'GET', path: `${base}/:id/jobs/:job`, summary: 'A backup or restore, with its status', tag, params: JobParams, response: job },
+    create: { method: 'POST', path: `${base}/:id/backups`, summary: `Take a backup now (${what.backup})`, tag, access: 'developer', status: 201, params: OwnerParams, response: job },
+    list: { method: 'GET', path: `${base}/:id/backups`, summary: 'Its backups, newest first, with size and status', tag, access: 'viewer', params: OwnerParams, response: T.Object({ items: T.Array(job) }) },
+    restore: { method: 'POST', path: `${base}/:id/restore`, summary: what.restore, tag, access: 'developer', status: 201, params: OwnerParams, body: closed({ backup: S.Id }), response: job },
+    getJob: { method: 'GET', path: `${base}/:id/jobs/:job`, summary: 'A backup or restore, with its status', tag, access: 'viewer', params: JobParams, response: job },
   } as const;
 }

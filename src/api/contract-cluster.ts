@@ -70,6 +70,7 @@ export const clusterRoutes = {
     path: '/api/v1/cluster/init',
     summary: "Make the control plane's engine a Swarm manager (admin)",
     tag: 'cluster',
+    access: 'admin',
     body: closed({
       advertise_addr: T.Optional(
         T.String({ pattern: '^[A-Za-z0-9.:\\[\\]-]{1,100}$', description: 'an address (IP or IP:port) or interface name other nodes reach this one at' }),
@@ -82,6 +83,7 @@ export const clusterRoutes = {
     path: '/api/v1/cluster',
     summary: 'Cluster mode: whether it is on (admin)',
     tag: 'cluster',
+    access: 'admin',
     response: ClusterState,
   },
   getJoinCommand: {
@@ -89,6 +91,7 @@ export const clusterRoutes = {
     path: '/api/v1/cluster/join',
     summary: 'The command that joins a new server to the cluster (admin)',
     tag: 'cluster',
+    access: 'admin',
     query: closed({ role: T.Optional(T.Union([T.Literal('worker'), T.Literal('manager')], { description: 'worker or manager' })) }),
     response: T.Object({
       /** The trust step (when the cluster registry has an address), then `docker swarm join`: one line to run as root. */
@@ -107,6 +110,7 @@ export const clusterRoutes = {
     path: '/api/v1/nodes',
     summary: 'List the cluster nodes (admin)',
     tag: 'cluster',
+    access: 'admin',
     response: T.Object({ items: T.Array(Node) }),
   },
   getNode: {
@@ -114,6 +118,7 @@ export const clusterRoutes = {
     path: '/api/v1/nodes/:id',
     summary: 'One cluster node (admin)',
     tag: 'cluster',
+    access: 'admin',
     params: NodeParam,
     response: Node,
   },
@@ -122,6 +127,7 @@ export const clusterRoutes = {
     path: '/api/v1/nodes/:id/drain',
     summary: 'Drain a node: its replicas move to other nodes (admin)',
     tag: 'cluster',
+    access: 'admin',
     params: NodeParam,
     response: Node,
   },
@@ -130,6 +136,7 @@ export const clusterRoutes = {
     path: '/api/v1/nodes/:id/activate',
     summary: 'Let a node take replicas again (admin)',
     tag: 'cluster',
+    access: 'admin',
     params: NodeParam,
     response: Node,
   },
@@ -138,6 +145,7 @@ export const clusterRoutes = {
     path: '/api/v1/nodes/:id/labels',
     summary: "Replace a node's labels, for placement constraints (admin)",
     tag: 'cluster',
+    access: 'admin',
     params: NodeParam,
     body: closed({ labels: T.Record(T.String(), T.String({ maxLength: 256 }), { maxProperties: 64 }) }),
     response: Node,
@@ -147,6 +155,7 @@ export const clusterRoutes = {
     path: '/api/v1/nodes/:id',
     summary: 'Remove a node that is down (or any worker, with force) from the cluster (admin)',
     tag: 'cluster',
+    access: 'admin',
     params: NodeParam,
     query: closed({ force: T.Optional(T.Boolean()) }),
     response: S.Ok,

@@ -20,6 +20,7 @@ export const eventRoutes = {
     path: '/api/v1/events',
     summary: 'Recent events of what the caller can see (live over /ws/events)',
     tag: 'events',
+    access: 'viewer',
     query: closed({
       app: T.Optional(S.Id),
       // Event ids are 64-bit (bigserial on PostgreSQL).

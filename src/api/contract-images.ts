@@ -24,6 +24,7 @@ export const imageRoutes = {
     path: '/api/v1/images',
     summary: 'Images Berth built or pulled for the apps you can see, with their source and the releases that use them',
     tag: 'images',
+    access: 'viewer',
     query: closed({ app: T.Optional(S.Id) }),
     response: T.Object({ items: T.Array(Image), keep_releases: T.Integer() }),
   },
@@ -32,6 +33,7 @@ export const imageRoutes = {
     path: '/api/v1/images/prune',
     summary: 'Remove now the images no release needs (of the apps you may change, or of one app)',
     tag: 'images',
+    access: 'developer',
     body: T.Object({ app: T.Optional(S.Id) }, { additionalProperties: false, 'x-empty-ok': true }),
     response: T.Object({
       removed: T.Array(T.Object({ image: T.String(), app: T.String(), size: Nullable(T.Integer()) })),

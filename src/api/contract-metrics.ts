@@ -51,6 +51,7 @@ export const metricsRoutes = {
     path: '/api/v1/apps/:id/metrics',
     summary: "An app's traffic as the edge router counts it (request rate, responses by class, open sessions, response times) and each replica's CPU and memory",
     tag: 'apps',
+    access: 'viewer',
     params: IdParam,
     response: AppMetrics,
   },

@@ -16,6 +16,7 @@ export const registryRoutes = {
     path: '/api/v1/registries',
     summary: 'Add a registry account; the password is sealed at rest and never shown again',
     tag: 'registries',
+    access: 'user',
     status: 201,
     body: closed({
       host: T.String({ minLength: 1, maxLength: 260, description: 'host[:port] as in image references, like registry.example.com:5000' }),
@@ -29,6 +30,7 @@ export const registryRoutes = {
     path: '/api/v1/registries',
     summary: 'Your registry accounts (without their passwords)',
     tag: 'registries',
+    access: 'user',
     response: T.Object({ items: T.Array(Registry) }),
   },
   deleteRegistry: {
@@ -36,6 +38,7 @@ export const registryRoutes = {
     path: '/api/v1/registries/:id',
     summary: 'Remove a registry account',
     tag: 'registries',
+    access: 'user',
     params: IdParam,
     response: S.Ok,
   },

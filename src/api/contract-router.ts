@@ -27,6 +27,7 @@ export const routerRoutes = {
     path: '/api/v1/router/ca',
     summary: "Berth's CA certificate: trust it to use HTTPS on private names (*.localhost, internal domains)",
     tag: 'router',
+    access: 'public',
     // A CA certificate is public by nature; users fetch it before they have a token.
     auth: false,
     response: RouterCa,
@@ -36,6 +37,7 @@ export const routerRoutes = {
     path: '/api/v1/router/ca.pem',
     summary: "Berth's CA certificate as a PEM file (for curl -o and browsers' import dialogs)",
     tag: 'router',
+    access: 'public',
     auth: false,
     response: T.String({ description: 'PEM' }),
     produces: 'application/x-pem-file',

@@ -15,6 +15,7 @@ export const sessionRoutes = {
     path: '/api/v1/session',
     summary: 'Log in from a browser: sets the session cookie',
     tag: 'auth',
+    access: 'public',
     auth: false,
     body: closed({ username: T.String({ minLength: 1, maxLength: 64 }), password: T.String({ minLength: 1, maxLength: 256 }) }),
     response: SessionBody,
@@ -25,6 +26,7 @@ export const sessionRoutes = {
     path: '/api/v1/session',
     summary: 'The browser session: its user and CSRF token',
     tag: 'auth',
+    access: 'public',
     // Answers from the cookie alone: 401 when there is none.
     auth: false,
     response: SessionBody,
@@ -34,6 +36,7 @@ export const sessionRoutes = {
     path: '/api/v1/session',
     summary: 'Log out: ends the session on the server',
     tag: 'auth',
+    access: 'user',
     response: S.Ok,
     headers: { 'set-cookie': 'Clears the session cookie' },
   },

@@ -1,5 +1,5 @@
 import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
-import { IdParam, closed, type ParamsAndQuery } from './route-def.js';
+import { IdParam, closed, type Access, type ParamsAndQuery } from './route-def.js';
 import * as S from './schemas.js';
 import { Event } from './contract-events.js';
 import { LogLine } from './contract-containers.js';
@@ -16,6 +16,8 @@ export interface SocketDef {
   path: string;
   summary: string;
   tag: string;
+  /** Who may open it (route-def.ts); every socket needs a token. */
+  access: Exclude<Access, 'public'>;
   params?: TSchema;
   /** Validated before the upgrade (a bad value: HTTP 400 naming the field); `token` is always allowed besides. */
   query?: TSchema;
@@ -62,12 +64,14 @@ export const sockets = {
     path: '/ws/events',
     summary: 'Live events of every project the caller is a member of',
     tag: 'events',
+    access: 'user',
     message: Event,
   },
   followAppLogs: {
     path: '/ws/apps/:id/logs',
     summary: 'Live log lines of all replicas of an app (the last `tail` lines first)',
     tag: 'logs',
+    access: 'viewer',
     params: IdParam,
     query: TailQuery,
     message: T.Union([LogLine, StreamError]),
@@ -76,6 +80,7 @@ export const sockets = {
     path: '/ws/containers/:id/logs',
     summary: 'Live log lines of one container (the last `tail` lines first)',
     tag: 'logs',
+    access: 'viewer',
     params: IdParam,
     query: TailQuery,
     message: T.Union([LogLine, StreamError]),
@@ -84,6 +89,7 @@ export const sockets = {
     path: '/ws/builds/:id/logs',
     summary: 'Every line of a build log so far, then live lines, then one final status message and a normal close',
     tag: 'builds',
+    access: 'viewer',
     params: IdParam,
     message: BuildLogMessage,
   },
@@ -91,6 +97,7 @@ export const sockets = {
     path: '/ws/runs/:id',
     summary: 'A run’s output so far, then live output, then one final message with the exit code and a normal close',
     tag: 'runs',
+    access: 'developer',
     params: IdParam,
     message: RunMessage,
   },
@@ -99,6 +106,7 @@ export const sockets = {
     summary:
       'The terminal of an interactive run (tty: true): its output as it comes, then the exit message. The client sends {"type":"input","text"} and {"type":"resize","cols","rows"}',
     tag: 'runs',
+    access: 'developer',
     params: IdParam,
     message: T.Union([RunMessage, StreamError]),
   },
@@ -107,6 +115,7 @@ export const sockets = {
     summary:
       'A psql or redis-cli session on an add-on, connected with its own credentials (never shown). The client sends {"type":"start","args"} first, then {"type":"input","text"}, {"type":"resize","cols","rows"} and, without a tty, {"type":"eof"}; the server sends output (with its stream when there is no tty), then one exit message with the exit code and a normal close',
     tag: 'addons',
+    access: 'developer',
     params: IdParam,
     query: SessionQuery,
     message: SessionMessage,

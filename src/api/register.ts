@@ -6,6 +6,7 @@ import { Type as T, TypeGuard, type TSchema } from '@sinclair/typebox';
 import { ErrorBody } from './schemas.js';
 import type { ApiContext, AuthUser } from './context.js';
 import { CachedAnswer } from './read-cache.js';
+import type { SocketGuard } from './socket-guard.js';
 
 export type HandlerRequest<N extends RouteName> = RouteInput<N> & {
   /** The caller; routes with auth: false get null. */
@@ -51,6 +52,8 @@ export function mountRoutes(app: FastifyInstance, ctx: ApiContext, handlers: All
     const def = routes[name] as RouteDef;
     const status = (def.status as number | undefined) ?? 200;
     const auth = def.auth !== false;
+    // The declared rule and the token check must agree: a public route is exactly one without a token.
+    if ((def.access === 'public') !== !auth) throw new Error(`route ${name}: access "${def.access}" but auth ${auth}`);
     app.route({
       method: def.method,
       url: def.path,
@@ -105,8 +108,11 @@ const socketRequest = (req: FastifyRequest) => ({
   raw: req,
 });
 
-/** Registers each WebSocket handler on its contract path; all of them need a token. */
-export function mountSockets(app: FastifyInstance, ctx: ApiContext, handlers: SocketHandlers) {
+/**
+ * Registers each WebSocket handler on its contract path; all of them need a token. Each open socket
+ * is handed to `guard`, which closes it once its credential or its access check fails.
+ */
+export function mountSockets(app: FastifyInstance, ctx: ApiContext, handlers: SocketHandlers, guard: SocketGuard) {
   for (const [name, h] of Object.entries(handlers) as [SocketName, SocketHandler<SocketName>][]) {
     const before = h.before;
     const def = sockets[name] as SocketDef;
@@ -124,6 +130,7 @@ export function mountSockets(app: FastifyInstance, ctx: ApiContext, handlers: So
         const send = (msg: unknown) => {
           if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(msg));
         };
+        guard.add({ socket, user: req.user as AuthUser, ...(before ? { recheck: () => before(socketRequest(req), ctx) } : {}) });
         return h.open(socket, send, socketRequest(req), ctx);
       },
     );

@@ -1,13 +1,29 @@
 import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 
+/**
+ * Who may call a route or open a socket (docs/security.md, "Access control"):
+ * - `public`: no token (login, Berth's CA certificate);
+ * - `user`: any signed-in user, on their own things (tokens, vendor and registry accounts, a new
+ *   project); another user's id answers 404;
+ * - `admin`: admins only;
+ * - `viewer` / `developer` / `owner`: at least this role in the project of what the route names
+ *   (in its path, or in its `project`/`app` query or body field); a non-member, admins included,
+ *   gets the 404 of something that does not exist, a member with a lower role a 403.
+ * Required on every route: a route without a rule does not compile, and the authorization matrix
+ * test (test/security/authz-matrix.test.ts) checks each one for every role.
+ */
+export type Access = 'public' | 'user' | 'admin' | 'viewer' | 'developer' | 'owner';
+export const PROJECT_ROLES = ['viewer', 'developer', 'owner'] as const;
+
 export interface RouteDef {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   summary: string;
   tag: string;
-  /** false: no token needed. */
+  /** false: no token needed (exactly the `public` routes). */
   auth?: boolean;
+  access: Access;
   params?: TSchema;
   query?: TSchema;
   body?: TSchema;

@@ -36,6 +36,10 @@ import { addonSession } from './handlers/addon-session.js';
 import { attachRun } from './handlers/run-tty.js';
 import { addonHandlers, registerAddonDownload } from './handlers/addons.js';
 import { registerWeb } from './web.js';
+import { SocketGuard } from './socket-guard.js';
+
+/** How often open WebSockets are checked again (a revoked token or a removed member loses them within this). */
+const SOCKET_RECHECK_MS = 2000;
 import { routerHandlers } from './handlers/router.js';
 import { metricsHandlers } from './handlers/metrics.js';
 import { clusterHandlers } from './handlers/cluster.js';
@@ -162,7 +166,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     if (!token) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
     const row = await userForToken(ctx.db, token);
     if (!row) throw new HttpError(401, 'unauthorized', 'the token is invalid, expired or revoked');
-    req.user = { id: row.id, username: row.username, is_admin: !!row.is_admin };
+    req.user = { id: row.id, username: row.username, is_admin: !!row.is_admin, via: { kind: 'token', id: row.token_id } };
     // Recording use at most once a minute keeps reads from turning into writes.
     if (!row.last_used_at || Date.now() - Date.parse(row.last_used_at) > 60_000) void touchToken(ctx.db, row.token_id).catch(() => {});
   });
@@ -277,7 +281,9 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...runHandlers,
     ...addonHandlers,
   });
-  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun, attachRun, addonSession });
+  const guard = new SocketGuard(ctx.db, ctx.log, SOCKET_RECHECK_MS);
+  app.addHook('onClose', async () => guard.stop());
+  mountSockets(app, ctx, { ...eventSockets, ...containerSockets, followBuildLog, followRun, attachRun, addonSession }, guard);
   await registerBuildExtras(app, ctx);
   await registerWebhookReceiver(app, ctx);
   registerAddonDownload(app, ctx);

@@ -72,5 +72,5 @@ export async function sessionUser(ctx: ApiContext, req: FastifyRequest): Promise
       throw new HttpError(403, 'csrf', 'the x-csrf-token header is missing or wrong', { field: 'x-csrf-token' });
     }
   }
-  return { id: s.id, username: s.username, is_admin: !!s.is_admin };
+  return { id: s.id, username: s.username, is_admin: !!s.is_admin, via: { kind: 'session', id: s.session_id } };
 }

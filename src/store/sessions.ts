@@ -24,6 +24,25 @@ export async function sessionFor(db: Db, token: string) {
   return row;
 }
 
+/** The user of a session still alive (by its id), for a recheck of an open socket; undefined once ended. */
+export async function sessionAlive(db: Db, sessionId: string) {
+  const row = await db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select(['users.id', 'users.is_admin', 'users.disabled', 'sessions.expires_at'])
+    .where('sessions.id', '=', sessionId)
+    .executeTakeFirst();
+  if (!row || row.disabled || row.expires_at < now()) return undefined;
+  return row;
+}
+
+/** Ends every session of a user but `keepId` (a password change keeps the caller's own). */
+export async function deleteSessionsOf(db: Db, userId: string, keepId?: string) {
+  let q = db.deleteFrom('sessions').where('user_id', '=', userId);
+  if (keepId) q = q.where('id', '!=', keepId);
+  await q.execute();
+}
+
 export async function deleteSession(db: Db, token: string) {
   await db.deleteFrom('sessions').where('token_hash', '=', hashToken(token)).execute();
 }

@@ -89,6 +89,21 @@ export async function deleteToken(db: Db, userId: string, tokenId: string): Prom
   return Number(res.numDeletedRows) > 0;
 }
 
-export async function deleteTokensOf(db: Db, userId: string) {
-  await db.deleteFrom('tokens').where('user_id', '=', userId).execute();
+export async function deleteTokensOf(db: Db, userId: string, keepId?: string) {
+  let q = db.deleteFrom('tokens').where('user_id', '=', userId);
+  if (keepId) q = q.where('id', '!=', keepId);
+  await q.execute();
+}
+
+/** The user of a token still valid (by its id), for a recheck of an open socket; undefined once revoked or expired. */
+export async function tokenAlive(db: Db, tokenId: string) {
+  const row = await db
+    .selectFrom('tokens')
+    .innerJoin('users', 'users.id', 'tokens.user_id')
+    .select(['users.id', 'users.is_admin', 'users.disabled', 'tokens.expires_at'])
+    .where('tokens.id', '=', tokenId)
+    .executeTakeFirst();
+  if (!row || row.disabled) return undefined;
+  if (row.expires_at && row.expires_at < now()) return undefined;
+  return row;
 }

@@ -14,6 +14,7 @@ import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/a
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
+import { rawRoutes } from '../contract-raw.js';
 
 type AddonView = store.AddonRow & { project_name: string; role: Role };
 
@@ -179,7 +180,7 @@ export const addonHandlers = {
 /** `GET /api/v1/addons/{id}/backups/{job}/download`: the backup's file (pg_dump custom format, or RDB), streamed. */
 export function registerAddonDownload(app: FastifyInstance, ctx: ApiContext) {
   registerBackupDownload(app, ctx, '/api/v1/addons', async (user, id) => {
-    const a = await addonFor(ctx, user, id, undefined, 'viewer');
+    const a = await addonFor(ctx, user, id, undefined, rawRoutes.downloadAddonBackup.access);
     return { ...subject(a), ext: addonBackupExt(a.type) };
   });
 }

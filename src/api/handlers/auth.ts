@@ -5,6 +5,7 @@ import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { hashPassword, newToken, verifyPassword } from '../../lib/crypto.js';
 import * as users from '../../store/users.js';
+import { deleteSessionsOf } from '../../store/sessions.js';
 import type { UserRow } from '../../store/users.js';
 
 export const userDto = (u: UserRow) => ({
@@ -57,6 +58,10 @@ export const authHandlers = {
       throw new HttpError(400, 'validation_failed', 'current_password is wrong', { field: 'current_password' });
     }
     await users.updateUser(ctx.db, user.id, { password_hash: await hashPassword(body.new_password) });
+    // Whoever knew the old password may hold a session or token made with it: all end but the caller's own
+    // (open WebSockets of the ended ones are closed by src/api/socket-guard.ts).
+    await users.deleteTokensOf(ctx.db, user.id, user.via?.kind === 'token' ? user.via.id : undefined);
+    await deleteSessionsOf(ctx.db, user.id, user.via?.kind === 'session' ? user.via.id : undefined);
     // The generated first password is no longer valid; do not leave it lying around.
     const initial = join(ctx.config.dataDir, 'initial-admin-password');
     if (row.username === 'admin' && existsSync(initial)) rmSync(initial, { force: true });

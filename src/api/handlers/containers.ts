@@ -133,6 +133,8 @@ function followLogs(ctx: ApiContext, socket: WebSocket, send: (l: LogLine & { co
 /** Live logs of an app's replicas or of one container (contract: contract-sockets.ts). */
 export const containerSockets = {
   followAppLogs: {
+    // Checked before the upgrade, and again while open (src/api/socket-guard.ts).
+    before: async (req, ctx) => void (await appFor(ctx, req.user, req.params.id)),
     async open(socket, send, req, ctx) {
       try {
         const a = await appFor(ctx, req.user, req.params.id);
@@ -144,6 +146,7 @@ export const containerSockets = {
     },
   },
   followContainerLogs: {
+    before: async (req, ctx) => void (await containerFor(ctx, req.user, req.params.id)),
     async open(socket, send, req, ctx) {
       try {
         const { row } = await containerFor(ctx, req.user, req.params.id);

@@ -28,9 +28,14 @@ export const eventSockets = {
       const load = () => visibleProjects(ctx, user).then((ids) => new Set(ids), () => new Set<string>());
       // Subscribed as the socket opens, so nothing that happens after the open is missed.
       let projects = load();
+      let loadedAt = Date.now();
       const unsubscribe = ctx.events.subscribe(async (e: BerthEvent) => {
-        // Membership can change while the socket is open; re-read it for projects not yet known.
-        if (!(await projects).has(e.project_id)) projects = load();
+        // Membership can change while the socket is open: re-read it for projects not yet known, and
+        // at least every second, so a member removed from a project stops getting its events.
+        if (!(await projects).has(e.project_id) || Date.now() - loadedAt > 1000) {
+          projects = load();
+          loadedAt = Date.now();
+        }
         if ((await projects).has(e.project_id)) send(e);
       });
       socket.on('close', unsubscribe);

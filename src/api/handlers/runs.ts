@@ -6,6 +6,7 @@ import { appFor, appOfChild } from '../access.js';
 import { now } from '../../store/db.js';
 import * as runs from '../../store/runs.js';
 import { newId } from '../../lib/ids.js';
+import { runRoutes } from '../contract-runs.js';
 
 export function runDto(r: runs.RunRow, slug: string, version: number) {
   return {
@@ -29,11 +30,14 @@ export function runDto(r: runs.RunRow, slug: string, version: number) {
 const versionOf = async (ctx: ApiContext, releaseId: string) =>
   Number((await ctx.db.selectFrom('releases').select('version').where('id', '=', releaseId).executeTakeFirst())?.version ?? 0);
 
-/** A run the caller may see (a stranger gets the same 404 as for no such run). */
+/**
+ * A run the caller may see (a stranger gets the same 404 as for no such run). Developers only: a
+ * run's output is what the command printed, and commands print secrets (contract: getRun).
+ */
 export async function runFor(ctx: ApiContext, user: AuthUser, id: string) {
   const r = await runs.runById(ctx.db, id);
   if (!r) throw notFound('run', id);
-  const app = await appOfChild(ctx, user, r.app_id, 'viewer', { kind: 'run', id });
+  const app = await appOfChild(ctx, user, r.app_id, runRoutes.getRun.access, { kind: 'run', id });
   return { run: r, app };
 }
 
@@ -64,7 +68,7 @@ export const runHandlers = {
   },
 
   async listRuns({ user, params }, ctx) {
-    const app = await appFor(ctx, user, params.id);
+    const app = await appFor(ctx, user, params.id, runRoutes.listRuns.access);
     const rows = await runs.runsOfApp(ctx.db, app.id);
     return { items: await Promise.all(rows.map((r) => oneRunDto(ctx, r, app.slug))) };
   },

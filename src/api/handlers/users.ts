@@ -4,6 +4,7 @@ import { conflict, forbidden, notFound, badRequest } from '../errors.js';
 import { hashPassword } from '../../lib/crypto.js';
 import { isUniqueViolation } from '../../store/db.js';
 import * as users from '../../store/users.js';
+import { deleteSessionsOf } from '../../store/sessions.js';
 import { userDto } from './auth.js';
 
 function requireAdmin(user: AuthUser) {
@@ -43,8 +44,11 @@ export const userHandlers = {
       ...(body.is_admin !== undefined ? { is_admin: body.is_admin ? 1 : 0 } : {}),
       ...(body.password !== undefined ? { password_hash: await hashPassword(body.password) } : {}),
     });
-    // A disabled user's tokens stop working at once (the auth check reads `disabled`); a reset password ends old sessions.
+    // A disabled user's tokens stop working at once (the auth check reads `disabled`) and their dashboard
+    // sessions end; a reset password ends every token and session. Open WebSockets follow within seconds
+    // (src/api/socket-guard.ts).
     if (body.password !== undefined) await users.deleteTokensOf(ctx.db, target.id);
+    if (body.password !== undefined || body.disabled === true) await deleteSessionsOf(ctx.db, target.id);
     return userDto((await users.userById(ctx.db, target.id))!);
   },
 

@@ -9,6 +9,7 @@ import { defaultProject } from '../../store/projects.js';
 import * as volumes from '../../store/volumes.js';
 import { appsMounting, engineVolume } from '../../domain/volumes.js';
 import { newId } from '../../lib/ids.js';
+import { rawRoutes } from '../contract-raw.js';
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 
 type VolumeView = volumes.VolumeRow & { project_name: string; role: Role };
@@ -133,5 +134,5 @@ async function runningAppsMounting(ctx: ApiContext, v: Pick<BackupSubject, 'proj
 
 /** `GET /api/v1/volumes/{id}/backups/{job}/download`: the backup's tar file, streamed. */
 export function registerVolumeDownload(app: FastifyInstance, ctx: ApiContext) {
-  registerBackupDownload(app, ctx, '/api/v1/volumes', async (user, id) => ({ ...subject(await volumeFor(ctx, user, id, undefined, 'viewer')), ext: 'tar' }));
+  registerBackupDownload(app, ctx, '/api/v1/volumes', async (user, id) => ({ ...subject(await volumeFor(ctx, user, id, undefined, rawRoutes.downloadVolumeBackup.access)), ext: 'tar' }));
 }

@@ -3,7 +3,7 @@ import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
 import * as runs from '../../store/runs.js';
 import { newId } from '../../lib/ids.js';
 import { Canceled, HealthError } from '../health.js';
-import { executeRun, outputTail } from '../runs/execute.js';
+import { executeRun } from '../runs/execute.js';
 import { event, type AppKit } from './kit.js';
 
 /** How long a release command may run before it is killed and its release fails. */
@@ -31,5 +31,6 @@ export async function releasePhase(k: AppKit, app: AppRow, target: ReleaseRow, c
   }
   if (run.status === 'succeeded') return;
   const why = run.reason ?? `exited with code ${run.exit_code}`;
-  throw new HealthError(`the release command failed: ${why}`, outputTail(run.output));
+  // The output stays with the run (developers only): a release's reason and events reach viewers too.
+  throw new HealthError(`the release command failed: ${why}; its output is in run ${run.id}`, []);
 }
