@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import type { ArchiveLimits } from './builder/archive.js';
 import type { Language } from './builder/detect.js';
 import { runtimeImage, stackImages } from './builder/stacks.js';
+import { accessSettings, type AccessSettings } from './config-access.js';
 
 /** Limits of one build (operator settings with safe defaults). */
 export interface BuildSettings {
@@ -104,6 +105,8 @@ export interface Config {
   domainVerify: Array<'dns' | 'http'>;
   /** Images of the managed add-ons (scripts/addons.sh makes the defaults from Debian's packages). */
   addonImages: { postgres: string; redis: string };
+  /** Login limits, quotas (src/config-access.ts). */
+  access: AccessSettings;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -235,6 +238,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       postgres: env.BERTH_ADDON_POSTGRES_IMAGE?.trim() || 'berth/addon-postgres:15',
       redis: env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7',
     },
+    access: accessSettings(env),
   };
 }
 

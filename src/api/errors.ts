@@ -5,6 +5,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly details?: Record<string, unknown>,
+    /** Response headers that go with the error (Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }

@@ -194,6 +194,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       });
     }
     if (err instanceof HttpError) {
+      if (err.headers) reply.headers(err.headers);
       return reply.code(err.status).send({ error: { code: err.code, message: err.message, details: err.details } });
     }
     if (err instanceof EgressRefused) {

@@ -152,3 +152,46 @@ describe('accounts: sessions, tokens and open sockets end when they should', () 
   });
 });
 
+
+describe('accounts: online password guessing is limited per username and per client address', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startServer({ env: { BERTH_LOGIN_MAX_FAILURES_PER_USER: '3', BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS: '8', BERTH_LOGIN_WINDOW_S: '4' } });
+  });
+  after(async () => {
+    await s?.destroy();
+  });
+
+  const login = (username: string, password: string, headers: Record<string, string> = {}, path = '/api/v1/auth/login') =>
+    send(s.url, 'POST', path, { body: JSON.stringify({ username, password }), headers: { 'content-type': 'application/json', ...headers } });
+
+  test('after 3 failures a username is refused with 429 and Retry-After, the right password included, on both login routes', async () => {
+    const gina = await s.newUser('gina');
+    for (let i = 0; i < 3; i++) assert.equal((await login('gina', `guess-${i}`)).status, 401);
+    for (const path of ['/api/v1/auth/login', '/api/v1/session']) {
+      const r = await login('GINA', 'pw-gina-secret', {}, path);
+      assert.equal(r.status, 429, `${path}: ${r.text}`);
+      assert.equal(r.json.error.code, 'too_many_attempts');
+      const retry = Number(r.headers['retry-after']);
+      assert.ok(retry >= 1 && retry <= 4, `Retry-After ${r.headers['retry-after']}`);
+      assert.equal(r.json.error.details.retry_after_s, retry);
+    }
+    // The user's token keeps working, and another user logs in from the same address.
+    assert.equal((await send(s.url, 'GET', '/api/v1/auth/whoami', { token: gina.opts.token })).status, 200);
+    await s.newUser('hal');
+    assert.equal((await login('hal', 'pw-hal-secret')).status, 200);
+    // Once Retry-After has passed, the right password works again.
+    const r = await login('gina', 'pw-gina-secret');
+    await new Promise((res) => setTimeout(res, Number(r.headers['retry-after'] ?? 0) * 1000 + 100));
+    assert.equal((await login('gina', 'pw-gina-secret')).status, 200);
+  });
+
+  test('one address guessing many usernames is refused after 8 failures; a forged X-Forwarded-For does not get around it', async () => {
+    for (let i = 0; i < 8; i++) assert.equal((await login(`nobody-${i}`, 'guess')).status, 401);
+    const blocked = await login('hal', 'pw-hal-secret');
+    assert.equal(blocked.status, 429, blocked.text);
+    assert.ok(Number(blocked.headers['retry-after']) >= 1);
+    const forged = await login('hal', 'pw-hal-secret', { 'x-forwarded-for': '203.0.113.7' });
+    assert.equal(forged.status, 429);
+  });
+});

@@ -6,6 +6,7 @@ import { HttpError, notFound } from '../errors.js';
 import { hashPassword, newToken, verifyPassword } from '../../lib/crypto.js';
 import * as users from '../../store/users.js';
 import { deleteSessionsOf } from '../../store/sessions.js';
+import { checkLogin, loginFailed, loginSucceeded } from '../login-limit.js';
 import type { UserRow } from '../../store/users.js';
 
 export const userDto = (u: UserRow) => ({
@@ -30,17 +31,22 @@ const badLogin = () => new HttpError(401, 'invalid_credentials', 'wrong username
 const dummyHash = hashPassword('not-a-real-password');
 
 /** The user these credentials belong to, or a 401/403 (the API token login and the dashboard's session share it). */
-export async function authenticate(ctx: ApiContext, username: string, password: string): Promise<UserRow> {
+export async function authenticate(ctx: ApiContext, username: string, password: string, address: string): Promise<UserRow> {
+  checkLogin(ctx.config, username, address);
   const user = await users.userByName(ctx.db, username);
   const ok = await verifyPassword(password, user?.password_hash ?? (await dummyHash));
-  if (!user || !ok) throw badLogin();
+  if (!user || !ok) {
+    loginFailed(ctx.config, username, address);
+    throw badLogin();
+  }
+  loginSucceeded(ctx.config, username);
   if (user.disabled) throw new HttpError(403, 'user_disabled', `user "${user.username}" is disabled`);
   return user;
 }
 
 export const authHandlers = {
-  async login({ body }, ctx) {
-    const user = await authenticate(ctx, body.username, body.password);
+  async login({ body, raw }, ctx) {
+    const user = await authenticate(ctx, body.username, body.password, raw.ip);
     const token = newToken();
     await users.createToken(ctx.db, { userId: user.id, name: 'login', token, expiresAt: null });
     return { token, user: userDto(user) };

@@ -12,7 +12,7 @@ const SESSION_DAYS = 7;
 /** The dashboard's browser session: log in (sets the cookie), who am I (and the CSRF token), log out. */
 export const sessionHandlers = {
   async createSession({ body, raw, header }, ctx) {
-    const user = await authenticate(ctx, body.username, body.password);
+    const user = await authenticate(ctx, body.username, body.password, raw.ip);
     const token = newToken();
     const csrf = randomBytes(24).toString('base64url');
     await createSession(ctx.db, { userId: user.id, token, csrfToken: csrf, expiresAt: new Date(Date.now() + SESSION_DAYS * 86400_000).toISOString() });
