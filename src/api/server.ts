@@ -37,6 +37,7 @@ import { attachRun } from './handlers/run-tty.js';
 import { addonHandlers, registerAddonDownload } from './handlers/addons.js';
 import { registerWeb } from './web.js';
 import { SocketGuard } from './socket-guard.js';
+import { requestForLog } from './log-redact.js';
 
 /** How often open WebSockets are checked again (a revoked token or a removed member loses them within this). */
 const SOCKET_RECHECK_MS = 2000;
@@ -109,7 +110,8 @@ function isDatabaseUnavailable(err: unknown): boolean {
 
 export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   const app: FastifyInstance = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    // A WebSocket's ?token= must not reach the request log (src/api/log-redact.ts).
+    loggerInstance: ctx.log.child({}, { serializers: { req: requestForLog } }) as FastifyBaseLogger,
     bodyLimit: ctx.config.bodyLimit,
     requestIdHeader: 'x-request-id',
     genReqId: () => crypto.randomUUID(),

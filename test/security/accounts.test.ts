@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { startServer, type TestServer } from '../support/server.js';
-import { send, wsUrl } from './helpers.js';
+import { send, wsCollect, wsUrl } from './helpers.js';
 
 /**
  * Account takeover: what should end a session does end it, open WebSockets included; online
@@ -64,6 +64,19 @@ describe('accounts: sessions, tokens and open sockets end when they should', () 
       },
     };
   }
+
+  test('a token in a WebSocket URL never reaches the server log', async () => {
+    const ivy = await s.newUser('ivy');
+    const token = ivy.opts.token!;
+    const ok = await wsCollect(wsUrl(s.url, '/ws/events?tail=1'), { queryToken: token, ms: 300 });
+    assert.equal(ok.status, 101);
+    await wsCollect(wsUrl(s.url, '/ws/apps/nope/logs'), { queryToken: token, ms: 300 });
+    await wsCollect(wsUrl(s.url, '/ws/events'), { queryToken: `${token}x`, ms: 300 });
+    const lines = s.output().split('\n');
+    assert.ok(lines.some((l) => l.includes('/ws/events?tail=1&token=[redacted]')), 'the request is logged, without its token');
+    const leaked = lines.filter((l) => l.includes(token.slice(-16)));
+    assert.deepEqual(leaked, [], 'lines carrying the token');
+  });
 
   test("changing one's password ends every other session and token; the caller's own goes on", async () => {
     const carol = await s.newUser('carol');
