@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { appById } from '../../store/apps.js';
@@ -53,13 +54,24 @@ export async function registerWebhookReceiver(app: FastifyInstance, ctx: ApiCont
         }
         const fallback = what.kind === 'push' ? what.commit : `${what.number}:${what.action}:${what.commit ?? raw.length}`;
         const id = (deliveryId(provider, req.headers) ?? `${provider}:${fallback}`).slice(0, 200);
+        // The delivery-id header is not signed: a captured delivery sent again under a new id would build
+        // its (old) commit again. What the signature covers is the body, so a body acts once, whatever its id.
+        const signedId = `body:${createHash('sha256').update(raw).digest('hex')}`;
+        if (!(await sources.claimDelivery(ctx.db, appRow.id, signedId, provider))) {
+          const seen = await sources.deliveryOf(ctx.db, appRow.id, signedId);
+          req.log.warn({ app: appRow.id, provider, delivery: id }, 'webhook delivery refused: its signed body was already received');
+          return reply.code(200).send({ ok: true, built: false, reason: 'this signed delivery was already received (a replay or a redelivery): nothing is built again', build_id: seen?.build_id ?? null });
+        }
         if (!(await sources.claimDelivery(ctx.db, appRow.id, id, provider))) {
           const seen = await sources.deliveryOf(ctx.db, appRow.id, id);
           return reply.code(200).send({ ok: true, built: false, reason: `delivery ${id} was already received`, build_id: seen?.build_id ?? null });
         }
         if (what.kind === 'request') {
           const answer = await previewRequest(ctx, appRow, source, what, provider);
-          if (typeof answer.body.build_id === 'string') await sources.deliveryBuilt(ctx.db, appRow.id, id, answer.body.build_id);
+          if (typeof answer.body.build_id === 'string') {
+            await sources.deliveryBuilt(ctx.db, appRow.id, id, answer.body.build_id);
+            await sources.deliveryBuilt(ctx.db, appRow.id, signedId, answer.body.build_id);
+          }
           return reply.code(answer.status).send(answer.body);
         }
         const b = await builds.insertBuild(ctx.db, {
@@ -74,6 +86,7 @@ export async function registerWebhookReceiver(app: FastifyInstance, ctx: ApiCont
           userId: null,
         });
         await sources.deliveryBuilt(ctx.db, appRow.id, id, b.id);
+        await sources.deliveryBuilt(ctx.db, appRow.id, signedId, b.id);
         await ctx.events.record({
           project_id: appRow.project_id,
           app_id: appRow.id,
