@@ -7,6 +7,8 @@ export interface AccessSettings {
     maxFailuresPerAddress: number;
     windowMs: number;
   };
+  /** Audit log entries older than this are removed (BERTH_AUDIT_RETENTION_DAYS). */
+  auditRetentionDays: number;
 }
 
 function count(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -24,5 +26,6 @@ export function accessSettings(env: NodeJS.ProcessEnv): AccessSettings {
       maxFailuresPerAddress: count(env, 'BERTH_LOGIN_MAX_FAILURES_PER_ADDRESS', 50),
       windowMs: count(env, 'BERTH_LOGIN_WINDOW_S', 900) * 1000,
     },
+    auditRetentionDays: count(env, 'BERTH_AUDIT_RETENTION_DAYS', 365),
   };
 }

@@ -21,6 +21,7 @@ import { clusterRoutes } from './contract-cluster.js';
 import { volumeRoutes } from './contract-volumes.js';
 import { runRoutes } from './contract-runs.js';
 import { addonRoutes } from './contract-addons.js';
+import { auditRoutes } from './contract-audit.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -52,6 +53,7 @@ export const routes = {
   ...volumeRoutes,
   ...runRoutes,
   ...addonRoutes,
+  ...auditRoutes,
 };
 
 export type Routes = typeof routes;

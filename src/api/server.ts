@@ -38,6 +38,8 @@ import { addonHandlers, registerAddonDownload } from './handlers/addons.js';
 import { registerWeb } from './web.js';
 import { SocketGuard } from './socket-guard.js';
 import { requestForLog } from './log-redact.js';
+import { registerAudit } from './audit.js';
+import { auditHandlers } from './handlers/audit.js';
 
 /** How often open WebSockets are checked again (a revoked token or a removed member loses them within this). */
 const SOCKET_RECHECK_MS = 2000;
@@ -173,6 +175,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     if (!row.last_used_at || Date.now() - Date.parse(row.last_used_at) > 60_000) void touchToken(ctx.db, row.token_id).catch(() => {});
   });
 
+  registerAudit(app, ctx, ctx.config.access.auditRetentionDays);
+
   // PostgreSQL text, environment variables and argv cannot hold NUL: refuse it at the edge, whatever the field.
   app.addHook('preValidation', async (req) => {
     for (const [where, value] of [['params', req.params], ['querystring', req.query], ['body', req.body]] as const) {
@@ -283,6 +287,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...volumeHandlers,
     ...runHandlers,
     ...addonHandlers,
+    ...auditHandlers,
   });
   const guard = new SocketGuard(ctx.db, ctx.log, SOCKET_RECHECK_MS);
   app.addHook('onClose', async () => guard.stop());

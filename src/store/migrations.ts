@@ -474,6 +474,27 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.alterTable('domains').addColumn('verified_by', 'text').execute();
     },
   },
+  '0017_audit': {
+    async up(db: Kysely<any>) {
+      // Who did what, when, from where. No foreign keys: the record outlives the user, project or app it names.
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', engine === 'postgres' ? 'bigserial' : 'integer', (c) => (engine === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('at', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text')
+        .addColumn('username', 'text')
+        .addColumn('action', 'text', (c) => c.notNull())
+        .addColumn('method', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('status', 'integer', (c) => c.notNull())
+        .addColumn('project_id', 'text')
+        .addColumn('address', 'text')
+        .addColumn('credential', 'text')
+        .execute();
+      await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+      await db.schema.createIndex('audit_log_project').on('audit_log').columns(['project_id', 'id']).execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

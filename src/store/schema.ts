@@ -8,6 +8,7 @@ import type {
   VendorAccountsTable,
   WebhookDeliveriesTable,
 } from './schema-integrations.js';
+import type { AuditTable } from './schema-audit.js';
 import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
 
 /**
@@ -250,6 +251,7 @@ export interface Database {
   backup_jobs: BackupJobsTable;
   runs: RunsTable;
   cron_jobs: CronJobsTable;
+  audit_log: AuditTable;
 }
 
 export interface DomainsTable {

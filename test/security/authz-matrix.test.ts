@@ -26,6 +26,8 @@ const WHO: Who[] = ['stranger', 'viewer', 'developer', 'owner', 'admin'];
 const RANK = { viewer: 0, developer: 1, owner: 2 } as const;
 /** Admins manage every user's vendor and registry accounts (src/api/handlers/vendors.ts, registries.ts). */
 const ADMIN_MANAGES = new Set(['deleteVendor', 'deleteRegistry']);
+/** Admins read every project's audit log without being a member. */
+const ADMIN_READS = new Set(['listAudit']);
 
 type Verdict = 'allowed' | 403 | 404 | 'hidden';
 
@@ -37,6 +39,7 @@ function verdict(name: string, access: Access, who: Who, hasIds: boolean): Verdi
     if (!hasIds || who === 'owner') return 'allowed';
     return who === 'admin' && ADMIN_MANAGES.has(name) ? 'allowed' : 404;
   }
+  if (who === 'admin' && ADMIN_READS.has(name)) return 'allowed';
   if (who === 'stranger' || who === 'admin') return 404;
   return RANK[who] >= RANK[access] ? 'allowed' : 403;
 }
@@ -178,6 +181,7 @@ describe('authorization matrix (from the contract)', () => {
     listImages: () => `app=${ids.slug}`,
     listVolumes: () => `project=${ids.project}`,
     listAddons: () => `project=${ids.project}`,
+    listAudit: () => `project=${ids.project}`,
   };
 
   async function call(who: Who, name: string, def: RouteDef): Promise<RawAnswer> {

@@ -1,0 +1,22 @@
+import type { Generated } from 'kysely';
+
+/** One state-changing API call or login attempt (migration 0017_audit). Never a body: no secrets. */
+export interface AuditTable {
+  id: Generated<number>;
+  at: string;
+  /** Null for an anonymous call (a failed login, a webhook delivery). */
+  user_id: string | null;
+  /** The caller's name, or the name a login attempt gave. */
+  username: string | null;
+  /** The contract route's name (deleteApp, login, ...), or METHOD path pattern for a raw route. */
+  action: string;
+  method: string;
+  /** The request's path, without its query string. */
+  path: string;
+  status: number;
+  /** The project the call acted in, when known: its owners read the entry. */
+  project_id: string | null;
+  address: string | null;
+  /** How the caller proved itself: token or session (never the value). */
+  credential: string | null;
+}
