@@ -32,3 +32,16 @@ export function firingsBetween(expr: string, after: Date, before: Date, cap = 10
   }
   return n;
 }
+
+/** The shortest gap between the next 60 firings of a schedule, in seconds (for the cron quota). */
+export function shortestGapS(expr: string): number {
+  const it = CronExpressionParser.parse(expr, { tz: 'UTC' });
+  let prev = it.next().toDate().getTime();
+  let min = Infinity;
+  for (let i = 0; i < 60; i++) {
+    const t = it.next().toDate().getTime();
+    min = Math.min(min, (t - prev) / 1000);
+    prev = t;
+  }
+  return min;
+}

@@ -495,6 +495,21 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('audit_log_project').on('audit_log').columns(['project_id', 'id']).execute();
     },
   },
+  '0017b_quotas': {
+    async up(db: Kysely<any>) {
+      // An admin's overrides of the quota defaults (BERTH_QUOTA_*), per user; null: the default.
+      await db.schema
+        .createTable('user_quotas')
+        .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+        .addColumn('projects', 'integer')
+        .addColumn('apps_per_project', 'integer')
+        .addColumn('replicas', 'integer')
+        .addColumn('memory_mb', 'integer')
+        .addColumn('cron_min_interval_s', 'integer')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

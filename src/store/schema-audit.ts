@@ -20,3 +20,14 @@ export interface AuditTable {
   /** How the caller proved itself: token or session (never the value). */
   credential: string | null;
 }
+
+/** Per-user overrides of the quota defaults (migration 0017b_quotas); null: the default. */
+export interface UserQuotasTable {
+  user_id: string;
+  projects: number | null;
+  apps_per_project: number | null;
+  replicas: number | null;
+  memory_mb: number | null;
+  cron_min_interval_s: number | null;
+  updated_at: string;
+}

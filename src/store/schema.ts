@@ -8,7 +8,7 @@ import type {
   VendorAccountsTable,
   WebhookDeliveriesTable,
 } from './schema-integrations.js';
-import type { AuditTable } from './schema-audit.js';
+import type { AuditTable, UserQuotasTable } from './schema-audit.js';
 import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
 
 /**
@@ -252,6 +252,7 @@ export interface Database {
   runs: RunsTable;
   cron_jobs: CronJobsTable;
   audit_log: AuditTable;
+  user_quotas: UserQuotasTable;
 }
 
 export interface DomainsTable {

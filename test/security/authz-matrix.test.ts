@@ -147,6 +147,7 @@ describe('authorization matrix (from the contract)', () => {
     createVendor: () => ({ vendor: 'github', token: 'ghp_own' }),
     createUser: () => ({ username: 'intruder', password: 'intruder-password' }),
     updateUser: () => ({ disabled: true }),
+    setUserQuota: () => ({ projects: 1000 }),
     initCluster: () => ({}),
     setNodeLabels: () => ({ labels: { tier: 'x' } }),
     updateProject: () => ({ name: 'pwned' }),

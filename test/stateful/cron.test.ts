@@ -20,7 +20,8 @@ describe('scheduled commands', () => {
 
   before(async () => {
     const image = await ensureTestAppImage(new DockerRuntime({}));
-    s = await startServer();
+    // Schedules every second or two: over the default cron quota (one firing a minute).
+    s = await startServer({ env: { BERTH_QUOTA_CRON_MIN_INTERVAL_S: '1' } });
     dev = await s.newUser('dev');
     await dev.call('createApp', { body: { name: 'jobs', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
     await dev.call('deployApp', { params: { id: 'jobs' }, body: { image_id: image } });

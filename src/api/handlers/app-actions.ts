@@ -7,6 +7,7 @@ import { volumeNode } from '../volume-node.js';
 import { releaseDto } from './releases.js';
 import * as apps from '../../store/apps.js';
 import { createRelease } from '../../domain/releases.js';
+import { checkAppShape } from '../quota.js';
 import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
 
 const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
@@ -18,6 +19,7 @@ const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
 export const appActionHandlers = {
   async scaleApp({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
+    await checkAppShape(ctx, user, app.project_id, { replicas: body.replicas });
     await apps.updateApp(ctx.db, app.id, { replicas: body.replicas, stopped: 0 });
     await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.scaled', message: `${app.slug} scaled to ${body.replicas}` });
     ctx.nudge(app.id);

@@ -18,6 +18,7 @@ import { writeAppSource } from './vendors.js';
 import { deleteSource } from '../../store/app-sources.js';
 import { deleteVolume, volumeInProject } from '../../store/volumes.js';
 import { volumeNode } from '../volume-node.js';
+import { checkAppCount, checkAppShape } from '../quota.js';
 import { unmetBy, volumePin, VOLUME_PIN_REASON, type VolumeNode } from '../../runtime/swarm/volume-placement.js';
 
 export const APP_DEFAULTS = {
@@ -123,6 +124,8 @@ export const appHandlers = {
 
   async createApp({ user, body }, ctx) {
     const project = body.project ? await projectFor(ctx, user, body.project, 'developer') : await defaultProject(ctx.db, user.id);
+    await checkAppCount(ctx, user, project.id);
+    await checkAppShape(ctx, user, project.id, { replicas: body.replicas, memory: body.memory, cpu: body.cpu, placement: body.placement });
     const slug = body.slug ?? body.name;
     const ts = now();
     const row: AppRow = {
@@ -133,7 +136,8 @@ export const appHandlers = {
       image: body.image ?? null,
       replicas: body.replicas ?? APP_DEFAULTS.replicas,
       memory_mb: body.memory ?? APP_DEFAULTS.memory,
-      cpu: body.cpu ?? APP_DEFAULTS.cpu,
+      // No CPU limit unless asked for is how one app takes every core: new apps get the operator's default.
+      cpu: body.cpu ?? ctx.config.access.defaultCpu,
       port: body.port ?? APP_DEFAULTS.port,
       strategy: body.strategy ?? APP_DEFAULTS.strategy,
       health_check: JSON.stringify(body.health_check ?? APP_DEFAULTS.health_check),
@@ -168,6 +172,7 @@ export const appHandlers = {
 
   async updateApp({ user, params, body }, ctx) {
     const a = await appFor(ctx, user, params.id, 'developer');
+    await checkAppShape(ctx, user, a.project_id, { replicas: body.replicas, memory: body.memory, cpu: body.cpu, placement: body.placement });
     const patch: Partial<AppRow> = {};
     if (body.name !== undefined) patch.name = body.name;
     if (body.image !== undefined) patch.image = body.image;

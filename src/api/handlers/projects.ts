@@ -4,6 +4,7 @@ import { projectFor } from '../access.js';
 import { isUniqueViolation } from '../../store/db.js';
 import * as projects from '../../store/projects.js';
 import type { ProjectView } from '../../store/projects.js';
+import { checkProjectQuota } from '../quota.js';
 import { findUser } from '../../store/users.js';
 
 export const projectDto = (p: ProjectView) => ({
@@ -27,6 +28,7 @@ export const projectHandlers = {
   },
 
   async createProject({ user, body }, ctx) {
+    await checkProjectQuota(ctx, user);
     try {
       const id = await projects.createProject(ctx.db, user.id, body.name);
       return projectDto((await projects.findProject(ctx.db, user.id, id))!);

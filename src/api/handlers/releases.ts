@@ -6,6 +6,7 @@ import * as releases from '../../store/releases.js';
 import { buildById } from '../../store/builds.js';
 import { createRelease } from '../../domain/releases.js';
 import { maskedEnv, parseEnv } from '../../domain/env.js';
+import { checkAppShape } from '../quota.js';
 import { registryHostOf } from '../../domain/registries.js';
 import { checkHost } from '../../lib/egress.js';
 
@@ -42,6 +43,7 @@ export function releaseDto(r: releases.ReleaseRow, liveId: string | null): Relea
 export const releaseHandlers = {
   async deployApp({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
+    await checkAppShape(ctx, user, app.project_id, { replicas: body.replicas });
     if (!!body.image_id === !!body.build_id) throw badRequest('give exactly one of image_id or build_id', 'image_id');
     let image = body.image_id;
     let buildId: string | null = null;

@@ -6,6 +6,7 @@ import { appFor, appOfChild } from '../access.js';
 import { now } from '../../store/db.js';
 import * as runs from '../../store/runs.js';
 import { newId } from '../../lib/ids.js';
+import { checkCronQuota } from '../quota.js';
 import { runRoutes } from '../contract-runs.js';
 
 export function runDto(r: runs.RunRow, slug: string, version: number) {
@@ -77,6 +78,7 @@ export const runHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     const problem = cronProblem(body.schedule);
     if (problem) throw badRequest(problem, 'schedule');
+    await checkCronQuota(ctx, user, app.project_id, body.schedule);
     const row: runs.CronRow = {
       id: newId('cron'),
       app_id: app.id,

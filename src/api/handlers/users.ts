@@ -5,6 +5,7 @@ import { hashPassword } from '../../lib/crypto.js';
 import { isUniqueViolation } from '../../store/db.js';
 import * as users from '../../store/users.js';
 import { deleteSessionsOf } from '../../store/sessions.js';
+import { quotaOf, setQuota } from '../../store/quotas.js';
 import { userDto } from './auth.js';
 
 function requireAdmin(user: AuthUser) {
@@ -50,6 +51,23 @@ export const userHandlers = {
     if (body.password !== undefined) await users.deleteTokensOf(ctx.db, target.id);
     if (body.password !== undefined || body.disabled === true) await deleteSessionsOf(ctx.db, target.id);
     return userDto((await users.userById(ctx.db, target.id))!);
+  },
+
+  async getUserQuota({ user, params }, ctx) {
+    requireAdmin(user);
+    const target = await users.findUser(ctx.db, params.id);
+    if (!target) throw notFound('user', params.id);
+    const q = await quotaOf(ctx.db, ctx.config.access.quotas, target.id);
+    return { ...q.limits, overridden: q.overridden };
+  },
+
+  async setUserQuota({ user, params, body }, ctx) {
+    requireAdmin(user);
+    const target = await users.findUser(ctx.db, params.id);
+    if (!target) throw notFound('user', params.id);
+    await setQuota(ctx.db, target.id, body);
+    const q = await quotaOf(ctx.db, ctx.config.access.quotas, target.id);
+    return { ...q.limits, overridden: q.overridden };
   },
 
   async deleteUser({ user, params }, ctx) {
