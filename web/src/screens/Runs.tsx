@@ -22,7 +22,8 @@ function duration(r: { created_at: string; finished_at: string | null }) {
 
 /** One-off commands and release commands of the app: status, exit code, output; run one (no terminal: the CLI's `berth run -it` is for that). */
 export function Runs({ app, canChange }: AppProps) {
-  const list = useLoad(() => call('listRuns', { params: { id: app.id } }), [app.id]);
+  // A run's output is what the command printed, secrets included: runs are for developers (docs/security.md).
+  const list = useLoad(() => (canChange ? call('listRuns', { params: { id: app.id } }) : Promise.resolve({ items: [] })), [app.id, canChange]);
   useEvents(() => list.reload(), (e) => e.app_id === app.id && (e.kind.startsWith('run.') || e.kind.startsWith('cron.') || e.kind === 'release.command'));
   const [shown, setShown] = useState<string | null>(null);
   const [command, setCommand] = useState('');
@@ -40,6 +41,7 @@ export function Runs({ app, canChange }: AppProps) {
   return (
     <Section title="Runs">
       <p className="muted">One-off commands, release commands and scheduled runs, in containers of a release, newest first.</p>
+      {!canChange && <p className="muted">Runs and their output are shown to developers and owners of the project: commands may print secrets.</p>}
       {canChange && (
         <form onSubmit={submit} className="inline" aria-label="Run a command">
           <Field label="Command" value={command} onChange={setCommand} required placeholder="npm run migrate" field="command" error={act.error} />
