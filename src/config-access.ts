@@ -15,6 +15,8 @@ export interface AccessSettings {
   defaultCpu: number;
   /** Node labels tenants may name in placement constraints (BERTH_PLACEMENT_LABELS, comma-separated); admins may name any. */
   placementLabels: string[];
+  /** Single sign-on with an OpenID Connect provider (BERTH_OIDC_*); null: off. */
+  oidc: { issuer: string; clientId: string; clientSecret: string } | null;
 }
 
 export interface QuotaLimits {
@@ -41,6 +43,17 @@ function cores(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   return n;
 }
 
+function oidc(env: NodeJS.ProcessEnv): AccessSettings['oidc'] {
+  const issuer = env.BERTH_OIDC_ISSUER?.trim();
+  if (!issuer) return null;
+  const clientId = env.BERTH_OIDC_CLIENT_ID?.trim();
+  const clientSecret = env.BERTH_OIDC_CLIENT_SECRET;
+  if (!clientId || !clientSecret) throw new Error('BERTH_OIDC_ISSUER needs BERTH_OIDC_CLIENT_ID and BERTH_OIDC_CLIENT_SECRET');
+  const u = new URL(issuer);
+  if (u.protocol !== 'https:' && !['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) throw new Error('BERTH_OIDC_ISSUER must be an https URL');
+  return { issuer, clientId, clientSecret };
+}
+
 export function accessSettings(env: NodeJS.ProcessEnv): AccessSettings {
   return {
     login: {
@@ -61,5 +74,6 @@ export function accessSettings(env: NodeJS.ProcessEnv): AccessSettings {
       .split(',')
       .map((l) => l.trim())
       .filter(Boolean),
+    oidc: oidc(env),
   };
 }

@@ -13,7 +13,7 @@ export const AuditEntry = T.Object({
   status: T.Integer(),
   project: T.Union([T.String(), T.Null()]),
   address: T.Union([T.String(), T.Null()]),
-  credential: T.Union([T.Literal('token'), T.Literal('session'), T.Null()]),
+  credential: T.Union([T.String({ description: 'token or session (never its value)' }), T.Null()]),
 });
 
 export const auditRoutes = {

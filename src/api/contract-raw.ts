@@ -30,5 +30,7 @@ export const rawRoutes = {
   },
   gitFetch: { method: 'GET', path: '/git/{slug}.git/info/refs?service=git-upload-pack', access: 'viewer' },
   gitPush: { method: 'GET', path: '/git/{slug}.git/info/refs?service=git-receive-pack', access: 'developer' },
+  ssoStart: { method: 'GET', path: '/api/v1/session/oidc/start', access: 'public', why: 'the start of a login' },
+  ssoCallback: { method: 'GET', path: '/api/v1/session/oidc/callback', access: 'public', why: 'the provider’s answer, checked against the state this browser was given' },
   receiveWebhook: { method: 'POST', path: '/api/v1/webhooks/{id}', access: 'public', why: 'no token: the provider signs the body with the app’s webhook secret' },
 } as const satisfies Record<string, RawRouteDef>;

@@ -22,6 +22,7 @@ import { volumeRoutes } from './contract-volumes.js';
 import { runRoutes } from './contract-runs.js';
 import { addonRoutes } from './contract-addons.js';
 import { auditRoutes } from './contract-audit.js';
+import { ssoRoutes } from './contract-sso.js';
 
 export type { RouteDef } from './route-def.js';
 
@@ -54,6 +55,7 @@ export const routes = {
   ...runRoutes,
   ...addonRoutes,
   ...auditRoutes,
+  ...ssoRoutes,
 };
 
 export type Routes = typeof routes;

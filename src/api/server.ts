@@ -40,6 +40,7 @@ import { SocketGuard } from './socket-guard.js';
 import { requestForLog } from './log-redact.js';
 import { registerAudit } from './audit.js';
 import { auditHandlers } from './handlers/audit.js';
+import { registerSso, ssoHandlers } from './handlers/sso.js';
 
 /** How often open WebSockets are checked again (a revoked token or a removed member loses them within this). */
 const SOCKET_RECHECK_MS = 2000;
@@ -288,6 +289,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...runHandlers,
     ...addonHandlers,
     ...auditHandlers,
+    ...ssoHandlers,
   });
   const guard = new SocketGuard(ctx.db, ctx.log, SOCKET_RECHECK_MS);
   app.addHook('onClose', async () => guard.stop());
@@ -296,6 +298,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   await registerWebhookReceiver(app, ctx);
   registerAddonDownload(app, ctx);
   registerVolumeDownload(app, ctx);
+  registerSso(app, ctx);
   await registerWeb(app, ctx);
   return app;
 }

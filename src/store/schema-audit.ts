@@ -31,3 +31,12 @@ export interface UserQuotasTable {
   cron_min_interval_s: number | null;
   updated_at: string;
 }
+
+/** A provider account signed in through single sign-on (migration 0017c_identities). */
+export interface UserIdentitiesTable {
+  issuer: string;
+  subject: string;
+  user_id: string;
+  email: string | null;
+  created_at: string;
+}

@@ -8,7 +8,7 @@ import type {
   VendorAccountsTable,
   WebhookDeliveriesTable,
 } from './schema-integrations.js';
-import type { AuditTable, UserQuotasTable } from './schema-audit.js';
+import type { AuditTable, UserIdentitiesTable, UserQuotasTable } from './schema-audit.js';
 import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
 
 /**
@@ -25,6 +25,8 @@ export interface UsersTable {
   disabled: number;
   created_at: string;
   updated_at: string;
+  /** A verified email, from single sign-on (migration 0017c_identities). */
+  email?: string | null;
 }
 
 export interface TokensTable {
@@ -253,6 +255,7 @@ export interface Database {
   cron_jobs: CronJobsTable;
   audit_log: AuditTable;
   user_quotas: UserQuotasTable;
+  user_identities: UserIdentitiesTable;
 }
 
 export interface DomainsTable {

@@ -35,7 +35,7 @@ async function docOps(s: TestServer): Promise<DocOp[]> {
 
 // createSession is the browser's login (src/api/session.ts); Berth's CA certificate is public by
 // nature: users fetch it before they have a token.
-const PUBLIC = new Set(['login', 'createSession', 'getRouterCa', 'getRouterCaPem']);
+const PUBLIC = new Set(['login', 'createSession', 'getRouterCa', 'getRouterCaPem', 'getSso']);
 
 describe('access control', () => {
   let s: TestServer;

@@ -25,7 +25,8 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
 
   before(async () => {
     const image = await ensureTestAppImage(new DockerRuntime({}));
-    s = await startServer();
+    // A schedule every 2 s: over the default cron quota (one firing a minute).
+    s = await startServer({ env: { BERTH_QUOTA_CRON_MIN_INTERVAL_S: '1' } });
     dev = await s.newUser('dev');
     await dev.call('createProject', { body: { name: 'shop' } });
     await dev.call('createApp', { body: { name: 'web', project: 'shop' } });

@@ -7,7 +7,7 @@ import { newToken } from '../../lib/crypto.js';
 import { createSession, deleteSession, sessionFor } from '../../store/sessions.js';
 import { userById } from '../../store/users.js';
 
-const SESSION_DAYS = 7;
+export const SESSION_DAYS = 7;
 
 /** The dashboard's browser session: log in (sets the cookie), who am I (and the CSRF token), log out. */
 export const sessionHandlers = {

@@ -1,6 +1,6 @@
-import { useState, type FormEvent } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
-import { logIn } from '../api';
+import { call, logIn } from '../api';
 import { useAuth } from '../auth';
 import { ErrorText, useAction } from '../ui';
 
@@ -11,6 +11,14 @@ export function Login() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const { busy, error, run } = useAction();
+  // Single sign-on, when an admin configured a provider (BERTH_OIDC_ISSUER): a plain link, the provider's page does the rest.
+  const [sso, setSso] = useState<string | null>(null);
+  useEffect(() => {
+    call('getSso').then(
+      (r) => setSso(r.login_url),
+      () => setSso(null),
+    );
+  }, []);
   const next = params.get('next')?.startsWith('/') ? params.get('next')! : '/projects';
   if (user) return <Navigate to={next} replace />;
   const submit = (e: FormEvent) => {
@@ -37,6 +45,13 @@ export function Login() {
         </button>
         <ErrorText error={error} />
       </form>
+      {sso && (
+        <p>
+          <a href={sso} className="button">
+            Sign in with single sign-on
+          </a>
+        </p>
+      )}
     </main>
   );
 }
