@@ -163,6 +163,8 @@ describe('access control', () => {
       revokeToken: [{ params: { id: ids.token } }],
       updateUser: [{ params: { id: ids.user }, body: { disabled: true }, status: 403 }],
       deleteUser: [{ params: { id: ids.user }, status: 403 }],
+      getUserQuota: [{ params: { id: ids.user }, status: 403 }],
+      setUserQuota: [{ params: { id: ids.user }, body: { projects: 1000 }, status: 403 }],
       getProject: project.map((params) => ({ params })),
       updateProject: project.map((params) => ({ params, body: { name: 'pwned' } })),
       deleteProject: project.map((params) => ({ params })),
