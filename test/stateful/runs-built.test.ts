@@ -43,7 +43,8 @@ describe('commands in an image Berth built', () => {
   };
 
   before(async () => {
-    s = await startServer();
+    // A schedule every 2 s: over the default cron quota (one firing a minute).
+    s = await startServer({ env: { BERTH_QUOTA_CRON_MIN_INTERVAL_S: '1' } });
     dev = await s.newUser('dev');
     await dev.call('createProject', { body: { name: 'made' } });
     await dev.call('createApp', { body: { name: 'built', project: 'made', strategy: 'recreate', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
