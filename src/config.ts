@@ -104,6 +104,12 @@ export interface Config {
   domainVerify: Array<'dns' | 'http'>;
   /** Images of the managed add-ons (scripts/addons.sh makes the defaults from Debian's packages). */
   addonImages: { postgres: string; redis: string };
+  /**
+   * BERTH_SHARED_IMAGES: repositories on the engine every project may deploy (images the operator
+   * loaded for everyone), comma-separated: `team/base` (any tag of it) or `team/*` (a namespace).
+   * Empty by default: a project deploys only what it built or pulled (src/domain/image-owners.ts).
+   */
+  sharedImages: string[];
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -235,6 +241,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       postgres: env.BERTH_ADDON_POSTGRES_IMAGE?.trim() || 'berth/addon-postgres:15',
       redis: env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7',
     },
+    sharedImages: (env.BERTH_SHARED_IMAGES ?? '')
+      .split(',')
+      .map((p) => p.trim().toLowerCase())
+      .filter(Boolean),
   };
 }
 
