@@ -7,7 +7,7 @@ import type { BerthClient } from '../../src/client/index.js';
 import { run, runOk } from '../../src/lib/exec.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { uniqueSuffix } from '../support/wait.js';
-import { NODE_WEB, logText, removeImages, waitBuild } from './helpers.js';
+import { NODE_WEB, builtRepo, logText, removeImages, waitBuild } from './helpers.js';
 
 const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', GIT_CONFIG_NOSYSTEM: '1', HOME: tmpdir() };
 const git = (cwd: string, ...args: string[]) => run('git', ['-c', 'credential.helper=', ...args], { cwd, timeoutMs: 300_000, env: gitEnv });
@@ -63,7 +63,7 @@ describe('git push and git URL builds', () => {
     assert.equal(push.code, 0, out);
     assert.match(out, /remote: -----> Build #1 queued for/);
     assert.match(out, /remote: .*npm (ci|install)/);
-    assert.match(out, new RegExp(`remote: Successfully tagged berth/${a}:1`));
+    assert.match(out, new RegExp(`remote: Successfully tagged ${await builtRepo(dev, a)}:1`));
     const app = await dev.call('getApp', { params: { id: a } });
     assert.ok(out.includes(`remote: -----> Deploying: ${app.url}`), out);
     const [build] = (await dev.call('listBuilds', { params: { id: a } })).items;
