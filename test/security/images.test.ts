@@ -136,6 +136,8 @@ describe('images belong to projects; previews, vendor tokens and git URLs', () =
     await runOk('docker', ['tag', shared, ops], { timeoutMs: 30_000 });
     local.push(ops);
     const admin = s.admin;
+    // The operator works in bob's project as a member (an admin sees only projects they belong to).
+    await bob.call('addMember', { params: { id: 'pb' }, body: { username: 'admin', role: 'developer' } });
     const denied = await rejects(bob.call('deployApp', { params: { id: thief }, body: { image_id: ops } }), 400);
     assert.equal(field(denied), 'image_id');
     const r1 = await admin.call('deployApp', { params: { id: thief }, body: { image_id: ops } });
@@ -197,8 +199,9 @@ describe('images belong to projects; previews, vendor tokens and git URLs', () =
       assert.equal(done.status, 'failed');
       assert.match(done.reason ?? '', /pulling .* failed/);
       assert.match(done.reason ?? '', /unauthorized|authentication required|no basic auth|denied/i);
-      const live = (await bob.call('listReleases', { params: { id: thief } })).items.find((r) => r.status === 'live');
-      assert.ok(live && live.image !== ref, 'bob\'s app stays on its live release');
+      const rels = (await bob.call('listReleases', { params: { id: thief } })).items;
+      assert.ok(!rels.some((r) => r.status === 'live' && r.image === ref), 'bob never runs the image');
+      assert.ok(rels.some((r) => r.status === 'live'), 'bob\'s app stays on its live release');
       // Alice's next release pulls again with her account, and goes live.
       const a2 = await alice.call('setEnv', { params: { id: pulled }, body: { set: { Z: '3' } } });
       assert.equal((await releaseDone(alice, pulled, a2.release!.version)).status, 'live');
