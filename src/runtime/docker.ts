@@ -448,7 +448,8 @@ export class DockerRuntime implements Runtime {
       }
       return out;
     } finally {
-      await this.call('remove container', this.callTimeoutMs, (abortSignal) => this.api.getContainer(c.id).remove({ force: true, abortSignal }), [404]);
+      // v: the anonymous volumes an image's VOLUME lines made at create go with it.
+      await this.call('remove container', this.callTimeoutMs, (abortSignal) => this.api.getContainer(c.id).remove({ force: true, v: true, abortSignal }), [404]);
     }
   }
 
