@@ -60,3 +60,17 @@ export async function imageUse(
 export async function recordUse(db: Db, use: ImageUse, q: { projectId: string; appId: string; ref: string }): Promise<void> {
   if (use.kind === 'grant') await recordImageOwner(db, { project_id: q.projectId, image: q.ref, image_id: use.imageId, app_id: q.appId, source: 'admin' });
 }
+
+/**
+ * Whether a one-off command may run in a release's image: the project's own (a registry image only
+ * once the project pulled it itself), for a release made before these checks existed.
+ */
+export async function mayRunIn(db: Db, runtime: Pick<Runtime, 'inspectImage'>, shared: string[], q: { projectId: string; ref: string; isAdmin: boolean }): Promise<string | null> {
+  if (q.isAdmin) return null;
+  if (registryHostOf(q.ref)) {
+    const info = await runtime.inspectImage(q.ref);
+    return info && (await projectOwnsImage(db, q.projectId, q.ref, info.id)) ? null : notOurs(q.ref);
+  }
+  const use = await imageUse(db, runtime, shared, q);
+  return use.kind === 'refused' ? use.reason : null;
+}
