@@ -2,7 +2,7 @@ import type { Readable } from 'node:stream';
 import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, helperCreateOptions, MANAGED_LABEL } from './hardening.js';
-import { LABEL } from './labels.js';
+import { LABEL, containerLabels } from './labels.js';
 import { demuxLogs, demuxUntil, FrameSplitter, isStreamEnd, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
 import { needsLookup, resolveImageUser, ImageUserError, type ImageUser } from './image-user.js';
@@ -406,7 +406,7 @@ export class DockerRuntime implements Runtime {
     const known = this.users.get(image.id);
     if (known) return known;
     const need = needsLookup(image.user);
-    const files = need.passwd || need.group ? await this.imageFiles(image.id, ['/etc/passwd', '/etc/group']) : { '/etc/passwd': null, '/etc/group': null };
+    const files = need.passwd || need.group ? await this.imageFiles(image.id, image.labels ?? {}, ['/etc/passwd', '/etc/group']) : { '/etc/passwd': null, '/etc/group': null };
     const user = resolveImageUser(image.user, { passwd: files['/etc/passwd'], group: files['/etc/group'] });
     if (this.users.size > 1000) this.users.clear();
     this.users.set(image.id, user);
@@ -417,7 +417,7 @@ export class DockerRuntime implements Runtime {
    * Small text files of an image, read through the engine's archive API from a container that is
    * created and never started (nothing of the image runs); null for a file the image lacks.
    */
-  private async imageFiles<P extends string>(imageId: string, paths: P[]): Promise<Record<P, string | null>> {
+  private async imageFiles<P extends string>(imageId: string, labels: Record<string, string>, paths: P[]): Promise<Record<P, string | null>> {
     const c = await this.call('create container', this.callTimeoutMs, (abortSignal) =>
       this.api.createContainer({
         Image: imageId,
@@ -425,7 +425,8 @@ export class DockerRuntime implements Runtime {
         Cmd: [],
         User: '65534:65534',
         NetworkDisabled: true,
-        Labels: { [MANAGED_LABEL]: 'true', [LABEL.imageReader]: 'true' },
+        // Blanks Berth's labels a built image carries (berth.app, ...): the reader is no app's replica or stray.
+        Labels: containerLabels({ [LABEL.imageReader]: 'true' }, labels),
         HostConfig: { NetworkMode: 'none', CapDrop: ['ALL'], Privileged: false, Binds: [], Mounts: [] },
         abortSignal,
       }),
