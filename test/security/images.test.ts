@@ -56,7 +56,8 @@ describe('images belong to projects; previews, vendor tokens and git URLs', () =
 
   before(async () => {
     shared = await ensureTestAppImage(runtime);
-    s = await startServer();
+    // The private registry and the app's git remote are on loopback: the operator allows it (BERTH_EGRESS_ALLOW).
+    s = await startServer({ egressAllow: '127.0.0.1/32' });
     alice = await s.newUser('alice');
     bob = await s.newUser('bob');
     dave = await s.newUser('dave');
