@@ -107,6 +107,12 @@ export interface Config {
   addonImages: { postgres: string; redis: string };
   /** Login limits, quotas (src/config-access.ts). */
   access: AccessSettings;
+  /**
+   * BERTH_SHARED_IMAGES: repositories on the engine every project may deploy (images the operator
+   * loaded for everyone), comma-separated: `team/base` (any tag of it) or `team/*` (a namespace).
+   * Empty by default: a project deploys only what it built or pulled (src/domain/image-owners.ts).
+   */
+  sharedImages: string[];
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -239,6 +245,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       redis: env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7',
     },
     access: accessSettings(env),
+    sharedImages: (env.BERTH_SHARED_IMAGES ?? '')
+      .split(',')
+      .map((p) => p.trim().toLowerCase())
+      .filter(Boolean),
   };
 }
 

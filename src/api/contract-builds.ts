@@ -23,7 +23,7 @@ export const Build = T.Object({
   status: BuildStatus,
   message: Nullable(T.String()),
   builder: Nullable(T.String({ description: 'dockerfile, node, python, go or ruby' })),
-  image: T.String({ description: 'berth/<slug>:<number>' }),
+  image: T.String({ description: 'berth/<app id>:<number>' }),
   release_id: Nullable(T.String()),
   queue_position: Nullable(T.Integer({ description: '1 = next to run; null unless queued' })),
   created_by: Nullable(T.String()),

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { run, type RunResult } from '../lib/exec.js';
+import { redact } from '../lib/redact.js';
 import { SourceError } from './errors.js';
 import { EgressRefused, REFUSED, checkResolved, type EgressAllow } from '../lib/egress.js';
 
@@ -30,6 +31,10 @@ export function validateGitUrl(url: unknown): string {
       refuse('is not a valid URL');
     }
     if (!SCHEMES.has(u.protocol)) refuse(`scheme ${u.protocol.slice(0, -1)} is not allowed (use https, http, ssh or git)`);
+    // Credentials belong in a vendor account (sealed, sent only to its host), never in the URL,
+    // where they would be stored, shown and logged: a token in the user part is one too. ssh
+    // names its login user there (git@host), which is no secret; its password would be.
+    if (u.password || (u.username && u.protocol !== 'ssh:')) refuse('must not contain credentials (user or password): add a vendor account (berth vendors add) and name it in the source');
     if (!u.hostname) refuse('has no host');
     if (u.hostname.startsWith('-') || decodeURIComponent(u.username).startsWith('-')) {
       refuse('host and user must not start with "-"');
@@ -195,7 +200,4 @@ function gitEnv(url: string, credentials?: CloneOptions['credentials']): NodeJS.
   return env;
 }
 
-/** Hides a password embedded in a URL (https://user:secret@host) in text shown to users. */
-export function redact(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^/\s:@]*):[^@\s/]*@/gi, '$1:***@');
-}
+export { redact } from '../lib/redact.js';

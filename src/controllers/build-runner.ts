@@ -6,6 +6,7 @@ import { now } from '../store/db.js';
 import { buildById, lastLogSeq, transition, updateBuild, type BuildRow } from '../store/builds.js';
 import { appById, type AppRow } from '../store/apps.js';
 import { LABEL } from '../runtime/labels.js';
+import { recordImageOwner } from '../store/image-owners.js';
 import { createRelease } from '../domain/releases.js';
 import { runOk } from '../lib/exec.js';
 import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
@@ -65,7 +66,7 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
     if (dockerfile === null) throw new BuildFailure(`the Dockerfile ${prepared.dockerfile} cannot be read (missing, a link out of the source, or over 1 MB)`);
     step(log, `Building image ${build.image}`);
     if (left() <= 0) throw new BuildFailure(`timed out after ${Math.round(settings.timeoutMs / 1000)} s`);
-    await builder.build({
+    const built = await builder.build({
       buildId: build.id,
       projectId: app.project_id,
       contextDir: src,
@@ -79,6 +80,8 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
       signal,
       onLine: (line) => log.write(line),
     });
+    // The image is this project's: its apps may deploy it (by name or by id), no other project may.
+    await recordImageOwner(ctx.db, { project_id: app.project_id, image: build.image, image_id: built.imageId, app_id: app.id, source: 'build' });
     const secs = ((Date.now() - started) / 1000).toFixed(1);
     step(log, `Build succeeded in ${secs} s: ${build.image}`);
     await log.close();

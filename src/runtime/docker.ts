@@ -2,9 +2,11 @@ import type { Readable } from 'node:stream';
 import { packContext } from './build-context.js';
 import { connect, messageOf, statusOf, type ContainerInspect, type Dockerode, type ModemOptions } from './engine-api.js';
 import { hardenedCreateOptions, helperCreateOptions, MANAGED_LABEL } from './hardening.js';
-import { LABEL } from './labels.js';
+import { LABEL, containerLabels } from './labels.js';
 import { demuxLogs, demuxUntil, FrameSplitter, isStreamEnd, jsonLines, withoutResent } from './log-stream.js';
 import { freeSubnet } from './subnets.js';
+import { needsLookup, resolveImageUser, ImageUserError, type ImageUser } from './image-user.js';
+import { readTarFile } from './tar-file.js';
 import { toContainerStats } from './stats.js';
 import type {
   BuildImageOptions,
@@ -148,7 +150,7 @@ export class DockerRuntime implements Runtime {
   async createContainer(spec: ContainerSpec): Promise<string> {
     const image = await this.inspectImage(spec.image);
     if (!image) throw new Error(`image ${spec.image} is not on the engine`);
-    const body = hardenedCreateOptions(spec, image.user, image.labels);
+    const body = hardenedCreateOptions(spec, (await this.imageUser(spec.image)).runAs, image.labels);
     for (const m of spec.mounts ?? []) await this.ensureVolume(m.volume, m.labels);
     const container = await this.call('create container', this.callTimeoutMs, (abortSignal) =>
       this.api.createContainer({ ...body, abortSignal }),
@@ -393,6 +395,63 @@ export class DockerRuntime implements Runtime {
       .map((p) => Number.parseInt(p, 10))
       .filter((p) => Number.isInteger(p) && p > 0);
     return { id: raw.Id, user: raw.Config?.User ?? '', exposedPorts: ports, size: raw.Size, created: raw.Created, labels: raw.Config?.Labels ?? {} };
+  }
+
+  /** Resolved users by image content id: an image's files never change. */
+  private readonly users = new Map<string, ImageUser>();
+
+  async imageUser(ref: string): Promise<ImageUser> {
+    const image = await this.inspectImage(ref);
+    if (!image) throw new Error(`image ${ref} is not on the engine`);
+    const known = this.users.get(image.id);
+    if (known) return known;
+    const need = needsLookup(image.user);
+    const files = need.passwd || need.group ? await this.imageFiles(image.id, image.labels ?? {}, ['/etc/passwd', '/etc/group']) : { '/etc/passwd': null, '/etc/group': null };
+    const user = resolveImageUser(image.user, { passwd: files['/etc/passwd'], group: files['/etc/group'] });
+    if (this.users.size > 1000) this.users.clear();
+    this.users.set(image.id, user);
+    return user;
+  }
+
+  /**
+   * Small text files of an image, read through the engine's archive API from a container that is
+   * created and never started (nothing of the image runs); null for a file the image lacks.
+   */
+  private async imageFiles<P extends string>(imageId: string, labels: Record<string, string>, paths: P[]): Promise<Record<P, string | null>> {
+    const c = await this.call('create container', this.callTimeoutMs, (abortSignal) =>
+      this.api.createContainer({
+        Image: imageId,
+        Entrypoint: ['/berth-never-started'],
+        Cmd: [],
+        User: '65534:65534',
+        NetworkDisabled: true,
+        // Blanks Berth's labels a built image carries (berth.app, ...): the reader is no app's replica or stray.
+        Labels: containerLabels({ [LABEL.imageReader]: 'true' }, labels),
+        HostConfig: { NetworkMode: 'none', CapDrop: ['ALL'], Privileged: false, Binds: [], Mounts: [] },
+        abortSignal,
+      }),
+    );
+    try {
+      const out = {} as Record<P, string | null>;
+      for (const path of paths) {
+        const signal = AbortSignal.timeout(this.callTimeoutMs);
+        let tar: NodeJS.ReadableStream;
+        try {
+          tar = await this.streams.getContainer(c.id).getArchive({ path, abortSignal: signal });
+        } catch (err) {
+          if (statusOf(err) === 404) {
+            out[path] = null;
+            continue;
+          }
+          throw engineError('read image file', err);
+        }
+        out[path] = await readTarFile(tar, 1024 * 1024);
+      }
+      return out;
+    } finally {
+      // v: the anonymous volumes an image's VOLUME lines made at create go with it.
+      await this.call('remove container', this.callTimeoutMs, (abortSignal) => this.api.getContainer(c.id).remove({ force: true, v: true, abortSignal }), [404]);
+    }
   }
 
   async removeImage(ref: string): Promise<void> {

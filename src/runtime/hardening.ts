@@ -13,10 +13,14 @@ function volumeMount(m: { volume: string; path: string }, readOnly: boolean) {
   return { Type: 'volume', Source: m.volume, Target: m.path, ReadOnly: readOnly, VolumeOptions: { NoCopy: true } };
 }
 
-/** True when a Docker User setting ("", "root", "0", "0:0", "root:staff", ...) means uid 0. */
+/**
+ * True when a Docker User setting means uid 0 by its spelling alone ("", "root", "0", "0000",
+ * "0:0", "root:staff", ...). A name is only known from the image's /etc/passwd: callers pass the
+ * numeric user that runtime/image-user.ts resolved, and this is the last guard.
+ */
 export function isRootUser(user: string): boolean {
   const name = user.trim().split(':')[0] ?? '';
-  return name === '' || name === 'root' || name === '0';
+  return name === '' || name === 'root' || /^0+$/.test(name);
 }
 
 /**

@@ -22,6 +22,8 @@ export const LABEL = {
   volume: 'berth.volume',
   /** The short container that makes a new volume writable (its value: the volume). */
   volumeHelper: 'berth.volume-helper',
+  /** A container made (never started) only to read an image's /etc/passwd and /etc/group. */
+  imageReader: 'berth.image-reader',
 } as const;
 
 /**

@@ -130,6 +130,9 @@ export interface BuildImageOptions {
   onLine?: (line: string) => void;
 }
 
+export type { ImageUser } from './image-user.js';
+import type { ImageUser } from './image-user.js';
+
 export interface ImageInfo {
   id: string;
   /** The image's configured user; '' means root. */
@@ -196,6 +199,12 @@ export interface Runtime {
 
   /** null when the image is not present locally. */
   inspectImage(ref: string): Promise<ImageInfo | null>;
+  /**
+   * Who the image runs as, resolved to numeric ids (names from the image's own /etc/passwd and
+   * /etc/group, read without running it); uid 0 in any spelling is root. Throws ImageUserError
+   * (runtime/image-user.ts) when the image's files cannot resolve its USER.
+   */
+  imageUser(ref: string): Promise<ImageUser>;
   buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
   removeImage(ref: string): Promise<void>;
   /** Images whose labels include all of the given ones, with their tags. */

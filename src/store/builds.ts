@@ -46,7 +46,9 @@ export async function insertBuild(db: Db, b: NewBuild): Promise<BuildRow> {
           message: b.status === 'pending' ? 'waiting for the source upload' : null,
           builder: null,
           dockerfile: null,
-          image: `berth/${b.slug}:${number}`,
+          // The app's opaque id, not its slug: slugs are public and reused, so a slug-named image could
+          // be guessed by another project or collide with a deleted app's (an image belongs to a project).
+          image: `berth/${b.appId.toLowerCase()}:${number}`,
           release_id: null,
           procfile_release: null,
           created_by: b.userId,

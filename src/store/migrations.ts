@@ -348,6 +348,50 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.alterTable('apps').addColumn('placement', 'text').execute();
     },
   },
+  '0014_image_owners': {
+    async up(db: Kysely<any>) {
+      // Which project may run which image: what it built, pulled, or an admin deployed into it.
+      // image_id is the engine's content id (sha256:...), so a second name or the bare id of an
+      // image is the same image; null for rows carried over from before, matched by name only.
+      await db.schema
+        .createTable('image_owners')
+        .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+        .addColumn('image', 'text', (c) => c.notNull())
+        .addColumn('image_id', 'text')
+        .addColumn('app_id', 'text')
+        .addColumn('source', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('image_owners_pk', ['project_id', 'image'])
+        .execute();
+      await db.schema.createIndex('image_owners_id').on('image_owners').columns(['project_id', 'image_id']).execute();
+      const ts = new Date().toISOString();
+      // Every image an app of the project built. Releases are not carried over: one made before
+      // this check may run another project's image, and must not make it the project's.
+      const built = await db
+        .selectFrom('builds')
+        .innerJoin('apps', 'apps.id', 'builds.app_id')
+        .select(['apps.project_id as project_id', 'builds.image as image', 'builds.app_id as app_id'])
+        .where('builds.status', '=', 'succeeded')
+        .execute();
+      // Images admins deployed stay usable by the project (a rollback to them, a config change).
+      const granted = await db
+        .selectFrom('releases')
+        .innerJoin('apps', 'apps.id', 'releases.app_id')
+        .innerJoin('users', 'users.id', 'releases.created_by')
+        .select(['apps.project_id as project_id', 'releases.image as image', 'releases.app_id as app_id'])
+        .where('users.is_admin', '=', 1)
+        .execute();
+      const seen = new Set<string>();
+      for (const [rows, source] of [[built, 'build'], [granted, 'admin']] as const) {
+        for (const r of rows as { project_id: string; image: string; app_id: string }[]) {
+          const key = `${r.project_id} ${r.image}`;
+          if (seen.has(key)) continue;
+          seen.add(key);
+          await db.insertInto('image_owners').values({ project_id: r.project_id, image: r.image, image_id: null, app_id: r.app_id, source, created_at: ts }).execute();
+        }
+      }
+    },
+  },
   '0008_stateful': {
     async up(db: Kysely<any>) {
       // Named engine volumes owned by a project; the engine volume is made on first mount.

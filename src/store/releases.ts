@@ -53,11 +53,11 @@ export function previousLiveRelease(db: Db, appId: string, beforeVersion?: numbe
   return q.orderBy('version', 'desc').executeTakeFirst();
 }
 
-/** The target goes live; the release that was live is superseded (or rolled back from), and the app records it. */
-export async function markLive(db: Db, appId: string, target: ReleaseRow) {
+/** The target goes live (its reason: a note such as a root user replaced, or none); the release that was live is superseded (or rolled back from), and the app records it. */
+export async function markLive(db: Db, appId: string, target: ReleaseRow, note: string | null = null) {
   const ts = now();
   await db.transaction().execute(async (tx) => {
-    await tx.updateTable('releases').set({ status: 'live', reason: null, updated_at: ts }).where('id', '=', target.id).execute();
+    await tx.updateTable('releases').set({ status: 'live', reason: note, updated_at: ts }).where('id', '=', target.id).execute();
     await tx
       .updateTable('releases')
       .set({ status: target.description.startsWith('Rollback to') ? 'rolled-back' : 'superseded', updated_at: ts })

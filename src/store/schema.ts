@@ -203,7 +203,7 @@ export interface BuildsTable {
   builder: string | null;
   /** The Dockerfile that was built (generated, or the source's own). */
   dockerfile: string | null;
-  /** berth/<slug>:<number> */
+  /** berth/<app id>:<number> (berth/<slug>:<number> before 0014) */
   image: string;
   release_id: string | null;
   created_by: string | null;
@@ -256,6 +256,7 @@ export interface Database {
   audit_log: AuditTable;
   user_quotas: UserQuotasTable;
   user_identities: UserIdentitiesTable;
+  image_owners: ImageOwnersTable;
 }
 
 export interface DomainsTable {
@@ -362,5 +363,17 @@ export interface CronJobsTable {
   timeout_s: number;
   /** The last firing acted on (run, skipped or reported missed); null: none yet. */
   last_fired_at: string | null;
+  created_at: string;
+}
+
+/** An image a project may run (migration 0014_image_owners). */
+export interface ImageOwnersTable {
+  project_id: string;
+  /** The reference it was built, pulled or deployed by. */
+  image: string;
+  /** The engine's content id; null on rows carried over from before 0014 (matched by name). */
+  image_id: string | null;
+  app_id: string | null;
+  source: 'build' | 'pull' | 'admin';
   created_at: string;
 }

@@ -6,7 +6,7 @@ import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
 import { ENGINES, startServer, type TestServer } from '../support/server.js';
 import { viaRouter } from '../support/load.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
-import { NODE_WEB, buildArchive, collectWs, logText, rejects, removeImages, tarGz, upload, waitBuild } from './helpers.js';
+import { NODE_WEB, buildArchive, builtRepo, collectWs, logText, rejects, removeImages, tarGz, upload, waitBuild } from './helpers.js';
 
 /** Archive builds through the API on both databases: the happy path, refusals and access rules. */
 for (const engine of ENGINES) {
@@ -37,7 +37,7 @@ for (const engine of ENGINES) {
       const queued = await buildArchive(dev, slug, archive);
       assert.equal(queued.status, 'queued');
       assert.equal(queued.number, 1);
-      assert.equal(queued.image, `berth/${slug}:1`);
+      assert.equal(queued.image, `${await builtRepo(dev, slug)}:1`);
       const b = await waitBuild(dev, queued.id);
       const log = await logText(dev, b.id);
       assert.equal(b.status, 'succeeded', `${b.message}\n${log}`);
@@ -58,7 +58,7 @@ for (const engine of ENGINES) {
       const rel = await dev.call('listReleases', { params: { id: slug } });
       const mine = rel.items.find((r) => r.id === built);
       assert.ok(mine, 'the release of the build exists');
-      assert.equal(mine.image, `berth/${slug}:1`);
+      assert.equal(mine.image, `${await builtRepo(dev, slug)}:1`);
       assert.match(mine.description, /^Build #1/);
       const app = await waitFor('the rollout', async () => {
         const a = await dev.call('getApp', { params: { id: slug } });
@@ -74,7 +74,7 @@ for (const engine of ENGINES) {
       // The same build deployed again by its id makes a new release of its image; another app cannot use it.
       const again = await dev.call('deployApp', { params: { id: slug }, body: { build_id: b.id } });
       assert.equal(again.build_id, b.id);
-      assert.equal(again.image, `berth/${slug}:1`);
+      assert.equal(again.image, `${await builtRepo(dev, slug)}:1`);
       await dev.call('createApp', { body: { name: `${slug}-other` } });
       await assert.rejects(dev.call('deployApp', { params: { id: `${slug}-other` }, body: { build_id: b.id } }), /not found/);
 

@@ -7,7 +7,7 @@ import type { BerthClient } from '../../src/client/index.js';
 import { run, runOk } from '../../src/lib/exec.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { uniqueSuffix } from '../support/wait.js';
-import { NODE_WEB, logText, removeImages, waitBuild } from './helpers.js';
+import { NODE_WEB, builtRepo, logText, removeImages, waitBuild } from './helpers.js';
 
 const gitEnv = { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', GIT_CONFIG_NOSYSTEM: '1', HOME: tmpdir() };
 const git = (cwd: string, ...args: string[]) => run('git', ['-c', 'credential.helper=', ...args], { cwd, timeoutMs: 300_000, env: gitEnv });
@@ -63,7 +63,7 @@ describe('git push and git URL builds', () => {
     assert.equal(push.code, 0, out);
     assert.match(out, /remote: -----> Build #1 queued for/);
     assert.match(out, /remote: .*npm (ci|install)/);
-    assert.match(out, new RegExp(`remote: Successfully tagged berth/${a}:1`));
+    assert.match(out, new RegExp(`remote: Successfully tagged ${await builtRepo(dev, a)}:1`));
     const app = await dev.call('getApp', { params: { id: a } });
     assert.ok(out.includes(`remote: -----> Deploying: ${app.url}`), out);
     const [build] = (await dev.call('listBuilds', { params: { id: a } })).items;
@@ -93,8 +93,15 @@ describe('git push and git URL builds', () => {
     }
   });
 
-  test("a git URL build clones another app's remote over smart HTTP, records the commit and hides the token", async () => {
-    const created = await dev.call('createGitBuild', { params: { id: b }, body: { repo_url: remote(a, dev.opts.token), branch: 'main' } });
+  test("a git URL build clones another app's remote over smart HTTP with a vendor account, records the commit and hides the token", async () => {
+    // A token inside the URL is refused: credentials live in vendor accounts only.
+    await assert.rejects(
+      dev.call('createGitBuild', { params: { id: b }, body: { repo_url: remote(a, dev.opts.token), branch: 'main' } }),
+      (e: { status: number; details?: { field: string } }) => e.status === 400 && e.details?.field === 'repo_url',
+    );
+    const v = await dev.call('createVendor', { body: { vendor: 'gitlab', host: new URL(s.url).host, token: dev.opts.token!, username: 'git' } });
+    await dev.call('setAppSource', { params: { id: b }, body: { repo_url: remote(a), branch: 'main', vendor: v.id } });
+    const created = await dev.call('buildAppSource', { params: { id: b } });
     assert.equal(created.source, 'git');
     assert.ok(!created.repo_url!.includes(dev.opts.token!), 'the token never comes back');
     const done = await waitBuild(dev, created.id);
@@ -107,7 +114,8 @@ describe('git push and git URL builds', () => {
     assert.equal(done.release_id, null);
 
     // A branch that does not exist fails the build with git's reason.
-    const missing = await waitBuild(dev, (await dev.call('createGitBuild', { params: { id: b }, body: { repo_url: remote(a, dev.opts.token), branch: 'nope' } })).id);
+    await dev.call('setAppSource', { params: { id: b }, body: { repo_url: remote(a), branch: 'nope' } });
+    const missing = await waitBuild(dev, (await dev.call('buildAppSource', { params: { id: b } })).id);
     assert.equal(missing.status, 'failed');
     assert.match(missing.message!, /nope/);
   });

@@ -57,9 +57,20 @@ export async function upload(
 }
 
 /** Creates a build, uploads the archive and returns the queued build. */
+/** Built images are named by the app's opaque id (berth/<app id>:<n>); the slugs tests know them by. */
+const repos = new Map<string, string>();
+
+/** The repository of an app's built images (berth/<app id>), remembered for removeImages. */
+export async function builtRepo(c: BerthClient, slug: string): Promise<string> {
+  const repo = `berth/${(await c.call('getApp', { params: { id: slug } })).id.toLowerCase()}`;
+  repos.set(slug, repo);
+  return repo;
+}
+
 export async function buildArchive(c: BerthClient, app: string, archive: Buffer): Promise<Build> {
   const b = await c.call('createBuild', { params: { id: app } });
   assert.equal(b.status, 'pending');
+  repos.set(b.app.slug, b.image.split(':')[0]);
   const up = await upload(c, b.id, archive);
   assert.equal(up.status, 200, JSON.stringify(up.json));
   return up.json as Build;
@@ -138,10 +149,12 @@ export async function rejects(p: Promise<unknown>, status: number): Promise<ApiE
   assert.fail(`expected HTTP ${status}, but the call succeeded`);
 }
 
-/** Removes the images builds of these apps made (berth/<slug>:<n>). */
+/** Removes the images builds of these apps made (berth/<app id>:<n>, for apps builtRepo or buildArchive saw). */
 export async function removeImages(slugs: string[]) {
   for (const slug of slugs) {
-    const ids = (await run('docker', ['image', 'ls', '-q', '--filter', `reference=berth/${slug}`], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
+    const repo = repos.get(slug);
+    if (!repo) continue;
+    const ids = (await run('docker', ['image', 'ls', '-q', '--filter', `reference=${repo}`], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
     if (ids.length) await run('docker', ['rmi', '-f', ...new Set(ids)], { timeoutMs: 60_000 });
   }
 }

@@ -193,6 +193,9 @@ export class FakeRuntime implements Runtime {
   async inspectImage(): Promise<ImageInfo | null> {
     return { id: 'sha256:fake', user: '', exposedPorts: [] };
   }
+  async imageUser() {
+    return { declared: '', runAs: '65534:65534', root: true };
+  }
   async buildImage(_opts: BuildImageOptions): Promise<ImageInfo> {
     throw new Error('the fake runtime does not build');
   }

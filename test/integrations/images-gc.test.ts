@@ -4,7 +4,7 @@ import type { BerthClient } from '../../src/client/index.js';
 import { runOk } from '../../src/lib/exec.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
-import { buildArchive, logText, removeImages, tarGz, waitBuild } from '../builds/helpers.js';
+import { buildArchive, builtRepo, logText, removeImages, tarGz, waitBuild } from '../builds/helpers.js';
 
 const SERVE = (v: number) =>
   `import os, http.server\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(b"v${v}\\n")\nhttp.server.HTTPServer(("", int(os.environ["PORT"])), H).serve_forever()\n`;
@@ -19,8 +19,9 @@ describe('image garbage collection across 15 deploys', () => {
   let s: TestServer;
   let dev: BerthClient;
   const slug = `gc-${uniqueSuffix()}`;
+  let repo = '';
   const onEngine = async () =>
-    (await runOk('docker', ['image', 'ls', '--format', '{{.Tag}}', `berth/${slug}`], { timeoutMs: 30_000 })).stdout
+    (await runOk('docker', ['image', 'ls', '--format', '{{.Tag}}', repo], { timeoutMs: 30_000 })).stdout
       .split('\n')
       .filter(Boolean)
       .map(Number)
@@ -36,6 +37,7 @@ describe('image garbage collection across 15 deploys', () => {
     s = await startServer({ env: { BERTH_IMAGE_KEEP: '3' } });
     dev = await s.newUser('dev');
     await dev.call('createApp', { body: { name: slug } });
+    repo = await builtRepo(dev, slug);
   });
   after(async () => {
     await s?.destroy();
@@ -52,25 +54,25 @@ describe('image garbage collection across 15 deploys', () => {
     const listed = await dev.call('listImages', { query: { app: slug } });
     assert.equal(listed.keep_releases, 3);
     assert.equal(listed.items.length, 15);
-    const v15 = listed.items.find((i) => i.image === `berth/${slug}:15`)!;
+    const v15 = listed.items.find((i) => i.image === `${repo}:15`)!;
     assert.deepEqual([v15.source, v15.build?.number, v15.releases, v15.live, v15.kept, v15.present], ['build', 15, [15], true, true, true]);
     assert.ok(v15.size! > 0);
     assert.equal(listed.items.filter((i) => i.kept).length, 3);
 
     const pruned = await dev.call('pruneImages', { body: { app: slug } });
-    assert.deepEqual(pruned.removed.map((r) => r.image).sort(), Array.from({ length: 12 }, (_, i) => `berth/${slug}:${i + 1}`).sort());
+    assert.deepEqual(pruned.removed.map((r) => r.image).sort(), Array.from({ length: 12 }, (_, i) => `${repo}:${i + 1}`).sort());
     assert.deepEqual(await onEngine(), [13, 14, 15]);
 
     // Roll back to v14: v16 runs v14's image; the last 3 releases are v14..v16, v15 is the rollback target, v13 goes.
     const rb = await dev.call('rollbackApp', { params: { id: slug }, body: { release: 14 } });
     await live(rb.version);
     const again = await dev.call('pruneImages', { body: { app: slug } });
-    assert.deepEqual(again.removed.map((r) => r.image), [`berth/${slug}:13`]);
+    assert.deepEqual(again.removed.map((r) => r.image), [`${repo}:13`]);
     assert.ok(again.freed_bytes >= 0);
     assert.deepEqual(await onEngine(), [14, 15]);
     assert.deepEqual((await dev.call('pruneImages', {body: { app: slug } })).removed, []);
     const after = await dev.call('listImages', { query: { app: slug } });
-    assert.deepEqual(after.items.filter((i) => i.present).map((i) => i.image).sort(), [`berth/${slug}:14`, `berth/${slug}:15`]);
-    assert.deepEqual(after.items.find((i) => i.image === `berth/${slug}:14`)!.releases, [14, 16]);
+    assert.deepEqual(after.items.filter((i) => i.present).map((i) => i.image).sort(), [`${repo}:14`, `${repo}:15`]);
+    assert.deepEqual(after.items.find((i) => i.image === `${repo}:14`)!.releases, [14, 16]);
   });
 });

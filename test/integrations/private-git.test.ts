@@ -9,7 +9,7 @@ import { run, runOk } from '../../src/lib/exec.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { viaRouter } from '../support/load.js';
-import { logText, rejects, removeImages, waitBuild } from '../builds/helpers.js';
+import { builtRepo, logText, rejects, removeImages, waitBuild } from '../builds/helpers.js';
 import { payload, signed } from './fixtures.js';
 
 const field = (e: { details?: unknown }) => (e.details as { field?: string } | undefined)?.field;
@@ -272,7 +272,7 @@ describe('private repositories and push webhooks', () => {
     await waitFor('the preview app to go', async () => (await dev.call('getApp', { params: { id: preview } }).then(() => false, () => true)), { timeoutMs: 30_000 });
     await waitFor('its containers and images to go', async () => {
       const ctrs = (await runOk('docker', ['ps', '-aq', '--filter', `label=berth.app=${app.id}`], { timeoutMs: 30_000 })).stdout.trim();
-      const imgs = (await runOk('docker', ['image', 'ls', '-q', `berth/${preview}`], { timeoutMs: 30_000 })).stdout.trim();
+      const imgs = (await runOk('docker', ['image', 'ls', '-q', `berth/${app.id.toLowerCase()}`], { timeoutMs: 30_000 })).stdout.trim();
       return ctrs === '' && imgs === '';
     }, { timeoutMs: 60_000, intervalMs: 250 });
   });
@@ -298,7 +298,7 @@ describe('private repositories and push webhooks', () => {
       const bytes = readFileSync(join(s.dataDir, f));
       for (const n of needles) assert.ok(!bytes.includes(n), `${f} holds the token`);
     }
-    const images = (await runOk('docker', ['image', 'ls', '-q', '--filter', `reference=berth/${site}`], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
+    const images = (await runOk('docker', ['image', 'ls', '-q', '--filter', `reference=${await builtRepo(dev, site)}`], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
     assert.ok(images.length >= 1);
     assert.equal(await streamContains('docker', ['save', ...new Set(images)], needles), false, 'an image holds the token');
   });

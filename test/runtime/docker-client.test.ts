@@ -43,7 +43,7 @@ test('a refused connection is an error, not a hang', async () => {
 });
 
 test('only uid 0 counts as root, however it is written', () => {
-  for (const u of ['', 'root', '0', '0:0', 'root:root', '0:1000', ' root ']) assert.equal(isRootUser(u), true, u);
+  for (const u of ['', 'root', '0', '0:0', 'root:root', '0:1000', ' root ', '0000', '00:00']) assert.equal(isRootUser(u), true, u);
   for (const u of ['1000', 'node', '1000:0', 'app:app', '65534:65534']) assert.equal(isRootUser(u), false, u);
 });
 

@@ -96,9 +96,9 @@ describe('secrets stay secret', () => {
     assert.equal(b.status, 'succeeded', log);
     assert.match(log, /seen-key=unset seen-plain=unset/);
     assert.ok(!log.includes(SECRET));
-    const image = await dockerInspect(`berth/${slug}:${b.number}`);
+    const image = await dockerInspect(b.image);
     assert.ok(!JSON.stringify(image.Config).includes(SECRET));
-    const history = await runOk('docker', ['history', '--no-trunc', `berth/${slug}:${b.number}`], { timeoutMs: 30_000 });
+    const history = await runOk('docker', ['history', '--no-trunc', b.image], { timeoutMs: 30_000 });
     assert.ok(!history.stdout.includes(SECRET));
     assert.ok(!JSON.stringify(await dev.call('getBuild', { params: { id: b.id } })).includes(SECRET));
     assert.ok(!s.output().includes(SECRET));

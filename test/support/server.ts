@@ -151,6 +151,9 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     LOG_LEVEL: process.env.BERTH_TEST_LOG_LEVEL ?? 'info',
     // As scripts/up.sh starts it (glibc reads this at process start).
     MALLOC_MMAP_THRESHOLD_: '131072',
+    // The images the suites load by hand (test/support/images.ts) are the operator's, shared with every
+    // project, as an operator would share a base image; what projects build or pull stays theirs.
+    BERTH_SHARED_IMAGES: 'berth-test/*',
     ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: '' }),
     BERTH_EGRESS_ALLOW: opts.egressAllow ?? '',
     // Custom-domain TXT checks ask a DNS server on this machine only: a closed port unless a test starts one.

@@ -15,6 +15,7 @@ import { ReadCache } from '../read-cache.js';
 import { createRelease } from '../../domain/releases.js';
 import { MountError, resolveMounts, type ReleaseMount } from '../../domain/volumes.js';
 import { writeAppSource } from './vendors.js';
+import { checkImageUse } from './image-use.js';
 import { deleteSource } from '../../store/app-sources.js';
 import { deleteVolume, volumeInProject } from '../../store/volumes.js';
 import { volumeNode } from '../volume-node.js';
@@ -159,6 +160,7 @@ export const appHandlers = {
       throw conflict(`slug "${slug}" is reserved: ${slug}.${ctx.config.routerDomain} is where this Berth's dashboard is served`, 'slug');
     }
     if (await apps.appBySlug(ctx.db, slug)) throw conflict(`slug "${slug}" is taken`, 'slug');
+    if (row.image) await checkImageUse(ctx, user, row, row.image, 'image');
     await uniqueApp(ctx, project.id, row.name, slug, () => apps.insertApp(ctx.db, row));
     ctx.nudge(row.id);
     const created = (await apps.findApp(ctx.db, user.id, row.id))!;
@@ -175,6 +177,7 @@ export const appHandlers = {
     await checkAppShape(ctx, user, a.project_id, { replicas: body.replicas, memory: body.memory, cpu: body.cpu, placement: body.placement });
     const patch: Partial<AppRow> = {};
     if (body.name !== undefined) patch.name = body.name;
+    if (body.image !== undefined && body.image !== null && body.image !== a.image) await checkImageUse(ctx, user, a, body.image, 'image');
     if (body.image !== undefined) patch.image = body.image;
     imageEgress(ctx, body.image);
     if (body.replicas !== undefined) patch.replicas = body.replicas;

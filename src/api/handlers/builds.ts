@@ -10,6 +10,7 @@ import type { BuildRow } from '../../store/builds.js';
 import { now } from '../../store/db.js';
 import { run } from '../../lib/exec.js';
 import { SourceError, validateRef } from '../../builder/index.js';
+import { redact } from '../../lib/redact.js';
 import { bareRepo, buildDir } from '../../config.js';
 import { buildDto, buildFor, gitTarget, oneBuildDto } from './build-common.js';
 import { registerUpload } from './build-upload.js';
@@ -37,7 +38,7 @@ export const buildHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     const { repoUrl, branch } = gitTarget(body.repo_url, body.branch, ctx.config.egressAllow);
     const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'git', status: 'queued', repoUrl, branch, userId: user.id });
-    return queued(ctx, app, b, `${repoUrl} ${branch}`);
+    return queued(ctx, app, b, `${redact(repoUrl)} ${branch}`);
   },
 
   async createPushBuild({ user, params, body }, ctx) {

@@ -22,12 +22,36 @@ export function previewSlug(parent: string, n: number): string {
   return `${parent.slice(0, 63 - suffix.length).replace(/-+$/, '')}${suffix}`;
 }
 
-/** The parent's config, with its secret config vars only when the source says so. */
-function previewRow(parent: AppRow, slug: string, withSecrets: boolean): AppRow {
+/**
+ * The parent's config for a pull request's code, which anyone who can open a request wrote: no
+ * volumes (production data), no release command of the parent's (it would run the request's code
+ * as a migration), secret config vars only when the source's owner opted in (preview_secrets),
+ * and the parent's placement only when it has no volumes (it pins the app to their node then).
+ */
+export function previewRow(parent: AppRow, slug: string, withSecrets: boolean): AppRow {
   const env = parseEnv(parent.env);
   const kept: StoredEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => withSecrets || !v.s));
+  const hasVolumes = (JSON.parse(parent.volumes) as unknown[]).length > 0;
   const ts = now();
-  return { ...parent, id: newId('app'), name: slug, slug, image: null, replicas: 1, env: JSON.stringify(kept), release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts };
+  return {
+    ...parent,
+    id: newId('app'),
+    name: slug,
+    slug,
+    image: null,
+    replicas: 1,
+    env: JSON.stringify(kept),
+    volumes: '[]',
+    release_command: null,
+    placement: hasVolumes ? null : parent.placement,
+    release_id: null,
+    live_release_id: null,
+    stopped: 0,
+    restart_seq: 0,
+    auto_deploy: 1,
+    created_at: ts,
+    updated_at: ts,
+  };
 }
 
 /**

@@ -9,6 +9,7 @@ import { maskedEnv, parseEnv } from '../../domain/env.js';
 import { checkAppShape } from '../quota.js';
 import { registryHostOf } from '../../domain/registries.js';
 import { checkHost } from '../../lib/egress.js';
+import { checkImageUse } from './image-use.js';
 
 type Release = RouteOutput<'getRelease'>;
 
@@ -56,10 +57,9 @@ export const releaseHandlers = {
     }
     const registry = body.image_id ? registryHostOf(body.image_id) : null;
     if (registry) checkHost(registry.replace(/:\d+$/, ''), 'image_id', ctx.config.egressAllow);
-    // An image on a registry host is pulled by the app controller (with the caller's registry account); others must be here.
-    if (!registryHostOf(image!) && !(await ctx.runtime.inspectImage(image!))) {
-      throw badRequest(`image "${image}" is not present on the Docker Engine (images from a registry name its host: registry.example.com/team/app:1)`, 'image_id');
-    }
+    // An image on a registry host is pulled by the app controller (with the caller's registry account);
+    // others must be on the engine and the project's (a build of its own is).
+    if (!buildId) await checkImageUse(ctx, user, app, image!, 'image_id');
     const row = body.replicas !== undefined ? { ...app, replicas: body.replicas } : app;
     const release = await createRelease(ctx.db, ctx.events, row, {
       image: image!,
@@ -95,9 +95,11 @@ export const releaseHandlers = {
       from = await releases.previousLiveRelease(ctx.db, app.id, live?.version);
       if (!from) throw conflict(`${app.slug} has no earlier live release to roll back to`, 'release');
     }
-    if (!(await ctx.runtime.inspectImage(from.image))) {
+    if (!registryHostOf(from.image) && !(await ctx.runtime.inspectImage(from.image))) {
       throw conflict(`the image of v${from.version} (${from.image}) is no longer on the engine`, 'release');
     }
+    // A release of this app may predate the ownership check (or run a shared image since unshared).
+    await checkImageUse(ctx, user, app, from.image, 'release');
     const row = await createRelease(ctx.db, ctx.events, app, {
       image: from.image,
       // A rollback restores code and config; the scale stays what it is now, as with Heroku's formation.

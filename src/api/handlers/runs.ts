@@ -8,6 +8,9 @@ import * as runs from '../../store/runs.js';
 import { newId } from '../../lib/ids.js';
 import { checkCronQuota } from '../quota.js';
 import { runRoutes } from '../contract-runs.js';
+import { releaseById } from '../../store/releases.js';
+import { mayRunIn } from '../../domain/image-owners.js';
+import { HttpError } from '../errors.js';
 
 export function runDto(r: runs.RunRow, slug: string, version: number) {
   return {
@@ -60,6 +63,9 @@ export const runHandlers = {
   async runCommand({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
     if (!app.live_release_id) throw conflict(`app "${app.slug}" has no live release to run a command in: deploy it first`, 'id');
+    const live = await releaseById(ctx.db, app.live_release_id);
+    const refused = live && (await mayRunIn(ctx.db, ctx.runtime, ctx.config.sharedImages, { projectId: app.project_id, ref: live.image, isAdmin: user.is_admin }));
+    if (refused) throw new HttpError(400, 'image_refused', `cannot run a command in the live release v${live!.version}: ${refused}`, { field: 'id' });
     const id = newId('run');
     const row = runs.newRun(id, app, app.live_release_id, 'run', body.command, body.timeout_s ?? 3600, { created_by: user.id, tty: body.tty ? 1 : 0 });
     await runs.insertRun(ctx.db, row);

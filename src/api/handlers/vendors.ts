@@ -16,6 +16,7 @@ import { newId } from '../../lib/ids.js';
 import { repoProblem, vendorHost, vendorProblem, vendorUser } from '../../domain/vendors.js';
 import { gitTarget, oneBuildDto } from './build-common.js';
 import { checkHost } from '../../lib/egress.js';
+import { redact } from '../../lib/redact.js';
 import type { AppSourceInput } from '../schemas.js';
 
 export const vendorDto = (v: VendorRow): RouteOutput<'createVendor'> => ({
@@ -34,7 +35,7 @@ export const newWebhookSecret = () => randomBytes(24).toString('hex');
 async function sourceDto(ctx: ApiContext, req: FastifyRequest, s: AppSourceRow): Promise<RouteOutput<'getAppSource'>> {
   const v = s.vendor_id ? await vendors.vendorById(ctx.db, s.vendor_id) : undefined;
   return {
-    repo_url: s.repo_url,
+    repo_url: redact(s.repo_url),
     branch: s.branch,
     vendor: v ? vendorDto(v) : null,
     webhook_url: webhookUrl(req, s.app_id),
@@ -84,6 +85,15 @@ export async function writeAppSource(ctx: ApiContext, user: AuthUser, app: { id:
         ? null
         : await ownVendor(ctx, user, body.vendor, 'vendor'),
   );
+  // A vendor token is bound to the repository it was set for: pointing the source at another one
+  // would clone that with the token of someone who never agreed to it. Only the account's owner
+  // (or an admin, who may name any account) moves it; others name their own account or none.
+  if (body.vendor === undefined && vendor && existing && existing.repo_url !== repoUrl && vendor.owner_id !== user.id && !user.is_admin) {
+    throw badRequest(
+      `${prefix}repo_url cannot change while the source uses ${vendor.username}'s ${vendor.vendor} account (it was authorised for ${redact(existing.repo_url)}): only its owner may point it elsewhere; name your own account (vendor) or none (vendor: null)`,
+      `${prefix}repo_url`,
+    );
+  }
   const problem = repoProblem(repoUrl, vendor);
   if (problem) throw badRequest(`${prefix}repo_url ${problem}`, `${prefix}repo_url`);
   await sources.upsertSource(ctx.db, {
@@ -95,7 +105,7 @@ export async function writeAppSource(ctx: ApiContext, user: AuthUser, app: { id:
     previews: body.previews === undefined ? (existing?.previews ?? 0) : body.previews ? 1 : 0,
     preview_secrets: body.preview_secrets === undefined ? (existing?.preview_secrets ?? 0) : body.preview_secrets ? 1 : 0,
   });
-  await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.source', message: `source of ${app.slug} set to ${repoUrl} (${branch})${vendor ? ` with the ${vendor.vendor} account` : ''}` });
+  await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.source', message: `source of ${app.slug} set to ${redact(repoUrl)} (${branch})${vendor ? ` with the ${vendor.vendor} account` : ''}` });
 }
 
 export const vendorHandlers = {
@@ -148,7 +158,7 @@ export const vendorHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     const s = await appSource(ctx, app.id, app.slug);
     const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'git', status: 'queued', repoUrl: s.repo_url, branch: s.branch, vendorId: s.vendor_id, userId: user.id });
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'build.queued', message: `build #${b.number} queued (${s.repo_url} ${s.branch})`, data: { build: b.number, build_id: b.id } });
+    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'build.queued', message: `build #${b.number} queued (${redact(s.repo_url)} ${s.branch})`, data: { build: b.number, build_id: b.id } });
     ctx.nudgeBuilds();
     return oneBuildDto(ctx, b, app.slug);
   },

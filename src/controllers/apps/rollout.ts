@@ -33,10 +33,10 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
     for (const r of await rows.containersOfApp(k.db, app.id)) {
       if (r.release_id !== target.id && r.release_id !== app.live_release_id) await retire(k, r);
     }
-    await ensureImage(k, app, target);
+    const note = await ensureImage(k, app, target);
     await releasePhase(k, app, target, cfg);
     await STRATEGIES[cfg.strategy](k, app, target, cfg);
-    await goLive(k, app, target);
+    await goLive(k, app, target, note);
   } catch (err) {
     if (err instanceof Superseded) {
       await setReleaseStatus(k.db, target.id, 'superseded', 'a newer deploy replaced it before it went live');
@@ -47,8 +47,8 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
   }
 }
 
-async function goLive(k: AppKit, app: AppRow, target: ReleaseRow): Promise<void> {
-  await markLive(k.db, app.id, target);
+async function goLive(k: AppKit, app: AppRow, target: ReleaseRow, note: string | null): Promise<void> {
+  await markLive(k.db, app.id, target, note);
   await event(k, app, 'release.live', `v${target.version} is live`, { release: target.version });
   // Remove what the new release replaced (blue-green keeps the previous set stopped, for a fast rollback).
   await converge(k, { ...app, live_release_id: target.id }, target);

@@ -147,7 +147,8 @@ export class SwarmRuntime implements Runtime {
         })
       : null;
     const placed = await this.withVolumes(published ? { ...spec, image: published.image } : spec);
-    const body = replicaService(placed, image?.user ?? '', this.opts.stopGraceS);
+    // Resolved to numeric ids on this engine: the nodes run the same image, with the same files.
+    const body = replicaService(placed, image ? (await this.local.imageUser(spec.image)).runAs : '', this.opts.stopGraceS);
     try {
       const res = await this.api.createService(published?.auth, { ...body, abortSignal: this.signal() });
       return res.id;
@@ -343,6 +344,10 @@ export class SwarmRuntime implements Runtime {
 
   inspectImage(ref: string) {
     return this.local.inspectImage(ref);
+  }
+
+  imageUser(ref: string) {
+    return this.local.imageUser(ref);
   }
 
   buildImage(opts: BuildImageOptions) {
