@@ -72,7 +72,8 @@ describe('private repositories and push webhooks', () => {
 
   before(async () => {
     // The git server under test listens on loopback: allowed for this test only.
-    s = await startServer({ egressAllow: '127.0.0.1/32' });
+    // The dashboard is also served at the name request #8's preview would get: that preview is refused.
+    s = await startServer({ egressAllow: '127.0.0.1/32', env: { BERTH_CONTROL_HOSTS: `localhost,${site}-pr-8.localhost` } });
     dev = await s.newUser('dev');
     other = await s.newUser('other');
     await dev.call('createApp', { body: { name: repo, auto_deploy: false } });
@@ -277,6 +278,14 @@ describe('private repositories and push webhooks', () => {
     }, { timeoutMs: 60_000, intervalMs: 250 });
   });
 
+
+  test("a pull request whose preview would take the dashboard's name is refused, and no app is made", async () => {
+    const body = payload('github-pull-request', 'feature', heads.at(-1), { number: 8, action: 'opened' });
+    const r = await deliver(signed('github', 'pull_request', body, hook.secret, 'pr-8-open'), body);
+    assert.equal(r.status, 409, JSON.stringify(r.json));
+    assert.match(r.json.error.message, /reserved for this Berth's dashboard/);
+    await assert.rejects(dev.call('getApp', { params: { id: `${site}-pr-8` } }));
+  });
   test('the token appears in no response, build log, server log, database file or image', async () => {
     const needles = [secretToken, Buffer.from(`git:${secretToken}`).toString('base64')];
     const responses = JSON.stringify([

@@ -9,6 +9,7 @@ import { newId } from '../../lib/ids.js';
 import { parseEnv, type StoredEnv } from '../../domain/env.js';
 import type { Delivery } from '../../domain/webhooks.js';
 import { appUrl } from './apps.js';
+import { isControlHost } from '../../domain/custom-domains.js';
 
 type Request = Extract<Delivery, { kind: 'request' }>;
 export interface HookAnswer {
@@ -74,6 +75,10 @@ export async function previewRequest(ctx: ApiContext, parent: AppRow, source: Ap
   let preview: AppRow | undefined = existing ? await apps.appById(ctx.db, existing.app_id) : undefined;
   if (!preview) {
     const slug = previewSlug(parent.slug, what.number);
+    // A preview's name is made from a pull request's number; it must not land on the dashboard's name.
+    if (isControlHost(`${slug}.${ctx.config.routerDomain}`, ctx.config.controlHosts)) {
+      return { status: 409, body: { error: { code: 'conflict', message: `app slug ${slug} is reserved for this Berth's dashboard; the preview of request #${what.number} cannot be made` } } };
+    }
     const row = previewRow(parent, slug, !!source.preview_secrets);
     try {
       await ctx.db.transaction().execute(async (tx) => {
