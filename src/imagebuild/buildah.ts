@@ -5,6 +5,7 @@ import { BuildCgroup } from './cgroup.js';
 import { checkDockerfile, DockerfileRefused } from './dockerfile-check.js';
 import { BuildEngine } from './engine.js';
 import { ensureFence } from './fence.js';
+import { handoverRepository, HandoverRegistry } from './handover.js';
 import { BuildahStore } from './store.js';
 import { ImageBuildFailed, type ImageBuilder, type ImageBuildRequest } from './types.js';
 
@@ -23,6 +24,8 @@ export interface BuildahOptions {
   baseImages: string[];
   /** The image of each build's network anchor (Berth's base image). */
   anchorImage: string;
+  /** This instance's hand-over registry's files (handover.ts): under the data directory. */
+  handoverDir: string;
 }
 
 /**
@@ -36,16 +39,19 @@ export interface BuildahOptions {
  *   resolver, never the host, private ranges or link-local addresses;
  * - RUN steps in their own namespaces (OCI isolation, runc), with RUN_CAPABILITIES only, under
  *   the build's cgroup (pids and memory ceilings), within the build's time.
- * Then `buildah push` hands the image to the engine (docker-daemon transport).
+ * Then `buildah push` hands the image to the engine through a loopback registry (handover.ts):
+ * only the layers the engine lacks travel.
  */
 export class BuildahBuilder implements ImageBuilder {
   private readonly store: BuildahStore;
   private readonly engine: BuildEngine;
+  private readonly handover: HandoverRegistry;
   private stacksLock: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: BuildahOptions) {
     this.store = new BuildahStore(opts.storeDir);
     this.engine = new BuildEngine({ dockerHost: opts.dockerHost, instanceId: opts.instanceId, anchorImage: opts.anchorImage });
+    this.handover = new HandoverRegistry(opts.handoverDir);
   }
 
   /**
@@ -58,6 +64,7 @@ export class BuildahBuilder implements ImageBuilder {
       await new BuildCgroup(buildId).destroy();
       await this.engine.removeAnchor(buildId);
     }
+    await this.handover.sweep();
   }
 
   async build(req: ImageBuildRequest): Promise<{ imageId: string }> {
@@ -81,6 +88,7 @@ export class BuildahBuilder implements ImageBuilder {
     await fs.mkdir(project.graph, { recursive: true, mode: 0o700 });
     const cgroup = new BuildCgroup(req.buildId);
     const iidFile = join(this.store.root, 'run', `${req.buildId}.iid`);
+    const digestFile = join(this.store.root, 'run', `${req.buildId}.digest`);
     await fs.mkdir(join(this.store.root, 'run'), { recursive: true, mode: 0o700 });
     try {
       await cgroup.create({ pids: req.pidsLimit, memoryMb: req.memoryMb });
@@ -127,17 +135,28 @@ export class BuildahBuilder implements ImageBuilder {
       this.throwUnlessOk(bud, req, lines);
       const imageId = (await fs.readFile(iidFile, 'utf8')).trim().replace(/^sha256:/, '');
       say('Handing the image to the engine');
-      const push = await run(
-        'buildah',
-        [...this.store.args(project, true), 'push', '--signature-policy', this.store.file('policy-local.json'), imageId, `docker-daemon:${req.tag}`],
-        { timeoutMs: left(), signal: req.signal, env: this.store.env() },
-      );
-      this.throwUnlessOk(push, req, push.stderr.split('\n'));
+      await this.handover.use(async (host) => {
+        // One tag per project: the registry keeps each project's newest image (and so the stack layers) and collects the rest.
+        const repo = `${host}/${handoverRepository(req.projectId)}`;
+        const push = await run(
+          'buildah',
+          [
+            ...this.store.args(project, true), 'push', '--signature-policy', this.store.file('policy-local.json'),
+            '--tls-verify=false', '--digestfile', digestFile, imageId, `docker://${repo}:last`,
+          ],
+          { timeoutMs: left(), signal: req.signal, env: this.store.env() },
+        );
+        this.throwUnlessOk(push, req, push.stderr.split('\n'));
+        const digest = (await fs.readFile(digestFile, 'utf8')).trim();
+        if (!/^sha256:[0-9a-f]{64}$/.test(digest)) throw new Error(`buildah push wrote no manifest digest (${JSON.stringify(digest.slice(0, 80))})`);
+        await this.engine.pullAs(`${repo}@${digest}`, imageId, req.tag, left(), req.signal);
+      });
       return { imageId: `sha256:${imageId}` };
     } finally {
       await cgroup.destroy();
       await this.engine.removeAnchor(req.buildId);
       await fs.rm(iidFile, { force: true });
+      await fs.rm(digestFile, { force: true });
     }
   }
 

@@ -11,9 +11,9 @@ const T = 30_000;
 export class BuildEngine {
   constructor(private readonly opts: { dockerHost?: string; instanceId: string; anchorImage: string }) {}
 
-  private docker(args: string[], signal?: AbortSignal) {
+  private docker(args: string[], signal?: AbortSignal, timeoutMs = T) {
     const env = { ...process.env, ...(this.opts.dockerHost ? { DOCKER_HOST: this.opts.dockerHost } : {}) };
-    return run('docker', args, { timeoutMs: T, signal, env });
+    return run('docker', args, { timeoutMs, signal, env });
   }
 
   private async dockerOk(args: string[], signal?: AbortSignal): Promise<string> {
@@ -74,6 +74,25 @@ export class BuildEngine {
   async anchoredBuilds(): Promise<string[]> {
     const out = await this.dockerOk(['ps', '-a', '--filter', 'label=berth.role=build-anchor', '--filter', `label=berth.instance=${this.opts.instanceId}`, '--format', '{{.Label "berth.build"}}']);
     return out.split('\n').filter((id) => /^[A-Za-z0-9_-]+$/.test(id));
+  }
+
+  /**
+   * Takes a built image from the hand-over registry (`ref` names it by digest: another build's push
+   * to the same repository cannot swap it) and tags it `tag`; the engine fetches only the layers it
+   * lacks. The registry's name for it is dropped again, the image stays under `tag`.
+   */
+  async pullAs(ref: string, imageId: string, tag: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    const pull = await this.docker(['pull', '--quiet', ref], signal, timeoutMs);
+    if (pull.aborted) throw new Error('build canceled');
+    if (pull.timedOut) throw new Error(`handing the image to the engine timed out after ${timeoutMs} ms`);
+    if (pull.code !== 0) throw new Error(`the engine could not take the built image: ${(pull.stderr || pull.stdout).trim().split('\n').slice(-2).join(' ')}`);
+    try {
+      const id = await this.imageId(ref, signal);
+      if (id !== `sha256:${imageId}`) throw new Error(`the engine's copy of the built image has id ${id}, not sha256:${imageId}`);
+      await this.dockerOk(['tag', id, tag], signal);
+    } finally {
+      await this.docker(['rmi', ref]);
+    }
   }
 
   /** The engine's id of an image, or null when it has none by that name. */

@@ -18,6 +18,7 @@ import { probe } from '../controllers/health.js';
 import { BuildLogHub } from '../domain/build-logs.js';
 import { BuildController } from '../controllers/builds.js';
 import { BuildahBuilder } from '../imagebuild/buildah.js';
+import { handoverDir } from '../imagebuild/handover.js';
 import { DomainController } from '../controllers/domains.js';
 import { CertificateController } from '../controllers/certificates.js';
 import { ImageController } from '../controllers/images.js';
@@ -119,6 +120,7 @@ async function main() {
     instanceId: instance,
     baseImages: [...Object.values(config.build.stacks), config.build.runtimeImage],
     anchorImage: config.build.runtimeImage,
+    handoverDir: handoverDir(config.dataDir),
   });
   const builds = new BuildController(deps, apps, imageBuilder);
   const domains = new DomainController(deps);
