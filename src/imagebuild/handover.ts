@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { run } from '../lib/exec.js';
-import { registryFiles, ensureDir, writeIfChanged } from '../registry/files.js';
+import { ensureDir, readOrNull, registryFiles, writeIfChanged } from '../registry/files.js';
 import { RegistryProcess } from '../registry/process.js';
 
 /**
@@ -71,13 +71,18 @@ export class HandoverRegistry {
   private async start(): Promise<number> {
     await ensureDir(this.dir);
     await ensureDir(this.files.storage);
-    // A port the kernel hands out; should another process take it first, the registry exits and the next try picks again.
+    // The same port as last time when it is free: buildah's blob-info cache knows which compressed
+    // blobs a registry has by host and port, and only then skips compressing the stack layers again.
+    // Otherwise one the kernel hands out; should another process take it first, the registry exits and the next try picks again.
+    const portFile = join(this.dir, 'port');
     let lastError: unknown;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const port = await freeLoopbackPort();
+      const kept = attempt === 0 ? Number((await readOrNull(portFile))?.trim()) : NaN;
+      const port = Number.isInteger(kept) && kept > 1024 && kept < 65536 && (await portFree(kept)) ? kept : await freeLoopbackPort();
       await writeIfChanged(this.files.config, configText(this.files.storage, port));
       try {
         await this.proc.start('read-write', () => answers(port), 20_000);
+        await writeIfChanged(portFile, `${port}\n`);
         return port;
       } catch (err) {
         lastError = err;
@@ -109,11 +114,14 @@ function configText(storage: string, port: number): string {
   return `${JSON.stringify(config, null, 2)}\n`;
 }
 
-function freeLoopbackPort(): Promise<number> {
+const portFree = (port: number) => listenOnce(port).then(() => true, () => false);
+const freeLoopbackPort = () => listenOnce(0);
+
+function listenOnce(want: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.listen(want, '127.0.0.1', () => {
       const addr = srv.address();
       srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
     });
