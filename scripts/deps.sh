@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (it installs packages)" >&2; exit 1; }
 
 # socat: to read HAProxy's runtime API by hand (docs/operations.md).
-# buildah: tenants' builds (own image stores, docs/security.md "Builds"); iptables: the build network's fence.
-want=(docker.io git haproxy openssl socat debootstrap ca-certificates curl buildah iptables "$@")
+# buildah: tenants' builds (own image stores, docs/security.md "Builds"); iptables: the build network's fence;
+# docker-registry: the loopback registry built images reach the engine through (src/imagebuild/handover.ts).
+want=(docker.io git haproxy openssl socat debootstrap ca-certificates curl buildah iptables docker-registry "$@")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -22,7 +23,7 @@ fi
 # Debian's haproxy package enables a system haproxy (its own /etc/haproxy config, port 80 in some
 # setups); Berth runs one HAProxy per data directory itself, so the packaged unit stays off.
 # The same for nginx and caddy (a benchmark baseline and the upgrade test only), and for
-# docker-registry (its unit listens on :5000; in cluster mode Berth runs its own, docs/cluster.md).
+# docker-registry (its unit listens on :5000; Berth runs its own: the builds' hand-over, and in cluster mode docs/cluster.md).
 for unit in haproxy nginx caddy docker-registry; do
   if command -v systemctl >/dev/null && systemctl is-enabled --quiet "$unit" 2>/dev/null; then
     systemctl disable --now "$unit" >/dev/null 2>&1 || true

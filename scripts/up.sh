@@ -27,9 +27,9 @@ for v in "${VARS[@]}"; do [ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v
 mv "$ENVFILE.new" "$ENVFILE"
 PORT="${SERVER_PORT:-8080}"
 
-# Cluster mode runs Berth's own image registry: Debian's docker-registry, its account hashed by htpasswd.
+# Cluster mode runs Berth's own image registry (Debian's docker-registry, which deps.sh installs for builds too), its account hashed by htpasswd.
 cluster_pkgs=()
-case "${BERTH_CLUSTER:-}" in 1 | true) cluster_pkgs=(docker-registry apache2-utils) ;; esac
+case "${BERTH_CLUSTER:-}" in 1 | true) cluster_pkgs=(apache2-utils) ;; esac
 bash scripts/deps.sh "${cluster_pkgs[@]}"
 bash scripts/docker.sh
 # Only Caddy's reloads needed net.ipv4.tcp_migrate_req; HAProxy changes routes without reloading.
