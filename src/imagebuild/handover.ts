@@ -79,9 +79,11 @@ export class HandoverRegistry {
     for (let attempt = 0; attempt < 3; attempt++) {
       const kept = attempt === 0 ? Number((await readOrNull(portFile))?.trim()) : NaN;
       const port = Number.isInteger(kept) && kept > 1024 && kept < 65536 && (await portFree(kept)) ? kept : await freeLoopbackPort();
-      await writeIfChanged(this.files.config, configText(this.files.storage, port));
+      // Its answers carry this nonce: a registry of another instance that took the port in between is not mistaken for ours.
+      const nonce = randomBytes(16).toString('hex');
+      await writeIfChanged(this.files.config, configText(this.files.storage, port, nonce));
       try {
-        await this.proc.start('read-write', () => answers(port), 20_000);
+        await this.proc.start('read-write', () => answers(port, nonce), 20_000);
         await writeIfChanged(portFile, `${port}\n`);
         return port;
       } catch (err) {
@@ -103,13 +105,13 @@ export class HandoverRegistry {
 /** The repository of a project's images in the hand-over registry (a name Distribution accepts whatever the id). */
 export const handoverRepository = (projectId: string) => `p/${createHash('sha256').update(projectId).digest('hex').slice(0, 24)}`;
 
-function configText(storage: string, port: number): string {
+function configText(storage: string, port: number, nonce: string): string {
   const config = {
     version: '0.1',
     log: { level: 'warn', formatter: 'text', accesslog: { disabled: true } },
     storage: { filesystem: { rootdirectory: storage }, delete: { enabled: true } },
     // Loopback only, plain HTTP: the engine takes 127.0.0.0/8 registries as insecure-allowed, and nothing else reaches this address.
-    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(24).toString('base64url'), headers: { 'X-Content-Type-Options': ['nosniff'] } },
+    http: { addr: `127.0.0.1:${port}`, secret: randomBytes(24).toString('base64url'), headers: { 'X-Content-Type-Options': ['nosniff'], [NONCE_HEADER]: [nonce] } },
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }
@@ -128,11 +130,13 @@ function listenOnce(want: number): Promise<number> {
   });
 }
 
-async function answers(port: number): Promise<boolean> {
+const NONCE_HEADER = 'X-Berth-Handover';
+
+async function answers(port: number, nonce: string): Promise<boolean> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/v2/`, { signal: AbortSignal.timeout(2_000) });
     await res.arrayBuffer();
-    return res.status === 200;
+    return res.status === 200 && res.headers.get(NONCE_HEADER) === nonce;
   } catch {
     return false;
   }
