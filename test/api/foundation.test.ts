@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { ApiError, type BerthClient } from '../../src/client/index.js';
 import { routes } from '../../src/api/contract.js';
 import { ENGINES, raw, startServer, type TestServer } from '../support/server.js';
+import { DockerRuntime } from '../../src/runtime/docker.js';
+import { ensureTestAppImage } from '../support/images.js';
 
 /** Asserts that a call fails with this status (and code), returning the error for more checks. */
 async function rejects(p: Promise<unknown>, status: number, code?: string): Promise<ApiError> {
@@ -135,10 +137,14 @@ for (const engine of ENGINES) {
       const nameTaken = await rejects(alice.call('createApp', { body: { name: 'web', slug: `web2-${engine}` } }), 409);
       assert.equal((nameTaken.details as { field: string }).field, 'name');
 
+      // An image on the engine that this project neither built nor pulled is refused (docs/security.md);
+      // the test servers share the berth-test/ repository, the test app's, with every project (BERTH_SHARED_IMAGES).
+      const foreign = await rejects(alice.call('updateApp', { params: { id: a.slug }, body: { image: 'example/web:1' } }), 400);
+      assert.equal((foreign.details as { field: string }).field, 'image');
       const u = await alice.call('updateApp', {
         params: { id: a.slug },
         body: {
-          image: 'example/web:1',
+          image: await ensureTestAppImage(new DockerRuntime({})),
           replicas: 3,
           memory: 256,
           cpu: 0.5,
