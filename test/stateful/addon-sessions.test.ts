@@ -140,7 +140,11 @@ describe('add-on sessions: psql and redis-cli', () => {
     const cmd = (await run('docker', ['inspect', '-f', '{{json .Config.Cmd}} {{.Config.User}}', helper!], { timeoutMs: 30_000 })).stdout;
     assert.ok(!cmd.includes(password), 'the password is not in the command line');
     assert.match(cmd, /"psql"/);
-    assert.match(cmd, / postgres\n?$/, 'the client runs as the image’s non-root user');
+    // The image's user (postgres), resolved to its numeric ids from the image's own /etc/passwd.
+    const [uid, gid] = (/ (\d+):(\d+)\n?$/.exec(cmd) ?? []).slice(1).map(Number);
+    assert.ok(uid !== undefined && uid > 0 && gid !== undefined, `the client runs as the image’s non-root user, by number: ${cmd}`);
+    const passwd = (await run('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'id', 'berth/addon-postgres:15', '-u', 'postgres'], { timeoutMs: 30_000 })).stdout.trim();
+    assert.equal(String(uid), passwd, 'the uid is the image’s postgres user');
     abort.abort();
     await ended;
     await waitFor('the helper to go', async () => ((await sessionContainers()).length === 0 ? true : undefined), { timeoutMs: 30_000 });
