@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { EngineBuilder, engineIsLocal } from '../imagebuild/engine-builder.js';
 import { LABEL } from '../runtime/labels.js';
 import { mkdirSync } from 'node:fs';
 import { pino } from 'pino';
@@ -114,7 +115,8 @@ async function main() {
   };
   const apps = new AppController(deps);
   // Tenants' images are built by buildah in per-project stores on a fenced network (docs/security.md, Builds).
-  const imageBuilder = new BuildahBuilder({
+  if (!engineIsLocal(config.dockerHost)) log.warn({ dockerHost: config.dockerHost }, 'the Docker Engine is not on this host: builds use its own builder and are not isolated from other projects\' images (docs/security.md, Builds)');
+  const imageBuilder = !engineIsLocal(config.dockerHost) ? new EngineBuilder(runtime) : new BuildahBuilder({
     storeDir: config.build.storeDir,
     dockerHost: config.dockerHost,
     instanceId: instance,
