@@ -110,7 +110,9 @@ describe('cluster mode: apps on three nodes', () => {
 
   test('built from source on the manager: 6 replicas over the nodes, pulled by the workers from Berth’s registry, all through the router', async (t) => {
     for (const w of workers) assert.deepEqual(await images(w), [], `${w.name} has images before the deploy`);
-    const app = await admin().call('createApp', { body: { name: SLUG, project: 'web', replicas: 6, health_check: HC } });
+    // No CPU limit (admins only): Swarm reserves a replica's CPU limit, and 6 replicas of the default 1 core
+    // each would not fit on one 2-core node when the placement test pins them there.
+    const app = await admin().call('createApp', { body: { name: SLUG, project: 'web', replicas: 6, health_check: HC, cpu: 0 } });
     appId = app.id;
     const source = await tarGz([
       { name: 'package.json', body: JSON.stringify({ name: SLUG, version: '1.0.0', private: true, main: 'server.js' }) },
@@ -377,7 +379,7 @@ describe('cluster mode: apps on three nodes', () => {
       const v = (await admin().call('setEnv', { params: { id: SLUG }, body: { set: { COLOR: 'teal' } } })).release!.version;
       const failed = await settled(admin(), SLUG, v, 300_000);
       assert.equal(failed.status, 'failed');
-      assert.match(failed.reason ?? '', /^the nodes cannot get berth\/spread:\d+: Berth's registry cannot start: docker-registry did not start: spawn \/nonexistent\/docker-registry ENOENT/);
+      assert.match(failed.reason ?? '', /^the nodes cannot get berth\/app_[a-z0-9]+:\d+: Berth's registry cannot start: docker-registry did not start: spawn \/nonexistent\/docker-registry ENOENT/);
       assert.equal((await admin().call('getApp', { params: { id: SLUG } })).release, liveBefore);
       await healthy(admin(), SLUG, 4, { release: liveBefore, timeoutMs: 120_000 });
       await allAnswer(4);
