@@ -52,7 +52,8 @@ describe('cluster mode: drain and kill -9', () => {
   };
 
   test('a worker drained under load: its replicas move to the other nodes, no request fails', async (t) => {
-    await s.admin.call('createApp', { body: { name: 'drained', project: 'moves', health_check: { path: '/health', timeout_s: 90, grace_s: 0 } } });
+    // No CPU limit (admins only): Swarm reserves a replica's limit, and 6 replicas of the default 1 core would not fit on the nodes left after a drain.
+    await s.admin.call('createApp', { body: { name: 'drained', project: 'moves', health_check: { path: '/health', timeout_s: 90, grace_s: 0 }, cpu: 0 } });
     await s.admin.call('deployApp', { params: { id: 'drained' }, body: { image_id: image, replicas: 6 } });
     assert.equal((await settled(s.admin, 'drained', 1, 300_000)).status, 'live');
     await healthy(s.admin, 'drained', 6, { timeoutMs: 120_000 });
@@ -88,7 +89,7 @@ describe('cluster mode: drain and kill -9', () => {
   });
 
   test('kill -9 of the control plane mid-rollout across nodes: the release goes live, no orphan service, the app answers', async (t) => {
-    await s.admin.call('createApp', { body: { name: 'killed', project: 'moves', health_check: { path: '/health', timeout_s: 90, grace_s: 2 } } });
+    await s.admin.call('createApp', { body: { name: 'killed', project: 'moves', health_check: { path: '/health', timeout_s: 90, grace_s: 2 }, cpu: 0 } });
     await s.admin.call('deployApp', { params: { id: 'killed' }, body: { image_id: image, replicas: 3 } });
     assert.equal((await settled(s.admin, 'killed', 1, 300_000)).status, 'live');
     await healthy(s.admin, 'killed', 3, { timeoutMs: 120_000 });
