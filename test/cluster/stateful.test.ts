@@ -93,7 +93,9 @@ test('cluster mode: a volume app pinned to the manager keeps its data; an app on
 
   // An app with a volume: pinned to the manager, shown so in the API and the CLI.
   await admin.call('createVolume', { body: { name: 'data', project: 'st' } });
-  await admin.call('createApp', { body: { name: 'keeper', project: 'st', strategy: 'recreate', replicas: 2, health_check: { path: '/health', timeout_s: 90, grace_s: 0 } } });
+  // No CPU limit (admins only): Swarm reserves a replica's limit, and the new 1-core default would not let a
+  // restart's extra replica fit on the 2-core manager the volume pins it to.
+  await admin.call('createApp', { body: { name: 'keeper', project: 'st', strategy: 'recreate', replicas: 2, health_check: { path: '/health', timeout_s: 90, grace_s: 0 }, cpu: 0 } });
   const keeper = await admin.call('updateApp', { params: { id: 'keeper' }, body: { volumes: [{ volume: 'data', path: '/data' }] } });
   assert.deepEqual(keeper.pinned && { node: keeper.pinned.node, constraint: keeper.pinned.constraint }, { node: 'node0', constraint: `node.id==${managerId}` });
   const info = await berth(['apps', 'info', 'keeper']);
@@ -159,7 +161,7 @@ test('cluster mode: a volume app pinned to the manager keeps its data; an app on
   await admin.call('createAddon', { body: { type: 'postgres', name: 'db', project: 'st' } });
   await waitFor('the add-on to run', async () => (await admin.call('getAddon', { params: { id: 'db' }, query: { project: 'st' } })).status === 'running', { timeoutMs: 180_000, intervalMs: 500 });
   await admin.call('createApp', {
-    body: { name: 'remote', project: 'st', placement: { constraints: ['node.role==worker'] }, health_check: { path: '/health', timeout_s: 90, grace_s: 0 } },
+    body: { name: 'remote', project: 'st', placement: { constraints: ['node.role==worker'] }, health_check: { path: '/health', timeout_s: 90, grace_s: 0 }, cpu: 0 },
   });
   await admin.call('attachAddon', { params: { id: 'db' }, query: { project: 'st' }, body: { app: 'remote' } });
   const remote = await admin.call('updateApp', {
