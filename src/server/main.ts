@@ -115,8 +115,9 @@ async function main() {
   };
   const apps = new AppController(deps);
   // Tenants' images are built by buildah in per-project stores on a fenced network (docs/security.md, Builds).
-  if (!engineIsLocal(config.dockerHost)) log.warn({ dockerHost: config.dockerHost }, 'the Docker Engine is not on this host: builds use its own builder and are not isolated from other projects\' images (docs/security.md, Builds)');
-  const imageBuilder = !engineIsLocal(config.dockerHost) ? new EngineBuilder(runtime) : new BuildahBuilder({
+  const localEngine = engineIsLocal(config.dockerHost);
+  if (!localEngine) log.warn({ dockerHost: config.dockerHost }, 'the Docker Engine is not on this host: builds use its own builder and are not isolated from other projects\' images (docs/security.md, Builds)');
+  const imageBuilder = !localEngine ? new EngineBuilder(runtime) : new BuildahBuilder({
     storeDir: config.build.storeDir,
     dockerHost: config.dockerHost,
     instanceId: instance,
