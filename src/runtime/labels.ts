@@ -26,6 +26,8 @@ export const LABEL = {
   imageReader: 'berth.image-reader',
 } as const;
 
+const OURS = new Set<string>(Object.values(LABEL));
+
 /**
  * The labels of a container Berth creates: exactly the ones it chose. A container inherits its
  * image's labels, and images Berth builds carry `berth.instance` and `berth.app`; so a one-off
@@ -34,7 +36,6 @@ export const LABEL = {
  * is blanked, which overrides the image's value: a blank label matches no `key=value` filter.
  */
 export function containerLabels(chosen: Record<string, string>, imageLabels: Record<string, string>): Record<string, string> {
-  const ours = new Set<string>(Object.values(LABEL));
-  const blank = Object.fromEntries(Object.keys(imageLabels).filter((k) => ours.has(k) && !(k in chosen)).map((k) => [k, '']));
+  const blank = Object.fromEntries(Object.keys(imageLabels).filter((k) => OURS.has(k) && !(k in chosen)).map((k) => [k, '']));
   return { ...blank, ...chosen, [LABEL.managed]: 'true' };
 }
