@@ -65,7 +65,8 @@ describe('builds cannot see other tenants', () => {
       victimIp = Object.values(info.NetworkSettings.Networks as Record<string, { IPAddress: string }>)[0]!.IPAddress;
 
       // A listener on every host address, and a container answering on a link-local network.
-      listener = createServer((sock) => sock.end('host-listener\n'));
+      // A build step that gives up resets its connection: that must not be an uncaught error here.
+      listener = createServer((sock) => sock.on('error', () => {}).end('host-listener\n'));
       await new Promise<void>((r) => listener.listen(0, '0.0.0.0', r));
       listenerPort = (listener.address() as { port: number }).port;
       await runOk('docker', ['network', 'create', '--subnet', '169.254.250.0/24', '--label', 'berth.test=builds-security', linkLocalNet], { timeoutMs: 30_000 });
