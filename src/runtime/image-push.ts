@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { connect, messageOf, statusOf, type CallOptions } from './engine-api.js';
-import { modemOptions, splitReference } from './docker.js';
+import { modemOptions } from './docker/client.js';
+import { splitReference } from './docker/images.js';
 import { jsonLines } from './log-stream.js';
 
 /** Pushing an image of the engine to a registry (cluster mode's own registry: src/registry/). */

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { run } from '../../lib/exec.js';
 import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js';
-import { modemOptions } from '../docker.js';
+import { modemOptions } from '../docker/client.js';
 import { LABEL } from '../labels.js';
 import { MANAGED_LABEL } from '../hardening.js';
 

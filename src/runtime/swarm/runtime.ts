@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js';
-import { modemOptions } from '../docker.js';
+import { modemOptions } from '../docker/client.js';
 import { LABEL } from '../labels.js';
 import { demuxUntil } from '../log-stream.js';
 import {
