@@ -1,4 +1,4 @@
-import type { Runtime } from '../runtime/types.js';
+import type { Containers } from '../runtime/types.js';
 import type { Clock, Probe } from './deps.js';
 
 export class HealthError extends Error {
@@ -28,7 +28,7 @@ export async function probe(url: string, timeoutMs = 2000): Promise<boolean> {
   }
 }
 
-export async function lastLogLines(runtime: Runtime, dockerId: string, n = 20): Promise<string[]> {
+export async function lastLogLines(runtime: Pick<Containers, 'logs'>, dockerId: string, n = 20): Promise<string[]> {
   const lines: string[] = [];
   try {
     for await (const l of runtime.logs(dockerId, { tail: n, signal: AbortSignal.timeout(5000) })) lines.push(l.line);
@@ -39,7 +39,7 @@ export async function lastLogLines(runtime: Runtime, dockerId: string, n = 20): 
 }
 
 /** The verdict on a container that exited before it answered: its exit code and last log lines. */
-export async function exitedEarly(runtime: Runtime, dockerId: string, code: number | null | undefined): Promise<HealthError> {
+export async function exitedEarly(runtime: Pick<Containers, 'logs'>, dockerId: string, code: number | null | undefined): Promise<HealthError> {
   return new HealthError(`the container exited with code ${code ?? 'unknown'} before it became healthy`, await lastLogLines(runtime, dockerId));
 }
 
@@ -48,12 +48,12 @@ export async function exitedEarly(runtime: Runtime, dockerId: string, code: numb
  * of its log: when it exits, or when timeoutMs passes.
  */
 export async function waitHealthy(
-  kit: { runtime: Runtime; clock: Clock; probe: Probe },
+  kit: { replicas: Pick<Containers, 'inspectContainer' | 'logs'>; clock: Clock; probe: Probe },
   dockerId: string,
   url: string,
   opts: { timeoutMs: number; graceMs: number; signal?: AbortSignal; lastExitCode?: () => number | null | undefined },
 ): Promise<void> {
-  const { runtime, clock } = kit;
+  const { replicas: runtime, clock } = kit;
   const deadline = clock.now() + opts.graceMs + opts.timeoutMs;
   if (opts.graceMs > 0) await clock.sleep(opts.graceMs, opts.signal);
   for (;;) {

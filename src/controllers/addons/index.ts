@@ -29,9 +29,9 @@ export class AddonController {
 
   async recover(): Promise<void> {
     await this.backups.recover();
-    for (const c of await this.d.runtime.listContainers({ [LABEL.instance]: this.d.instanceId })) {
+    for (const c of await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId })) {
       // A psql or redis-cli session's helper lives only as long as its socket: none is left from before the stop.
-      if (c.labels[ADDON_SESSION_LABEL]) await this.d.runtime.removeContainer(c.id);
+      if (c.labels[ADDON_SESSION_LABEL]) await this.d.runs.removeContainer(c.id);
     }
   }
 

@@ -39,23 +39,23 @@ export interface AddonSession {
  * left behind is removed on the next start (AddonController.recover).
  */
 export async function openSession(d: ControllerDeps, a: AddonRow, o: SessionOptions, signal: AbortSignal): Promise<AddonSession> {
-  const id = await d.runtime.createContainer(sessionSpec(d.secrets, d.instanceId, a, newId('sess'), o.args, o.tty));
+  const id = await d.runs.createContainer(sessionSpec(d.secrets, d.instanceId, a, newId('sess'), o.args, o.tty));
   try {
     if (signal.aborted) throw new Error('the session was closed before it started');
-    const pipes = o.tty ? null : await d.runtime.attachPipes(id, signal);
-    const term = o.tty ? await d.runtime.attach(id, signal) : null;
+    const pipes = o.tty ? null : await d.runs.attachPipes(id, signal);
+    const term = o.tty ? await d.runs.attach(id, signal) : null;
     const stdin = pipes?.stdin ?? term!;
     const reading = pump(term, pipes?.output ?? null, o.onOutput).catch((err) => d.log.warn({ err }, 'add-on session output failed'));
-    await d.runtime.startContainer(id);
+    await d.runs.startContainer(id);
     d.log.info({ addon: a.id, container: id, tty: o.tty }, 'add-on session started');
     return {
       write: (text) => void stdin.write(text),
       end: () => void stdin.end(),
-      resize: (cols, rows) => void d.runtime.resize(id, cols, rows).catch(() => {}),
+      resize: (cols, rows) => void d.runs.resize(id, cols, rows).catch(() => {}),
       done: finish(d, id, o.timeoutS, signal, reading),
     };
   } catch (err) {
-    await d.runtime.removeContainer(id).catch(() => {});
+    await d.runs.removeContainer(id).catch(() => {});
     throw err;
   }
 }
@@ -63,15 +63,15 @@ export async function openSession(d: ControllerDeps, a: AddonRow, o: SessionOpti
 async function finish(d: ControllerDeps, id: string, timeoutS: number, signal: AbortSignal, reading: Promise<void>): Promise<SessionEnd> {
   const deadline = AbortSignal.timeout(timeoutS * 1000);
   try {
-    const exit_code = await d.runtime.waitContainer(id, AbortSignal.any([deadline, signal]));
+    const exit_code = await d.runs.waitContainer(id, AbortSignal.any([deadline, signal]));
     await Promise.race([reading, new Promise((r) => setTimeout(r, OUTPUT_LAG_MS).unref())]);
     return { exit_code, reason: null };
   } catch (err) {
     if (signal.aborted || !deadline.aborted) throw err;
-    await d.runtime.stopContainer(id, KILL_GRACE_S);
-    return { exit_code: (await d.runtime.inspectContainer(id))?.exitCode ?? null, reason: `ended after its timeout of ${timeoutS} s` };
+    await d.runs.stopContainer(id, KILL_GRACE_S);
+    return { exit_code: (await d.runs.inspectContainer(id))?.exitCode ?? null, reason: `ended after its timeout of ${timeoutS} s` };
   } finally {
-    await d.runtime.removeContainer(id).catch((err) => d.log.warn({ err }, 'add-on session container removal failed'));
+    await d.runs.removeContainer(id).catch((err) => d.log.warn({ err }, 'add-on session container removal failed'));
   }
 }
 

@@ -19,7 +19,7 @@ interface Slot {
  */
 export async function converge(k: AppKit, app: AppRow, live: ReleaseRow): Promise<void> {
   const cfg = { ...releaseConfig(live), replicas: app.replicas };
-  await k.runtime.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
+  await k.networks.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
   let list = await rows.containersOfApp(k.db, app.id);
   const added: Slot[] = [];
   const replaced: Slot[] = [];

@@ -99,7 +99,7 @@ export class AppController implements AppNudge {
     const apps = await appTargets(k.db);
     const known = new Set(apps.map((a) => a.id));
     const rowApps = await appIdsWithContainers(k.db);
-    const engine = await k.runtime.listContainers({ [LABEL.instance]: k.instanceId });
+    const engine = await k.replicas.listContainers({ [LABEL.instance]: k.instanceId });
     const running = new Set([...rowApps, ...engine.map((c) => c.labels[LABEL.app])].filter(Boolean));
     // Apps never deployed and with nothing on the engine have nothing to converge: skipping them keeps
     // an install with many idle apps cheap. Deleted apps still holding containers are cleaned up.

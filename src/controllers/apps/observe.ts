@@ -11,7 +11,7 @@ import { takeOut } from './replicas.js';
 /** Brings container rows up to date with what the engine says, and adopts or removes strays. */
 export async function observe(k: AppKit, app: AppRow): Promise<void> {
   const db = k.db;
-  const engine = await k.runtime.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: app.id });
+  const engine = await k.replicas.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: app.id });
   const list = await rows.containersOfApp(db, app.id);
   const byName = new Map(engine.map((c) => [c.name.replace(/^\//, ''), c]));
   for (const row of list) {
@@ -53,7 +53,7 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
     if (c.state === 'exited' && row.release_id === app.live_release_id) {
       // Docker restarts what dies on its own, but not what was stopped or killed behind Berth's
       // back (`docker kill` counts as a manual stop): nothing would bring this replica back.
-      await k.runtime.startContainer(c.id);
+      await k.replicas.startContainer(c.id);
     } else if (!down && (row.status === 'crashed' || row.status === 'starting') && row.release_id === app.live_release_id) {
       // Back up after a crash (Docker restarted it) or started by hand: into rotation once it answers.
       if (address && (await k.probe(healthUrl(address, row.port, await livePath(k, app))))) {
@@ -66,13 +66,13 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
   // Replicas of ours with no row: half-made before a crash, or left by a deleted row. Only a
   // container that names its row is a replica: anything else with the app's label (a command, a
   // container someone ran by hand from the app's image) is not this loop's to remove.
-  for (const c of byName.values()) if (c.labels[LABEL.container]) await k.runtime.removeContainer(c.id);
+  for (const c of byName.values()) if (c.labels[LABEL.container]) await k.replicas.removeContainer(c.id);
 }
 
 async function stopAsDesired(k: AppKit, row: ContainerRow, dockerId: string): Promise<void> {
   if (row.in_rotation) await rows.updateContainer(k.db, row.id, { in_rotation: 0 });
   await k.routes.sync();
-  await k.runtime.stopContainer(dockerId, STOP_GRACE_S);
+  await k.replicas.stopContainer(dockerId, STOP_GRACE_S);
 }
 
 /** The health check path of the live release: the one its replicas run with. */
@@ -90,7 +90,7 @@ export async function onDie(k: AppKit, dockerId: string, exitCode: number | null
   if (!row || (row.status !== 'healthy' && row.status !== 'starting')) return;
   if (row.status === 'starting' && row.message === START_REQUESTED) return;
   const app = await appById(k.db, row.app_id);
-  await markCrashed(k, app, row, exitCode, { log: await lastLogLines(k.runtime, dockerId, 20) });
+  await markCrashed(k, app, row, exitCode, { log: await lastLogLines(k.replicas, dockerId, 20) });
 }
 
 /** Out of rotation at once, and reported; whoever noticed first (an engine event or observe()) does it. */

@@ -58,13 +58,13 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
   } else if (row.docker_id) {
     await startReplica(k, row);
   }
-  const info = await k.runtime.inspectContainer(row.docker_id!);
+  const info = await k.replicas.inspectContainer(row.docker_id!);
   const address = info?.addresses[projectNetwork(app.project_id)];
   if (!address) {
     // Gone already (its command could not run: init reports that as an exit): say so, with its log.
     const exited = info && info.state !== 'running' && info.state !== 'created';
     const err = exited
-      ? await exitedEarly(k.runtime, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!))
+      ? await exitedEarly(k.replicas, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!))
       : new HealthError('the container has no address on its project network', []);
     await discardUnhealthy(k, row, err.message);
     throw err;
@@ -97,7 +97,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
 /** Its image out of reach of the nodes (cluster mode, no registry): the release fails saying so, like a replica that never became healthy. */
 async function createReplica(k: AppKit, row: ContainerRow, spec: ContainerSpec): Promise<string> {
   try {
-    return await k.runtime.createContainer(spec);
+    return await k.replicas.createContainer(spec);
   } catch (err) {
     if (!(err instanceof ImageUnavailable)) throw err;
     await discardUnhealthy(k, row, err.message);
@@ -116,7 +116,7 @@ export class ImageOutOfReach extends HealthError {}
  */
 async function startReplica(k: AppKit, row: ContainerRow): Promise<void> {
   try {
-    await k.runtime.startContainer(row.docker_id!);
+    await k.replicas.startContainer(row.docker_id!);
   } catch (err) {
     const status = (err as { statusCode?: number }).statusCode;
     if (status === undefined || status < 400) throw err;
@@ -156,8 +156,8 @@ export async function takeOut(k: AppKit, row: ContainerRow): Promise<void> {
 
 export async function destroy(k: AppKit, row: ContainerRow): Promise<void> {
   if (row.docker_id) {
-    await k.runtime.stopContainer(row.docker_id, STOP_GRACE_S);
-    await k.runtime.removeContainer(row.docker_id);
+    await k.replicas.stopContainer(row.docker_id, STOP_GRACE_S);
+    await k.replicas.removeContainer(row.docker_id);
   }
   await rows.deleteContainer(k.db, row.id);
 }

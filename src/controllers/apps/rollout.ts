@@ -27,7 +27,7 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
     await setReleaseStatus(k.db, target.id, 'deploying');
     await event(k, app, 'release.deploying', `v${target.version} is rolling out (${cfg.strategy})`, { release: target.version });
   }
-  await k.runtime.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
+  await k.networks.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
   try {
     // Leftovers of an earlier, abandoned rollout take no traffic; clear them first.
     for (const r of await rows.containersOfApp(k.db, app.id)) {
