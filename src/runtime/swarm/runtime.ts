@@ -37,7 +37,10 @@ export interface SwarmRuntimeOptions {
   pollMs?: number;
 }
 
-/** A container id of the local engine; anything else the runtime hands out is a service id. */
+/**
+ * A container id of the manager's own engine (a replica made there before cluster mode, or any
+ * container listed beside the services): handled by `local`. A service id is shorter.
+ */
 const LOCAL_ID = /^[0-9a-f]{64}$/;
 /** A replica whose tasks failed this often since its start is refused, like a container the engine cannot start. */
 const MAX_START_FAILURES = 3;
