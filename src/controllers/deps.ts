@@ -26,8 +26,12 @@ export const systemClock: Clock = {
     }),
 };
 
-/** One health probe of a replica: true when it answers (below 500). */
-export type Probe = (url: string) => Promise<boolean>;
+/** What one health probe of a replica got: healthy when it answers below 500; `said` is what it got, in words ("HTTP 503", "connection refused"). */
+export interface ProbeAnswer {
+  healthy: boolean;
+  said: string;
+}
+export type Probe = (url: string) => Promise<ProbeAnswer>;
 
 /**
  * Whether something accepts TCP connections at address:port on a project network. In cluster mode

@@ -84,6 +84,16 @@ export interface ContainerInfo {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The kernel killed it for going over its memory limit (when the runtime knows). */
+  oomKilled?: boolean;
+  /** Its memory limit in MB, when it has one and the runtime knows it. */
+  memoryMb?: number;
+}
+
+/** A TCP socket a container listens on: address as the kernel has it bound ('0.0.0.0', '::', '127.0.0.1'...). */
+export interface ListeningSocket {
+  address: string;
+  port: number;
 }
 
 export interface LogLine {
@@ -167,6 +177,12 @@ export interface Containers {
   removeContainer(id: string): Promise<void>;
   /** null when there is no such container. */
   inspectContainer(id: string): Promise<ContainerInfo | null>;
+  /**
+   * The TCP sockets the container listens on, to explain a replica that does not answer. Null when
+   * the runtime cannot see them (an engine on another host, a replica on another node); optional
+   * for the same reason.
+   */
+  listening?(id: string): Promise<ListeningSocket[] | null>;
   /** Containers (running or not) whose labels include all of the given ones. */
   listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
   logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;

@@ -116,7 +116,7 @@ export async function world(opts: { strategy?: Strategy; replicas?: number } = {
     buildLogs: new BuildLogHub(),
     log,
     clock,
-    probe: async (url) => runtime.answers(new URL(url).hostname),
+    probe: async (url) => (runtime.answers(new URL(url).hostname) ? { healthy: true, said: 'HTTP 200' } : { healthy: false, said: 'connection refused' }),
     reachable: async (address) => runtime.answers(address),
     instanceId: 'fast-test',
   };

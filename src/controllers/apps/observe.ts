@@ -56,7 +56,7 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
       await k.replicas.startContainer(c.id);
     } else if (!down && (row.status === 'crashed' || row.status === 'starting') && row.release_id === app.live_release_id) {
       // Back up after a crash (Docker restarted it) or started by hand: into rotation once it answers.
-      if (address && (await k.probe(healthUrl(address, row.port, await livePath(k, app))))) {
+      if (address && (await k.probe(healthUrl(address, row.port, await livePath(k, app)))).healthy) {
         await rows.updateContainer(db, row.id, { status: 'healthy', in_rotation: 1, message: null });
         await k.routes.sync();
         await event(k, app, 'container.healthy', `${row.name} is healthy again`, { container: row.id });

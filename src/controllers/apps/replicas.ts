@@ -64,7 +64,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
     // Gone already (its command could not run: init reports that as an exit): say so, with its log.
     const exited = info && info.state !== 'running' && info.state !== 'created';
     const err = exited
-      ? await exitedEarly(k.replicas, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!))
+      ? await exitedEarly(k.replicas, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!), { oomKilled: info.oomKilled, memoryMb: info.memoryMb })
       : new HealthError('the container has no address on its project network', []);
     await discardUnhealthy(k, row, err.message);
     throw err;

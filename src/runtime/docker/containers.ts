@@ -3,6 +3,7 @@ import type { ContainerInspect } from '../engine-api.js';
 import { hardenedCreateOptions } from '../hardening.js';
 import { demuxUntil, withoutResent } from '../log-stream.js';
 import { toContainerStats } from '../stats.js';
+import { readListening } from '../listening.js';
 import type { ContainerInfo, ContainerState, Containers, Images, Volumes } from '../types.js';
 import { engineError, labelFilters, withDeadline, type EngineClient } from './client.js';
 
@@ -33,6 +34,12 @@ export function dockerContainers(engine: EngineClient, images: Pick<Images, 'ins
     },
     removeContainer: (id) => removeContainer(engine, id),
     inspectContainer,
+    async listening(id) {
+      const raw = await engine.call('inspect container', (abortSignal) => api.getContainer(id).inspect({ abortSignal }), [404]);
+      const sockets = raw?.State.Pid ? await readListening(raw.State.Pid, raw.Id) : null;
+      // The engine's embedded DNS server listens in every container on a user network: not the app's.
+      return sockets?.filter((s) => s.address !== '127.0.0.11') ?? null;
+    },
     async listContainers(labels) {
       const list = await engine.call('list containers', (abortSignal) => api.listContainers({ all: true, filters: { label: labelFilters(labels) }, abortSignal }));
       // The list lacks exit codes and restart counts; a container removed meanwhile drops out.
@@ -109,5 +116,7 @@ function toContainerInfo(raw: ContainerInspect): ContainerInfo {
     createdAt: raw.Created,
     startedAt: raw.State.StartedAt && raw.State.StartedAt !== NEVER ? raw.State.StartedAt : null,
     finishedAt: raw.State.FinishedAt && raw.State.FinishedAt !== NEVER ? raw.State.FinishedAt : null,
+    oomKilled: raw.State.OOMKilled === true,
+    ...(typeof raw.HostConfig.Memory === 'number' && raw.HostConfig.Memory > 0 ? { memoryMb: Math.round(raw.HostConfig.Memory / 1048576) } : {}),
   };
 }
