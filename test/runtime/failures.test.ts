@@ -40,6 +40,9 @@ describe('failed releases explained', () => {
     assert.equal(rel.status, 'failed');
     assert.match(rel.reason ?? '', /listens on 127\.0\.0\.1:8080 only.*listen on all interfaces, 0\.0\.0\.0/);
     assert.match(rel.reason ?? '', /listening on 127\.0\.0\.1 port 8080/, "the reason carries the app's own log line");
+    const app = await dev.call('getApp', { params: { id: 'lo4' } });
+    const failed = (await dev.call('listEvents', { query: { app: app.id } })).items.find((e) => e.kind === 'release.failed');
+    assert.match(failed?.message ?? '', /^v1 failed; no release was live before it, so the app serves nothing: the app listens on 127\.0\.0\.1:8080 only/);
   });
 
   test('an app that listens on another port than $PORT fails, naming both ports', async () => {

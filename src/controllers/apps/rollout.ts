@@ -59,9 +59,11 @@ async function fail(k: AppKit, app: AppRow, target: ReleaseRow, err: HealthError
   const reason = `${err.message}${tail}`;
   // The app goes back to the release that was serving; its replicas were never touched, or are restored first.
   await markFailed(k.db, app.id, target.id, reason, app.live_release_id);
-  await event(k, app, 'release.failed', `v${target.version} failed and was rolled back: ${err.message}`, { release: target.version, reason });
   const fresh = await appById(k.db, app.id);
   const live = fresh?.live_release_id ? await releaseById(k.db, fresh.live_release_id) : undefined;
+  // "Rolled back" only when there was something to go back to.
+  const outcome = live ? `failed; v${live.version} keeps serving` : 'failed; no release was live before it, so the app serves nothing';
+  await event(k, app, 'release.failed', `v${target.version} ${outcome}: ${err.message}`, { release: target.version, reason });
   if (fresh && live) await converge(k, fresh, live);
   else for (const r of await rows.containersOfApp(k.db, app.id)) await retire(k, r);
 }
