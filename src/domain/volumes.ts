@@ -65,7 +65,7 @@ export async function resolveMounts(db: Db, projectId: string, mounts: AppMount[
 /** Apps (slugs) of the project whose config mounts the volume. */
 export async function appsMounting(db: Db, projectId: string, volumeName: string): Promise<string[]> {
   const apps = await appsWithVolumes(db, projectId);
-  return apps.filter((a) => (JSON.parse(a.volumes) as AppMount[]).some((m) => m.volume === volumeName)).map((a) => a.slug);
+  return apps.filter((a) => a.volumes.some((m) => m.volume === volumeName)).map((a) => a.slug);
 }
 
 /** The engine mounts of a release's volumes, with the labels the volumes get when first made. */
@@ -81,8 +81,7 @@ export function engineMounts(instanceId: string, projectId: string, mounts: Rele
  * The name of a volume the release mounts that is being restored (queued or running), or null. A
  * restore replaces the volume's files: no replica of the release starts until it is done.
  */
-export async function volumeBeingRestored(db: Db, releaseConfig: string): Promise<string | null> {
-  const mounts = (JSON.parse(releaseConfig) as { volumes?: ReleaseMount[] }).volumes ?? [];
-  for (const m of mounts) if (await restoreUnderWay(db, { kind: 'volume', id: m.volume_id })) return m.volume;
+export async function volumeBeingRestored(db: Db, mounts: ReleaseMount[] | undefined): Promise<string | null> {
+  for (const m of mounts ?? []) if (await restoreUnderWay(db, { kind: 'volume', id: m.volume_id })) return m.volume;
   return null;
 }

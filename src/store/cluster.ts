@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { decodeMounts } from './app-columns.js';
 import { now } from './db.js';
 import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
 
@@ -69,5 +70,5 @@ export async function replicasByContainerId(db: Db, ids: string[]) {
  */
 export async function runningAppsWithVolumes(db: Db): Promise<string[]> {
   const rows = await db.selectFrom('apps').select(['slug', 'volumes']).where('stopped', '=', 0).where('replicas', '>', 0).orderBy('slug').execute();
-  return rows.filter((r) => (JSON.parse(r.volumes) as unknown[]).length > 0).map((r) => r.slug);
+  return rows.filter((r) => decodeMounts(r.volumes).length > 0).map((r) => r.slug);
 }

@@ -8,7 +8,7 @@ import { releaseDto } from './releases.js';
 import * as apps from '../../store/apps.js';
 import { createRelease } from '../../domain/releases.js';
 import { checkAppShape } from '../quota.js';
-import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
+import { maskedEnv, mergeEnv } from '../../domain/env.js';
 
 const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
   const a = (await apps.findApp(ctx.db, user.id, id))!;
@@ -56,7 +56,7 @@ export const appActionHandlers = {
       if (k in set) throw badRequest(`${k} is both set and unset`, `unset`);
       set[k] = null;
     }
-    const env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(app.env), set, body.secret));
+    const env = mergeEnv(ctx.secrets, app.env, set, body.secret);
     await apps.updateApp(ctx.db, app.id, { env });
     let release: ReturnType<typeof releaseDto> | null = null;
     const image = app.image;
@@ -66,6 +66,6 @@ export const appActionHandlers = {
       release = releaseDto(row, app.live_release_id);
       ctx.nudge(app.id);
     }
-    return { ...maskedEnv(parseEnv(env)), release };
+    return { ...maskedEnv(env), release };
   },
 } satisfies Handlers;

@@ -1,7 +1,7 @@
 import type { AppNudge, ControllerDeps } from '../deps.js';
 import { appById, appTargets } from '../../store/apps.js';
 import { appIdsWithContainers, hasContainers } from '../../store/containers.js';
-import { releaseById } from '../../store/releases.js';
+import { releaseById, releaseConfig } from '../../store/releases.js';
 import { volumeBeingRestored } from '../../domain/volumes.js';
 import { LABEL } from '../../runtime/labels.js';
 import { HealthError } from '../health.js';
@@ -153,7 +153,7 @@ export class AppController implements AppNudge {
     const target = await releaseById(k.db, app.release_id);
     if (!target) return;
     // Started while a volume of its was being restored: its replicas wait for the restore (the volume controller nudges).
-    if (await volumeBeingRestored(k.db, target.config)) return;
+    if (await volumeBeingRestored(k.db, releaseConfig(target).volumes)) return;
     if (target.status === 'pending' || target.status === 'deploying') return rollout(k, app, target);
     if (app.live_release_id) {
       const live = await releaseById(k.db, app.live_release_id);

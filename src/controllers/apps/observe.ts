@@ -78,7 +78,7 @@ async function stopAsDesired(k: AppKit, row: ContainerRow, dockerId: string): Pr
 /** The health check path of the live release: the one its replicas run with. */
 async function livePath(k: AppKit, app: AppRow): Promise<string> {
   const live = app.live_release_id ? await releaseById(k.db, app.live_release_id) : undefined;
-  return live ? releaseConfig(live).health_check.path : (JSON.parse(app.health_check) as { path: string }).path;
+  return live ? releaseConfig(live).health_check.path : app.health_check.path;
 }
 
 /**
