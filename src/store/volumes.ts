@@ -26,7 +26,7 @@ export function visibleVolumes(db: Db, userId: string, projectId?: string) {
     .selectAll('volumes')
     .select(['p.name as project_name', 'm.role']);
   if (projectId) q = q.where('volumes.project_id', '=', projectId);
-  return q.orderBy('volumes.created_at').orderBy('volumes.id');
+  return q.orderBy('volumes.created_at').orderBy('volumes.id').execute();
 }
 
 export const deleteVolume = (db: Db, id: string) => db.deleteFrom('volumes').where('id', '=', id).execute();

@@ -46,7 +46,7 @@ const subject = (a: AddonView): BackupSubject => ({ owner: { kind: 'addon', id: 
 /** An add-on the caller may see: by id, or by name within ?project= (or among all their projects when unique). */
 export async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string, project: string | undefined, need: 'viewer' | 'developer'): Promise<AddonView> {
   const projectId = project ? (await projectFor(ctx, user, project)).id : undefined;
-  const found = (await store.visibleAddons(ctx.db, user.id, projectId).execute()).filter((a) => a.id === idOrName || a.name === idOrName);
+  const found = (await store.visibleAddons(ctx.db, user.id, projectId)).filter((a) => a.id === idOrName || a.name === idOrName);
   if (!found.length) throw notFound('add-on', idOrName);
   if (found.length > 1) throw badRequest(`several of your projects have an add-on named "${idOrName}": name the project`, 'project');
   const a = found[0]!;
@@ -83,7 +83,7 @@ const backups = backupHandlers(
 export const addonHandlers = {
   async listAddons({ user, query }, ctx) {
     const projectId = query.project ? (await projectFor(ctx, user, query.project)).id : undefined;
-    const rows = await store.visibleAddons(ctx.db, user.id, projectId).execute();
+    const rows = await store.visibleAddons(ctx.db, user.id, projectId);
     return { items: await Promise.all(rows.map((a) => addonDto(ctx, a))) };
   },
 
@@ -100,7 +100,7 @@ export const addonHandlers = {
       name,
       type: body.type,
       image: ctx.config.addonImages[body.type],
-      credentials: ctx.secrets.seal(JSON.stringify({ user: 'berth', password: randomPassword(), database: 'berth' })),
+      credentials: store.sealCredentials(ctx.secrets, { user: 'berth', password: randomPassword(), database: 'berth' }),
       status: 'creating',
       message: null,
       backup_schedule: body.backup_schedule ?? null,
@@ -152,7 +152,7 @@ export const addonHandlers = {
     const key = `${as}_URL`;
     const existing = await store.attachmentsOf(ctx.db, a.id);
     if (existing.some((t) => t.app_id === app.id)) throw conflict(`add-on "${a.name}" is already attached to "${app.slug}"`, 'app');
-    const clash = await ctx.db.selectFrom('addon_attachments').select('addon_id').where('app_id', '=', app.id).where('as_name', '=', as).executeTakeFirst();
+    const clash = await store.attachmentAs(ctx.db, app.id, as);
     if (clash) throw conflict(`app "${app.slug}" already has an add-on attached as ${as}: choose another "as"`, 'as');
     await store.insertAttachment(ctx.db, { addon_id: a.id, app_id: app.id, as_name: as, created_at: now() });
     const release = await setAppVar(ctx, user, app.id, key, addonUrl(ctx.secrets, a), `Attach ${a.name} as ${key}`);

@@ -67,15 +67,7 @@ export const containerHandlers = {
       const app = await appFor(ctx, user, query.app);
       rows = (await containers.containersOfApp(ctx.db, app.id)).map((r) => ({ ...r, slug: app.slug }));
     } else {
-      rows = await ctx.db
-        .selectFrom('containers')
-        .innerJoin('apps', 'apps.id', 'containers.app_id')
-        .innerJoin('project_members as m', (j) => j.onRef('m.project_id', '=', 'apps.project_id').on('m.user_id', '=', user.id))
-        .selectAll('containers')
-        .select('apps.slug')
-        .orderBy('apps.slug')
-        .orderBy('containers.replica')
-        .execute();
+      rows = await containers.visibleContainers(ctx.db, user.id);
     }
     return { items: await Promise.all(rows.map((r) => containerDto(ctx, r, r.slug))) };
   },

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { projectAppStates } from '../../store/apps.js';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
@@ -36,7 +37,7 @@ async function volumeDto(ctx: ApiContext, v: VolumeView, measure = false) {
  */
 async function volumeFor(ctx: ApiContext, user: AuthUser, idOrName: string, project: string | undefined, need: 'viewer' | 'developer'): Promise<VolumeView> {
   const projectId = project ? (await projectFor(ctx, user, project)).id : undefined;
-  const found = (await volumes.visibleVolumes(ctx.db, user.id, projectId).execute()).filter((v) => v.id === idOrName || v.name === idOrName);
+  const found = (await volumes.visibleVolumes(ctx.db, user.id, projectId)).filter((v) => v.id === idOrName || v.name === idOrName);
   if (!found.length) throw notFound('volume', idOrName);
   if (found.length > 1) throw badRequest(`several of your projects have a volume named "${idOrName}": name the project`, 'project');
   const v = found[0]!;
@@ -69,7 +70,7 @@ const backups = backupHandlers(
 export const volumeHandlers = {
   async listVolumes({ user, query }, ctx) {
     const projectId = query.project ? (await projectFor(ctx, user, query.project)).id : undefined;
-    const rows = await volumes.visibleVolumes(ctx.db, user.id, projectId).execute();
+    const rows = await volumes.visibleVolumes(ctx.db, user.id, projectId);
     return { items: await Promise.all(rows.map((v) => volumeDto(ctx, v))) };
   },
 
@@ -128,7 +129,7 @@ const subject = (v: VolumeView): BackupSubject => ({ owner: { kind: 'volume', id
 /** Slugs of the deployed, not stopped apps whose config mounts the volume. */
 async function runningAppsMounting(ctx: ApiContext, v: Pick<BackupSubject, 'project_id' | 'name'>): Promise<string[]> {
   const mounting = new Set(await appsMounting(ctx.db, v.project_id, v.name));
-  const rows = await ctx.db.selectFrom('apps').select(['slug', 'stopped', 'release_id']).where('project_id', '=', v.project_id).execute();
+  const rows = await projectAppStates(ctx.db, v.project_id);
   return rows.filter((a) => mounting.has(a.slug) && !a.stopped && a.release_id).map((a) => a.slug);
 }
 

@@ -29,7 +29,7 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
     return (await runs.runById(d.db, run.id)) ?? null;
   }
   if (run.status !== 'running') await runs.updateRun(d.db, run.id, { status: 'running' });
-  const what = `${run.kind === 'run' ? 'one-off command' : run.kind === 'cron' ? 'scheduled command' : 'release command'} ${(JSON.parse(run.command) as string[]).join(' ')}`;
+  const what = `${run.kind === 'run' ? 'one-off command' : run.kind === 'cron' ? 'scheduled command' : 'release command'} ${run.command.join(' ')}`;
   const said = (kind: string, message: string) => tell(d, { project_id: app.project_id, app_id: app.id, kind, message, data: { run: run.id } });
   await said('run.started', `${what} started`);
   const cfg = releaseConfig(release);
@@ -40,7 +40,7 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
     await d.networks.ensureNetwork(projectNetwork(app.project_id), networkLabels(d.instanceId, app.project_id));
     const spec = releaseSpec(d.secrets, d.instanceId, app, release, cfg, run.container_name, { [LABEL.run]: run.id, [LABEL.runApp]: app.id });
     const tty = run.tty === 1;
-    dockerId = await d.runs.createContainer({ ...spec, cmd: JSON.parse(run.command) as string[], restart: 'no', tty });
+    dockerId = await d.runs.createContainer({ ...spec, cmd: run.command, restart: 'no', tty });
     await d.runs.startContainer(dockerId);
 
     let dirty = false;
