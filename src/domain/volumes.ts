@@ -1,6 +1,7 @@
 import type { Db } from '../store/db.js';
 import { appsWithVolumes, volumeInProject } from '../store/volumes.js';
 import { restoreUnderWay } from '../store/backups.js';
+import { projectAppStates } from '../store/apps.js';
 import { LABEL } from '../runtime/labels.js';
 import type { VolumeMount } from '../runtime/types.js';
 
@@ -66,6 +67,13 @@ export async function resolveMounts(db: Db, projectId: string, mounts: AppMount[
 export async function appsMounting(db: Db, projectId: string, volumeName: string): Promise<string[]> {
   const apps = await appsWithVolumes(db, projectId);
   return apps.filter((a) => a.volumes.some((m) => m.volume === volumeName)).map((a) => a.slug);
+}
+
+/** Slugs of the deployed, not stopped apps whose config mounts the volume (a restore is refused while any of them runs). */
+export async function runningAppsMountingVolume(db: Db, projectId: string, volumeName: string): Promise<string[]> {
+  const mounting = new Set(await appsMounting(db, projectId, volumeName));
+  const rows = await projectAppStates(db, projectId);
+  return rows.filter((a) => mounting.has(a.slug) && !a.stopped && a.release_id).map((a) => a.slug);
 }
 
 /** The engine mounts of a release's volumes, with the labels the volumes get when first made. */

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import { projectAppStates } from '../../store/apps.js';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
@@ -8,7 +7,7 @@ import { isUniqueViolation, now } from '../../store/db.js';
 import type { Role } from '../../store/projects.js';
 import { defaultProject } from '../../store/projects.js';
 import * as volumes from '../../store/volumes.js';
-import { appsMounting, engineVolume } from '../../domain/volumes.js';
+import { appsMounting, engineVolume, runningAppsMountingVolume } from '../../domain/volumes.js';
 import { newId } from '../../lib/ids.js';
 import { rawRoutes } from '../contract-raw.js';
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
@@ -51,7 +50,7 @@ async function volumeFor(ctx: ApiContext, user: AuthUser, idOrName: string, proj
  * itself, so a restore never takes an app down unasked.
  */
 async function refuseWhileMounted(ctx: ApiContext, v: BackupSubject) {
-  const running = await runningAppsMounting(ctx, v);
+  const running = await runningAppsMountingVolume(ctx.db, v.project_id, v.name);
   if (!running.length) return;
   const list = running.join(', ');
   throw conflict(
@@ -125,13 +124,6 @@ export const volumeHandlers = {
 } satisfies Handlers;
 
 const subject = (v: VolumeView): BackupSubject => ({ owner: { kind: 'volume', id: v.id }, name: v.name, project_id: v.project_id, project_name: v.project_name });
-
-/** Slugs of the deployed, not stopped apps whose config mounts the volume. */
-async function runningAppsMounting(ctx: ApiContext, v: Pick<BackupSubject, 'project_id' | 'name'>): Promise<string[]> {
-  const mounting = new Set(await appsMounting(ctx.db, v.project_id, v.name));
-  const rows = await projectAppStates(ctx.db, v.project_id);
-  return rows.filter((a) => mounting.has(a.slug) && !a.stopped && a.release_id).map((a) => a.slug);
-}
 
 /** `GET /api/v1/volumes/{id}/backups/{job}/download`: the backup's tar file, streamed. */
 export function registerVolumeDownload(app: FastifyInstance, ctx: ApiContext) {
