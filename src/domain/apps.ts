@@ -3,8 +3,11 @@ import * as apps from '../store/apps.js';
 import type { AppPatch, AppRow } from '../store/apps.js';
 import type { MountColumn } from '../store/app-columns.js';
 import { deleteVolume, volumeInProject, appsWithVolumes } from '../store/volumes.js';
+import type { ReleaseRow } from '../store/releases.js';
+import type { SecretBox } from '../lib/crypto.js';
 import type { Events } from './events.js';
 import { createRelease } from './releases.js';
+import { mergeEnv, type StoredEnv } from './env.js';
 
 /**
  * The rules of an app's config, apart from the HTTP layer: what a change may combine, and what it
@@ -69,6 +72,24 @@ export async function applyAppChange(db: Db, events: Events, app: AppRow, patch:
   }
   await events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.updated', message: `${user.username} changed ${Object.keys(patch).join(', ')} of ${app.slug}` });
   return true;
+}
+
+/**
+ * Sets (null: unsets) config vars and marks some secret. Like mounts, they change what the replicas
+ * run with: a deployed app gets a release for them (the caller nudges the controller then).
+ */
+export async function changeEnv(
+  db: Db,
+  events: Events,
+  box: SecretBox,
+  app: AppRow,
+  change: { set: Record<string, string | null>; secret: string[]; description: string; userId: string },
+): Promise<{ env: StoredEnv; release: ReleaseRow | null }> {
+  const env = mergeEnv(box, app.env, change.set, change.secret);
+  await apps.updateApp(db, app.id, { env });
+  if (!app.release_id || !app.image) return { env, release: null };
+  const release = await createRelease(db, events, { ...app, env }, { image: app.image, description: change.description, userId: change.userId });
+  return { env, release };
 }
 
 /** The names of the volumes some of these apps mount. */

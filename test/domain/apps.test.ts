@@ -12,7 +12,9 @@ import { listReleases, releaseConfig } from '../../src/store/releases.js';
 import { ColumnError } from '../../src/store/app-columns.js';
 import { Events } from '../../src/domain/events.js';
 import { createRelease } from '../../src/domain/releases.js';
-import { AppRuleError, applyAppChange, checkAppChange, deleteApp, mountRelease } from '../../src/domain/apps.js';
+import { AppRuleError, applyAppChange, changeEnv, checkAppChange, deleteApp, mountRelease } from '../../src/domain/apps.js';
+import { SecretBox } from '../../src/lib/crypto.js';
+import { randomBytes } from 'node:crypto';
 
 const data = { volume: 'data', volume_id: 'vol_data', path: '/data' };
 const base = { volumes: [], strategy: 'rolling' as const, placement: null, release_id: 'rel_1', image: 'img:1' };
@@ -128,4 +130,20 @@ test('deleting an app with its volumes deletes only those no other app mounts', 
   await deleteApp(w.db, (await appById(w.db, 'app_1'))!, true);
   assert.equal(await appById(w.db, 'app_1'), undefined);
   assert.deepEqual((await allVolumes(w.db)).map((v) => v.name), ['shared']);
+});
+
+test('a config var change is written; it makes a release (with the vars, secrets sealed) only once the app is deployed', async (t) => {
+  const w = await world(t);
+  const box = new SecretBox(randomBytes(32));
+  await w.newApp('app_1', 'web');
+  const first = await changeEnv(w.db, w.events, box, (await appById(w.db, 'app_1'))!, { set: { B: '2' }, secret: [], description: 'Config: set B', userId: w.user.id });
+  assert.equal(first.release, null, 'never deployed: no release');
+  assert.deepEqual((await appById(w.db, 'app_1'))!.env, { A: { v: '1' }, B: { v: '2' } });
+  await createRelease(w.db, w.events, (await appById(w.db, 'app_1'))!, { image: 'img:1', description: 'Deploy' });
+  const { release, env } = await changeEnv(w.db, w.events, box, (await appById(w.db, 'app_1'))!, { set: { A: null, KEY: 'hush' }, secret: ['KEY'], description: 'Config: unset A, set KEY', userId: w.user.id });
+  assert.equal(release!.version, 2);
+  assert.deepEqual(Object.keys(env).sort(), ['B', 'KEY']);
+  assert.equal(env.KEY!.s, 1);
+  assert.notEqual(env.KEY!.v, 'hush', 'sealed');
+  assert.equal(box.open(releaseConfig(release!).env.KEY!.v), 'hush');
 });

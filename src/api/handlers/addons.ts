@@ -8,8 +8,7 @@ import { isUniqueViolation, now } from '../../store/db.js';
 import * as apps from '../../store/apps.js';
 import * as store from '../../store/addons.js';
 import { defaultProject, type Role } from '../../store/projects.js';
-import { createRelease } from '../../domain/releases.js';
-import { mergeEnv } from '../../domain/env.js';
+import { changeEnv } from '../../domain/apps.js';
 import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/addons.js';
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
@@ -57,12 +56,10 @@ export async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string
 /** Sets or unsets an app's config var; a deployed app gets a release for it. */
 async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: string, value: string | null, description: string) {
   const app = (await apps.appById(ctx.db, appId))!;
-  const env = mergeEnv(ctx.secrets, app.env, { [key]: value }, value === null ? [] : [key]);
-  await apps.updateApp(ctx.db, app.id, { env });
-  if (!app.release_id || !app.image) return null;
-  const row = await createRelease(ctx.db, ctx.events, { ...app, env }, { image: app.image, description, userId: user.id });
+  const { release } = await changeEnv(ctx.db, ctx.events, ctx.secrets, app, { set: { [key]: value }, secret: value === null ? [] : [key], description, userId: user.id });
+  if (!release) return null;
   ctx.nudge(app.id);
-  return releaseDto(row, app.live_release_id);
+  return releaseDto(release, app.live_release_id);
 }
 
 const backups = backupHandlers(
