@@ -1,4 +1,5 @@
 import type { Db } from '../store/db.js';
+import type { MountColumn } from '../store/app-columns.js';
 import { appsWithVolumes, volumeInProject } from '../store/volumes.js';
 import { restoreUnderWay } from '../store/backups.js';
 import { projectAppStates } from '../store/apps.js';
@@ -11,10 +12,8 @@ export interface AppMount {
   path: string;
 }
 
-/** A mount frozen in a release: the volume's id too, so a rollback mounts the very same volume. */
-export interface ReleaseMount extends AppMount {
-  volume_id: string;
-}
+/** A mount frozen in a release: the volume's id too, so a rollback mounts the very same volume (the store's one mount type). */
+export type ReleaseMount = MountColumn;
 
 /** A mount a caller may not make: the field at fault and why. */
 export class MountError extends Error {

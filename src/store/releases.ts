@@ -2,14 +2,10 @@ import type { Db } from './db.js';
 import { now } from './db.js';
 import type { ReleasesTable, ReleaseStatus } from './schema.js';
 import { newId } from '../lib/ids.js';
-import { decodeEnv, encodeEnv, encodeHealthCheck, encodeMounts, encodeCommand, type HealthCheck, type Placement, type StoredEnv } from './app-columns.js';
+import { decodeEnv, encodeEnv, encodeHealthCheck, encodeMounts, encodeCommand, type HealthCheck, type MountColumn, type Placement, type StoredEnv } from './app-columns.js';
 
-/** A volume mounted by a release (the same shape as domain/volumes.ts ReleaseMount). */
-export interface ReleaseVolume {
-  volume: string;
-  volume_id: string;
-  path: string;
-}
+/** A volume mounted by a release: the app's mount, frozen. */
+export type ReleaseVolume = MountColumn;
 
 export type ReleaseRow = ReleasesTable;
 
