@@ -22,6 +22,8 @@ export type AppView = AppRow & {
   role: Role;
   live_version: number | null;
   target_status: string | null;
+  /** The status of the app's newest release: a first release that failed leaves no target, and the app must still say failed. */
+  newest_status: string | null;
 };
 export type AppPatch = Partial<Omit<AppRow, 'id' | 'project_id' | 'created_at'>>;
 
@@ -59,7 +61,10 @@ function visible(db: Db, userId: string) {
     .leftJoin('releases as live', 'live.id', 'apps.live_release_id')
     .leftJoin('releases as target', 'target.id', 'apps.release_id')
     .selectAll('apps')
-    .select(['p.name as project_name', 'm.role', 'live.version as live_version', 'target.status as target_status']);
+    .select(['p.name as project_name', 'm.role', 'live.version as live_version', 'target.status as target_status'])
+    .select((eb) =>
+      eb.selectFrom('releases as newest').select('newest.status').whereRef('newest.app_id', '=', 'apps.id').orderBy('newest.version', 'desc').limit(1).as('newest_status'),
+    );
 }
 
 export async function listApps(db: Db, userId: string, opts: { projectId?: string; limit: number; offset: number }) {

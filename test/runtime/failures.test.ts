@@ -41,6 +41,8 @@ describe('failed releases explained', () => {
     assert.match(rel.reason ?? '', /listens on 127\.0\.0\.1:8080 only.*listen on all interfaces, 0\.0\.0\.0/);
     assert.match(rel.reason ?? '', /listening on 127\.0\.0\.1 port 8080/, "the reason carries the app's own log line");
     const app = await dev.call('getApp', { params: { id: 'lo4' } });
+    assert.equal(app.status, 'failed', 'an app whose only release failed says failed, not idle');
+    assert.equal((await dev.call('listApps', { query: { project: 'why' } })).items.find((a) => a.slug === 'lo4')?.status, 'failed');
     const failed = (await dev.call('listEvents', { query: { app: app.id } })).items.find((e) => e.kind === 'release.failed');
     assert.match(failed?.message ?? '', /^v1 failed; no release was live before it, so the app serves nothing: the app listens on 127\.0\.0\.1:8080 only/);
   });

@@ -38,7 +38,8 @@ export function appUrl(ctx: ApiContext, slug: string): string {
 
 function appStatus(a: AppView): string {
   if (a.stopped) return 'stopped';
-  if (!a.release_id) return 'idle';
+  // A first release that failed: nothing serves, and that is a failure, not an app waiting for a deploy.
+  if (!a.release_id) return a.newest_status === 'failed' ? 'failed' : 'idle';
   if (a.target_status === 'pending' || a.target_status === 'deploying') return 'deploying';
   return a.live_release_id ? 'running' : 'failed';
 }
