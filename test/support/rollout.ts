@@ -1,5 +1,5 @@
 import type { BerthClient } from '../../src/client/index.js';
-import type { RouteOutput } from '../../src/api/contract.js';
+import type { RouteOutput } from '../../src/api/contract/index.js';
 import { waitFor } from './wait.js';
 
 export type Release = RouteOutput<'getRelease'>;

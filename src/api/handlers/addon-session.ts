@@ -1,7 +1,7 @@
 import { Value } from '@sinclair/typebox/value';
 import type { SocketHandler } from '../register.js';
 import { badRequest, conflict } from '../errors.js';
-import { AddonSessionInput } from '../contract-sockets.js';
+import { AddonSessionInput } from '../contract/sockets.js';
 import { ADDON_CLIENTS } from '../../domain/addons.js';
 import type { AddonSession } from '../../controllers/addons/session.js';
 import { addonFor } from './addons.js';

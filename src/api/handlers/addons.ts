@@ -13,7 +13,7 @@ import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/a
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
-import { rawRoutes } from '../contract-raw.js';
+import { rawRoutes } from '../contract/raw.js';
 
 type AddonView = store.AddonRow & { project_name: string; role: Role };
 

@@ -2,7 +2,7 @@ import type { Static } from '@sinclair/typebox';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import type { FastifyRequest } from 'fastify';
-import { LABEL_KEY, type ClusterState, type Node } from '../contract-cluster.js';
+import { LABEL_KEY, type ClusterState, type Node } from '../contract/cluster.js';
 import { HttpError, badRequest, conflict } from '../errors.js';
 import { allNodeChanges, clusterRow, nodeChange, replicasByContainerId, requestCluster, requestNodeChange, runningAppsWithVolumes } from '../../store/cluster.js';
 import type { NodeChangeRow } from '../../store/cluster.js';

@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Handlers, SocketHandlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
-import type { RouteOutput } from '../contract.js';
+import type { RouteOutput } from '../contract/index.js';
 import { appFor, appOfChild } from '../access.js';
 import { conflict, notFound } from '../errors.js';
 import * as releases from '../../store/releases.js';
@@ -120,9 +120,9 @@ function followLogs(ctx: ApiContext, socket: WebSocket, send: (l: LogLine & { co
   }
 }
 
-/** The live streams of events and logs (contract: contract-sockets.ts). */
+/** The live streams of events and logs (contract: contract/sockets.ts). */
 
-/** Live logs of an app's replicas or of one container (contract: contract-sockets.ts). */
+/** Live logs of an app's replicas or of one container (contract: contract/sockets.ts). */
 export const containerSockets = {
   followAppLogs: {
     // Checked before the upgrade, and again while open (src/api/socket-guard.ts).

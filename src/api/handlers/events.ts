@@ -19,7 +19,7 @@ export const eventHandlers = {
   },
 } satisfies Handlers;
 
-/** The same, live (contract: contract-sockets.ts). */
+/** The same, live (contract: contract/sockets.ts). */
 export const eventSockets = {
   followEvents: {
     open(socket, send, req, ctx) {

@@ -1,5 +1,5 @@
 import type { Handlers } from '../register.js';
-import type { RouteOutput } from '../contract.js';
+import type { RouteOutput } from '../contract/index.js';
 import { appFor } from '../access.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import * as releases from '../../store/releases.js';

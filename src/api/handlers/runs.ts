@@ -7,7 +7,7 @@ import { now } from '../../store/db.js';
 import * as runs from '../../store/runs.js';
 import { newId } from '../../lib/ids.js';
 import { checkCronQuota } from '../quota.js';
-import { runRoutes } from '../contract-runs.js';
+import { runRoutes } from '../contract/runs.js';
 import { releaseById, releaseVersion } from '../../store/releases.js';
 import { mayRunIn } from '../../domain/image-owners.js';
 import { HttpError } from '../errors.js';

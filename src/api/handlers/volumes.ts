@@ -9,7 +9,7 @@ import { defaultProject } from '../../store/projects.js';
 import * as volumes from '../../store/volumes.js';
 import { appsMounting, engineVolume, runningAppsMountingVolume } from '../../domain/volumes.js';
 import { newId } from '../../lib/ids.js';
-import { rawRoutes } from '../contract-raw.js';
+import { rawRoutes } from '../contract/raw.js';
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 
 type VolumeView = volumes.VolumeRow & { project_name: string; role: Role };

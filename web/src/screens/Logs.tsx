@@ -20,7 +20,7 @@ export function Logs({ app }: { app: App }) {
  */
 export function LogView(props: {
   title: string;
-  /** The contract socket to follow (src/api/contract-sockets.ts). */
+  /** The contract socket to follow (src/api/contract/sockets.ts). */
   socket: SocketCall;
   byReplica?: boolean;
   /** Turns a message of another kind of socket (a build log's) into a line; null skips it. */
