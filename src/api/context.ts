@@ -9,7 +9,7 @@ import type { AppStats } from '../router/types.js';
 import type { PruneResult } from '../domain/images.js';
 import type { Cluster } from '../runtime/swarm/types.js';
 import type { AddonRow } from '../store/addons.js';
-import type { AddonSession, SessionOptions } from '../controllers/addons/session.js';
+import type { AddonSession, SessionOptions } from '../domain/addon-session.js';
 
 /**
  * The engine as handlers use it: replicas' logs and use (Swarm services in cluster mode), a run's

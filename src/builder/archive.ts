@@ -6,14 +6,9 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
 import { ArchiveError } from './errors.js';
+import type { ArchiveLimits } from '../config.js';
 
-export interface ArchiveLimits {
-  /** Size of the uploaded file itself. */
-  maxArchiveBytes: number;
-  /** Sum of all file contents once expanded. */
-  maxExpandedBytes: number;
-  maxEntries: number;
-}
+export type { ArchiveLimits };
 
 export type ArchiveFormat = 'tar' | 'tar.gz' | 'zip';
 

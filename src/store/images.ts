@@ -1,5 +1,18 @@
 import type { Db } from './db.js';
-import type { AppImages } from '../domain/images.js';
+
+/** What image garbage collection looks at, per app. */
+export interface AppImages {
+  appId: string;
+  projectId: string;
+  liveReleaseId: string | null;
+  /** The release the app is rolling out to (may equal the live one). */
+  targetReleaseId: string | null;
+  releases: { id: string; version: number; image: string; status: string }[];
+  /** Succeeded builds, newest first. */
+  builds: { id: string; image: string; releaseId: string | null }[];
+  /** Releases that still have containers (a blue-green standby set, replicas draining). */
+  releasesWithContainers: string[];
+}
 
 /** What image garbage collection and the image list need of these apps (all apps when `appIds` is undefined). */
 export async function appImages(db: Db, appIds?: string[]): Promise<AppImages[]> {

@@ -7,7 +7,8 @@ import { ensureAddon, removeDeleted } from './servers.js';
 import { addonTarget } from './backup-target.js';
 import { BackupRunner } from '../backups/runner.js';
 import { Passes } from '../passes.js';
-import { openSession, type AddonSession, type SessionOptions } from './session.js';
+import { openSession } from './session.js';
+import type { AddonSession, SessionOptions } from '../../domain/addon-session.js';
 
 /**
  * Managed add-ons: keeps each add-on's server running, removes what deleted ones left, and runs

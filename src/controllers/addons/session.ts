@@ -3,34 +3,12 @@ import type { ControllerDeps } from '../deps.js';
 import type { AddonRow } from '../../store/addons.js';
 import { sessionSpec } from '../../domain/addons.js';
 import { newId } from '../../lib/ids.js';
+import type { AddonSession, SessionEnd, SessionOptions } from '../../domain/addon-session.js';
 
 /** SIGTERM, then SIGKILL after this long, when a session outlives its timeout. */
 const KILL_GRACE_S = 5;
 /** How long the last output may lag behind the client's exit. */
 const OUTPUT_LAG_MS = 5_000;
-
-export interface SessionOptions {
-  args: string[];
-  tty: boolean;
-  timeoutS: number;
-  /** Each piece of output, in order (stream null on a terminal); the session waits for the promise (backpressure). */
-  onOutput: (text: string, stream: 'stdout' | 'stderr' | null) => void | Promise<void>;
-}
-
-export interface SessionEnd {
-  exit_code: number | null;
-  reason: string | null;
-}
-
-export interface AddonSession {
-  /** To the client's stdin (its terminal with a tty). */
-  write(text: string): void;
-  /** Closes a pipe's stdin (no tty): psql or redis-cli reading a script sees its end. */
-  end(): void;
-  resize(cols: number, rows: number): void;
-  /** Settles when the client has exited and its helper is gone. */
-  done: Promise<SessionEnd>;
-}
 
 /**
  * A psql or redis-cli session: a helper container of the add-on's image (sessionSpec) attached

@@ -9,7 +9,7 @@ import { ImageUnavailable, type ContainerSpec } from '../../runtime/types.js';
 import { STOP_GRACE_S, containerName, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { Canceled, HealthError, exitedEarly, waitHealthy } from '../health.js';
 import { event, type AppKit } from './kit.js';
-import { containerSpec } from './spec.js';
+import { containerSpec } from '../../domain/release-spec.js';
 
 const NODE = hostname();
 

@@ -5,7 +5,7 @@ import * as runs from '../../store/runs.js';
 import type { RunRow } from '../../store/runs.js';
 import { LABEL } from '../../runtime/labels.js';
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
-import { releaseSpec } from '../apps/spec.js';
+import { releaseSpec } from '../../domain/release-spec.js';
 import { tell } from '../tell.js';
 
 /** How often the output gathered so far is written for readers (the CLI's stream polls it). */
