@@ -197,7 +197,7 @@ function acmeDirectory(env: NodeJS.ProcessEnv, allow: EgressAllow): string {
     try {
       checkUrl(url, 'ROUTER_ACME_DIRECTORY', allow);
     } catch (err) {
-      throw new Error(`${(err as Error).message} (ROUTER_ACME_DIRECTORY=${url})`);
+      throw new Error(`${(err as Error).message} (ROUTER_ACME_DIRECTORY=${url})`, { cause: err });
     }
   }
   return url;

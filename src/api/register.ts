@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { routes, type RouteDef, type RouteInput, type RouteName, type RouteOutput } from './contract/index.js';
 import { sockets, type SocketDef, type SocketInput, type SocketMessage, type SocketName } from './contract/sockets.js';

@@ -168,14 +168,13 @@ class Extraction {
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       mode & 0o111 ? 0o755 : 0o644,
     );
-    const self = this;
     try {
       await pipeline(
         content,
         new Writable({
-          async write(chunk: Buffer, _enc, cb) {
+          write: async (chunk: Buffer, _enc, cb) => {
             try {
-              self.addBytes(raw, chunk.length);
+              this.addBytes(raw, chunk.length);
               await fh.write(chunk);
               cb();
             } catch (err) {
