@@ -26,7 +26,7 @@ import { ImageController } from '../controllers/images.js';
 import { NotificationController } from '../controllers/notifications.js';
 import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
-import { RegistryController } from '../controllers/registry.js';
+import { RegistryController } from '../controllers/registry/index.js';
 import { EngineImagePusher } from '../runtime/image-push.js';
 import { OverlayAnchor, probeInNetns, tcpInNetns } from '../runtime/swarm/anchor.js';
 import { SwarmRuntime } from '../runtime/swarm/runtime.js';
