@@ -5,7 +5,7 @@ import { bareRepo } from '../../config.js';
 import { LABEL } from '../../runtime/labels.js';
 import { STOP_GRACE_S } from '../../domain/containers.js';
 import { event, type AppKit } from './kit.js';
-import { destroy } from './replicas.js';
+import { destroy } from './retire.js';
 
 /** A deleted app: its route goes, then its containers (drained first), its rows, its built images and its git remote. */
 export async function removeApp(k: AppKit, appId: string): Promise<void> {

@@ -6,7 +6,7 @@ import { LABEL } from '../../runtime/labels.js';
 import { START_REQUESTED, STOP_GRACE_S, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { lastLogLines } from '../health.js';
 import { event, type AppKit } from './kit.js';
-import { takeOut } from './replicas.js';
+import { takeOut } from './retire.js';
 
 /** Brings container rows up to date with what the engine says, and adopts or removes strays. */
 export async function observe(k: AppKit, app: AppRow): Promise<void> {

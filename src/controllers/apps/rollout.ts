@@ -4,7 +4,7 @@ import { markFailed, markLive, releaseById, releaseConfig, setReleaseStatus, typ
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { HealthError } from '../health.js';
 import { Superseded, event, type AppKit } from './kit.js';
-import { retire } from './replicas.js';
+import { retire } from './retire.js';
 import { converge } from './converge.js';
 import { rolling } from './rolling.js';
 import { blueGreen } from './blue-green.js';
