@@ -145,7 +145,5 @@ export class RegistryController implements ClusterRegistry {
     return next;
   }
 
-  private keptReleases(): Promise<ReleaseImage[]> {
-    return keptReleases(this.deps.db, this.deps.config.build.keepReleaseImages);
-  }
+  private keptReleases = (): Promise<ReleaseImage[]> => keptReleases(this.deps.db, this.deps.config.build.keepReleaseImages);
 }
