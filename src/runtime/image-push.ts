@@ -35,7 +35,7 @@ export class EngineImagePusher implements ImagePusher {
       return true;
     } catch (err) {
       if (statusOf(err) === 404) return false;
-      throw new Error(`docker image inspect ${ref}: ${messageOf(err).trim()}`);
+      throw new Error(`docker image inspect ${ref}: ${messageOf(err).trim()}`, { cause: err });
     }
   }
 
@@ -46,7 +46,7 @@ export class EngineImagePusher implements ImagePusher {
     try {
       await this.api.getImage(source).tag({ repo: repository, tag, abortSignal: signal });
     } catch (err) {
-      throw new Error(`docker tag ${source} ${ref}: ${messageOf(err).trim()}`);
+      throw new Error(`docker tag ${source} ${ref}: ${messageOf(err).trim()}`, { cause: err });
     }
     try {
       let error: string | null = null;
@@ -58,7 +58,7 @@ export class EngineImagePusher implements ImagePusher {
       if (signal.aborted) throw new Error(deadline.aborted ? `timed out after ${opts.timeoutMs} ms` : 'canceled');
       if (error) throw new Error(error.trim());
     } catch (err) {
-      throw new Error(`push of ${ref} failed: ${messageOf(err).trim()}`);
+      throw new Error(`push of ${ref} failed: ${messageOf(err).trim()}`, { cause: err });
     } finally {
       // Only the tag goes: the image stays under its own name, and the layers stay while it does.
       await this.api

@@ -33,7 +33,7 @@ export function dockerBuilds(engine: EngineClient, images: Pick<Images, 'inspect
       } catch (err) {
         context.destroy();
         if (signal.aborted) throw failure();
-        throw new Error(`build failed: ${messageOf(err).trim()}`);
+        throw new Error(`build failed: ${messageOf(err).trim()}`, { cause: err });
       }
       const stop = () => body.destroy();
       signal.addEventListener('abort', stop, { once: true });

@@ -41,7 +41,7 @@ export class EngineClient {
     } catch (err) {
       const status = statusOf(err);
       if (status !== undefined && ok.includes(status)) return null as T;
-      if (signal.aborted) throw new Error(`docker ${what} timed out after ${ms} ms`);
+      if (signal.aborted) throw new Error(`docker ${what} timed out after ${ms} ms`, { cause: err });
       throw engineError(what, err);
     }
   }

@@ -90,7 +90,7 @@ export async function waitContainer(engine: EngineClient, id: string, signal?: A
     const res = await engine.streams.getContainer(id).wait({ abortSignal: signal });
     return res.StatusCode;
   } catch (err) {
-    if (signal?.aborted) throw new Error('docker wait container: canceled');
+    if (signal?.aborted) throw new Error('docker wait container: canceled', { cause: err });
     throw engineError('wait container', err);
   }
 }

@@ -93,8 +93,8 @@ export function dockerImages(engine: EngineClient): Images {
           streams.createImage(opts.auth, { fromImage: repository, tag, abortSignal: signal }, (err, data) => (err ? reject(err) : resolve(data))),
         );
       } catch (err) {
-        if (signal.aborted) throw new Error(`pull of ${ref} timed out after ${opts.timeoutMs} ms`);
-        throw new Error(messageOf(err).trim());
+        if (signal.aborted) throw new Error(`pull of ${ref} timed out after ${opts.timeoutMs} ms`, { cause: err });
+        throw new Error(messageOf(err).trim(), { cause: err });
       }
       let error: string | null = null;
       const stop = () => body.destroy();
