@@ -25,7 +25,7 @@ FAST_TESTS_2=(
   cluster/replica-service cluster/volume-placement router/route-controller runtime/docker-client
   integrations/images-keep integrations/webhooks-verify
   security/images-user security/images-preview security/images-migration
-  store/generation builder/detect cli/argv
+  store/generation store/codecs domain/apps builder/detect cli/argv
 )
 
 now() { date +%s%N; }
