@@ -8,6 +8,7 @@ import { appById, type AppRow } from '../store/apps.js';
 import { LABEL } from '../runtime/labels.js';
 import { recordImageOwner } from '../store/image-owners.js';
 import { createRelease } from '../domain/releases.js';
+import type { Actor } from '../domain/events.js';
 import { runOk } from '../lib/exec.js';
 import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
@@ -35,10 +36,12 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
   );
   const app = await appById(ctx.db, build.app_id);
   const left = () => settings.timeoutMs - (Date.now() - started);
+  // A build's events are its starter's (a push, an API call); a webhook's build is the loop's own.
+  const actor: Actor = build.created_by ? { user: build.created_by } : { system: 'builds' };
   const event = (kind: string, message: string, data: Record<string, unknown> = {}) =>
     app
       ? ctx.events
-          .record({ project_id: app.project_id, app_id: app.id, kind, message, data: { build: build.number, build_id: build.id, ...data } })
+          .record({ project_id: app.project_id, app_id: app.id, kind, message, data: { build: build.number, build_id: build.id, ...data }, actor })
           .catch((err) => ctx.log.warn({ err }, 'event record failed'))
       : Promise.resolve();
 

@@ -75,7 +75,7 @@ export class ImageController {
       // Untagging frees the layers only when no other tag holds the same image.
       if (!(await this.ctx.images.inspectImage(info.id))) result.freed_bytes += info.size ?? 0;
       await this.ctx.events
-        .record({ project_id: owner.projectId, app_id: owner.appId, kind: 'image.removed', message: `image ${image} removed (no release needs it)` })
+        .record({ actor: { system: 'images' }, project_id: owner.projectId, app_id: owner.appId, kind: 'image.removed', message: `image ${image} removed (no release needs it)` })
         .catch(() => {});
     }
     if (!appIds) await this.removeOrphans(all.map((a) => a.appId), result);

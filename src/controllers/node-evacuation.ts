@@ -23,7 +23,7 @@ export async function evacuate(db: Db, events: Events, apps: AppNudge, hostname:
     // A replica of an older generation is being replaced already: no second restart.
     if (left.some((r) => r.app_id === appId && r.gen < app.restart_seq)) continue;
     await updateApp(db, app.id, { restart_seq: app.restart_seq + 1 });
-    await events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.restarting', message: `${app.slug} is restarting: its replicas move off node ${hostname}, which is being drained` });
+    await events.record({ actor: { system: 'nodes' }, project_id: app.project_id, app_id: app.id, kind: 'app.restarting', message: `${app.slug} is restarting: its replicas move off node ${hostname}, which is being drained` });
     apps.nudge(app.id);
   }
   return left.length;

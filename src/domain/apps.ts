@@ -70,7 +70,7 @@ export async function applyAppChange(db: Db, events: Events, app: AppRow, patch:
     const fresh = (await apps.appById(db, app.id))!;
     await createRelease(db, events, fresh, { image: app.image!, description, userId: user.id });
   }
-  await events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.updated', message: `${user.username} changed ${Object.keys(patch).join(', ')} of ${app.slug}` });
+  await events.record({ actor: { user: user.id }, project_id: app.project_id, app_id: app.id, kind: 'app.updated', message: `${user.username} changed ${Object.keys(patch).join(', ')} of ${app.slug}` });
   return true;
 }
 

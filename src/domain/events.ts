@@ -1,17 +1,46 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../store/db.js';
 import { now } from '../store/db.js';
-import { insertEvent, listEvents } from '../store/events.js';
+import { eventNames, insertEvent, listEvents, type EventView } from '../store/events.js';
+
+/**
+ * Who caused an event: a user (by id: an API call, a push, a build they started, a release they
+ * made) or one of Berth's own loops (by name: `apps` for the app controller's rollouts, crashes and
+ * restarts, `builds`, `images`, `nodes`, ...).
+ */
+export type Actor = { user: string } | { system: string };
+
+export type EventActor = { kind: 'user'; id: string; name: string } | { kind: 'system'; id: null; name: string };
 
 export interface BerthEvent {
   id: number;
   project_id: string;
   app_id: string | null;
+  /** The app it is about (null: none, or the app was deleted since). */
+  app: { id: string; slug: string; name: string } | null;
+  /** Null on events older than the actor column (migration 0019_events_actor). */
+  actor: EventActor | null;
   /** app.created, release.live, container.crashed, ... */
   kind: string;
   message: string;
   data: Record<string, unknown> | null;
   created_at: string;
+}
+
+function view(e: EventView): BerthEvent {
+  const actor: EventActor | null =
+    e.actor_id !== null ? { kind: 'user', id: e.actor_id, name: e.actor ?? e.actor_id } : e.actor !== null ? { kind: 'system', id: null, name: e.actor } : null;
+  return {
+    id: e.id,
+    project_id: e.project_id,
+    app_id: e.app_id,
+    app: e.app_id && e.app_slug !== null && e.app_name !== null ? { id: e.app_id, slug: e.app_slug, name: e.app_name } : null,
+    actor,
+    kind: e.kind,
+    message: e.message,
+    data: e.data,
+    created_at: e.created_at,
+  };
 }
 
 /**
@@ -24,15 +53,22 @@ export class Events {
     this.bus.setMaxListeners(0);
   }
 
-  async record(e: { project_id: string; app_id?: string | null; kind: string; message: string; data?: Record<string, unknown> }) {
-    const ev: BerthEvent = await insertEvent(this.db, {
+  async record(e: { project_id: string; app_id?: string | null; kind: string; message: string; data?: Record<string, unknown>; actor: Actor }) {
+    const appId = e.app_id ?? null;
+    const userId = 'user' in e.actor ? e.actor.user : null;
+    const names = await eventNames(this.db, appId, userId);
+    const row = await insertEvent(this.db, {
       project_id: e.project_id,
-      app_id: e.app_id ?? null,
+      app_id: appId,
       kind: e.kind,
       message: e.message,
       data: e.data ?? null,
       created_at: now(),
+      actor_id: userId,
+      // A user deleted in between still has an id to show.
+      actor: 'user' in e.actor ? (names.username ?? e.actor.user) : e.actor.system,
     });
+    const ev = view({ ...row, app_slug: names.app?.slug ?? null, app_name: names.app?.name ?? null });
     this.bus.emit('event', ev);
     return ev;
   }
@@ -44,6 +80,9 @@ export class Events {
 
   async list(projectIds: string[], opts: { appId?: string; after?: number; limit: number }): Promise<BerthEvent[]> {
     if (projectIds.length === 0) return [];
-    return listEvents(this.db, projectIds, opts);
+    return (await listEvents(this.db, projectIds, opts)).map(view);
   }
 }
+
+/** The actor of what an API caller does. */
+export const byUser = (u: { id: string }): Actor => ({ user: u.id });

@@ -58,6 +58,7 @@ export async function createRelease(db: Db, events: Events, app: AppRow, r: NewR
         project_id: app.project_id,
         app_id: app.id,
         kind: 'release.created',
+        actor: r.userId ? { user: r.userId } : { system: 'releases' },
         message: `v${row.version} created: ${row.description}`,
         data: { release: row.version, image: row.image },
       });

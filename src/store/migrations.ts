@@ -570,6 +570,14 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('users_email').on('users').column('email').execute();
     },
   },
+  '0019_events_actor': {
+    async up(db: Kysely<any>) {
+      // Who caused an event: a user (id, and the name then: the event outlives a rename or a deleted
+      // user, like the audit log) or Berth's own loop (actor_id null, actor its name). Older rows: both null.
+      await db.schema.alterTable('events').addColumn('actor_id', 'text').execute();
+      await db.schema.alterTable('events').addColumn('actor', 'text').execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

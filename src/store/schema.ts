@@ -181,6 +181,10 @@ export interface EventsTable {
   message: string;
   data: string | null;
   created_at: string;
+  /** Who caused it (migration 0019_events_actor): the user's id; null for Berth's own loops and older rows. */
+  actor_id: string | null;
+  /** The user's name when it happened, or the loop's name (actor_id null); null on older rows. */
+  actor: string | null;
 }
 
 export type BuildStatus = 'pending' | 'queued' | 'running' | 'succeeded' | 'failed' | 'canceled';

@@ -58,8 +58,8 @@ test("a node change's labels read back as an object; a later change keeps a pend
 
 test("an event's data reads back as the object recorded; no data is null", async (t) => {
   const { db, projectId } = await world(t);
-  await insertEvent(db, { project_id: projectId, app_id: 'app_1', kind: 'release.created', message: 'v1', data: { release: 1, image: 'img' }, created_at: now() });
-  await insertEvent(db, { project_id: projectId, app_id: null, kind: 'note', message: 'plain', data: null, created_at: now() });
+  await insertEvent(db, { project_id: projectId, app_id: 'app_1', kind: 'release.created', message: 'v1', data: { release: 1, image: 'img' }, created_at: now(), actor_id: null, actor: 'apps' });
+  await insertEvent(db, { project_id: projectId, app_id: null, kind: 'note', message: 'plain', data: null, created_at: now(), actor_id: null, actor: null });
   assert.deepEqual((await listEvents(db, [projectId], { limit: 10 })).map((e) => e.data), [{ release: 1, image: 'img' }, null]);
 });
 

@@ -8,6 +8,17 @@ export const Event = T.Object({
   id: T.Integer(),
   project_id: T.String(),
   app_id: T.Union([T.String(), T.Null()]),
+  app: T.Union([T.Object({ id: T.String(), slug: T.String(), name: T.String() }), T.Null()], {
+    description: 'the app it is about; null when it names none or the app was deleted since',
+  }),
+  actor: T.Union(
+    [
+      T.Object({ kind: T.Literal('user'), id: T.String(), name: T.String({ description: "the user's name when it happened" }) }),
+      T.Object({ kind: T.Literal('system'), id: T.Null(), name: T.String({ description: "Berth's own loop: apps, builds, images, nodes, ..." }) }),
+      T.Null(),
+    ],
+    { description: 'who caused it; null on events recorded before Berth knew' },
+  ),
   kind: T.String(),
   message: T.String(),
   data: T.Union([T.Record(T.String(), T.Any()), T.Null()]),

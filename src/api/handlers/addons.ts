@@ -13,13 +13,14 @@ import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/a
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
+import { byUser } from '../../domain/events.js';
 import { rawRoutes } from '../contract/raw.js';
 
 type AddonView = store.AddonRow & { project_name: string; role: Role };
 
 /** An event of the add-on's project (addon.*): the dashboard's add-on screens refetch on them. */
-const addonEvent = (ctx: ApiContext, a: store.AddonRow, kind: string, message: string, appId: string | null = null) =>
-  ctx.events.record({ project_id: a.project_id, app_id: appId, kind, message, data: { addon: a.id } });
+const addonEvent = (ctx: ApiContext, user: AuthUser, a: store.AddonRow, kind: string, message: string, appId: string | null = null) =>
+  ctx.events.record({ actor: byUser(user), project_id: a.project_id, app_id: appId, kind, message, data: { addon: a.id } });
 
 async function addonDto(ctx: ApiContext, a: AddonView) {
   const attached = await store.attachmentsOf(ctx.db, a.id);
@@ -111,7 +112,7 @@ export const addonHandlers = {
       if (isUniqueViolation(err)) throw conflict(`project "${project.name}" already has an add-on named "${name}"`, 'name');
       throw err;
     }
-    await addonEvent(ctx, row, 'addon.created', `${user.username} created ${row.type} add-on ${name}`);
+    await addonEvent(ctx, user, row, 'addon.created', `${user.username} created ${row.type} add-on ${name}`);
     ctx.nudgeAddons();
     return addonDto(ctx, { ...row, project_name: project.name, role: project.role });
   },
@@ -124,7 +125,7 @@ export const addonHandlers = {
     const a = await addonFor(ctx, user, params.id, query.project, 'developer');
     await store.updateAddon(ctx.db, a.id, schedulePatch(body));
     ctx.nudgeAddons();
-    await addonEvent(ctx, a, 'addon.updated', `${user.username} changed the backup settings of ${a.name}`);
+    await addonEvent(ctx, user, a, 'addon.updated', `${user.username} changed the backup settings of ${a.name}`);
     return addonDto(ctx, await addonFor(ctx, user, a.id, undefined, 'viewer'));
   },
 
@@ -134,7 +135,7 @@ export const addonHandlers = {
     if (attached.length) throw conflict(`add-on "${a.name}" is attached to ${attached.map((t) => t.slug).join(', ')}: detach it first`, 'id');
     // The row goes now; the controller removes the container, the data volume and the backups.
     await store.deleteAddon(ctx.db, a.id);
-    await addonEvent(ctx, a, 'addon.deleted', `${user.username} deleted add-on ${a.name}`);
+    await addonEvent(ctx, user, a, 'addon.deleted', `${user.username} deleted add-on ${a.name}`);
     ctx.nudgeAddons();
     return { ok: true };
   },
@@ -153,7 +154,7 @@ export const addonHandlers = {
     if (clash) throw conflict(`app "${app.slug}" already has an add-on attached as ${as}: choose another "as"`, 'as');
     await store.insertAttachment(ctx.db, { addon_id: a.id, app_id: app.id, as_name: as, created_at: now() });
     const release = await setAppVar(ctx, user, app.id, key, addonUrl(ctx.secrets, a), `Attach ${a.name} as ${key}`);
-    await addonEvent(ctx, a, 'addon.attached', `${a.name} attached to ${app.slug} as ${key}`, app.id);
+    await addonEvent(ctx, user, a, 'addon.attached', `${a.name} attached to ${app.slug} as ${key}`, app.id);
     return { addon: await addonDto(ctx, a), release };
   },
 
@@ -164,7 +165,7 @@ export const addonHandlers = {
     if (!t) throw badRequest(`add-on "${a.name}" is not attached to "${app.slug}"`, 'app');
     await store.deleteAttachment(ctx.db, a.id, app.id);
     const release = await setAppVar(ctx, user, app.id, `${t.as_name}_URL`, null, `Detach ${a.name} (${t.as_name}_URL)`);
-    await addonEvent(ctx, a, 'addon.detached', `${a.name} detached from ${app.slug}`, app.id);
+    await addonEvent(ctx, user, a, 'addon.detached', `${a.name} detached from ${app.slug}`, app.id);
     return { addon: await addonDto(ctx, a), release };
   },
 

@@ -9,6 +9,7 @@ import * as apps from '../../store/apps.js';
 import { checkAppShape } from '../quota.js';
 import { maskedEnv } from '../../domain/env.js';
 import { changeEnv } from '../../domain/apps.js';
+import { byUser } from '../../domain/events.js';
 
 const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
   const a = (await apps.findApp(ctx.db, user.id, id))!;
@@ -21,7 +22,7 @@ export const appActionHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     await checkAppShape(ctx, user, app.project_id, { replicas: body.replicas });
     await apps.updateApp(ctx.db, app.id, { replicas: body.replicas, stopped: 0 });
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.scaled', message: `${app.slug} scaled to ${body.replicas}` });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'app.scaled', message: `${app.slug} scaled to ${body.replicas}` });
     ctx.nudge(app.id);
     return freshApp(ctx, user, app.id);
   },
@@ -30,7 +31,7 @@ export const appActionHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     if (!app.live_release_id) throw conflict(`${app.slug} has never been deployed`);
     await apps.updateApp(ctx.db, app.id, { restart_seq: app.restart_seq + 1, stopped: 0 });
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.restarting', message: `${app.slug} is restarting` });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'app.restarting', message: `${app.slug} is restarting` });
     ctx.nudge(app.id);
     return freshApp(ctx, user, app.id);
   },

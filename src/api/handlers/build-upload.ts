@@ -8,6 +8,7 @@ import * as builds from '../../store/builds.js';
 import { ArchiveError, extractArchive } from '../../builder/index.js';
 import { buildDir } from '../../config.js';
 import { buildFor, oneBuildDto } from './build-common.js';
+import { byUser } from '../../domain/events.js';
 
 const ARCHIVE_TYPES = new Set(['application/octet-stream', 'application/gzip', 'application/x-gzip', 'application/x-tar', 'application/zip', 'application/x-compressed-tar']);
 // After the limit, keep reading (and discarding) a little so the client sees the 413 instead of a reset.
@@ -103,6 +104,7 @@ export function registerUpload(app: FastifyInstance, ctx: ApiContext) {
         throw conflict(`build #${build.number} was canceled during the upload`);
       }
       await ctx.events.record({
+        actor: byUser(req.user as AuthUser),
         project_id: a.project_id,
         app_id: a.id,
         kind: 'build.queued',

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../register.js';
-import type { ApiContext } from '../context.js';
+import type { ApiContext, AuthUser } from '../context.js';
 import { badRequest, conflict } from '../errors.js';
 import { appFor } from '../access.js';
 import type { AppView } from '../../store/apps.js';
@@ -15,14 +15,15 @@ import { bareRepo, buildDir } from '../../config.js';
 import { buildDto, buildFor, gitTarget, oneBuildDto } from './build-common.js';
 import { registerUpload } from './build-upload.js';
 import { registerGitRemote } from './git-remote.js';
+import { byUser } from '../../domain/events.js';
 
 const sourceError = (err: unknown) => {
   if (err instanceof SourceError) return badRequest(`${err.field} ${err.reason}`, err.field);
   return err;
 };
 
-async function queued(ctx: ApiContext, app: AppView, b: BuildRow, what: string) {
-  await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'build.queued', message: `build #${b.number} queued (${what})`, data: { build: b.number, build_id: b.id } });
+async function queued(ctx: ApiContext, user: AuthUser, app: AppView, b: BuildRow, what: string) {
+  await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'build.queued', message: `build #${b.number} queued (${what})`, data: { build: b.number, build_id: b.id } });
   ctx.nudgeBuilds();
   return oneBuildDto(ctx, b, app.slug);
 }
@@ -38,7 +39,7 @@ export const buildHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     const { repoUrl, branch } = gitTarget(body.repo_url, body.branch, ctx.config.egressAllow);
     const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'git', status: 'queued', repoUrl, branch, userId: user.id });
-    return queued(ctx, app, b, `${redact(repoUrl)} ${branch}`);
+    return queued(ctx, user, app, b, `${redact(repoUrl)} ${branch}`);
   },
 
   async createPushBuild({ user, params, body }, ctx) {
@@ -64,7 +65,7 @@ export const buildHandlers = {
       commit: { sha, message: message ?? '', committer: committer ?? '' },
       userId: user.id,
     });
-    return queued(ctx, app, b, `push of ${sha.slice(0, 7)}`);
+    return queued(ctx, user, app, b, `push of ${sha.slice(0, 7)}`);
   },
 
   async listBuilds({ user, params, query }, ctx) {
@@ -100,7 +101,7 @@ export const buildHandlers = {
     if (!won) throw conflict(`build #${build.number} finished before it could be canceled`);
     // A waiting build has nothing running: free its source now. A running one is stopped by the worker.
     if (build.status !== 'running') await fs.rm(buildDir(ctx.config.dataDir, build.id), { recursive: true, force: true });
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'build.canceled', message: `build #${build.number} canceled by ${user.username}`, data: { build: build.number, build_id: build.id } });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'build.canceled', message: `build #${build.number} canceled by ${user.username}`, data: { build: build.number, build_id: build.id } });
     ctx.nudgeBuilds();
     ctx.buildLogs.notify(build.id);
     return oneBuildDto(ctx, (await builds.buildById(ctx.db, build.id))!, app.slug);

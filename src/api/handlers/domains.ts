@@ -10,6 +10,7 @@ import { isUniqueViolation, now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { randomBytes } from 'node:crypto';
 import { CHALLENGE_PREFIX, checkDomain, hostnameProblem, isControlHost, txtRecordName } from '../../domain/custom-domains.js';
+import { byUser } from '../../domain/events.js';
 
 function domainDto(ctx: ApiContext, d: DomainRow, slug: string, cert?: CertificateRow): RouteOutput<'addDomain'> {
   const path = `${CHALLENGE_PREFIX}${d.token}`;
@@ -88,7 +89,7 @@ export const domainHandlers = {
       if (isUniqueViolation(err)) throw conflict(`${hostname} is already in use`, 'hostname');
       throw err;
     }
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'domain.added', message: `${hostname} added to ${app.slug}` });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'domain.added', message: `${hostname} added to ${app.slug}` });
     return (await domainDtos(ctx, [await verify(ctx, row)], app.slug))[0];
   },
 
@@ -107,7 +108,7 @@ export const domainHandlers = {
     const d = await domainOf(ctx, app.id, params.hostname);
     await domains.deleteDomain(ctx.db, d.id);
     await ctx.syncRoutes();
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'domain.removed', message: `${d.hostname} removed from ${app.slug}` });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'domain.removed', message: `${d.hostname} removed from ${app.slug}` });
     return { ok: true };
   },
 } satisfies Handlers;

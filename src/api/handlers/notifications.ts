@@ -9,6 +9,7 @@ import { now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { NOTIFIED, notifyUrlProblem, urlHint } from '../../domain/notifications.js';
 import { checkUrl } from '../../lib/egress.js';
+import { byUser } from '../../domain/events.js';
 
 const dto = (t: TargetRow, secret?: string) => ({
   id: t.id,
@@ -42,7 +43,7 @@ export const notificationHandlers = {
       created_at: now(),
     };
     await store.insertTarget(ctx.db, row);
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'notification.added', message: `${app.slug} now notifies a ${body.kind} target at ${row.url_hint}` });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'notification.added', message: `${app.slug} now notifies a ${body.kind} target at ${row.url_hint}` });
     return dto(row, secret);
   },
 

@@ -62,7 +62,7 @@ export async function previewRequest(ctx: ApiContext, parent: AppRow, source: Ap
   if (!source.previews) return { status: 202, body: { ok: true, built: false, reason: 'previews are off for this app (berth source set APP URL --previews on)' } };
   const existing = await sources.previewOf(ctx.db, parent.id, what.number);
   const record = (kind: string, message: string, data: Record<string, unknown>) =>
-    ctx.events.record({ project_id: parent.project_id, app_id: parent.id, kind, message, data: { request: what.number, ...data } });
+    ctx.events.record({ actor: { system: 'webhooks' }, project_id: parent.project_id, app_id: parent.id, kind, message, data: { request: what.number, ...data } });
   if (what.action === 'close') {
     if (!existing) return { status: 202, body: { ok: true, built: false, reason: `request #${what.number} has no preview app` } };
     const preview = await apps.appById(ctx.db, existing.app_id);

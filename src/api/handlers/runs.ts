@@ -11,6 +11,7 @@ import { runRoutes } from '../contract/runs.js';
 import { releaseById, releaseVersion } from '../../store/releases.js';
 import { mayRunIn } from '../../domain/image-owners.js';
 import { HttpError } from '../errors.js';
+import { byUser } from '../../domain/events.js';
 
 export function runDto(r: runs.RunRow, slug: string, version: number) {
   return {
@@ -68,7 +69,7 @@ export const runHandlers = {
     const id = newId('run');
     const row = runs.newRun(id, app, app.live_release_id, 'run', body.command, body.timeout_s ?? 3600, { created_by: user.id, tty: body.tty ? 1 : 0 });
     await runs.insertRun(ctx.db, row);
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'run.queued', message: `${user.username} ran ${body.command.join(' ')} in ${app.slug}`, data: { run: id } });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'run.queued', message: `${user.username} ran ${body.command.join(' ')} in ${app.slug}`, data: { run: id } });
     ctx.nudgeRuns();
     return runDto(row, app.slug, app.live_version ?? 0);
   },
@@ -94,7 +95,7 @@ export const runHandlers = {
       created_at: now(),
     };
     await runs.insertCron(ctx.db, row);
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'cron.added', message: `${user.username} scheduled ${body.command.join(' ')} (${row.schedule}) in ${app.slug}`, data: { cron: row.id } });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'cron.added', message: `${user.username} scheduled ${body.command.join(' ')} (${row.schedule}) in ${app.slug}`, data: { cron: row.id } });
     return cronDto(ctx, row);
   },
 
@@ -107,7 +108,7 @@ export const runHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     const res = await runs.deleteCron(ctx.db, app.id, params.cron);
     if (!Number(res.numDeletedRows)) throw notFound('scheduled command', params.cron);
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'cron.removed', message: `${user.username} removed scheduled command ${params.cron} of ${app.slug}`, data: { cron: params.cron } });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'cron.removed', message: `${user.username} removed scheduled command ${params.cron} of ${app.slug}`, data: { cron: params.cron } });
     return { ok: true };
   },
 

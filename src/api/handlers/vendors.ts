@@ -18,6 +18,7 @@ import { gitTarget, oneBuildDto } from './build-common.js';
 import { checkHost } from '../../lib/egress.js';
 import { redact } from '../../lib/redact.js';
 import type { AppSourceInput } from '../contract/schemas.js';
+import { byUser } from '../../domain/events.js';
 
 export const vendorDto = (v: VendorRow): RouteOutput<'createVendor'> => ({
   id: v.id,
@@ -105,7 +106,7 @@ export async function writeAppSource(ctx: ApiContext, user: AuthUser, app: { id:
     previews: body.previews === undefined ? (existing?.previews ?? 0) : body.previews ? 1 : 0,
     preview_secrets: body.preview_secrets === undefined ? (existing?.preview_secrets ?? 0) : body.preview_secrets ? 1 : 0,
   });
-  await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'app.source', message: `source of ${app.slug} set to ${redact(repoUrl)} (${branch})${vendor ? ` with the ${vendor.vendor} account` : ''}` });
+  await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'app.source', message: `source of ${app.slug} set to ${redact(repoUrl)} (${branch})${vendor ? ` with the ${vendor.vendor} account` : ''}` });
 }
 
 export const vendorHandlers = {
@@ -158,7 +159,7 @@ export const vendorHandlers = {
     const app = await appFor(ctx, user, params.id, 'developer');
     const s = await appSource(ctx, app.id, app.slug);
     const b = await builds.insertBuild(ctx.db, { appId: app.id, slug: app.slug, source: 'git', status: 'queued', repoUrl: s.repo_url, branch: s.branch, vendorId: s.vendor_id, userId: user.id });
-    await ctx.events.record({ project_id: app.project_id, app_id: app.id, kind: 'build.queued', message: `build #${b.number} queued (${redact(s.repo_url)} ${s.branch})`, data: { build: b.number, build_id: b.id } });
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'build.queued', message: `build #${b.number} queued (${redact(s.repo_url)} ${s.branch})`, data: { build: b.number, build_id: b.id } });
     ctx.nudgeBuilds();
     return oneBuildDto(ctx, b, app.slug);
   },

@@ -11,6 +11,7 @@ import { appsMounting, engineVolume, runningAppsMountingVolume } from '../../dom
 import { newId } from '../../lib/ids.js';
 import { rawRoutes } from '../contract/raw.js';
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
+import { byUser } from '../../domain/events.js';
 
 type VolumeView = volumes.VolumeRow & { project_name: string; role: Role };
 
@@ -91,7 +92,7 @@ export const volumeHandlers = {
       if (isUniqueViolation(err)) throw conflict(`project "${project.name}" already has a volume named "${body.name}"`, 'name');
       throw err;
     }
-    await ctx.events.record({ project_id: project.id, kind: 'volume.created', message: `${user.username} created volume ${row.name}`, data: { volume: row.id } });
+    await ctx.events.record({ actor: byUser(user), project_id: project.id, kind: 'volume.created', message: `${user.username} created volume ${row.name}`, data: { volume: row.id } });
     return volumeDto(ctx, { ...row, project_name: project.name, role: project.role });
   },
 
@@ -110,7 +111,7 @@ export const volumeHandlers = {
     const v = await volumeFor(ctx, user, params.id, query.project, 'developer');
     const users = await appsMounting(ctx.db, v.project_id, v.name);
     if (users.length) throw conflict(`volume "${v.name}" is mounted by ${users.join(', ')}: unmount it first (berth apps update APP --volume ...)`, 'id');
-    await ctx.events.record({ project_id: v.project_id, kind: 'volume.deleted', message: `${user.username} deleted volume ${v.name}`, data: { volume: v.id } });
+    await ctx.events.record({ actor: byUser(user), project_id: v.project_id, kind: 'volume.deleted', message: `${user.username} deleted volume ${v.name}`, data: { volume: v.id } });
     // The row goes now; the volume controller removes the engine volume once no container uses it.
     await volumes.deleteVolume(ctx.db, v.id);
     ctx.nudgeVolumes();

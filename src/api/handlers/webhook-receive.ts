@@ -88,6 +88,7 @@ export async function registerWebhookReceiver(app: FastifyInstance, ctx: ApiCont
         await sources.deliveryBuilt(ctx.db, appRow.id, id, b.id);
         await sources.deliveryBuilt(ctx.db, appRow.id, signedId, b.id);
         await ctx.events.record({
+          actor: { system: 'webhooks' },
           project_id: appRow.project_id,
           app_id: appRow.id,
           kind: 'build.queued',

@@ -68,7 +68,7 @@ export class AddonController {
       await ensureAddon(this.d, a).catch(async (err) => {
         this.d.log.warn({ err, addon: a.id }, 'add-on could not be started');
         await store.updateAddon(this.d.db, a.id, { status: 'failed', message: (err as Error).message.slice(0, 2000) });
-        if (a.status !== 'failed') await tell(this.d, { project_id: a.project_id, kind: 'addon.failed', message: `add-on ${a.name} could not be started: ${(err as Error).message.slice(0, 500)}`, data: { addon: a.id } });
+        if (a.status !== 'failed') await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.failed', message: `add-on ${a.name} could not be started: ${(err as Error).message.slice(0, 500)}`, data: { addon: a.id } });
       });
     }
     await this.backups.pass(addons.map((a) => addonTarget(this.d, a)));

@@ -28,7 +28,7 @@ export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void>
   if (address && (await d.reachable(address, ADDON_TYPES[a.type].port))) {
     await updateAddon(d.db, a.id, { status: 'running', message: null });
     d.log.info({ addon: a.id }, 'add-on is up');
-    await tell(d, { project_id: a.project_id, kind: 'addon.running', message: `add-on ${a.name} is up`, data: { addon: a.id } });
+    await tell(d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.running', message: `add-on ${a.name} is up`, data: { addon: a.id } });
   }
 }
 

@@ -21,7 +21,7 @@ export class Superseded extends Error {}
 export const START_CONCURRENCY = 10;
 
 export async function event(k: AppKit, app: AppRow, kind: string, message: string, data?: Record<string, unknown>) {
-  await k.events.record({ project_id: app.project_id, app_id: app.id, kind, message, data });
+  await k.events.record({ project_id: app.project_id, app_id: app.id, kind, message, data, actor: { system: 'apps' } });
 }
 
 /** from, from + 1, ..., to - 1. */

@@ -24,7 +24,7 @@ const IN_CONTAINER = '/tmp/berth-backup';
 export async function runJob(d: ControllerDeps, t: BackupTarget, job: BackupJobRow, stopping: AbortSignal): Promise<void> {
   // Screens follow a job through the events stream (addon.backup.running, volume.restore.failed...).
   const told = (status: string, detail = '') =>
-    tell(d, { project_id: t.project_id, kind: `${t.owner.kind}.${job.kind}.${status}`, message: `${job.kind} of ${t.name} ${status}${detail}`, data: { [t.owner.kind]: t.owner.id, job: job.id } });
+    tell(d, { actor: { system: 'backups' }, project_id: t.project_id, kind: `${t.owner.kind}.${job.kind}.${status}`, message: `${job.kind} of ${t.name} ${status}${detail}`, data: { [t.owner.kind]: t.owner.id, job: job.id } });
   await store.updateJob(d.db, job.id, { status: 'running' });
   await told('running');
   const restore = job.kind === 'restore';

@@ -30,7 +30,7 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
   }
   if (run.status !== 'running') await runs.updateRun(d.db, run.id, { status: 'running' });
   const what = `${run.kind === 'run' ? 'one-off command' : run.kind === 'cron' ? 'scheduled command' : 'release command'} ${run.command.join(' ')}`;
-  const said = (kind: string, message: string) => tell(d, { project_id: app.project_id, app_id: app.id, kind, message, data: { run: run.id } });
+  const said = (kind: string, message: string) => tell(d, { actor: { system: 'runs' }, project_id: app.project_id, app_id: app.id, kind, message, data: { run: run.id } });
   await said('run.started', `${what} started`);
   const cfg = releaseConfig(release);
   let output = '';
