@@ -70,15 +70,3 @@ export async function followBuild(client: BerthClient, buildId: string, onLine: 
   }
   return client.call('getBuild', { params: { id: buildId } });
 }
-
-export type App = RouteOutput<'getApp'>;
-
-/** Waits for the app's rollout to settle (running, failed or stopped), up to timeoutMs. */
-export async function waitRollout(client: BerthClient, app: string, timeoutMs: number): Promise<App> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const a = await client.call('getApp', { params: { id: app } });
-    if (!['deploying', 'idle'].includes(a.status) || Date.now() > deadline) return a;
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { ApiError, type BerthClient } from '../../client/index.js';
 import { client, globals, type GlobalOpts } from '../session.js';
 import { details, emit, table } from '../output.js';
-import { followBuild, Progress, waitRollout, type Build } from '../follow.js';
+import { followBuild, Progress, type Build } from '../follow.js';
+import { firstLine, releaseBudgetMs, releaseOfBuild, settleRelease, unsettled, type Release } from '../../client/releases.js';
 import { listSourceFiles, packTarGz } from '../pack.js';
 
 function appOf(app: string | undefined): string {
@@ -48,8 +49,12 @@ async function follow(c: BerthClient, g: GlobalOpts, buildId: string): Promise<B
   }
 }
 
-/** After a build that deploys: waits for the rollout, then says where the app is. */
-async function finish(c: BerthClient, g: GlobalOpts, app: string, build: Build | null, wait: boolean) {
+/**
+ * After a deploy (an image's release, or a build that makes one): waits for that release to go live
+ * or fail, then says where the app is; a failed build or release, or one still rolling out when the
+ * wait ends, exits 1 with the reason.
+ */
+async function finish(c: BerthClient, g: GlobalOpts, app: string, build: Build | null, made: Release | null, wait: boolean) {
   if (build && build.status !== 'succeeded') {
     emit(g, { build }, () => `Build #${build.number} ${build.status}${build.message ? `: ${build.message}` : ''}`);
     process.exitCode = 1;
@@ -60,19 +65,31 @@ async function finish(c: BerthClient, g: GlobalOpts, app: string, build: Build |
     emit(g, { build, app: a }, () => `Built ${build.image}. Auto-deploy is off: deploy it with "berth deploy --app ${a.slug} --image ${build.image}".`);
     return;
   }
+  let rel = made ?? (build ? await releaseOfBuild(c, app, build.id) : null);
+  if (!rel) {
+    emit(g, { build, app: a, release: null }, () => `Build #${build?.number} made no release (was auto-deploy turned off?): see "berth releases ${a.slug}".`);
+    process.exitCode = 1;
+    return;
+  }
+  const budget = releaseBudgetMs(rel);
   if (wait) {
     const progress = new Progress(g.json ? process.stderr : process.stdout);
-    progress.step(`Rolling out ${a.slug}`);
+    progress.step(`Rolling out v${rel.version} of ${a.slug}`);
     try {
-      a = await waitRollout(c, app, 300_000);
+      rel = await settleRelease(c, app, rel.version, budget);
     } finally {
       progress.stop();
     }
+    a = await c.call('getApp', { params: { id: app } });
   }
-  if (a.status === 'failed') process.exitCode = 1;
-  emit(g, { build, app: a }, () =>
-    a.status === 'running' ? `Deployed ${a.slug} (v${a.release}): ${a.url}` : `App ${a.slug} is ${a.status}: ${a.url}`,
-  );
+  const r = rel;
+  if (wait && r.status !== 'live') process.exitCode = 1;
+  emit(g, { build, app: a, release: r }, () => {
+    if (r.status === 'live') return `Deployed ${a.slug} (v${r.version}): ${a.url}`;
+    if (!wait) return `Deploying v${r.version} of ${a.slug}: follow it with "berth releases ${a.slug}"`;
+    if (unsettled(r)) return `v${r.version} of ${a.slug} is still ${r.status} after ${Math.round(budget / 1000)} s: follow it with "berth releases ${a.slug}"`;
+    return `v${r.version} of ${a.slug} ${r.status}: ${firstLine(r.reason)}`;
+  });
 }
 
 export function registerBuilds(program: Command) {
@@ -141,8 +158,8 @@ export function registerBuilds(program: Command) {
       const g = globals(cmd);
       const app = appOf(o.app);
       if (o.image) {
-        await c.call('deployApp', { params: { id: app }, body: { image_id: o.image } });
-        return finish(c, g, app, null, o.wait);
+        const rel = await c.call('deployApp', { params: { id: app }, body: { image_id: o.image } });
+        return finish(c, g, app, null, rel, o.wait);
       }
       const root = resolve(dir);
       if (!statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`${dir} is not a directory`);
@@ -155,7 +172,7 @@ export function registerBuilds(program: Command) {
       await upload(c, build.id, archive);
       say(`-----> Uploaded; build #${build.number} queued (${build.id})`);
       const done = await follow(c, g, build.id);
-      return finish(c, g, app, done, o.wait);
+      return finish(c, g, app, done, null, o.wait);
     });
 }
 
