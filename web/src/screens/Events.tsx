@@ -4,6 +4,12 @@ import { call, type BerthEvent } from '../api';
 import { useEvents } from '../live';
 import { ErrorText, ago, useLoad } from '../ui';
 
+/** Who caused an event: a user, or Berth's own loop (nothing on events older than actors). */
+function Actor({ actor }: { actor: BerthEvent['actor'] }) {
+  if (!actor) return null;
+  return <span className="muted">{actor.kind === 'user' ? `by ${actor.name}` : `by Berth (${actor.name})`}</span>;
+}
+
 /** A live feed of what happened (deploys, crashes, rollbacks, scale), overall or for one app (?app=). */
 export function EventsPage() {
   const [params] = useSearchParams();
@@ -26,7 +32,13 @@ export function EventsPage() {
       <ol className="events" aria-live="polite">
         {items.map((e) => (
           <li key={e.id}>
-            <span className="muted">{ago(e.created_at)}</span> <code>{e.kind}</code> {e.message}
+            <span className="muted" title={e.created_at}>{ago(e.created_at)}</span>{' '}
+            {e.app && (
+              <>
+                <Link to={`/apps/${encodeURIComponent(e.app.slug)}`}>{e.app.name}</Link>{' '}
+              </>
+            )}
+            <code>{e.kind}</code> {e.message} <Actor actor={e.actor} />
           </li>
         ))}
       </ol>
