@@ -111,4 +111,17 @@ describe('berth deploy', () => {
     assert.notEqual(done.code, 0);
     assert.match(done.stderr, /already succeeded/);
   });
+
+  test('a release that fails after a live one: berth deploy exits 1 with the reason, not "Deployed" with the old version', async () => {
+    writeFileSync(join(home, 'app/index.js'), "console.error('cannot start: DATABASE_URL is not set');\nprocess.exit(3);\n");
+    const res = await berth(join(home, 'app'), 'deploy', '--app', slug);
+    const out = res.stdout + res.stderr;
+    assert.equal(res.code, 1, out);
+    assert.match(out, /-----> Build succeeded/);
+    const rel = await dev.call('getRelease', { params: { id: slug, version: 3 } });
+    assert.equal(rel.status, 'failed');
+    assert.ok(out.includes(`v3 of ${slug} failed: ${rel.reason!.split('\n')[0].trim()}`), out);
+    assert.ok(!out.includes('Deployed'), out);
+    assert.equal((await dev.call('getApp', { params: { id: slug } })).release, 2, 'v2 still serves');
+  });
 });

@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
@@ -57,7 +57,7 @@ describe('git push and git URL builds', () => {
     assert.equal((await dev.call('listBuilds', { params: { id: a } })).items.length, 0);
   });
 
-  test('git push to main builds the pushed commit and the push output shows the build log and the URL', async () => {
+  test('git push to main builds the pushed commit, shows the build log, waits for the release and prints its URL', async () => {
     const push = await git(work, 'push', remote(a, dev.opts.token), 'main');
     const out = push.stderr + push.stdout;
     assert.equal(push.code, 0, out);
@@ -65,7 +65,10 @@ describe('git push and git URL builds', () => {
     assert.match(out, /remote: .*npm (ci|install)/);
     assert.match(out, new RegExp(`remote: Successfully tagged ${await builtRepo(dev, a)}:1`));
     const app = await dev.call('getApp', { params: { id: a } });
-    assert.ok(out.includes(`remote: -----> Deploying: ${app.url}`), out);
+    // The push returns once the release is live, not while it rolls out.
+    assert.ok(out.includes(`remote: -----> v1 released: ${app.url}`), out);
+    assert.equal(app.status, 'running');
+    assert.equal(app.release, 1);
     const [build] = (await dev.call('listBuilds', { params: { id: a } })).items;
     assert.equal(build.source, 'push');
     assert.equal(build.status, 'succeeded');
@@ -125,5 +128,26 @@ describe('git push and git URL builds', () => {
       dev.call('createPushBuild', { params: { id: a }, body: { commit: 'f'.repeat(40) } }),
       (e: { status: number; details?: { field: string } }) => e.status === 400 && e.details?.field === 'commit',
     );
+  });
+
+  test('a push whose release fails says so as its last line; the hook exits non-zero, the refs are updated', async () => {
+    // This commit builds, but its app exits as it starts: the build succeeds and v2 fails.
+    writeFileSync(join(work, 'index.js'), "console.error('cannot start: DATABASE_URL is not set');\nprocess.exit(3);\n");
+    await runOk('git', ['-c', 'user.name=Ada Lovelace', '-c', 'user.email=ada@example.com', 'commit', '-qam', 'Broken start'], { cwd: work, timeoutMs: 10_000 });
+    const push = await git(work, 'push', remote(a, dev.opts.token), 'main');
+    const out = push.stderr + push.stdout;
+    // git ignores a post-receive hook's exit status: the push itself succeeds, its output tells.
+    assert.equal(push.code, 0, out);
+    assert.match(out, /remote: -----> Build #\d+ queued/);
+    const last = out.split('\n').filter((l) => l.startsWith('remote: ')).at(-1) ?? '';
+    assert.match(last, /^remote: -----> v2 failed: \S/, out);
+    const rel = await dev.call('getRelease', { params: { id: a, version: 2 } });
+    assert.equal(rel.status, 'failed');
+    assert.ok(last.includes(rel.reason!.split('\n')[0].trim()), `${last}\n${rel.reason}`);
+    // v1 still serves, and the refs were updated all the same (a post-receive hook cannot refuse a push).
+    const app = await dev.call('getApp', { params: { id: a } });
+    assert.equal(app.release, 1);
+    const pushed = (await runOk('git', ['rev-parse', 'HEAD'], { cwd: work, timeoutMs: 10_000 })).stdout.trim();
+    assert.equal((await git(work, 'ls-remote', remote(a, dev.opts.token), 'refs/heads/main')).stdout.split(/\s/)[0], pushed);
   });
 });
