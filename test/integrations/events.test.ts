@@ -8,7 +8,7 @@ import type { BerthClient } from '../../src/client/index.js';
 import type { RouteOutput } from '../../src/api/contract.js';
 import { run } from '../../src/lib/exec.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
-import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
+import { CLI_MAIN, ENGINES, startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { settled } from '../support/rollout.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
@@ -19,7 +19,7 @@ type BerthEvent = RouteOutput<'listEvents'>['items'][number];
  * Events say which app and who: the user whose call or push caused them, or Berth's own loop. Two
  * users in two projects: each sees their own project's events only, over the API, the socket and the CLI.
  */
-describe('events name their app and their actor', () => {
+for (const engine of ENGINES) describe(`events name their app and their actor (${engine})`, () => {
   let s: TestServer;
   let alice: BerthClient;
   let bob: BerthClient;
@@ -32,7 +32,7 @@ describe('events name their app and their actor', () => {
 
   before(async () => {
     image = await ensureTestAppImage(new DockerRuntime({}));
-    s = await startServer();
+    s = await startServer({ engine });
     home = mkdtempSync(join(tmpdir(), 'berth-events-'));
     alice = await s.newUser('alice');
     bob = await s.newUser('bob');
