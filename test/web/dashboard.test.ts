@@ -367,6 +367,12 @@ describe('web dashboard', () => {
     await page.goto(`${s.url}/events`);
     await page.getByText('release.live').first().waitFor();
     await screenshot(page, 'events');
+    // Each event names its app (a link to its page) and who caused it: a user, or Berth's own loop.
+    const noisy = page.locator('ol.events li').filter({ hasText: 'noisy' });
+    await noisy.filter({ hasText: 'release.created' }).first().getByText('by dev').waitFor();
+    await noisy.filter({ hasText: 'release.live' }).first().getByText('by Berth (apps)').waitFor();
+    await noisy.first().getByRole('link', { name: 'noisy', exact: true }).click();
+    await page.waitForURL(/\/apps\/noisy$/);
     await page.goto(`${s.url}/projects/shop`);
     await page.getByRole('link', { name: 'noisy', exact: true }).waitFor();
     await screenshot(page, 'project');
