@@ -13,11 +13,14 @@ export const Event = T.Object({
   }),
   actor: T.Union(
     [
-      T.Object({ kind: T.Literal('user'), id: T.String(), name: T.String({ description: "the user's name when it happened" }) }),
-      T.Object({ kind: T.Literal('system'), id: T.Null(), name: T.String({ description: "Berth's own loop: apps, builds, images, nodes, ..." }) }),
+      T.Object({
+        kind: T.Union([T.Literal('user'), T.Literal('system')], { description: "user: a user's call, push or build; system: Berth's own loop" }),
+        id: T.Union([T.String(), T.Null()], { description: "the user's id; null for system" }),
+        name: T.String({ description: "the user's name when it happened, or the loop's: apps, builds, images, nodes, ..." }),
+      }),
       T.Null(),
     ],
-    { description: 'who caused it; null on events recorded before Berth knew' },
+    { description: 'who caused it; null on events recorded before Berth kept actors' },
   ),
   kind: T.String(),
   message: T.String(),
