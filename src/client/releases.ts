@@ -1,5 +1,5 @@
 import type { BerthClient } from './index.js';
-import type { RouteOutput } from '../api/contract.js';
+import type { RouteOutput } from '../api/contract/index.js';
 
 /** Waits on releases for `berth deploy` and the git push hook: both end when the release does. */
 

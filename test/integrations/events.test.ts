@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
-import type { RouteOutput } from '../../src/api/contract.js';
+import type { RouteOutput } from '../../src/api/contract/index.js';
 import { run } from '../../src/lib/exec.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { CLI_MAIN, ENGINES, startServer, type TestServer } from '../support/server.js';

@@ -3,7 +3,7 @@ import { client, globals } from '../session.js';
 import { emit, table } from '../output.js';
 import { int } from '../args.js';
 import { ApiError } from '../../client/index.js';
-import type { RouteOutput } from '../../api/contract.js';
+import type { RouteOutput } from '../../api/contract/index.js';
 
 type BerthEvent = RouteOutput<'listEvents'>['items'][number];
 
@@ -68,7 +68,7 @@ export function registerEvents(program: Command) {
           },
         );
       } catch (err) {
-        if (err instanceof ApiError) throw new Error(`cannot follow events: HTTP ${err.status}`);
+        if (err instanceof ApiError) throw new Error(`cannot follow events: HTTP ${err.status}`, { cause: err });
         throw err;
       }
       if (failed) throw failed;
