@@ -220,7 +220,7 @@ export function NotFound() {
   return (
     <section aria-label="Page not found">
       <h1>Page not found</h1>
-      <p>There is no such page in the dashboard: the address may be mistyped, or what it showed was deleted.</p>
+      <p>There is no such page. The address may be mistyped, or what it showed was deleted.</p>
       <p>
         <Link to="/projects">Go to your projects</Link>
       </p>
