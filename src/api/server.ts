@@ -35,7 +35,7 @@ import { followRun } from './handlers/run-ws.js';
 import { addonSession } from './handlers/addon-session.js';
 import { attachRun } from './handlers/run-tty.js';
 import { addonHandlers, registerAddonDownload } from './handlers/addons.js';
-import { registerWeb } from './web.js';
+import { isScreenPath, registerWeb } from './web.js';
 import { SocketGuard } from './socket-guard.js';
 import { requestForLog } from './log-redact.js';
 import { registerAudit } from './audit.js';
@@ -230,7 +230,10 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     return reply.code(500).send({ error: { code: 'internal', message: 'internal error; see the server log', details: { request_id: req.id } } });
   });
 
+  // Set once the dashboard is registered (below): an unknown page a browser asks for gets the dashboard's not-found screen.
+  let dashboard: Awaited<ReturnType<typeof registerWeb>> = null;
   app.setNotFoundHandler((req, reply) => {
+    if (dashboard && isScreenPath(req.method, req.url)) return dashboard(reply.code(404));
     reply.code(404).send({ error: { code: 'not_found', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
   });
 
@@ -299,6 +302,6 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   registerAddonDownload(app, ctx);
   registerVolumeDownload(app, ctx);
   registerSso(app, ctx);
-  await registerWeb(app, ctx);
+  dashboard = await registerWeb(app, ctx);
   return app;
 }

@@ -28,15 +28,21 @@ export const CSP = [
 /** The screens the single-page app routes itself; each answers index.html so a shared link or a reload works. */
 const SCREENS = ['/', '/login', '/projects', '/projects/*', '/apps/*', '/addons/*', '/builds/*', '/events', '/settings/*', '/admin/*', '/nodes', '/nodes/*'];
 
+/** Paths that are never the dashboard's: an unknown one answers the JSON 404 that API clients parse. */
+const NOT_SCREENS = /^\/(api|ws|git|assets)(\/|$)/;
+
+/** Whether an unknown URL is one a browser may have typed (the dashboard shows its not-found page). */
+export const isScreenPath = (method: string, url: string) => (method === 'GET' || method === 'HEAD') && !NOT_SCREENS.test(url);
+
 /**
  * Serves the dashboard at / : hashed assets cached for a year, index.html never cached, the API
  * unchanged under /api. Without a built dashboard (only `tsc` ran) the API works alone.
  */
-export async function registerWeb(app: FastifyInstance, ctx: ApiContext) {
+export async function registerWeb(app: FastifyInstance, ctx: ApiContext): Promise<((reply: FastifyReply) => FastifyReply) | null> {
   const indexFile = join(WEB_DIR, 'index.html');
   if (!existsSync(indexFile)) {
     ctx.log.warn({ dir: WEB_DIR }, 'the dashboard is not built (npm run build); serving the API only');
-    return;
+    return null;
   }
   const index = readFileSync(indexFile);
   const page = (reply: FastifyReply) =>
@@ -66,4 +72,5 @@ export async function registerWeb(app: FastifyInstance, ctx: ApiContext) {
       app.get(`/${file}`, { schema: { hide: true }, config: { auth: false } }, async (_req, reply) => reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(body));
     }
   }
+  return page;
 }

@@ -51,6 +51,23 @@ for (const engine of ENGINES) {
       const api404 = await fetch(`${s.url}/api/v1/nothing-here`);
       assert.equal(api404.status, 404);
       assert.equal(((await api404.json()) as { error: { code: string } }).error.code, 'not_found');
+      for (const path of ['/api/nothing', '/ws/nothing', '/git/nothing', '/assets/nothing.js']) {
+        const r = await fetch(`${s.url}${path}`, { headers: { accept: 'text/html' } });
+        assert.equal(r.status, 404, path);
+        // The API's JSON 404 (the git remote answers git clients in text): never the page.
+        assert.doesNotMatch(r.headers.get('content-type')!, /text\/html/, `${path} is not the page`);
+      }
+      // Any other unknown path a browser asks for: the dashboard (its "Page not found" screen), as a 404, with the page's headers.
+      for (const path of ['/no/such/page', '/apps-typo', '/favicon.ico?x=1']) {
+        const r = await fetch(`${s.url}${path}`);
+        assert.equal(r.status, 404, path);
+        assert.match(r.headers.get('content-type')!, /text\/html/, path);
+        assert.match(r.headers.get('content-security-policy')!, /script-src 'self'(;|$)/);
+        assert.equal(await r.text(), html);
+      }
+      const post404 = await fetch(`${s.url}/no/such/page`, { method: 'POST' });
+      assert.equal(post404.status, 404);
+      assert.match(post404.headers.get('content-type')!, /application\/json/, 'only GET and HEAD get the page');
     });
 
     test('log in sets an HttpOnly SameSite=Strict cookie; changes need the CSRF token; logout ends the session', async () => {

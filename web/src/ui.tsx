@@ -1,4 +1,5 @@
 import { useCallback, useEffect, useId, useRef, useState, type InputHTMLAttributes, type ReactNode } from 'react';
+import { Link } from 'react-router-dom';
 import { ApiError } from './api';
 
 /** Loads data for a screen; `reload` refetches (live events call it) without blanking what is shown. */
@@ -64,14 +65,14 @@ export function useAction() {
   return { busy, error, run };
 }
 
-/** A button that asks first: "Roll back to v3?" [Confirm] [Cancel]. With `typed`, the user types that word to confirm; `name`, when the label alone does not say what it acts on. */
-export function ConfirmButton(props: { label: string; name?: string; question: string; typed?: string; danger?: boolean; onConfirm: () => Promise<unknown> }) {
+/** A button that asks first: "Stop web?" [Confirm] [Cancel]. With `typed`, the user types that word to confirm; `name`, when the label alone does not say what it acts on; `disabled`, why it cannot be used now (its tooltip). */
+export function ConfirmButton(props: { label: string; name?: string; question: string; typed?: string; danger?: boolean; disabled?: string | null; onConfirm: () => Promise<unknown> }) {
   const [open, setOpen] = useState(false);
   const [text, setText] = useState('');
   const { busy, error, run } = useAction();
   if (!open) {
     return (
-      <button type="button" className={props.danger ? 'danger' : ''} aria-label={props.name} onClick={() => setOpen(true)}>
+      <button type="button" className={props.danger ? 'danger' : ''} aria-label={props.name} disabled={!!props.disabled} title={props.disabled ?? undefined} onClick={() => setOpen(true)}>
         {props.label}
       </button>
     );
@@ -215,5 +216,25 @@ export function useEvery(fn: () => void, ms: number, enabled = true) {
 
 /** What an unknown URL shows; also admin screens to other users (the API answers them 404 too). */
 export function NotFound() {
-  return <p>There is no such page.</p>;
+  useTitle('Page not found');
+  return (
+    <section aria-label="Page not found">
+      <h1>Page not found</h1>
+      <p>There is no such page. The address may be mistyped, or what it showed was deleted.</p>
+      <p>
+        <Link to="/projects">Go to your projects</Link>
+      </p>
+    </section>
+  );
 }
+
+/** The browser tab's title, most specific part first: "web · Apps · Berth". Empty parts (still loading) are left out. */
+export function useTitle(...parts: (string | null | undefined)[]) {
+  const title = [...parts.filter(Boolean), 'Berth'].join(' · ');
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
+}
+
+/** 1 → "1 replica", 3 → "3 replicas". */
+export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;

@@ -31,6 +31,23 @@ export const Release = T.Object({
   updated_at: S.Timestamp,
 });
 
+/** What a rollback to a release would change: secret config vars by name only, never a value. */
+export const ReleaseDiff = T.Object({
+  live: T.Union([T.Integer(), T.Null()], { description: 'the live release now (null: none)' }),
+  target: T.Integer({ description: 'the release rolled back to' }),
+  env: T.Array(
+    T.Object({
+      key: T.String(),
+      change: T.Union([T.Literal('added'), T.Literal('removed'), T.Literal('changed')]),
+      secret: T.Boolean(),
+      from: T.Union([T.String(), T.Null()], { description: 'null for a secret or an absent var' }),
+      to: T.Union([T.String(), T.Null()], { description: 'null for a secret or an absent var' }),
+    }),
+    { description: "config vars, from the app's current config to the release's" },
+  ),
+  settings: T.Array(T.Object({ setting: T.String(), from: T.String(), to: T.String() }), { description: 'image and other settings that differ (the scale stays as it is)' }),
+});
+
 export const releaseRoutes = {
   deployApp: {
     method: 'POST',
@@ -64,6 +81,15 @@ export const releaseRoutes = {
     access: 'viewer',
     params: closed({ id: S.Id, version: S.Counter({ minimum: 1 }) }),
     response: Release,
+  },
+  diffRelease: {
+    method: 'GET',
+    path: '/api/v1/apps/:id/releases/:version/diff',
+    summary: "What rolling back to this release changes: config vars added, removed, changed (secrets by name only) and other settings, from the app's current config",
+    tag: 'releases',
+    access: 'viewer',
+    params: closed({ id: S.Id, version: S.Counter({ minimum: 1 }) }),
+    response: ReleaseDiff,
   },
   rollbackApp: {
     method: 'POST',

@@ -4,7 +4,8 @@ import { appFor } from '../access.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import * as releases from '../../store/releases.js';
 import { buildById } from '../../store/builds.js';
-import { createRelease } from '../../domain/releases.js';
+import { createRelease, snapshot } from '../../domain/releases.js';
+import { releaseDiff } from '../../domain/release-diff.js';
 import { maskedEnv } from '../../domain/env.js';
 import { checkAppShape } from '../quota.js';
 import { registryHostOf } from '../../domain/registries.js';
@@ -81,6 +82,15 @@ export const releaseHandlers = {
     const r = await releases.releaseByVersion(ctx.db, app.id, params.version);
     if (!r) throw notFound('release', `v${params.version}`);
     return releaseDto(r, app.live_release_id);
+  },
+
+  async diffRelease({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id);
+    const r = await releases.releaseByVersion(ctx.db, app.id, params.version);
+    if (!r) throw notFound('release', `v${params.version}`);
+    // Against the app's config now (what the Config tab shows): a rollback replaces exactly that.
+    const diff = releaseDiff(ctx.secrets, { image: app.image, config: snapshot(app) }, { image: r.image, config: releases.releaseConfig(r) });
+    return { live: app.live_version, target: r.version, ...diff };
   },
 
   async rollbackApp({ user, params, body }, ctx) {

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { backupDownloadUrl, call, type Addon, type AddonJob } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Fact, Field, SelectField, Section, Status, ago, bytes, useAction, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, Fact, Field, SelectField, Section, Status, ago, bytes, useAction, useLoad, useTitle } from '../ui';
 import { ADDON_TYPES } from './Addons';
 
 /** One add-on: where it answers, the apps it is attached to (attach, detach), backups (take, download, restore), delete. */
@@ -11,6 +11,7 @@ export function AddonPage() {
   const navigate = useNavigate();
   const addon = useLoad(() => call('getAddon', { params: { id }, query: {} }), [id]);
   const project = useLoad(() => (addon.data ? call('getProject', { params: { id: addon.data.project.id } }) : Promise.resolve(null)), [addon.data?.project.id]);
+  useTitle(addon.data?.name ?? id, 'Add-ons');
   useEvents(() => addon.reload(), (e) => e.project_id === addon.data?.project.id && (e.data?.addon === addon.data?.id || e.kind.startsWith('app.')));
   if (addon.error) return <ErrorText error={addon.error} />;
   const a = addon.data;

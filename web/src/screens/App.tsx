@@ -1,8 +1,8 @@
-import { lazy, Suspense, useState, type DragEvent, type FormEvent } from 'react';
+import { lazy, Suspense, useEffect, useState, type DragEvent, type FormEvent } from 'react';
 import { Link, NavLink, useNavigate, useParams } from 'react-router-dom';
-import { call, uploadArchive, type Project } from '../api';
+import { call, uploadArchive, type App, type Project } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Status, useAction, useLoad, Field } from '../ui';
+import { ConfirmButton, ErrorText, Status, useAction, useLoad, useTitle, Field } from '../ui';
 import { Builds, Config, Containers, Deploys, Domains } from './AppTabs';
 import { Logs } from './Logs';
 import { Cron, Runs } from './Runs';
@@ -15,11 +15,20 @@ const Metrics = lazy(() => import('./Metrics').then((m) => ({ default: m.Metrics
 const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'containers', 'runs', 'cron', 'settings'] as const;
 export type Tab = (typeof TABS)[number];
 
+const tabName = (t: string) => t[0].toUpperCase() + t.slice(1);
+
 export function AppPage() {
   const { slug = '', tab = 'deploys' } = useParams();
   const app = useLoad(() => call('getApp', { params: { id: slug } }), [slug]);
   const project = useLoad<Project | null>(() => (app.data ? call('getProject', { params: { id: app.data.project.id } }) : Promise.resolve(null)), [app.data?.project.id]);
   useEvents(() => app.reload(), (e) => e.app_id === app.data?.id);
+  // The deploys tab is the app's front page: its title is the app's alone.
+  useTitle(tab !== 'deploys' && TABS.includes(tab as Tab) ? tabName(tab) : null, app.data?.name ?? slug, 'Apps');
+  // On a narrow screen the strip scrolls: the open tab is brought into view (a link to /apps/x/settings).
+  const loaded = !!app.data;
+  useEffect(() => {
+    document.querySelector('.tabs a.active')?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+  }, [tab, loaded]);
   if (app.error) return <ErrorText error={app.error} />;
   const a = app.data;
   if (!a) return <p className="loading">Loading…</p>;
@@ -35,7 +44,7 @@ export function AppPage() {
       <nav className="tabs" aria-label="App sections">
         {TABS.map((t) => (
           <NavLink key={t} to={`/apps/${encodeURIComponent(a.slug)}/${t}`} className={({ isActive }) => (isActive || (t === 'deploys' && tab === 'deploys') ? 'active' : '')}>
-            {t[0].toUpperCase() + t.slice(1)}
+            {tabName(t)}
           </NavLink>
         ))}
       </nav>
@@ -60,9 +69,16 @@ export function AppPage() {
   );
 }
 
+/** Why Restart and Stop do nothing now, or null: with no live release there is nothing running to act on. */
+export function nothingLive(a: App): string | null {
+  if (a.release) return null;
+  return a.status === 'failed' ? 'Nothing is live: the release failed. Deploy again or roll back first.' : 'Nothing is live yet: deploy first.';
+}
+
 function Overview({ app: a, canChange, reload }: AppProps) {
   const navigate = useNavigate();
   const act = useAction();
+  const idle = nothingLive(a);
   const [replicas, setReplicas] = useState(String(a.replicas));
   const scale = (e: FormEvent) => {
     e.preventDefault();
@@ -115,7 +131,7 @@ function Overview({ app: a, canChange, reload }: AppProps) {
               Scale
             </button>
           </form>
-          <button type="button" disabled={act.busy} onClick={() => act.run(() => call('restartApp', { params: { id: a.id } }).then(reload))}>
+          <button type="button" disabled={act.busy || !!idle} title={idle ?? undefined} aria-describedby={idle ? 'nothing-live' : undefined} onClick={() => act.run(() => call('restartApp', { params: { id: a.id } }).then(reload))}>
             Restart
           </button>
           {a.status === 'stopped' ? (
@@ -123,7 +139,12 @@ function Overview({ app: a, canChange, reload }: AppProps) {
               Start
             </button>
           ) : (
-            <ConfirmButton label="Stop" question={`Stop every replica of ${a.name}?`} onConfirm={() => call('stopApp', { params: { id: a.id } }).then(reload)} />
+            <ConfirmButton label="Stop" disabled={idle} question={`Stop every replica of ${a.name}?`} onConfirm={() => call('stopApp', { params: { id: a.id } }).then(reload)} />
+          )}
+          {idle && (
+            <span id="nothing-live" className="muted small">
+              {idle}
+            </span>
           )}
           <ConfirmButton
             label="Delete app"

@@ -2,11 +2,15 @@ import { useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { call, type Container } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useEvery, useLoad, Field } from '../ui';
+import { ConfirmButton, ErrorText, Section, Status, ago, plural, useAction, useEvery, useLoad, Field } from '../ui';
+import { RollbackButton } from './Rollback';
 import type { AppProps } from './app-props';
 import { LogView } from './Logs';
 
-/** Releases: who/what/when, the failed reason with the failing replica's log, rollback in one click (confirmed). */
+/** A rollback target: a release that ran or may run, neither the live one nor one still on its way. */
+const canRollBackTo = (r: { current: boolean; status: string }) => !r.current && !['failed', 'pending', 'deploying'].includes(r.status);
+
+/** Releases: who/what/when, the failed reason with the failing replica's log, rollback (confirmed with what it changes). */
 export function Deploys({ app, canChange, reload }: AppProps) {
   const releases = useLoad(() => call('listReleases', { params: { id: app.id } }), [app.id]);
   useEvents(() => releases.reload(), (e) => e.app_id === app.id);
@@ -17,18 +21,13 @@ export function Deploys({ app, canChange, reload }: AppProps) {
         {releases.data?.items.map((r) => (
           <li key={r.id} className={`release release-${r.status}`} aria-label={`Release v${r.version}`}>
             <div className="release-head">
-              <strong>v{r.version}</strong> <Status value={r.status} /> {r.current && <span className="badge">live</span>}
+              {/* Its status says "live" already; the badge only for a live release whose status says otherwise. */}
+              <strong>v{r.version}</strong> <Status value={r.status} /> {r.current && r.status !== 'live' && <span className="badge">live</span>}
               <span className="muted">
-                {r.description} · {r.config.replicas} replicas · {ago(r.created_at)}
+                {r.description} · {plural(r.config.replicas, 'replica')} · {ago(r.created_at)}
               </span>
               <code className="mono">{r.image}</code>
-              {canChange && !r.current && r.status !== 'failed' && (
-                <ConfirmButton
-                  label={`Roll back to v${r.version}`}
-                  question={`Roll back ${app.name} to v${r.version}?`}
-                  onConfirm={() => call('rollbackApp', { params: { id: app.id }, body: { release: r.version } }).then(() => (releases.reload(), reload()))}
-                />
-              )}
+              {canChange && canRollBackTo(r) && <RollbackButton app={app} release={r} done={() => (void releases.reload(), reload())} />}
             </div>
             {r.reason && (
               <div className="reason">

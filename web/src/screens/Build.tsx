@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { Link, useParams } from 'react-router-dom';
 import { call } from '../api';
-import { ConfirmButton, ErrorText, Status, ago, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, Status, ago, useLoad, useTitle } from '../ui';
 import { LogView } from './Logs';
 
 /** One build: queue position, the live log from its first line, cancel, the generated Dockerfile. */
@@ -11,6 +11,7 @@ export function BuildPage() {
   const [showDockerfile, setShowDockerfile] = useState(false);
   const dockerfile = useLoad(() => (showDockerfile ? call('getBuildDockerfile', { params: { id } }) : Promise.resolve(null)), [id, showDockerfile]);
   const b = build.data;
+  useTitle(b ? `Build #${b.number}` : 'Build', b?.app.slug, b && 'Apps');
   if (build.error) return <ErrorText error={build.error} />;
   if (!b) return <p className="loading">Loading…</p>;
   const active = b.status === 'pending' || b.status === 'queued' || b.status === 'running';

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Navigate, useNavigate, useSearchParams } from 'react-router-dom';
 import { call, logIn } from '../api';
 import { useAuth } from '../auth';
-import { ErrorText, useAction } from '../ui';
+import { ErrorText, useAction, useTitle } from '../ui';
 
 export function Login() {
   const { user, setUser } = useAuth();
@@ -11,6 +11,7 @@ export function Login() {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const { busy, error, run } = useAction();
+  useTitle('Log in');
   // Single sign-on, when an admin configured a provider (BERTH_OIDC_ISSUER): a plain link, the provider's page does the rest.
   const [sso, setSso] = useState<string | null>(null);
   useEffect(() => {

@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { stream, type App, type SocketCall } from '../api';
+import { plural } from '../ui';
 
 /** At most this many lines are kept; older ones are dropped (bounded memory however long it follows). */
 export const MAX_LINES = 100_000;
@@ -117,7 +118,7 @@ export function LogView(props: {
       <div className="section-head">
         <h2>{title}</h2>
         <span className="muted" aria-live="polite" data-testid="line-count">
-          {shown.length} lines{ended ? ' (stream ended)' : ''}
+          {plural(shown.length, 'line')}{ended ? ' (stream ended)' : ''}
         </span>
       </div>
       <div className="inline log-controls">

@@ -2,7 +2,7 @@ import { useEffect, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { call } from '../api';
 import { useAuth } from '../auth';
-import { ConfirmButton, ErrorText, Fact, Field, NotFound, Section, Status, bytes, useAction, useEvery, useLoad } from '../ui';
+import { ConfirmButton, ErrorText, Fact, Field, NotFound, Section, Status, bytes, useAction, useEvery, useLoad, useTitle } from '../ui';
 import { Labels, NODE_POLL_MS, cpus, role, type Node } from './Nodes';
 
 /** One cluster node: its replicas, labels, drain / activate / remove (admins only). */
@@ -15,6 +15,7 @@ function NodeDetails() {
   const { id = '' } = useParams();
   const node = useLoad(() => call('getNode', { params: { id } }), [id]);
   useEvery(node.reload, NODE_POLL_MS);
+  useTitle(node.data?.hostname ?? id, 'Nodes');
   const n = node.data;
   return (
     <>

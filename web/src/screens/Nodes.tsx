@@ -2,7 +2,7 @@ import { useRef, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import { call, type RouteOutput } from '../api';
 import { useAuth } from '../auth';
-import { ErrorText, Fact, Field, NotFound, Section, SelectField, Status, bytes, useAction, useEvery, useLoad } from '../ui';
+import { ErrorText, Fact, Field, NotFound, Section, SelectField, Status, bytes, useAction, useEvery, useLoad, useTitle } from '../ui';
 
 export type Node = RouteOutput<'getNode'>;
 type Cluster = RouteOutput<'getCluster'>;
@@ -13,7 +13,12 @@ export const NODE_POLL_MS = 1000;
 /** Cluster mode and its nodes (admins only; for others, as for the API, there is no such page). */
 export function NodesPage() {
   const { user } = useAuth();
-  return user?.is_admin ? <Nodes /> : <NotFound />;
+  return user?.is_admin ? <NodesTitled /> : <NotFound />;
+}
+
+function NodesTitled() {
+  useTitle('Nodes');
+  return <Nodes />;
 }
 
 const MODE: Record<Cluster['status'], string> = {

@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { Link, NavLink, useNavigate, useParams } from 'react-router-dom';
 import { call, type App } from '../api';
 import { useEvents } from '../live';
-import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useLoad, Field } from '../ui';
+import { ConfirmButton, ErrorText, Section, Status, ago, plural, useAction, useLoad, useTitle, Field } from '../ui';
 import { ProjectVolumes } from './Volumes';
 import { ProjectAddons } from './Addons';
 
@@ -16,6 +16,7 @@ export function ProjectPage() {
   const apps = useLoad(() => call('listApps', { query: { project: name, limit: PAGE, offset } }), [name, offset]);
   const members = useLoad(() => call('listMembers', { params: { id: name } }), [name]);
   useEvents(() => apps.reload(), (e) => e.project_id === project.data?.id);
+  useTitle(project.data?.name ?? name, 'Projects');
   const p = project.data;
   if (project.error) return <ErrorText error={project.error} />;
   if (!p) return <p className="loading">Loading…</p>;
@@ -47,7 +48,7 @@ export function ProjectPage() {
       {tab !== '' && tab !== 'volumes' && tab !== 'addons' && <p>There is no such tab.</p>}
       {tab === '' && (
         <>
-          <Section title="Apps" actions={<span className="muted">{total} apps</span>}>
+          <Section title="Apps" actions={<span className="muted">{plural(total, 'app')}</span>}>
             <ErrorText error={apps.error} />
             <AppTable items={apps.data?.items ?? []} />
             {total > PAGE && (
