@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
+# The tests, the control plane they start and the build run on Berth's Node.js LTS (scripts/node.sh).
+# shellcheck source=scripts/node.sh
+source scripts/node.sh
 
 # pebble: ACME tests; docker-registry and apache2-utils (htpasswd): private registry tests; caddy: only for
 # the upgrade test (test/router/caddy-handover); nginx-light and wrk: benchmark baselines.
