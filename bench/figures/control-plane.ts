@@ -20,7 +20,8 @@ export async function controlPlane(b: Bench): Promise<Row[]> {
   const floor = await bareFastifyRss();
   const rows: Row[] = [];
   for (const engine of (process.env.BENCH_ENGINES?.split(',') ?? ['sqlite', 'postgres']) as Engine[]) {
-    const s = await b.startServer(engine);
+    // A thousand apps in one project: above the default quota of 50, which an operator raises the same way.
+    const s = await b.startServer(engine, { BERTH_QUOTA_APPS_PER_PROJECT: String(APPS) });
     const idle = await settledRssMb(s.pid!);
     const router = await routerRss(s);
     rows.push(

@@ -35,9 +35,9 @@ export class Bench {
   }
 
   /** Starts a server of its own (for the control-plane figures); destroyed with the bench. */
-  async startServer(engine: Engine): Promise<TestServer> {
+  async startServer(engine: Engine, env: Record<string, string> = {}): Promise<TestServer> {
     if (engine === 'postgres') await ensurePostgres();
-    const s = await startServer({ engine, env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info' } });
+    const s = await startServer({ engine, env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...env } });
     this.servers.push(s);
     return s;
   }
