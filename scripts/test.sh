@@ -39,6 +39,9 @@ for f in "${files[@]}"; do
   esac
 done
 status=0
+# Lint and the import rules (scripts/check.sh without the compile and the fast tests, which this
+# suite runs anyway): a failure fails the suite but does not hold back the tests.
+bash scripts/check.sh --static || status=1
 if [ ${#main[@]} -gt 0 ]; then
   # Two at a time: the machine has two cores and most tests drive Docker.
   node --test --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${main[@]}" || status=1

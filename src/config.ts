@@ -1,10 +1,17 @@
 import { homedir, hostname } from 'node:os';
 import { checkUrl, parseEgressAllow, type EgressAllow } from './lib/egress.js';
 import { join, resolve } from 'node:path';
-import type { ArchiveLimits } from './builder/archive.js';
-import type { Language } from './builder/detect.js';
-import { runtimeImage, stackImages } from './builder/stacks.js';
+import { runtimeImage, stackImages, type Language } from './config-stacks.js';
 import { accessSettings, type AccessSettings } from './config-access.js';
+
+/** What an uploaded source archive may hold (builder/archive.ts enforces it). */
+export interface ArchiveLimits {
+  /** Size of the uploaded file itself. */
+  maxArchiveBytes: number;
+  /** Sum of all file contents once expanded. */
+  maxExpandedBytes: number;
+  maxEntries: number;
+}
 
 /** Limits of one build (operator settings with safe defaults). */
 export interface BuildSettings {
@@ -190,7 +197,7 @@ function acmeDirectory(env: NodeJS.ProcessEnv, allow: EgressAllow): string {
     try {
       checkUrl(url, 'ROUTER_ACME_DIRECTORY', allow);
     } catch (err) {
-      throw new Error(`${(err as Error).message} (ROUTER_ACME_DIRECTORY=${url})`);
+      throw new Error(`${(err as Error).message} (ROUTER_ACME_DIRECTORY=${url})`, { cause: err });
     }
   }
   return url;

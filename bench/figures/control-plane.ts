@@ -41,7 +41,7 @@ export async function controlPlane(b: Bench): Promise<Row[]> {
     } catch (err) {
       // Say why: a server that died (as on a PostgreSQL restart) leaves its last words here.
       const gone = s.pid === undefined ? 'the server process exited; its last output:\n' + s.output().split('\n').slice(-15).join('\n') : '';
-      throw new Error(`${(err as Error).message} (${engine}) ${gone}`);
+      throw new Error(`${(err as Error).message} (${engine}) ${gone}`, { cause: err });
     }
   }
   return rows;

@@ -90,7 +90,7 @@ export async function runLoad(opts: LoadOptions): Promise<LoadStats> {
       if (now >= hardEnd || counted >= opts.maxRequests) return;
       const i = next++ % opts.targets.length;
       const start = performance.now();
-      let status = 0;
+      let status: number;
       try {
         status = await one(i);
       } catch (err) {

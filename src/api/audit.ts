@@ -1,4 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { projectOfApp } from '../store/apps.js';
+import { isProjectChild, projectOfRow } from '../store/audit.js';
 import type { ApiContext } from './context.js';
 import { recordAudit, pruneAudit } from '../store/audit.js';
 import { findProject } from '../store/projects.js';
@@ -13,9 +15,6 @@ const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const LOGINS = new Set(['login', 'createSession']);
 const PRUNE_EVERY_MS = 3600_000;
 
-/** Tables whose rows name their project directly, or through their app. */
-const BY_PROJECT = { volumes: 'volumes', addons: 'addons' } as const;
-const BY_APP = { builds: 'builds', containers: 'containers', runs: 'runs' } as const;
 
 const actionOf = (req: FastifyRequest) =>
   ((req.routeOptions.schema as { operationId?: string } | undefined)?.operationId ?? `${req.method} ${req.routeOptions.url}`).slice(0, 128);
@@ -27,8 +26,7 @@ function audited(req: FastifyRequest): boolean {
 }
 
 async function appProject(ctx: ApiContext, idOrSlug: string): Promise<string | null> {
-  const row = await ctx.db.selectFrom('apps').select('project_id').where((eb) => eb.or([eb('id', '=', idOrSlug), eb('slug', '=', idOrSlug)])).executeTakeFirst();
-  return row?.project_id ?? null;
+  return (await projectOfApp(ctx.db, idOrSlug)) ?? null;
 }
 
 /** The project a request acts in, read before the handler runs (a delete leaves nothing to read after). */
@@ -39,15 +37,7 @@ async function projectOf(ctx: ApiContext, req: FastifyRequest): Promise<string |
   const collection = /^\/api\/v1\/(\w+)\/:id/.exec(req.routeOptions.url ?? '')?.[1];
   if (id && collection === 'apps') return appProject(ctx, id);
   if (id && collection === 'projects') return req.user ? ((await findProject(ctx.db, req.user.id, id))?.id ?? null) : null;
-  if (id && collection && collection in BY_PROJECT) {
-    const t = BY_PROJECT[collection as keyof typeof BY_PROJECT];
-    return (await ctx.db.selectFrom(t).select('project_id').where('id', '=', id).executeTakeFirst())?.project_id ?? null;
-  }
-  if (id && collection && collection in BY_APP) {
-    const t = BY_APP[collection as keyof typeof BY_APP];
-    const row = await ctx.db.selectFrom(t).innerJoin('apps', 'apps.id', `${t}.app_id`).select('apps.project_id').where(`${t}.id`, '=', id).executeTakeFirst();
-    return row?.project_id ?? null;
-  }
+  if (id && collection && isProjectChild(collection)) return projectOfRow(ctx.db, collection, id);
   if (typeof input.project === 'string' && req.user) return (await findProject(ctx.db, req.user.id, input.project))?.id ?? null;
   if (typeof input.app === 'string') return appProject(ctx, input.app);
   return null;

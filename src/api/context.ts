@@ -2,14 +2,20 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Store, Db } from '../store/db.js';
 import type { SecretBox } from '../lib/crypto.js';
-import type { Runtime } from '../runtime/types.js';
+import type { Containers, Images, Runs } from '../runtime/types.js';
 import type { Events } from '../domain/events.js';
 import type { BuildLogHub } from '../domain/build-logs.js';
 import type { AppStats } from '../router/types.js';
 import type { PruneResult } from '../domain/images.js';
 import type { Cluster } from '../runtime/swarm/types.js';
 import type { AddonRow } from '../store/addons.js';
-import type { AddonSession, SessionOptions } from '../controllers/addons/session.js';
+import type { AddonSession, SessionOptions } from '../domain/addon-session.js';
+
+/**
+ * The engine as handlers use it: replicas' logs and use (Swarm services in cluster mode), a run's
+ * terminal (on the control plane's engine), whether an image is there.
+ */
+export type ApiRuntime = Pick<Containers, 'logs' | 'stats'> & Pick<Runs, 'inspectContainer' | 'attach' | 'resize'> & Pick<Images, 'inspectImage'>;
 
 /** What route handlers get to work with. Handlers validate and write desired state; controllers act on it. */
 export interface ApiContext {
@@ -19,7 +25,7 @@ export interface ApiContext {
   secrets: SecretBox;
   log: Logger;
   /** Read-only use in handlers (is this image present? read logs); containers are changed by controllers. */
-  runtime: Runtime;
+  runtime: ApiRuntime;
   events: Events;
   /** Wakes live build-log readers. */
   buildLogs: BuildLogHub;

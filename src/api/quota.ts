@@ -1,4 +1,6 @@
 import type { ApiContext, AuthUser } from './context.js';
+import { projectCountOwnedBy, projectOwner } from '../store/projects.js';
+import { appCountInProject } from '../store/apps.js';
 import { HttpError } from './errors.js';
 import { quotaOf } from '../store/quotas.js';
 import type { QuotaLimits } from '../config-access.js';
@@ -15,21 +17,20 @@ async function limits(ctx: ApiContext, userId: string): Promise<QuotaLimits> {
   return (await quotaOf(ctx.db, ctx.config.access.quotas, userId)).limits;
 }
 
-const ownerOf = async (ctx: ApiContext, projectId: string) =>
-  (await ctx.db.selectFrom('projects').select('owner_id').where('id', '=', projectId).executeTakeFirstOrThrow()).owner_id;
+const ownerOf = (ctx: ApiContext, projectId: string) => projectOwner(ctx.db, projectId);
 
 export async function checkProjectQuota(ctx: ApiContext, user: AuthUser): Promise<void> {
   if (user.is_admin) return;
   const max = (await limits(ctx, user.id)).projects;
-  const { n } = await ctx.db.selectFrom('projects').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', user.id).executeTakeFirstOrThrow();
-  if (Number(n) >= max) throw exceeded('name', max, `your quota is ${max} projects and you own ${n}: delete one, or ask an admin to raise it`);
+  const n = await projectCountOwnedBy(ctx.db, user.id);
+  if (n >= max) throw exceeded('name', max, `your quota is ${max} projects and you own ${n}: delete one, or ask an admin to raise it`);
 }
 
 export async function checkAppCount(ctx: ApiContext, user: AuthUser, projectId: string): Promise<void> {
   if (user.is_admin) return;
   const max = (await limits(ctx, await ownerOf(ctx, projectId))).apps_per_project;
-  const { n } = await ctx.db.selectFrom('apps').select((eb) => eb.fn.countAll<number>().as('n')).where('project_id', '=', projectId).executeTakeFirstOrThrow();
-  if (Number(n) >= max) throw exceeded('project', max, `the project's quota is ${max} apps and it has ${n}`);
+  const n = await appCountInProject(ctx.db, projectId);
+  if (n >= max) throw exceeded('project', max, `the project's quota is ${max} apps and it has ${n}`);
 }
 
 export interface AppShape {

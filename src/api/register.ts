@@ -1,9 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
-import { routes, type RouteDef, type RouteInput, type RouteName, type RouteOutput } from './contract.js';
-import { sockets, type SocketDef, type SocketInput, type SocketMessage, type SocketName } from './contract-sockets.js';
+import { routes, type RouteDef, type RouteInput, type RouteName, type RouteOutput } from './contract/index.js';
+import { sockets, type SocketDef, type SocketInput, type SocketMessage, type SocketName } from './contract/sockets.js';
 import { Type as T, TypeGuard, type TSchema } from '@sinclair/typebox';
-import { ErrorBody } from './schemas.js';
+import { ErrorBody } from './contract/schemas.js';
 import type { ApiContext, AuthUser } from './context.js';
 import { CachedAnswer } from './read-cache.js';
 import type { SocketGuard } from './socket-guard.js';

@@ -6,8 +6,8 @@ import type { VolumeNode } from '../runtime/swarm/volume-placement.js';
  * where the replicas of an app with volumes are pinned; null on one node, before `cluster init`, or
  * when none of `apps` has volumes (then no engine call is made: app reads stay off the engine).
  */
-export async function volumeNode(ctx: ApiContext, ...apps: { volumes: string }[]): Promise<VolumeNode | null> {
-  if (!ctx.config.clusterMode || !apps.some((a) => (JSON.parse(a.volumes) as unknown[]).length > 0)) return null;
+export async function volumeNode(ctx: ApiContext, ...apps: { volumes: readonly unknown[] }[]): Promise<VolumeNode | null> {
+  if (!ctx.config.clusterMode || !apps.some((a) => a.volumes.length > 0)) return null;
   const status = await ctx.cluster.engine.status().catch(() => null);
   if (!status?.node_id || status.state !== 'active') return null;
   const node = await ctx.cluster.engine.node(status.node_id).catch(() => null);

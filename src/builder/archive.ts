@@ -6,14 +6,9 @@ import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import yauzl from 'yauzl';
 import { ArchiveError } from './errors.js';
+import type { ArchiveLimits } from '../config.js';
 
-export interface ArchiveLimits {
-  /** Size of the uploaded file itself. */
-  maxArchiveBytes: number;
-  /** Sum of all file contents once expanded. */
-  maxExpandedBytes: number;
-  maxEntries: number;
-}
+export type { ArchiveLimits };
 
 export type ArchiveFormat = 'tar' | 'tar.gz' | 'zip';
 
@@ -173,14 +168,13 @@ class Extraction {
       constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
       mode & 0o111 ? 0o755 : 0o644,
     );
-    const self = this;
     try {
       await pipeline(
         content,
         new Writable({
-          async write(chunk: Buffer, _enc, cb) {
+          write: async (chunk: Buffer, _enc, cb) => {
             try {
-              self.addBytes(raw, chunk.length);
+              this.addBytes(raw, chunk.length);
               await fh.write(chunk);
               cb();
             } catch (err) {

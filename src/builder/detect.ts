@@ -2,8 +2,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DetectionError } from './errors.js';
 import { readSourceFile, sourceFileExists } from './sourcefs.js';
+import type { Language } from '../config-stacks.js';
 
-export type Language = 'node' | 'python' | 'go' | 'ruby';
+export type { Language };
 
 /**
  * How the app starts. A Procfile line is the user's own command and runs under `sh -c` (it may

@@ -1,5 +1,5 @@
 import type { Detection, StartCommand } from './detect.js';
-import { runtimeImage } from './stacks.js';
+import { runtimeImage } from '../config-stacks.js';
 import { sourceFileExists, writeSourceFile } from './sourcefs.js';
 
 export interface DockerfileOptions {

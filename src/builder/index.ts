@@ -4,5 +4,5 @@ export { generateDockerfile, prepareBuildContext, DEFAULT_PORT, APP_UID, type Do
 export { extractArchive, type ArchiveLimits, type ArchiveFormat, type ExtractResult } from './archive.js';
 export { validateGitUrl, validateRef, cloneRepo, redact, type CloneOptions, type CloneResult } from './git.js';
 export { handleGitHttp, ensureBareRepo, installPostReceiveHook, shellQuote, type GitHttpRequest, type GitHttpResponse } from './githttp.js';
-export { stackImage, stackImages, runtimeImage } from './stacks.js';
+export { stackImage, stackImages, runtimeImage } from '../config-stacks.js';
 export { ArchiveError, DetectionError, SourceError, type ArchiveErrorCode, type SourceErrorCode } from './errors.js';

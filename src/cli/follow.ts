@@ -1,5 +1,5 @@
 import type { BerthClient } from '../client/index.js';
-import type { RouteOutput } from '../api/contract.js';
+import type { RouteOutput } from '../api/contract/index.js';
 
 export type Build = RouteOutput<'getBuild'>;
 

@@ -1,5 +1,5 @@
-import { routes, type RouteInput, type RouteName, type RouteOutput } from '../api/contract.js';
-import { sockets, type SocketInput, type SocketMessage, type SocketName } from '../api/contract-sockets.js';
+import { routes, type RouteInput, type RouteName, type RouteOutput } from '../api/contract/index.js';
+import { sockets, type SocketInput, type SocketMessage, type SocketName } from '../api/contract/sockets.js';
 
 /** An error answer from the API, carrying its status and `{code,message,details}`. */
 export class ApiError extends Error {

@@ -1,4 +1,6 @@
 import { X509Certificate } from 'node:crypto';
+import { appSlugs } from '../store/apps.js';
+import { verifiedDomains } from '../store/domains.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../store/db.js';
@@ -158,10 +160,10 @@ export class CertificateController {
   private async routedHosts(): Promise<string[]> {
     const db = this.deps.db;
     const [apps, domains] = await Promise.all([
-      db.selectFrom('apps').select('slug').execute(),
-      db.selectFrom('domains').select('hostname').where('verified', '=', 1).execute(),
+      appSlugs(db),
+      verifiedDomains(db),
     ]);
-    return [...apps.map((a) => `${a.slug}.${this.deps.config.routerDomain}`), ...domains.map((d) => d.hostname)];
+    return [...apps.map((slug) => `${slug}.${this.deps.config.routerDomain}`), ...domains.map((d) => d.hostname)];
   }
 
   /** Whether a row needs a certificate now: never issued, or renewal due; a failure's backoff respected. */
@@ -194,7 +196,7 @@ export class CertificateController {
           if (this.stopped) return;
           this.ordering = name;
           // Read again: the row may have gone (domain removed) or changed issuer while queued.
-          const row = await this.deps.db.selectFrom('certificates').selectAll().where('name', '=', name).executeTakeFirst();
+          const row = await store.certificateByName(this.deps.db, name);
           if (!row || row.issuer !== 'acme' || !this.isDue(row)) continue;
           if (await this.issue(row, () => this.acme!.issue([row.hostname], this.sink()))) await this.push(await store.allCertificates(this.deps.db));
         }

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Db } from '../store/db.js';
 import type { SecretBox } from '../lib/crypto.js';
-import type { Runtime } from '../runtime/types.js';
+import type { Containers, EngineEvents, Images, Networks, Runs, Volumes } from '../runtime/types.js';
 import type { Events } from '../domain/events.js';
 import type { BuildLogHub } from '../domain/build-logs.js';
 
@@ -26,8 +26,12 @@ export const systemClock: Clock = {
     }),
 };
 
-/** One health probe of a replica: true when it answers (below 500). */
-export type Probe = (url: string) => Promise<boolean>;
+/** What one health probe of a replica got: healthy when it answers below 500; `said` is what it got, in words ("HTTP 503", "connection refused"). */
+export interface ProbeAnswer {
+  healthy: boolean;
+  said: string;
+}
+export type Probe = (url: string) => Promise<ProbeAnswer>;
 
 /**
  * Whether something accepts TCP connections at address:port on a project network. In cluster mode
@@ -53,7 +57,18 @@ export interface ControllerDeps {
   config: Config;
   db: Db;
   secrets: SecretBox;
-  runtime: Runtime;
+  /** Where app replicas run: Swarm services in cluster mode, the engine's containers otherwise. */
+  replicas: Containers;
+  /** Project networks every container of a project joins (attachable overlays in cluster mode). */
+  networks: Networks;
+  /** Events of replicas (the app controller's watch), and whether the engine answers. */
+  engineEvents: EngineEvents;
+  /** The control plane's own engine's one-off containers: commands, add-ons and their sessions, helpers. */
+  runs: Runs;
+  /** That engine's volumes. */
+  volumes: Volumes;
+  /** That engine's images. */
+  images: Images;
   routes: RouteSync;
   events: Events;
   buildLogs: BuildLogHub;

@@ -42,18 +42,18 @@ export class ImageController {
   /** Images this installation built for apps that no longer exist (a deleted app, a closed preview). */
   private async removeOrphans(appIds: string[], result: PruneResult): Promise<void> {
     const live = new Set(appIds);
-    for (const img of await this.ctx.runtime.listImages({ [LABEL.instance]: this.ctx.instanceId })) {
+    for (const img of await this.ctx.images.listImages({ [LABEL.instance]: this.ctx.instanceId })) {
       const app = img.labels[LABEL.app];
       if (!app || live.has(app)) continue;
       for (const tag of img.tags) {
         try {
-          await this.ctx.runtime.removeImage(tag);
+          await this.ctx.images.removeImage(tag);
           result.removed.push({ image: tag, app_id: app, size: img.size });
         } catch (err) {
           result.skipped.push({ image: tag, reason: err instanceof Error ? err.message : String(err) });
         }
       }
-      if (img.tags.length && !(await this.ctx.runtime.inspectImage(img.id))) result.freed_bytes += img.size;
+      if (img.tags.length && !(await this.ctx.images.inspectImage(img.id))) result.freed_bytes += img.size;
     }
   }
 
@@ -62,18 +62,18 @@ export class ImageController {
     const apps = appIds ? all.filter((a) => appIds.includes(a.appId)) : all;
     const result: PruneResult = { removed: [], freed_bytes: 0, skipped: [] };
     for (const image of collectable(apps, all, this.ctx.config.build.keepReleaseImages)) {
-      const info = await this.ctx.runtime.inspectImage(image);
+      const info = await this.ctx.images.inspectImage(image);
       if (!info) continue;
       const owner = apps.find((a) => a.builds.some((b) => b.image === image) || a.releases.some((r) => r.image === image))!;
       try {
-        await this.ctx.runtime.removeImage(image);
+        await this.ctx.images.removeImage(image);
       } catch (err) {
         result.skipped.push({ image, reason: err instanceof Error ? err.message : String(err) });
         continue;
       }
       result.removed.push({ image, app_id: owner.appId, size: info.size ?? null });
       // Untagging frees the layers only when no other tag holds the same image.
-      if (!(await this.ctx.runtime.inspectImage(info.id))) result.freed_bytes += info.size ?? 0;
+      if (!(await this.ctx.images.inspectImage(info.id))) result.freed_bytes += info.size ?? 0;
       await this.ctx.events
         .record({ project_id: owner.projectId, app_id: owner.appId, kind: 'image.removed', message: `image ${image} removed (no release needs it)` })
         .catch(() => {});

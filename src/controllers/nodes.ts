@@ -73,7 +73,7 @@ export class NodeController {
         else {
           await cluster.updateNode(change.node_id, {
             ...(change.availability ? { availability: change.availability as NodeAvailability } : {}),
-            ...(change.labels ? { labels: JSON.parse(change.labels) as Record<string, string> } : {}),
+            ...(change.labels ? { labels: change.labels } : {}),
           });
         }
         await recordNodeChange(db, change.node_id, 'done', null);

@@ -1,4 +1,7 @@
 import type { ControllerDeps } from './deps.js';
+import { routedApps } from '../store/apps.js';
+import { rotationUpstreams } from '../store/containers.js';
+import { unverifiedDomains, verifiedDomains } from '../store/domains.js';
 import type { Challenge, Route, Router } from '../router/types.js';
 import { HEALTH_PATH, normalizeRoutes } from '../router/routes.js';
 import { isDeepStrictEqual } from 'node:util';
@@ -123,21 +126,16 @@ export class RouteController {
 
   /** Tokens of domains waiting for their check: the router answers each for its own host so the check can succeed. */
   private async challenges(): Promise<Challenge[]> {
-    const rows = await this.ctx.db.selectFrom('domains').select(['hostname', 'token']).where('verified', '=', 0).execute();
+    const rows = await unverifiedDomains(this.ctx.db);
     return rows.map((d) => ({ host: d.hostname, token: d.token }));
   }
 
   async desired(): Promise<Route[]> {
     const db = this.ctx.db;
     const [apps, rotation, domains] = await Promise.all([
-      db.selectFrom('apps').select(['id', 'slug', 'stopped', 'health_check', 'drain_timeout_s']).execute(),
-      db
-        .selectFrom('containers')
-        .select(['app_id', 'address', 'port'])
-        .where('in_rotation', '=', 1)
-        .where('address', 'is not', null)
-        .execute(),
-      db.selectFrom('domains').select(['app_id', 'hostname']).where('verified', '=', 1).execute(),
+      routedApps(db),
+      rotationUpstreams(db),
+      verifiedDomains(db),
     ]);
     const hostsOf = new Map<string, string[]>();
     for (const d of domains) hostsOf.set(d.app_id, [...(hostsOf.get(d.app_id) ?? []), d.hostname]);
@@ -152,16 +150,15 @@ export class RouteController {
       hosts: [`${a.slug}.${domain}`, ...(hostsOf.get(a.id) ?? [])],
       app: a.slug,
       upstreams: a.stopped ? [] : (byApp.get(a.id) ?? []).sort(),
-      healthPath: healthPath(a.health_check),
+      healthPath: healthPath(a.health_check.path),
       drainTimeoutMs: (a.drain_timeout_s ?? 30) * 1000,
     }));
   }
 }
 
 /** The app's health path; one stored before paths were restricted, and unsendable, falls back to '/'. */
-function healthPath(healthCheck: string): string {
-  const path = (JSON.parse(healthCheck) as { path?: string }).path;
-  return path !== undefined && HEALTH_PATH.test(path) ? path : '/';
+function healthPath(path: string | undefined): string {
+  return typeof path === 'string' && HEALTH_PATH.test(path) ? path : '/';
 }
 
 function upstreamsOf(routes: Route[]): Set<string> {

@@ -63,10 +63,10 @@ export class VolumeController {
   async sweep(): Promise<string[]> {
     const known = new Set((await allVolumes(this.ctx.db)).map((v) => v.id));
     const removed: string[] = [];
-    for (const name of await this.ctx.runtime.listVolumes({ [LABEL.instance]: this.ctx.instanceId })) {
+    for (const name of await this.ctx.volumes.listVolumes({ [LABEL.instance]: this.ctx.instanceId })) {
       const id = name.replace(/^berth-vol-/, 'vol_');
       if (!name.startsWith('berth-vol-') || known.has(id)) continue;
-      if (await this.ctx.runtime.removeVolume(name)) {
+      if (await this.ctx.volumes.removeVolume(name)) {
         removed.push(name);
         this.ctx.log.info({ volume: name }, 'removed the engine volume of a deleted volume');
       }
@@ -92,17 +92,17 @@ export class VolumeController {
   }
 
   private async measure(v: Pick<VolumeRow, 'id' | 'project_id'>): Promise<number | null> {
-    const { runtime, instanceId } = this.ctx;
-    if (!(await runtime.listVolumes({ [LABEL.instance]: instanceId, [LABEL.volume]: v.id })).length) return null;
-    const id = await runtime.createHelper(volumeUsageSpec(instanceId, v));
+    const { runs, volumes, instanceId } = this.ctx;
+    if (!(await volumes.listVolumes({ [LABEL.instance]: instanceId, [LABEL.volume]: v.id })).length) return null;
+    const id = await runs.createHelper(volumeUsageSpec(instanceId, v));
     try {
-      await runtime.startContainer(id);
-      const code = await runtime.waitContainer(id, AbortSignal.timeout(USAGE_TIMEOUT_MS));
-      const [line] = await lastLogLines(runtime, id, 1);
+      await runs.startContainer(id);
+      const code = await runs.waitContainer(id, AbortSignal.timeout(USAGE_TIMEOUT_MS));
+      const [line] = await lastLogLines(runs, id, 1);
       if (code !== 0 || !line) throw new Error(`du exited with code ${code}${line ? `: ${line}` : ''}`);
       return Number.parseInt(line, 10);
     } finally {
-      await runtime.removeContainer(id).catch(() => {});
+      await runs.removeContainer(id).catch(() => {});
     }
   }
 
@@ -112,7 +112,7 @@ export class VolumeController {
    * check, just before the helper starts, catches what started since (a one-off command...).
    */
   private target(v: VolumeRow): BackupTarget {
-    const { runtime, instanceId } = this.ctx;
+    const { runs, volumes, instanceId } = this.ctx;
     return {
       owner: { kind: 'volume', id: v.id },
       project_id: v.project_id,
@@ -123,9 +123,9 @@ export class VolumeController {
       created_at: v.created_at,
       ext: 'tar',
       tool: (restore) => (restore ? 'tar -x' : 'tar -c'),
-      helper: (jobId, inside, restore) => runtime.createHelper(volumeJobSpec(instanceId, v, jobId, inside, restore)),
+      helper: (jobId, inside, restore) => runs.createHelper(volumeJobSpec(instanceId, v, jobId, inside, restore)),
       beforeRestore: async () => {
-        const users = await runtime.volumeUsers(engineVolume(v.id));
+        const users = await volumes.volumeUsers(engineVolume(v.id));
         if (users.length) throw new Error(`volume "${v.name}" is in use by running container(s) ${users.join(', ')}: stop the apps that mount it (berth apps stop APP), then restore`);
         return null;
       },

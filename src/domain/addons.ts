@@ -1,15 +1,11 @@
 import type { SecretBox } from '../lib/crypto.js';
-import type { AddonRow } from '../store/addons.js';
+import { openCredentials, type AddonCredentials, type AddonRow } from '../store/addons.js';
 import type { AddonType } from '../store/schema.js';
 import type { ContainerSpec } from '../runtime/types.js';
 import { LABEL } from '../runtime/labels.js';
 import { projectNetwork } from './containers.js';
 
-export interface AddonCredentials {
-  user: string;
-  password: string;
-  database: string;
-}
+export type { AddonCredentials };
 
 /** Per type: its port, URL scheme and the default config var prefix of an attachment. */
 export const ADDON_TYPES: Record<AddonType, { port: number; scheme: string; as: string }> = {
@@ -48,7 +44,7 @@ export const addonVolumeName = (a: Pick<AddonRow, 'id'>) => `berth-${slugId(a.id
 /** The add-on's host name on its project's network. */
 export const addonHost = (a: Pick<AddonRow, 'name'>) => a.name;
 
-export const credentials = (box: SecretBox, a: Pick<AddonRow, 'credentials'>): AddonCredentials => JSON.parse(box.open(a.credentials)) as AddonCredentials;
+export const credentials = (box: SecretBox, a: Pick<AddonRow, 'credentials'>): AddonCredentials => openCredentials(box, a.credentials);
 
 /** The URL an attached app gets (`DATABASE_URL`, `REDIS_URL`): reachable from the project's network only. */
 export function addonUrl(box: SecretBox, a: AddonRow): string {

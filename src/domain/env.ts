@@ -1,11 +1,10 @@
 import type { SecretBox } from '../lib/crypto.js';
+import type { StoredEnv } from '../store/app-columns.js';
 
-/** Config vars as stored: secret values are sealed, so a database dump does not reveal them. */
-export type StoredEnv = Record<string, { v: string; s?: 1 }>;
+/** Config vars as stored (decoded by the store): secret values are sealed, so a database dump does not reveal them. */
+export type { StoredEnv };
 
 export const MASK = '********';
-
-export const parseEnv = (json: string): StoredEnv => JSON.parse(json) as StoredEnv;
 
 /** Applies sets (null unsets) and secret markings to the stored vars. */
 export function mergeEnv(

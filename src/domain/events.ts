@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Db } from '../store/db.js';
 import { now } from '../store/db.js';
+import { insertEvent, listEvents } from '../store/events.js';
 
 export interface BerthEvent {
   id: number;
@@ -24,16 +25,14 @@ export class Events {
   }
 
   async record(e: { project_id: string; app_id?: string | null; kind: string; message: string; data?: Record<string, unknown> }) {
-    const row = {
+    const ev: BerthEvent = await insertEvent(this.db, {
       project_id: e.project_id,
       app_id: e.app_id ?? null,
       kind: e.kind,
       message: e.message,
-      data: e.data ? JSON.stringify(e.data) : null,
+      data: e.data ?? null,
       created_at: now(),
-    };
-    const res = await this.db.insertInto('events').values(row).returning('id').executeTakeFirstOrThrow();
-    const ev: BerthEvent = { ...row, id: Number(res.id), data: e.data ?? null };
+    });
     this.bus.emit('event', ev);
     return ev;
   }
@@ -45,10 +44,6 @@ export class Events {
 
   async list(projectIds: string[], opts: { appId?: string; after?: number; limit: number }): Promise<BerthEvent[]> {
     if (projectIds.length === 0) return [];
-    let q = this.db.selectFrom('events').selectAll().where('project_id', 'in', projectIds);
-    if (opts.appId) q = q.where('app_id', '=', opts.appId);
-    if (opts.after) q = q.where('id', '>', opts.after);
-    const rows = await q.orderBy('id', 'desc').limit(opts.limit).execute();
-    return rows.reverse().map((r) => ({ ...r, id: Number(r.id), data: r.data ? (JSON.parse(r.data) as Record<string, unknown>) : null }));
+    return listEvents(this.db, projectIds, opts);
   }
 }

@@ -1,5 +1,5 @@
 import type { Db } from '../store/db.js';
-import type { Runtime } from '../runtime/types.js';
+import type { Images } from '../runtime/types.js';
 import { projectOwnsImage, recordImageOwner } from '../store/image-owners.js';
 import { registryHostOf } from './registries.js';
 
@@ -38,7 +38,7 @@ const notOurs = (ref: string) =>
 
 export async function imageUse(
   db: Db,
-  runtime: Pick<Runtime, 'inspectImage'>,
+  runtime: Pick<Images, 'inspectImage'>,
   shared: string[],
   q: { projectId: string; ref: string; isAdmin: boolean },
 ): Promise<ImageUse> {
@@ -65,7 +65,7 @@ export async function recordUse(db: Db, use: ImageUse, q: { projectId: string; a
  * Whether a one-off command may run in a release's image: the project's own (a registry image only
  * once the project pulled it itself), for a release made before these checks existed.
  */
-export async function mayRunIn(db: Db, runtime: Pick<Runtime, 'inspectImage'>, shared: string[], q: { projectId: string; ref: string; isAdmin: boolean }): Promise<string | null> {
+export async function mayRunIn(db: Db, runtime: Pick<Images, 'inspectImage'>, shared: string[], q: { projectId: string; ref: string; isAdmin: boolean }): Promise<string | null> {
   if (q.isAdmin) return null;
   if (registryHostOf(q.ref)) {
     const info = await runtime.inspectImage(q.ref);

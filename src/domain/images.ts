@@ -1,18 +1,7 @@
 import { registryHostOf } from './registries.js';
+import type { AppImages } from '../store/images.js';
 
-/** What image garbage collection looks at, per app. */
-export interface AppImages {
-  appId: string;
-  projectId: string;
-  liveReleaseId: string | null;
-  /** The release the app is rolling out to (may equal the live one). */
-  targetReleaseId: string | null;
-  releases: { id: string; version: number; image: string; status: string }[];
-  /** Succeeded builds, newest first. */
-  builds: { id: string; image: string; releaseId: string | null }[];
-  /** Releases that still have containers (a blue-green standby set, replicas draining). */
-  releasesWithContainers: string[];
-}
+export type { AppImages };
 
 /**
  * The images an app needs kept: those of its last `keep` releases, its live release, the release

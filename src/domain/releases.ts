@@ -1,9 +1,9 @@
 import type { Db } from '../store/db.js';
-import { now, isUniqueViolation } from '../store/db.js';
+import { isUniqueViolation } from '../store/db.js';
 import type { AppRow } from '../store/apps.js';
-import type { ReleaseConfig, ReleaseRow } from '../store/releases.js';
+import { insertRelease, type ReleaseConfig, type ReleaseRow } from '../store/releases.js';
+import { procfileRelease } from '../store/builds.js';
 import type { Events } from './events.js';
-import { newId } from '../lib/ids.js';
 
 export interface NewRelease {
   image: string;
@@ -21,19 +21,19 @@ export function snapshot(app: AppRow): ReleaseConfig {
     cpu: app.cpu,
     port: app.port,
     strategy: app.strategy,
-    health_check: JSON.parse(app.health_check),
+    health_check: app.health_check,
     env: app.env,
-    volumes: JSON.parse(app.volumes),
-    release_command: app.release_command ? JSON.parse(app.release_command) : null,
-    placement: app.placement ? JSON.parse(app.placement) : null,
+    volumes: app.volumes,
+    release_command: app.release_command,
+    placement: app.placement,
   };
 }
 
 /** A built app's Procfile `release:` line is its release command, unless the app's config names one. */
 async function withProcfileRelease(db: Db, config: ReleaseConfig, buildId: string | null | undefined): Promise<ReleaseConfig> {
   if (!buildId || config.release_command?.length) return config;
-  const b = await db.selectFrom('builds').select('procfile_release').where('id', '=', buildId).executeTakeFirst();
-  return b?.procfile_release ? { ...config, release_command: ['sh', '-c', b.procfile_release] } : config;
+  const line = await procfileRelease(db, buildId);
+  return line ? { ...config, release_command: ['sh', '-c', line] } : config;
 }
 
 /**
@@ -44,55 +44,15 @@ export async function createRelease(db: Db, events: Events, app: AppRow, r: NewR
   const config = r.config ?? (await withProcfileRelease(db, snapshot(app), r.buildId));
   for (let attempt = 0; ; attempt++) {
     try {
-      const row = await db.transaction().execute(async (tx) => {
-        const max = await tx
-          .selectFrom('releases')
-          .select((eb) => eb.fn.max('version').as('v'))
-          .where('app_id', '=', app.id)
-          .executeTakeFirst();
-        const ts = now();
-        const release: ReleaseRow = {
-          id: newId('rel'),
-          app_id: app.id,
-          version: Number(max?.v ?? 0) + 1,
-          image: r.image,
-          config: JSON.stringify(config),
-          status: 'pending',
-          reason: null,
-          description: r.description,
-          build_id: r.buildId ?? null,
-          created_by: r.userId ?? null,
-          created_at: ts,
-          updated_at: ts,
-        };
-        await tx
-          .updateTable('releases')
-          .set({ status: 'superseded', reason: `replaced by v${release.version} before it went live`, updated_at: ts })
-          .where('app_id', '=', app.id)
-          .where('status', '=', 'pending')
-          .execute();
-        await tx.insertInto('releases').values(release).execute();
-        await tx
-          .updateTable('apps')
-          .set({
-            release_id: release.id,
-            image: r.image,
-            stopped: 0,
-            replicas: config.replicas,
-            memory_mb: config.memory_mb,
-            cpu: config.cpu,
-            port: config.port,
-            strategy: config.strategy,
-            health_check: JSON.stringify(config.health_check),
-            env: config.env,
-            volumes: JSON.stringify(config.volumes ?? []),
-            // A Procfile's release line stays the build's: only a rollback puts a snapshot's command back in the config.
-            ...(r.config ? { release_command: config.release_command?.length ? JSON.stringify(config.release_command) : null } : {}),
-            updated_at: ts,
-          })
-          .where('id', '=', app.id)
-          .execute();
-        return release;
+      const row = await insertRelease(db, {
+        appId: app.id,
+        image: r.image,
+        config,
+        description: r.description,
+        buildId: r.buildId ?? null,
+        userId: r.userId ?? null,
+        // A Procfile's release line stays the build's: only a rollback puts a snapshot's command back in the config.
+        withReleaseCommand: !!r.config,
       });
       await events.record({
         project_id: app.project_id,

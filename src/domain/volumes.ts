@@ -1,6 +1,8 @@
 import type { Db } from '../store/db.js';
+import type { MountColumn } from '../store/app-columns.js';
 import { appsWithVolumes, volumeInProject } from '../store/volumes.js';
 import { restoreUnderWay } from '../store/backups.js';
+import { projectAppStates } from '../store/apps.js';
 import { LABEL } from '../runtime/labels.js';
 import type { VolumeMount } from '../runtime/types.js';
 
@@ -10,10 +12,8 @@ export interface AppMount {
   path: string;
 }
 
-/** A mount frozen in a release: the volume's id too, so a rollback mounts the very same volume. */
-export interface ReleaseMount extends AppMount {
-  volume_id: string;
-}
+/** A mount frozen in a release: the volume's id too, so a rollback mounts the very same volume (the store's one mount type). */
+export type ReleaseMount = MountColumn;
 
 /** A mount a caller may not make: the field at fault and why. */
 export class MountError extends Error {
@@ -65,7 +65,14 @@ export async function resolveMounts(db: Db, projectId: string, mounts: AppMount[
 /** Apps (slugs) of the project whose config mounts the volume. */
 export async function appsMounting(db: Db, projectId: string, volumeName: string): Promise<string[]> {
   const apps = await appsWithVolumes(db, projectId);
-  return apps.filter((a) => (JSON.parse(a.volumes) as AppMount[]).some((m) => m.volume === volumeName)).map((a) => a.slug);
+  return apps.filter((a) => a.volumes.some((m) => m.volume === volumeName)).map((a) => a.slug);
+}
+
+/** Slugs of the deployed, not stopped apps whose config mounts the volume (a restore is refused while any of them runs). */
+export async function runningAppsMountingVolume(db: Db, projectId: string, volumeName: string): Promise<string[]> {
+  const mounting = new Set(await appsMounting(db, projectId, volumeName));
+  const rows = await projectAppStates(db, projectId);
+  return rows.filter((a) => mounting.has(a.slug) && !a.stopped && a.release_id).map((a) => a.slug);
 }
 
 /** The engine mounts of a release's volumes, with the labels the volumes get when first made. */
@@ -81,8 +88,7 @@ export function engineMounts(instanceId: string, projectId: string, mounts: Rele
  * The name of a volume the release mounts that is being restored (queued or running), or null. A
  * restore replaces the volume's files: no replica of the release starts until it is done.
  */
-export async function volumeBeingRestored(db: Db, releaseConfig: string): Promise<string | null> {
-  const mounts = (JSON.parse(releaseConfig) as { volumes?: ReleaseMount[] }).volumes ?? [];
-  for (const m of mounts) if (await restoreUnderWay(db, { kind: 'volume', id: m.volume_id })) return m.volume;
+export async function volumeBeingRestored(db: Db, mounts: ReleaseMount[] | undefined): Promise<string | null> {
+  for (const m of mounts ?? []) if (await restoreUnderWay(db, { kind: 'volume', id: m.volume_id })) return m.volume;
   return null;
 }

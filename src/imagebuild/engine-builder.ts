@@ -1,4 +1,4 @@
-import type { Runtime } from '../runtime/types.js';
+import type { ImageBuilds } from '../runtime/types.js';
 import { checkDockerfile, DockerfileRefused } from './dockerfile-check.js';
 import { ImageBuildFailed, type ImageBuilder, type ImageBuildRequest } from './types.js';
 
@@ -11,7 +11,7 @@ import { ImageBuildFailed, type ImageBuilder, type ImageBuildRequest } from './t
  * name resolves. Berth says so at start; run the control plane on the engine's host for isolation.
  */
 export class EngineBuilder implements ImageBuilder {
-  constructor(private readonly runtime: Runtime) {}
+  constructor(private readonly runtime: ImageBuilds) {}
 
   async build(req: ImageBuildRequest): Promise<{ imageId: string }> {
     try {

@@ -34,7 +34,7 @@ export interface RegistryCollectResult {
   collected: boolean;
 }
 
-/** The registry as the rest of Berth uses it (implemented by controllers/registry.ts). */
+/** The registry as the rest of Berth uses it (implemented by controllers/registry/). */
 export interface ClusterRegistry {
   /** `host:port` once the registry runs, else null (single-node, or cluster mode not initialised). */
   address(): string | null;

@@ -65,7 +65,7 @@ export interface ContainerInspect {
   Created: string;
   RestartCount: number;
   Config: { Image: string; Labels: Record<string, string> | null; User: string };
-  State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; OOMKilled: boolean; Error?: string };
+  State: { Status: string; ExitCode: number; StartedAt: string; FinishedAt: string; OOMKilled: boolean; Pid?: number; Error?: string };
   NetworkSettings: { Networks: Record<string, { IPAddress: string; Aliases: string[] | null }> | null };
   HostConfig: Record<string, unknown>;
   Mounts: unknown[];

@@ -1,8 +1,8 @@
 import type { ContainerSpec, HelperSpec } from './types.js';
 import { LABEL, containerLabels } from './labels.js';
+import { NOBODY } from './image-user.js';
 
-/** The unprivileged user apps run as when their image would run them as root. */
-export const NOBODY = '65534:65534';
+export { NOBODY };
 export const DEFAULT_PIDS_LIMIT = 256;
 export const MANAGED_LABEL = LABEL.managed;
 

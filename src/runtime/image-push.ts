@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { connect, messageOf, statusOf, type CallOptions } from './engine-api.js';
-import { modemOptions, splitReference } from './docker.js';
+import { modemOptions } from './docker/client.js';
+import { splitReference } from './docker/images.js';
 import { jsonLines } from './log-stream.js';
 
 /** Pushing an image of the engine to a registry (cluster mode's own registry: src/registry/). */
@@ -34,7 +35,7 @@ export class EngineImagePusher implements ImagePusher {
       return true;
     } catch (err) {
       if (statusOf(err) === 404) return false;
-      throw new Error(`docker image inspect ${ref}: ${messageOf(err).trim()}`);
+      throw new Error(`docker image inspect ${ref}: ${messageOf(err).trim()}`, { cause: err });
     }
   }
 
@@ -45,7 +46,7 @@ export class EngineImagePusher implements ImagePusher {
     try {
       await this.api.getImage(source).tag({ repo: repository, tag, abortSignal: signal });
     } catch (err) {
-      throw new Error(`docker tag ${source} ${ref}: ${messageOf(err).trim()}`);
+      throw new Error(`docker tag ${source} ${ref}: ${messageOf(err).trim()}`, { cause: err });
     }
     try {
       let error: string | null = null;
@@ -57,7 +58,7 @@ export class EngineImagePusher implements ImagePusher {
       if (signal.aborted) throw new Error(deadline.aborted ? `timed out after ${opts.timeoutMs} ms` : 'canceled');
       if (error) throw new Error(error.trim());
     } catch (err) {
-      throw new Error(`push of ${ref} failed: ${messageOf(err).trim()}`);
+      throw new Error(`push of ${ref} failed: ${messageOf(err).trim()}`, { cause: err });
     } finally {
       // Only the tag goes: the image stays under its own name, and the layers stay while it does.
       await this.api

@@ -1,4 +1,5 @@
-import { NOBODY } from './hardening.js';
+/** The unprivileged user apps run as when their image would run them as root (hardening.ts). */
+export const NOBODY = '65534:65534';
 
 /** Who an image's processes run as, resolved to numbers (from the image's own /etc/passwd and /etc/group for names). */
 export interface ImageUser {

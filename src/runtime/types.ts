@@ -1,6 +1,7 @@
 /**
- * The container runtime, as the rest of Berth sees it. Domain code and controllers import this
- * interface only; the Docker Engine implementation lives beside it.
+ * The container runtime, as the rest of Berth sees it: a few ports, each sized to its callers
+ * (Containers, Runs, Networks, Volumes, Images, ImageBuilds, EngineEvents). Domain code and
+ * controllers import these interfaces only; the Docker Engine implementation lives beside them.
  */
 
 export interface ContainerSpec {
@@ -83,6 +84,16 @@ export interface ContainerInfo {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** The kernel killed it for going over its memory limit (when the runtime knows). */
+  oomKilled?: boolean;
+  /** Its memory limit in MB, when it has one and the runtime knows it. */
+  memoryMb?: number;
+}
+
+/** A TCP socket a container listens on: address as the kernel has it bound ('0.0.0.0', '::', '127.0.0.1'...). */
+export interface ListeningSocket {
+  address: string;
+  port: number;
 }
 
 export interface LogLine {
@@ -152,13 +163,11 @@ export interface ImageInfo {
  */
 export class ImageUnavailable extends Error {}
 
-export interface Runtime {
-  /** Resolves when the engine answers. */
-  ping(): Promise<void>;
-
-  ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
-  removeNetwork(name: string): Promise<void>;
-
+/**
+ * Containers' lives: what the app controller does to a replica (and every one-off container's
+ * caller too). In cluster mode a replica is a Swarm service (swarm/runtime.ts); on one engine, a container.
+ */
+export interface Containers {
   /** Creates a hardened container (see docs/architecture.md) and returns its id. Does not start it. Throws ImageUnavailable when the image cannot reach where it would run. */
   createContainer(spec: ContainerSpec): Promise<string>;
   startContainer(id: string): Promise<void>;
@@ -166,14 +175,30 @@ export interface Runtime {
   stopContainer(id: string, timeoutSec: number): Promise<void>;
   /** No error if already gone. */
   removeContainer(id: string): Promise<void>;
+  /** null when there is no such container. */
+  inspectContainer(id: string): Promise<ContainerInfo | null>;
+  /**
+   * The TCP sockets the container listens on, to explain a replica that does not answer. Null when
+   * the runtime cannot see them (an engine on another host, a replica on another node); optional
+   * for the same reason.
+   */
+  listening?(id: string): Promise<ListeningSocket[] | null>;
+  /** Containers (running or not) whose labels include all of the given ones. */
+  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
+  logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;
+  /** One sample of CPU and memory use; null when there is no such container or it is not running. */
+  stats(id: string): Promise<ContainerStats | null>;
+}
+
+/**
+ * The control plane's own engine's short-lived containers: one-off commands, add-on servers and
+ * their sessions, volume and backup helpers. Beyond a container's life: waits, terminals, pipes, files.
+ */
+export interface Runs extends Containers {
   /** Resolves with the exit code once the container has stopped (at once if it already has). */
   waitContainer(id: string, signal?: AbortSignal): Promise<number>;
   /** Creates a root helper (see HelperSpec) and returns its id. Does not start it. */
   createHelper(spec: HelperSpec): Promise<string>;
-  /** Makes the engine volume if it is missing and writable by any user (what a container's mount of it does first). */
-  ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
-  /** Names of the running containers that mount the engine volume. */
-  volumeUsers(volume: string): Promise<string[]>;
   /** A tar stream of a path in a container (running or not). */
   copyFrom(id: string, path: string, signal: AbortSignal): Promise<NodeJS.ReadableStream>;
   /** Unpacks a tar stream into a directory of a container (created or running). */
@@ -183,20 +208,28 @@ export interface Runtime {
   resize(id: string, cols: number, rows: number): Promise<void>;
   /** The pipes of a container without a terminal whose stdin is open (spec.stdin): writes go to its stdin (end() closes it); its output comes chunk by chunk with its stream. */
   attachPipes(id: string, signal: AbortSignal): Promise<ContainerPipes>;
+}
+
+/** Project networks, which replicas and one-off containers of a project share (overlays in cluster mode). */
+export interface Networks {
+  ensureNetwork(name: string, labels: Record<string, string>): Promise<void>;
+  removeNetwork(name: string): Promise<void>;
+}
+
+/** Named engine volumes (on the control plane's engine: a volume is per node). */
+export interface Volumes {
+  /** Makes the engine volume if it is missing and writable by any user (what a container's mount of it does first). */
+  ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
+  /** Names of the running containers that mount the engine volume. */
+  volumeUsers(volume: string): Promise<string[]>;
   /** Names of the engine volumes carrying all of the given labels. */
   listVolumes(labels: Record<string, string>): Promise<string[]>;
   /** false when a container still uses it; true when it is gone (or never was). */
   removeVolume(name: string): Promise<boolean>;
-  /** null when there is no such container. */
-  inspectContainer(id: string): Promise<ContainerInfo | null>;
-  /** Containers (running or not) whose labels include all of the given ones. */
-  listContainers(labels: Record<string, string>): Promise<ContainerInfo[]>;
-  logs(id: string, opts: LogOptions): AsyncIterable<LogLine>;
-  /** One sample of CPU and memory use; null when there is no such container or it is not running. */
-  stats(id: string): Promise<ContainerStats | null>;
-  /** Container events for containers carrying the given labels, until the signal aborts. */
-  events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent>;
+}
 
+/** The engine's images. */
+export interface Images {
   /** null when the image is not present locally. */
   inspectImage(ref: string): Promise<ImageInfo | null>;
   /**
@@ -205,13 +238,28 @@ export interface Runtime {
    * (runtime/image-user.ts) when the image's files cannot resolve its USER.
    */
   imageUser(ref: string): Promise<ImageUser>;
-  buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
   removeImage(ref: string): Promise<void>;
   /** Images whose labels include all of the given ones, with their tags. */
   listImages(labels: Record<string, string>): Promise<{ id: string; tags: string[]; labels: Record<string, string>; size: number }[]>;
   /** Pulls one tag (or digest) of an image, with registry credentials if given; throws the registry's reason. */
   pullImage(ref: string, opts: PullOptions): Promise<void>;
 }
+
+/** The engine's own image builder (used when buildah cannot be: a remote engine). */
+export interface ImageBuilds {
+  buildImage(opts: BuildImageOptions): Promise<ImageInfo>;
+}
+
+/** Container events (what the app controller's watch follows), and whether the engine answers. */
+export interface EngineEvents {
+  /** Resolves when the engine answers. */
+  ping(): Promise<void>;
+  /** Container events for containers carrying the given labels, until the signal aborts. */
+  events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent>;
+}
+
+/** All of one Docker Engine (runtime/docker.ts): what the wiring hands out port by port. */
+export interface Runtime extends Runs, Networks, Volumes, Images, ImageBuilds, EngineEvents {}
 
 export interface PullOptions {
   /** Sent to the engine in the X-Registry-Auth header, never in a URL. */

@@ -26,11 +26,12 @@ import { ImageController } from '../controllers/images.js';
 import { NotificationController } from '../controllers/notifications.js';
 import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
-import { RegistryController } from '../controllers/registry.js';
+import { RegistryController } from '../controllers/registry/index.js';
 import { EngineImagePusher } from '../runtime/image-push.js';
 import { OverlayAnchor, probeInNetns, tcpInNetns } from '../runtime/swarm/anchor.js';
 import { SwarmRuntime } from '../runtime/swarm/runtime.js';
-import type { Runtime } from '../runtime/types.js';
+import { SwarmNetworks } from '../runtime/swarm/networks.js';
+import { SwarmEvents } from '../runtime/swarm/events.js';
 import { STOP_GRACE_S } from '../domain/containers.js';
 import { VolumeController } from '../controllers/volumes.js';
 import { RunController } from '../controllers/runs/index.js';
@@ -82,19 +83,23 @@ async function main() {
     cluster: swarm,
     pusher: new EngineImagePusher({ dockerHost: config.dockerHost }),
   });
-  const swarmRuntime = anchor
+  // One engine: it runs everything. Cluster mode: app replicas are Swarm services on overlays (their
+  // networks and events with them); everything else stays on the manager's engine (docs/cluster.md).
+  const replicas = anchor
     ? new SwarmRuntime({
         local,
+        images: local,
+        volumes: local,
         dockerHost: config.dockerHost,
-        anchor,
-        onNetnsChanged: () => router.reload(),
         stopGraceS: STOP_GRACE_S,
         // Every node pulls a replica's image from Berth's registry (started if need be); without
         // it the release fails saying so, instead of replicas failing to pull on other nodes.
         imageFor: (spec) => registry.publish({ app_id: spec.labels[LABEL.app]!, version: Number(spec.labels[LABEL.version]), image: spec.image }),
       })
-    : undefined;
-  const runtime: Runtime = swarmRuntime ?? local;
+    : local;
+  const overlays = anchor ? new SwarmNetworks({ local, dockerHost: config.dockerHost, anchor, onNetnsChanged: () => router.reload() }) : undefined;
+  const networks = overlays ?? local;
+  const engineEvents = anchor ? new SwarmEvents({ local, dockerHost: config.dockerHost }) : local;
   const anchorWatch = new AbortController();
   // Wiring, bottom up: the route controller needs nothing above it; the app controller syncs
   // routes; the build controller nudges the app controller; the API reaches each through ApiContext.
@@ -103,7 +108,12 @@ async function main() {
     config,
     db: store.db,
     secrets,
-    runtime,
+    replicas,
+    networks,
+    engineEvents,
+    runs: local,
+    volumes: local,
+    images: local,
     routes,
     events,
     buildLogs,
@@ -117,7 +127,7 @@ async function main() {
   // Tenants' images are built by buildah in per-project stores on a fenced network (docs/security.md, Builds).
   const localEngine = engineIsLocal(config.dockerHost);
   if (!localEngine) log.warn({ dockerHost: config.dockerHost }, 'the Docker Engine is not on this host: builds use its own builder and are not isolated from other projects\' images (docs/security.md, Builds)');
-  const imageBuilder = !localEngine ? new EngineBuilder(runtime) : new BuildahBuilder({
+  const imageBuilder = !localEngine ? new EngineBuilder(local) : new BuildahBuilder({
     storeDir: config.build.storeDir,
     dockerHost: config.dockerHost,
     instanceId: instance,
@@ -139,7 +149,14 @@ async function main() {
     db: store.db,
     secrets,
     log,
-    runtime,
+    runtime: {
+      logs: (id, opts) => replicas.logs(id, opts),
+      stats: (id) => replicas.stats(id),
+      inspectContainer: (id) => local.inspectContainer(id),
+      attach: (id, signal) => local.attach(id, signal),
+      resize: (id, cols, rows) => local.resize(id, cols, rows),
+      inspectImage: (ref) => local.inspectImage(ref),
+    },
     events,
     buildLogs,
     instanceId: instance,
@@ -185,7 +202,7 @@ async function main() {
     nodes.start();
     registry.start();
   }
-  if (swarmRuntime) void swarmRuntime.watchAnchor(anchorWatch.signal);
+  if (overlays) void overlays.watchAnchor(anchorWatch.signal);
   // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
   void certs.start();
   images.start();

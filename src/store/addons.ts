@@ -1,6 +1,24 @@
 import type { Db } from './db.js';
 import { now } from './db.js';
 import type { AddonAttachmentsTable, AddonsTable } from './schema.js';
+import type { SecretBox } from '../lib/crypto.js';
+
+/** The add-on's own account, stored sealed (JSON inside the secret box). */
+export interface AddonCredentials {
+  user: string;
+  password: string;
+  database: string;
+}
+
+export const sealCredentials = (box: SecretBox, c: AddonCredentials): string => box.seal(JSON.stringify(c));
+
+export function openCredentials(box: SecretBox, sealed: string): AddonCredentials {
+  const c = JSON.parse(box.open(sealed)) as Partial<AddonCredentials> | null;
+  if (typeof c?.user !== 'string' || typeof c.password !== 'string' || typeof c.database !== 'string') {
+    throw new Error('column addons.credentials does not hold an account');
+  }
+  return c as AddonCredentials;
+}
 
 export type AddonRow = AddonsTable;
 export type AttachmentRow = AddonAttachmentsTable;
@@ -23,8 +41,12 @@ export function visibleAddons(db: Db, userId: string, projectId?: string) {
     .selectAll('addons')
     .select(['p.name as project_name', 'm.role']);
   if (projectId) q = q.where('addons.project_id', '=', projectId);
-  return q.orderBy('addons.created_at').orderBy('addons.id');
+  return q.orderBy('addons.created_at').orderBy('addons.id').execute();
 }
+
+/** The add-on attached to the app under this name, if any. */
+export const attachmentAs = (db: Db, appId: string, asName: string) =>
+  db.selectFrom('addon_attachments').select('addon_id').where('app_id', '=', appId).where('as_name', '=', asName).executeTakeFirst();
 
 export const attachmentsOf = (db: Db, addonId: string) =>
   db

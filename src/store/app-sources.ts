@@ -1,6 +1,7 @@
 import type { Db } from './db.js';
 import { isUniqueViolation, now } from './db.js';
 import type { AppSourcesTable } from './schema-integrations.js';
+import { insertApp, type AppRow } from './apps.js';
 
 export type AppSourceRow = AppSourcesTable;
 
@@ -46,6 +47,10 @@ export const deliveryOf = (db: Db, appId: string, deliveryId: string) =>
 export const previewOf = (db: Db, parentId: string, number: number) =>
   db.selectFrom('preview_apps').selectAll().where('parent_id', '=', parentId).where('number', '=', number).executeTakeFirst();
 
-export async function insertPreview(db: Db, row: { app_id: string; parent_id: string; number: number; branch: string }) {
-  await db.insertInto('preview_apps').values({ ...row, created_at: now() }).execute();
+/** A pull request's preview app and its link to the parent, both or neither. */
+export async function insertPreviewApp(db: Db, app: AppRow, row: { app_id: string; parent_id: string; number: number; branch: string }) {
+  await db.transaction().execute(async (tx) => {
+    await insertApp(tx, app);
+    await tx.insertInto('preview_apps').values({ ...row, created_at: now() }).execute();
+  });
 }

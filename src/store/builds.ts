@@ -137,3 +137,7 @@ export async function lastLogSeq(db: Db, buildId: string): Promise<number> {
   const r = await db.selectFrom('build_logs').select((eb) => eb.fn.max('seq').as('s')).where('build_id', '=', buildId).executeTakeFirst();
   return Number(r?.s ?? 0);
 }
+
+/** The `release:` line of the build's Procfile, if it had one. */
+export const procfileRelease = async (db: Db, buildId: string): Promise<string | null> =>
+  (await db.selectFrom('builds').select('procfile_release').where('id', '=', buildId).executeTakeFirst())?.procfile_release ?? null;

@@ -6,6 +6,8 @@ export type CertificateRow = CertificatesTable;
 
 export const allCertificates = (db: Db) => db.selectFrom('certificates').selectAll().orderBy('hostname').execute();
 
+export const certificateByName = (db: Db, name: string) => db.selectFrom('certificates').selectAll().where('name', '=', name).executeTakeFirst();
+
 export const certificatesForHosts = (db: Db, hostnames: string[]) =>
   hostnames.length === 0
     ? Promise.resolve([] as CertificateRow[])

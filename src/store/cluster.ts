@@ -1,9 +1,19 @@
 import type { Db } from './db.js';
+import { decodeMounts } from './app-columns.js';
 import { now } from './db.js';
 import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
 
 export type ClusterRow = ClusterTable;
-export type NodeChangeRow = NodeChangesTable;
+/** A node change with its labels decoded (stored as a JSON object of strings). */
+export type NodeChangeRow = Omit<NodeChangesTable, 'labels'> & { labels: Record<string, string> | null };
+
+function decodeChange(r: NodeChangesTable): NodeChangeRow {
+  const labels = r.labels === null ? null : (JSON.parse(r.labels) as unknown);
+  if (labels !== null && (typeof labels !== 'object' || Array.isArray(labels) || !Object.values(labels).every((v) => typeof v === 'string'))) {
+    throw new Error('column node_changes.labels does not hold an object of strings');
+  }
+  return { ...r, labels: labels as Record<string, string> | null };
+}
 
 const ID = 'local';
 
@@ -29,7 +39,7 @@ export async function requestNodeChange(db: Db, nodeId: string, change: { availa
   const pending = earlier?.status === 'pending' ? earlier : null;
   const values = {
     availability: change.availability ?? pending?.availability ?? null,
-    labels: change.labels ? JSON.stringify(change.labels) : (pending?.labels ?? null),
+    labels: change.labels ? JSON.stringify(change.labels) : pending?.labels ? JSON.stringify(pending.labels) : null,
     remove: change.remove ? 1 : 0,
     force: change.force ? 1 : 0,
     status: 'pending',
@@ -43,9 +53,15 @@ export async function requestNodeChange(db: Db, nodeId: string, change: { availa
     .execute();
 }
 
-export const pendingNodeChanges = (db: Db) => db.selectFrom('node_changes').selectAll().where('status', '=', 'pending').orderBy('updated_at').execute();
+export const pendingNodeChanges = async (db: Db) =>
+  (await db.selectFrom('node_changes').selectAll().where('status', '=', 'pending').orderBy('updated_at').execute()).map(decodeChange);
 
-export const nodeChange = (db: Db, nodeId: string) => db.selectFrom('node_changes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
+export const allNodeChanges = async (db: Db) => (await db.selectFrom('node_changes').selectAll().execute()).map(decodeChange);
+
+export async function nodeChange(db: Db, nodeId: string): Promise<NodeChangeRow | undefined> {
+  const r = await db.selectFrom('node_changes').selectAll().where('node_id', '=', nodeId).executeTakeFirst();
+  return r && decodeChange(r);
+}
 
 export async function recordNodeChange(db: Db, nodeId: string, status: 'done' | 'failed', message: string | null): Promise<void> {
   await db.updateTable('node_changes').set({ status, message, updated_at: now() }).where('node_id', '=', nodeId).execute();
@@ -69,5 +85,5 @@ export async function replicasByContainerId(db: Db, ids: string[]) {
  */
 export async function runningAppsWithVolumes(db: Db): Promise<string[]> {
   const rows = await db.selectFrom('apps').select(['slug', 'volumes']).where('stopped', '=', 0).where('replicas', '>', 0).orderBy('slug').execute();
-  return rows.filter((r) => (JSON.parse(r.volumes) as unknown[]).length > 0).map((r) => r.slug);
+  return rows.filter((r) => decodeMounts(r.volumes).length > 0).map((r) => r.slug);
 }

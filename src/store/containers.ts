@@ -7,6 +7,22 @@ export type ContainerRow = ContainersTable;
 export const containersOfApp = (db: Db, appId: string) =>
   db.selectFrom('containers').selectAll().where('app_id', '=', appId).orderBy('replica').orderBy('created_at').execute();
 
+/** Containers of every app in the user's projects, with their app's slug. */
+export const visibleContainers = (db: Db, userId: string) =>
+  db
+    .selectFrom('containers')
+    .innerJoin('apps', 'apps.id', 'containers.app_id')
+    .innerJoin('project_members as m', (j) => j.onRef('m.project_id', '=', 'apps.project_id').on('m.user_id', '=', userId))
+    .selectAll('containers')
+    .select('apps.slug')
+    .orderBy('apps.slug')
+    .orderBy('containers.replica')
+    .execute();
+
+/** Upstreams (address:port) of the replicas in rotation, by app. */
+export const rotationUpstreams = (db: Db) =>
+  db.selectFrom('containers').select(['app_id', 'address', 'port']).where('in_rotation', '=', 1).where('address', 'is not', null).execute();
+
 export const containerById = (db: Db, id: string) => db.selectFrom('containers').selectAll().where('id', '=', id).executeTakeFirst();
 
 export async function insertContainer(db: Db, row: ContainerRow) {

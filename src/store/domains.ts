@@ -10,6 +10,9 @@ export const domainsOfApp = (db: Db, appId: string) =>
 export const domainByHost = (db: Db, hostname: string) =>
   db.selectFrom('domains').selectAll().where('hostname', '=', hostname).executeTakeFirst();
 
+/** Hostnames of the verified custom domains, with their apps. */
+export const verifiedDomains = (db: Db) => db.selectFrom('domains').select(['app_id', 'hostname']).where('verified', '=', 1).execute();
+
 export const unverifiedDomains = (db: Db) => db.selectFrom('domains').selectAll().where('verified', '=', 0).execute();
 
 export async function insertDomain(db: Db, row: DomainRow) {

@@ -1,9 +1,24 @@
 import type { Db } from './db.js';
-import type { AppImages } from '../domain/images.js';
+
+/** What image garbage collection looks at, per app. */
+export interface AppImages {
+  appId: string;
+  projectId: string;
+  liveReleaseId: string | null;
+  /** The release the app is rolling out to (may equal the live one). */
+  targetReleaseId: string | null;
+  releases: { id: string; version: number; image: string; status: string }[];
+  /** Succeeded builds, newest first. */
+  builds: { id: string; image: string; releaseId: string | null }[];
+  /** Releases that still have containers (a blue-green standby set, replicas draining). */
+  releasesWithContainers: string[];
+}
 
 /** What image garbage collection and the image list need of these apps (all apps when `appIds` is undefined). */
 export async function appImages(db: Db, appIds?: string[]): Promise<AppImages[]> {
   if (appIds && appIds.length === 0) return [];
+  // Any of Kysely's select builders: their where() overloads admit no narrower common type.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const only = <Q extends { where: (...a: any[]) => Q }>(q: Q, col: string): Q => (appIds ? q.where(col, 'in', appIds) : q);
   const [apps, releases, builds, containers] = await Promise.all([
     only(db.selectFrom('apps').select(['id', 'project_id', 'live_release_id', 'release_id']), 'id').execute(),

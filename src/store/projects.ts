@@ -83,6 +83,21 @@ export async function deleteProject(db: Db, id: string) {
   await db.deleteFrom('projects').where('id', '=', id).execute();
 }
 
+/** Names of the projects the user owns. */
+export const projectsOwnedBy = async (db: Db, userId: string) =>
+  (await db.selectFrom('projects').select('name').where('owner_id', '=', userId).execute()).map((p) => p.name);
+
+/** Ids of the projects the user is a member of. */
+export const projectIdsOf = async (db: Db, userId: string) =>
+  (await db.selectFrom('project_members').select('project_id').where('user_id', '=', userId).execute()).map((r) => r.project_id);
+
+/** The owner of a project (who its quotas are). */
+export const projectOwner = async (db: Db, projectId: string) =>
+  (await db.selectFrom('projects').select('owner_id').where('id', '=', projectId).executeTakeFirstOrThrow()).owner_id;
+
+export const projectCountOwnedBy = async (db: Db, userId: string) =>
+  Number((await db.selectFrom('projects').select((eb) => eb.fn.countAll<number>().as('n')).where('owner_id', '=', userId).executeTakeFirstOrThrow()).n);
+
 export const listMembers = (db: Db, projectId: string) =>
   db
     .selectFrom('project_members as m')

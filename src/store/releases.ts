@@ -1,13 +1,11 @@
 import type { Db } from './db.js';
 import { now } from './db.js';
 import type { ReleasesTable, ReleaseStatus } from './schema.js';
+import { newId } from '../lib/ids.js';
+import { decodeEnv, encodeEnv, encodeHealthCheck, encodeMounts, encodeCommand, type HealthCheck, type MountColumn, type Placement, type StoredEnv } from './app-columns.js';
 
-/** A volume mounted by a release (the same shape as domain/volumes.ts ReleaseMount). */
-export interface ReleaseVolume {
-  volume: string;
-  volume_id: string;
-  path: string;
-}
+/** A volume mounted by a release: the app's mount, frozen. */
+export type ReleaseVolume = MountColumn;
 
 export type ReleaseRow = ReleasesTable;
 
@@ -18,18 +16,105 @@ export interface ReleaseConfig {
   cpu: number;
   port: number;
   strategy: 'rolling' | 'blue-green' | 'recreate';
-  health_check: { path: string; timeout_s: number; grace_s: number };
-  /** Stored env (secret values sealed), as in apps.env. */
-  env: string;
+  health_check: HealthCheck;
+  /** Stored env (secret values sealed), as in apps.env (a JSON string inside the stored config). */
+  env: StoredEnv;
   /** Volumes mounted (absent in releases made before volumes existed). */
   volumes?: ReleaseVolume[];
   /** Run once before the release takes traffic; absent or null: none. */
   release_command?: string[] | null;
   /** Cluster mode: where the replicas may run; absent or null: anywhere. */
-  placement?: { constraints: string[] } | null;
+  placement?: Placement | null;
 }
 
-export const releaseConfig = (r: ReleaseRow): ReleaseConfig => JSON.parse(r.config) as ReleaseConfig;
+/** The one decoder of `releases.config` (its env is JSON text inside the JSON, as apps.env is stored). */
+export function releaseConfig(r: Pick<ReleaseRow, 'config'>): ReleaseConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(r.config);
+  } catch {
+    throw new Error('column releases.config holds text that is not JSON');
+  }
+  const c = raw as Omit<ReleaseConfig, 'env'> & { env: unknown };
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error('column releases.config does not hold the expected shape');
+  return { ...c, env: typeof c.env === 'string' ? decodeEnv(c.env, 'releases.config.env') : {} };
+}
+
+const encodeConfig = (c: ReleaseConfig): string => JSON.stringify({ ...c, env: encodeEnv(c.env) });
+
+/** What a new release writes besides its own row: the fields it supersedes on the app. */
+export interface NewReleaseRow {
+  appId: string;
+  image: string;
+  config: ReleaseConfig;
+  description: string;
+  buildId: string | null;
+  userId: string | null;
+  /** A rollback puts the snapshot's release command back in the app's config; a deploy leaves it. */
+  withReleaseCommand: boolean;
+}
+
+/**
+ * Release vN+1 in one transaction: a pending release is superseded, the new one inserted and made
+ * the app's target with its config copied onto the app. Two at once may pick the same version: the
+ * caller retries on the unique violation.
+ */
+export async function insertRelease(db: Db, r: NewReleaseRow): Promise<ReleaseRow> {
+  const { config } = r;
+  return db.transaction().execute(async (tx) => {
+    const max = await tx
+      .selectFrom('releases')
+      .select((eb) => eb.fn.max('version').as('v'))
+      .where('app_id', '=', r.appId)
+      .executeTakeFirst();
+    const ts = now();
+    const release: ReleaseRow = {
+      id: newId('rel'),
+      app_id: r.appId,
+      version: Number(max?.v ?? 0) + 1,
+      image: r.image,
+      config: encodeConfig(config),
+      status: 'pending',
+      reason: null,
+      description: r.description,
+      build_id: r.buildId,
+      created_by: r.userId,
+      created_at: ts,
+      updated_at: ts,
+    };
+    await tx
+      .updateTable('releases')
+      .set({ status: 'superseded', reason: `replaced by v${release.version} before it went live`, updated_at: ts })
+      .where('app_id', '=', r.appId)
+      .where('status', '=', 'pending')
+      .execute();
+    await tx.insertInto('releases').values(release).execute();
+    await tx
+      .updateTable('apps')
+      .set({
+        release_id: release.id,
+        image: r.image,
+        stopped: 0,
+        replicas: config.replicas,
+        memory_mb: config.memory_mb,
+        cpu: config.cpu,
+        port: config.port,
+        strategy: config.strategy,
+        health_check: encodeHealthCheck(config.health_check),
+        env: encodeEnv(config.env),
+        volumes: encodeMounts(config.volumes ?? []),
+        ...(r.withReleaseCommand ? { release_command: encodeCommand(config.release_command ?? null) } : {}),
+        updated_at: ts,
+      })
+      .where('id', '=', r.appId)
+      .execute();
+    return release;
+  });
+}
+
+/** The version of a release (0 when it is gone). */
+export const releaseVersion = async (db: Db, id: string): Promise<number> =>
+  Number((await db.selectFrom('releases').select('version').where('id', '=', id).executeTakeFirst())?.version ?? 0);
 
 export const releaseById = (db: Db, id: string) => db.selectFrom('releases').selectAll().where('id', '=', id).executeTakeFirst();
 

@@ -1,26 +1,36 @@
 import type { Db } from './db.js';
 import { now } from './db.js';
 import type { CronJobsTable, RunsTable, RunStatus } from './schema.js';
+import { decodeArgv, encodeArgv } from './app-columns.js';
 
-export type RunRow = RunsTable;
+/** A run with its command decoded (stored as a JSON string array). */
+export type RunRow = Omit<RunsTable, 'command'> & { command: string[] };
+
+const decodeRun = <R extends { command: string }>(r: R): Omit<R, 'command'> & { command: string[] } => ({ ...r, command: decodeArgv(r.command, 'runs.command') });
+const decodeRuns = <R extends { command: string }>(rows: R[]) => rows.map(decodeRun);
+const maybeRun = <R extends { command: string }>(r: R | undefined) => r && decodeRun(r);
 
 /** Output kept per run; past it the run goes on but its output is no longer stored. */
 export const MAX_OUTPUT_CHARS = 1_000_000;
 
 export async function insertRun(db: Db, row: RunRow) {
-  await db.insertInto('runs').values(row).execute();
+  await db.insertInto('runs').values({ ...row, command: encodeArgv(row.command) }).execute();
 }
 
-export const runById = (db: Db, id: string) => db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+export const runById = async (db: Db, id: string): Promise<RunRow | undefined> =>
+  maybeRun(await db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst());
 
-export const runsOfApp = (db: Db, appId: string, limit = 50) =>
-  db.selectFrom('runs').selectAll().where('app_id', '=', appId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute();
+export const runsOfApp = async (db: Db, appId: string, limit = 50): Promise<RunRow[]> =>
+  decodeRuns(await db.selectFrom('runs').selectAll().where('app_id', '=', appId).orderBy('created_at', 'desc').orderBy('id', 'desc').limit(limit).execute());
 
-export const runsWithStatus = (db: Db, status: RunStatus) => db.selectFrom('runs').selectAll().where('status', '=', status).orderBy('created_at').execute();
+export const runsWithStatus = async (db: Db, status: RunStatus): Promise<RunRow[]> =>
+  decodeRuns(await db.selectFrom('runs').selectAll().where('status', '=', status).orderBy('created_at').execute());
 
 /** The release command's run of a release, if it was started. */
-export const releaseRun = (db: Db, releaseId: string) =>
-  db.selectFrom('runs').selectAll().where('release_id', '=', releaseId).where('kind', '=', 'release').orderBy('created_at', 'desc').executeTakeFirst();
+export const releaseRun = async (db: Db, releaseId: string): Promise<RunRow | undefined> =>
+  maybeRun(
+    await db.selectFrom('runs').selectAll().where('release_id', '=', releaseId).where('kind', '=', 'release').orderBy('created_at', 'desc').executeTakeFirst(),
+  );
 
 export async function setOutput(db: Db, id: string, output: string) {
   await db.updateTable('runs').set({ output }).where('id', '=', id).execute();
@@ -40,11 +50,15 @@ export async function finishRun(db: Db, id: string, status: 'succeeded' | 'faile
     .execute();
 }
 
-export type CronRow = CronJobsTable;
+/** A scheduled command with its command decoded (stored as a JSON string array). */
+export type CronRow = Omit<CronJobsTable, 'command'> & { command: string[] };
 
-export const insertCron = (db: Db, row: CronRow) => db.insertInto('cron_jobs').values(row).execute();
-export const cronOfApp = (db: Db, appId: string) => db.selectFrom('cron_jobs').selectAll().where('app_id', '=', appId).orderBy('created_at').execute();
-export const allCron = (db: Db) => db.selectFrom('cron_jobs').selectAll().execute();
+const decodeCron = (r: CronJobsTable): CronRow => ({ ...r, command: decodeArgv(r.command, 'cron_jobs.command') });
+
+export const insertCron = (db: Db, row: CronRow) => db.insertInto('cron_jobs').values({ ...row, command: encodeArgv(row.command) }).execute();
+export const cronOfApp = async (db: Db, appId: string) =>
+  (await db.selectFrom('cron_jobs').selectAll().where('app_id', '=', appId).orderBy('created_at').execute()).map(decodeCron);
+export const allCron = async (db: Db) => (await db.selectFrom('cron_jobs').selectAll().execute()).map(decodeCron);
 export const deleteCron = (db: Db, appId: string, id: string) => db.deleteFrom('cron_jobs').where('app_id', '=', appId).where('id', '=', id).executeTakeFirst();
 export const setCronFired = (db: Db, id: string, at: string) => db.updateTable('cron_jobs').set({ last_fired_at: at }).where('id', '=', id).execute();
 
@@ -73,7 +87,7 @@ export function newRun(id: string, app: { id: string; slug: string }, releaseId:
     release_id: releaseId,
     kind,
     cron_id: null,
-    command: JSON.stringify(command),
+    command,
     status: 'queued',
     exit_code: null,
     output: '',

@@ -14,7 +14,8 @@ import type { ClusterTable, NodeChangesTable } from './cluster-schema.js';
 /**
  * Table types for the typed query layer. Both engines store the same shapes: timestamps are ISO-8601
  * text, booleans are 0/1 integers and structured config is JSON text, so one set of queries serves
- * SQLite and PostgreSQL alike.
+ * SQLite and PostgreSQL alike. The JSON text never leaves the store: each table's functions decode
+ * it (app-columns.ts for apps) and return typed rows.
  */
 
 export interface UsersTable {

@@ -1,4 +1,5 @@
 import type { Db } from './db.js';
+import { decodeMounts } from './app-columns.js';
 import type { VolumesTable } from './schema.js';
 
 export type VolumeRow = VolumesTable;
@@ -25,7 +26,7 @@ export function visibleVolumes(db: Db, userId: string, projectId?: string) {
     .selectAll('volumes')
     .select(['p.name as project_name', 'm.role']);
   if (projectId) q = q.where('volumes.project_id', '=', projectId);
-  return q.orderBy('volumes.created_at').orderBy('volumes.id');
+  return q.orderBy('volumes.created_at').orderBy('volumes.id').execute();
 }
 
 export const deleteVolume = (db: Db, id: string) => db.deleteFrom('volumes').where('id', '=', id).execute();
@@ -33,8 +34,10 @@ export const deleteVolume = (db: Db, id: string) => db.deleteFrom('volumes').whe
 export const allVolumeIds = async (db: Db) => (await db.selectFrom('volumes').select('id').execute()).map((r) => r.id);
 
 /** Apps of the project whose config mounts volumes (the caller filters by name). */
-export const appsWithVolumes = (db: Db, projectId: string) =>
-  db.selectFrom('apps').select(['id', 'slug', 'volumes']).where('project_id', '=', projectId).where('volumes', '!=', '[]').execute();
+export async function appsWithVolumes(db: Db, projectId: string) {
+  const rows = await db.selectFrom('apps').select(['id', 'slug', 'volumes']).where('project_id', '=', projectId).where('volumes', '!=', '[]').execute();
+  return rows.map((r) => ({ ...r, volumes: decodeMounts(r.volumes) }));
+}
 
 export const allVolumes = (db: Db) => db.selectFrom('volumes').selectAll().execute();
 

@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type BerthClient } from '../../src/client/index.js';
-import { routes } from '../../src/api/contract.js';
+import { routes } from '../../src/api/contract/index.js';
 import { ENGINES, raw, startServer, type TestServer } from '../support/server.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { ensureTestAppImage } from '../support/images.js';

@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AllHandlers, SocketHandlers } from '../../src/api/register.js';
-import type { SocketMessage } from '../../src/api/contract-sockets.js';
+import type { SocketMessage } from '../../src/api/contract/sockets.js';
 import { startServer } from '../support/server.js';
 import type { ApiError } from '../../src/client/index.js';
 
-// The WebSocket routes come from the contract (src/api/contract-sockets.ts), and the client's
+// The WebSocket routes come from the contract (src/api/contract/sockets.ts), and the client's
 // stream() types their messages from it.
 
 test('client.stream follows the contract sockets: events arrive typed, a stranger is refused before the upgrade', async (t) => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { run, runOk } from '../../src/lib/exec.js';
 import { detect, type Language } from '../../src/builder/detect.js';
 import { prepareBuildContext } from '../../src/builder/dockerfile.js';
-import { stackImage } from '../../src/builder/stacks.js';
+import { stackImage } from '../../src/config-stacks.js';
 import { tempDir, uniqueName } from './helpers.js';
 
 // Real builds with the real engine: each fixture app is detected, gets a generated Dockerfile,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { detect, parseProcfile } from '../../src/builder/detect.js';
 import { generateDockerfile, prepareBuildContext } from '../../src/builder/dockerfile.js';
 import { DetectionError } from '../../src/builder/errors.js';
-import { stackImage, stackImages } from '../../src/builder/stacks.js';
+import { stackImage, stackImages } from '../../src/config-stacks.js';
 import { tempDir } from './helpers.js';
 
 async function tree(files: Record<string, string>): Promise<string> {

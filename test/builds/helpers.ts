@@ -4,7 +4,7 @@ import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import WebSocket from 'ws';
 import { ApiError, type BerthClient } from '../../src/client/index.js';
-import type { RouteOutput } from '../../src/api/contract.js';
+import type { RouteOutput } from '../../src/api/contract/index.js';
 import { run } from '../../src/lib/exec.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { startServer, type TestServer } from '../support/server.js';

@@ -124,9 +124,9 @@ test('settings: replicas apply at once; image, port, health check, env and strat
   await updateApp(w.store.db, w.appId, {
     replicas: 2,
     port: 9999,
-    health_check: JSON.stringify({ path: '/never', timeout_s: 5, grace_s: 0 }),
+    health_check: { path: '/never', timeout_s: 5, grace_s: 0 },
     strategy: 'recreate',
-    env: JSON.stringify({ NEW: { v: 'x' } }),
+    env: { NEW: { v: 'x' } },
   });
   await w.reconcile();
   await assertSettled(w, v1, 2, ok);
@@ -143,7 +143,7 @@ test('settings: replicas apply at once; image, port, health check, env and strat
   await w.reconcile();
   assert.equal((await healthyOf(w, v1)).length, 2);
   // The next release takes them all.
-  const v2 = await w.deploy('app:ok', { health_check: JSON.stringify({ path: '/health', timeout_s: 5, grace_s: 0 }) });
+  const v2 = await w.deploy('app:ok', { health_check: { path: '/health', timeout_s: 5, grace_s: 0 } });
   await w.reconcile();
   await assertSettled(w, v2, 2, ok);
   for (const r of await w.rows()) assert.equal(r.port, 9999);

@@ -11,7 +11,7 @@ test('a release command runs once, in a container of the new release, before its
   try {
     await w.deploy('img:1:ok');
     await w.reconcile();
-    await updateApp(w.store.db, w.appId, { release_command: JSON.stringify(['npm', 'run', 'migrate']) });
+    await updateApp(w.store.db, w.appId, { release_command: ['npm', 'run', 'migrate'] });
     const v2 = await w.deploy('img:2:ok');
     w.runtime.calls.length = 0;
     await w.reconcile();
@@ -37,7 +37,7 @@ test('a failing release command fails its release; the live release keeps servin
     await w.deploy('img:1:ok');
     await w.reconcile();
     const before = w.served();
-    await updateApp(w.store.db, w.appId, { release_command: JSON.stringify(['false']) });
+    await updateApp(w.store.db, w.appId, { release_command: ['false'] });
     await w.deploy('img:2:ok');
     w.runtime.calls.length = 0;
     await w.reconcile();

@@ -115,7 +115,7 @@ for (const engine of ['sqlite', 'postgres'] as Engine[]) {
       await dev.call('deployApp', { params: { id: app }, body: { image_id: image, replicas: 1 } });
       assert.equal((await settled(dev, app, 1)).status, 'live');
       await healthy(dev, app, 1);
-      const res = await withLoad({ port: s.routerPort, host: host(app) }, async (load) => {
+      const res = await withLoad({ port: s.routerPort, host: host(app) }, async () => {
         await dev.call('scaleApp', { params: { id: app }, body: { replicas: 6 } });
         await waitFor(
           'new replicas on their way, none in rotation yet',

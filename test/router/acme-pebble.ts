@@ -85,7 +85,7 @@ export async function startPebble(httpPort: number): Promise<Pebble> {
     } catch (err) {
       if (i >= 100) {
         await stop();
-        throw new Error(`pebble did not answer at ${directoryUrl}: ${(err as Error).message}\n${log.join('\n')}`);
+        throw new Error(`pebble did not answer at ${directoryUrl}: ${(err as Error).message}\n${log.join('\n')}`, { cause: err });
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -1,10 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BerthClient } from '../../src/client/index.js';
-import { routes } from '../../src/api/contract.js';
-import type { Access, RouteDef } from '../../src/api/route-def.js';
-import { sockets, type SocketDef } from '../../src/api/contract-sockets.js';
-import { rawRoutes, type RawRouteDef } from '../../src/api/contract-raw.js';
+import { routes } from '../../src/api/contract/index.js';
+import type { Access, RouteDef } from '../../src/api/contract/route-def.js';
+import { sockets, type SocketDef } from '../../src/api/contract/sockets.js';
+import { rawRoutes, type RawRouteDef } from '../../src/api/contract/raw.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
@@ -13,7 +13,7 @@ import { explained, send, wsCollect, wsUrl, type RawAnswer } from './helpers.js'
 
 /**
  * The authorization matrix, generated from the contract: every route, socket and raw route declares
- * the rule it needs (`access`, src/api/route-def.ts), and this test tries each one as each kind of
+ * the rule it needs (`access`, src/api/contract/route-def.ts), and this test tries each one as each kind of
  * caller, aimed at alice's things: a stranger, a viewer, a developer, the owner, and an admin who
  * is no member. Whoever the rule refuses is refused (404 for non-members, 403 for a member with too
  * low a role, before anything changes); whoever it lets in is not refused. A route added without a

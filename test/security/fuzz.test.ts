@@ -161,7 +161,7 @@ for (const engine of ENGINES) {
           } catch (err) {
             // The server may cut a request it refuses (an upload over the limit) but must never hang.
             if (!op.strict && /ECONNRESET|EPIPE|socket hang up/.test(String(err))) return;
-            throw new Error(`${what}: ${(err as Error).message}`);
+            throw new Error(`${what}: ${(err as Error).message}`, { cause: err });
           }
           tally.set(String(r.status), (tally.get(String(r.status)) ?? 0) + 1);
           if (r.status < 300) reached.add(op.name);

@@ -110,6 +110,6 @@ export async function explained<T>(output: () => string, fn: () => Promise<T>): 
       .split('\n')
       .filter((l) => /"level":(50|60)/.test(l))
       .join('\n');
-    throw new Error(`${(err as Error).message}${logged ? `\nserver errors:\n${logged}` : ''}`);
+    throw new Error(`${(err as Error).message}${logged ? `\nserver errors:\n${logged}` : ''}`, { cause: err });
   }
 }

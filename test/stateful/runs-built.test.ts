@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
-import type { RouteOutput } from '../../src/api/contract.js';
+import type { RouteOutput } from '../../src/api/contract/index.js';
 import { run } from '../../src/lib/exec.js';
 import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
 import { TEST_APP_SOURCE } from '../support/test-app.js';

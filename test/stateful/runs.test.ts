@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
-import type { RouteOutput } from '../../src/api/contract.js';
+import type { RouteOutput } from '../../src/api/contract/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';

@@ -1,5 +1,5 @@
 import type { BerthClient } from '../../src/client/index.js';
-import type { RouteOutput } from '../../src/api/contract.js';
+import type { RouteOutput } from '../../src/api/contract/index.js';
 import { waitFor } from './wait.js';
 
 export type Release = RouteOutput<'getRelease'>;
@@ -32,6 +32,6 @@ export async function healthy(c: BerthClient, app: string, n: number, opts: { re
       { timeoutMs: opts.timeoutMs ?? 120_000, intervalMs: 200 },
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
   }
 }

@@ -10,6 +10,8 @@
  * WebSocket (any path): sends its hostname as a text message every 500 ms; ignores what it gets
  * GET /file?path=P[&write=TEXT] writes TEXT to P first (when given), then answers {content} (404 when missing)
  * CRASH_ON_START=1 exits with code 2 before listening.
+ * LISTEN_HOST, LISTEN_PORT: where it listens instead of 0.0.0.0 and $PORT (the classic mistakes).
+ * HOG_MB=N fills N MB of memory at start (to be killed at a lower memory limit).
  * SIGTERM stops accepting, finishes in-flight requests, then exits 0.
  */
 export const TEST_APP_SOURCE = String.raw`
@@ -18,7 +20,12 @@ const os = require('node:os');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
 
-const port = Number(process.env.PORT || 8080);
+const port = Number(process.env.LISTEN_PORT || process.env.PORT || 8080);
+if (process.env.HOG_MB) {
+  const hog = [];
+  for (let i = 0; i < Number(process.env.HOG_MB); i++) hog.push(Buffer.alloc(1048576, 1));
+  console.log('holding ' + hog.length + ' MB');
+}
 if (process.env.CRASH_ON_START === '1') {
   console.error('crashing on start as asked');
   process.exit(2);
@@ -92,7 +99,8 @@ server.on('upgrade', (req, socket) => {
   socket.on('close', () => { clearInterval(t); streams.delete(end); });
 });
 
-server.listen(port, '0.0.0.0', () => console.log('listening on ' + port));
+const host = process.env.LISTEN_HOST || '0.0.0.0';
+server.listen(port, host, () => console.log('listening on ' + (host === '0.0.0.0' ? '' : host + ' port ') + port));
 
 process.on('SIGTERM', () => {
   console.log('SIGTERM: draining ' + inFlight + ' request(s), ending ' + streams.size + ' stream(s)');

@@ -1,10 +1,10 @@
-import { routes, type RouteInput, type RouteName, type RouteOutput } from '../../src/api/contract.js';
-import { sockets, type SocketInput, type SocketMessage, type SocketName } from '../../src/api/contract-sockets.js';
+import { routes, type RouteInput, type RouteName, type RouteOutput } from '../../src/api/contract/index.js';
+import { sockets, type SocketInput, type SocketMessage, type SocketName } from '../../src/api/contract/sockets.js';
 
 /**
  * The dashboard's API client. Route names, paths, inputs and outputs all come from the contract
- * (src/api/contract.ts), the same source as the server's validation, the OpenAPI document and the
- * CLI; so do the WebSockets' paths, query and messages (src/api/contract-sockets.ts). The browser
+ * (src/api/contract/index.ts), the same source as the server's validation, the OpenAPI document and the
+ * CLI; so do the WebSockets' paths, query and messages (src/api/contract/sockets.ts). The browser
  * session is the HttpOnly cookie; this module only holds its CSRF token.
  */
 export type { RouteName, RouteOutput, SocketName, SocketMessage };
@@ -78,7 +78,7 @@ export async function call<N extends RouteName>(name: N, input: Partial<RouteInp
   return (await send(def.method, path, input.body)) as RouteOutput<N>;
 }
 
-// The browser session (contract-sessions.ts): the server sets the cookie; the page keeps the CSRF token.
+// The browser session (contract/sessions.ts): the server sets the cookie; the page keeps the CSRF token.
 export async function currentSession(): Promise<User | null> {
   try {
     const s = await call('getSession');

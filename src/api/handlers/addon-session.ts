@@ -1,9 +1,9 @@
 import { Value } from '@sinclair/typebox/value';
 import type { SocketHandler } from '../register.js';
 import { badRequest, conflict } from '../errors.js';
-import { AddonSessionInput } from '../contract-sockets.js';
+import { AddonSessionInput } from '../contract/sockets.js';
 import { ADDON_CLIENTS } from '../../domain/addons.js';
-import type { AddonSession } from '../../controllers/addons/session.js';
+import type { AddonSession } from '../../domain/addon-session.js';
 import { addonFor } from './addons.js';
 
 /** A socket that sends no start message is closed after this long. */

@@ -8,13 +8,12 @@ import { isUniqueViolation, now } from '../../store/db.js';
 import * as apps from '../../store/apps.js';
 import * as store from '../../store/addons.js';
 import { defaultProject, type Role } from '../../store/projects.js';
-import { createRelease } from '../../domain/releases.js';
-import { mergeEnv, parseEnv } from '../../domain/env.js';
+import { changeEnv } from '../../domain/apps.js';
 import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/addons.js';
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
-import { rawRoutes } from '../contract-raw.js';
+import { rawRoutes } from '../contract/raw.js';
 
 type AddonView = store.AddonRow & { project_name: string; role: Role };
 
@@ -46,7 +45,7 @@ const subject = (a: AddonView): BackupSubject => ({ owner: { kind: 'addon', id: 
 /** An add-on the caller may see: by id, or by name within ?project= (or among all their projects when unique). */
 export async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string, project: string | undefined, need: 'viewer' | 'developer'): Promise<AddonView> {
   const projectId = project ? (await projectFor(ctx, user, project)).id : undefined;
-  const found = (await store.visibleAddons(ctx.db, user.id, projectId).execute()).filter((a) => a.id === idOrName || a.name === idOrName);
+  const found = (await store.visibleAddons(ctx.db, user.id, projectId)).filter((a) => a.id === idOrName || a.name === idOrName);
   if (!found.length) throw notFound('add-on', idOrName);
   if (found.length > 1) throw badRequest(`several of your projects have an add-on named "${idOrName}": name the project`, 'project');
   const a = found[0]!;
@@ -57,12 +56,10 @@ export async function addonFor(ctx: ApiContext, user: AuthUser, idOrName: string
 /** Sets or unsets an app's config var; a deployed app gets a release for it. */
 async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: string, value: string | null, description: string) {
   const app = (await apps.appById(ctx.db, appId))!;
-  const env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(app.env), { [key]: value }, value === null ? [] : [key]));
-  await apps.updateApp(ctx.db, app.id, { env });
-  if (!app.release_id || !app.image) return null;
-  const row = await createRelease(ctx.db, ctx.events, { ...app, env }, { image: app.image, description, userId: user.id });
+  const { release } = await changeEnv(ctx.db, ctx.events, ctx.secrets, app, { set: { [key]: value }, secret: value === null ? [] : [key], description, userId: user.id });
+  if (!release) return null;
   ctx.nudge(app.id);
-  return releaseDto(row, app.live_release_id);
+  return releaseDto(release, app.live_release_id);
 }
 
 const backups = backupHandlers(
@@ -83,7 +80,7 @@ const backups = backupHandlers(
 export const addonHandlers = {
   async listAddons({ user, query }, ctx) {
     const projectId = query.project ? (await projectFor(ctx, user, query.project)).id : undefined;
-    const rows = await store.visibleAddons(ctx.db, user.id, projectId).execute();
+    const rows = await store.visibleAddons(ctx.db, user.id, projectId);
     return { items: await Promise.all(rows.map((a) => addonDto(ctx, a))) };
   },
 
@@ -100,7 +97,7 @@ export const addonHandlers = {
       name,
       type: body.type,
       image: ctx.config.addonImages[body.type],
-      credentials: ctx.secrets.seal(JSON.stringify({ user: 'berth', password: randomPassword(), database: 'berth' })),
+      credentials: store.sealCredentials(ctx.secrets, { user: 'berth', password: randomPassword(), database: 'berth' }),
       status: 'creating',
       message: null,
       backup_schedule: body.backup_schedule ?? null,
@@ -152,7 +149,7 @@ export const addonHandlers = {
     const key = `${as}_URL`;
     const existing = await store.attachmentsOf(ctx.db, a.id);
     if (existing.some((t) => t.app_id === app.id)) throw conflict(`add-on "${a.name}" is already attached to "${app.slug}"`, 'app');
-    const clash = await ctx.db.selectFrom('addon_attachments').select('addon_id').where('app_id', '=', app.id).where('as_name', '=', as).executeTakeFirst();
+    const clash = await store.attachmentAs(ctx.db, app.id, as);
     if (clash) throw conflict(`app "${app.slug}" already has an add-on attached as ${as}: choose another "as"`, 'as');
     await store.insertAttachment(ctx.db, { addon_id: a.id, app_id: app.id, as_name: as, created_at: now() });
     const release = await setAppVar(ctx, user, app.id, key, addonUrl(ctx.secrets, a), `Attach ${a.name} as ${key}`);

@@ -6,9 +6,9 @@ import { appDto } from './apps.js';
 import { volumeNode } from '../volume-node.js';
 import { releaseDto } from './releases.js';
 import * as apps from '../../store/apps.js';
-import { createRelease } from '../../domain/releases.js';
 import { checkAppShape } from '../quota.js';
-import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
+import { maskedEnv } from '../../domain/env.js';
+import { changeEnv } from '../../domain/apps.js';
 
 const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
   const a = (await apps.findApp(ctx.db, user.id, id))!;
@@ -56,16 +56,9 @@ export const appActionHandlers = {
       if (k in set) throw badRequest(`${k} is both set and unset`, `unset`);
       set[k] = null;
     }
-    const env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(app.env), set, body.secret));
-    await apps.updateApp(ctx.db, app.id, { env });
-    let release: ReturnType<typeof releaseDto> | null = null;
-    const image = app.image;
-    if (app.release_id && image) {
-      const keys = [...Object.keys(body.set ?? {}).map((k) => `set ${k}`), ...(body.unset ?? []).map((k) => `unset ${k}`)];
-      const row = await createRelease(ctx.db, ctx.events, { ...app, env }, { image, description: `Config: ${keys.join(', ') || 'secret marking'}`, userId: user.id });
-      release = releaseDto(row, app.live_release_id);
-      ctx.nudge(app.id);
-    }
-    return { ...maskedEnv(parseEnv(env)), release };
+    const keys = [...Object.keys(body.set ?? {}).map((k) => `set ${k}`), ...(body.unset ?? []).map((k) => `unset ${k}`)];
+    const { env, release } = await changeEnv(ctx.db, ctx.events, ctx.secrets, app, { set, secret: body.secret ?? [], description: `Config: ${keys.join(', ') || 'secret marking'}`, userId: user.id });
+    if (release) ctx.nudge(app.id);
+    return { ...maskedEnv(env), release: release && releaseDto(release, app.live_release_id) };
   },
 } satisfies Handlers;

@@ -7,17 +7,16 @@ import { badRequest, conflict } from '../errors.js';
 import { appFor, projectFor } from '../access.js';
 import { isUniqueViolation, now } from '../../store/db.js';
 import * as apps from '../../store/apps.js';
-import type { AppRow, AppView } from '../../store/apps.js';
+import type { AppPatch, AppRow, AppView } from '../../store/apps.js';
 import { defaultProject } from '../../store/projects.js';
 import { newId } from '../../lib/ids.js';
-import { maskedEnv, mergeEnv, parseEnv } from '../../domain/env.js';
+import { maskedEnv, mergeEnv } from '../../domain/env.js';
 import { ReadCache } from '../read-cache.js';
-import { createRelease } from '../../domain/releases.js';
-import { MountError, resolveMounts, type ReleaseMount } from '../../domain/volumes.js';
+import { MountError, resolveMounts } from '../../domain/volumes.js';
+import { AppRuleError, applyAppChange, checkAppChange, deleteApp } from '../../domain/apps.js';
 import { writeAppSource } from './vendors.js';
 import { checkImageUse } from './image-use.js';
 import { deleteSource } from '../../store/app-sources.js';
-import { deleteVolume, volumeInProject } from '../../store/volumes.js';
 import { volumeNode } from '../volume-node.js';
 import { checkAppCount, checkAppShape } from '../quota.js';
 import { unmetBy, volumePin, VOLUME_PIN_REASON, type VolumeNode } from '../../runtime/swarm/volume-placement.js';
@@ -39,14 +38,15 @@ export function appUrl(ctx: ApiContext, slug: string): string {
 
 function appStatus(a: AppView): string {
   if (a.stopped) return 'stopped';
-  if (!a.release_id) return 'idle';
+  // A first release that failed: nothing serves, and that is a failure, not an app waiting for a deploy.
+  if (!a.release_id) return a.newest_status === 'failed' ? 'failed' : 'idle';
   if (a.target_status === 'pending' || a.target_status === 'deploying') return 'deploying';
   return a.live_release_id ? 'running' : 'failed';
 }
 
 /** `node`: where Berth's volumes live in cluster mode (null on one node), shown on apps with volumes. */
 export function appDto(ctx: ApiContext, a: AppView, node: VolumeNode | null) {
-  const mounts = JSON.parse(a.volumes) as ReleaseMount[];
+  const mounts = a.volumes;
   return {
     id: a.id,
     name: a.name,
@@ -59,24 +59,19 @@ export function appDto(ctx: ApiContext, a: AppView, node: VolumeNode | null) {
     cpu: a.cpu,
     port: a.port,
     strategy: a.strategy,
-    health_check: JSON.parse(a.health_check),
+    health_check: a.health_check,
     drain_timeout_s: a.drain_timeout_s ?? APP_DEFAULTS.drain_timeout_s,
-    placement: a.placement ? (JSON.parse(a.placement) as { constraints: string[] }) : { constraints: [] },
-    ...maskedEnv(parseEnv(a.env)),
+    placement: a.placement ?? { constraints: [] },
+    ...maskedEnv(a.env),
     status: appStatus(a),
     release: a.live_version,
     auto_deploy: !!a.auto_deploy,
     volumes: mounts.map((m) => ({ volume: m.volume, path: m.path })),
     pinned: node && mounts.length ? { node: node.hostname, constraint: volumePin(node.id), reason: VOLUME_PIN_REASON } : null,
-    release_command: a.release_command ? (JSON.parse(a.release_command) as string[]) : [],
+    release_command: a.release_command ?? [],
     created_at: a.created_at,
     updated_at: a.updated_at,
   };
-}
-
-/** Stored as JSON; no constraint at all is stored as none. */
-function placementColumn(p: { constraints: string[] } | null | undefined): string | null {
-  return p?.constraints.length ? JSON.stringify({ constraints: [...new Set(p.constraints)] }) : null;
 }
 
 /** An image from a registry names a host the engine will connect to: the egress rule applies (field `image`). */
@@ -141,17 +136,18 @@ export const appHandlers = {
       cpu: body.cpu ?? ctx.config.access.defaultCpu,
       port: body.port ?? APP_DEFAULTS.port,
       strategy: body.strategy ?? APP_DEFAULTS.strategy,
-      health_check: JSON.stringify(body.health_check ?? APP_DEFAULTS.health_check),
-      env: '{}',
+      health_check: body.health_check ?? APP_DEFAULTS.health_check,
+      env: {},
       release_id: null,
       live_release_id: null,
       stopped: 0,
       restart_seq: 0,
       auto_deploy: body.auto_deploy === false ? 0 : 1,
       drain_timeout_s: body.drain_timeout_s ?? APP_DEFAULTS.drain_timeout_s,
-      volumes: '[]',
+      volumes: [],
       release_command: null,
-      placement: placementColumn(body.placement),
+      // No constraint at all is stored as none.
+      placement: body.placement?.constraints.length ? body.placement : null,
       created_at: ts,
       updated_at: ts,
     };
@@ -175,7 +171,7 @@ export const appHandlers = {
   async updateApp({ user, params, body }, ctx) {
     const a = await appFor(ctx, user, params.id, 'developer');
     await checkAppShape(ctx, user, a.project_id, { replicas: body.replicas, memory: body.memory, cpu: body.cpu, placement: body.placement });
-    const patch: Partial<AppRow> = {};
+    const patch: AppPatch = {};
     if (body.name !== undefined) patch.name = body.name;
     if (body.image !== undefined && body.image !== null && body.image !== a.image) await checkImageUse(ctx, user, a, body.image, 'image');
     if (body.image !== undefined) patch.image = body.image;
@@ -185,57 +181,30 @@ export const appHandlers = {
     if (body.cpu !== undefined) patch.cpu = body.cpu;
     if (body.port !== undefined) patch.port = body.port;
     if (body.strategy !== undefined) patch.strategy = body.strategy;
-    if (body.health_check !== undefined) patch.health_check = JSON.stringify(body.health_check);
+    if (body.health_check !== undefined) patch.health_check = body.health_check;
     if (body.auto_deploy !== undefined) patch.auto_deploy = body.auto_deploy ? 1 : 0;
     if (body.drain_timeout_s !== undefined) patch.drain_timeout_s = body.drain_timeout_s;
-    if (body.placement !== undefined) patch.placement = placementColumn(body.placement);
-    if (body.env !== undefined || body.secret_env !== undefined) {
-      patch.env = JSON.stringify(mergeEnv(ctx.secrets, parseEnv(a.env), body.env, body.secret_env));
-    }
-    if (body.release_command !== undefined) patch.release_command = body.release_command.length ? JSON.stringify(body.release_command) : null;
-    if (body.volumes !== undefined) patch.volumes = JSON.stringify(await checkedMounts(ctx, a.project_id, body.volumes));
-    const mounts = JSON.parse(patch.volumes ?? a.volumes) as ReleaseMount[];
-    if (mounts.length && (body.strategy ?? a.strategy) !== 'recreate') {
-      // Two releases' replicas writing one volume at once is how data gets corrupted.
-      throw badRequest('an app with volumes rolls out with strategy "recreate" (old replicas stop before new ones start): set strategy to recreate', 'strategy');
-    }
+    if (body.placement !== undefined) patch.placement = body.placement;
+    if (body.env !== undefined || body.secret_env !== undefined) patch.env = mergeEnv(ctx.secrets, a.env, body.env, body.secret_env);
+    if (body.release_command !== undefined) patch.release_command = body.release_command.length ? body.release_command : null;
+    if (body.volumes !== undefined) patch.volumes = await checkedMounts(ctx, a.project_id, body.volumes);
     const node = await volumeNode(ctx, { volumes: patch.volumes ?? a.volumes });
-    if (node) {
-      const constraints = body.placement !== undefined ? body.placement?.constraints ?? [] : a.placement ? (JSON.parse(a.placement) as { constraints: string[] }).constraints : [];
-      constraints.forEach((c, i) => {
-        const why = unmetBy(c, node);
-        if (why) throw badRequest(why, body.placement !== undefined ? `placement.constraints.${i}` : 'volumes');
-      });
+    try {
+      checkAppChange(a, patch, node && ((c) => unmetBy(c, node)));
+    } catch (err) {
+      if (err instanceof AppRuleError) throw badRequest(err.message, err.field);
+      throw err;
     }
     // The git source lives beside the app (app_sources); it takes effect at the next build, like PUT /apps/{id}/source.
     if (body.source === null) await deleteSource(ctx.db, a.id);
     else if (body.source !== undefined) await writeAppSource(ctx, user, a, body.source, 'source.');
-    if (Object.keys(patch).length) {
-      await uniqueApp(ctx, a.project_id, body.name ?? a.name, a.slug, () => apps.updateApp(ctx.db, a.id, patch));
-      // Mounts change what the replicas run with: like config vars, they make a release (when deployed).
-      if (patch.volumes !== undefined && patch.volumes !== a.volumes && a.release_id && a.image) {
-        const fresh = (await apps.appById(ctx.db, a.id))!;
-        const desc = mounts.length ? `Volumes: ${mounts.map((m) => `${m.volume}:${m.path}`).join(', ')}` : 'Volumes: none';
-        await createRelease(ctx.db, ctx.events, fresh, { image: a.image, description: desc, userId: user.id });
-      }
-      await ctx.events.record({ project_id: a.project_id, app_id: a.id, kind: 'app.updated', message: `${user.username} changed ${Object.keys(patch).join(', ')} of ${a.slug}` });
-      ctx.nudge(a.id);
-    }
+    if (await uniqueApp(ctx, a.project_id, body.name ?? a.name, a.slug, () => applyAppChange(ctx.db, ctx.events, a, patch, user))) ctx.nudge(a.id);
     return appDto(ctx, (await apps.findApp(ctx.db, user.id, a.id))!, node);
   },
 
   async deleteApp({ user, params, query }, ctx) {
     const a = await appFor(ctx, user, params.id, 'developer');
-    await apps.deleteApp(ctx.db, a.id);
-    if (query.with_volumes) {
-      // Only volumes no other app mounts; the engine volumes go once the app's containers are gone.
-      const others = (await apps.listApps(ctx.db, user.id, { projectId: a.project_id, limit: 500, offset: 0 })).items;
-      const inUse = new Set(others.flatMap((o) => (JSON.parse(o.volumes) as ReleaseMount[]).map((m) => m.volume)));
-      for (const m of JSON.parse(a.volumes) as ReleaseMount[]) {
-        const v = await volumeInProject(ctx.db, a.project_id, m.volume_id);
-        if (v && !inUse.has(v.name)) await deleteVolume(ctx.db, v.id);
-      }
-    }
+    await deleteApp(ctx.db, a, !!query.with_volumes);
     ctx.nudge(a.id);
     return { ok: true };
   },

@@ -1,4 +1,5 @@
 import type { ApiContext } from '../context.js';
+import { appSlugById } from '../../store/apps.js';
 import type { SocketHandler } from '../register.js';
 import * as builds from '../../store/builds.js';
 import { buildFor, oneBuildDto } from './build-common.js';
@@ -70,6 +71,5 @@ export const followBuildLog: SocketHandler<'followBuildLog'> = {
 };
 
 async function slugOf(ctx: ApiContext, appId: string): Promise<string> {
-  const a = await ctx.db.selectFrom('apps').select('slug').where('id', '=', appId).executeTakeFirst();
-  return a?.slug ?? '';
+  return (await appSlugById(ctx.db, appId)) ?? '';
 }

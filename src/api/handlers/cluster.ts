@@ -2,9 +2,9 @@ import type { Static } from '@sinclair/typebox';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import type { FastifyRequest } from 'fastify';
-import { LABEL_KEY, type ClusterState, type Node } from '../contract-cluster.js';
+import { LABEL_KEY, type ClusterState, type Node } from '../contract/cluster.js';
 import { HttpError, badRequest, conflict } from '../errors.js';
-import { clusterRow, nodeChange, replicasByContainerId, requestCluster, requestNodeChange, runningAppsWithVolumes } from '../../store/cluster.js';
+import { allNodeChanges, clusterRow, nodeChange, replicasByContainerId, requestCluster, requestNodeChange, runningAppsWithVolumes } from '../../store/cluster.js';
 import type { NodeChangeRow } from '../../store/cluster.js';
 import type { SwarmNode, SwarmTask } from '../../runtime/swarm/types.js';
 import { trustCommand } from '../../registry/trust.js';
@@ -167,7 +167,7 @@ export const clusterHandlers = {
     const [nodes, tasks, changes] = await Promise.all([
       ctx.cluster.engine.nodes(),
       ctx.cluster.engine.tasks(),
-      ctx.db.selectFrom('node_changes').selectAll().execute(),
+      allNodeChanges(ctx.db),
     ]);
     return { items: await nodeDtos(ctx, nodes, tasks, changes) };
   },

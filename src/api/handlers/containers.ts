@@ -1,7 +1,7 @@
 import type { WebSocket } from 'ws';
 import type { Handlers, SocketHandlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
-import type { RouteOutput } from '../contract.js';
+import type { RouteOutput } from '../contract/index.js';
 import { appFor, appOfChild } from '../access.js';
 import { conflict, notFound } from '../errors.js';
 import * as releases from '../../store/releases.js';
@@ -67,15 +67,7 @@ export const containerHandlers = {
       const app = await appFor(ctx, user, query.app);
       rows = (await containers.containersOfApp(ctx.db, app.id)).map((r) => ({ ...r, slug: app.slug }));
     } else {
-      rows = await ctx.db
-        .selectFrom('containers')
-        .innerJoin('apps', 'apps.id', 'containers.app_id')
-        .innerJoin('project_members as m', (j) => j.onRef('m.project_id', '=', 'apps.project_id').on('m.user_id', '=', user.id))
-        .selectAll('containers')
-        .select('apps.slug')
-        .orderBy('apps.slug')
-        .orderBy('containers.replica')
-        .execute();
+      rows = await containers.visibleContainers(ctx.db, user.id);
     }
     return { items: await Promise.all(rows.map((r) => containerDto(ctx, r, r.slug))) };
   },
@@ -128,9 +120,9 @@ function followLogs(ctx: ApiContext, socket: WebSocket, send: (l: LogLine & { co
   }
 }
 
-/** The live streams of events and logs (contract: contract-sockets.ts). */
+/** The live streams of events and logs (contract: contract/sockets.ts). */
 
-/** Live logs of an app's replicas or of one container (contract: contract-sockets.ts). */
+/** Live logs of an app's replicas or of one container (contract: contract/sockets.ts). */
 export const containerSockets = {
   followAppLogs: {
     // Checked before the upgrade, and again while open (src/api/socket-guard.ts).

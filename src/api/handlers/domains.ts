@@ -1,6 +1,6 @@
 import type { Handlers } from '../register.js';
 import type { ApiContext } from '../context.js';
-import type { RouteOutput } from '../contract.js';
+import type { RouteOutput } from '../contract/index.js';
 import { appFor } from '../access.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import * as domains from '../../store/domains.js';

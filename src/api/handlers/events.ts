@@ -1,11 +1,11 @@
 import type { Handlers, SocketHandlers } from '../register.js';
+import { projectIdsOf } from '../../store/projects.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import { appFor } from '../access.js';
 import type { BerthEvent } from '../../domain/events.js';
 
 async function visibleProjects(ctx: ApiContext, user: AuthUser): Promise<string[]> {
-  const rows = await ctx.db.selectFrom('project_members').select('project_id').where('user_id', '=', user.id).execute();
-  return rows.map((r) => r.project_id);
+  return projectIdsOf(ctx.db, user.id);
 }
 
 /** Streams live log lines of some containers into a socket until it closes. */
@@ -19,7 +19,7 @@ export const eventHandlers = {
   },
 } satisfies Handlers;
 
-/** The same, live (contract: contract-sockets.ts). */
+/** The same, live (contract: contract/sockets.ts). */
 export const eventSockets = {
   followEvents: {
     open(socket, send, req, ctx) {

@@ -9,7 +9,7 @@ import { bareRepo, gitRoot } from '../../config.js';
 import { bearerToken } from '../bearer.js';
 
 /** The post-receive hook: queues a build of the pushed commit and streams its log to the pusher. */
-export const PUSH_HOOK = fileURLToPath(new URL('../../builder/push-hook.js', import.meta.url));
+export const PUSH_HOOK = fileURLToPath(new URL('../../cli/push-hook.js', import.meta.url));
 
 const REPO_PATH = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)\.git(\/[A-Za-z0-9_./-]*)$/;
 
@@ -41,7 +41,7 @@ function localApiUrl(req: FastifyRequest): string {
 /**
  * `http(s)://<berth>/git/<slug>.git`: each app's git remote over smart HTTP, served by git's own
  * http-backend. Reading needs any role in the app's project, pushing needs developer; a push to
- * main or master builds the pushed commit (see src/builder/push-hook.ts).
+ * main or master builds the pushed commit (see src/cli/push-hook.ts).
  */
 export function registerGitRemote(app: FastifyInstance, ctx: ApiContext) {
   const settings = ctx.config.build;

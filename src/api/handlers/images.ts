@@ -1,6 +1,6 @@
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
-import type { RouteOutput } from '../contract.js';
+import type { RouteOutput } from '../contract/index.js';
 import { appFor } from '../access.js';
 import { listApps, type AppView } from '../../store/apps.js';
 import { appImages, succeededBuilds } from '../../store/images.js';

@@ -1,4 +1,5 @@
 import type { Handlers } from '../register.js';
+import { containersOfApp } from '../../store/containers.js';
 import { appFor } from '../access.js';
 import { now } from '../../store/db.js';
 import type { TrafficCounters } from '../../router/types.js';
@@ -29,7 +30,7 @@ export const metricsHandlers = {
     const app = await appFor(ctx, user, params.id);
     const [stats, containers] = await Promise.all([
       ctx.routerStats(app.slug),
-      ctx.db.selectFrom('containers').select(['id', 'name', 'docker_id', 'address', 'port']).where('app_id', '=', app.id).execute(),
+      containersOfApp(ctx.db, app.id),
     ]);
     const byUpstream = new Map(containers.map((c) => [`${c.address}:${c.port}`, c]));
     const replicas = await Promise.all(

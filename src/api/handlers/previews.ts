@@ -6,7 +6,7 @@ import type { AppSourceRow } from '../../store/app-sources.js';
 import * as builds from '../../store/builds.js';
 import { isUniqueViolation, now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
-import { parseEnv, type StoredEnv } from '../../domain/env.js';
+import type { StoredEnv } from '../../domain/env.js';
 import type { Delivery } from '../../domain/webhooks.js';
 import { appUrl } from './apps.js';
 import { isControlHost } from '../../domain/custom-domains.js';
@@ -30,9 +30,8 @@ export function previewSlug(parent: string, n: number): string {
  * and the parent's placement only when it has no volumes (it pins the app to their node then).
  */
 export function previewRow(parent: AppRow, slug: string, withSecrets: boolean): AppRow {
-  const env = parseEnv(parent.env);
-  const kept: StoredEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => withSecrets || !v.s));
-  const hasVolumes = (JSON.parse(parent.volumes) as unknown[]).length > 0;
+  const kept: StoredEnv = Object.fromEntries(Object.entries(parent.env).filter(([, v]) => withSecrets || !v.s));
+  const hasVolumes = parent.volumes.length > 0;
   const ts = now();
   return {
     ...parent,
@@ -41,8 +40,8 @@ export function previewRow(parent: AppRow, slug: string, withSecrets: boolean): 
     slug,
     image: null,
     replicas: 1,
-    env: JSON.stringify(kept),
-    volumes: '[]',
+    env: kept,
+    volumes: [],
     release_command: null,
     placement: hasVolumes ? null : parent.placement,
     release_id: null,
@@ -81,10 +80,7 @@ export async function previewRequest(ctx: ApiContext, parent: AppRow, source: Ap
     }
     const row = previewRow(parent, slug, !!source.preview_secrets);
     try {
-      await ctx.db.transaction().execute(async (tx) => {
-        await apps.insertApp(tx, row);
-        await sources.insertPreview(tx, { app_id: row.id, parent_id: parent.id, number: what.number, branch: what.branch });
-      });
+      await sources.insertPreviewApp(ctx.db, row, { app_id: row.id, parent_id: parent.id, number: what.number, branch: what.branch });
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
       return { status: 409, body: { error: { code: 'conflict', message: `app slug ${slug} is taken; the preview of request #${what.number} cannot be made` } } };

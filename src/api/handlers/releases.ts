@@ -1,11 +1,11 @@
 import type { Handlers } from '../register.js';
-import type { RouteOutput } from '../contract.js';
+import type { RouteOutput } from '../contract/index.js';
 import { appFor } from '../access.js';
 import { badRequest, conflict, notFound } from '../errors.js';
 import * as releases from '../../store/releases.js';
 import { buildById } from '../../store/builds.js';
 import { createRelease } from '../../domain/releases.js';
-import { maskedEnv, parseEnv } from '../../domain/env.js';
+import { maskedEnv } from '../../domain/env.js';
 import { checkAppShape } from '../quota.js';
 import { registryHostOf } from '../../domain/registries.js';
 import { checkHost } from '../../lib/egress.js';
@@ -31,7 +31,7 @@ export function releaseDto(r: releases.ReleaseRow, liveId: string | null): Relea
       port: c.port,
       strategy: c.strategy,
       health_check: c.health_check,
-      env: maskedEnv(parseEnv(c.env)).env,
+      env: maskedEnv(c.env).env,
     },
     created_at: r.created_at,
     updated_at: r.updated_at,

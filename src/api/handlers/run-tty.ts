@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { appSlugById } from '../../store/apps.js';
 import type { SocketHandler } from '../register.js';
 import { appFor } from '../access.js';
 import { badRequest } from '../errors.js';
@@ -56,7 +57,7 @@ export const attachRun: SocketHandler<'attachRun'> = {
         const r = await runs.runById(ctx.db, id);
         if (!r) return finish(1011, 'run deleted');
         if (r.status === 'succeeded' || r.status === 'failed') {
-          const slug = (await ctx.db.selectFrom('apps').select('slug').where('id', '=', r.app_id).executeTakeFirst())?.slug ?? '';
+          const slug = (await appSlugById(ctx.db, r.app_id)) ?? '';
           if (!closed) send({ type: 'exit', run: await oneRunDto(ctx, r, slug) });
           return finish();
         }

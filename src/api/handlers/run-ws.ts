@@ -1,4 +1,5 @@
 import type { SocketHandler } from '../register.js';
+import { appSlugById } from '../../store/apps.js';
 import * as runs from '../../store/runs.js';
 import { oneRunDto, runFor } from './runs.js';
 
@@ -31,7 +32,7 @@ export const followRun: SocketHandler<'followRun'> = {
           sent = r.output.length;
         }
         if (r.status === 'succeeded' || r.status === 'failed') {
-          const slug = (await ctx.db.selectFrom('apps').select('slug').where('id', '=', r.app_id).executeTakeFirst())?.slug ?? '';
+          const slug = (await appSlugById(ctx.db, r.app_id)) ?? '';
           if (!closed) send({ type: 'exit', run: await oneRunDto(ctx, r, slug) });
           return finish();
         }

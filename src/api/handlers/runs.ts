@@ -7,8 +7,8 @@ import { now } from '../../store/db.js';
 import * as runs from '../../store/runs.js';
 import { newId } from '../../lib/ids.js';
 import { checkCronQuota } from '../quota.js';
-import { runRoutes } from '../contract-runs.js';
-import { releaseById } from '../../store/releases.js';
+import { runRoutes } from '../contract/runs.js';
+import { releaseById, releaseVersion } from '../../store/releases.js';
 import { mayRunIn } from '../../domain/image-owners.js';
 import { HttpError } from '../errors.js';
 
@@ -19,7 +19,7 @@ export function runDto(r: runs.RunRow, slug: string, version: number) {
     release: version,
     kind: r.kind,
     cron: r.cron_id,
-    command: JSON.parse(r.command) as string[],
+    command: r.command,
     status: r.status,
     exit_code: r.exit_code,
     reason: r.reason,
@@ -31,8 +31,7 @@ export function runDto(r: runs.RunRow, slug: string, version: number) {
   };
 }
 
-const versionOf = async (ctx: ApiContext, releaseId: string) =>
-  Number((await ctx.db.selectFrom('releases').select('version').where('id', '=', releaseId).executeTakeFirst())?.version ?? 0);
+const versionOf = (ctx: ApiContext, releaseId: string) => releaseVersion(ctx.db, releaseId);
 
 /**
  * A run the caller may see (a stranger gets the same 404 as for no such run). Developers only: a
@@ -51,7 +50,7 @@ async function cronDto(ctx: ApiContext, c: runs.CronRow) {
   return {
     id: c.id,
     schedule: c.schedule,
-    command: JSON.parse(c.command) as string[],
+    command: c.command,
     timeout_s: c.timeout_s,
     next_at: nextFiring(c.schedule, new Date()).toISOString(),
     last_runs: await runs.runsOfCron(ctx.db, c.id),
@@ -89,7 +88,7 @@ export const runHandlers = {
       id: newId('cron'),
       app_id: app.id,
       schedule: body.schedule.trim(),
-      command: JSON.stringify(body.command),
+      command: body.command,
       timeout_s: body.timeout_s ?? 3600,
       last_fired_at: null,
       created_at: now(),

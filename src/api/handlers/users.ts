@@ -1,4 +1,5 @@
 import type { Handlers } from '../register.js';
+import { projectsOwnedBy } from '../../store/projects.js';
 import type { AuthUser } from '../context.js';
 import { conflict, forbidden, notFound, badRequest } from '../errors.js';
 import { hashPassword } from '../../lib/crypto.js';
@@ -75,9 +76,9 @@ export const userHandlers = {
     const target = await users.findUser(ctx.db, params.id);
     if (!target) throw notFound('user', params.id);
     if (target.id === user.id) throw badRequest('an admin cannot delete themselves', 'id');
-    const owned = await ctx.db.selectFrom('projects').select('name').where('owner_id', '=', target.id).execute();
+    const owned = await projectsOwnedBy(ctx.db, target.id);
     if (owned.length) {
-      throw conflict(`user "${target.username}" owns projects (${owned.map((p) => p.name).join(', ')}); delete or hand them over first`);
+      throw conflict(`user "${target.username}" owns projects (${owned.join(', ')}); delete or hand them over first`);
     }
     await users.deleteUser(ctx.db, target.id);
     return { ok: true };

@@ -3,7 +3,7 @@ import type { Static } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
-import type { RouteOutput } from '../contract.js';
+import type { RouteOutput } from '../contract/index.js';
 import { appFor } from '../access.js';
 import { HttpError, badRequest, notFound } from '../errors.js';
 import * as vendors from '../../store/vendors.js';
@@ -17,7 +17,7 @@ import { repoProblem, vendorHost, vendorProblem, vendorUser } from '../../domain
 import { gitTarget, oneBuildDto } from './build-common.js';
 import { checkHost } from '../../lib/egress.js';
 import { redact } from '../../lib/redact.js';
-import type { AppSourceInput } from '../schemas.js';
+import type { AppSourceInput } from '../contract/schemas.js';
 
 export const vendorDto = (v: VendorRow): RouteOutput<'createVendor'> => ({
   id: v.id,

@@ -7,9 +7,9 @@ import { isUniqueViolation, now } from '../../store/db.js';
 import type { Role } from '../../store/projects.js';
 import { defaultProject } from '../../store/projects.js';
 import * as volumes from '../../store/volumes.js';
-import { appsMounting, engineVolume } from '../../domain/volumes.js';
+import { appsMounting, engineVolume, runningAppsMountingVolume } from '../../domain/volumes.js';
 import { newId } from '../../lib/ids.js';
-import { rawRoutes } from '../contract-raw.js';
+import { rawRoutes } from '../contract/raw.js';
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 
 type VolumeView = volumes.VolumeRow & { project_name: string; role: Role };
@@ -36,7 +36,7 @@ async function volumeDto(ctx: ApiContext, v: VolumeView, measure = false) {
  */
 async function volumeFor(ctx: ApiContext, user: AuthUser, idOrName: string, project: string | undefined, need: 'viewer' | 'developer'): Promise<VolumeView> {
   const projectId = project ? (await projectFor(ctx, user, project)).id : undefined;
-  const found = (await volumes.visibleVolumes(ctx.db, user.id, projectId).execute()).filter((v) => v.id === idOrName || v.name === idOrName);
+  const found = (await volumes.visibleVolumes(ctx.db, user.id, projectId)).filter((v) => v.id === idOrName || v.name === idOrName);
   if (!found.length) throw notFound('volume', idOrName);
   if (found.length > 1) throw badRequest(`several of your projects have a volume named "${idOrName}": name the project`, 'project');
   const v = found[0]!;
@@ -50,7 +50,7 @@ async function volumeFor(ctx: ApiContext, user: AuthUser, idOrName: string, proj
  * itself, so a restore never takes an app down unasked.
  */
 async function refuseWhileMounted(ctx: ApiContext, v: BackupSubject) {
-  const running = await runningAppsMounting(ctx, v);
+  const running = await runningAppsMountingVolume(ctx.db, v.project_id, v.name);
   if (!running.length) return;
   const list = running.join(', ');
   throw conflict(
@@ -69,7 +69,7 @@ const backups = backupHandlers(
 export const volumeHandlers = {
   async listVolumes({ user, query }, ctx) {
     const projectId = query.project ? (await projectFor(ctx, user, query.project)).id : undefined;
-    const rows = await volumes.visibleVolumes(ctx.db, user.id, projectId).execute();
+    const rows = await volumes.visibleVolumes(ctx.db, user.id, projectId);
     return { items: await Promise.all(rows.map((v) => volumeDto(ctx, v))) };
   },
 
@@ -124,13 +124,6 @@ export const volumeHandlers = {
 } satisfies Handlers;
 
 const subject = (v: VolumeView): BackupSubject => ({ owner: { kind: 'volume', id: v.id }, name: v.name, project_id: v.project_id, project_name: v.project_name });
-
-/** Slugs of the deployed, not stopped apps whose config mounts the volume. */
-async function runningAppsMounting(ctx: ApiContext, v: Pick<BackupSubject, 'project_id' | 'name'>): Promise<string[]> {
-  const mounting = new Set(await appsMounting(ctx.db, v.project_id, v.name));
-  const rows = await ctx.db.selectFrom('apps').select(['slug', 'stopped', 'release_id']).where('project_id', '=', v.project_id).execute();
-  return rows.filter((a) => mounting.has(a.slug) && !a.stopped && a.release_id).map((a) => a.slug);
-}
 
 /** `GET /api/v1/volumes/{id}/backups/{job}/download`: the backup's tar file, streamed. */
 export function registerVolumeDownload(app: FastifyInstance, ctx: ApiContext) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { SocketMessage } from '../../api/contract-sockets.js';
+import type { SocketMessage } from '../../api/contract/sockets.js';
 import { client, globals } from '../session.js';
 import { rawTerminal } from '../terminal.js';
 

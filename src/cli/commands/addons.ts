@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RouteOutput } from '../../api/contract.js';
+import type { RouteOutput } from '../../api/contract/index.js';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';

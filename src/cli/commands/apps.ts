@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
-import type { RouteOutput } from '../../api/contract.js';
+import type { RouteOutput } from '../../api/contract/index.js';
 import { parseArgv } from '../../lib/argv.js';
 
 type App = RouteOutput<'getApp'>;

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { BerthClient } from '../../client/index.js';
-import type { RouteOutput } from '../../api/contract.js';
+import type { RouteOutput } from '../../api/contract/index.js';
 import { client, globals } from '../session.js';
 import { emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
-import type { RouteOutput } from '../../api/contract.js';
+import type { RouteOutput } from '../../api/contract/index.js';
 
 const GIB = 1024 ** 3;
 const gib = (bytes: number) => `${(bytes / GIB).toFixed(1)} GiB`;

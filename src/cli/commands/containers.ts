@@ -42,7 +42,7 @@ export function registerContainers(program: Command) {
           else print(msg);
         }, { signal: stop.signal });
       } catch (err) {
-        if (err instanceof ApiError) throw new Error(`cannot follow logs: HTTP ${err.status}`);
+        if (err instanceof ApiError) throw new Error(`cannot follow logs: HTTP ${err.status}`, { cause: err });
         throw err;
       }
       if (failed) throw failed;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { client, globals } from '../session.js';
 import { emit, table } from '../output.js';
-import type { RouteOutput } from '../../api/contract.js';
+import type { RouteOutput } from '../../api/contract/index.js';
 
 type Metrics = RouteOutput<'getAppMetrics'>;
 type Traffic = Metrics['total'];

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { BerthClient } from '../../client/index.js';
-import type { RouteOutput } from '../../api/contract.js';
+import type { RouteOutput } from '../../api/contract/index.js';
 import { client, globals } from '../session.js';
 import { emit, table } from '../output.js';
 import { rawTerminal } from '../terminal.js';

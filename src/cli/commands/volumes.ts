@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
-import type { RouteOutput } from '../../api/contract.js';
+import type { RouteOutput } from '../../api/contract/index.js';
 import { registerBackupCommands, scheduleLine } from './backups.js';
 
 type Volume = RouteOutput<'getVolume'>;

@@ -20,12 +20,12 @@ export function addonTarget(d: ControllerDeps, a: AddonRow): BackupTarget {
     created_at: a.created_at,
     ext: addonBackupExt(a.type),
     tool: (restore) => (a.type === 'postgres' ? (restore ? 'pg_restore' : 'pg_dump') : restore ? 'the snapshot copy' : 'redis-cli --rdb'),
-    helper: (jobId, inside, restore) => d.runtime.createContainer(jobSpec(d.secrets, d.instanceId, a, jobId, inside, restore)),
+    helper: (jobId, inside, restore) => d.runs.createContainer(jobSpec(d.secrets, d.instanceId, a, jobId, inside, restore)),
     beforeRestore: a.type !== 'redis' ? undefined : async () => {
-      const [c] = await d.runtime.listContainers({ [LABEL.instance]: d.instanceId, [ADDON_LABEL]: a.id });
+      const [c] = await d.runs.listContainers({ [LABEL.instance]: d.instanceId, [ADDON_LABEL]: a.id });
       if (!c) return null;
-      await d.runtime.stopContainer(c.id, 30);
-      return () => d.runtime.startContainer(c.id);
+      await d.runs.stopContainer(c.id, 30);
+      return () => d.runs.startContainer(c.id);
     },
   };
 }

@@ -7,7 +7,8 @@ import { ensureAddon, removeDeleted } from './servers.js';
 import { addonTarget } from './backup-target.js';
 import { BackupRunner } from '../backups/runner.js';
 import { Passes } from '../passes.js';
-import { openSession, type AddonSession, type SessionOptions } from './session.js';
+import { openSession } from './session.js';
+import type { AddonSession, SessionOptions } from '../../domain/addon-session.js';
 
 /**
  * Managed add-ons: keeps each add-on's server running, removes what deleted ones left, and runs
@@ -29,9 +30,9 @@ export class AddonController {
 
   async recover(): Promise<void> {
     await this.backups.recover();
-    for (const c of await this.d.runtime.listContainers({ [LABEL.instance]: this.d.instanceId })) {
+    for (const c of await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId })) {
       // A psql or redis-cli session's helper lives only as long as its socket: none is left from before the stop.
-      if (c.labels[ADDON_SESSION_LABEL]) await this.d.runtime.removeContainer(c.id);
+      if (c.labels[ADDON_SESSION_LABEL]) await this.d.runs.removeContainer(c.id);
     }
   }
 

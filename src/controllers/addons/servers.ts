@@ -12,16 +12,16 @@ import { tell } from '../tell.js';
  * one stopped behind Berth's back is started again), and records when it first answers.
  */
 export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void> {
-  await d.runtime.ensureNetwork(projectNetwork(a.project_id), networkLabels(d.instanceId, a.project_id));
-  const [c] = await d.runtime.listContainers({ [LABEL.instance]: d.instanceId, [ADDON_LABEL]: a.id });
+  await d.networks.ensureNetwork(projectNetwork(a.project_id), networkLabels(d.instanceId, a.project_id));
+  const [c] = await d.runs.listContainers({ [LABEL.instance]: d.instanceId, [ADDON_LABEL]: a.id });
   let info: ContainerInfo | undefined = c;
   if (!info) {
-    const id = await d.runtime.createContainer(addonSpec(d.secrets, d.instanceId, a));
-    await d.runtime.startContainer(id);
-    info = (await d.runtime.inspectContainer(id)) ?? undefined;
+    const id = await d.runs.createContainer(addonSpec(d.secrets, d.instanceId, a));
+    await d.runs.startContainer(id);
+    info = (await d.runs.inspectContainer(id)) ?? undefined;
   } else if (info.state === 'exited' || info.state === 'created') {
-    await d.runtime.startContainer(info.id);
-    info = (await d.runtime.inspectContainer(info.id)) ?? undefined;
+    await d.runs.startContainer(info.id);
+    info = (await d.runs.inspectContainer(info.id)) ?? undefined;
   }
   if (a.status === 'running') return;
   const address = info?.addresses[projectNetwork(a.project_id)];
@@ -34,15 +34,15 @@ export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void>
 
 /** Containers and volumes of deleted add-ons go (their rows are gone). */
 export async function removeDeleted(d: ControllerDeps, known: Set<string>): Promise<void> {
-  for (const c of await d.runtime.listContainers({ [LABEL.instance]: d.instanceId })) {
+  for (const c of await d.runs.listContainers({ [LABEL.instance]: d.instanceId })) {
     const id = c.labels[ADDON_LABEL];
     if (!id || known.has(id)) continue;
-    await d.runtime.stopContainer(c.id, 10);
-    await d.runtime.removeContainer(c.id);
+    await d.runs.stopContainer(c.id, 10);
+    await d.runs.removeContainer(c.id);
   }
-  for (const name of await d.runtime.listVolumes({ [LABEL.instance]: d.instanceId })) {
+  for (const name of await d.volumes.listVolumes({ [LABEL.instance]: d.instanceId })) {
     const m = /^berth-(addon-[a-z0-9]+)-data$/.exec(name);
-    if (m && !known.has(m[1]!.replace('-', '_'))) await d.runtime.removeVolume(name);
+    if (m && !known.has(m[1]!.replace('-', '_'))) await d.volumes.removeVolume(name);
   }
 }
 

@@ -3,34 +3,12 @@ import type { ControllerDeps } from '../deps.js';
 import type { AddonRow } from '../../store/addons.js';
 import { sessionSpec } from '../../domain/addons.js';
 import { newId } from '../../lib/ids.js';
+import type { AddonSession, SessionEnd, SessionOptions } from '../../domain/addon-session.js';
 
 /** SIGTERM, then SIGKILL after this long, when a session outlives its timeout. */
 const KILL_GRACE_S = 5;
 /** How long the last output may lag behind the client's exit. */
 const OUTPUT_LAG_MS = 5_000;
-
-export interface SessionOptions {
-  args: string[];
-  tty: boolean;
-  timeoutS: number;
-  /** Each piece of output, in order (stream null on a terminal); the session waits for the promise (backpressure). */
-  onOutput: (text: string, stream: 'stdout' | 'stderr' | null) => void | Promise<void>;
-}
-
-export interface SessionEnd {
-  exit_code: number | null;
-  reason: string | null;
-}
-
-export interface AddonSession {
-  /** To the client's stdin (its terminal with a tty). */
-  write(text: string): void;
-  /** Closes a pipe's stdin (no tty): psql or redis-cli reading a script sees its end. */
-  end(): void;
-  resize(cols: number, rows: number): void;
-  /** Settles when the client has exited and its helper is gone. */
-  done: Promise<SessionEnd>;
-}
 
 /**
  * A psql or redis-cli session: a helper container of the add-on's image (sessionSpec) attached
@@ -39,23 +17,23 @@ export interface AddonSession {
  * left behind is removed on the next start (AddonController.recover).
  */
 export async function openSession(d: ControllerDeps, a: AddonRow, o: SessionOptions, signal: AbortSignal): Promise<AddonSession> {
-  const id = await d.runtime.createContainer(sessionSpec(d.secrets, d.instanceId, a, newId('sess'), o.args, o.tty));
+  const id = await d.runs.createContainer(sessionSpec(d.secrets, d.instanceId, a, newId('sess'), o.args, o.tty));
   try {
     if (signal.aborted) throw new Error('the session was closed before it started');
-    const pipes = o.tty ? null : await d.runtime.attachPipes(id, signal);
-    const term = o.tty ? await d.runtime.attach(id, signal) : null;
+    const pipes = o.tty ? null : await d.runs.attachPipes(id, signal);
+    const term = o.tty ? await d.runs.attach(id, signal) : null;
     const stdin = pipes?.stdin ?? term!;
     const reading = pump(term, pipes?.output ?? null, o.onOutput).catch((err) => d.log.warn({ err }, 'add-on session output failed'));
-    await d.runtime.startContainer(id);
+    await d.runs.startContainer(id);
     d.log.info({ addon: a.id, container: id, tty: o.tty }, 'add-on session started');
     return {
       write: (text) => void stdin.write(text),
       end: () => void stdin.end(),
-      resize: (cols, rows) => void d.runtime.resize(id, cols, rows).catch(() => {}),
+      resize: (cols, rows) => void d.runs.resize(id, cols, rows).catch(() => {}),
       done: finish(d, id, o.timeoutS, signal, reading),
     };
   } catch (err) {
-    await d.runtime.removeContainer(id).catch(() => {});
+    await d.runs.removeContainer(id).catch(() => {});
     throw err;
   }
 }
@@ -63,15 +41,15 @@ export async function openSession(d: ControllerDeps, a: AddonRow, o: SessionOpti
 async function finish(d: ControllerDeps, id: string, timeoutS: number, signal: AbortSignal, reading: Promise<void>): Promise<SessionEnd> {
   const deadline = AbortSignal.timeout(timeoutS * 1000);
   try {
-    const exit_code = await d.runtime.waitContainer(id, AbortSignal.any([deadline, signal]));
+    const exit_code = await d.runs.waitContainer(id, AbortSignal.any([deadline, signal]));
     await Promise.race([reading, new Promise((r) => setTimeout(r, OUTPUT_LAG_MS).unref())]);
     return { exit_code, reason: null };
   } catch (err) {
     if (signal.aborted || !deadline.aborted) throw err;
-    await d.runtime.stopContainer(id, KILL_GRACE_S);
-    return { exit_code: (await d.runtime.inspectContainer(id))?.exitCode ?? null, reason: `ended after its timeout of ${timeoutS} s` };
+    await d.runs.stopContainer(id, KILL_GRACE_S);
+    return { exit_code: (await d.runs.inspectContainer(id))?.exitCode ?? null, reason: `ended after its timeout of ${timeoutS} s` };
   } finally {
-    await d.runtime.removeContainer(id).catch((err) => d.log.warn({ err }, 'add-on session container removal failed'));
+    await d.runs.removeContainer(id).catch((err) => d.log.warn({ err }, 'add-on session container removal failed'));
   }
 }
 

@@ -14,7 +14,7 @@ export async function blueGreen(k: AppKit, app: AppRow, target: ReleaseRow, cfg:
     if (r.release_id !== target.id && r.status !== 'stopped') {
       // Marked first, so its exit is not taken for a crash.
       await rows.updateContainer(k.db, r.id, { status: 'stopped', message: 'standby for rollback' });
-      if (r.docker_id) await k.runtime.stopContainer(r.docker_id, STOP_GRACE_S);
+      if (r.docker_id) await k.replicas.stopContainer(r.docker_id, STOP_GRACE_S);
     }
   }
 }

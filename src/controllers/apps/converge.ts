@@ -5,7 +5,8 @@ import { previousLiveRelease, releaseConfig, type ReleaseConfig, type ReleaseRow
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { HealthError } from '../health.js';
 import { START_CONCURRENCY, eachLimited, event, type AppKit } from './kit.js';
-import { ensureReplica, ImageOutOfReach, retire, swap } from './replicas.js';
+import { ensureReplica, ImageOutOfReach } from './replicas.js';
+import { retire, swap } from './retire.js';
 
 /** One replica index to converge, with its containers of the live release (older generations). */
 interface Slot {
@@ -19,7 +20,7 @@ interface Slot {
  */
 export async function converge(k: AppKit, app: AppRow, live: ReleaseRow): Promise<void> {
   const cfg = { ...releaseConfig(live), replicas: app.replicas };
-  await k.runtime.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
+  await k.networks.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
   let list = await rows.containersOfApp(k.db, app.id);
   const added: Slot[] = [];
   const replaced: Slot[] = [];

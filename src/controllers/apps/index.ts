@@ -1,32 +1,17 @@
 import type { AppNudge, ControllerDeps } from '../deps.js';
 import { appById, appTargets } from '../../store/apps.js';
 import { appIdsWithContainers, hasContainers } from '../../store/containers.js';
-import { releaseById } from '../../store/releases.js';
+import { releaseById, releaseConfig } from '../../store/releases.js';
 import { volumeBeingRestored } from '../../domain/volumes.js';
 import { LABEL } from '../../runtime/labels.js';
-import { HealthError } from '../health.js';
-import { event, type AppKit } from './kit.js';
+import type { AppKit } from './kit.js';
 import { WorkQueue, type Backoff } from './queue.js';
 import { watchEngine } from './watch.js';
 import { observe } from './observe.js';
 import { rollout } from './rollout.js';
 import { converge } from './converge.js';
 import { removeApp, stopAll } from './lifecycle.js';
-
-/**
- * What an app's users may read of a failure: the engine's words, or the app's own (its image out
- * of reach, a replica refused). Anything else (the router, the database) may name other tenants'
- * hosts or data, so it is named only by its kind; the server log has it whole.
- */
-function tellable(err: unknown): string {
-  const message = (err instanceof Error ? err.message : String(err)).slice(0, 300);
-  if (err instanceof HealthError) return message;
-  if (typeof (err as { statusCode?: unknown })?.statusCode === 'number' || /docker engine/i.test(message)) return `the Docker Engine: ${message}`;
-  return 'an error inside Berth (the server log has it)';
-}
-
-/** Failures in a row (about 3 s with the default backoff: 1 s, then 2 s) before an app's users are told. */
-const STUCK_AFTER = 3;
+import { StuckApps } from './stuck.js';
 
 /**
  * Makes the containers of each app match its desired state in the database, the way a Kubernetes
@@ -37,15 +22,15 @@ const STUCK_AFTER = 3;
  * The steps live beside this file, one job each: queue.ts (per-app serialization, retry with
  * backoff), watch.ts (engine events), observe.ts (rows vs engine), rollout.ts and one file per
  * strategy, converge.ts (the live release's steady state), replicas.ts (one replica's life),
- * lifecycle.ts (stop, delete), spec.ts (the engine container).
+ * lifecycle.ts (stop, delete), stuck.ts (telling users of an app it cannot converge); the engine
+ * container of a release is domain/release-spec.ts.
  */
 export class AppController implements AppNudge {
   private readonly abort = new AbortController();
   private readonly kit: AppKit;
   private readonly queue: WorkQueue;
   private timer?: NodeJS.Timeout;
-  /** Apps whose reconcile keeps failing, with the reasons already told to their users in this spell. */
-  private readonly stuck = new Map<string, Set<string>>();
+  private readonly stuck: StuckApps;
 
   constructor(deps: ControllerDeps, opts: { backoff?: Backoff } = {}) {
     this.kit = {
@@ -59,6 +44,7 @@ export class AppController implements AppNudge {
       (err, appId, retryInMs) => deps.log.error({ err, appId, retryInMs }, 'app reconcile failed'),
       opts.backoff,
     );
+    this.stuck = new StuckApps(this.kit);
   }
 
   /** Watches the engine and reconciles every app now and every intervalMs. */
@@ -99,7 +85,7 @@ export class AppController implements AppNudge {
     const apps = await appTargets(k.db);
     const known = new Set(apps.map((a) => a.id));
     const rowApps = await appIdsWithContainers(k.db);
-    const engine = await k.runtime.listContainers({ [LABEL.instance]: k.instanceId });
+    const engine = await k.replicas.listContainers({ [LABEL.instance]: k.instanceId });
     const running = new Set([...rowApps, ...engine.map((c) => c.labels[LABEL.app])].filter(Boolean));
     // Apps never deployed and with nothing on the engine have nothing to converge: skipping them keeps
     // an install with many idle apps cheap. Deleted apps still holding containers are cleaned up.
@@ -107,34 +93,15 @@ export class AppController implements AppNudge {
     await Promise.all([...todo].map((id) => this.schedule(id)));
   }
 
-  /**
-   * A reconcile that keeps failing (STUCK_AFTER times in a row) is told to the app's users as an
-   * event with the reason, once per reason, and its end too: otherwise a deploy that cannot start
-   * (an engine refusing, an image the anchor needs missing) would say `deploying` and nothing else.
-   */
+  /** A reconcile whose failures and recovery the app's users are told of (stuck.ts). */
   private async reconcileReporting(appId: string): Promise<void> {
     try {
       await this.reconcile(appId);
     } catch (err) {
-      const reason = tellable(err);
-      const failures = this.queue.failuresOf(appId) + 1;
-      const told = this.stuck.get(appId) ?? new Set<string>();
-      if (failures >= STUCK_AFTER && !told.has(reason)) {
-        this.stuck.set(appId, told.add(reason));
-        await this.tell(appId, 'app.stuck', (name) => `Berth cannot bring ${name} to its desired state (${failures} tries in a row): ${reason}; it keeps trying`);
-      }
+      await this.stuck.failed(appId, err, this.queue.failuresOf(appId) + 1);
       throw err;
     }
-    if (this.stuck.delete(appId)) await this.tell(appId, 'app.recovered', (name) => `Berth acts on ${name} again`);
-  }
-
-  private async tell(appId: string, kind: string, message: (name: string) => string): Promise<void> {
-    try {
-      const app = await appById(this.kit.db, appId);
-      if (app) await event(this.kit, app, kind, message(app.name));
-    } catch (err) {
-      this.kit.log.warn({ err, appId }, 'event not recorded');
-    }
+    await this.stuck.succeeded(appId);
   }
 
   private async reconcile(appId: string): Promise<void> {
@@ -153,7 +120,7 @@ export class AppController implements AppNudge {
     const target = await releaseById(k.db, app.release_id);
     if (!target) return;
     // Started while a volume of its was being restored: its replicas wait for the restore (the volume controller nudges).
-    if (await volumeBeingRestored(k.db, target.config)) return;
+    if (await volumeBeingRestored(k.db, releaseConfig(target).volumes)) return;
     if (target.status === 'pending' || target.status === 'deploying') return rollout(k, app, target);
     if (app.live_release_id) {
       const live = await releaseById(k.db, app.live_release_id);

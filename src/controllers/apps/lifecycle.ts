@@ -5,7 +5,7 @@ import { bareRepo } from '../../config.js';
 import { LABEL } from '../../runtime/labels.js';
 import { STOP_GRACE_S } from '../../domain/containers.js';
 import { event, type AppKit } from './kit.js';
-import { destroy } from './replicas.js';
+import { destroy } from './retire.js';
 
 /** A deleted app: its route goes, then its containers (drained first), its rows, its built images and its git remote. */
 export async function removeApp(k: AppKit, appId: string): Promise<void> {
@@ -15,20 +15,20 @@ export async function removeApp(k: AppKit, appId: string): Promise<void> {
   await k.routes.sync();
   // Its replicas, and the commands it still runs (they end with it).
   const engine = [
-    ...(await k.runtime.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId })),
-    ...(await k.runtime.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.runApp]: appId })),
+    ...(await k.replicas.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId })).map((c) => ({ c, on: k.replicas })),
+    ...(await k.runs.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.runApp]: appId })).map((c) => ({ c, on: k.runs })),
   ];
   await Promise.all(
-    engine.map(async (c) => {
-      await k.runtime.stopContainer(c.id, STOP_GRACE_S);
-      await k.runtime.removeContainer(c.id);
+    engine.map(async ({ c, on }) => {
+      await on.stopContainer(c.id, STOP_GRACE_S);
+      await on.removeContainer(c.id);
     }),
   );
   await rows.deleteContainersOfApp(k.db, appId);
   // The images built for it go too (they carry its label; no release of another app names them).
-  for (const img of await k.runtime.listImages({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId })) {
+  for (const img of await k.images.listImages({ [LABEL.instance]: k.instanceId, [LABEL.app]: appId })) {
     // One still in use elsewhere stays; image garbage collection tries again later.
-    for (const tag of img.tags) await k.runtime.removeImage(tag).catch((err) => k.log.warn({ err, image: tag }, 'image of a deleted app not removed'));
+    for (const tag of img.tags) await k.images.removeImage(tag).catch((err) => k.log.warn({ err, image: tag }, 'image of a deleted app not removed'));
   }
   // The app's git remote goes with it.
   await rm(bareRepo(k.config.dataDir, appId), { recursive: true, force: true });

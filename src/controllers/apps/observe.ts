@@ -6,12 +6,12 @@ import { LABEL } from '../../runtime/labels.js';
 import { START_REQUESTED, STOP_GRACE_S, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { lastLogLines } from '../health.js';
 import { event, type AppKit } from './kit.js';
-import { takeOut } from './replicas.js';
+import { takeOut } from './retire.js';
 
 /** Brings container rows up to date with what the engine says, and adopts or removes strays. */
 export async function observe(k: AppKit, app: AppRow): Promise<void> {
   const db = k.db;
-  const engine = await k.runtime.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: app.id });
+  const engine = await k.replicas.listContainers({ [LABEL.instance]: k.instanceId, [LABEL.app]: app.id });
   const list = await rows.containersOfApp(db, app.id);
   const byName = new Map(engine.map((c) => [c.name.replace(/^\//, ''), c]));
   for (const row of list) {
@@ -53,10 +53,10 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
     if (c.state === 'exited' && row.release_id === app.live_release_id) {
       // Docker restarts what dies on its own, but not what was stopped or killed behind Berth's
       // back (`docker kill` counts as a manual stop): nothing would bring this replica back.
-      await k.runtime.startContainer(c.id);
+      await k.replicas.startContainer(c.id);
     } else if (!down && (row.status === 'crashed' || row.status === 'starting') && row.release_id === app.live_release_id) {
       // Back up after a crash (Docker restarted it) or started by hand: into rotation once it answers.
-      if (address && (await k.probe(healthUrl(address, row.port, await livePath(k, app))))) {
+      if (address && (await k.probe(healthUrl(address, row.port, await livePath(k, app)))).healthy) {
         await rows.updateContainer(db, row.id, { status: 'healthy', in_rotation: 1, message: null });
         await k.routes.sync();
         await event(k, app, 'container.healthy', `${row.name} is healthy again`, { container: row.id });
@@ -66,19 +66,19 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
   // Replicas of ours with no row: half-made before a crash, or left by a deleted row. Only a
   // container that names its row is a replica: anything else with the app's label (a command, a
   // container someone ran by hand from the app's image) is not this loop's to remove.
-  for (const c of byName.values()) if (c.labels[LABEL.container]) await k.runtime.removeContainer(c.id);
+  for (const c of byName.values()) if (c.labels[LABEL.container]) await k.replicas.removeContainer(c.id);
 }
 
 async function stopAsDesired(k: AppKit, row: ContainerRow, dockerId: string): Promise<void> {
   if (row.in_rotation) await rows.updateContainer(k.db, row.id, { in_rotation: 0 });
   await k.routes.sync();
-  await k.runtime.stopContainer(dockerId, STOP_GRACE_S);
+  await k.replicas.stopContainer(dockerId, STOP_GRACE_S);
 }
 
 /** The health check path of the live release: the one its replicas run with. */
 async function livePath(k: AppKit, app: AppRow): Promise<string> {
   const live = app.live_release_id ? await releaseById(k.db, app.live_release_id) : undefined;
-  return live ? releaseConfig(live).health_check.path : (JSON.parse(app.health_check) as { path: string }).path;
+  return live ? releaseConfig(live).health_check.path : app.health_check.path;
 }
 
 /**
@@ -90,7 +90,7 @@ export async function onDie(k: AppKit, dockerId: string, exitCode: number | null
   if (!row || (row.status !== 'healthy' && row.status !== 'starting')) return;
   if (row.status === 'starting' && row.message === START_REQUESTED) return;
   const app = await appById(k.db, row.app_id);
-  await markCrashed(k, app, row, exitCode, { log: await lastLogLines(k.runtime, dockerId, 20) });
+  await markCrashed(k, app, row, exitCode, { log: await lastLogLines(k.replicas, dockerId, 20) });
 }
 
 /** Out of rotation at once, and reported; whoever noticed first (an engine event or observe()) does it. */

@@ -42,7 +42,7 @@ async function pull(k: AppKit, app: AppRow, target: ReleaseRow, host: string): P
   }
   await event(k, app, 'release.pulling', `pulling ${target.image}${account ? ` as ${account.username}` : ''}`, { release: target.version });
   try {
-    await k.runtime.pullImage(target.image, {
+    await k.images.pullImage(target.image, {
       auth: account ? { username: account.username, password: k.secrets.open(account.password_sealed), serveraddress: account.host } : undefined,
       timeoutMs: PULL_TIMEOUT_MS,
       signal: k.signal,
@@ -53,7 +53,7 @@ async function pull(k: AppKit, app: AppRow, target: ReleaseRow, host: string): P
     const hint = !account && /unauthorized|authentication required|no basic auth credentials|denied/i.test(reason) ? ` (add an account: berth registries add ${host} --username ...)` : '';
     throw new HealthError(`pulling ${target.image} failed: ${reason}${hint}`, []);
   }
-  const info = await k.runtime.inspectImage(target.image);
+  const info = await k.images.inspectImage(target.image);
   if (!info) throw new HealthError(`pulling ${target.image} left no image on the engine`, []);
   await recordImageOwner(k.db, { project_id: app.project_id, image: target.image, image_id: info.id, app_id: app.id, source: 'pull' });
 }
@@ -62,14 +62,14 @@ async function mustOwn(k: AppKit, app: AppRow, target: ReleaseRow): Promise<void
   // Releases the system made (a build's, a test's) carry no user; the API checked every user's.
   if (!target.created_by) return;
   const creator = await userById(k.db, target.created_by);
-  const use = await imageUse(k.db, k.runtime, k.config.sharedImages, { projectId: app.project_id, ref: target.image, isAdmin: !!creator?.is_admin });
+  const use = await imageUse(k.db, k.images, k.config.sharedImages, { projectId: app.project_id, ref: target.image, isAdmin: !!creator?.is_admin });
   if (use.kind === 'refused') throw new HealthError(use.reason, []);
 }
 
 /** Root is refused by uid: an image whose user is uid 0 under any name runs as nobody, and the release says so. */
 async function userNote(k: AppKit, image: string): Promise<string | null> {
   try {
-    const u = await k.runtime.imageUser(image);
+    const u = await k.images.imageUser(image);
     return u.root && u.declared.trim() !== '' ? `the image's USER ${JSON.stringify(u.declared)} is uid 0 (root): its replicas run as ${u.runAs} instead` : null;
   } catch (err) {
     if (err instanceof ImageUserError) throw new HealthError(`the image's user cannot be resolved: ${err.message}`, []);

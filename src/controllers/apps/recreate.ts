@@ -3,7 +3,7 @@ import * as rows from '../../store/containers.js';
 import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
 import { HealthError } from '../health.js';
 import { START_CONCURRENCY, eachLimited, type AppKit } from './kit.js';
-import { retire } from './replicas.js';
+import { retire } from './retire.js';
 import { startSet, switchTo } from './sets.js';
 
 /** Old replicas stop before new ones start: for apps that cannot run two copies (a single-writer volume). */

@@ -6,16 +6,17 @@ import * as rows from '../../store/containers.js';
 import type { ContainerRow } from '../../store/containers.js';
 import { newId } from '../../lib/ids.js';
 import { ImageUnavailable, type ContainerSpec } from '../../runtime/types.js';
-import { STOP_GRACE_S, containerName, healthUrl, projectNetwork } from '../../domain/containers.js';
+import { containerName, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { Canceled, HealthError, exitedEarly, waitHealthy } from '../health.js';
 import { event, type AppKit } from './kit.js';
-import { containerSpec } from './spec.js';
+import { containerSpec } from '../../domain/release-spec.js';
+import { destroy } from './retire.js';
 
 const NODE = hostname();
 
 /**
- * The life of one replica: made (row first, then the engine container), started, checked, put in
- * and taken out of rotation, drained, stopped and removed.
+ * The first half of a replica's life: made (row first, then the engine container), started,
+ * checked and put in rotation. Its end (out of rotation, drained, stopped, removed) is retire.ts.
  */
 
 /**
@@ -58,13 +59,13 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
   } else if (row.docker_id) {
     await startReplica(k, row);
   }
-  const info = await k.runtime.inspectContainer(row.docker_id!);
+  const info = await k.replicas.inspectContainer(row.docker_id!);
   const address = info?.addresses[projectNetwork(app.project_id)];
   if (!address) {
     // Gone already (its command could not run: init reports that as an exit): say so, with its log.
     const exited = info && info.state !== 'running' && info.state !== 'created';
     const err = exited
-      ? await exitedEarly(k.runtime, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!))
+      ? await exitedEarly(k.replicas, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!), { oomKilled: info.oomKilled, memoryMb: info.memoryMb })
       : new HealthError('the container has no address on its project network', []);
     await discardUnhealthy(k, row, err.message);
     throw err;
@@ -97,7 +98,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
 /** Its image out of reach of the nodes (cluster mode, no registry): the release fails saying so, like a replica that never became healthy. */
 async function createReplica(k: AppKit, row: ContainerRow, spec: ContainerSpec): Promise<string> {
   try {
-    return await k.runtime.createContainer(spec);
+    return await k.replicas.createContainer(spec);
   } catch (err) {
     if (!(err instanceof ImageUnavailable)) throw err;
     await discardUnhealthy(k, row, err.message);
@@ -116,7 +117,7 @@ export class ImageOutOfReach extends HealthError {}
  */
 async function startReplica(k: AppKit, row: ContainerRow): Promise<void> {
   try {
-    await k.runtime.startContainer(row.docker_id!);
+    await k.replicas.startContainer(row.docker_id!);
   } catch (err) {
     const status = (err as { statusCode?: number }).statusCode;
     if (status === undefined || status < 400) throw err;
@@ -129,35 +130,4 @@ async function startReplica(k: AppKit, row: ContainerRow): Promise<void> {
 async function discardUnhealthy(k: AppKit, row: ContainerRow, message: string): Promise<void> {
   await rows.updateContainer(k.db, row.id, { status: 'unhealthy', message });
   await destroy(k, { ...row, status: 'unhealthy' });
-}
-
-/**
- * A healthy new replica takes traffic and the old ones leave in the same router update (one
- * reload instead of two: each reload is a moment the proxy recycles connections), then the old
- * ones drain and stop. The app never has fewer healthy replicas in rotation than before.
- */
-export async function swap(k: AppKit, fresh: ContainerRow, old: ContainerRow[]): Promise<void> {
-  if (fresh.in_rotation && old.length === 0) return;
-  await rows.swapRotation(k.db, fresh.id, old.map((o) => o.id));
-  await k.routes.sync();
-  for (const o of old) await destroy(k, o);
-}
-
-/** Out of rotation, drained (the router update waits for in-flight requests), stopped, removed. */
-export async function retire(k: AppKit, row: ContainerRow): Promise<void> {
-  if (row.in_rotation) await takeOut(k, row);
-  await destroy(k, row);
-}
-
-export async function takeOut(k: AppKit, row: ContainerRow): Promise<void> {
-  await rows.updateContainer(k.db, row.id, { in_rotation: 0, status: 'draining' });
-  await k.routes.sync();
-}
-
-export async function destroy(k: AppKit, row: ContainerRow): Promise<void> {
-  if (row.docker_id) {
-    await k.runtime.stopContainer(row.docker_id, STOP_GRACE_S);
-    await k.runtime.removeContainer(row.docker_id);
-  }
-  await rows.deleteContainer(k.db, row.id);
 }

@@ -2,7 +2,8 @@ import type { AppRow } from '../../store/apps.js';
 import * as rows from '../../store/containers.js';
 import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
 import { START_CONCURRENCY, eachLimited, range, type AppKit } from './kit.js';
-import { ensureReplica, retire, swap } from './replicas.js';
+import { ensureReplica } from './replicas.js';
+import { retire, swap } from './retire.js';
 import { checkTarget } from './sets.js';
 
 /** One new replica in, healthy, then one old one out: never fewer healthy replicas than before. */

@@ -4,7 +4,7 @@ import { markFailed, markLive, releaseById, releaseConfig, setReleaseStatus, typ
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { HealthError } from '../health.js';
 import { Superseded, event, type AppKit } from './kit.js';
-import { retire } from './replicas.js';
+import { retire } from './retire.js';
 import { converge } from './converge.js';
 import { rolling } from './rolling.js';
 import { blueGreen } from './blue-green.js';
@@ -27,7 +27,7 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
     await setReleaseStatus(k.db, target.id, 'deploying');
     await event(k, app, 'release.deploying', `v${target.version} is rolling out (${cfg.strategy})`, { release: target.version });
   }
-  await k.runtime.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
+  await k.networks.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
   try {
     // Leftovers of an earlier, abandoned rollout take no traffic; clear them first.
     for (const r of await rows.containersOfApp(k.db, app.id)) {
@@ -59,9 +59,11 @@ async function fail(k: AppKit, app: AppRow, target: ReleaseRow, err: HealthError
   const reason = `${err.message}${tail}`;
   // The app goes back to the release that was serving; its replicas were never touched, or are restored first.
   await markFailed(k.db, app.id, target.id, reason, app.live_release_id);
-  await event(k, app, 'release.failed', `v${target.version} failed and was rolled back: ${err.message}`, { release: target.version, reason });
   const fresh = await appById(k.db, app.id);
   const live = fresh?.live_release_id ? await releaseById(k.db, fresh.live_release_id) : undefined;
+  // "Rolled back" only when there was something to go back to.
+  const outcome = live ? `failed; v${live.version} keeps serving` : 'failed; no release was live before it, so the app serves nothing';
+  await event(k, app, 'release.failed', `v${target.version} ${outcome}: ${err.message}`, { release: target.version, reason });
   if (fresh && live) await converge(k, fresh, live);
   else for (const r of await rows.containersOfApp(k.db, app.id)) await retire(k, r);
 }

@@ -13,11 +13,11 @@ export async function watchEngine(k: AppKit, schedule: (appId: string) => void, 
       if (missed) {
         // Events sent while the stream was down are lost (an engine restart starts every
         // container at once): look at everything as soon as the engine answers again.
-        await k.runtime.ping();
+        await k.engineEvents.ping();
         missed = false;
         all();
       }
-      for await (const ev of k.runtime.events({ [LABEL.instance]: k.instanceId }, k.signal)) {
+      for await (const ev of k.engineEvents.events({ [LABEL.instance]: k.instanceId }, k.signal)) {
         const appId = ev.labels[LABEL.app];
         if (!appId) continue;
         if (ev.action === 'die') k.exits.set(ev.containerId, ev.exitCode);

@@ -42,21 +42,21 @@ export async function runJob(d: ControllerDeps, t: BackupTarget, job: BackupJobR
       const p = pack();
       const size = (await stat(file)).size;
       const entry = p.entry({ name: inside.split('/').pop()!, size, mode: 0o644 });
-      const copying = d.runtime.copyTo(id, dirname(inside), p as unknown as NodeJS.ReadableStream, signal);
+      const copying = d.runs.copyTo(id, dirname(inside), p as unknown as NodeJS.ReadableStream, signal);
       await pipeline(createReadStream(file), entry);
       p.finalize();
       await copying;
     }
-    await d.runtime.startContainer(id);
-    const code = await d.runtime.waitContainer(id, signal);
+    await d.runs.startContainer(id);
+    const code = await d.runs.waitContainer(id, signal);
     if (code !== 0) {
-      const tail = (await lastLogLines(d.runtime, id, 10)).join('\n');
+      const tail = (await lastLogLines(d.runs, id, 10)).join('\n');
       throw new Error(`${t.tool(restore)} exited with code ${code}${tail ? `: ${tail}` : ''}`);
     }
     let size: number | null = null;
     if (!restore) {
       await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-      await saveSingleFile(await d.runtime.copyFrom(id, inside, signal), `${file}.part`);
+      await saveSingleFile(await d.runs.copyFrom(id, inside, signal), `${file}.part`);
       await rename(`${file}.part`, file);
       size = (await stat(file)).size;
     }
@@ -69,7 +69,7 @@ export async function runJob(d: ControllerDeps, t: BackupTarget, job: BackupJobR
     await store.updateJob(d.db, job.id, { status: 'failed', reason: (err as Error).message.slice(0, 4000), finished_at: now() });
     await told('failed', `: ${(err as Error).message.slice(0, 200)}`);
   } finally {
-    if (id && !stopping.aborted) await d.runtime.removeContainer(id).catch(() => {});
+    if (id && !stopping.aborted) await d.runs.removeContainer(id).catch(() => {});
     if (after && !stopping.aborted) await after().catch((err) => d.log.warn({ err, owner: t.owner }, `${t.name} did not start again after a restore`));
   }
 }

@@ -37,8 +37,8 @@ export class BackupRunner {
       await store.updateJob(this.d.db, j.id, { status: 'failed', reason: `the control plane stopped during the ${j.kind}`, finished_at: new Date().toISOString() });
       this.d.log.warn({ job: j.id }, `marked a ${this.kind} ${j.kind} failed: the control plane stopped during it`);
     }
-    for (const c of await this.d.runtime.listContainers({ [LABEL.instance]: this.d.instanceId })) {
-      if (c.labels[this.helperLabel]) await this.d.runtime.removeContainer(c.id);
+    for (const c of await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId })) {
+      if (c.labels[this.helperLabel]) await this.d.runs.removeContainer(c.id);
     }
   }
 

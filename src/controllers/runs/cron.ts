@@ -34,7 +34,7 @@ export async function fireDue(d: ControllerDeps, at: Date): Promise<number> {
       continue;
     }
     const id = newId('run');
-    await runs.insertRun(d.db, runs.newRun(id, app, app.live_release_id, 'cron', JSON.parse(c.command) as string[], c.timeout_s, { cron_id: c.id }));
+    await runs.insertRun(d.db, runs.newRun(id, app, app.live_release_id, 'cron', c.command, c.timeout_s, { cron_id: c.id }));
     await tell(d, { project_id: app.project_id, app_id: app.id, kind: 'cron.fired', message: `scheduled command ${c.schedule} fired: run ${id} queued`, data: { cron: c.id, run: id } });
     queued++;
   }
@@ -44,7 +44,7 @@ export async function fireDue(d: ControllerDeps, at: Date): Promise<number> {
 /** A firing that ran nothing: kept as a failed run with the reason, so `berth cron ls` shows it. */
 async function report(d: ControllerDeps, c: runs.CronRow, app: AppRow, releaseId: string, reason: string) {
   const ts = now();
-  const row = runs.newRun(newId('run'), { id: c.app_id, slug: '' }, releaseId, 'cron', JSON.parse(c.command) as string[], c.timeout_s, { cron_id: c.id, status: 'failed', reason, container_name: '', finished_at: ts });
+  const row = runs.newRun(newId('run'), { id: c.app_id, slug: '' }, releaseId, 'cron', c.command, c.timeout_s, { cron_id: c.id, status: 'failed', reason, container_name: '', finished_at: ts });
   await runs.insertRun(d.db, row);
   d.log.warn({ cron: c.id, reason }, 'scheduled command did not run');
   await tell(d, { project_id: app.project_id, app_id: app.id, kind: 'cron.missed', message: `scheduled command ${c.schedule}: ${reason}`, data: { cron: c.id, run: row.id } });

@@ -5,7 +5,7 @@ import * as runs from '../../store/runs.js';
 import type { RunRow } from '../../store/runs.js';
 import { LABEL } from '../../runtime/labels.js';
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
-import { releaseSpec } from '../apps/spec.js';
+import { releaseSpec } from '../../domain/release-spec.js';
 import { tell } from '../tell.js';
 
 /** How often the output gathered so far is written for readers (the CLI's stream polls it). */
@@ -29,7 +29,7 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
     return (await runs.runById(d.db, run.id)) ?? null;
   }
   if (run.status !== 'running') await runs.updateRun(d.db, run.id, { status: 'running' });
-  const what = `${run.kind === 'run' ? 'one-off command' : run.kind === 'cron' ? 'scheduled command' : 'release command'} ${(JSON.parse(run.command) as string[]).join(' ')}`;
+  const what = `${run.kind === 'run' ? 'one-off command' : run.kind === 'cron' ? 'scheduled command' : 'release command'} ${run.command.join(' ')}`;
   const said = (kind: string, message: string) => tell(d, { project_id: app.project_id, app_id: app.id, kind, message, data: { run: run.id } });
   await said('run.started', `${what} started`);
   const cfg = releaseConfig(release);
@@ -37,11 +37,11 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
   let truncated = false;
   let dockerId: string | null = null;
   try {
-    await d.runtime.ensureNetwork(projectNetwork(app.project_id), networkLabels(d.instanceId, app.project_id));
+    await d.networks.ensureNetwork(projectNetwork(app.project_id), networkLabels(d.instanceId, app.project_id));
     const spec = releaseSpec(d.secrets, d.instanceId, app, release, cfg, run.container_name, { [LABEL.run]: run.id, [LABEL.runApp]: app.id });
     const tty = run.tty === 1;
-    dockerId = await d.runtime.createContainer({ ...spec, cmd: JSON.parse(run.command) as string[], restart: 'no', tty });
-    await d.runtime.startContainer(dockerId);
+    dockerId = await d.runs.createContainer({ ...spec, cmd: run.command, restart: 'no', tty });
+    await d.runs.startContainer(dockerId);
 
     let dirty = false;
     const flush = async () => {
@@ -54,7 +54,7 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
     // A terminal's output is raw and goes to whoever is attached (/ws/runs/{id}/tty); it is not kept.
     const reading = (async () => {
       if (tty) return;
-      for await (const l of d.runtime.logs(dockerId!, { follow: true, signal: AbortSignal.any([logsDone.signal, stopping]) })) {
+      for await (const l of d.runs.logs(dockerId!, { follow: true, signal: AbortSignal.any([logsDone.signal, stopping]) })) {
         if (truncated) continue;
         if (output.length + l.line.length + 1 > runs.MAX_OUTPUT_CHARS) {
           output += '[berth: output truncated: only the first 1 MB is kept]\n';
@@ -68,7 +68,7 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
     let code: number;
     let reason: string | null = null;
     try {
-      code = await d.runtime.waitContainer(dockerId, AbortSignal.any([deadline, stopping]));
+      code = await d.runs.waitContainer(dockerId, AbortSignal.any([deadline, stopping]));
     } catch (err) {
       if (stopping.aborted) {
         clearInterval(flusher);
@@ -76,8 +76,8 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
         return null;
       }
       if (!deadline.aborted) throw err;
-      await d.runtime.stopContainer(dockerId, KILL_GRACE_S);
-      code = (await d.runtime.inspectContainer(dockerId))?.exitCode ?? 137;
+      await d.runs.stopContainer(dockerId, KILL_GRACE_S);
+      code = (await d.runs.inspectContainer(dockerId))?.exitCode ?? 137;
       reason = `killed after its timeout of ${run.timeout_s} s`;
     }
     // The log stream ends with the container; a stream that lags is cut after a moment.
@@ -93,7 +93,7 @@ export async function executeRun(d: ControllerDeps, run: RunRow, stopping: Abort
     await runs.setOutput(d.db, run.id, output).catch(() => {});
     await runs.finishRun(d.db, run.id, 'failed', null, `could not run: ${(err as Error).message}`);
   } finally {
-    if (dockerId && !stopping.aborted) await d.runtime.removeContainer(dockerId).catch((err) => d.log.warn({ err }, 'run container removal failed'));
+    if (dockerId && !stopping.aborted) await d.runs.removeContainer(dockerId).catch((err) => d.log.warn({ err }, 'run container removal failed'));
   }
   const done = (await runs.runById(d.db, run.id)) ?? null;
   if (done) await said(`run.${done.status}`, `${what} ${done.status}${done.reason ? `: ${done.reason}` : ''}`);

@@ -28,8 +28,8 @@ export class RunController {
       this.d.log.warn({ run: r.id }, 'marked a run failed: the control plane stopped while it ran');
     }
     // Nothing runs yet in this process: every run container is a leftover.
-    for (const c of await this.d.runtime.listContainers({ [LABEL.instance]: this.d.instanceId })) {
-      if (c.labels[LABEL.run]) await this.d.runtime.removeContainer(c.id);
+    for (const c of await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId })) {
+      if (c.labels[LABEL.run]) await this.d.runs.removeContainer(c.id);
     }
   }
 

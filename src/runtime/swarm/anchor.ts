@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { run } from '../../lib/exec.js';
 import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js';
-import { modemOptions } from '../docker.js';
+import { modemOptions } from '../docker/client.js';
 import { LABEL } from '../labels.js';
 import { MANAGED_LABEL } from '../hardening.js';
 
@@ -186,10 +186,12 @@ export async function tcpInNetns(netnsPath: string, address: string, port: numbe
 }
 
 /** One health probe from inside the anchor's namespace: true when the replica answers below 500. */
-export async function probeInNetns(netnsPath: string, url: string, timeoutMs = 2000): Promise<boolean> {
+export async function probeInNetns(netnsPath: string, url: string, timeoutMs = 2000): Promise<{ healthy: boolean; said: string }> {
   const r = await run('nsenter', [`--net=${netnsPath}`, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', String(timeoutMs / 1000), url], {
     timeoutMs: timeoutMs + 3000,
   });
   const status = Number(r.stdout.trim());
-  return status > 0 && status < 500;
+  if (status > 0) return { healthy: status < 500, said: `HTTP ${status}` };
+  // curl's own exit codes: 7 could not connect, 28 timed out.
+  return { healthy: false, said: r.code === 7 ? 'connection refused' : r.code === 28 ? `no answer within ${timeoutMs / 1000} s` : `no HTTP answer (curl exit ${r.code})` };
 }

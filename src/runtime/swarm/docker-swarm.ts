@@ -1,5 +1,5 @@
 import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js';
-import { modemOptions } from '../docker.js';
+import { modemOptions } from '../docker/client.js';
 import { SwarmRefused, type Cluster, type NodeAvailability, type SwarmNode, type SwarmStatus, type SwarmTask } from './types.js';
 
 /** The slice of dockerode's Swarm calls used here (Engine API v1.41 field names). */

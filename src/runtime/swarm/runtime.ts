@@ -1,55 +1,26 @@
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js';
-import { modemOptions } from '../docker.js';
+import { messageOf, statusOf } from '../engine-api.js';
 import { LABEL } from '../labels.js';
 import { demuxUntil } from '../log-stream.js';
-import {
-  ImageUnavailable,
-  type BuildImageOptions,
-  type ContainerInfo,
-  type ContainerSpec,
-  type ContainerStats,
-  type LogLine,
-  type LogOptions,
-  type PullOptions,
-  type Runtime,
-  type RuntimeEvent,
-} from '../types.js';
-import type { OverlayAnchor } from './anchor.js';
+import { ImageUnavailable, type ContainerInfo, type ContainerSpec, type ContainerStats, type Containers, type Images, type LogLine, type LogOptions, type Volumes } from '../types.js';
 import { ENDED, failures, replicaService, toContainerInfo, type EngineService, type EngineTask } from './replica-service.js';
-import { SwarmServices } from './services.js';
+import { isTaskContainer, labelFilter, refusal, SwarmApi, withStatus, type PullAuth } from './service-api.js';
 import { volumePin } from './volume-placement.js';
 
-interface ServiceApi {
-  /** POST /services/create; `auth` goes in X-Registry-Auth (undefined: no header). */
-  createService(auth: PullAuth | undefined, opts: CallOptions & Record<string, unknown>): Promise<{ id: string }>;
-  getService(id: string): {
-    inspect(opts?: CallOptions): Promise<EngineService>;
-    update(opts: CallOptions & { _query: { version: number }; _body: Record<string, unknown> }): Promise<unknown>;
-    remove(opts?: CallOptions): Promise<unknown>;
-    logs(opts: CallOptions & Record<string, unknown>): Promise<Readable | Buffer>;
-  };
-  listServices(opts: CallOptions & { filters?: string }): Promise<EngineService[]>;
-  listNodes(opts?: CallOptions): Promise<{ ID: string; Description?: { Hostname?: string } }[]>;
-  listTasks(opts: CallOptions & { filters?: string }): Promise<EngineTask[]>;
-  info(opts?: CallOptions): Promise<{ Swarm?: { NodeID?: string } }>;
-}
-
-/** Registry credentials as the Engine API takes them (X-Registry-Auth). */
-export interface PullAuth {
-  username: string;
-  password: string;
-  serveraddress: string;
-}
+export type { PullAuth } from './service-api.js';
 
 export interface SwarmRuntimeOptions {
-  /** The manager's own engine: builds, images, volumes, one-off commands and add-ons stay there. */
-  local: Runtime;
+  /**
+   * The manager's own engine's containers: those carrying replica labels that are not services
+   * (made before cluster mode, on this engine) are listed beside the services and handled there.
+   */
+  local: Containers;
+  /** The manager's images: a replica's image and the user it runs as are read there. */
+  images: Pick<Images, 'inspectImage' | 'imageUser'>;
+  /** The manager's volumes: a replica with volumes is pinned to the manager, its volumes made there first. */
+  volumes: Pick<Volumes, 'ensureVolume'>;
   dockerHost?: string;
-  anchor: OverlayAnchor;
-  /** The anchor's namespace was bound anew: the router must reload to open it. */
-  onNetnsChanged: () => Promise<void>;
   /**
    * Where every node pulls a replica's image from: given the replica's spec (its `berth.app` and
    * `berth.version` labels name the release), the reference to run and the credentials to pull it
@@ -66,81 +37,39 @@ export interface SwarmRuntimeOptions {
   pollMs?: number;
 }
 
-/** A container id of the local engine; anything else the runtime hands out is a service id. */
+/**
+ * A container id of the manager's own engine (a replica made there before cluster mode, or any
+ * container listed beside the services): handled by `local`. A service id is shorter.
+ */
 const LOCAL_ID = /^[0-9a-f]{64}$/;
-const SWARM_TASK_LABEL = 'com.docker.swarm.task.id';
 /** A replica whose tasks failed this often since its start is refused, like a container the engine cannot start. */
 const MAX_START_FAILURES = 3;
 
 /**
- * The Runtime in cluster mode. Each app replica (a container spec carrying `berth.app`) is a Swarm
+ * App replicas in cluster mode (the Containers port of the app controller). Each replica is a Swarm
  * service of one task on the project's overlay, placed by the Swarm; started = 1 task, stopped = 0.
- * The id the app controller keeps is the service's. Everything else (one-off commands, add-ons,
- * builds, images, volumes) stays on the manager's engine, delegated to `local`; project networks
- * are attachable overlays so those containers share them with the replicas on every node.
+ * The id the app controller keeps is the service's. Networks, engine events, and everything that is
+ * no replica (one-off commands, add-ons, helpers, builds, images, volumes) are other ports, wired
+ * by server/main.ts to the manager's engine or to swarm/networks.ts and swarm/events.ts.
  */
-export class SwarmRuntime implements Runtime {
-  private readonly api: ServiceApi;
-  private readonly overlays: SwarmServices;
-  private readonly local: Runtime;
-  private readonly timeoutMs: number;
+export class SwarmRuntime implements Containers {
+  private readonly swarm: SwarmApi;
+  private readonly local: Containers;
   private readonly pollMs: number;
-  private anchorQueue: Promise<unknown> = Promise.resolve();
   /** The manager's own node in the Swarm (where its engine's volumes are), once known. */
   private localNode: string | null = null;
-  /** Node id → hostname, read again when a task names a node not in it. */
-  private readonly nodeNames = new Map<string, string>();
 
   constructor(private readonly opts: SwarmRuntimeOptions) {
     this.local = opts.local;
-    this.timeoutMs = opts.callTimeoutMs ?? 30_000;
     this.pollMs = opts.pollMs ?? 250;
-    const host = opts.dockerHost ?? process.env.DOCKER_HOST;
-    this.api = connect({ ...modemOptions(host), timeout: this.timeoutMs }) as unknown as ServiceApi;
-    this.overlays = new SwarmServices({ dockerHost: host, callTimeoutMs: this.timeoutMs });
-  }
-
-  ping(): Promise<void> {
-    return this.local.ping();
-  }
-
-  async ensureNetwork(name: string, labels: Record<string, string>): Promise<void> {
-    await this.overlays.ensureOverlay(name, labels);
-    await this.syncAnchor(name);
-  }
-
-  /**
-   * Until the signal aborts, looks every `everyMs` whether the anchor still runs in the namespace
-   * the router connects from: a restarted anchor (an engine restart) has a new one, and until the
-   * router reloads, no replica of any app can be reached.
-   */
-  async watchAnchor(signal: AbortSignal, everyMs = 1000): Promise<void> {
-    while (!signal.aborted) {
-      await this.syncAnchor().catch(() => undefined);
-      await sleep(everyMs, undefined, { signal }).catch(() => undefined);
-    }
-  }
-
-  /** The anchor on `network` (if given) and bound at its netns path; the router reloaded when that changed. */
-  private syncAnchor(network?: string): Promise<void> {
-    // One at a time: binding the namespace is a delete and an attach of one path.
-    const step = this.anchorQueue.then(async () => {
-      if (network) await this.opts.anchor.connect(network);
-      if (await this.opts.anchor.sync()) await this.opts.onNetnsChanged();
-    });
-    this.anchorQueue = step.catch(() => undefined);
-    return step;
-  }
-
-  async removeNetwork(name: string): Promise<void> {
-    await this.opts.anchor.disconnect(name);
-    await this.local.removeNetwork(name);
+    this.swarm = new SwarmApi(opts.dockerHost ?? process.env.DOCKER_HOST, opts.callTimeoutMs ?? 30_000);
   }
 
   async createContainer(spec: ContainerSpec): Promise<string> {
-    if (!isReplica(spec)) return this.local.createContainer(spec);
+    // One-off commands and add-ons are no replicas: they go to the Runs port, on the manager's engine.
+    if (!isReplica(spec)) throw new Error(`${spec.name} is not an app replica: it runs on the manager's engine, not as a service`);
     if (!Number.isFinite(spec.memoryMb) || spec.memoryMb < 6) throw new Error(`memoryMb must be at least 6, got ${spec.memoryMb}`);
-    const image = await this.local.inspectImage(spec.image);
+    const image = await this.opts.images.inspectImage(spec.image);
     const published = this.opts.imageFor
       ? await this.opts.imageFor(spec).catch((err: unknown) => {
           throw new ImageUnavailable(`the nodes cannot get ${spec.image}: ${messageOf(err)}`);
@@ -148,14 +77,14 @@ export class SwarmRuntime implements Runtime {
       : null;
     const placed = await this.withVolumes(published ? { ...spec, image: published.image } : spec);
     // Resolved to numeric ids on this engine: the nodes run the same image, with the same files.
-    const body = replicaService(placed, image ? (await this.local.imageUser(spec.image)).runAs : '', this.opts.stopGraceS);
+    const body = replicaService(placed, image ? (await this.opts.images.imageUser(spec.image)).runAs : '', this.opts.stopGraceS);
     try {
-      const res = await this.api.createService(published?.auth, { ...body, abortSignal: this.signal() });
+      const res = await this.swarm.api.createService(published?.auth, { ...body, abortSignal: this.swarm.signal() });
       return res.id;
     } catch (err) {
       // Made by an earlier attempt the control plane did not live to record: adopt it.
       if (statusOf(err) === 409) {
-        const [same] = await this.services({ name: [spec.name] });
+        const [same] = await this.swarm.services({ name: [spec.name] });
         if (same && same.Spec.Name === spec.name) return same.ID;
       }
       throw refusal('create service', err);
@@ -170,7 +99,7 @@ export class SwarmRuntime implements Runtime {
    */
   private async withVolumes(spec: ContainerSpec): Promise<ContainerSpec> {
     if (!spec.mounts?.length) return spec;
-    for (const m of spec.mounts) await this.local.ensureVolume(m.volume, m.labels);
+    for (const m of spec.mounts) await this.opts.volumes.ensureVolume(m.volume, m.labels);
     const pin = volumePin(await this.managerNode());
     return { ...spec, placement: { constraints: [...(spec.placement?.constraints ?? []).filter((c) => c !== pin), pin] } };
   }
@@ -179,7 +108,7 @@ export class SwarmRuntime implements Runtime {
     if (this.localNode) return this.localNode;
     let id: string | undefined;
     try {
-      id = (await this.api.info({ abortSignal: this.signal() })).Swarm?.NodeID;
+      id = (await this.swarm.api.info({ abortSignal: this.swarm.signal() })).Swarm?.NodeID;
     } catch (err) {
       throw refusal('info', err);
     }
@@ -192,9 +121,9 @@ export class SwarmRuntime implements Runtime {
     await this.scale(id, 1);
     const deadline = Date.now() + (this.opts.startTimeoutMs ?? 120_000);
     for (;;) {
-      const svc = await this.inspectService(id);
+      const svc = await this.swarm.inspectService(id);
       if (!svc) throw withStatus(new Error(`service ${id} is gone`), 404);
-      const tasks = await this.tasks([id]);
+      const tasks = await this.swarm.tasks([id]);
       const info = toContainerInfo(svc, tasks);
       if (info.state === 'running') return;
       const failed = failures(svc, tasks);
@@ -228,7 +157,7 @@ export class SwarmRuntime implements Runtime {
     // A task Swarm cannot reap (its node is down) would hold the removal forever: past the wait, remove anyway.
     await this.settled(id, 60_000).catch(() => undefined);
     try {
-      await this.api.getService(id).remove({ abortSignal: this.signal() });
+      await this.swarm.api.getService(id).remove({ abortSignal: this.swarm.signal() });
     } catch (err) {
       if (statusOf(err) !== 404) throw refusal('remove service', err);
     }
@@ -244,75 +173,24 @@ export class SwarmRuntime implements Runtime {
   private async settled(id: string, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     const pending = (t: EngineTask) => !ENDED.has(t.Status.State) || t.DesiredState === 'remove';
-    while ((await this.tasks([id])).some(pending)) {
+    while ((await this.swarm.tasks([id])).some(pending)) {
       if (Date.now() > deadline) throw new Error(`service ${id}: its task did not stop and go within ${Math.round(ms / 1000)} s`);
       await sleep(this.pollMs);
     }
   }
 
-  async waitContainer(id: string, signal?: AbortSignal): Promise<number> {
-    if (isLocal(id)) return this.local.waitContainer(id, signal);
-    for (;;) {
-      const info = await this.inspectContainer(id);
-      if (!info || info.state === 'exited') return info?.exitCode ?? 0;
-      await sleep(this.pollMs * 4, undefined, { signal });
-    }
-  }
-
-  copyFrom(id: string, path: string, signal: AbortSignal): Promise<NodeJS.ReadableStream> {
-    return isLocal(id) ? this.local.copyFrom(id, path, signal) : Promise.reject(notForReplicas('copy from'));
-  }
-
-  copyTo(id: string, dir: string, tar: NodeJS.ReadableStream, signal: AbortSignal): Promise<void> {
-    return isLocal(id) ? this.local.copyTo(id, dir, tar, signal) : Promise.reject(notForReplicas('copy into'));
-  }
-
-  attach(id: string, signal: AbortSignal): Promise<NodeJS.ReadWriteStream> {
-    return isLocal(id) ? this.local.attach(id, signal) : Promise.reject(notForReplicas('attach to'));
-  }
-
-  resize(id: string, cols: number, rows: number): Promise<void> {
-    return isLocal(id) ? this.local.resize(id, cols, rows) : Promise.reject(notForReplicas('resize'));
-  }
-
-  attachPipes(id: string, signal: AbortSignal): ReturnType<Runtime['attachPipes']> {
-    return isLocal(id) ? this.local.attachPipes(id, signal) : Promise.reject(notForReplicas('attach to'));
-  }
-
-  /** Backup and session helpers run on the manager's own engine, beside the add-ons. */
-  createHelper(spec: Parameters<Runtime['createHelper']>[0]): Promise<string> {
-    return this.local.createHelper(spec);
-  }
-
-  ensureVolume(name: string, labels: Record<string, string>): Promise<void> {
-    return this.local.ensureVolume(name, labels);
-  }
-
-  /** On the manager's engine only: a named volume is per node, and replicas with volumes are pinned there (docs/cluster.md). */
-  volumeUsers(volume: string): Promise<string[]> {
-    return this.local.volumeUsers(volume);
-  }
-
-  listVolumes(labels: Record<string, string>): Promise<string[]> {
-    return this.local.listVolumes(labels);
-  }
-
-  removeVolume(name: string): Promise<boolean> {
-    return this.local.removeVolume(name);
-  }
-
   async inspectContainer(id: string): Promise<ContainerInfo | null> {
     if (isLocal(id)) return this.local.inspectContainer(id);
-    const svc = await this.inspectService(id);
+    const svc = await this.swarm.inspectService(id);
     if (!svc) return null;
-    const tasks = await this.tasks([id]);
-    return toContainerInfo(svc, tasks, await this.namer(tasks));
+    const tasks = await this.swarm.tasks([id]);
+    return toContainerInfo(svc, tasks, await this.swarm.namer(tasks));
   }
 
   async listContainers(labels: Record<string, string>): Promise<ContainerInfo[]> {
-    const services = await this.services({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
-    const tasks = services.length ? await this.tasks(services.map((s) => s.ID)) : [];
-    const namer = await this.namer(tasks);
+    const services = await this.swarm.services(labelFilter(labels));
+    const tasks = services.length ? await this.swarm.tasks(services.map((s) => s.ID)) : [];
+    const namer = await this.swarm.namer(tasks);
     const local = (await this.local.listContainers(labels)).filter((c) => !isTaskContainer(c.labels));
     return [...local, ...services.map((s) => toContainerInfo(s, tasks, namer))];
   }
@@ -321,11 +199,11 @@ export class SwarmRuntime implements Runtime {
     if (isLocal(id)) return yield* this.local.logs(id, opts);
     if (opts.signal?.aborted) return;
     const follow = opts.follow ?? false;
-    const signal = follow ? opts.signal : opts.signal ? AbortSignal.any([opts.signal, this.signal(2)]) : this.signal(2);
+    const signal = follow ? opts.signal : opts.signal ? AbortSignal.any([opts.signal, this.swarm.signal(2)]) : this.swarm.signal(2);
     let body: Readable | Buffer;
     try {
       // The manager gathers the lines of the service's tasks from whichever node ran them.
-      body = await this.api.getService(id).logs({ follow, stdout: true, stderr: true, timestamps: true, tail: opts.tail ?? 'all', since: opts.since ?? 0, abortSignal: signal });
+      body = await this.swarm.api.getService(id).logs({ follow, stdout: true, stderr: true, timestamps: true, tail: opts.tail ?? 'all', since: opts.since ?? 0, abortSignal: signal });
     } catch (err) {
       if (opts.signal?.aborted) return;
       throw refusal('service logs', err);
@@ -338,98 +216,17 @@ export class SwarmRuntime implements Runtime {
     return isLocal(id) ? this.local.stats(id) : Promise.resolve(null);
   }
 
-  events(labels: Record<string, string>, signal: AbortSignal): AsyncIterable<RuntimeEvent> {
-    return merge([withoutTasks(this.local.events(labels, signal)), this.taskEvents(labels, signal)]);
-  }
-
-  inspectImage(ref: string) {
-    return this.local.inspectImage(ref);
-  }
-
-  imageUser(ref: string) {
-    return this.local.imageUser(ref);
-  }
-
-  buildImage(opts: BuildImageOptions) {
-    return this.local.buildImage(opts);
-  }
-
-  removeImage(ref: string): Promise<void> {
-    return this.local.removeImage(ref);
-  }
-
-  listImages(labels: Record<string, string>) {
-    return this.local.listImages(labels);
-  }
-
-  pullImage(ref: string, opts: PullOptions): Promise<void> {
-    return this.local.pullImage(ref, opts);
-  }
-
-  /**
-   * The engine's container events cover the manager's containers only: a replica's task dying on
-   * another node is seen by watching the tasks (every second). A running task that ended is a `die`
-   * of its service (with the exit code), a task that came up a `start`, a service that went a `destroy`.
-   */
-  private async *taskEvents(labels: Record<string, string>, signal: AbortSignal): AsyncGenerator<RuntimeEvent> {
-    const seen = new Map<string, { labels: Record<string, string>; running: Set<string> }>();
-    let first = true;
-    while (!signal.aborted) {
-      let services: EngineService[];
-      let tasks: EngineTask[];
-      try {
-        services = await this.services({ label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) });
-        tasks = services.length ? await this.tasks(services.map((s) => s.ID)) : [];
-      } catch {
-        // Not a manager yet (before `cluster init`), or the engine is away: the local event stream says so.
-        await sleep(5000, undefined, { signal }).catch(() => undefined);
-        continue;
-      }
-      const now = new Date().toISOString();
-      const out: RuntimeEvent[] = [];
-      for (const s of services) {
-        // A task on a node that died still says `running` (nobody can tell it otherwise); Swarm gives up on it by
-        // changing its desired state when it starts the replacement: that is when the replica died for Berth.
-        const running = new Set(tasks.filter((t) => t.ServiceID === s.ID && t.Status.State === 'running' && t.DesiredState === 'running').map((t) => t.ID));
-        const before = seen.get(s.ID);
-        const base = { containerId: s.ID, labels: s.Spec.Labels ?? {}, time: now };
-        for (const t of tasks.filter((x) => x.ServiceID === s.ID && before?.running.has(x.ID) && !running.has(x.ID))) {
-          out.push({ ...base, action: 'die', exitCode: t.Status.ContainerStatus?.ExitCode ?? null });
-        }
-        if (before && [...running].some((t) => !before.running.has(t))) out.push({ ...base, action: 'start', exitCode: null });
-        seen.set(s.ID, { labels: s.Spec.Labels ?? {}, running });
-      }
-      for (const [id, s] of seen) {
-        if (services.some((x) => x.ID === id)) continue;
-        seen.delete(id);
-        out.push({ action: 'destroy', containerId: id, labels: s.labels, exitCode: null, time: now });
-      }
-      if (!first) yield* out;
-      first = false;
-      await sleep(1000, undefined, { signal }).catch(() => undefined);
-    }
-  }
-
-  /** Hostnames of the tasks' nodes (the list of nodes read again only for one not seen yet). */
-  private async namer(tasks: EngineTask[]): Promise<(id: string) => string | undefined> {
-    if (tasks.some((t) => t.NodeID && !this.nodeNames.has(t.NodeID))) {
-      const nodes = await this.api.listNodes({ abortSignal: this.signal() }).catch(() => []);
-      for (const n of nodes) if (n.Description?.Hostname) this.nodeNames.set(n.ID, n.Description.Hostname);
-    }
-    return (id) => this.nodeNames.get(id);
-  }
-
   /** Sets the service's task count; false when there is no such service. */
   private async scale(id: string, replicas: number): Promise<boolean> {
     for (let attempt = 0; ; attempt++) {
-      const svc = await this.inspectService(id);
+      const svc = await this.swarm.inspectService(id);
       if (!svc) return false;
       if (svc.Spec.Mode.Replicated?.Replicas === replicas) return true;
       try {
-        await this.api.getService(id).update({
+        await this.swarm.api.getService(id).update({
           _query: { version: svc.Version.Index },
           _body: { ...svc.Spec, Mode: { Replicated: { Replicas: replicas } } },
-          abortSignal: this.signal(),
+          abortSignal: this.swarm.signal(),
         });
         return true;
       } catch (err) {
@@ -439,53 +236,10 @@ export class SwarmRuntime implements Runtime {
       }
     }
   }
-
-  private async inspectService(id: string): Promise<EngineService | null> {
-    try {
-      return await this.api.getService(id).inspect({ abortSignal: this.signal() });
-    } catch (err) {
-      if (statusOf(err) === 404) return null;
-      throw refusal('inspect service', err);
-    }
-  }
-
-  private async services(filters: Record<string, string[]>): Promise<EngineService[]> {
-    try {
-      return await this.api.listServices({ filters: JSON.stringify(filters), abortSignal: this.signal() });
-    } catch (err) {
-      throw refusal('list services', err);
-    }
-  }
-
-  private async tasks(serviceIds: string[]): Promise<EngineTask[]> {
-    try {
-      return await this.api.listTasks({ filters: JSON.stringify({ service: serviceIds }), abortSignal: this.signal() });
-    } catch (err) {
-      throw refusal('list tasks', err);
-    }
-  }
-
-  private signal(times = 1): AbortSignal {
-    return AbortSignal.timeout(this.timeoutMs * times);
-  }
 }
 
 function isReplica(spec: ContainerSpec): boolean {
   return !!spec.labels[LABEL.app] && !spec.tty && spec.restart !== 'no';
-}
-
-/**
- * A replica's task container on the manager's own engine. Swarm gives task containers the service's
- * labels, the instance label included, so the manager's engine lists them among Berth's containers;
- * taken for strays, they were removed (SIGKILL) seconds after every start there (seen in the
- * cluster apps test: replicas on the manager killed every 5 s, requests through them failed).
- */
-function isTaskContainer(labels: Record<string, string>): boolean {
-  return SWARM_TASK_LABEL in labels;
-}
-
-async function* withoutTasks(events: AsyncIterable<RuntimeEvent>): AsyncGenerator<RuntimeEvent> {
-  for await (const e of events) if (!isTaskContainer(e.labels)) yield e;
 }
 
 function isLocal(id: string): boolean {
@@ -494,34 +248,4 @@ function isLocal(id: string): boolean {
 
 function placementOf(svc: EngineService): string[] {
   return ((svc.Spec.TaskTemplate as { Placement?: { Constraints?: string[] } }).Placement?.Constraints ?? []);
-}
-
-function withStatus(err: Error, status: number): Error {
-  (err as Error & { statusCode?: number }).statusCode = status;
-  return err;
-}
-
-/** The engine's words, with its status kept (a 4xx is the request's fault, anything else the engine's). */
-function refusal(what: string, err: unknown): Error {
-  return withStatus(new Error(`docker ${what}: ${messageOf(err).trim()}`), statusOf(err) ?? 0);
-}
-
-function notForReplicas(what: string): Error {
-  return withStatus(new Error(`cannot ${what} a replica in cluster mode (it runs as a Swarm service, maybe on another node)`), 409);
-}
-
-/** Every item of every source as it comes; ends when all of them ended. */
-async function* merge<T>(sources: AsyncIterable<T>[]): AsyncGenerator<T> {
-  const its = sources.map((s) => s[Symbol.asyncIterator]());
-  const next = (i: number) => its[i]!.next().then((r) => ({ i, r }));
-  const pending = new Map(its.map((_, i) => [i, next(i)]));
-  while (pending.size) {
-    const { i, r } = await Promise.race(pending.values());
-    if (r.done) {
-      pending.delete(i);
-      continue;
-    }
-    pending.set(i, next(i));
-    yield r.value;
-  }
 }

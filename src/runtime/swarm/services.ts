@@ -1,5 +1,5 @@
 import { connect, messageOf, statusOf, type CallOptions } from '../engine-api.js';
-import { modemOptions } from '../docker.js';
+import { modemOptions } from '../docker/client.js';
 import { MANAGED_LABEL } from '../hardening.js';
 import { DockerSwarm } from './docker-swarm.js';
 import type { SwarmTask } from './types.js';

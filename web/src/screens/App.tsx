@@ -1,24 +1,19 @@
 import { lazy, Suspense, useState, type DragEvent, type FormEvent } from 'react';
 import { Link, NavLink, useNavigate, useParams } from 'react-router-dom';
-import { call, uploadArchive, type App, type Project } from '../api';
+import { call, uploadArchive, type Project } from '../api';
 import { useEvents } from '../live';
 import { ConfirmButton, ErrorText, Status, useAction, useLoad, Field } from '../ui';
 import { Builds, Config, Containers, Deploys, Domains } from './AppTabs';
 import { Logs } from './Logs';
 import { Cron, Runs } from './Runs';
 import { Settings } from './Settings';
+import type { AppProps } from './app-props';
 
 // Charts are the heaviest code and only this tab needs them.
 const Metrics = lazy(() => import('./Metrics').then((m) => ({ default: m.Metrics })));
 
 const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'containers', 'runs', 'cron', 'settings'] as const;
 export type Tab = (typeof TABS)[number];
-
-export interface AppProps {
-  app: App;
-  canChange: boolean;
-  reload: () => void;
-}
 
 export function AppPage() {
   const { slug = '', tab = 'deploys' } = useParams();

@@ -3,7 +3,7 @@ import { Link } from 'react-router-dom';
 import { call, type Container } from '../api';
 import { useEvents } from '../live';
 import { ConfirmButton, ErrorText, Section, Status, ago, useAction, useEvery, useLoad, Field } from '../ui';
-import type { AppProps } from './App';
+import type { AppProps } from './app-props';
 import { LogView } from './Logs';
 
 /** Releases: who/what/when, the failed reason with the failing replica's log, rollback in one click (confirmed). */

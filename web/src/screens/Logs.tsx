@@ -20,7 +20,7 @@ export function Logs({ app }: { app: App }) {
  */
 export function LogView(props: {
   title: string;
-  /** The contract socket to follow (src/api/contract-sockets.ts). */
+  /** The contract socket to follow (src/api/contract/sockets.ts). */
   socket: SocketCall;
   byReplica?: boolean;
   /** Turns a message of another kind of socket (a build log's) into a line; null skips it. */
@@ -83,6 +83,8 @@ export function LogView(props: {
     if (!paused && pending.current.length) setVersion((v) => v + 1);
   }, [paused]);
 
+  // The lines live in a ref; `version` counts their changes (coarsely here), which the hooks rule cannot see.
+  // eslint-disable-next-line react-hooks/exhaustive-deps
   const replicas = useMemo(() => [...new Set(lines.current.map((l) => l.c))].filter(Boolean).sort(), [version >> 6, byReplica]);
   const shown = useMemo(() => {
     if (!paused && pending.current.length) {
@@ -93,6 +95,7 @@ export function LogView(props: {
     const needle = text.toLowerCase();
     if (!needle && !replica) return lines.current;
     return lines.current.filter((l) => (!replica || l.c === replica) && (!needle || l.text.toLowerCase().includes(needle)));
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `version` stands for the ref's lines (above)
   }, [version, text, replica, paused]);
 
   const parent = useRef<HTMLDivElement>(null);

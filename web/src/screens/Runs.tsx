@@ -3,7 +3,7 @@ import { ApiError, call, stream, type Run } from '../api';
 import { useEvents } from '../live';
 import { ConfirmButton, ErrorText, Field, Section, Status, ago, useAction, useLoad } from '../ui';
 import { formatArgv, parseArgv } from '../../../src/lib/argv.js';
-import type { AppProps } from './App';
+import type { AppProps } from './app-props';
 
 /** A command typed on one line, as the API's argv; a JSON array that is not one is the field's error. */
 function argvOf(text: string, field: string): string[] {

@@ -3,7 +3,7 @@ import { Link } from 'react-router-dom';
 import { ApiError, call, type App } from '../api';
 import { ErrorText, Field, SelectField, Section, useAction, useLoad } from '../ui';
 import { formatArgv, parseArgv } from '../../../src/lib/argv.js';
-import type { AppProps } from './App';
+import type { AppProps } from './app-props';
 
 type Mount = { volume: string; path: string };
 const STRATEGIES: App['strategy'][] = ['rolling', 'blue-green', 'recreate'];

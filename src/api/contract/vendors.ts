@@ -1,7 +1,7 @@
 import { Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
-import { Build } from './contract-builds.js';
+import { Build } from './builds.js';
 
 /** Git provider accounts and an app's git source (see src/domain/vendors.ts). Tokens go in, never out. */
 

@@ -1,10 +1,10 @@
 import { type Static, type TSchema, Type as T } from '@sinclair/typebox';
 import { IdParam, closed, type Access, type ParamsAndQuery } from './route-def.js';
 import * as S from './schemas.js';
-import { Event } from './contract-events.js';
-import { LogLine } from './contract-containers.js';
-import { Build, BuildLogLine, BuildStatus } from './contract-builds.js';
-import { Run } from './contract-runs.js';
+import { Event } from './events.js';
+import { LogLine } from './containers.js';
+import { Build, BuildLogLine, BuildStatus } from './builds.js';
+import { Run } from './runs.js';
 
 /**
  * The WebSocket routes: where they are, what they take and every message they send, declared

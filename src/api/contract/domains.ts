@@ -1,7 +1,7 @@
 import { Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
-import { CertificateState } from './contract-router.js';
+import { CertificateState } from './router.js';
 
 const VerifyMethod = T.Union([T.Literal('dns'), T.Literal('http')]);
 

@@ -1,7 +1,7 @@
 import { Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
-import { Keep, Schedule, backupJob, backupRoutes } from './contract-backups.js';
+import { Keep, Schedule, backupJob, backupRoutes } from './backups.js';
 
 /** Volumes: Berth-managed named engine volumes of a project, mounted into its apps by name. */
 

@@ -1,8 +1,8 @@
 import { Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
-import { Release } from './contract-releases.js';
-import { Keep, Schedule, backupJob, backupRoutes } from './contract-backups.js';
+import { Release } from './releases.js';
+import { Keep, Schedule, backupJob, backupRoutes } from './backups.js';
 
 /** Add-ons: managed PostgreSQL and Redis of a project, attached to its apps, with backups. */
 

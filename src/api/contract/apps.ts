@@ -1,7 +1,7 @@
 import { Type as T } from '@sinclair/typebox';
 import * as S from './schemas.js';
 import { IdParam, closed, type RouteDef } from './route-def.js';
-import { Release, Replicas } from './contract-releases.js';
+import { Release, Replicas } from './releases.js';
 
 /** Apps: their desired config, and the actions on it (scale, restart, stop, start, config vars). */
 

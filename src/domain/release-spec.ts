@@ -1,12 +1,12 @@
-import type { ContainerSpec } from '../../runtime/types.js';
-import { LABEL } from '../../runtime/labels.js';
-import type { AppRow } from '../../store/apps.js';
-import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
-import type { ContainerRow } from '../../store/containers.js';
-import type { SecretBox } from '../../lib/crypto.js';
-import { parseEnv, plainEnv } from '../../domain/env.js';
-import { projectNetwork } from '../../domain/containers.js';
-import { engineMounts } from '../../domain/volumes.js';
+import type { ContainerSpec } from '../runtime/types.js';
+import { LABEL } from '../runtime/labels.js';
+import type { AppRow } from '../store/apps.js';
+import type { ReleaseConfig, ReleaseRow } from '../store/releases.js';
+import type { ContainerRow } from '../store/containers.js';
+import type { SecretBox } from '../lib/crypto.js';
+import { plainEnv } from './env.js';
+import { projectNetwork } from './containers.js';
+import { engineMounts } from './volumes.js';
 
 /**
  * What any container of a release runs with, replica or one-off command: the release's image,
@@ -18,7 +18,7 @@ export function releaseSpec(secrets: SecretBox, instanceId: string, app: AppRow,
     name,
     image: release.image,
     env: {
-      ...plainEnv(secrets, parseEnv(cfg.env)),
+      ...plainEnv(secrets, cfg.env),
       PORT: String(cfg.port),
       BERTH_APP: app.slug,
       BERTH_RELEASE: `v${release.version}`,

@@ -1,4 +1,5 @@
-import type { Language } from './detect.js';
+/** The languages Berth detects in a source tree and builds without a Dockerfile (builder/detect.ts). */
+export type Language = 'node' | 'python' | 'go' | 'ruby';
 
 /**
  * The image each language builds FROM. Defaults are the offline-capable images made by
