@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "run as root (it installs packages)" >&2; exit 1; }
+# shellcheck source=scripts/node.sh
+source scripts/node.sh
 
 # socat: to read HAProxy's runtime API by hand (docs/operations.md).
 # buildah: tenants' builds (own image stores, docs/security.md "Builds"); iptables: the build network's fence;
@@ -31,7 +33,8 @@ for unit in haproxy nginx caddy docker-registry; do
 done
 
 stamp=node_modules/.berth-lock-sha
-sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+# A new Node.js major needs native modules compiled again: its version is part of the stamp.
+sum="$(sha256sum package-lock.json | cut -d' ' -f1) $(node --version)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sum" ]; then
   echo "deps: installing npm packages (better-sqlite3 compiles from source, about a minute)..."
   npm ci --no-audit --no-fund --loglevel=error >/var/tmp/berth-npm.log 2>&1 || { tail -30 /var/tmp/berth-npm.log; exit 1; }

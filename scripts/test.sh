@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
+# The tests, the control plane they start and the build run on Berth's Node.js LTS (scripts/node.sh).
+# shellcheck source=scripts/node.sh
+source scripts/node.sh
 
 # pebble: ACME tests; docker-registry and apache2-utils (htpasswd): private registry tests; caddy: only for
 # the upgrade test (test/router/caddy-handover); nginx-light and wrk: benchmark baselines.
@@ -41,11 +44,11 @@ status=0
 bash scripts/check.sh --static || status=1
 if [ ${#main[@]} -gt 0 ]; then
   # Two at a time: the machine has two cores and most tests drive Docker.
-  node --test --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${main[@]}" || status=1
+  node --test --test-reporter=tap --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${main[@]}" || status=1
 fi
 if [ ${#engine[@]} -gt 0 ]; then
   echo "test: one at a time (engine restarts, zero-downtime counts): ${engine[*]}"
-  node --test --test-concurrency=1 --test-timeout=600000 "${engine[@]}" || status=1
+  node --test --test-reporter=tap --test-concurrency=1 --test-timeout=600000 "${engine[@]}" || status=1
 fi
 [ "$status" -eq 0 ] || echo "test: FAILED (see the summaries above)" >&2
 exit "$status"

@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# The control plane and the CLI run on Berth's Node.js LTS, installed once (scripts/node.sh).
+# shellcheck source=scripts/node.sh
+source scripts/node.sh
 
 export BERTH_DATA_DIR="${BERTH_DATA_DIR:-/var/lib/berth}"
 mkdir -p "$BERTH_DATA_DIR" && chmod 700 "$BERTH_DATA_DIR"
@@ -45,8 +48,10 @@ bash scripts/docker.sh
 rm -f /etc/sysctl.d/90-berth.conf
 echo "up: building..."
 npm run build
-chmod +x dist/src/cli/main.js
-ln -sf "$ROOT/dist/src/cli/main.js" /usr/local/bin/berth
+# The CLI runs on the same Node.js whatever the user's PATH says.
+rm -f /usr/local/bin/berth
+printf '#!/bin/sh\nexec %q %q "$@"\n' "$(command -v node)" "$ROOT/dist/src/cli/main.js" > /usr/local/bin/berth
+chmod 755 /usr/local/bin/berth
 bash scripts/base-image.sh
 bash scripts/stacks.sh
 bash scripts/addons.sh
