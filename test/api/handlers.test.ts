@@ -96,3 +96,15 @@ test('create then list and get: the app is desired state, the controller is told
   assert.equal(again.status, 409);
   assert.equal(again.json.error.details.field, 'slug');
 });
+
+test("renaming an app to a name its project already has is a 409 naming name, not slug", async () => {
+  const token = await w.newUser('rena');
+  assert.equal((await w.request('POST', '/api/v1/projects', { token, body: { name: 'renames' } })).status, 201);
+  for (const name of ['first', 'second']) {
+    assert.equal((await w.request('POST', '/api/v1/apps', { token, body: { name, project: 'renames' } })).status, 201);
+  }
+  const res = await w.request('PUT', '/api/v1/apps/second', { token, body: { name: 'first' } });
+  assert.equal(res.status, 409, JSON.stringify(res.json));
+  assert.equal(res.json.error.details.field, 'name');
+  assert.equal((await w.request('PUT', '/api/v1/apps/second', { token, body: { name: 'third' } })).status, 200);
+});

@@ -81,12 +81,13 @@ function imageEgress(ctx: ApiContext, image: string | null | undefined): void {
 }
 
 /** Turns a unique violation into a 409 naming the field that clashed. */
-async function uniqueApp<T>(ctx: ApiContext, projectId: string, name: string, slug: string, work: () => Promise<T>): Promise<T> {
+/** `slug`: the new app's, or null on an update (a slug never changes, and the app's own would be found). */
+async function uniqueApp<T>(ctx: ApiContext, projectId: string, name: string, slug: string | null, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
     if (!isUniqueViolation(err)) throw err;
-    if (await apps.appBySlug(ctx.db, slug)) throw conflict(`slug "${slug}" is taken`, 'slug');
+    if (slug !== null && (await apps.appBySlug(ctx.db, slug))) throw conflict(`slug "${slug}" is taken`, 'slug');
     if (await apps.appByName(ctx.db, projectId, name)) throw conflict(`the project already has an app named "${name}"`, 'name');
     throw err;
   }
@@ -198,7 +199,7 @@ export const appHandlers = {
     // The git source lives beside the app (app_sources); it takes effect at the next build, like PUT /apps/{id}/source.
     if (body.source === null) await deleteSource(ctx.db, a.id);
     else if (body.source !== undefined) await writeAppSource(ctx, user, a, body.source, 'source.');
-    if (await uniqueApp(ctx, a.project_id, body.name ?? a.name, a.slug, () => applyAppChange(ctx.db, ctx.events, a, patch, user))) ctx.nudge(a.id);
+    if (await uniqueApp(ctx, a.project_id, body.name ?? a.name, null, () => applyAppChange(ctx.db, ctx.events, a, patch, user))) ctx.nudge(a.id);
     return appDto(ctx, (await apps.findApp(ctx.db, user.id, a.id))!, node);
   },
 
