@@ -189,5 +189,6 @@ test('cluster registry: TLS from Berth’s CA, auth, images pushed by Berth pull
   assert.ok(existsSync(blob(manifestB2.config.digest)), 'blobs stay until garbage-collect runs');
   await s.start();
   await waitFor('the pending collection finished on start', () => !existsSync(join(regDir, 'gc-pending')) && !existsSync(blob(manifestB2.config.digest)), { timeoutMs: 60_000, intervalMs: 250 });
-  assert.equal((await get(addr, '/v2/', { ca, auth: creds })).status, 200);
+  // gc-pending goes when garbage-collect is done, just before the read-write restart: the registry serves again right after.
+  await waitFor('the registry serving read-write after the collection', async () => (await get(addr, '/v2/', { ca, auth: creds })).status === 200, { timeoutMs: 30_000, intervalMs: 250 });
 });
