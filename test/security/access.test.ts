@@ -182,6 +182,7 @@ describe('access control', () => {
       setEnv: withApp({}, { set: { PWNED: '1' } }),
       listReleases: withApp(),
       getRelease: withApp({ version: '1' }),
+      diffRelease: withApp({ version: '1' }),
       rollbackApp: withApp({}, {}),
       appLogs: withApp(),
       getAppMetrics: withApp(),
