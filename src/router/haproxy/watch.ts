@@ -3,6 +3,8 @@ import type { HaproxyProcess } from './process.js';
 
 /** How soon a connection to a live master is opened again after it closed (a reload re-executes the master). */
 const REOPEN_MS = 25;
+/** A master re-executing for a reload rewrites its pid file and its /proc entry: a second look this much later tells a death from that. */
+const CONFIRM_MS = 150;
 
 /**
  * Notices at once that the HAProxy master of a data directory died, whether this process started
@@ -20,6 +22,7 @@ export class MasterWatch {
   private timer?: NodeJS.Timeout;
   private conn?: Socket;
   private reopen?: NodeJS.Timeout;
+  private confirm?: NodeJS.Timeout;
   private restarting = false;
 
   constructor(
@@ -45,14 +48,26 @@ export class MasterWatch {
     this.timer = undefined;
     clearTimeout(this.reopen);
     this.reopen = undefined;
+    clearTimeout(this.confirm);
+    this.confirm = undefined;
     this.conn?.destroy();
     this.conn = undefined;
   }
 
   /** Restarts HAProxy if its master is dead; else opens the connection again in `reopenMs` unless it is open. */
-  private look(reopenMs = REOPEN_MS): void {
+  private look(reopenMs = REOPEN_MS, confirmed = false): void {
     if (!this.timer || this.restarting) return;
     if (this.proc.livePid() === undefined) {
+      if (!confirmed) {
+        if (!this.confirm) {
+          this.confirm = setTimeout(() => {
+            this.confirm = undefined;
+            this.look(reopenMs, true);
+          }, CONFIRM_MS);
+          this.confirm.unref();
+        }
+        return;
+      }
       this.restarting = true;
       this.conn?.destroy();
       this.conn = undefined;
