@@ -53,7 +53,13 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
     if (c.state === 'exited' && row.release_id === app.live_release_id) {
       // Docker restarts what dies on its own, but not what was stopped or killed behind Berth's
       // back (`docker kill` counts as a manual stop): nothing would bring this replica back.
-      await k.replicas.startContainer(c.id);
+      try {
+        await k.replicas.startContainer(c.id);
+      } catch (err) {
+        // Right after an engine restart the engine may be starting it by its restart policy while it
+        // still reports it exited ("task ... already exists"): not this pass's to fail; the next looks again.
+        if (!/already exists|already in progress/.test((err as Error).message)) throw err;
+      }
     } else if (!down && (row.status === 'crashed' || row.status === 'starting') && row.release_id === app.live_release_id) {
       // Back up after a crash (Docker restarted it) or started by hand: into rotation once it answers.
       if (address && (await k.probe(healthUrl(address, row.port, await livePath(k, app)))).healthy) {
