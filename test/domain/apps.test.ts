@@ -1,11 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openStore, now, type Store } from '../../src/store/db.js';
-import { createUser } from '../../src/store/users.js';
-import { createProject } from '../../src/store/projects.js';
+import { tempStore } from '../support/store.js';
+import { now } from '../../src/store/db.js';
 import { appById, insertApp, type AppRow } from '../../src/store/apps.js';
 import { insertVolume, allVolumes } from '../../src/store/volumes.js';
 import { listReleases, releaseConfig } from '../../src/store/releases.js';
@@ -50,15 +46,7 @@ test('a mount change makes a release only when the app is deployed and the mount
 });
 
 async function world(t: { after(fn: () => Promise<void> | void): void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-domain-'));
-  const store: Store = await openStore({ dataDir: dir, databaseUrl: null });
-  t.after(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const db = store.db;
-  const user = await createUser(db, { username: 'ann', passwordHash: 'x', isAdmin: false });
-  const projectId = await createProject(db, user.id, 'shop');
+  const { db, user, projectId } = await tempStore(t, 'berth-domain-');
   const ts = now();
   const newApp = (id: string, slug: string, more: Partial<AppRow> = {}) =>
     insertApp(db, {
@@ -67,7 +55,7 @@ async function world(t: { after(fn: () => Promise<void> | void): void }) {
       stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts, ...more,
     });
   const volume = (id: string, name: string) => insertVolume(db, { id, project_id: projectId, name, size_mb: null, backup_schedule: null, backup_keep: 7, created_at: ts });
-  return { db, events: new Events(db), user: { id: user.id, username: 'ann' }, projectId, newApp, volume };
+  return { db, events: new Events(db), user, projectId, newApp, volume };
 }
 
 test('an app row reads back as it was written, and its columns are stored as the JSON text they always were', async (t) => {

@@ -1,26 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openStore, now } from '../../src/store/db.js';
-import { createUser } from '../../src/store/users.js';
-import { createProject } from '../../src/store/projects.js';
+import { tempStore } from '../support/store.js';
+import { now } from '../../src/store/db.js';
 import { deleteApp, insertApp } from '../../src/store/apps.js';
 import { insertEvent } from '../../src/store/events.js';
 import { Events, type BerthEvent } from '../../src/domain/events.js';
 
 /** An event names its app and who caused it, live and listed; rows older than actors show none. */
 test('events carry their app and actor; an older row has no actor, a deleted app no app', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-events-'));
-  const store = await openStore({ dataDir: dir, databaseUrl: null });
-  t.after(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const db = store.db;
-  const ann = await createUser(db, { username: 'ann', passwordHash: 'x', isAdmin: false });
-  const projectId = await createProject(db, ann.id, 'shop');
+  const { db, user: ann, projectId } = await tempStore(t, 'berth-events-');
   const ts = now();
   await insertApp(db, {
     id: 'app_1', project_id: projectId, name: 'Web shop', slug: 'web', image: 'img', replicas: 1, memory_mb: 64, cpu: 0, port: 8080, strategy: 'rolling',

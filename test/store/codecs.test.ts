@@ -1,12 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tempStore } from '../support/store.js';
 import { randomBytes } from 'node:crypto';
-import { openStore, now } from '../../src/store/db.js';
-import { createUser } from '../../src/store/users.js';
-import { createProject } from '../../src/store/projects.js';
+import { now } from '../../src/store/db.js';
 import { insertApp } from '../../src/store/apps.js';
 import { allCron, insertCron, insertRun, newRun, runById } from '../../src/store/runs.js';
 import { nodeChange, pendingNodeChanges, requestNodeChange } from '../../src/store/cluster.js';
@@ -16,15 +12,7 @@ import { SecretBox } from '../../src/lib/crypto.js';
 
 /** Rows other than apps' (test/domain/apps.test.ts) leave the store decoded, and are stored as the same JSON text as before. */
 async function world(t: { after(fn: () => Promise<void>): void }) {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-codecs-'));
-  const store = await openStore({ dataDir: dir, databaseUrl: null });
-  t.after(async () => {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  const db = store.db;
-  const user = await createUser(db, { username: 'ann', passwordHash: 'x', isAdmin: false });
-  const projectId = await createProject(db, user.id, 'shop');
+  const { db, projectId } = await tempStore(t, 'berth-codecs-');
   const ts = now();
   await insertApp(db, {
     id: 'app_1', project_id: projectId, name: 'web', slug: 'web', image: 'img', replicas: 1, memory_mb: 64, cpu: 0, port: 8080, strategy: 'rolling',
