@@ -208,6 +208,9 @@ export function explain(lines: string[]): string {
   if (copy) return `${copy[1]} --from=${copy[2]}: no stage of this Dockerfile and no image available to this build has that name`;
   if (/rejected by policy/.test(error)) return `${error} (builds may use images from registries only)`;
   const step = /^building at STEP "(.*)": while running runtime: exit status (\d+)$/s.exec(error);
-  if (step) return `step "${step[1]!.slice(0, 200)}" returned a non-zero code: ${step[2]}`;
+  // Said by bash ("Cannot fork") or by the runtime itself when the step's processes hit the cap.
+  const forkLimit = lines.some((l) => /cannot fork|fork\/exec .*resource temporarily unavailable/i.test(l));
+  const why = forkLimit ? ': the build reached its limit on processes (BERTH_BUILD_PIDS)' : '';
+  if (step) return `step "${step[1]!.slice(0, 200)}" returned a non-zero code: ${step[2]}${why}`;
   return error.replace(/^building at STEP "(.{0,200}).*?": /s, 'step "$1": ');
 }

@@ -164,6 +164,13 @@ export interface ImageInfo {
 export class ImageUnavailable extends Error {}
 
 /**
+ * The engine cannot start this container again: it still holds a task of it from a start that an
+ * engine shutdown interrupted (moby's "task ... already exists", which only removing the container
+ * clears). Its owner replaces it; its data lives in volumes, not in the container.
+ */
+export class ContainerStuck extends Error {}
+
+/**
  * Containers' lives: what the app controller does to a replica (and every one-off container's
  * caller too). In cluster mode a replica is a Swarm service (swarm/runtime.ts); on one engine, a container.
  */

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { insertContainer } from '../../src/store/containers.js';
 import { now } from '../../src/store/db.js';
+import { ContainerStuck } from '../../src/runtime/types.js';
 import { assertSettled, statuses, world, type Strategy } from './harness.js';
 
 // A control plane killed at any moment resumes on start: each engine change of a rollout is, in
@@ -105,4 +106,24 @@ test('a reconcile that keeps failing is told to the app’s users once per reaso
   await w.reconcile();
   assert.deepEqual((await w.events()).filter((k) => k.startsWith('app.')), ['app.stuck', 'app.stuck', 'app.recovered']);
   assert.equal((await w.releases()).at(-1)!.status, 'live');
+});
+
+test('recovery: a replica the engine cannot start again (a task left by an engine restart) is replaced, and says so', async (t) => {
+  const w = await world({ replicas: 2 });
+  t.after(() => w.close());
+  const v1 = await w.deploy('app:ok');
+  await w.reconcile();
+  // As left by an engine stopped while a start was under way: exited, and every start refused.
+  const [stuck] = await w.rows();
+  const c = w.runtime.byName(stuck.name);
+  Object.assign(c, { state: 'exited', exitCode: 143, address: null });
+  w.runtime.hook = (op, name) => {
+    // Only that container: a new one, even of the same name, starts.
+    if (op === 'start' && name === stuck.name && w.runtime.containers.has(c.id)) throw new ContainerStuck(`docker start container: task ${c.id}: already exists`);
+  };
+  await w.reconcile();
+  assert.ok(!w.runtime.containers.has(c.id), 'the stuck container is removed');
+  assert.ok(!(await w.rows()).some((r) => r.id === stuck.id), 'and its row');
+  assert.ok((await w.events()).includes('container.replaced'), 'an event says why');
+  await assertSettled(w, v1, 2, ok);
 });

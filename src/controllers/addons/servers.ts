@@ -1,6 +1,6 @@
 import type { ControllerDeps } from '../deps.js';
 import { LABEL } from '../../runtime/labels.js';
-import type { ContainerInfo } from '../../runtime/types.js';
+import { ContainerStuck, type ContainerInfo } from '../../runtime/types.js';
 import type { AddonRow } from '../../store/addons.js';
 import { updateAddon } from '../../store/addons.js';
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
@@ -15,13 +15,22 @@ export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void>
   await d.networks.ensureNetwork(projectNetwork(a.project_id), networkLabels(d.instanceId, a.project_id));
   const [c] = await d.runs.listContainers({ [LABEL.instance]: d.instanceId, [ADDON_LABEL]: a.id });
   let info: ContainerInfo | undefined = c;
+  if (c && (c.state === 'exited' || c.state === 'created')) {
+    try {
+      await d.runs.startContainer(c.id);
+      info = (await d.runs.inspectContainer(c.id)) ?? undefined;
+    } catch (err) {
+      if (!(err instanceof ContainerStuck)) throw err;
+      // It will never start again; the data is in the add-on's volume, so a new container serves it.
+      d.log.warn({ err, addon: a.id }, 'add-on container replaced: the engine cannot start it again');
+      await d.runs.removeContainer(c.id);
+      info = undefined;
+    }
+  }
   if (!info) {
     const id = await d.runs.createContainer(addonSpec(d.secrets, d.instanceId, a));
     await d.runs.startContainer(id);
     info = (await d.runs.inspectContainer(id)) ?? undefined;
-  } else if (info.state === 'exited' || info.state === 'created') {
-    await d.runs.startContainer(info.id);
-    info = (await d.runs.inspectContainer(info.id)) ?? undefined;
   }
   if (a.status === 'running') return;
   const address = info?.addresses[projectNetwork(a.project_id)];

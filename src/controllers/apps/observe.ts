@@ -3,6 +3,7 @@ import * as rows from '../../store/containers.js';
 import type { ContainerRow } from '../../store/containers.js';
 import { releaseById, releaseConfig } from '../../store/releases.js';
 import { LABEL } from '../../runtime/labels.js';
+import { ContainerStuck } from '../../runtime/types.js';
 import { START_REQUESTED, STOP_GRACE_S, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { lastLogLines } from '../health.js';
 import { event, type AppKit } from './kit.js';
@@ -56,9 +57,9 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
       try {
         await k.replicas.startContainer(c.id);
       } catch (err) {
-        // Right after an engine restart the engine may be starting it by its restart policy while it
-        // still reports it exited ("task ... already exists"): not this pass's to fail; the next looks again.
-        if (!/already exists|already in progress/.test((err as Error).message)) throw err;
+        if (!(err instanceof ContainerStuck)) throw err;
+        // It will never start again: a new replica (converge, right after this) takes its place.
+        await replaceStuck(k, app, row, c.id, err.message);
       }
     } else if (!down && (row.status === 'crashed' || row.status === 'starting') && row.release_id === app.live_release_id) {
       // Back up after a crash (Docker restarted it) or started by hand: into rotation once it answers.
@@ -73,6 +74,13 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
   // container that names its row is a replica: anything else with the app's label (a command, a
   // container someone ran by hand from the app's image) is not this loop's to remove.
   for (const c of byName.values()) if (c.labels[LABEL.container]) await k.replicas.removeContainer(c.id);
+}
+
+async function replaceStuck(k: AppKit, app: AppRow, row: ContainerRow, dockerId: string, reason: string): Promise<void> {
+  if (row.in_rotation) await takeOut(k, row);
+  await k.replicas.removeContainer(dockerId);
+  await rows.deleteContainer(k.db, row.id);
+  await event(k, app, 'container.replaced', `${row.name} could not be started again after the engine restarted, so a new replica replaces it (the engine said: ${reason})`, { container: row.id });
 }
 
 async function stopAsDesired(k: AppKit, row: ContainerRow, dockerId: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { createConnection } from 'node:net';
 import { connect, messageOf, statusOf, type Dockerode, type ModemOptions } from '../engine-api.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -22,12 +23,33 @@ export class EngineClient {
   readonly streams: Dockerode;
   /** Limit for each short engine call (inspect, create, list, ...). */
   readonly callTimeoutMs: number;
+  private readonly socketPath: string | undefined;
 
   constructor(opts: { dockerHost?: string; callTimeoutMs?: number }) {
     const modem = modemOptions(opts.dockerHost ?? process.env.DOCKER_HOST);
     this.callTimeoutMs = opts.callTimeoutMs ?? 30_000;
+    this.socketPath = modem.socketPath;
     this.api = connect({ ...modem, timeout: this.callTimeoutMs });
     this.streams = connect(modem);
+  }
+
+  /**
+   * Whether the engine takes new connections. Calls reuse open connections, which a stopping engine
+   * still serves after it removed its socket: only a fresh connection tells. (Over TCP: assumed.)
+   */
+  acceptsConnections(): Promise<boolean> {
+    const path = this.socketPath;
+    if (!path) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const socket = createConnection({ path, timeout: 5000 });
+      const done = (ok: boolean) => {
+        socket.destroy();
+        resolve(ok);
+      };
+      socket.once('connect', () => done(true));
+      socket.once('error', () => done(false));
+      socket.once('timeout', () => done(false));
+    });
   }
 
   /**

@@ -4,7 +4,7 @@ import { hardenedCreateOptions } from '../hardening.js';
 import { demuxUntil, withoutResent } from '../log-stream.js';
 import { toContainerStats } from '../stats.js';
 import { readListening } from '../listening.js';
-import type { ContainerInfo, ContainerState, Containers, Images, Volumes } from '../types.js';
+import { ContainerStuck, type ContainerInfo, type ContainerState, type Containers, type Images, type Volumes } from '../types.js';
 import { engineError, labelFilters, withDeadline, type EngineClient } from './client.js';
 
 const NEVER = '0001-01-01T00:00:00Z';
@@ -76,8 +76,18 @@ export function dockerContainers(engine: EngineClient, images: Pick<Images, 'ins
 }
 
 export async function startContainer(engine: EngineClient, id: string): Promise<void> {
-  // 304: already running.
-  await engine.call('start container', (abortSignal) => engine.api.getContainer(id).start({ abortSignal }), [304]);
+  // A stopping engine removes its socket first and stops containers after, while still answering on
+  // connections already open: a start then races the shutdown and can leave a task behind that
+  // blocks every later start of the container. Its restart policy starts it when the engine is back.
+  if (!(await engine.acceptsConnections())) throw new Error('docker start container: the engine is shutting down (its socket is gone)');
+  try {
+    // 304: already running.
+    await engine.call('start container', (abortSignal) => engine.api.getContainer(id).start({ abortSignal }), [304]);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/(task|container) "?[0-9a-f]{12,}"?: already exists/.test(message)) throw new ContainerStuck(`${message} (a task left from before the engine restarted)`);
+    throw err;
+  }
 }
 
 export async function removeContainer(engine: EngineClient, id: string): Promise<void> {
