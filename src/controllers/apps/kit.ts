@@ -9,6 +9,8 @@ export interface AppKit extends ControllerDeps {
   exits: Map<string, number | null>;
   /** Logs an error of a replica step that failed beside the one reported. */
   alsoFailed(err: unknown): void;
+  /** Reconciles the app again in about ms (once, however often asked meanwhile). */
+  lookAgain(appId: string, ms: number): void;
 }
 
 /** Raised inside a rollout when a newer deploy replaced its release: the rollout stops and the next one takes over. */

@@ -9,6 +9,10 @@ import { lastLogLines } from '../health.js';
 import { event, type AppKit } from './kit.js';
 import { takeOut } from './retire.js';
 
+/** How long after a replica's (re)start observe() looks again every LOOK_AGAIN_MS until it answers; after that, the periodic pass. */
+const LOOK_AGAIN_FOR_MS = 60_000;
+const LOOK_AGAIN_MS = 1000;
+
 /** Brings container rows up to date with what the engine says, and adopts or removes strays. */
 export async function observe(k: AppKit, app: AppRow): Promise<void> {
   const db = k.db;
@@ -67,6 +71,10 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
         await rows.updateContainer(db, row.id, { status: 'healthy', in_rotation: 1, message: null });
         await k.routes.sync();
         await event(k, app, 'container.healthy', `${row.name} is healthy again`, { container: row.id });
+      } else if (c.startedAt && k.clock.now() - Date.parse(c.startedAt) < LOOK_AGAIN_FOR_MS) {
+        // Just (re)started and not answering yet: look again in a moment rather than at the next
+        // periodic pass, so a replica is back in rotation about a second after it answers.
+        k.lookAgain(app.id, LOOK_AGAIN_MS);
       }
     }
   }
