@@ -35,6 +35,7 @@ import { SwarmEvents } from '../runtime/swarm/events.js';
 import { STOP_GRACE_S } from '../domain/containers.js';
 import { VolumeController } from '../controllers/volumes.js';
 import { RunController } from '../controllers/runs/index.js';
+import { MetricsController } from '../controllers/metrics.js';
 import { AddonController } from '../controllers/addons/index.js';
 import { answers } from '../lib/tcp.js';
 import { ensureAdmin, loadSecretBox } from './bootstrap.js';
@@ -143,6 +144,7 @@ async function main() {
   const volumes = new VolumeController(deps, apps);
   const oneOffs = new RunController(deps);
   const addons = new AddonController(deps);
+  const metrics = new MetricsController({ db: store.db, log, clock: systemClock, replicas, routerStats: (app) => router.stats(app), instanceId: instance });
   const ctx: ApiContext = {
     config,
     store,
@@ -209,6 +211,7 @@ async function main() {
   volumes.start();
   oneOffs.start();
   addons.start();
+  metrics.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -229,6 +232,7 @@ async function main() {
     await volumes.stop();
     await oneOffs.stop();
     await addons.stop();
+    await metrics.stop();
     await builds.stop();
     await apps.stop();
     await routes.stop();

@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 /**
  * Versioned migrations, applied in name order at start. Written with the schema builder only, so
@@ -576,6 +576,35 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       // user, like the audit log) or Berth's own loop (actor_id null, actor its name). Older rows: both null.
       await db.schema.alterTable('events').addColumn('actor_id', 'text').execute();
       await db.schema.alterTable('events').addColumn('actor', 'text').execute();
+    },
+  },
+  '0021_metrics_history': {
+    async up(db: Kysely<any>) {
+      // One row per app (replica '') or replica slot, per bucket: 10 s buckets kept an hour, 1 min
+      // rollups kept 14 days (docs/performance.md, "Metrics history"). Counts, not rates: a rate is
+      // requests over span_s, so buckets add up honestly whatever their gaps.
+      let t = db.schema
+        .createTable('metric_samples')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('res', 'integer', (c) => c.notNull())
+        .addColumn('t', 'integer', (c) => c.notNull())
+        .addColumn('replica', 'text', (c) => c.notNull())
+        .addColumn('span_s', 'real', (c) => c.notNull())
+        .addColumn('requests', 'integer', (c) => c.notNull())
+        .addColumn('r2xx', 'integer', (c) => c.notNull())
+        .addColumn('r3xx', 'integer', (c) => c.notNull())
+        .addColumn('r4xx', 'integer', (c) => c.notNull())
+        .addColumn('r5xx', 'integer', (c) => c.notNull())
+        .addColumn('response_ms', 'real')
+        .addColumn('sessions', 'real')
+        .addColumn('cpu_percent', 'real')
+        .addColumn('memory_mb', 'real')
+        .addColumn('restarts', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('metric_samples_pk', ['app_id', 'res', 't', 'replica']);
+      // The primary key is the only index a chart needs; without a rowid SQLite stores each row once.
+      if (engine === 'sqlite') t = t.modifyEnd(sql`without rowid`);
+      await t.execute();
+      await db.schema.createIndex('metric_samples_prune').on('metric_samples').columns(['res', 't']).execute();
     },
   },
 });

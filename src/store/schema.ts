@@ -262,6 +262,7 @@ export interface Database {
   user_quotas: UserQuotasTable;
   user_identities: UserIdentitiesTable;
   image_owners: ImageOwnersTable;
+  metric_samples: MetricSamplesTable;
 }
 
 export interface DomainsTable {
@@ -381,4 +382,29 @@ export interface ImageOwnersTable {
   app_id: string | null;
   source: 'build' | 'pull' | 'admin';
   created_at: string;
+}
+
+/**
+ * One bucket of an app's metrics (replica '') or of one replica slot (its index), at a resolution
+ * `res` of 10 or 60 s; `t` is the bucket's start in Unix seconds. Traffic is counted, not rated:
+ * `requests` over `span_s` (the seconds the counts cover) is the rate.
+ */
+export interface MetricSamplesTable {
+  app_id: string;
+  res: number;
+  t: number;
+  replica: string;
+  span_s: number;
+  requests: number;
+  r2xx: number;
+  r3xx: number;
+  r4xx: number;
+  r5xx: number;
+  /** HAProxy's average response time (last 1,024 requests) when the bucket saw requests. */
+  response_ms: number | null;
+  /** Open connections (HAProxy's current sessions), averaged. */
+  sessions: number | null;
+  cpu_percent: number | null;
+  memory_mb: number | null;
+  restarts: number;
 }

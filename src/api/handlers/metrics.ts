@@ -1,8 +1,13 @@
 import type { Handlers } from '../register.js';
+import type { ApiContext } from '../context.js';
 import { containersOfApp } from '../../store/containers.js';
 import { appFor } from '../access.js';
 import { now } from '../../store/db.js';
 import type { TrafficCounters } from '../../router/types.js';
+import { badRequest } from '../errors.js';
+import { releaseTimes, samplesOf } from '../../store/metrics.js';
+import { COARSE_KEEP_S, defaultStep, resolutionFor, toSeries } from '../../domain/metrics.js';
+import { prometheusText } from './prometheus.js';
 
 const ZERO: TrafficCounters = {
   reqRate: 0,
@@ -25,9 +30,50 @@ function traffic(c: TrafficCounters) {
   };
 }
 
+/** A query time: Unix seconds or an ISO 8601 time. */
+function instant(v: string | undefined, field: string, dflt: number): number {
+  if (v === undefined) return dflt;
+  const ms = /^\d{1,12}(\.\d+)?$/.test(v) ? Number(v) * 1000 : Date.parse(v);
+  if (!Number.isFinite(ms)) throw badRequest(`${field} must be an ISO 8601 time or Unix seconds`, field);
+  return Math.floor(ms / 1000);
+}
+
+const MAX_POINTS = 2000;
+
+/** The stored buckets of [from, to) at `step`, and the releases made then. */
+async function history(ctx: ApiContext, appId: string, q: { from?: string; to?: string; step?: number }) {
+  const nowS = Math.floor(Date.now() / 1000);
+  const to = instant(q.to, 'to', nowS);
+  const from = instant(q.from, 'from', to - 3600);
+  if (from >= to) throw badRequest('from must be before to', 'from');
+  if (to - from > COARSE_KEEP_S + 86_400) throw badRequest('the range is at most 15 days (history is kept 14)', 'from');
+  if (q.step !== undefined && q.step % 10 !== 0) throw badRequest('step must be a multiple of 10 seconds', 'step');
+  const asked = q.step ?? defaultStep(to - from);
+  const res = resolutionFor(nowS, from, asked);
+  // Buckets are made of whole stored buckets: a step finer than the stored resolution is rounded up to it.
+  const step = Math.ceil(asked / res) * res;
+  if ((to - from) / step > MAX_POINTS) throw badRequest(`at most ${MAX_POINTS} points: make step at least ${Math.ceil((to - from) / MAX_POINTS / 10) * 10}`, 'step');
+  const start = Math.floor(from / step) * step;
+  const rows = await samplesOf(ctx.db, appId, res, start, to);
+  const iso = (s: number) => new Date(s * 1000).toISOString();
+  const deploys = await releaseTimes(ctx.db, appId, iso(start), iso(to));
+  return {
+    from: iso(start),
+    to: iso(to),
+    step,
+    resolution: res,
+    ...toSeries(rows, start, to, step, res),
+    deploys: deploys.map((d) => ({ version: d.version, at: d.created_at, status: d.status })),
+  };
+}
+
 export const metricsHandlers = {
-  async getAppMetrics({ user, params }, ctx) {
+  async getPrometheusMetrics({ user }, ctx) {
+    return prometheusText(ctx.db, user.id, Math.floor(Date.now() / 1000));
+  },
+  async getAppMetrics({ user, params, query }, ctx) {
     const app = await appFor(ctx, user, params.id);
+    const hist = await history(ctx, app.id, query);
     const [stats, containers] = await Promise.all([
       ctx.routerStats(app.slug),
       containersOfApp(ctx.db, app.id),
@@ -49,6 +95,6 @@ export const metricsHandlers = {
         };
       }),
     );
-    return { app: app.slug, sampled_at: now(), total: traffic(stats?.total ?? ZERO), replicas };
+    return { app: app.slug, sampled_at: now(), history: hist, total: traffic(stats?.total ?? ZERO), replicas };
   },
 } satisfies Handlers;

@@ -1,0 +1,140 @@
+import type { MetricRow } from '../store/metrics.js';
+
+/** 10 s buckets, kept an hour; 1 min rollups, kept 14 days (docs/performance.md, "Metrics history"). */
+export const FINE_S = 10;
+export const COARSE_S = 60;
+export const FINE_KEEP_S = 3600;
+export const COARSE_KEEP_S = 14 * 86_400;
+
+/**
+ * Buckets of `step` seconds (a multiple of the rows' resolution) from rows of one app: counts add
+ * up, gauges are averaged over the rows that have them. Rows keep their app and replica apart.
+ */
+export function aggregate(rows: MetricRow[], step: number, res: number): MetricRow[] {
+  const out = new Map<string, MetricRow & { n: Record<string, number> }>();
+  for (const r of rows) {
+    const t = Math.floor(r.t / step) * step;
+    const key = `${r.app_id}\n${r.replica}\n${t}`;
+    let b = out.get(key);
+    if (!b) {
+      b = { app_id: r.app_id, res, t, replica: r.replica, span_s: 0, requests: 0, r2xx: 0, r3xx: 0, r4xx: 0, r5xx: 0, response_ms: null, sessions: null, cpu_percent: null, memory_mb: null, restarts: 0, n: {} };
+      out.set(key, b);
+    }
+    b.span_s += r.span_s;
+    b.requests += r.requests;
+    b.r2xx += r.r2xx;
+    b.r3xx += r.r3xx;
+    b.r4xx += r.r4xx;
+    b.r5xx += r.r5xx;
+    b.restarts += r.restarts;
+    for (const g of ['response_ms', 'sessions', 'cpu_percent', 'memory_mb'] as const) {
+      const v = r[g];
+      if (v === null) continue;
+      const n = (b.n[g] ?? 0) + 1;
+      b[g] = ((b[g] ?? 0) * (n - 1) + v) / n;
+      b.n[g] = n;
+    }
+  }
+  return [...out.values()].map(({ n: _n, ...row }) => row).sort((a, b) => a.t - b.t || (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
+}
+
+/**
+ * The minutes a rollup pass (re)writes at `nowS`: every complete minute the 10 s buckets still hold
+ * that the last pass may not have finished (the one before `doneTo`), and at start all of them.
+ */
+export function rollupWindow(nowS: number, doneTo: number | null): { from: number; to: number } {
+  const to = Math.floor(nowS / COARSE_S) * COARSE_S;
+  // The oldest minute may have lost its first buckets to a prune already: never rewrite it.
+  const oldest = to - FINE_KEEP_S + COARSE_S;
+  return { from: doneTo === null ? oldest : Math.max(oldest, Math.min(doneTo, to) - COARSE_S), to };
+}
+
+/** Where each resolution's buckets start to be too old to keep, at `nowS`. */
+export function pruneBefore(nowS: number): { fine: number; coarse: number } {
+  return { fine: nowS - FINE_KEEP_S, coarse: nowS - COARSE_KEEP_S };
+}
+
+/** The resolution a chart of [from, to) at `step` reads: 10 s buckets only while they are all still kept. */
+export function resolutionFor(nowS: number, from: number, step: number): number {
+  return step < COARSE_S && from >= nowS - FINE_KEEP_S ? FINE_S : COARSE_S;
+}
+
+/**
+ * How much a counter grew since the last reading. A smaller value means it was reset (the router
+ * restarted, or its pool slot went to a new owner): everything it counts is new.
+ */
+export function growth(now: number, before: number | undefined): number {
+  if (before === undefined) return 0;
+  return now >= before ? now - before : now;
+}
+
+/** A chart's line, bucket by bucket (null: nothing sampled then). */
+export interface Series {
+  replica: number | null;
+  requests_per_s: (number | null)[];
+  responses_per_s: Record<'2xx' | '3xx' | '4xx' | '5xx', (number | null)[]>;
+  responses: Record<'2xx' | '3xx' | '4xx' | '5xx', (number | null)[]>;
+  response_ms_avg: (number | null)[];
+  open_connections: (number | null)[];
+  cpu_percent: (number | null)[];
+  memory_mb: (number | null)[];
+  restarts: (number | null)[];
+}
+
+const round = (v: number | null, digits = 3) => (v === null ? null : Math.round(v * 10 ** digits) / 10 ** digits);
+
+/**
+ * The buckets of [from, to) at `step` (aligned to multiples of step), and a series for the app and
+ * each replica slot seen, from rows of one app at resolution `res`.
+ */
+export function toSeries(rows: MetricRow[], from: number, to: number, step: number, res: number): { t: number[]; series: Series[] } {
+  const start = Math.floor(from / step) * step;
+  const t: number[] = [];
+  for (let x = start; x < to; x += step) t.push(x);
+  const index = new Map(t.map((x, i) => [x, i]));
+  const lines = new Map<string, Series>();
+  const blank = () => t.map(() => null);
+  const line = (replica: string) => {
+    let s = lines.get(replica);
+    if (!s) {
+      s = {
+        replica: replica === '' ? null : Number(replica),
+        requests_per_s: blank(),
+        responses_per_s: { '2xx': blank(), '3xx': blank(), '4xx': blank(), '5xx': blank() },
+        responses: { '2xx': blank(), '3xx': blank(), '4xx': blank(), '5xx': blank() },
+        response_ms_avg: blank(),
+        open_connections: blank(),
+        cpu_percent: blank(),
+        memory_mb: blank(),
+        restarts: blank(),
+      };
+      lines.set(replica, s);
+    }
+    return s;
+  };
+  line('');
+  for (const b of aggregate(rows, step, res)) {
+    const i = index.get(b.t);
+    if (i === undefined) continue;
+    const s = line(b.replica);
+    const rate = (n: number) => (b.span_s > 0 ? round(n / b.span_s) : null);
+    s.requests_per_s[i] = rate(b.requests);
+    for (const [k, n] of [['2xx', b.r2xx], ['3xx', b.r3xx], ['4xx', b.r4xx], ['5xx', b.r5xx]] as const) {
+      s.responses_per_s[k][i] = rate(n);
+      s.responses[k][i] = b.span_s > 0 ? n : null;
+    }
+    s.response_ms_avg[i] = round(b.response_ms, 1);
+    s.open_connections[i] = round(b.sessions, 1);
+    s.cpu_percent[i] = round(b.cpu_percent, 2);
+    s.memory_mb[i] = round(b.memory_mb, 1);
+    s.restarts[i] = b.restarts;
+  }
+  const series = [...lines.values()].sort((a, b) => (a.replica ?? -1) - (b.replica ?? -1));
+  return { t, series };
+}
+
+/** A step giving about 300 points over `seconds` (10 s, 1, 5, 15 min, 1, 3, 6 h, 1 day). */
+export function defaultStep(seconds: number): number {
+  const steps = [10, 60, 300, 900, 3600, 10_800, 21_600, 86_400];
+  return steps.find((s) => seconds / s <= 400) ?? 86_400;
+}

@@ -1,0 +1,72 @@
+import type { Selectable } from 'kysely';
+import type { Db } from './db.js';
+import type { MetricSamplesTable } from './schema.js';
+
+export type MetricRow = Selectable<MetricSamplesTable>;
+
+const COUNTS = ['span_s', 'requests', 'r2xx', 'r3xx', 'r4xx', 'r5xx', 'restarts'] as const;
+const GAUGES = ['response_ms', 'sessions', 'cpu_percent', 'memory_mb'] as const;
+
+/** Writes buckets; a bucket written again (a rollup redone, a sample after a restart) is replaced. */
+export async function upsertSamples(db: Db, rows: MetricRow[]): Promise<void> {
+  // Several hundred rows per statement stay under SQLite's 32,766 bound parameters.
+  for (let i = 0; i < rows.length; i += 500) {
+    await db
+      .insertInto('metric_samples')
+      .values(rows.slice(i, i + 500))
+      .onConflict((oc) =>
+        oc.columns(['app_id', 'res', 't', 'replica']).doUpdateSet((eb) => Object.fromEntries([...COUNTS, ...GAUGES].map((c) => [c, eb.ref(`excluded.${c}`)]))),
+      )
+      .execute();
+  }
+}
+
+/** One app's buckets of one resolution with from <= t < to, by time. */
+export const samplesOf = (db: Db, appId: string, res: number, from: number, to: number): Promise<MetricRow[]> =>
+  db
+    .selectFrom('metric_samples')
+    .selectAll()
+    .where('app_id', '=', appId)
+    .where('res', '=', res)
+    .where('t', '>=', from)
+    .where('t', '<', to)
+    .orderBy('t')
+    .execute();
+
+/** Every app's buckets of one resolution with from <= t < to (for rollups and the Prometheus view). */
+export const samplesSince = (db: Db, res: number, from: number, to: number, appIds?: string[]): Promise<MetricRow[]> => {
+  let q = db.selectFrom('metric_samples').selectAll().where('res', '=', res).where('t', '>=', from).where('t', '<', to);
+  if (appIds) q = q.where('app_id', 'in', appIds.length ? appIds : ['']);
+  return q.orderBy('app_id').orderBy('t').execute();
+};
+
+/** Drops buckets of this resolution older than `before`; returns how many went. */
+export async function pruneSamples(db: Db, res: number, before: number): Promise<number> {
+  const r = await db.deleteFrom('metric_samples').where('res', '=', res).where('t', '<', before).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
+/** Apps that exist now: samples are written only for them (a deleted app's rows go with it). */
+export const sampledApps = (db: Db) =>
+  db.selectFrom('apps').innerJoin('projects', 'projects.id', 'apps.project_id').select(['apps.id', 'apps.slug', 'apps.project_id', 'projects.name as project']).execute();
+
+/** When an app's releases were made, for deploy markers. */
+export const releaseTimes = (db: Db, appId: string, from: string, to: string) =>
+  db
+    .selectFrom('releases')
+    .select(['version', 'created_at', 'status'])
+    .where('app_id', '=', appId)
+    .where('created_at', '>=', from)
+    .where('created_at', '<', to)
+    .orderBy('version')
+    .execute();
+
+/** Apps in the projects this user is a member of, with their project's name. */
+export const appsVisibleTo = (db: Db, userId: string) =>
+  db
+    .selectFrom('apps')
+    .innerJoin('projects', 'projects.id', 'apps.project_id')
+    .innerJoin('project_members as m', (j) => j.onRef('m.project_id', '=', 'apps.project_id').on('m.user_id', '=', userId))
+    .select(['apps.id', 'apps.slug', 'projects.name as project'])
+    .orderBy('apps.slug')
+    .execute();

@@ -1,0 +1,126 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import pino from 'pino';
+import { tempStore } from '../support/store.js';
+import { now } from '../../src/store/db.js';
+import { insertApp } from '../../src/store/apps.js';
+import { samplesOf, type MetricRow } from '../../src/store/metrics.js';
+import { MetricsController } from '../../src/controllers/metrics.js';
+import { aggregate, rollupWindow, toSeries } from '../../src/domain/metrics.js';
+import type { AppStats, TrafficCounters } from '../../src/router/types.js';
+
+const counters = (requests: number, r5xx: number, rtime = 12): TrafficCounters => ({
+  reqRate: 0,
+  requestsTotal: requests,
+  responses: { '1xx': 0, '2xx': requests - r5xx, '3xx': 0, '4xx': 0, '5xx': r5xx, other: 0 },
+  currentSessions: 3,
+  queueTimeMs: 0,
+  connectTimeMs: 0,
+  responseTimeMs: rtime,
+  totalTimeMs: rtime,
+});
+
+/** The controller against a real SQLite store, a router whose counters we move, and a clock we set. */
+async function setup(t: Parameters<typeof tempStore>[0]) {
+  const { db, projectId } = await tempStore(t, 'berth-metrics-');
+  const ts = now();
+  await insertApp(db, {
+    id: 'app_1', project_id: projectId, name: 'web', slug: 'web', image: 'img', replicas: 1, memory_mb: 64, cpu: 0, port: 8080, strategy: 'rolling',
+    health_check: { path: '/', timeout_s: 5, grace_s: 0 }, env: {}, release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts,
+  });
+  const world = { ms: Date.UTC(2026, 11, 5, 12, 0, 0, 200), stats: null as AppStats | null, restarts: 0 };
+  const c = new MetricsController({
+    db,
+    log: pino({ level: 'silent' }),
+    clock: { now: () => world.ms, sleep: async () => {} },
+    replicas: {
+      listContainers: async () => [],
+      stats: async () => ({ cpuPercent: 25, memoryMb: 40 }),
+    },
+    routerStats: async () => world.stats,
+    instanceId: 'test',
+  });
+  return { db, c, world };
+}
+
+test('metrics history: counters become rates, a reset counter counts from zero, minutes roll up, old buckets are pruned', async (t) => {
+  const { db, c, world } = await setup(t);
+  const t0 = Math.floor(world.ms / 1000);
+  // 3 minutes of 5 requests/s, 1 of them a 5xx, then the router restarts (counters reset) mid-way.
+  let requests = 1000; // counted before the control plane started: not this history's traffic
+  let errors = 100;
+  for (let i = 0; i < 18; i++) {
+    if (i === 9) {
+      // Restarted with its counters at zero: these are the 50 requests since.
+      requests = 50;
+      errors = 10;
+    }
+    world.stats = { app: 'web', total: counters(requests, errors), replicas: [] };
+    await c.pass();
+    requests += 50;
+    errors += 10;
+    world.ms += 10_000;
+  }
+  const fine = await samplesOf(db, 'app_1', 10, t0 - 60, t0 + 3600);
+  const app = fine.filter((r) => r.replica === '');
+  assert.equal(app.length, 18, 'one 10 s bucket per pass');
+  assert.equal(app[0].requests, 0, 'the first pass after a start only takes readings');
+  assert.deepEqual(app.slice(1).map((r) => r.requests), Array(17).fill(50), 'after the reset, the counter counts from zero: nothing lost, nothing doubled');
+  const { series } = toSeries(fine, t0, t0 + 180, 10, 10);
+  assert.deepEqual(series[0].requests_per_s.slice(1), Array(17).fill(5));
+  assert.deepEqual(series[0].responses_per_s['5xx'].slice(1), Array(17).fill(1));
+  assert.equal(series[0].cpu_percent[0], null, 'no replica, no CPU');
+
+  // A minute later, the complete minutes are rolled up: counts add, the rate stays 5/s.
+  world.ms += 60_000;
+  await c.pass();
+  const coarse = (await samplesOf(db, 'app_1', 60, t0 - 60, t0 + 3600)).filter((r) => r.replica === '');
+  assert.deepEqual(coarse.map((r) => r.requests), [250, 300, 300], 'minute 1 lost its first bucket to the first reading');
+  assert.deepEqual(toSeries(coarse, t0, t0 + 180, 60, 60).series[0].requests_per_s, [5, 5, 5]);
+
+  // An hour on, the 10 s buckets of then are gone and the minutes stay; 14 days on, those go too.
+  world.ms += 3600_000;
+  await c.pass();
+  assert.equal((await samplesOf(db, 'app_1', 10, t0 - 60, t0 + 200)).length, 0, '10 s buckets are kept an hour');
+  assert.equal((await samplesOf(db, 'app_1', 60, t0 - 60, t0 + 600)).filter((r) => r.replica === '').length, 3);
+  world.ms += 14 * 86_400_000;
+  await c.pass();
+  assert.equal((await samplesOf(db, 'app_1', 60, t0 - 60, t0 + 600)).length, 0, 'minutes are kept 14 days');
+});
+
+test('metrics history: a pass in the same 10 s bucket writes nothing twice', async (t) => {
+  const { db, c, world } = await setup(t);
+  world.stats = { app: 'web', total: counters(0, 0), replicas: [] };
+  await c.pass();
+  world.stats = { app: 'web', total: counters(40, 0), replicas: [] };
+  world.ms += 5_000;
+  await c.pass();
+  world.ms += 5_000;
+  await c.pass();
+  const rows = (await samplesOf(db, 'app_1', 10, 0, 2e10)).filter((r) => r.replica === '');
+  assert.deepEqual(rows.map((r) => [r.requests, r.span_s]), [[0, 0], [40, 10]]);
+});
+
+const row = (t: number, replica: string, over: Partial<MetricRow> = {}): MetricRow => ({
+  app_id: 'a', res: 10, t, replica, span_s: 10, requests: 10, r2xx: 9, r3xx: 0, r4xx: 0, r5xx: 1, response_ms: null, sessions: 2, cpu_percent: 10, memory_mb: 100, restarts: 0, ...over,
+});
+
+test('metrics history: a rollup adds counts, averages gauges, keeps replicas apart', () => {
+  const rows = [row(0, ''), row(10, '', { response_ms: 30, cpu_percent: 30, restarts: 1 }), row(20, '', { response_ms: 10 }), row(0, '0', { memory_mb: 50 }), row(60, '')];
+  const out = aggregate(rows, 60, 60);
+  assert.deepEqual(
+    out.map((r) => [r.t, r.replica, r.requests, r.r5xx, r.span_s, r.response_ms, r.cpu_percent, r.memory_mb, r.restarts]),
+    [
+      [0, '', 30, 3, 30, 20, 50 / 3, 100, 1],
+      [0, '0', 10, 1, 10, null, 10, 50, 0],
+      [60, '', 10, 1, 10, null, 10, 100, 0],
+    ],
+  );
+});
+
+test('metrics history: the rollup window redoes the last minute and never a half-pruned one', () => {
+  const nowS = 7200 + 35;
+  assert.deepEqual(rollupWindow(nowS, null), { from: 7200 - 3600 + 60, to: 7200 });
+  assert.deepEqual(rollupWindow(nowS, 7140), { from: 7080, to: 7200 });
+  assert.deepEqual(rollupWindow(nowS, 0), { from: 7200 - 3600 + 60, to: 7200 });
+});
