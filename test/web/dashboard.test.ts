@@ -221,8 +221,16 @@ describe('web dashboard', () => {
     await page.locator('figure.chart').filter({ hasText: 'CPU (%)' }).waitFor(WAIT);
     await page.locator('figure.chart').filter({ hasText: 'Memory (MB)' }).waitFor(WAIT);
     await page.locator('figure.chart').filter({ hasText: 'Requests per second' }).waitFor(WAIT);
-    // Each replica is a series of its own, named after its container.
-    await page.locator('figure.chart').filter({ hasText: 'Memory (MB)' }).getByText(`replicas.${m.replicas[0].name}.memory_mb`).waitFor(WAIT);
+    await page.locator('figure.chart').filter({ hasText: 'Responses per second by class' }).getByText('5xx').waitFor(WAIT);
+    // Each replica is a series of its own, in words: no JSON path in a legend.
+    await page.locator('figure.chart').filter({ hasText: 'Memory (MB)' }).getByText('replica 0').waitFor(WAIT);
+    assert.equal(await page.locator('figure.chart').getByText(/replicas\.|_ms|per_s/).count(), 0, 'no raw field names');
+    // The stored history, at its three ranges: 10 s points for an hour, 5 min for a day, 1 h for 14 days.
+    await page.getByTestId('resolution').getByText('10 s per point').waitFor(WAIT);
+    await page.getByRole('button', { name: '14 d' }).click();
+    await page.getByTestId('resolution').getByText('60 min per point').waitFor(WAIT);
+    await page.getByRole('button', { name: '1 h' }).click();
+    await page.getByTestId('resolution').getByText('10 s per point').waitFor(WAIT);
     assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
     await page.evaluate(() => document.querySelector('section[aria-label=Metrics]')?.scrollIntoView());
     await screenshot(page, 'metrics');

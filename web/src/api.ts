@@ -99,10 +99,10 @@ export async function logOut(): Promise<void> {
   csrfToken = '';
 }
 
-/** The app's traffic and its replicas' CPU and memory; null while the server has none for the app. */
-export async function appMetrics(app: string): Promise<RouteOutput<'getAppMetrics'> | null> {
+/** The app's traffic and its replicas' CPU and memory now, and its history; null while the server has none for the app. */
+export async function appMetrics(app: string, range: { from?: string; to?: string; step?: number } = {}): Promise<RouteOutput<'getAppMetrics'> | null> {
   try {
-    return await call('getAppMetrics', { params: { id: app } });
+    return await call('getAppMetrics', { params: { id: app }, query: range });
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return null;
     throw err;

@@ -1,61 +1,66 @@
 import { useEffect, useRef, useState } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { appMetrics, type App } from '../api';
+import { appMetrics, type App, type RouteOutput } from '../api';
 import { ErrorText } from '../ui';
 
-const EVERY_MS = 2000;
-const KEEP = 150; // five minutes of points
+type History = RouteOutput<'getAppMetrics'>['history'];
+type Series = History['series'][number];
+type Values = (number | null)[];
 
-/**
- * Numbers of a metrics answer by their path ("requests_per_s", "responses.5xx",
- * "replicas.web-1.cpu_percent"), whatever its exact nesting: the router's traffic and each
- * replica's CPU and memory (from the container engine) land here as series.
- */
-export function flatten(v: unknown, prefix = '', out: Record<string, number> = {}): Record<string, number> {
-  if (typeof v === 'number' && Number.isFinite(v)) out[prefix] = v;
-  else if (Array.isArray(v)) v.forEach((x, i) => flatten(x, `${prefix}.${(x as { name?: string })?.name ?? i}`, out));
-  else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) if (k !== 'name' && k !== 'time') flatten(x, prefix ? `${prefix}.${k}` : k, out);
-  return out;
+/** The history the control plane keeps: 10 s buckets for the last hour, 1 min rollups for 14 days. */
+const RANGES = [
+  { label: '1 h', seconds: 3600 },
+  { label: '24 h', seconds: 86_400 },
+  { label: '14 d', seconds: 14 * 86_400 },
+] as const;
+/** The server samples every 10 s: asking more often shows nothing new. */
+const EVERY_MS = 10_000;
+
+const who = (s: Series) => (s.replica === null ? 'all replicas' : `replica ${s.replica}`);
+
+/** One chart: its title, a note on what the figure is, and its lines (legend label, values). */
+interface ChartSpec {
+  title: string;
+  note?: string;
+  lines: { label: string; values: Values }[];
 }
 
-/** Groups series into small charts: requests, responses by class, response times, CPU, memory, the rest. */
-function groupOf(path: string): string {
-  // A replica's name ("timer-1") must not pick the chart: only what follows it counts.
-  const key = path.replace(/^replicas\.[^.]+\./, 'replicas.');
-  if (/[1-5]xx/.test(key)) return 'Responses by class (per s)';
-  if (/time|latency|_ms/.test(key)) return 'Response time (ms)';
-  if (/cpu/.test(key)) return 'CPU (%)';
-  if (/mem/.test(key)) return 'Memory (MB)';
-  if (/req|rate|per_s/.test(key)) return 'Requests per second';
-  if (/session|conn/.test(key)) return 'Sessions';
-  return 'Other';
+/** What the dashboard draws from a history: the app as a whole, and per replica where it differs. */
+function chartsOf(h: History): ChartSpec[] {
+  const app = h.series.find((s) => s.replica === null)!;
+  const replicas = h.series.filter((s) => s.replica !== null);
+  const perReplica = (pick: (s: Series) => Values) => replicas.map((s) => ({ label: who(s), values: pick(s) }));
+  const withApp = (pick: (s: Series) => Values) => [{ label: who(app), values: pick(app) }, ...(replicas.length > 1 ? perReplica(pick) : [])];
+  return [
+    { title: 'Requests per second', lines: withApp((s) => s.requests_per_s) },
+    {
+      title: 'Responses per second by class',
+      lines: (['2xx', '3xx', '4xx', '5xx'] as const).map((c) => ({ label: c, values: app.responses_per_s[c] })),
+    },
+    { title: 'Average response time (ms)', note: "HAProxy's mean of recent requests; not a percentile", lines: withApp((s) => s.response_ms_avg) },
+    { title: 'Open connections', lines: withApp((s) => s.open_connections) },
+    { title: 'CPU (%)', note: '100 = one core busy', lines: perReplica((s) => s.cpu_percent) },
+    { title: 'Memory (MB)', lines: perReplica((s) => s.memory_mb) },
+    { title: 'Restarts', lines: perReplica((s) => s.restarts) },
+  ];
 }
 
 export function Metrics({ app }: { app: App }) {
-  const [series, setSeries] = useState<{ t: number[]; values: Record<string, number[]> }>({ t: [], values: {} });
+  const [range, setRange] = useState<number>(RANGES[0].seconds);
+  const [history, setHistory] = useState<History | null>(null);
   const [none, setNone] = useState(false);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     let stop = false;
     const tick = async () => {
       try {
-        const m = await appMetrics(app.id);
+        const from = new Date(Date.now() - range * 1000).toISOString();
+        const m = await appMetrics(app.id, { from });
         if (stop) return;
         setNone(m === null);
         setError(null);
-        if (m) {
-          const flat = flatten(m);
-          setSeries((s) => {
-            const t = [...s.t, Date.now() / 1000].slice(-KEEP);
-            const values: Record<string, number[]> = {};
-            for (const k of new Set([...Object.keys(s.values), ...Object.keys(flat)])) {
-              const prev = s.values[k] ?? new Array<number>(s.t.length).fill(NaN);
-              values[k] = [...prev, flat[k] ?? NaN].slice(-KEEP);
-            }
-            return { t, values };
-          });
-        }
+        setHistory(m?.history ?? null);
       } catch (err) {
         if (!stop) setError(err);
       }
@@ -66,55 +71,99 @@ export function Metrics({ app }: { app: App }) {
       stop = true;
       clearInterval(timer);
     };
-  }, [app.id]);
+  }, [app.id, range]);
 
-  const groups = new Map<string, string[]>();
-  for (const k of Object.keys(series.values).sort()) {
-    const g = groupOf(k);
-    groups.set(g, [...(groups.get(g) ?? []), k]);
-  }
+  const sampled = history?.series.some((s) => s.requests_per_s.some((v) => v !== null) || s.memory_mb.some((v) => v !== null));
   return (
     <section aria-label="Metrics">
       <h2>Metrics</h2>
-      <ErrorText error={error} />
-      {none && <p role="status">No data yet: the router has not reported figures for this app.</p>}
-      <div className="charts">
-        {[...groups].map(([g, keys]) => (
-          <Chart key={g} title={g} t={series.t} keys={keys} values={series.values} />
+      <div role="group" aria-label="Time range" className="ranges">
+        {RANGES.map((r) => (
+          <button key={r.label} type="button" aria-pressed={range === r.seconds} onClick={() => setRange(r.seconds)}>
+            {r.label}
+          </button>
         ))}
+      </div>
+      <ErrorText error={error} />
+      {none && <p role="status">No data: the server has no metrics for this app.</p>}
+      {history && !sampled && <p role="status">No samples in this range yet: Berth samples every 10 seconds.</p>}
+      {history && (
+        <p className="metrics-note" data-testid="resolution">
+          {history.step >= 60 ? `${history.step / 60} min` : `${history.step} s`} per point
+          {history.deploys.length > 0 && `; dashed lines mark deploys (${history.deploys.map((d) => `v${d.version}`).join(', ')})`}
+        </p>
+      )}
+      <div className="charts">
+        {history &&
+          chartsOf(history).map((c) => <Chart key={`${c.title}|${range}`} spec={c} t={history.t} deploys={history.deploys} />)}
       </div>
     </section>
   );
 }
 
 const COLOURS = ['#2563eb', '#16a34a', '#dc2626', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
+/** Responses by class keep their meaning's colour: success green, redirect blue, client error amber, server error red. */
+const CLASS_COLOURS: Record<string, string> = { '2xx': '#16a34a', '3xx': '#2563eb', '4xx': '#d97706', '5xx': '#dc2626' };
 
-function Chart({ title, t, keys, values }: { title: string; t: number[]; keys: string[]; values: Record<string, number[]> }) {
+/** Draws each deploy as a dashed vertical line labelled with its version. */
+function deployMarkers(deploys: History['deploys']): uPlot.Plugin {
+  return {
+    hooks: {
+      draw: (u) => {
+        const ctx = u.ctx;
+        ctx.save();
+        ctx.strokeStyle = '#6b7280';
+        ctx.fillStyle = '#6b7280';
+        ctx.setLineDash([4, 4]);
+        ctx.font = `${Math.round(10 * devicePixelRatio)}px sans-serif`;
+        for (const d of deploys) {
+          const x = u.valToPos(Date.parse(d.at) / 1000, 'x', true);
+          if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
+          ctx.beginPath();
+          ctx.moveTo(x, u.bbox.top);
+          ctx.lineTo(x, u.bbox.top + u.bbox.height);
+          ctx.stroke();
+          ctx.fillText(`v${d.version}`, x + 3, u.bbox.top + 10 * devicePixelRatio);
+        }
+        ctx.restore();
+      },
+    },
+  };
+}
+
+function Chart({ spec, t, deploys }: { spec: ChartSpec; t: number[]; deploys: History['deploys'] }) {
   const el = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const shape = keys.join('|');
+  const shape = spec.lines.map((l) => l.label).join('|');
+  const data = (): uPlot.AlignedData => [t, ...spec.lines.map((l) => l.values)];
   useEffect(() => {
     const width = Math.min(el.current!.clientWidth || 320, 560);
     plot.current = new uPlot(
       {
         width,
         height: 160,
-        series: [{}, ...keys.map((k, i) => ({ label: k, stroke: COLOURS[i % COLOURS.length], width: 1.5 }))],
+        series: [{}, ...spec.lines.map((l, i) => ({ label: l.label, stroke: CLASS_COLOURS[l.label] ?? COLOURS[i % COLOURS.length], width: 1.5, spanGaps: false }))],
         axes: [{ stroke: 'currentColor' }, { stroke: 'currentColor' }],
+        scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         legend: { live: false },
+        plugins: [deployMarkers(deploys)],
       },
-      [t, ...keys.map((k) => values[k])],
+      data(),
       el.current!,
     );
     return () => plot.current?.destroy();
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [shape]);
+  }, [shape, deploys.map((d) => d.version).join()]);
   useEffect(() => {
-    plot.current?.setData([t, ...keys.map((k) => values[k])]);
-  }, [t, values, keys]);
+    plot.current?.setData(data());
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [t, spec]);
   return (
     <figure className="chart">
-      <figcaption>{title}</figcaption>
+      <figcaption>
+        {spec.title}
+        {spec.note && <small> ({spec.note})</small>}
+      </figcaption>
       <div ref={el} />
     </figure>
   );
