@@ -1,4 +1,4 @@
-import type { Selectable } from 'kysely';
+import { sql, type Selectable } from 'kysely';
 import type { Db } from './db.js';
 import type { MetricSamplesTable } from './schema.js';
 
@@ -70,3 +70,31 @@ export const appsVisibleTo = (db: Db, userId: string) =>
     .select(['apps.id', 'apps.slug', 'projects.name as project'])
     .orderBy('apps.slug')
     .execute();
+
+/**
+ * One app's buckets of [from, to) summed into buckets of `step` seconds (a whole multiple of the
+ * resolution) by the database: counts add up, gauges average over the rows that have them.
+ * A 14-day chart reads 60,000 rows; only a few hundred leave the database.
+ */
+export function bucketsOf(db: Db, appId: string, res: number, from: number, to: number, step: number): Promise<MetricRow[]> {
+  if (!Number.isInteger(step) || step <= 0) throw new Error(`step must be a positive integer: ${step}`);
+  const b = sql<number>`t - t % ${sql.lit(step)}`;
+  return db
+    .selectFrom('metric_samples')
+    .select((eb) => [
+      'app_id',
+      sql<number>`${sql.lit(res)}`.as('res'),
+      b.as('t'),
+      'replica',
+      ...COUNTS.map((c) => sql<number>`sum(${eb.ref(c)})`.as(c)),
+      ...GAUGES.map((c) => sql<number | null>`avg(${eb.ref(c)})`.as(c)),
+    ])
+    .where('app_id', '=', appId)
+    .where('res', '=', res)
+    .where('t', '>=', from)
+    .where('t', '<', to)
+    .groupBy(['app_id', 'replica', b])
+    .orderBy(b)
+    .execute()
+    .then((rows) => rows.map((r) => ({ ...r, t: Number(r.t), res: Number(r.res), ...Object.fromEntries(COUNTS.map((c) => [c, Number(r[c])])) }) as MetricRow));
+}

@@ -4,7 +4,7 @@ import pino from 'pino';
 import { tempStore } from '../support/store.js';
 import { now } from '../../src/store/db.js';
 import { insertApp } from '../../src/store/apps.js';
-import { samplesOf, type MetricRow } from '../../src/store/metrics.js';
+import { bucketsOf, samplesOf, type MetricRow } from '../../src/store/metrics.js';
 import { MetricsController } from '../../src/controllers/metrics.js';
 import { aggregate, rollupWindow, toSeries } from '../../src/domain/metrics.js';
 import type { AppStats, TrafficCounters } from '../../src/router/types.js';
@@ -70,6 +70,9 @@ test('metrics history: counters become rates, a reset counter counts from zero, 
   assert.deepEqual(series[0].requests_per_s.slice(1), Array(17).fill(5));
   assert.deepEqual(series[0].responses_per_s['5xx'].slice(1), Array(17).fill(1));
   assert.equal(series[0].cpu_percent[0], null, 'no replica, no CPU');
+  // The database's own bucketing (what the API reads) says what the rollup logic says.
+  const norm = (rows: MetricRow[]) => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 1e6) / 1e6 : v])));
+  assert.deepEqual(norm(await bucketsOf(db, 'app_1', 10, t0 - 60, t0 + 180, 60)), norm(aggregate(fine, 60, 10)));
 
   // A minute later, the complete minutes are rolled up: counts add, the rate stays 5/s.
   world.ms += 60_000;

@@ -64,7 +64,7 @@ describe('metrics history', () => {
     for (const i of busy) {
       const counted = (a.responses['2xx'][i] ?? 0) + (a.responses['5xx'][i] ?? 0);
       const seconds = counted / a.requests_per_s[i]!;
-      assert.ok(seconds > 5 && seconds < 20, `bucket ${seen.t[i]}: ${counted} requests at ${a.requests_per_s[i]}/s`);
+      assert.ok(seconds > 5 && seconds <= 60, `bucket ${seen.t[i]}: ${counted} requests at ${a.requests_per_s[i]}/s`);
     }
     assert.ok(Math.max(...a.responses_per_s['5xx'].map((v) => v ?? 0)) > 0, '5xx per second shows');
     // Two replicas behind round-robin: both served, and their counts add up to the app's.

@@ -5,7 +5,7 @@ import { appFor } from '../access.js';
 import { now } from '../../store/db.js';
 import type { TrafficCounters } from '../../router/types.js';
 import { badRequest } from '../errors.js';
-import { releaseTimes, samplesOf } from '../../store/metrics.js';
+import { bucketsOf, releaseTimes } from '../../store/metrics.js';
 import { COARSE_KEEP_S, defaultStep, resolutionFor, toSeries } from '../../domain/metrics.js';
 import { prometheusText } from './prometheus.js';
 
@@ -54,7 +54,7 @@ async function history(ctx: ApiContext, appId: string, q: { from?: string; to?: 
   const step = Math.ceil(asked / res) * res;
   if ((to - from) / step > MAX_POINTS) throw badRequest(`at most ${MAX_POINTS} points: make step at least ${Math.ceil((to - from) / MAX_POINTS / 10) * 10}`, 'step');
   const start = Math.floor(from / step) * step;
-  const rows = await samplesOf(ctx.db, appId, res, start, to);
+  const rows = await bucketsOf(ctx.db, appId, res, start, to, step);
   const iso = (s: number) => new Date(s * 1000).toISOString();
   const deploys = await releaseTimes(ctx.db, appId, iso(start), iso(to));
   return {

@@ -1,0 +1,140 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { sql } from 'kysely';
+import { ensurePostgres, type Bench } from '../support/context.js';
+import { row, type Row } from '../support/report.js';
+import { openStore, now, type Db } from '../../src/store/db.js';
+import { createUser } from '../../src/store/users.js';
+import { createProject } from '../../src/store/projects.js';
+import { insertApp } from '../../src/store/apps.js';
+import { bucketsOf, upsertSamples, type MetricRow } from '../../src/store/metrics.js';
+import { COARSE_S, FINE_KEEP_S, FINE_S, COARSE_KEEP_S, toSeries } from '../../src/domain/metrics.js';
+import { createDatabase } from '../../test/support/server.js';
+
+const APPS = 20;
+const REPLICAS = 2;
+const RUNS = 15;
+
+/** A bucket with figures that vary like real ones (so no engine compresses them away). */
+function bucket(app: string, res: number, t: number, replica: string): MetricRow {
+  const r = Math.random();
+  const requests = Math.round(r * 50 * res);
+  return {
+    app_id: app, res, t, replica, span_s: res, requests, r2xx: requests - Math.round(requests * 0.02), r3xx: 0, r4xx: Math.round(requests * 0.01), r5xx: Math.round(requests * 0.01),
+    response_ms: 5 + r * 40, sessions: r * 8, cpu_percent: r * 30, memory_mb: 60 + r * 20, restarts: r > 0.999 ? 1 : 0,
+  };
+}
+
+async function fill(db: Db, apps: string[], res: number, from: number, to: number): Promise<void> {
+  for (const app of apps) {
+    const rows: MetricRow[] = [];
+    for (let t = from; t < to; t += res) for (const replica of ['', ...Array.from({ length: REPLICAS }, (_, i) => String(i))]) rows.push(bucket(app, res, t, replica));
+    await upsertSamples(db, rows);
+  }
+}
+
+/** Bytes the metric table takes (its index included). */
+async function tableBytes(db: Db, engine: 'sqlite' | 'postgres'): Promise<number> {
+  if (engine === 'postgres') {
+    const r = await sql<{ n: string }>`select pg_total_relation_size('metric_samples') as n`.execute(db);
+    return Number(r.rows[0].n);
+  }
+  // The whole file's used pages: the table and its indexes are all that grows here.
+  await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
+  const pages = await sql<{ page_count: number }>`pragma page_count`.execute(db);
+  const free = await sql<{ freelist_count: number }>`pragma freelist_count`.execute(db);
+  const size = await sql<{ page_size: number }>`pragma page_size`.execute(db);
+  return (pages.rows[0].page_count - free.rows[0].freelist_count) * size.rows[0].page_size;
+}
+
+async function withStore<T>(engine: 'sqlite' | 'postgres', fn: (db: Db, apps: (n: number) => Promise<string[]>) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-bench-metrics-'));
+  const pg = engine === 'postgres' ? (await ensurePostgres(), await createDatabase()) : null;
+  const store = await openStore({ dataDir: dir, databaseUrl: pg?.url ?? null });
+  try {
+    const user = await createUser(store.db, { username: 'bench', passwordHash: 'x', isAdmin: false });
+    const projectId = await createProject(store.db, user.id, 'bench');
+    let made = 0;
+    const apps = async (n: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < n; i++, made++) {
+        const ts = now();
+        await insertApp(store.db, {
+          id: `app_${made}`, project_id: projectId, name: `a${made}`, slug: `a${made}`, image: 'img', replicas: REPLICAS, memory_mb: 256, cpu: 0, port: 8080, strategy: 'rolling',
+          health_check: { path: '/', timeout_s: 5, grace_s: 0 }, env: {}, release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts,
+        });
+        ids.push(`app_${made}`);
+      }
+      return ids;
+    };
+    return await fn(store.db, apps);
+  } finally {
+    await store.close();
+    await pg?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function median(fn: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(RUNS / 2)];
+}
+
+/**
+ * Metrics history in Berth's own database: the table's size per app per day once 14 days of 1 min
+ * rollups and an hour of 10 s buckets are kept (an app with two replicas: three rows a bucket),
+ * against the same app's day kept at 10 s; and the time to read and shape a 14-day chart (336
+ * hourly points) against a 1-hour one (360 points of 10 s), on SQLite and PostgreSQL.
+ */
+export async function metricsHistory(_b: Bench): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const engine of ['sqlite', 'postgres'] as const) {
+    const nowS = Math.floor(Date.now() / 1000 / COARSE_S) * COARSE_S;
+    const kept = await withStore(engine, async (db, apps) => {
+      const ids = await apps(APPS);
+      const before = await tableBytes(db, engine);
+      await fill(db, ids, COARSE_S, nowS - COARSE_KEEP_S, nowS);
+      await fill(db, ids, FINE_S, nowS - FINE_KEEP_S, nowS);
+      const bytes = (await tableBytes(db, engine)) - before;
+      const long = await median(async () => toSeries(await bucketsOf(db, ids[0], COARSE_S, nowS - COARSE_KEEP_S, nowS, 3600), nowS - COARSE_KEEP_S, nowS, 3600, COARSE_S));
+      const hour = await median(async () => toSeries(await bucketsOf(db, ids[0], FINE_S, nowS - FINE_KEEP_S, nowS, FINE_S), nowS - FINE_KEEP_S, nowS, FINE_S, FINE_S));
+      return { perAppDay: bytes / APPS / 14, perApp: bytes / APPS, long, hour };
+    });
+    // The day of one app kept at 10 s, for comparison: what 14 days would cost without rollups.
+    const fine = await withStore(engine, async (db, apps) => {
+      const ids = await apps(2);
+      const before = await tableBytes(db, engine);
+      await fill(db, ids, FINE_S, nowS - 86_400, nowS);
+      return ((await tableBytes(db, engine)) - before) / ids.length;
+    });
+    rows.push(
+      row({
+        group: 'metrics',
+        figure: `metrics history (${engine}): storage per app per day`,
+        unit: 'KB',
+        berth: kept.perAppDay / 1024,
+        baseline: fine / 1024,
+        baselineName: 'the same day kept at 10 s',
+        better: 'lower',
+        note: `${(kept.perApp / 2 ** 20).toFixed(1)} MB per app at 14 days (1 min rollups + the last hour at 10 s; ${REPLICAS} replicas)`,
+      }),
+      row({
+        group: 'metrics',
+        figure: `metrics history (${engine}): 14-day chart (336 points)`,
+        unit: 'ms',
+        berth: kept.long,
+        baseline: kept.hour,
+        baselineName: '1-hour chart (360 points of 10 s)',
+        better: 'lower',
+        note: `median of ${RUNS}; read and shaped as GET /apps/{id}/metrics does, ${APPS} apps' history in the table`,
+      }),
+    );
+  }
+  return rows;
+}
