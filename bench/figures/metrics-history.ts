@@ -94,7 +94,7 @@ async function median(fn: () => Promise<unknown>): Promise<number> {
  */
 export async function metricsHistory(_b: Bench): Promise<Row[]> {
   const rows: Row[] = [];
-  for (const engine of ['sqlite', 'postgres'] as const) {
+  for (const engine of (process.env.BENCH_ENGINES?.split(',') ?? ['sqlite', 'postgres']) as ('sqlite' | 'postgres')[]) {
     const nowS = Math.floor(Date.now() / 1000 / COARSE_S) * COARSE_S;
     const kept = await withStore(engine, async (db, apps) => {
       const ids = await apps(APPS);
