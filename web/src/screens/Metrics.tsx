@@ -104,6 +104,12 @@ export function Metrics({ app }: { app: App }) {
 const COLOURS = ['#2563eb', '#16a34a', '#dc2626', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#4b5563'];
 /** Responses by class keep their meaning's colour: success green, redirect blue, client error amber, server error red. */
 const CLASS_COLOURS: Record<string, string> = { '2xx': '#16a34a', '3xx': '#2563eb', '4xx': '#d97706', '5xx': '#dc2626' };
+/** A replica keeps its colour from chart to chart; the whole app is the first colour. */
+function colourOf(label: string, i: number): string {
+  const replica = /^replica (\d+)$/.exec(label);
+  if (replica) return COLOURS[(Number(replica[1]) + 1) % COLOURS.length];
+  return CLASS_COLOURS[label] ?? COLOURS[i % COLOURS.length];
+}
 
 /** Draws each deploy as a dashed vertical line labelled with its version. */
 function deployMarkers(deploys: History['deploys']): uPlot.Plugin {
@@ -116,6 +122,7 @@ function deployMarkers(deploys: History['deploys']): uPlot.Plugin {
         ctx.fillStyle = '#6b7280';
         ctx.setLineDash([4, 4]);
         ctx.font = `${Math.round(10 * devicePixelRatio)}px sans-serif`;
+        let labelledTo = -Infinity;
         for (const d of deploys) {
           const x = u.valToPos(Date.parse(d.at) / 1000, 'x', true);
           if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) continue;
@@ -123,7 +130,11 @@ function deployMarkers(deploys: History['deploys']): uPlot.Plugin {
           ctx.moveTo(x, u.bbox.top);
           ctx.lineTo(x, u.bbox.top + u.bbox.height);
           ctx.stroke();
-          ctx.fillText(`v${d.version}`, x + 3, u.bbox.top + 10 * devicePixelRatio);
+          // Deploys close together: only the first of them gets a label, the rest only their lines.
+          const text = `v${d.version}`;
+          if (x < labelledTo) continue;
+          ctx.fillText(text, x + 3, u.bbox.top + 10 * devicePixelRatio);
+          labelledTo = x + 3 + ctx.measureText(text).width + 4 * devicePixelRatio;
         }
         ctx.restore();
       },
@@ -142,7 +153,7 @@ function Chart({ spec, t, deploys }: { spec: ChartSpec; t: number[]; deploys: Hi
       {
         width,
         height: 160,
-        series: [{}, ...spec.lines.map((l, i) => ({ label: l.label, stroke: CLASS_COLOURS[l.label] ?? COLOURS[i % COLOURS.length], width: 1.5, spanGaps: false }))],
+        series: [{}, ...spec.lines.map((l, i) => ({ label: l.label, stroke: colourOf(l.label, i), width: 1.5, spanGaps: false }))],
         axes: [{ stroke: 'currentColor' }, { stroke: 'currentColor' }],
         scales: { y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
         legend: { live: false },
