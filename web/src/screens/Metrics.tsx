@@ -133,8 +133,11 @@ function deployMarkers(deploys: History['deploys']): uPlot.Plugin {
           // Deploys close together: only the first of them gets a label, the rest only their lines.
           const text = `v${d.version}`;
           if (x < labelledTo) continue;
-          ctx.fillText(text, x + 3, u.bbox.top + 10 * devicePixelRatio);
-          labelledTo = x + 3 + ctx.measureText(text).width + 4 * devicePixelRatio;
+          const width = ctx.measureText(text).width;
+          // At the right edge (a deploy of the last minutes) the label goes left of its line.
+          const at = x + 3 + width > u.bbox.left + u.bbox.width ? x - 3 - width : x + 3;
+          ctx.fillText(text, at, u.bbox.top + 10 * devicePixelRatio);
+          labelledTo = x + 3 + width + 4 * devicePixelRatio;
         }
         ctx.restore();
       },
