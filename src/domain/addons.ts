@@ -41,6 +41,8 @@ const REDIS_RESTORE = [
 ].join('\n');
 export const addonContainerName = (a: Pick<AddonRow, 'id'>) => `berth-${slugId(a.id)}`;
 export const addonVolumeName = (a: Pick<AddonRow, 'id'>) => `berth-${slugId(a.id)}-data`;
+/** A PostgreSQL add-on's pgBackRest repository (base backups and archived WAL), mounted at /archive. */
+export const addonArchiveVolumeName = (a: Pick<AddonRow, 'id'>) => `berth-${slugId(a.id)}-archive`;
 /** The add-on's host name on its project's network. */
 export const addonHost = (a: Pick<AddonRow, 'name'>) => a.name;
 
@@ -56,7 +58,7 @@ export function addonUrl(box: SecretBox, a: AddonRow): string {
     : `${t.scheme}://:${pw}@${addonHost(a)}:${t.port}`;
 }
 
-const baseLabels = (instanceId: string, a: AddonRow) => ({ [LABEL.instance]: instanceId, [LABEL.project]: a.project_id });
+export const baseLabels = (instanceId: string, a: Pick<AddonRow, 'project_id'>) => ({ [LABEL.instance]: instanceId, [LABEL.project]: a.project_id });
 
 /** The add-on's server: hardened like a replica (non-root, no capabilities, limits), its data in its own volume. */
 export function addonSpec(box: SecretBox, instanceId: string, a: AddonRow): ContainerSpec {
@@ -70,8 +72,14 @@ export function addonSpec(box: SecretBox, instanceId: string, a: AddonRow): Cont
     aliases: [addonHost(a)],
     memoryMb: 512,
     cpu: 0,
-    mounts: [{ volume: addonVolumeName(a), path: '/data', labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id } }],
+    mounts: addonMounts(instanceId, a, a.type === 'postgres'),
   };
+}
+
+/** The add-on's data volume at /data and, with `archive`, its archive volume at /archive (the entrypoint then archives WAL there). */
+export function addonMounts(instanceId: string, a: AddonRow, archive: boolean) {
+  const labels = { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id };
+  return [{ volume: addonVolumeName(a), path: '/data', labels }, ...(archive ? [{ volume: addonArchiveVolumeName(a), path: '/archive', labels }] : [])];
 }
 
 /**
@@ -79,7 +87,7 @@ export function addonSpec(box: SecretBox, instanceId: string, a: AddonRow): Cont
  * project network, run as the image's non-root user, never restarted. The credentials go in the
  * environment (PGPASSWORD, REDISCLI_AUTH), never in the command line.
  */
-function helperSpec(box: SecretBox, instanceId: string, a: AddonRow, name: string, labels: Record<string, string>, cmd: string[]): ContainerSpec {
+export function helperSpec(box: SecretBox, instanceId: string, a: AddonRow, name: string, labels: Record<string, string>, cmd: string[]): ContainerSpec {
   const c = credentials(box, a);
   return {
     name,

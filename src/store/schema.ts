@@ -331,6 +331,18 @@ export interface AddonsTable {
   backup_schedule: string | null;
   /** Successful backups kept; older ones are pruned after each new one. */
   backup_keep: number;
+  /** PostgreSQL: days of point-in-time recovery kept (base backups and archived WAL). */
+  pitr_days: number;
+  /** When the newest base backup (pgBackRest) finished; null: none yet. */
+  pitr_base_at: string | null;
+  /** The earliest time a fork can be restored to (the oldest kept base backup's end); null: no base backup yet. */
+  pitr_earliest: string | null;
+  /** A fork: the add-on whose archive it was restored from (null: not a fork). */
+  fork_of: string | null;
+  /** A fork: the time it is restored to. */
+  fork_target: string | null;
+  /** A fork: the recovery point reached (the last transaction replayed), once restored. */
+  recovered_to: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -24,8 +24,22 @@ export const Addon = T.Object({
   attachments: T.Array(T.Object({ app: T.String(), as: T.String(), var: T.String() })),
   backup_schedule: T.Union([T.String(), T.Null()]),
   backup_keep: T.Integer(),
+  /** PostgreSQL: point-in-time recovery (WAL archived continuously, base backups); null for Redis. */
+  pitr: T.Union([
+    T.Object({
+      window_days: T.Integer(),
+      /** The earliest time a fork can be restored to; null until the first base backup. */
+      earliest: T.Union([S.Timestamp, T.Null()]),
+      latest_base_backup: T.Union([S.Timestamp, T.Null()]),
+    }),
+    T.Null(),
+  ]),
+  /** A fork made by a point-in-time restore: its source, the time asked for, the recovery point reached (null until restored). */
+  fork: T.Union([T.Object({ of: T.Union([T.String(), T.Null()]), target: S.Timestamp, recovered_to: T.Union([S.Timestamp, T.Null()]) }), T.Null()]),
   created_at: S.Timestamp,
 });
+
+const PitrDays = T.Integer({ minimum: 1, maximum: 35, description: 'PostgreSQL: days of point-in-time recovery kept (default 7)' });
 
 export const AddonJob = backupJob('addon');
 const backups = backupRoutes('/api/v1/addons', 'addons', AddonJob, {
@@ -56,6 +70,7 @@ export const addonRoutes = {
       project: T.Optional(S.Id),
       backup_schedule: T.Optional(Schedule),
       backup_keep: T.Optional(Keep),
+      pitr_days: T.Optional(PitrDays),
     }),
     response: Addon,
   },
@@ -72,12 +87,12 @@ export const addonRoutes = {
   updateAddon: {
     method: 'PUT',
     path: '/api/v1/addons/:id',
-    summary: 'Change an add-on’s backup schedule or retention',
+    summary: 'Change an add-on’s backup schedule or retention (and its point-in-time recovery window)',
     tag: 'addons',
     access: 'developer',
     params: IdParam,
     query: ProjectQuery,
-    body: closed({ backup_schedule: T.Optional(T.Union([Schedule, T.Null()])), backup_keep: T.Optional(Keep) }),
+    body: closed({ backup_schedule: T.Optional(T.Union([Schedule, T.Null()])), backup_keep: T.Optional(Keep), pitr_days: T.Optional(PitrDays) }),
     response: Addon,
   },
   deleteAddon: {
@@ -111,6 +126,21 @@ export const addonRoutes = {
     query: ProjectQuery,
     body: closed({ app: S.Id }),
     response: T.Object({ addon: Addon, release: T.Union([Release, T.Null()]) }),
+  },
+  forkAddon: {
+    method: 'POST',
+    path: '/api/v1/addons/:id/fork',
+    summary: 'Restore a PostgreSQL add-on to a point in time into a new add-on (a fork), from its archive; the recovery point is reported on the fork',
+    tag: 'addons',
+    access: 'developer',
+    status: 201,
+    params: IdParam,
+    query: ProjectQuery,
+    body: closed({
+      to: T.String({ minLength: 1, maxLength: 64, description: 'YYYY-MM-DD HH:MM:SS[.fff], UTC unless it ends in Z or ±HH:MM; within the add-on’s window' }),
+      name: T.Optional(S.DnsLabel),
+    }),
+    response: Addon,
   },
   createBackup: backups.create,
   listBackups: backups.list,

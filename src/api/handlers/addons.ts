@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Handlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
-import { badRequest, conflict, forbidden, notFound } from '../errors.js';
+import { HttpError, badRequest, conflict, forbidden, notFound } from '../errors.js';
 import { appFor, projectFor } from '../access.js';
 import { releaseDto } from './releases.js';
 import { isUniqueViolation, now } from '../../store/db.js';
@@ -10,6 +10,7 @@ import * as store from '../../store/addons.js';
 import { defaultProject, type Role } from '../../store/projects.js';
 import { changeEnv } from '../../domain/apps.js';
 import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/addons.js';
+import { parseTarget } from '../../domain/addon-pitr.js';
 import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
@@ -37,6 +38,8 @@ async function addonDto(ctx: ApiContext, a: AddonView) {
     attachments: attached.map((t) => ({ app: t.slug, as: t.as_name, var: `${t.as_name}_URL` })),
     backup_schedule: a.backup_schedule,
     backup_keep: a.backup_keep,
+    pitr: a.type === 'postgres' ? { window_days: a.pitr_days, earliest: a.pitr_earliest, latest_base_backup: a.pitr_base_at } : null,
+    fork: a.fork_of && a.fork_target ? { of: (await store.addonById(ctx.db, a.fork_of))?.name ?? null, target: a.fork_target, recovered_to: a.recovered_to } : null,
     created_at: a.created_at,
   };
 }
@@ -62,6 +65,60 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   ctx.nudge(app.id);
   return releaseDto(release, app.live_release_id);
 }
+
+const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, recovered_to: null });
+
+/**
+ * A point-in-time restore into a new add-on: checks the time against the source's window (from its
+ * oldest base backup to now) and writes the fork's row; the add-on controller restores its data
+ * from the source's archive, then starts it (controllers/addons/pitr.ts). The fork gets the source's
+ * credentials: they are those of the restored database.
+ */
+const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, ctx) => {
+  const a = await addonFor(ctx, user, params.id, query.project, 'developer');
+  if (a.type !== 'postgres') throw badRequest(`add-on "${a.name}" is ${a.type}: point-in-time restores are for PostgreSQL add-ons`, 'id');
+  const target = parseTarget(body.to);
+  if (!target) throw badRequest(`"to" must be a time like 2026-12-05 14:04:30 (UTC unless it ends in Z or ±HH:MM); got "${body.to}"`, 'to');
+  const latest = new Date();
+  if (!a.pitr_earliest) throw new HttpError(409, 'conflict', `add-on "${a.name}" has no base backup yet: nothing to restore from (its first is taken once it runs)`, { field: 'to', earliest: null, latest: latest.toISOString() });
+  if (target < new Date(a.pitr_earliest) || target > latest) {
+    throw new HttpError(409, 'conflict', `${target.toISOString()} is outside the recovery window of "${a.name}": ${a.pitr_earliest} to now (${latest.toISOString()})`, {
+      field: 'to',
+      earliest: a.pitr_earliest,
+      latest: latest.toISOString(),
+    });
+  }
+  const stamp = target.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
+  const name = body.name ?? `${a.name.slice(0, 40)}-${stamp}`.toLowerCase();
+  if (await apps.appByName(ctx.db, a.project_id, name)) throw conflict(`project "${a.project_name}" has an app named "${name}": give the fork another name`, 'name');
+  const ts = now();
+  const row: store.AddonRow = {
+    id: newId('addon'),
+    project_id: a.project_id,
+    name,
+    type: 'postgres',
+    image: a.image,
+    credentials: a.credentials,
+    status: 'creating',
+    message: `restoring ${a.name} to ${target.toISOString()}`,
+    backup_schedule: null,
+    backup_keep: a.backup_keep,
+    ...noPitrYet(a.pitr_days),
+    fork_of: a.id,
+    fork_target: target.toISOString(),
+    created_at: ts,
+    updated_at: ts,
+  };
+  try {
+    await store.insertAddon(ctx.db, row);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict(`project "${a.project_name}" already has an add-on named "${name}"`, 'name');
+    throw err;
+  }
+  await addonEvent(ctx, user, row, 'addon.created', `${user.username} forked ${a.name} at ${target.toISOString()} as ${name}`);
+  ctx.nudgeAddons();
+  return addonDto(ctx, { ...row, project_name: a.project_name, role: a.role });
+};
 
 const backups = backupHandlers(
   'addon',
@@ -103,6 +160,7 @@ export const addonHandlers = {
       message: null,
       backup_schedule: body.backup_schedule ?? null,
       backup_keep: body.backup_keep ?? 7,
+      ...noPitrYet(body.pitr_days ?? 7),
       created_at: ts,
       updated_at: ts,
     };
@@ -123,7 +181,7 @@ export const addonHandlers = {
 
   async updateAddon({ user, params, query, body }, ctx) {
     const a = await addonFor(ctx, user, params.id, query.project, 'developer');
-    await store.updateAddon(ctx.db, a.id, schedulePatch(body));
+    await store.updateAddon(ctx.db, a.id, { ...schedulePatch(body), ...(body.pitr_days !== undefined ? { pitr_days: body.pitr_days } : {}) });
     ctx.nudgeAddons();
     await addonEvent(ctx, user, a, 'addon.updated', `${user.username} changed the backup settings of ${a.name}`);
     return addonDto(ctx, await addonFor(ctx, user, a.id, undefined, 'viewer'));
@@ -169,6 +227,7 @@ export const addonHandlers = {
     return { addon: await addonDto(ctx, a), release };
   },
 
+  forkAddon: forkAddon,
   createBackup: backups.create,
   listBackups: backups.list,
   restoreBackup: backups.restore,

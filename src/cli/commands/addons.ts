@@ -14,7 +14,30 @@ const addonRow = (a: Addon) => ({
   address: `${a.host}:${a.port}`,
   attached: a.attachments.map((t) => `${t.app} (${t.var})`).join(', ') || '-',
   schedule: scheduleLine(a),
+  pitr: a.pitr ? (a.pitr.earliest ? `from ${a.pitr.earliest} to now (${a.pitr.window_days} days kept)` : `no base backup yet (${a.pitr.window_days} days kept)`) : '-',
+  forked: a.fork ? `${a.fork.of ?? '(deleted)'} at ${a.fork.target}; recovered to ${a.fork.recovered_to ?? '(restoring)'}` : '-',
 });
+
+/**
+ * `berth addons restore DB --to TIME`: a fork of DB at that time, waited for until it runs (or
+ * fails), with the recovery point reached.
+ */
+async function forkTo(cmd: Command, addon: string, o: { to: string; name?: string; project?: string; wait: boolean }) {
+  const c = client(cmd);
+  let f = await c.call('forkAddon', { params: { id: addon }, query: { project: o.project }, body: { to: o.to, name: o.name } });
+  while (o.wait && f.status === 'creating') {
+    await new Promise((r) => setTimeout(r, 500));
+    f = await c.call('getAddon', { params: { id: f.id }, query: {} });
+  }
+  if (f.status === 'failed') process.exitCode = 1;
+  emit(globals(cmd), f, () =>
+    f.status === 'failed'
+      ? `Fork ${f.name} of ${addon} failed: ${f.message ?? ''}`
+      : f.status === 'running'
+        ? `Restored ${addon} to ${f.fork?.target} as new add-on ${f.name}; recovery point (last transaction replayed): ${f.fork?.recovered_to}. Attach it with: berth addons attach ${f.name} --app APP`
+        : `Restoring ${addon} to ${f.fork?.target} as new add-on ${f.name} in the background (berth addons info ${f.name}).`,
+  );
+}
 
 export function registerAddons(program: Command) {
   const addons = program.command('addons').description('managed PostgreSQL and Redis add-ons, their attachments and backups');
@@ -48,7 +71,7 @@ export function registerAddons(program: Command) {
     .action(async (addon: string, o: { project?: string }, cmd: Command) => {
       const a = await client(cmd).call('getAddon', { params: { id: addon }, query: { project: o.project } });
       emit(globals(cmd), a, () =>
-        details(addonRow(a), [['id', 'Id'], ['name', 'Name'], ['type', 'Type'], ['project', 'Project'], ['status', 'Status'], ['message', 'Message'], ['address', 'Address'], ['image', 'Image'], ['attached', 'Attached to'], ['schedule', 'Backups'], ['created_at', 'Created']]),
+        details(addonRow(a), [['id', 'Id'], ['name', 'Name'], ['type', 'Type'], ['project', 'Project'], ['status', 'Status'], ['message', 'Message'], ['address', 'Address'], ['image', 'Image'], ['attached', 'Attached to'], ['schedule', 'Backups'], ['pitr', 'Point-in-time'], ['forked', 'Fork of'], ['created_at', 'Created']]),
       );
     });
   addons
@@ -95,6 +118,7 @@ export function registerAddons(program: Command) {
     backupIs: 'pg_dump -Fc, or a Redis RDB snapshot',
     fileIs: 'pg_dump custom format, or Redis RDB',
     restoreNote: 'its current data is replaced',
+    restoreTo: forkTo,
   });
   addons
     .command('download <addon> <backup>')

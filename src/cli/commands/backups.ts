@@ -33,6 +33,8 @@ export interface BackupCli {
   backupIs: string;
   fileIs: string;
   restoreNote: string;
+  /** A point-in-time restore (`restore OWNER --to TIME`), for the kinds that have one. */
+  restoreTo?: (cmd: Command, owner: string, o: { to: string; name?: string; project?: string; wait: boolean }) => Promise<void>;
 }
 
 /** Polls a backup or restore until it has finished. */
@@ -74,11 +76,26 @@ export function registerBackupCommands(parent: Command, k: BackupCli) {
     .description(`download a backup to a file (${k.fileIs})`)
     .option('-o, --output <file>', `file to write (default: <${k.arg}>-<backup>.<ext>)`)
     .action(async (owner: string, backup: string, o: { output?: string }, cmd: Command) => downloadBackup(cmd, k.base, owner, backup, o.output));
-  parent
-    .command(`restore <${k.arg}> <backup>`)
-    .description(`restore a backup into the ${k.noun} (${k.restoreNote}; asks you to type the ${k.noun} name)`)
-    .option(`--confirm <${k.arg}>`, `the ${k.noun} name, instead of typing it`)
-    .action(async (owner: string, backup: string, o: { confirm?: string }, cmd: Command) => {
+  const restore = parent
+    .command(`restore <${k.arg}> ${k.restoreTo ? '[backup]' : '<backup>'}`)
+    .description(
+      `restore a backup into the ${k.noun} (${k.restoreNote}; asks you to type the ${k.noun} name)` +
+        (k.restoreTo ? `, or with --to TIME restore it to that time into a new ${k.noun} (a fork)` : ''),
+    )
+    .option(`--confirm <${k.arg}>`, `the ${k.noun} name, instead of typing it`);
+  if (k.restoreTo) {
+    restore
+      .option('--to <time>', 'point-in-time restore into a new add-on: "2026-12-05 14:04:30" (UTC unless it ends in Z or +HH:MM)')
+      .option('--name <name>', 'with --to: the new add-on\'s name (default: <addon>-<time>)')
+      .option('--project <project>', `project of the ${k.noun}`)
+      .option('--no-wait', 'with --to: return once the fork is asked for, without waiting for it to run');
+  }
+  restore.action(async (owner: string, backup: string | undefined, o: { confirm?: string; to?: string; name?: string; project?: string; wait: boolean }, cmd: Command) => {
+      if (o.to !== undefined && k.restoreTo) {
+        if (backup) throw new Error('give either a backup or --to, not both');
+        return k.restoreTo(cmd, owner, { to: o.to, name: o.name, project: o.project, wait: o.wait });
+      }
+      if (!backup) throw new Error(`name the backup to restore (berth ${parent.name()} backups ${owner.toUpperCase()}), or a time with --to`);
       await confirmTyped(owner, o.confirm, `This replaces the data of ${k.noun} ${owner} with backup ${backup}. Type the ${k.noun} name to go on: `);
       const c = client(cmd);
       const job = await k.calls.restore(c, owner, backup);

@@ -8,17 +8,20 @@ import { addonTarget } from './backup-target.js';
 import { BackupRunner } from '../backups/runner.js';
 import { Passes } from '../passes.js';
 import { openSession } from './session.js';
+import { PitrWork } from './pitr.js';
 import type { AddonSession, SessionOptions } from '../../domain/addon-session.js';
 
 /**
  * Managed add-ons: keeps each add-on's server running, removes what deleted ones left, and runs
- * backup and restore jobs, one at a time per add-on. On start, jobs a stop cut short are marked
+ * backup and restore jobs, one at a time per add-on, and point-in-time recovery's base backups and
+ * fork restores (pitr.ts). On start, jobs a stop cut short are marked
  * failed with the reason and their helper containers removed (and those of interactive sessions),
  * before anything else runs.
  */
 export class AddonController {
   private readonly passes: Passes;
   private readonly backups: BackupRunner;
+  private readonly pitr: PitrWork;
 
   constructor(
     private readonly d: ControllerDeps,
@@ -26,6 +29,7 @@ export class AddonController {
   ) {
     this.passes = new Passes(() => this.pass(), (err) => this.d.log.warn({ err }, 'add-on pass failed'), intervalMs);
     this.backups = new BackupRunner(d, 'addon', ADDON_JOB_LABEL, this.passes);
+    this.pitr = new PitrWork(d, this.passes);
   }
 
   async recover(): Promise<void> {
@@ -65,6 +69,8 @@ export class AddonController {
       if (this.passes.signal.aborted) return;
       // A job under way may have stopped the server on purpose (a Redis restore); it starts it again.
       if (this.backups.running(a.id)) continue;
+      // A fork's server starts once its data is restored (pitr.ts).
+      if (this.pitr.holds(a)) continue;
       await ensureAddon(this.d, a).catch(async (err) => {
         this.d.log.warn({ err, addon: a.id }, 'add-on could not be started');
         await store.updateAddon(this.d.db, a.id, { status: 'failed', message: (err as Error).message.slice(0, 2000) });
@@ -72,5 +78,6 @@ export class AddonController {
       });
     }
     await this.backups.pass(addons.map((a) => addonTarget(this.d, a)));
+    this.pitr.pass(addons);
   }
 }

@@ -41,7 +41,7 @@ export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void>
   }
 }
 
-/** Containers and volumes of deleted add-ons go (their rows are gone). */
+/** Containers and volumes (data, archive) of deleted add-ons go (their rows are gone). */
 export async function removeDeleted(d: ControllerDeps, known: Set<string>): Promise<void> {
   for (const c of await d.runs.listContainers({ [LABEL.instance]: d.instanceId })) {
     const id = c.labels[ADDON_LABEL];
@@ -50,7 +50,7 @@ export async function removeDeleted(d: ControllerDeps, known: Set<string>): Prom
     await d.runs.removeContainer(c.id);
   }
   for (const name of await d.volumes.listVolumes({ [LABEL.instance]: d.instanceId })) {
-    const m = /^berth-(addon-[a-z0-9]+)-data$/.exec(name);
+    const m = /^berth-(addon-[a-z0-9]+)-(?:data|archive)$/.exec(name);
     if (m && !known.has(m[1]!.replace('-', '_'))) await d.volumes.removeVolume(name);
   }
 }

@@ -1,0 +1,110 @@
+import type { ControllerDeps } from '../deps.js';
+import type { AddonRow } from '../../store/addons.js';
+import * as store from '../../store/addons.js';
+import { baseBackupDue, baseBackupSpec, forkRestoreSpec, helperResult, windowStart } from '../../domain/addon-pitr.js';
+import { newId } from '../../lib/ids.js';
+import { lastLogLines } from '../health.js';
+import { tell } from '../tell.js';
+import type { Passes } from '../passes.js';
+
+const HELPER_TIMEOUT_MS = 60 * 60_000;
+/** After a failed base backup, the next try waits this long (the failure is told once per try). */
+const RETRY_MS = 5 * 60_000;
+
+/**
+ * Point-in-time recovery's work for the add-on controller: base backups of running PostgreSQL
+ * add-ons (when due: domain/addon-pitr.ts) and the restore of a new fork, which holds back the
+ * fork's own server until its data is in place. One helper at a time per add-on; a helper a stop
+ * cut short is removed on the next start with the other job helpers (it carries ADDON_JOB_LABEL),
+ * and the work is done again: a base backup when due, a fork restore from an empty directory.
+ */
+export class PitrWork {
+  private readonly busy = new Map<string, Promise<void>>();
+  private readonly failedAt = new Map<string, number>();
+
+  constructor(
+    private readonly d: ControllerDeps,
+    private readonly passes: Passes,
+  ) {}
+
+  /** True while the add-on is a fork whose data is not restored yet: its server must not start. */
+  holds(a: AddonRow): boolean {
+    return a.fork_of !== null && a.recovered_to === null;
+  }
+
+  running(id: string): boolean {
+    return this.busy.has(id);
+  }
+
+  pass(addons: AddonRow[]): void {
+    const at = new Date(this.d.clock.now());
+    for (const a of addons) {
+      if (a.type !== 'postgres' || this.busy.has(a.id) || this.passes.signal.aborted) continue;
+      if (this.holds(a)) {
+        if (a.status !== 'creating') continue; // failed: told, not retried
+        const source = addons.find((x) => x.id === a.fork_of);
+        this.start(a.id, () => this.restoreFork(a, source));
+      } else if (a.status === 'running' && baseBackupDue(a, at) && at.getTime() - (this.failedAt.get(a.id) ?? 0) >= RETRY_MS) {
+        this.start(a.id, () => this.baseBackup(a));
+      }
+    }
+  }
+
+  private start(id: string, work: () => Promise<void>) {
+    const p = work()
+      .catch((err) => this.d.log.error({ err, addon: id }, 'point-in-time recovery work failed unexpectedly'))
+      .finally(() => {
+        this.busy.delete(id);
+        this.passes.nudge();
+      });
+    this.busy.set(id, p);
+    this.passes.track(p);
+  }
+
+  /** Runs a helper to its end; its result line, or throws with its last lines. */
+  private async helper(spec: ReturnType<typeof baseBackupSpec>, what: string): Promise<string | null> {
+    const signal = AbortSignal.any([this.passes.signal, AbortSignal.timeout(HELPER_TIMEOUT_MS)]);
+    const id = await this.d.runs.createContainer(spec);
+    try {
+      await this.d.runs.startContainer(id);
+      const code = await this.d.runs.waitContainer(id, signal);
+      const lines = await lastLogLines(this.d.runs, id, 40);
+      if (code !== 0) throw new Error(`${what} exited with code ${code}: ${lines.slice(-10).join('\n')}`);
+      return helperResult(lines);
+    } finally {
+      if (!this.passes.signal.aborted) await this.d.runs.removeContainer(id).catch(() => {});
+    }
+  }
+
+  private async baseBackup(a: AddonRow): Promise<void> {
+    try {
+      const info = await this.helper(baseBackupSpec(this.d.secrets, this.d.instanceId, a, newId('pitr')), 'pgbackrest backup');
+      if (!info) throw new Error('pgbackrest info printed nothing');
+      await store.updateAddon(this.d.db, a.id, { pitr_base_at: new Date(this.d.clock.now()).toISOString(), pitr_earliest: windowStart(info) });
+      this.failedAt.delete(a.id);
+      this.d.log.info({ addon: a.id }, 'base backup taken');
+    } catch (err) {
+      if (this.passes.signal.aborted) return;
+      this.failedAt.set(a.id, this.d.clock.now());
+      const reason = (err as Error).message.slice(0, 500);
+      this.d.log.warn({ err, addon: a.id }, 'base backup failed');
+      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.base_backup.failed', message: `base backup of ${a.name} failed: ${reason}`, data: { addon: a.id } });
+    }
+  }
+
+  private async restoreFork(fork: AddonRow, source: AddonRow | undefined): Promise<void> {
+    try {
+      if (!source) throw new Error('its source add-on was deleted before the restore');
+      const point = await this.helper(forkRestoreSpec(this.d.secrets, this.d.instanceId, fork, source, newId('pitr')), 'the restore');
+      // No transaction was replayed: nothing committed between the base backup and the target, so the data is as at the target.
+      const recovered = point || fork.fork_target!;
+      await store.updateAddon(this.d.db, fork.id, { recovered_to: new Date(recovered).toISOString(), message: null });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.restored', message: `${fork.name} restored from ${source.name} to ${recovered}`, data: { addon: fork.id, recovered_to: recovered } });
+    } catch (err) {
+      if (this.passes.signal.aborted) return;
+      const reason = (err as Error).message.slice(0, 2000);
+      await store.updateAddon(this.d.db, fork.id, { status: 'failed', message: `restore failed: ${reason}` });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.failed', message: `fork ${fork.name} could not be restored: ${reason.slice(0, 500)}`, data: { addon: fork.id } });
+    }
+  }
+}

@@ -1,0 +1,140 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError, type BerthClient } from '../../src/client/index.js';
+import { startServer, type TestServer } from '../support/server.js';
+import { waitFor } from '../support/wait.js';
+import { run } from '../../src/lib/exec.js';
+import { cli, rejectsWith } from './helpers.js';
+
+/**
+ * Point-in-time recovery on the real Docker Engine with real pgBackRest: rows written one after
+ * another with their times, a table dropped, `berth addons restore db --to <a second before the
+ * drop>` makes a fork holding exactly the rows committed by then; the window and the roles are
+ * enforced by the API.
+ */
+describe('add-on point-in-time recovery', () => {
+  let s: TestServer;
+  let dev: BerthClient;
+  let home: string;
+  const berth = cli(() => s, () => dev, () => home);
+
+  /** psql inside the add-on's own container (its socket, its password), one statement per call. */
+  const container = async (addonId: string) =>
+    (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${addonId}`], { timeoutMs: 30_000 })).stdout.trim();
+  const psql = async (addonId: string, sql: string) =>
+    (await run('docker', ['exec', await container(addonId), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -Atc "$0"', sql], { timeoutMs: 60_000 })).stdout.trim();
+  const addonIs = (name: string, ok: (a: Awaited<ReturnType<typeof get>>) => boolean, what: string) =>
+    waitFor(what, async () => {
+      const a = await get(name);
+      if (a.status === 'failed') throw new Error(`${name} failed: ${a.message}\n${s.output().slice(-3000)}`);
+      return ok(a) ? a : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 300 });
+  const get = (name: string) => dev.call('getAddon', { params: { id: name }, query: { project: 'pitr' } });
+
+  before(async () => {
+    s = await startServer();
+    dev = await s.newUser('dev');
+    home = await mkdtemp(join(tmpdir(), 'berth-pitr-'));
+    await dev.call('createProject', { body: { name: 'pitr' } });
+    await dev.call('createAddon', { body: { type: 'postgres', name: 'db', project: 'pitr' } });
+  });
+  after(async () => {
+    await s?.destroy();
+    if (home) await rm(home, { recursive: true, force: true });
+  });
+
+  test('rows written continuously, a table dropped: a fork restored to a second before the drop has every row committed by then and none after', async () => {
+    const db = await addonIs('db', (a) => a.status === 'running' && a.pitr?.earliest != null, 'db to run with its first base backup');
+    assert.equal(db.pitr?.window_days, 7, 'the default window');
+    await psql(db.id, 'create table t (id serial primary key, at timestamptz not null default clock_timestamp(), note text)');
+
+    // One session, one autocommitted insert after another: row k+1's clock_timestamp() is taken
+    // after row k committed, so a target between them splits the rows exactly.
+    const writer = spawn('docker', ['exec', '-i', await container(db.id), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -At'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const rows: { id: number; at: number }[] = [];
+    let buf = '';
+    let answered: (() => void) | null = null;
+    writer.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const m = /^(\d+)\|([\d.]+)$/.exec(line);
+        if (m) rows.push({ id: Number(m[1]), at: Number(m[2]) });
+        if (line.startsWith('INSERT') || m) answered?.();
+      }
+    });
+    const insert = () =>
+      new Promise<void>((resolve) => {
+        answered = resolve;
+        writer.stdin.write("insert into t (note) values ('row') returning id, extract(epoch from at);\n");
+      });
+    const startedAt = Date.now();
+    while (Date.now() - startedAt < 3500) {
+      const before = rows.length;
+      await insert();
+      await waitFor('the insert to be answered', async () => (rows.length > before ? true : undefined), { timeoutMs: 10_000, intervalMs: 1 });
+    }
+    writer.stdin.end();
+    await new Promise((r) => writer.on('exit', r));
+    const dropAt = Number(await psql(db.id, 'select extract(epoch from clock_timestamp()); drop table t;').then((o) => o.split('\n')[0]));
+    assert.match(await psql(db.id, "select count(*) from pg_tables where tablename = 't'"), /^0$/, 'the table is gone');
+
+    const target = Math.floor(dropAt) - 1;
+    const targetText = new Date(target * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    const committed = rows.filter((r, i) => i + 1 < rows.length && rows[i + 1]!.at <= target); // the next row began by the target
+    const later = rows.filter((r) => r.at > target);
+    assert.ok(committed.length > 3 && later.length > 3, `rows on both sides of the target: ${committed.length} before, ${later.length} after`);
+
+    const out = await berth(['addons', 'restore', 'db', '--to', targetText, '--name', 'rescued', '--project', 'pitr', '--json']);
+    assert.equal(out.code, 0, out.stderr);
+    const fork = JSON.parse(out.stdout) as Awaited<ReturnType<typeof get>>;
+    assert.equal(fork.status, 'running', fork.message ?? '');
+    assert.equal(fork.fork?.of, 'db');
+    assert.equal(fork.fork?.target, new Date(target * 1000).toISOString());
+
+    const restored = (await psql(fork.id, 'select id from t order by id')).split('\n').filter(Boolean).map(Number);
+    const n = restored.length;
+    assert.deepEqual(restored, Array.from({ length: n }, (_, i) => i + 1), 'the rows kept are the first n written, none missing');
+    assert.ok(n >= committed.length, `every row committed by ${targetText} is there (${n} of ${committed.length})`);
+    assert.ok(n <= rows.length - later.length, `no row begun after ${targetText} is there (${n}, ${later.length} later ones)`);
+    const point = new Date(fork.fork!.recovered_to!).getTime() / 1000;
+    assert.ok(point <= target && point >= rows[n - 1]!.at, `the recovery point ${fork.fork!.recovered_to} is the last restored row's commit, by the target`);
+
+    // The fork is a database of its own: it takes writes, archives and gets its own base backup; the source is untouched.
+    await psql(fork.id, "insert into t (note) values ('fork only')");
+    assert.equal(await psql(db.id, "select count(*) from pg_tables where tablename = 't'"), '0');
+    const forked = await addonIs('rescued', (a) => a.pitr?.earliest != null, 'the fork’s own first base backup');
+    assert.equal(forked.fork?.recovered_to, fork.fork?.recovered_to);
+  });
+
+  test('the time is checked against the window; a viewer may not restore, another project’s user does not see the add-on', async () => {
+    const db = await get('db');
+    await rejectsWith(dev.call('forkAddon', { params: { id: 'db' }, query: { project: 'pitr' }, body: { to: 'yesterday at noon' } }), 400, 'to');
+    await rejectsWith(dev.call('forkAddon', { params: { id: 'db' }, query: { project: 'pitr' }, body: { to: '2026-02-30 10:00:00' } }), 400, 'to');
+    for (const to of ['2020-01-01 00:00:00', new Date(Date.now() + 3600_000).toISOString()]) {
+      await assert.rejects(dev.call('forkAddon', { params: { id: 'db' }, query: { project: 'pitr' }, body: { to } }), (err: unknown) => {
+        assert.ok(err instanceof ApiError && err.status === 409, String(err));
+        const d = err.details as { field: string; earliest: string; latest: string };
+        assert.equal(d.field, 'to');
+        assert.equal(d.earliest, db.pitr!.earliest, 'the window is stated');
+        assert.ok(err.message.includes(db.pitr!.earliest!), err.message);
+        return true;
+      });
+    }
+    await rejectsWith(dev.call('forkAddon', { params: { id: 'db' }, query: { project: 'pitr' }, body: { to: new Date().toISOString(), name: 'rescued' } }), 409, 'name');
+
+    const viewer = await s.newUser('viewer');
+    await dev.call('addMember', { params: { id: 'pitr' }, body: { username: 'viewer', role: 'viewer' } });
+    const inWindow = new Date(Date.now() - 1000).toISOString();
+    await assert.rejects(viewer.call('forkAddon', { params: { id: db.id }, query: {}, body: { to: inWindow } }), (err: unknown) => err instanceof ApiError && err.status === 403);
+    const stranger = await s.newUser('stranger');
+    await assert.rejects(stranger.call('forkAddon', { params: { id: db.id }, query: {}, body: { to: inWindow } }), (err: unknown) => err instanceof ApiError && err.status === 404);
+    const names = (await dev.call('listAddons', { query: { project: 'pitr' } })).items.map((a) => a.name).sort();
+    assert.deepEqual(names, ['db', 'rescued'], 'the refused calls made no add-on');
+  });
+});
