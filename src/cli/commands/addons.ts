@@ -48,9 +48,10 @@ export function registerAddons(program: Command) {
     .option('--project <project>', 'project (default: your default project)')
     .option('--backup-schedule <cron>', 'automatic backups, cron in UTC ("0 3 * * *")')
     .option('--backup-keep <n>', 'backups kept (default 7)', (v) => Number.parseInt(v, 10))
-    .action(async (type: string, o: { name?: string; project?: string; backupSchedule?: string; backupKeep?: number }, cmd: Command) => {
+    .option('--pitr-days <n>', 'postgres: days of point-in-time recovery (default 7)', (v) => Number.parseInt(v, 10))
+    .action(async (type: string, o: { name?: string; project?: string; backupSchedule?: string; backupKeep?: number; pitrDays?: number }, cmd: Command) => {
       const a = await client(cmd).call('createAddon', {
-        body: { type: type as 'postgres', name: o.name, project: o.project, backup_schedule: o.backupSchedule, backup_keep: o.backupKeep },
+        body: { type: type as 'postgres', name: o.name, project: o.project, backup_schedule: o.backupSchedule, backup_keep: o.backupKeep, pitr_days: o.pitrDays },
       });
       emit(globals(cmd), a, () => `Created ${a.type} add-on ${a.name} in ${a.project.name}; it starts in the background (berth addons info ${a.name}).`);
     });

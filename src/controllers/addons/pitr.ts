@@ -97,8 +97,9 @@ export class PitrWork {
       if (!source) throw new Error('its source add-on was deleted before the restore');
       const point = await this.helper(forkRestoreSpec(this.d.secrets, this.d.instanceId, fork, source, newId('pitr')), 'the restore');
       // No transaction was replayed: nothing committed between the base backup and the target, so the data is as at the target.
-      const recovered = point || fork.fork_target!;
-      await store.updateAddon(this.d.db, fork.id, { recovered_to: new Date(recovered).toISOString(), message: null });
+      // Kept as PostgreSQL printed it (UTC, to the microsecond): a Date would round it to the millisecond.
+      const recovered = point && !Number.isNaN(Date.parse(point)) ? point : fork.fork_target!;
+      await store.updateAddon(this.d.db, fork.id, { recovered_to: recovered, message: null });
       await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.restored', message: `${fork.name} restored from ${source.name} to ${recovered}`, data: { addon: fork.id, recovered_to: recovered } });
     } catch (err) {
       if (this.passes.signal.aborted) return;
