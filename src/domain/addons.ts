@@ -16,6 +16,8 @@ export const ADDON_TYPES: Record<AddonType, { port: number; scheme: string; as: 
 /** Label of an add-on's container and volume (the add-on id), and of its backup helpers (the job id). */
 export const ADDON_LABEL = 'berth.addon';
 export const ADDON_JOB_LABEL = 'berth.addon-job';
+/** Label of a PostgreSQL add-on's server made with its archive volume (WAL archiving on); older ones lack it. */
+export const ADDON_ARCHIVE_LABEL = 'berth.addon-archive';
 /** Label of the helper container of a psql or redis-cli session (the session id). */
 export const ADDON_SESSION_LABEL = 'berth.addon-session';
 
@@ -67,7 +69,7 @@ export function addonSpec(box: SecretBox, instanceId: string, a: AddonRow): Cont
     name: addonContainerName(a),
     image: a.image,
     env: { BERTH_ADDON_USER: c.user, BERTH_ADDON_PASSWORD: c.password, BERTH_ADDON_DB: c.database },
-    labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id },
+    labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id, ...(a.type === 'postgres' ? { [ADDON_ARCHIVE_LABEL]: '1' } : {}) },
     network: projectNetwork(a.project_id),
     aliases: [addonHost(a)],
     memoryMb: 512,

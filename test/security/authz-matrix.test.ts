@@ -174,6 +174,7 @@ describe('authorization matrix (from the contract)', () => {
     attachAddon: () => ({ app: ids.app }),
     detachAddon: () => ({ app: ids.app }),
     restoreBackup: () => ({ backup: ids.backup }),
+    forkAddon: () => ({ to: new Date().toISOString() }),
   };
   const QUERIES: Record<string, () => string> = {
     listApps: () => `project=${ids.project}`,

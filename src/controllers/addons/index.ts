@@ -78,6 +78,6 @@ export class AddonController {
       });
     }
     await this.backups.pass(addons.map((a) => addonTarget(this.d, a)));
-    this.pitr.pass(addons);
+    await this.pitr.pass(addons);
   }
 }

@@ -3,6 +3,8 @@ import type { AddonRow } from '../../store/addons.js';
 import * as store from '../../store/addons.js';
 import { baseBackupDue, baseBackupSpec, forkRestoreSpec, helperResult, windowStart } from '../../domain/addon-pitr.js';
 import { newId } from '../../lib/ids.js';
+import { LABEL } from '../../runtime/labels.js';
+import { ADDON_ARCHIVE_LABEL, ADDON_LABEL } from '../../domain/addons.js';
 import { lastLogLines } from '../health.js';
 import { tell } from '../tell.js';
 import type { Passes } from '../passes.js';
@@ -36,15 +38,17 @@ export class PitrWork {
     return this.busy.has(id);
   }
 
-  pass(addons: AddonRow[]): void {
+  async pass(addons: AddonRow[]): Promise<void> {
     const at = new Date(this.d.clock.now());
+    // A server made before archiving existed has no archive volume: nothing to back up until it is made again.
+    const archiving = new Set((await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_ARCHIVE_LABEL]: '1' })).map((c) => c.labels[ADDON_LABEL]));
     for (const a of addons) {
       if (a.type !== 'postgres' || this.busy.has(a.id) || this.passes.signal.aborted) continue;
       if (this.holds(a)) {
         if (a.status !== 'creating') continue; // failed: told, not retried
         const source = addons.find((x) => x.id === a.fork_of);
         this.start(a.id, () => this.restoreFork(a, source));
-      } else if (a.status === 'running' && baseBackupDue(a, at) && at.getTime() - (this.failedAt.get(a.id) ?? 0) >= RETRY_MS) {
+      } else if (a.status === 'running' && archiving.has(a.id) && baseBackupDue(a, at) && at.getTime() - (this.failedAt.get(a.id) ?? 0) >= RETRY_MS) {
         this.start(a.id, () => this.baseBackup(a));
       }
     }
