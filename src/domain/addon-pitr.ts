@@ -28,27 +28,46 @@ const BASE_BACKUP = [
 ].join('\n');
 
 /**
- * A fork's restore. The source's current WAL segment is closed and waited for in the archive (so the
- * window reaches now), the fork's data directory is made anew from the base backup before the
- * target, and a private server (no TCP, no archiving) replays WAL up to the target and promotes;
- * the last transaction it replayed is the recovery point. Starting from an empty directory makes a
- * retry after a crash safe. $0: target time; $1: the source's host; $2: user; $3: database.
+ * A restore to a point in time. $0: target time; $1: the source's host; $2: user; $3: database;
+ * $4: the mode: `fork` (a new add-on's empty data volume, the source's archive), `switch` (only the
+ * first step, while an add-on to be restored in place still runs) or `in-place` (the add-on's own
+ * volumes, its server stopped).
+ * First the source's current WAL segment is closed and waited for in the archive, so the window
+ * reaches now. Then the data directory is made anew from the base backup before the target, and a
+ * private server (no TCP) replays WAL up to the target and promotes (a new timeline); the last
+ * transaction it replayed is the recovery point. In place, the server archives as it promotes (the
+ * new timeline's history must be in the add-on's archive, or a later restore would follow the old
+ * one), and the data it replaces is moved to /data/pgdata.before-restore once (a marker says a
+ * retry after a crash must not move the half-restored directory over it). Starting from an empty
+ * directory makes a retry after a crash safe. A constant script: no user data in it.
  */
-const FORK_RESTORE = [
+const RESTORE = [
   'set -eu',
   'BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)',
-  'if seg=$(psql -h "$1" -U "$2" -d "$3" -Atc "select pg_walfile_name(pg_switch_wal())" 2>/tmp/switch.err); then',
-  '  n=0',
-  '  until [ -n "$(find /archive/pgbackrest/archive -name "$seg-*" | head -1)" ]; do',
-  '    n=$((n+1)); [ $n -lt 1200 ] || { echo "WAL segment $seg of the source was not archived within 120 s" >&2; exit 1; }; sleep 0.1',
-  '  done',
-  'else',
-  '  echo "the source did not answer ($(cat /tmp/switch.err)); restoring from what its archive holds" >&2',
+  'if [ "$4" != in-place ]; then',
+  '  if seg=$(psql -h "$1" -U "$2" -d "$3" -Atc "select pg_walfile_name(pg_switch_wal())" 2>/tmp/switch.err); then',
+  '    n=0',
+  '    until [ -n "$(find /archive/pgbackrest/archive -name "$seg-*" | head -1)" ]; do',
+  '      n=$((n+1)); [ $n -lt 1200 ] || { echo "WAL segment $seg of the source was not archived within 120 s" >&2; exit 1; }; sleep 0.1',
+  '    done',
+  '  else',
+  '    echo "the source did not answer ($(cat /tmp/switch.err)); restoring from what its archive holds" >&2',
+  '  fi',
+  'fi',
+  '[ "$4" != switch ] || exit 0',
+  'ARCHIVE="-c archive_mode=off"',
+  'if [ "$4" = in-place ]; then',
+  '  if [ ! -e /data/.berth-restore-under-way ]; then',
+  '    rm -rf /data/pgdata.before-restore',
+  '    if [ -d /data/pgdata ]; then mv /data/pgdata /data/pgdata.before-restore; fi',
+  '    touch /data/.berth-restore-under-way',
+  '  fi',
+  '  ARCHIVE="-c archive_mode=on -c archive_command=\'pgbackrest --stanza=berth archive-push %p\'"',
   'fi',
   'rm -rf /data/pgdata /data/run',
   'mkdir -p /data/pgdata && chmod 0700 /data/pgdata',
   'pgbackrest --stanza=berth --pg1-path=/data/pgdata --type=time "--target=$0" --target-action=promote restore',
-  '"$BIN/pg_ctl" -D /data/pgdata -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp -c archive_mode=off" -w -t 600 start >/dev/null || { tail -20 /tmp/pg.log >&2; exit 1; }',
+  '"$BIN/pg_ctl" -D /data/pgdata -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp $ARCHIVE" -w -t 600 start >/dev/null || { tail -20 /tmp/pg.log >&2; exit 1; }',
   'n=0',
   'until [ "$(psql -h /tmp -U "$2" -d "$3" -Atc "select pg_is_in_recovery()" 2>/dev/null)" = f ]; do',
   '  n=$((n+1)); [ $n -lt 6000 ] || { tail -20 /tmp/pg.log >&2; exit 1; }',
@@ -57,6 +76,7 @@ const FORK_RESTORE = [
   'done',
   `psql -h /tmp -U "$2" -d "$3" -Atc "select '${RESULT}' || coalesce(to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', 'YYYY-MM-DD\\"T\\"HH24:MI:SS.US\\"Z\\"'), '')"`,
   '"$BIN/pg_ctl" -D /data/pgdata -m fast -w stop >/dev/null',
+  'rm -f /data/.berth-restore-under-way',
 ].join('\n');
 
 /** The helper of a base backup of the add-on: its data and archive volumes, the server's socket in /data/run. */
@@ -65,13 +85,18 @@ export function baseBackupSpec(box: SecretBox, instanceId: string, a: AddonRow, 
   return { ...spec, mounts: addonMounts(instanceId, a, true) };
 }
 
-/** The helper that restores `fork` (its data volume) from `source`'s archive to the fork's target time. */
-export function forkRestoreSpec(box: SecretBox, instanceId: string, fork: AddonRow, source: AddonRow, jobId: string): ContainerSpec {
-  const c = credentials(box, source);
-  const target = pgTime(new Date(fork.fork_target!));
-  const spec = helperSpec(box, instanceId, source, `berth-${jobId.replace('_', '-')}`, { [ADDON_JOB_LABEL]: jobId }, ['sh', '-c', FORK_RESTORE, target, addonHost(source), c.user, c.database]);
-  const archive = { volume: addonArchiveVolumeName(source), path: '/archive', labels: { ...baseLabels(instanceId, source), [ADDON_LABEL]: source.id } };
-  return { ...spec, mounts: [addonMounts(instanceId, fork, false)[0]!, archive] };
+export type RestoreMode = 'fork' | 'switch' | 'in-place';
+
+/**
+ * The helper of a restore step (RESTORE): into `into` (its data volume) from `from`'s archive to
+ * `target`: a fork (into is new, from its source) or in place (both the add-on itself).
+ */
+export function restoreSpec(box: SecretBox, instanceId: string, into: AddonRow, from: AddonRow, target: string, mode: RestoreMode, jobId: string): ContainerSpec {
+  const c = credentials(box, from);
+  const cmd = ['sh', '-c', RESTORE, pgTime(new Date(target)), addonHost(from), c.user, c.database, mode];
+  const spec = helperSpec(box, instanceId, from, `berth-${jobId.replace('_', '-')}`, { [ADDON_JOB_LABEL]: jobId }, cmd);
+  const archive = { volume: addonArchiveVolumeName(from), path: '/archive', labels: { ...baseLabels(instanceId, from), [ADDON_LABEL]: from.id } };
+  return { ...spec, mounts: [addonMounts(instanceId, into, false)[0]!, archive] };
 }
 
 /** A time as PostgreSQL's recovery_target_time takes it, in UTC to the microsecond. */

@@ -611,9 +611,10 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
     async up(db: Kysely<any>) {
       // Point-in-time recovery of PostgreSQL add-ons (docs/stateful.md): the retention window in days,
       // when the newest base backup finished and where the window starts (null: no base backup yet),
-      // and for a fork: its source add-on, the time asked for and the recovery point reached.
+      // for a fork: its source add-on, the time asked for and the recovery point reached; for an
+      // in-place restore (a rewind): the time asked for and the point reached.
       await db.schema.alterTable('addons').addColumn('pitr_days', 'integer', (c) => c.notNull().defaultTo(7)).execute();
-      for (const col of ['pitr_base_at', 'pitr_earliest', 'fork_of', 'fork_target', 'recovered_to']) {
+      for (const col of ['pitr_base_at', 'pitr_earliest', 'fork_of', 'fork_target', 'recovered_to', 'rewind_target', 'rewound_to']) {
         await db.schema.alterTable('addons').addColumn(col, 'text').execute();
       }
     },

@@ -343,6 +343,10 @@ export interface AddonsTable {
   fork_target: string | null;
   /** A fork: the recovery point reached (the last transaction replayed), once restored. */
   recovered_to: string | null;
+  /** An in-place restore asked for: the time its data goes back to (the server is held until it is done). */
+  rewind_target: string | null;
+  /** The recovery point the last in-place restore reached; null while one is under way (or none was asked). */
+  rewound_to: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -175,6 +175,7 @@ describe('authorization matrix (from the contract)', () => {
     detachAddon: () => ({ app: ids.app }),
     restoreBackup: () => ({ backup: ids.backup }),
     forkAddon: () => ({ to: new Date().toISOString() }),
+    rewindAddon: () => ({ to: new Date().toISOString(), confirm: 'x' }),
   };
   const QUERIES: Record<string, () => string> = {
     listApps: () => `project=${ids.project}`,

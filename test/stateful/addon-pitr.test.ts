@@ -30,9 +30,12 @@ describe('add-on point-in-time recovery', () => {
   const addonIs = (name: string, ok: (a: Awaited<ReturnType<typeof get>>) => boolean, what: string) =>
     waitFor(what, async () => {
       const a = await get(name);
-      if (a.status === 'failed') throw new Error(`${name} failed: ${a.message}\n${s.output().slice(-3000)}`);
+      if (a.status === 'failed') throw new Error(`${name} failed: ${a.message}`);
       return ok(a) ? a : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 300 });
+    }, { timeoutMs: 120_000, intervalMs: 300 }).catch(async (err: Error) => {
+      const said = s.output().split('\n').filter((l) => !/"(incoming request|request completed)"/.test(l));
+      throw new Error(`${err.message}; the add-on: ${JSON.stringify(await get(name))}\n${said.slice(-30).join('\n')}`);
+    });
   const get = (name: string) => dev.call('getAddon', { params: { id: name }, query: { project: 'pitr' } });
 
   before(async () => {
@@ -55,6 +58,7 @@ describe('add-on point-in-time recovery', () => {
     // One session, one autocommitted insert after another: row k+1's clock_timestamp() is taken
     // after row k committed, so a target between them splits the rows exactly.
     const writer = spawn('docker', ['exec', '-i', await container(db.id), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -At'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    /** Each row's id and its clock_timestamp() in microseconds since the epoch (a Date would round it to the millisecond). */
     const rows: { id: number; at: number }[] = [];
     let buf = '';
     let answered: (() => void) | null = null;
@@ -63,8 +67,8 @@ describe('add-on point-in-time recovery', () => {
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
-        const m = /^(\d+)\|([\d.]+)$/.exec(line);
-        if (m) rows.push({ id: Number(m[1]), at: Number(m[2]) });
+        const m = /^(\d+)\|(\d+)\.?(\d*)$/.exec(line);
+        if (m) rows.push({ id: Number(m[1]), at: Number(m[2]) * 1e6 + Number(m[3]!.padEnd(6, '0')) });
         if (line.startsWith('INSERT') || m) answered?.();
       }
     });
@@ -84,8 +88,8 @@ describe('add-on point-in-time recovery', () => {
     const dropAt = Number(await psql(db.id, 'select extract(epoch from clock_timestamp()); drop table t;').then((o) => o.split('\n')[0]));
     assert.match(await psql(db.id, "select count(*) from pg_tables where tablename = 't'"), /^0$/, 'the table is gone');
 
-    const target = Math.floor(dropAt) - 1;
-    const targetText = new Date(target * 1000).toISOString().slice(0, 19).replace('T', ' ');
+    const target = (Math.floor(dropAt) - 1) * 1e6;
+    const targetText = new Date(target / 1000).toISOString().slice(0, 19).replace('T', ' ');
     const committed = rows.filter((r, i) => i + 1 < rows.length && rows[i + 1]!.at <= target); // the next row began by the target
     const later = rows.filter((r) => r.at > target);
     assert.ok(committed.length > 3 && later.length > 3, `rows on both sides of the target: ${committed.length} before, ${later.length} after`);
@@ -95,14 +99,15 @@ describe('add-on point-in-time recovery', () => {
     const fork = JSON.parse(out.stdout) as Awaited<ReturnType<typeof get>>;
     assert.equal(fork.status, 'running', fork.message ?? '');
     assert.equal(fork.fork?.of, 'db');
-    assert.equal(fork.fork?.target, new Date(target * 1000).toISOString());
+    assert.equal(fork.fork?.target, new Date(target / 1000).toISOString());
 
     const restored = (await psql(fork.id, 'select id from t order by id')).split('\n').filter(Boolean).map(Number);
     const n = restored.length;
     assert.deepEqual(restored, Array.from({ length: n }, (_, i) => i + 1), 'the rows kept are the first n written, none missing');
     assert.ok(n >= committed.length, `every row committed by ${targetText} is there (${n} of ${committed.length})`);
     assert.ok(n <= rows.length - later.length, `no row begun after ${targetText} is there (${n}, ${later.length} later ones)`);
-    const point = new Date(fork.fork!.recovered_to!).getTime() / 1000;
+    const [, whole, frac] = /^(.*?)(?:\.(\d+))?Z$/.exec(fork.fork!.recovered_to!)!;
+    const point = (Date.parse(`${whole}Z`) / 1000) * 1e6 + Number((frac ?? '').padEnd(6, '0'));
     assert.ok(point <= target && point >= rows[n - 1]!.at, `the recovery point ${fork.fork!.recovered_to} is the last restored row's commit, by the target`);
 
     // The fork is a database of its own: it takes writes, archives and gets its own base backup; the source is untouched.
@@ -110,6 +115,29 @@ describe('add-on point-in-time recovery', () => {
     assert.equal(await psql(db.id, "select count(*) from pg_tables where tablename = 't'"), '0');
     const forked = await addonIs('rescued', (a) => a.pitr?.earliest != null, 'the fork’s own first base backup');
     assert.equal(forked.fork?.recovered_to, fork.fork?.recovered_to);
+  });
+
+  test('in place, after the add-on’s name is typed: the same add-on goes back to the time, its later writes and the drop undone', async () => {
+    const a = await get('rescued');
+    await rejectsWith(dev.call('rewindAddon', { params: { id: 'rescued' }, query: { project: 'pitr' }, body: { to: new Date().toISOString(), confirm: 'db' } }), 400, 'confirm');
+    await psql(a.id, 'create table v (id serial primary key, at timestamptz not null default clock_timestamp())');
+    // Each statement its own session, one after another: those before the time read were committed before it.
+    for (let i = 0; i < 3; i++) await psql(a.id, 'insert into v default values');
+    const target = new Date(Number(await psql(a.id, 'select extract(epoch from clock_timestamp())')) * 1000);
+    for (let i = 0; i < 3; i++) await psql(a.id, 'insert into v default values');
+    await psql(a.id, 'drop table t');
+
+    const out = await berth(['addons', 'restore', 'rescued', '--to', target.toISOString(), '--in-place', '--confirm', 'rescued', '--project', 'pitr', '--json']);
+    assert.equal(out.code, 0, out.stderr);
+    const back = JSON.parse(out.stdout) as Awaited<ReturnType<typeof get>>;
+    assert.equal(back.id, a.id, 'the same add-on');
+    assert.equal(back.status, 'running', back.message ?? '');
+    assert.equal(back.rewind?.target, target.toISOString());
+    assert.ok(new Date(back.rewind!.recovered_to!) <= target, `recovery point ${back.rewind!.recovered_to} by ${target.toISOString()}`);
+    assert.equal(await psql(a.id, 'select string_agg(id::text, \',\' order by id) from v'), '1,2,3', 'the rows written before the time, none after');
+    assert.ok(Number(await psql(a.id, 'select count(*) from t')) > 0, 'the table dropped after the time is back');
+    await psql(a.id, 'insert into v default values');
+    assert.equal(await psql(a.id, 'select count(*) from v'), '4', 'it takes writes again');
   });
 
   test('the time is checked against the window; a viewer may not restore, another project’s user does not see the add-on', async () => {
@@ -128,12 +156,16 @@ describe('add-on point-in-time recovery', () => {
     }
     await rejectsWith(dev.call('forkAddon', { params: { id: 'db' }, query: { project: 'pitr' }, body: { to: new Date().toISOString(), name: 'rescued' } }), 409, 'name');
 
+    await rejectsWith(dev.call('rewindAddon', { params: { id: 'db' }, query: { project: 'pitr' }, body: { to: 'soon', confirm: 'db' } }), 400, 'to');
     const viewer = await s.newUser('viewer');
     await dev.call('addMember', { params: { id: 'pitr' }, body: { username: 'viewer', role: 'viewer' } });
     const inWindow = new Date(Date.now() - 1000).toISOString();
     await assert.rejects(viewer.call('forkAddon', { params: { id: db.id }, query: {}, body: { to: inWindow } }), (err: unknown) => err instanceof ApiError && err.status === 403);
+    await assert.rejects(viewer.call('rewindAddon', { params: { id: db.id }, query: {}, body: { to: inWindow, confirm: 'db' } }), (err: unknown) => err instanceof ApiError && err.status === 403);
     const stranger = await s.newUser('stranger');
     await assert.rejects(stranger.call('forkAddon', { params: { id: db.id }, query: {}, body: { to: inWindow } }), (err: unknown) => err instanceof ApiError && err.status === 404);
+    await assert.rejects(stranger.call('rewindAddon', { params: { id: db.id }, query: {}, body: { to: inWindow, confirm: 'db' } }), (err: unknown) => err instanceof ApiError && err.status === 404);
+    assert.equal((await get('db')).rewind, null, 'the refused calls restored nothing');
     const names = (await dev.call('listAddons', { query: { project: 'pitr' } })).items.map((a) => a.name).sort();
     assert.deepEqual(names, ['db', 'rescued'], 'the refused calls made no add-on');
   });

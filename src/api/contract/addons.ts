@@ -36,6 +36,8 @@ export const Addon = T.Object({
   ]),
   /** A fork made by a point-in-time restore: its source, the time asked for, the recovery point reached (null until restored). */
   fork: T.Union([T.Object({ of: T.Union([T.String(), T.Null()]), target: S.Timestamp, recovered_to: T.Union([S.Timestamp, T.Null()]) }), T.Null()]),
+  /** The last in-place restore: the time asked for, the recovery point reached (null while under way). */
+  rewind: T.Union([T.Object({ target: S.Timestamp, recovered_to: T.Union([S.Timestamp, T.Null()]) }), T.Null()]),
   created_at: S.Timestamp,
 });
 
@@ -139,6 +141,21 @@ export const addonRoutes = {
     body: closed({
       to: T.String({ minLength: 1, maxLength: 64, description: 'YYYY-MM-DD HH:MM:SS[.fff], UTC unless it ends in Z or ±HH:MM; within the add-on’s window' }),
       name: T.Optional(S.DnsLabel),
+    }),
+    response: Addon,
+  },
+  rewindAddon: {
+    method: 'POST',
+    path: '/api/v1/addons/:id/rewind',
+    summary: 'Restore a PostgreSQL add-on in place to a point in time (its data since then is lost; type its name in confirm); the recovery point is reported on it',
+    tag: 'addons',
+    access: 'developer',
+    status: 201,
+    params: IdParam,
+    query: ProjectQuery,
+    body: closed({
+      to: T.String({ minLength: 1, maxLength: 64, description: 'as for a fork' }),
+      confirm: T.String({ maxLength: 64, description: 'the add-on’s name, typed' }),
     }),
     response: Addon,
   },

@@ -39,6 +39,7 @@ async function addonDto(ctx: ApiContext, a: AddonView) {
     backup_schedule: a.backup_schedule,
     backup_keep: a.backup_keep,
     pitr: a.type === 'postgres' ? { window_days: a.pitr_days, earliest: a.pitr_earliest, latest_base_backup: a.pitr_base_at } : null,
+    rewind: a.rewind_target ? { target: a.rewind_target, recovered_to: a.rewound_to } : null,
     fork: a.fork_of && a.fork_target ? { of: (await store.addonById(ctx.db, a.fork_of))?.name ?? null, target: a.fork_target, recovered_to: a.recovered_to } : null,
     created_at: a.created_at,
   };
@@ -66,19 +67,13 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   return releaseDto(release, app.live_release_id);
 }
 
-const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, recovered_to: null });
+const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, recovered_to: null, rewind_target: null, rewound_to: null });
 
-/**
- * A point-in-time restore into a new add-on: checks the time against the source's window (from its
- * oldest base backup to now) and writes the fork's row; the add-on controller restores its data
- * from the source's archive, then starts it (controllers/addons/pitr.ts). The fork gets the source's
- * credentials: they are those of the restored database.
- */
-const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, ctx) => {
-  const a = await addonFor(ctx, user, params.id, query.project, 'developer');
+/** The time a point-in-time restore of `a` asks for, checked: a time (400 on `to`), within its window (409 stating it). */
+function restoreTarget(a: AddonView, to: string): Date {
   if (a.type !== 'postgres') throw badRequest(`add-on "${a.name}" is ${a.type}: point-in-time restores are for PostgreSQL add-ons`, 'id');
-  const target = parseTarget(body.to);
-  if (!target) throw badRequest(`"to" must be a time like 2026-12-05 14:04:30 (UTC unless it ends in Z or ±HH:MM); got "${body.to}"`, 'to');
+  const target = parseTarget(to);
+  if (!target) throw badRequest(`"to" must be a time like 2026-12-05 14:04:30 (UTC unless it ends in Z or ±HH:MM); got "${to}"`, 'to');
   const latest = new Date();
   if (!a.pitr_earliest) throw new HttpError(409, 'conflict', `add-on "${a.name}" has no base backup yet: nothing to restore from (its first is taken once it runs)`, { field: 'to', earliest: null, latest: latest.toISOString() });
   if (target < new Date(a.pitr_earliest) || target > latest) {
@@ -88,6 +83,33 @@ const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, c
       latest: latest.toISOString(),
     });
   }
+  return target;
+}
+
+/**
+ * An in-place restore: the caller types the add-on's name (`confirm`); its data goes back to the
+ * time, its URL stays. The add-on controller holds the server, restores, starts it again (pitr.ts).
+ */
+const rewindAddon: Handlers['rewindAddon'] = async ({ user, params, query, body }, ctx) => {
+  const a = await addonFor(ctx, user, params.id, query.project, 'developer');
+  if (body.confirm !== a.name && body.confirm !== a.id) throw badRequest(`type the add-on's name, "${a.name}", in "confirm": its data since the time is lost`, 'confirm');
+  const target = restoreTarget(a, body.to);
+  if ((a.fork_of && !a.recovered_to) || (a.rewind_target && !a.rewound_to && a.status === 'creating')) throw conflict(`add-on "${a.name}" is being restored: wait for it`, 'id');
+  await store.updateAddon(ctx.db, a.id, { rewind_target: target.toISOString(), rewound_to: null, status: 'creating', message: `restoring in place to ${target.toISOString()}` });
+  await addonEvent(ctx, user, a, 'addon.restoring', `${user.username} restores ${a.name} in place to ${target.toISOString()}`);
+  ctx.nudgeAddons();
+  return addonDto(ctx, await addonFor(ctx, user, a.id, undefined, 'viewer'));
+};
+
+/**
+ * A point-in-time restore into a new add-on: checks the time against the source's window (from its
+ * oldest base backup to now) and writes the fork's row; the add-on controller restores its data
+ * from the source's archive, then starts it (controllers/addons/pitr.ts). The fork gets the source's
+ * credentials: they are those of the restored database.
+ */
+const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, ctx) => {
+  const a = await addonFor(ctx, user, params.id, query.project, 'developer');
+  const target = restoreTarget(a, body.to);
   const stamp = target.toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
   const name = body.name ?? `${a.name.slice(0, 40)}-${stamp}`.toLowerCase();
   if (await apps.appByName(ctx.db, a.project_id, name)) throw conflict(`project "${a.project_name}" has an app named "${name}": give the fork another name`, 'name');
@@ -227,7 +249,8 @@ export const addonHandlers = {
     return { addon: await addonDto(ctx, a), release };
   },
 
-  forkAddon: forkAddon,
+  forkAddon,
+  rewindAddon,
   createBackup: backups.create,
   listBackups: backups.list,
   restoreBackup: backups.restore,

@@ -16,26 +16,38 @@ const addonRow = (a: Addon) => ({
   schedule: scheduleLine(a),
   pitr: a.pitr ? (a.pitr.earliest ? `from ${a.pitr.earliest} to now (${a.pitr.window_days} days kept)` : `no base backup yet (${a.pitr.window_days} days kept)`) : '-',
   forked: a.fork ? `${a.fork.of ?? '(deleted)'} at ${a.fork.target}; recovered to ${a.fork.recovered_to ?? '(restoring)'}` : '-',
+  rewound: a.rewind ? `to ${a.rewind.target}; recovered to ${a.rewind.recovered_to ?? '(restoring)'}` : '-',
 });
 
 /**
- * `berth addons restore DB --to TIME`: a fork of DB at that time, waited for until it runs (or
- * fails), with the recovery point reached.
+ * `berth addons restore DB --to TIME`: a fork of DB at that time; with `--in-place`, DB itself goes
+ * back to that time after its name is typed. Waited for until it runs (or fails), with the
+ * recovery point reached.
  */
-async function forkTo(cmd: Command, addon: string, o: { to: string; name?: string; project?: string; wait: boolean }) {
+async function restoreTo(cmd: Command, addon: string, o: { to: string; name?: string; project?: string; wait: boolean; inPlace?: boolean; confirm?: string }) {
   const c = client(cmd);
-  let f = await c.call('forkAddon', { params: { id: addon }, query: { project: o.project }, body: { to: o.to, name: o.name } });
+  let f: Addon;
+  if (o.inPlace) {
+    if (o.name) throw new Error('--name is for a fork: an in-place restore keeps the add-on');
+    await confirmTyped(addon, o.confirm, `This puts add-on ${addon} back to ${o.to}: what was written since then is set aside. Type its name to go on: `);
+    f = await c.call('rewindAddon', { params: { id: addon }, query: { project: o.project }, body: { to: o.to, confirm: addon } });
+  } else {
+    f = await c.call('forkAddon', { params: { id: addon }, query: { project: o.project }, body: { to: o.to, name: o.name } });
+  }
   while (o.wait && f.status === 'creating') {
     await new Promise((r) => setTimeout(r, 500));
     f = await c.call('getAddon', { params: { id: f.id }, query: {} });
   }
   if (f.status === 'failed') process.exitCode = 1;
+  const r = o.inPlace ? f.rewind : f.fork;
   emit(globals(cmd), f, () =>
     f.status === 'failed'
-      ? `Fork ${f.name} of ${addon} failed: ${f.message ?? ''}`
-      : f.status === 'running'
-        ? `Restored ${addon} to ${f.fork?.target} as new add-on ${f.name}; recovery point (last transaction replayed): ${f.fork?.recovered_to}. Attach it with: berth addons attach ${f.name} --app APP`
-        : `Restoring ${addon} to ${f.fork?.target} as new add-on ${f.name} in the background (berth addons info ${f.name}).`,
+      ? `Restore of ${addon} failed: ${f.message ?? ''}`
+      : f.status !== 'running'
+        ? `Restoring ${addon} to ${r?.target}${o.inPlace ? ' in place' : ` as new add-on ${f.name}`} in the background (berth addons info ${f.name}).`
+        : o.inPlace
+          ? `Restored ${addon} in place to ${r?.target}; recovery point (last transaction replayed): ${r?.recovered_to}.`
+          : `Restored ${addon} to ${r?.target} as new add-on ${f.name}; recovery point (last transaction replayed): ${r?.recovered_to}. Attach it with: berth addons attach ${f.name} --app APP`,
   );
 }
 
@@ -72,7 +84,7 @@ export function registerAddons(program: Command) {
     .action(async (addon: string, o: { project?: string }, cmd: Command) => {
       const a = await client(cmd).call('getAddon', { params: { id: addon }, query: { project: o.project } });
       emit(globals(cmd), a, () =>
-        details(addonRow(a), [['id', 'Id'], ['name', 'Name'], ['type', 'Type'], ['project', 'Project'], ['status', 'Status'], ['message', 'Message'], ['address', 'Address'], ['image', 'Image'], ['attached', 'Attached to'], ['schedule', 'Backups'], ['pitr', 'Point-in-time'], ['forked', 'Fork of'], ['created_at', 'Created']]),
+        details(addonRow(a), [['id', 'Id'], ['name', 'Name'], ['type', 'Type'], ['project', 'Project'], ['status', 'Status'], ['message', 'Message'], ['address', 'Address'], ['image', 'Image'], ['attached', 'Attached to'], ['schedule', 'Backups'], ['pitr', 'Point-in-time'], ['forked', 'Fork of'], ['rewound', 'Restored in place'], ['created_at', 'Created']]),
       );
     });
   addons
@@ -119,7 +131,7 @@ export function registerAddons(program: Command) {
     backupIs: 'pg_dump -Fc, or a Redis RDB snapshot',
     fileIs: 'pg_dump custom format, or Redis RDB',
     restoreNote: 'its current data is replaced',
-    restoreTo: forkTo,
+    restoreTo,
   });
   addons
     .command('download <addon> <backup>')

@@ -34,7 +34,7 @@ export interface BackupCli {
   fileIs: string;
   restoreNote: string;
   /** A point-in-time restore (`restore OWNER --to TIME`), for the kinds that have one. */
-  restoreTo?: (cmd: Command, owner: string, o: { to: string; name?: string; project?: string; wait: boolean }) => Promise<void>;
+  restoreTo?: (cmd: Command, owner: string, o: { to: string; name?: string; project?: string; wait: boolean; inPlace?: boolean; confirm?: string }) => Promise<void>;
 }
 
 /** Polls a backup or restore until it has finished. */
@@ -87,13 +87,14 @@ export function registerBackupCommands(parent: Command, k: BackupCli) {
     restore
       .option('--to <time>', 'point-in-time restore into a new add-on: "2026-12-05 14:04:30" (UTC unless it ends in Z or +HH:MM)')
       .option('--name <name>', 'with --to: the new add-on\'s name (default: <addon>-<time>)')
+      .option('--in-place', 'with --to: restore the add-on itself to that time (asks you to type its name; its data since then is set aside)')
       .option('--project <project>', `project of the ${k.noun}`)
       .option('--no-wait', 'with --to: return once the fork is asked for, without waiting for it to run');
   }
-  restore.action(async (owner: string, backup: string | undefined, o: { confirm?: string; to?: string; name?: string; project?: string; wait: boolean }, cmd: Command) => {
+  restore.action(async (owner: string, backup: string | undefined, o: { confirm?: string; to?: string; name?: string; project?: string; wait: boolean; inPlace?: boolean }, cmd: Command) => {
       if (o.to !== undefined && k.restoreTo) {
         if (backup) throw new Error('give either a backup or --to, not both');
-        return k.restoreTo(cmd, owner, { to: o.to, name: o.name, project: o.project, wait: o.wait });
+        return k.restoreTo(cmd, owner, { to: o.to, name: o.name, project: o.project, wait: o.wait, inPlace: o.inPlace, confirm: o.confirm });
       }
       if (!backup) throw new Error(`name the backup to restore (berth ${parent.name()} backups ${owner.toUpperCase()}), or a time with --to`);
       await confirmTyped(owner, o.confirm, `This replaces the data of ${k.noun} ${owner} with backup ${backup}. Type the ${k.noun} name to go on: `);

@@ -1,17 +1,18 @@
 import type { ControllerDeps } from '../deps.js';
 import type { AddonRow } from '../../store/addons.js';
 import * as store from '../../store/addons.js';
-import { baseBackupDue, baseBackupSpec, forkRestoreSpec, helperResult, windowStart } from '../../domain/addon-pitr.js';
+import { baseBackupDue, baseBackupSpec, helperResult, restoreSpec, windowStart } from '../../domain/addon-pitr.js';
 import { newId } from '../../lib/ids.js';
 import { LABEL } from '../../runtime/labels.js';
 import { ADDON_ARCHIVE_LABEL, ADDON_LABEL } from '../../domain/addons.js';
 import { lastLogLines } from '../health.js';
 import { tell } from '../tell.js';
 import type { Passes } from '../passes.js';
+import type { ContainerSpec } from '../../runtime/types.js';
 
 const HELPER_TIMEOUT_MS = 60 * 60_000;
-/** After a failed base backup, the next try waits this long (the failure is told once per try). */
-const RETRY_MS = 5 * 60_000;
+/** After a failed base backup, the next try waits this long (the first failure of a run of them is told). */
+const RETRY_MS = 60_000;
 
 /**
  * Point-in-time recovery's work for the add-on controller: base backups of running PostgreSQL
@@ -29,9 +30,9 @@ export class PitrWork {
     private readonly passes: Passes,
   ) {}
 
-  /** True while the add-on is a fork whose data is not restored yet: its server must not start. */
+  /** True while the add-on is a fork whose data is not restored yet, or is being restored in place: its server must not start. */
   holds(a: AddonRow): boolean {
-    return a.fork_of !== null && a.recovered_to === null;
+    return (a.fork_of !== null && a.recovered_to === null) || (a.rewind_target !== null && a.rewound_to === null);
   }
 
   running(id: string): boolean {
@@ -46,8 +47,8 @@ export class PitrWork {
       if (a.type !== 'postgres' || this.busy.has(a.id) || this.passes.signal.aborted) continue;
       if (this.holds(a)) {
         if (a.status !== 'creating') continue; // failed: told, not retried
-        const source = addons.find((x) => x.id === a.fork_of);
-        this.start(a.id, () => this.restoreFork(a, source));
+        if (a.fork_of !== null && a.recovered_to === null) this.start(a.id, () => this.restoreFork(a, addons.find((x) => x.id === a.fork_of)));
+        else this.start(a.id, () => this.restoreInPlace(a));
       } else if (a.status === 'running' && archiving.has(a.id) && baseBackupDue(a, at) && at.getTime() - (this.failedAt.get(a.id) ?? 0) >= RETRY_MS) {
         this.start(a.id, () => this.baseBackup(a));
       }
@@ -66,7 +67,7 @@ export class PitrWork {
   }
 
   /** Runs a helper to its end; its result line, or throws with its last lines. */
-  private async helper(spec: ReturnType<typeof baseBackupSpec>, what: string): Promise<string | null> {
+  private async helper(spec: ContainerSpec, what: string): Promise<string | null> {
     const signal = AbortSignal.any([this.passes.signal, AbortSignal.timeout(HELPER_TIMEOUT_MS)]);
     const id = await this.d.runs.createContainer(spec);
     try {
@@ -89,17 +90,18 @@ export class PitrWork {
       this.d.log.info({ addon: a.id }, 'base backup taken');
     } catch (err) {
       if (this.passes.signal.aborted) return;
+      const again = this.failedAt.has(a.id);
       this.failedAt.set(a.id, this.d.clock.now());
       const reason = (err as Error).message.slice(0, 500);
       this.d.log.warn({ err, addon: a.id }, 'base backup failed');
-      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.base_backup.failed', message: `base backup of ${a.name} failed: ${reason}`, data: { addon: a.id } });
+      if (!again) await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.base_backup.failed', message: `base backup of ${a.name} failed: ${reason}`, data: { addon: a.id } });
     }
   }
 
   private async restoreFork(fork: AddonRow, source: AddonRow | undefined): Promise<void> {
     try {
       if (!source) throw new Error('its source add-on was deleted before the restore');
-      const point = await this.helper(forkRestoreSpec(this.d.secrets, this.d.instanceId, fork, source, newId('pitr')), 'the restore');
+      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr')), 'the restore');
       // No transaction was replayed: nothing committed between the base backup and the target, so the data is as at the target.
       // Kept as PostgreSQL printed it (UTC, to the microsecond): a Date would round it to the millisecond.
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : fork.fork_target!;
@@ -110,6 +112,33 @@ export class PitrWork {
       const reason = (err as Error).message.slice(0, 2000);
       await store.updateAddon(this.d.db, fork.id, { status: 'failed', message: `restore failed: ${reason}` });
       await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.failed', message: `fork ${fork.name} could not be restored: ${reason.slice(0, 500)}`, data: { addon: fork.id } });
+    }
+  }
+
+  /**
+   * An in-place restore: the add-on's current WAL is closed and archived while its server still
+   * runs, the server is removed (the pass makes it again once the data is back), then its data
+   * volume is restored from its own archive. A failure leaves the add-on failed with the reason and
+   * the data it had in /data/pgdata.before-restore; another restore may be asked for.
+   */
+  private async restoreInPlace(a: AddonRow): Promise<void> {
+    const target = a.rewind_target!;
+    try {
+      await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'switch', newId('pitr')), 'closing the current WAL segment');
+      for (const c of await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_LABEL]: a.id })) {
+        await this.d.runs.stopContainer(c.id, 30);
+        await this.d.runs.removeContainer(c.id);
+      }
+      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr')), 'the restore');
+      const recovered = point && !Number.isNaN(Date.parse(point)) ? point : target;
+      // The old timeline's base backups stay usable up to the branch point; a new one starts the new timeline's.
+      await store.updateAddon(this.d.db, a.id, { rewound_to: recovered, message: null, pitr_base_at: null });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.restored', message: `${a.name} restored in place to ${recovered}`, data: { addon: a.id, recovered_to: recovered } });
+    } catch (err) {
+      if (this.passes.signal.aborted) return;
+      const reason = (err as Error).message.slice(0, 2000);
+      await store.updateAddon(this.d.db, a.id, { status: 'failed', message: `in-place restore failed (the data it replaced is kept in its volume, pgdata.before-restore): ${reason}` });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.failed', message: `in-place restore of ${a.name} failed: ${reason.slice(0, 500)}`, data: { addon: a.id } });
     }
   }
 }
