@@ -61,12 +61,15 @@ describe('add-on point-in-time recovery', () => {
     /** Each row's id and its clock_timestamp() in microseconds since the epoch (a Date would round it to the millisecond). */
     const rows: { id: number; at: number }[] = [];
     let buf = '';
+    let dropAt = 0;
     let answered: (() => void) | null = null;
     writer.stdout.on('data', (d: Buffer) => {
       buf += d.toString();
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
         const line = buf.slice(0, i);
         buf = buf.slice(i + 1);
+        const drop = /^drop-at\|([\d.]+)$/.exec(line);
+        if (drop) dropAt = Number(drop[1]);
         const m = /^(\d+)\|(\d+)\.?(\d*)$/.exec(line);
         if (m) rows.push({ id: Number(m[1]), at: Number(m[2]) * 1e6 + Number(m[3]!.padEnd(6, '0')) });
         if (line.startsWith('INSERT') || m) answered?.();
@@ -83,9 +86,11 @@ describe('add-on point-in-time recovery', () => {
       await insert();
       await waitFor('the insert to be answered', async () => (rows.length > before ? true : undefined), { timeoutMs: 10_000, intervalMs: 1 });
     }
-    writer.stdin.end();
-    await new Promise((r) => writer.on('exit', r));
-    const dropAt = Number(await psql(db.id, 'select extract(epoch from clock_timestamp()); drop table t;').then((o) => o.split('\n')[0]));
+    // The drop right after the last insert, in the same session: the second before it holds writes.
+    writer.stdin.end("select 'drop-at|' || extract(epoch from clock_timestamp());\ndrop table t;\n");
+    const exit = await new Promise((r) => writer.on('exit', r));
+    assert.equal(exit, 0, 'the writer session ended well');
+    assert.ok(dropAt > 0, 'the drop time was read');
     assert.match(await psql(db.id, "select count(*) from pg_tables where tablename = 't'"), /^0$/, 'the table is gone');
 
     const target = (Math.floor(dropAt) - 1) * 1e6;
