@@ -50,7 +50,7 @@ export async function followRollout(client: BerthClient, app: string, version: n
       return rel;
     }
     if (!opts.quiet) {
-      const ctrs = (await client.call('listContainers', { query: { app } })).items.filter((c) => c.release === version);
+      const ctrs = (await client.call('listContainers', { query: { app } })).items.filter((c) => c.release === version && c.process_type === 'web');
       const healthy = ctrs.filter((c) => c.status === 'healthy').length;
       spin.update(`v${version} ${rel.status} (${rel.config.strategy}): ${healthy}/${rel.config.replicas} replicas healthy`);
     }

@@ -8,6 +8,8 @@ import { appById, type AppRow } from '../store/apps.js';
 import { LABEL } from '../runtime/labels.js';
 import { recordImageOwner } from '../store/image-owners.js';
 import { createRelease } from '../domain/releases.js';
+import { MAX_PROCESS_TYPES, formationProcesses } from '../domain/processes.js';
+import { encodeProcesses } from '../store/formation.js';
 import type { Actor } from '../domain/events.js';
 import { runOk } from '../lib/exec.js';
 import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
@@ -58,7 +60,15 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
       runtimeImage: settings.runtimeImage,
     });
     const dockerfile = prepared.content ?? (await readSourceFile(src, prepared.dockerfile));
-    await updateBuild(ctx.db, build.id, { builder: detection.builder, dockerfile, procfile_release: detection.processes.release ?? null });
+    const { processes, skipped } = formationProcesses(detection.processes);
+    await updateBuild(ctx.db, build.id, {
+      builder: detection.builder,
+      dockerfile,
+      procfile_release: detection.processes.release ?? null,
+      procfile_processes: encodeProcesses(processes),
+    });
+    if (Object.keys(processes).length) step(log, `Process types besides web: ${Object.keys(processes).join(', ')} (scale them with berth ps:scale)`);
+    if (skipped.length) step(log, `Procfile lines left out (names of 1 to 30 letters, digits, - or _; at most ${MAX_PROCESS_TYPES} types): ${skipped.join(', ')}`);
     if (prepared.generated) {
       step(log, `Generated a Dockerfile for ${detection.builder} (see: berth builds dockerfile ${build.id})`);
     } else {

@@ -10,8 +10,11 @@ export const projectNetwork = (projectId: string) => `berth-${projectId}`;
 export const networkLabels = (instanceId: string, projectId: string) => ({ [LABEL.instance]: instanceId, [LABEL.project]: projectId });
 
 /** The engine name of a replica: unique per app, release, replica index and restart generation. */
-export const containerName = (app: { slug: string; id: string }, version: number, replica: number, gen: number) =>
-  `${app.slug}-${app.id.slice(4, 10)}-v${version}-r${replica}-g${gen}`;
+export const containerName = (app: { slug: string; id: string }, version: number, replica: number, gen: number, processType = 'web') =>
+  `${app.slug}-${app.id.slice(4, 10)}-v${version}-${processType === 'web' ? '' : `${processType}-`}r${replica}-g${gen}`;
+
+/** The routed process type: its replicas answer HTTP and take traffic; every other type only runs. */
+export const WEB = 'web';
 
 /** Where a replica answers its health check. The path is the release's (see docs/architecture.md, "When settings apply"). */
 export const healthUrl = (address: string, port: number, path: string) => `http://${address}:${port}${path}`;

@@ -5,7 +5,8 @@ import type { ReleaseConfig, ReleaseRow } from '../store/releases.js';
 import type { ContainerRow } from '../store/containers.js';
 import type { SecretBox } from '../lib/crypto.js';
 import { plainEnv } from './env.js';
-import { projectNetwork } from './containers.js';
+import { WEB, projectNetwork } from './containers.js';
+import { processCommand } from './processes.js';
 import { engineMounts } from './volumes.js';
 
 /**
@@ -35,13 +36,20 @@ export function releaseSpec(secrets: SecretBox, instanceId: string, app: AppRow,
 
 /** The engine container of one replica: a release's container with the replica's labels. */
 export function containerSpec(secrets: SecretBox, instanceId: string, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, row: ContainerRow): ContainerSpec {
-  const spec = releaseSpec(secrets, instanceId, app, release, cfg, row.name, {
+  const base = releaseSpec(secrets, instanceId, app, release, cfg, row.name, {
     [LABEL.app]: app.id,
     [LABEL.release]: release.id,
     [LABEL.version]: String(release.version),
     [LABEL.replica]: String(row.replica),
     [LABEL.gen]: String(row.gen),
     [LABEL.container]: row.id,
+    [LABEL.process]: row.process_type,
   });
+  const type = row.process_type;
+  // Another app reaching this one by name means its web process: the other types get no alias.
+  const spec: ContainerSpec =
+    type === WEB
+      ? base
+      : { ...base, cmd: processCommand(cfg.processes, type), aliases: [], env: { ...base.env, BERTH_PROCESS_TYPE: type } };
   return cfg.placement?.constraints.length ? { ...spec, placement: cfg.placement } : spec;
 }

@@ -1,8 +1,9 @@
 import type { Db } from '../store/db.js';
 import { isUniqueViolation } from '../store/db.js';
 import type { AppRow } from '../store/apps.js';
-import { insertRelease, type ReleaseConfig, type ReleaseRow } from '../store/releases.js';
+import { insertRelease, releaseById, releaseConfig, type ReleaseConfig, type ReleaseRow } from '../store/releases.js';
 import { procfileRelease } from '../store/builds.js';
+import { buildProcesses } from '../store/formation.js';
 import type { Events } from './events.js';
 
 export interface NewRelease {
@@ -29,6 +30,22 @@ export function snapshot(app: AppRow): ReleaseConfig {
   };
 }
 
+/**
+ * The process types besides web a release runs: a build's are its Procfile's; a release of the same
+ * image without a build (a config change) keeps those of the release it follows; another image has none.
+ */
+async function withProcesses(db: Db, config: ReleaseConfig, app: AppRow, r: NewRelease): Promise<ReleaseConfig> {
+  const rest = { ...config };
+  delete rest.processes;
+  let processes: Record<string, string> = {};
+  if (r.buildId) processes = await buildProcesses(db, r.buildId);
+  else if (app.release_id) {
+    const prev = await releaseById(db, app.release_id);
+    if (prev && prev.image === r.image) processes = releaseConfig(prev).processes ?? {};
+  }
+  return Object.keys(processes).length ? { ...rest, processes } : rest;
+}
+
 /** A built app's Procfile `release:` line is its release command, unless the app's config names one. */
 async function withProcfileRelease(db: Db, config: ReleaseConfig, buildId: string | null | undefined): Promise<ReleaseConfig> {
   if (!buildId || config.release_command?.length) return config;
@@ -41,7 +58,7 @@ async function withProcfileRelease(db: Db, config: ReleaseConfig, buildId: strin
  * controller rolls it out. A release still pending is superseded, since only the newest one matters.
  */
 export async function createRelease(db: Db, events: Events, app: AppRow, r: NewRelease): Promise<ReleaseRow> {
-  const config = r.config ?? (await withProcfileRelease(db, snapshot(app), r.buildId));
+  const config = r.config ?? (await withProcesses(db, await withProcfileRelease(db, snapshot(app), r.buildId), app, r));
   for (let attempt = 0; ; attempt++) {
     try {
       const row = await insertRelease(db, {

@@ -14,6 +14,8 @@ export const LABEL = {
   replica: 'berth.replica',
   gen: 'berth.gen',
   container: 'berth.container',
+  /** The Procfile process type a replica runs (web, worker, ...). */
+  process: 'berth.process',
   build: 'berth.build',
   /** A one-off or release command's run id. Runs carry no berth.app label: the app controller leaves them alone. */
   run: 'berth.run',

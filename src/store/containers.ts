@@ -63,7 +63,8 @@ export async function deleteContainersOfApp(db: Db, appId: string) {
 export async function rotateToRelease(db: Db, appId: string, releaseId: string) {
   await db.transaction().execute(async (tx) => {
     await tx.updateTable('containers').set({ in_rotation: 0 }).where('app_id', '=', appId).where('release_id', '!=', releaseId).execute();
-    await tx.updateTable('containers').set({ in_rotation: 1 }).where('app_id', '=', appId).where('release_id', '=', releaseId).execute();
+    // Only web replicas answer HTTP; the other process types never take traffic.
+    await tx.updateTable('containers').set({ in_rotation: 1 }).where('app_id', '=', appId).where('release_id', '=', releaseId).where('process_type', '=', 'web').execute();
   });
 }
 

@@ -2,6 +2,7 @@ import type { Db } from './db.js';
 import { now } from './db.js';
 import type { ReleasesTable, ReleaseStatus } from './schema.js';
 import { newId } from '../lib/ids.js';
+import { decodeProcesses } from './formation.js';
 import { decodeEnv, encodeEnv, encodeHealthCheck, encodeMounts, encodeCommand, type HealthCheck, type MountColumn, type Placement, type StoredEnv } from './app-columns.js';
 
 /** A volume mounted by a release: the app's mount, frozen. */
@@ -25,6 +26,8 @@ export interface ReleaseConfig {
   release_command?: string[] | null;
   /** Cluster mode: where the replicas may run; absent or null: anywhere. */
   placement?: Placement | null;
+  /** The Procfile's process types besides web and release, type → command (run with sh -c); absent: none. */
+  processes?: Record<string, string>;
 }
 
 /** The one decoder of `releases.config` (its env is JSON text inside the JSON, as apps.env is stored). */
@@ -37,7 +40,8 @@ export function releaseConfig(r: Pick<ReleaseRow, 'config'>): ReleaseConfig {
   }
   const c = raw as Omit<ReleaseConfig, 'env'> & { env: unknown };
   if (typeof c !== 'object' || c === null || Array.isArray(c)) throw new Error('column releases.config does not hold the expected shape');
-  return { ...c, env: typeof c.env === 'string' ? decodeEnv(c.env, 'releases.config.env') : {} };
+  const processes = c.processes === undefined ? undefined : decodeProcesses(JSON.stringify(c.processes), 'releases.config.processes');
+  return { ...c, env: typeof c.env === 'string' ? decodeEnv(c.env, 'releases.config.env') : {}, ...(processes ? { processes } : {}) };
 }
 
 const encodeConfig = (c: ReleaseConfig): string => JSON.stringify({ ...c, env: encodeEnv(c.env) });

@@ -151,7 +151,8 @@ export interface ReleasesTable {
   updated_at: string;
 }
 
-export type ContainerStatus = 'starting' | 'healthy' | 'unhealthy' | 'crashed' | 'draining' | 'stopped';
+/** `running`: a replica of a process type without an HTTP check (a worker) that is up. */
+export type ContainerStatus = 'starting' | 'healthy' | 'running' | 'unhealthy' | 'crashed' | 'draining' | 'stopped';
 
 export interface ContainersTable {
   /** Berth's id (ctr_...); docker_id is the engine's. */
@@ -169,8 +170,17 @@ export interface ContainersTable {
   /** 1 while the router sends it traffic. */
   in_rotation: number;
   message: string | null;
+  /** The Procfile process type it runs: `web` (routed) or another (`worker`, ...: never in rotation). */
+  process_type: string;
   created_at: string;
   updated_at: string;
+}
+
+/** An app's replica count for one non-web process type (web's is apps.replicas); a type without a row runs 1. */
+export interface AppFormationTable {
+  app_id: string;
+  process_type: string;
+  replicas: number;
 }
 
 export interface EventsTable {
@@ -219,6 +229,8 @@ export interface BuildsTable {
   vendor_id: string | null;
   /** The Procfile's `release:` line, as written (run with sh -c). */
   procfile_release: string | null;
+  /** JSON {type: command}: the Procfile's process types other than web and release (0020_process_types); null: none or older builds. */
+  procfile_processes?: string | null;
 }
 
 export interface BuildLogsTable {
@@ -236,6 +248,7 @@ export interface Database {
   apps: AppsTable;
   releases: ReleasesTable;
   containers: ContainersTable;
+  app_formation: AppFormationTable;
   events: EventsTable;
   meta: { key: string; value: string };
   builds: BuildsTable;

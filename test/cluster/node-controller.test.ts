@@ -132,7 +132,7 @@ test('node controller: a drain pauses the node, restarts each app with a replica
   const app = { id: 'app_1', project_id: projectId, name: 'web', slug: 'web', image: null, replicas: 2, memory_mb: 256, cpu: 0, port: 8080, strategy: 'rolling' as const, health_check: { path: '/', timeout_s: 60, grace_s: 0 }, env: {}, release_id: 'rel_1', live_release_id: 'rel_1', stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts };
   await insertApp(db, app);
   await db.insertInto('releases').values({ id: 'rel_1', app_id: 'app_1', version: 1, image: 'img', config: '{}', status: 'live', reason: null, description: '', build_id: null, created_by: null, created_at: ts, updated_at: ts }).execute();
-  const row = (id: string, replica: number, node: string) => ({ id, app_id: 'app_1', release_id: 'rel_1', replica, gen: 0, name: id, docker_id: id, node, address: null, port: 8080, status: 'healthy' as const, in_rotation: 1, message: null, created_at: ts, updated_at: ts });
+  const row = (id: string, replica: number, node: string) => ({ id, app_id: 'app_1', release_id: 'rel_1', replica, gen: 0, name: id, docker_id: id, node, address: null, port: 8080, status: 'healthy' as const, in_rotation: 1, message: null, process_type: 'web', created_at: ts, updated_at: ts });
   await insertContainer(db, row('ctr_a', 0, 'node0'));
   await insertContainer(db, row('ctr_b', 1, 'node1'));
 

@@ -59,7 +59,7 @@ test('recovery: a row written before its container was made, and a container mad
   const [a] = await w.rows();
   const spec = { ...w.runtime.byName(a.name).spec, name: `web-${w.appId.slice(4, 10)}-v2-r0-g0` };
   const madeId = await w.runtime.createContainer({ ...spec, labels: { ...spec.labels, 'berth.release': v2.id } });
-  const base = { app_id: w.appId, release_id: v2.id, gen: 0, node: 'x', address: null, port: 8080, status: 'starting' as const, in_rotation: 0, message: null, created_at: now(), updated_at: now() };
+  const base = { app_id: w.appId, release_id: v2.id, gen: 0, node: 'x', address: null, port: 8080, status: 'starting' as const, in_rotation: 0, message: null, process_type: 'web', created_at: now(), updated_at: now() };
   await insertContainer(w.store.db, { ...base, id: 'ctr_made', replica: 0, name: spec.name, docker_id: madeId });
   await insertContainer(w.store.db, { ...base, id: 'ctr_ghost', replica: 1, name: `web-${w.appId.slice(4, 10)}-v2-r1-g0`, docker_id: null });
   await w.restart();

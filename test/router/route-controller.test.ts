@@ -68,7 +68,7 @@ async function seeded(t: TestContext): Promise<ApiContext> {
     .insertInto('containers')
     .values({
       id: 'c1', app_id: 'a1', release_id: 'r1', replica: 1, gen: 0, name: 'web-1', docker_id: 'd', node: 'local', address: '10.0.0.2',
-      port: 8080, status: 'healthy', in_rotation: 1, message: null, created_at: ts, updated_at: ts,
+      port: 8080, status: 'healthy', in_rotation: 1, message: null, process_type: 'web', created_at: ts, updated_at: ts,
     })
     .execute();
 

@@ -5,6 +5,14 @@ import { Release, Replicas } from './releases.js';
 
 /** Apps: their desired config, and the actions on it (scale, restart, stop, start, config vars). */
 
+/** Replicas per Procfile process type: `web` (routed) and the others of the app's release (worker, ...). */
+export const Formation = T.Record(T.String({ pattern: '^[A-Za-z0-9_-]{1,30}$' }), Replicas, {
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 17,
+  description: 'process type → replicas, e.g. {"web":2,"worker":3}',
+});
+
 export const appRoutes = {
   listApps: {
     method: 'GET',
@@ -80,6 +88,25 @@ export const appRoutes = {
     params: IdParam,
     body: closed({ replicas: Replicas }),
     response: S.App,
+  },
+  getFormation: {
+    method: 'GET',
+    path: '/api/v1/apps/:id/formation',
+    summary: 'Replicas per process type: web, and each other Procfile type of the app’s release (worker, ...)',
+    tag: 'apps',
+    access: 'viewer',
+    params: IdParam,
+    response: Formation,
+  },
+  updateFormation: {
+    method: 'PUT',
+    path: '/api/v1/apps/:id/formation',
+    summary: 'Scale process types ({"web":2,"worker":3}); types left out keep their count; applies at once',
+    tag: 'apps',
+    access: 'developer',
+    params: IdParam,
+    body: Formation,
+    response: Formation,
   },
   restartApp: {
     method: 'POST',

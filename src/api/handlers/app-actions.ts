@@ -10,6 +10,8 @@ import { checkAppShape } from '../quota.js';
 import { maskedEnv } from '../../domain/env.js';
 import { changeEnv } from '../../domain/apps.js';
 import { byUser } from '../../domain/events.js';
+import { appFormation, appProcesses, unknownProcessType } from '../../domain/processes.js';
+import { setFormation } from '../../store/formation.js';
 
 const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
   const a = (await apps.findApp(ctx.db, user.id, id))!;
@@ -25,6 +27,31 @@ export const appActionHandlers = {
     await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'app.scaled', message: `${app.slug} scaled to ${body.replicas}` });
     ctx.nudge(app.id);
     return freshApp(ctx, user, app.id);
+  },
+
+  async getFormation({ user, params }, ctx) {
+    const app = await appFor(ctx, user, params.id);
+    return appFormation(ctx.db, app);
+  },
+
+  async updateFormation({ user, params, body }, ctx) {
+    const app = await appFor(ctx, user, params.id, 'developer');
+    const processes = await appProcesses(ctx.db, app);
+    const unknown = unknownProcessType(body, processes);
+    if (unknown !== null) {
+      const types = ['web', ...Object.keys(processes)].join(', ');
+      throw badRequest(`${unknown} is not a process type of ${app.slug} (its release has: ${types}); process types come from the Procfile's lines`, unknown);
+    }
+    // The quota's replicas per app count every process type's.
+    const next = { ...(await appFormation(ctx.db, app)), ...body };
+    await checkAppShape(ctx, user, app.project_id, { replicas: Object.values(next).reduce((a, b) => a + b, 0) });
+    const { web, ...others } = body;
+    await setFormation(ctx.db, app.id, others);
+    if (web !== undefined) await apps.updateApp(ctx.db, app.id, { replicas: web, stopped: 0 });
+    const said = Object.entries(body).map(([t, n]) => `${t}=${n}`).join(' ');
+    await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'app.scaled', message: `${app.slug} scaled: ${said}` });
+    ctx.nudge(app.id);
+    return appFormation(ctx.db, (await apps.appById(ctx.db, app.id))!);
   },
 
   async restartApp({ user, params }, ctx) {

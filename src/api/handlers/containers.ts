@@ -25,6 +25,7 @@ async function containerDto(ctx: ApiContext, row: ContainerRow, slug: string): P
     app: { id: row.app_id, slug },
     release: rel?.version ?? 0,
     replica: row.replica,
+    process_type: row.process_type,
     status: row.status,
     in_rotation: inRotation(ctx, row),
     node: row.node,

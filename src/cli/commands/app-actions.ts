@@ -8,7 +8,8 @@ import type { BerthClient } from '../../client/index.js';
 async function settle(cmd: Command, c: BerthClient, app: string, want: number) {
   const deadline = Date.now() + 10 * 60_000;
   for (;;) {
-    const ctrs = (await c.call('listContainers', { query: { app } })).items;
+    // Web replicas: a scale leaves the other process types (workers) as they are.
+    const ctrs = (await c.call('listContainers', { query: { app } })).items.filter((x) => x.process_type === 'web');
     const healthy = ctrs.filter((x) => x.status === 'healthy' && x.in_rotation).length;
     if (!globals(cmd).json) process.stderr.write(`\r\x1b[2K${healthy}/${want} replicas healthy`);
     if (healthy === want && ctrs.length === want) break;
@@ -44,7 +45,7 @@ export function registerAppActions(program: Command) {
         // Done when every replica is a new one and healthy.
         const deadline = Date.now() + 10 * 60_000;
         for (;;) {
-          const ctrs = (await c.call('listContainers', { query: { app } })).items;
+          const ctrs = (await c.call('listContainers', { query: { app } })).items.filter((x) => x.process_type === 'web');
           if (ctrs.length === a.replicas && ctrs.every((x) => !before.has(x.id) && x.status === 'healthy')) break;
           if (Date.now() > deadline) throw new Error(`${app} did not finish restarting; see \`berth ps ${app}\``);
           await new Promise((r) => setTimeout(r, 500));

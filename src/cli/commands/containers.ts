@@ -4,7 +4,18 @@ import { emit, table } from '../output.js';
 import { int } from '../args.js';
 import { ApiError } from '../../client/index.js';
 
-/** ps, logs: containers and their logs. */
+/** `web=2 worker=3` → {web: 2, worker: 3}; a malformed pair is refused before any call. */
+export function formationArgs(pairs: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of pairs) {
+    const m = /^([A-Za-z0-9_-]{1,30})=(\d{1,3})$/.exec(p);
+    if (!m) throw new Error(`"${p}" is not TYPE=REPLICAS (e.g. worker=2)`);
+    out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+/** ps, ps:scale, logs: containers, the formation, and their logs. */
 export function registerContainers(program: Command) {
   program
     .command('ps [app]')
@@ -14,9 +25,21 @@ export function registerContainers(program: Command) {
       emit(globals(cmd), res.items, () =>
         table(
           res.items.map((x) => ({ ...x, app: x.app.slug, v: `v${x.release}`, traffic: x.in_rotation })),
-          [['id', 'Id'], ['app', 'App'], ['v', 'Release'], ['replica', 'Replica'], ['status', 'Status'], ['traffic', 'Traffic'], ['address', 'Address'], ['updated_at', 'Updated']],
+          [['id', 'Id'], ['app', 'App'], ['v', 'Release'], ['process_type', 'Type'], ['replica', 'Replica'], ['status', 'Status'], ['traffic', 'Traffic'], ['address', 'Address'], ['updated_at', 'Updated']],
         ),
       );
+    });
+
+  program
+    .command('ps:scale <app> [pairs...]')
+    .description('replicas per process type: ps:scale APP web=2 worker=3 (types left out keep theirs); with no pairs, show them')
+    .action(async (app: string, pairs: string[], _o, cmd: Command) => {
+      const c = client(cmd);
+      const body = formationArgs(pairs);
+      const res = Object.keys(body).length
+        ? await c.call('updateFormation', { params: { id: app }, body })
+        : await c.call('getFormation', { params: { id: app } });
+      emit(globals(cmd), res, () => table(Object.entries(res).map(([type, replicas]) => ({ type, replicas })), [['type', 'Type'], ['replicas', 'Replicas']]));
     });
 
   program

@@ -2,11 +2,12 @@ import type { AppRow } from '../../store/apps.js';
 import * as rows from '../../store/containers.js';
 import type { ContainerRow } from '../../store/containers.js';
 import { previousLiveRelease, releaseConfig, type ReleaseConfig, type ReleaseRow } from '../../store/releases.js';
-import { networkLabels, projectNetwork } from '../../domain/containers.js';
+import { WEB, networkLabels, projectNetwork } from '../../domain/containers.js';
 import { HealthError } from '../health.js';
 import { START_CONCURRENCY, eachLimited, event, type AppKit } from './kit.js';
 import { ensureReplica, ImageOutOfReach } from './replicas.js';
 import { retire, swap } from './retire.js';
+import { convergeProcesses } from './processes.js';
 
 /** One replica index to converge, with its containers of the live release (older generations). */
 interface Slot {
@@ -25,7 +26,7 @@ export async function converge(k: AppKit, app: AppRow, live: ReleaseRow): Promis
   const added: Slot[] = [];
   const replaced: Slot[] = [];
   for (let i = 0; i < cfg.replicas; i++) {
-    const mine = list.filter((r) => r.release_id === live.id && r.replica === i);
+    const mine = list.filter((r) => r.release_id === live.id && r.process_type === WEB && r.replica === i);
     // A replica stopped by hand stays stopped; a crashed one is restarted by Docker and rejoins in observe().
     if (mine.some((r) => r.status === 'stopped' || r.status === 'crashed')) continue;
     const current = mine.find((r) => r.gen === app.restart_seq);
@@ -40,11 +41,13 @@ export async function converge(k: AppKit, app: AppRow, live: ReleaseRow): Promis
   await eachLimited(added, START_CONCURRENCY, (slot) => convergeReplica(k, app, live, cfg, slot), k.alsoFailed);
   // A restart replaces serving replicas one at a time, so at most one extra runs while it does.
   for (const slot of replaced) await convergeReplica(k, app, live, cfg, slot);
+  // The other process types (workers, ...) of the live release: their own formation.
+  await convergeProcesses(k, app, live, cfg, false);
   list = await rows.containersOfApp(k.db, app.id);
   const standby = await standbyRelease(k, app, live);
   for (const r of list) {
-    const extra = r.release_id === live.id && r.replica >= cfg.replicas;
-    const foreign = r.release_id !== live.id && !(r.release_id === standby && r.status === 'stopped');
+    const extra = r.release_id === live.id && r.process_type === WEB && r.replica >= cfg.replicas;
+    const foreign = r.release_id !== live.id && !(r.release_id === standby && r.status === 'stopped' && r.process_type === WEB);
     if (extra || foreign) await retire(k, r);
   }
   await k.routes.sync();

@@ -4,7 +4,7 @@ import type { ContainerRow } from '../../store/containers.js';
 import { releaseById, releaseConfig } from '../../store/releases.js';
 import { LABEL } from '../../runtime/labels.js';
 import { ContainerStuck } from '../../runtime/types.js';
-import { START_REQUESTED, STOP_GRACE_S, healthUrl, projectNetwork } from '../../domain/containers.js';
+import { START_REQUESTED, STOP_GRACE_S, WEB, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { lastLogLines } from '../health.js';
 import { event, type AppKit } from './kit.js';
 import { takeOut } from './retire.js';
@@ -67,7 +67,11 @@ export async function observe(k: AppKit, app: AppRow): Promise<void> {
       }
     } else if (!down && (row.status === 'crashed' || row.status === 'starting') && row.release_id === app.live_release_id) {
       // Back up after a crash (Docker restarted it) or started by hand: into rotation once it answers.
-      if (address && (await k.probe(healthUrl(address, row.port, await livePath(k, app)))).healthy) {
+      // Another process type (a worker) has nothing to answer: running is up.
+      if (row.process_type !== WEB) {
+        await rows.updateContainer(db, row.id, { status: 'running', message: null });
+        await event(k, app, 'container.running', `${row.name} is running again`, { container: row.id, process_type: row.process_type });
+      } else if (address && (await k.probe(healthUrl(address, row.port, await livePath(k, app)))).healthy) {
         await rows.updateContainer(db, row.id, { status: 'healthy', in_rotation: 1, message: null });
         await k.routes.sync();
         await event(k, app, 'container.healthy', `${row.name} is healthy again`, { container: row.id });
@@ -109,7 +113,7 @@ async function livePath(k: AppKit, app: AppRow): Promise<string> {
  */
 export async function onDie(k: AppKit, dockerId: string, exitCode: number | null): Promise<void> {
   const row = await rows.containerByDockerId(k.db, dockerId);
-  if (!row || (row.status !== 'healthy' && row.status !== 'starting')) return;
+  if (!row || (row.status !== 'healthy' && row.status !== 'running' && row.status !== 'starting')) return;
   if (row.status === 'starting' && row.message === START_REQUESTED) return;
   const app = await appById(k.db, row.app_id);
   await markCrashed(k, app, row, exitCode, { log: await lastLogLines(k.replicas, dockerId, 20) });

@@ -5,8 +5,8 @@ import type { ReleaseConfig, ReleaseRow } from '../../store/releases.js';
 import * as rows from '../../store/containers.js';
 import type { ContainerRow } from '../../store/containers.js';
 import { newId } from '../../lib/ids.js';
-import { ImageUnavailable, type ContainerSpec } from '../../runtime/types.js';
-import { containerName, healthUrl, projectNetwork } from '../../domain/containers.js';
+import { ImageUnavailable, type ContainerInfo, type ContainerSpec } from '../../runtime/types.js';
+import { WEB, containerName, healthUrl, projectNetwork } from '../../domain/containers.js';
 import { Canceled, HealthError, exitedEarly, waitHealthy } from '../health.js';
 import { event, type AppKit } from './kit.js';
 import { containerSpec } from '../../domain/release-spec.js';
@@ -23,9 +23,9 @@ const NODE = hostname();
  * Makes sure replica i of the release runs, healthy, and (unless told otherwise) takes traffic.
  * Idempotent: an existing healthy container is kept; a half-made one is finished or replaced.
  */
-export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, replica: number, gen: number, rotate = true): Promise<ContainerRow> {
+export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow, cfg: ReleaseConfig, replica: number, gen: number, rotate = true, processType = WEB): Promise<ContainerRow> {
   const db = k.db;
-  const name = containerName(app, release.version, replica, gen);
+  const name = containerName(app, release.version, replica, gen, processType);
   let row = (await rows.containersOfApp(db, app.id)).find((r) => r.name === name);
   if (row && (row.status === 'crashed' || row.status === 'unhealthy' || row.status === 'stopped' || row.status === 'draining')) {
     await destroy(k, row);
@@ -46,6 +46,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
       status: 'starting',
       in_rotation: 0,
       message: null,
+      process_type: processType,
       created_at: now(),
       updated_at: now(),
     };
@@ -61,6 +62,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
   }
   const info = await k.replicas.inspectContainer(row.docker_id!);
   const address = info?.addresses[projectNetwork(app.project_id)];
+  if (processType !== WEB) return processStarted(k, app, row, info, address);
   if (!address) {
     // Gone already (its command could not run: init reports that as an exit): say so, with its log.
     const exited = info && info.state !== 'running' && info.state !== 'created';
@@ -93,6 +95,19 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
     await k.routes.sync();
   }
   return (await rows.containerById(db, row.id))!;
+}
+
+/**
+ * A replica of a type without an HTTP check (a worker): up is all it has to be. One that exited at
+ * once is no release failure (Heroku's rule): observe() reports it as crashed and it is restarted.
+ */
+async function processStarted(k: AppKit, app: AppRow, row: ContainerRow, info: ContainerInfo | null, address: string | undefined): Promise<ContainerRow> {
+  const patch = { address: address ?? null, ...(info?.node ? { node: info.node } : {}) };
+  if (info?.state === 'running' && row.status !== 'running') {
+    await rows.updateContainer(k.db, row.id, { ...patch, status: 'running', message: null });
+    await event(k, app, 'container.running', `${row.name} is running`, { container: row.id, process_type: row.process_type });
+  } else await rows.updateContainer(k.db, row.id, patch);
+  return (await rows.containerById(k.db, row.id))!;
 }
 
 /** Its image out of reach of the nodes (cluster mode, no registry): the release fails saying so, like a replica that never became healthy. */

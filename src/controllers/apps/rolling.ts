@@ -5,6 +5,7 @@ import { START_CONCURRENCY, eachLimited, range, type AppKit } from './kit.js';
 import { ensureReplica } from './replicas.js';
 import { retire, swap } from './retire.js';
 import { checkTarget } from './sets.js';
+import { WEB } from '../../domain/containers.js';
 
 /** One new replica in, healthy, then one old one out: never fewer healthy replicas than before. */
 export async function rolling(k: AppKit, app: AppRow, target: ReleaseRow, cfg: ReleaseConfig): Promise<void> {
@@ -27,7 +28,8 @@ export async function rolling(k: AppKit, app: AppRow, target: ReleaseRow, cfg: R
     const old = (await rows.containersOfApp(k.db, app.id)).find((r) => r.in_rotation && r.release_id !== target.id);
     await swap(k, fresh, old ? [old] : []);
   }
+  // The old release's other process types go too (the new ones start after web, rollout.ts).
   for (const r of await rows.containersOfApp(k.db, app.id)) {
-    if (r.release_id !== target.id || r.replica >= cfg.replicas) await retire(k, r);
+    if (r.release_id !== target.id || (r.process_type === WEB && r.replica >= cfg.replicas)) await retire(k, r);
   }
 }

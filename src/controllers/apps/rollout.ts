@@ -11,6 +11,8 @@ import { blueGreen } from './blue-green.js';
 import { recreate } from './recreate.js';
 import { ensureImage } from './pull.js';
 import { releasePhase } from './release-phase.js';
+import { convergeProcesses } from './processes.js';
+import { checkTarget } from './sets.js';
 
 type Strategy = (k: AppKit, app: AppRow, target: ReleaseRow, cfg: ReleaseConfig) => Promise<void>;
 
@@ -36,6 +38,10 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
     const note = await ensureImage(k, app, target);
     await releasePhase(k, app, target, cfg);
     await STRATEGIES[cfg.strategy](k, app, target, cfg);
+    // The other process types follow web: the strategy retired the old release's (or keeps them until
+    // converge does); the new ones start now, with no health check to pass.
+    await checkTarget(k, app, target);
+    await convergeProcesses(k, app, target, cfg, true);
     await goLive(k, app, target, note);
   } catch (err) {
     if (err instanceof Superseded) {

@@ -274,6 +274,7 @@ export function Containers({ app, canChange }: AppProps) {
         <thead>
           <tr>
             <th>Replica</th>
+            <th>Type</th>
             <th>Status</th>
             <th>Traffic</th>
             <th>Node</th>
@@ -286,6 +287,7 @@ export function Containers({ app, canChange }: AppProps) {
           {items.map((c) => (
             <tr key={c.id} aria-label={`Replica ${c.replica}`}>
               <td className="mono">{c.name}</td>
+              <td>{c.process_type}</td>
               <td>
                 <Status value={c.status} />
                 {c.message && <div className="muted small">{c.message}</div>}
