@@ -46,7 +46,7 @@ export function wantedFormation(webReplicas: number, processes: Record<string, s
  * declare is refused, naming it. Returns the bad key, or null.
  */
 export function unknownProcessType(change: Record<string, number>, processes: Record<string, string> | undefined): string | null {
-  for (const type of Object.keys(change)) if (type !== 'web' && !(processes && type in processes)) return type;
+  for (const type of Object.keys(change)) if (type !== 'web' && !(processes && Object.hasOwn(processes, type))) return type;
   return null;
 }
 

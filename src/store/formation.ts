@@ -7,7 +7,7 @@ import type { Db } from './db.js';
  */
 
 /** What a process type may be called: the Procfile's own grammar, short enough for engine names. */
-export const PROCESS_TYPE = /^[A-Za-z0-9_-]{1,30}$/;
+export const PROCESS_TYPE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$/;
 
 /** Replicas of a non-web type that has no formation row: a Procfile line runs once unless scaled. */
 export const DEFAULT_PROCESS_REPLICAS = 1;

@@ -1,12 +1,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { apiWorld, type ApiWorld } from '../support/inject.js';
+import { appById, appBySlug } from '../../src/store/apps.js';
+import { createRelease, snapshot } from '../../src/domain/releases.js';
 
 // The API's handlers through the real server (fastify.inject) on SQLite and the in-memory engine:
 // the rules every route shares (a token, a 4xx naming the field, the caller's role) and a handler
 // writing desired state without touching the engine. Runs in `npm run check`, in well under a second.
 
 let w: ApiWorld;
+const appByIdOrSlug = async (slug: string) => appById(w.ctx.db, (await appBySlug(w.ctx.db, slug))!.id);
 before(async () => {
   w = await apiWorld();
 });
@@ -107,4 +110,42 @@ test("renaming an app to a name its project already has is a 409 naming name, no
   assert.equal(res.status, 409, JSON.stringify(res.json));
   assert.equal(res.json.error.details.field, 'name');
   assert.equal((await w.request('PUT', '/api/v1/apps/second', { token, body: { name: 'third' } })).status, 200);
+});
+
+test('formation: web and the release’s process types scale apart; a type the release lacks is a 400 naming it', async () => {
+  const token = await w.newUser('fern');
+  const viewer = await w.newUser('vera');
+  const project = await w.request('POST', '/api/v1/projects', { token, body: { name: 'queues' } });
+  assert.equal((await w.request('POST', `/api/v1/projects/${project.json.id}/members`, { token, body: { username: 'vera', role: 'viewer' } })).status, 200);
+  assert.equal((await w.request('POST', '/api/v1/apps', { token, body: { name: 'jobs', project: 'queues' } })).status, 201);
+  // Never deployed: web only.
+  assert.deepEqual((await w.request('GET', '/api/v1/apps/jobs/formation', { token })).json, { web: 1 });
+  // A release whose build's Procfile had a worker line (as the build queue makes it).
+  const app = (await appByIdOrSlug('jobs'))!;
+  await createRelease(w.ctx.db, w.ctx.events, app, { image: 'jobs:1', description: 'deploy', config: { ...snapshot(app), processes: { worker: 'node worker.js' } } });
+  assert.deepEqual((await w.request('GET', '/api/v1/apps/jobs/formation', { token: viewer })).json, { web: 1, worker: 1 });
+
+  const before = w.nudged.length;
+  const scaled = await w.request('PUT', '/api/v1/apps/jobs/formation', { token, body: { worker: 3 } });
+  assert.equal(scaled.status, 200, JSON.stringify(scaled.json));
+  assert.deepEqual(scaled.json, { web: 1, worker: 3 });
+  assert.deepEqual(w.nudged.slice(before), [app.id]);
+  const both = await w.request('PUT', '/api/v1/apps/jobs/formation', { token, body: { web: 2, worker: 0 } });
+  assert.deepEqual(both.json, { web: 2, worker: 0 });
+  assert.equal((await w.request('GET', '/api/v1/apps/jobs', { token })).json.replicas, 2, 'web is the app’s replicas');
+
+  const bad: [unknown, string][] = [
+    [{ worker: 1, clock: 1 }, 'clock'],
+    [{ 'bad name': 1 }, 'bad name'],
+    [{ worker: 101 }, 'worker'],
+    [{ worker: '2' }, 'worker'],
+  ];
+  for (const [body, field] of bad) {
+    const res = await w.request('PUT', '/api/v1/apps/jobs/formation', { token, body });
+    assert.equal(res.status, 400, JSON.stringify(body));
+    assert.equal(res.json.error.details.field, field, JSON.stringify(res.json));
+  }
+  assert.deepEqual((await w.request('GET', '/api/v1/apps/jobs/formation', { token })).json, { web: 2, worker: 0 }, 'a refused change changes nothing');
+  assert.equal((await w.request('PUT', '/api/v1/apps/jobs/formation', { token: viewer, body: { worker: 1 } })).status, 403);
+  assert.deepEqual(w.runtime.calls, [], 'the controllers change the engine, not the handler');
 });

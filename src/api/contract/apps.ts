@@ -6,7 +6,7 @@ import { Release, Replicas } from './releases.js';
 /** Apps: their desired config, and the actions on it (scale, restart, stop, start, config vars). */
 
 /** Replicas per Procfile process type: `web` (routed) and the others of the app's release (worker, ...). */
-export const Formation = T.Record(T.String({ pattern: '^[A-Za-z0-9_-]{1,30}$' }), Replicas, {
+export const Formation = T.Record(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$', description: 'a Procfile process type' }), Replicas, {
   additionalProperties: false,
   minProperties: 1,
   maxProperties: 17,

@@ -8,7 +8,7 @@ import { ApiError } from '../../client/index.js';
 export function formationArgs(pairs: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const p of pairs) {
-    const m = /^([A-Za-z0-9_-]{1,30})=(\d{1,3})$/.exec(p);
+    const m = /^([A-Za-z0-9][A-Za-z0-9_-]{0,29})=(\d{1,3})$/.exec(p);
     if (!m) throw new Error(`"${p}" is not TYPE=REPLICAS (e.g. worker=2)`);
     out[m[1]] = Number(m[2]);
   }

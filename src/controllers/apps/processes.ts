@@ -45,7 +45,7 @@ export async function convergeProcesses(k: AppKit, app: AppRow, release: Release
   // No traffic to hand over: the new generation starts, then the older one gets SIGTERM and its grace period.
   await eachLimited(todo, START_CONCURRENCY, (slot) => startSlot(k, app, release, cfg, slot, judge), k.alsoFailed);
   for (const r of list) {
-    if (r.process_type in want && r.process_type !== WEB && r.replica < want[r.process_type]) continue;
+    if (Object.hasOwn(want, r.process_type) && r.process_type !== WEB && r.replica < want[r.process_type]) continue;
     await retire(k, r);
   }
 }

@@ -32,6 +32,9 @@ export async function takeOut(k: AppKit, row: ContainerRow): Promise<void> {
 }
 
 export async function destroy(k: AppKit, row: ContainerRow): Promise<void> {
+  // Marked first, so its exit is no crash: a worker never leaves rotation, and a replica may be
+  // retired before it took any traffic.
+  if (row.status === 'running' || row.status === 'starting' || row.status === 'healthy') await rows.updateContainer(k.db, row.id, { status: 'draining' });
   if (row.docker_id) {
     await k.replicas.stopContainer(row.docker_id, STOP_GRACE_S);
     await k.replicas.removeContainer(row.docker_id);

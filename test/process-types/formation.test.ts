@@ -1,0 +1,125 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ApiError, type BerthClient } from '../../src/client/index.js';
+import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
+import { viaRouter } from '../support/load.js';
+import { waitFor } from '../support/wait.js';
+import { run } from '../../src/lib/exec.js';
+import { settled, type Container } from '../support/rollout.js';
+import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
+import { buildArchive, removeImages, waitBuild } from '../builds/helpers.js';
+
+const NODE_WORKER = new URL('../../../test/fixtures/apps/node-worker/', import.meta.url).pathname;
+
+interface Seen {
+  release: string;
+  workers: { host: string; release: string; type: string }[];
+}
+
+/**
+ * Heroku's process model on the real Docker Engine: a built app whose Procfile has `web` and
+ * `worker` runs both (the worker reports to web by the app's name, and web lists what it hears),
+ * scales them apart through the API and the CLI, rolls both with a new release, and brings a
+ * killed worker back.
+ */
+describe('process types', () => {
+  let s: TestServer;
+  let dev: BerthClient;
+  const berth = (args: string[]) => run(process.execPath, [CLI_MAIN, ...args], { timeoutMs: 60_000, env: { ...process.env, BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! } });
+  const containers = async () => (await dev.call('listContainers', { query: { app: 'jobs' } })).items;
+  /** Waits until the app runs exactly `web` healthy web replicas in rotation and `worker` running workers, all of one release. */
+  const formed = async (web: number, worker: number, release: number): Promise<Container[]> => {
+    let last: unknown;
+    try {
+      return await waitFor(`jobs at web=${web} worker=${worker} (v${release})`, async () => {
+        const items = await containers();
+        last = items.map((x) => `${x.process_type}:${x.name}:${x.status}:${x.in_rotation}`);
+        const webs = items.filter((x) => x.process_type === 'web' && x.status === 'healthy' && x.in_rotation && x.release === release);
+        const workers = items.filter((x) => x.process_type === 'worker' && x.status === 'running' && !x.in_rotation && x.release === release);
+        return items.length === web + worker && webs.length === web && workers.length === worker ? items : undefined;
+      }, { timeoutMs: 90_000, intervalMs: 250 });
+    } catch (err) {
+      throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
+    }
+  };
+  /** What web hears from the workers: it waits until `n` distinct ones of `release` report. */
+  const heard = (n: number, release: string) =>
+    waitFor(`web to hear ${n} worker(s) of ${release}`, async () => {
+      const r = await viaRouter(s.routerPort, 'jobs.localhost', '/workers');
+      if (r.status !== 200) return undefined;
+      const seen = JSON.parse(r.body) as Seen;
+      const mine = seen.workers.filter((w) => w.release === release);
+      return mine.length === n && seen.workers.length === n ? seen : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+
+  before(async () => {
+    s = await startServer();
+    dev = await s.newUser('dev');
+    await dev.call('createProject', { body: { name: 'procs' } });
+    await dev.call('createApp', { body: { name: 'jobs', project: 'procs', health_check: { path: '/workers', timeout_s: 60, grace_s: 0 } } });
+    // The worker reaches web by the app's name on the project network (web's replicas carry it as a DNS alias).
+    await dev.call('setEnv', { params: { id: 'jobs' }, body: { set: { BEAT_HOST: 'jobs' } } });
+  });
+  after(async () => {
+    await s?.destroy();
+    await removeImages(['jobs']);
+  });
+
+  test('web and worker both run; each scales on its own; a new release rolls both; a killed worker comes back', async () => {
+    const built = await waitBuild(dev, (await buildArchive(dev, 'jobs', await packTarGz(NODE_WORKER, await listSourceFiles(NODE_WORKER)))).id);
+    assert.equal(built.status, 'succeeded', built.message ?? '');
+    assert.equal((await settled(dev, 'jobs', 1, 120_000)).status, 'live');
+    assert.deepEqual(await dev.call('getFormation', { params: { id: 'jobs' } }), { web: 1, worker: 1 }, 'a Procfile type runs once until scaled');
+    const v1 = await formed(1, 1, 1);
+    const seen = await heard(1, 'v1');
+    assert.equal(seen.workers[0].type, 'worker', 'the worker knows its process type');
+    const worker1 = v1.find((x) => x.process_type === 'worker')!;
+    assert.match(worker1.name, /-v1-worker-r0-g0$/);
+
+    // The worker alone scales: web keeps its one replica.
+    assert.deepEqual(await dev.call('updateFormation', { params: { id: 'jobs' }, body: { worker: 3 } }), { web: 1, worker: 3 });
+    await formed(1, 3, 1);
+    await heard(3, 'v1');
+    // Then web alone, through the CLI; the workers stay.
+    const scaled = await berth(['ps:scale', 'jobs', 'web=2', '--json']);
+    assert.deepEqual(JSON.parse(scaled.stdout), { web: 2, worker: 3 });
+    await formed(2, 3, 1);
+    assert.equal((await dev.call('getApp', { params: { id: 'jobs' } })).replicas, 2);
+    await dev.call('updateFormation', { params: { id: 'jobs' }, body: { web: 1, worker: 2 } });
+    await formed(1, 2, 1);
+    const ps = (await berth(['ps', 'jobs'])).stdout;
+    assert.match(ps, /\bTYPE\b/);
+    assert.equal(ps.split('\n').filter((l) => /\bworker\b.*\brunning\b/.test(l)).length, 2, ps);
+
+    // An unknown type is refused naming it, and changes nothing.
+    const refused = await dev.call('updateFormation', { params: { id: 'jobs' }, body: { worker: 1, clock: 1 } }).catch((e: unknown) => e);
+    assert.ok(refused instanceof ApiError && refused.status === 400, String(refused));
+    assert.deepEqual(refused.details, { field: 'clock' });
+    assert.deepEqual(await dev.call('getFormation', { params: { id: 'jobs' } }), { web: 1, worker: 2 });
+
+    // A config change makes v2 (no build): both types roll to it, keeping the formation.
+    await dev.call('setEnv', { params: { id: 'jobs' }, body: { set: { MARK: 'two' } } });
+    assert.equal((await settled(dev, 'jobs', 2, 120_000)).status, 'live');
+    const v2 = await formed(1, 2, 2);
+    await heard(2, 'v2');
+    const oldIds = new Set(v1.map((x) => x.docker_id));
+    assert.ok(v2.every((x) => !oldIds.has(x.docker_id)), 'every replica is new');
+    // The old workers were stopped with SIGTERM (their grace period), not killed.
+    const events = (await dev.call('listEvents', { query: { app: 'jobs', limit: 1000 } })).items;
+    const crashes = events.filter((e) => e.kind === 'container.crashed');
+    assert.deepEqual(crashes.map((e) => e.message), [], 'a rollout or a scale-down is no crash');
+
+    // A worker killed behind Berth's back is seen as crashed and started again.
+    const victim = v2.find((x) => x.process_type === 'worker')!;
+    await run('docker', ['kill', victim.docker_id!], { timeoutMs: 30_000 });
+    await waitFor('the crash to be reported', async () => {
+      const items = (await dev.call('listEvents', { query: { app: 'jobs', limit: 1000 } })).items;
+      return items.find((e) => e.kind === 'container.crashed' && (e.data as { container?: string } | null)?.container === victim.id);
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    const back = await formed(1, 2, 2);
+    assert.ok(back.some((x) => x.id === victim.id), 'the same replica runs again');
+    const state = (await run('docker', ['inspect', '-f', '{{.State.Running}}', victim.docker_id!], { timeoutMs: 30_000 })).stdout.trim();
+    assert.equal(state, 'true');
+    await heard(2, 'v2');
+  });
+});
