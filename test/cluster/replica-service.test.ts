@@ -90,3 +90,27 @@ test('the replica service: hardened, dnsrr, placement, and no instance label on 
   assert.equal(body.EndpointSpec.Mode, 'dnsrr');
   assert.equal(body.Mode.Replicated.Replicas, 0, 'made stopped: started by scaling to 1');
 });
+
+test('a worker replica (a Procfile type besides web): its line as the service’s args, no DNS alias, restarted like web', () => {
+  const body = replicaService(
+    {
+      name: 'jobs-v1-worker-r0-g0',
+      image: 'img:1',
+      cmd: ['sh', '-c', 'node worker.js'],
+      env: { PORT: '8080', BERTH_PROCESS_TYPE: 'worker' },
+      labels: { 'berth.instance': 'i1', 'berth.app': 'app1', 'berth.process': 'worker' },
+      network: 'berth-p1',
+      aliases: [],
+      memoryMb: 256,
+      cpu: 0,
+    },
+    'app',
+    10,
+  ) as any;
+  const cs = body.TaskTemplate.ContainerSpec;
+  assert.deepEqual(cs.Args, ['sh', '-c', 'node worker.js'], 'Args replace the image’s CMD, as Cmd does on one engine');
+  assert.equal(cs.Labels['berth.process'], 'worker');
+  assert.deepEqual(body.TaskTemplate.Networks, [{ Target: 'berth-p1', Aliases: [] }]);
+  assert.equal(cs.StopGracePeriod, 10e9);
+  assert.equal(body.TaskTemplate.RestartPolicy.Condition, 'any');
+});
