@@ -2,19 +2,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type BerthClient } from '../../src/client/index.js';
 import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
-import { viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { run } from '../../src/lib/exec.js';
-import { settled, type Container } from '../support/rollout.js';
+import { settled } from '../support/rollout.js';
 import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
 import { buildArchive, removeImages, waitBuild } from '../builds/helpers.js';
-
-const NODE_WORKER = new URL('../../../test/fixtures/apps/node-worker/', import.meta.url).pathname;
-
-interface Seen {
-  release: string;
-  workers: { host: string; release: string; type: string }[];
-}
+import { NODE_WORKER, formed as formedIn, heard as heardBy } from './helpers.js';
 
 /**
  * Heroku's process model on the real Docker Engine: a built app whose Procfile has `web` and
@@ -26,31 +19,8 @@ describe('process types', () => {
   let s: TestServer;
   let dev: BerthClient;
   const berth = (args: string[]) => run(process.execPath, [CLI_MAIN, ...args], { timeoutMs: 60_000, env: { ...process.env, BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! } });
-  const containers = async () => (await dev.call('listContainers', { query: { app: 'jobs' } })).items;
-  /** Waits until the app runs exactly `web` healthy web replicas in rotation and `worker` running workers, all of one release. */
-  const formed = async (web: number, worker: number, release: number): Promise<Container[]> => {
-    let last: unknown;
-    try {
-      return await waitFor(`jobs at web=${web} worker=${worker} (v${release})`, async () => {
-        const items = await containers();
-        last = items.map((x) => `${x.process_type}:${x.name}:${x.status}:${x.in_rotation}`);
-        const webs = items.filter((x) => x.process_type === 'web' && x.status === 'healthy' && x.in_rotation && x.release === release);
-        const workers = items.filter((x) => x.process_type === 'worker' && x.status === 'running' && !x.in_rotation && x.release === release);
-        return items.length === web + worker && webs.length === web && workers.length === worker ? items : undefined;
-      }, { timeoutMs: 90_000, intervalMs: 250 });
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
-    }
-  };
-  /** What web hears from the workers: it waits until `n` distinct ones of `release` report. */
-  const heard = (n: number, release: string) =>
-    waitFor(`web to hear ${n} worker(s) of ${release}`, async () => {
-      const r = await viaRouter(s.routerPort, 'jobs.localhost', '/workers');
-      if (r.status !== 200) return undefined;
-      const seen = JSON.parse(r.body) as Seen;
-      const mine = seen.workers.filter((w) => w.release === release);
-      return mine.length === n && seen.workers.length === n ? seen : undefined;
-    }, { timeoutMs: 30_000, intervalMs: 250 });
+  const formed = (web: number, worker: number, release: number) => formedIn(dev, 'jobs', web, worker, release);
+  const heard = (n: number, release: string) => heardBy(s.routerPort, 'jobs.localhost', n, release);
 
   before(async () => {
     s = await startServer();

@@ -7,6 +7,7 @@ import { Builds, Config, Containers, Deploys, Domains } from './AppTabs';
 import { Logs } from './Logs';
 import { Cron, Runs } from './Runs';
 import { Settings } from './Settings';
+import { Formation } from './Formation';
 import type { AppProps } from './app-props';
 
 // Charts are the heaviest code and only this tab needs them.
@@ -131,6 +132,7 @@ function Overview({ app: a, canChange, reload }: AppProps) {
               Scale
             </button>
           </form>
+          <Formation app={a} reload={reload} />
           <button type="button" disabled={act.busy || !!idle} title={idle ?? undefined} aria-describedby={idle ? 'nothing-live' : undefined} onClick={() => act.run(() => call('restartApp', { params: { id: a.id } }).then(reload))}>
             Restart
           </button>

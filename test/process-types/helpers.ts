@@ -1,0 +1,38 @@
+import type { BerthClient } from '../../src/client/index.js';
+import { viaRouter } from '../support/load.js';
+import { waitFor } from '../support/wait.js';
+import type { Container } from '../support/rollout.js';
+
+/** The fixture app with a web and a worker process: the worker reports to web, web lists what it hears. */
+export const NODE_WORKER = new URL('../../../test/fixtures/apps/node-worker/', import.meta.url).pathname;
+
+export interface Seen {
+  release: string;
+  workers: { host: string; release: string; type: string }[];
+}
+
+/** Waits until the app runs exactly `web` healthy web replicas in rotation and `worker` running workers, all of one release. */
+export async function formed(c: BerthClient, app: string, web: number, worker: number, release: number, timeoutMs = 90_000): Promise<Container[]> {
+  let last: unknown;
+  try {
+    return await waitFor(`${app} at web=${web} worker=${worker} (v${release})`, async () => {
+      const items = (await c.call('listContainers', { query: { app } })).items;
+      last = items.map((x) => `${x.process_type}:${x.name}:${x.status}:${x.in_rotation}`);
+      const webs = items.filter((x) => x.process_type === 'web' && x.status === 'healthy' && x.in_rotation && x.release === release);
+      const workers = items.filter((x) => x.process_type === 'worker' && x.status === 'running' && !x.in_rotation && x.release === release);
+      return items.length === web + worker && webs.length === web && workers.length === worker ? items : undefined;
+    }, { timeoutMs, intervalMs: 250 });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`, { cause: err });
+  }
+}
+
+/** What web hears from the workers, through the router: waits until exactly `n` distinct ones, all of `release`, report. */
+export function heard(routerPort: number, host: string, n: number, release: string, timeoutMs = 30_000): Promise<Seen> {
+  return waitFor(`web to hear ${n} worker(s) of ${release}`, async () => {
+    const r = await viaRouter(routerPort, host, '/workers');
+    if (r.status !== 200) return undefined;
+    const seen = JSON.parse(r.body) as Seen;
+    return seen.workers.length === n && seen.workers.every((w) => w.release === release) ? seen : undefined;
+  }, { timeoutMs, intervalMs: 250 });
+}
