@@ -146,6 +146,12 @@ test('formation: web and the release’s process types scale apart; a type the r
     assert.equal(res.json.error.details.field, field, JSON.stringify(res.json));
   }
   assert.deepEqual((await w.request('GET', '/api/v1/apps/jobs/formation', { token })).json, { web: 2, worker: 0 }, 'a refused change changes nothing');
+  // The replicas quota (20 per app by default) counts every type together, whichever route scales.
+  assert.equal((await w.request('PUT', '/api/v1/apps/jobs/formation', { token, body: { worker: 18 } })).status, 200);
+  const over = await w.request('PUT', '/api/v1/apps/jobs/formation', { token, body: { worker: 19 } });
+  assert.equal(over.status, 403);
+  assert.equal(over.json.error.code, 'quota_exceeded');
+  assert.equal((await w.request('POST', '/api/v1/apps/jobs/scale', { token, body: { replicas: 3 } })).json.error.code, 'quota_exceeded');
   assert.equal((await w.request('PUT', '/api/v1/apps/jobs/formation', { token: viewer, body: { worker: 1 } })).status, 403);
   assert.deepEqual(w.runtime.calls, [], 'the controllers change the engine, not the handler');
 });

@@ -44,7 +44,12 @@ describe('process types in cluster mode', () => {
   test('a worker is a Swarm service running its Procfile line; it scales apart from web, rolls with a release, and comes back when killed', async () => {
     const b = await waitBuild(admin, (await buildArchive(admin, 'jobs', await packTarGz(NODE_WORKER, await listSourceFiles(NODE_WORKER)))).id, 600_000);
     assert.equal(b.status, 'succeeded', `${b.message}\n${await logText(admin, b.id)}`);
-    assert.equal((await settled(admin, 'jobs', 1, 300_000)).status, 'live');
+    const v1 = await settled(admin, 'jobs', 1, 300_000).catch(async (err: Error) => {
+      const ctrs = (await admin.call('listContainers', { query: { app: 'jobs' } })).items.map((x) => `${x.name} ${x.status} ${x.message ?? ''}`);
+      const events = (await admin.call('listEvents', { query: { app: 'jobs', limit: 1000 } })).items.map((e) => `${e.kind}: ${e.message}`);
+      throw new Error(`${err.message}\ncontainers: ${ctrs.join('; ')}\nevents: ${events.slice(-15).join('\n')}\nserver: ${s.output().slice(-4000)}`);
+    });
+    assert.equal(v1.status, 'live', v1.reason ?? '');
     await formed(1, 1, 1);
     await heard(1, 'v1');
     const [svc] = await services('worker');

@@ -13,6 +13,8 @@ import { byUser } from '../../domain/events.js';
 import { appFormation, appProcesses, unknownProcessType } from '../../domain/processes.js';
 import { setFormation } from '../../store/formation.js';
 
+const sumOf = (counts: Record<string, number>) => Object.values(counts).reduce((a, b) => a + b, 0);
+
 const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
   const a = (await apps.findApp(ctx.db, user.id, id))!;
   return appDto(ctx, a, await volumeNode(ctx, a));
@@ -22,7 +24,9 @@ const freshApp = async (ctx: ApiContext, user: AuthUser, id: string) => {
 export const appActionHandlers = {
   async scaleApp({ user, params, body }, ctx) {
     const app = await appFor(ctx, user, params.id, 'developer');
-    await checkAppShape(ctx, user, app.project_id, { replicas: body.replicas });
+    // The quota's replicas per app count the other process types' (workers) too.
+    const { web: _, ...others } = await appFormation(ctx.db, app);
+    await checkAppShape(ctx, user, app.project_id, { replicas: body.replicas + sumOf(others) });
     await apps.updateApp(ctx.db, app.id, { replicas: body.replicas, stopped: 0 });
     await ctx.events.record({ actor: byUser(user), project_id: app.project_id, app_id: app.id, kind: 'app.scaled', message: `${app.slug} scaled to ${body.replicas}` });
     ctx.nudge(app.id);
@@ -44,7 +48,7 @@ export const appActionHandlers = {
     }
     // The quota's replicas per app count every process type's.
     const next = { ...(await appFormation(ctx.db, app)), ...body };
-    await checkAppShape(ctx, user, app.project_id, { replicas: Object.values(next).reduce((a, b) => a + b, 0) });
+    await checkAppShape(ctx, user, app.project_id, { replicas: sumOf(next) });
     const { web, ...others } = body;
     await setFormation(ctx.db, app.id, others);
     if (web !== undefined) await apps.updateApp(ctx.db, app.id, { replicas: web, stopped: 0 });
