@@ -4,6 +4,7 @@ import type { Db } from '../store/db.js';
 import type { Containers, ContainerStats } from '../runtime/types.js';
 import type { AppStats, TrafficCounters } from '../router/types.js';
 import { LABEL } from '../runtime/labels.js';
+import { WEB } from '../domain/containers.js';
 import { containersOfApp } from '../store/containers.js';
 import { pruneSamples, sampledApps, samplesSince, upsertSamples, type MetricRow } from '../store/metrics.js';
 import { aggregate, COARSE_S, FINE_S, growth, pruneBefore, rollupWindow } from '../domain/metrics.js';
@@ -120,8 +121,11 @@ export class MetricsController {
       const total = row('');
       const slots = new Map<number, MetricRow>();
       const slot = (i: number) => slots.get(i) ?? slots.set(i, row(String(i))).get(i)!;
+      // Other process types (workers) are numbered from 0 too: their use counts in the app's total,
+      // not in the web replica slot of the same number.
+      const others = row('others');
       running.forEach((c, i) => {
-        const s = slot(c.replica);
+        const s = c.process_type === WEB ? slot(c.replica) : others;
         const u = use[i];
         if (u) {
           s.cpu_percent = (s.cpu_percent ?? 0) + u.cpuPercent;
@@ -152,7 +156,7 @@ export class MetricsController {
           if (n.requests > 0) s.response_ms = r.responseTimeMs;
         }
       }
-      for (const s of slots.values()) {
+      for (const s of [...slots.values(), others]) {
         total.restarts += s.restarts;
         if (s.cpu_percent !== null) total.cpu_percent = (total.cpu_percent ?? 0) + s.cpu_percent;
         if (s.memory_mb !== null) total.memory_mb = (total.memory_mb ?? 0) + s.memory_mb;
@@ -161,6 +165,9 @@ export class MetricsController {
     });
     this.seen = seen;
     this.restartsSeen = restartsNow;
+    // The first pass after a start only takes readings: its bucket may already hold what the last
+    // run counted in the same 10 s, which a row of zeros would overwrite.
+    if (first) return;
     // An app deleted meanwhile has no row to reference: keep the others.
     await upsertSamples(this.d.db, rows).catch(async () => {
       for (const r of rows) await upsertSamples(this.d.db, [r]).catch(() => {});

@@ -58,8 +58,9 @@ const RESTORE = [
   'ARCHIVE="-c archive_mode=off"',
   'if [ "$4" = in-place ]; then',
   '  if [ ! -e /data/.berth-restore-under-way ]; then',
-  '    rm -rf /data/pgdata.before-restore',
-  '    if [ -d /data/pgdata ]; then mv /data/pgdata /data/pgdata.before-restore; fi',
+  // Only when there is a data directory to set aside: a retry after a crash between the move and
+  // the marker must not delete what the move set aside.
+  '    if [ -d /data/pgdata ]; then rm -rf /data/pgdata.before-restore; mv /data/pgdata /data/pgdata.before-restore; fi',
   '    touch /data/.berth-restore-under-way',
   '  fi',
   '  ARCHIVE="-c archive_mode=on -c archive_command=\'pgbackrest --stanza=berth archive-push %p\'"',

@@ -578,22 +578,6 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.alterTable('events').addColumn('actor', 'text').execute();
     },
   },
-  '0020_process_types': {
-    async up(db: Kysely<any>) {
-      // Heroku's process model: every Procfile line is a process type. A replica says which it runs
-      // (web: routed; any other: its own formation, never in rotation); a build keeps its Procfile's
-      // other types (JSON {type: command}); an app's replica count per non-web type (web stays apps.replicas).
-      await db.schema.alterTable('containers').addColumn('process_type', 'text', (c) => c.notNull().defaultTo('web')).execute();
-      await db.schema.alterTable('builds').addColumn('procfile_processes', 'text').execute();
-      await db.schema
-        .createTable('app_formation')
-        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
-        .addColumn('process_type', 'text', (c) => c.notNull())
-        .addColumn('replicas', 'integer', (c) => c.notNull())
-        .addPrimaryKeyConstraint('app_formation_pk', ['app_id', 'process_type'])
-        .execute();
-    },
-  },
   '0021_metrics_history': {
     async up(db: Kysely<any>) {
       // One row per app (replica '') or replica slot, per bucket: 10 s buckets kept an hour, 1 min
@@ -633,6 +617,22 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       for (const col of ['pitr_base_at', 'pitr_earliest', 'fork_of', 'fork_target', 'recovered_to', 'rewind_target', 'rewound_to']) {
         await db.schema.alterTable('addons').addColumn(col, 'text').execute();
       }
+    },
+  },
+  '0023_process_types': {
+    async up(db: Kysely<any>) {
+      // Heroku's process model: every Procfile line is a process type. A replica says which it runs
+      // (web: routed; any other: its own formation, never in rotation); a build keeps its Procfile's
+      // other types (JSON {type: command}); an app's replica count per non-web type (web stays apps.replicas).
+      await db.schema.alterTable('containers').addColumn('process_type', 'text', (c) => c.notNull().defaultTo('web')).execute();
+      await db.schema.alterTable('builds').addColumn('procfile_processes', 'text').execute();
+      await db.schema
+        .createTable('app_formation')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('process_type', 'text', (c) => c.notNull())
+        .addColumn('replicas', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('app_formation_pk', ['app_id', 'process_type'])
+        .execute();
     },
   },
 });

@@ -229,7 +229,7 @@ export interface BuildsTable {
   vendor_id: string | null;
   /** The Procfile's `release:` line, as written (run with sh -c). */
   procfile_release: string | null;
-  /** JSON {type: command}: the Procfile's process types other than web and release (0020_process_types); null: none or older builds. */
+  /** JSON {type: command}: the Procfile's process types other than web and release (0023_process_types); null: none or older builds. */
   procfile_processes?: string | null;
 }
 

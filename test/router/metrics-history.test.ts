@@ -78,10 +78,18 @@ describe('metrics history', () => {
     t.diagnostic(`${busy.length} busy buckets; peak ${Math.max(...a.requests_per_s.map((v) => v ?? 0))} req/s`);
 
     // The same figures for a scraper, with the user's token, in Prometheus' text format.
-    const text = await dev.call('getPrometheusMetrics');
-    assert.match(text, /# TYPE berth_app_requests_per_second gauge/);
-    assert.match(text, /berth_app_responses_per_second\{project="[^"]+",app="hist",replica="",class="5xx"\} [0-9.e-]+\n/);
-    assert.match(text, /berth_app_memory_bytes\{project="[^"]+",app="hist",replica="0"\} \d+\n/);
+    // The newest sample: its memory figures need the engine's stats call of that pass to have answered.
+    const want = [
+      /# TYPE berth_app_requests_per_second gauge/,
+      /berth_app_responses_per_second\{project="[^"]+",app="hist",replica="",class="5xx"\} [0-9.e-]+\n/,
+      /berth_app_memory_bytes\{project="[^"]+",app="hist",replica="0"\} \d+\n/,
+    ];
+    let text = '';
+    await waitFor('the Prometheus text to hold the app', async () => {
+      text = await dev.call('getPrometheusMetrics');
+      return want.every((re) => re.test(text));
+    }, { timeoutMs: 40_000, intervalMs: 1000 }).catch(() => {});
+    for (const re of want) assert.match(text, re);
   });
 
   test("a user of another project gets 404 for the app's metrics and none of them in Prometheus' text", async () => {
@@ -117,7 +125,8 @@ describe('metrics history', () => {
         const h = (await dev.call('getAppMetrics', { params: { id: 'hist' }, query: { from } })).history;
         return h.t.some((t, i) => t >= restartedAt - 10 && appLine(h).memory_mb[i] !== null);
       },
-      { timeoutMs: 30_000, intervalMs: 1000 },
+      // The first pass after a start only takes readings; the next writes, 10 s on.
+      { timeoutMs: 60_000, intervalMs: 1000 },
     );
   });
 });

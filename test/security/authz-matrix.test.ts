@@ -142,6 +142,7 @@ describe('authorization matrix (from the contract)', () => {
   const BODIES: Record<string, () => unknown> = {
     changePassword: () => ({ current_password: 'wrong-password', new_password: 'x'.repeat(12) }),
     createToken: () => ({ name: 'mine' }),
+    updateFormation: () => ({ web: 5 }),
     createProject: () => ({ name: 'own' }),
     createRegistry: () => ({ host: 'registry.own.example', username: 'u', password: 'p' }),
     createVendor: () => ({ vendor: 'github', token: 'ghp_own' }),

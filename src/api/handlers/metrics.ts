@@ -46,6 +46,7 @@ async function history(ctx: ApiContext, appId: string, q: { from?: string; to?: 
   const to = instant(q.to, 'to', nowS);
   const from = instant(q.from, 'from', to - 3600);
   if (from >= to) throw badRequest('from must be before to', 'from');
+  if (to > nowS + 86_400) throw badRequest('to is more than a day from now', 'to');
   if (to - from > COARSE_KEEP_S + 86_400) throw badRequest('the range is at most 15 days (history is kept 14)', 'from');
   if (q.step !== undefined && q.step % 10 !== 0) throw badRequest('step must be a multiple of 10 seconds', 'step');
   const asked = q.step ?? defaultStep(to - from);

@@ -77,7 +77,8 @@ export class AddonController {
         if (a.status !== 'failed') await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.failed', message: `add-on ${a.name} could not be started: ${(err as Error).message.slice(0, 500)}`, data: { addon: a.id } });
       });
     }
-    await this.backups.pass(addons.map((a) => addonTarget(this.d, a)));
-    await this.pitr.pass(addons);
+    // A dump or restore job and point-in-time work (a base backup, a rewind) never run on one add-on at once.
+    await this.backups.pass(addons.filter((a) => !this.pitr.running(a.id) && !this.pitr.holds(a)).map((a) => addonTarget(this.d, a)));
+    await this.pitr.pass(addons, (id) => this.backups.running(id));
   }
 }

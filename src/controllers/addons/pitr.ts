@@ -39,12 +39,13 @@ export class PitrWork {
     return this.busy.has(id);
   }
 
-  async pass(addons: AddonRow[]): Promise<void> {
+  /** `skip`: add-ons busy with other work (a dump or restore job) this pass leaves alone. */
+  async pass(addons: AddonRow[], skip: (id: string) => boolean = () => false): Promise<void> {
     const at = new Date(this.d.clock.now());
     // A server made before archiving existed has no archive volume: nothing to back up until it is made again.
     const archiving = new Set((await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_ARCHIVE_LABEL]: '1' })).map((c) => c.labels[ADDON_LABEL]));
     for (const a of addons) {
-      if (a.type !== 'postgres' || this.busy.has(a.id) || this.passes.signal.aborted) continue;
+      if (a.type !== 'postgres' || this.busy.has(a.id) || skip(a.id) || this.passes.signal.aborted) continue;
       if (this.holds(a)) {
         if (a.status !== 'creating') continue; // failed: told, not retried
         if (a.fork_of !== null && a.recovered_to === null) this.start(a.id, () => this.restoreFork(a, addons.find((x) => x.id === a.fork_of)));
@@ -123,8 +124,10 @@ export class PitrWork {
    */
   private async restoreInPlace(a: AddonRow): Promise<void> {
     const target = a.rewind_target!;
+    let serverRemoved = false;
     try {
       await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'switch', newId('pitr')), 'closing the current WAL segment');
+      serverRemoved = true;
       for (const c of await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_LABEL]: a.id })) {
         await this.d.runs.stopContainer(c.id, 30);
         await this.d.runs.removeContainer(c.id);
@@ -137,6 +140,12 @@ export class PitrWork {
     } catch (err) {
       if (this.passes.signal.aborted) return;
       const reason = (err as Error).message.slice(0, 2000);
+      if (!serverRemoved) {
+        // Failed before anything changed: the server keeps its data and goes on serving; no rewind is pending.
+        await store.updateAddon(this.d.db, a.id, { rewind_target: null });
+        await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.failed', message: `in-place restore of ${a.name} was not done, nothing changed: ${reason.slice(0, 500)}`, data: { addon: a.id } });
+        return;
+      }
       await store.updateAddon(this.d.db, a.id, { status: 'failed', message: `in-place restore failed (the data it replaced is kept in its volume, pgdata.before-restore): ${reason}` });
       await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.failed', message: `in-place restore of ${a.name} failed: ${reason.slice(0, 500)}`, data: { addon: a.id } });
     }
