@@ -58,13 +58,15 @@ describe('metrics history', () => {
     assert.equal(seen.resolution, 10);
     assert.equal(sum(a.responses['2xx']), 300, 'each 200 counted once');
     assert.equal(sum(a.responses['5xx']), 30, 'each 500 counted once');
-    // A rate, not a counter: each bucket's rate times the ~10 s it covers is the requests counted in it.
+    // A rate, not a counter: each bucket's rate times the time it covers is the requests counted in it.
+    // A bucket covers the time since the pass before: about 10 s, less when that pass ran late on a
+    // loaded machine (3.4 s seen in a CI run), more when one was skipped.
     const busy = seen.t.map((_, i) => i).filter((i) => (a.responses['2xx'][i] ?? 0) + (a.responses['5xx'][i] ?? 0) > 0);
     assert.ok(busy.length > 0);
     for (const i of busy) {
       const counted = (a.responses['2xx'][i] ?? 0) + (a.responses['5xx'][i] ?? 0);
       const seconds = counted / a.requests_per_s[i]!;
-      assert.ok(seconds > 5 && seconds <= 60, `bucket ${seen.t[i]}: ${counted} requests at ${a.requests_per_s[i]}/s`);
+      assert.ok(seconds > 1 && seconds <= 60, `bucket ${seen.t[i]}: ${counted} requests at ${a.requests_per_s[i]}/s`);
     }
     assert.ok(Math.max(...a.responses_per_s['5xx'].map((v) => v ?? 0)) > 0, '5xx per second shows');
     // Two replicas behind round-robin: both served, and their counts add up to the app's.

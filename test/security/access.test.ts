@@ -186,6 +186,8 @@ describe('access control', () => {
       rollbackApp: withApp({}, {}),
       appLogs: withApp(),
       getAppMetrics: withApp(),
+      getFormation: withApp(),
+      updateFormation: withApp({}, { web: 5 }),
       listDomains: withApp(),
       addDomain: withApp({}, { hostname: 'evil.example' }),
       verifyDomain: withApp({ hostname: ids.host }),
@@ -236,6 +238,8 @@ describe('access control', () => {
       listBackups: [{ params: { id: ids.addon } }],
       restoreBackup: [{ params: { id: ids.addon }, body: { backup: ids.backup } }],
       getAddonJob: [{ params: { id: ids.addon, job: ids.backup } }],
+      forkAddon: [{ params: { id: ids.addon }, body: { to: '2026-01-01 00:00:00' } }],
+      rewindAddon: [{ params: { id: ids.addon }, body: { to: '2026-01-01 00:00:00', confirm: 'x' } }],
       // Routes without ids in the path, aimed at alice's things through the query or the body.
       listVolumes: [{ params: {}, query: `project=${ids.project}` }],
       listAddons: [{ params: {}, query: `project=${ids.project}` }],
