@@ -1,4 +1,4 @@
-import { createConnection } from 'node:net';
+import { accepts } from '../../lib/tcp.js';
 import { connect, messageOf, statusOf, type Dockerode, type ModemOptions } from '../engine-api.js';
 
 const DEFAULT_SOCKET = '/var/run/docker.sock';
@@ -38,18 +38,7 @@ export class EngineClient {
    * still serves after it removed its socket: only a fresh connection tells. (Over TCP: assumed.)
    */
   acceptsConnections(): Promise<boolean> {
-    const path = this.socketPath;
-    if (!path) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const socket = createConnection({ path, timeout: 5000 });
-      const done = (ok: boolean) => {
-        socket.destroy();
-        resolve(ok);
-      };
-      socket.once('connect', () => done(true));
-      socket.once('error', () => done(false));
-      socket.once('timeout', () => done(false));
-    });
+    return this.socketPath ? accepts({ path: this.socketPath }, 5000) : Promise.resolve(true);
   }
 
   /**
