@@ -5,11 +5,10 @@ import type { TestServer } from '../support/server.js';
 import { BASE_IMAGE, ensureTestAppImage } from '../support/images.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { settled } from '../support/rollout.js';
-import { waitFor } from '../support/wait.js';
 import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
 import { buildArchive, logText, waitBuild } from '../builds/helpers.js';
 import { loadImage, startClusterServer, startNodes, type DindCluster } from '../cluster/nodes-harness.js';
-import { NODE_WORKER, formed as formedIn, heard as heardBy } from './helpers.js';
+import { NODE_WORKER, crashReported, formed as formedIn, heard as heardBy } from './helpers.js';
 
 /**
  * Process types in cluster mode, on a real 2-node Swarm: a worker replica is a one-task Swarm
@@ -77,10 +76,7 @@ describe('process types in cluster mode', () => {
     const task = (await node.docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${victim.name}`])).stdout.trim();
     assert.ok(task, `the task of ${victim.name} on ${victim.node}`);
     await node.docker(['kill', task]);
-    await waitFor('the crash to be reported', async () => {
-      const items = (await admin.call('listEvents', { query: { app: 'jobs', limit: 1000 } })).items;
-      return items.find((e) => e.kind === 'container.crashed' && (e.data as { container?: string } | null)?.container === victim.id);
-    }, { timeoutMs: 60_000, intervalMs: 250 });
+    await crashReported(admin, 'jobs', victim.id, 60_000);
     const back = await formed(1, 3, 2);
     assert.ok(back.some((x) => x.id === victim.id), 'the same replica (its service) runs again');
     await heard(3, 'v2');

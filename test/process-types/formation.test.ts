@@ -2,12 +2,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ApiError, type BerthClient } from '../../src/client/index.js';
 import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
-import { waitFor } from '../support/wait.js';
 import { run } from '../../src/lib/exec.js';
 import { settled } from '../support/rollout.js';
 import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
 import { buildArchive, removeImages, waitBuild } from '../builds/helpers.js';
-import { NODE_WORKER, formed as formedIn, heard as heardBy } from './helpers.js';
+import { NODE_WORKER, crashReported, formed as formedIn, heard as heardBy } from './helpers.js';
 
 /**
  * Heroku's process model on the real Docker Engine: a built app whose Procfile has `web` and
@@ -82,10 +81,7 @@ describe('process types', () => {
     // A worker killed behind Berth's back is seen as crashed and started again.
     const victim = v2.find((x) => x.process_type === 'worker')!;
     await run('docker', ['kill', victim.docker_id!], { timeoutMs: 30_000 });
-    await waitFor('the crash to be reported', async () => {
-      const items = (await dev.call('listEvents', { query: { app: 'jobs', limit: 1000 } })).items;
-      return items.find((e) => e.kind === 'container.crashed' && (e.data as { container?: string } | null)?.container === victim.id);
-    }, { timeoutMs: 30_000, intervalMs: 250 });
+    await crashReported(dev, 'jobs', victim.id, 30_000);
     const back = await formed(1, 2, 2);
     assert.ok(back.some((x) => x.id === victim.id), 'the same replica runs again');
     const state = (await run('docker', ['inspect', '-f', '{{.State.Running}}', victim.docker_id!], { timeoutMs: 30_000 })).stdout.trim();

@@ -36,3 +36,11 @@ export function heard(routerPort: number, host: string, n: number, release: stri
     return seen.workers.length === n && seen.workers.every((w) => w.release === release) ? seen : undefined;
   }, { timeoutMs, intervalMs: 250 });
 }
+
+/** Waits until a container.crashed event names the replica (a worker killed behind Berth's back), and returns it. */
+export function crashReported(c: BerthClient, app: string, containerId: string, timeoutMs: number) {
+  return waitFor('the crash to be reported', async () => {
+    const items = (await c.call('listEvents', { query: { app, limit: 1000 } })).items;
+    return items.find((e) => e.kind === 'container.crashed' && (e.data as { container?: string } | null)?.container === containerId);
+  }, { timeoutMs, intervalMs: 250 });
+}
