@@ -30,7 +30,6 @@ export class AppController implements AppNudge {
   private readonly kit: AppKit;
   private readonly queue: WorkQueue;
   private timer?: NodeJS.Timeout;
-  private readonly soon = new Map<string, NodeJS.Timeout>();
   private readonly stuck: StuckApps;
 
   constructor(deps: ControllerDeps, opts: { backoff?: Backoff } = {}) {
@@ -39,15 +38,7 @@ export class AppController implements AppNudge {
       signal: this.abort.signal,
       exits: new Map(),
       alsoFailed: (err) => deps.log.warn({ err }, 'another replica step failed at the same time'),
-      lookAgain: (appId, ms) => {
-        if (this.soon.has(appId) || this.abort.signal.aborted) return;
-        const t = setTimeout(() => {
-          this.soon.delete(appId);
-          void this.schedule(appId);
-        }, ms);
-        t.unref();
-        this.soon.set(appId, t);
-      },
+      lookAgain: (appId, ms) => this.queue.later(appId, ms),
     };
     this.queue = new WorkQueue(
       (appId) => this.reconcileReporting(appId),
@@ -74,7 +65,6 @@ export class AppController implements AppNudge {
   async stop(): Promise<void> {
     this.abort.abort();
     clearTimeout(this.timer);
-    for (const t of this.soon.values()) clearTimeout(t);
     await this.queue.stop();
   }
 

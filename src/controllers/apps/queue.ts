@@ -16,6 +16,7 @@ export class WorkQueue {
   private readonly work = new Map<string, { again: boolean; done: Promise<void> }>();
   private readonly failures = new Map<string, number>();
   private readonly retries = new Map<string, NodeJS.Timeout>();
+  private readonly soon = new Map<string, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(
@@ -55,8 +56,10 @@ export class WorkQueue {
   /** No new runs; waits for those under way. */
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const t of this.retries.values()) clearTimeout(t);
-    this.retries.clear();
+    for (const timers of [this.retries, this.soon]) {
+      for (const t of timers.values()) clearTimeout(t);
+      timers.clear();
+    }
     await Promise.allSettled([...this.work.values()].map((w) => w.done));
   }
 
@@ -73,13 +76,22 @@ export class WorkQueue {
     }
   }
 
+  /** Works on the key again in about ms (once, however often asked meanwhile); apart from a failure's backoff. */
+  later(key: string, ms: number): void {
+    this.after(this.soon, key, ms);
+  }
+
   private retryLater(key: string, ms: number): void {
-    if (this.stopped || this.retries.has(key)) return;
+    this.after(this.retries, key, ms);
+  }
+
+  private after(timers: Map<string, NodeJS.Timeout>, key: string, ms: number): void {
+    if (this.stopped || timers.has(key)) return;
     const t = setTimeout(() => {
-      this.retries.delete(key);
+      timers.delete(key);
       void this.schedule(key);
     }, ms);
     t.unref();
-    this.retries.set(key, t);
+    timers.set(key, t);
   }
 }
