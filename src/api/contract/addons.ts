@@ -42,6 +42,7 @@ export const Addon = T.Object({
 });
 
 const PitrDays = T.Integer({ minimum: 1, maximum: 35, description: 'PostgreSQL: days of point-in-time recovery kept (default 7)' });
+const RestoreTime = T.String({ minLength: 1, maxLength: 64, description: 'YYYY-MM-DD HH:MM:SS[.fff], UTC unless it ends in Z or ±HH:MM; within the add-on’s window' });
 
 export const AddonJob = backupJob('addon');
 const backups = backupRoutes('/api/v1/addons', 'addons', AddonJob, {
@@ -139,7 +140,7 @@ export const addonRoutes = {
     params: IdParam,
     query: ProjectQuery,
     body: closed({
-      to: T.String({ minLength: 1, maxLength: 64, description: 'YYYY-MM-DD HH:MM:SS[.fff], UTC unless it ends in Z or ±HH:MM; within the add-on’s window' }),
+      to: RestoreTime,
       name: T.Optional(S.DnsLabel),
     }),
     response: Addon,
@@ -154,7 +155,7 @@ export const addonRoutes = {
     params: IdParam,
     query: ProjectQuery,
     body: closed({
-      to: T.String({ minLength: 1, maxLength: 64, description: 'as for a fork' }),
+      to: RestoreTime,
       confirm: T.String({ maxLength: 64, description: 'the add-on’s name, typed' }),
     }),
     response: Addon,
