@@ -107,6 +107,16 @@ const rewindAddon: Handlers['rewindAddon'] = async ({ user, params, query, body 
  * from the source's archive, then starts it (controllers/addons/pitr.ts). The fork gets the source's
  * credentials: they are those of the restored database.
  */
+/** Writes the new add-on; its name taken in the project is a 409 naming `name`. */
+async function insertNamed(ctx: ApiContext, row: store.AddonRow, projectName: string): Promise<void> {
+  try {
+    await store.insertAddon(ctx.db, row);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw conflict(`project "${projectName}" already has an add-on named "${row.name}"`, 'name');
+    throw err;
+  }
+}
+
 const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, ctx) => {
   const a = await addonFor(ctx, user, params.id, query.project, 'developer');
   const target = restoreTarget(a, body.to);
@@ -131,12 +141,7 @@ const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, c
     created_at: ts,
     updated_at: ts,
   };
-  try {
-    await store.insertAddon(ctx.db, row);
-  } catch (err) {
-    if (isUniqueViolation(err)) throw conflict(`project "${a.project_name}" already has an add-on named "${name}"`, 'name');
-    throw err;
-  }
+  await insertNamed(ctx, row, a.project_name);
   await addonEvent(ctx, user, row, 'addon.created', `${user.username} forked ${a.name} at ${target.toISOString()} as ${name}`);
   ctx.nudgeAddons();
   return addonDto(ctx, { ...row, project_name: a.project_name, role: a.role });
@@ -186,12 +191,7 @@ export const addonHandlers = {
       created_at: ts,
       updated_at: ts,
     };
-    try {
-      await store.insertAddon(ctx.db, row);
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(`project "${project.name}" already has an add-on named "${name}"`, 'name');
-      throw err;
-    }
+    await insertNamed(ctx, row, project.name);
     await addonEvent(ctx, user, row, 'addon.created', `${user.username} created ${row.type} add-on ${name}`);
     ctx.nudgeAddons();
     return addonDto(ctx, { ...row, project_name: project.name, role: project.role });
