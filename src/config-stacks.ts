@@ -18,6 +18,32 @@ export function stackImage(language: Language, env: NodeJS.ProcessEnv = process.
   return env[d.env]?.trim() || d.image;
 }
 
+/**
+ * The Node.js lines a build may ask for, newest first; the first is the default for an app that
+ * asks for none. 24 and 22 are the official binaries (scripts/stacks.sh makes their stacks from the
+ * npm registry, at exactly these versions); 18 is Debian 12's own, past its end of life, kept for
+ * apps that still ask for it.
+ */
+export const NODE_LINES = [
+  { major: 24, version: '24.22.3', image: 'berth/stack-node:24-bookworm' },
+  { major: 22, version: '22.23.5', image: 'berth/stack-node:22-bookworm' },
+  { major: 18, version: '18.20.4', image: 'berth/stack-node:bookworm' },
+] as const;
+
+export interface NodeLine {
+  major: number;
+  version: string;
+  image: string;
+}
+
+/**
+ * The Node.js lines this server builds with, or null when the operator pinned one image for every
+ * Node.js app (BERTH_STACK_NODE): then the app's own choice cannot be honoured, and the build says so.
+ */
+export function nodeLines(env: NodeJS.ProcessEnv = process.env): NodeLine[] | null {
+  return env.BERTH_STACK_NODE?.trim() ? null : NODE_LINES.map((l) => ({ ...l }));
+}
+
 /** The image compiled languages (Go) run in: no toolchain, just the Debian base. */
 export function runtimeImage(env: NodeJS.ProcessEnv = process.env): string {
   return env.BERTH_BASE_IMAGE?.trim() || 'berth/base:bookworm';

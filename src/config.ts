@@ -1,7 +1,7 @@
 import { homedir, hostname } from 'node:os';
 import { checkUrl, parseEgressAllow, type EgressAllow } from './lib/egress.js';
 import { join, resolve } from 'node:path';
-import { runtimeImage, stackImages, type Language } from './config-stacks.js';
+import { nodeLines, runtimeImage, stackImages, type Language, type NodeLine } from './config-stacks.js';
 import { accessSettings, type AccessSettings } from './config-access.js';
 
 /** What an uploaded source archive may hold (builder/archive.ts enforces it). */
@@ -25,6 +25,8 @@ export interface BuildSettings {
   maxLogLines: number;
   /** The image each language builds FROM (BERTH_STACK_<LANGUAGE>). */
   stacks: Record<Language, string>;
+  /** The Node.js lines an app may choose from; null when BERTH_STACK_NODE pins one image for all. */
+  nodeLines: NodeLine[] | null;
   /** What compiled apps (Go) run in (BERTH_BASE_IMAGE). */
   runtimeImage: string;
   /** Image garbage collection keeps the images of this many latest releases per app (and always the live one and its rollback target). */
@@ -152,6 +154,7 @@ function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
     pendingTtlMs: positive(env, 'BERTH_BUILD_UPLOAD_TTL_S', 3600) * 1000,
     maxLogLines: positive(env, 'BERTH_BUILD_MAX_LOG_LINES', 50_000),
     stacks: stackImages(env),
+    nodeLines: nodeLines(env),
     runtimeImage: runtimeImage(env),
     keepReleaseImages: Math.ceil(positive(env, 'BERTH_IMAGE_KEEP', 10)),
     imageGcIntervalMs: positive(env, 'BERTH_IMAGE_GC_INTERVAL_S', 3600) * 1000,

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { DetectionError } from './errors.js';
 import { readSourceFile, sourceFileExists } from './sourcefs.js';
 import type { Language } from '../config-stacks.js';
+import type { NodeRequest } from './node-version.js';
 
 export type { Language };
 
@@ -22,6 +23,8 @@ export interface NodeFacts {
   hasDependencies: boolean;
   /** A "build" script: dev dependencies are installed, the build runs, then they are pruned. */
   hasBuildScript: boolean;
+  /** The Node.js version the app asked for, and where (node-version.ts chooses the line). */
+  request: NodeRequest | null;
 }
 
 export interface PythonFacts {
@@ -136,6 +139,7 @@ async function detectNode(dir: string, web: StartCommand | null): Promise<Langua
     scripts?: Record<string, unknown>;
     dependencies?: Record<string, unknown>;
     devDependencies?: Record<string, unknown>;
+    engines?: { node?: unknown };
   };
   try {
     pkg = JSON.parse((await readSourceFile(dir, 'package.json')) ?? '');
@@ -150,6 +154,7 @@ async function detectNode(dir: string, web: StartCommand | null): Promise<Langua
     lockfile,
     hasDependencies: count(pkg.dependencies) + count(pkg.devDependencies) > 0,
     hasBuildScript: typeof scripts.build === 'string',
+    request: await nodeRequest(dir, pkg.engines),
   };
   let start = web;
   if (!start && typeof scripts.start === 'string') start = { source: 'convention', argv: ['npm', 'start'] };
@@ -164,6 +169,20 @@ async function detectNode(dir: string, web: StartCommand | null): Promise<Langua
   }
   if (!start) noStart('Node.js', ['a "start" script in package.json', '"main"', 'index.js', 'server.js', 'app.js']);
   return { start, manifests: ['package.json', ...(lockfile ? [lockfile] : [])], node: facts };
+}
+
+/** engines.node first (npm and Heroku read it), then nvm's .nvmrc, then .node-version. */
+async function nodeRequest(dir: string, engines: { node?: unknown } | undefined): Promise<NodeRequest | null> {
+  const engine = typeof engines === 'object' && engines !== null ? engines.node : undefined;
+  if (typeof engine === 'string' && engine.trim()) return { file: 'package.json engines.node', asked: engine.trim() };
+  for (const file of ['.nvmrc', '.node-version'] as const) {
+    const line = ((await readSourceFile(dir, file)) ?? '')
+      .split(/\r?\n/)
+      .map((l) => l.replace(/#.*/, '').trim())
+      .find(Boolean);
+    if (line) return { file, asked: line };
+  }
+  return null;
 }
 
 async function detectPython(dir: string, web: StartCommand | null): Promise<LanguagePart> {

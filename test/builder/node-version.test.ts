@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { chooseNode, type NodeRequest } from '../../src/builder/node-version.js';
+import { detect } from '../../src/builder/detect.js';
+import { NODE_LINES, nodeLines } from '../../src/config-stacks.js';
+import { DetectionError } from '../../src/builder/errors.js';
+import { tempDir } from './helpers.js';
+
+const lines = nodeLines({})!;
+const pick = (asked: string, file: NodeRequest['file'] = 'package.json engines.node') => chooseNode({ file, asked }, lines, 'unused');
+const repo = path.resolve(import.meta.dirname, '../../..');
+
+test('an app gets the newest line that satisfies what it asked for', () => {
+  assert.equal(pick('22.x').image, 'berth/stack-node:22-bookworm');
+  assert.equal(pick('>=20').image, 'berth/stack-node:24-bookworm');
+  assert.equal(pick('^22.1.0 || ^18').image, 'berth/stack-node:22-bookworm');
+  assert.equal(pick('v18', '.nvmrc').image, 'berth/stack-node:bookworm');
+  assert.equal(pick('lts/jod', '.nvmrc').image, 'berth/stack-node:22-bookworm');
+  assert.equal(pick('lts/*', '.nvmrc').image, 'berth/stack-node:24-bookworm');
+  assert.equal(pick('node', '.node-version').image, 'berth/stack-node:24-bookworm');
+  assert.match(pick('22').why, /Node\.js 22\.23\.5, the newest here that satisfies "22" from package\.json engines\.node/);
+});
+
+test('nothing asked: the newest LTS, and the log says why', () => {
+  const c = chooseNode(null, lines, 'unused');
+  assert.equal(c.image, 'berth/stack-node:24-bookworm');
+  assert.match(c.why, /default/);
+});
+
+test('a version no line serves fails the build, naming the file, the version and what is offered', () => {
+  assert.throws(
+    () => pick('>=26'),
+    (err: Error) => err instanceof DetectionError && /package\.json engines\.node asks for Node\.js ">=26"; this server builds with Node\.js 24\.22\.3, 22\.23\.5, 18\.20\.4/.test(err.message),
+  );
+  assert.throws(() => pick('20.x', '.nvmrc'), /\.nvmrc asks for Node\.js "20\.x"/);
+  assert.throws(() => pick('lts/argon', '.nvmrc'), /an LTS name this server does not know/);
+  assert.throws(() => pick('banana\n\u001b[31m'), /"banana {2}\[31m", which is not a version or a range/);
+});
+
+test('an operator-pinned image is used for every app and the log says the request was not checked', () => {
+  const c = chooseNode({ file: '.nvmrc', asked: '22' }, nodeLines({ BERTH_STACK_NODE: 'node:22-slim' }), 'node:22-slim');
+  assert.equal(c.image, 'node:22-slim');
+  assert.match(c.why, /BERTH_STACK_NODE.*\.nvmrc asks for "22"/);
+});
+
+test('detection reads engines.node first, then .nvmrc, then .node-version', async () => {
+  const dir = await tempDir('node-version');
+  try {
+    const write = (name: string, body: string) => fs.writeFile(path.join(dir, name), body);
+    await write('index.js', '');
+    await write('.node-version', '18.20\n');
+    await write('package.json', '{}');
+    assert.deepEqual((await detect(dir)).node?.request, { file: '.node-version', asked: '18.20' });
+    await write('.nvmrc', '# comment\nlts/jod\n');
+    assert.deepEqual((await detect(dir)).node?.request, { file: '.nvmrc', asked: 'lts/jod' });
+    await write('package.json', '{"engines":{"node":" >=22 "}}');
+    assert.deepEqual((await detect(dir)).node?.request, { file: 'package.json engines.node', asked: '>=22' });
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the stacks script builds exactly the versions the builder offers', async () => {
+  const script = await fs.readFile(path.join(repo, 'scripts/stacks.sh'), 'utf8');
+  const declared = /declare -A NODE_LINES=\(([^)]*)\)/.exec(script)?.[1] ?? '';
+  const built = Object.fromEntries([...declared.matchAll(/\[(\d+)\]=([\d.]+)/g)].map((m) => [m[1], m[2]]));
+  const offered = Object.fromEntries(NODE_LINES.filter((l) => l.image !== 'berth/stack-node:bookworm').map((l) => [String(l.major), l.version]));
+  assert.deepEqual(built, offered);
+});
