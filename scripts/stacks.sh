@@ -41,6 +41,8 @@ default_tag() { echo "berth/stack-$1:bookworm"; }
 # Major line -> exact version of the official binary; npm for both (it supports ^20.17 || >=22.9).
 declare -A NODE_LINES=([24]=24.22.3 [22]=22.23.5)
 NPM_VERSION=11.21.3
+# Bumped when the recipe below changes, so stacks made by an older recipe are made again.
+NODE_STACK_REV=3
 
 configured_tag() {
   local var="BERTH_STACK_${1^^}"
@@ -88,13 +90,16 @@ RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \\
  && update-ca-certificates >/dev/null \\
  && rm -rf /var/lib/apt/lists/*
+# The official binary trusts only its bundled CAs; Debian's store (with any local CA) is what npm
+# and the app's own HTTPS requests must trust, as Debian's nodejs does.
+ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt NPM_CONFIG_UPDATE_NOTIFIER=false
 COPY node/bin/node /usr/local/bin/node
 COPY npm/ /usr/local/lib/node_modules/npm/
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
  && node --version && npm --version
 EOF
-  if docker build --label "berth.stack=node" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.node=$version" \
+  if docker build --label "berth.stack=node" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.node=$version r$NODE_STACK_REV" \
       -t "$tag" "$ctx" >>"$log" 2>&1; then
     echo "stack node$major: $tag (Node.js $version, npm $NPM_VERSION) ready in $((SECONDS - start)) s"
   else
@@ -136,7 +141,7 @@ if [[ " ${langs[*]} " == *" node "* ]] && [ -z "${BERTH_STACK_NODE:-}" ]; then
   for major in "${!NODE_LINES[@]}"; do
     tag="berth/stack-node:$major-bookworm"
     have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}} {{index .Config.Labels "berth.stack.node"}}' "$tag" 2>/dev/null || echo missing)
-    if [ "$have" = "$CA_SUM ${NODE_LINES[$major]}" ]; then
+    if [ "$have" = "$CA_SUM ${NODE_LINES[$major]} r$NODE_STACK_REV" ]; then
       echo "stack node$major: $tag present"
       continue
     fi
