@@ -41,8 +41,10 @@ default_tag() { echo "berth/stack-$1:bookworm"; }
 # Major line -> exact version of the official binary; npm for both (it supports ^20.17 || >=22.9).
 declare -A NODE_LINES=([24]=24.22.3 [22]=22.23.5)
 NPM_VERSION=11.21.3
+# Corepack runs the Yarn or pnpm an app's lockfile and packageManager field name (Node.js 25 no longer bundles it).
+COREPACK_VERSION=0.36.0
 # Bumped when the recipe below changes, so stacks made by an older recipe are made again.
-NODE_STACK_REV=3
+NODE_STACK_REV=5
 
 configured_tag() {
   local var="BERTH_STACK_${1^^}"
@@ -76,13 +78,23 @@ build_node_line() {
   local major="$1" version="${NODE_LINES[$1]}" tag="berth/stack-node:$1-bookworm" log="$LOGDIR/node$1.log" start=$SECONDS
   local ctx="$LOGDIR/ctx-node$1" arch
   case "$(uname -m)" in x86_64) arch=x64 ;; aarch64) arch=arm64 ;; *) echo "stack node$major: no official binary for $(uname -m)" >&2; return 1 ;; esac
-  mkdir -p "$ctx/local-ca" "$ctx/node" "$ctx/npm"
+  mkdir -p "$ctx/local-ca" "$ctx/node" "$ctx/npm" "$ctx/corepack"
   [ ${#CA_FILES[@]} -gt 0 ] && cp "${CA_FILES[@]}" "$ctx/local-ca/"
-  if ! (cd "$ctx" && timeout 600 npm pack --silent "node-linux-$arch@$version" "npm@$NPM_VERSION" >"$log" 2>&1); then
+  if ! (cd "$ctx" && timeout 600 npm pack --silent "node-linux-$arch@$version" "npm@$NPM_VERSION" "corepack@$COREPACK_VERSION" >"$log" 2>&1); then
     echo "stack node$major: fetching Node.js $version from the npm registry FAILED:" >&2; tail -5 "$log" >&2; return 1
   fi
   tar -xzf "$ctx"/node-linux-*.tgz --strip-components=1 -C "$ctx/node" package/bin/node
   tar -xzf "$ctx"/npm-*.tgz --strip-components=1 -C "$ctx/npm"
+  tar -xzf "$ctx"/corepack-*.tgz --strip-components=1 -C "$ctx/corepack"
+  # Corepack checks the npm registry's signatures on what it downloads. A registry mirror that
+  # serves none (no keys endpoint, as on this project's machines) fails every check: there it falls
+  # back to the integrity hash alone, and says so.
+  local keys=""
+  local registry; registry=$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
+  if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "${registry%/}/-/npm/v1/keys")" != 200 ]; then
+    keys="COREPACK_INTEGRITY_KEYS=0"
+    echo "stack node$major: the npm registry serves no signing keys; Corepack checks integrity hashes only"
+  fi
   cat >"$ctx/Dockerfile" <<EOF
 FROM $BASE
 COPY local-ca/ /usr/local/share/ca-certificates/
@@ -93,11 +105,18 @@ RUN apt-get update \\
 # The official binary trusts only its bundled CAs; Debian's store (with any local CA) is what npm
 # and the app's own HTTPS requests must trust, as Debian's nodejs does.
 ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt NPM_CONFIG_UPDATE_NOTIFIER=false
+# Corepack: its downloads in one place every user reads; no prompt; from the npm registry (Yarn's own
+# host is not reachable from every server); without a packageManager field, the Yarn/pnpm release
+# this Corepack knows rather than whatever is latest on the day of the build.
+ENV COREPACK_HOME=/usr/local/share/corepack COREPACK_ENABLE_DOWNLOAD_PROMPT=0 COREPACK_NPM_REGISTRY=https://registry.npmjs.org COREPACK_DEFAULT_TO_LATEST=0 $keys
 COPY node/bin/node /usr/local/bin/node
 COPY npm/ /usr/local/lib/node_modules/npm/
+COPY corepack/ /usr/local/lib/node_modules/corepack/
 RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx \\
- && node --version && npm --version
+ && ln -s ../lib/node_modules/corepack/dist/corepack.js /usr/local/bin/corepack \\
+ && corepack enable --install-directory /usr/local/bin yarn pnpm \\
+ && node --version && npm --version && corepack --version
 EOF
   if docker build --label "berth.stack=node" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.node=$version r$NODE_STACK_REV" \
       -t "$tag" "$ctx" >>"$log" 2>&1; then

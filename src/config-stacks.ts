@@ -25,15 +25,17 @@ export function stackImage(language: Language, env: NodeJS.ProcessEnv = process.
  * apps that still ask for it.
  */
 export const NODE_LINES = [
-  { major: 24, version: '24.22.3', image: 'berth/stack-node:24-bookworm' },
-  { major: 22, version: '22.23.5', image: 'berth/stack-node:22-bookworm' },
-  { major: 18, version: '18.20.4', image: 'berth/stack-node:bookworm' },
+  { major: 24, version: '24.22.3', image: 'berth/stack-node:24-bookworm', corepack: true },
+  { major: 22, version: '22.23.5', image: 'berth/stack-node:22-bookworm', corepack: true },
+  { major: 18, version: '18.20.4', image: 'berth/stack-node:bookworm', corepack: false },
 ] as const;
 
 export interface NodeLine {
   major: number;
   version: string;
   image: string;
+  /** Yarn and pnpm through Corepack (Debian's Node.js 18 stack has neither). */
+  corepack: boolean;
 }
 
 /**

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { DetectionError } from './errors.js';
 import { readSourceFile, sourceFileExists } from './sourcefs.js';
 import type { Language } from '../config-stacks.js';
-import type { NodeRequest } from './node-version.js';
 
 export type { Language };
 
@@ -16,9 +15,19 @@ export type StartCommand =
   | { source: 'convention'; argv: string[] }
   | { source: 'convention'; shell: string };
 
+/** Where an app asked for a Node.js version, and what it wrote there (node-version.ts chooses the line). */
+export interface NodeRequest {
+  file: 'package.json engines.node' | '.nvmrc' | '.node-version';
+  asked: string;
+}
+
+/** Who installs a Node.js app's dependencies: its packageManager field, else its lockfile, else npm. */
+export type NodeManager = 'npm' | 'yarn' | 'yarn-berry' | 'pnpm';
+
 export interface NodeFacts {
-  /** package-lock.json or npm-shrinkwrap.json: `npm ci` instead of `npm install`. */
+  /** The manager's lockfile: installs exactly what it says (`npm ci`, `--frozen-lockfile`, `--immutable`). */
   lockfile: string | null;
+  manager: NodeManager;
   /** Any dependencies at all; an app without any needs no install step (and no registry). */
   hasDependencies: boolean;
   /** A "build" script: dev dependencies are installed, the build runs, then they are pruned. */
@@ -140,6 +149,7 @@ async function detectNode(dir: string, web: StartCommand | null): Promise<Langua
     dependencies?: Record<string, unknown>;
     devDependencies?: Record<string, unknown>;
     engines?: { node?: unknown };
+    packageManager?: unknown;
   };
   try {
     pkg = JSON.parse((await readSourceFile(dir, 'package.json')) ?? '');
@@ -149,9 +159,11 @@ async function detectNode(dir: string, web: StartCommand | null): Promise<Langua
   if (typeof pkg !== 'object' || pkg === null) throw new DetectionError('package.json is not a JSON object');
   const scripts = typeof pkg.scripts === 'object' && pkg.scripts ? pkg.scripts : {};
   const count = (o: unknown) => (typeof o === 'object' && o ? Object.keys(o).length : 0);
-  const [lockfile = null] = await existing(dir, ['package-lock.json', 'npm-shrinkwrap.json']);
+  const manager = await nodeManager(dir, pkg.packageManager);
+  const [lockfile = null] = await existing(dir, LOCKFILES[manager]);
   const facts: NodeFacts = {
     lockfile,
+    manager,
     hasDependencies: count(pkg.dependencies) + count(pkg.devDependencies) > 0,
     hasBuildScript: typeof scripts.build === 'string',
     request: await nodeRequest(dir, pkg.engines),
@@ -168,7 +180,25 @@ async function detectNode(dir: string, web: StartCommand | null): Promise<Langua
     }
   }
   if (!start) noStart('Node.js', ['a "start" script in package.json', '"main"', 'index.js', 'server.js', 'app.js']);
-  return { start, manifests: ['package.json', ...(lockfile ? [lockfile] : [])], node: facts };
+  // Settings the manager reads at install time (registry, Yarn's linker, pnpm's workspace).
+  const settings = await existing(dir, ['.npmrc', ...(manager === 'yarn-berry' ? ['.yarnrc.yml'] : []), ...(manager === 'pnpm' ? ['pnpm-workspace.yaml'] : [])]);
+  return { start, manifests: ['package.json', ...(lockfile ? [lockfile] : []), ...settings], node: facts };
+}
+
+const LOCKFILES: Record<NodeManager, string[]> = {
+  npm: ['package-lock.json', 'npm-shrinkwrap.json'],
+  yarn: ['yarn.lock'],
+  'yarn-berry': ['yarn.lock'],
+  pnpm: ['pnpm-lock.yaml'],
+};
+
+async function nodeManager(dir: string, field: unknown): Promise<NodeManager> {
+  const named = typeof field === 'string' ? /^(npm|yarn|pnpm)@(\d+)/.exec(field.trim()) : null;
+  if (named) return named[1] === 'yarn' ? (named[2] === '1' ? 'yarn' : 'yarn-berry') : (named[1] as NodeManager);
+  if (await sourceFileExists(dir, 'pnpm-lock.yaml')) return 'pnpm';
+  const yarnLock = await readSourceFile(dir, 'yarn.lock');
+  if (yarnLock !== null) return /^__metadata:/m.test(yarnLock) ? 'yarn-berry' : 'yarn';
+  return 'npm';
 }
 
 /** engines.node first (npm and Heroku read it), then nvm's .nvmrc, then .node-version. */

@@ -1,4 +1,4 @@
-import type { Detection, StartCommand } from './detect.js';
+import type { Detection, NodeManager, StartCommand } from './detect.js';
 import { runtimeImage } from '../config-stacks.js';
 import { sourceFileExists, writeSourceFile } from './sourcefs.js';
 
@@ -71,19 +71,41 @@ function nodeFile(d: Detection, stack: string): string[] {
     ...userSetup,
     'WORKDIR /app',
     `ENV NODE_ENV=production PORT=${DEFAULT_PORT}`,
+    ...(f.manager === 'yarn-berry' ? ["# node_modules, not Plug'n'Play: the start command runs plain node.", 'ENV YARN_NODE_LINKER=node-modules'] : []),
     '# Dependencies first: this layer is reused until package.json or the lockfile changes.',
     ...copyManifests(d),
   ];
-  if (f.hasDependencies || f.hasBuildScript) {
-    const install = f.lockfile ? 'npm ci' : 'npm install';
-    // A build step needs dev dependencies; they are pruned once it has run.
-    const which = f.hasBuildScript ? '--include=dev' : '--omit=dev';
-    lines.push(`RUN ${install} ${which} --no-audit --no-fund && npm cache clean --force`);
-  }
+  const steps = NODE_STEPS[f.manager](f.lockfile !== null, f.hasBuildScript);
+  if (f.hasDependencies || f.hasBuildScript) lines.push(`RUN ${steps.install}`);
   lines.push('COPY . .');
-  if (f.hasBuildScript) lines.push('RUN npm run build && npm prune --omit=dev --no-audit --no-fund');
+  if (f.hasBuildScript) lines.push(`RUN ${steps.build}`);
   return [...lines, ...tail(d.start!)];
 }
+
+/**
+ * Install and build steps per package manager, exactly as the lockfile says when there is one. A
+ * build step needs dev dependencies; they are pruned once it has run where the manager can.
+ * Yarn and pnpm run through Corepack (in Berth's Node.js stacks), at the packageManager field's version.
+ */
+const NODE_STEPS: Record<NodeManager, (locked: boolean, build: boolean) => { install: string; build: string }> = {
+  npm: (locked, build) => ({
+    install: `${locked ? 'npm ci' : 'npm install'} ${build ? '--include=dev' : '--omit=dev'} --no-audit --no-fund && npm cache clean --force`,
+    build: 'npm run build && npm prune --omit=dev --no-audit --no-fund',
+  }),
+  // Yarn 1 and pnpm leave dev dependencies out when NODE_ENV=production, as the image sets it.
+  yarn: (locked, build) => ({
+    install: `${build ? 'NODE_ENV=development ' : ''}yarn install --non-interactive${locked ? ' --frozen-lockfile' : ''} && yarn cache clean`,
+    build: 'yarn run build',
+  }),
+  'yarn-berry': (locked) => ({
+    install: `yarn install${locked ? ' --immutable' : ''} && yarn cache clean --all`,
+    build: 'yarn run build',
+  }),
+  pnpm: (locked, build) => ({
+    install: `${build ? 'NODE_ENV=development ' : ''}pnpm install${locked ? ' --frozen-lockfile' : ''} && pnpm store prune`,
+    build: 'pnpm run build && pnpm prune --prod',
+  }),
+};
 
 function pythonFile(d: Detection, stack: string): string[] {
   const f = d.python!;

@@ -5,5 +5,5 @@ export { extractArchive, type ArchiveLimits, type ArchiveFormat, type ExtractRes
 export { validateGitUrl, validateRef, cloneRepo, redact, type CloneOptions, type CloneResult } from './git.js';
 export { handleGitHttp, ensureBareRepo, installPostReceiveHook, shellQuote, type GitHttpRequest, type GitHttpResponse } from './githttp.js';
 export { stackImage, stackImages, runtimeImage } from '../config-stacks.js';
-export { chooseNode, type NodeChoice, type NodeRequest } from './node-version.js';
+export { chooseNode, checkManager, type NodeChoice, type NodeRequest } from './node-version.js';
 export { ArchiveError, DetectionError, SourceError, type ArchiveErrorCode, type SourceErrorCode } from './errors.js';

@@ -1,18 +1,17 @@
 import semver from 'semver';
 import { DetectionError } from './errors.js';
 import type { NodeLine } from '../config-stacks.js';
+import type { NodeManager, NodeRequest } from './detect.js';
 
-/** Where an app asked for a Node.js version, and what it wrote there. */
-export interface NodeRequest {
-  file: 'package.json engines.node' | '.nvmrc' | '.node-version';
-  asked: string;
-}
+export type { NodeRequest };
 
 export interface NodeChoice {
   /** The stack image the generated Dockerfile builds FROM. */
   image: string;
   /** One line for the build log and the Dockerfile's header: the version and why it was chosen. */
   why: string;
+  /** The chosen line, or null for an operator's image (what it carries is the operator's business). */
+  line: NodeLine | null;
 }
 
 // nvm's names for LTS lines (.nvmrc may say lts/jod).
@@ -28,11 +27,11 @@ const NEWEST = new Set(['node', 'latest', 'current', 'stable', 'lts/*']);
 export function chooseNode(request: NodeRequest | null, lines: NodeLine[] | null, pinned: string): NodeChoice {
   if (!lines) {
     const note = request ? `; ${request.file} asks for ${quote(request.asked)}, which that image decides` : '';
-    return { image: pinned, why: `Node.js from ${pinned} (BERTH_STACK_NODE, the operator's image for every Node.js app)${note}` };
+    return { image: pinned, why: `Node.js from ${pinned} (BERTH_STACK_NODE, the operator's image for every Node.js app)${note}`, line: null };
   }
   const offered = () => `this server builds with Node.js ${lines.map((l) => l.version).join(', ')}`;
   if (!request) {
-    return { image: lines[0]!.image, why: `Node.js ${lines[0]!.version}, the default (no engines.node in package.json, no .nvmrc or .node-version)` };
+    return { image: lines[0]!.image, why: `Node.js ${lines[0]!.version}, the default (no engines.node in package.json, no .nvmrc or .node-version)`, line: lines[0]! };
   }
   const asked = request.asked.trim().toLowerCase();
   let range: string | null;
@@ -51,7 +50,14 @@ export function chooseNode(request: NodeRequest | null, lines: NodeLine[] | null
   );
   const line = lines.find((l) => l.version === best);
   if (!line) throw new DetectionError(`${request.file} asks for Node.js ${quote(request.asked)}; ${offered()}`);
-  return { image: line.image, why: `Node.js ${line.version}, the newest here that satisfies ${quote(request.asked)} from ${request.file}` };
+  return { image: line.image, why: `Node.js ${line.version}, the newest here that satisfies ${quote(request.asked)} from ${request.file}`, line };
+}
+
+/** Yarn and pnpm run through Corepack: a line without it fails the build now, not at its install step. */
+export function checkManager(choice: NodeChoice, manager: NodeManager): void {
+  if (manager === 'npm' || !choice.line || choice.line.corepack) return;
+  const name = manager === 'pnpm' ? 'pnpm' : 'Yarn';
+  throw new DetectionError(`the app installs with ${name}, which Berth runs through Corepack, and its Node.js ${choice.line.version} stack has none: ask for Node.js 22 or newer`);
 }
 
 /** User text in a log line: one line, bounded. */

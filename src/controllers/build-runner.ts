@@ -12,7 +12,7 @@ import { MAX_PROCESS_TYPES, formationProcesses } from '../domain/processes.js';
 import { encodeProcesses } from '../store/formation.js';
 import type { Actor } from '../domain/events.js';
 import { runOk } from '../lib/exec.js';
-import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, chooseNode, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
+import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, chooseNode, checkManager, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
 import { BuildLogWriter } from './build-log.js';
 import { ImageBuildFailed, type ImageBuilder } from '../imagebuild/types.js';
@@ -57,7 +57,8 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
     step(log, `Detected ${detection.reason}`);
     const node = detection.node ? chooseNode(detection.node.request, settings.nodeLines, settings.stacks.node) : null;
     if (node) {
-      step(log, `Using ${node.why}`);
+      checkManager(node, detection.node!.manager);
+      step(log, `Using ${node.why}${detection.node!.manager === 'npm' ? '' : `, installing with ${detection.node!.manager === 'pnpm' ? 'pnpm' : 'Yarn'}`}`);
       detection.reason += `; ${node.why}`;
     }
     const prepared = await prepareBuildContext(src, detection, {

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { chooseNode, type NodeRequest } from '../../src/builder/node-version.js';
+import { checkManager, chooseNode, type NodeRequest } from '../../src/builder/node-version.js';
+import { generateDockerfile } from '../../src/builder/dockerfile.js';
 import { detect } from '../../src/builder/detect.js';
 import { NODE_LINES, nodeLines } from '../../src/config-stacks.js';
 import { DetectionError } from '../../src/builder/errors.js';
@@ -68,4 +69,39 @@ test('the stacks script builds exactly the versions the builder offers', async (
   const built = Object.fromEntries([...declared.matchAll(/\[(\d+)\]=([\d.]+)/g)].map((m) => [m[1], m[2]]));
   const offered = Object.fromEntries(NODE_LINES.filter((l) => l.image !== 'berth/stack-node:bookworm').map((l) => [String(l.major), l.version]));
   assert.deepEqual(built, offered);
+});
+
+test('the package manager: packageManager first, then the lockfile; its install step installs as locked', async () => {
+  const dir = await tempDir('node-manager');
+  try {
+    const write = (name: string, body: string) => fs.writeFile(path.join(dir, name), body);
+    const dockerfile = async () => generateDockerfile(await detect(dir), { stackImage: 'berth/stack-node:24-bookworm' });
+    await write('index.js', '');
+    await write('package.json', '{"dependencies":{"ms":"^2"}}');
+    assert.equal((await detect(dir)).node?.manager, 'npm');
+    assert.match(await dockerfile(), /^RUN npm install --omit=dev/m);
+    await write('yarn.lock', '# yarn lockfile v1\n');
+    assert.equal((await detect(dir)).node?.manager, 'yarn');
+    assert.match(await dockerfile(), /^COPY \["package.json","yarn.lock","\.\/"\]\nRUN yarn install --non-interactive --frozen-lockfile && yarn cache clean$/m);
+    await write('yarn.lock', '__metadata:\n  version: 8\n');
+    await write('.yarnrc.yml', 'enableTelemetry: false\n');
+    const berry = await dockerfile();
+    assert.match(berry, /^ENV YARN_NODE_LINKER=node-modules$/m);
+    assert.match(berry, /^COPY \["package.json","yarn.lock",".yarnrc.yml","\.\/"\]\nRUN yarn install --immutable/m);
+    await write('pnpm-lock.yaml', "lockfileVersion: '9.0'\n");
+    await write('package.json', '{"packageManager":"pnpm@9.15.9","dependencies":{"ms":"^2"},"scripts":{"build":"tsc"}}');
+    assert.equal((await detect(dir)).node?.manager, 'pnpm');
+    const pnpm = await dockerfile();
+    assert.match(pnpm, /^RUN NODE_ENV=development pnpm install --frozen-lockfile && pnpm store prune$/m);
+    assert.match(pnpm, /^RUN pnpm run build && pnpm prune --prod$/m);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('Yarn or pnpm on a line without Corepack fails at once, saying what to ask for', () => {
+  const old = pick('18');
+  assert.throws(() => checkManager(old, 'pnpm'), /installs with pnpm, which Berth runs through Corepack, and its Node\.js 18\.20\.4 stack has none: ask for Node\.js 22 or newer/);
+  assert.doesNotThrow(() => checkManager(old, 'npm'));
+  assert.doesNotThrow(() => checkManager(pick('22'), 'yarn'));
 });

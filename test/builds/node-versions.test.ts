@@ -1,11 +1,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { buildArchive, logText, removeImages, tarGz, waitBuild } from './helpers.js';
 
+const FIXTURES = new URL('../../../test/fixtures/apps/', import.meta.url).pathname;
+const fixture = (name: string) => tarGz(readdirSync(join(FIXTURES, name)).map((f) => ({ name: f, body: readFileSync(join(FIXTURES, name, f), 'utf8') })));
 const SERVER = "require('http').createServer((q, r) => r.end('node ' + process.version)).listen(process.env.PORT);\n";
 const app = (files: Record<string, string>) =>
   tarGz(Object.entries({ 'server.js': SERVER, ...files }).map(([name, body]) => ({ name, body })));
@@ -18,7 +22,7 @@ const app = (files: Record<string, string>) =>
 describe('Node.js versions chosen per app', () => {
   let s: TestServer;
   let dev: BerthClient;
-  const slugs = ['node-22', 'node-default', 'node-future'];
+  const slugs = ['node-22', 'node-default', 'node-future', 'node-yarn', 'node-pnpm'];
 
   before(async () => {
     s = await startServer();
@@ -51,6 +55,33 @@ describe('Node.js versions chosen per app', () => {
           { timeoutMs: 120_000, intervalMs: 250 },
         );
         assert.equal(res.body, `node ${c.version}`);
+      }),
+    );
+  });
+
+  test('Yarn and pnpm install exactly what their lockfiles say', async () => {
+    // Both lockfiles pin ms 2.1.2 where package.json allows ^2.1.0: npm install would take 2.1.3.
+    const cases = [
+      { slug: 'node-yarn', manager: /Using Node\.js 24\.22\.3, the default .*, installing with Yarn/, step: /yarn install --non-interactive --frozen-lockfile/ },
+      { slug: 'node-pnpm', manager: /Using Node\.js 22\.23\.5, .*, installing with pnpm/, step: /pnpm install --frozen-lockfile/ },
+    ];
+    const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await fixture(c.slug))));
+    await Promise.all(
+      cases.map(async (c, i) => {
+        const b = await waitBuild(dev, builds[i]!.id, 420_000);
+        const log = await logText(dev, b.id);
+        assert.equal(b.status, 'succeeded', `${c.slug}: ${b.message}\n${log}`);
+        assert.match(log, c.manager);
+        assert.match(log, c.step);
+        const res = await waitFor(
+          `${c.slug} to answer`,
+          async () => {
+            const r = await viaRouter(s.routerPort, `${c.slug}.localhost`);
+            return r.status === 200 ? r : undefined;
+          },
+          { timeoutMs: 120_000, intervalMs: 250 },
+        );
+        assert.equal(res.body, 'ms 2.1.2');
       }),
     );
   });
