@@ -1,12 +1,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { ensureCa, issueLeaf } from '../../src/tls/ca.js';
-import { freePort, startServer, type TestServer } from '../support/server.js';
+import { run } from '../../src/lib/exec.js';
+import { CLI_MAIN, freePort, startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { viaRouter } from '../support/load.js';
@@ -34,6 +35,8 @@ describe('log drains', () => {
   const drains: Record<'syslog' | 'https', string> = { syslog: '', https: '' };
   const status = async () => Object.fromEntries((await dev.call('listDrains', { params: { id: slug } })).items.map((d) => [d.kind, d.status]));
   const hit = (path: string) => viaRouter(s.routerPort, `${slug}.localhost`, path);
+  const berth = (args: string[]) =>
+    run(process.execPath, [CLI_MAIN, ...args], { timeoutMs: 30_000, env: { ...process.env, BERTH_CONFIG: join(dir, 'cli.json'), BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! } });
 
   before(async () => {
     const image = await ensureTestAppImage(new DockerRuntime({}));
@@ -86,7 +89,10 @@ describe('log drains', () => {
   });
 
   test('every replica\'s lines reach rsyslog (RFC 5424 over TLS) and the HTTPS receiver (NDJSON), labelled; the URL\'s secret is never shown', async () => {
-    drains.syslog = (await dev.call('addDrain', { params: { id: slug }, body: { url: `syslog+tls://localhost:${rsyslog.port}`, ca: tls.caPem } })).id;
+    writeFileSync(join(dir, 'ca.pem'), tls.caPem);
+    const added = await berth(['drains:add', slug, `syslog+tls://localhost:${rsyslog.port}`, '--ca', join(dir, 'ca.pem'), '--json']);
+    assert.equal(added.code, 0, added.stderr);
+    drains.syslog = JSON.parse(added.stdout).id;
     const h = await dev.call('addDrain', { params: { id: slug }, body: { url: `https://drain:secret-token@localhost:${httpsPort}/ingest?key=secret-key`, ca: tls.caPem } });
     drains.https = h.id;
     assert.equal(h.url, `https://localhost:${httpsPort}/…`);
@@ -170,7 +176,11 @@ describe('log drains', () => {
     assert.equal(back.https.last_error, `localhost:${httpsPort} answered HTTP 503`, 'the last error stays, older than the last success');
     assert.equal(back.syslog.dropped + back.https.dropped, 0);
 
-    await dev.call('removeDrain', { params: { id: slug, drain: drains.syslog } });
+    const shown = await berth(['drains', slug]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`${drains.https}\\s+https://localhost:${httpsPort}/…\\s+\\d+\\s+0\\s+\\S+Z\\s+localhost:${httpsPort} answered HTTP 503 \\(`));
+    const removed = await berth(['drains:remove', slug, drains.syslog]);
+    assert.equal(removed.code, 0, removed.stderr);
     assert.deepEqual((await dev.call('listDrains', { params: { id: slug } })).items.map((d) => d.kind), ['https']);
   });
 });

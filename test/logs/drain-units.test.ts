@@ -1,0 +1,56 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DrainSender } from '../../src/controllers/drains/sender.js';
+import type { Transport } from '../../src/controllers/drains/transports.js';
+import { drainHint, ndjson, octetFrame, parseDrainUrl, syslogMessage, type DrainLine } from '../../src/domain/drains.js';
+import { systemClock } from '../../src/controllers/deps.js';
+
+const line = (n: number, extra: Partial<DrainLine> = {}): DrainLine => ({ time: '2026-12-06T01:02:03.123456789Z', app: 'shop', process_type: 'web', replica: 2, stream: 'stdout', line: `line ${n}`, ...extra });
+
+test('RFC 5424 messages: priority by stream, app as host and app-name, type.replica as procid, escaped structured data; octet-counted in bytes', () => {
+  assert.equal(
+    syslogMessage(line(1)),
+    '<14>1 2026-12-06T01:02:03.123456Z shop shop web.2 stdout [berth@32473 app="shop" type="web" replica="2" stream="stdout"] line 1',
+  );
+  const err = syslogMessage(line(2, { stream: 'stderr', process_type: 'a"b]', line: 'é' }));
+  assert.match(err, /^<11>1 .* shop shop a"b]\.2 stderr \[berth@32473 app="shop" type="a\\"b\\]" replica="2" stream="stderr"\] é$/);
+  const framed = octetFrame('é x').toString('utf8');
+  assert.equal(framed, '4 é x');
+});
+
+test('drain URLs: two kinds; refusals say why; the hint hides a path, a query and a login', () => {
+  assert.deepEqual(parseDrainUrl('syslog+tls://logs.example.com:6514'), { kind: 'syslog', host: 'logs.example.com', port: 6514 });
+  assert.deepEqual(parseDrainUrl('https://u:p@in.example.com/x?k=1'), { kind: 'https', host: 'in.example.com', port: 443 });
+  for (const bad of ['http://in.example.com/', 'syslog://h:514', 'syslog+tls://h', 'syslog+tls://h:1/p', 'nonsense']) assert.ok('problem' in parseDrainUrl(bad), bad);
+  assert.equal(drainHint('https://u:p@in.example.com/x?k=1'), 'https://in.example.com/…');
+  assert.equal(drainHint('https://in.example.com'), 'https://in.example.com');
+  assert.equal(drainHint('syslog+tls://logs.example.com:6514'), 'syslog+tls://logs.example.com:6514');
+  assert.deepEqual(ndjson([line(1)]).split('\n'), ['{"time":"2026-12-06T01:02:03.123456789Z","app":"shop","process_type":"web","replica":2,"stream":"stdout","line":"line 1"}', '']);
+});
+
+test('a sender keeps at most its buffer while the receiver fails, drops the oldest and counts them, then delivers the rest in order', async () => {
+  let up = false;
+  const got: string[] = [];
+  let attempts = 0;
+  const transport: Transport = {
+    async send(lines) {
+      attempts++;
+      if (!up) throw new Error('receiver away');
+      got.push(...lines.map((l) => l.line));
+    },
+    close() {},
+  };
+  const s = new DrainSender(transport, { bufferLines: 5, batchLines: 2, batchWaitMs: 0, retryBaseMs: 5, retryMaxMs: 20, clock: systemClock }, { last_success_at: null, last_error: null, last_error_at: null, sent: 0, dropped: 0 });
+  s.start();
+  for (let i = 1; i <= 8; i++) s.push(line(i));
+  while (attempts < 3) await new Promise((r) => setImmediate(r));
+  assert.equal(s.status.last_error, 'receiver away');
+  assert.equal(s.status.dropped, 3);
+  assert.ok(s.buffered <= 5);
+  up = true;
+  while (got.length < 5) await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(got, ['line 4', 'line 5', 'line 6', 'line 7', 'line 8']);
+  assert.equal(s.status.sent, 5);
+  assert.ok(s.status.last_success_at! >= s.status.last_error_at!);
+  s.stop();
+});
