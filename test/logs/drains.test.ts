@@ -13,6 +13,7 @@ import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { viaRouter } from '../support/load.js';
 import { rejects } from '../builds/helpers.js';
 import { NdjsonReceiver, Rsyslog, type Tls } from './receivers.js';
+import { launchChromium, logIn, screenshot } from '../support/browser.js';
 
 const field = (e: { details?: unknown }) => (e.details as { field?: string } | undefined)?.field;
 
@@ -182,5 +183,24 @@ describe('log drains', () => {
     const removed = await berth(['drains:remove', slug, drains.syslog]);
     assert.equal(removed.code, 0, removed.stderr);
     assert.deepEqual((await dev.call('listDrains', { params: { id: slug } })).items.map((d) => d.kind), ['https']);
+  });
+
+  test("the app's Logs tab shows a viewer its drains and their delivery, without the secret and without changes", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+      await logIn(page, s.url, 'viewer', 'pw-viewer-secret', `/apps/${slug}/logs`);
+      const section = page.getByRole('region', { name: 'Log drains' });
+      const item = section.getByRole('listitem', { name: `Drain https://localhost:${httpsPort}/…` });
+      await item.getByText(/\d+ lines sent, last \d+ (s|min) ago/).waitFor({ timeout: 15_000 });
+      await section.scrollIntoViewIfNeeded();
+      await screenshot(page, 'app-log-drains');
+      const text = await section.innerText();
+      assert.ok(!/secret-(token|key)/.test(text), text);
+      assert.equal(await section.getByRole('button').count(), 0);
+      assert.equal(await section.getByRole('form').count(), 0);
+    } finally {
+      await browser.close();
+    }
   });
 });
