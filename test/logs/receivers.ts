@@ -69,7 +69,7 @@ action(type="omfile" file="${this.out}" template="drain")
 
   /** Parsed lines: hostname, app-name, procid, msgid, structured data, message. */
   lines(): { host: string; app: string; procid: string; msgid: string; sd: string; msg: string }[] {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(this.out, 'utf8');
     } catch {

@@ -99,7 +99,7 @@ export class SyslogTransport implements Transport {
       });
     } catch (err) {
       this.close();
-      throw new Error(inWords(err, this.target));
+      throw new Error(inWords(err, this.target), { cause: err });
     }
   }
 
@@ -140,7 +140,7 @@ export class HttpsTransport implements Transport {
         req.end(ndjson(lines));
       });
     } catch (err) {
-      throw new Error(inWords(err, this.target));
+      throw new Error(inWords(err, this.target), { cause: err });
     }
     if (status < 200 || status > 299) throw new Error(`${this.target} answered HTTP ${status}`);
   }
