@@ -49,7 +49,8 @@ describe('log drains', () => {
     https = new NdjsonReceiver(tls);
     httpsPort = await https.listen();
     // The receivers listen on loopback: allowed for this test only. Short retries keep the test quick.
-    s = await startServer({ egressAllow: '127.0.0.1/32', env: { BERTH_DRAIN_RETRY_BASE_MS: '200', BERTH_DRAIN_RETRY_MAX_MS: '1000' } });
+    // On PostgreSQL: the access tests run the drains' routes on SQLite.
+    s = await startServer({ engine: 'postgres', egressAllow: '127.0.0.1/32', env: { BERTH_DRAIN_RETRY_BASE_MS: '200', BERTH_DRAIN_RETRY_MAX_MS: '1000' } });
     dev = await s.newUser('dev');
     viewer = await s.newUser('viewer');
     mallory = await s.newUser('mallory');

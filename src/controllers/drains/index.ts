@@ -6,7 +6,7 @@ import { HttpsTransport, SyslogTransport } from './transports.js';
 
 const PASS_MS = 2000;
 /** A follow that ended (the replica stopped) is tried again at most this often while its row says it runs. */
-const REFOLLOW_MS = 10_000;
+const REFOLLOW_MS = 4000;
 const RUNNING = new Set(['starting', 'healthy', 'running', 'unhealthy', 'draining']);
 
 interface Follow {
