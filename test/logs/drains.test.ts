@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
@@ -48,9 +48,10 @@ describe('log drains', () => {
     await rsyslog.start();
     https = new NdjsonReceiver(tls);
     httpsPort = await https.listen();
-    // The receivers listen on loopback: allowed for this test only. Short retries keep the test quick.
+    // The receivers listen on loopback: the name localhost is allowed for this test only (so another
+    // name that resolves to loopback is still refused). Short retries keep the test quick.
     // On PostgreSQL: the access tests run the drains' routes on SQLite.
-    s = await startServer({ engine: 'postgres', egressAllow: '127.0.0.1/32', env: { BERTH_DRAIN_RETRY_BASE_MS: '200', BERTH_DRAIN_RETRY_MAX_MS: '1000' } });
+    s = await startServer({ engine: 'postgres', egressAllow: 'localhost', env: { BERTH_DRAIN_RETRY_BASE_MS: '200', BERTH_DRAIN_RETRY_MAX_MS: '1000' } });
     dev = await s.newUser('dev');
     viewer = await s.newUser('viewer');
     mallory = await s.newUser('mallory');
@@ -76,7 +77,8 @@ describe('log drains', () => {
       [{ url: 'syslog+tls://user:pw@127.0.0.1:6514' }, 'url'],
       [{ url: 'syslog+tls://10.1.2.3:6514' }, 'url'],
       [{ url: 'https://192.168.7.7/ingest' }, 'url'],
-      [{ url: `https://127.0.0.1:${httpsPort}/`, ca: 'not a certificate' }, 'ca'],
+      [{ url: 'syslog+tls://127.0.0.1:6514' }, 'url'],
+      [{ url: `https://localhost:${httpsPort}/`, ca: 'not a certificate' }, 'ca'],
     ] as const) {
       const e = await rejects(dev.call('addDrain', { params: { id: slug }, body }), 400);
       assert.equal(field(e), f, JSON.stringify(body));
@@ -86,8 +88,8 @@ describe('log drains', () => {
 
   test("another project's user can neither list, add nor remove drains; a viewer lists but cannot add", async () => {
     await rejects(mallory.call('listDrains', { params: { id: slug } }), 404);
-    await rejects(mallory.call('addDrain', { params: { id: slug }, body: { url: `https://127.0.0.1:${httpsPort}/steal` } }), 404);
-    await rejects(viewer.call('addDrain', { params: { id: slug }, body: { url: `https://127.0.0.1:${httpsPort}/x` } }), 403);
+    await rejects(mallory.call('addDrain', { params: { id: slug }, body: { url: `https://localhost:${httpsPort}/steal` } }), 404);
+    await rejects(viewer.call('addDrain', { params: { id: slug }, body: { url: `https://localhost:${httpsPort}/x` } }), 403);
   });
 
   test('every replica\'s lines reach rsyslog (RFC 5424 over TLS) and the HTTPS receiver (NDJSON), labelled; the URL\'s secret is never shown', async () => {
@@ -145,6 +147,16 @@ describe('log drains', () => {
       assert.equal(st[k].last_error, null);
       assert.equal(st[k].dropped, 0);
     }
+  });
+
+  test('a name that resolves to loopback only when connected to is refused then, and nothing reaches the receiver', async () => {
+    const own = hostname().toLowerCase();
+    const d = await dev.call('addDrain', { params: { id: slug }, body: { url: `syslog+tls://${own}:${rsyslog.port}`, ca: tls.caPem } });
+    const st = await waitFor('the refusal in the status', async () => (await dev.call('listDrains', { params: { id: slug } })).items.find((x) => x.id === d.id && x.status.last_error)?.status, { timeoutMs: 20_000, intervalMs: 250 });
+    assert.equal(st.last_error, `${own}:${rsyslog.port} is refused by Berth's egress rule`);
+    // The name resolves to where rsyslog listens: a connection would have delivered.
+    assert.equal(st.sent, 0);
+    await dev.call('removeDrain', { params: { id: slug, drain: d.id } });
   });
 
   test('while a receiver is away its lines wait; the status says why; when it is back they arrive', async () => {
