@@ -1,9 +1,12 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DrainSender } from '../../src/controllers/drains/sender.js';
 import type { Transport } from '../../src/controllers/drains/transports.js';
 import { drainHint, ndjson, octetFrame, parseDrainUrl, syslogMessage, type DrainLine } from '../../src/domain/drains.js';
 import { systemClock } from '../../src/controllers/deps.js';
+import { apiWorld, type ApiWorld } from '../support/inject.js';
+import { drainsOf } from '../../src/store/drains.js';
+import { appBySlug } from '../../src/store/apps.js';
 
 const line = (n: number, extra: Partial<DrainLine> = {}): DrainLine => ({ time: '2026-12-06T01:02:03.123456789Z', app: 'shop', process_type: 'web', replica: 2, stream: 'stdout', line: `line ${n}`, ...extra });
 
@@ -53,4 +56,27 @@ test('a sender keeps at most its buffer while the receiver fails, drops the olde
   assert.equal(s.status.sent, 5);
   assert.ok(s.status.last_success_at! >= s.status.last_error_at!);
   s.stop();
+});
+
+let w: ApiWorld | undefined;
+after(() => w?.close());
+
+test('a drain URL is stored sealed and shown as a hint; the row says what the runner needs', async () => {
+  w = await apiWorld();
+  const dev = await w.newUser('dora');
+  assert.equal((await w.request('POST', '/api/v1/apps', { token: dev, body: { name: 'drained' } })).status, 201);
+  const url = 'https://ingest:pa55word@logs.example.com/berth?token=tok3n';
+  const res = await w.request('POST', '/api/v1/apps/drained/drains', { token: dev, body: { url } });
+  assert.equal(res.status, 201, JSON.stringify(res.json));
+  assert.equal(res.json.url, 'https://logs.example.com/…');
+  assert.deepEqual(res.json.status, { last_success_at: null, last_error: null, last_error_at: null, sent: 0, dropped: 0 });
+  const [row] = await drainsOf(w.ctx.db, (await appBySlug(w.ctx.db, 'drained'))!.id);
+  assert.equal(row.kind, 'https');
+  assert.ok(!/pa55word|tok3n/.test(JSON.stringify(row)), 'nothing of the credential in clear');
+  assert.equal(w.ctx.secrets.open(row.url_sealed), url);
+  const bad = await w.request('POST', '/api/v1/apps/drained/drains', { token: dev, body: { url: 'syslog+tls://169.254.169.254:6514' } });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.details.field, 'url');
+  assert.equal((await w.request('DELETE', `/api/v1/apps/drained/drains/${row.id}`, { token: dev })).status, 200);
+  assert.equal((await w.request('DELETE', `/api/v1/apps/drained/drains/${row.id}`, { token: dev })).status, 404);
 });
