@@ -91,3 +91,13 @@ export function octetFrame(msg: string): Buffer {
 
 /** An NDJSON body: one JSON object per line, each ending in a newline. */
 export const ndjson = (lines: DrainLine[]) => lines.map((l) => `${JSON.stringify({ time: l.time, app: l.app, process_type: l.process_type, replica: l.replica, stream: l.stream, line: l.line })}\n`).join('');
+
+/**
+ * An engine timestamp as a key that sorts as time does. The engine writes RFC 3339 with nanoseconds
+ * and trailing zeros trimmed (`…:05.1Z` after `…:05.09Z`), which does not sort as text; padded to
+ * nine digits it does. Text that is not such a time is returned as it is.
+ */
+export function timeKey(t: string): string {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(t);
+  return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z` : t;
+}

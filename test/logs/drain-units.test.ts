@@ -2,7 +2,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DrainSender } from '../../src/controllers/drains/sender.js';
 import type { Transport } from '../../src/controllers/drains/transports.js';
-import { drainHint, ndjson, octetFrame, parseDrainUrl, syslogMessage, type DrainLine } from '../../src/domain/drains.js';
+import { drainHint, ndjson, octetFrame, parseDrainUrl, syslogMessage, timeKey, type DrainLine } from '../../src/domain/drains.js';
 import { systemClock } from '../../src/controllers/deps.js';
 import { apiWorld, type ApiWorld } from '../support/inject.js';
 import { drainsOf } from '../../src/store/drains.js';
@@ -19,6 +19,13 @@ test('RFC 5424 messages: priority by stream, app as host and app-name, type.repl
   assert.match(err, /^<11>1 .* shop shop a"b]\.2 stderr \[berth@32473 app="shop" type="a\\"b\\]" replica="2" stream="stderr"\] é$/);
   const framed = octetFrame('é x').toString('utf8');
   assert.equal(framed, '4 é x');
+});
+
+test("engine timestamps (nanoseconds, trailing zeros trimmed) sort as time once keyed", () => {
+  const engine = ['2026-12-06T01:02:05Z', '2026-12-06T01:02:05.09Z', '2026-12-06T01:02:05.1Z', '2026-12-06T01:02:05.123Z', '2026-12-06T01:02:05.12345678Z', '2026-12-06T01:02:05.123456789Z'];
+  assert.deepEqual([...engine].reverse().map(timeKey).sort(), engine.map(timeKey));
+  assert.ok(timeKey('2026-12-06T01:02:05.123Z') < timeKey('2026-12-06T01:02:05.1231Z'));
+  assert.equal(timeKey(new Date(Date.UTC(2026, 11, 6, 1, 2, 5, 120)).toISOString()), '2026-12-06T01:02:05.120000000Z');
 });
 
 test('drain URLs: two kinds; refusals say why; the hint hides a path, a query and a login', () => {

@@ -1,5 +1,5 @@
 import type { ControllerDeps } from '../deps.js';
-import type { DrainLine } from '../../domain/drains.js';
+import { timeKey, type DrainLine } from '../../domain/drains.js';
 import { allDrains, drainedContainers, recordDrainStatus, type DrainRow } from '../../store/drains.js';
 import { DrainSender } from './sender.js';
 import { HttpsTransport, SyslogTransport } from './transports.js';
@@ -12,7 +12,7 @@ const RUNNING = new Set(['starting', 'healthy', 'running', 'unhealthy', 'drainin
 interface Follow {
   appId: string;
   abort: AbortController;
-  /** The newest engine timestamp sent on: a follow started again skips what it already sent. */
+  /** The newest engine timestamp sent on (as timeKey): a follow started again skips what it already sent. */
   last: string;
   endedAt: number | null;
 }
@@ -116,7 +116,7 @@ export class DrainController {
       seen.add(id);
       const f = this.follows.get(id);
       if (f && (f.endedAt === null || !RUNNING.has(r.status) || now - f.endedAt < REFOLLOW_MS)) continue;
-      const from = f ? f.last : new Date(Math.max(Date.parse(r.created_at), firstDrain.get(r.app_id) ?? 0, this.startedAt)).toISOString();
+      const from = f ? f.last : timeKey(new Date(Math.max(Date.parse(r.created_at), firstDrain.get(r.app_id) ?? 0, this.startedAt)).toISOString());
       this.follow(id, { appId: r.app_id, abort: new AbortController(), last: from, endedAt: null }, r.process_type, r.replica);
     }
     for (const [id, f] of this.follows) {
@@ -132,8 +132,9 @@ export class DrainController {
       try {
         const since = Math.floor(Date.parse(f.last) / 1000);
         for await (const l of this.ctx.replicas.logs(dockerId, { follow: true, since, signal: f.abort.signal })) {
-          if (l.time && l.time <= f.last) continue;
-          if (l.time) f.last = l.time;
+          const key = l.time ? timeKey(l.time) : '';
+          if (key && key <= f.last) continue;
+          if (key) f.last = key;
           const line: Omit<DrainLine, 'app'> = { time: l.time || new Date(this.ctx.clock.now()).toISOString(), process_type: processType, replica, stream: l.stream, line: l.line };
           for (const s of this.senders.values()) if (s.appId === f.appId) s.sender.push({ ...line, app: s.slug });
         }
