@@ -10,8 +10,9 @@ start=$SECONDS
 source scripts/node.sh
 
 # pebble: ACME tests; docker-registry and apache2-utils (htpasswd): private registry tests; caddy: only for
-# the upgrade test (test/router/caddy-handover); nginx-light and wrk: benchmark baselines.
-bash scripts/deps.sh postgresql chromium pebble docker-registry apache2-utils nginx-light wrk caddy
+# the upgrade test (test/router/caddy-handover); nginx-light and wrk: benchmark baselines; rsyslog and
+# rsyslog-gnutls: the syslog-over-TLS receiver of the log drain test (test/logs/drains), started by the test itself.
+bash scripts/deps.sh postgresql chromium pebble docker-registry apache2-utils nginx-light wrk caddy rsyslog rsyslog-gnutls
 bash scripts/docker.sh
 export BERTH_TEST_PG_URL
 BERTH_TEST_PG_URL=$(bash scripts/postgres.sh)

@@ -100,6 +100,8 @@ export interface Config {
   build: BuildSettings;
   /** Notification retries: first retry after retryBaseMs, doubling (at most 5 min), up to maxAttempts sends. */
   notifications: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
+  /** Log drains: lines held per drain while its receiver is away, and the retry backoff (first, longest). */
+  drains: { bufferLines: number; retryBaseMs: number; retryMaxMs: number };
   /** BERTH_EGRESS_ALLOW: internal hosts and networks server-side requests may reach (src/lib/egress.ts). */
   egressAllow: EgressAllow;
   /**
@@ -245,6 +247,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       retryBaseMs: positive(env, 'BERTH_NOTIFY_RETRY_BASE_MS', 1000),
       maxAttempts: Math.ceil(positive(env, 'BERTH_NOTIFY_MAX_ATTEMPTS', 6)),
       timeoutMs: positive(env, 'BERTH_NOTIFY_TIMEOUT_S', 10) * 1000,
+    },
+    drains: {
+      bufferLines: Math.ceil(positive(env, 'BERTH_DRAIN_BUFFER_LINES', 10_000)),
+      retryBaseMs: positive(env, 'BERTH_DRAIN_RETRY_BASE_MS', 1000),
+      retryMaxMs: positive(env, 'BERTH_DRAIN_RETRY_MAX_MS', 30_000),
     },
     egressAllow,
     controlHosts: hostList(env.BERTH_CONTROL_HOSTS ?? `${routerDomain},${hostname()},localhost`),

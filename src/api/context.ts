@@ -52,6 +52,8 @@ export interface ApiContext {
   };
   /** Tells the run controller that a one-off command was queued. */
   nudgeRuns(): void;
+  /** The log drain runner: drains were added or removed. */
+  nudgeDrains(): void;
   /** Tells the add-on controller that an add-on or one of its jobs changed. */
   nudgeAddons(): void;
   /** Opens a psql or redis-cli session on a running add-on (the add-on controller owns its helper container); the signal ends it. */

@@ -24,6 +24,7 @@ import { DomainController } from '../controllers/domains.js';
 import { CertificateController } from '../controllers/certificates.js';
 import { ImageController } from '../controllers/images.js';
 import { NotificationController } from '../controllers/notifications.js';
+import { DrainController } from '../controllers/drains/index.js';
 import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
 import { RegistryController } from '../controllers/registry/index.js';
@@ -141,6 +142,7 @@ async function main() {
   const certs = new CertificateController({ db: store.db, config, log }, router);
   const images = new ImageController(deps);
   const notifications = new NotificationController(deps);
+  const drains = new DrainController(deps);
   const volumes = new VolumeController(deps, apps);
   const oneOffs = new RunController(deps);
   const addons = new AddonController(deps);
@@ -168,6 +170,7 @@ async function main() {
     },
     nudgeBuilds: () => builds.nudge(),
     nudgeRuns: () => oneOffs.nudge(),
+    nudgeDrains: () => drains.nudge(),
     nudgeAddons: () => addons.nudge(),
     addonSession: (a, o, signal) => addons.session(a, o, signal),
     pruneImages: async (appIds) => {
@@ -212,6 +215,7 @@ async function main() {
   oneOffs.start();
   addons.start();
   metrics.start();
+  drains.start();
 
   let stopping = false;
   const shutdown = async (signal: string) => {
@@ -227,6 +231,7 @@ async function main() {
     domains.stop();
     images.stop();
     notifications.stop();
+    await drains.stop();
     await nodes.stop();
     await registry.stop();
     await volumes.stop();

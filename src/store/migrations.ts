@@ -635,6 +635,29 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .execute();
     },
   },
+  '0026_log_drains': {
+    async up(db: Kysely<any>) {
+      // Where an app's log lines are sent (syslog over TLS, HTTPS NDJSON): the URL sealed (it may
+      // carry a credential), a hint to show, an optional CA to verify the receiver with; and the
+      // drain runner's observed delivery status.
+      await db.schema
+        .createTable('log_drains')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('url_sealed', 'text', (c) => c.notNull())
+        .addColumn('url_hint', 'text', (c) => c.notNull())
+        .addColumn('ca_pem', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('last_success_at', 'text')
+        .addColumn('last_error', 'text')
+        .addColumn('last_error_at', 'text')
+        .addColumn('sent', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('dropped', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema.createIndex('log_drains_app').on('log_drains').column('app_id').execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

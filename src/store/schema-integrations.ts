@@ -79,3 +79,24 @@ export interface NotificationDeliveriesTable {
   created_at: string;
   delivered_at: string | null;
 }
+
+/** A log drain of an app (migration 0026_log_drains): desired state, and the runner's delivery status. */
+export interface LogDrainsTable {
+  id: string;
+  app_id: string;
+  kind: 'syslog' | 'https';
+  /** Sealed: the URL may carry a user and password or a token. */
+  url_sealed: string;
+  /** scheme://host:port, with /… when a path, query or user was hidden. */
+  url_hint: string;
+  /** PEM certificates the receiver's certificate must chain to, instead of the system's roots. */
+  ca_pem: string | null;
+  created_at: string;
+  last_success_at: string | null;
+  /** Why the last attempt failed, in words; cleared by nothing (last_error_at says when). */
+  last_error: string | null;
+  last_error_at: string | null;
+  /** Lines delivered, and lines dropped because the drain's buffer was full. */
+  sent: number;
+  dropped: number;
+}

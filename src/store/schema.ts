@@ -3,6 +3,7 @@ import type {
   AppSourcesTable,
   NotificationDeliveriesTable,
   NotificationTargetsTable,
+  LogDrainsTable,
   PreviewAppsTable,
   RegistryAccountsTable,
   VendorAccountsTable,
@@ -276,6 +277,7 @@ export interface Database {
   user_identities: UserIdentitiesTable;
   image_owners: ImageOwnersTable;
   metric_samples: MetricSamplesTable;
+  log_drains: LogDrainsTable;
 }
 
 export interface DomainsTable {

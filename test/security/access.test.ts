@@ -62,6 +62,7 @@ describe('access control', () => {
       vendors: (await alice.call('listVendors')).items.map((v) => v.id),
       registries: (await alice.call('listRegistries')).items.map((r) => r.id),
       notifications: (await alice.call('listNotifications', { params: { id: ids.app } })).items.map((n) => n.id),
+      drains: (await alice.call('listDrains', { params: { id: ids.app } })).items.map((d) => [d.id, d.url]),
       source: await alice.call('getAppSource', { params: { id: ids.app } }).then((x) => [x.repo_url, x.branch, x.vendor?.id]),
       webhook: (await alice.call('getWebhook', { params: { id: ids.app } })).secret,
       whoami: await alice.call('whoami').then((u) => [u.username, u.disabled, u.is_admin]),
@@ -97,6 +98,7 @@ describe('access control', () => {
     await alice.call('setAppSource', { params: { id: app.id }, body: { repo_url: 'https://github.com/alice/web.git', vendor: vendor.id } });
     ids.vendor = vendor.id;
     ids.notification = (await alice.call('addNotification', { params: { id: app.id }, body: { kind: 'webhook', url: 'https://hooks.alice.example/x' } })).id;
+    ids.drain = (await alice.call('addDrain', { params: { id: app.id }, body: { url: 'https://logs.alice.invalid/x' } })).id;
     ids.registry = (await alice.call('createRegistry', { body: { host: 'registry.alice.example', username: 'alice', password: 'pw' } })).id;
     const me = await alice.call('whoami');
     // The stateful resources: a volume, a Redis add-on with a backup, a one-off run, a scheduled command.
@@ -210,6 +212,9 @@ describe('access control', () => {
       listNotifications: withApp(),
       removeNotification: withApp({ target: ids.notification }),
       listNotificationDeliveries: withApp({ target: ids.notification }),
+      listDrains: withApp(),
+      addDrain: withApp({}, { url: 'https://evil.invalid/' }),
+      removeDrain: withApp({ drain: ids.drain }),
       getAppSource: withApp(),
       setAppSource: withApp({}, { repo_url: 'https://example.com/r.git', vendor: null }),
       deleteAppSource: withApp(),

@@ -71,6 +71,7 @@ export async function apiWorld(): Promise<ApiWorld> {
     pruneImages: async () => ({ removed: [], freed_bytes: 0, skipped: [] }),
     cluster: { engine: new Proxy({}, { get: (_t, name) => refuse(`the cluster engine (${String(name)})`) }) as never, reconcile: async () => {}, registryTrust: async () => null },
     nudgeRuns: () => {},
+    nudgeDrains: () => {},
     nudgeAddons: () => {},
     addonSession: refuse('an add-on session'),
     nudgeVolumes: () => {},

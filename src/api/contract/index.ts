@@ -16,6 +16,7 @@ import { webhookRoutes } from './webhooks.js';
 import { registryRoutes } from './registries.js';
 import { imageRoutes } from './images.js';
 import { notificationRoutes } from './notifications.js';
+import { drainRoutes } from './drains.js';
 import { sessionRoutes } from './sessions.js';
 import { clusterRoutes } from './cluster.js';
 import { volumeRoutes } from './volumes.js';
@@ -49,6 +50,7 @@ export const routes = {
   ...registryRoutes,
   ...imageRoutes,
   ...notificationRoutes,
+  ...drainRoutes,
   ...sessionRoutes,
   ...clusterRoutes,
   ...volumeRoutes,

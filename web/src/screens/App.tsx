@@ -5,6 +5,7 @@ import { useEvents } from '../live';
 import { ConfirmButton, ErrorText, Status, useAction, useLoad, useTitle, Field } from '../ui';
 import { Builds, Config, Containers, Deploys, Domains } from './AppTabs';
 import { Logs } from './Logs';
+import { Drains } from './Drains';
 import { Cron, Runs } from './Runs';
 import { Settings } from './Settings';
 import { Formation } from './Formation';
@@ -52,7 +53,12 @@ export function AppPage() {
       <div className="tab-body">
         {tab === 'deploys' && <Deploys {...props} />}
         {tab === 'builds' && <Builds {...props} />}
-        {tab === 'logs' && <Logs app={a} />}
+        {tab === 'logs' && (
+          <>
+            <Logs app={a} />
+            <Drains {...props} />
+          </>
+        )}
         {tab === 'config' && <Config {...props} />}
         {tab === 'domains' && <Domains {...props} />}
         {tab === 'metrics' && (

@@ -1,0 +1,110 @@
+import type { DrainLine } from '../../domain/drains.js';
+import type { Clock } from '../deps.js';
+import type { Transport } from './transports.js';
+
+export interface SenderStatus {
+  last_success_at: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+  sent: number;
+  dropped: number;
+}
+
+export interface SenderOptions {
+  bufferLines: number;
+  /** Lines per send, and how long an HTTPS batch may wait to fill (syslog sends at once). */
+  batchLines: number;
+  batchWaitMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  clock: Clock;
+}
+
+/**
+ * One drain's delivery: a bounded buffer in memory (when full, the oldest line goes and is counted
+ * as dropped), one loop that sends what is buffered, and after a failure waits retryBaseMs,
+ * doubling up to retryMaxMs, before trying again. push() never waits: a slow or absent receiver
+ * costs the app nothing.
+ */
+export class DrainSender {
+  private buffer: DrainLine[] = [];
+  private wake: (() => void) | null = null;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** True when the status changed since the controller last wrote it. */
+  dirty = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly o: SenderOptions,
+    readonly status: SenderStatus,
+  ) {}
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  push(line: DrainLine): void {
+    if (this.buffer.length >= this.o.bufferLines) {
+      this.buffer.shift();
+      this.status.dropped++;
+      this.dirty = true;
+    }
+    this.buffer.push(line);
+    if (!this.wake) return;
+    if (this.buffer.length >= this.o.batchLines || this.o.batchWaitMs === 0) this.poke();
+    else this.timer ??= setTimeout(() => this.poke(), this.o.batchWaitMs);
+  }
+
+  get buffered(): number {
+    return this.buffer.length;
+  }
+
+  /** Buffered lines are let go: the buffer is memory only. A send under way is not waited for. */
+  stop(): void {
+    this.abort.abort();
+    this.poke();
+    this.transport.close();
+  }
+
+  private poke(): void {
+    clearTimeout(this.timer ?? undefined);
+    this.timer = null;
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  private async run(): Promise<void> {
+    let failures = 0;
+    const signal = this.abort.signal;
+    while (!signal.aborted) {
+      if (this.buffer.length === 0) {
+        await new Promise<void>((r) => (this.wake = r));
+        continue;
+      }
+      const batch = this.buffer.splice(0, this.o.batchLines);
+      try {
+        await this.transport.send(batch);
+        failures = 0;
+        this.status.sent += batch.length;
+        this.status.last_success_at = new Date(this.o.clock.now()).toISOString();
+        this.dirty = true;
+      } catch (err) {
+        // Back to the front, in order; what no longer fits beside newer lines is dropped, oldest first.
+        this.buffer.unshift(...batch);
+        const over = this.buffer.length - this.o.bufferLines;
+        if (over > 0) {
+          this.buffer.splice(0, over);
+          this.status.dropped += over;
+        }
+        this.status.last_error = (err as Error).message;
+        this.status.last_error_at = new Date(this.o.clock.now()).toISOString();
+        this.dirty = true;
+        failures++;
+        await this.o.clock.sleep(Math.min(this.o.retryBaseMs * 2 ** (failures - 1), this.o.retryMaxMs), signal);
+      }
+    }
+  }
+}

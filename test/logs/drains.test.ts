@@ -1,0 +1,219 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BerthClient } from '../../src/client/index.js';
+import { DockerRuntime } from '../../src/runtime/docker.js';
+import { ensureCa, issueLeaf } from '../../src/tls/ca.js';
+import { run } from '../../src/lib/exec.js';
+import { CLI_MAIN, freePort, startServer, type TestServer } from '../support/server.js';
+import { ensureTestAppImage } from '../support/images.js';
+import { uniqueSuffix, waitFor } from '../support/wait.js';
+import { viaRouter } from '../support/load.js';
+import { rejects } from '../builds/helpers.js';
+import { NdjsonReceiver, Rsyslog, type Tls } from './receivers.js';
+import { launchChromium, logIn, screenshot } from '../support/browser.js';
+
+const field = (e: { details?: unknown }) => (e.details as { field?: string } | undefined)?.field;
+
+/**
+ * An app's log lines, every replica's, drained to Debian's rsyslogd (RFC 5424 over TLS) and to an
+ * HTTPS NDJSON receiver, both on loopback with their own CA; receivers going away and coming back;
+ * who may see and change drains.
+ */
+describe('log drains', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-drains-'));
+  const slug = `drn-${uniqueSuffix()}`;
+  let s: TestServer;
+  let dev: BerthClient;
+  let viewer: BerthClient;
+  let mallory: BerthClient;
+  let tls: Tls;
+  let rsyslog: Rsyslog;
+  let https: NdjsonReceiver;
+  let httpsPort: number;
+  const drains: Record<'syslog' | 'https', string> = { syslog: '', https: '' };
+  const status = async () => Object.fromEntries((await dev.call('listDrains', { params: { id: slug } })).items.map((d) => [d.kind, d.status]));
+  const hit = (path: string) => viaRouter(s.routerPort, `${slug}.localhost`, path);
+  const berth = (args: string[]) =>
+    run(process.execPath, [CLI_MAIN, ...args], { timeoutMs: 30_000, env: { ...process.env, BERTH_CONFIG: join(dir, 'cli.json'), BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! } });
+
+  before(async () => {
+    const image = await ensureTestAppImage(new DockerRuntime({}));
+    const ca = await ensureCa(join(dir, 'ca'));
+    const leaf = await issueLeaf(ca, ['localhost', '127.0.0.1']);
+    tls = { caPem: ca.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem };
+    rsyslog = new Rsyslog(join(dir, 'rsyslog'), await freePort(), tls);
+    await rsyslog.start();
+    https = new NdjsonReceiver(tls);
+    httpsPort = await https.listen();
+    // The receivers listen on loopback: the name localhost is allowed for this test only (so another
+    // name that resolves to loopback is still refused). Short retries keep the test quick.
+    // On PostgreSQL: the access tests run the drains' routes on SQLite.
+    s = await startServer({ engine: 'postgres', egressAllow: 'localhost', env: { BERTH_DRAIN_RETRY_BASE_MS: '200', BERTH_DRAIN_RETRY_MAX_MS: '1000' } });
+    dev = await s.newUser('dev');
+    viewer = await s.newUser('viewer');
+    mallory = await s.newUser('mallory');
+    const project = await dev.call('createProject', { body: { name: 'logs' } });
+    await dev.call('addMember', { params: { id: project.id }, body: { username: 'viewer', role: 'viewer' } });
+    await mallory.call('createProject', { body: { name: 'other' } });
+    await dev.call('createApp', { body: { name: slug, project: project.id, health_check: { path: '/health', timeout_s: 5, grace_s: 0 } } });
+    const r = await dev.call('deployApp', { params: { id: slug }, body: { image_id: image, replicas: 2 } });
+    await waitFor('v1 live', async () => (await dev.call('getRelease', { params: { id: slug, version: r.version } })).status === 'live', { timeoutMs: 90_000, intervalMs: 200 });
+  });
+  after(async () => {
+    await s?.destroy();
+    await rsyslog?.stop();
+    https?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('bad drains are a 400 naming the field; internal addresses are refused before any connection', async () => {
+    for (const [body, f] of [
+      [{ url: 'ftp://127.0.0.1/x' }, 'url'],
+      [{ url: 'syslog+tls://127.0.0.1' }, 'url'],
+      [{ url: 'syslog+tls://127.0.0.1:6514/path' }, 'url'],
+      [{ url: 'syslog+tls://user:pw@127.0.0.1:6514' }, 'url'],
+      [{ url: 'syslog+tls://10.1.2.3:6514' }, 'url'],
+      [{ url: 'https://192.168.7.7/ingest' }, 'url'],
+      [{ url: 'syslog+tls://127.0.0.1:6514' }, 'url'],
+      [{ url: `https://localhost:${httpsPort}/`, ca: 'not a certificate' }, 'ca'],
+    ] as const) {
+      const e = await rejects(dev.call('addDrain', { params: { id: slug }, body }), 400);
+      assert.equal(field(e), f, JSON.stringify(body));
+    }
+    assert.deepEqual((await dev.call('listDrains', { params: { id: slug } })).items, []);
+  });
+
+  test("another project's user can neither list, add nor remove drains; a viewer lists but cannot add", async () => {
+    await rejects(mallory.call('listDrains', { params: { id: slug } }), 404);
+    await rejects(mallory.call('addDrain', { params: { id: slug }, body: { url: `https://localhost:${httpsPort}/steal` } }), 404);
+    await rejects(viewer.call('addDrain', { params: { id: slug }, body: { url: `https://localhost:${httpsPort}/x` } }), 403);
+  });
+
+  test('every replica\'s lines reach rsyslog (RFC 5424 over TLS) and the HTTPS receiver (NDJSON), labelled; the URL\'s secret is never shown', async () => {
+    writeFileSync(join(dir, 'ca.pem'), tls.caPem);
+    const added = await berth(['drains:add', slug, `syslog+tls://localhost:${rsyslog.port}`, '--ca', join(dir, 'ca.pem'), '--json']);
+    assert.equal(added.code, 0, added.stderr);
+    drains.syslog = JSON.parse(added.stdout).id;
+    const h = await dev.call('addDrain', { params: { id: slug }, body: { url: `https://drain:secret-token@localhost:${httpsPort}/ingest?key=secret-key`, ca: tls.caPem } });
+    drains.https = h.id;
+    assert.equal(h.url, `https://localhost:${httpsPort}/…`);
+    const seen = await viewer.call('listDrains', { params: { id: slug } });
+    assert.deepEqual(seen.items.map((d) => [d.kind, d.url, d.ca]), [['syslog', `syslog+tls://localhost:${rsyslog.port}`, true], ['https', `https://localhost:${httpsPort}/…`, true]]);
+    assert.ok(!/secret-(token|key)/.test(JSON.stringify(seen)));
+    await rejects(mallory.call('removeDrain', { params: { id: slug, drain: drains.https } }), 404);
+
+    const probe = `/drain-probe-${uniqueSuffix()}`;
+    for (let i = 0; i < 4; i++) await hit(probe);
+    const replicas = new Set((await dev.call('listContainers', { query: { app: slug } })).items.map((c) => `web.${c.replica}`));
+    assert.equal(replicas.size, 2);
+    // The router's health checks make every replica log "GET /health" every 2 s.
+    const got = await waitFor('both replicas and the probe in rsyslog', () => {
+      const l = rsyslog.lines();
+      const procids = new Set(l.map((x) => x.procid));
+      return [...replicas].every((r) => procids.has(r)) && l.some((x) => x.msg === `GET ${probe}`) && l;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    for (const l of got) {
+      assert.equal(l.host, slug);
+      assert.equal(l.app, slug);
+      assert.ok(replicas.has(l.procid), l.procid);
+      assert.match(l.sd, new RegExp(`^\\[berth@32473 app="${slug}" type="web" replica="\\d+" stream="(stdout|stderr)"\\]$`));
+      assert.equal(l.msgid, /stream="(\w+)"/.exec(l.sd)![1]);
+    }
+
+    const recs = await waitFor('both replicas and the probe over HTTPS', () => {
+      const r = https.records();
+      const reps = new Set(r.map((x) => `web.${x.replica}`));
+      return [...replicas].every((x) => reps.has(x)) && r.some((x) => x.line === `GET ${probe}`) && r;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    for (const r of recs) {
+      assert.deepEqual(Object.keys(r), ['time', 'app', 'process_type', 'replica', 'stream', 'line']);
+      assert.equal(r.app, slug);
+      assert.equal(r.process_type, 'web');
+      assert.ok(!Number.isNaN(Date.parse(r.time as string)));
+    }
+    assert.ok(https.got.every((g) => g.url === '/ingest?key=secret-key' && g.type === 'application/x-ndjson' && g.auth === `Basic ${Buffer.from('drain:secret-token').toString('base64')}`));
+    // Batched: fewer POSTs than lines.
+    assert.ok(https.got.length < recs.length, `${https.got.length} posts for ${recs.length} lines`);
+
+    const st = await waitFor('delivery status', async () => {
+      const x = await status();
+      return x.syslog.sent > 0 && x.https.sent > 0 && x;
+    });
+    for (const k of ['syslog', 'https'] as const) {
+      assert.ok(st[k].last_success_at, k);
+      assert.equal(st[k].last_error, null);
+      assert.equal(st[k].dropped, 0);
+    }
+  });
+
+  test('a name that resolves to loopback only when connected to is refused then, and nothing reaches the receiver', async () => {
+    const own = hostname().toLowerCase();
+    const d = await dev.call('addDrain', { params: { id: slug }, body: { url: `syslog+tls://${own}:${rsyslog.port}`, ca: tls.caPem } });
+    const st = await waitFor('the refusal in the status', async () => (await dev.call('listDrains', { params: { id: slug } })).items.find((x) => x.id === d.id && x.status.last_error)?.status, { timeoutMs: 20_000, intervalMs: 250 });
+    assert.equal(st.last_error, `${own}:${rsyslog.port} is refused by Berth's egress rule`);
+    // The name resolves to where rsyslog listens: a connection would have delivered.
+    assert.equal(st.sent, 0);
+    await dev.call('removeDrain', { params: { id: slug, drain: d.id } });
+  });
+
+  test('while a receiver is away its lines wait; the status says why; when it is back they arrive', async () => {
+    await rsyslog.stop();
+    https.status = 503;
+    const down = await waitFor('both drains to report the failure', async () => {
+      const x = await status();
+      return !!x.syslog.last_error && !!x.https.last_error && x;
+    }, { timeoutMs: 20_000, intervalMs: 250 });
+    assert.match(down.syslog.last_error!, new RegExp(`^localhost:${rsyslog.port} (refused|closed) the connection$`));
+    assert.equal(down.https.last_error, `localhost:${httpsPort} answered HTTP 503`);
+
+    const away = `/while-away-${uniqueSuffix()}`;
+    for (let i = 0; i < 3; i++) await hit(away);
+    const logged = new Date().toISOString();
+    // The retries go on failing while the lines wait in the buffer.
+    const err = await waitFor('failed attempts after the lines were logged', async () => {
+      const x = await status();
+      return x.syslog.last_error_at! > logged && x.https.last_error_at! > logged && x;
+    }, { timeoutMs: 20_000, intervalMs: 250 });
+    assert.match(err.syslog.last_error!, /refused the connection$/);
+
+    await rsyslog.start();
+    https.status = 200;
+    await waitFor('the waiting lines at rsyslog', () => rsyslog.lines().filter((l) => l.msg === `GET ${away}`).length === 3, { timeoutMs: 30_000, intervalMs: 250 });
+    await waitFor('the waiting lines over HTTPS', () => https.records().filter((r) => r.line === `GET ${away}`).length === 3, { timeoutMs: 30_000, intervalMs: 250 });
+    const back = await waitFor('status: success after the error', async () => {
+      const x = await status();
+      return ['syslog', 'https'].every((k) => x[k].last_success_at! > x[k].last_error_at!) && x;
+    });
+    assert.equal(back.https.last_error, `localhost:${httpsPort} answered HTTP 503`, 'the last error stays, older than the last success');
+    assert.equal(back.syslog.dropped + back.https.dropped, 0);
+
+    const shown = await berth(['drains', slug]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`${drains.https}\\s+https://localhost:${httpsPort}/…\\s+\\d+\\s+0\\s+\\S+Z\\s+localhost:${httpsPort} answered HTTP 503 \\(`));
+    const removed = await berth(['drains:remove', slug, drains.syslog]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual((await dev.call('listDrains', { params: { id: slug } })).items.map((d) => d.kind), ['https']);
+  });
+
+  test("the app's Logs tab shows a viewer its drains and their delivery, without the secret and without changes", async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+      await logIn(page, s.url, 'viewer', 'pw-viewer-secret', `/apps/${slug}/logs`);
+      const section = page.getByRole('region', { name: 'Log drains' });
+      const item = section.getByRole('listitem', { name: `Drain https://localhost:${httpsPort}/…` });
+      await item.getByText(/\d+ lines sent, last \d+ (s|min) ago/).waitFor({ timeout: 15_000 });
+      await section.scrollIntoViewIfNeeded();
+      await screenshot(page, 'app-log-drains');
+      const text = await section.innerText();
+      assert.ok(!/secret-(token|key)/.test(text), text);
+      assert.equal(await section.getByRole('button').count(), 0);
+      assert.equal(await section.getByRole('form').count(), 0);
+    } finally {
+      await browser.close();
+    }
+  });
+});
