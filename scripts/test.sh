@@ -39,6 +39,17 @@ for f in "${files[@]}"; do
     *) main+=("$f") ;;
   esac
 done
+# The long files (browsers, builds, clusters, add-ons) first: with two slots, a long file started
+# last keeps one slot busy while the other idles.
+long=()
+short=()
+for f in "${main[@]}"; do
+  case "$f" in
+    dist/test/web/* | dist/test/cluster/* | dist/test/builds/* | dist/test/stateful/* | dist/test/integrations/* | dist/test/process-types/*) long+=("$f") ;;
+    *) short+=("$f") ;;
+  esac
+done
+main=(${long[@]+"${long[@]}"} ${short[@]+"${short[@]}"})
 status=0
 # Lint and the import rules (scripts/check.sh without the compile and the fast tests, which this
 # suite runs anyway): a failure fails the suite but does not hold back the tests.
