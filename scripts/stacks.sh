@@ -86,15 +86,19 @@ build_node_line() {
   tar -xzf "$ctx"/node-linux-*.tgz --strip-components=1 -C "$ctx/node" package/bin/node
   tar -xzf "$ctx"/npm-*.tgz --strip-components=1 -C "$ctx/npm"
   tar -xzf "$ctx"/corepack-*.tgz --strip-components=1 -C "$ctx/corepack"
-  # Corepack checks the npm registry's signatures on what it downloads. A registry mirror that
-  # serves none (no keys endpoint, as on this project's machines) fails every check: there it falls
-  # back to the integrity hash alone, and says so.
-  local keys=""
-  local registry; registry=$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
-  if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 "${registry%/}/-/npm/v1/keys")" != 200 ]; then
-    keys="COREPACK_INTEGRITY_KEYS=0"
-    echo "stack node$major: the npm registry serves no signing keys; Corepack checks integrity hashes only"
-  fi
+  # Corepack checks the npm registry's signatures on what it downloads. A registry that serves no
+  # signing keys (a 404 for them, as on this project's machines, behind a mirror) fails every check:
+  # there Corepack falls back to the integrity hash alone, says so, and the label records it. Any
+  # other answer (a timeout, a 5xx) fails the stack rather than turning the check off for good.
+  local keys="" signatures=checked code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 https://registry.npmjs.org/-/npm/v1/keys || true)
+  case "$code" in
+    200) ;;
+    404)
+      keys="COREPACK_INTEGRITY_KEYS=0" signatures=unchecked
+      echo "stack node$major: the npm registry serves no signing keys; Corepack checks integrity hashes only" ;;
+    *) echo "stack node$major: the npm registry's signing keys did not answer (HTTP ${code:-none}); try again" >&2; return 1 ;;
+  esac
   cat >"$ctx/Dockerfile" <<EOF
 FROM $BASE
 COPY local-ca/ /usr/local/share/ca-certificates/
@@ -118,7 +122,7 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
  && corepack enable --install-directory /usr/local/bin yarn pnpm \\
  && node --version && npm --version && corepack --version
 EOF
-  if docker build --label "berth.stack=node" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.node=$version r$NODE_STACK_REV" \
+  if docker build --label "berth.stack=node" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.node=$version r$NODE_STACK_REV signatures-$signatures" \
       -t "$tag" "$ctx" >>"$log" 2>&1; then
     echo "stack node$major: $tag (Node.js $version, npm $NPM_VERSION) ready in $((SECONDS - start)) s"
   else
@@ -160,7 +164,7 @@ if [[ " ${langs[*]} " == *" node "* ]] && [ -z "${BERTH_STACK_NODE:-}" ]; then
   for major in "${!NODE_LINES[@]}"; do
     tag="berth/stack-node:$major-bookworm"
     have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}} {{index .Config.Labels "berth.stack.node"}}' "$tag" 2>/dev/null || echo missing)
-    if [ "$have" = "$CA_SUM ${NODE_LINES[$major]} r$NODE_STACK_REV" ]; then
+    if [[ "$have" == "$CA_SUM ${NODE_LINES[$major]} r$NODE_STACK_REV "* ]]; then
       echo "stack node$major: $tag present"
       continue
     fi

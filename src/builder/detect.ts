@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DetectionError } from './errors.js';
-import { readSourceFile, sourceFileExists } from './sourcefs.js';
+import { readSourceFile, readSourceHead, sourceDirExists, sourceFileExists } from './sourcefs.js';
 import type { Language } from '../config-stacks.js';
 
 export type { Language };
@@ -34,6 +34,8 @@ export interface NodeFacts {
   hasBuildScript: boolean;
   /** The Node.js version the app asked for, and where (node-version.ts chooses the line). */
   request: NodeRequest | null;
+  /** Folders copied before the install step because the manager reads them (.yarn, patches). */
+  installFolders: string[];
 }
 
 export interface PythonFacts {
@@ -167,6 +169,7 @@ async function detectNode(dir: string, web: StartCommand | null): Promise<Langua
     hasDependencies: count(pkg.dependencies) + count(pkg.devDependencies) > 0,
     hasBuildScript: typeof scripts.build === 'string',
     request: await nodeRequest(dir, pkg.engines),
+    installFolders: [],
   };
   let start = web;
   if (!start && typeof scripts.start === 'string') start = { source: 'convention', argv: ['npm', 'start'] };
@@ -182,6 +185,10 @@ async function detectNode(dir: string, web: StartCommand | null): Promise<Langua
   if (!start) noStart('Node.js', ['a "start" script in package.json', '"main"', 'index.js', 'server.js', 'app.js']);
   // Settings the manager reads at install time (registry, Yarn's linker, pnpm's workspace).
   const settings = await existing(dir, ['.npmrc', ...(manager === 'yarn-berry' ? ['.yarnrc.yml'] : []), ...(manager === 'pnpm' ? ['pnpm-workspace.yaml'] : [])]);
+  // Folders the install reads: Berry's own release, plugins and patches; pnpm's patched dependencies.
+  const folders = manager === 'yarn-berry' ? ['.yarn'] : manager === 'pnpm' ? ['patches'] : [];
+  facts.installFolders = [];
+  for (const f of folders) if (await sourceDirExists(dir, f)) facts.installFolders.push(f);
   return { start, manifests: ['package.json', ...(lockfile ? [lockfile] : []), ...settings], node: facts };
 }
 
@@ -196,9 +203,14 @@ async function nodeManager(dir: string, field: unknown): Promise<NodeManager> {
   const named = typeof field === 'string' ? /^(npm|yarn|pnpm)@(\d+)/.exec(field.trim()) : null;
   if (named) return named[1] === 'yarn' ? (named[2] === '1' ? 'yarn' : 'yarn-berry') : (named[1] as NodeManager);
   if (await sourceFileExists(dir, 'pnpm-lock.yaml')) return 'pnpm';
-  const yarnLock = await readSourceFile(dir, 'yarn.lock');
-  if (yarnLock !== null) return /^__metadata:/m.test(yarnLock) ? 'yarn-berry' : 'yarn';
-  return 'npm';
+  // Berry's lockfile opens with __metadata (after its header comments); a big lockfile is read only that far.
+  const yarnLock = await readSourceHead(dir, 'yarn.lock');
+  if (yarnLock === null) return 'npm';
+  if (!/^__metadata:/m.test(yarnLock)) return 'yarn';
+  // Corepack's default Yarn is 1, which cannot read a Berry lockfile: the app must say which Yarn.
+  throw new DetectionError(
+    'yarn.lock is a Yarn 2+ (Berry) lockfile but package.json names no Yarn version: add "packageManager": "yarn@4.x.y" (what `corepack use yarn@4` writes)',
+  );
 }
 
 /** engines.node first (npm and Heroku read it), then nvm's .nvmrc, then .node-version. */

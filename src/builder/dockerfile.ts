@@ -74,6 +74,7 @@ function nodeFile(d: Detection, stack: string): string[] {
     ...(f.manager === 'yarn-berry' ? ["# node_modules, not Plug'n'Play: the start command runs plain node.", 'ENV YARN_NODE_LINKER=node-modules'] : []),
     '# Dependencies first: this layer is reused until package.json or the lockfile changes.',
     ...copyManifests(d),
+    ...f.installFolders.map((dir) => `COPY ${JSON.stringify([dir, `./${dir}/`])}`),
   ];
   const steps = NODE_STEPS[f.manager](f.lockfile !== null, f.hasBuildScript);
   if (f.hasDependencies || f.hasBuildScript) lines.push(`RUN ${steps.install}`);

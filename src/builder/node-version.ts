@@ -33,14 +33,20 @@ export function chooseNode(request: NodeRequest | null, lines: NodeLine[] | null
   if (!request) {
     return { image: lines[0]!.image, why: `Node.js ${lines[0]!.version}, the default (no engines.node in package.json, no .nvmrc or .node-version)`, line: lines[0]! };
   }
-  const asked = request.asked.trim().toLowerCase();
+  const asked = request.asked.trim().toLowerCase().replace(/^v(?=\d)/, '');
+  // semver's range parser is slow on long input, and this is a tenant's text on the control plane.
+  if (asked.length > 100) throw new DetectionError(`${request.file} asks for Node.js with ${asked.length} characters; a version or range is at most 100`);
   let range: string | null;
   if (NEWEST.has(asked)) range = '*';
   else if (asked.startsWith('lts/')) {
     const major = LTS_NAMES[asked.slice(4)];
     if (major === undefined) throw new DetectionError(`${request.file} asks for Node.js ${quote(request.asked)}, an LTS name this server does not know; ${offered()}`);
     range = `${major}.x`;
-  } else range = semver.validRange(asked.replace(/^v(?=\d)/, ''));
+  } else if (semver.valid(asked)) {
+    // An exact version (`node -v > .nvmrc`) means its line, at that version or newer: lines here
+    // carry one patch release each, and refusing 22.11.0 for 22.23.5 would help no one.
+    range = `^${asked}`;
+  } else range = semver.validRange(asked);
   if (range === null) {
     throw new DetectionError(`${request.file} asks for Node.js ${quote(request.asked)}, which is not a version or a range (write 22, 22.x or >=22, say); ${offered()}`);
   }

@@ -25,6 +25,29 @@ export async function sourceFileExists(dir: string, rel: string): Promise<boolea
   return !!st?.isFile();
 }
 
+export async function sourceDirExists(dir: string, rel: string): Promise<boolean> {
+  const real = await insidePath(dir, rel);
+  if (!real) return false;
+  const st = await fs.stat(real).catch(() => null);
+  return !!st?.isDirectory();
+}
+
+/** The first `bytes` of a file (what identifies a format), or null as for readSourceFile; any size. */
+export async function readSourceHead(dir: string, rel: string, bytes = 4096): Promise<string | null> {
+  const real = await insidePath(dir, rel);
+  if (!real) return null;
+  const st = await fs.stat(real).catch(() => null);
+  if (!st?.isFile()) return null;
+  const fh = await fs.open(real, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(bytes, st.size));
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await fh.close();
+  }
+}
+
 /** The file's text, or null when it is absent, not a regular file, outside the tree or too big. */
 export async function readSourceFile(dir: string, rel: string, maxBytes = 1024 * 1024): Promise<string | null> {
   const real = await insidePath(dir, rel);

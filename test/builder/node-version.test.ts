@@ -21,6 +21,10 @@ test('an app gets the newest line that satisfies what it asked for', () => {
   assert.equal(pick('lts/jod', '.nvmrc').image, 'berth/stack-node:22-bookworm');
   assert.equal(pick('lts/*', '.nvmrc').image, 'berth/stack-node:24-bookworm');
   assert.equal(pick('node', '.node-version').image, 'berth/stack-node:24-bookworm');
+  // What `node -v > .nvmrc` writes: its line, at that version or newer.
+  assert.equal(pick('v22.11.0', '.nvmrc').image, 'berth/stack-node:22-bookworm');
+  assert.throws(() => pick('22.99.0', '.nvmrc'), /\.nvmrc asks for Node\.js "22\.99\.0"; this server builds with/);
+  assert.throws(() => pick('>=1 ' + '<2 '.repeat(100)), /asks for Node\.js with \d+ characters; a version or range is at most 100/);
   assert.match(pick('22').why, /Node\.js 22\.23\.5, the newest here that satisfies "22" from package\.json engines\.node/);
 });
 
@@ -83,11 +87,17 @@ test('the package manager: packageManager first, then the lockfile; its install 
     await write('yarn.lock', '# yarn lockfile v1\n');
     assert.equal((await detect(dir)).node?.manager, 'yarn');
     assert.match(await dockerfile(), /^COPY \["package.json","yarn.lock","\.\/"\]\nRUN yarn install --non-interactive --frozen-lockfile && yarn cache clean$/m);
-    await write('yarn.lock', '__metadata:\n  version: 8\n');
-    await write('.yarnrc.yml', 'enableTelemetry: false\n');
+    // A lockfile over the 1 MB that other manifests may weigh is still recognized.
+    await write('yarn.lock', '# yarn lockfile v1\n' + 'x@^1:\n  version "1.0.0"\n'.repeat(60_000));
+    assert.equal((await detect(dir)).node?.manager, 'yarn');
+    await write('yarn.lock', '# header\n\n__metadata:\n  version: 8\n');
+    await assert.rejects(detect(dir), /Yarn 2\+ \(Berry\) lockfile but package\.json names no Yarn version: add "packageManager"/);
+    await write('package.json', '{"packageManager":"yarn@4.5.0","dependencies":{"ms":"^2"}}');
+    await write('.yarnrc.yml', 'yarnPath: .yarn/releases/yarn-4.5.0.cjs\n');
+    await fs.mkdir(path.join(dir, '.yarn/releases'), { recursive: true });
     const berry = await dockerfile();
     assert.match(berry, /^ENV YARN_NODE_LINKER=node-modules$/m);
-    assert.match(berry, /^COPY \["package.json","yarn.lock",".yarnrc.yml","\.\/"\]\nRUN yarn install --immutable/m);
+    assert.match(berry, /^COPY \["package.json","yarn.lock",".yarnrc.yml","\.\/"\]\nCOPY \[".yarn",".\/.yarn\/"\]\nRUN yarn install --immutable/m);
     await write('pnpm-lock.yaml', "lockfileVersion: '9.0'\n");
     await write('package.json', '{"packageManager":"pnpm@9.15.9","dependencies":{"ms":"^2"},"scripts":{"build":"tsc"}}');
     assert.equal((await detect(dir)).node?.manager, 'pnpm');
