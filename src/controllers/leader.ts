@@ -83,6 +83,8 @@ export class LeaderElector {
       if (!this.term) return;
       if (!ok) return this.stepDown('the lease passed to another instance');
       this.term.renewedAt = before;
+      // A killed instance never removes its own row.
+      await leases.forgetGone(db, 10 * 60_000).catch(() => {});
       return;
     }
     const before = performance.now();

@@ -68,6 +68,7 @@ async function main() {
   });
   // This process's own id among the control planes sharing the database (a new one per start).
   const controlPlaneId = newId('cp').slice(0, 15);
+  const startedAt = new Date().toISOString();
   const relay = { pubsub: store.pubsub, origin: controlPlaneId };
   const events = new Events(store.db, relay);
   const secrets = loadSecretBox(config.dataDir, config.secretKey);
@@ -196,6 +197,7 @@ async function main() {
     events,
     buildLogs,
     instanceId: instance,
+    controlPlane: { id: controlPlaneId, address: config.advertiseUrl, startedAt, leading: () => (elector ? elector.leading : true) },
     nudge: (appId) => {
       nudgeLeader('apps', appId);
       nudgeLeader('certs'); // a new app's host wants a certificate before its first deploy is done
