@@ -36,7 +36,7 @@ export async function fireDue(d: ControllerDeps, at: Date): Promise<number> {
     }
     const id = newId('run');
     await runs.insertRun(d.db, runs.newRun(id, app, app.live_release_id, 'cron', c.command, c.timeout_s, { cron_id: c.id }));
-    await tell(d, { actor: { system: 'cron' }, project_id: app.project_id, app_id: app.id, kind: 'cron.fired', message: `scheduled command ${c.schedule} fired: run ${id} queued`, data: { cron: c.id, run: id } });
+    await tell(d, { actor: { system: 'cron' }, project_id: app.project_id, app_id: app.id, kind: 'cron.fired', message: `scheduled command ${c.schedule} fired: run ${id} queued`, data: { cron: c.id, run: id, at: fired.toISOString() } });
     queued++;
   }
   return queued;
