@@ -74,7 +74,8 @@ describe('several control planes on one PostgreSQL', () => {
     });
     try {
       await as(a).call('createApp', { body: { name: 'across', project: 'ha' } });
-      await waitFor('app.created on B', () => seen.some((m) => /"app\.created"/.test(m) && /"across"/.test(m)), { timeoutMs: 10_000, intervalMs: 50 });
+      await as(a).call('scaleApp', { params: { id: 'across' }, body: { replicas: 0 } });
+      await waitFor('app.scaled on B', () => seen.some((m) => /"app\.scaled"/.test(m) && /"across"/.test(m)), { timeoutMs: 10_000, intervalMs: 50 });
     } finally {
       ws.close();
     }
@@ -122,19 +123,17 @@ describe('several control planes on one PostgreSQL', () => {
     await assertConsistent(survivor, dev, app, 3, 2);
     assertNoDrops(res, 'rolling deploy across the leader’s kill, through the survivor’s router');
 
-    const runs = await waitFor(
-      'the cron’s run to finish',
-      async () => {
-        const rs = (await dev.call('listRuns', { params: { id: app } })).items.filter((r) => r.cron === cronId);
-        return rs.some((r) => r.status === 'succeeded') ? rs : undefined;
-      },
-      { timeoutMs: 60_000, intervalMs: 200 },
-    );
+    // Back to two instances (the next test pauses the leader).
+    await leader.start();
+
+    const cronRuns = async () => (await dev.call('listRuns', { params: { id: app } })).items.filter((r) => r.cron === cronId);
+    const runs = await waitFor('the cron’s run to finish', async () => ((await cronRuns()).some((r) => r.finished_at) ? cronRuns() : undefined), { timeoutMs: 60_000, intervalMs: 200 }).catch(async (err) => {
+      throw new Error(`${String(err)}: cron ${JSON.stringify((await dev.call('listCron', { params: { id: app } })).items)}, runs ${JSON.stringify(await cronRuns())}`);
+    });
     assert.equal(runs.length, 1, `one run of the firing: ${JSON.stringify(runs.map((r) => [r.status, r.reason]))}`);
+    assert.equal(runs[0]!.status, 'succeeded', runs[0]!.reason ?? '');
     assert.match(runs[0]!.output, /once/);
     await dev.call('removeCron', { params: { id: app, cron: cronId } });
-    // Back to two instances for the next test.
-    await leader.start();
   });
 
   test('a paused leader resumed after a takeover stops its controllers and fires nothing twice', async () => {

@@ -139,7 +139,11 @@ async function controlPlanes(ctx: ApiContext) {
   return {
     engine: 'postgres' as const,
     leader: holder ? { id: holder.holder, since: iso(holder.acquired_ms), term: holder.token } : null,
-    items: planes.map((p) => ({ id: p.id, address: p.address, started_at: iso(p.started_ms), last_seen: iso(p.last_seen_ms), leader: holder?.holder === p.id, self: p.id === me.id })),
+    items: [
+      ...planes.map((p) => ({ id: p.id, address: p.address, started_at: iso(p.started_ms), last_seen: iso(p.last_seen_ms), leader: holder?.holder === p.id, self: p.id === me.id })),
+      // The instance answering is alive even before its first heartbeat is written.
+      ...(planes.some((p) => p.id === me.id) ? [] : [{ id: me.id, address: me.address, started_at: me.startedAt, last_seen: iso(now), leader: holder?.holder === me.id, self: true }]),
+    ],
   };
 }
 
