@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { WriteGeneration } from './generation.js';
@@ -71,7 +71,9 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
-  const pubsub = makeListener ? new PgPubSub(db, makeListener) : noPubSub;
+  const pubsub = makeListener
+    ? new PgPubSub(async (channel, payload) => void (await sql`select pg_notify(${channel}, ${payload})`.execute(db)), makeListener)
+    : noPubSub;
   return {
     db,
     engine,

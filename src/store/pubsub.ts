@@ -1,5 +1,3 @@
-import type { Db } from './db.js';
-import { sql } from 'kysely';
 
 /**
  * Messages between the control planes that share one PostgreSQL (LISTEN/NOTIFY): an event recorded
@@ -39,13 +37,14 @@ export class PgPubSub implements PubSub {
   private closed = false;
   private retry?: NodeJS.Timeout;
 
+  /** send: NOTIFY through the store's pool (any connection will do for sending). */
   constructor(
-    private readonly db: Db,
+    private readonly send: (channel: string, payload: string) => Promise<void>,
     private readonly makeClient: () => ListenClient,
   ) {}
 
-  async notify(channel: string, payload: string): Promise<void> {
-    await sql`select pg_notify(${channel}, ${payload})`.execute(this.db);
+  notify(channel: string, payload: string): Promise<void> {
+    return this.send(channel, payload);
   }
 
   listen(channel: string, fn: (payload: string) => void): () => void {

@@ -2,7 +2,6 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
-import type { BerthClient } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
