@@ -247,6 +247,8 @@ async function main() {
     // The lease is given up at once: another instance takes over without waiting for it to expire.
     await elector?.stop();
     await stopTerm?.();
+    // Open psql/redis-cli sessions end with their helpers (they run on every instance).
+    await addonsApi.stop();
     await peers?.stop();
     await routes.stop();
     // HAProxy keeps serving; the next control plane watches it from its first moment.
