@@ -9,7 +9,7 @@ export type LeaderWork = (fence: Fence) => Promise<() => Promise<void>>;
 export interface ElectorOptions {
   db: Db;
   log: Logger;
-  /** This process's id (a new one per start) and where its API answers. */
+  /** This instance's id (kept across restarts) and where its API answers. */
   id: string;
   address: string;
   /** A lease not renewed for this long is free: a killed leader is replaced about this long after. */
@@ -35,6 +35,7 @@ export class LeaderElector {
   private stopped = false;
   private term: { fence: NonNullable<Fence>; renewedAt: number; stop: Promise<() => Promise<void>> } | null = null;
   private stepping: Promise<void> | null = null;
+  private registered = false;
 
   constructor(private readonly o: ElectorOptions) {
     this.ttlMs = o.ttlMs ?? 6000;
@@ -75,7 +76,10 @@ export class LeaderElector {
     if (this.stepping) await this.stepping;
     if (this.stopped) return;
     const { db, id, address } = this.o;
-    await leases.heartbeat(db, id, address).catch((err) => this.o.log.warn({ err }, 'control plane heartbeat failed'));
+    if (!this.registered) {
+      await leases.register(db, id, address);
+      this.registered = true;
+    } else await leases.heartbeat(db, id, address).catch((err) => this.o.log.warn({ err }, 'control plane heartbeat failed'));
     if (this.term) {
       if (!this.valid()) return this.stepDown('the lease could not be renewed in time');
       const before = performance.now();

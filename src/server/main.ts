@@ -31,8 +31,7 @@ import { STOP_GRACE_S } from '../domain/containers.js';
 import { VolumeController } from '../controllers/volumes.js';
 import { AddonController } from '../controllers/addons/index.js';
 import { answers } from '../lib/tcp.js';
-import { ensureAdmin, loadSecretBox } from './bootstrap.js';
-import { newId } from '../lib/ids.js';
+import { ensureAdmin, loadControlPlaneId, loadSecretBox } from './bootstrap.js';
 import { LeaderElector } from '../controllers/leader.js';
 import { RoutePeers } from '../controllers/route-peers.js';
 import type { Fence } from '../store/leases.js';
@@ -66,8 +65,8 @@ async function main() {
       issueLeaf(await ensureCa(config.dataDir), [...new Set(['localhost', config.routerDomain, `*.${config.routerDomain}`])], { days: 3650 }),
     logger: log.child({ component: 'router' }),
   });
-  // This process's own id among the control planes sharing the database (a new one per start).
-  const controlPlaneId = newId('cp').slice(0, 15);
+  // This instance's id among the control planes sharing the database (kept in the data directory).
+  const controlPlaneId = loadControlPlaneId(config.dataDir);
   const startedAt = new Date().toISOString();
   const relay = { pubsub: store.pubsub, origin: controlPlaneId };
   const events = new Events(store.db, relay);

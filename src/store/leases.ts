@@ -41,13 +41,24 @@ export async function heartbeat(db: Db, id: string, address: string): Promise<vo
     on conflict (id) do update set last_seen_ms = excluded.last_seen_ms, address = excluded.address`.execute(db);
 }
 
-/** Takes the lease if it is free or expired; a new term always gets the next token. Null: held by another. */
+/** This instance (re)starts: its row says so, and it has acknowledged no route change of this life yet. */
+export async function register(db: Db, id: string, address: string): Promise<void> {
+  await sql`insert into control_planes (id, address, started_ms, last_seen_ms, routes_gen)
+    values (${id}, ${address}, ${nowMs}, ${nowMs}, 0)
+    on conflict (id) do update set started_ms = excluded.started_ms, last_seen_ms = excluded.last_seen_ms,
+      address = excluded.address, routes_gen = 0`.execute(db);
+}
+
+/**
+ * Takes the lease if it is free, expired, or held by this same instance's previous life (a restart
+ * after a crash); a new term always gets the next token. Null: another holds it.
+ */
 export async function acquire(db: Db, name: string, holder: string, ttlMs: number): Promise<LeaseTerm | null> {
   const r = await sql<{ token: number; acquired_ms: number }>`insert into leases (name, holder, token, acquired_ms, expires_ms, routes_gen)
     values (${name}, ${holder}, 1, ${nowMs}, ${nowMs} + ${ttlMs}, 0)
     on conflict (name) do update set holder = excluded.holder, token = leases.token + 1,
       acquired_ms = excluded.acquired_ms, expires_ms = excluded.expires_ms
-    where leases.expires_ms < excluded.acquired_ms
+    where leases.expires_ms < excluded.acquired_ms or leases.holder = excluded.holder
     returning token, acquired_ms`.execute(db);
   const row = r.rows[0];
   return row ? { token: Number(row.token), acquiredMs: Number(row.acquired_ms) } : null;

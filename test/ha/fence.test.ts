@@ -67,4 +67,11 @@ test('a deposed leader cannot renew, claim a run, fire a schedule or change a re
   assert.equal((await releaseById(db, rel.id))!.status, rel.status, 'the release is as it was');
   await markLive(db, 'app_1', rel, null, current);
   assert.equal((await releaseById(db, rel.id))!.status, 'live');
+
+  // cp_b restarts after a crash (its id is kept in its data directory): it takes its own lease back
+  // at once, in a new term, and its previous life's token is fenced out like any other.
+  assert.equal((await acquire(db, LEADER, 'cp_b', 60_000))?.token, 3);
+  assert.equal(await acquire(db, LEADER, 'cp_a', 60_000), null);
+  await insertRun(db, newRun('run_2', { id: 'app_1', slug: 'web' }, 'rel_1', 'run', ['true'], 60));
+  assert.equal(await claimRun(db, 'run_2', current), false);
 });
