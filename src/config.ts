@@ -64,6 +64,11 @@ export interface RegistrySettings {
 export interface Config {
   serverPort: number;
   serverHost: string;
+  /**
+   * BERTH_ADVERTISE_URL: where this instance's API answers for the others and for operators (listed by
+   * GET /api/v1/cluster/control-planes); default http://<SERVER_HOST>:<SERVER_PORT>.
+   */
+  advertiseUrl: string;
   dataDir: string;
   /** null: the embedded SQLite database under dataDir. */
   databaseUrl: string | null;
@@ -215,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     serverPort: int(env, 'SERVER_PORT', 8080),
     serverHost: env.SERVER_HOST ?? '0.0.0.0',
+    advertiseUrl: env.BERTH_ADVERTISE_URL || `http://${env.SERVER_HOST ?? '0.0.0.0'}:${int(env, 'SERVER_PORT', 8080)}`,
     dataDir,
     databaseUrl: databaseUrl(env),
     dockerHost: env.DOCKER_HOST || undefined,

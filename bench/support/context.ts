@@ -42,6 +42,13 @@ export class Bench {
     return s;
   }
 
+  /** A second control plane on the first one's PostgreSQL database (its own data directory and ports). */
+  async startPeer(first: TestServer, env: Record<string, string> = {}): Promise<TestServer> {
+    const s = await startServer({ engine: 'postgres', databaseUrl: first.env.DATABASE_URL, env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ...env } });
+    this.servers.push(s);
+    return s;
+  }
+
   shared(): Promise<{ s: TestServer; dev: BerthClient }> {
     this.server ??= (async () => {
       const s = await this.startServer('sqlite');

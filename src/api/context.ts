@@ -31,6 +31,11 @@ export interface ApiContext {
   buildLogs: BuildLogHub;
   /** This installation's id; engine objects carry it as the berth.instance label. */
   instanceId: string;
+  /**
+   * This process among the control planes sharing the database (GET /cluster/control-planes), and
+   * whether it holds the lease now. Unset (tests): one instance, leading.
+   */
+  controlPlane?: { id: string; address: string; startedAt: string; leading(): boolean };
   /** Tells the app controller that an app's desired state changed, so it reconciles now. */
   nudge(appId?: string): void;
   /** Applies the desired routes to the router now; resolves when it serves them. */

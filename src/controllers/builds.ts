@@ -96,7 +96,8 @@ export class BuildController {
   private async claim(): Promise<string | null> {
     for (const id of await queuedIds(this.ctx.db)) {
       if (this.running.has(id)) continue;
-      if (await transition(this.ctx.db, id, ['queued'], { status: 'running', started_at: now(), message: null })) return id;
+      // Fenced: a deposed leader claims nothing.
+      if (await transition(this.ctx.db, id, ['queued'], { status: 'running', started_at: now(), message: null }, this.ctx.fence)) return id;
     }
     return null;
   }

@@ -5,6 +5,7 @@ import type { SecretBox } from '../lib/crypto.js';
 import type { Containers, EngineEvents, Images, Networks, Runs, Volumes } from '../runtime/types.js';
 import type { Events } from '../domain/events.js';
 import type { BuildLogHub } from '../domain/build-logs.js';
+import type { Fence } from '../store/leases.js';
 
 /** Time, as the controllers see it: tests pass one that does not wait. */
 export interface Clock {
@@ -78,4 +79,9 @@ export interface ControllerDeps {
   reachable: TcpProbe;
   /** This installation's id; engine objects carry it as the berth.instance label. */
   instanceId: string;
+  /**
+   * The leader's term (several control planes on PostgreSQL): claims, cron firings and release
+   * states are written only while it holds (store/leases.ts). Unset: the only instance.
+   */
+  fence?: Fence;
 }

@@ -1,4 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { PubSub } from '../store/pubsub.js';
+
+const CHANNEL = 'berth_build_logs';
 
 /**
  * Tells live readers (the log WebSocket) that a build has new lines in the database or a new
@@ -8,11 +11,17 @@ import { EventEmitter } from 'node:events';
  */
 export class BuildLogHub {
   private readonly bus = new EventEmitter();
-  constructor() {
+  /** relay: the other control planes on the same PostgreSQL (a build runs on the leader, its readers anywhere). */
+  constructor(private readonly relay?: { pubsub: PubSub; origin: string }) {
     this.bus.setMaxListeners(0);
+    relay?.pubsub.listen(CHANNEL, (payload) => {
+      const [origin, buildId] = payload.split(' ');
+      if (origin !== relay.origin && buildId) this.bus.emit(buildId);
+    });
   }
   notify(buildId: string): void {
     this.bus.emit(buildId);
+    void this.relay?.pubsub.notify(CHANNEL, `${this.relay.origin} ${buildId}`).catch(() => {});
   }
   subscribe(buildId: string, fn: () => void): () => void {
     this.bus.on(buildId, fn);

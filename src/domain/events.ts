@@ -2,6 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { Db } from '../store/db.js';
 import { now } from '../store/db.js';
 import { eventNames, insertEvent, listEvents, type EventView } from '../store/events.js';
+import { MAX_PAYLOAD, type PubSub } from '../store/pubsub.js';
+
+/** The channel events travel on between control planes. */
+const CHANNEL = 'berth_events';
 
 /**
  * Who caused an event: a user (by id: an API call, a push, a build they started, a release they
@@ -49,8 +53,21 @@ function view(e: EventView): BerthEvent {
  */
 export class Events {
   private readonly bus = new EventEmitter();
-  constructor(private readonly db: Db) {
+  /**
+   * relay: the other control planes on the same PostgreSQL; an event recorded here reaches their
+   * subscribers, and theirs reach this one's (origin: this process, so its own come back to no one).
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly relay?: { pubsub: PubSub; origin: string },
+  ) {
     this.bus.setMaxListeners(0);
+    if (relay) {
+      relay.pubsub.listen(CHANNEL, (payload) => {
+        const m = parse(payload);
+        if (m && m.o !== relay.origin) this.bus.emit('event', m.e);
+      });
+    }
   }
 
   async record(e: { project_id: string; app_id?: string | null; kind: string; message: string; data?: Record<string, unknown>; actor: Actor }) {
@@ -70,6 +87,12 @@ export class Events {
     });
     const ev = view({ ...row, app_slug: names.app?.slug ?? null, app_name: names.app?.name ?? null });
     this.bus.emit('event', ev);
+    if (this.relay) {
+      let payload = JSON.stringify({ o: this.relay.origin, e: ev });
+      // NOTIFY's payload is bounded: a large event travels without its data (listing it has all of it).
+      if (Buffer.byteLength(payload) > MAX_PAYLOAD) payload = JSON.stringify({ o: this.relay.origin, e: { ...ev, data: null, message: ev.message.slice(0, 1000) } });
+      await this.relay.pubsub.notify(CHANNEL, payload).catch(() => {});
+    }
     return ev;
   }
 
@@ -81,6 +104,15 @@ export class Events {
   async list(projectIds: string[], opts: { appId?: string; after?: number; limit: number }): Promise<BerthEvent[]> {
     if (projectIds.length === 0) return [];
     return (await listEvents(this.db, projectIds, opts)).map(view);
+  }
+}
+
+function parse(payload: string): { o: string; e: BerthEvent } | null {
+  try {
+    const m = JSON.parse(payload) as { o?: unknown; e?: BerthEvent };
+    return typeof m.o === 'string' && m.e && typeof m.e.id === 'number' ? { o: m.o, e: m.e } : null;
+  } catch {
+    return null;
   }
 }
 

@@ -18,6 +18,17 @@ export function loadSecretBox(dataDir: string, secretKey: string | undefined): S
 }
 
 /**
+ * This control plane's id among those sharing a PostgreSQL database: made once and kept in the data
+ * directory, so a restarted instance is the same one (listed once, and it takes back at once a lease
+ * its previous life held instead of waiting for it to expire: no other process runs on this directory).
+ */
+export function loadControlPlaneId(dataDir: string): string {
+  const file = join(dataDir, 'control-plane-id');
+  if (!existsSync(file)) writeFileSync(file, `cp_${randomBytes(6).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
+  return readFileSync(file, 'utf8').trim();
+}
+
+/**
  * On the very first start, creates `admin`. A generated password is printed once and kept in a
  * root-only file until the admin changes it, so the set-up script can show it.
  */

@@ -13,18 +13,12 @@ import { DockerRuntime } from '../runtime/docker.js';
 import { HaproxyRouter } from '../router/haproxy/router.js';
 import { ensureCa, issueLeaf } from '../tls/ca.js';
 import { RouteController } from '../controllers/routes.js';
-import { AppController } from '../controllers/apps/index.js';
 import { systemClock, type ControllerDeps } from '../controllers/deps.js';
 import { probe } from '../controllers/health.js';
 import { BuildLogHub } from '../domain/build-logs.js';
-import { BuildController } from '../controllers/builds.js';
 import { BuildahBuilder } from '../imagebuild/buildah.js';
 import { handoverDir } from '../imagebuild/handover.js';
-import { DomainController } from '../controllers/domains.js';
-import { CertificateController } from '../controllers/certificates.js';
 import { ImageController } from '../controllers/images.js';
-import { NotificationController } from '../controllers/notifications.js';
-import { DrainController } from '../controllers/drains/index.js';
 import { NodeController } from '../controllers/nodes.js';
 import { DockerSwarm } from '../runtime/swarm/docker-swarm.js';
 import { RegistryController } from '../controllers/registry/index.js';
@@ -35,11 +29,13 @@ import { SwarmNetworks } from '../runtime/swarm/networks.js';
 import { SwarmEvents } from '../runtime/swarm/events.js';
 import { STOP_GRACE_S } from '../domain/containers.js';
 import { VolumeController } from '../controllers/volumes.js';
-import { RunController } from '../controllers/runs/index.js';
-import { MetricsController } from '../controllers/metrics.js';
 import { AddonController } from '../controllers/addons/index.js';
 import { answers } from '../lib/tcp.js';
-import { ensureAdmin, loadSecretBox } from './bootstrap.js';
+import { ensureAdmin, loadControlPlaneId, loadSecretBox } from './bootstrap.js';
+import { LeaderElector } from '../controllers/leader.js';
+import { RoutePeers } from '../controllers/route-peers.js';
+import type { Fence } from '../store/leases.js';
+import { leaderWork, type LeaderTerm } from './leader-work.js';
 
 async function main() {
   const config = loadConfig();
@@ -69,12 +65,16 @@ async function main() {
       issueLeaf(await ensureCa(config.dataDir), [...new Set(['localhost', config.routerDomain, `*.${config.routerDomain}`])], { days: 3650 }),
     logger: log.child({ component: 'router' }),
   });
-  const events = new Events(store.db);
+  // This instance's id among the control planes sharing the database (kept in the data directory).
+  const controlPlaneId = loadControlPlaneId(config.dataDir);
+  const startedAt = new Date().toISOString();
+  const relay = { pubsub: store.pubsub, origin: controlPlaneId };
+  const events = new Events(store.db, relay);
   const secrets = loadSecretBox(config.dataDir, config.secretKey);
-  const buildLogs = new BuildLogHub();
+  const buildLogs = new BuildLogHub(relay);
   const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
   // The node controller asks the app controller (made below) to move replicas off a node being drained.
-  const appsForNodes = { nudge: (appId?: string) => apps.nudge(appId) };
+  const appsForNodes = { nudge: (appId?: string) => term?.apps.nudge(appId) };
   const nodes = new NodeController({ db: store.db, log: log.child({ component: 'cluster' }), cluster: swarm, events, apps: appsForNodes });
   // Cluster mode's image registry: inert until the Swarm is active (src/registry/, docs/cluster.md).
   const registry = new RegistryController({
@@ -125,7 +125,6 @@ async function main() {
     reachable: anchor ? (address, port) => tcpInNetns(anchor.netnsPath, address, port) : (address, port) => answers(address, port),
     instanceId: instance,
   };
-  const apps = new AppController(deps);
   // Tenants' images are built by buildah in per-project stores on a fenced network (docs/security.md, Builds).
   const localEngine = engineIsLocal(config.dockerHost);
   if (!localEngine) log.warn({ dockerHost: config.dockerHost }, 'the Docker Engine is not on this host: builds use its own builder and are not isolated from other projects\' images (docs/security.md, Builds)');
@@ -137,16 +136,49 @@ async function main() {
     anchorImage: config.build.runtimeImage,
     handoverDir: handoverDir(config.dataDir),
   });
-  const builds = new BuildController(deps, apps, imageBuilder);
-  const domains = new DomainController(deps);
-  const certs = new CertificateController({ db: store.db, config, log }, router);
+  // What the API asks of controllers without their loops (never started here): add-on sessions,
+  // volume usage, image pruning answer on every instance.
   const images = new ImageController(deps);
-  const notifications = new NotificationController(deps);
-  const drains = new DrainController(deps);
-  const volumes = new VolumeController(deps, apps);
-  const oneOffs = new RunController(deps);
-  const addons = new AddonController(deps);
-  const metrics = new MetricsController({ db: store.db, log, clock: systemClock, replicas, routerStats: (app) => router.stats(app), instanceId: instance });
+  const volumesApi = new VolumeController(deps, appsForNodes);
+  const addonsApi = new AddonController(deps);
+
+  // Several instances on one PostgreSQL: one leader runs the controllers under a lease; every
+  // instance serves the API and runs its own router from the shared desired state (docs/operations.md).
+  // SQLite (and cluster mode, one manager's control plane) has one instance: it always leads.
+  const elected = store.engine === 'postgres' && !config.clusterMode;
+  const peers = elected ? new RoutePeers({ db: store.db, pubsub: store.pubsub, log, id: controlPlaneId, routes, aliveMs: LEASE_TTL_MS }) : null;
+  let term: LeaderTerm | null = null;
+  const startTerm = async (fence: Fence) => {
+    const t = await leaderWork(
+      {
+        deps,
+        log,
+        router,
+        imageBuilder,
+        routesFor: (f) => (peers ? peers.everywhere(f) : routes),
+        cluster: config.clusterMode
+          ? { start: () => (nodes.start(), registry.start()), stop: async () => (await nodes.stop(), await registry.stop()) }
+          : undefined,
+      },
+      fence,
+    );
+    term = t;
+    return async () => {
+      term = null;
+      await t.stop();
+    };
+  };
+  const elector = elected ? new LeaderElector({ db: store.db, log, id: controlPlaneId, address: config.advertiseUrl, ttlMs: LEASE_TTL_MS }) : null;
+  // A follower's API writes desired state; the leader hears about it at once instead of at its next pass.
+  type NudgeKind = 'apps' | 'builds' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains';
+  const nudgeLeader = (what: NudgeKind, appId?: string) => {
+    if (term) return nudgeLocal(term, what, appId);
+    void store.pubsub.notify(NUDGE_CHANNEL, appId ? `${what} ${appId}` : what).catch(() => {});
+  };
+  store.pubsub.listen(NUDGE_CHANNEL, (payload) => {
+    const [what, appId] = payload.split(' ');
+    if (term && isNudgeKind(what)) nudgeLocal(term, what, appId);
+  });
   const ctx: ApiContext = {
     config,
     store,
@@ -164,25 +196,26 @@ async function main() {
     events,
     buildLogs,
     instanceId: instance,
+    controlPlane: { id: controlPlaneId, address: config.advertiseUrl, startedAt, leading: () => (elector ? elector.leading : true) },
     nudge: (appId) => {
-      apps.nudge(appId);
-      certs.nudge(); // a new app's host wants a certificate before its first deploy is done
+      nudgeLeader('apps', appId);
+      nudgeLeader('certs'); // a new app's host wants a certificate before its first deploy is done
     },
-    nudgeBuilds: () => builds.nudge(),
-    nudgeRuns: () => oneOffs.nudge(),
-    nudgeDrains: () => drains.nudge(),
-    nudgeAddons: () => addons.nudge(),
-    addonSession: (a, o, signal) => addons.session(a, o, signal),
+    nudgeBuilds: () => nudgeLeader('builds'),
+    nudgeRuns: () => nudgeLeader('runs'),
+    nudgeDrains: () => nudgeLeader('drains'),
+    nudgeAddons: () => nudgeLeader('addons'),
+    addonSession: (a, o, signal) => addonsApi.session(a, o, signal),
     pruneImages: async (appIds) => {
       const res = await images.prune(appIds);
       // The cluster registry's copies of the releases no app keeps go too (nothing to do on a single node).
       await registry.collect().catch((err) => log.warn({ err }, 'cluster registry garbage collection failed'));
       return res;
     },
-    nudgeVolumes: () => volumes.nudge(),
-    volumeUsage: (v) => volumes.usage(v),
+    nudgeVolumes: () => nudgeLeader('volumes'),
+    volumeUsage: (v) => volumesApi.usage(v),
     // A routed host may have appeared or gone (app created, domain verified): its certificate follows.
-    syncRoutes: () => routes.sync().finally(() => certs.nudge()),
+    syncRoutes: () => routes.sync().finally(() => nudgeLeader('certs')),
     routerServes: (address, port) => routes.serves(address, port),
     routerStats: (app) => router.stats(app),
     cluster: { engine: swarm, reconcile: () => nodes.reconcile(), registryTrust: () => registry.trust() },
@@ -192,31 +225,13 @@ async function main() {
   await routes.prime();
   await app.listen({ port: config.serverPort, host: config.serverHost });
   // Controllers start after the API listens: /healthz answers while they converge the world.
-  // Subscribed before the controllers start, so no deploy or crash event goes untold.
-  notifications.start();
+  // The route controller runs on every instance: each host's router serves every app.
   await routes.start();
-  // Runs cut short by a stop are settled first: a release command among them fails its release.
-  await oneOffs.recover().catch((err) => log.error({ err }, 'settling runs left by the last stop failed'));
-  await addons.recover().catch((err) => log.error({ err }, 'settling add-on jobs left by the last stop failed'));
-  await volumes.recover().catch((err) => log.error({ err }, 'settling volume backups left by the last stop failed'));
-  await apps.start();
-  await builds.start();
-  domains.start();
-  // Only with BERTH_CLUSTER=1, and even then inert until an admin runs `cluster init` (no row: no engine call).
-  if (config.clusterMode) {
-    nodes.start();
-    registry.start();
-  }
+  peers?.start();
   if (overlays) void overlays.watchAnchor(anchorWatch.signal);
-  // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
-  void certs.start();
-  images.start();
-  volumes.start();
-  oneOffs.start();
-  addons.start();
-  metrics.start();
-  drains.start();
-
+  let stopTerm: (() => Promise<void>) | null = null;
+  if (elector) elector.start(startTerm);
+  else stopTerm = await startTerm(null);
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;
@@ -228,20 +243,13 @@ async function main() {
     force.unref();
     await app.close();
     anchorWatch.abort();
-    domains.stop();
-    images.stop();
-    notifications.stop();
-    await drains.stop();
-    await nodes.stop();
-    await registry.stop();
-    await volumes.stop();
-    await oneOffs.stop();
-    await addons.stop();
-    await metrics.stop();
-    await builds.stop();
-    await apps.stop();
+    // The lease is given up at once: another instance takes over without waiting for it to expire.
+    await elector?.stop();
+    await stopTerm?.();
+    // Open psql/redis-cli sessions end with their helpers (they run on every instance).
+    await addonsApi.stop();
+    await peers?.stop();
     await routes.stop();
-    await certs.stop();
     // HAProxy keeps serving; the next control plane watches it from its first moment.
     router.close();
     await store.close();
@@ -251,6 +259,24 @@ async function main() {
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+/** A lease not renewed for this long passes to another instance (renewed every 2 s). */
+const LEASE_TTL_MS = 6000;
+const NUDGE_CHANNEL = 'berth_nudge';
+
+function isNudgeKind(s: string | undefined): s is 'apps' | 'builds' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains' {
+  return s === 'apps' || s === 'builds' || s === 'runs' || s === 'addons' || s === 'volumes' || s === 'certs' || s === 'drains';
+}
+
+function nudgeLocal(t: LeaderTerm, what: 'apps' | 'builds' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains', appId?: string): void {
+  if (what === 'apps') t.apps.nudge(appId);
+  else if (what === 'builds') t.builds.nudge();
+  else if (what === 'runs') t.oneOffs.nudge();
+  else if (what === 'addons') t.addons.nudge();
+  else if (what === 'volumes') t.volumes.nudge();
+  else if (what === 'drains') t.drains.nudge();
+  else t.certs.nudge();
 }
 
 main().catch((err) => {

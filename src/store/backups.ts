@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { now } from './db.js';
+import { holds, type Fence } from './leases.js';
 import type { BackupJobsTable } from './schema.js';
 
 /** Backups and restores of add-ons and volumes: one table, one set of queries, by owner. */
@@ -34,6 +35,11 @@ export const restoreUnderWay = (db: Db, owner: BackupOwner) =>
 
 export async function updateJob(db: Db, id: string, patch: Partial<Pick<BackupJobRow, 'status' | 'size_bytes' | 'reason' | 'finished_at'>>) {
   await db.updateTable('backup_jobs').set(patch).where('id', '=', id).execute();
+}
+/** Takes a queued job (queued → running), fenced on the lease; false when another took it first. */
+export async function claimJob(db: Db, id: string, fence: Fence = null): Promise<boolean> {
+  const r = await db.updateTable('backup_jobs').set({ status: 'running' }).where('id', '=', id).where('status', '=', 'queued').where(holds(fence)).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }
 export const deleteJob = (db: Db, id: string) => db.deleteFrom('backup_jobs').where('id', '=', id).execute();
 

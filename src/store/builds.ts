@@ -2,6 +2,7 @@ import type { Db } from './db.js';
 import { isUniqueViolation, now } from './db.js';
 import type { BuildsTable, BuildStatus } from './schema.js';
 import { newId } from '../lib/ids.js';
+import { holds, type Fence } from './leases.js';
 
 export type BuildRow = BuildsTable;
 export type BuildLogLine = { seq: number; line: string; created_at: string };
@@ -92,8 +93,9 @@ export async function transition(
   id: string,
   from: readonly BuildStatus[],
   patch: Partial<Omit<BuildRow, 'id' | 'app_id' | 'number'>>,
+  fence: Fence = null,
 ): Promise<boolean> {
-  const res = await db.updateTable('builds').set(patch).where('id', '=', id).where('status', 'in', [...from]).executeTakeFirst();
+  const res = await db.updateTable('builds').set(patch).where('id', '=', id).where('status', 'in', [...from]).where(holds(fence)).executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
 

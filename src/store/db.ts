@@ -1,10 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { WriteGeneration } from './generation.js';
 import { withStatementCache } from './statement-cache.js';
+import { noPubSub, PgPubSub, type PubSub } from './pubsub.js';
 
 export type Db = Kysely<Database>;
 
@@ -16,6 +17,8 @@ export interface Store {
    * the one connection, so an unchanged count means unchanged data. PostgreSQL has neither.
    */
   generation?: WriteGeneration;
+  /** Messages to the other control planes on the same PostgreSQL (none on SQLite). */
+  pubsub: PubSub;
   /** Cheap round trip: /healthz uses it. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -29,6 +32,7 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
   let db: Db;
   let engine: Store['engine'];
   let generation: WriteGeneration | undefined;
+  let makeListener: (() => InstanceType<typeof import('pg').Client>) | null = null;
   if (opts.databaseUrl) {
     engine = 'postgres';
     // Each driver is loaded only when used: the embedded install never pays for pg's memory, nor PostgreSQL for SQLite's.
@@ -48,6 +52,8 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const url = opts.databaseUrl;
+    makeListener = () => new pg.Client({ connectionString: url, keepAlive: true });
   } else {
     engine = 'sqlite';
     mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
@@ -65,14 +71,21 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
+  const pubsub = makeListener
+    ? new PgPubSub(async (channel, payload) => void (await sql`select pg_notify(${channel}, ${payload})`.execute(db)), makeListener)
+    : noPubSub;
   return {
     db,
     engine,
     generation,
+    pubsub,
     async ping() {
       await db.selectFrom('users').select('id').limit(1).execute();
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await pubsub.close();
+      await db.destroy();
+    },
   };
 }
 

@@ -635,6 +635,34 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .execute();
     },
   },
+  '0024_control_planes': {
+    async up(db: Kysely<any>) {
+      // Several control planes on one PostgreSQL (docs/operations.md): each running instance's row,
+      // refreshed every ~2 s, and the leases that let exactly one of them run the controllers. Times
+      // are the database's own clock in epoch milliseconds, so instances' clocks need not agree.
+      // `token` grows by one with every new holder: a write fenced on it fails for a deposed leader.
+      // `routes_gen` (leases) counts the leader's route changes; each instance acknowledges in
+      // control_planes.routes_gen the generation its own router serves.
+      const ms = engine === 'postgres' ? 'double precision' : 'real';
+      await db.schema
+        .createTable('control_planes')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('address', 'text', (c) => c.notNull())
+        .addColumn('started_ms', ms, (c) => c.notNull())
+        .addColumn('last_seen_ms', ms, (c) => c.notNull())
+        .addColumn('routes_gen', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await db.schema
+        .createTable('leases')
+        .addColumn('name', 'text', (c) => c.primaryKey())
+        .addColumn('holder', 'text', (c) => c.notNull())
+        .addColumn('token', 'integer', (c) => c.notNull())
+        .addColumn('acquired_ms', ms, (c) => c.notNull())
+        .addColumn('expires_ms', ms, (c) => c.notNull())
+        .addColumn('routes_gen', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
   '0026_log_drains': {
     async up(db: Kysely<any>) {
       // Where an app's log lines are sent (syslog over TLS, HTTPS NDJSON): the URL sealed (it may

@@ -1,5 +1,6 @@
 import type { Db } from './db.js';
 import { now } from './db.js';
+import { FencedOut, holds, type Fence } from './leases.js';
 import type { ReleasesTable, ReleaseStatus } from './schema.js';
 import { newId } from '../lib/ids.js';
 import { decodeProcesses } from './formation.js';
@@ -128,8 +129,10 @@ export const releaseByVersion = (db: Db, appId: string, version: number) =>
 export const listReleases = (db: Db, appId: string, limit = 100) =>
   db.selectFrom('releases').selectAll().where('app_id', '=', appId).orderBy('version', 'desc').limit(limit).execute();
 
-export async function setReleaseStatus(db: Db, id: string, status: ReleaseStatus, reason: string | null = null) {
-  await db.updateTable('releases').set({ status, reason, updated_at: now() }).where('id', '=', id).execute();
+/** Fenced on the lease (a deposed leader's rollout writes nothing: FencedOut). */
+export async function setReleaseStatus(db: Db, id: string, status: ReleaseStatus, reason: string | null = null, fence: Fence = null) {
+  const r = await db.updateTable('releases').set({ status, reason, updated_at: now() }).where('id', '=', id).where(holds(fence)).executeTakeFirst();
+  if (fence && Number(r.numUpdatedRows) === 0 && (await db.selectFrom('releases').select('id').where('id', '=', id).executeTakeFirst())) throw new FencedOut(`release ${id} ${status}`);
 }
 
 /**
@@ -143,10 +146,11 @@ export function previousLiveRelease(db: Db, appId: string, beforeVersion?: numbe
 }
 
 /** The target goes live (its reason: a note such as a root user replaced, or none); the release that was live is superseded (or rolled back from), and the app records it. */
-export async function markLive(db: Db, appId: string, target: ReleaseRow, note: string | null = null) {
+export async function markLive(db: Db, appId: string, target: ReleaseRow, note: string | null = null, fence: Fence = null) {
   const ts = now();
   await db.transaction().execute(async (tx) => {
-    await tx.updateTable('releases').set({ status: 'live', reason: note, updated_at: ts }).where('id', '=', target.id).execute();
+    const r = await tx.updateTable('releases').set({ status: 'live', reason: note, updated_at: ts }).where('id', '=', target.id).where(holds(fence)).executeTakeFirst();
+    if (fence && Number(r.numUpdatedRows) === 0) throw new FencedOut(`release ${target.id} live`);
     await tx
       .updateTable('releases')
       .set({ status: target.description.startsWith('Rollback to') ? 'rolled-back' : 'superseded', updated_at: ts })
@@ -159,9 +163,10 @@ export async function markLive(db: Db, appId: string, target: ReleaseRow, note: 
 }
 
 /** The target failed; the app goes back to the live release (unless a newer deploy replaced the target meanwhile). */
-export async function markFailed(db: Db, appId: string, targetId: string, reason: string, liveId: string | null) {
+export async function markFailed(db: Db, appId: string, targetId: string, reason: string, liveId: string | null, fence: Fence = null) {
   await db.transaction().execute(async (tx) => {
-    await tx.updateTable('releases').set({ status: 'failed', reason, updated_at: now() }).where('id', '=', targetId).execute();
+    const r = await tx.updateTable('releases').set({ status: 'failed', reason, updated_at: now() }).where('id', '=', targetId).where(holds(fence)).executeTakeFirst();
+    if (fence && Number(r.numUpdatedRows) === 0) throw new FencedOut(`release ${targetId} failed`);
     await tx.updateTable('apps').set({ release_id: liveId, updated_at: now() }).where('id', '=', appId).where('release_id', '=', targetId).execute();
   });
 }

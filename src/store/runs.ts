@@ -2,6 +2,7 @@ import type { Db } from './db.js';
 import { now } from './db.js';
 import type { CronJobsTable, RunsTable, RunStatus } from './schema.js';
 import { decodeArgv, encodeArgv } from './app-columns.js';
+import { holds, type Fence } from './leases.js';
 
 /** A run with its command decoded (stored as a JSON string array). */
 export type RunRow = Omit<RunsTable, 'command'> & { command: string[] };
@@ -60,7 +61,26 @@ export const cronOfApp = async (db: Db, appId: string) =>
   (await db.selectFrom('cron_jobs').selectAll().where('app_id', '=', appId).orderBy('created_at').execute()).map(decodeCron);
 export const allCron = async (db: Db) => (await db.selectFrom('cron_jobs').selectAll().execute()).map(decodeCron);
 export const deleteCron = (db: Db, appId: string, id: string) => db.deleteFrom('cron_jobs').where('app_id', '=', appId).where('id', '=', id).executeTakeFirst();
-export const setCronFired = (db: Db, id: string, at: string) => db.updateTable('cron_jobs').set({ last_fired_at: at }).where('id', '=', id).execute();
+/**
+ * Acts on a firing once: the firing time moves only from the value this instance read (a compare and
+ * set), and only while it holds the lease. False: another instance (or term) acted on it first.
+ */
+export async function setCronFired(db: Db, id: string, previous: string | null, at: string, fence: Fence = null): Promise<boolean> {
+  const r = await db
+    .updateTable('cron_jobs')
+    .set({ last_fired_at: at })
+    .where('id', '=', id)
+    .where((eb) => (previous === null ? eb('last_fired_at', 'is', null) : eb('last_fired_at', '=', previous)))
+    .where(holds(fence))
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Takes a queued run (queued → running) for this instance; false when another took it first or the lease is lost. */
+export async function claimRun(db: Db, id: string, fence: Fence = null): Promise<boolean> {
+  const r = await db.updateTable('runs').set({ status: 'running' }).where('id', '=', id).where('status', '=', 'queued').where(holds(fence)).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
 
 /** A scheduled command's last runs, newest first. */
 export const runsOfCron = (db: Db, cronId: string, limit = 5) =>

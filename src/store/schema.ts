@@ -278,6 +278,29 @@ export interface Database {
   image_owners: ImageOwnersTable;
   metric_samples: MetricSamplesTable;
   log_drains: LogDrainsTable;
+  control_planes: ControlPlanesTable;
+  leases: LeasesTable;
+}
+
+/** A running control plane (migration 0024_control_planes); times in the database's epoch ms. */
+export interface ControlPlanesTable {
+  id: string;
+  /** Where its API answers (BERTH_ADVERTISE_URL, or host:port it listens on). */
+  address: string;
+  started_ms: number;
+  last_seen_ms: number;
+  /** The leader's route generation this instance's router serves. */
+  routes_gen: number;
+}
+
+/** A lease only one control plane holds at a time; token grows with every new holder (fencing). */
+export interface LeasesTable {
+  name: string;
+  holder: string;
+  token: number;
+  acquired_ms: number;
+  expires_ms: number;
+  routes_gen: number;
 }
 
 export interface DomainsTable {

@@ -261,6 +261,7 @@ describe('access control', () => {
         (
           [
             ['getCluster', {}],
+            ['listControlPlanes', {}],
             ['initCluster', {}, {}],
             ['getJoinCommand', {}],
             ['listNodes', {}],

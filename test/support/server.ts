@@ -132,12 +132,17 @@ export interface StartOptions {
    * ACME server names it here (e.g. '127.0.0.1/32'), and every other test runs with the closed rule.
    */
   egressAllow?: string;
+  /**
+   * A PostgreSQL database another test server already uses (its env.DATABASE_URL): a second control
+   * plane on the same database (test/ha/). Not dropped by this server's destroy().
+   */
+  databaseUrl?: string;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<TestServer> {
   const engine = opts.engine ?? 'sqlite';
   const dataDir = mkdtempSync(join(tmpdir(), 'berth-test-'));
-  const db = engine === 'postgres' ? await createDatabase() : null;
+  const db = engine === 'postgres' && !opts.databaseUrl ? await createDatabase() : null;
   const routerPort = await freePort();
   const routerHttpsPort = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -154,7 +159,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     // The images the suites load by hand (test/support/images.ts) are the operator's, shared with every
     // project, as an operator would share a base image; what projects build or pull stays theirs.
     BERTH_SHARED_IMAGES: 'berth-test/*',
-    ...(db ? { DATABASE_URL: db.url } : { DATABASE_URL: '' }),
+    ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : db ? { DATABASE_URL: db.url } : { DATABASE_URL: '' }),
     BERTH_EGRESS_ALLOW: opts.egressAllow ?? '',
     // Custom-domain TXT checks ask a DNS server on this machine only: a closed port unless a test starts one.
     BERTH_DNS_RESOLVER: '127.0.0.1:9',

@@ -63,6 +63,20 @@ export const Node = T.Object({
 /** Node label keys: letters, digits, '.', '_', '-' (checked by the handler; OpenAPI 3.0 cannot say it of map keys). */
 export const LABEL_KEY = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$/;
 
+export const ControlPlane = T.Object({
+  /** This process's id among the control planes (a new one each start). */
+  id: T.String(),
+  /** Where its API answers (BERTH_ADVERTISE_URL). */
+  address: T.String(),
+  started_at: S.Timestamp,
+  /** Its last heartbeat (every 2 s); an instance silent for 30 s is no longer listed. */
+  last_seen: S.Timestamp,
+  /** Whether it holds the lease: it runs the controllers (rollouts, builds, cron, backups, ...). */
+  leader: T.Boolean(),
+  /** The instance that answered this request. */
+  self: T.Boolean(),
+});
+
 /** Cluster mode (Docker Swarm) and its nodes: administrators only; for others these routes do not exist. */
 export const clusterRoutes = {
   initCluster: {
@@ -85,6 +99,20 @@ export const clusterRoutes = {
     tag: 'cluster',
     access: 'admin',
     response: ClusterState,
+  },
+  listControlPlanes: {
+    method: 'GET',
+    path: '/api/v1/cluster/control-planes',
+    summary: 'The control-plane instances sharing this database, and which one leads (admin)',
+    tag: 'cluster',
+    access: 'admin',
+    response: T.Object({
+      /** 'sqlite': one instance, always the leader; 'postgres': several may share the database. */
+      engine: T.Union([T.Literal('sqlite'), T.Literal('postgres')]),
+      /** The lease holder and since when its term runs; null while none holds it (a takeover under way). */
+      leader: T.Union([T.Object({ id: T.String(), since: S.Timestamp, term: T.Integer() }), T.Null()]),
+      items: T.Array(ControlPlane),
+    }),
   },
   getJoinCommand: {
     method: 'GET',

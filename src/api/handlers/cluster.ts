@@ -9,6 +9,7 @@ import type { NodeChangeRow } from '../../store/cluster.js';
 import type { SwarmNode, SwarmTask } from '../../runtime/swarm/types.js';
 import { trustCommand } from '../../registry/trust.js';
 import { LABEL } from '../../runtime/labels.js';
+import { controlPlanes as listControlPlanes, LEADER } from '../../store/leases.js';
 
 /** Non-admins get the answer an unknown route gets: cluster mode is invisible to them. */
 function requireAdmin(user: AuthUser, raw: FastifyRequest) {
@@ -119,7 +120,39 @@ async function changeNode(ctx: ApiContext, node: SwarmNode, change: Parameters<t
   if (row?.status === 'failed') throw conflict(`node "${node.hostname}": ${row.message}`);
 }
 
+/** An instance silent this long is no longer listed (it may come back: its row stays until it is 10 minutes old). */
+const LISTED_MS = 30_000;
+
+async function controlPlanes(ctx: ApiContext) {
+  const me = ctx.controlPlane ?? { id: ctx.instanceId, address: ctx.config.advertiseUrl, startedAt: new Date().toISOString(), leading: () => true };
+  if (ctx.store.engine === 'sqlite') {
+    const at = new Date().toISOString();
+    return {
+      engine: 'sqlite' as const,
+      leader: { id: me.id, since: me.startedAt, term: 1 },
+      items: [{ id: me.id, address: me.address, started_at: me.startedAt, last_seen: at, leader: true, self: true }],
+    };
+  }
+  const { now, planes, lease } = await listControlPlanes(ctx.db, LEADER, LISTED_MS);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const holder = lease && lease.expires_ms >= now ? lease : null;
+  return {
+    engine: 'postgres' as const,
+    leader: holder ? { id: holder.holder, since: iso(holder.acquired_ms), term: holder.token } : null,
+    items: [
+      ...planes.map((p) => ({ id: p.id, address: p.address, started_at: iso(p.started_ms), last_seen: iso(p.last_seen_ms), leader: holder?.holder === p.id, self: p.id === me.id })),
+      // The instance answering is alive even before its first heartbeat is written.
+      ...(planes.some((p) => p.id === me.id) ? [] : [{ id: me.id, address: me.address, started_at: me.startedAt, last_seen: iso(now), leader: holder?.holder === me.id, self: true }]),
+    ],
+  };
+}
+
 export const clusterHandlers = {
+  async listControlPlanes({ user, raw }, ctx) {
+    requireAdmin(user, raw);
+    return controlPlanes(ctx);
+  },
+
   async getCluster({ user, raw }, ctx) {
     requireAdmin(user, raw);
     return clusterState(ctx);

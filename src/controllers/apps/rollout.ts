@@ -26,7 +26,7 @@ const STRATEGIES: Record<ReleaseConfig['strategy'], Strategy> = { rolling, 'blue
 export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promise<void> {
   const cfg = releaseConfig(target);
   if (target.status === 'pending') {
-    await setReleaseStatus(k.db, target.id, 'deploying');
+    await setReleaseStatus(k.db, target.id, 'deploying', null, k.fence);
     await event(k, app, 'release.deploying', `v${target.version} is rolling out (${cfg.strategy})`, { release: target.version });
   }
   await k.networks.ensureNetwork(projectNetwork(app.project_id), networkLabels(k.instanceId, app.project_id));
@@ -45,7 +45,7 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
     await goLive(k, app, target, note);
   } catch (err) {
     if (err instanceof Superseded) {
-      await setReleaseStatus(k.db, target.id, 'superseded', 'a newer deploy replaced it before it went live');
+      await setReleaseStatus(k.db, target.id, 'superseded', 'a newer deploy replaced it before it went live', k.fence);
       return;
     }
     if (!(err instanceof HealthError)) throw err;
@@ -54,7 +54,7 @@ export async function rollout(k: AppKit, app: AppRow, target: ReleaseRow): Promi
 }
 
 async function goLive(k: AppKit, app: AppRow, target: ReleaseRow, note: string | null): Promise<void> {
-  await markLive(k.db, app.id, target, note);
+  await markLive(k.db, app.id, target, note, k.fence);
   await event(k, app, 'release.live', `v${target.version} is live`, { release: target.version });
   // Remove what the new release replaced (blue-green keeps the previous set stopped, for a fast rollback).
   await converge(k, { ...app, live_release_id: target.id }, target);
@@ -64,7 +64,7 @@ async function fail(k: AppKit, app: AppRow, target: ReleaseRow, err: HealthError
   const tail = err.logTail.length ? `\n--- last log lines ---\n${err.logTail.join('\n')}` : '';
   const reason = `${err.message}${tail}`;
   // The app goes back to the release that was serving; its replicas were never touched, or are restored first.
-  await markFailed(k.db, app.id, target.id, reason, app.live_release_id);
+  await markFailed(k.db, app.id, target.id, reason, app.live_release_id, k.fence);
   const fresh = await appById(k.db, app.id);
   const live = fresh?.live_release_id ? await releaseById(k.db, fresh.live_release_id) : undefined;
   // "Rolled back" only when there was something to go back to.

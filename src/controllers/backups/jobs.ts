@@ -25,7 +25,7 @@ export async function runJob(d: ControllerDeps, t: BackupTarget, job: BackupJobR
   // Screens follow a job through the events stream (addon.backup.running, volume.restore.failed...).
   const told = (status: string, detail = '') =>
     tell(d, { actor: { system: 'backups' }, project_id: t.project_id, kind: `${t.owner.kind}.${job.kind}.${status}`, message: `${job.kind} of ${t.name} ${status}${detail}`, data: { [t.owner.kind]: t.owner.id, job: job.id } });
-  await store.updateJob(d.db, job.id, { status: 'running' });
+  if (!(await store.claimJob(d.db, job.id, d.fence))) return;
   await told('running');
   const restore = job.kind === 'restore';
   const source = restore ? await store.jobById(d.db, job.backup_id ?? '') : job;

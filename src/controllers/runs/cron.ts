@@ -20,7 +20,8 @@ export async function fireDue(d: ControllerDeps, at: Date): Promise<number> {
     const since = new Date(c.last_fired_at ?? c.created_at);
     if (fired <= since) continue;
     // Acted on first: a crash after this line loses at most this firing, never runs it twice.
-    await runs.setCronFired(d.db, c.id, fired.toISOString());
+    // Fenced and compared: one firing is acted on once, by the instance that holds the lease.
+    if (!(await runs.setCronFired(d.db, c.id, c.last_fired_at, fired.toISOString(), d.fence))) continue;
     const app = await appById(d.db, c.app_id);
     if (!app) continue;
     const missed = c.last_fired_at ? firingsBetween(c.schedule, since, fired) : 0;
@@ -35,7 +36,7 @@ export async function fireDue(d: ControllerDeps, at: Date): Promise<number> {
     }
     const id = newId('run');
     await runs.insertRun(d.db, runs.newRun(id, app, app.live_release_id, 'cron', c.command, c.timeout_s, { cron_id: c.id }));
-    await tell(d, { actor: { system: 'cron' }, project_id: app.project_id, app_id: app.id, kind: 'cron.fired', message: `scheduled command ${c.schedule} fired: run ${id} queued`, data: { cron: c.id, run: id } });
+    await tell(d, { actor: { system: 'cron' }, project_id: app.project_id, app_id: app.id, kind: 'cron.fired', message: `scheduled command ${c.schedule} fired: run ${id} queued`, data: { cron: c.id, run: id, at: fired.toISOString() } });
     queued++;
   }
   return queued;

@@ -22,13 +22,14 @@ const KILL_GRACE_S = 5;
  * marks the run failed and removes its container).
  */
 export async function executeRun(d: ControllerDeps, run: RunRow, stopping: AbortSignal): Promise<RunRow | null> {
+  // Claimed atomically (and fenced on the lease): a run is started by one control plane only.
+  if (run.status === 'queued' && !(await runs.claimRun(d.db, run.id, d.fence))) return null;
   const app = await appById(d.db, run.app_id);
   const release = await releaseById(d.db, run.release_id);
   if (!app || !release) {
     await runs.finishRun(d.db, run.id, 'failed', null, 'the app or its release was deleted before the command started');
     return (await runs.runById(d.db, run.id)) ?? null;
   }
-  if (run.status !== 'running') await runs.updateRun(d.db, run.id, { status: 'running' });
   const what = `${run.kind === 'run' ? 'one-off command' : run.kind === 'cron' ? 'scheduled command' : 'release command'} ${run.command.join(' ')}`;
   const said = (kind: string, message: string) => tell(d, { actor: { system: 'runs' }, project_id: app.project_id, app_id: app.id, kind, message, data: { run: run.id } });
   await said('run.started', `${what} started`);

@@ -1,0 +1,104 @@
+import type { Logger } from 'pino';
+import type { ControllerDeps, RouteSync } from '../controllers/deps.js';
+import type { Fence } from '../store/leases.js';
+import type { ImageBuilder } from '../imagebuild/types.js';
+import type { Router } from '../router/types.js';
+import { AppController } from '../controllers/apps/index.js';
+import { BuildController } from '../controllers/builds.js';
+import { DomainController } from '../controllers/domains.js';
+import { CertificateController } from '../controllers/certificates.js';
+import { ImageController } from '../controllers/images.js';
+import { NotificationController } from '../controllers/notifications.js';
+import { VolumeController } from '../controllers/volumes.js';
+import { RunController } from '../controllers/runs/index.js';
+import { AddonController } from '../controllers/addons/index.js';
+import { MetricsController } from '../controllers/metrics.js';
+import { DrainController } from '../controllers/drains/index.js';
+import { systemClock } from '../controllers/deps.js';
+
+/** The controllers of one leader term: made when the lease is won, stopped when it ends. */
+export interface LeaderTerm {
+  apps: AppController;
+  builds: BuildController;
+  certs: CertificateController;
+  oneOffs: RunController;
+  addons: AddonController;
+  volumes: VolumeController;
+  drains: DrainController;
+  stop(): Promise<void>;
+}
+
+export interface LeaderWorkDeps {
+  deps: ControllerDeps;
+  log: Logger;
+  router: Router;
+  imageBuilder: ImageBuilder;
+  /** The leader's route sync for this term (its router, then every other instance's). */
+  routesFor(fence: Fence): RouteSync;
+  /** Cluster mode's node and registry loops (one control plane there: started with the first term). */
+  cluster?: { start(): void; stop(): Promise<void> };
+}
+
+/**
+ * Starts every controller whose work must happen once, in the order a single control plane always
+ * started them: runs, add-on and volume jobs a stop (or a dead leader) left are settled first, then
+ * the app controller resumes rollouts, the build controller fails interrupted builds, and the rest
+ * start. Each write that matters is fenced on `fence` (ControllerDeps.fence).
+ */
+export async function leaderWork(w: LeaderWorkDeps, fence: Fence): Promise<LeaderTerm> {
+  const { log } = w;
+  const deps: ControllerDeps = { ...w.deps, fence, routes: w.routesFor(fence) };
+  const apps = new AppController(deps);
+  const builds = new BuildController(deps, apps, w.imageBuilder);
+  const domains = new DomainController(deps);
+  const certs = new CertificateController({ db: deps.db, config: deps.config, log }, w.router);
+  const images = new ImageController(deps);
+  const notifications = new NotificationController(deps);
+  const volumes = new VolumeController(deps, apps);
+  const oneOffs = new RunController(deps);
+  const addons = new AddonController(deps);
+  // Log drains: each line is shipped once, by the leader.
+  const drains = new DrainController(deps);
+  const metrics = new MetricsController({ db: deps.db, log, clock: systemClock, replicas: deps.replicas, routerStats: (app) => w.router.stats(app), instanceId: deps.instanceId });
+  // Subscribed before the controllers start, so no deploy or crash event goes untold.
+  notifications.start();
+  // Runs cut short by a stop are settled first: a release command among them fails its release.
+  await oneOffs.recover().catch((err) => log.error({ err }, 'settling runs left by the last stop failed'));
+  await addons.recover().catch((err) => log.error({ err }, 'settling add-on jobs left by the last stop failed'));
+  await volumes.recover().catch((err) => log.error({ err }, 'settling volume backups left by the last stop failed'));
+  await apps.start();
+  await builds.start();
+  domains.start();
+  w.cluster?.start();
+  // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
+  void certs.start();
+  images.start();
+  volumes.start();
+  oneOffs.start();
+  addons.start();
+  metrics.start();
+  drains.start();
+  return {
+    apps,
+    builds,
+    certs,
+    oneOffs,
+    addons,
+    volumes,
+    drains,
+    async stop() {
+      domains.stop();
+      images.stop();
+      notifications.stop();
+      await drains.stop();
+      await w.cluster?.stop();
+      await volumes.stop();
+      await oneOffs.stop();
+      await addons.stop();
+      await metrics.stop();
+      await builds.stop();
+      await apps.stop();
+      await certs.stop();
+    },
+  };
+}
