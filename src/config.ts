@@ -105,8 +105,8 @@ export interface Config {
   build: BuildSettings;
   /** Notification retries: first retry after retryBaseMs, doubling (at most 5 min), up to maxAttempts sends. */
   notifications: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
-  /** Log drains: lines held per drain while its receiver is away, and the retry backoff (first, longest). */
-  drains: { bufferLines: number; retryBaseMs: number; retryMaxMs: number };
+  /** Log drains: lines and bytes held per drain while its receiver is away, and the retry backoff (first, longest). */
+  drains: { bufferLines: number; bufferBytes: number; retryBaseMs: number; retryMaxMs: number };
   /** BERTH_EGRESS_ALLOW: internal hosts and networks server-side requests may reach (src/lib/egress.ts). */
   egressAllow: EgressAllow;
   /**
@@ -256,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     drains: {
       bufferLines: Math.ceil(positive(env, 'BERTH_DRAIN_BUFFER_LINES', 10_000)),
+      bufferBytes: Math.ceil(positive(env, 'BERTH_DRAIN_BUFFER_MB', 8) * 1024 * 1024),
       retryBaseMs: positive(env, 'BERTH_DRAIN_RETRY_BASE_MS', 1000),
       retryMaxMs: positive(env, 'BERTH_DRAIN_RETRY_MAX_MS', 30_000),
     },

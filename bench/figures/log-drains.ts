@@ -11,7 +11,6 @@ import { octetFrame, syslogMessage, type DrainLine } from '../../src/domain/drai
 import { systemClock } from '../../src/controllers/deps.js';
 import { parseEgressAllow } from '../../src/lib/egress.js';
 import { Rsyslog } from '../../test/logs/receivers.js';
-import { freePort } from '../../test/support/server.js';
 import { waitFor } from '../../test/support/wait.js';
 
 const LINES = 100_000;
@@ -45,7 +44,7 @@ export async function logDrains(_b: Bench): Promise<Row[]> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-drains-'));
   const ca = await ensureCa(join(dir, 'ca'));
   const leaf = await issueLeaf(ca, ['localhost']);
-  const r = new Rsyslog(join(dir, 'rsyslog'), await freePort(), { caPem: ca.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem });
+  const r = new Rsyslog(join(dir, 'rsyslog'), { caPem: ca.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem });
   await r.start();
   try {
     const lines = Array.from({ length: LINES }, (_, i) => line(i));
@@ -65,7 +64,7 @@ export async function logDrains(_b: Bench): Promise<Row[]> {
 
     const sender = new DrainSender(
       new SyslogTransport({ url: `syslog+tls://localhost:${r.port}`, ca: ca.certPem, egress: parseEgressAllow('localhost') }),
-      { bufferLines: LINES, batchLines: 500, batchWaitMs: 0, retryBaseMs: 100, retryMaxMs: 1000, clock: systemClock },
+      { bufferLines: LINES, bufferBytes: 64 * 1024 * 1024, batchLines: 500, batchWaitMs: 0, retryBaseMs: 100, retryMaxMs: 1000, clock: systemClock },
       { last_success_at: null, last_error: null, last_error_at: null, sent: 0, dropped: 0 },
     );
     sender.start();
@@ -77,7 +76,7 @@ export async function logDrains(_b: Bench): Promise<Row[]> {
     // A full buffer's memory: the heap a sender holds with BUFFER lines waiting (nothing to send them to).
     globalThis.gc?.();
     const before = process.memoryUsage().heapUsed;
-    const idle = new DrainSender({ send: () => new Promise(() => {}), close() {} }, { bufferLines: BUFFER, batchLines: 1, batchWaitMs: 0, retryBaseMs: 1000, retryMaxMs: 1000, clock: systemClock }, { last_success_at: null, last_error: null, last_error_at: null, sent: 0, dropped: 0 });
+    const idle = new DrainSender({ send: () => new Promise(() => {}), close() {} }, { bufferLines: BUFFER, bufferBytes: 8 * 1024 * 1024, batchLines: 1, batchWaitMs: 0, retryBaseMs: 1000, retryMaxMs: 1000, clock: systemClock }, { last_success_at: null, last_error: null, last_error_at: null, sent: 0, dropped: 0 });
     for (let i = 0; i < BUFFER; i++) idle.push(line(i));
     globalThis.gc?.();
     const held = (process.memoryUsage().heapUsed - before) / 1024 / 1024;

@@ -101,3 +101,6 @@ export function timeKey(t: string): string {
   const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$/.exec(t);
   return m ? `${m[1]}.${(m[2] ?? '').padEnd(9, '0')}Z` : t;
 }
+
+/** The most drains one app may have, whoever asks: each costs a buffer and a connection in the control plane. */
+export const MAX_DRAINS_PER_APP = 10;

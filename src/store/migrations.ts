@@ -680,8 +680,9 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('last_success_at', 'text')
         .addColumn('last_error', 'text')
         .addColumn('last_error_at', 'text')
-        .addColumn('sent', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('dropped', 'integer', (c) => c.notNull().defaultTo(0))
+        // 64-bit: a busy app passes 2^31 lines. PostgreSQL's driver gives bigint as text (store/drains.ts decodes).
+        .addColumn('sent', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('dropped', 'bigint', (c) => c.notNull().defaultTo(0))
         .execute();
       await db.schema.createIndex('log_drains_app').on('log_drains').column('app_id').execute();
     },

@@ -96,7 +96,10 @@ export interface LogDrainsTable {
   /** Why the last attempt failed, in words; cleared by nothing (last_error_at says when). */
   last_error: string | null;
   last_error_at: string | null;
-  /** Lines delivered, and lines dropped because the drain's buffer was full. */
+  /**
+   * Lines delivered, and lines dropped because the drain's buffer was full. bigint columns: read
+   * them through store/drains.ts, which turns PostgreSQL's text into numbers.
+   */
   sent: number;
   dropped: number;
 }

@@ -7,7 +7,7 @@ import type { BerthClient } from '../../src/client/index.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
 import { ensureCa, issueLeaf } from '../../src/tls/ca.js';
 import { run } from '../../src/lib/exec.js';
-import { CLI_MAIN, freePort, startServer, type TestServer } from '../support/server.js';
+import { CLI_MAIN, createDatabase, startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { viaRouter } from '../support/load.js';
@@ -44,7 +44,7 @@ describe('log drains', () => {
     const ca = await ensureCa(join(dir, 'ca'));
     const leaf = await issueLeaf(ca, ['localhost', '127.0.0.1']);
     tls = { caPem: ca.certPem, certPem: leaf.certPem, keyPem: leaf.keyPem };
-    rsyslog = new Rsyslog(join(dir, 'rsyslog'), await freePort(), tls);
+    rsyslog = new Rsyslog(join(dir, 'rsyslog'), tls);
     await rsyslog.start();
     https = new NdjsonReceiver(tls);
     httpsPort = await https.listen();

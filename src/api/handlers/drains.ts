@@ -1,13 +1,13 @@
 import type { Handlers } from '../register.js';
 import type { ApiContext } from '../context.js';
 import { appFor } from '../access.js';
-import { badRequest, notFound } from '../errors.js';
+import { HttpError, badRequest, notFound } from '../errors.js';
 import * as store from '../../store/drains.js';
 import type { DrainRow } from '../../store/drains.js';
 import { now } from '../../store/db.js';
 import { newId } from '../../lib/ids.js';
 import { checkHost } from '../../lib/egress.js';
-import { caProblem, drainHint, parseDrainUrl } from '../../domain/drains.js';
+import { MAX_DRAINS_PER_APP, caProblem, drainHint, parseDrainUrl } from '../../domain/drains.js';
 import { byUser } from '../../domain/events.js';
 
 /** What anyone who may see the app sees: the hint, never the sealed URL. */
@@ -40,6 +40,11 @@ export const drainHandlers = {
     if (body.ca !== undefined) {
       const problem = caProblem(body.ca);
       if (problem) throw badRequest(`ca ${problem}`, 'ca');
+    }
+    // Counted, then inserted: requests that race may each pass the count (a few over at most, never unbounded).
+    const n = (await store.drainsOf(ctx.db, app.id)).length;
+    if (n >= MAX_DRAINS_PER_APP) {
+      throw new HttpError(409, 'quota_exceeded', `${app.slug} has ${n} log drains, the most an app may have: remove one first`, { field: 'url', limit: MAX_DRAINS_PER_APP });
     }
     const row: DrainRow = {
       id: newId('drn'),

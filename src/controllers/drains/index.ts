@@ -77,6 +77,7 @@ export class DrainController {
     await this.syncFollows(drains);
   }
 
+  /** One drain that cannot start (its sealed URL does not open) is logged; the others go on. */
   private syncSenders(drains: (DrainRow & { slug: string })[]): void {
     const want = new Map(drains.map((d) => [d.id, d]));
     for (const [id, s] of this.senders) {
@@ -90,10 +91,18 @@ export class DrainController {
     const c = this.ctx.config.drains;
     for (const d of drains) {
       if (this.senders.has(d.id)) continue;
-      const o = { url: this.ctx.secrets.open(d.url_sealed), ca: d.ca_pem, egress: this.ctx.config.egressAllow };
+      let url: string;
+      try {
+        url = this.ctx.secrets.open(d.url_sealed);
+      } catch (err) {
+        this.ctx.log.warn({ err, drain: d.id }, 'log drain URL does not open; the drain is not started');
+        continue;
+      }
+      const o = { url, ca: d.ca_pem, egress: this.ctx.config.egressAllow };
       const transport = d.kind === 'syslog' ? new SyslogTransport(o) : new HttpsTransport(o);
       const sender = new DrainSender(transport, {
         bufferLines: c.bufferLines,
+        bufferBytes: c.bufferBytes,
         batchLines: 500,
         batchWaitMs: d.kind === 'https' ? 1000 : 0,
         retryBaseMs: c.retryBaseMs,
@@ -146,12 +155,21 @@ export class DrainController {
     })();
   }
 
-  /** Writes the senders' changed status: the API reads it from the database. */
+  /**
+   * Writes the senders' changed status: the API reads it from the database. A drain whose write
+   * fails is logged and tried again next pass; it must not keep the others' status, or the pass's
+   * following of new replicas, from happening.
+   */
   private async writeStatus(): Promise<void> {
     for (const [id, s] of this.senders) {
       if (!s.sender.dirty) continue;
       s.sender.dirty = false;
-      await recordDrainStatus(this.ctx.db, id, { ...s.sender.status });
+      try {
+        await recordDrainStatus(this.ctx.db, id, { ...s.sender.status });
+      } catch (err) {
+        s.sender.dirty = true;
+        this.ctx.log.warn({ err, drain: id }, 'log drain status not written');
+      }
     }
   }
 }

@@ -12,6 +12,8 @@ export interface SenderStatus {
 
 export interface SenderOptions {
   bufferLines: number;
+  /** The buffer's bound in bytes too: 10,000 lines of 16 KB would otherwise hold 160 MB per drain. */
+  bufferBytes: number;
   /** Lines per send, and how long an HTTPS batch may wait to fill (syslog sends at once). */
   batchLines: number;
   batchWaitMs: number;
@@ -20,14 +22,18 @@ export interface SenderOptions {
   clock: Clock;
 }
 
+/** What a line is taken to weigh in the buffer: its text as UTF-8 and its labels. */
+const weight = (l: DrainLine) => Buffer.byteLength(l.line) + l.time.length + l.app.length + l.process_type.length + 32;
+
 /**
- * One drain's delivery: a bounded buffer in memory (when full, the oldest line goes and is counted
+ * One drain's delivery: a buffer in memory bounded in lines and bytes (when full, the oldest line goes and is counted
  * as dropped), one loop that sends what is buffered, and after a failure waits retryBaseMs,
  * doubling up to retryMaxMs, before trying again. push() never waits: a slow or absent receiver
  * costs the app nothing.
  */
 export class DrainSender {
   private buffer: DrainLine[] = [];
+  private bytes = 0;
   private wake: (() => void) | null = null;
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
@@ -46,12 +52,9 @@ export class DrainSender {
   }
 
   push(line: DrainLine): void {
-    if (this.buffer.length >= this.o.bufferLines) {
-      this.buffer.shift();
-      this.status.dropped++;
-      this.dirty = true;
-    }
     this.buffer.push(line);
+    this.bytes += weight(line);
+    this.dropOverflow();
     if (!this.wake) return;
     if (this.buffer.length >= this.o.batchLines || this.o.batchWaitMs === 0) this.poke();
     else this.timer ??= setTimeout(() => this.poke(), this.o.batchWaitMs);
@@ -59,6 +62,23 @@ export class DrainSender {
 
   get buffered(): number {
     return this.buffer.length;
+  }
+
+  get bufferedBytes(): number {
+    return this.bytes;
+  }
+
+  /** Drops the oldest lines while the buffer is over either bound (the newest line always stays). */
+  private dropOverflow(): void {
+    let n = 0;
+    while (this.buffer.length - n > 1 && (this.buffer.length - n > this.o.bufferLines || this.bytes > this.o.bufferBytes)) {
+      this.bytes -= weight(this.buffer[n]);
+      n++;
+    }
+    if (n === 0) return;
+    this.buffer.splice(0, n);
+    this.status.dropped += n;
+    this.dirty = true;
   }
 
   /** Buffered lines are let go: the buffer is memory only. A send under way is not waited for. */
@@ -85,6 +105,8 @@ export class DrainSender {
         continue;
       }
       const batch = this.buffer.splice(0, this.o.batchLines);
+      const batchBytes = batch.reduce((n, l) => n + weight(l), 0);
+      this.bytes -= batchBytes;
       try {
         await this.transport.send(batch);
         failures = 0;
@@ -94,11 +116,8 @@ export class DrainSender {
       } catch (err) {
         // Back to the front, in order; what no longer fits beside newer lines is dropped, oldest first.
         this.buffer.unshift(...batch);
-        const over = this.buffer.length - this.o.bufferLines;
-        if (over > 0) {
-          this.buffer.splice(0, over);
-          this.status.dropped += over;
-        }
+        this.bytes += batchBytes;
+        this.dropOverflow();
         this.status.last_error = (err as Error).message;
         this.status.last_error_at = new Date(this.o.clock.now()).toISOString();
         this.dirty = true;

@@ -5,6 +5,8 @@ import { EgressRefused, REFUSED, checkHost, guardedLookup, type EgressAllow } fr
 import { ndjson, octetFrame, syslogMessage, type DrainLine } from '../../domain/drains.js';
 
 const TIMEOUT_MS = 10_000;
+/** TCP keepalive probes after this much silence: a receiver that vanished without a FIN is noticed. */
+const KEEPALIVE_MS = 30_000;
 
 /** Sends one batch; rejects with an error whose message says in words what went wrong. */
 export interface Transport {
@@ -16,17 +18,23 @@ export interface TransportOptions {
   url: string;
   ca: string | null;
   egress: EgressAllow;
+  /** How long connecting may take, and one send in all (10 s; tests pass less). */
+  timeoutMs?: number;
 }
 
+/** A send that ran out of time: the receiver is there but does not take what it is given. */
+const sendTimeout = () => Object.assign(new Error('send timeout'), { code: 'ESENDTIMEOUT' });
+
 /** What a failed attempt is called in the drain's status: never the connect error of a refused internal address. */
-export function inWords(err: unknown, target: string): string {
+export function inWords(err: unknown, target: string, timeoutMs = TIMEOUT_MS): string {
   const e = err as { code?: string; message?: string; name?: string };
   if (err instanceof EgressRefused || e.code === 'EGRESS_REFUSED') return `${target} is ${REFUSED}`;
   switch (e.code) {
     case 'ECONNREFUSED': return `${target} refused the connection`;
     case 'ECONNRESET': case 'EPIPE': return `${target} closed the connection`;
     case 'ENOTFOUND': case 'EAI_AGAIN': return `${target} did not resolve`;
-    case 'ETIMEDOUT': return `no answer from ${target} in ${TIMEOUT_MS / 1000} s`;
+    case 'ETIMEDOUT': return `no answer from ${target} in ${timeoutMs / 1000} s`;
+    case 'ESENDTIMEOUT': return `${target} did not take the lines within ${timeoutMs / 1000} s`;
     case 'DEPTH_ZERO_SELF_SIGNED_CERT': case 'SELF_SIGNED_CERT_IN_CHAIN': case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE': case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY': case 'CERT_HAS_EXPIRED': case 'ERR_TLS_CERT_ALTNAME_INVALID':
       return `${target}'s TLS certificate is not trusted (${e.code})`;
   }
@@ -43,8 +51,10 @@ export class SyslogTransport implements Transport {
   private readonly target: string;
   private readonly host: string;
   private readonly port: number;
+  private readonly timeoutMs: number;
 
   constructor(private readonly o: TransportOptions) {
+    this.timeoutMs = o.timeoutMs ?? TIMEOUT_MS;
     const u = new URL(o.url);
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(u.port);
@@ -60,7 +70,7 @@ export class SyslogTransport implements Transport {
         servername: isIP(this.host) ? undefined : this.host,
         ...(this.o.ca ? { ca: this.o.ca } : {}),
         lookup: guardedLookup('url', this.o.egress),
-        timeout: TIMEOUT_MS,
+        timeout: this.timeoutMs,
       });
       const fail = (err: Error) => {
         s.destroy();
@@ -70,7 +80,9 @@ export class SyslogTransport implements Transport {
       s.once('timeout', () => fail(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
       s.once('secureConnect', () => {
         s.off('error', fail);
+        // Idle is normal between lines; a send has its own deadline, and keepalive finds a dead peer.
         s.setTimeout(0);
+        s.setKeepAlive(true, KEEPALIVE_MS);
         s.on('error', () => s.destroy());
         // Nothing is read from a syslog receiver; its end of the stream means it went away.
         s.on('end', () => s.destroy());
@@ -89,9 +101,19 @@ export class SyslogTransport implements Transport {
       const s = this.socket;
       const data = Buffer.concat(lines.map((l) => octetFrame(syslogMessage(l))));
       await new Promise<void>((resolve, reject) => {
-        const onClose = () => reject(Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
+        // write() calls back once the kernel took the bytes: a receiver that stops reading would
+        // hold it (and the drain) forever without this deadline.
+        const deadline = setTimeout(() => {
+          reject(sendTimeout());
+          s.destroy();
+        }, this.timeoutMs);
+        const onClose = () => {
+          clearTimeout(deadline);
+          reject(Object.assign(new Error('closed'), { code: 'ECONNRESET' }));
+        };
         s.once('close', onClose);
         s.write(data, (err) => {
+          clearTimeout(deadline);
           s.off('close', onClose);
           if (err) reject(err);
           else resolve();
@@ -99,7 +121,7 @@ export class SyslogTransport implements Transport {
       });
     } catch (err) {
       this.close();
-      throw new Error(inWords(err, this.target), { cause: err });
+      throw new Error(inWords(err, this.target, this.timeoutMs), { cause: err });
     }
   }
 
@@ -112,9 +134,11 @@ export class SyslogTransport implements Transport {
 /** Batched NDJSON POSTs; a 2xx answer means delivered. A user and password in the URL go as Basic auth. */
 export class HttpsTransport implements Transport {
   private readonly target: string;
+  private readonly timeoutMs: number;
 
   constructor(private readonly o: TransportOptions) {
     this.target = new URL(o.url).host;
+    this.timeoutMs = o.timeoutMs ?? TIMEOUT_MS;
   }
 
   async send(lines: DrainLine[]): Promise<void> {
@@ -129,18 +153,28 @@ export class HttpsTransport implements Transport {
           lookup: guardedLookup('url', this.o.egress),
           agent: false,
           ...(this.o.ca ? { ca: this.o.ca } : {}),
-          timeout: TIMEOUT_MS,
+          timeout: this.timeoutMs,
         }, (res) => {
           res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-          res.on('error', () => resolve(res.statusCode ?? 0));
+          res.on('end', () => done(() => resolve(res.statusCode ?? 0)));
+          res.on('error', () => done(() => resolve(res.statusCode ?? 0)));
         });
+        // The socket's timeout is for silence only: a receiver that trickles its reading or its
+        // answer would hold the drain without a deadline on the whole exchange.
+        const deadline = setTimeout(() => {
+          reject(sendTimeout());
+          req.destroy();
+        }, this.timeoutMs);
+        const done = (settle: () => void) => {
+          clearTimeout(deadline);
+          settle();
+        };
         req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })));
-        req.on('error', reject);
+        req.on('error', (err) => done(() => reject(err)));
         req.end(ndjson(lines));
       });
     } catch (err) {
-      throw new Error(inWords(err, this.target), { cause: err });
+      throw new Error(inWords(err, this.target, this.timeoutMs), { cause: err });
     }
     if (status < 200 || status > 299) throw new Error(`${this.target} answered HTTP ${status}`);
   }
