@@ -13,6 +13,11 @@ import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { viaRouter } from '../support/load.js';
 import { rejects } from '../builds/helpers.js';
 import { NdjsonReceiver, Rsyslog, type Tls } from './receivers.js';
+import { openStore } from '../../src/store/db.js';
+import { createUser } from '../../src/store/users.js';
+import { createProject } from '../../src/store/projects.js';
+import { insertApp } from '../../src/store/apps.js';
+import { allDrains, drainById, drainsOf, insertDrain, recordDrainStatus } from '../../src/store/drains.js';
 import { launchChromium, logIn, screenshot } from '../support/browser.js';
 
 const field = (e: { details?: unknown }) => (e.details as { field?: string } | undefined)?.field;
@@ -216,4 +221,33 @@ describe('log drains', () => {
       await browser.close();
     }
   });
+});
+
+test('a drain counts past 2^31 lines on PostgreSQL and on SQLite, and reads its counts back as numbers', async (t) => {
+  const pg = await createDatabase();
+  t.after(() => pg.drop());
+  const dir = mkdtempSync(join(tmpdir(), 'berth-drain-counts-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const databaseUrl of [pg.url, null]) {
+    const store = await openStore({ dataDir: dir, databaseUrl });
+    try {
+      const { db } = store;
+      const user = await createUser(db, { username: 'ann', passwordHash: 'x', isAdmin: false });
+      const projectId = await createProject(db, user.id, 'shop');
+      const ts = new Date().toISOString();
+      await insertApp(db, {
+        id: 'app_1', project_id: projectId, name: 'web', slug: 'web', image: 'img', replicas: 1, memory_mb: 64, cpu: 0, port: 8080, strategy: 'rolling',
+        health_check: { path: '/', timeout_s: 5, grace_s: 0 }, env: {}, release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts,
+      });
+      await insertDrain(db, { id: 'drn_1', app_id: 'app_1', kind: 'https', url_sealed: 'x', url_hint: 'https://logs.example.com', ca_pem: null, created_at: ts, last_success_at: null, last_error: null, last_error_at: null, sent: 0, dropped: 0 });
+      const sent = 2 ** 31 + 7;
+      const dropped = 2 ** 40 + 1;
+      await recordDrainStatus(db, 'drn_1', { sent, dropped, last_success_at: ts });
+      for (const row of [await drainById(db, 'drn_1'), (await drainsOf(db, 'app_1'))[0], (await allDrains(db))[0]]) {
+        assert.deepEqual([row?.sent, row?.dropped], [sent, dropped], store.engine);
+      }
+    } finally {
+      await store.close();
+    }
+  }
 });
