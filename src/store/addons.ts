@@ -28,7 +28,7 @@ export const allAddons = (db: Db) => db.selectFrom('addons').selectAll().execute
 export const addonById = (db: Db, id: string) => db.selectFrom('addons').selectAll().where('id', '=', id).executeTakeFirst();
 export const deleteAddon = (db: Db, id: string) => db.deleteFrom('addons').where('id', '=', id).execute();
 
-export async function updateAddon(db: Db, id: string, patch: Partial<Pick<AddonRow, 'status' | 'message' | 'backup_schedule' | 'backup_keep' | 'pitr_days' | 'pitr_base_at' | 'pitr_earliest' | 'recovered_to' | 'rewind_target' | 'rewound_to'>>) {
+export async function updateAddon(db: Db, id: string, patch: Partial<Pick<AddonRow, 'status' | 'message' | 'backup_schedule' | 'backup_keep' | 'pitr_days' | 'pitr_base_at' | 'pitr_earliest' | 'recovered_to' | 'rewind_target' | 'rewound_to' | 'verify_query'>>) {
   await db.updateTable('addons').set({ ...patch, updated_at: now() }).where('id', '=', id).execute();
 }
 

@@ -4,7 +4,7 @@ import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
 import { registerAddonSessions } from './addon-session.js';
-import { downloadBackup, registerBackupCommands, scheduleLine } from './backups.js';
+import { downloadBackup, registerBackupCommands, scheduleLine, verifiedCell } from './backups.js';
 
 type Addon = RouteOutput<'getAddon'>;
 
@@ -132,7 +132,23 @@ export function registerAddons(program: Command) {
     fileIs: 'pg_dump custom format, or Redis RDB',
     restoreNote: 'its current data is replaced',
     restoreTo,
+    verifyQuery: true,
   });
+  addons
+    .command('verify <addon> <backup>')
+    .description('check a backup again: restore it into a throwaway container and run the add-on\'s query; waits for the result')
+    .option('--no-wait', 'return once it is asked for')
+    .action(async (addon: string, backup: string, o: { wait: boolean }, cmd: Command) => {
+      const c = client(cmd);
+      let j = await c.call('verifyAddonBackup', { params: { id: addon, job: backup } });
+      while (o.wait && j.verified?.status === 'pending') {
+        await new Promise((r) => setTimeout(r, 500));
+        j = await c.call('getAddonJob', { params: { id: addon, job: backup } });
+      }
+      const v = j.verified;
+      emit(globals(cmd), j, () => `backup ${j.id}: ${verifiedCell(j)}${v?.duration_ms != null && v.status !== 'pending' ? ` in ${(v.duration_ms / 1000).toFixed(1)} s` : ''}`);
+      if (v?.status === 'failed') process.exitCode = 1;
+    });
   addons
     .command('download <addon> <backup>')
     .description('download a backup to a file (the same as: backups download ADDON BACKUP)')

@@ -164,6 +164,7 @@ function Backups({ addon: a, canChange, reload }: AddonProps) {
               <th>Trigger</th>
               <th>Status</th>
               <th>Size</th>
+              <th>Verified</th>
               <th>Actions</th>
             </tr>
           </thead>
@@ -178,6 +179,17 @@ function Backups({ addon: a, canChange, reload }: AddonProps) {
                   {b.reason && <div className="muted small">{b.reason}</div>}
                 </td>
                 <td>{bytes(b.size_bytes)}</td>
+                <td aria-label={`Verified ${b.id}`}>
+                  {b.verified ? (
+                    <>
+                      <Status value={b.verified.status} />
+                      {b.verified.status === 'ok' && <div className="muted small mono">answered {b.verified.answer}</div>}
+                      {b.verified.error && <div className="muted small">{b.verified.error}</div>}
+                    </>
+                  ) : (
+                    '—'
+                  )}
+                </td>
                 <td>
                   {b.status === 'succeeded' && (
                     <>
