@@ -1,7 +1,7 @@
 import type { SecretBox } from '../lib/crypto.js';
 import type { AddonRow } from '../store/addons.js';
 import type { ContainerSpec } from '../runtime/types.js';
-import { ADDON_JOB_LABEL, baseLabels, credentials } from './addons.js';
+import { ADDON_JOB_LABEL, ADDON_LABEL, addonArchiveVolumeName, baseLabels, credentials } from './addons.js';
 
 /**
  * Restores verified automatically (docs/stateful.md): a backup of an add-on is restored into a
@@ -102,6 +102,34 @@ const PG_VERIFY = [
 ].join('\n');
 
 /**
+ * A pgBackRest base backup: restored from the add-on's archive (mounted; the restore only reads it)
+ * into /tmp to its consistency point (`--type=immediate`, the WAL it needs fetched from the same
+ * archive), a private server (no TCP, no archiving: it must never write to the archive) started
+ * with only local trust, promoted, then the query ($2) as for a dump. $0 user, $1 database.
+ * PGBACKREST_PG1_PATH (in the environment, so the server's archive-get gets it too) points
+ * pgBackRest at the throwaway data directory instead of the add-on's.
+ */
+const PG_BASE_VERIFY = [
+  'set -eu',
+  'BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)',
+  'export PGDATA="$PGBACKREST_PG1_PATH"',
+  'fail() { echo "$1" >&2; [ -f /tmp/pg.log ] && tail -5 /tmp/pg.log >&2; exit 1; }',
+  'mkdir -p "$PGDATA" && chmod 0700 "$PGDATA"',
+  'pgbackrest --stanza=berth --type=immediate --target-action=promote restore >/tmp/restore.err 2>&1 || { tail -5 /tmp/restore.err >&2; exit 2; }',
+  'echo "local all all trust" >"$PGDATA/pg_hba.conf"',
+  '"$BIN/pg_ctl" -D "$PGDATA" -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp -c archive_mode=off -c fsync=off" -w -t 300 start >/dev/null || fail "PostgreSQL did not start from the base backup"',
+  'n=0',
+  'until [ "$(psql -X -h /tmp -U "$0" -d "$1" -Atc "select pg_is_in_recovery()" 2>/dev/null)" = f ]; do',
+  '  n=$((n+1)); [ $n -lt 3000 ] || fail "PostgreSQL did not finish recovery within 300 s"',
+  '  "$BIN/pg_ctl" -D "$PGDATA" status >/dev/null || fail "PostgreSQL stopped during recovery"',
+  '  sleep 0.1',
+  'done',
+  `PGOPTIONS="-c statement_timeout=${VERIFY_STATEMENT_TIMEOUT_S}s -c default_transaction_read_only=on" psql -X -q -At -v ON_ERROR_STOP=1 -h /tmp -U "$0" -d "$1" -c "BEGIN TRANSACTION READ ONLY" -c "$2" -c ROLLBACK >/tmp/answer 2>/tmp/query.err || { tail -5 /tmp/query.err >&2; exit 3; }`,
+  `printf '${RESULT}%s\\n' "$(head -c ${ANSWER_MAX} /tmp/answer | base64 -w0)"`,
+  '"$BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true',
+].join('\n');
+
+/**
  * Redis: a private server (no TCP) loads the snapshot ($0) as its dump.rdb; DBSIZE is the answer.
  * A snapshot it cannot load makes it exit: its last log lines say why.
  */
@@ -120,6 +148,17 @@ const REDIS_VERIFY = [
   `printf '${RESULT}%s\\n' "$(redis-cli -s "$S" dbsize | head -c ${ANSWER_MAX} | base64 -w0)"`,
   'redis-cli -s "$S" shutdown nosave >/dev/null 2>&1 || true',
 ].join('\n');
+
+/**
+ * The throwaway container of a base backup's check: as verifySpec, with the add-on's archive volume
+ * at /archive (the one volume it sees; the add-on's data volume is not mounted).
+ */
+export function baseVerifySpec(box: SecretBox, instanceId: string, a: AddonRow, jobId: string): ContainerSpec {
+  const c = credentials(box, a);
+  const spec = verifySpec(box, instanceId, a, jobId, '');
+  const archive = { volume: addonArchiveVolumeName(a), path: '/archive', labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id } };
+  return { ...spec, cmd: ['sh', '-c', PG_BASE_VERIFY, c.user, c.database, a.verify_query ?? DEFAULT_VERIFY_QUERY], env: { PGBACKREST_PG1_PATH: '/tmp/berth-verify-data' }, mounts: [archive] };
+}
 
 /** Label of a verification's throwaway container (the backup id). */
 export const VERIFY_LABEL = 'berth.addon-verify';
@@ -158,12 +197,12 @@ export function verifyAnswer(lines: string[]): string | null {
 }
 
 /** The failure in words, from the helper's exit code and its last lines. */
-export function verifyFailure(type: AddonRow['type'], code: number, lines: string[]): string {
+export function verifyFailure(type: AddonRow['type'], code: number, lines: string[], base = false): string {
   const tail = lines.filter((l) => !l.startsWith(RESULT)).slice(-6).join('\n').trim();
   const what =
     code === 137 ? 'the throwaway container was killed (out of its 256 MB?)'
     : type === 'redis' ? 'the snapshot did not load'
-    : code === 2 ? 'pg_restore could not restore the backup'
+    : code === 2 ? `${base ? 'pgbackrest' : 'pg_restore'} could not restore the backup`
     : code === 3 ? 'the restored database did not answer the query'
     : 'PostgreSQL did not start from the backup';
   return `${what}${tail ? `: ${tail}` : ''}`;

@@ -11,6 +11,7 @@ export const NOTIFIED: Record<string, string> = {
   'preview.building': 'preview building',
   'preview.deleted': 'preview deleted',
   'addon.backup.verify_failed': 'backup restore check failed',
+  'addon.base_backup.verify_failed': 'base backup restore check failed',
 };
 
 /** "rolled back" instead of "deploy live" when the live release is a rollback. */

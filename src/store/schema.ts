@@ -387,6 +387,8 @@ export interface AddonsTable {
   rewound_to: string | null;
   /** The query a verification of its backups runs on the restored copy (read-only, one statement); null: the default. */
   verify_query: string | null;
+  /** JSON BaseBackupCheck (store/addons.ts): the restore check of its newest base backup; null: none yet. */
+  pitr_verified: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -73,6 +73,10 @@ describe('backup restore checks', () => {
 
   test('a backup of a database with rows restores and answers; the owner’s own query’s answer is recorded; the list shows verified', async () => {
     const db = await running('db');
+    // Its first base backup (point-in-time recovery) is taken as soon as it runs, and checked the same way.
+    const base = await waitFor('the first base backup’s check', async () => (await dev.call('getAddon', { params: { id: db.id }, query: {} })).pitr?.verified ?? undefined, { timeoutMs: 180_000, intervalMs: 300 });
+    assert.equal(base.status, 'ok', base.error ?? '');
+    assert.equal(base.answer, '0', 'restored from pgBackRest’s archive: no user table yet');
     await psql(db.id, 'create table notes (id serial primary key, body text); create table tags (name text)');
     await psql(db.id, "insert into notes (body) select 'note ' || g from generate_series(1, 3) g");
 
@@ -97,7 +101,7 @@ describe('backup restore checks', () => {
     assert.match(list.stdout, /VERIFIED/);
     assert.match(list.stdout, new RegExp(`${backup.id}.*ok \\(3 notes, last: note 3\\)`));
     const events = (await dev.call('listEvents', { query: {} })).items.map((e) => e.kind);
-    assert.ok(events.includes('addon.backup.verified'), events.join(' '));
+    assert.ok(events.includes('addon.backup.verified') && events.includes('addon.base_backup.verified'), events.join(' '));
     assert.equal(await leftovers(), '', 'the throwaway containers are gone');
   });
 

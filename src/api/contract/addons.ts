@@ -31,6 +31,18 @@ export const Addon = T.Object({
       /** The earliest time a fork can be restored to; null until the first base backup. */
       earliest: T.Union([S.Timestamp, T.Null()]),
       latest_base_backup: T.Union([S.Timestamp, T.Null()]),
+      /** The restore check of the newest base backup checked (each is restored into a throwaway container and queried); null: none yet. */
+      verified: T.Union([
+        T.Object({
+          status: T.Union([T.Literal('ok'), T.Literal('failed')]),
+          answer: T.Union([T.String(), T.Null()]),
+          error: T.Union([T.String(), T.Null()]),
+          duration_ms: T.Integer(),
+          at: S.Timestamp,
+          base_at: S.Timestamp,
+        }),
+        T.Null(),
+      ]),
     }),
     T.Null(),
   ]),

@@ -40,7 +40,7 @@ async function addonDto(ctx: ApiContext, a: AddonView) {
     attachments: attached.map((t) => ({ app: t.slug, as: t.as_name, var: `${t.as_name}_URL` })),
     backup_schedule: a.backup_schedule,
     backup_keep: a.backup_keep,
-    pitr: a.type === 'postgres' ? { window_days: a.pitr_days, earliest: a.pitr_earliest, latest_base_backup: a.pitr_base_at } : null,
+    pitr: a.type === 'postgres' ? { window_days: a.pitr_days, earliest: a.pitr_earliest, latest_base_backup: a.pitr_base_at, verified: store.baseBackupCheck(a) } : null,
     rewind: a.rewind_target ? { target: a.rewind_target, recovered_to: a.rewound_to } : null,
     verify_query: a.verify_query,
     fork: a.fork_of && a.fork_target ? { of: (await store.addonById(ctx.db, a.fork_of))?.name ?? null, target: a.fork_target, recovered_to: a.recovered_to } : null,
@@ -70,7 +70,7 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   return releaseDto(release, app.live_release_id);
 }
 
-const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, recovered_to: null, rewind_target: null, rewound_to: null, verify_query: null });
+const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, recovered_to: null, rewind_target: null, rewound_to: null, verify_query: null, pitr_verified: null });
 
 /** The time a point-in-time restore of `a` asks for, checked: a time (400 on `to`), within its window (409 stating it). */
 function restoreTarget(a: AddonView, to: string): Date {

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import type { ControllerDeps } from '../deps.js';
@@ -12,6 +13,7 @@ import { verifyAnswer, verifyFailure, verifyFileInside, verifySpec } from '../..
 import { lastLogLines } from '../health.js';
 import { tell } from '../tell.js';
 import type { Passes } from '../passes.js';
+import type { ContainerSpec } from '../../runtime/types.js';
 
 const VERIFY_TIMEOUT_MS = 30 * 60_000;
 
@@ -56,35 +58,12 @@ export class VerifyWork {
 
   private async verify(a: AddonRow, job: backups.BackupJobRow): Promise<void> {
     const started = Date.now();
-    const signal = AbortSignal.any([this.passes.signal, AbortSignal.timeout(VERIFY_TIMEOUT_MS)]);
     const ext = addonBackupExt(a.type);
     const inside = verifyFileInside(ext);
-    let id: string | null = null;
-    let answer: string | null = null;
-    let error: string | null = null;
-    try {
-      const file = backupFile(this.d.config.dataDir, { kind: 'addon', id: a.id }, job.id, ext);
-      const size = await stat(file).then((s) => s.size, () => null);
-      if (size === null) throw new Error('the backup file is missing from the data directory');
-      id = await this.d.runs.createContainer(verifySpec(this.d.secrets, this.d.instanceId, a, job.id, inside));
-      const p = pack();
-      const entry = p.entry({ name: inside.split('/').pop()!, size, mode: 0o644 });
-      const copying = this.d.runs.copyTo(id, '/tmp', p as unknown as NodeJS.ReadableStream, signal);
-      await pipeline(createReadStream(file), entry);
-      p.finalize();
-      await copying;
-      await this.d.runs.startContainer(id);
-      const code = await this.d.runs.waitContainer(id, signal);
-      const lines = await lastLogLines(this.d.runs, id, 40);
-      if (code !== 0) throw new Error(verifyFailure(a.type, code, lines));
-      answer = verifyAnswer(lines);
-      if (answer === null) throw new Error('the check printed no answer');
-    } catch (err) {
-      if (this.passes.signal.aborted) return; // still pending: run again after the start
-      error = (err as Error).message.slice(0, 2000);
-    } finally {
-      if (id && !this.passes.signal.aborted) await this.d.runs.removeContainer(id).catch((err) => this.d.log.warn({ err, job: job.id }, 'verification container removal failed'));
-    }
+    const file = backupFile(this.d.config.dataDir, { kind: 'addon', id: a.id }, job.id, ext);
+    const r = await runCheck(this.d, verifySpec(this.d.secrets, this.d.instanceId, a, job.id, inside), { file, inside }, this.passes.signal, (code, lines) => verifyFailure(a.type, code, lines));
+    if (!r) return; // stopping: still pending, run again after the start
+    const { answer, error } = r;
     const ms = Date.now() - started;
     // The row may have gone meanwhile (pruned, or its add-on deleted): then nothing is told.
     if (!(await backups.jobById(this.d.db, job.id))) return;
@@ -93,5 +72,45 @@ export class VerifyWork {
     await tell(this.d, error
       ? { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.backup.verify_failed', message: `backup ${job.id} of ${a.name} did not restore: ${error.slice(0, 500)}`, data }
       : { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.backup.verified', message: `backup ${job.id} of ${a.name} restored and answered ${JSON.stringify(answer!.slice(0, 200))} in ${(ms / 1000).toFixed(1)} s`, data });
+  }
+}
+
+/**
+ * Runs one throwaway container to its end (the file copied in first, when given) and reads its
+ * answer; removes it in every case but a stop (the next start removes it). null: `stopping` aborted.
+ */
+export async function runCheck(
+  d: ControllerDeps,
+  spec: ContainerSpec,
+  copy: { file: string; inside: string } | null,
+  stopping: AbortSignal,
+  failure: (code: number, lines: string[]) => string,
+): Promise<{ answer: string | null; error: string | null } | null> {
+  const signal = AbortSignal.any([stopping, AbortSignal.timeout(VERIFY_TIMEOUT_MS)]);
+  let id: string | null = null;
+  try {
+    const size = copy ? await stat(copy.file).then((s) => s.size, () => null) : 0;
+    if (size === null) throw new Error('the backup file is missing from the data directory');
+    id = await d.runs.createContainer(spec);
+    if (copy) {
+      const p = pack();
+      const entry = p.entry({ name: copy.inside.split('/').pop()!, size, mode: 0o644 });
+      const copying = d.runs.copyTo(id, dirname(copy.inside), p as unknown as NodeJS.ReadableStream, signal);
+      await pipeline(createReadStream(copy.file), entry);
+      p.finalize();
+      await copying;
+    }
+    await d.runs.startContainer(id);
+    const code = await d.runs.waitContainer(id, signal);
+    const lines = await lastLogLines(d.runs, id, 40);
+    if (code !== 0) throw new Error(failure(code, lines));
+    const answer = verifyAnswer(lines);
+    if (answer === null) throw new Error('the check printed no answer');
+    return { answer, error: null };
+  } catch (err) {
+    if (stopping.aborted) return null;
+    return { answer: null, error: (err as Error).message.slice(0, 2000) };
+  } finally {
+    if (id && !stopping.aborted) await d.runs.removeContainer(id).catch((err) => d.log.warn({ err, container: id }, 'verification container removal failed'));
   }
 }
