@@ -16,6 +16,12 @@ const addonRow = (a: Addon) => ({
   schedule: scheduleLine(a),
   pitr: a.pitr ? (a.pitr.earliest ? `from ${a.pitr.earliest} to now (${a.pitr.window_days} days kept)` : `no base backup yet (${a.pitr.window_days} days kept)`) : '-',
   forked: a.fork ? `${a.fork.of ?? '(deleted)'} at ${a.fork.target}; recovered to ${a.fork.recovered_to ?? '(restoring)'}` : '-',
+  checks: [
+    a.verify_query ? `query: ${a.verify_query}` : a.type === 'postgres' ? 'query: the default (count the user tables)' : 'DBSIZE',
+    a.pitr?.verified ? `newest base backup (${a.pitr.verified.base_at}): ${a.pitr.verified.status === 'ok' ? `ok (${a.pitr.verified.answer})` : `failed: ${a.pitr.verified.error}`}` : null,
+  ]
+    .filter(Boolean)
+    .join('; '),
   rewound: a.rewind ? `to ${a.rewind.target}; recovered to ${a.rewind.recovered_to ?? '(restoring)'}` : '-',
 });
 
@@ -84,7 +90,7 @@ export function registerAddons(program: Command) {
     .action(async (addon: string, o: { project?: string }, cmd: Command) => {
       const a = await client(cmd).call('getAddon', { params: { id: addon }, query: { project: o.project } });
       emit(globals(cmd), a, () =>
-        details(addonRow(a), [['id', 'Id'], ['name', 'Name'], ['type', 'Type'], ['project', 'Project'], ['status', 'Status'], ['message', 'Message'], ['address', 'Address'], ['image', 'Image'], ['attached', 'Attached to'], ['schedule', 'Backups'], ['pitr', 'Point-in-time'], ['forked', 'Fork of'], ['rewound', 'Restored in place'], ['created_at', 'Created']]),
+        details(addonRow(a), [['id', 'Id'], ['name', 'Name'], ['type', 'Type'], ['project', 'Project'], ['status', 'Status'], ['message', 'Message'], ['address', 'Address'], ['image', 'Image'], ['attached', 'Attached to'], ['schedule', 'Backups'], ['pitr', 'Point-in-time'], ['checks', 'Restore checks'], ['forked', 'Fork of'], ['rewound', 'Restored in place'], ['created_at', 'Created']]),
       );
     });
   addons
