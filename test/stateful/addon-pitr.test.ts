@@ -176,7 +176,7 @@ describe('add-on point-in-time recovery', () => {
   });
 
   test('kill -9 of the control plane during a fork’s restore: after the start the restore runs again, the fork holds the rows, the source is untouched, no helper is left', async () => {
-    const db = await get('db');
+    const db = await addonIs('db', (a) => a.status === 'running' && a.pitr?.earliest != null, 'db to run with a base backup');
     await psql(db.id, 'create table k (id serial primary key)');
     await psql(db.id, 'insert into k select from generate_series(1, 50)');
     const sourceContainer = await container(db.id);
