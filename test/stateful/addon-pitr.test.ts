@@ -34,7 +34,9 @@ describe('add-on point-in-time recovery', () => {
       return ok(a) ? a : undefined;
     }, { timeoutMs: 120_000, intervalMs: 300 }).catch(async (err: Error) => {
       const said = s.output().split('\n').filter((l) => !/"(incoming request|request completed)"/.test(l));
-      throw new Error(`${err.message}; the add-on: ${JSON.stringify(await get(name))}\n${said.slice(-30).join('\n')}`);
+      const a = await get(name);
+      const told = (await dev.call('listEvents', { query: { limit: 1000 } })).items.filter((e) => e.data?.addon === a.id).map((e) => `${e.created_at} ${e.kind}: ${e.message}`);
+      throw new Error(`${err.message}; the add-on: ${JSON.stringify(a)}\nits events:\n${told.join('\n')}\n${said.slice(-30).join('\n')}`);
     });
   const get = (name: string) => dev.call('getAddon', { params: { id: name }, query: { project: 'pitr' } });
 
