@@ -13,8 +13,9 @@ BASE="${BERTH_BASE_IMAGE:-berth/base:bookworm}"
 bash scripts/base-image.sh
 
 declare -A PACKAGES=([postgres]="postgresql pgbackrest" [redis]="redis-server redis-tools")
-# Raised when an image's contents change (2: pgBackRest and continuous WAL archiving in PostgreSQL's).
-declare -A REVS=([postgres]="2" [redis]="1")
+# Raised when an image's contents change (postgres 2: pgBackRest and continuous WAL archiving;
+# redis 2: appendfsync everysec stated in the entrypoint).
+declare -A REVS=([postgres]="2" [redis]="2")
 declare -A USERS=([postgres]="postgres" [redis]="redis")
 declare -A TAGS=([postgres]="${BERTH_ADDON_POSTGRES_IMAGE:-berth/addon-postgres:15}" [redis]="${BERTH_ADDON_REDIS_IMAGE:-berth/addon-redis:7}")
 

@@ -2,6 +2,7 @@ import type { ControllerDeps } from './deps.js';
 import type { BerthEvent } from '../domain/events.js';
 import { NOTIFIED, eventTitle, signBody, slackBody, webhookBody } from '../domain/notifications.js';
 import { appById } from '../store/apps.js';
+import { attachmentsOf } from '../store/addons.js';
 import { releaseByVersion } from '../store/releases.js';
 import { dueDeliveries, insertDeliveries, nextDue, recordAttempt, targetsOf, type DeliveryRow } from '../store/notifications.js';
 import { now } from '../store/db.js';
@@ -9,6 +10,12 @@ import { newId } from '../lib/ids.js';
 import { EgressRefused, REFUSED, egressRequest } from '../lib/egress.js';
 
 const MAX_DELAY_MS = 5 * 60_000;
+
+/** An add-on's event (no app of its own) is told to the apps it is attached to: they are the ones it serves. */
+async function addonApps(ctx: ControllerDeps, e: BerthEvent): Promise<string[]> {
+  const addon = typeof e.data?.addon === 'string' ? e.data.addon : null;
+  return addon ? (await attachmentsOf(ctx.db, addon)).map((t) => t.app_id) : [];
+}
 
 /**
  * Tells an app's notification targets about deploys, failures and crashes. Each message is written
@@ -27,7 +34,13 @@ export class NotificationController {
 
   start(): void {
     this.unsubscribe = this.ctx.events.subscribe((e) => {
-      if (e.app_id && NOTIFIED[e.kind]) void this.enqueue(e).catch((err) => this.ctx.log.warn({ err }, 'notification enqueue failed'));
+      if (!NOTIFIED[e.kind]) return;
+      const apps = e.app_id ? Promise.resolve([e.app_id]) : addonApps(this.ctx, e);
+      void apps
+        .then(async (ids) => {
+          for (const id of ids) await this.enqueue(e, id);
+        })
+        .catch((err) => this.ctx.log.warn({ err }, 'notification enqueue failed'));
     });
     this.kick();
   }
@@ -39,10 +52,10 @@ export class NotificationController {
     clearTimeout(this.timer);
   }
 
-  private async enqueue(e: BerthEvent): Promise<void> {
-    const targets = await targetsOf(this.ctx.db, e.app_id!);
+  private async enqueue(e: BerthEvent, appId: string): Promise<void> {
+    const targets = await targetsOf(this.ctx.db, appId);
     if (!targets.length) return;
-    const app = await appById(this.ctx.db, e.app_id!);
+    const app = await appById(this.ctx.db, appId);
     if (!app) return;
     const version = typeof e.data?.release === 'number' ? e.data.release : null;
     const release = e.kind === 'release.live' && version ? await releaseByVersion(this.ctx.db, app.id, version) : undefined;

@@ -45,7 +45,11 @@ const RESTORE = [
   'set -eu',
   'BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)',
   'if [ "$4" != in-place ]; then',
-  '  if seg=$(psql -h "$1" -U "$2" -d "$3" -Atc "select pg_walfile_name(pg_switch_wal())" 2>/tmp/switch.err); then',
+  // A transaction committed now (txid_current() takes an id, so its commit is logged with its time):
+  // recovery to a time must see a commit after it, or it fails with "recovery ended before configured
+  // recovery target was reached" when nothing was written since the target (an idle database).
+  '  if out=$(psql -h "$1" -U "$2" -d "$3" -At -c "select txid_current()" -c "select pg_walfile_name(pg_switch_wal())" 2>/tmp/switch.err); then',
+  '    seg=$(printf "%s\\n" "$out" | tail -1)',
   '    n=0',
   '    until [ -n "$(find /archive/pgbackrest/archive -name "$seg-*" | head -1)" ]; do',
   '      n=$((n+1)); [ $n -lt 1200 ] || { echo "WAL segment $seg of the source was not archived within 120 s" >&2; exit 1; }; sleep 0.1',

@@ -10,6 +10,8 @@ export const NOTIFIED: Record<string, string> = {
   'container.crashed': 'crash',
   'preview.building': 'preview building',
   'preview.deleted': 'preview deleted',
+  'addon.backup.verify_failed': 'backup restore check failed',
+  'addon.base_backup.verify_failed': 'base backup restore check failed',
 };
 
 /** "rolled back" instead of "deploy live" when the live release is a rollback. */

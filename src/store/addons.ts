@@ -21,6 +21,21 @@ export function openCredentials(box: SecretBox, sealed: string): AddonCredential
 }
 
 export type AddonRow = AddonsTable;
+
+/** The restore check of a base backup, kept on its add-on (pitr_verified). */
+export interface BaseBackupCheck {
+  status: 'ok' | 'failed';
+  answer: string | null;
+  error: string | null;
+  duration_ms: number;
+  at: string;
+  /** When the base backup checked finished. */
+  base_at: string;
+}
+
+export function baseBackupCheck(a: Pick<AddonRow, 'pitr_verified'>): BaseBackupCheck | null {
+  return a.pitr_verified ? (JSON.parse(a.pitr_verified) as BaseBackupCheck) : null;
+}
 export type AttachmentRow = AddonAttachmentsTable;
 
 export const insertAddon = (db: Db, row: AddonRow) => db.insertInto('addons').values(row).execute();
@@ -28,7 +43,7 @@ export const allAddons = (db: Db) => db.selectFrom('addons').selectAll().execute
 export const addonById = (db: Db, id: string) => db.selectFrom('addons').selectAll().where('id', '=', id).executeTakeFirst();
 export const deleteAddon = (db: Db, id: string) => db.deleteFrom('addons').where('id', '=', id).execute();
 
-export async function updateAddon(db: Db, id: string, patch: Partial<Pick<AddonRow, 'status' | 'message' | 'backup_schedule' | 'backup_keep' | 'pitr_days' | 'pitr_base_at' | 'pitr_earliest' | 'recovered_to' | 'rewind_target' | 'rewound_to'>>) {
+export async function updateAddon(db: Db, id: string, patch: Partial<Pick<AddonRow, 'status' | 'message' | 'backup_schedule' | 'backup_keep' | 'pitr_days' | 'pitr_base_at' | 'pitr_earliest' | 'recovered_to' | 'rewind_target' | 'rewound_to' | 'verify_query' | 'pitr_verified'>>) {
   await db.updateTable('addons').set({ ...patch, updated_at: now() }).where('id', '=', id).execute();
 }
 

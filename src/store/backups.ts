@@ -33,7 +33,7 @@ export const lastScheduledBackup = (db: Db, owner: BackupOwner) =>
 export const restoreUnderWay = (db: Db, owner: BackupOwner) =>
   db.selectFrom('backup_jobs').selectAll().where(column(owner.kind), '=', owner.id).where('kind', '=', 'restore').where('status', 'in', ['queued', 'running']).executeTakeFirst();
 
-export async function updateJob(db: Db, id: string, patch: Partial<Pick<BackupJobRow, 'status' | 'size_bytes' | 'reason' | 'finished_at'>>) {
+export async function updateJob(db: Db, id: string, patch: Partial<Pick<BackupJobRow, 'status' | 'size_bytes' | 'reason' | 'finished_at' | 'verify_status' | 'verify_answer' | 'verify_error' | 'verify_ms' | 'verified_at'>>) {
   await db.updateTable('backup_jobs').set(patch).where('id', '=', id).execute();
 }
 /** Takes a queued job (queued → running), fenced on the lease; false when another took it first. */
@@ -41,6 +41,9 @@ export async function claimJob(db: Db, id: string, fence: Fence = null): Promise
   const r = await db.updateTable('backup_jobs').set({ status: 'running' }).where('id', '=', id).where('status', '=', 'queued').where(holds(fence)).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
+/** Add-on backups whose restore check is asked for and not done, oldest first. */
+export const pendingVerifications = (db: Db) =>
+  db.selectFrom('backup_jobs').selectAll().where('verify_status', '=', 'pending').where('status', '=', 'succeeded').where('addon_id', 'is not', null).orderBy('finished_at').execute();
 export const deleteJob = (db: Db, id: string) => db.deleteFrom('backup_jobs').where('id', '=', id).execute();
 
 /** A new job row, queued. */
@@ -57,5 +60,10 @@ export function newJob(id: string, owner: BackupOwner, kind: BackupJobRow['kind'
     reason,
     created_at: now(),
     finished_at: null,
+    verify_status: null,
+    verify_answer: null,
+    verify_error: null,
+    verify_ms: null,
+    verified_at: null,
   };
 }

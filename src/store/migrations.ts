@@ -663,6 +663,20 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .execute();
     },
   },
+  '0025_backup_verify': {
+    async up(db: Kysely<any>) {
+      // Restores verified automatically (docs/stateful.md): the query an add-on's owner sets (null:
+      // the default), and per dump backup the verification's state (pending, ok, failed; null: none
+      // asked, as for a volume's), its answer, how long it took, why it failed and when it ended.
+      await db.schema.alterTable('addons').addColumn('verify_query', 'text').execute();
+      // The check of a PostgreSQL add-on's newest base backup (JSON: status, answer, error, duration_ms, at, base_at).
+      await db.schema.alterTable('addons').addColumn('pitr_verified', 'text').execute();
+      for (const col of ['verify_status', 'verify_answer', 'verify_error', 'verified_at']) {
+        await db.schema.alterTable('backup_jobs').addColumn(col, 'text').execute();
+      }
+      await db.schema.alterTable('backup_jobs').addColumn('verify_ms', 'integer').execute();
+    },
+  },
   '0026_log_drains': {
     async up(db: Kysely<any>) {
       // Where an app's log lines are sent (syslog over TLS, HTTPS NDJSON): the URL sealed (it may

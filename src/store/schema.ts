@@ -385,6 +385,10 @@ export interface AddonsTable {
   rewind_target: string | null;
   /** The recovery point the last in-place restore reached; null while one is under way (or none was asked). */
   rewound_to: string | null;
+  /** The query a verification of its backups runs on the restored copy (read-only, one statement); null: the default. */
+  verify_query: string | null;
+  /** JSON BaseBackupCheck (store/addons.ts): the restore check of its newest base backup; null: none yet. */
+  pitr_verified: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -411,6 +415,15 @@ export interface BackupJobsTable {
   reason: string | null;
   created_at: string;
   finished_at: string | null;
+  /** An add-on backup's restore check: pending (queued or under way), ok or failed; null: none (a volume's, a restore). */
+  verify_status: 'pending' | 'ok' | 'failed' | null;
+  /** What the check's query (or Redis's DBSIZE) answered. */
+  verify_answer: string | null;
+  /** Why the check failed, in words. */
+  verify_error: string | null;
+  /** How long the last check took, restore and query. */
+  verify_ms: number | null;
+  verified_at: string | null;
 }
 
 export interface CronJobsTable {

@@ -243,6 +243,7 @@ describe('access control', () => {
       listBackups: [{ params: { id: ids.addon } }],
       restoreBackup: [{ params: { id: ids.addon }, body: { backup: ids.backup } }],
       getAddonJob: [{ params: { id: ids.addon, job: ids.backup } }],
+      verifyAddonBackup: [{ params: { id: ids.addon, job: ids.backup } }],
       forkAddon: [{ params: { id: ids.addon }, body: { to: '2026-01-01 00:00:00' } }],
       rewindAddon: [{ params: { id: ids.addon }, body: { to: '2026-01-01 00:00:00', confirm: 'x' } }],
       // Routes without ids in the path, aimed at alice's things through the query or the body.

@@ -34,7 +34,9 @@ describe('add-on point-in-time recovery', () => {
       return ok(a) ? a : undefined;
     }, { timeoutMs: 120_000, intervalMs: 300 }).catch(async (err: Error) => {
       const said = s.output().split('\n').filter((l) => !/"(incoming request|request completed)"/.test(l));
-      throw new Error(`${err.message}; the add-on: ${JSON.stringify(await get(name))}\n${said.slice(-30).join('\n')}`);
+      const a = await get(name);
+      const told = (await dev.call('listEvents', { query: { limit: 1000 } })).items.filter((e) => e.data?.addon === a.id).map((e) => `${e.created_at} ${e.kind}: ${e.message}`);
+      throw new Error(`${err.message}; the add-on: ${JSON.stringify(a)}\nits events:\n${told.join('\n')}\n${said.slice(-30).join('\n')}`);
     });
   const get = (name: string) => dev.call('getAddon', { params: { id: name }, query: { project: 'pitr' } });
 
@@ -173,5 +175,20 @@ describe('add-on point-in-time recovery', () => {
     assert.equal((await get('db')).rewind, null, 'the refused calls restored nothing');
     const names = (await dev.call('listAddons', { query: { project: 'pitr' } })).items.map((a) => a.name).sort();
     assert.deepEqual(names, ['db', 'rescued'], 'the refused calls made no add-on');
+  });
+
+  test('a fork to a time after the last commit (an idle database) reaches it: every row is there, the source untouched', async () => {
+    const db = await addonIs('db', (a) => a.status === 'running' && a.pitr?.earliest != null, 'db to run with a base backup');
+    await psql(db.id, 'create table k (id serial primary key)');
+    await psql(db.id, 'insert into k select from generate_series(1, 50)');
+    const sourceContainer = await container(db.id);
+    // Nothing is committed after this time until the restore asks the source to (domain/addon-pitr.ts).
+    const to = new Date(Number(await psql(db.id, 'select extract(epoch from clock_timestamp())')) * 1000 + 1).toISOString();
+    const fork = await dev.call('forkAddon', { params: { id: db.id }, query: {}, body: { to, name: 'idle-fork' } });
+    const back = await addonIs('idle-fork', (a) => a.status === 'running' && a.fork?.recovered_to != null, 'the fork restored and running');
+    assert.equal(back.id, fork.id);
+    assert.equal(await psql(fork.id, 'select count(*) from k'), '50', 'every row committed before the time');
+    assert.equal(await container(db.id), sourceContainer, 'the source’s server was not replaced');
+    assert.equal(await psql(db.id, 'select count(*) from k'), '50', 'the source’s rows are as they were');
   });
 });

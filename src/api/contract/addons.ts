@@ -31,6 +31,18 @@ export const Addon = T.Object({
       /** The earliest time a fork can be restored to; null until the first base backup. */
       earliest: T.Union([S.Timestamp, T.Null()]),
       latest_base_backup: T.Union([S.Timestamp, T.Null()]),
+      /** The restore check of the newest base backup checked (each is restored into a throwaway container and queried); null: none yet. */
+      verified: T.Union([
+        T.Object({
+          status: T.Union([T.Literal('ok'), T.Literal('failed')]),
+          answer: T.Union([T.String(), T.Null()]),
+          error: T.Union([T.String(), T.Null()]),
+          duration_ms: T.Integer(),
+          at: S.Timestamp,
+          base_at: S.Timestamp,
+        }),
+        T.Null(),
+      ]),
     }),
     T.Null(),
   ]),
@@ -38,10 +50,13 @@ export const Addon = T.Object({
   fork: T.Union([T.Object({ of: T.Union([T.String(), T.Null()]), target: S.Timestamp, recovered_to: T.Union([S.Timestamp, T.Null()]) }), T.Null()]),
   /** The last in-place restore: the time asked for, the recovery point reached (null while under way). */
   rewind: T.Union([T.Object({ target: S.Timestamp, recovered_to: T.Union([S.Timestamp, T.Null()]) }), T.Null()]),
+  /** The query a restore check of its backups runs (PostgreSQL); null: the default, a count of the user tables. */
+  verify_query: T.Union([T.String(), T.Null()]),
   created_at: S.Timestamp,
 });
 
 const PitrDays = T.Integer({ minimum: 1, maximum: 35, description: 'PostgreSQL: days of point-in-time recovery kept (default 7)' });
+const VerifyQuery = T.String({ maxLength: 2000, description: 'PostgreSQL: one read-only statement (SELECT, WITH, VALUES, TABLE, SHOW) the restore check of each backup runs; null: count the user tables' });
 const RestoreTime = T.String({ minLength: 1, maxLength: 64, description: 'YYYY-MM-DD HH:MM:SS[.fff], UTC unless it ends in Z or ±HH:MM; within the add-on’s window' });
 
 export const AddonJob = backupJob('addon');
@@ -90,12 +105,17 @@ export const addonRoutes = {
   updateAddon: {
     method: 'PUT',
     path: '/api/v1/addons/:id',
-    summary: 'Change an add-on’s backup schedule or retention (and its point-in-time recovery window)',
+    summary: 'Change an add-on’s backup schedule or retention, its point-in-time recovery window, or the query its restore checks run',
     tag: 'addons',
     access: 'developer',
     params: IdParam,
     query: ProjectQuery,
-    body: closed({ backup_schedule: T.Optional(T.Union([Schedule, T.Null()])), backup_keep: T.Optional(Keep), pitr_days: T.Optional(PitrDays) }),
+    body: closed({
+      backup_schedule: T.Optional(T.Union([Schedule, T.Null()])),
+      backup_keep: T.Optional(Keep),
+      pitr_days: T.Optional(PitrDays),
+      verify_query: T.Optional(T.Union([VerifyQuery, T.Null()])),
+    }),
     response: Addon,
   },
   deleteAddon: {
@@ -164,4 +184,14 @@ export const addonRoutes = {
   listBackups: backups.list,
   restoreBackup: backups.restore,
   getAddonJob: backups.getJob,
+  verifyAddonBackup: {
+    method: 'POST',
+    path: '/api/v1/addons/:id/backups/:job/verify',
+    summary: 'Check a backup again: restore it into a throwaway container and run the add-on’s query (the result comes on the backup’s verified)',
+    tag: 'addons',
+    access: 'developer',
+    status: 202,
+    params: closed({ id: S.Id, job: S.Id }),
+    response: AddonJob,
+  },
 } as const satisfies Record<string, RouteDef>;

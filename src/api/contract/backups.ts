@@ -21,6 +21,19 @@ export const backupJob = <K extends 'addon' | 'volume'>(owner: K) =>
     reason: T.Union([T.String(), T.Null()]),
     created_at: S.Timestamp,
     finished_at: T.Union([S.Timestamp, T.Null()]),
+    /** An add-on backup's restore check (restored into a throwaway container and queried); null: none (a volume's, a restore, one from before checks). */
+    verified: T.Union([
+      T.Object({
+        status: T.Union([T.Literal('pending'), T.Literal('ok'), T.Literal('failed')]),
+        /** What the query (PostgreSQL) or DBSIZE (Redis) answered; rows one a line. */
+        answer: T.Union([T.String(), T.Null()]),
+        /** Why the check failed, in words. */
+        error: T.Union([T.String(), T.Null()]),
+        duration_ms: T.Union([T.Integer(), T.Null()]),
+        at: T.Union([S.Timestamp, T.Null()]),
+      }),
+      T.Null(),
+    ]),
   });
 
 const OwnerParams = closed({ id: S.Id });

@@ -11,7 +11,9 @@ import { defaultProject, type Role } from '../../store/projects.js';
 import { changeEnv } from '../../domain/apps.js';
 import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/addons.js';
 import { parseTarget } from '../../domain/addon-pitr.js';
-import { backupHandlers, checkSchedule, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
+import { backupHandlers, checkSchedule, jobDto, jobOf, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
+import * as backupStore from '../../store/backups.js';
+import { verifyQueryProblem } from '../../domain/addon-verify.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
 import { byUser } from '../../domain/events.js';
@@ -38,8 +40,9 @@ async function addonDto(ctx: ApiContext, a: AddonView) {
     attachments: attached.map((t) => ({ app: t.slug, as: t.as_name, var: `${t.as_name}_URL` })),
     backup_schedule: a.backup_schedule,
     backup_keep: a.backup_keep,
-    pitr: a.type === 'postgres' ? { window_days: a.pitr_days, earliest: a.pitr_earliest, latest_base_backup: a.pitr_base_at } : null,
+    pitr: a.type === 'postgres' ? { window_days: a.pitr_days, earliest: a.pitr_earliest, latest_base_backup: a.pitr_base_at, verified: store.baseBackupCheck(a) } : null,
     rewind: a.rewind_target ? { target: a.rewind_target, recovered_to: a.rewound_to } : null,
+    verify_query: a.verify_query,
     fork: a.fork_of && a.fork_target ? { of: (await store.addonById(ctx.db, a.fork_of))?.name ?? null, target: a.fork_target, recovered_to: a.recovered_to } : null,
     created_at: a.created_at,
   };
@@ -67,7 +70,7 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   return releaseDto(release, app.live_release_id);
 }
 
-const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, recovered_to: null, rewind_target: null, rewound_to: null });
+const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, recovered_to: null, rewind_target: null, rewound_to: null, verify_query: null, pitr_verified: null });
 
 /** The time a point-in-time restore of `a` asks for, checked: a time (400 on `to`), within its window (409 stating it). */
 function restoreTarget(a: AddonView, to: string): Date {
@@ -136,6 +139,7 @@ const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, c
     backup_schedule: null,
     backup_keep: a.backup_keep,
     ...noPitrYet(a.pitr_days),
+    verify_query: a.verify_query,
     fork_of: a.id,
     fork_target: target.toISOString(),
     created_at: ts,
@@ -145,6 +149,26 @@ const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, c
   await addonEvent(ctx, user, row, 'addon.created', `${user.username} forked ${a.name} at ${target.toISOString()} as ${name}`);
   ctx.nudgeAddons();
   return addonDto(ctx, { ...row, project_name: a.project_name, role: a.role });
+};
+
+/** The restore-check query an update sets (only when given), checked: 400 on `verify_query`. */
+function verifyQueryPatch(a: AddonView, q: string | null | undefined) {
+  if (q === undefined) return {};
+  if (q !== null && a.type !== 'postgres') throw badRequest(`add-on "${a.name}" is ${a.type}: its backups are checked with DBSIZE, a query is for PostgreSQL add-ons`, 'verify_query');
+  const problem = q === null ? null : verifyQueryProblem(q);
+  if (problem) throw badRequest(`${problem}`, 'verify_query');
+  return { verify_query: q === null ? null : q.trim() };
+}
+
+/** Asks for a backup's restore check again (after a change of query, or to re-check an old backup); the add-on controller runs it. */
+const verifyAddonBackup: Handlers['verifyAddonBackup'] = async ({ user, params }, ctx) => {
+  const a = await addonFor(ctx, user, params.id, undefined, 'developer');
+  const j = await jobOf(ctx, subject(a), params.job);
+  if (j.kind !== 'backup' || j.status !== 'succeeded') throw conflict(`backup "${j.id}" is ${j.kind === 'backup' ? j.status : 'a restore'}: only a succeeded backup can be checked`, 'job');
+  if (j.verify_status !== 'pending') await backupStore.updateJob(ctx.db, j.id, { verify_status: 'pending' });
+  await addonEvent(ctx, user, a, 'addon.backup.verifying', `${user.username} asked for a restore check of backup ${j.id} of ${a.name}`);
+  ctx.nudgeAddons();
+  return jobDto('addon', { ...j, verify_status: 'pending' });
 };
 
 const backups = backupHandlers(
@@ -203,7 +227,8 @@ export const addonHandlers = {
 
   async updateAddon({ user, params, query, body }, ctx) {
     const a = await addonFor(ctx, user, params.id, query.project, 'developer');
-    await store.updateAddon(ctx.db, a.id, { ...schedulePatch(body), ...(body.pitr_days !== undefined ? { pitr_days: body.pitr_days } : {}) });
+    const patch = { ...schedulePatch(body), ...(body.pitr_days !== undefined ? { pitr_days: body.pitr_days } : {}), ...verifyQueryPatch(a, body.verify_query) };
+    await store.updateAddon(ctx.db, a.id, patch);
     ctx.nudgeAddons();
     await addonEvent(ctx, user, a, 'addon.updated', `${user.username} changed the backup settings of ${a.name}`);
     return addonDto(ctx, await addonFor(ctx, user, a.id, undefined, 'viewer'));
@@ -255,6 +280,7 @@ export const addonHandlers = {
   listBackups: backups.list,
   restoreBackup: backups.restore,
   getAddonJob: backups.getJob,
+  verifyAddonBackup,
 } satisfies Handlers;
 
 /** `GET /api/v1/addons/{id}/backups/{job}/download`: the backup's file (pg_dump custom format, or RDB), streamed. */

@@ -19,7 +19,7 @@ export interface BackupSubject {
   project_name: string;
 }
 
-const jobDto = <K extends BackupOwnerKind>(kind: K, j: BackupJobRow) => ({
+export const jobDto = <K extends BackupOwnerKind>(kind: K, j: BackupJobRow) => ({
   id: j.id,
   ...({ [kind]: store.ownerOf(j).id } as Record<K, string>),
   kind: j.kind,
@@ -30,6 +30,7 @@ const jobDto = <K extends BackupOwnerKind>(kind: K, j: BackupJobRow) => ({
   reason: j.reason,
   created_at: j.created_at,
   finished_at: j.finished_at,
+  verified: j.verify_status ? { status: j.verify_status, answer: j.verify_answer, error: j.verify_error, duration_ms: j.verify_ms, at: j.verified_at } : null,
 });
 
 export function checkSchedule(schedule: string | null | undefined) {
@@ -75,7 +76,7 @@ async function queueRestore(ctx: ApiContext, into: BackupSubject, backupId: stri
 }
 
 /** One of the subject's jobs (a stranger's id is a 404). */
-async function jobOf(ctx: ApiContext, s: BackupSubject, jobId: string): Promise<BackupJobRow> {
+export async function jobOf(ctx: ApiContext, s: BackupSubject, jobId: string): Promise<BackupJobRow> {
   const j = await store.jobById(ctx.db, jobId);
   if (!j || store.ownerOf(j).id !== s.owner.id) throw notFound('backup', jobId);
   return j;

@@ -4,7 +4,7 @@ import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
 import { registerAddonSessions } from './addon-session.js';
-import { downloadBackup, registerBackupCommands, scheduleLine } from './backups.js';
+import { downloadBackup, registerBackupCommands, scheduleLine, verifiedCell } from './backups.js';
 
 type Addon = RouteOutput<'getAddon'>;
 
@@ -16,6 +16,12 @@ const addonRow = (a: Addon) => ({
   schedule: scheduleLine(a),
   pitr: a.pitr ? (a.pitr.earliest ? `from ${a.pitr.earliest} to now (${a.pitr.window_days} days kept)` : `no base backup yet (${a.pitr.window_days} days kept)`) : '-',
   forked: a.fork ? `${a.fork.of ?? '(deleted)'} at ${a.fork.target}; recovered to ${a.fork.recovered_to ?? '(restoring)'}` : '-',
+  checks: [
+    a.verify_query ? `query: ${a.verify_query}` : a.type === 'postgres' ? 'query: the default (count the user tables)' : 'DBSIZE',
+    a.pitr?.verified ? `newest base backup (${a.pitr.verified.base_at}): ${a.pitr.verified.status === 'ok' ? `ok (${a.pitr.verified.answer})` : `failed: ${a.pitr.verified.error}`}` : null,
+  ]
+    .filter(Boolean)
+    .join('; '),
   rewound: a.rewind ? `to ${a.rewind.target}; recovered to ${a.rewind.recovered_to ?? '(restoring)'}` : '-',
 });
 
@@ -84,7 +90,7 @@ export function registerAddons(program: Command) {
     .action(async (addon: string, o: { project?: string }, cmd: Command) => {
       const a = await client(cmd).call('getAddon', { params: { id: addon }, query: { project: o.project } });
       emit(globals(cmd), a, () =>
-        details(addonRow(a), [['id', 'Id'], ['name', 'Name'], ['type', 'Type'], ['project', 'Project'], ['status', 'Status'], ['message', 'Message'], ['address', 'Address'], ['image', 'Image'], ['attached', 'Attached to'], ['schedule', 'Backups'], ['pitr', 'Point-in-time'], ['forked', 'Fork of'], ['rewound', 'Restored in place'], ['created_at', 'Created']]),
+        details(addonRow(a), [['id', 'Id'], ['name', 'Name'], ['type', 'Type'], ['project', 'Project'], ['status', 'Status'], ['message', 'Message'], ['address', 'Address'], ['image', 'Image'], ['attached', 'Attached to'], ['schedule', 'Backups'], ['pitr', 'Point-in-time'], ['checks', 'Restore checks'], ['forked', 'Fork of'], ['rewound', 'Restored in place'], ['created_at', 'Created']]),
       );
     });
   addons
@@ -132,7 +138,23 @@ export function registerAddons(program: Command) {
     fileIs: 'pg_dump custom format, or Redis RDB',
     restoreNote: 'its current data is replaced',
     restoreTo,
+    verifyQuery: true,
   });
+  addons
+    .command('verify <addon> <backup>')
+    .description('check a backup again: restore it into a throwaway container and run the add-on\'s query; waits for the result')
+    .option('--no-wait', 'return once it is asked for')
+    .action(async (addon: string, backup: string, o: { wait: boolean }, cmd: Command) => {
+      const c = client(cmd);
+      let j = await c.call('verifyAddonBackup', { params: { id: addon, job: backup } });
+      while (o.wait && j.verified?.status === 'pending') {
+        await new Promise((r) => setTimeout(r, 500));
+        j = await c.call('getAddonJob', { params: { id: addon, job: backup } });
+      }
+      const v = j.verified;
+      emit(globals(cmd), j, () => `backup ${j.id}: ${verifiedCell(j)}${v?.duration_ms != null && v.status !== 'pending' ? ` in ${(v.duration_ms / 1000).toFixed(1)} s` : ''}`);
+      if (v?.status === 'failed') process.exitCode = 1;
+    });
   addons
     .command('download <addon> <backup>')
     .description('download a backup to a file (the same as: backups download ADDON BACKUP)')

@@ -15,7 +15,7 @@ type Job = RouteOutput<'getAddonJob'> | RouteOutput<'getVolumeJob'>;
 /** The API calls of one kind of owner's backups. */
 export interface BackupCalls {
   /** Sets the schedule and retention; returns the owner's name and its new schedule line. */
-  update(c: BerthClient, owner: string, project: string | undefined, body: ReturnType<typeof scheduleBody>): Promise<{ name: string; backup_schedule: string | null; backup_keep: number }>;
+  update(c: BerthClient, owner: string, project: string | undefined, body: ReturnType<typeof scheduleBody> & { verify_query?: string | null }): Promise<{ name: string; backup_schedule: string | null; backup_keep: number }>;
   create(c: BerthClient, owner: string): Promise<Job>;
   list(c: BerthClient, owner: string): Promise<{ items: Job[] }>;
   restore(c: BerthClient, owner: string, backup: string): Promise<Job>;
@@ -34,6 +34,8 @@ export interface BackupCli {
   fileIs: string;
   restoreNote: string;
   /** A point-in-time restore (`restore OWNER --to TIME`), for the kinds that have one. */
+  /** Its backups are restore-checked with a query the owner may set (`update --verify-query`). */
+  verifyQuery?: boolean;
   restoreTo?: (cmd: Command, owner: string, o: { to: string; name?: string; project?: string; wait: boolean; inPlace?: boolean; confirm?: string }) => Promise<void>;
 }
 
@@ -48,16 +50,18 @@ async function waitJob(c: BerthClient, calls: BackupCalls, owner: string, id: st
 
 /** `update` (schedule, retention), `backup`, `backups` (with `backups download`) and `restore` under the add-on or volume command. */
 export function registerBackupCommands(parent: Command, k: BackupCli) {
-  parent
+  const update = parent
     .command(`update <${k.arg}>`)
     .description('change the backup schedule or retention')
     .option('--project <project>', `project of the ${k.noun}`)
     .option('--backup-schedule <cron>', 'cron in UTC; "" turns automatic backups off')
-    .option('--backup-keep <n>', 'backups kept', (v) => Number.parseInt(v, 10))
-    .action(async (owner: string, o: { project?: string; backupSchedule?: string; backupKeep?: number }, cmd: Command) => {
-      const x = await k.calls.update(client(cmd), owner, o.project, scheduleBody(o));
-      emit(globals(cmd), x, () => `Backups of ${x.name}: ${scheduleLine(x)}`);
-    });
+    .option('--backup-keep <n>', 'backups kept', (v) => Number.parseInt(v, 10));
+  if (k.verifyQuery) update.option('--verify-query <sql>', 'postgres: the read-only query each backup\'s restore check runs; "" for the default (count the user tables)');
+  update.action(async (owner: string, o: { project?: string; backupSchedule?: string; backupKeep?: number; verifyQuery?: string }, cmd: Command) => {
+    const body = { ...scheduleBody(o), ...(o.verifyQuery !== undefined ? { verify_query: o.verifyQuery === '' ? null : o.verifyQuery } : {}) };
+    const x = await k.calls.update(client(cmd), owner, o.project, body);
+    emit(globals(cmd), x, () => `Backups of ${x.name}: ${scheduleLine(x)}`);
+  });
   parent
     .command(`backup <${k.arg}>`)
     .description(`take a backup (${k.backupIs}) now and wait for it`)
@@ -112,8 +116,24 @@ function emitJob(cmd: Command, j: Job) {
 
 function emitBackups(cmd: Command, items: Job[]) {
   emit(globals(cmd), items, () =>
-    table(items.map((j) => ({ ...j, size_bytes: j.size_bytes ?? '-' })), [['id', 'Id'], ['trigger', 'Trigger'], ['status', 'Status'], ['size_bytes', 'Bytes'], ['created_at', 'Taken'], ['reason', 'Reason']]),
+    table(items.map((j) => ({ ...j, size_bytes: j.size_bytes ?? '-', verified: verifiedCell(j) })), [
+      ['id', 'Id'],
+      ['trigger', 'Trigger'],
+      ['status', 'Status'],
+      ['size_bytes', 'Bytes'],
+      ['created_at', 'Taken'],
+      ...(items.some((j) => j.verified) ? [['verified', 'Verified'] as [string, string]] : []),
+      ['reason', 'Reason'],
+    ]),
   );
+}
+
+/** A backup's restore check in a cell: "ok (answer)", "failed: why", "pending", or "-". */
+export function verifiedCell(j: Job): string {
+  const v = j.verified;
+  if (!v) return '-';
+  const answer = (v.answer ?? '').replace(/\n/g, ', ');
+  return v.status === 'ok' ? `ok (${answer.length > 40 ? `${answer.slice(0, 39)}…` : answer})` : v.status === 'failed' ? `failed: ${(v.error ?? '').split('\n')[0]!.slice(0, 80)}` : 'pending';
 }
 
 /** Downloads a backup's file from `{base}/{owner}/backups/{backup}/download`. */

@@ -18,6 +18,7 @@ export function addonTarget(d: ControllerDeps, a: AddonRow): BackupTarget {
     backup_schedule: a.backup_schedule,
     backup_keep: a.backup_keep,
     created_at: a.created_at,
+    verifies: true,
     ext: addonBackupExt(a.type),
     tool: (restore) => (a.type === 'postgres' ? (restore ? 'pg_restore' : 'pg_dump') : restore ? 'the snapshot copy' : 'redis-cli --rdb'),
     helper: (jobId, inside, restore) => d.runs.createContainer(jobSpec(d.secrets, d.instanceId, a, jobId, inside, restore)),

@@ -9,12 +9,13 @@ import { BackupRunner } from '../backups/runner.js';
 import { Passes } from '../passes.js';
 import { openSession } from './session.js';
 import { PitrWork } from './pitr.js';
+import { VerifyWork } from './verify.js';
 import type { AddonSession, SessionOptions } from '../../domain/addon-session.js';
 
 /**
  * Managed add-ons: keeps each add-on's server running, removes what deleted ones left, and runs
  * backup and restore jobs, one at a time per add-on, and point-in-time recovery's base backups and
- * fork restores (pitr.ts). On start, jobs a stop cut short are marked
+ * fork restores (pitr.ts), and the restore checks of its backups (verify.ts). On start, jobs a stop cut short are marked
  * failed with the reason and their helper containers removed (and those of interactive sessions),
  * before anything else runs.
  */
@@ -22,6 +23,7 @@ export class AddonController {
   private readonly passes: Passes;
   private readonly backups: BackupRunner;
   private readonly pitr: PitrWork;
+  private readonly verify: VerifyWork;
 
   constructor(
     private readonly d: ControllerDeps,
@@ -30,6 +32,7 @@ export class AddonController {
     this.passes = new Passes(() => this.pass(), (err) => this.d.log.warn({ err }, 'add-on pass failed'), intervalMs);
     this.backups = new BackupRunner(d, 'addon', ADDON_JOB_LABEL, this.passes);
     this.pitr = new PitrWork(d, this.passes);
+    this.verify = new VerifyWork(d, this.passes);
   }
 
   async recover(): Promise<void> {
@@ -80,5 +83,7 @@ export class AddonController {
     // A dump or restore job and point-in-time work (a base backup, a rewind) never run on one add-on at once.
     await this.backups.pass(addons.filter((a) => !this.pitr.running(a.id) && !this.pitr.holds(a)).map((a) => addonTarget(this.d, a)));
     await this.pitr.pass(addons, (id) => this.backups.running(id));
+    // Checks read a backup file into a throwaway container: they leave the add-on itself alone.
+    this.verify.pass(addons);
   }
 }

@@ -7,6 +7,9 @@ import { LABEL } from '../../runtime/labels.js';
 import { ADDON_ARCHIVE_LABEL, ADDON_LABEL } from '../../domain/addons.js';
 import { lastLogLines } from '../health.js';
 import { tell } from '../tell.js';
+import { runCheck } from './verify.js';
+import { baseVerifySpec, verifyFailure } from '../../domain/addon-verify.js';
+import type { BaseBackupCheck } from '../../store/addons.js';
 import type { Passes } from '../passes.js';
 import type { ContainerSpec } from '../../runtime/types.js';
 
@@ -86,9 +89,12 @@ export class PitrWork {
     try {
       const info = await this.helper(baseBackupSpec(this.d.secrets, this.d.instanceId, a, newId('pitr')), 'pgbackrest backup');
       if (!info) throw new Error('pgbackrest info printed nothing');
-      await store.updateAddon(this.d.db, a.id, { pitr_base_at: new Date(this.d.clock.now()).toISOString(), pitr_earliest: windowStart(info) });
+      const baseAt = new Date(this.d.clock.now()).toISOString();
+      await store.updateAddon(this.d.db, a.id, { pitr_base_at: baseAt, pitr_earliest: windowStart(info) });
       this.failedAt.delete(a.id);
       this.d.log.info({ addon: a.id }, 'base backup taken');
+      // In the same slot: no expiry of the next base backup can remove what the check restores.
+      await this.checkBase(a, baseAt);
     } catch (err) {
       if (this.passes.signal.aborted) return;
       const again = this.failedAt.has(a.id);
@@ -97,6 +103,19 @@ export class PitrWork {
       this.d.log.warn({ err, addon: a.id }, 'base backup failed');
       if (!again) await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.base_backup.failed', message: `base backup of ${a.name} failed: ${reason}`, data: { addon: a.id } });
     }
+  }
+
+  /** Restores the newest base backup into a throwaway container and asks the add-on's query (domain/addon-verify.ts). */
+  private async checkBase(a: AddonRow, baseAt: string): Promise<void> {
+    const started = Date.now();
+    const r = await runCheck(this.d, baseVerifySpec(this.d.secrets, this.d.instanceId, a, newId('vfy')), null, this.passes.signal, (code, lines) => verifyFailure('postgres', code, lines, true));
+    if (!r) return;
+    const check: BaseBackupCheck = { status: r.error ? 'failed' : 'ok', answer: r.answer, error: r.error, duration_ms: Date.now() - started, at: new Date().toISOString(), base_at: baseAt };
+    await store.updateAddon(this.d.db, a.id, { pitr_verified: JSON.stringify(check) });
+    const data = { addon: a.id, ...check };
+    await tell(this.d, r.error
+      ? { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.base_backup.verify_failed', message: `base backup of ${a.name} (${baseAt}) did not restore: ${r.error.slice(0, 500)}`, data }
+      : { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.base_backup.verified', message: `base backup of ${a.name} restored and answered ${JSON.stringify(r.answer!.slice(0, 200))} in ${(check.duration_ms / 1000).toFixed(1)} s`, data });
   }
 
   private async restoreFork(fork: AddonRow, source: AddonRow | undefined): Promise<void> {

@@ -60,7 +60,7 @@ export async function runJob(d: ControllerDeps, t: BackupTarget, job: BackupJobR
       await rename(`${file}.part`, file);
       size = (await stat(file)).size;
     }
-    await store.updateJob(d.db, job.id, { status: 'succeeded', size_bytes: size, finished_at: now() });
+    await store.updateJob(d.db, job.id, { status: 'succeeded', size_bytes: size, finished_at: now(), ...(!restore && t.verifies ? { verify_status: 'pending' as const } : {}) });
     await told('succeeded');
     if (!restore) await prune(d, t);
   } catch (err) {

@@ -15,6 +15,8 @@ export interface BackupTarget {
   backup_schedule: string | null;
   backup_keep: number;
   created_at: string;
+  /** True when each new backup is then restored into a throwaway container and checked (add-ons: controllers/addons/verify.ts). */
+  verifies?: boolean;
   /** The backup file's extension (dump, rdb, tar). */
   ext: string;
   /** The helper's tool, for messages ("pg_dump", "tar"). */

@@ -146,8 +146,15 @@ function Backups({ addon: a, canChange, reload }: AddonProps) {
       >
         <p className="muted">
           {a.type === 'postgres' ? 'pg_dump -Fc' : 'An RDB snapshot'}
-          {a.backup_schedule ? `; automatic on ${a.backup_schedule} (UTC), the newest ${a.backup_keep} kept.` : '; taken on demand.'}
+          {a.backup_schedule ? `; automatic on ${a.backup_schedule} (UTC), the newest ${a.backup_keep} kept.` : '; taken on demand.'} Each is restored into a
+          throwaway container and checked: {a.type === 'postgres' ? <code>{a.verify_query ?? 'a count of the user tables'}</code> : 'DBSIZE'}.
         </p>
+        {a.pitr?.verified && (
+          <p aria-label="Base backup check">
+            Newest base backup ({ago(a.pitr.verified.base_at)}): <Status value={a.pitr.verified.status} />{' '}
+            <span className="muted small">{a.pitr.verified.status === 'ok' ? `answered ${a.pitr.verified.answer}` : a.pitr.verified.error}</span>
+          </p>
+        )}
         <ErrorText error={list.error} />
         <ErrorText error={act.error} />
         {restoring.data && (
@@ -164,6 +171,7 @@ function Backups({ addon: a, canChange, reload }: AddonProps) {
               <th>Trigger</th>
               <th>Status</th>
               <th>Size</th>
+              <th>Verified</th>
               <th>Actions</th>
             </tr>
           </thead>
@@ -178,6 +186,17 @@ function Backups({ addon: a, canChange, reload }: AddonProps) {
                   {b.reason && <div className="muted small">{b.reason}</div>}
                 </td>
                 <td>{bytes(b.size_bytes)}</td>
+                <td aria-label={`Verified ${b.id}`}>
+                  {b.verified ? (
+                    <>
+                      <Status value={b.verified.status} />
+                      {b.verified.status === 'ok' && <div className="muted small mono">answered {b.verified.answer}</div>}
+                      {b.verified.error && <div className="muted small">{b.verified.error}</div>}
+                    </>
+                  ) : (
+                    '—'
+                  )}
+                </td>
                 <td>
                   {b.status === 'succeeded' && (
                     <>
