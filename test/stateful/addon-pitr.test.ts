@@ -176,19 +176,4 @@ describe('add-on point-in-time recovery', () => {
     const names = (await dev.call('listAddons', { query: { project: 'pitr' } })).items.map((a) => a.name).sort();
     assert.deepEqual(names, ['db', 'rescued'], 'the refused calls made no add-on');
   });
-
-  test('a fork to a time after the last commit (an idle database) reaches it: every row is there, the source untouched', async () => {
-    const db = await addonIs('db', (a) => a.status === 'running' && a.pitr?.earliest != null, 'db to run with a base backup');
-    await psql(db.id, 'create table k (id serial primary key)');
-    await psql(db.id, 'insert into k select from generate_series(1, 50)');
-    const sourceContainer = await container(db.id);
-    // Nothing is committed after this time until the restore asks the source to (domain/addon-pitr.ts).
-    const to = new Date(Number(await psql(db.id, 'select extract(epoch from clock_timestamp())')) * 1000 + 1).toISOString();
-    const fork = await dev.call('forkAddon', { params: { id: db.id }, query: {}, body: { to, name: 'idle-fork' } });
-    const back = await addonIs('idle-fork', (a) => a.status === 'running' && a.fork?.recovered_to != null, 'the fork restored and running');
-    assert.equal(back.id, fork.id);
-    assert.equal(await psql(fork.id, 'select count(*) from k'), '50', 'every row committed before the time');
-    assert.equal(await container(db.id), sourceContainer, 'the source’s server was not replaced');
-    assert.equal(await psql(db.id, 'select count(*) from k'), '50', 'the source’s rows are as they were');
-  });
 });
