@@ -91,7 +91,8 @@ export class Events {
       let payload = JSON.stringify({ o: this.relay.origin, e: ev });
       // NOTIFY's payload is bounded: a large event travels without its data (listing it has all of it).
       if (Buffer.byteLength(payload) > MAX_PAYLOAD) payload = JSON.stringify({ o: this.relay.origin, e: { ...ev, data: null, message: ev.message.slice(0, 1000) } });
-      await this.relay.pubsub.notify(CHANNEL, payload).catch(() => {});
+      // Not awaited: the other instances' subscribers need not hold up the caller's rollout step.
+      void this.relay.pubsub.notify(CHANNEL, payload).catch(() => {});
     }
     return ev;
   }

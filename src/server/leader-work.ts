@@ -45,7 +45,7 @@ export interface LeaderWorkDeps {
  * the app controller resumes rollouts, the build controller fails interrupted builds, and the rest
  * start. Each write that matters is fenced on `fence` (ControllerDeps.fence).
  */
-export async function leaderWork(w: LeaderWorkDeps, fence: Fence): Promise<LeaderTerm> {
+export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term: LeaderTerm) => void = () => {}): Promise<LeaderTerm> {
   const { log } = w;
   const deps: ControllerDeps = { ...w.deps, fence, routes: w.routesFor(fence) };
   const apps = new AppController(deps);
@@ -60,25 +60,7 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence): Promise<Leade
   // Log drains: each line is shipped once, by the leader.
   const drains = new DrainController(deps);
   const metrics = new MetricsController({ db: deps.db, log, clock: systemClock, replicas: deps.replicas, routerStats: (app) => w.router.stats(app), instanceId: deps.instanceId });
-  // Subscribed before the controllers start, so no deploy or crash event goes untold.
-  notifications.start();
-  // Runs cut short by a stop are settled first: a release command among them fails its release.
-  await oneOffs.recover().catch((err) => log.error({ err }, 'settling runs left by the last stop failed'));
-  await addons.recover().catch((err) => log.error({ err }, 'settling add-on jobs left by the last stop failed'));
-  await volumes.recover().catch((err) => log.error({ err }, 'settling volume backups left by the last stop failed'));
-  await apps.start();
-  await builds.start();
-  domains.start();
-  w.cluster?.start();
-  // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
-  void certs.start();
-  images.start();
-  volumes.start();
-  oneOffs.start();
-  addons.start();
-  metrics.start();
-  drains.start();
-  return {
+  const term: LeaderTerm = {
     apps,
     builds,
     certs,
@@ -101,4 +83,32 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence): Promise<Leade
       await certs.stop();
     },
   };
+  // Nudges (a deploy, a scale) reach the controllers from the moment they exist, as before there
+  // were terms: a controller takes them up when it starts.
+  publish(term);
+  try {
+    // Subscribed before the controllers start, so no deploy or crash event goes untold.
+    notifications.start();
+    // Runs cut short by a stop are settled first: a release command among them fails its release.
+    await oneOffs.recover().catch((err) => log.error({ err }, 'settling runs left by the last stop failed'));
+    await addons.recover().catch((err) => log.error({ err }, 'settling add-on jobs left by the last stop failed'));
+    await volumes.recover().catch((err) => log.error({ err }, 'settling volume backups left by the last stop failed'));
+    await apps.start();
+    await builds.start();
+    domains.start();
+    w.cluster?.start();
+    // Not awaited: a first pass over many hosts takes seconds; the router serves its default certificate meanwhile.
+    void certs.start();
+    images.start();
+    volumes.start();
+    oneOffs.start();
+    addons.start();
+    metrics.start();
+    drains.start();
+  } catch (err) {
+    // What started stops, so the next term does not run beside a half-started one.
+    await term.stop().catch((e) => log.error({ err: e }, 'stopping a half-started term failed'));
+    throw err;
+  }
+  return term;
 }

@@ -161,7 +161,11 @@ async function main() {
           : undefined,
       },
       fence,
-    );
+      (early) => (term = early),
+    ).catch((err) => {
+      term = null;
+      throw err;
+    });
     term = t;
     return async () => {
       term = null;

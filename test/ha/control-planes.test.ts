@@ -27,7 +27,8 @@ describe('several control planes on one PostgreSQL', () => {
   const planes = (s: TestServer) => s.admin.call('listControlPlanes');
   const selfId = async (s: TestServer) => (await planes(s)).items.find((p) => p.self)!.id;
   const leaderAndFollower = async (): Promise<[TestServer, TestServer]> => {
-    const leader = (await planes(b)).leader?.id;
+    // Not while a takeover is under way (no leader for a moment): that would read as "b leads".
+    const leader = await waitFor('a leader', async () => (await planes(b)).leader?.id, { timeoutMs: 20_000, intervalMs: 100 });
     return leader === (await selfId(a)) ? [a, b] : [b, a];
   };
   // Schedules every 2 s: under the default cron quota.
@@ -40,6 +41,9 @@ describe('several control planes on one PostgreSQL', () => {
     await waitFor('the first instance to lead', async () => (await planes(a)).leader?.id === aId, { timeoutMs: 20_000, intervalMs: 100 });
     // The same database and secret key; its own data directory, API port and router ports.
     b = await startServer({ engine: 'postgres', databaseUrl: a.env.DATABASE_URL, env });
+    // B registers its row a moment after its API listens.
+    const bId = await selfId(b);
+    await waitFor('both instances listed', async () => (await planes(a)).items.some((p) => p.id === bId), { timeoutMs: 20_000, intervalMs: 100 });
     const dev = await a.newUser('dev');
     token = dev.opts.token!;
     await dev.call('createProject', { body: { name: 'ha' } });
@@ -68,8 +72,9 @@ describe('several control planes on one PostgreSQL', () => {
     const seen: string[] = [];
     ws.on('message', (d) => seen.push(String(d)));
     await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
+      const timer = setTimeout(() => reject(new Error('the WebSocket on B did not open within 10 s')), 10_000);
+      ws.once('open', () => (clearTimeout(timer), resolve()));
+      ws.once('error', (err) => (clearTimeout(timer), reject(err)));
     });
     try {
       await as(a).call('createApp', { body: { name: 'across', project: 'ha' } });
@@ -104,12 +109,13 @@ describe('several control planes on one PostgreSQL', () => {
         },
         { timeoutMs: 60_000, intervalMs: 50 },
       );
-      // Due 2 s from now, once a day: it comes due while no instance leads.
-      const due = new Date(Date.now() + 2000);
-      const schedule = `${due.getUTCSeconds()} ${due.getUTCMinutes()} ${due.getUTCHours()} * * *`;
-      cronId = (await dev.call('addCron', { params: { id: app }, body: { schedule, command: ['node', '-e', "console.log('once')"] } })).id;
       await leader.kill();
       const killedAt = performance.now();
+      // Added through the survivor once the leader is dead, due 3 s later, once a day: it comes due
+      // while no instance leads (the dead leader's lease has not expired), so nobody may fire it early.
+      const due = new Date(Date.now() + 3000);
+      const schedule = `${due.getUTCSeconds()} ${due.getUTCMinutes()} ${due.getUTCHours()} * * *`;
+      cronId = (await dev.call('addCron', { params: { id: app }, body: { schedule, command: ['node', '-e', "console.log('once')"] } })).id;
       await waitFor('the survivor to hold the lease', async () => (await planes(survivor)).leader?.id === survivorId, { timeoutMs: 20_000, intervalMs: 50 });
       takeoverMs = Math.round(performance.now() - killedAt);
       const rel = await settled(dev, app, 2);
