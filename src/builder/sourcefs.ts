@@ -1,4 +1,4 @@
-import { constants, promises as fs } from 'node:fs';
+import { constants, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -18,26 +18,27 @@ async function insidePath(dir: string, rel: string): Promise<string | null> {
   }
 }
 
-export async function sourceFileExists(dir: string, rel: string): Promise<boolean> {
+/** The real path and its stat, for an entry inside the tree; null when absent or outside. */
+async function statInside(dir: string, rel: string): Promise<{ real: string; st: Stats } | null> {
   const real = await insidePath(dir, rel);
-  if (!real) return false;
+  if (!real) return null;
   const st = await fs.stat(real).catch(() => null);
-  return !!st?.isFile();
+  return st ? { real, st } : null;
+}
+
+export async function sourceFileExists(dir: string, rel: string): Promise<boolean> {
+  return !!(await statInside(dir, rel))?.st.isFile();
 }
 
 export async function sourceDirExists(dir: string, rel: string): Promise<boolean> {
-  const real = await insidePath(dir, rel);
-  if (!real) return false;
-  const st = await fs.stat(real).catch(() => null);
-  return !!st?.isDirectory();
+  return !!(await statInside(dir, rel))?.st.isDirectory();
 }
 
 /** The first `bytes` of a file (what identifies a format), or null as for readSourceFile; any size. */
 export async function readSourceHead(dir: string, rel: string, bytes = 4096): Promise<string | null> {
-  const real = await insidePath(dir, rel);
-  if (!real) return null;
-  const st = await fs.stat(real).catch(() => null);
-  if (!st?.isFile()) return null;
+  const found = await statInside(dir, rel);
+  if (!found?.st.isFile()) return null;
+  const { real, st } = found;
   const fh = await fs.open(real, 'r');
   try {
     const buf = Buffer.alloc(Math.min(bytes, st.size));
@@ -50,11 +51,9 @@ export async function readSourceHead(dir: string, rel: string, bytes = 4096): Pr
 
 /** The file's text, or null when it is absent, not a regular file, outside the tree or too big. */
 export async function readSourceFile(dir: string, rel: string, maxBytes = 1024 * 1024): Promise<string | null> {
-  const real = await insidePath(dir, rel);
-  if (!real) return null;
-  const st = await fs.stat(real).catch(() => null);
-  if (!st?.isFile() || st.size > maxBytes) return null;
-  return fs.readFile(real, 'utf8');
+  const found = await statInside(dir, rel);
+  if (!found?.st.isFile() || found.st.size > maxBytes) return null;
+  return fs.readFile(found.real, 'utf8');
 }
 
 /**
