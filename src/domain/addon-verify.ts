@@ -87,19 +87,36 @@ function closeQuote(q: string, i: number, quote: string): number {
  * query ($3) run by psql in a READ ONLY transaction with a statement timeout; its rows printed as
  * base64 on the result line. $1 user, $2 database. A constant script: the query is an argument.
  */
-const PG_VERIFY = [
+// Both PostgreSQL checks: the newest server's binaries, and a failure that quotes the server's log.
+const PG_PRELUDE = [
   'set -eu',
   'BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)',
-  'export PGDATA=/tmp/berth-verify-data',
   'fail() { echo "$1" >&2; [ -f /tmp/pg.log ] && tail -5 /tmp/pg.log >&2; exit 1; }',
+];
+
+/**
+ * Both PostgreSQL checks end alike: the query run read-only with a statement timeout, its rows
+ * printed as base64 on the result line, the server stopped. Arguments are the script's positional
+ * parameters ("$1"), so nothing from the add-on is written into the script.
+ */
+function answerAndStop(user: string, db: string, query: string): string[] {
+  return [
+    `PGOPTIONS="-c statement_timeout=${VERIFY_STATEMENT_TIMEOUT_S}s -c default_transaction_read_only=on" psql -X -q -At -v ON_ERROR_STOP=1 -h /tmp -U ${user} -d ${db} -c "BEGIN TRANSACTION READ ONLY" -c ${query} -c ROLLBACK >/tmp/answer 2>/tmp/query.err || { tail -5 /tmp/query.err >&2; exit 3; }`,
+    `printf '${RESULT}%s\\n' "$(head -c ${ANSWER_MAX} /tmp/answer | base64 -w0)"`,
+    '"$BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true',
+  ];
+}
+
+const PG_VERIFY = [
+  ...PG_PRELUDE,
+  'export PGDATA=/tmp/berth-verify-data',
   '"$BIN/initdb" -D "$PGDATA" -U "$1" --auth=trust -E UTF8 --locale=C.UTF-8 >/tmp/initdb.log 2>&1 || { tail -5 /tmp/initdb.log >&2; fail "initdb failed"; }',
   '"$BIN/pg_ctl" -D "$PGDATA" -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp -c fsync=off -c full_page_writes=off" -w -t 120 start >/dev/null || fail "PostgreSQL did not start"',
   '"$BIN/createdb" -h /tmp -U "$1" "$2" || fail "createdb failed"',
   'pg_restore --no-owner --no-privileges --exit-on-error -h /tmp -U "$1" -d "$2" "$0" 2>/tmp/restore.err || { tail -5 /tmp/restore.err >&2; exit 2; }',
-  `PGOPTIONS="-c statement_timeout=${VERIFY_STATEMENT_TIMEOUT_S}s -c default_transaction_read_only=on" psql -X -q -At -v ON_ERROR_STOP=1 -h /tmp -U "$1" -d "$2" -c "BEGIN TRANSACTION READ ONLY" -c "$3" -c ROLLBACK >/tmp/answer 2>/tmp/query.err || { tail -5 /tmp/query.err >&2; exit 3; }`,
-  `printf '${RESULT}%s\\n' "$(head -c ${ANSWER_MAX} /tmp/answer | base64 -w0)"`,
-  '"$BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true',
+  ...answerAndStop('"$1"', '"$2"', '"$3"'),
 ].join('\n');
+
 
 /**
  * A pgBackRest base backup: restored from the add-on's archive (mounted; the restore only reads it)
@@ -110,10 +127,8 @@ const PG_VERIFY = [
  * pgBackRest at the throwaway data directory instead of the add-on's.
  */
 const PG_BASE_VERIFY = [
-  'set -eu',
-  'BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)',
+  ...PG_PRELUDE,
   'export PGDATA="$PGBACKREST_PG1_PATH"',
-  'fail() { echo "$1" >&2; [ -f /tmp/pg.log ] && tail -5 /tmp/pg.log >&2; exit 1; }',
   'mkdir -p "$PGDATA" && chmod 0700 "$PGDATA"',
   'pgbackrest --stanza=berth --type=immediate --target-action=promote restore >/tmp/restore.err 2>&1 || { tail -5 /tmp/restore.err >&2; exit 2; }',
   'echo "local all all trust" >"$PGDATA/pg_hba.conf"',
@@ -124,9 +139,7 @@ const PG_BASE_VERIFY = [
   '  "$BIN/pg_ctl" -D "$PGDATA" status >/dev/null || fail "PostgreSQL stopped during recovery"',
   '  sleep 0.1',
   'done',
-  `PGOPTIONS="-c statement_timeout=${VERIFY_STATEMENT_TIMEOUT_S}s -c default_transaction_read_only=on" psql -X -q -At -v ON_ERROR_STOP=1 -h /tmp -U "$0" -d "$1" -c "BEGIN TRANSACTION READ ONLY" -c "$2" -c ROLLBACK >/tmp/answer 2>/tmp/query.err || { tail -5 /tmp/query.err >&2; exit 3; }`,
-  `printf '${RESULT}%s\\n' "$(head -c ${ANSWER_MAX} /tmp/answer | base64 -w0)"`,
-  '"$BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true',
+  ...answerAndStop('"$0"', '"$1"', '"$2"'),
 ].join('\n');
 
 /**
