@@ -34,6 +34,22 @@ describe('Node.js versions chosen per app', () => {
     await removeImages(slugs);
   });
 
+  /** The build succeeded and the app it deployed answers through the router: its log and its answer. */
+  const builtAndAnswering = async (slug: string, buildId: string) => {
+    const b = await waitBuild(dev, buildId, 420_000);
+    const log = await logText(dev, b.id);
+    assert.equal(b.status, 'succeeded', `${slug}: ${b.message}\n${log}`);
+    const res = await waitFor(
+      `${slug} to answer`,
+      async () => {
+        const r = await viaRouter(s.routerPort, `${slug}.localhost`);
+        return r.status === 200 ? r : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
+    return { log, body: res.body };
+  };
+
   test('engines.node 22.x runs on Node.js 22; an app asking nothing runs on 24', async () => {
     const cases = [
       { slug: 'node-22', files: { 'package.json': '{"name":"a","main":"server.js","engines":{"node":"22.x"}}' }, version: 'v22.23.5', why: /Using Node\.js 22\.23\.5, the newest here that satisfies "22\.x" from package\.json engines\.node/ },
@@ -42,19 +58,9 @@ describe('Node.js versions chosen per app', () => {
     const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await app(c.files))));
     await Promise.all(
       cases.map(async (c, i) => {
-        const b = await waitBuild(dev, builds[i]!.id, 420_000);
-        const log = await logText(dev, b.id);
-        assert.equal(b.status, 'succeeded', `${c.slug}: ${b.message}\n${log}`);
+        const { log, body } = await builtAndAnswering(c.slug, builds[i]!.id);
         assert.match(log, c.why);
-        const res = await waitFor(
-          `${c.slug} to answer`,
-          async () => {
-            const r = await viaRouter(s.routerPort, `${c.slug}.localhost`);
-            return r.status === 200 ? r : undefined;
-          },
-          { timeoutMs: 120_000, intervalMs: 250 },
-        );
-        assert.equal(res.body, `node ${c.version}`);
+        assert.equal(body, `node ${c.version}`);
       }),
     );
   });
@@ -68,20 +74,10 @@ describe('Node.js versions chosen per app', () => {
     const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await fixture(c.slug))));
     await Promise.all(
       cases.map(async (c, i) => {
-        const b = await waitBuild(dev, builds[i]!.id, 420_000);
-        const log = await logText(dev, b.id);
-        assert.equal(b.status, 'succeeded', `${c.slug}: ${b.message}\n${log}`);
+        const { log, body } = await builtAndAnswering(c.slug, builds[i]!.id);
         assert.match(log, c.manager);
         assert.match(log, c.step);
-        const res = await waitFor(
-          `${c.slug} to answer`,
-          async () => {
-            const r = await viaRouter(s.routerPort, `${c.slug}.localhost`);
-            return r.status === 200 ? r : undefined;
-          },
-          { timeoutMs: 120_000, intervalMs: 250 },
-        );
-        assert.equal(res.body, 'ms 2.1.2');
+        assert.equal(body, 'ms 2.1.2');
       }),
     );
   });
