@@ -119,13 +119,29 @@ export class LeaderElector {
     return this.stepping;
   }
 
-  /** A clean stop: the controllers stop, the lease is given up and this instance's row removed. */
+  /**
+   * A clean stop: the controllers stop, then the lease is given up and this instance's row removed.
+   * The lease is still renewed while the controllers stop (a build or rollout may take longer than
+   * the lease's life to wind down): otherwise another instance would start its own beside them.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     const term = this.term;
-    await this.stepDown('this instance stops');
+    const keep = term ? setInterval(() => void this.keep(term), this.renewMs) : undefined;
+    try {
+      await this.stepDown('this instance stops');
+    } finally {
+      clearInterval(keep);
+    }
     if (term) await leases.release(this.o.db, term.fence.name, this.o.id, term.fence.token).catch(() => {});
     await leases.leave(this.o.db, this.o.id).catch(() => {});
+  }
+
+  /** One renewal of a term that is winding down; a failure only means the lease may lapse. */
+  private async keep(term: NonNullable<LeaderElector['term']>): Promise<void> {
+    const before = performance.now();
+    const ok = await leases.renew(this.o.db, leases.LEADER, this.o.id, term.fence.token, this.ttlMs).catch(() => false);
+    if (ok) term.renewedAt = before;
   }
 }
