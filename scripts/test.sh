@@ -19,8 +19,13 @@ BERTH_TEST_PG_URL=$(bash scripts/postgres.sh)
 echo "test: building..."
 npm run build
 bash scripts/base-image.sh
-bash scripts/stacks.sh
-bash scripts/addons.sh
+# The language stacks and the add-on images side by side (downloads and package installs, mostly waiting).
+bash scripts/stacks.sh &
+stacks=$!
+bash scripts/addons.sh &
+addons=$!
+wait "$stacks"
+wait "$addons"
 echo "test: set-up took $((SECONDS - start)) s"
 
 filter="${1:-}"

@@ -53,8 +53,13 @@ rm -f /usr/local/bin/berth
 printf '#!/bin/sh\nexec %q %q "$@"\n' "$(command -v node)" "$ROOT/dist/src/cli/main.js" > /usr/local/bin/berth
 chmod 755 /usr/local/bin/berth
 bash scripts/base-image.sh
-bash scripts/stacks.sh
-bash scripts/addons.sh
+# The language stacks and the add-on images side by side (downloads and package installs, mostly waiting).
+bash scripts/stacks.sh &
+stacks=$!
+bash scripts/addons.sh &
+addons=$!
+wait "$stacks"
+wait "$addons"
 
 PIDFILE="$BERTH_DATA_DIR/berth.pid"
 LOG="$BERTH_DATA_DIR/berth.log"

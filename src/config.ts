@@ -119,8 +119,11 @@ export interface Config {
   dnsResolver: string | undefined;
   /** BERTH_DOMAIN_VERIFY: how a custom domain may be verified: 'dns' (a TXT record, the default) and/or 'http'. */
   domainVerify: Array<'dns' | 'http'>;
-  /** Images of the managed add-ons (scripts/addons.sh makes the defaults from Debian's packages). */
-  addonImages: { postgres: string; redis: string };
+  /**
+   * Images of the managed add-ons per major version, and the version a new add-on gets
+   * (scripts/addons.sh makes the defaults from Debian's packages: PostgreSQL 15 from Debian 12, 17 from Debian 13).
+   */
+  addonImages: Record<'postgres' | 'redis', AddonImages>;
   /** Login limits, quotas (src/config-access.ts). */
   access: AccessSettings;
   /**
@@ -265,8 +268,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dnsResolver: env.BERTH_DNS_RESOLVER?.trim() || undefined,
     domainVerify: domainVerify(env.BERTH_DOMAIN_VERIFY),
     addonImages: {
-      postgres: env.BERTH_ADDON_POSTGRES_IMAGE?.trim() || 'berth/addon-postgres:15',
-      redis: env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7',
+      postgres: {
+        versions: {
+          '17': env.BERTH_ADDON_POSTGRES17_IMAGE?.trim() || 'berth/addon-postgres:17',
+          '15': env.BERTH_ADDON_POSTGRES_IMAGE?.trim() || 'berth/addon-postgres:15',
+        },
+        default: addonDefaultVersion(env.BERTH_ADDON_POSTGRES_VERSION, ['17', '15'], 'BERTH_ADDON_POSTGRES_VERSION'),
+      },
+      redis: { versions: { '7': env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7' }, default: '7' },
     },
     access: accessSettings(env),
     sharedImages: (env.BERTH_SHARED_IMAGES ?? '')
@@ -284,3 +293,15 @@ export const gitRoot = (dataDir: string) => join(dataDir, 'git');
 /** Cluster mode's image registry: its config, credentials, certificate, process files and storage. */
 export const registryDir = (dataDir: string) => join(dataDir, 'registry');
 export const bareRepo = (dataDir: string, appId: string) => join(gitRoot(dataDir), `${appId}.git`);
+
+/** An add-on type's images by major version ('17': image), and the version a new add-on gets. */
+export interface AddonImages {
+  versions: Record<string, string>;
+  default: string;
+}
+
+function addonDefaultVersion(value: string | undefined, offered: string[], name: string): string {
+  const v = value?.trim() || offered[0]!;
+  if (!offered.includes(v)) throw new Error(`${name} must be one of ${offered.join(', ')}`);
+  return v;
+}

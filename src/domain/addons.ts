@@ -145,3 +145,7 @@ export function sessionSpec(box: SecretBox, instanceId: string, a: AddonRow, ses
 
 /** The extension of an add-on's backup files: pg_dump's custom format, or a Redis RDB snapshot. */
 export const addonBackupExt = (type: AddonType) => (type === 'postgres' ? 'dump' : 'rdb');
+
+/** The major version an add-on runs: the configured version whose image it was made with (null: an image set by hand that is none of them). */
+export const addonVersion = (images: { versions: Record<string, string> }, image: string): string | null =>
+  Object.entries(images.versions).find(([, i]) => i === image)?.[0] ?? null;

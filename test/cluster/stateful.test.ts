@@ -20,7 +20,8 @@ import { loadImage, startClusterServer, startNodes, type DindNode } from './node
 // manager's engine, on the project's overlay) by DATABASE_URL; a release command and `berth run`
 // (both on the manager's engine) reach it too. Images are loaded into the nodes (docs/cluster.md).
 
-const ADDON_IMAGE = process.env.BERTH_ADDON_POSTGRES_IMAGE ?? 'berth/addon-postgres:15';
+// A new PostgreSQL add-on's image (17 by default: docs/stateful.md, Versions).
+const ADDON_IMAGE = process.env.BERTH_ADDON_POSTGRES17_IMAGE ?? 'berth/addon-postgres:17';
 
 /** The test app plus psql: GET /health, /file?path=P[&write=T], /sql?q=Q (psql on DATABASE_URL), / (hostname). */
 const SERVER = String.raw`

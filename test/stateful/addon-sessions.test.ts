@@ -10,7 +10,7 @@ import { run } from '../../src/lib/exec.js';
 import { onTerminal, rejectsWith } from './helpers.js';
 
 /**
- * `berth addons psql` and `berth addons redis-cli` on real add-on containers (berth/addon-postgres:15,
+ * `berth addons psql` and `berth addons redis-cli` on real add-on containers (berth/addon-postgres:17 and :15,
  * berth/addon-redis:7) on the real Docker Engine: an interactive psql driven through a
  * pseudo-terminal, -c and scripts with their exit codes, redis-cli SET/GET, the timeout and abort
  * paths, and who may open a session at all.
@@ -106,6 +106,44 @@ describe('add-on sessions: psql and redis-cli', () => {
     assert.equal(after.stdout, '3\n', 'the statement after the error did not run');
   });
 
+  test('PostgreSQL 17 by default, 15 on request; an upgrade from 15 to 17 by a backup restored into a new add-on', async () => {
+    const psql = async (addon: string, sql: string) => {
+      const r = await berth(['addons', 'psql', addon, '--', '-At', '-c', sql]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    const db = await dev.call('getAddon', { params: { id: 'db' }, query: { project: 'data' } });
+    assert.equal(db.version, '17', 'a new add-on gets the newest major version');
+    assert.match(await psql('db', 'show server_version_num'), /^17\d{4}$/);
+    assert.equal((await dev.call('getAddon', { params: { id: 'cache' }, query: { project: 'data' } })).version, '7');
+
+    const made = await berth(['--json', 'addons', 'create', 'postgres', '--name', 'old', '--major', '15', '--project', 'data']);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal((JSON.parse(made.stdout) as { version: string }).version, '15');
+    await up('old');
+    assert.match(await psql('old', 'show server_version_num'), /^15\d{4}$/);
+    await psql('old', 'create table t (n int primary key, body text); insert into t select n, md5(n::text) from generate_series(1, 1000) n');
+
+    // The documented path (docs/stateful.md, Versions): a backup of the old one, restored into a new 17.
+    const job = await berth(['--json', 'addons', 'backup', 'old']);
+    assert.equal(job.code, 0, job.stderr);
+    const backup = JSON.parse(job.stdout) as { id: string; status: string };
+    assert.equal(backup.status, 'succeeded');
+    assert.equal((await berth(['addons', 'create', 'postgres', '--name', 'new', '--project', 'data'])).code, 0);
+    await up('new');
+    const restored = await berth(['addons', 'restore', 'new', backup.id, '--confirm', 'new']);
+    assert.equal(restored.code, 0, restored.stderr);
+    assert.match(await psql('new', 'show server_version_num'), /^17\d{4}$/);
+    assert.equal(await psql('new', "select count(*) || ' ' || sum(n) || ' ' || md5(string_agg(body, ',' order by n)) from t"), await psql('old', "select count(*) || ' ' || sum(n) || ' ' || md5(string_agg(body, ',' order by n)) from t"));
+
+    await rejectsWith(dev.call('createAddon', { body: { type: 'postgres', name: 'pg16', project: 'data', version: '16' } }), 400, 'version');
+    await rejectsWith(dev.call('createAddon', { body: { type: 'redis', name: 'r15', project: 'data', version: '15' } }), 400, 'version');
+    await rejectsWith(dev.call('createAddon', { body: { type: 'postgres', name: 'pgx', project: 'data', version: 'latest' } }), 400, 'version');
+    const refused = await berth(['addons', 'create', 'postgres', '--name', 'pg16', '--major', '16', '--project', 'data']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /postgres 16 is not offered here; versions: 17, 15/);
+  });
+
   test('redis-cli SET and GET', async () => {
     const set = await berth(['addons', 'redis-cli', 'cache', '--', 'SET', 'greeting', 'hello there']);
     assert.equal(set.stdout, 'OK\n', set.stderr);
@@ -143,7 +181,8 @@ describe('add-on sessions: psql and redis-cli', () => {
     // The image's user (postgres), resolved to its numeric ids from the image's own /etc/passwd.
     const [uid, gid] = (/ (\d+):(\d+)\n?$/.exec(cmd) ?? []).slice(1).map(Number);
     assert.ok(uid !== undefined && uid > 0 && gid !== undefined, `the client runs as the image’s non-root user, by number: ${cmd}`);
-    const passwd = (await run('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'id', 'berth/addon-postgres:15', '-u', 'postgres'], { timeoutMs: 30_000 })).stdout.trim();
+    const image = (await dev.call('getAddon', { params: { id: 'db' }, query: { project: 'data' } })).image;
+    const passwd = (await run('docker', ['run', '--rm', '--network', 'none', '--entrypoint', 'id', image, '-u', 'postgres'], { timeoutMs: 30_000 })).stdout.trim();
     assert.equal(String(uid), passwd, 'the uid is the image’s postgres user');
     abort.abort();
     await ended;

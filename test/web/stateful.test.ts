@@ -103,7 +103,7 @@ describe('web dashboard: volumes, add-ons, backups, runs and cron', () => {
     await form.getByLabel('Add-on name', { exact: true }).fill('db');
     await form.getByRole('button', { name: 'Create add-on' }).click();
     const row = page.getByRole('row', { name: 'Add-on db' });
-    await row.getByText('PostgreSQL').waitFor();
+    await row.getByText('PostgreSQL 17').waitFor();
     await row.getByText('db:5432').waitFor();
     await row.getByText('running', { exact: true }).waitFor(WAIT);
     await screenshot(page, 'project-addons');

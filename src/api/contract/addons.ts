@@ -15,6 +15,8 @@ export const Addon = T.Object({
   type: AddonType,
   project: T.Object({ id: T.String(), name: T.String() }),
   image: T.String(),
+  /** The server's major version ("17", "15"; "7" for Redis); null for an image set by hand that is none of the configured ones. */
+  version: T.Union([T.String(), T.Null()]),
   /** creating (until it first answers), running, or failed with a message. */
   status: T.String(),
   message: T.Union([T.String(), T.Null()]),
@@ -86,6 +88,8 @@ export const addonRoutes = {
       type: AddonType,
       name: T.Optional(S.DnsLabel),
       project: T.Optional(S.Id),
+      /** The major version (PostgreSQL: "17", the default, or "15"; Redis: "7"). */
+      version: T.Optional(T.String({ pattern: '^[0-9]{1,3}$' })),
       backup_schedule: T.Optional(Schedule),
       backup_keep: T.Optional(Keep),
       pitr_days: T.Optional(PitrDays),

@@ -9,7 +9,7 @@ import * as apps from '../../store/apps.js';
 import * as store from '../../store/addons.js';
 import { defaultProject, type Role } from '../../store/projects.js';
 import { changeEnv } from '../../domain/apps.js';
-import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl } from '../../domain/addons.js';
+import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl, addonVersion } from '../../domain/addons.js';
 import { parseTarget } from '../../domain/addon-pitr.js';
 import { backupHandlers, checkSchedule, jobDto, jobOf, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import * as backupStore from '../../store/backups.js';
@@ -33,6 +33,7 @@ async function addonDto(ctx: ApiContext, a: AddonView) {
     type: a.type,
     project: { id: a.project_id, name: a.project_name },
     image: a.image,
+    version: addonVersion(ctx.config.addonImages[a.type], a.image),
     status: a.status,
     message: a.message,
     host: addonHost(a),
@@ -197,6 +198,10 @@ export const addonHandlers = {
     const project = body.project ? await projectFor(ctx, user, body.project, 'developer') : await defaultProject(ctx.db, user.id);
     checkSchedule(body.backup_schedule);
     const name = body.name ?? body.type;
+    const images = ctx.config.addonImages[body.type];
+    const version = body.version ?? images.default;
+    const image = images.versions[version];
+    if (!image) throw badRequest(`${body.type} ${version} is not offered here; versions: ${Object.keys(images.versions).sort((x, y) => Number(y) - Number(x)).join(', ')}`, 'version');
     // Apps and add-ons share the project network's names: the add-on's host name must not be an app's.
     if (await apps.appByName(ctx.db, project.id, name)) throw conflict(`project "${project.name}" has an app named "${name}": give the add-on another name`, 'name');
     const ts = now();
@@ -205,7 +210,7 @@ export const addonHandlers = {
       project_id: project.id,
       name,
       type: body.type,
-      image: ctx.config.addonImages[body.type],
+      image,
       credentials: store.sealCredentials(ctx.secrets, { user: 'berth', password: randomPassword(), database: 'berth' }),
       status: 'creating',
       message: null,

@@ -10,6 +10,8 @@ type Addon = RouteOutput<'getAddon'>;
 
 const addonRow = (a: Addon) => ({
   ...a,
+  // "postgres 17": the type and its major version, when the image is one Berth offers.
+  type: a.version ? `${a.type} ${a.version}` : a.type,
   project: a.project.name,
   address: `${a.host}:${a.port}`,
   attached: a.attachments.map((t) => `${t.app} (${t.var})`).join(', ') || '-',
@@ -64,14 +66,15 @@ export function registerAddons(program: Command) {
     .description('create a postgres or redis add-on in a project')
     .option('--name <name>', 'its name and host name on the project network (default: the type)')
     .option('--project <project>', 'project (default: your default project)')
+    .option('--major <version>', 'major version: postgres 17 (default) or 15; redis 7')
     .option('--backup-schedule <cron>', 'automatic backups, cron in UTC ("0 3 * * *")')
     .option('--backup-keep <n>', 'backups kept (default 7)', (v) => Number.parseInt(v, 10))
     .option('--pitr-days <n>', 'postgres: days of point-in-time recovery (default 7)', (v) => Number.parseInt(v, 10))
-    .action(async (type: string, o: { name?: string; project?: string; backupSchedule?: string; backupKeep?: number; pitrDays?: number }, cmd: Command) => {
+    .action(async (type: string, o: { name?: string; project?: string; major?: string; backupSchedule?: string; backupKeep?: number; pitrDays?: number }, cmd: Command) => {
       const a = await client(cmd).call('createAddon', {
-        body: { type: type as 'postgres', name: o.name, project: o.project, backup_schedule: o.backupSchedule, backup_keep: o.backupKeep, pitr_days: o.pitrDays },
+        body: { type: type as 'postgres', name: o.name, project: o.project, version: o.major, backup_schedule: o.backupSchedule, backup_keep: o.backupKeep, pitr_days: o.pitrDays },
       });
-      emit(globals(cmd), a, () => `Created ${a.type} add-on ${a.name} in ${a.project.name}; it starts in the background (berth addons info ${a.name}).`);
+      emit(globals(cmd), a, () => `Created ${a.type}${a.version ? ` ${a.version}` : ''} add-on ${a.name} in ${a.project.name}; it starts in the background (berth addons info ${a.name}).`);
     });
   addons
     .command('ls')

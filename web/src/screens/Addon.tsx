@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { backupDownloadUrl, call, type Addon, type AddonJob } from '../api';
 import { useEvents } from '../live';
 import { ConfirmButton, ErrorText, Fact, Field, SelectField, Section, Status, ago, bytes, useAction, useLoad, useTitle } from '../ui';
-import { ADDON_TYPES } from './Addons';
+import { addonKind } from './Addons';
 
 /** One add-on: where it answers, the apps it is attached to (attach, detach), backups (take, download, restore), delete. */
 export function AddonPage() {
@@ -26,7 +26,7 @@ export function AddonPage() {
       <h1>{a.name}</h1>
       <section aria-label="Overview" className="overview">
         <dl className="facts">
-          <Fact term="Type">{ADDON_TYPES[a.type]}</Fact>
+          <Fact term="Type">{addonKind(a)}</Fact>
           <Fact term="Status">
             <Status value={a.status} />
           </Fact>

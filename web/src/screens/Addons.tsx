@@ -5,6 +5,10 @@ import { useEvents } from '../live';
 import { ErrorText, Field, SelectField, Section, Status, useAction, useLoad } from '../ui';
 
 export const ADDON_TYPES = { postgres: 'PostgreSQL', redis: 'Redis' } as const;
+/** The versions a new add-on may ask for, the default first (the server checks them: a 400 naming `version` otherwise). */
+const ADDON_VERSIONS: Record<keyof typeof ADDON_TYPES, string[]> = { postgres: ['17', '15'], redis: ['7'] };
+/** "PostgreSQL 17": the type and, when known, its major version. */
+export const addonKind = (a: { type: keyof typeof ADDON_TYPES; version: string | null }) => `${ADDON_TYPES[a.type]}${a.version ? ` ${a.version}` : ''}`;
 
 /** The project's managed PostgreSQL and Redis add-ons: status, where they answer, which apps use them; create one. */
 export function ProjectAddons({ project: p, canChange }: { project: Project; canChange: boolean }) {
@@ -32,7 +36,7 @@ export function ProjectAddons({ project: p, canChange }: { project: Project; can
               <td>
                 <Link to={`/addons/${encodeURIComponent(a.id)}`}>{a.name}</Link>
               </td>
-              <td>{ADDON_TYPES[a.type]}</td>
+              <td>{addonKind(a)}</td>
               <td>
                 <Status value={a.status} />
                 {a.message && <div className="muted small">{a.message}</div>}
@@ -54,13 +58,14 @@ export function ProjectAddons({ project: p, canChange }: { project: Project; can
 
 function NewAddon({ project, onCreated }: { project: string; onCreated: () => void }) {
   const [type, setType] = useState<keyof typeof ADDON_TYPES>('postgres');
+  const [version, setVersion] = useState('');
   const [name, setName] = useState('');
   const [schedule, setSchedule] = useState('');
   const { busy, error, run } = useAction();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     void run(async () => {
-      await call('createAddon', { body: { type, project, ...(name ? { name } : {}), ...(schedule ? { backup_schedule: schedule } : {}) } });
+      await call('createAddon', { body: { type, project, ...(name ? { name } : {}), ...(version ? { version } : {}), ...(schedule ? { backup_schedule: schedule } : {}) } });
       setName('');
       setSchedule('');
       onCreated();
@@ -68,13 +73,31 @@ function NewAddon({ project, onCreated }: { project: string; onCreated: () => vo
   };
   return (
     <form onSubmit={submit} className="inline" aria-label="New add-on">
-      <SelectField label="Type" value={type} onChange={(v) => setType(v as typeof type)} options={Object.entries(ADDON_TYPES)} field="type" error={error} />
+      <SelectField
+        label="Type"
+        value={type}
+        onChange={(v) => {
+          setType(v as typeof type);
+          setVersion('');
+        }}
+        options={Object.entries(ADDON_TYPES)}
+        field="type"
+        error={error}
+      />
+      <SelectField
+        label="Version"
+        value={version}
+        onChange={setVersion}
+        options={ADDON_VERSIONS[type].map((v, i) => [i === 0 ? '' : v, i === 0 ? `${v} (default)` : v] as [string, string])}
+        field="version"
+        error={error}
+      />
       <Field label="Add-on name" value={name} onChange={setName} placeholder={type} field="name" error={error} />
       <Field label="Backup schedule (cron, UTC; optional)" value={schedule} onChange={setSchedule} placeholder="0 3 * * *" field="backup_schedule" error={error} />
       <button type="submit" className="primary" disabled={busy}>
         Create add-on
       </button>
-      <ErrorText error={error} fields={['type', 'name', 'backup_schedule']} />
+      <ErrorText error={error} fields={['type', 'version', 'name', 'backup_schedule']} />
     </form>
   );
 }
