@@ -22,7 +22,7 @@ function bucket(app: string, res: number, t: number, replica: string): MetricRow
   const requests = Math.round(r * 50 * res);
   return {
     app_id: app, res, t, replica, span_s: res, requests, r2xx: requests - Math.round(requests * 0.02), r3xx: 0, r4xx: Math.round(requests * 0.01), r5xx: Math.round(requests * 0.01),
-    response_ms: 5 + r * 40, sessions: r * 8, cpu_percent: r * 30, memory_mb: 60 + r * 20, restarts: r > 0.999 ? 1 : 0,
+    response_ms: 5 + r * 40, p50_ms: 4 + r * 30, p95_ms: 20 + r * 80, p99_ms: 40 + r * 200, sessions: r * 8, cpu_percent: r * 30, memory_mb: 60 + r * 20, restarts: r > 0.999 ? 1 : 0,
   };
 }
 

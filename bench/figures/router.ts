@@ -32,6 +32,8 @@ export async function router(b: Bench): Promise<Row[]> {
     proxies.push(caddy);
     const bare = await startStaticHaproxy(upstream);
     proxies.push(bare);
+    const ringed = await startStaticHaproxy(upstream, { timingRing: true });
+    proxies.push(ringed);
     const haproxyPid = Number(readFileSync(join(s.dataDir, 'haproxy', 'haproxy.pid'), 'utf8'));
     const idle = { haproxy: await treeRssMb(haproxyPid), caddy: await treeRssMb(caddy.pid) };
     const targets = {
@@ -40,11 +42,12 @@ export async function router(b: Bench): Promise<Row[]> {
       nginx: { address: '127.0.0.1', port: nginx.port, host: `${slug}.localhost`, path: '/health' },
       caddy: { address: '127.0.0.1', port: caddy.port, path: '/health' },
       haproxy: { address: '127.0.0.1', port: bare.port, path: '/health' },
+      ringed: { address: '127.0.0.1', port: ringed.port, path: '/health' },
     };
-    const runs: Record<keyof typeof targets, WrkStats[]> = { berth: [], direct: [], nginx: [], caddy: [], haproxy: [] };
+    const runs: Record<keyof typeof targets, WrkStats[]> = { berth: [], direct: [], nginx: [], caddy: [], haproxy: [], ringed: [] };
     // The proxy's process tree, whose CPU time per request is measured (the direct target has none).
-    const proxyPid = { berth: haproxyPid, nginx: nginx.pid, caddy: caddy.pid, haproxy: bare.pid } as const;
-    const cpuUs: Record<keyof typeof proxyPid, number[]> = { berth: [], nginx: [], caddy: [], haproxy: [] };
+    const proxyPid = { berth: haproxyPid, nginx: nginx.pid, caddy: caddy.pid, haproxy: bare.pid, ringed: ringed.pid } as const;
+    const cpuUs: Record<keyof typeof proxyPid, number[]> = { berth: [], nginx: [], caddy: [], haproxy: [], ringed: [] };
     const loaded = { haproxy: 0, caddy: 0 };
     for (let i = 0; i < ROUNDS; i++) {
       for (const name of Object.keys(targets) as (keyof typeof targets)[]) {
@@ -77,6 +80,13 @@ export async function router(b: Bench): Promise<Row[]> {
         row({ group: 'router', figure: 'router: p99 latency', unit: 'ms', berth: m('berth', 'p99Ms'), baseline: m(base, 'p99Ms'), baselineName, better: 'lower', note }),
       );
     }
+    // What the per-request timing line costs by itself: the bare HAProxy with and without it.
+    const ringNote = `the bare two-line HAProxy plus a line per request (httplog format) into an in-memory ring, as Berth's router writes for percentiles; ${note}`;
+    rows.push(
+      row({ group: 'router', figure: 'router: timing ring, throughput', unit: 'req/s', berth: m('ringed', 'rps'), baseline: m('haproxy', 'rps'), baselineName: 'the same bare HAProxy without it', better: 'higher', note: ringNote }),
+      row({ group: 'router', figure: 'router: timing ring, p50 latency', unit: 'ms', berth: m('ringed', 'p50Ms'), baseline: m('haproxy', 'p50Ms'), baselineName: 'the same bare HAProxy without it', better: 'lower', note: ringNote }),
+      row({ group: 'router', figure: 'router: timing ring, CPU per request', unit: 'us', berth: median(cpuUs.ringed), baseline: median(cpuUs.haproxy), baselineName: 'the same bare HAProxy without it', better: 'lower', note: ringNote }),
+    );
     const cpuNote = `user + system CPU time of the proxy's processes during a round, over its requests; ${note}`;
     for (const [base, baselineName] of [
       ['nginx', 'static nginx-light, keep-alive upstream'],

@@ -1,3 +1,4 @@
+import { HTTPLOG_FORMAT, TIMING_RING } from '../../src/router/haproxy/config.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -70,12 +71,16 @@ export async function startCaddy(upstream: string): Promise<StaticProxy> {
 }
 
 /** Debian's HAProxy with the smallest config that proxies (no host map, no headers, no checks). */
-export async function startStaticHaproxy(upstream: string): Promise<StaticProxy> {
+export async function startStaticHaproxy(upstream: string, o: { timingRing?: boolean } = {}): Promise<StaticProxy> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-haproxy-'));
   const port = await freePort();
+  // With timingRing: the bare config plus what Berth adds for response-time percentiles (a line per
+  // request in HAProxy's httplog format, into an in-memory ring), to measure what that costs alone.
+  const ring = o.timingRing ? `ring ${TIMING_RING}\n  format raw\n  maxlen 1024\n  size 1048576\n` : '';
+  const log = o.timingRing ? `  log ring@${TIMING_RING} format raw local0 info\n  log-format "${HTTPLOG_FORMAT}"\n` : '';
   writeFileSync(
     join(dir, 'haproxy.cfg'),
-    `defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend fe\n  bind 127.0.0.1:${port}\n  default_backend be\nbackend be\n  server s1 ${upstream}\n`,
+    `${ring}defaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\nfrontend fe\n${log}  bind 127.0.0.1:${port}\n  default_backend be\nbackend be\n  server s1 ${upstream}\n`,
   );
   return launch('haproxy', ['-f', join(dir, 'haproxy.cfg')], dir, port);
 }

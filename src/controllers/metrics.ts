@@ -2,12 +2,12 @@ import type { Logger } from 'pino';
 import type { Clock } from './deps.js';
 import type { Db } from '../store/db.js';
 import type { Containers, ContainerStats } from '../runtime/types.js';
-import type { AppStats, TrafficCounters } from '../router/types.js';
+import type { AppStats, ResponseTimes, TrafficCounters } from '../router/types.js';
 import { LABEL } from '../runtime/labels.js';
 import { WEB } from '../domain/containers.js';
 import { containersOfApp } from '../store/containers.js';
 import { pruneSamples, sampledApps, samplesSince, upsertSamples, type MetricRow } from '../store/metrics.js';
-import { aggregate, COARSE_S, FINE_S, growth, pruneBefore, rollupWindow } from '../domain/metrics.js';
+import { aggregate, COARSE_S, FINE_S, growth, percentiles, pruneBefore, rollupWindow } from '../domain/metrics.js';
 
 export interface MetricsDeps {
   db: Db;
@@ -15,6 +15,8 @@ export interface MetricsDeps {
   clock: Clock;
   replicas: Pick<Containers, 'stats' | 'listContainers'>;
   routerStats(app: string): Promise<AppStats | null>;
+  /** Response times since the last call, per app slug (router/types.ts); absent: no percentiles. */
+  routerTimes?(): Map<string, ResponseTimes>;
   instanceId: string;
 }
 
@@ -25,7 +27,7 @@ interface Seen {
 }
 
 const EMPTY: Omit<MetricRow, 'app_id' | 'res' | 't' | 'replica'> = {
-  span_s: 0, requests: 0, r2xx: 0, r3xx: 0, r4xx: 0, r5xx: 0, response_ms: null, sessions: null, cpu_percent: null, memory_mb: null, restarts: 0,
+  span_s: 0, requests: 0, r2xx: 0, r3xx: 0, r4xx: 0, r5xx: 0, response_ms: null, p50_ms: null, p95_ms: null, p99_ms: null, sessions: null, cpu_percent: null, memory_mb: null, restarts: 0,
 };
 
 /** Engine calls at once: `docker stats` takes about a second each. */
@@ -112,6 +114,8 @@ export class MetricsController {
     };
     const restartsNow = new Map<string, number>();
     const rows: MetricRow[] = [];
+    // The times of the requests answered since the last pass (the first call starts the collection).
+    const times = this.d.routerTimes?.() ?? new Map<string, ResponseTimes>();
     const apps = await sampledApps(this.d.db);
     await mapLimit(apps, 4, async (app) => {
       const [stats, containers] = await Promise.all([this.d.routerStats(app.slug).catch(() => null), containersOfApp(this.d.db, app.id)]);
@@ -154,6 +158,15 @@ export class MetricsController {
           s.r5xx += n.r5xx;
           s.sessions = (s.sessions ?? 0) + r.currentSessions;
           if (n.requests > 0) s.response_ms = r.responseTimeMs;
+        }
+      }
+      const seenTimes = times.get(app.slug);
+      if (seenTimes) {
+        Object.assign(total, percentiles(seenTimes.all));
+        const bySlot = new Map(containers.map((c) => [`${c.address}:${c.port}`, c.replica]));
+        for (const [upstream, ts] of seenTimes.replicas) {
+          const i = bySlot.get(upstream);
+          if (i !== undefined) Object.assign(slot(i), percentiles(ts));
         }
       }
       for (const s of [...slots.values(), others]) {

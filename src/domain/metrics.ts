@@ -1,5 +1,13 @@
 import type { MetricRow } from '../store/metrics.js';
 
+/** The 50th, 95th and 99th percentiles (nearest rank) of response times; null for none. */
+export function percentiles(times: number[]): { p50_ms: number | null; p95_ms: number | null; p99_ms: number | null } {
+  if (times.length === 0) return { p50_ms: null, p95_ms: null, p99_ms: null };
+  const sorted = Float64Array.from(times).sort();
+  const at = (p: number) => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return { p50_ms: at(50), p95_ms: at(95), p99_ms: at(99) };
+}
+
 /** 10 s buckets, kept an hour; 1 min rollups, kept 14 days (docs/performance.md, "Metrics history"). */
 export const FINE_S = 10;
 export const COARSE_S = 60;
@@ -17,7 +25,7 @@ export function aggregate(rows: MetricRow[], step: number, res: number): MetricR
     const key = `${r.app_id}\n${r.replica}\n${t}`;
     let b = out.get(key);
     if (!b) {
-      b = { app_id: r.app_id, res, t, replica: r.replica, span_s: 0, requests: 0, r2xx: 0, r3xx: 0, r4xx: 0, r5xx: 0, response_ms: null, sessions: null, cpu_percent: null, memory_mb: null, restarts: 0, n: {} };
+      b = { app_id: r.app_id, res, t, replica: r.replica, span_s: 0, requests: 0, r2xx: 0, r3xx: 0, r4xx: 0, r5xx: 0, response_ms: null, p50_ms: null, p95_ms: null, p99_ms: null, sessions: null, cpu_percent: null, memory_mb: null, restarts: 0, n: {} };
       out.set(key, b);
     }
     b.span_s += r.span_s;
@@ -33,6 +41,11 @@ export function aggregate(rows: MetricRow[], step: number, res: number): MetricR
       const n = (b.n[g] ?? 0) + 1;
       b[g] = ((b[g] ?? 0) * (n - 1) + v) / n;
       b.n[g] = n;
+    }
+    // Percentiles do not average: a wider bucket keeps the highest (an upper bound of its own).
+    for (const g of ['p50_ms', 'p95_ms', 'p99_ms'] as const) {
+      const v = r[g];
+      if (v !== null) b[g] = Math.max(b[g] ?? v, v);
     }
   }
   return [...out.values()].map(({ n: _n, ...row }) => row).sort((a, b) => a.t - b.t || (a.replica < b.replica ? -1 : a.replica > b.replica ? 1 : 0));
@@ -75,6 +88,9 @@ export interface Series {
   responses_per_s: Record<'2xx' | '3xx' | '4xx' | '5xx', (number | null)[]>;
   responses: Record<'2xx' | '3xx' | '4xx' | '5xx', (number | null)[]>;
   response_ms_avg: (number | null)[];
+  response_ms_p50: (number | null)[];
+  response_ms_p95: (number | null)[];
+  response_ms_p99: (number | null)[];
   open_connections: (number | null)[];
   cpu_percent: (number | null)[];
   memory_mb: (number | null)[];
@@ -103,6 +119,9 @@ export function toSeries(rows: MetricRow[], from: number, to: number, step: numb
         responses_per_s: { '2xx': blank(), '3xx': blank(), '4xx': blank(), '5xx': blank() },
         responses: { '2xx': blank(), '3xx': blank(), '4xx': blank(), '5xx': blank() },
         response_ms_avg: blank(),
+        response_ms_p50: blank(),
+        response_ms_p95: blank(),
+        response_ms_p99: blank(),
         open_connections: blank(),
         cpu_percent: blank(),
         memory_mb: blank(),
@@ -124,6 +143,9 @@ export function toSeries(rows: MetricRow[], from: number, to: number, step: numb
       s.responses[k][i] = b.span_s > 0 ? n : null;
     }
     s.response_ms_avg[i] = round(b.response_ms, 1);
+    s.response_ms_p50[i] = b.p50_ms;
+    s.response_ms_p95[i] = b.p95_ms;
+    s.response_ms_p99[i] = b.p99_ms;
     s.open_connections[i] = round(b.sessions, 1);
     s.cpu_percent[i] = round(b.cpu_percent, 2);
     s.memory_mb[i] = round(b.memory_mb, 1);

@@ -53,6 +53,12 @@ export interface AppStats {
   replicas: Array<TrafficCounters & { upstream: string; status: string }>;
 }
 
+/** Response times (ms) of the requests an app's replicas answered in one window: all of them, and per replica upstream. */
+export interface ResponseTimes {
+  all: number[];
+  replicas: Map<string, number[]>;
+}
+
 export interface Router {
   /** Starts the proxy as its own detached process unless one is already answering on its admin endpoint. */
   ensureRunning(): Promise<void>;
@@ -82,4 +88,10 @@ export interface Router {
   setAcmeChallenges(answers: Record<string, string>): Promise<void>;
   /** Per-app traffic counters (app and each replica); null when the app has no route. */
   stats(app: string): Promise<AppStats | null>;
+  /**
+   * The response times (ms) of the requests answered since the last call, per app slug (a sample
+   * of at most a few thousand per app and replica). The first call starts the collection and
+   * returns nothing. Optional: a router without it has averages only.
+   */
+  responseTimes?(): Map<string, ResponseTimes>;
 }

@@ -59,7 +59,7 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
   const addons = new AddonController(deps);
   // Log drains: each line is shipped once, by the leader.
   const drains = new DrainController(deps);
-  const metrics = new MetricsController({ db: deps.db, log, clock: systemClock, replicas: deps.replicas, routerStats: (app) => w.router.stats(app), instanceId: deps.instanceId });
+  const metrics = new MetricsController({ db: deps.db, log, clock: systemClock, replicas: deps.replicas, routerStats: (app) => w.router.stats(app), routerTimes: () => w.router.responseTimes?.() ?? new Map(), instanceId: deps.instanceId });
   const term: LeaderTerm = {
     apps,
     builds,

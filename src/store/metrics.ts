@@ -5,7 +5,7 @@ import type { MetricSamplesTable } from './schema.js';
 export type MetricRow = Selectable<MetricSamplesTable>;
 
 const COUNTS = ['span_s', 'requests', 'r2xx', 'r3xx', 'r4xx', 'r5xx', 'restarts'] as const;
-const GAUGES = ['response_ms', 'sessions', 'cpu_percent', 'memory_mb'] as const;
+const GAUGES = ['response_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'sessions', 'cpu_percent', 'memory_mb'] as const;
 
 /** Writes buckets; a bucket written again (a rollup redone, a sample after a restart) is replaced. */
 export async function upsertSamples(db: Db, rows: MetricRow[]): Promise<void> {

@@ -701,6 +701,14 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('log_drains_app').on('log_drains').column('app_id').execute();
     },
   },
+  '0031_latency_percentiles': {
+    async up(db: Kysely<any>) {
+      // Response-time percentiles per bucket, from each request's time in HAProxy's timing ring
+      // (router/haproxy/timing.ts); null when the bucket saw no request. A 1-minute rollup keeps the
+      // highest of its 10 s values (percentiles do not average).
+      for (const col of ['p50_ms', 'p95_ms', 'p99_ms']) await db.schema.alterTable('metric_samples').addColumn(col, 'real').execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

@@ -469,6 +469,10 @@ export interface MetricSamplesTable {
   r5xx: number;
   /** HAProxy's average response time (last 1,024 requests) when the bucket saw requests. */
   response_ms: number | null;
+  /** Response-time percentiles of the bucket's requests (migration 0031); a rollup keeps the highest of its buckets'. */
+  p50_ms: number | null;
+  p95_ms: number | null;
+  p99_ms: number | null;
   /** Open connections (HAProxy's current sessions), averaged. */
   sessions: number | null;
   cpu_percent: number | null;

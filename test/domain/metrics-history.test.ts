@@ -6,8 +6,9 @@ import { now } from '../../src/store/db.js';
 import { insertApp } from '../../src/store/apps.js';
 import { bucketsOf, samplesOf, type MetricRow } from '../../src/store/metrics.js';
 import { MetricsController } from '../../src/controllers/metrics.js';
-import { aggregate, rollupWindow, toSeries } from '../../src/domain/metrics.js';
+import { percentiles, aggregate, rollupWindow, toSeries } from '../../src/domain/metrics.js';
 import type { AppStats, TrafficCounters } from '../../src/router/types.js';
+import { parseTimingLine } from '../../src/router/haproxy/timing.js';
 
 const counters = (requests: number, r5xx: number, rtime = 12): TrafficCounters => ({
   reqRate: 0,
@@ -107,7 +108,7 @@ test('metrics history: a pass in the same 10 s bucket writes nothing twice', asy
 });
 
 const row = (t: number, replica: string, over: Partial<MetricRow> = {}): MetricRow => ({
-  app_id: 'a', res: 10, t, replica, span_s: 10, requests: 10, r2xx: 9, r3xx: 0, r4xx: 0, r5xx: 1, response_ms: null, sessions: 2, cpu_percent: 10, memory_mb: 100, restarts: 0, ...over,
+  app_id: 'a', res: 10, t, replica, span_s: 10, requests: 10, r2xx: 9, r3xx: 0, r4xx: 0, r5xx: 1, response_ms: null, p50_ms: null, p95_ms: null, p99_ms: null, sessions: 2, cpu_percent: 10, memory_mb: 100, restarts: 0, ...over,
 });
 
 test('metrics history: a rollup adds counts, averages gauges, keeps replicas apart', () => {
@@ -128,4 +129,24 @@ test('metrics history: the rollup window redoes the last minute and never a half
   assert.deepEqual(rollupWindow(nowS, null), { from: 7200 - 3600 + 60, to: 7200 });
   assert.deepEqual(rollupWindow(nowS, 7140), { from: 7080, to: 7200 });
   assert.deepEqual(rollupWindow(nowS, 0), { from: 7200 - 3600 + 60, to: 7200 });
+});
+
+test('metrics history: percentiles by nearest rank; a rollup keeps the highest of its buckets’ percentiles', () => {
+  assert.deepEqual(percentiles([]), { p50_ms: null, p95_ms: null, p99_ms: null });
+  // 95 fast requests and 5 slow ones, in any order.
+  const times = [...Array.from({ length: 95 }, (_, i) => 10 + (i % 7)), 300, 310, 320, 330, 340].sort(() => Math.random() - 0.5);
+  assert.deepEqual(percentiles(times), { p50_ms: 13, p95_ms: 16, p99_ms: 330 });
+  assert.deepEqual(percentiles([42]), { p50_ms: 42, p95_ms: 42, p99_ms: 42 });
+  const out = aggregate([row(0, '', { p50_ms: 10, p95_ms: 50, p99_ms: 90 }), row(10, '', { p50_ms: 20, p95_ms: 40, p99_ms: 400 }), row(20, '')], 60, 60);
+  assert.deepEqual([out[0]!.p50_ms, out[0]!.p95_ms, out[0]!.p99_ms], [20, 50, 400]);
+});
+
+test('the router’s timing lines: backend, server and total time; HAProxy’s own answers and aborted requests are left out', () => {
+  const line = (b: string, times: string, status = '200') =>
+    `127.0.0.1:51234 [06/Dec/2026:05:20:01.123] berth ${b} ${times} ${status} 215 - - ---- 1/1/0/0/0 0/0 "GET /slow HTTP/1.1"`;
+  assert.deepEqual(parseTimingLine(line('be3/s2', '0/0/1/250/251')), { backend: 'be3', server: 's2', ms: 251 });
+  assert.deepEqual(parseTimingLine(line('be3/s1', '0/0/0/4/+5', '500')), { backend: 'be3', server: 's1', ms: 5 });
+  assert.equal(parseTimingLine(line('berth/<NOSRV>', '0/-1/-1/-1/0', '404')), null);
+  assert.equal(parseTimingLine(line('be3/s1', '0/0/0/-1/-1', '502')), null);
+  assert.equal(parseTimingLine('garbage'), null);
 });

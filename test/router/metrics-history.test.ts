@@ -94,6 +94,34 @@ describe('metrics history', () => {
     for (const re of want) assert.match(text, re);
   });
 
+  test('response-time percentiles: a few slow requests among fast ones raise p99, not p50', async (t) => {
+    const since = new Date().toISOString();
+    // 95 fast requests and 5 that the app answers after 400 ms, interleaved.
+    for (let i = 0; i < 100; i++) {
+      const slow = i % 20 === 19;
+      assert.equal((await viaRouter(s.routerPort, 'hist.localhost', slow ? '/slow?ms=400' : '/')).status, 200);
+    }
+    const h = await waitFor(
+      'a bucket whose p99 holds a slow request',
+      async () => {
+        const got = (await dev.call('getAppMetrics', { params: { id: 'hist' }, query: { from: since } })).history;
+        return appLine(got).response_ms_p99.some((v) => v !== null && v >= 400) ? got : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 2000 },
+    );
+    const a = appLine(h);
+    const p50s = a.response_ms_p50.filter((v): v is number => v !== null);
+    assert.ok(p50s.length > 0 && Math.min(...p50s) < 200, `p50 stays low: ${p50s.join(', ')}`);
+    // Per replica too: round-robin sent slow requests to both.
+    const replicas = h.series.filter((x) => x.replica !== null);
+    assert.ok(replicas.some((x) => x.response_ms_p99.some((v) => v !== null && v >= 400)), 'a replica’s own p99 shows its slow requests');
+    t.diagnostic(`p50 ${a.response_ms_p50.join(',')} | p95 ${a.response_ms_p95.join(',')} | p99 ${a.response_ms_p99.join(',')}`);
+    await waitFor('the percentiles in the Prometheus text', async () => /berth_app_response_time_seconds\{project="[^"]+",app="hist",replica="",quantile="0.99"\} [0-9.e-]+\n/.test(await dev.call('getPrometheusMetrics')), {
+      timeoutMs: 30_000,
+      intervalMs: 1000,
+    });
+  });
+
   test("a user of another project gets 404 for the app's metrics and none of them in Prometheus' text", async () => {
     await assert.rejects(other.call('getAppMetrics', { params: { id: 'hist' } }), (e) => e instanceof ApiError && e.status === 404);
     const text = await other.call('getPrometheusMetrics');

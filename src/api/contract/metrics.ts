@@ -40,6 +40,14 @@ export const MetricSeries = T.Object({
    * carry none.
    */
   response_ms_avg: Values,
+  /**
+   * Response-time percentiles in ms (nearest rank over the bucket's requests, each request's total
+   * time in the router, from HAProxy's per-request log; a sample of up to 4,096 per 10 s). A bucket
+   * wider than the stored resolution shows the highest of the buckets it covers.
+   */
+  response_ms_p50: Values,
+  response_ms_p95: Values,
+  response_ms_p99: Values,
   /** Open connections (requests in flight, WebSockets, streams), averaged over the bucket. */
   open_connections: Values,
   /** CPU, 100 = one core busy, averaged over the bucket. */

@@ -11,6 +11,8 @@ interface Metric {
   value: (r: MetricRow) => number | null;
   /** Extra label (the response class), when the metric has one. */
   cls?: string;
+  /** Extra label: the quantile a response-time figure is. */
+  quantile?: string;
 }
 
 const rate = (n: number, r: MetricRow) => (r.span_s > 0 ? n / r.span_s : null);
@@ -24,6 +26,12 @@ const METRICS: Metric[] = [
     value: (r) => rate(r[`r${c}`], r),
   })),
   { name: 'berth_app_response_time_avg_seconds', help: "HAProxy's average response time (last 1024 requests); not a percentile.", value: (r) => (r.response_ms === null ? null : r.response_ms / 1000) },
+  ...([['0.5', 'p50_ms'], ['0.95', 'p95_ms'], ['0.99', 'p99_ms']] as const).map(([q, col]): Metric => ({
+    name: 'berth_app_response_time_seconds',
+    help: 'Response-time percentiles of the requests of the last 10 s sample (each request timed by the router).',
+    quantile: q,
+    value: (r) => (r[col] === null ? null : r[col] / 1000),
+  })),
   { name: 'berth_app_open_connections', help: 'Open connections through the router (requests in flight, WebSockets, streams).', value: (r) => r.sessions },
   { name: 'berth_app_cpu_percent', help: 'CPU use, 100 = one core busy.', value: (r) => r.cpu_percent },
   { name: 'berth_app_memory_bytes', help: 'Memory in use, page cache left out.', value: (r) => (r.memory_mb === null ? null : Math.round(r.memory_mb * 1024 * 1024)) },
@@ -52,7 +60,7 @@ export async function prometheusText(db: Db, userId: string, nowS: number): Prom
       const v = m.value(r);
       const a = byId.get(r.app_id);
       if (v === null || !a) continue;
-      const labels = [`project="${label(a.project)}"`, `app="${label(a.slug)}"`, `replica="${label(r.replica)}"`, ...(m.cls ? [`class="${m.cls}"`] : [])];
+      const labels = [`project="${label(a.project)}"`, `app="${label(a.slug)}"`, `replica="${label(r.replica)}"`, ...(m.cls ? [`class="${m.cls}"`] : []), ...(m.quantile ? [`quantile="${m.quantile}"`] : [])];
       out.push(`${m.name}{${labels.join(',')}} ${Number(v.toFixed(6))}`);
     }
   }

@@ -23,6 +23,11 @@ export interface ConfigOptions {
   accessLog?: boolean;
 }
 
+/** The ring HAProxy writes each request's log line to, read by ./timing.ts. */
+export const TIMING_RING = 'berth-timing';
+/** HAProxy's `option httplog` format (its documentation's equivalent log-format). */
+export const HTTPLOG_FORMAT = '%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r';
+
 /** File names under ConfigOptions.dir. */
 export const files = {
   config: 'haproxy.cfg',
@@ -110,6 +115,14 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     '  tune.ssl.default-dh-param 2048',
     ...(o.accessLog ? ['  log stderr format raw local0 info'] : []),
     '',
+    // Every request's line also goes to this in-memory ring, which Berth reads through the runtime
+    // API for response-time percentiles (./timing.ts); when the reader lags, HAProxy drops lines
+    // (counted), never waits. 1 MB holds several thousand lines.
+    `ring ${TIMING_RING}`,
+    '  format raw',
+    '  maxlen 1024',
+    '  size 1048576',
+    '',
     'defaults',
     '  mode http',
     ...(o.accessLog ? ['  log global', '  option httplog'] : []),
@@ -132,6 +145,10 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     '  option redispatch 1',
     '',
     'frontend berth',
+    ...(o.accessLog ? ['  log global'] : []),
+    `  log ring@${TIMING_RING} format raw local0 info`,
+    // HAProxy's httplog format, spelled out: the ring and the access log share it, and ./timing.ts parses it.
+    `  log-format "${HTTPLOG_FORMAT}"`,
     `  bind ${host}:${o.httpPort}`,
     `  bind ${host}:${o.httpsPort} ssl crt ${p('defaultCert')} crt-list ${p('crtList')} alpn h2,http/1.1`,
     `  http-request set-var(txn.be) req.hdr(host),lower,word(1,:),map(${p('hosts')})`,

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppStats, Certificate, Challenge, Route, Router } from '../types.js';
+import type { AppStats, Certificate, Challenge, ResponseTimes, Route, Router } from '../types.js';
 import { normalizeRoutes } from '../routes.js';
 import { certsDiff, ensureDefaultCert, type DefaultCertSource } from './certs.js';
 import { files, pathOf, renderConfig, renderCrtList, renderMaps, type ConfigOptions } from './config.js';
@@ -15,6 +15,7 @@ import { MasterWatch } from './watch.js';
 import { grow, initialState, type RouterState } from './state.js';
 import { baseline, counters, parseStat, type StatRow } from './stats.js';
 import * as v from './validate.js';
+import { TimingTap } from './timing.js';
 
 /** The subset of a pino logger the router uses. */
 export interface RouterLogger {
@@ -84,6 +85,8 @@ export class HaproxyRouter implements Router {
   private readonly written = new Map<string, string>();
   /** The worker of the master this object last started or found (for the watch). */
   private worker?: number;
+  /** Reads each request's response time from HAProxy's timing ring, once responseTimes() is first asked. */
+  private tap?: TimingTap;
 
   constructor(readonly opts: HaproxyRouterOptions) {
     this.dir = join(opts.dataDir, 'haproxy');
@@ -258,14 +261,36 @@ export class HaproxyRouter implements Router {
     });
   }
 
+  responseTimes(): Map<string, ResponseTimes> {
+    const out = new Map<string, ResponseTimes>();
+    if (!this.tap) {
+      this.tap = new TimingTap(pathOf(this.dir, 'admin'));
+      this.tap.start();
+      return out;
+    }
+    for (const [name, t] of this.tap.take()) {
+      const be = this.state.backends.find((b) => b.name === name);
+      if (!be?.app) continue;
+      const replicas = new Map<string, number[]>();
+      for (const [server, times] of t.servers) {
+        const slot = be.slots[Number(server.slice(1)) - 1];
+        if (slot) replicas.set(slot.upstream, times);
+      }
+      out.set(be.app, { all: t.all, replicas });
+    }
+    return out;
+  }
+
   /** Stops the HAProxy of this data directory (and the watch); for tests and uninstall. */
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.tap?.stop();
     this.watcher?.stop();
     return this.proc.stop(signal);
   }
 
   /** Stops watching and leaves HAProxy serving, as an exiting control plane does. */
   close(): void {
+    this.tap?.stop();
     this.watcher?.stop();
   }
 

@@ -38,7 +38,15 @@ function chartsOf(h: History): ChartSpec[] {
       title: 'Responses per second by class',
       lines: (['2xx', '3xx', '4xx', '5xx'] as const).map((c) => ({ label: c, values: app.responses_per_s[c] })),
     },
-    { title: 'Average response time (ms)', note: "HAProxy's mean of recent requests; not a percentile", lines: withApp((s) => s.response_ms_avg) },
+    {
+      title: 'Response time (ms)',
+      note: 'percentiles of the requests in each bucket; over 10 s buckets, the highest of them',
+      lines: [
+        { label: 'p50', values: app.response_ms_p50 },
+        { label: 'p95', values: app.response_ms_p95 },
+        { label: 'p99', values: app.response_ms_p99 },
+      ],
+    },
     { title: 'Open connections', lines: withApp((s) => s.open_connections) },
     { title: 'CPU (%)', note: '100 = one core busy', lines: perReplica((s) => s.cpu_percent) },
     { title: 'Memory (MB)', lines: perReplica((s) => s.memory_mb) },
