@@ -106,11 +106,14 @@ export class AlertController {
   private async measure(app: App, now: number, wanted: Set<RuleId>): Promise<Record<RuleId, number | null>> {
     const nowS = Math.floor(now / 1000);
     const out = Object.fromEntries(RULE_IDS.map((id) => [id, null])) as Record<RuleId, number | null>;
-    const window = (id: RuleId) => Math.max(FINE_S, RULES[id].window_s * this.d.timeScale);
+    // A bucket at t counts what happened in [t - 10 s, t): the window's buckets are those whose time
+    // lies inside it, and at least the newest one.
+    const from = (id: RuleId) => Math.min(nowS - RULES[id].window_s * this.d.timeScale + FINE_S, Math.floor(nowS / FINE_S) * FINE_S);
+    const sums = (id: RuleId) => store.trafficSums(this.d.db, app.id, FINE_S, from(id), nowS + 1);
     const db = this.d.db;
-    if (wanted.has('http_5xx_rate')) out.http_5xx_rate = rate5xx(await store.trafficSums(db, app.id, FINE_S, nowS - window('http_5xx_rate'), nowS + 1));
-    if (wanted.has('response_time_avg')) out.response_time_avg = avgResponseMs(await store.trafficSums(db, app.id, FINE_S, nowS - window('response_time_avg'), nowS + 1));
-    if (wanted.has('restarts')) out.restarts = (await store.trafficSums(db, app.id, FINE_S, nowS - window('restarts'), nowS + 1)).restarts;
+    if (wanted.has('http_5xx_rate')) out.http_5xx_rate = rate5xx(await sums('http_5xx_rate'));
+    if (wanted.has('response_time_avg')) out.response_time_avg = avgResponseMs(await sums('response_time_avg'));
+    if (wanted.has('restarts')) out.restarts = (await sums('restarts')).restarts;
     if (wanted.has('memory') && app.memory_mb > 0) {
       const peak = await store.peakReplicaMemory(db, app.id, FINE_S, nowS - MEMORY_FRESH_S);
       out.memory = peak === null ? null : (peak / app.memory_mb) * 100;
