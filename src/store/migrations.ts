@@ -711,7 +711,7 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
         .addColumn('rule', 'text', (c) => c.notNull())
         .addColumn('enabled', 'integer', (c) => c.notNull())
-        .addColumn('threshold', 'real')
+        .addColumn('threshold', 'double precision')
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('alert_rules_pk', ['app_id', 'rule'])
         .execute();
@@ -722,7 +722,7 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('status', 'text', (c) => c.notNull())
         .addColumn('since', 'text', (c) => c.notNull())
         .addColumn('clear_since', 'text')
-        .addColumn('value', 'real')
+        .addColumn('value', 'double precision')
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('alert_states_pk', ['app_id', 'rule'])
         .execute();

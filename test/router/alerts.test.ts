@@ -25,6 +25,7 @@ interface Received {
  * the alert evaluator fires the 5xx rule, and a webhook receiver on loopback gets the signed
  * message; the app then answers 200s and the resolved message arrives. Every rule's window, hold
  * and clear time are scaled down (BERTH_ALERT_TIME_SCALE=0.05: a 15 s window, 3 s hold, 6 s clear).
+ * On PostgreSQL, where several control planes share the alert states (the unit tests run on SQLite).
  */
 describe('alerts through the real router', () => {
   let s: TestServer;
@@ -54,7 +55,7 @@ describe('alerts through the real router', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const base = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
     // The receiver listens on loopback: allowed for this test only.
-    s = await startServer({ egressAllow: '127.0.0.1/32', env: { BERTH_ALERT_TIME_SCALE: '0.05', BERTH_NOTIFY_RETRY_BASE_MS: '200' } });
+    s = await startServer({ engine: 'postgres', egressAllow: '127.0.0.1/32', env: { BERTH_ALERT_TIME_SCALE: '0.05', BERTH_NOTIFY_RETRY_BASE_MS: '200' } });
     dev = await s.newUser('oncall');
     await dev.call('createApp', { body: { name: slug, health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
     const rel = await dev.call('deployApp', { params: { id: slug }, body: { image_id: image } });
@@ -81,12 +82,12 @@ describe('alerts through the real router', () => {
     await refused({ rules: { disk_on_fire: { enabled: false } } }, 'disk_on_fire');
     await refused({ rules: { memory: { enabled: 'no' } } }, 'enabled');
     // The CLI: a change, then the table back in JSON.
-    const set = await berth(['alerts:set', slug, 'memory', '--threshold', '95']);
+    const set = await berth(['alerts:set', slug, 'memory', '--threshold', '95.1']);
     assert.equal(set.code, 0, set.stderr);
     const list = await berth(['alerts', slug, '--json']);
     assert.equal(list.code, 0, list.stderr);
     const mem = (JSON.parse(list.stdout) as { rule: string; threshold: number; default_threshold: number }[]).find((r) => r.rule === 'memory')!;
-    assert.deepEqual([mem.threshold, mem.default_threshold], [95, 90]);
+    assert.deepEqual([mem.threshold, mem.default_threshold], [95.1, 90]);
     const bad = await berth(['alerts:set', slug, 'memory', '--threshold', '150']);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /rules\.memory\.threshold/);
