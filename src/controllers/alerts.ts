@@ -109,7 +109,13 @@ export class AlertController {
     // A bucket at t counts what happened in [t - 10 s, t): the window's buckets are those whose time
     // lies inside it, and at least the newest one.
     const from = (id: RuleId) => Math.min(nowS - RULES[id].window_s * this.d.timeScale + FINE_S, Math.floor(nowS / FINE_S) * FINE_S);
-    const sums = (id: RuleId) => store.trafficSums(this.d.db, app.id, FINE_S, from(id), nowS + 1);
+    // The 5xx and response time rules share their window: one read for both.
+    const read = new Map<number, ReturnType<typeof store.trafficSums>>();
+    const sums = (id: RuleId) => {
+      const f = from(id);
+      if (!read.has(f)) read.set(f, store.trafficSums(this.d.db, app.id, FINE_S, f, nowS + 1));
+      return read.get(f)!;
+    };
     const db = this.d.db;
     if (wanted.has('http_5xx_rate')) out.http_5xx_rate = rate5xx(await sums('http_5xx_rate'));
     if (wanted.has('response_time_avg')) out.response_time_avg = avgResponseMs(await sums('response_time_avg'));
