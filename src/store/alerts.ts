@@ -53,80 +53,116 @@ export async function writeState(db: Db, row: AlertStateRow, prevStatus: AlertSt
   return Number(r.numUpdatedRows) > 0;
 }
 
+/**
+ * Rows whose status did not change (a value that moved, a clear spell that began), in one
+ * statement: a row whose status another writer changed meanwhile is left as it is.
+ */
+export async function writeValues(db: Db, rows: AlertStateRow[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += 500) {
+    await db
+      .insertInto('alert_states')
+      .values(rows.slice(i, i + 500))
+      .onConflict((oc) =>
+        oc
+          .columns(['app_id', 'rule'])
+          .doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), clear_since: eb.ref('excluded.clear_since'), updated_at: eb.ref('excluded.updated_at') }))
+          .where('alert_states.status', '=', (eb) => eb.ref('excluded.status'))
+          .where('alert_states.since', '=', (eb) => eb.ref('excluded.since')),
+      )
+      .execute();
+  }
+}
+
 /** Every app with what the rules need of it. */
 export const alertedApps = (db: Db) =>
   db.selectFrom('apps').select(['id', 'slug', 'project_id', 'memory_mb', 'volumes', 'release_id', 'stopped']).execute();
 
-/** One app's buckets of resolution `res` (the app's row, replica '') summed over [from, to). */
-export async function trafficSums(db: Db, appId: string, res: number, from: number, to: number) {
-  const r = await db
+/** Every app's buckets of resolution `res` (the app's row, replica '') summed over [from, to), by app. */
+export async function trafficSumsByApp(db: Db, res: number, from: number, to: number) {
+  const rows = await db
     .selectFrom('metric_samples')
     .select([
+      'app_id',
       sql<number>`coalesce(sum(requests), 0)`.as('requests'),
       sql<number>`coalesce(sum(r5xx), 0)`.as('r5xx'),
       sql<number>`coalesce(sum(case when response_ms is not null then response_ms * requests else 0 end), 0)`.as('weighted_ms'),
       sql<number>`coalesce(sum(case when response_ms is not null then requests else 0 end), 0)`.as('weighted_requests'),
       sql<number>`coalesce(sum(restarts), 0)`.as('restarts'),
     ])
-    .where('app_id', '=', appId)
     .where('res', '=', res)
     .where('replica', '=', '')
     .where('t', '>=', from)
     .where('t', '<', to)
-    .executeTakeFirstOrThrow();
-  return { requests: Number(r.requests), r5xx: Number(r.r5xx), weighted_ms: Number(r.weighted_ms), weighted_requests: Number(r.weighted_requests), restarts: Number(r.restarts) };
+    .groupBy('app_id')
+    .execute();
+  return new Map(
+    rows.map((r) => [r.app_id, { requests: Number(r.requests), r5xx: Number(r.r5xx), weighted_ms: Number(r.weighted_ms), weighted_requests: Number(r.weighted_requests), restarts: Number(r.restarts) }]),
+  );
 }
 
-/** The largest memory use of one web replica slot in the app's newest sampled bucket since `from`. */
-export async function peakReplicaMemory(db: Db, appId: string, res: number, from: number): Promise<number | null> {
-  const newest = await db
+/** Per app, the largest memory use of one web replica slot in the app's newest bucket since `from` that has one. */
+export async function peakReplicaMemoryByApp(db: Db, res: number, from: number): Promise<Map<string, number>> {
+  const rows = await db
     .selectFrom('metric_samples')
-    .select(sql<number | null>`max(t)`.as('t'))
-    .where('app_id', '=', appId)
+    .select(['app_id', 't', sql<number>`max(memory_mb)`.as('m')])
     .where('res', '=', res)
     .where('replica', '!=', '')
     .where('memory_mb', 'is not', null)
     .where('t', '>=', from)
-    .executeTakeFirst();
-  if (newest?.t === null || newest?.t === undefined) return null;
-  const r = await db
-    .selectFrom('metric_samples')
-    .select(sql<number | null>`max(memory_mb)`.as('m'))
-    .where('app_id', '=', appId)
-    .where('res', '=', res)
-    .where('replica', '!=', '')
-    .where('t', '=', Number(newest.t))
-    .executeTakeFirst();
-  return r?.m === null || r?.m === undefined ? null : Number(r.m);
+    .groupBy(['app_id', 't'])
+    .execute();
+  const newest = new Map<string, { t: number; m: number }>();
+  for (const r of rows) {
+    const seen = newest.get(r.app_id);
+    if (!seen || Number(r.t) > seen.t) newest.set(r.app_id, { t: Number(r.t), m: Number(r.m) });
+  }
+  return new Map([...newest].map(([app, v]) => [app, v.m]));
 }
 
-/** Verified custom domains of an app. */
-export const verifiedHostsOf = async (db: Db, appId: string) =>
-  (await db.selectFrom('domains').select('hostname').where('app_id', '=', appId).where('verified', '=', 1).execute()).map((d) => d.hostname);
+/** Verified custom domains, by app. */
+export async function verifiedHostsByApp(db: Db): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const d of await db.selectFrom('domains').select(['app_id', 'hostname']).where('verified', '=', 1).execute()) out.set(d.app_id, [...(out.get(d.app_id) ?? []), d.hostname]);
+  return out;
+}
 
-/** Issued certificates' expiry for these hosts. */
-export const certificateExpiry = (db: Db, hosts: string[]) =>
-  hosts.length === 0
-    ? Promise.resolve([])
-    : db.selectFrom('certificates').select(['hostname', 'not_after', 'status']).where('hostname', 'in', hosts).where('status', '=', 'issued').execute();
+/** When each issued certificate expires, by hostname. */
+export async function issuedExpiry(db: Db): Promise<Map<string, string>> {
+  const rows = await db.selectFrom('certificates').select(['hostname', 'not_after']).where('status', '=', 'issued').where('not_after', 'is not', null).execute();
+  return new Map(rows.map((r) => [r.hostname, r.not_after!]));
+}
 
-/** Add-ons attached to an app. */
-export const addonsOfApp = async (db: Db, appId: string) =>
-  (await db.selectFrom('addon_attachments').select('addon_id').where('app_id', '=', appId).execute()).map((a) => a.addon_id);
+/** The add-ons attached to each app. */
+export async function addonsByApp(db: Db): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  for (const a of await db.selectFrom('addon_attachments').select(['addon_id', 'app_id']).execute()) out.set(a.app_id, [...(out.get(a.app_id) ?? []), a.addon_id]);
+  return out;
+}
 
-/** Volumes by id (an app's mounts name them), with their size. */
-export const volumesByIds = (db: Db, ids: string[]) =>
-  ids.length === 0 ? Promise.resolve([]) : db.selectFrom('volumes').select(['id', 'name', 'project_id', 'size_mb']).where('id', 'in', ids).execute();
+/** Volumes with a size set (only they can be nearly full), by id. */
+export async function sizedVolumes(db: Db) {
+  const rows = await db.selectFrom('volumes').select(['id', 'name', 'project_id', 'size_mb']).where('size_mb', 'is not', null).execute();
+  return new Map(rows.map((v) => [v.id, v]));
+}
 
-/** The newest finished backup of an add-on or volume (read only: the backup runner owns these rows). */
-export const newestFinishedBackup = (db: Db, owner: { kind: 'addon' | 'volume'; id: string }) =>
-  db
+/**
+ * Whether the newest finished backup of each add-on (`addon:<id>`) and volume (`volume:<id>`)
+ * failed or failed its restore check. Read only: the backup runner owns these rows; old ones are
+ * pruned to each owner's keep, so this reads a bounded set.
+ */
+export async function newestBackupFailed(db: Db): Promise<Map<string, boolean>> {
+  const rows = await db
     .selectFrom('backup_jobs')
-    .select(['id', 'status', 'verify_status', 'finished_at'])
-    .where(owner.kind === 'addon' ? 'addon_id' : 'volume_id', '=', owner.id)
+    .select(['addon_id', 'volume_id', 'status', 'verify_status'])
     .where('kind', '=', 'backup')
     .where('status', 'in', ['succeeded', 'failed'])
     .orderBy('created_at', 'desc')
     .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
+    .execute();
+  const out = new Map<string, boolean>();
+  for (const r of rows) {
+    const key = r.addon_id ? `addon:${r.addon_id}` : `volume:${r.volume_id}`;
+    if (!out.has(key)) out.set(key, r.status === 'failed' || r.verify_status === 'failed');
+  }
+  return out;
+}
