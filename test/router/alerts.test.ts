@@ -98,7 +98,7 @@ describe('alerts through the real router', () => {
     const errors = startLoad({ port: s.routerPort, host, path: '/file?path=/', concurrency: 2, maxMs: 120_000 });
     let firedAt: number;
     try {
-      await waitFor('the firing message at the webhook', async () => told('alert.firing').length > 0, { timeoutMs: 60_000, intervalMs: 250 });
+      await waitFor('the firing message at the webhook', async () => told('alert.firing').length > 0, { timeoutMs: 90_000, intervalMs: 250 });
       firedAt = Date.now();
     } finally {
       const r = await errors.stop();
@@ -119,7 +119,7 @@ describe('alerts through the real router', () => {
 
     const fine = startLoad({ port: s.routerPort, host, path: '/', concurrency: 2, maxMs: 120_000 });
     try {
-      await waitFor('the resolved message at the webhook', async () => told('alert.resolved').length > 0, { timeoutMs: 60_000, intervalMs: 250 });
+      await waitFor('the resolved message at the webhook', async () => told('alert.resolved').length > 0, { timeoutMs: 90_000, intervalMs: 250 });
     } finally {
       const r = await fine.stop();
       t.diagnostic(`200s sent: ${r.sent}, failed: ${r.failed}`);
