@@ -105,6 +105,8 @@ export interface Config {
   build: BuildSettings;
   /** Notification retries: first retry after retryBaseMs, doubling (at most 5 min), up to maxAttempts sends. */
   notifications: { retryBaseMs: number; maxAttempts: number; timeoutMs: number };
+  /** BERTH_ALERT_TIME_SCALE: multiplies every alert rule's window, hold and clear time (tests shorten them; 1 otherwise). */
+  alerts: { timeScale: number };
   /** Log drains: lines and bytes held per drain while its receiver is away, and the retry backoff (first, longest). */
   drains: { bufferLines: number; bufferBytes: number; retryBaseMs: number; retryMaxMs: number };
   /** BERTH_EGRESS_ALLOW: internal hosts and networks server-side requests may reach (src/lib/egress.ts). */
@@ -257,6 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxAttempts: Math.ceil(positive(env, 'BERTH_NOTIFY_MAX_ATTEMPTS', 6)),
       timeoutMs: positive(env, 'BERTH_NOTIFY_TIMEOUT_S', 10) * 1000,
     },
+    alerts: { timeScale: positive(env, 'BERTH_ALERT_TIME_SCALE', 1) },
     drains: {
       bufferLines: Math.ceil(positive(env, 'BERTH_DRAIN_BUFFER_LINES', 10_000)),
       bufferBytes: Math.ceil(positive(env, 'BERTH_DRAIN_BUFFER_MB', 8) * 1024 * 1024),

@@ -28,6 +28,7 @@ import { webhookHandlers } from './handlers/webhooks.js';
 import { registryHandlers } from './handlers/registries.js';
 import { imageHandlers } from './handlers/images.js';
 import { notificationHandlers } from './handlers/notifications.js';
+import { alertHandlers } from './handlers/alerts.js';
 import { drainHandlers } from './handlers/drains.js';
 import { registerWebhookReceiver } from './handlers/webhook-receive.js';
 import { registerVolumeDownload, volumeHandlers } from './handlers/volumes.js';
@@ -287,6 +288,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...registryHandlers,
     ...imageHandlers,
     ...notificationHandlers,
+    ...alertHandlers,
     ...drainHandlers,
     ...sessionHandlers,
     ...clusterHandlers,

@@ -12,6 +12,8 @@ export const NOTIFIED: Record<string, string> = {
   'preview.deleted': 'preview deleted',
   'addon.backup.verify_failed': 'backup restore check failed',
   'addon.base_backup.verify_failed': 'base backup restore check failed',
+  'alert.firing': 'alert firing',
+  'alert.resolved': 'alert resolved',
 };
 
 /** "rolled back" instead of "deploy live" when the live release is a rollback. */
@@ -27,7 +29,7 @@ export interface NotifyContext {
 
 /** Slack's incoming-webhook message format: `text` is the fallback, a section block carries the same in mrkdwn. */
 export function slackBody(e: BerthEvent, c: NotifyContext): string {
-  const icon = /failed|crash/.test(c.title) ? ':x:' : c.title === 'deploy live' ? ':white_check_mark:' : c.title === 'rolled back' ? ':leftwards_arrow_with_hook:' : ':rocket:';
+  const icon = c.title === 'alert firing' ? ':rotating_light:' : c.title === 'alert resolved' ? ':white_check_mark:' : /failed|crash/.test(c.title) ? ':x:' : c.title === 'deploy live' ? ':white_check_mark:' : c.title === 'rolled back' ? ':leftwards_arrow_with_hook:' : ':rocket:';
   const text = `${icon} ${c.app.slug}: ${c.title}: ${e.message}`;
   return JSON.stringify({
     text,

@@ -13,6 +13,7 @@ import { VolumeController } from '../controllers/volumes.js';
 import { RunController } from '../controllers/runs/index.js';
 import { AddonController } from '../controllers/addons/index.js';
 import { MetricsController } from '../controllers/metrics.js';
+import { AlertController } from '../controllers/alerts.js';
 import { DrainController } from '../controllers/drains/index.js';
 import { systemClock } from '../controllers/deps.js';
 
@@ -60,6 +61,15 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
   // Log drains: each line is shipped once, by the leader.
   const drains = new DrainController(deps);
   const metrics = new MetricsController({ db: deps.db, log, clock: systemClock, replicas: deps.replicas, routerStats: (app) => w.router.stats(app), routerTimes: () => w.router.responseTimes?.() ?? new Map(), instanceId: deps.instanceId });
+  const alerts = new AlertController({
+    db: deps.db,
+    log,
+    clock: systemClock,
+    events: deps.events,
+    routerDomain: deps.config.routerDomain,
+    timeScale: deps.config.alerts.timeScale,
+    volumeUsage: (v) => volumes.usage(v),
+  });
   const term: LeaderTerm = {
     apps,
     builds,
@@ -78,6 +88,7 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
       await oneOffs.stop();
       await addons.stop();
       await metrics.stop();
+      await alerts.stop();
       await builds.stop();
       await apps.stop();
       await certs.stop();
@@ -104,6 +115,7 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
     oneOffs.start();
     addons.start();
     metrics.start();
+    alerts.start();
     drains.start();
   } catch (err) {
     // What started stops, so the next term does not run beside a half-started one.

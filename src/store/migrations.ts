@@ -701,6 +701,33 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('log_drains_app').on('log_drains').column('app_id').execute();
     },
   },
+  '0029_alerts': {
+    async up(db: Kysely<any>) {
+      // Alerts (docs/operations.md, "Alerts"): an app's choices per rule (no row: the rule's
+      // defaults), and each rule's state as the evaluator left it (ok, pending, firing; since when;
+      // clear since when; the last value), so a restart neither fires again nor forgets.
+      await db.schema
+        .createTable('alert_rules')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('rule', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('threshold', 'double precision')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('alert_rules_pk', ['app_id', 'rule'])
+        .execute();
+      await db.schema
+        .createTable('alert_states')
+        .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
+        .addColumn('rule', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('since', 'text', (c) => c.notNull())
+        .addColumn('clear_since', 'text')
+        .addColumn('value', 'double precision')
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('alert_states_pk', ['app_id', 'rule'])
+        .execute();
+    },
+  },
   '0031_latency_percentiles': {
     async up(db: Kysely<any>) {
       // Response-time percentiles per bucket, from each request's time in HAProxy's timing ring

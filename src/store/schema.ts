@@ -280,6 +280,8 @@ export interface Database {
   log_drains: LogDrainsTable;
   control_planes: ControlPlanesTable;
   leases: LeasesTable;
+  alert_rules: AlertRulesTable;
+  alert_states: AlertStatesTable;
 }
 
 /** A running control plane (migration 0024_control_planes); times in the database's epoch ms. */
@@ -478,4 +480,25 @@ export interface MetricSamplesTable {
   cpu_percent: number | null;
   memory_mb: number | null;
   restarts: number;
+}
+
+/** An app's choice for one alert rule (migration 0029_alerts); no row: the rule's defaults. */
+export interface AlertRulesTable {
+  app_id: string;
+  rule: string;
+  enabled: number;
+  /** Null: the rule's default threshold. */
+  threshold: number | null;
+  updated_at: string;
+}
+
+/** One app's alert rule as the evaluator left it (controllers/alerts.ts). */
+export interface AlertStatesTable {
+  app_id: string;
+  rule: string;
+  status: 'ok' | 'pending' | 'firing';
+  since: string;
+  clear_since: string | null;
+  value: number | null;
+  updated_at: string;
 }

@@ -166,6 +166,7 @@ describe('authorization matrix (from the contract)', () => {
     addDomain: () => ({ hostname: 'evil.example' }),
     pruneImages: () => ({ app: ids.slug }),
     addNotification: () => ({ kind: 'webhook', url: 'https://evil.example/' }),
+    updateAlerts: () => ({ rules: { http_5xx_rate: { enabled: false } } }),
     addDrain: () => ({ url: 'https://evil.invalid/' }),
     setAppSource: () => ({ repo_url: 'https://example.com/r.git', vendor: null }),
     createVolume: () => ({ name: 'intruder', project: ids.project }),

@@ -236,6 +236,23 @@ describe('web dashboard', () => {
     await screenshot(page, 'metrics');
   });
 
+  test('alerts: every rule with its state; an editor changes a threshold, a bad one is named', async () => {
+    await tab('Alerts');
+    const row = page.getByRole('row', { name: 'Alert memory' });
+    await row.getByText('memory near its limit').waitFor(WAIT);
+    await page.getByRole('row', { name: 'Alert http_5xx_rate' }).getByText('ok', { exact: true }).waitFor(WAIT);
+    const input = row.getByLabel('Fires above (%)');
+    await input.fill('150');
+    await row.getByRole('button', { name: 'Save' }).click();
+    await row.getByRole('alert').getByText(/between 1 and 100/).waitFor(WAIT);
+    await input.fill('95');
+    await row.getByRole('button', { name: 'Save' }).click();
+    await waitFor('the threshold to be saved', async () => (await dev.call('listAlerts', { params: { id: 'web' } })).items.find((r) => r.rule === 'memory')?.threshold === 95);
+    await page.getByRole('row', { name: 'Alert backup_failed' }).getByRole('button', { name: 'Turn off' }).click();
+    await page.getByRole('row', { name: 'Alert backup_failed' }).getByText('off', { exact: true }).waitFor(WAIT);
+    await screenshot(page, 'alerts');
+  });
+
   test('create a token (shown once) and revoke it', async () => {
     await page.getByRole('link', { name: 'Tokens' }).click();
     await page.getByLabel('Token name', { exact: true }).fill('ci');
@@ -326,6 +343,9 @@ describe('web dashboard', () => {
     await v.goto(`${s.url}/apps/web/config`);
     await v.getByRole('heading', { name: 'Config vars' }).waitFor();
     for (const name of ['Set config var', 'Add domain']) assert.equal(await v.getByRole('button', { name }).count(), 0, `no "${name}" button`);
+    await v.goto(`${s.url}/apps/web/alerts`);
+    await v.getByRole('row', { name: 'Alert memory' }).getByText('above 95 %').waitFor();
+    for (const name of ['Save', 'Turn off', 'Turn on']) assert.equal(await v.getByRole('button', { name }).count(), 0, `no "${name}" button`);
     // The same session sending the request by hand (with its CSRF token): refused by the API.
     const status = await v.evaluate(async () => {
       const s = await (await fetch('/api/v1/session')).json();

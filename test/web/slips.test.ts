@@ -227,7 +227,7 @@ describe('web dashboard: rollback diff, titles, not-found, narrow layout, nothin
       const tabs = m.getByRole('navigation', { name: 'App sections' });
       await tabs.waitFor();
       const strip = await tabs.evaluate((el) => ({ scroll: el.scrollWidth, client: el.clientWidth, overflow: getComputedStyle(el).overflowX, right: el.getBoundingClientRect().right }));
-      assert.ok(strip.scroll > strip.client, `ten tabs are wider than the screen (${strip.scroll} > ${strip.client})`);
+      assert.ok(strip.scroll > strip.client, `the tabs are wider than the screen (${strip.scroll} > ${strip.client})`);
       assert.equal(strip.overflow, 'auto', 'the strip scrolls sideways');
       assert.ok(strip.right <= 375, 'the strip ends inside the screen');
       // The open tab, the last one, is scrolled into view.

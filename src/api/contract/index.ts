@@ -16,6 +16,7 @@ import { webhookRoutes } from './webhooks.js';
 import { registryRoutes } from './registries.js';
 import { imageRoutes } from './images.js';
 import { notificationRoutes } from './notifications.js';
+import { alertRoutes } from './alerts.js';
 import { drainRoutes } from './drains.js';
 import { sessionRoutes } from './sessions.js';
 import { clusterRoutes } from './cluster.js';
@@ -50,6 +51,7 @@ export const routes = {
   ...registryRoutes,
   ...imageRoutes,
   ...notificationRoutes,
+  ...alertRoutes,
   ...drainRoutes,
   ...sessionRoutes,
   ...clusterRoutes,

@@ -6,6 +6,7 @@ import { ConfirmButton, ErrorText, Status, useAction, useLoad, useTitle, Field }
 import { Builds, Config, Containers, Deploys, Domains } from './AppTabs';
 import { Logs } from './Logs';
 import { Drains } from './Drains';
+import { Alerts } from './Alerts';
 import { Cron, Runs } from './Runs';
 import { Settings } from './Settings';
 import { Formation } from './Formation';
@@ -14,7 +15,7 @@ import type { AppProps } from './app-props';
 // Charts are the heaviest code and only this tab needs them.
 const Metrics = lazy(() => import('./Metrics').then((m) => ({ default: m.Metrics })));
 
-const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'containers', 'runs', 'cron', 'settings'] as const;
+const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'alerts', 'containers', 'runs', 'cron', 'settings'] as const;
 export type Tab = (typeof TABS)[number];
 
 const tabName = (t: string) => t[0].toUpperCase() + t.slice(1);
@@ -66,6 +67,7 @@ export function AppPage() {
             <Metrics app={a} />
           </Suspense>
         )}
+        {tab === 'alerts' && <Alerts {...props} />}
         {tab === 'containers' && <Containers {...props} />}
         {tab === 'runs' && <Runs {...props} />}
         {tab === 'cron' && <Cron {...props} />}
