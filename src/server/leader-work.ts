@@ -14,6 +14,7 @@ import { RunController } from '../controllers/runs/index.js';
 import { AddonController } from '../controllers/addons/index.js';
 import { MetricsController } from '../controllers/metrics.js';
 import { DrainController } from '../controllers/drains/index.js';
+import { LogCollector } from '../controllers/logs/index.js';
 import { systemClock } from '../controllers/deps.js';
 
 /** The controllers of one leader term: made when the lease is won, stopped when it ends. */
@@ -25,6 +26,7 @@ export interface LeaderTerm {
   addons: AddonController;
   volumes: VolumeController;
   drains: DrainController;
+  logs: LogCollector;
   stop(): Promise<void>;
 }
 
@@ -59,6 +61,8 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
   const addons = new AddonController(deps);
   // Log drains: each line is shipped once, by the leader.
   const drains = new DrainController(deps);
+  // The log store: each line is stored once, by the leader.
+  const logs = new LogCollector(deps);
   const metrics = new MetricsController({ db: deps.db, log, clock: systemClock, replicas: deps.replicas, routerStats: (app) => w.router.stats(app), routerTimes: () => w.router.responseTimes?.() ?? new Map(), instanceId: deps.instanceId });
   const term: LeaderTerm = {
     apps,
@@ -68,11 +72,13 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
     addons,
     volumes,
     drains,
+    logs,
     async stop() {
       domains.stop();
       images.stop();
       notifications.stop();
       await drains.stop();
+      await logs.stop();
       await w.cluster?.stop();
       await volumes.stop();
       await oneOffs.stop();
@@ -105,6 +111,7 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
     addons.start();
     metrics.start();
     drains.start();
+    logs.start();
   } catch (err) {
     // What started stops, so the next term does not run beside a half-started one.
     await term.stop().catch((e) => log.error({ err: e }, 'stopping a half-started term failed'));

@@ -278,6 +278,8 @@ export interface Database {
   image_owners: ImageOwnersTable;
   metric_samples: MetricSamplesTable;
   log_drains: LogDrainsTable;
+  log_lines: LogLinesTable;
+  log_cursors: LogCursorsTable;
   control_planes: ControlPlanesTable;
   leases: LeasesTable;
 }
@@ -478,4 +480,30 @@ export interface MetricSamplesTable {
   cpu_percent: number | null;
   memory_mb: number | null;
   restarts: number;
+}
+
+/** One kept app log line (migration 0028_log_store). */
+export interface LogLinesTable {
+  id: Generated<number>;
+  app_id: string;
+  /** The engine's time, padded to nanoseconds (timeKey): sorts as text. */
+  time: string;
+  /** stdout, stderr, or berth (a line the collector adds: lines it had to drop). */
+  stream: string;
+  process_type: string;
+  replica: number;
+  /** The release version the replica ran. */
+  release: number;
+  /** The container's name. */
+  container: string;
+  line: string;
+  /** UTF-8 length of line: what the per-app size limit counts. */
+  bytes: number;
+}
+
+/** The newest stored line's time per engine container (migration 0028_log_store). */
+export interface LogCursorsTable {
+  docker_id: string;
+  app_id: string;
+  last: string;
 }
