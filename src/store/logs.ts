@@ -89,11 +89,21 @@ export async function logUsage(db: Db): Promise<{ app_id: string; bytes: number;
   return rows.map((r) => ({ app_id: r.app_id, bytes: Number(r.bytes), lines: Number(r.lines) }));
 }
 
-/** Removes every app's lines older than `before` (timeKey); how many went. */
-export async function pruneOlderThan(db: Db, before: string): Promise<number> {
-  const r = await db.deleteFrom('log_lines').where('time', '<', before).executeTakeFirst();
+/** Removes lines older than `before` (timeKey), of one app or of all; how many went. */
+export async function pruneOlderThan(db: Db, before: string, appId?: string): Promise<number> {
+  let q = db.deleteFrom('log_lines').where('time', '<', before);
+  if (appId) q = q.where('app_id', '=', appId);
+  const r = await q.executeTakeFirst();
   return Number(r.numDeletedRows);
 }
+
+/** Apps with retention of their own. */
+export const appRetention = (db: Db) =>
+  db
+    .selectFrom('apps')
+    .select(['id', 'log_retention_days', 'log_retention_mb'])
+    .where((eb) => eb.or([eb('log_retention_days', 'is not', null), eb('log_retention_mb', 'is not', null)]))
+    .execute();
 
 /**
  * Removes an app's oldest lines until at most `keepBytes` remain: the newest lines are summed

@@ -729,6 +729,9 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('app_id', 'text', (c) => c.notNull().references('apps.id').onDelete('cascade'))
         .addColumn('last', 'text', (c) => c.notNull())
         .execute();
+      // An app's own retention, below the platform's (BERTH_LOG_RETENTION_*); null: the platform's.
+      await db.schema.alterTable('apps').addColumn('log_retention_days', 'integer').execute();
+      await db.schema.alterTable('apps').addColumn('log_retention_mb', 'integer').execute();
     },
   },
   '0031_latency_percentiles': {

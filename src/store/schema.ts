@@ -90,6 +90,9 @@ export interface AppsTable {
   release_command: string | null;
   /** JSON {"constraints": [...]}: Swarm placement of the replicas in cluster mode (with the next release); null: anywhere. */
   placement?: string | null;
+  /** Days and MB of log lines kept for this app, at most the platform's; null: the platform's (migration 0028_log_store). */
+  log_retention_days?: number | null;
+  log_retention_mb?: number | null;
   created_at: string;
   updated_at: string;
 }

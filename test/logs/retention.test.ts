@@ -89,8 +89,23 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     assert.deepEqual(await q({}), ['two-hours', 'one-hour\\path']);
     assert.deepEqual(await q({}, 'app_2'), ['other-app']);
     assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 250 }, NOW), 0);
+
+    // An app's own limits, below the platform's: app_1 keeps 2 days, app_2 1 MB (10,485 lines of 100 bytes).
+    await db.updateTable('apps').set({ log_retention_days: 2 }).where('id', '=', 'app_1').execute();
+    await db.updateTable('apps').set({ log_retention_mb: 1 }).where('id', '=', 'app_2').execute();
+    await insertLogLines(db, [line('app_1', NOW - 3 * DAY, 'three-days')], []);
+    await insertLogLines(db, Array.from({ length: 11_000 }, (_, i) => line('app_2', NOW - HOUR + 1 + i, `bulk-${i}`)), []);
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 1e9 }, NOW), 1 + (11_001 - 10_485));
+    assert.deepEqual(await q({}), ['two-hours', 'one-hour\\path']);
+    const left = tags(await queryLogLines(db, 'app_2', { limit: 20_000 }));
+    assert.equal(left.length, 10_485);
+    assert.deepEqual([left[0], left.at(-1)], ['bulk-515', 'bulk-10999'], 'the newest kept');
+    // A platform limit below an app's own wins: the app's limits only lower it.
+    await db.updateTable('apps').set({ log_retention_mb: 2 }).where('id', '=', 'app_2').execute();
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 500 }, NOW), 10_485 - 5);
+
     // A day later the rest is past one day's retention.
-    assert.equal(await pruneLogs(db, { retentionDays: 1, retentionBytes: 250 }, NOW + DAY), 3);
+    assert.equal(await pruneLogs(db, { retentionDays: 1, retentionBytes: 1e9 }, NOW + DAY), 2 + 5);
     assert.deepEqual(await q({}), []);
   });
 }

@@ -143,6 +143,24 @@ describe('log store', () => {
     }
   });
 
+  test("an app's own retention may lower the platform's, never raise it", async () => {
+    assert.deepEqual((await dev.call('getApp', { params: { id: slug } })).log_retention, { days: 7, mb: 100, own: false });
+    for (const [body, f] of [
+      [{ log_retention_days: 8 }, 'log_retention_days'],
+      [{ log_retention_mb: 101 }, 'log_retention_mb'],
+      [{ log_retention_days: 0 }, 'log_retention_days'],
+    ] as const) {
+      const e = await rejects(dev.call('updateApp', { params: { id: slug }, body }), 400);
+      assert.equal(field(e), f, e.message);
+    }
+    const out = await berth(['apps', 'update', slug, '--log-retention-days', '3', '--log-retention-mb', '20', '--json']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(JSON.parse(out.stdout).log_retention, { days: 3, mb: 20, own: true });
+    await rejects(mallory.call('updateApp', { params: { id: slug }, body: { log_retention_days: 1 } }), 404);
+    const back = await dev.call('updateApp', { params: { id: slug }, body: { log_retention_days: null, log_retention_mb: null } });
+    assert.deepEqual(back.log_retention, { days: 7, mb: 100, own: false });
+  });
+
   test("another project's user gets 404, and no line", async () => {
     const e = await rejects(mallory.call('appLogs', { params: { id: slug }, query: { grep: tag } }), 404);
     assert.ok(!JSON.stringify(e).includes(tag));
