@@ -97,6 +97,16 @@ export async function pruneOlderThan(db: Db, before: string, appId?: string): Pr
   return Number(r.numDeletedRows);
 }
 
+/** Removes the lines of apps that no longer exist, among these; how many went. */
+export async function pruneDeletedApps(db: Db, appIds: string[]): Promise<number> {
+  if (!appIds.length) return 0;
+  const live = new Set((await db.selectFrom('apps').select('id').where('id', 'in', appIds).execute()).map((r) => r.id));
+  const gone = appIds.filter((id) => !live.has(id));
+  if (!gone.length) return 0;
+  const r = await db.deleteFrom('log_lines').where('app_id', 'in', gone).executeTakeFirst();
+  return Number(r.numDeletedRows);
+}
+
 /** Apps with retention of their own. */
 export const appRetention = (db: Db) =>
   db

@@ -9,7 +9,7 @@ import { openStore } from '../../src/store/db.js';
 import type { Db } from '../../src/store/db.js';
 import { createUser } from '../../src/store/users.js';
 import { createProject } from '../../src/store/projects.js';
-import { insertApp } from '../../src/store/apps.js';
+import { deleteApp, insertApp } from '../../src/store/apps.js';
 import { insertLogLines, queryLogLines, type StoredLine } from '../../src/store/logs.js';
 import { pruneLogs } from '../../src/controllers/logs/retention.js';
 import { LogCollector } from '../../src/controllers/logs/index.js';
@@ -104,8 +104,13 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     await db.updateTable('apps').set({ log_retention_mb: 2 }).where('id', '=', 'app_2').execute();
     assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 500 }, NOW), 10_485 - 5);
 
+    // A deleted app's lines go with the next pass; a batch of lines still buffered for it is written.
+    await deleteApp(db, 'app_2');
+    await insertLogLines(db, [line('app_2', NOW, 'late-line')], [{ docker_id: 'dock_2', app_id: 'app_2', last: at(NOW) }]);
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 1e9 }, NOW), 5 + 1);
+    assert.deepEqual(await q({}, 'app_2'), []);
     // A day later the rest is past one day's retention.
-    assert.equal(await pruneLogs(db, { retentionDays: 1, retentionBytes: 1e9 }, NOW + DAY), 2 + 5);
+    assert.equal(await pruneLogs(db, { retentionDays: 1, retentionBytes: 1e9 }, NOW + DAY), 2);
     assert.deepEqual(await q({}), []);
   });
 }
