@@ -18,11 +18,12 @@ import { metricsHistory } from './figures/metrics-history.js';
 import { metricsIdle } from './figures/metrics-idle.js';
 import { alerts } from './figures/alerts.js';
 import { logDrains } from './figures/log-drains.js';
+import { logStore } from './figures/log-store.js';
 import { takeover } from './figures/takeover.js';
 
 /**
  * Berth's benchmarks: each figure beside its baseline, measured in the same run on this machine.
- * Usage: node dist/bench/run.js [router router-join router-restart deploy build scale zero-downtime control-plane dashboard addons volume-backups metrics-history metrics-idle alerts log-drains takeover cluster]  (default: all but cluster)
+ * Usage: node dist/bench/run.js [router router-join router-restart deploy build scale zero-downtime control-plane dashboard addons volume-backups metrics-history metrics-idle alerts log-drains log-store takeover cluster]  (default: all but cluster)
  * Not part of the test suite. Needs the Docker Engine; PostgreSQL is started by scripts/postgres.sh
  * unless BERTH_TEST_PG_URL names one.
  */
@@ -43,6 +44,7 @@ const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
   'metrics-idle': metricsIdle,
   alerts,
   'log-drains': logDrains,
+  'log-store': logStore,
   takeover,
 };
 

@@ -109,6 +109,11 @@ export interface Config {
   alerts: { timeScale: number };
   /** Log drains: lines and bytes held per drain while its receiver is away, and the retry backoff (first, longest). */
   drains: { bufferLines: number; bufferBytes: number; retryBaseMs: number; retryMaxMs: number };
+  /**
+   * The log store (docs/logs.md): how long and how much of each app's log is kept, and the
+   * collector's buffer (lines waiting for the database; past it lines are dropped and counted).
+   */
+  logs: { retentionDays: number; retentionBytes: number; bufferLines: number };
   /** BERTH_EGRESS_ALLOW: internal hosts and networks server-side requests may reach (src/lib/egress.ts). */
   egressAllow: EgressAllow;
   /**
@@ -265,6 +270,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       bufferBytes: Math.ceil(positive(env, 'BERTH_DRAIN_BUFFER_MB', 8) * 1024 * 1024),
       retryBaseMs: positive(env, 'BERTH_DRAIN_RETRY_BASE_MS', 1000),
       retryMaxMs: positive(env, 'BERTH_DRAIN_RETRY_MAX_MS', 30_000),
+    },
+    logs: {
+      retentionDays: positive(env, 'BERTH_LOG_RETENTION_DAYS', 7),
+      retentionBytes: Math.ceil(positive(env, 'BERTH_LOG_RETENTION_MB', 100) * 1024 * 1024),
+      bufferLines: Math.ceil(positive(env, 'BERTH_LOG_BUFFER_LINES', 50_000)),
     },
     egressAllow,
     controlHosts: hostList(env.BERTH_CONTROL_HOSTS ?? `${routerDomain},${hostname()},localhost`),

@@ -15,6 +15,7 @@ import { AddonController } from '../controllers/addons/index.js';
 import { MetricsController } from '../controllers/metrics.js';
 import { AlertController } from '../controllers/alerts.js';
 import { DrainController } from '../controllers/drains/index.js';
+import { LogCollector } from '../controllers/logs/index.js';
 import { systemClock } from '../controllers/deps.js';
 
 /** The controllers of one leader term: made when the lease is won, stopped when it ends. */
@@ -26,6 +27,7 @@ export interface LeaderTerm {
   addons: AddonController;
   volumes: VolumeController;
   drains: DrainController;
+  logs: LogCollector;
   stop(): Promise<void>;
 }
 
@@ -60,6 +62,8 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
   const addons = new AddonController(deps);
   // Log drains: each line is shipped once, by the leader.
   const drains = new DrainController(deps);
+  // The log store: each line is stored once, by the leader.
+  const logs = new LogCollector(deps);
   const metrics = new MetricsController({ db: deps.db, log, clock: systemClock, replicas: deps.replicas, routerStats: (app) => w.router.stats(app), routerTimes: () => w.router.responseTimes?.() ?? new Map(), instanceId: deps.instanceId });
   const alerts = new AlertController({
     db: deps.db,
@@ -78,11 +82,13 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
     addons,
     volumes,
     drains,
+    logs,
     async stop() {
       domains.stop();
       images.stop();
       notifications.stop();
       await drains.stop();
+      await logs.stop();
       await w.cluster?.stop();
       await volumes.stop();
       await oneOffs.stop();
@@ -117,6 +123,7 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
     metrics.start();
     alerts.start();
     drains.start();
+    logs.start();
   } catch (err) {
     // What started stops, so the next term does not run beside a half-started one.
     await term.stop().catch((e) => log.error({ err: e }, 'stopping a half-started term failed'));

@@ -8,7 +8,10 @@ import * as col from './app-columns.js';
 type Encoded = 'health_check' | 'env' | 'volumes' | 'release_command' | 'placement';
 
 /** An app as the rest of Berth sees it: its JSON columns decoded (app-columns.ts). */
-export type AppRow = Omit<Selectable<AppsTable>, Encoded> & {
+export type AppRow = Omit<Selectable<AppsTable>, Encoded | 'log_retention_days' | 'log_retention_mb'> & {
+  /** The app's own log retention (null or absent: the platform's). */
+  log_retention_days?: number | null;
+  log_retention_mb?: number | null;
   health_check: col.HealthCheck;
   env: col.StoredEnv;
   volumes: col.MountColumn[];

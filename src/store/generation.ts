@@ -1,3 +1,4 @@
+import { TableNode } from 'kysely';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryId, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
 
 /**
@@ -7,6 +8,18 @@ import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs,
  * count moves both when a write is sent and when it completes, so a read that overlaps a write is
  * never taken for current.
  */
+/**
+ * Tables no cached answer reads: the log store's, written every half second while apps log. Their
+ * writes left uncounted keep the read cache (api/read-cache.ts) useful on a busy installation.
+ */
+const UNWATCHED = new Set(['log_lines', 'log_cursors']);
+
+function unwatched(node: RootOperationNode): boolean {
+  const table =
+    node.kind === 'InsertQueryNode' ? node.into : node.kind === 'DeleteQueryNode' && node.from.froms.length === 1 ? node.from.froms[0] : undefined;
+  return !!table && TableNode.is(table) && UNWATCHED.has(table.table.identifier.name);
+}
+
 export class WriteGeneration implements KyselyPlugin {
   private n = 0;
   private readonly writes = new WeakSet<QueryId>();
@@ -16,7 +29,7 @@ export class WriteGeneration implements KyselyPlugin {
   }
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    if (args.node.kind !== 'SelectQueryNode') {
+    if (args.node.kind !== 'SelectQueryNode' && !unwatched(args.node)) {
       this.n++;
       this.writes.add(args.queryId);
     }

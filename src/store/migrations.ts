@@ -701,6 +701,42 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('log_drains_app').on('log_drains').column('app_id').execute();
     },
   },
+  '0028_log_store': {
+    async up(db: Kysely<any>) {
+      // Kept app log lines (docs/logs.md): every replica's, written in batches by the leader's log
+      // collector, pruned per app by age and size. `time` is the engine's timestamp padded to
+      // nanoseconds (domain/drains.ts timeKey), so text order is time order on both engines;
+      // `bytes` is the line's UTF-8 length, what the size limit counts. No foreign key on app_id:
+      // its check per line cost 40% of PostgreSQL's insert rate (measured, docs/performance.md); the
+      // retention pass removes the lines of deleted apps instead.
+      await db.schema
+        .createTable('log_lines')
+        .addColumn('id', engine === 'postgres' ? 'bigserial' : 'integer', (c) => (engine === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('time', 'text', (c) => c.notNull())
+        .addColumn('stream', 'text', (c) => c.notNull())
+        .addColumn('process_type', 'text', (c) => c.notNull())
+        .addColumn('replica', 'integer', (c) => c.notNull())
+        .addColumn('release', 'integer', (c) => c.notNull())
+        .addColumn('container', 'text', (c) => c.notNull())
+        .addColumn('line', 'text', (c) => c.notNull())
+        .addColumn('bytes', 'integer', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('log_lines_app_time').on('log_lines').columns(['app_id', 'time', 'id']).execute();
+      // Per engine container: the newest line stored, so a collector started again (a restart, a new
+      // leader) reads each log on from there and neither loses nor repeats lines.
+      await db.schema
+        .createTable('log_cursors')
+        .addColumn('docker_id', 'text', (c) => c.primaryKey())
+        // No foreign key either: a batch holding lines of an app deleted meanwhile must still be written.
+        .addColumn('app_id', 'text', (c) => c.notNull())
+        .addColumn('last', 'text', (c) => c.notNull())
+        .execute();
+      // An app's own retention, below the platform's (BERTH_LOG_RETENTION_*); null: the platform's.
+      await db.schema.alterTable('apps').addColumn('log_retention_days', 'integer').execute();
+      await db.schema.alterTable('apps').addColumn('log_retention_mb', 'integer').execute();
+    },
+  },
   '0029_alerts': {
     async up(db: Kysely<any>) {
       // Alerts (docs/operations.md, "Alerts"): an app's choices per rule (no row: the rule's

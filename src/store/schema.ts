@@ -90,6 +90,9 @@ export interface AppsTable {
   release_command: string | null;
   /** JSON {"constraints": [...]}: Swarm placement of the replicas in cluster mode (with the next release); null: anywhere. */
   placement?: string | null;
+  /** Days and MB of log lines kept for this app, at most the platform's; null: the platform's (migration 0028_log_store). */
+  log_retention_days?: number | null;
+  log_retention_mb?: number | null;
   created_at: string;
   updated_at: string;
 }
@@ -278,6 +281,8 @@ export interface Database {
   image_owners: ImageOwnersTable;
   metric_samples: MetricSamplesTable;
   log_drains: LogDrainsTable;
+  log_lines: LogLinesTable;
+  log_cursors: LogCursorsTable;
   control_planes: ControlPlanesTable;
   leases: LeasesTable;
   alert_rules: AlertRulesTable;
@@ -501,4 +506,30 @@ export interface AlertStatesTable {
   clear_since: string | null;
   value: number | null;
   updated_at: string;
+}
+
+/** One kept app log line (migration 0028_log_store). */
+export interface LogLinesTable {
+  id: Generated<number>;
+  app_id: string;
+  /** The engine's time, padded to nanoseconds (timeKey): sorts as text. */
+  time: string;
+  /** stdout, stderr, or berth (a line the collector adds: lines it had to drop). */
+  stream: string;
+  process_type: string;
+  replica: number;
+  /** The release version the replica ran. */
+  release: number;
+  /** The container's name. */
+  container: string;
+  line: string;
+  /** UTF-8 length of line: what the per-app size limit counts. */
+  bytes: number;
+}
+
+/** The newest stored line's time per engine container (migration 0028_log_store). */
+export interface LogCursorsTable {
+  docker_id: string;
+  app_id: string;
+  last: string;
 }

@@ -22,10 +22,30 @@ export const Container = T.Object({
   updated_at: S.Timestamp,
 });
 
-export const LogLine = T.Object({ time: T.String(), stream: T.String(), line: T.String(), container: T.Optional(T.String()) });
+export const LogLine = T.Object({
+  time: T.String(),
+  stream: T.String({ description: 'stdout, stderr, or berth (a line Berth added: lines the log store had to drop)' }),
+  line: T.String(),
+  container: T.Optional(T.String()),
+  process_type: T.Optional(T.String()),
+  replica: T.Optional(T.Integer()),
+  release: T.Optional(T.Integer({ description: 'the release version the replica ran' })),
+});
 const LogQuery = closed({
   tail: T.Optional(T.Integer({ minimum: 1, maximum: 10000, default: 200 })),
   since: T.Optional(T.Integer({ minimum: 0, maximum: 253_402_300_799, description: 'unix seconds' })),
+});
+const LogTime = T.String({ maxLength: 40, description: 'a time: 2h, 30m, 7d, 45s (that long ago), ISO 8601 with a zone, or unix seconds' });
+/** The kept log's query (docs/api.md, "Logs"). */
+const StoredLogQuery = closed({
+  since: T.Optional(LogTime),
+  until: T.Optional(LogTime),
+  grep: T.Optional(T.String({ minLength: 1, maxLength: 200, description: 'plain text, matched case-insensitively anywhere in the line' })),
+  type: T.Optional(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$', description: 'process type (web, worker, ...)' })),
+  replica: T.Optional(T.Integer({ minimum: 0, maximum: 10000 })),
+  limit: T.Optional(T.Integer({ minimum: 1, maximum: 10000, description: 'lines per page (default 200)' })),
+  tail: T.Optional(T.Integer({ minimum: 1, maximum: 10000, description: 'the same as limit (older clients)' })),
+  before: T.Optional(T.String({ maxLength: 64, description: 'the `before` of the previous page: the page of older lines' })),
 });
 
 export const containerRoutes = {
@@ -78,11 +98,15 @@ export const containerRoutes = {
   appLogs: {
     method: 'GET',
     path: '/api/v1/apps/:id/logs',
-    summary: 'Log lines of all replicas, merged by time (follow them over /ws/apps/{id}/logs)',
+    summary:
+      'Kept log lines of every replica, past and present, newest last: the newest `limit` matching lines, and `before` for the page of older ones (follow live over /ws/apps/{id}/logs)',
     tag: 'apps',
     access: 'viewer',
     params: IdParam,
-    query: LogQuery,
-    response: T.Object({ lines: T.Array(LogLine) }),
+    query: StoredLogQuery,
+    response: T.Object({
+      lines: T.Array(LogLine),
+      before: T.Union([T.String(), T.Null()], { description: 'pass as ?before= for the older page; null when there is none' }),
+    }),
   },
 } as const satisfies Record<string, RouteDef>;

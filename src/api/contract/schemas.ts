@@ -172,6 +172,14 @@ export const App = T.Object({
   ),
   /** argv run once per release before traffic moves; [] when none. */
   release_command: T.Array(T.String()),
+  log_retention: T.Object(
+    {
+      days: T.Integer(),
+      mb: T.Integer(),
+      own: T.Boolean({ description: 'the app has limits of its own (else the platform’s)' }),
+    },
+    { description: 'how much of the app’s log is kept (docs/logs.md): lines older than days, and past mb of lines the oldest, go' },
+  ),
   created_at: Timestamp,
   updated_at: Timestamp,
 });
@@ -201,6 +209,12 @@ export const AppUpdate = T.Object(
     strategy: T.Optional(F.strategy),
     health_check: T.Optional(F.health_check),
     drain_timeout_s: T.Optional(F.drain_timeout_s),
+    log_retention_days: T.Optional(
+      T.Union([T.Integer({ minimum: 1, maximum: 3650 }), T.Null()], { description: 'days of log kept, at most the platform’s (BERTH_LOG_RETENTION_DAYS); null: the platform’s' }),
+    ),
+    log_retention_mb: T.Optional(
+      T.Union([T.Integer({ minimum: 1, maximum: 1_000_000 }), T.Null()], { description: 'MB of log lines kept, at most the platform’s (BERTH_LOG_RETENTION_MB); null: the platform’s' }),
+    ),
     placement: T.Optional(T.Union([F.placement, T.Null()], { description: 'cluster mode: where replicas may run (with the next release); null: anywhere' })),
     env: T.Optional(
       T.Record(EnvKey, T.Union([EnvValue, T.Null()]), {

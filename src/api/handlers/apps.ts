@@ -69,6 +69,11 @@ export function appDto(ctx: ApiContext, a: AppView, node: VolumeNode | null) {
     volumes: mounts.map((m) => ({ volume: m.volume, path: m.path })),
     pinned: node && mounts.length ? { node: node.hostname, constraint: volumePin(node.id), reason: VOLUME_PIN_REASON } : null,
     release_command: a.release_command ?? [],
+    log_retention: {
+      days: a.log_retention_days ?? ctx.config.logs.retentionDays,
+      mb: a.log_retention_mb ?? Math.floor(ctx.config.logs.retentionBytes / 2 ** 20),
+      own: a.log_retention_days != null || a.log_retention_mb != null,
+    },
     created_at: a.created_at,
     updated_at: a.updated_at,
   };
@@ -185,6 +190,14 @@ export const appHandlers = {
     if (body.health_check !== undefined) patch.health_check = body.health_check;
     if (body.auto_deploy !== undefined) patch.auto_deploy = body.auto_deploy ? 1 : 0;
     if (body.drain_timeout_s !== undefined) patch.drain_timeout_s = body.drain_timeout_s;
+    // An app may keep less log than the platform allows, never more: the database is shared.
+    const most = { log_retention_days: ctx.config.logs.retentionDays, log_retention_mb: Math.floor(ctx.config.logs.retentionBytes / 2 ** 20) };
+    for (const k of ['log_retention_days', 'log_retention_mb'] as const) {
+      const v = body[k];
+      if (v === undefined) continue;
+      if (v !== null && v > most[k]) throw badRequest(`${k} may be at most ${most[k]} (the platform's limit)`, k);
+      patch[k] = v;
+    }
     if (body.placement !== undefined) patch.placement = body.placement;
     if (body.env !== undefined || body.secret_env !== undefined) patch.env = mergeEnv(ctx.secrets, a.env, body.env, body.secret_env);
     if (body.release_command !== undefined) patch.release_command = body.release_command.length ? body.release_command : null;

@@ -3,7 +3,9 @@ import type { Handlers, SocketHandlers } from '../register.js';
 import type { ApiContext, AuthUser } from '../context.js';
 import type { RouteOutput } from '../contract/index.js';
 import { appFor, appOfChild } from '../access.js';
-import { conflict, notFound } from '../errors.js';
+import { badRequest, conflict, notFound } from '../errors.js';
+import { queryLogLines } from '../../store/logs.js';
+import { decodeCursor, encodeCursor, parseLogTime } from '../../domain/logs.js';
 import * as releases from '../../store/releases.js';
 import * as containers from '../../store/containers.js';
 import type { ContainerRow } from '../../store/containers.js';
@@ -103,22 +105,65 @@ export const containerHandlers = {
 
   async appLogs({ user, params, query }, ctx) {
     const app = await appFor(ctx, user, params.id);
-    return { lines: await collectLogs(ctx, await containers.containersOfApp(ctx.db, app.id), query) };
+    const now = Date.now();
+    const time = (field: 'since' | 'until') => {
+      const raw = query[field];
+      if (raw === undefined) return undefined;
+      const t = parseLogTime(raw, now);
+      if (!t) throw badRequest(`${field} must be a time: 2h, 30m, 7d, 45s, ISO 8601 with a zone (2026-01-02T03:04:05Z), or unix seconds`, field);
+      return t;
+    };
+    const since = time('since');
+    const until = time('until');
+    if (since && until && since >= until) throw badRequest('until must be after since', 'until');
+    const before = query.before === undefined ? undefined : decodeCursor(query.before);
+    if (before === null) throw badRequest('before must be the `before` of a previous page', 'before');
+    const limit = query.limit ?? query.tail ?? 200;
+    // One more than asked: whether an older page exists, without a count over the range.
+    const rows = await queryLogLines(ctx.db, app.id, { since, until, grep: query.grep, type: query.type, replica: query.replica, before, limit: limit + 1 });
+    const page = rows.slice(0, limit).reverse();
+    return {
+      lines: page.map((r) => ({ time: r.time, stream: r.stream, line: r.line, container: r.container, process_type: r.process_type, replica: r.replica, release: r.release })),
+      before: rows.length > limit ? encodeCursor(page[0]) : null,
+    };
   },
 } satisfies Handlers;
 
-function followLogs(ctx: ApiContext, socket: WebSocket, send: (l: LogLine & { container: string }) => void, rows: ContainerRow[], tail: number) {
+/** How often an open app log looks for replicas started since it opened (a scale, a restart, a deploy). */
+const REPLICA_PASS_MS = 2000;
+
+/**
+ * Follows each container's log into the socket. With `more`, the app's containers are listed again
+ * every 2 s and new ones followed from their start, so an open view shows replicas as they come.
+ */
+function followLogs(ctx: ApiContext, socket: WebSocket, send: (l: LogLine & { container: string; process_type: string; replica: number }) => void, rows: ContainerRow[], tail: number, more?: () => Promise<ContainerRow[]>) {
   const abort = new AbortController();
-  socket.on('close', () => abort.abort());
-  for (const r of rows.filter((x) => x.docker_id)) {
+  const followed = new Set<string>();
+  const follow = (r: ContainerRow, from: { tail: number } | { since: number }) => {
+    followed.add(r.docker_id!);
     void (async () => {
       try {
-        for await (const l of ctx.runtime.logs(r.docker_id!, { tail, follow: true, signal: abort.signal })) send({ ...l, container: r.name });
+        for await (const l of ctx.runtime.logs(r.docker_id!, { ...from, follow: true, signal: abort.signal })) send({ ...l, container: r.name, process_type: r.process_type, replica: r.replica });
       } catch {
         /* the container went away; the others keep streaming */
       }
     })();
-  }
+  };
+  for (const r of rows.filter((x) => x.docker_id)) follow(r, { tail });
+  let timer: NodeJS.Timeout | undefined;
+  const pass = async () => {
+    try {
+      for (const r of await more!()) if (r.docker_id && !followed.has(r.docker_id)) follow(r, { since: Math.floor(Date.parse(r.created_at) / 1000) - 1 });
+    } catch {
+      /* the next pass tries again */
+    }
+    if (!abort.signal.aborted) timer = setTimeout(() => void pass(), REPLICA_PASS_MS);
+  };
+  if (more) timer = setTimeout(() => void pass(), REPLICA_PASS_MS);
+  socket.on('close', () => {
+    abort.abort();
+    clearTimeout(timer);
+  });
 }
 
 /** The live streams of events and logs (contract: contract/sockets.ts). */
@@ -131,7 +176,7 @@ export const containerSockets = {
     async open(socket, send, req, ctx) {
       try {
         const a = await appFor(ctx, req.user, req.params.id);
-        followLogs(ctx, socket, send, await containers.containersOfApp(ctx.db, a.id), req.query.tail ?? 100);
+        followLogs(ctx, socket, send, await containers.containersOfApp(ctx.db, a.id), req.query.tail ?? 100, () => containers.containersOfApp(ctx.db, a.id));
       } catch (err) {
         send({ error: { message: (err as Error).message } });
         socket.close(1008);

@@ -21,6 +21,7 @@ export function appDetails(a: App): string {
       project: a.project.name,
       health: `${a.health_check.path} (timeout ${a.health_check.timeout_s}s)`,
       drain: `${a.drain_timeout_s}s`,
+      logs_kept: `${a.log_retention.days} days, ${a.log_retention.mb} MB${a.log_retention.own ? '' : ' (platform default)'}`,
       mounts: a.volumes.map((m) => `${m.volume}:${m.path}`).join(', ') || '-',
       release_cmd: a.release_command.join(' ') || '-',
       placement: a.placement.constraints.join(', ') || 'any node',
@@ -38,6 +39,7 @@ export function appDetails(a: App): string {
       ['port', 'Port'],
       ['strategy', 'Strategy'],
       ['drain', 'Drain timeout'],
+      ['logs_kept', 'Logs kept'],
       ['health', 'Health check'],
       ['mounts', 'Volumes'],
       ['release_cmd', 'Release command'],
@@ -95,6 +97,8 @@ export function registerApps(program: Command) {
     .option('--strategy <strategy>', 'rolling, blue-green or recreate')
     .option('--health-path <path>', 'health check path')
     .option('--drain-timeout <seconds>', 'how long a replica leaving rotation keeps its requests and streams', int)
+    .option('--log-retention-days <n>', "days of log kept (at most the platform's); 'default' for the platform's")
+    .option('--log-retention-mb <n>', "MB of log lines kept (at most the platform's); 'default' for the platform's")
     .option('--volume <volume:path>', 'mount a project volume (repeat for several; replaces the mounts; makes a release)', collect, [])
     .option('--no-volumes', 'unmount every volume (makes a release)')
     .option('--release-command <argv>', 'command run once per release before traffic moves (a JSON array, or words split on spaces); "" removes it')
@@ -105,6 +109,10 @@ export function registerApps(program: Command) {
       const body: Record<string, unknown> = {};
       for (const k of ['name', 'image', 'port', 'memory', 'cpu', 'strategy']) if (o[k] !== undefined) body[k] = o[k];
       if (o.drainTimeout !== undefined) body.drain_timeout_s = o.drainTimeout;
+      for (const [opt, key] of [['logRetentionDays', 'log_retention_days'], ['logRetentionMb', 'log_retention_mb']] as const) {
+        const v = o[opt];
+        if (typeof v === 'string') body[key] = v === 'default' ? null : int(v);
+      }
       if (o.volumes === false) body.volumes = [];
       else if ((o.volume as string[]).length) body.volumes = (o.volume as string[]).map(parseMount);
       if (typeof o.releaseCommand === 'string') body.release_command = parseArgv(o.releaseCommand);

@@ -44,18 +44,27 @@ export function registerContainers(program: Command) {
 
   program
     .command('logs <app>')
-    .description('show the log of all replicas')
+    .description('show the kept log of all replicas, past and present (filters: --since, --grep, --type, --replica); -f follows live lines')
     .option('-f, --follow', 'keep printing new lines')
     .option('-n, --tail <n>', 'lines to show', int, 100)
-    .action(async (app: string, o: { follow?: boolean; tail: number }, cmd: Command) => {
+    .option('--since <time>', 'from this time: 2h, 30m, 7d, or ISO 8601 (2026-01-02T03:04:05Z)')
+    .option('--until <time>', 'up to this time (same forms)')
+    .option('--grep <text>', 'only lines containing this text (any case)')
+    .option('--type <type>', 'only this process type (web, worker, ...)')
+    .option('--replica <n>', 'only this replica number', int)
+    .action(async (app: string, o: { follow?: boolean; tail: number; since?: string; until?: string; grep?: string; type?: string; replica?: number }, cmd: Command) => {
       const c = client(cmd);
       const json = globals(cmd).json;
-      const print = (l: { time: string; container?: string; line: string }) =>
-        process.stdout.write(json ? `${JSON.stringify(l)}\n` : `${l.time} ${l.container ?? ''} ${l.line}\n`);
+      const label = (l: { container?: string; process_type?: string; replica?: number }) =>
+        l.process_type !== undefined && l.replica !== undefined ? `${l.process_type}.${l.replica}` : (l.container ?? '');
+      const print = (l: { time: string; container?: string; process_type?: string; replica?: number; line: string }) =>
+        process.stdout.write(json ? `${JSON.stringify(l)}\n` : `${l.time} ${label(l)} ${l.line}\n`);
       if (!o.follow) {
-        for (const l of (await c.call('appLogs', { params: { id: app }, query: { tail: o.tail } })).lines) print(l);
+        const query = { limit: o.tail, since: o.since, until: o.until, grep: o.grep, type: o.type, replica: o.replica };
+        for (const l of (await c.call('appLogs', { params: { id: app }, query })).lines) print(l);
         return;
       }
+      if (o.since || o.until || o.grep || o.type || o.replica !== undefined) throw new Error('--follow shows live lines: use it without --since, --until, --grep, --type or --replica');
       const stop = new AbortController();
       process.once('SIGINT', () => stop.abort());
       let failed: Error | null = null;

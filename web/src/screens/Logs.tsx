@@ -1,6 +1,6 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import { stream, type App, type SocketCall } from '../api';
+import { call, stream, type App, type LogLine, type SocketCall } from '../api';
 import { plural } from '../ui';
 
 /** At most this many lines are kept; older ones are dropped (bounded memory however long it follows). */
@@ -10,8 +10,121 @@ const ANSI = /\u001b\[[0-9;?]*[A-Za-z]/g;
 
 type Line = { t: string; c: string; s: string; text: string };
 
+const RANGES: [string, string][] = [
+  ['live', 'Live (follow)'],
+  ['15m', 'Last 15 minutes'],
+  ['1h', 'Last hour'],
+  ['6h', 'Last 6 hours'],
+  ['24h', 'Last 24 hours'],
+  ['7d', 'Last 7 days'],
+];
+
+/**
+ * The app's log: live (every replica, picked up as replicas come and go) or a past time range read
+ * from the kept log, searched on the server.
+ */
 export function Logs({ app }: { app: App }) {
-  return <LogView title="Runtime logs" socket={{ name: 'followAppLogs', input: { params: { id: app.id }, query: { tail: 1000 } } }} byReplica />;
+  const [range, setRange] = useState('live');
+  return (
+    <>
+      <div className="inline log-controls">
+        <label>
+          Time range
+          <select value={range} onChange={(e) => setRange(e.target.value)}>
+            {RANGES.map(([v, l]) => (
+              <option key={v} value={v}>
+                {l}
+              </option>
+            ))}
+          </select>
+        </label>
+      </div>
+      {range === 'live' ? (
+        <LogView title="Runtime logs" socket={{ name: 'followAppLogs', input: { params: { id: app.id }, query: { tail: 1000 } } }} byReplica />
+      ) : (
+        <KeptLogs key={range} app={app} since={range} />
+      )}
+    </>
+  );
+}
+
+const PAGE = 1000;
+
+/** Kept lines of a time range, newest last; Search asks the server (the whole range, not just the page). */
+function KeptLogs({ app, since }: { app: App; since: string }) {
+  const [typed, setTyped] = useState('');
+  const [grep, setGrep] = useState('');
+  const [lines, setLines] = useState<LogLine[]>([]);
+  const [before, setBefore] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [loading, setLoading] = useState(true);
+  // The search is sent once typing pauses.
+  useEffect(() => {
+    const t = setTimeout(() => setGrep(typed.trim()), 300);
+    return () => clearTimeout(t);
+  }, [typed]);
+  useEffect(() => {
+    let live = true;
+    setLoading(true);
+    call('appLogs', { params: { id: app.id }, query: { since, grep: grep || undefined, limit: PAGE } })
+      .then((r) => {
+        if (!live) return;
+        setLines(r.lines);
+        setBefore(r.before);
+        setError(null);
+      })
+      .catch((e: Error) => live && setError(e.message))
+      .finally(() => live && setLoading(false));
+    return () => {
+      live = false;
+    };
+  }, [app.id, since, grep]);
+  const older = () =>
+    call('appLogs', { params: { id: app.id }, query: { since, grep: grep || undefined, limit: PAGE, before: before ?? undefined } })
+      .then((r) => {
+        setLines((l) => [...r.lines, ...l]);
+        setBefore(r.before);
+      })
+      .catch((e: Error) => setError(e.message));
+  return (
+    <section aria-label="Kept logs">
+      <div className="section-head">
+        <h2>Kept logs</h2>
+        <span className="muted" aria-live="polite" data-testid="line-count">
+          {loading ? 'loading…' : plural(lines.length, 'line')}
+        </span>
+      </div>
+      <div className="inline log-controls">
+        <label>
+          Search
+          <input type="search" value={typed} onChange={(e) => setTyped(e.target.value)} />
+        </label>
+        {before && (
+          <button type="button" onClick={() => void older()}>
+            Older lines
+          </button>
+        )}
+      </div>
+      {error && <p className="error">{error}</p>}
+      <div className="log kept" role="log" aria-label="Kept logs lines" tabIndex={0}>
+        {lines.map((l, i) => (
+          <div key={i} className={`log-row ${l.stream}`}>
+            <span className="log-time">{shortTime(l.time)}</span>
+            <span className="log-c">{l.process_type !== undefined ? `${l.process_type}.${l.replica}` : l.container}</span>
+            <span className="log-t">{l.line.replace(ANSI, '')}</span>
+          </div>
+        ))}
+      </div>
+    </section>
+  );
+}
+
+/** An engine time as the viewer's local date and time to the millisecond. */
+function shortTime(t: string): string {
+  const d = new Date(t);
+  if (!t || Number.isNaN(d.getTime())) return '';
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
 }
 
 /**
@@ -66,7 +179,8 @@ export function LogView(props: {
           pending.current.push({ t: '', c: '', s: 'stderr', text: m.error.message });
         } else if ('line' in m && 'stream' in m) {
           // A container log line (an add-on session's output has a stream too, but no line).
-          pending.current.push({ t: m.time, c: m.container ?? '', s: m.stream, text: String(m.line).replace(ANSI, '') });
+          const c = 'process_type' in m && m.process_type !== undefined ? `${m.process_type}.${m.replica}` : (m.container ?? '');
+          pending.current.push({ t: m.time, c, s: m.stream, text: String(m.line).replace(ANSI, '') });
         }
         // A paused view still bounds what it holds back.
         if (pending.current.length > MAX_LINES) pending.current.splice(0, pending.current.length - MAX_LINES);
@@ -164,6 +278,7 @@ export function LogView(props: {
             const l = shown[row.index];
             return (
               <div key={row.key} className={`log-line ${l.s}`} style={{ transform: `translateY(${row.start}px)` }}>
+                {l.t && <span className="log-time">{shortTime(l.t)}</span>}
                 {byReplica && <span className="log-c">{l.c}</span>}
                 <span className="log-t">{l.text}</span>
               </div>

@@ -1,0 +1,209 @@
+import type { ControllerDeps } from '../deps.js';
+import { timeKey } from '../../domain/drains.js';
+import { droppedLine } from '../../domain/logs.js';
+import { forgetCursors, insertLogLines, logCursors, loggedContainers, type StoredLine } from '../../store/logs.js';
+import { pruneLogs } from './retention.js';
+
+const PASS_MS = 2000;
+const FLUSH_MS = 500;
+/** A batch this big is written at once rather than at the next tick. */
+const FLUSH_LINES = 2000;
+const PRUNE_MS = 60_000;
+/** A follow that ended (the replica stopped) is tried again at most this often while its row says it runs. */
+const REFOLLOW_MS = 4000;
+const RUNNING = new Set(['starting', 'healthy', 'running', 'unhealthy', 'draining']);
+
+interface Meta {
+  appId: string;
+  container: string;
+  processType: string;
+  replica: number;
+  release: number;
+}
+
+interface Follow {
+  meta: Meta;
+  abort: AbortController;
+  /** The newest engine timestamp taken in (timeKey): lines at or before it are not taken again. */
+  last: string;
+  endedAt: number | null;
+}
+
+/**
+ * The log store's collector (docs/logs.md): follows the log of every replica of every app through
+ * the runtime, as the drains do, and writes the lines to the database in batches. Following only
+ * reads the engine's log, so the store never slows an app: lines wait in one bounded buffer, and
+ * when the database falls behind past it, lines are dropped, counted, and a line saying how many
+ * is stored in their place. Each container's newest stored time is kept with the lines (its
+ * cursor), so a collector started again (a restart, a new leader) reads on from there. Runs on
+ * the leader only; also prunes by the retention settings every minute.
+ */
+export class LogCollector {
+  private readonly follows = new Map<string, Follow>();
+  private buffer: StoredLine[] = [];
+  private readonly cursors = new Map<string, { docker_id: string; app_id: string; last: string }>();
+  /** Per app: lines dropped since the last write, and where the last one was. */
+  private readonly dropping = new Map<string, { n: number; at: string; meta: Meta }>();
+  private passTimer?: NodeJS.Timeout;
+  private flushTimer?: NodeJS.Timeout;
+  private pruneTimer?: NodeJS.Timeout;
+  private pass: Promise<void> | null = null;
+  private flushing: Promise<void> | null = null;
+  private stopped = false;
+  /** Lines dropped since start (the buffer was full). */
+  dropped = 0;
+  /** Lines written since start. */
+  stored = 0;
+
+  constructor(private readonly ctx: ControllerDeps) {}
+
+  start(): void {
+    this.nudge();
+    this.flushTimer = setTimeout(() => void this.flushLoop(), FLUSH_MS);
+    this.pruneTimer = setTimeout(() => void this.pruneLoop(), PRUNE_MS);
+  }
+
+  /** A pass soon: a replica was started (a deploy, a scale). */
+  nudge(): void {
+    if (this.stopped) return;
+    clearTimeout(this.passTimer);
+    this.passTimer = setTimeout(() => void this.runPass(), 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.passTimer);
+    clearTimeout(this.flushTimer);
+    clearTimeout(this.pruneTimer);
+    await this.pass;
+    for (const f of this.follows.values()) f.abort.abort();
+    this.follows.clear();
+    await this.flushing;
+    await this.flush();
+  }
+
+  /** Writes what is buffered now (tests and the bench wait on it). */
+  flush(): Promise<void> {
+    this.flushing ??= this.write().finally(() => {
+      this.flushing = null;
+    });
+    return this.flushing;
+  }
+
+  private async write(): Promise<void> {
+    for (const [appId, d] of this.dropping) {
+      this.buffer.push(row(d.meta, d.at, 'berth', droppedLine(d.n)));
+      this.dropping.delete(appId);
+    }
+    if (!this.buffer.length) return;
+    const lines = this.buffer;
+    const cursors = [...this.cursors.values()];
+    this.buffer = [];
+    this.cursors.clear();
+    try {
+      await insertLogLines(this.ctx.db, lines, cursors);
+      this.stored += lines.length;
+    } catch (err) {
+      this.ctx.log.warn({ err, lines: lines.length }, 'log lines not written; kept for the next write while the buffer has room');
+      const room = Math.max(0, this.ctx.config.logs.bufferLines - this.buffer.length);
+      const back = lines.slice(Math.max(0, lines.length - room));
+      this.countDropped(lines.slice(0, lines.length - back.length));
+      this.buffer = back.concat(this.buffer);
+      for (const c of cursors) if (!this.cursors.has(c.docker_id)) this.cursors.set(c.docker_id, c);
+    }
+  }
+
+  private countDropped(lines: StoredLine[]): void {
+    for (const l of lines) {
+      if (l.stream === 'berth') continue;
+      this.drop({ appId: l.app_id, container: l.container, processType: l.process_type, replica: l.replica, release: l.release }, l.time);
+    }
+  }
+
+  private drop(meta: Meta, at: string): void {
+    this.dropped++;
+    const d = this.dropping.get(meta.appId);
+    if (d) {
+      d.n++;
+      d.at = at > d.at ? at : d.at;
+      d.meta = meta;
+    } else this.dropping.set(meta.appId, { n: 1, at, meta });
+  }
+
+  private async flushLoop(): Promise<void> {
+    await this.flush();
+    if (!this.stopped) this.flushTimer = setTimeout(() => void this.flushLoop(), FLUSH_MS);
+  }
+
+  private async pruneLoop(): Promise<void> {
+    try {
+      const gone = await pruneLogs(this.ctx.db, this.ctx.config.logs, this.ctx.clock.now());
+      if (gone) this.ctx.log.info({ lines: gone }, 'log lines pruned (retention)');
+    } catch (err) {
+      this.ctx.log.warn({ err }, 'log retention pass failed');
+    }
+    if (!this.stopped) this.pruneTimer = setTimeout(() => void this.pruneLoop(), PRUNE_MS);
+  }
+
+  private runPass(): Promise<void> {
+    this.pass ??= this.once()
+      .catch((err) => this.ctx.log.warn({ err }, 'log collector pass failed'))
+      .finally(() => {
+        this.pass = null;
+        if (!this.stopped) this.passTimer = setTimeout(() => void this.runPass(), PASS_MS);
+      });
+    return this.pass;
+  }
+
+  private async once(): Promise<void> {
+    const rows = await loggedContainers(this.ctx.db);
+    const now = this.ctx.clock.now();
+    const fresh = rows.filter((r) => !this.follows.has(r.docker_id!));
+    const stored = await logCursors(this.ctx.db, fresh.map((r) => r.docker_id!));
+    const seen = new Set<string>();
+    for (const r of rows) {
+      const id = r.docker_id!;
+      seen.add(id);
+      const f = this.follows.get(id);
+      if (f && (f.endedAt === null || !RUNNING.has(r.status) || now - f.endedAt < REFOLLOW_MS)) continue;
+      if (this.stopped) return;
+      const meta: Meta = { appId: r.app_id, container: r.name, processType: r.process_type, replica: r.replica, release: r.version };
+      // A container seen for the first time is read from its cursor, or from its start.
+      const last = f ? f.last : (stored.get(id) ?? '');
+      const since = last ? Math.floor(Date.parse(last) / 1000) : Math.floor(Date.parse(r.created_at) / 1000) - 1;
+      this.follow(id, { meta, abort: new AbortController(), last, endedAt: null }, since);
+    }
+    // A container whose row is gone has been removed: its follow has ended or ends with its log.
+    for (const [id, f] of this.follows) if (!seen.has(id) && f.endedAt !== null) this.follows.delete(id);
+    await forgetCursors(this.ctx.db, [...seen]);
+  }
+
+  private follow(dockerId: string, f: Follow, since: number): void {
+    this.follows.set(dockerId, f);
+    const limit = this.ctx.config.logs.bufferLines;
+    void (async () => {
+      try {
+        for await (const l of this.ctx.replicas.logs(dockerId, { follow: true, since: Math.max(0, since), signal: f.abort.signal })) {
+          const key = timeKey(l.time || new Date(this.ctx.clock.now()).toISOString());
+          if (f.last && key <= f.last) continue;
+          f.last = key;
+          if (this.buffer.length >= limit) {
+            this.drop(f.meta, key);
+            continue;
+          }
+          this.buffer.push(row(f.meta, key, l.stream, l.line));
+          this.cursors.set(dockerId, { docker_id: dockerId, app_id: f.meta.appId, last: key });
+          if (this.buffer.length >= FLUSH_LINES) void this.flush();
+        }
+      } catch (err) {
+        if (!f.abort.signal.aborted) this.ctx.log.debug({ err, dockerId }, 'log store follow ended');
+      } finally {
+        f.endedAt = this.ctx.clock.now();
+      }
+    })();
+  }
+}
+
+function row(m: Meta, time: string, stream: string, line: string): StoredLine {
+  return { app_id: m.appId, time, stream, process_type: m.processType, replica: m.replica, release: m.release, container: m.container, line, bytes: Buffer.byteLength(line) };
+}
