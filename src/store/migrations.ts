@@ -701,6 +701,25 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('log_drains_app').on('log_drains').column('app_id').execute();
     },
   },
+  '0027_backup_destination': {
+    async up(db: Kysely<any>) {
+      // The platform's one off-site backup destination (an S3-compatible bucket): credentials and
+      // the encryption key sealed with BERTH_SECRET_KEY; the CA to verify the endpoint with, if any.
+      await db.schema
+        .createTable('backup_destination')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('endpoint', 'text', (c) => c.notNull())
+        .addColumn('bucket', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('access_key_sealed', 'text', (c) => c.notNull())
+        .addColumn('secret_key_sealed', 'text', (c) => c.notNull())
+        .addColumn('key_sealed', 'text', (c) => c.notNull())
+        .addColumn('ca_pem', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+  },
   '0031_latency_percentiles': {
     async up(db: Kysely<any>) {
       // Response-time percentiles per bucket, from each request's time in HAProxy's timing ring

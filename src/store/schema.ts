@@ -4,6 +4,7 @@ import type {
   NotificationDeliveriesTable,
   NotificationTargetsTable,
   LogDrainsTable,
+  BackupDestinationTable,
   PreviewAppsTable,
   RegistryAccountsTable,
   VendorAccountsTable,
@@ -278,6 +279,7 @@ export interface Database {
   image_owners: ImageOwnersTable;
   metric_samples: MetricSamplesTable;
   log_drains: LogDrainsTable;
+  backup_destination: BackupDestinationTable;
   control_planes: ControlPlanesTable;
   leases: LeasesTable;
 }

@@ -19,6 +19,7 @@ import { notificationRoutes } from './notifications.js';
 import { drainRoutes } from './drains.js';
 import { sessionRoutes } from './sessions.js';
 import { clusterRoutes } from './cluster.js';
+import { backupDestinationRoutes } from './backup-destination.js';
 import { volumeRoutes } from './volumes.js';
 import { runRoutes } from './runs.js';
 import { addonRoutes } from './addons.js';
@@ -53,6 +54,7 @@ export const routes = {
   ...drainRoutes,
   ...sessionRoutes,
   ...clusterRoutes,
+  ...backupDestinationRoutes,
   ...volumeRoutes,
   ...runRoutes,
   ...addonRoutes,

@@ -1,0 +1,59 @@
+import type { Handlers } from '../register.js';
+import { badRequest, notFound } from '../errors.js';
+import * as store from '../../store/backup-destination.js';
+import type { BackupDestinationRow } from '../../store/backup-destination.js';
+import { checkHost, checkResolved } from '../../lib/egress.js';
+import { bucketOk, keyOk, newEncryptionKey, parseEndpoint, regionOk } from '../../domain/backup-destination.js';
+import { caProblem } from '../../domain/drains.js';
+
+/** Never the credentials or the key: those are sealed and given only to the helpers and servers that copy. */
+const dto = (d: BackupDestinationRow, key: string | null = null) => ({
+  endpoint: d.endpoint,
+  bucket: d.bucket,
+  region: d.region,
+  ca: d.ca_pem !== null,
+  created_at: d.created_at,
+  updated_at: d.updated_at,
+  encryption_key: key,
+});
+
+export const backupDestinationHandlers = {
+  async getBackupDestination(_req, ctx) {
+    const d = await store.backupDestination(ctx.db);
+    if (!d) throw notFound('backup destination');
+    return dto(d);
+  },
+
+  async setBackupDestination({ body }, ctx) {
+    const e = parseEndpoint(body.endpoint);
+    if ('problem' in e) throw badRequest(`endpoint ${e.problem}`, 'endpoint');
+    checkHost(e.host, 'endpoint', ctx.config.egressAllow);
+    // The name's addresses now; pgBackRest and rclone resolve it again when they connect (docs/security.md).
+    await checkResolved(e.host, 'endpoint', ctx.config.egressAllow);
+    if (!bucketOk(body.bucket)) throw badRequest('bucket must be 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit', 'bucket');
+    if (!regionOk(body.region)) throw badRequest('region must be lowercase letters, digits and hyphens (us-east-1)', 'region');
+    if (!keyOk(body.access_key)) throw badRequest('access_key has characters an S3 key does not', 'access_key');
+    if (!keyOk(body.secret_key)) throw badRequest('secret_key has characters an S3 key does not', 'secret_key');
+    if (body.ca !== undefined) {
+      const problem = caProblem(body.ca);
+      if (problem) throw badRequest(`ca ${problem}`, 'ca');
+    }
+    const existing = await store.backupDestination(ctx.db);
+    const key = existing ? null : newEncryptionKey();
+    await store.saveBackupDestination(ctx.db, {
+      endpoint: `https://${e.host.includes(':') ? `[${e.host}]` : e.host}${e.port === 443 ? '' : `:${e.port}`}`,
+      bucket: body.bucket,
+      region: body.region,
+      access_key_sealed: ctx.secrets.seal(body.access_key),
+      secret_key_sealed: ctx.secrets.seal(body.secret_key),
+      key_sealed: existing ? existing.key_sealed : ctx.secrets.seal(key!),
+      ca_pem: body.ca ?? null,
+    });
+    return dto((await store.backupDestination(ctx.db))!, key);
+  },
+
+  async deleteBackupDestination(_req, ctx) {
+    await store.deleteBackupDestination(ctx.db);
+    return { ok: true };
+  },
+} satisfies Handlers;
