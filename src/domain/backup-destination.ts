@@ -23,6 +23,7 @@ export interface Destination {
 }
 
 export const newEncryptionKey = () => randomBytes(32).toString('base64url');
+export const encryptionKeyOk = (k: string) => /^[A-Za-z0-9_-]{43}$/.test(k);
 
 /** Endpoint: an https URL of a host (and port), no path, user, query. Returns host and port or the problem. */
 export function parseEndpoint(raw: string): { host: string; port: number } | { problem: string } {
@@ -86,3 +87,7 @@ export function pgbackrestEnv(d: Destination, repoId: string): Record<string, st
     ...(d.ca ? { BERTH_BACKUP_CA: d.ca } : {}),
   };
 }
+
+/** Shell lines that give pgBackRest the destination's CA as a file (it takes no PEM in an option). */
+export const CA_FILE_PRELUDE =
+  'if [ -n "${BERTH_BACKUP_CA:-}" ]; then printf \'%s\\n\' "$BERTH_BACKUP_CA" >/tmp/berth-backup-ca.pem; export PGBACKREST_REPO2_STORAGE_CA_FILE=/tmp/berth-backup-ca.pem; fi';

@@ -718,6 +718,8 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
+      // An add-on made from another installation's off-site repository: that add-on's id (its path in the bucket).
+      await db.schema.alterTable('addons').addColumn('imported_from', 'text').execute();
     },
   },
   '0031_latency_percentiles': {

@@ -381,6 +381,8 @@ export interface AddonsTable {
   fork_of: string | null;
   /** A fork: the time it is restored to. */
   fork_target: string | null;
+  /** Migration 0027: the id of the add-on (of any installation) whose off-site repository this one was restored from. */
+  imported_from: string | null;
   /** A fork: the recovery point reached (the last transaction replayed), once restored. */
   recovered_to: string | null;
   /** An in-place restore asked for: the time its data goes back to (the server is held until it is done). */

@@ -37,6 +37,7 @@ export const backupDestinationRoutes = {
       access_key: T.String({ minLength: 1, maxLength: 256 }),
       secret_key: T.String({ minLength: 1, maxLength: 256 }),
       ca: T.Optional(T.String({ minLength: 1, maxLength: 65536, description: 'PEM CA certificate(s) to verify the endpoint with' })),
+      encryption_key: T.Optional(T.String({ minLength: 1, maxLength: 256, description: 'the key kept from an earlier set (a fresh installation restoring from the bucket); without it, the first set makes one' })),
     }),
     response: BackupDestination,
   },

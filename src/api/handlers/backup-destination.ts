@@ -3,7 +3,7 @@ import { badRequest, notFound } from '../errors.js';
 import * as store from '../../store/backup-destination.js';
 import type { BackupDestinationRow } from '../../store/backup-destination.js';
 import { checkHost, checkResolved } from '../../lib/egress.js';
-import { bucketOk, keyOk, newEncryptionKey, parseEndpoint, regionOk } from '../../domain/backup-destination.js';
+import { bucketOk, encryptionKeyOk, keyOk, newEncryptionKey, parseEndpoint, regionOk } from '../../domain/backup-destination.js';
 import { caProblem } from '../../domain/drains.js';
 
 /** Never the credentials or the key: those are sealed and given only to the helpers and servers that copy. */
@@ -38,15 +38,18 @@ export const backupDestinationHandlers = {
       const problem = caProblem(body.ca);
       if (problem) throw badRequest(`ca ${problem}`, 'ca');
     }
+    if (body.encryption_key !== undefined && !encryptionKeyOk(body.encryption_key)) throw badRequest('encryption_key is not a key Berth made (43 letters, digits, - and _)', 'encryption_key');
     const existing = await store.backupDestination(ctx.db);
-    const key = existing ? null : newEncryptionKey();
+    // Shown only when made here: a key given was kept by the admin already.
+    const key = body.encryption_key === undefined && !existing ? newEncryptionKey() : null;
+    const keySealed = body.encryption_key !== undefined ? ctx.secrets.seal(body.encryption_key) : key !== null ? ctx.secrets.seal(key) : existing!.key_sealed;
     await store.saveBackupDestination(ctx.db, {
       endpoint: `https://${e.host.includes(':') ? `[${e.host}]` : e.host}${e.port === 443 ? '' : `:${e.port}`}`,
       bucket: body.bucket,
       region: body.region,
       access_key_sealed: ctx.secrets.seal(body.access_key),
       secret_key_sealed: ctx.secrets.seal(body.secret_key),
-      key_sealed: existing ? existing.key_sealed : ctx.secrets.seal(key!),
+      key_sealed: keySealed,
       ca_pem: body.ca ?? null,
     });
     return dto((await store.backupDestination(ctx.db))!, key);
