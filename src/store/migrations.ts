@@ -720,6 +720,9 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .execute();
       // An add-on made from another installation's off-site repository: that add-on's id (its path in the bucket).
       await db.schema.alterTable('addons').addColumn('imported_from', 'text').execute();
+      // A backup file's copy at the destination: when it was made, or why the last try failed.
+      await db.schema.alterTable('backup_jobs').addColumn('offsite_at', 'text').execute();
+      await db.schema.alterTable('backup_jobs').addColumn('offsite_error', 'text').execute();
     },
   },
   '0031_latency_percentiles': {

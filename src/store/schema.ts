@@ -428,6 +428,9 @@ export interface BackupJobsTable {
   /** How long the last check took, restore and query. */
   verify_ms: number | null;
   verified_at: string | null;
+  /** Migration 0027: when the file was copied to the off-site destination, or why the last copy failed. */
+  offsite_at: string | null;
+  offsite_error: string | null;
 }
 
 export interface CronJobsTable {
