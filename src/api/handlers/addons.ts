@@ -157,6 +157,7 @@ const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, c
 
 /** An add-on restored from the backup destination alone (domain/addon-pitr.ts, IMPORT): admins only, as the bucket holds every project's backups. */
 const importAddon: Handlers['importAddon'] = async ({ user, body }, ctx) => {
+  if (!user.is_admin) throw forbidden('only an admin can restore from the backup destination: it holds every project’s backups');
   const project = body.project ? await projectFor(ctx, user, body.project, 'developer') : await defaultProject(ctx.db, user.id);
   if (!(await backupDestination(ctx.db))) throw conflict('no backup destination is set: set it with the key you kept (berth admin backup-destination:set --key ...) first', 'from_addon');
   let target: Date | null = null;

@@ -1,5 +1,6 @@
 import type { Handlers } from '../register.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, forbidden, notFound } from '../errors.js';
+import type { AuthUser } from '../context.js';
 import * as store from '../../store/backup-destination.js';
 import type { BackupDestinationRow } from '../../store/backup-destination.js';
 import { checkHost, checkResolved } from '../../lib/egress.js';
@@ -17,14 +18,20 @@ const dto = (d: BackupDestinationRow, key: string | null = null) => ({
   encryption_key: key,
 });
 
+export function requireAdmin(user: AuthUser) {
+  if (!user.is_admin) throw forbidden('only an admin can manage the backup destination');
+}
+
 export const backupDestinationHandlers = {
-  async getBackupDestination(_req, ctx) {
+  async getBackupDestination({ user }, ctx) {
+    requireAdmin(user);
     const d = await store.backupDestination(ctx.db);
     if (!d) throw notFound('backup destination');
     return dto(d);
   },
 
-  async setBackupDestination({ body }, ctx) {
+  async setBackupDestination({ user, body }, ctx) {
+    requireAdmin(user);
     const e = parseEndpoint(body.endpoint);
     if ('problem' in e) throw badRequest(`endpoint ${e.problem}`, 'endpoint');
     checkHost(e.host, 'endpoint', ctx.config.egressAllow);
@@ -55,7 +62,8 @@ export const backupDestinationHandlers = {
     return dto((await store.backupDestination(ctx.db))!, key);
   },
 
-  async deleteBackupDestination(_req, ctx) {
+  async deleteBackupDestination({ user }, ctx) {
+    requireAdmin(user);
     await store.deleteBackupDestination(ctx.db);
     return { ok: true };
   },

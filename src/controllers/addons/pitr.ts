@@ -6,7 +6,7 @@ import { pgbackrestEnv } from '../../domain/backup-destination.js';
 import { offsite, offsiteEnv } from './offsite.js';
 import { newId } from '../../lib/ids.js';
 import { LABEL } from '../../runtime/labels.js';
-import { ADDON_ARCHIVE_LABEL, ADDON_LABEL } from '../../domain/addons.js';
+import { ADDON_ARCHIVE_LABEL, ADDON_LABEL, ADDON_OFFSITE_LABEL } from '../../domain/addons.js';
 import { lastLogLines } from '../health.js';
 import { tell } from '../tell.js';
 import { runCheck } from './verify.js';
@@ -48,7 +48,10 @@ export class PitrWork {
   async pass(addons: AddonRow[], skip: (id: string) => boolean = () => false): Promise<void> {
     const at = new Date(this.d.clock.now());
     // A server made before archiving existed has no archive volume: nothing to back up until it is made again.
-    const archiving = new Set((await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_ARCHIVE_LABEL]: '1' })).map((c) => c.labels[ADDON_LABEL]));
+    const servers = await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_ARCHIVE_LABEL]: '1' });
+    const archiving = new Set(servers.map((c) => c.labels[ADDON_LABEL]));
+    // Base backups go off-site only for a server whose WAL goes there too (made with the destination set).
+    const offsiteOn = new Set(servers.filter((c) => c.labels[ADDON_OFFSITE_LABEL] === '1').map((c) => c.labels[ADDON_LABEL]));
     for (const a of addons) {
       if (a.type !== 'postgres' || this.busy.has(a.id) || skip(a.id) || this.passes.signal.aborted) continue;
       if (this.holds(a)) {
@@ -57,7 +60,7 @@ export class PitrWork {
         else if (a.fork_of !== null && a.recovered_to === null) this.start(a.id, () => this.restoreFork(a, addons.find((x) => x.id === a.fork_of)));
         else this.start(a.id, () => this.restoreInPlace(a));
       } else if (a.status === 'running' && archiving.has(a.id) && baseBackupDue(a, at) && at.getTime() - (this.failedAt.get(a.id) ?? 0) >= RETRY_MS) {
-        this.start(a.id, () => this.baseBackup(a));
+        this.start(a.id, () => this.baseBackup(a, offsiteOn.has(a.id)));
       }
     }
   }
@@ -88,9 +91,9 @@ export class PitrWork {
     }
   }
 
-  private async baseBackup(a: AddonRow): Promise<void> {
+  private async baseBackup(a: AddonRow, offsiteToo: boolean): Promise<void> {
     try {
-      const info = await this.helper(baseBackupSpec(this.d.secrets, this.d.instanceId, a, newId('pitr'), await offsiteEnv(this.d, a.id)), 'pgbackrest backup');
+      const info = await this.helper(baseBackupSpec(this.d.secrets, this.d.instanceId, a, newId('pitr'), offsiteToo ? await offsiteEnv(this.d, a.id) : {}), 'pgbackrest backup');
       if (!info) throw new Error('pgbackrest info printed nothing');
       const baseAt = new Date(this.d.clock.now()).toISOString();
       await store.updateAddon(this.d.db, a.id, { pitr_base_at: baseAt, pitr_earliest: windowStart(info) });
