@@ -8,6 +8,7 @@ import { newId } from '../../lib/ids.js';
 import { LABEL } from '../../runtime/labels.js';
 import { ADDON_ARCHIVE_LABEL, ADDON_LABEL, ADDON_OFFSITE_LABEL } from '../../domain/addons.js';
 import { lastLogLines } from '../health.js';
+import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { tell } from '../tell.js';
 import { runCheck } from './verify.js';
 import { baseVerifySpec, verifyFailure } from '../../domain/addon-verify.js';
@@ -132,6 +133,8 @@ export class PitrWork {
     try {
       const dest = await offsite(this.d);
       if (!dest) throw new Error('no backup destination is set: set it (with its key) first');
+      // A new project's first add-on: its network is made here (the helper joins it), not by a server yet.
+      await this.d.networks.ensureNetwork(projectNetwork(a.project_id), networkLabels(this.d.instanceId, a.project_id));
       const point = await this.helper(importSpec(this.d.secrets, this.d.instanceId, a, a.fork_target, pgbackrestEnv(dest, a.imported_from!), newId('pitr')), 'the restore from the backup destination');
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : (a.fork_target ?? new Date(this.d.clock.now()).toISOString());
       await store.updateAddon(this.d.db, a.id, { recovered_to: recovered, message: null });
