@@ -43,7 +43,6 @@ const BASE_BACKUP = [
 const IMPORT = [
   'set -eu',
   CA_FILE_PRELUDE,
-  'BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)',
   'rm -rf /data/pgdata /data/run',
   'mkdir -p /data/pgdata && chmod 0700 /data/pgdata',
   'if [ -n "$0" ]; then',
@@ -51,6 +50,9 @@ const IMPORT = [
   'else',
   '  pgbackrest --stanza=berth --repo=2 --pg1-path=/data/pgdata restore',
   'fi',
+  // The binaries of the backup's major version: a mismatch is said plainly, not as a start-up failure.
+  'BIN=/usr/lib/postgresql/$(cat /data/pgdata/PG_VERSION)/bin',
+  '[ -x "$BIN/pg_ctl" ] || { echo "the backup is of PostgreSQL $(cat /data/pgdata/PG_VERSION); this image has $(ls /usr/lib/postgresql): import it with that version" >&2; exit 1; }',
   "printf 'local all all trust\\n' >/tmp/hba.conf",
   '"$BIN/pg_ctl" -D /data/pgdata -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp -c archive_mode=off -c hba_file=/tmp/hba.conf" -w -t 600 start >/dev/null || { tail -20 /tmp/pg.log >&2; exit 1; }',
   'n=0',

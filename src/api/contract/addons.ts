@@ -183,6 +183,7 @@ export const addonRoutes = {
       project: T.Optional(S.Id),
       name: T.Optional(S.DnsLabel),
       to: T.Optional(T.String({ minLength: 1, maxLength: 64, description: 'YYYY-MM-DD HH:MM:SS[.fff], UTC unless it ends in Z or ±HH:MM; without it, the last WAL archived' })),
+      version: T.Optional(T.String({ pattern: '^[0-9]{1,3}$', description: 'the PostgreSQL major version of the add-on backed up (default: the default for new add-ons)' })),
     }),
     response: Addon,
   },

@@ -167,6 +167,11 @@ const importAddon: Handlers['importAddon'] = async ({ user, body }, ctx) => {
     if (target > new Date()) throw badRequest(`"to" ${target.toISOString()} is in the future`, 'to');
   }
   const name = body.name ?? 'postgres';
+  const images = ctx.config.addonImages.postgres;
+  // The lost add-on's major version: its data directory is restored as it was, so the image must match (the restore says so otherwise).
+  const version = body.version ?? images.default;
+  const image = images.versions[version];
+  if (!image) throw badRequest(`postgres ${version} is not offered here; versions: ${Object.keys(images.versions).sort((x, y) => Number(y) - Number(x)).join(', ')}`, 'version');
   if (await apps.appByName(ctx.db, project.id, name)) throw conflict(`project "${project.name}" has an app named "${name}": give the add-on another name`, 'name');
   const ts = now();
   const row: store.AddonRow = {
@@ -174,7 +179,7 @@ const importAddon: Handlers['importAddon'] = async ({ user, body }, ctx) => {
     project_id: project.id,
     name,
     type: 'postgres',
-    image: ctx.config.addonImages.postgres,
+    image,
     // Berth's add-ons all have the account berth/berth; the restore sets this password on it.
     credentials: store.sealCredentials(ctx.secrets, { user: 'berth', password: randomPassword(), database: 'berth' }),
     status: 'creating',

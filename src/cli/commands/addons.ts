@@ -149,11 +149,12 @@ export function registerAddons(program: Command) {
     .requiredOption('--from-addon <id>', 'the id of the add-on that was backed up (addon_...)')
     .option('--to <time>', 'a point in time (UTC unless it ends in Z or ±HH:MM); default: the last WAL archived')
     .option('--name <name>', 'the new add-on’s name (default: postgres)')
+    .option('--major <version>', 'the PostgreSQL major version of the add-on backed up (default: the default for new add-ons)')
     .option('--project <project>', 'project (default: your default project)')
     .option('--no-wait', 'return once it is asked for')
-    .action(async (o: { fromAddon: string; to?: string; name?: string; project?: string; wait: boolean }, cmd: Command) => {
+    .action(async (o: { fromAddon: string; to?: string; name?: string; major?: string; project?: string; wait: boolean }, cmd: Command) => {
       const c = client(cmd);
-      let f = await c.call('importAddon', { body: { from_addon: o.fromAddon, ...(o.to ? { to: o.to } : {}), ...(o.name ? { name: o.name } : {}), ...(o.project ? { project: o.project } : {}) } });
+      let f = await c.call('importAddon', { body: { from_addon: o.fromAddon, ...(o.to ? { to: o.to } : {}), ...(o.name ? { name: o.name } : {}), ...(o.major ? { version: o.major } : {}), ...(o.project ? { project: o.project } : {}) } });
       while (o.wait && f.status === 'creating') {
         await new Promise((r) => setTimeout(r, 500));
         f = await c.call('getAddon', { params: { id: f.id }, query: {} });
