@@ -701,6 +701,30 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('log_drains_app').on('log_drains').column('app_id').execute();
     },
   },
+  '0027_backup_destination': {
+    async up(db: Kysely<any>) {
+      // The platform's one off-site backup destination (an S3-compatible bucket): credentials and
+      // the encryption key sealed with BERTH_SECRET_KEY; the CA to verify the endpoint with, if any.
+      await db.schema
+        .createTable('backup_destination')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('endpoint', 'text', (c) => c.notNull())
+        .addColumn('bucket', 'text', (c) => c.notNull())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('access_key_sealed', 'text', (c) => c.notNull())
+        .addColumn('secret_key_sealed', 'text', (c) => c.notNull())
+        .addColumn('key_sealed', 'text', (c) => c.notNull())
+        .addColumn('ca_pem', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      // An add-on made from another installation's off-site repository: that add-on's id (its path in the bucket).
+      await db.schema.alterTable('addons').addColumn('imported_from', 'text').execute();
+      // A backup file's copy at the destination: when it was made, or why the last try failed.
+      await db.schema.alterTable('backup_jobs').addColumn('offsite_at', 'text').execute();
+      await db.schema.alterTable('backup_jobs').addColumn('offsite_error', 'text').execute();
+    },
+  },
   '0028_log_store': {
     async up(db: Kysely<any>) {
       // Kept app log lines (docs/logs.md): every replica's, written in batches by the leader's log

@@ -20,6 +20,7 @@ import { alertRoutes } from './alerts.js';
 import { drainRoutes } from './drains.js';
 import { sessionRoutes } from './sessions.js';
 import { clusterRoutes } from './cluster.js';
+import { backupDestinationRoutes } from './backup-destination.js';
 import { volumeRoutes } from './volumes.js';
 import { runRoutes } from './runs.js';
 import { addonRoutes } from './addons.js';
@@ -55,6 +56,7 @@ export const routes = {
   ...drainRoutes,
   ...sessionRoutes,
   ...clusterRoutes,
+  ...backupDestinationRoutes,
   ...volumeRoutes,
   ...runRoutes,
   ...addonRoutes,
