@@ -51,11 +51,10 @@ DOCKERFILE
 
 kinds=("$@")
 [ ${#kinds[@]} -eq 0 ] && kinds=(postgres postgres17 redis)
-# The bases first (a debootstrap each where no registry answers), then the images side by side.
-for suite in $(for k in "${kinds[@]}"; do echo "${SUITES[$k]}"; done | sort -u); do bash scripts/base-image.sh "$suite" & done
+# The bases first, one after the other (a debootstrap each where no registry answers; the first may
+# install debootstrap itself), then the images side by side.
+for suite in $(for k in "${kinds[@]}"; do echo "${SUITES[$k]}"; done | sort -u); do bash scripts/base-image.sh "$suite"; done
 wait_all() { local rc=0; for p in "$@"; do wait "$p" || rc=1; done; return $rc; }
-# shellcheck disable=SC2046
-wait_all $(jobs -p)
 pids=()
 for k in "${kinds[@]}"; do build "$k" & pids+=($!); done
 wait_all "${pids[@]}"

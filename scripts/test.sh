@@ -24,8 +24,11 @@ bash scripts/stacks.sh &
 stacks=$!
 bash scripts/addons.sh &
 addons=$!
-wait "$stacks"
+# Either failing fails the set-up, once the other has ended too (no build left running behind it).
+stacks_rc=0
+wait "$stacks" || stacks_rc=$?
 wait "$addons"
+[ "$stacks_rc" -eq 0 ] || exit "$stacks_rc"
 echo "test: set-up took $((SECONDS - start)) s"
 
 filter="${1:-}"

@@ -286,7 +286,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           '17': env.BERTH_ADDON_POSTGRES17_IMAGE?.trim() || 'berth/addon-postgres:17',
           '15': env.BERTH_ADDON_POSTGRES_IMAGE?.trim() || 'berth/addon-postgres:15',
         },
-        default: addonDefaultVersion(env.BERTH_ADDON_POSTGRES_VERSION, ['17', '15'], 'BERTH_ADDON_POSTGRES_VERSION'),
+        // An operator who set their own PostgreSQL image before 17 was offered keeps it for new add-ons.
+        default: addonDefaultVersion(
+          env.BERTH_ADDON_POSTGRES_VERSION ?? (env.BERTH_ADDON_POSTGRES_IMAGE?.trim() && !env.BERTH_ADDON_POSTGRES17_IMAGE?.trim() ? '15' : undefined),
+          ['17', '15'],
+          'BERTH_ADDON_POSTGRES_VERSION',
+        ),
       },
       redis: { versions: { '7': env.BERTH_ADDON_REDIS_IMAGE?.trim() || 'berth/addon-redis:7' }, default: '7' },
     },

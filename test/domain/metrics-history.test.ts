@@ -141,12 +141,14 @@ test('metrics history: percentiles by nearest rank; a rollup keeps the highest o
   assert.deepEqual([out[0]!.p50_ms, out[0]!.p95_ms, out[0]!.p99_ms], [20, 50, 400]);
 });
 
-test('the router’s timing lines: backend, server and total time; HAProxy’s own answers and aborted requests are left out', () => {
-  const line = (b: string, times: string, status = '200') =>
-    `127.0.0.1:51234 [06/Dec/2026:05:20:01.123] berth ${b} ${times} ${status} 215 - - ---- 1/1/0/0/0 0/0 "GET /slow HTTP/1.1"`;
-  assert.deepEqual(parseTimingLine(line('be3/s2', '0/0/1/250/251')), { backend: 'be3', server: 's2', ms: 251 });
-  assert.deepEqual(parseTimingLine(line('be3/s1', '0/0/0/4/+5', '500')), { backend: 'be3', server: 's1', ms: 5 });
-  assert.equal(parseTimingLine(line('berth/<NOSRV>', '0/-1/-1/-1/0', '404')), null);
+test('the router’s timing lines: backend, the server address that answered, time to response headers; HAProxy’s own answers, 101s and unanswered requests are left out', () => {
+  const line = (b: string, times: string, status = '200', server = '10.0.0.5:8080') =>
+    `127.0.0.1:51234 [06/Dec/2026:05:20:01.123] berth ${b} ${times} ${status} 215 - - ---- 1/1/0/0/0 0/0 "GET /slow HTTP/1.1" ${server}`;
+  assert.deepEqual(parseTimingLine(line('be3/s2', '0/0/1/250/251')), { backend: 'be3', upstream: '10.0.0.5:8080', ms: 250 });
+  assert.deepEqual(parseTimingLine(line('be3/s1', '0/0/0/4/+5', '500', '[fd00::5]:8080')), { backend: 'be3', upstream: '[fd00::5]:8080', ms: 4 });
+  // A WebSocket's %Ta is its whole life; its %Tr is the handshake. Left out all the same: not a response time.
+  assert.equal(parseTimingLine(line('be3/s1', '0/0/0/3/3600000', '101')), null);
+  assert.equal(parseTimingLine(line('berth/<NOSRV>', '0/-1/-1/-1/0', '404', '-:-')), null);
   assert.equal(parseTimingLine(line('be3/s1', '0/0/0/-1/-1', '502')), null);
   assert.equal(parseTimingLine('garbage'), null);
 });

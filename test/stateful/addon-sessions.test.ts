@@ -136,6 +136,18 @@ describe('add-on sessions: psql and redis-cli', () => {
     assert.match(await psql('new', 'show server_version_num'), /^17\d{4}$/);
     assert.equal(await psql('new', "select count(*) || ' ' || sum(n) || ' ' || md5(string_agg(body, ',' order by n)) from t"), await psql('old', "select count(*) || ' ' || sum(n) || ' ' || md5(string_agg(body, ',' order by n)) from t"));
 
+    // The attachment moves: an app holds one DATABASE_URL, so the old one is detached first.
+    await dev.call('createApp', { body: { name: 'web', project: 'data' } });
+    await dev.call('attachAddon', { params: { id: 'old' }, query: { project: 'data' }, body: { app: 'web' } });
+    await rejectsWith(dev.call('attachAddon', { params: { id: 'new' }, query: { project: 'data' }, body: { app: 'web' } }), 409, 'as');
+    assert.equal((await berth(['addons', 'detach', 'old', '--app', 'web', '--project', 'data'])).code, 0);
+    assert.equal((await berth(['addons', 'attach', 'new', '--app', 'web', '--project', 'data'])).code, 0);
+    assert.deepEqual((await dev.call('getAddon', { params: { id: 'new' }, query: { project: 'data' } })).attachments, [{ app: 'web', as: 'DATABASE', var: 'DATABASE_URL' }]);
+    // A dump of 17 cannot go back into 15.
+    const back = JSON.parse((await berth(['--json', 'addons', 'backup', 'new'])).stdout) as { id: string; status: string };
+    assert.equal(back.status, 'succeeded');
+    await rejectsWith(dev.call('restoreBackup', { params: { id: 'old' }, body: { backup: back.id } }), 400, 'backup');
+
     await rejectsWith(dev.call('createAddon', { body: { type: 'postgres', name: 'pg16', project: 'data', version: '16' } }), 400, 'version');
     await rejectsWith(dev.call('createAddon', { body: { type: 'redis', name: 'r15', project: 'data', version: '15' } }), 400, 'version');
     await rejectsWith(dev.call('createAddon', { body: { type: 'postgres', name: 'pgx', project: 'data', version: 'latest' } }), 400, 'version');

@@ -227,8 +227,13 @@ const backups = backupHandlers(
   (ctx) => ctx.nudgeAddons(),
   {
     source: async (ctx, a, from, b) => {
-      const type = (await store.addonById(ctx.db, from.id))?.type;
-      if (type !== a.type) throw badRequest(`backup "${b.id}" is of a ${type} add-on; "${a.name}" is ${a.type}`, 'backup');
+      const src = await store.addonById(ctx.db, from.id);
+      if (src?.type !== a.type) throw badRequest(`backup "${b.id}" is of a ${src?.type} add-on; "${a.name}" is ${a.type}`, 'backup');
+      // pg_restore reads dumps of its own and older versions only: 15 cannot restore a dump of 17.
+      const images = ctx.config.addonImages[a.type];
+      const target = await store.addonById(ctx.db, a.owner.id);
+      const [was, is] = [addonVersion(images, src.image), target ? addonVersion(images, target.image) : null];
+      if (was && is && Number(was) > Number(is)) throw badRequest(`backup "${b.id}" is of ${a.type} ${was}; "${a.name}" runs ${is}, which cannot restore it: restore it into a ${was} add-on`, 'backup');
     },
   },
 );

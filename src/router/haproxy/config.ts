@@ -25,8 +25,11 @@ export interface ConfigOptions {
 
 /** The ring HAProxy writes each request's log line to, read by ./timing.ts. */
 export const TIMING_RING = 'berth-timing';
-/** HAProxy's `option httplog` format (its documentation's equivalent log-format). */
-export const HTTPLOG_FORMAT = '%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r';
+/**
+ * HAProxy's `option httplog` format (its documentation's equivalent log-format), then the address
+ * and port of the server that answered: the replica a request reached, whoever owns the slot now.
+ */
+export const HTTPLOG_FORMAT = '%ci:%cp [%tr] %ft %b/%s %TR/%Tw/%Tc/%Tr/%Ta %ST %B %CC %CS %tsc %ac/%fc/%bc/%sc/%rc %sq/%bq %hr %hs %{+Q}r %si:%sp';
 
 /** File names under ConfigOptions.dir. */
 export const files = {
@@ -147,7 +150,7 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     'frontend berth',
     ...(o.accessLog ? ['  log global'] : []),
     `  log ring@${TIMING_RING} format raw local0 info`,
-    // HAProxy's httplog format, spelled out: the ring and the access log share it, and ./timing.ts parses it.
+    // HAProxy's httplog format and the server's address: the ring and the access log share it, ./timing.ts parses it.
     `  log-format "${HTTPLOG_FORMAT}"`,
     `  bind ${host}:${o.httpPort}`,
     `  bind ${host}:${o.httpsPort} ssl crt ${p('defaultCert')} crt-list ${p('crtList')} alpn h2,http/1.1`,

@@ -257,6 +257,8 @@ export class HaproxyRouter implements Router {
       if (this.proc.livePid() === undefined) return;
       await this.proc.reload();
       this.worker = await this.proc.workerPid();
+    // The timing reader holds the old worker's ring (and keeps that worker alive): read the new one.
+    this.tap?.reconnect();
       await this.push();
     });
   }
@@ -264,19 +266,15 @@ export class HaproxyRouter implements Router {
   responseTimes(): Map<string, ResponseTimes> {
     const out = new Map<string, ResponseTimes>();
     if (!this.tap) {
-      this.tap = new TimingTap(pathOf(this.dir, 'admin'));
+      this.tap = new TimingTap(pathOf(this.dir, 'admin'), (msg) => this.opts.logger?.warn({ dir: this.dir }, msg));
       this.tap.start();
       return out;
     }
     for (const [name, t] of this.tap.take()) {
+      // A backend handed to another app within the window would credit its last requests to the new one:
+      // pool changes are rare, and the replicas below are named by the address each request reached.
       const be = this.state.backends.find((b) => b.name === name);
-      if (!be?.app) continue;
-      const replicas = new Map<string, number[]>();
-      for (const [server, times] of t.servers) {
-        const slot = be.slots[Number(server.slice(1)) - 1];
-        if (slot) replicas.set(slot.upstream, times);
-      }
-      out.set(be.app, { all: t.all, replicas });
+      if (be?.app) out.set(be.app, { all: t.all, replicas: t.upstreams });
     }
     return out;
   }
@@ -319,6 +317,8 @@ export class HaproxyRouter implements Router {
     const { pid, started } = await this.proc.start(this.opts.startTimeoutMs ?? 15_000);
     if (started) this.opts.logger?.info({ pid, dir: this.dir, apps: this.state.backends.filter((b) => b.app).length }, 'haproxy started');
     this.worker = await this.proc.workerPid();
+    // The timing reader holds the old worker's ring (and keeps that worker alive): read the new one.
+    this.tap?.reconnect();
     this.watcher?.start();
     // A control plane killed between writing a change and sending it left the runtime behind: catch up.
     await this.push();
@@ -358,6 +358,8 @@ export class HaproxyRouter implements Router {
     const t0 = Date.now();
     await this.proc.reload();
     this.worker = await this.proc.workerPid();
+    // The timing reader holds the old worker's ring (and keeps that worker alive): read the new one.
+    this.tap?.reconnect();
     this.opts.logger?.info(
       { backends: next.backends.length, slots: next.slotsPerBackend, ms: Date.now() - t0 },
       'router pool grown (seamless reload)',

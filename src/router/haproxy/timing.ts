@@ -2,22 +2,27 @@ import { createConnection, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { TIMING_RING } from './config.js';
 
-/** Response times (ms) of one window, per backend and per server of it ("s1"...). */
-export type TimingWindow = Map<string, { all: number[]; servers: Map<string, number[]> }>;
+/** Response times (ms) of one window, per backend: all of them, and per server address ("10.0.0.5:8080"). */
+export type TimingWindow = Map<string, { all: number[]; upstreams: Map<string, number[]> }>;
 
 /** At most this many times are kept per backend and per server in one window (a uniform sample beyond). */
 export const SAMPLE_CAP = 4096;
+/** How long the reader waits before asking again for a ring the running HAProxy does not have (an older config). */
+const NO_RING_RETRY_MS = 30_000;
 
 /**
- * One request's line in HAProxy's httplog format: its backend, server, total active time (%Ta, ms)
- * and status. Lines HAProxy answered itself (no server: a 404 for an unknown host, an ACME token)
- * and aborted ones (a time of -1) say nothing about an app's response time: null.
+ * One request's line in HAProxy's httplog format followed by the server's address (config.ts,
+ * HTTPLOG_FORMAT): its backend, the server that answered, and the time until that server's response
+ * headers came (%Tr, ms): what an app's latency is, and not the whole stream's life, which for a
+ * WebSocket, an event stream or a slow download is the connection's. Lines HAProxy answered itself
+ * (no server: a 404 for an unknown host, an ACME token), switched protocols (101) or that got no
+ * response (a time of -1) say nothing about an app's response time: null.
  */
-export function parseTimingLine(line: string): { backend: string; server: string; ms: number } | null {
-  const m = /^\S+ \[[^\]]*\] \S+ ([^\s/]+)\/(\S+) -?\d+\/-?\d+\/-?\d+\/-?\d+\/\+?(-?\d+) \d{3} /.exec(line);
-  if (!m || m[2] === '<NOSRV>') return null;
+export function parseTimingLine(line: string): { backend: string; upstream: string; ms: number } | null {
+  const m = /^\S+ \[[^\]]*\] \S+ ([^\s/]+)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (\d{3}) .* (\S+:\d+)$/.exec(line);
+  if (!m || m[2] === '<NOSRV>' || m[4] === '101') return null;
   const ms = Number(m[3]);
-  return ms >= 0 ? { backend: m[1]!, server: m[2]!, ms } : null;
+  return ms >= 0 ? { backend: m[1]!, upstream: m[5]!, ms } : null;
 }
 
 /** Adds a value to a capped sample: the first SAMPLE_CAP kept, then each replaces a random one with falling odds (reservoir sampling). */
@@ -33,33 +38,52 @@ function keep(sample: number[] & { seen?: number }, v: number): void {
 /**
  * Follows HAProxy's timing ring through the runtime API (`show events berth-timing -w -n`: new
  * lines, waiting for more) and keeps each request's response time until take() collects them.
- * The connection ends with the worker it reached (a reload, a restart): it is opened again.
- * Nothing here writes to HAProxy but that one fixed command.
+ * The router calls reconnect() after each reload and restart: an open reader would otherwise stay
+ * on the old worker (and keep it alive). A connection that ends is opened again a second later;
+ * a HAProxy started from an older config has no ring, and is asked again every 30 s. Nothing here
+ * writes to HAProxy but that one fixed command.
  */
 export class TimingTap {
   private window: TimingWindow = new Map();
   private sock?: Socket;
   private stopped = false;
   private retry?: NodeJS.Timeout;
+  private noRing = false;
 
   constructor(
     private readonly socketPath: string,
+    private readonly warn: (msg: string) => void = () => {},
     private readonly retryMs = 1000,
   ) {}
 
   start(): void {
     if (this.sock || this.stopped) return;
+    clearTimeout(this.retry);
     const sock = createConnection(this.socketPath);
     // A reader in the background: it never keeps a process alive.
     sock.unref();
     this.sock = sock;
+    let missing = false;
     sock.on('connect', () => sock.write(`show events ${TIMING_RING} -w -n\n`));
-    createInterface({ input: sock }).on('line', (line) => this.add(line));
+    createInterface({ input: sock }).on('line', (line) => {
+      if (/no such event sink/i.test(line)) missing = true;
+      else this.add(line);
+    });
     sock.on('error', () => sock.destroy());
     sock.on('close', () => {
-      this.sock = undefined;
-      if (!this.stopped) this.retry = setTimeout(() => this.start(), this.retryMs).unref();
+      if (this.sock === sock) this.sock = undefined;
+      if (missing && !this.noRing) this.warn(`the running HAProxy has no ${TIMING_RING} ring (started from an older config): no response-time percentiles until it is reloaded or restarted`);
+      this.noRing = missing;
+      if (!this.stopped && !this.sock) this.retry = setTimeout(() => this.start(), missing ? NO_RING_RETRY_MS : this.retryMs).unref();
     });
+  }
+
+  /** Reads the ring of the worker running now. */
+  reconnect(): void {
+    const old = this.sock;
+    this.sock = undefined;
+    old?.destroy();
+    this.start();
   }
 
   stop(): void {
@@ -79,10 +103,10 @@ export class TimingTap {
     const t = parseTimingLine(line);
     if (!t) return;
     let be = this.window.get(t.backend);
-    if (!be) this.window.set(t.backend, (be = { all: [], servers: new Map() }));
+    if (!be) this.window.set(t.backend, (be = { all: [], upstreams: new Map() }));
     keep(be.all, t.ms);
-    let sv = be.servers.get(t.server);
-    if (!sv) be.servers.set(t.server, (sv = []));
+    let sv = be.upstreams.get(t.upstream);
+    if (!sv) be.upstreams.set(t.upstream, (sv = []));
     keep(sv, t.ms);
   }
 }

@@ -5,7 +5,7 @@ import { useEvents } from '../live';
 import { ErrorText, Field, SelectField, Section, Status, useAction, useLoad } from '../ui';
 
 export const ADDON_TYPES = { postgres: 'PostgreSQL', redis: 'Redis' } as const;
-/** The versions a new add-on may ask for, the default first (the server checks them: a 400 naming `version` otherwise). */
+/** The versions a new add-on may ask for (the server checks them: a 400 naming `version` otherwise; none asked: its default, BERTH_ADDON_POSTGRES_VERSION). */
 const ADDON_VERSIONS: Record<keyof typeof ADDON_TYPES, string[]> = { postgres: ['17', '15'], redis: ['7'] };
 /** "PostgreSQL 17": the type and, when known, its major version. */
 export const addonKind = (a: { type: keyof typeof ADDON_TYPES; version: string | null }) => `${ADDON_TYPES[a.type]}${a.version ? ` ${a.version}` : ''}`;
@@ -88,7 +88,7 @@ function NewAddon({ project, onCreated }: { project: string; onCreated: () => vo
         label="Version"
         value={version}
         onChange={setVersion}
-        options={ADDON_VERSIONS[type].map((v, i) => [i === 0 ? '' : v, i === 0 ? `${v} (default)` : v] as [string, string])}
+        options={[['', "the server's default"] as [string, string], ...ADDON_VERSIONS[type].map((v) => [v, v] as [string, string])]}
         field="version"
         error={error}
       />
