@@ -17,7 +17,10 @@ test('a stopping leader holds the lease until its controllers have stopped; then
   const pgdb = await createDatabase();
   const dir = mkdtempSync(join(tmpdir(), 'berth-elector-'));
   const store = await openStore({ dataDir: dir, databaseUrl: pgdb.url });
+  const electors: LeaderElector[] = [];
+  // One hook, in this order: the electors stop (even after a failed assertion) before their database goes.
   t.after(async () => {
+    for (const e of electors) await e.stop();
     await store.close();
     await pgdb.drop();
     rmSync(dir, { recursive: true, force: true });
@@ -32,6 +35,7 @@ test('a stopping leader holds the lease until its controllers have stopped; then
   const bLeading = new Promise<void>((resolve) => (bLeads = resolve));
 
   const a = new LeaderElector({ db: store.db, log, id: 'cp_a', address: 'http://127.0.0.1:1', ...timing });
+  electors.push(a);
   a.start(async () => {
     events.push('a started');
     aLeads();
@@ -44,12 +48,12 @@ test('a stopping leader holds the lease until its controllers have stopped; then
   });
   await aLeading;
   const b = new LeaderElector({ db: store.db, log, id: 'cp_b', address: 'http://127.0.0.1:2', ...timing });
+  electors.push(b);
   b.start(async () => {
     events.push('b started');
     bLeads();
     return async () => {};
   });
-  t.after(() => b.stop());
   // b tries every 200 ms while a holds the lease and renews it.
   await new Promise((resolve) => setTimeout(resolve, 2 * timing.ttlMs));
   assert.deepEqual(events, ['a started'], 'b never leads while a renews');
