@@ -92,7 +92,7 @@ async function listApps(s: TestServer, engine: Engine): Promise<Row[]> {
 
 /** Waits until the database has taken no write for 3 s (at most 5 min); says how long that took. */
 async function quiet(s: TestServer, engine: Engine): Promise<string> {
-  let close = async () => {};
+  let close: () => Promise<void>;
   let version: () => Promise<string>;
   if (engine === 'postgres') {
     const { default: pg } = await import('pg');

@@ -1,7 +1,8 @@
 import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
 
-// Kysely<any>: db.ts imports this file, so the Db type cannot come from there.
-type Db = Kysely<any>;
+// Not db.ts's Db: db.ts imports this file.
+type Db = Kysely<Database>;
 
 /**
  * A count of committed writes that only grows. A reader that notes it before reading and finds it
