@@ -43,7 +43,7 @@ main=()
 engine=()
 for f in "${files[@]}"; do
   case "$f" in
-    dist/test/faults/engine* | dist/test/faults/control-plane* | dist/test/ha/control-planes* | dist/test/router/edge* | dist/test/router/tenants* | dist/test/router/haproxy* | dist/test/router/caddy-handover* | dist/test/runtime/apps* | dist/test/cluster/apps* | dist/test/cluster/drain* | dist/test/cluster/stateful*) engine+=("$f") ;;
+    dist/test/faults/engine* | dist/test/faults/control-plane* | dist/test/ha/control-planes* | dist/test/ha/read-cache* | dist/test/router/edge* | dist/test/router/tenants* | dist/test/router/haproxy* | dist/test/router/caddy-handover* | dist/test/runtime/apps* | dist/test/cluster/apps* | dist/test/cluster/drain* | dist/test/cluster/stateful*) engine+=("$f") ;;
     *) main+=("$f") ;;
   esac
 done

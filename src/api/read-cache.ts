@@ -18,7 +18,10 @@ export class CachedAnswer<T> {
 /**
  * Answers to repeated reads, kept while nothing has been written since they were built. A
  * dashboard (or a script) polling a list of 1,000 apps pays for the query and the 100 rows it
- * turns into objects only after a change. Only where the store counts writes (SQLite).
+ * turns into objects only after a change. The store's write count decides: on PostgreSQL it is the
+ * database's, so a write through any instance is seen by a read on any other that starts after the
+ * write's commit returned (store/write-counter.ts). A cached answer must read only counted tables
+ * (not those in UNCOUNTED_TABLES). The key must name the caller: answers are per user.
  */
 export class ReadCache<T> {
   private readonly entries = new Map<string, { generation: number; answer: CachedAnswer<T> }>();
@@ -33,10 +36,8 @@ export class ReadCache<T> {
    * it as is; mountRoutes sends its JSON, serialized once with the route's own schema.
    */
   async get(key: string, build: () => Promise<T>): Promise<T> {
-    const counter = this.store.generation;
-    if (!counter) return build();
     // Noted before reading: a write during the read leaves the entry already stale.
-    const generation = counter.value;
+    const generation = await this.store.generation.read();
     const hit = this.entries.get(key);
     if (hit && hit.generation === generation) return hit.answer as unknown as T;
     const answer = new CachedAnswer(await build());

@@ -9,7 +9,8 @@ import { mountRoutes, mountSockets } from './register.js';
 import { HttpError } from './errors.js';
 import { bearerToken } from './bearer.js';
 import { isUniqueViolation } from '../store/db.js';
-import { userForToken, touchToken } from '../store/users.js';
+import { touchToken } from '../store/users.js';
+import { TokenUsers } from './token-cache.js';
 import { authHandlers } from './handlers/auth.js';
 import { userHandlers } from './handlers/users.js';
 import { projectHandlers } from './handlers/projects.js';
@@ -157,6 +158,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   });
 
   app.decorateRequest('user', null);
+  const tokenUsers = new TokenUsers(ctx.store);
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
     // Only contract routes set auth: true; docs, health and unknown paths (404) need no token.
@@ -172,7 +174,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     if (!header) throw new HttpError(401, 'unauthorized', 'a token is required: send "Authorization: Bearer <token>"');
     const token = bearerToken(header);
     if (!token) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
-    const row = await userForToken(ctx.db, token);
+    const row = await tokenUsers.get(token);
     if (!row) throw new HttpError(401, 'unauthorized', 'the token is invalid, expired or revoked');
     req.user = { id: row.id, username: row.username, is_admin: !!row.is_admin, via: { kind: 'token', id: row.token_id } };
     // Recording use at most once a minute keeps reads from turning into writes.

@@ -25,6 +25,7 @@ import { registerCluster } from './commands/cluster.js';
 import { registerVolumes } from './commands/volumes.js';
 import { registerCron, registerRuns } from './commands/runs.js';
 import { registerAddons } from './commands/addons.js';
+import { registerAdmin } from './commands/admin.js';
 
 const program = new Command('berth')
   .description('Berth: deploy and run apps on your own servers')
@@ -59,6 +60,7 @@ registerVolumes(program);
 registerRuns(program);
 registerCron(program);
 registerAddons(program);
+registerAdmin(program);
 
 /** Every failure is one line on stderr and a non-zero exit; --json callers also get the error as JSON on stdout. */
 function fail(err: unknown): never {
@@ -66,6 +68,8 @@ function fail(err: unknown): never {
   const message = err instanceof Error ? err.message : String(err);
   if (process.argv.includes('--json') && err instanceof ApiError) {
     process.stdout.write(`${JSON.stringify({ error: { status: err.status, code: err.code, message, details: err.details } })}\n`);
+  } else if (process.argv.includes('--json')) {
+    process.stdout.write(`${JSON.stringify({ error: { code: 'failed', message } })}\n`);
   }
   process.stderr.write(`berth: ${message}\n`);
   process.exit(err instanceof ApiError && err.status === 0 ? 3 : 1);

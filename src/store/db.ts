@@ -4,6 +4,7 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import type { Database } from './schema.js';
 import { migrationProvider } from './migrations.js';
 import { WriteGeneration } from './generation.js';
+import { ensureWriteCounting, PgWriteCounter, type WriteCounter } from './write-counter.js';
 import { withStatementCache } from './statement-cache.js';
 import { noPubSub, PgPubSub, type PubSub } from './pubsub.js';
 
@@ -13,10 +14,11 @@ export interface Store {
   db: Db;
   engine: 'sqlite' | 'postgres';
   /**
-   * Counts writes, on SQLite only: there this process is the only writer and a transaction holds
-   * the one connection, so an unchanged count means unchanged data. PostgreSQL has neither.
+   * Counts committed writes. SQLite: in this process, the only writer (a transaction holds the one
+   * connection). PostgreSQL: in the database, bumped at each writing transaction's commit, so every
+   * instance on it sees a write as soon as the writer's commit returned (store/write-counter.ts).
    */
-  generation?: WriteGeneration;
+  generation: WriteCounter;
   /** Messages to the other control planes on the same PostgreSQL (none on SQLite). */
   pubsub: PubSub;
   /** Cheap round trip: /healthz uses it. */
@@ -31,7 +33,7 @@ export interface Store {
 export async function openStore(opts: { dataDir: string; databaseUrl: string | null }): Promise<Store> {
   let db: Db;
   let engine: Store['engine'];
-  let generation: WriteGeneration | undefined;
+  let generation: WriteCounter | undefined;
   let makeListener: (() => InstanceType<typeof import('pg').Client>) | null = null;
   if (opts.databaseUrl) {
     engine = 'postgres';
@@ -62,8 +64,9 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     file.pragma('journal_mode = WAL');
     file.pragma('synchronous = NORMAL');
     file.pragma('foreign_keys = ON');
-    generation = new WriteGeneration();
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }), plugins: [generation] });
+    const counted = new WriteGeneration();
+    generation = counted;
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }), plugins: [counted] });
   }
   const { error, results } = await new Migrator({ db, provider: migrationProvider(engine) }).migrateToLatest();
   if (error) {
@@ -71,13 +74,22 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
+  if (engine === 'postgres') {
+    try {
+      await ensureWriteCounting(db);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+    generation = new PgWriteCounter(db);
+  }
   const pubsub = makeListener
     ? new PgPubSub(async (channel, payload) => void (await sql`select pg_notify(${channel}, ${payload})`.execute(db)), makeListener)
     : noPubSub;
   return {
     db,
     engine,
-    generation,
+    generation: generation!,
     pubsub,
     async ping() {
       await db.selectFrom('users').select('id').limit(1).execute();

@@ -1,5 +1,6 @@
 import { TableNode } from 'kysely';
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryId, QueryResult, RootOperationNode, UnknownRow } from 'kysely';
+import type { WriteCounter } from './write-counter.js';
 
 /**
  * Counts the writes that go through one Kysely instance. A reader that notes the count before it
@@ -20,11 +21,15 @@ function unwatched(node: RootOperationNode): boolean {
   return !!table && TableNode.is(table) && UNWATCHED.has(table.table.identifier.name);
 }
 
-export class WriteGeneration implements KyselyPlugin {
+export class WriteGeneration implements KyselyPlugin, WriteCounter {
   private n = 0;
   private readonly writes = new WeakSet<QueryId>();
 
   get value(): number {
+    return this.n;
+  }
+
+  read(): number {
     return this.n;
   }
 

@@ -796,6 +796,27 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       for (const col of ['p50_ms', 'p95_ms', 'p99_ms']) await db.schema.alterTable('metric_samples').addColumn(col, 'real').execute();
     },
   },
+  '0030_ha2': {
+    async up(db: Kysely<any>) {
+      // PostgreSQL only: a count of committed writes for the API's read cache, exact across every
+      // instance on the database (store/write-counter.ts). A transaction that writes bumps one row,
+      // of 32, its backend's (so writers on different connections never wait for each other's row),
+      // once, at commit (a deferred trigger): a reader that sums the rows after a
+      // commit completed sees it moved; a rolled-back transaction moves nothing and changed nothing.
+      // The triggers are put on the tables at each start (ensureWriteCounting), so later tables count too.
+      if (engine !== 'postgres') return;
+      await sql`create table write_generation (shard integer primary key, n bigint not null default 0)`.execute(db);
+      await sql`insert into write_generation (shard) select generate_series(0, 31)`.execute(db);
+      await sql`create function berth_write_bump() returns trigger language plpgsql as $$
+        begin
+          if coalesce(current_setting('berth.write_bumped', true), '') <> '1' then
+            update write_generation set n = n + 1 where shard = pg_backend_pid() % 32;
+            perform set_config('berth.write_bumped', '1', true);
+          end if;
+          return null;
+        end $$`.execute(db);
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

@@ -141,14 +141,14 @@ test('the collector never waits on the store: past its buffer, lines are dropped
   };
   const ctx = { db, replicas, config: { logs: { bufferLines: 10, retentionDays: 7, retentionBytes: 1e9 } }, clock: { now: () => NOW, sleep: async () => {} }, log: pino({ level: 'silent' }) } as unknown as ControllerDeps;
   const c = new LogCollector(ctx);
-  const generation = store.generation!.value;
+  const generation = (store.generation.read() as number);
   c.nudge();
   await ended;
   assert.equal(c.dropped, 90);
   await c.stop();
   // The read cache's write count (store/generation.ts) does not move for log lines: they would
   // otherwise expire every cached answer twice a second while any app logs.
-  assert.equal(store.generation!.value, generation);
+  assert.equal((store.generation.read() as number), generation);
   const rows = (await queryLogLines(db, 'app_1', { limit: 1000 })).reverse();
   assert.deepEqual(rows.map((r) => r.line), [...Array.from({ length: 10 }, (_, i) => `line ${i}`), '[berth] 90 log lines dropped: the log store fell behind']);
   assert.deepEqual(rows.map((r) => [r.process_type, r.replica, r.release, r.container]).at(-1), ['web', 2, 3, 'app-1-web-2']);

@@ -20,7 +20,7 @@ describe('write generation (SQLite)', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const gen = () => store.generation!.value;
+  const gen = () => store.generation.read() as number;
   const user = (id: string) => ({ id, username: id, password_hash: 'x', is_admin: 0, disabled: 0, created_at: now(), updated_at: now() });
 
   test('reads leave the count alone; every kind of write moves it, inside a transaction too', async () => {

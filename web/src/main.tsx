@@ -12,6 +12,7 @@ import { Tokens } from './screens/Tokens';
 import { Users } from './screens/Users';
 import { AddonPage } from './screens/Addon';
 import { NodesPage } from './screens/Nodes';
+import { ControlPlanesPage } from './screens/ControlPlanes';
 import { NodePage } from './screens/Node';
 import { NotFound, useTitle } from './ui';
 import { AuthContext, useAuth } from './auth';
@@ -54,6 +55,7 @@ function Shell() {
             <NavLink to="/settings/tokens">Tokens</NavLink>
             {user.is_admin && <NavLink to="/admin/users">Users</NavLink>}
             {user.is_admin && <NavLink to="/nodes">Nodes</NavLink>}
+            {user.is_admin && <NavLink to="/admin/control-planes">Control planes</NavLink>}
           </nav>
           <span className="who">{user.username}</span>
           <button type="button" onClick={out}>
@@ -73,6 +75,7 @@ function Shell() {
           <Route path="/settings/tokens" element={<Titled title="Tokens"><Tokens /></Titled>} />
           <Route path="/admin/users" element={<Titled title="Users"><Users /></Titled>} />
           <Route path="/nodes" element={<NodesPage />} />
+          <Route path="/admin/control-planes" element={<ControlPlanesPage />} />
           <Route path="/nodes/:id" element={<NodePage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>

@@ -1,0 +1,78 @@
+import { sql, type Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+// Not db.ts's Db: db.ts imports this file.
+type Db = Kysely<Database>;
+
+/**
+ * A count of committed writes that only grows. A reader that notes it before reading and finds it
+ * unchanged later knows nothing was written in between, so an answer built from that read is still
+ * exact (api/read-cache.ts). SQLite counts in the process (generation.ts); PostgreSQL in the database.
+ */
+export interface WriteCounter {
+  read(): number | Promise<number>;
+}
+
+/**
+ * Tables whose writes do not count: append-heavy logs and the instances' heartbeats, written many
+ * times a second and read by no cached answer. A cached answer must read none of them. (SQLite's
+ * in-process count leaves out the log store's tables the same way: generation.ts.)
+ */
+export const UNCOUNTED_TABLES = ['build_logs', 'log_lines', 'log_cursors', 'metric_samples', 'events', 'audit_log', 'control_planes', 'leases', 'write_generation', 'kysely_migration', 'kysely_migration_lock'];
+
+/**
+ * Every other table gets a deferred row trigger that bumps write_generation once per transaction,
+ * at commit (migration 0030_ha2 made the table and the function). Run at every start, after the
+ * migrations: a table a later migration adds is counted from its first start. Several instances
+ * starting at once take turns on an advisory lock.
+ */
+export async function ensureWriteCounting(db: Db): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await sql`select pg_advisory_xact_lock(hashtext('berth_write_generation'))`.execute(tx);
+    const missing = await sql<{ name: string }>`select c.relname as name from pg_class c
+      where c.relkind = 'r' and c.relnamespace = current_schema()::regnamespace
+        and not (c.relname::text = any(${UNCOUNTED_TABLES}::text[]))
+        and not exists (select 1 from pg_trigger t where t.tgrelid = c.oid and t.tgname = 'berth_write_gen')`.execute(tx);
+    for (const { name } of missing.rows) {
+      // Names come from the catalogue, not from users; quoted anyway.
+      await sql`create constraint trigger berth_write_gen after insert or update or delete on ${sql.id(name)}
+        deferrable initially deferred for each row execute function berth_write_bump()`.execute(tx);
+    }
+  });
+}
+
+/**
+ * The database's count, read with one small query. Requests that arrive while a read is in flight
+ * share the next one, which is sent after they arrived: so each still sees every commit that
+ * completed before it arrived, and under load one query serves many requests.
+ */
+export class PgWriteCounter implements WriteCounter {
+  private sent: Promise<number> | null = null;
+  private queued: Promise<number> | null = null;
+
+  constructor(private readonly db: Db) {}
+
+  read(): Promise<number> {
+    if (!this.sent) return this.send();
+    if (!this.queued) {
+      this.queued = this.sent
+        .catch(() => {})
+        .then(() => {
+          this.queued = null;
+          return this.send();
+        });
+    }
+    return this.queued;
+  }
+
+  private send(): Promise<number> {
+    const p: Promise<number> = sql<{ n: string }>`select sum(n)::text as n from write_generation`
+      .execute(this.db)
+      .then((r) => Number(r.rows[0]?.n ?? 0))
+      .finally(() => {
+        if (this.sent === p) this.sent = null;
+      });
+    this.sent = p;
+    return p;
+  }
+}
