@@ -788,14 +788,6 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .execute();
     },
   },
-  '0031_latency_percentiles': {
-    async up(db: Kysely<any>) {
-      // Response-time percentiles per bucket, from each request's time in HAProxy's timing ring
-      // (router/haproxy/timing.ts); null when the bucket saw no request. A 1-minute rollup keeps the
-      // highest of its 10 s values (percentiles do not average).
-      for (const col of ['p50_ms', 'p95_ms', 'p99_ms']) await db.schema.alterTable('metric_samples').addColumn(col, 'real').execute();
-    },
-  },
   '0030_ha2': {
     async up(db: Kysely<any>) {
       // PostgreSQL only: a count of committed writes for the API's read cache, exact across every
@@ -815,6 +807,14 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
           end if;
           return null;
         end $$`.execute(db);
+    },
+  },
+  '0031_latency_percentiles': {
+    async up(db: Kysely<any>) {
+      // Response-time percentiles per bucket, from each request's time in HAProxy's timing ring
+      // (router/haproxy/timing.ts); null when the bucket saw no request. A 1-minute rollup keeps the
+      // highest of its 10 s values (percentiles do not average).
+      for (const col of ['p50_ms', 'p95_ms', 'p99_ms']) await db.schema.alterTable('metric_samples').addColumn(col, 'real').execute();
     },
   },
 });
