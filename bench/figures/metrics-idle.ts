@@ -63,7 +63,7 @@ export async function metricsIdle(_b: Bench): Promise<Row[]> {
   const out: Record<'none' | 'history', { peak: number; idle: number; rows: number }> = { none: { peak: 0, idle: 0, rows: 0 }, history: { peak: 0, idle: 0, rows: 0 } };
   for (const which of ['none', 'history'] as const) {
     const db = await prepared(which === 'history');
-    const s = await startServer({ engine: 'postgres', databaseUrl: db.url, env: { LOG_LEVEL: 'warn' } });
+    const s = await startServer({ engine: 'postgres', databaseUrl: db.url });
     try {
       let peak = 0;
       const t0 = Date.now();

@@ -5,7 +5,7 @@ import type { Events } from '../domain/events.js';
 import { FINE_S } from '../domain/metrics.js';
 import { decodeMounts } from '../store/app-columns.js';
 import * as store from '../store/alerts.js';
-import { INITIAL, RULES, RULE_IDS, alertMessage, avgResponseMs, effective, rate5xx, step, type AlertState, type RuleId, type RuleSetting, type TrafficSums } from '../domain/alerts.js';
+import { INITIAL, RULES, RULE_IDS, alertMessage, p95ResponseMs, effective, rate5xx, step, type AlertState, type RuleId, type RuleSetting, type TrafficSums } from '../domain/alerts.js';
 
 export interface AlertDeps {
   db: Db;
@@ -90,7 +90,7 @@ export class AlertController {
     // A bucket at t counts what happened in [t - 10 s, t): a window's buckets are those whose time
     // lies inside it, and at least the newest one.
     const from = (id: RuleId) => Math.min(nowS - RULES[id].window_s * this.d.timeScale + FINE_S, Math.floor(nowS / FINE_S) * FINE_S);
-    const froms = [...new Set((['http_5xx_rate', 'response_time_avg', 'restarts'] as const).map(from))];
+    const froms = [...new Set((['http_5xx_rate', 'response_time_p95', 'restarts'] as const).map(from))];
     const [traffic, memory, hosts, certs, addons, backups, volumes] = await Promise.all([
       Promise.all(froms.map(async (f) => [f, await store.trafficSumsByApp(db, FINE_S, f, nowS + 1)] as const)).then((r) => new Map(r)),
       store.peakReplicaMemoryByApp(db, FINE_S, nowS - MEMORY_FRESH_S),
@@ -143,7 +143,7 @@ export class AlertController {
   private async measure(app: App, now: number, inputs: Inputs, wanted: Set<RuleId>): Promise<Record<RuleId, number | null>> {
     const out = Object.fromEntries(RULE_IDS.map((id) => [id, null])) as Record<RuleId, number | null>;
     if (wanted.has('http_5xx_rate')) out.http_5xx_rate = rate5xx(inputs.traffic('http_5xx_rate', app.id));
-    if (wanted.has('response_time_avg')) out.response_time_avg = avgResponseMs(inputs.traffic('response_time_avg', app.id));
+    if (wanted.has('response_time_p95')) out.response_time_p95 = p95ResponseMs(inputs.traffic('response_time_p95', app.id));
     if (wanted.has('restarts')) out.restarts = inputs.traffic('restarts', app.id).restarts;
     if (wanted.has('memory') && app.memory_mb > 0) {
       const peak = inputs.memory.get(app.id);

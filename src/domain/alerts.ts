@@ -4,7 +4,7 @@
  * rule without set-up; an app may turn one off or change its threshold (alert_rules rows).
  */
 
-export const RULE_IDS = ['http_5xx_rate', 'response_time_avg', 'restarts', 'memory', 'volume_full', 'certificate_expiry', 'backup_failed'] as const;
+export const RULE_IDS = ['http_5xx_rate', 'response_time_p95', 'restarts', 'memory', 'volume_full', 'certificate_expiry', 'backup_failed'] as const;
 export type RuleId = (typeof RULE_IDS)[number];
 
 export interface RuleDef {
@@ -36,10 +36,10 @@ export const RULES: Record<RuleId, RuleDef> = {
     window_s: 300, for_s: 60, clear_s: 120,
     describe: `share of responses with a 5xx status over the last 5 minutes (at least ${MIN_REQUESTS} requests)`,
   },
-  response_time_avg: {
-    id: 'response_time_avg', title: 'average response time', unit: 'ms', fires: 'above', threshold: 1000, min: 1, max: 600_000,
+  response_time_p95: {
+    id: 'response_time_p95', title: 'p95 response time', unit: 'ms', fires: 'above', threshold: 1000, min: 1, max: 600_000,
     window_s: 300, for_s: 120, clear_s: 120,
-    describe: "HAProxy's average response time (its mean over the last 1024 requests; not a percentile), averaged over 5 minutes",
+    describe: "the 95th percentile of response times (time to the response's headers) over the last 5 minutes: each 10 s bucket's p95, weighted by its requests",
   },
   restarts: {
     id: 'restarts', title: 'replica restarts', unit: 'restarts', fires: 'above', threshold: 2, min: 0, max: 10_000,
@@ -158,11 +158,11 @@ export function alertMessage(rule: EffectiveRule, told: 'firing' | 'resolved', v
 export interface TrafficSums {
   requests: number;
   r5xx: number;
-  /** Sum of response_ms × requests over buckets that have a response time. */
+  /** Sum of p95_ms × requests over buckets that have a p95 (each request timed by the router). */
   weighted_ms: number;
   weighted_requests: number;
   restarts: number;
 }
 
 export const rate5xx = (s: TrafficSums): number | null => (s.requests >= MIN_REQUESTS ? (s.r5xx / s.requests) * 100 : null);
-export const avgResponseMs = (s: TrafficSums): number | null => (s.weighted_requests > 0 ? s.weighted_ms / s.weighted_requests : null);
+export const p95ResponseMs = (s: TrafficSums): number | null => (s.weighted_requests > 0 ? s.weighted_ms / s.weighted_requests : null);

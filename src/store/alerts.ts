@@ -85,8 +85,8 @@ export async function trafficSumsByApp(db: Db, res: number, from: number, to: nu
       'app_id',
       sql<number>`coalesce(sum(requests), 0)`.as('requests'),
       sql<number>`coalesce(sum(r5xx), 0)`.as('r5xx'),
-      sql<number>`coalesce(sum(case when response_ms is not null then response_ms * requests else 0 end), 0)`.as('weighted_ms'),
-      sql<number>`coalesce(sum(case when response_ms is not null then requests else 0 end), 0)`.as('weighted_requests'),
+      sql<number>`coalesce(sum(case when p95_ms is not null then p95_ms * requests else 0 end), 0)`.as('weighted_ms'),
+      sql<number>`coalesce(sum(case when p95_ms is not null then requests else 0 end), 0)`.as('weighted_requests'),
       sql<number>`coalesce(sum(restarts), 0)`.as('restarts'),
     ])
     .where('res', '=', res)

@@ -182,20 +182,20 @@ test('alerts: the average response time, restarts and memory rules', async (t) =
   const r = await rig(t);
   const app = await appById(r.w.store.db, r.w.appId);
   assert.equal(app?.memory_mb, 256);
-  await r.advance(10, { requests: 100, response_ms: 1500 }, [{ memory_mb: 100 }, { memory_mb: 240 }]);
-  assert.equal((await r.state('response_time_avg'))?.status, 'pending');
+  await r.advance(10, { requests: 100, p95_ms: 1500 }, [{ memory_mb: 100 }, { memory_mb: 240 }]);
+  assert.equal((await r.state('response_time_p95'))?.status, 'pending');
   assert.equal((await r.state('memory'))?.status, 'pending');
   assert.equal(Math.round((await r.state('memory'))!.value!), 94, 'the busiest replica: 240 of 256 MB');
-  await r.advance(10, { requests: 100, response_ms: 1500, restarts: 3 }, [{ memory_mb: 100 }, { memory_mb: 240 }]);
+  await r.advance(10, { requests: 100, p95_ms: 1500, restarts: 3 }, [{ memory_mb: 100 }, { memory_mb: 240 }]);
   assert.equal((await r.state('restarts'))?.status, 'firing', 'more than 2 restarts fire at once');
-  await r.advance(120, { requests: 100, response_ms: 1500 }, [{ memory_mb: 100 }, { memory_mb: 240 }]);
-  assert.equal((await r.state('response_time_avg'))?.status, 'firing');
+  await r.advance(120, { requests: 100, p95_ms: 1500 }, [{ memory_mb: 100 }, { memory_mb: 240 }]);
+  assert.equal((await r.state('response_time_p95'))?.status, 'firing');
   assert.equal((await r.state('memory'))?.status, 'firing');
-  assert.deepEqual((await r.told()).map((e) => e.data?.rule).sort(), ['memory', 'response_time_avg', 'restarts']);
+  assert.deepEqual((await r.told()).map((e) => e.data?.rule).sort(), ['memory', 'response_time_p95', 'restarts']);
   // Restarts leave the 10-minute window: resolved after 10 minutes clear.
-  await r.advance(600, { requests: 100, response_ms: 20 }, [{ memory_mb: 100 }, { memory_mb: 100 }]);
-  await r.advance(600, { requests: 100, response_ms: 20 }, [{ memory_mb: 100 }, { memory_mb: 100 }]);
-  for (const rule of ['memory', 'response_time_avg', 'restarts']) assert.equal((await r.state(rule))?.status, 'ok', rule);
+  await r.advance(600, { requests: 100, p95_ms: 20 }, [{ memory_mb: 100 }, { memory_mb: 100 }]);
+  await r.advance(600, { requests: 100, p95_ms: 20 }, [{ memory_mb: 100 }, { memory_mb: 100 }]);
+  for (const rule of ['memory', 'response_time_p95', 'restarts']) assert.equal((await r.state(rule))?.status, 'ok', rule);
   assert.equal((await r.told()).filter((e) => e.kind === 'alert.resolved').length, 3);
 });
 

@@ -71,7 +71,7 @@ describe('alerts through the real router', () => {
 
   test('every app has the default rules without set-up; bad changes are refused naming the field', async () => {
     const rules = (await dev.call('listAlerts', { params: { id: slug } })).items;
-    assert.deepEqual(rules.map((r) => r.rule), ['http_5xx_rate', 'response_time_avg', 'restarts', 'memory', 'volume_full', 'certificate_expiry', 'backup_failed']);
+    assert.deepEqual(rules.map((r) => r.rule), ['http_5xx_rate', 'response_time_p95', 'restarts', 'memory', 'volume_full', 'certificate_expiry', 'backup_failed']);
     const r5 = rules.find((r) => r.rule === 'http_5xx_rate')!;
     assert.deepEqual([r5.enabled, r5.threshold, r5.unit, r5.window_s, r5.for_s, r5.clear_s], [true, 5, '%', 15, 3, 6]);
     assert.ok(rules.every((r) => r.status !== 'firing'));

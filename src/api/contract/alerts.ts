@@ -6,7 +6,7 @@ import { IdParam, closed, type RouteDef } from './route-def.js';
 const Nullable = <X extends Parameters<typeof T.Union>[0][number]>(s: X) => T.Union([s, T.Null()]);
 
 // The rule ids, as in src/domain/alerts.ts (the contract imports nothing of the server).
-const RULES = ['http_5xx_rate', 'response_time_avg', 'restarts', 'memory', 'volume_full', 'certificate_expiry', 'backup_failed'] as const;
+const RULES = ['http_5xx_rate', 'response_time_p95', 'restarts', 'memory', 'volume_full', 'certificate_expiry', 'backup_failed'] as const;
 const RuleId = T.Union(RULES.map((r) => T.Literal(r)));
 
 const Status = T.Union([T.Literal('ok'), T.Literal('pending'), T.Literal('firing'), T.Literal('off')], {
@@ -65,7 +65,7 @@ export const alertRoutes = {
     body: closed({
       rules: closed({
         http_5xx_rate: T.Optional(RuleChange),
-        response_time_avg: T.Optional(RuleChange),
+        response_time_p95: T.Optional(RuleChange),
         restarts: T.Optional(RuleChange),
         memory: T.Optional(RuleChange),
         volume_full: T.Optional(RuleChange),
