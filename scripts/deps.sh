@@ -11,8 +11,7 @@ source scripts/node.sh
 # socat: to read HAProxy's runtime API by hand (docs/operations.md).
 # buildah: tenants' builds (own image stores, docs/security.md "Builds"); iptables: the build network's fence;
 # docker-registry: the loopback registry built images reach the engine through (src/imagebuild/handover.ts).
-# rclone: encrypted copies of backup files to the off-site destination (src/domain/offsite-copy.ts, docs/stateful.md).
-want=(docker.io git haproxy openssl socat debootstrap ca-certificates curl buildah iptables docker-registry rclone "$@")
+want=(docker.io git haproxy openssl socat debootstrap ca-certificates curl buildah iptables docker-registry "$@")
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

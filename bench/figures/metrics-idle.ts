@@ -11,7 +11,8 @@ import { createUser } from '../../src/store/users.js';
 import { createProject } from '../../src/store/projects.js';
 import { insertApp } from '../../src/store/apps.js';
 import { COARSE_KEEP_S, COARSE_S, FINE_KEEP_S, FINE_S } from '../../src/domain/metrics.js';
-import { createDatabase, startServer } from '../../test/support/server.js';
+import { ADMIN_PASSWORD, createDatabase, startServer } from '../../test/support/server.js';
+import { hashPassword } from '../../src/lib/crypto.js';
 
 const APPS = 100;
 const REPLICAS = 2;
@@ -26,7 +27,8 @@ async function prepared(history: boolean): Promise<{ url: string; drop: () => Pr
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-idle-'));
   const store = await openStore({ dataDir: dir, databaseUrl: pg.url });
   try {
-    const user = await createUser(store.db, { username: 'bench', passwordHash: 'x', isAdmin: false });
+    // The server's own admin (it makes one only in an empty database), which the test harness signs in as.
+    const user = await createUser(store.db, { username: 'admin', passwordHash: await hashPassword(ADMIN_PASSWORD), isAdmin: true });
     const projectId = await createProject(store.db, user.id, 'bench');
     for (let i = 0; i < APPS; i++) {
       const ts = now();

@@ -50,7 +50,6 @@ const SOCKET_RECHECK_MS = 2000;
 import { routerHandlers } from './handlers/router.js';
 import { metricsHandlers } from './handlers/metrics.js';
 import { clusterHandlers } from './handlers/cluster.js';
-import { backupDestinationHandlers } from './handlers/backup-destination.js';
 
 const ajvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false, verbose: true } as const;
 // Bodies are JSON: a string is never silently turned into a number. Query strings and path params are text, so they are coerced.
@@ -295,7 +294,6 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     ...drainHandlers,
     ...sessionHandlers,
     ...clusterHandlers,
-    ...backupDestinationHandlers,
     ...volumeHandlers,
     ...runHandlers,
     ...addonHandlers,

@@ -3,7 +3,6 @@ import type { AddonRow } from '../store/addons.js';
 import type { ContainerSpec } from '../runtime/types.js';
 import { ADDON_JOB_LABEL, ADDON_LABEL, addonArchiveVolumeName, addonHost, addonMounts, baseLabels, credentials, helperSpec } from './addons.js';
 import { lastFiring } from './cron.js';
-import { CA_FILE_PRELUDE } from './backup-destination.js';
 
 /**
  * Point-in-time recovery of PostgreSQL add-ons with pgBackRest (docs/stateful.md): the add-on's
@@ -24,46 +23,8 @@ const RESULT = 'berth-result=';
  */
 const BASE_BACKUP = [
   'set -e',
-  CA_FILE_PRELUDE,
-  'pgbackrest --stanza=berth "--pg1-user=$0" --repo=1 --repo1-retention-full-type=time "--repo1-retention-full=$1" --type=full backup',
-  // With an off-site destination (repo2, encrypted: domain/backup-destination.ts), the same backup there, kept as long.
-  'if [ -n "${PGBACKREST_REPO2_TYPE:-}" ]; then',
-  '  pgbackrest --stanza=berth "--pg1-user=$0" --repo=2 --repo2-retention-full-type=time "--repo2-retention-full=$1" --type=full backup',
-  'fi',
-  `printf '${RESULT}%s\\n' "$(pgbackrest --stanza=berth --repo=1 --output=json info)"`,
-].join('\n');
-
-/**
- * A restore from an off-site repository alone (a fresh installation, or a lost disk): into the new
- * add-on's empty data volume, from repo2 (the lost add-on's path in the bucket), to a time ($0) or
- * to the end of the archived WAL ($0 empty). The private server (no TCP) is given a trust rule on
- * its own socket for this one run, so the account's password can be set to the new add-on's
- * ($BERTH_NEW_PASSWORD, passed to psql as a variable, never in the SQL text); $1: the user, $2: the database.
- */
-const IMPORT = [
-  'set -eu',
-  CA_FILE_PRELUDE,
-  'rm -rf /data/pgdata /data/run',
-  'mkdir -p /data/pgdata && chmod 0700 /data/pgdata',
-  'if [ -n "$0" ]; then',
-  '  pgbackrest --stanza=berth --repo=2 --pg1-path=/data/pgdata --type=time "--target=$0" --target-action=promote restore',
-  'else',
-  '  pgbackrest --stanza=berth --repo=2 --pg1-path=/data/pgdata restore',
-  'fi',
-  // The binaries of the backup's major version: a mismatch is said plainly, not as a start-up failure.
-  'BIN=/usr/lib/postgresql/$(cat /data/pgdata/PG_VERSION)/bin',
-  '[ -x "$BIN/pg_ctl" ] || { echo "the backup is of PostgreSQL $(cat /data/pgdata/PG_VERSION); this image has $(ls /usr/lib/postgresql): import it with that version" >&2; exit 1; }',
-  "printf 'local all all trust\\n' >/tmp/hba.conf",
-  '"$BIN/pg_ctl" -D /data/pgdata -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp -c archive_mode=off -c hba_file=/tmp/hba.conf" -w -t 600 start >/dev/null || { tail -20 /tmp/pg.log >&2; exit 1; }',
-  'n=0',
-  'until [ "$(psql -h /tmp -U "$1" -d "$2" -Atc "select pg_is_in_recovery()" 2>/dev/null)" = f ]; do',
-  '  n=$((n+1)); [ $n -lt 6000 ] || { tail -20 /tmp/pg.log >&2; exit 1; }',
-  '  "$BIN/pg_ctl" -D /data/pgdata status >/dev/null || { tail -20 /tmp/pg.log >&2; exit 1; }',
-  '  sleep 0.1',
-  'done',
-  `printf '%s\\n' "alter role current_user password :'pw';" | psql -h /tmp -U "$1" -d "$2" -v ON_ERROR_STOP=1 -v "pw=$BERTH_NEW_PASSWORD" -q`,
-  `psql -h /tmp -U "$1" -d "$2" -Atc "select '${RESULT}' || coalesce(to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', 'YYYY-MM-DD\\"T\\"HH24:MI:SS.US\\"Z\\"'), '')"`,
-  '"$BIN/pg_ctl" -D /data/pgdata -m fast -w stop >/dev/null',
+  'pgbackrest --stanza=berth "--pg1-user=$0" --repo1-retention-full-type=time "--repo1-retention-full=$1" --type=full backup',
+  `printf '${RESULT}%s\\n' "$(pgbackrest --stanza=berth --output=json info)"`,
 ].join('\n');
 
 /**
@@ -82,7 +43,6 @@ const IMPORT = [
  */
 const RESTORE = [
   'set -eu',
-  CA_FILE_PRELUDE,
   'BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)',
   'if [ "$4" != in-place ]; then',
   // A transaction committed now (txid_current() takes an id, so its commit is logged with its time):
@@ -125,20 +85,9 @@ const RESTORE = [
 ].join('\n');
 
 /** The helper of a base backup of the add-on: its data and archive volumes, the server's socket in /data/run. */
-export function baseBackupSpec(box: SecretBox, instanceId: string, a: AddonRow, jobId: string, offsite: Record<string, string> = {}): ContainerSpec {
+export function baseBackupSpec(box: SecretBox, instanceId: string, a: AddonRow, jobId: string): ContainerSpec {
   const spec = helperSpec(box, instanceId, a, `berth-${jobId.replace('_', '-')}`, { [ADDON_JOB_LABEL]: jobId }, ['sh', '-c', BASE_BACKUP, credentials(box, a).user, String(a.pitr_days)]);
-  return { ...spec, env: { ...spec.env, ...offsite }, mounts: addonMounts(instanceId, a, true) };
-}
-
-/**
- * The helper of an import (IMPORT): the new add-on's data volume, the lost add-on's off-site
- * repository (`offsite`: pgbackrestEnv with its id), to `target` or the end of its WAL.
- */
-export function importSpec(box: SecretBox, instanceId: string, into: AddonRow, target: string | null, offsite: Record<string, string>, jobId: string): ContainerSpec {
-  const c = credentials(box, into);
-  const cmd = ['sh', '-c', IMPORT, target ? pgTime(new Date(target)) : '', c.user, c.database];
-  const spec = helperSpec(box, instanceId, into, `berth-${jobId.replace('_', '-')}`, { [ADDON_JOB_LABEL]: jobId }, cmd);
-  return { ...spec, env: { ...spec.env, ...offsite, BERTH_NEW_PASSWORD: c.password }, mounts: [addonMounts(instanceId, into, false)[0]!] };
+  return { ...spec, mounts: addonMounts(instanceId, a, true) };
 }
 
 export type RestoreMode = 'fork' | 'switch' | 'in-place';
@@ -147,12 +96,12 @@ export type RestoreMode = 'fork' | 'switch' | 'in-place';
  * The helper of a restore step (RESTORE): into `into` (its data volume) from `from`'s archive to
  * `target`: a fork (into is new, from its source) or in place (both the add-on itself).
  */
-export function restoreSpec(box: SecretBox, instanceId: string, into: AddonRow, from: AddonRow, target: string, mode: RestoreMode, jobId: string, offsite: Record<string, string> = {}): ContainerSpec {
+export function restoreSpec(box: SecretBox, instanceId: string, into: AddonRow, from: AddonRow, target: string, mode: RestoreMode, jobId: string): ContainerSpec {
   const c = credentials(box, from);
   const cmd = ['sh', '-c', RESTORE, pgTime(new Date(target)), addonHost(from), c.user, c.database, mode];
   const spec = helperSpec(box, instanceId, from, `berth-${jobId.replace('_', '-')}`, { [ADDON_JOB_LABEL]: jobId }, cmd);
   const archive = { volume: addonArchiveVolumeName(from), path: '/archive', labels: { ...baseLabels(instanceId, from), [ADDON_LABEL]: from.id } };
-  return { ...spec, env: { ...spec.env, ...offsite }, mounts: [addonMounts(instanceId, into, false)[0]!, archive] };
+  return { ...spec, mounts: [addonMounts(instanceId, into, false)[0]!, archive] };
 }
 
 /** A time as PostgreSQL's recovery_target_time takes it, in UTC to the microsecond. */

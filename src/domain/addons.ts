@@ -4,7 +4,6 @@ import type { AddonType } from '../store/schema.js';
 import type { ContainerSpec } from '../runtime/types.js';
 import { LABEL } from '../runtime/labels.js';
 import { projectNetwork } from './containers.js';
-import { CA_FILE_PRELUDE } from './backup-destination.js';
 
 export type { AddonCredentials };
 
@@ -19,8 +18,6 @@ export const ADDON_LABEL = 'berth.addon';
 export const ADDON_JOB_LABEL = 'berth.addon-job';
 /** Label of a PostgreSQL add-on's server made with its archive volume (WAL archiving on); older ones lack it. */
 export const ADDON_ARCHIVE_LABEL = 'berth.addon-archive';
-/** Label of a PostgreSQL add-on's server made with the off-site destination as pgBackRest's repo2 (its WAL goes there too). */
-export const ADDON_OFFSITE_LABEL = 'berth.addon-offsite';
 /** Label of the helper container of a psql or redis-cli session (the session id). */
 export const ADDON_SESSION_LABEL = 'berth.addon-session';
 
@@ -66,15 +63,13 @@ export function addonUrl(box: SecretBox, a: AddonRow): string {
 export const baseLabels = (instanceId: string, a: Pick<AddonRow, 'project_id'>) => ({ [LABEL.instance]: instanceId, [LABEL.project]: a.project_id });
 
 /** The add-on's server: hardened like a replica (non-root, no capabilities, limits), its data in its own volume. */
-export function addonSpec(box: SecretBox, instanceId: string, a: AddonRow, offsite: Record<string, string> = {}): ContainerSpec {
+export function addonSpec(box: SecretBox, instanceId: string, a: AddonRow): ContainerSpec {
   const c = credentials(box, a);
   return {
     name: addonContainerName(a),
     image: a.image,
-    // With a CA for the off-site destination, a file for pgBackRest first (domain/backup-destination.ts), then the image's own entrypoint.
-    ...(offsite.BERTH_BACKUP_CA ? { cmd: ['sh', '-c', `${CA_FILE_PRELUDE}\nexec /usr/local/bin/berth-addon`] } : {}),
-    env: { BERTH_ADDON_USER: c.user, BERTH_ADDON_PASSWORD: c.password, BERTH_ADDON_DB: c.database, ...offsite },
-    labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id, ...(a.type === 'postgres' ? { [ADDON_ARCHIVE_LABEL]: '1' } : {}), ...(offsite.PGBACKREST_REPO2_TYPE ? { [ADDON_OFFSITE_LABEL]: '1' } : {}) },
+    env: { BERTH_ADDON_USER: c.user, BERTH_ADDON_PASSWORD: c.password, BERTH_ADDON_DB: c.database },
+    labels: { ...baseLabels(instanceId, a), [ADDON_LABEL]: a.id, ...(a.type === 'postgres' ? { [ADDON_ARCHIVE_LABEL]: '1' } : {}) },
     network: projectNetwork(a.project_id),
     aliases: [addonHost(a)],
     memoryMb: 512,

@@ -33,7 +33,7 @@ export const lastScheduledBackup = (db: Db, owner: BackupOwner) =>
 export const restoreUnderWay = (db: Db, owner: BackupOwner) =>
   db.selectFrom('backup_jobs').selectAll().where(column(owner.kind), '=', owner.id).where('kind', '=', 'restore').where('status', 'in', ['queued', 'running']).executeTakeFirst();
 
-export async function updateJob(db: Db, id: string, patch: Partial<Pick<BackupJobRow, 'status' | 'size_bytes' | 'reason' | 'finished_at' | 'verify_status' | 'verify_answer' | 'verify_error' | 'verify_ms' | 'verified_at' | 'offsite_at' | 'offsite_error'>>) {
+export async function updateJob(db: Db, id: string, patch: Partial<Pick<BackupJobRow, 'status' | 'size_bytes' | 'reason' | 'finished_at' | 'verify_status' | 'verify_answer' | 'verify_error' | 'verify_ms' | 'verified_at'>>) {
   await db.updateTable('backup_jobs').set(patch).where('id', '=', id).execute();
 }
 /** Takes a queued job (queued → running), fenced on the lease; false when another took it first. */
@@ -64,8 +64,6 @@ export function newJob(id: string, owner: BackupOwner, kind: BackupJobRow['kind'
     verify_answer: null,
     verify_error: null,
     verify_ms: null,
-    offsite_at: null,
-    offsite_error: null,
     verified_at: null,
   };
 }

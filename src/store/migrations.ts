@@ -701,30 +701,6 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.createIndex('log_drains_app').on('log_drains').column('app_id').execute();
     },
   },
-  '0027_backup_destination': {
-    async up(db: Kysely<any>) {
-      // The platform's one off-site backup destination (an S3-compatible bucket): credentials and
-      // the encryption key sealed with BERTH_SECRET_KEY; the CA to verify the endpoint with, if any.
-      await db.schema
-        .createTable('backup_destination')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('endpoint', 'text', (c) => c.notNull())
-        .addColumn('bucket', 'text', (c) => c.notNull())
-        .addColumn('region', 'text', (c) => c.notNull())
-        .addColumn('access_key_sealed', 'text', (c) => c.notNull())
-        .addColumn('secret_key_sealed', 'text', (c) => c.notNull())
-        .addColumn('key_sealed', 'text', (c) => c.notNull())
-        .addColumn('ca_pem', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .execute();
-      // An add-on made from another installation's off-site repository: that add-on's id (its path in the bucket).
-      await db.schema.alterTable('addons').addColumn('imported_from', 'text').execute();
-      // A backup file's copy at the destination: when it was made, or why the last try failed.
-      await db.schema.alterTable('backup_jobs').addColumn('offsite_at', 'text').execute();
-      await db.schema.alterTable('backup_jobs').addColumn('offsite_error', 'text').execute();
-    },
-  },
   '0028_log_store': {
     async up(db: Kysely<any>) {
       // Kept app log lines (docs/logs.md): every replica's, written in batches by the leader's log
@@ -788,7 +764,15 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         .execute();
     },
   },
-  '0030_ha2': {
+  '0031_latency_percentiles': {
+    async up(db: Kysely<any>) {
+      // Response-time percentiles per bucket, from each request's time in HAProxy's timing ring
+      // (router/haproxy/timing.ts); null when the bucket saw no request. A 1-minute rollup keeps the
+      // highest of its 10 s values (percentiles do not average).
+      for (const col of ['p50_ms', 'p95_ms', 'p99_ms']) await db.schema.alterTable('metric_samples').addColumn(col, 'real').execute();
+    },
+  },
+  '0032_write_generation': {
     async up(db: Kysely<any>) {
       // PostgreSQL only: a count of committed writes for the API's read cache, exact across every
       // instance on the database (store/write-counter.ts). A transaction that writes bumps one row,
@@ -807,14 +791,6 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
           end if;
           return null;
         end $$`.execute(db);
-    },
-  },
-  '0031_latency_percentiles': {
-    async up(db: Kysely<any>) {
-      // Response-time percentiles per bucket, from each request's time in HAProxy's timing ring
-      // (router/haproxy/timing.ts); null when the bucket saw no request. A 1-minute rollup keeps the
-      // highest of its 10 s values (percentiles do not average).
-      for (const col of ['p50_ms', 'p95_ms', 'p99_ms']) await db.schema.alterTable('metric_samples').addColumn(col, 'real').execute();
     },
   },
 });

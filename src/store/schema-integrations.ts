@@ -103,18 +103,3 @@ export interface LogDrainsTable {
   sent: number;
   dropped: number;
 }
-
-/** The off-site backup destination (migration 0027_backup_destination): one row, id 'default'. */
-export interface BackupDestinationTable {
-  id: string;
-  endpoint: string;
-  bucket: string;
-  region: string;
-  access_key_sealed: string;
-  secret_key_sealed: string;
-  /** The encryption key of everything Berth copies there, shown once when it was made. */
-  key_sealed: string;
-  ca_pem: string | null;
-  created_at: string;
-  updated_at: string;
-}

@@ -4,7 +4,6 @@ import type {
   NotificationDeliveriesTable,
   NotificationTargetsTable,
   LogDrainsTable,
-  BackupDestinationTable,
   PreviewAppsTable,
   RegistryAccountsTable,
   VendorAccountsTable,
@@ -284,7 +283,6 @@ export interface Database {
   log_drains: LogDrainsTable;
   log_lines: LogLinesTable;
   log_cursors: LogCursorsTable;
-  backup_destination: BackupDestinationTable;
   control_planes: ControlPlanesTable;
   leases: LeasesTable;
   alert_rules: AlertRulesTable;
@@ -388,8 +386,6 @@ export interface AddonsTable {
   fork_of: string | null;
   /** A fork: the time it is restored to. */
   fork_target: string | null;
-  /** Migration 0027: the id of the add-on (of any installation) whose off-site repository this one was restored from. */
-  imported_from: string | null;
   /** A fork: the recovery point reached (the last transaction replayed), once restored. */
   recovered_to: string | null;
   /** An in-place restore asked for: the time its data goes back to (the server is held until it is done). */
@@ -435,9 +431,6 @@ export interface BackupJobsTable {
   /** How long the last check took, restore and query. */
   verify_ms: number | null;
   verified_at: string | null;
-  /** Migration 0027: when the file was copied to the off-site destination, or why the last copy failed. */
-  offsite_at: string | null;
-  offsite_error: string | null;
 }
 
 export interface CronJobsTable {

@@ -22,7 +22,7 @@ export const UNCOUNTED_TABLES = ['build_logs', 'log_lines', 'log_cursors', 'metr
 
 /**
  * Every other table gets a deferred row trigger that bumps write_generation once per transaction,
- * at commit (migration 0030_ha2 made the table and the function). Run at every start, after the
+ * at commit (migration 0032_write_generation made the table and the function). Run at every start, after the
  * migrations: a table a later migration adds is counted from its first start. Several instances
  * starting at once take turns on an advisory lock.
  */

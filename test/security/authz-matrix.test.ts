@@ -181,8 +181,6 @@ describe('authorization matrix (from the contract)', () => {
     restoreBackup: () => ({ backup: ids.backup }),
     forkAddon: () => ({ to: new Date().toISOString() }),
     rewindAddon: () => ({ to: new Date().toISOString(), confirm: 'x' }),
-    setBackupDestination: () => ({ endpoint: 'https://backups.example.invalid', bucket: 'stolen-backups', region: 'us-east-1', access_key: 'k', secret_key: 's' }),
-    importAddon: () => ({ from_addon: `addon_${'a'.repeat(16)}`, project: ids.project }),
   };
   const QUERIES: Record<string, () => string> = {
     listApps: () => `project=${ids.project}`,

@@ -50,8 +50,6 @@ export const Addon = T.Object({
   ]),
   /** A fork made by a point-in-time restore: its source, the time asked for, the recovery point reached (null until restored). */
   fork: T.Union([T.Object({ of: T.Union([T.String(), T.Null()]), target: S.Timestamp, recovered_to: T.Union([S.Timestamp, T.Null()]) }), T.Null()]),
-  /** Made from an add-on's off-site repository (POST /api/v1/addons/import): its id, the time asked for (null: the end of its WAL), the recovery point reached. */
-  imported: T.Union([T.Object({ from: T.String(), target: T.Union([S.Timestamp, T.Null()]), recovered_to: T.Union([S.Timestamp, T.Null()]) }), T.Null()]),
   /** The last in-place restore: the time asked for, the recovery point reached (null while under way). */
   rewind: T.Union([T.Object({ target: S.Timestamp, recovered_to: T.Union([S.Timestamp, T.Null()]) }), T.Null()]),
   /** The query a restore check of its backups runs (PostgreSQL); null: the default, a count of the user tables. */
@@ -168,22 +166,6 @@ export const addonRoutes = {
     body: closed({
       to: RestoreTime,
       name: T.Optional(S.DnsLabel),
-    }),
-    response: Addon,
-  },
-  importAddon: {
-    method: 'POST',
-    path: '/api/v1/addons/import',
-    summary: 'Make a PostgreSQL add-on from the off-site repository of another add-on (of this or a lost installation) in the backup destination (admin)',
-    tag: 'addons',
-    access: 'admin',
-    status: 201,
-    body: closed({
-      from_addon: T.String({ pattern: '^addon_[a-z0-9]{16}$', description: 'the id of the add-on whose backups are in the bucket (berth/addons/<id>/pgbackrest)' }),
-      project: T.Optional(S.Id),
-      name: T.Optional(S.DnsLabel),
-      to: T.Optional(T.String({ minLength: 1, maxLength: 64, description: 'YYYY-MM-DD HH:MM:SS[.fff], UTC unless it ends in Z or ±HH:MM; without it, the last WAL archived' })),
-      version: T.Optional(T.String({ pattern: '^[0-9]{1,3}$', description: 'the PostgreSQL major version of the add-on backed up (default: the default for new add-ons)' })),
     }),
     response: Addon,
   },

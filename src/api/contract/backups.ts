@@ -34,8 +34,6 @@ export const backupJob = <K extends 'addon' | 'volume'>(owner: K) =>
       }),
       T.Null(),
     ]),
-    /** The encrypted copy at the off-site destination (rclone crypt): when made, or why the last try failed; null: none (no destination then, a restore). */
-    offsite: T.Union([T.Object({ at: T.Union([S.Timestamp, T.Null()]), error: T.Union([T.String(), T.Null()]) }), T.Null()]),
   });
 
 const OwnerParams = closed({ id: S.Id });

@@ -20,7 +20,6 @@ import { alertRoutes } from './alerts.js';
 import { drainRoutes } from './drains.js';
 import { sessionRoutes } from './sessions.js';
 import { clusterRoutes } from './cluster.js';
-import { backupDestinationRoutes } from './backup-destination.js';
 import { volumeRoutes } from './volumes.js';
 import { runRoutes } from './runs.js';
 import { addonRoutes } from './addons.js';
@@ -56,7 +55,6 @@ export const routes = {
   ...drainRoutes,
   ...sessionRoutes,
   ...clusterRoutes,
-  ...backupDestinationRoutes,
   ...volumeRoutes,
   ...runRoutes,
   ...addonRoutes,

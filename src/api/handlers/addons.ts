@@ -13,7 +13,6 @@ import { ADDON_TYPES, addonBackupExt, addonHost, addonUrl, addonVersion } from '
 import { parseTarget } from '../../domain/addon-pitr.js';
 import { backupHandlers, checkSchedule, jobDto, jobOf, registerBackupDownload, schedulePatch, type BackupSubject } from './backups.js';
 import * as backupStore from '../../store/backups.js';
-import { backupDestination } from '../../store/backup-destination.js';
 import { verifyQueryProblem } from '../../domain/addon-verify.js';
 import { newId } from '../../lib/ids.js';
 import { randomPassword } from '../../lib/crypto.js';
@@ -45,7 +44,6 @@ async function addonDto(ctx: ApiContext, a: AddonView) {
     pitr: a.type === 'postgres' ? { window_days: a.pitr_days, earliest: a.pitr_earliest, latest_base_backup: a.pitr_base_at, verified: store.baseBackupCheck(a) } : null,
     rewind: a.rewind_target ? { target: a.rewind_target, recovered_to: a.rewound_to } : null,
     verify_query: a.verify_query,
-    imported: a.imported_from ? { from: a.imported_from, target: a.fork_target, recovered_to: a.recovered_to } : null,
     fork: a.fork_of && a.fork_target ? { of: (await store.addonById(ctx.db, a.fork_of))?.name ?? null, target: a.fork_target, recovered_to: a.recovered_to } : null,
     created_at: a.created_at,
   };
@@ -73,7 +71,7 @@ async function setAppVar(ctx: ApiContext, user: AuthUser, appId: string, key: st
   return releaseDto(release, app.live_release_id);
 }
 
-const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, imported_from: null, recovered_to: null, rewind_target: null, rewound_to: null, verify_query: null, pitr_verified: null });
+const noPitrYet = (days: number) => ({ pitr_days: days, pitr_base_at: null, pitr_earliest: null, fork_of: null, fork_target: null, recovered_to: null, rewind_target: null, rewound_to: null, verify_query: null, pitr_verified: null });
 
 /** The time a point-in-time restore of `a` asks for, checked: a time (400 on `to`), within its window (409 stating it). */
 function restoreTarget(a: AddonView, to: string): Date {
@@ -145,7 +143,6 @@ const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, c
     verify_query: a.verify_query,
     fork_of: a.id,
     fork_target: target.toISOString(),
-    imported_from: null,
     created_at: ts,
     updated_at: ts,
   };
@@ -153,49 +150,6 @@ const forkAddon: Handlers['forkAddon'] = async ({ user, params, query, body }, c
   await addonEvent(ctx, user, row, 'addon.created', `${user.username} forked ${a.name} at ${target.toISOString()} as ${name}`);
   ctx.nudgeAddons();
   return addonDto(ctx, { ...row, project_name: a.project_name, role: a.role });
-};
-
-/** An add-on restored from the backup destination alone (domain/addon-pitr.ts, IMPORT): admins only, as the bucket holds every project's backups. */
-const importAddon: Handlers['importAddon'] = async ({ user, body }, ctx) => {
-  if (!user.is_admin) throw forbidden('only an admin can restore from the backup destination: it holds every project’s backups');
-  const project = body.project ? await projectFor(ctx, user, body.project, 'developer') : await defaultProject(ctx.db, user.id);
-  if (!(await backupDestination(ctx.db))) throw conflict('no backup destination is set: set it with the key you kept (berth admin backup-destination:set --key ...) first', 'from_addon');
-  let target: Date | null = null;
-  if (body.to !== undefined) {
-    target = parseTarget(body.to);
-    if (!target) throw badRequest(`"to" must be a time like 2026-12-05 14:04:30 (UTC unless it ends in Z or ±HH:MM); got "${body.to}"`, 'to');
-    if (target > new Date()) throw badRequest(`"to" ${target.toISOString()} is in the future`, 'to');
-  }
-  const name = body.name ?? 'postgres';
-  const images = ctx.config.addonImages.postgres;
-  // The lost add-on's major version: its data directory is restored as it was, so the image must match (the restore says so otherwise).
-  const version = body.version ?? images.default;
-  const image = images.versions[version];
-  if (!image) throw badRequest(`postgres ${version} is not offered here; versions: ${Object.keys(images.versions).sort((x, y) => Number(y) - Number(x)).join(', ')}`, 'version');
-  if (await apps.appByName(ctx.db, project.id, name)) throw conflict(`project "${project.name}" has an app named "${name}": give the add-on another name`, 'name');
-  const ts = now();
-  const row: store.AddonRow = {
-    id: newId('addon'),
-    project_id: project.id,
-    name,
-    type: 'postgres',
-    image,
-    // Berth's add-ons all have the account berth/berth; the restore sets this password on it.
-    credentials: store.sealCredentials(ctx.secrets, { user: 'berth', password: randomPassword(), database: 'berth' }),
-    status: 'creating',
-    message: `restoring add-on ${body.from_addon} from the backup destination${target ? ` to ${target.toISOString()}` : ''}`,
-    backup_schedule: null,
-    backup_keep: 7,
-    ...noPitrYet(7),
-    fork_target: target ? target.toISOString() : null,
-    imported_from: body.from_addon,
-    created_at: ts,
-    updated_at: ts,
-  };
-  await insertNamed(ctx, row, project.name);
-  await addonEvent(ctx, user, row, 'addon.created', `${user.username} restored add-on ${body.from_addon} from the backup destination as ${name}`);
-  ctx.nudgeAddons();
-  return addonDto(ctx, { ...row, project_name: project.name, role: project.role });
 };
 
 /** The restore-check query an update sets (only when given), checked: 400 on `verify_query`. */
@@ -331,7 +285,6 @@ export const addonHandlers = {
   },
 
   forkAddon,
-  importAddon,
   rewindAddon,
   createBackup: backups.create,
   listBackups: backups.list,

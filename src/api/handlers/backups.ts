@@ -31,7 +31,6 @@ export const jobDto = <K extends BackupOwnerKind>(kind: K, j: BackupJobRow) => (
   created_at: j.created_at,
   finished_at: j.finished_at,
   verified: j.verify_status ? { status: j.verify_status, answer: j.verify_answer, error: j.verify_error, duration_ms: j.verify_ms, at: j.verified_at } : null,
-  offsite: j.offsite_at || j.offsite_error ? { at: j.offsite_at, error: j.offsite_error } : null,
 });
 
 export function checkSchedule(schedule: string | null | undefined) {

@@ -144,31 +144,6 @@ export function registerAddons(program: Command) {
     verifyQuery: true,
   });
   addons
-    .command('import')
-    .description("restore a PostgreSQL add-on from the backup destination alone, by the id of the add-on whose backups are there (admin; a lost disk or a fresh install)")
-    .requiredOption('--from-addon <id>', 'the id of the add-on that was backed up (addon_...)')
-    .option('--to <time>', 'a point in time (UTC unless it ends in Z or ±HH:MM); default: the last WAL archived')
-    .option('--name <name>', 'the new add-on’s name (default: postgres)')
-    .option('--major <version>', 'the PostgreSQL major version of the add-on backed up (default: the default for new add-ons)')
-    .option('--project <project>', 'project (default: your default project)')
-    .option('--no-wait', 'return once it is asked for')
-    .action(async (o: { fromAddon: string; to?: string; name?: string; major?: string; project?: string; wait: boolean }, cmd: Command) => {
-      const c = client(cmd);
-      let f = await c.call('importAddon', { body: { from_addon: o.fromAddon, ...(o.to ? { to: o.to } : {}), ...(o.name ? { name: o.name } : {}), ...(o.major ? { version: o.major } : {}), ...(o.project ? { project: o.project } : {}) } });
-      while (o.wait && f.status === 'creating') {
-        await new Promise((r) => setTimeout(r, 500));
-        f = await c.call('getAddon', { params: { id: f.id }, query: {} });
-      }
-      if (f.status === 'failed') process.exitCode = 1;
-      emit(globals(cmd), f, () =>
-        f.status === 'failed'
-          ? `Restore of ${o.fromAddon} failed: ${f.message ?? ''}`
-          : f.status !== 'running'
-            ? `Restoring ${o.fromAddon} from the backup destination as ${f.name} in the background (berth addons info ${f.name}).`
-            : `Restored ${o.fromAddon} from the backup destination as new add-on ${f.name}; recovery point: ${f.imported?.recovered_to}. Attach it with: berth addons attach ${f.name} --app APP`,
-      );
-    });
-  addons
     .command('verify <addon> <backup>')
     .description('check a backup again: restore it into a throwaway container and run the add-on\'s query; waits for the result')
     .option('--no-wait', 'return once it is asked for')

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
@@ -49,45 +48,6 @@ export function registerCluster(program: Command) {
     .action(async (opts: { manager?: boolean }, cmd: Command) => {
       const j = await client(cmd).call('getJoinCommand', { query: opts.manager ? { role: 'manager' } : {} });
       emit(globals(cmd), j, () => j.command);
-    });
-
-  const dest = cluster.command('backup-destination').description('the S3-compatible bucket add-on backups are also copied to, encrypted (admin)');
-  dest
-    .command('set')
-    .description('set the bucket; the first set prints the encryption key ONCE: keep it somewhere else than this server')
-    .requiredOption('--endpoint <url>', 'https://host[:port] of the S3-compatible service')
-    .requiredOption('--bucket <bucket>', 'the bucket')
-    .requiredOption('--region <region>', 'its region (us-east-1 for most self-hosted services)')
-    .requiredOption('--access-key <key>', 'the access key id')
-    .option('--secret-key <key>', 'the secret key (default: $BERTH_BACKUP_SECRET_KEY, kept out of the process list)')
-    .option('--ca <file>', 'PEM CA certificate(s) to verify the endpoint with')
-    .option('--key <key>', 'the encryption key kept from an earlier set (restoring on a fresh install)')
-    .action(async (o: { endpoint: string; bucket: string; region: string; accessKey: string; secretKey?: string; ca?: string; key?: string }, cmd: Command) => {
-      const secret = o.secretKey ?? process.env.BERTH_BACKUP_SECRET_KEY;
-      if (!secret) throw new Error('give --secret-key or set BERTH_BACKUP_SECRET_KEY');
-      const ca = o.ca ? await readFile(o.ca, 'utf8') : undefined;
-      const d = await client(cmd).call('setBackupDestination', {
-        body: { endpoint: o.endpoint, bucket: o.bucket, region: o.region, access_key: o.accessKey, secret_key: secret, ...(ca ? { ca } : {}), ...(o.key ? { encryption_key: o.key } : {}) },
-      });
-      emit(globals(cmd), d, () =>
-        d.encryption_key
-          ? `Backups are now copied to ${d.endpoint}/${d.bucket}, encrypted with this key:\n\n  ${d.encryption_key}\n\nKeep it away from this server (a password manager, a safe): restoring on a fresh install needs it, and Berth never shows it again.`
-          : `Backups are copied to ${d.endpoint}/${d.bucket} (the encryption key is unchanged).`,
-      );
-    });
-  dest
-    .command('show', { isDefault: true })
-    .description('the destination (never its credentials or key)')
-    .action(async (_o, cmd: Command) => {
-      const d = await client(cmd).call('getBackupDestination', {});
-      emit(globals(cmd), d, () => details(d, [['endpoint', 'Endpoint'], ['bucket', 'Bucket'], ['region', 'Region'], ['ca', 'Own CA'], ['updated_at', 'Set at']]));
-    });
-  dest
-    .command('rm')
-    .description('stop copying backups off-site (what is in the bucket stays)')
-    .action(async (_o, cmd: Command) => {
-      const r = await client(cmd).call('deleteBackupDestination', {});
-      emit(globals(cmd), r, () => 'Backups are no longer copied off-site; servers made from now on archive locally only.');
     });
 
   const nodes = program.command('nodes').description('cluster nodes (admin)');

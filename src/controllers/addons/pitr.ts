@@ -1,14 +1,11 @@
 import type { ControllerDeps } from '../deps.js';
 import type { AddonRow } from '../../store/addons.js';
 import * as store from '../../store/addons.js';
-import { baseBackupDue, baseBackupSpec, helperResult, importSpec, restoreSpec, windowStart } from '../../domain/addon-pitr.js';
-import { pgbackrestEnv } from '../../domain/backup-destination.js';
-import { offsite, offsiteEnv } from './offsite.js';
+import { baseBackupDue, baseBackupSpec, helperResult, restoreSpec, windowStart } from '../../domain/addon-pitr.js';
 import { newId } from '../../lib/ids.js';
 import { LABEL } from '../../runtime/labels.js';
-import { ADDON_ARCHIVE_LABEL, ADDON_LABEL, ADDON_OFFSITE_LABEL } from '../../domain/addons.js';
+import { ADDON_ARCHIVE_LABEL, ADDON_LABEL } from '../../domain/addons.js';
 import { lastLogLines } from '../health.js';
-import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { tell } from '../tell.js';
 import { runCheck } from './verify.js';
 import { baseVerifySpec, verifyFailure } from '../../domain/addon-verify.js';
@@ -38,7 +35,7 @@ export class PitrWork {
 
   /** True while the add-on is a fork whose data is not restored yet, or is being restored in place: its server must not start. */
   holds(a: AddonRow): boolean {
-    return ((a.fork_of !== null || a.imported_from !== null) && a.recovered_to === null) || (a.rewind_target !== null && a.rewound_to === null);
+    return (a.fork_of !== null && a.recovered_to === null) || (a.rewind_target !== null && a.rewound_to === null);
   }
 
   running(id: string): boolean {
@@ -49,19 +46,15 @@ export class PitrWork {
   async pass(addons: AddonRow[], skip: (id: string) => boolean = () => false): Promise<void> {
     const at = new Date(this.d.clock.now());
     // A server made before archiving existed has no archive volume: nothing to back up until it is made again.
-    const servers = await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_ARCHIVE_LABEL]: '1' });
-    const archiving = new Set(servers.map((c) => c.labels[ADDON_LABEL]));
-    // Base backups go off-site only for a server whose WAL goes there too (made with the destination set).
-    const offsiteOn = new Set(servers.filter((c) => c.labels[ADDON_OFFSITE_LABEL] === '1').map((c) => c.labels[ADDON_LABEL]));
+    const archiving = new Set((await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_ARCHIVE_LABEL]: '1' })).map((c) => c.labels[ADDON_LABEL]));
     for (const a of addons) {
       if (a.type !== 'postgres' || this.busy.has(a.id) || skip(a.id) || this.passes.signal.aborted) continue;
       if (this.holds(a)) {
         if (a.status !== 'creating') continue; // failed: told, not retried
-        if (a.imported_from !== null && a.recovered_to === null) this.start(a.id, () => this.restoreImport(a));
-        else if (a.fork_of !== null && a.recovered_to === null) this.start(a.id, () => this.restoreFork(a, addons.find((x) => x.id === a.fork_of)));
+        if (a.fork_of !== null && a.recovered_to === null) this.start(a.id, () => this.restoreFork(a, addons.find((x) => x.id === a.fork_of)));
         else this.start(a.id, () => this.restoreInPlace(a));
       } else if (a.status === 'running' && archiving.has(a.id) && baseBackupDue(a, at) && at.getTime() - (this.failedAt.get(a.id) ?? 0) >= RETRY_MS) {
-        this.start(a.id, () => this.baseBackup(a, offsiteOn.has(a.id)));
+        this.start(a.id, () => this.baseBackup(a));
       }
     }
   }
@@ -92,9 +85,9 @@ export class PitrWork {
     }
   }
 
-  private async baseBackup(a: AddonRow, offsiteToo: boolean): Promise<void> {
+  private async baseBackup(a: AddonRow): Promise<void> {
     try {
-      const info = await this.helper(baseBackupSpec(this.d.secrets, this.d.instanceId, a, newId('pitr'), offsiteToo ? await offsiteEnv(this.d, a.id) : {}), 'pgbackrest backup');
+      const info = await this.helper(baseBackupSpec(this.d.secrets, this.d.instanceId, a, newId('pitr')), 'pgbackrest backup');
       if (!info) throw new Error('pgbackrest info printed nothing');
       const baseAt = new Date(this.d.clock.now()).toISOString();
       await store.updateAddon(this.d.db, a.id, { pitr_base_at: baseAt, pitr_earliest: windowStart(info) });
@@ -125,32 +118,10 @@ export class PitrWork {
       : { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.base_backup.verified', message: `base backup of ${a.name} restored and answered ${JSON.stringify(r.answer!.slice(0, 200))} in ${(check.duration_ms / 1000).toFixed(1)} s`, data });
   }
 
-  /**
-   * An add-on made from another add-on's off-site repository (a lost disk, a fresh installation):
-   * its data restored from the bucket alone, its account given this add-on's password.
-   */
-  private async restoreImport(a: AddonRow): Promise<void> {
-    try {
-      const dest = await offsite(this.d);
-      if (!dest) throw new Error('no backup destination is set: set it (with its key) first');
-      // A new project's first add-on: its network is made here (the helper joins it), not by a server yet.
-      await this.d.networks.ensureNetwork(projectNetwork(a.project_id), networkLabels(this.d.instanceId, a.project_id));
-      const point = await this.helper(importSpec(this.d.secrets, this.d.instanceId, a, a.fork_target, pgbackrestEnv(dest, a.imported_from!), newId('pitr')), 'the restore from the backup destination');
-      const recovered = point && !Number.isNaN(Date.parse(point)) ? point : (a.fork_target ?? new Date(this.d.clock.now()).toISOString());
-      await store.updateAddon(this.d.db, a.id, { recovered_to: recovered, message: null });
-      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.restored', message: `${a.name} restored from the backup destination (add-on ${a.imported_from}) to ${recovered}`, data: { addon: a.id, recovered_to: recovered } });
-    } catch (err) {
-      if (this.passes.signal.aborted) return;
-      const reason = (err as Error).message.slice(0, 2000);
-      await store.updateAddon(this.d.db, a.id, { status: 'failed', message: `restore from the backup destination failed: ${reason}` });
-      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.failed', message: `${a.name} could not be restored from the backup destination: ${reason.slice(0, 500)}`, data: { addon: a.id } });
-    }
-  }
-
   private async restoreFork(fork: AddonRow, source: AddonRow | undefined): Promise<void> {
     try {
       if (!source) throw new Error('its source add-on was deleted before the restore');
-      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr'), await offsiteEnv(this.d, source.id)), 'the restore');
+      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr')), 'the restore');
       // No transaction was replayed: nothing committed between the base backup and the target, so the data is as at the target.
       // Kept as PostgreSQL printed it (UTC, to the microsecond): a Date would round it to the millisecond.
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : fork.fork_target!;
@@ -180,7 +151,7 @@ export class PitrWork {
         await this.d.runs.stopContainer(c.id, 30);
         await this.d.runs.removeContainer(c.id);
       }
-      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr'), await offsiteEnv(this.d, a.id)), 'the restore');
+      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr')), 'the restore');
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : target;
       // The old timeline's base backups stay usable up to the branch point; a new one starts the new timeline's.
       await store.updateAddon(this.d.db, a.id, { rewound_to: recovered, message: null, pitr_base_at: null });

@@ -6,7 +6,6 @@ import { updateAddon } from '../../store/addons.js';
 import { networkLabels, projectNetwork } from '../../domain/containers.js';
 import { ADDON_LABEL, ADDON_TYPES, addonSpec } from '../../domain/addons.js';
 import { tell } from '../tell.js';
-import { offsiteEnv } from './offsite.js';
 
 /**
  * Makes sure the add-on's server container exists and runs (the engine restarts it when it dies;
@@ -29,7 +28,7 @@ export async function ensureAddon(d: ControllerDeps, a: AddonRow): Promise<void>
     }
   }
   if (!info) {
-    const id = await d.runs.createContainer(addonSpec(d.secrets, d.instanceId, a, a.type === 'postgres' ? await offsiteEnv(d, a.id) : {}));
+    const id = await d.runs.createContainer(addonSpec(d.secrets, d.instanceId, a));
     await d.runs.startContainer(id);
     info = (await d.runs.inspectContainer(id)) ?? undefined;
   }

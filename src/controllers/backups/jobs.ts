@@ -11,7 +11,6 @@ import { backupFile } from '../../domain/backups.js';
 import { lastLogLines } from '../health.js';
 import type { BackupTarget } from './target.js';
 import { tell } from '../tell.js';
-import { copyOffsite } from './offsite.js';
 
 const JOB_TIMEOUT_MS = 60 * 60_000;
 const IN_CONTAINER = '/tmp/berth-backup';
@@ -63,7 +62,6 @@ export async function runJob(d: ControllerDeps, t: BackupTarget, job: BackupJobR
     }
     await store.updateJob(d.db, job.id, { status: 'succeeded', size_bytes: size, finished_at: now(), ...(!restore && t.verifies ? { verify_status: 'pending' as const } : {}) });
     await told('succeeded');
-    if (!restore) await copyOffsite(d, t, job, file, signal);
     if (!restore) await prune(d, t);
   } catch (err) {
     if (stopping.aborted) return; // the next start marks it failed
