@@ -29,6 +29,9 @@ export class FrameSplitter {
  * Splits the engine's multiplexed log stream into lines, each starting with the engine's timestamp
  * because logs are requested with timestamps=true. A long line can span frames.
  */
+/** The longest line kept whole; a longer one is passed on in pieces of this size. */
+export const MAX_LINE_BYTES = 64 * 1024;
+
 export class LogDemuxer {
   private readonly frames = new FrameSplitter();
   // Bytes, not text: a frame boundary can cut a multi-byte character in half.
@@ -56,6 +59,12 @@ export class LogDemuxer {
       const text = buf.subarray(0, nl).toString('utf8');
       out.push(parseLine(stream, text.endsWith('\r') ? text.slice(0, -1) : text));
       buf = buf.subarray(nl + 1);
+    }
+    // A line never ends (output without newlines): it is cut into pieces of MAX_LINE_BYTES rather
+    // than held whole, so one container cannot grow the reader's memory without bound.
+    while (buf.length > MAX_LINE_BYTES) {
+      out.push(parseLine(stream, buf.subarray(0, MAX_LINE_BYTES).toString('utf8')));
+      buf = buf.subarray(MAX_LINE_BYTES);
     }
     // Copied so a retained tail does not pin the whole chunk it came from.
     this.partial[stream] = Buffer.from(buf);

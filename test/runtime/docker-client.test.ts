@@ -3,7 +3,7 @@ import { createServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { DockerRuntime, modemOptions } from '../../src/runtime/docker.js';
 import { hardenedCreateOptions, helperCreateOptions, isRootUser } from '../../src/runtime/hardening.js';
-import { LogDemuxer, withoutResent } from '../../src/runtime/log-stream.js';
+import { LogDemuxer, MAX_LINE_BYTES, withoutResent } from '../../src/runtime/log-stream.js';
 import type { ContainerSpec } from '../../src/runtime/types.js';
 import { volumeJobSpec } from '../../src/domain/volume-jobs.js';
 
@@ -127,6 +127,22 @@ test('log frames are split into lines whatever the chunking', () => {
       ],
       `chunk size ${size}`);
   }
+});
+
+test('output that never ends its line is passed on in pieces of 64 KB, not held whole', () => {
+  const head = Buffer.alloc(8);
+  head[0] = 1;
+  const chunk = Buffer.alloc(40 * 1024 + 7, 'x');
+  head.writeUInt32BE(chunk.length, 4);
+  const demux = new LogDemuxer();
+  const out = [];
+  // 10 MB on stdout without a newline.
+  for (let i = 0; i < 256; i++) out.push(...demux.push(Buffer.concat([head, chunk])));
+  assert.equal(out.length, Math.floor((256 * chunk.length) / MAX_LINE_BYTES));
+  assert.ok(out.every((l) => l.line.length === MAX_LINE_BYTES));
+  const rest = demux.end();
+  assert.equal(rest.length, 1);
+  assert.equal(rest[0]!.line.length, (256 * chunk.length) % MAX_LINE_BYTES);
 });
 
 test('a follow that steps back in time (the engine re-sending after a log rotation) yields each line once', async () => {
