@@ -240,6 +240,7 @@ describe('access control', () => {
       removeCron: withApp({ cron: ids.cron }),
       getAddon: [{ params: { id: ids.addon } }],
       updateAddon: [{ params: { id: ids.addon }, body: { backup_keep: 1 } }],
+      getAddonUrl: [{ params: { id: ids.addon } }],
       deleteAddon: [{ params: { id: ids.addon } }],
       attachAddon: [{ params: { id: ids.addon }, body: { app: ids.app } }],
       detachAddon: [{ params: { id: ids.addon }, body: { app: ids.app } }],
