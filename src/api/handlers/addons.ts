@@ -283,7 +283,8 @@ export const addonHandlers = {
 
   // The password is in it: developers only (the attach route gives them the same value in a config var).
   async getAddonUrl({ user, params, query }, ctx) {
-    const a = await addonFor(ctx, user, params.id, query.project, 'developer');
+    const a = await addonFor(ctx, user, params.id, query.project, 'viewer');
+    if (a.role === 'viewer') throw forbidden(`your role in project "${a.project_name}" is viewer; you need developer to read the connection URL of add-on "${a.name}"`);
     return { url: addonUrl(ctx.secrets, a), var: `${ADDON_TYPES[a.type].as}_URL` };
   },
 

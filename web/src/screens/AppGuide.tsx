@@ -24,7 +24,7 @@ export function AppGuide({ app: a }: { app: App }) {
       <CopyLine label="berth deploy" text={`berth deploy --app ${a.slug}`} />
       <CopyLine label="berth logs" text={`berth logs ${a.slug} -f`} />
       <CopyLine label="berth run" text={`berth run ${a.slug} -- sh`} />
-      <CopyLine label="berth scale" text={`berth scale ${a.slug} ${Math.max(a.replicas, 1) + 1}`} />
+      <CopyLine label="berth scale" text={`berth scale ${a.slug} ${a.replicas}`} />
     </Section>
   );
 }

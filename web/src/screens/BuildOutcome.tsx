@@ -30,7 +30,7 @@ export function BuildOutcome({ build: b, reload }: { build: Build; reload: () =>
   return (
     <section aria-label="Release" className={`outcome${r?.status === 'failed' ? ' error' : ''}`}>
       <p role="status">
-        {r && <Status value={r.status} />} {text}
+        {r && r.status !== 'live' && <Status value={r.status} />} {text}
       </p>
     </section>
   );

@@ -22,23 +22,28 @@ export function stepsOf(t: Tracked, app: App, all: Container[], release: Release
   const ws = web(all);
   if (t.kind === 'restart') {
     const fresh = ws.filter((c) => !t.before.includes(c.id));
-    const oldLeft = ws.filter((c) => t.before.includes(c.id) && serving(c)).length;
+    const old = ws.filter((c) => t.before.includes(c.id));
+    const serve = old.filter(serving).length;
+    // A replica leaving rotation keeps its requests for the app's drain timeout, then stops.
+    const up = old.filter((c) => c.status !== 'stopped').length;
     const steps = [
       { text: `Starting new replicas: ${healthy(fresh)}/${t.replicas} healthy`, done: healthy(fresh) >= t.replicas },
-      { text: `Old replicas stopped: ${t.before.length - oldLeft}/${t.before.length}`, done: oldLeft === 0 },
+      { text: `Old replicas out of rotation: ${t.before.length - serve}/${t.before.length}`, done: serve === 0 },
+      { text: `Old replicas stopped: ${t.before.length - up}/${t.before.length}${up && !serve ? ` (draining, up to ${app.drain_timeout_s} s)` : ''}`, done: up === 0 },
     ];
     return { title: 'Restarting', steps, done: steps.every((s) => s.done), failure: trouble(fresh) };
   }
   if (t.kind === 'scale' || t.kind === 'start') {
     const live = ws.filter((c) => c.release === app.release);
-    const up = live.filter(serving).length;
+    // Draining ones count until they stop: "done" means the count the user asked for, and no more.
+    const up = live.filter((c) => c.status !== 'stopped').length;
     const steps = [{ text: `Replicas healthy: ${healthy(live)}/${t.replicas}`, done: healthy(live) >= t.replicas }];
     if (up > t.replicas) steps.push({ text: `Stopping ${up - t.replicas} extra ${up - t.replicas === 1 ? 'replica' : 'replicas'}`, done: false });
     const title = t.kind === 'start' ? 'Starting' : `Scaling to ${t.replicas}`;
     return { title, steps, done: steps.every((s) => s.done) && up === t.replicas, failure: trouble(live) };
   }
   if (t.kind === 'stop') {
-    const left = all.filter(serving).length;
+    const left = all.filter((c) => c.status !== 'stopped').length;
     return { title: 'Stopping', steps: [{ text: left ? `Stopping replicas: ${left} still running` : 'All replicas stopped', done: left === 0 }], done: left === 0, failure: null };
   }
   const mine = ws.filter((c) => c.release === t.version);
