@@ -8,10 +8,6 @@ import { Logs } from './Logs';
 import { Drains } from './Drains';
 import { Alerts } from './Alerts';
 import { Cron, Runs } from './Runs';
-import { Settings } from './Settings';
-import { RuntimeSettings } from './RuntimeSettings';
-import { SourceSettings } from './SourceSettings';
-import { Notifications } from './Notifications';
 import { AppAddons, AppGuide } from './AppGuide';
 import { Formation } from './Formation';
 import { ActionProgress } from './ActionProgress';
@@ -20,6 +16,8 @@ import type { AppProps } from './app-props';
 
 // Charts are the heaviest code and only this tab needs them.
 const Metrics = lazy(() => import('./Metrics').then((m) => ({ default: m.Metrics })));
+// Settings forms are only for this tab (and keep the main chunk under Vite's 500 kB warning).
+const SettingsTab = lazy(() => import('./SettingsTab').then((m) => ({ default: m.SettingsTab })));
 
 const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'alerts', 'containers', 'runs', 'cron', 'settings'] as const;
 export type Tab = (typeof TABS)[number];
@@ -85,12 +83,9 @@ export function AppPage() {
         {tab === 'runs' && <Runs {...props} />}
         {tab === 'cron' && <Cron {...props} />}
         {tab === 'settings' && (
-          <>
-            <RuntimeSettings key={`runtime ${a.id}`} {...props} />
-            <Settings key={a.id} {...props} />
-            <SourceSettings {...props} />
-            <Notifications {...props} />
-          </>
+          <Suspense fallback={<p className="loading">Loading…</p>}>
+            <SettingsTab {...props} />
+          </Suspense>
         )}
         {!TABS.includes(tab as Tab) && <p>There is no such tab.</p>}
       </div>
