@@ -240,6 +240,7 @@ describe('access control', () => {
       removeCron: withApp({ cron: ids.cron }),
       getAddon: [{ params: { id: ids.addon } }],
       updateAddon: [{ params: { id: ids.addon }, body: { backup_keep: 1 } }],
+      getAddonUrl: [{ params: { id: ids.addon } }],
       deleteAddon: [{ params: { id: ids.addon } }],
       attachAddon: [{ params: { id: ids.addon }, body: { app: ids.app } }],
       detachAddon: [{ params: { id: ids.addon }, body: { app: ids.app } }],
@@ -339,6 +340,7 @@ describe('access control', () => {
       if (status) return [status];
       if (op.name === 'revokeToken' || op.name === 'deleteVendor' || op.name === 'deleteRegistry') return [404]; // tokens and vendor accounts belong to their user, not to a project
       if (op.name === 'getWebhook') return [403]; // the webhook secret triggers deploys: developers only
+      if (op.name === 'getAddonUrl') return [403]; // the add-on's password is in it: developers only
       if (op.name === 'listRuns' || op.name === 'getRun') return [403]; // a command's output may print secrets: developers only
       if (op.name === 'listEvents' || op.name === 'listContainers' || op.name === 'listApps') return [200];
       return op.method === 'GET' ? [200] : [403];

@@ -106,6 +106,16 @@ export const addonRoutes = {
     query: ProjectQuery,
     response: Addon,
   },
+  getAddonUrl: {
+    method: 'GET',
+    path: '/api/v1/addons/:id/url',
+    summary: 'The add-on’s connection URL with its credentials (what an attached app gets as <AS>_URL); developers only',
+    tag: 'addons',
+    access: 'developer',
+    params: IdParam,
+    query: ProjectQuery,
+    response: T.Object({ url: T.String({ description: 'reachable from the project’s network only' }), var: T.String({ description: 'DATABASE_URL or REDIS_URL: the name an attachment gives it by default' }) }),
+  },
   updateAddon: {
     method: 'PUT',
     path: '/api/v1/addons/:id',

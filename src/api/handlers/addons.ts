@@ -235,6 +235,13 @@ export const addonHandlers = {
     return addonDto(ctx, await addonFor(ctx, user, params.id, query.project, 'viewer'));
   },
 
+  // The password is in it: developers only (the attach route gives them the same value in a config var).
+  async getAddonUrl({ user, params, query }, ctx) {
+    const a = await addonFor(ctx, user, params.id, query.project, 'viewer');
+    if (a.role === 'viewer') throw forbidden(`your role in project "${a.project_name}" is viewer; you need developer to read the connection URL of add-on "${a.name}"`);
+    return { url: addonUrl(ctx.secrets, a), var: `${ADDON_TYPES[a.type].as}_URL` };
+  },
+
   async updateAddon({ user, params, query, body }, ctx) {
     const a = await addonFor(ctx, user, params.id, query.project, 'developer');
     const patch = { ...schedulePatch(body), ...(body.pitr_days !== undefined ? { pitr_days: body.pitr_days } : {}), ...verifyQueryPatch(a, body.verify_query) };

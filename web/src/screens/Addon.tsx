@@ -4,6 +4,7 @@ import { backupDownloadUrl, call, type Addon, type AddonJob } from '../api';
 import { useEvents } from '../live';
 import { ConfirmButton, ErrorText, Fact, Field, SelectField, Section, Status, ago, bytes, useAction, useLoad, useTitle } from '../ui';
 import { addonKind } from './Addons';
+import { AddonConnection } from './AddonConnection';
 
 /** One add-on: where it answers, the apps it is attached to (attach, detach), backups (take, download, restore), delete. */
 export function AddonPage() {
@@ -51,6 +52,7 @@ export function AddonPage() {
           />
         )}
       </section>
+      <AddonConnection addon={a} canChange={canChange} />
       <Attachments addon={a} canChange={canChange} reload={addon.reload} />
       <Backups addon={a} canChange={canChange} reload={addon.reload} />
     </>

@@ -8,12 +8,16 @@ import { Logs } from './Logs';
 import { Drains } from './Drains';
 import { Alerts } from './Alerts';
 import { Cron, Runs } from './Runs';
-import { Settings } from './Settings';
+import { AppAddons, AppGuide } from './AppGuide';
 import { Formation } from './Formation';
+import { ActionProgress } from './ActionProgress';
+import { track } from '../progress';
 import type { AppProps } from './app-props';
 
 // Charts are the heaviest code and only this tab needs them.
 const Metrics = lazy(() => import('./Metrics').then((m) => ({ default: m.Metrics })));
+// Settings forms are only for this tab (and keep the main chunk under Vite's 500 kB warning).
+const SettingsTab = lazy(() => import('./SettingsTab').then((m) => ({ default: m.SettingsTab })));
 
 const TABS = ['deploys', 'builds', 'logs', 'config', 'domains', 'metrics', 'alerts', 'containers', 'runs', 'cron', 'settings'] as const;
 export type Tab = (typeof TABS)[number];
@@ -44,6 +48,7 @@ export function AppPage() {
       </p>
       <h1>{a.name}</h1>
       <Overview {...props} />
+      <ActionProgress app={a} />
       <nav className="tabs" aria-label="App sections">
         {TABS.map((t) => (
           <NavLink key={t} to={`/apps/${encodeURIComponent(a.slug)}/${t}`} className={({ isActive }) => (isActive || (t === 'deploys' && tab === 'deploys') ? 'active' : '')}>
@@ -52,7 +57,13 @@ export function AppPage() {
         ))}
       </nav>
       <div className="tab-body">
-        {tab === 'deploys' && <Deploys {...props} />}
+        {tab === 'deploys' && (
+          <>
+            <Deploys {...props} />
+            <AppAddons app={a} />
+            <AppGuide app={a} />
+          </>
+        )}
         {tab === 'builds' && <Builds {...props} />}
         {tab === 'logs' && (
           <>
@@ -71,7 +82,11 @@ export function AppPage() {
         {tab === 'containers' && <Containers {...props} />}
         {tab === 'runs' && <Runs {...props} />}
         {tab === 'cron' && <Cron {...props} />}
-        {tab === 'settings' && <Settings key={a.id} {...props} />}
+        {tab === 'settings' && (
+          <Suspense fallback={<p className="loading">Loading…</p>}>
+            <SettingsTab {...props} />
+          </Suspense>
+        )}
         {!TABS.includes(tab as Tab) && <p>There is no such tab.</p>}
       </div>
     </>
@@ -84,6 +99,13 @@ export function nothingLive(a: App): string | null {
   return a.status === 'failed' ? 'Nothing is live: the release failed. Deploy again or roll back first.' : 'Nothing is live yet: deploy first.';
 }
 
+/** A rolling restart, followed: the replicas serving before it are the ones it replaces. */
+async function restart(a: App) {
+  const before = (await call('listContainers', { query: { app: a.id } })).items.filter((c) => c.process_type === 'web' && c.status !== 'stopped').map((c) => c.id);
+  await call('restartApp', { params: { id: a.id } });
+  track(a.id, { kind: 'restart', before, replicas: a.replicas });
+}
+
 function Overview({ app: a, canChange, reload }: AppProps) {
   const navigate = useNavigate();
   const act = useAction();
@@ -91,7 +113,7 @@ function Overview({ app: a, canChange, reload }: AppProps) {
   const [replicas, setReplicas] = useState(String(a.replicas));
   const scale = (e: FormEvent) => {
     e.preventDefault();
-    void act.run(() => call('scaleApp', { params: { id: a.id }, body: { replicas: Number(replicas) } }).then(reload));
+    void act.run(() => call('scaleApp', { params: { id: a.id }, body: { replicas: Number(replicas) } }).then((r) => (track(a.id, { kind: 'scale', replicas: r.replicas }), reload())));
   };
   return (
     <section aria-label="Overview" className="overview">
@@ -141,15 +163,15 @@ function Overview({ app: a, canChange, reload }: AppProps) {
             </button>
           </form>
           <Formation app={a} reload={reload} />
-          <button type="button" disabled={act.busy || !!idle} title={idle ?? undefined} aria-describedby={idle ? 'nothing-live' : undefined} onClick={() => act.run(() => call('restartApp', { params: { id: a.id } }).then(reload))}>
+          <button type="button" disabled={act.busy || !!idle} title={idle ?? undefined} aria-describedby={idle ? 'nothing-live' : undefined} onClick={() => act.run(() => restart(a).then(reload))}>
             Restart
           </button>
           {a.status === 'stopped' ? (
-            <button type="button" disabled={act.busy} onClick={() => act.run(() => call('startApp', { params: { id: a.id } }).then(reload))}>
+            <button type="button" disabled={act.busy} onClick={() => act.run(() => call('startApp', { params: { id: a.id } }).then((r) => (track(a.id, { kind: 'start', replicas: r.replicas }), reload())))}>
               Start
             </button>
           ) : (
-            <ConfirmButton label="Stop" disabled={idle} question={`Stop every replica of ${a.name}?`} onConfirm={() => call('stopApp', { params: { id: a.id } }).then(reload)} />
+            <ConfirmButton label="Stop" disabled={idle} question={`Stop every replica of ${a.name}?`} onConfirm={() => call('stopApp', { params: { id: a.id } }).then(() => (track(a.id, { kind: 'stop' }), reload()))} />
           )}
           {idle && (
             <span id="nothing-live" className="muted small">
@@ -184,7 +206,8 @@ function Deploy({ app: a, reload }: AppProps) {
   const deployImage = (e: FormEvent) => {
     e.preventDefault();
     void act.run(async () => {
-      await call('deployApp', { params: { id: a.id }, body: { image_id: image } });
+      const r = await call('deployApp', { params: { id: a.id }, body: { image_id: image } });
+      track(a.id, { kind: 'deploy', version: r.version, replicas: r.config.replicas });
       setImage('');
       reload();
       navigate(`/apps/${encodeURIComponent(a.slug)}/deploys`);

@@ -3,6 +3,7 @@ import { Link, useParams } from 'react-router-dom';
 import { call } from '../api';
 import { ConfirmButton, ErrorText, Status, ago, useLoad, useTitle } from '../ui';
 import { LogView } from './Logs';
+import { BuildOutcome } from './BuildOutcome';
 
 /** One build: queue position, the live log from its first line, cancel, the generated Dockerfile. */
 export function BuildPage() {
@@ -54,6 +55,7 @@ export function BuildPage() {
         </div>
       </dl>
       {b.message && <p className={b.status === 'failed' ? 'error' : 'muted'}>{b.message}</p>}
+      <BuildOutcome build={b} reload={build.reload} />
       <div className="actions">
         {active && <ConfirmButton label="Cancel build" question={`Cancel build #${b.number}?`} danger onConfirm={() => call('cancelBuild', { params: { id } }).then(build.reload)} />}
         <button type="button" onClick={() => setShowDockerfile(!showDockerfile)} aria-expanded={showDockerfile}>

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from 'react';
+import { track } from '../progress';
 import { call, type App, type Release } from '../api';
 import { ErrorText, useAction, useLoad } from '../ui';
 
@@ -28,7 +29,8 @@ function RollbackDialog({ app, release, close, done }: { app: App; release: Rele
   }, []);
   const confirm = () =>
     act.run(async () => {
-      await call('rollbackApp', { params: { id: app.id }, body: { release: release.version } });
+      const r = await call('rollbackApp', { params: { id: app.id }, body: { release: release.version } });
+      track(app.id, { kind: 'rollback', version: r.version, replicas: r.config.replicas });
       done();
       close();
     });

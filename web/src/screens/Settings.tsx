@@ -36,7 +36,7 @@ export function Settings({ app, canChange, reload }: AppProps) {
   const set = (i: number, m: Partial<Mount>) => setMounts(mounts.map((x, j) => (j === i ? { ...x, ...m } : x)));
   const shownFields = ['strategy', 'release_command', ...mounts.flatMap((_, i) => [`volumes.${i}.volume`, `volumes.${i}.path`])];
   return (
-    <Section title="Settings">
+    <Section title="Volumes and release command">
       <form onSubmit={save} aria-label="App settings">
         <h3>Volume mounts</h3>
         <p className="muted">
