@@ -181,18 +181,22 @@ export class LogCollector {
   private follow(dockerId: string, f: Follow, since: number): void {
     this.follows.set(dockerId, f);
     const limit = this.ctx.config.logs.bufferLines;
+    // Only what was stored before this follow began is skipped (the engine re-sends from a whole
+    // second): within one follow, stdout and stderr lines may come slightly out of time order, and
+    // skipping on the moving cursor dropped them (found by review).
+    const resumeFrom = f.last;
     void (async () => {
       try {
         for await (const l of this.ctx.replicas.logs(dockerId, { follow: true, since: Math.max(0, since), signal: f.abort.signal })) {
           const key = timeKey(l.time || new Date(this.ctx.clock.now()).toISOString());
-          if (f.last && key <= f.last) continue;
-          f.last = key;
+          if (resumeFrom && key <= resumeFrom) continue;
+          if (key > f.last) f.last = key;
           if (this.buffer.length >= limit) {
             this.drop(f.meta, key);
             continue;
           }
           this.buffer.push(row(f.meta, key, l.stream, l.line));
-          this.cursors.set(dockerId, { docker_id: dockerId, app_id: f.meta.appId, last: key });
+          this.cursors.set(dockerId, { docker_id: dockerId, app_id: f.meta.appId, last: f.last });
           if (this.buffer.length >= FLUSH_LINES) void this.flush();
         }
       } catch (err) {
