@@ -45,7 +45,7 @@ async function prepared(history: boolean): Promise<{ url: string; drop: () => Pr
         await sql`insert into metric_samples (app_id, res, t, replica, span_s, requests, r2xx, r3xx, r4xx, r5xx, response_ms, p50_ms, p95_ms, p99_ms, sessions, cpu_percent, memory_mb, restarts)
           select 'app_' || a, ${res}, t, r, ${res}, (random() * 500)::int, (random() * 480)::int, 0, (random() * 10)::int, (random() * 10)::int,
                  5 + random() * 40, 4 + random() * 30, 20 + random() * 80, 40 + random() * 200, random() * 8, random() * 30, 60 + random() * 20, 0
-          from generate_series(${a}, ${a}) a, generate_series(${from}::bigint, ${nowS - res}::bigint, ${res}::bigint) t, unnest(array['', '0', '1']) r`.execute(store.db);
+          from generate_series(${a}::int, ${a}::int) a, generate_series(${from}::bigint, ${nowS - res}::bigint, ${res}::bigint) t, unnest(array['', '0', '1']) r`.execute(store.db);
       }
     }
     const n = await sql<{ n: string }>`select count(*) as n from metric_samples`.execute(store.db);
