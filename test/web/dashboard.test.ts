@@ -133,7 +133,8 @@ describe('web dashboard', () => {
 
   test('scale to 3 and see three healthy replicas', async () => {
     await page.getByLabel('Replicas', { exact: true }).fill('3');
-    await page.getByRole('button', { name: 'Scale' }).click();
+    // exact: the app page also has a "Copy berth scale" button.
+    await page.getByRole('button', { name: 'Scale', exact: true }).click();
     await tab('Containers');
     await page.waitForFunction(
       () => [...document.querySelectorAll('tbody tr')].filter((r) => r.textContent?.includes('healthy') && r.textContent.includes('in rotation')).length === 3,
@@ -338,7 +339,7 @@ describe('web dashboard', () => {
     await v.goto(`${s.url}/apps/web`);
     await v.getByRole('listitem', { name: 'Release v4' }).waitFor();
     for (const name of ['Scale', 'Restart', 'Stop', 'Delete app', 'Deploy image', 'Roll back to v1']) {
-      assert.equal(await v.getByRole('button', { name }).count(), 0, `a viewer sees no "${name}" button`);
+      assert.equal(await v.getByRole('button', { name, exact: true }).count(), 0, `a viewer sees no "${name}" button`);
     }
     await v.goto(`${s.url}/apps/web/config`);
     await v.getByRole('heading', { name: 'Config vars' }).waitFor();
