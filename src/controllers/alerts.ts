@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from './deps.js';
+import { everyBucket } from './bucket-loop.js';
 import type { Db } from '../store/db.js';
 import type { Events } from '../domain/events.js';
 import { FINE_S } from '../domain/metrics.js';
@@ -48,22 +49,13 @@ export class AlertController {
   constructor(private readonly d: AlertDeps) {}
 
   start(): void {
-    this.loop = this.run();
+    // 2 s after the next 10 s boundary: the metrics controller has written that bucket by then.
+    this.loop = everyBucket(this.d.clock, this.stopping.signal, 2000, () => this.pass(), (err) => this.d.log.warn({ err }, 'alert evaluation failed'));
   }
 
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
-    while (!signal.aborted) {
-      await this.pass().catch((err) => this.d.log.warn({ err }, 'alert evaluation failed'));
-      // 2 s after the next 10 s boundary: the metrics controller has written that bucket by then.
-      const nowMs = this.d.clock.now();
-      await this.d.clock.sleep((Math.floor(nowMs / 1000 / FINE_S) + 1) * FINE_S * 1000 - nowMs + 2000, signal);
-    }
   }
 
   /** One evaluation of every rule of every app. Exposed for tests. */

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Clock } from './deps.js';
+import { everyBucket } from './bucket-loop.js';
 import type { Db } from '../store/db.js';
 import type { Containers, ContainerStats } from '../runtime/types.js';
 import type { AppStats, ResponseTimes, TrafficCounters } from '../router/types.js';
@@ -64,22 +65,13 @@ export class MetricsController {
   constructor(private readonly d: MetricsDeps) {}
 
   start(): void {
-    this.loop = this.run();
+    // Just after the next 10 s boundary, so each pass fills its own bucket.
+    this.loop = everyBucket(this.d.clock, this.stopping.signal, 200, () => this.pass(), (err) => this.d.log.warn({ err }, 'metrics sampling failed'));
   }
 
   async stop(): Promise<void> {
     this.stopping.abort();
     await this.loop;
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
-    while (!signal.aborted) {
-      await this.pass().catch((err) => this.d.log.warn({ err }, 'metrics sampling failed'));
-      // Just after the next 10 s boundary, so each pass fills its own bucket.
-      const nowMs = this.d.clock.now();
-      await this.d.clock.sleep((Math.floor(nowMs / 1000 / FINE_S) + 1) * FINE_S * 1000 - nowMs + 200, signal);
-    }
   }
 
   /** One sample of everything, then the rollup and pruning they call for. Exposed for tests. */
