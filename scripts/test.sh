@@ -18,17 +18,7 @@ export BERTH_TEST_PG_URL
 BERTH_TEST_PG_URL=$(bash scripts/postgres.sh)
 echo "test: building..."
 npm run build
-bash scripts/base-image.sh
-# The language stacks and the add-on images side by side (downloads and package installs, mostly waiting).
-bash scripts/stacks.sh &
-stacks=$!
-bash scripts/addons.sh &
-addons=$!
-# Either failing fails the set-up, once the other has ended too (no build left running behind it).
-stacks_rc=0
-wait "$stacks" || stacks_rc=$?
-wait "$addons"
-[ "$stacks_rc" -eq 0 ] || exit "$stacks_rc"
+bash scripts/images.sh
 echo "test: set-up took $((SECONDS - start)) s"
 
 filter="${1:-}"

@@ -53,17 +53,7 @@ npm run build
 rm -f /usr/local/bin/berth
 printf '#!/bin/sh\nexec %q %q "$@"\n' "$(command -v node)" "$ROOT/dist/src/cli/main.js" > /usr/local/bin/berth
 chmod 755 /usr/local/bin/berth
-bash scripts/base-image.sh
-# The language stacks and the add-on images side by side (downloads and package installs, mostly waiting).
-bash scripts/stacks.sh &
-stacks=$!
-bash scripts/addons.sh &
-addons=$!
-# Either failing fails the set-up, once the other has ended too (no build left running behind it).
-stacks_rc=0
-wait "$stacks" || stacks_rc=$?
-wait "$addons"
-[ "$stacks_rc" -eq 0 ] || exit "$stacks_rc"
+bash scripts/images.sh
 
 PIDFILE="$BERTH_DATA_DIR/berth.pid"
 LOG="$BERTH_DATA_DIR/berth.log"
