@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { ensurePostgres, type Bench } from '../support/context.js';
 import { row, type Row } from '../support/report.js';
-import { openStore, now, type Db } from '../../src/store/db.js';
+import { medianMs, tablesBytes } from '../support/store-size.js';
+import { openStore, now } from '../../src/store/db.js';
 import { createUser } from '../../src/store/users.js';
 import { createProject } from '../../src/store/projects.js';
 import { insertApp } from '../../src/store/apps.js';
@@ -36,28 +36,6 @@ function makeLines(appId: string, start: number): StoredLine[] {
   return out;
 }
 
-async function tableBytes(db: Db, engine: 'sqlite' | 'postgres'): Promise<number> {
-  if (engine === 'postgres') {
-    const r = await sql<{ n: string }>`select pg_total_relation_size('log_lines') + pg_total_relation_size('log_cursors') as n`.execute(db);
-    return Number(r.rows[0].n);
-  }
-  await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
-  const pages = await sql<{ page_count: number }>`pragma page_count`.execute(db);
-  const free = await sql<{ freelist_count: number }>`pragma freelist_count`.execute(db);
-  const size = await sql<{ page_size: number }>`pragma page_size`.execute(db);
-  return (pages.rows[0].page_count - free.rows[0].freelist_count) * size.rows[0].page_size;
-}
-
-async function median(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(RUNS / 2)];
-}
-
 /**
  * The log store (docs/logs.md), on SQLite and PostgreSQL: lines per second written in the
  * collector's batches, against appending the same lines to a file as Docker's json-file log driver
@@ -84,7 +62,7 @@ export async function logStore(_b: Bench): Promise<Row[]> {
     await fh.close();
     const fileBytes = statSync(file).size;
     const needle = 'needletoken';
-    const scanMs = await median(() => lines.filter((l) => l.line.toLowerCase().includes(needle)).slice(-200));
+    const scanMs = await medianMs(RUNS, () => lines.filter((l) => l.line.toLowerCase().includes(needle)).slice(-200));
 
     for (const engine of (process.env.BENCH_ENGINES?.split(',') ?? ['sqlite', 'postgres']) as ('sqlite' | 'postgres')[]) {
       const pg = engine === 'postgres' ? (await ensurePostgres(), await createDatabase()) : null;
@@ -98,17 +76,17 @@ export async function logStore(_b: Bench): Promise<Row[]> {
           id: 'app_1', project_id: projectId, name: 'shop', slug: 'shop', image: 'img', replicas: 3, memory_mb: 256, cpu: 0, port: 8080, strategy: 'rolling',
           health_check: { path: '/', timeout_s: 5, grace_s: 0 }, env: {}, release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts,
         });
-        const empty = await tableBytes(db, engine);
+        const empty = await tablesBytes(db, engine, ['log_lines', 'log_cursors']);
         const t1 = performance.now();
         for (let i = 0; i < lines.length; i += BATCH) {
           const batch = lines.slice(i, i + BATCH);
           await insertLogLines(db, batch, [{ docker_id: 'dock_1', app_id: 'app_1', last: batch[batch.length - 1].time }]);
         }
         const rate = LINES / ((performance.now() - t1) / 1000);
-        const bytes = (await tableBytes(db, engine)) - empty;
+        const bytes = (await tablesBytes(db, engine, ['log_lines', 'log_cursors'])) - empty;
         let found = 0;
-        const grepMs = await median(async () => (found = (await queryLogLines(db, 'app_1', { grep: 'NeedleToken', limit: 200 })).length));
-        const recentMs = await median(() => queryLogLines(db, 'app_1', { limit: 200 }));
+        const grepMs = await medianMs(RUNS, async () => (found = (await queryLogLines(db, 'app_1', { grep: 'NeedleToken', limit: 200 })).length));
+        const recentMs = await medianMs(RUNS, () => queryLogLines(db, 'app_1', { limit: 200 }));
         rows.push(
           row({
             group: 'logs', figure: `log store (${engine}): ingest`, unit: 'lines/s', berth: rate, baseline: fileRate,

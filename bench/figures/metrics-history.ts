@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sql } from 'kysely';
 import { ensurePostgres, type Bench } from '../support/context.js';
 import { row, type Row } from '../support/report.js';
+import { medianMs, tablesBytes } from '../support/store-size.js';
 import { openStore, now, type Db } from '../../src/store/db.js';
 import { createUser } from '../../src/store/users.js';
 import { createProject } from '../../src/store/projects.js';
@@ -34,20 +34,6 @@ async function fill(db: Db, apps: string[], res: number, from: number, to: numbe
   }
 }
 
-/** Bytes the metric table takes (its index included). */
-async function tableBytes(db: Db, engine: 'sqlite' | 'postgres'): Promise<number> {
-  if (engine === 'postgres') {
-    const r = await sql<{ n: string }>`select pg_total_relation_size('metric_samples') as n`.execute(db);
-    return Number(r.rows[0].n);
-  }
-  // The whole file's used pages: the table and its indexes are all that grows here.
-  await sql`pragma wal_checkpoint(TRUNCATE)`.execute(db);
-  const pages = await sql<{ page_count: number }>`pragma page_count`.execute(db);
-  const free = await sql<{ freelist_count: number }>`pragma freelist_count`.execute(db);
-  const size = await sql<{ page_size: number }>`pragma page_size`.execute(db);
-  return (pages.rows[0].page_count - free.rows[0].freelist_count) * size.rows[0].page_size;
-}
-
 async function withStore<T>(engine: 'sqlite' | 'postgres', fn: (db: Db, apps: (n: number) => Promise<string[]>) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'berth-bench-metrics-'));
   const pg = engine === 'postgres' ? (await ensurePostgres(), await createDatabase()) : null;
@@ -76,16 +62,6 @@ async function withStore<T>(engine: 'sqlite' | 'postgres', fn: (db: Db, apps: (n
   }
 }
 
-async function median(fn: () => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[Math.floor(RUNS / 2)];
-}
-
 /**
  * Metrics history in Berth's own database: the table's size per app per day once 14 days of 1 min
  * rollups and an hour of 10 s buckets are kept (an app with two replicas: three rows a bucket),
@@ -98,20 +74,20 @@ export async function metricsHistory(_b: Bench): Promise<Row[]> {
     const nowS = Math.floor(Date.now() / 1000 / COARSE_S) * COARSE_S;
     const kept = await withStore(engine, async (db, apps) => {
       const ids = await apps(APPS);
-      const before = await tableBytes(db, engine);
+      const before = await tablesBytes(db, engine, ['metric_samples']);
       await fill(db, ids, COARSE_S, nowS - COARSE_KEEP_S, nowS);
       await fill(db, ids, FINE_S, nowS - FINE_KEEP_S, nowS);
-      const bytes = (await tableBytes(db, engine)) - before;
-      const long = await median(async () => toSeries(await bucketsOf(db, ids[0], COARSE_S, nowS - COARSE_KEEP_S, nowS, 3600), nowS - COARSE_KEEP_S, nowS, 3600, COARSE_S));
-      const hour = await median(async () => toSeries(await bucketsOf(db, ids[0], FINE_S, nowS - FINE_KEEP_S, nowS, FINE_S), nowS - FINE_KEEP_S, nowS, FINE_S, FINE_S));
+      const bytes = (await tablesBytes(db, engine, ['metric_samples'])) - before;
+      const long = await medianMs(RUNS, async () => toSeries(await bucketsOf(db, ids[0], COARSE_S, nowS - COARSE_KEEP_S, nowS, 3600), nowS - COARSE_KEEP_S, nowS, 3600, COARSE_S));
+      const hour = await medianMs(RUNS, async () => toSeries(await bucketsOf(db, ids[0], FINE_S, nowS - FINE_KEEP_S, nowS, FINE_S), nowS - FINE_KEEP_S, nowS, FINE_S, FINE_S));
       return { perAppDay: bytes / APPS / 14, perApp: bytes / APPS, long, hour };
     });
     // The day of one app kept at 10 s, for comparison: what 14 days would cost without rollups.
     const fine = await withStore(engine, async (db, apps) => {
       const ids = await apps(2);
-      const before = await tableBytes(db, engine);
+      const before = await tablesBytes(db, engine, ['metric_samples']);
       await fill(db, ids, FINE_S, nowS - 86_400, nowS);
-      return ((await tableBytes(db, engine)) - before) / ids.length;
+      return ((await tablesBytes(db, engine, ['metric_samples'])) - before) / ids.length;
     });
     rows.push(
       row({
