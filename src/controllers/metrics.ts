@@ -134,10 +134,11 @@ export class MetricsController {
           s.restarts += first || before === undefined ? 0 : growth(count, before);
         }
       });
+      // The replica slot behind each address the router names (its counters and its timed requests).
+      const byUpstream = new Map(containers.map((c) => [`${c.address}:${c.port}`, c.replica]));
       if (stats) {
         Object.assign(total, counted(app.id, stats.total), { sessions: stats.total.currentSessions });
         if (total.requests > 0) total.response_ms = stats.total.responseTimeMs;
-        const byUpstream = new Map(containers.map((c) => [`${c.address}:${c.port}`, c.replica]));
         for (const r of stats.replicas) {
           const i = byUpstream.get(r.upstream);
           const n = counted(`${app.id}/${r.upstream}`, r);
@@ -155,9 +156,8 @@ export class MetricsController {
       const seenTimes = times.get(app.slug);
       if (seenTimes) {
         Object.assign(total, percentiles(seenTimes.all));
-        const bySlot = new Map(containers.map((c) => [`${c.address}:${c.port}`, c.replica]));
         for (const [upstream, ts] of seenTimes.replicas) {
-          const i = bySlot.get(upstream);
+          const i = byUpstream.get(upstream);
           if (i !== undefined) Object.assign(slot(i), percentiles(ts));
         }
       }
