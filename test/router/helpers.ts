@@ -1,7 +1,9 @@
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+
+export { freePort } from '../support/server.js';
 
 export interface Upstream {
   server: Server;
@@ -50,15 +52,6 @@ export async function startUpstream(
     await closed;
   };
   return up;
-}
-
-/** A port nothing listens on right now (the OS picks it; it stays free long enough for a test). */
-export async function freePort(): Promise<number> {
-  const srv = createNetServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const { port } = srv.address() as AddressInfo;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 export interface Reply {

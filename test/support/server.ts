@@ -53,16 +53,26 @@ export async function createDatabase(): Promise<{ url: string; drop: () => Promi
   };
 }
 
-/** A port nothing listens on right now (the kernel picks it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolvePort(port));
+/** Ports handed out by freePort(): below the kernel's ephemeral range (32768 and up here). */
+const PORT_FLOOR = 20_000;
+const PORT_CEIL = 32_767;
+
+/**
+ * A port nothing listens on right now, for a listener a test starts later. Chosen at random below
+ * the kernel's ephemeral range: a port the kernel picked (listen(0)) is also what it gives the
+ * next outgoing connection or port-0 listener of any process, which took such a port between its
+ * check and its use (an HAProxy bind failed with EADDRINUSE under a busy suite).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = PORT_FLOOR + Math.floor(Math.random() * (PORT_CEIL - PORT_FLOOR + 1));
+    const free = await new Promise<boolean>((resolvePort) => {
+      const srv = createServer();
+      srv.once('error', () => resolvePort(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolvePort(true)));
     });
-  });
+    if (free) return port;
+  }
 }
 
 /** Removes what an instance left on the engine and stops its HAProxy: test servers must not leak. */
