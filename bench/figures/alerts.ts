@@ -54,7 +54,7 @@ export async function alerts(_b: Bench): Promise<Row[]> {
       let t = Math.floor(Date.now() / 1000 / FINE_S) * FINE_S;
       for (let x = t - FINE_KEEP_S; x < t; x += FINE_S) await upsertSamples(db, bucketRows(ids, x));
       const clock = { now: () => t * 1000, sleep: async () => {} };
-      const evaluator = new AlertController({ db, log: pino({ level: 'silent' }), clock, events: new Events(db), routerDomain: 'bench', timeScale: 1, volumeUsage: async () => null });
+      const evaluator = new AlertController({ db, log: pino({ level: 'silent' }), clock, events: new Events(db), routerDomain: 'bench', routerHttpPort: 80, fence: null, timeScale: 1, volumeUsage: async () => null });
       await evaluator.pass(); // the states' first rows
       const passes: number[] = [];
       const writes: number[] = [];

@@ -3,6 +3,9 @@ import type { Clock } from './deps.js';
 import { everyBucket } from './bucket-loop.js';
 import type { Db } from '../store/db.js';
 import type { Events } from '../domain/events.js';
+import { deliveriesFor } from '../domain/notifications.js';
+import { insertDeliveries } from '../store/notifications.js';
+import type { Fence } from '../store/leases.js';
 import { FINE_S } from '../domain/metrics.js';
 import { decodeMounts } from '../store/app-columns.js';
 import * as store from '../store/alerts.js';
@@ -14,6 +17,10 @@ export interface AlertDeps {
   clock: Clock;
   events: Events;
   routerDomain: string;
+  /** Where the router answers HTTP (the app's link in a message). */
+  routerHttpPort: number;
+  /** The leader's term: a deposed leader's pass writes no state and tells nothing (null: SQLite, one instance). */
+  fence: Fence;
   /** Multiplies every rule's window, hold and clear time (BERTH_ALERT_TIME_SCALE; 1 in production). */
   timeScale: number;
   /** Bytes a volume uses (a helper container runs du): measured every VOLUME_EVERY_S at most. */
@@ -36,9 +43,11 @@ const iso = (t: number) => new Date(t).toISOString();
  * Evaluates every app's alert rules every 10 s, just after the metrics controller's sample, and keeps
  * each rule's state in the database (store/alerts.ts): pending while a breach has not yet held for
  * the rule's time, firing, and clear for how long. A rule that starts firing or resolves records an
- * event (alert.firing, alert.resolved), which the notification controller tells the app's targets.
- * The state is written before the event, and only if no other writer changed it meanwhile, so a
- * restart or a leader change neither tells a transition twice nor forgets one that is under way.
+ * event (alert.firing, alert.resolved) and the deliveries to the app's notification targets, which
+ * the notification controller sends. A transition, its event and its deliveries are one transaction,
+ * written only on the state's version this pass read and while this leader's lease holds: a crash
+ * loses none of it, and an overlapping writer (a deposed leader) tells nothing, so each transition
+ * is told once.
  */
 export class AlertController {
   private readonly stopping = new AbortController();
@@ -72,7 +81,7 @@ export class AlertController {
       if (this.stopping.signal.aborted) return;
       await this.evaluate(app, now, inputs, settingOf, stateOf, moved).catch((err) => this.d.log.warn({ err, app: app.slug }, 'alert evaluation of an app failed'));
     }
-    if (moved.length) await store.writeValues(this.d.db, moved);
+    if (moved.length) await store.writeValues(this.d.db, moved, this.d.fence);
   }
 
   /** What every rule reads, for every app at once: a few queries a pass, whatever the number of apps. */
@@ -105,7 +114,7 @@ export class AlertController {
       const { next, told } = step(prev, rule, value, now);
       const same = row && next.status === prev.status && next.since === prev.since && next.clear_since === prev.clear_since && next.value === prev.value;
       if (same) continue;
-      const write: store.AlertStateRow = {
+      const write = {
         app_id: app.id,
         rule: rule.id,
         status: next.status,
@@ -115,19 +124,24 @@ export class AlertController {
         updated_at: iso(now),
       };
       if (row && next.status === prev.status && !told) {
-        moved.push(write);
+        moved.push({ ...write, version: row.version });
         continue;
       }
-      const written = await store.writeState(this.d.db, write, row?.status ?? null);
-      if (!written || !told) continue;
-      await this.d.events.record({
-        project_id: app.project_id,
-        app_id: app.id,
-        kind: told === 'firing' ? 'alert.firing' : 'alert.resolved',
-        message: alertMessage(rule, told, next.value, app.slug),
-        data: { rule: rule.id, title: rule.title, value: next.value, threshold: rule.threshold, unit: rule.unit, ...(rule.enabled ? {} : { turned_off: true }) },
-        actor: { system: 'alerts' },
+      const written = await store.writeState(this.d.db, write, row?.version ?? null, this.d.fence, async (tx) => {
+        if (!told) return null;
+        const ev = await this.d.events.write(tx, {
+          project_id: app.project_id,
+          app_id: app.id,
+          kind: told === 'firing' ? 'alert.firing' : 'alert.resolved',
+          message: alertMessage(rule, told, next.value, app.slug),
+          data: { rule: rule.id, title: rule.title, value: next.value, threshold: rule.threshold, unit: rule.unit, ...(rule.enabled ? {} : { turned_off: true }) },
+          actor: { system: 'alerts' },
+        });
+        await insertDeliveries(tx, await deliveriesFor(tx, ev, app.id, { domain: this.d.routerDomain, httpPort: this.d.routerHttpPort }));
+        return ev;
       });
+      // Told only once committed: the notification controller sends the deliveries written with it.
+      if (written?.then) this.d.events.publish(written.then);
     }
   }
 

@@ -1,12 +1,9 @@
 import type { ControllerDeps } from './deps.js';
 import type { BerthEvent } from '../domain/events.js';
-import { NOTIFIED, eventTitle, signBody, slackBody, webhookBody } from '../domain/notifications.js';
-import { appById } from '../store/apps.js';
+import { NOTIFIED, QUEUED_WITH_EVENT, deliveriesFor, signBody } from '../domain/notifications.js';
 import { attachmentsOf } from '../store/addons.js';
-import { releaseByVersion } from '../store/releases.js';
-import { dueDeliveries, insertDeliveries, nextDue, recordAttempt, targetsOf, type DeliveryRow } from '../store/notifications.js';
+import { dueDeliveries, insertDeliveries, nextDue, recordAttempt, type DeliveryRow } from '../store/notifications.js';
 import { now } from '../store/db.js';
-import { newId } from '../lib/ids.js';
 import { EgressRefused, REFUSED, egressRequest } from '../lib/egress.js';
 
 const MAX_DELAY_MS = 5 * 60_000;
@@ -35,6 +32,8 @@ export class NotificationController {
   start(): void {
     this.unsubscribe = this.ctx.events.subscribe((e) => {
       if (!NOTIFIED[e.kind]) return;
+      // Queued by their writer with the event: only sent from here (a relayed copy adds nothing).
+      if (QUEUED_WITH_EVENT.has(e.kind)) return this.kick();
       const apps = e.app_id ? Promise.resolve([e.app_id]) : addonApps(this.ctx, e);
       void apps
         .then(async (ids) => {
@@ -53,30 +52,8 @@ export class NotificationController {
   }
 
   private async enqueue(e: BerthEvent, appId: string): Promise<void> {
-    const targets = await targetsOf(this.ctx.db, appId);
-    if (!targets.length) return;
-    const app = await appById(this.ctx.db, appId);
-    if (!app) return;
-    const version = typeof e.data?.release === 'number' ? e.data.release : null;
-    const release = e.kind === 'release.live' && version ? await releaseByVersion(this.ctx.db, app.id, version) : undefined;
-    const port = this.ctx.config.routerHttpPort;
-    const c = {
-      app: { id: app.id, slug: app.slug, url: `http://${app.slug}.${this.ctx.config.routerDomain}${port === 80 ? '' : `:${port}`}` },
-      title: eventTitle(e, !!release?.description.startsWith('Rollback to')),
-    };
-    const ts = now();
-    const rows: DeliveryRow[] = targets.map((t) => ({
-      id: newId('ntd'),
-      target_id: t.id,
-      event_kind: e.kind,
-      payload: t.kind === 'slack' ? slackBody(e, c) : webhookBody(e, c),
-      status: 'pending',
-      attempts: 0,
-      last_error: null,
-      next_attempt_at: ts,
-      created_at: ts,
-      delivered_at: null,
-    }));
+    const rows = await deliveriesFor(this.ctx.db, e, appId, { domain: this.ctx.config.routerDomain, httpPort: this.ctx.config.routerHttpPort });
+    if (!rows.length) return;
     await insertDeliveries(this.ctx.db, rows);
     this.kick();
   }

@@ -24,17 +24,25 @@ export interface RuleDef {
   for_s: number;
   /** Once firing, the value must stay clear this long before the rule resolves. */
   clear_s: number;
+  /**
+   * Firing, a reading with nothing to judge (null) holds the rule as it is (firing, its clear spell
+   * restarted) instead of counting as clear: silence is not a fix.
+   */
+  holdsUnjudged?: boolean;
   describe: string;
 }
 
-/** Fewer requests than this over the window say nothing about a rate: the 5xx rule reads as clear. */
+/**
+ * Fewer requests than this over the window are too few to judge a rate by: the 5xx rule neither
+ * fires on them nor resolves on them, unless not one of them was a 5xx (rate5xx).
+ */
 export const MIN_REQUESTS = 20;
 
 export const RULES: Record<RuleId, RuleDef> = {
   http_5xx_rate: {
     id: 'http_5xx_rate', title: '5xx responses', unit: '%', fires: 'above', threshold: 5, min: 0, max: 100,
-    window_s: 300, for_s: 60, clear_s: 120,
-    describe: `share of responses with a 5xx status over the last 5 minutes (at least ${MIN_REQUESTS} requests)`,
+    window_s: 300, for_s: 60, clear_s: 120, holdsUnjudged: true,
+    describe: `share of responses with a 5xx status over the last 5 minutes (at least ${MIN_REQUESTS} requests; once firing, fewer keep it firing unless none is a 5xx)`,
   },
   response_time_p95: {
     id: 'response_time_p95', title: 'p95 response time', unit: 'ms', fires: 'above', threshold: 1000, min: 1, max: 600_000,
@@ -118,7 +126,8 @@ export interface Step {
  * The next state of one rule from the last one and a new value, at `now` (ms). A breach must hold
  * for `for_s` before the rule fires (pending meanwhile; one clear reading sends it back to ok), and
  * a firing rule must stay clear for `clear_s` before it resolves (a breach meanwhile keeps it
- * firing): no flapping. A rule turned off resolves at once if it was firing.
+ * firing): no flapping. A rule turned off resolves at once if it was firing. A firing rule that
+ * holds when unjudged (holdsUnjudged) treats a null reading as a breach: it resolves only on readings.
  */
 export function step(prev: AlertState, rule: EffectiveRule, value: number | null, now: number): Step {
   if (!rule.enabled) {
@@ -135,7 +144,7 @@ export function step(prev: AlertState, rule: EffectiveRule, value: number | null
       if (now - prev.since >= rule.for_s * 1000) return { next: { status: 'firing', since: now, clear_since: null, value }, told: 'firing' };
       return { next: { ...prev, value }, told: null };
     case 'firing': {
-      if (bad) return { next: { ...prev, clear_since: null, value }, told: null };
+      if (bad || (value === null && rule.holdsUnjudged)) return { next: { ...prev, clear_since: null, value }, told: null };
       const clearSince = prev.clear_since ?? now;
       if (now - clearSince >= rule.clear_s * 1000) return { next: { status: 'ok', since: now, clear_since: null, value }, told: 'resolved' };
       return { next: { ...prev, clear_since: clearSince, value }, told: null };
@@ -164,5 +173,10 @@ export interface TrafficSums {
   restarts: number;
 }
 
-export const rate5xx = (s: TrafficSums): number | null => (s.requests >= MIN_REQUESTS ? (s.r5xx / s.requests) * 100 : null);
+/**
+ * The 5xx share of the window's responses: null when there are too few to judge (fewer than
+ * MIN_REQUESTS, some of them 5xx, or none at all); a few requests none of which was a 5xx read 0.
+ */
+export const rate5xx = (s: TrafficSums): number | null =>
+  s.requests >= MIN_REQUESTS ? (s.r5xx / s.requests) * 100 : s.requests > 0 && s.r5xx === 0 ? 0 : null;
 export const p95ResponseMs = (s: TrafficSums): number | null => (s.weighted_requests > 0 ? s.weighted_ms / s.weighted_requests : null);

@@ -47,6 +47,16 @@ function view(e: EventView): BerthEvent {
   };
 }
 
+/** An event to record: who caused what, in which project (and app). */
+export interface NewEvent {
+  project_id: string;
+  app_id?: string | null;
+  kind: string;
+  message: string;
+  data?: Record<string, unknown>;
+  actor: Actor;
+}
+
 /**
  * Every state change of apps, releases and containers is written here (so it survives restarts and
  * can be listed) and then fanned out to live subscribers (the /ws/events socket, the CLI).
@@ -70,11 +80,21 @@ export class Events {
     }
   }
 
-  async record(e: { project_id: string; app_id?: string | null; kind: string; message: string; data?: Record<string, unknown>; actor: Actor }) {
+  async record(e: NewEvent) {
+    const ev = await this.write(this.db, e);
+    this.publish(ev);
+    return ev;
+  }
+
+  /**
+   * Writes an event through `db` (a transaction that also writes what the event says happened)
+   * without telling anyone: the caller publishes it once that transaction has committed.
+   */
+  async write(db: Db, e: NewEvent): Promise<BerthEvent> {
     const appId = e.app_id ?? null;
     const userId = 'user' in e.actor ? e.actor.user : null;
-    const names = await eventNames(this.db, appId, userId);
-    const row = await insertEvent(this.db, {
+    const names = await eventNames(db, appId, userId);
+    const row = await insertEvent(db, {
       project_id: e.project_id,
       app_id: appId,
       kind: e.kind,
@@ -85,7 +105,11 @@ export class Events {
       // A user deleted in between still has an id to show.
       actor: 'user' in e.actor ? (names.username ?? e.actor.user) : e.actor.system,
     });
-    const ev = view({ ...row, app_slug: names.app?.slug ?? null, app_name: names.app?.name ?? null });
+    return view({ ...row, app_slug: names.app?.slug ?? null, app_name: names.app?.name ?? null });
+  }
+
+  /** Tells this process's subscribers, and the other control planes', about an event already written. */
+  publish(ev: BerthEvent): void {
     this.bus.emit('event', ev);
     if (this.relay) {
       let payload = JSON.stringify({ o: this.relay.origin, e: ev });
@@ -94,7 +118,6 @@ export class Events {
       // Not awaited: the other instances' subscribers need not hold up the caller's rollout step.
       void this.relay.pubsub.notify(CHANNEL, payload).catch(() => {});
     }
-    return ev;
   }
 
   subscribe(fn: (e: BerthEvent) => void): () => void {

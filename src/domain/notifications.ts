@@ -1,5 +1,11 @@
 import { createHmac } from 'node:crypto';
 import type { BerthEvent } from './events.js';
+import type { Db } from '../store/db.js';
+import { now } from '../store/db.js';
+import { appById } from '../store/apps.js';
+import { releaseByVersion } from '../store/releases.js';
+import { targetsOf, type DeliveryRow } from '../store/notifications.js';
+import { newId } from '../lib/ids.js';
 
 /** The events that are told, and how each is named in a message. */
 export const NOTIFIED: Record<string, string> = {
@@ -15,6 +21,13 @@ export const NOTIFIED: Record<string, string> = {
   'alert.firing': 'alert firing',
   'alert.resolved': 'alert resolved',
 };
+
+/**
+ * Events whose writer queues their deliveries (deliveriesFor) in the transaction that records them,
+ * so a crash can neither lose nor repeat their messages (controllers/alerts.ts): the notification
+ * controller only sends these, it does not queue them again from the event it hears.
+ */
+export const QUEUED_WITH_EVENT = new Set(['alert.firing', 'alert.resolved']);
 
 /** "rolled back" instead of "deploy live" when the live release is a rollback. */
 export function eventTitle(e: BerthEvent, rollback: boolean): string {
@@ -77,3 +90,33 @@ export const urlHint = (raw: string) => {
   const u = new URL(raw);
   return `${u.protocol}//${u.host}${u.pathname.length > 1 ? '/…' : '/'}`;
 };
+
+/**
+ * One pending delivery per notification target of the app, each message formatted for its target,
+ * read and returned through `db` (the writer's transaction, for QUEUED_WITH_EVENT kinds).
+ */
+export async function deliveriesFor(db: Db, e: BerthEvent, appId: string, router: { domain: string; httpPort: number }): Promise<DeliveryRow[]> {
+  const targets = await targetsOf(db, appId);
+  if (!targets.length) return [];
+  const app = await appById(db, appId);
+  if (!app) return [];
+  const version = typeof e.data?.release === 'number' ? e.data.release : null;
+  const release = e.kind === 'release.live' && version ? await releaseByVersion(db, app.id, version) : undefined;
+  const c = {
+    app: { id: app.id, slug: app.slug, url: `http://${app.slug}.${router.domain}${router.httpPort === 80 ? '' : `:${router.httpPort}`}` },
+    title: eventTitle(e, !!release?.description.startsWith('Rollback to')),
+  };
+  const ts = now();
+  return targets.map((t) => ({
+    id: newId('ntd'),
+    target_id: t.id,
+    event_kind: e.kind,
+    payload: t.kind === 'slack' ? slackBody(e, c) : webhookBody(e, c),
+    status: 'pending',
+    attempts: 0,
+    last_error: null,
+    next_attempt_at: ts,
+    created_at: ts,
+    delivered_at: null,
+  }));
+}

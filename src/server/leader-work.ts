@@ -71,6 +71,8 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
     clock: systemClock,
     events: deps.events,
     routerDomain: deps.config.routerDomain,
+    routerHttpPort: deps.config.routerHttpPort,
+    fence,
     timeScale: deps.config.alerts.timeScale,
     volumeUsage: (v) => volumes.usage(v),
   });

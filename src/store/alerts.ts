@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Db } from './db.js';
 import type { AlertRulesTable, AlertStatesTable } from './schema.js';
+import { holds, type Fence } from './leases.js';
 
 export type AlertRuleRow = AlertRulesTable;
 export type AlertStateRow = AlertStatesTable;
@@ -34,30 +35,50 @@ export const firingInProject = (db: Db, projectId: string) =>
     .execute();
 
 /**
- * Writes a rule's new state only if it is still the one this pass read (`prevStatus`, null: no row
- * yet): an overlapping writer (a deposed leader's last pass) makes the other's write a no-op, so a
- * transition is told once. Returns whether this write happened.
+ * Writes a rule's new state, and what `then` writes with it (its event and notifications), in one
+ * transaction, only if the state is still the version this pass read (`readVersion`, null: no row
+ * yet) and, on PostgreSQL, this leader still holds its lease (`fence`). Each write bumps the version,
+ * so a writer that read the state before another's write (a deposed leader's last pass, even one
+ * that saw firing and finds firing again after a resolve in between) writes and tells nothing.
+ * Null: not written; otherwise what `then` returned, committed with the state.
  */
-export async function writeState(db: Db, row: AlertStateRow, prevStatus: AlertStateRow['status'] | null): Promise<boolean> {
-  if (prevStatus === null) {
-    const r = await db.insertInto('alert_states').values(row).onConflict((oc) => oc.columns(['app_id', 'rule']).doNothing()).executeTakeFirst();
-    return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+export async function writeState<T>(db: Db, row: Omit<AlertStateRow, 'version'>, readVersion: number | null, fence: Fence, then: (tx: Db) => Promise<T>): Promise<{ then: T } | null> {
+  try {
+    return await db.transaction().execute(async (tx) => {
+      // A rule without a row starts from ok at version 0, as the first write of any evaluator.
+      if (readVersion === null) {
+        await tx
+          .insertInto('alert_states')
+          .values({ ...row, status: 'ok', since: row.updated_at, clear_since: null, value: null, version: 0 })
+          .onConflict((oc) => oc.columns(['app_id', 'rule']).doNothing())
+          .execute();
+      }
+      const from = readVersion ?? 0;
+      const r = await tx
+        .updateTable('alert_states')
+        .set({ status: row.status, since: row.since, clear_since: row.clear_since, value: row.value, updated_at: row.updated_at, version: from + 1 })
+        .where('app_id', '=', row.app_id)
+        .where('rule', '=', row.rule)
+        .where('version', '=', from)
+        .where(holds(fence))
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) === 0) throw new Stale();
+      return { then: await then(tx) };
+    });
+  } catch (err) {
+    if (err instanceof Stale) return null;
+    throw err;
   }
-  const r = await db
-    .updateTable('alert_states')
-    .set({ status: row.status, since: row.since, clear_since: row.clear_since, value: row.value, updated_at: row.updated_at })
-    .where('app_id', '=', row.app_id)
-    .where('rule', '=', row.rule)
-    .where('status', '=', prevStatus)
-    .executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
 }
+
+/** Rolls a transition back: another writer changed the state since it was read, or the lease moved on. */
+class Stale extends Error {}
 
 /**
  * Rows whose status did not change (a value that moved, a clear spell that began), in one
- * statement: a row whose status another writer changed meanwhile is left as it is.
+ * statement: each only if it is still the version read, and the fence holds; the others are left.
  */
-export async function writeValues(db: Db, rows: AlertStateRow[]): Promise<void> {
+export async function writeValues(db: Db, rows: AlertStateRow[], fence: Fence): Promise<void> {
   for (let i = 0; i < rows.length; i += 500) {
     await db
       .insertInto('alert_states')
@@ -65,9 +86,9 @@ export async function writeValues(db: Db, rows: AlertStateRow[]): Promise<void> 
       .onConflict((oc) =>
         oc
           .columns(['app_id', 'rule'])
-          .doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), clear_since: eb.ref('excluded.clear_since'), updated_at: eb.ref('excluded.updated_at') }))
-          .where('alert_states.status', '=', (eb) => eb.ref('excluded.status'))
-          .where('alert_states.since', '=', (eb) => eb.ref('excluded.since')),
+          .doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), clear_since: eb.ref('excluded.clear_since'), updated_at: eb.ref('excluded.updated_at'), version: eb('alert_states.version', '+', 1) }))
+          .where('alert_states.version', '=', (eb) => eb.ref('excluded.version'))
+          .where(holds(fence)),
       )
       .execute();
   }
@@ -147,22 +168,49 @@ export async function sizedVolumes(db: Db) {
 
 /**
  * Whether the newest finished backup of each add-on (`addon:<id>`) and volume (`volume:<id>`)
- * failed or failed its restore check. Read only: the backup runner owns these rows; old ones are
- * pruned to each owner's keep, so this reads a bounded set.
+ * failed or failed its restore check. Read only: the backup runner owns these rows. One query that
+ * reads, per add-on and volume, its newest finished backup through the owner's index
+ * (backup_jobs_addon, backup_jobs_volume), however many jobs each keeps.
  */
 export async function newestBackupFailed(db: Db): Promise<Map<string, boolean>> {
+  const finished = ['succeeded', 'failed'] as const;
   const rows = await db
     .selectFrom('backup_jobs')
     .select(['addon_id', 'volume_id', 'status', 'verify_status'])
-    .where('kind', '=', 'backup')
-    .where('status', 'in', ['succeeded', 'failed'])
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
+    .where('id', 'in', (eb) =>
+      eb
+        .selectFrom('addons')
+        .select((s) =>
+          s
+            .selectFrom('backup_jobs as j')
+            .select('j.id')
+            .whereRef('j.addon_id', '=', 'addons.id')
+            .where('j.kind', '=', 'backup')
+            .where('j.status', 'in', finished)
+            .orderBy('j.created_at', 'desc')
+            .orderBy('j.id', 'desc')
+            .limit(1)
+            .as('id'),
+        )
+        .unionAll(
+          eb
+            .selectFrom('volumes')
+            .select((s) =>
+              s
+                .selectFrom('backup_jobs as j')
+                .select('j.id')
+                .whereRef('j.volume_id', '=', 'volumes.id')
+                .where('j.kind', '=', 'backup')
+                .where('j.status', 'in', finished)
+                .orderBy('j.created_at', 'desc')
+                .orderBy('j.id', 'desc')
+                .limit(1)
+                .as('id'),
+            ),
+        ),
+    )
     .execute();
   const out = new Map<string, boolean>();
-  for (const r of rows) {
-    const key = r.addon_id ? `addon:${r.addon_id}` : `volume:${r.volume_id}`;
-    if (!out.has(key)) out.set(key, r.status === 'failed' || r.verify_status === 'failed');
-  }
+  for (const r of rows) out.set(r.addon_id ? `addon:${r.addon_id}` : `volume:${r.volume_id}`, r.status === 'failed' || r.verify_status === 'failed');
   return out;
 }

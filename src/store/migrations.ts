@@ -793,6 +793,15 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
         end $$`.execute(db);
     },
   },
+  '0035_alert_notices': {
+    async up(db: Kysely<any>) {
+      // A count of writes to each alert state: a write (a transition and its event, or a moved
+      // value) takes effect only on the version it read and bumps it, so an overlapping writer that
+      // read the state before (a deposed leader, a firing -> resolved -> firing it did not see) writes
+      // nothing and tells nothing (controllers/alerts.ts).
+      await db.schema.alterTable('alert_states').addColumn('version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

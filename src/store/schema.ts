@@ -506,6 +506,8 @@ export interface AlertStatesTable {
   clear_since: string | null;
   value: number | null;
   updated_at: string;
+  /** Writes so far (migration 0035_alert_notices): each write is conditioned on the version it read. */
+  version: number;
 }
 
 /** One kept app log line (migration 0028_log_store). */

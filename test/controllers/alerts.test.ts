@@ -1,74 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
-import { world, type World } from './harness.js';
-import { AlertController } from '../../src/controllers/alerts.js';
-import { Events } from '../../src/domain/events.js';
-import { upsertSamples, type MetricRow } from '../../src/store/metrics.js';
-import { statesOf, upsertRule } from '../../src/store/alerts.js';
+import { rig, errors, fine, T0 } from './alerts-rig.js';
+import { CompiledQuery, type QueryId, type RootOperationNode } from 'kysely';
+import { newestBackupFailed, upsertRule } from '../../src/store/alerts.js';
 import { appById } from '../../src/store/apps.js';
 import { insertVolume } from '../../src/store/volumes.js';
 import { insertJob, newJob } from '../../src/store/backups.js';
 import { INITIAL, RULES, effective, step } from '../../src/domain/alerts.js';
-
-// The alert evaluator against a real (SQLite) store with metric samples written as the metrics
-// controller writes them, and a clock that moves only when the test moves it.
-
-const T0 = 1_800_000_000_000; // a 10 s boundary
-
-interface Rig {
-  w: World;
-  alerts: AlertController;
-  /** A new evaluator on the same database, as after a restart or a leader change. */
-  restart(): void;
-  /** Moves the clock by s seconds, writing one 10 s bucket per 10 s passed, then evaluates. */
-  advance(s: number, bucket?: Partial<MetricRow>, replicas?: Partial<MetricRow>[]): Promise<void>;
-  told(): Promise<{ kind: string; message: string; data: Record<string, unknown> | null }[]>;
-  state(rule: string): Promise<{ status: string; since: string; value: number | null } | undefined>;
-  usage: Map<string, number | null>;
-}
-
-async function rig(t: { after(fn: () => Promise<void>): void }): Promise<Rig> {
-  const w = await world({ replicas: 1 });
-  t.after(() => w.close());
-  w.clock.t = T0;
-  const db = w.store.db;
-  const events = new Events(db);
-  const usage = new Map<string, number | null>();
-  const make = () =>
-    new AlertController({ db, log: pino({ level: 'silent' }), clock: w.clock, events, routerDomain: 'test', timeScale: 1, volumeUsage: async (v) => usage.get(v.id) ?? null });
-  const r: Rig = {
-    w,
-    alerts: make(),
-    usage,
-    restart() {
-      r.alerts = make();
-    },
-    async advance(s, bucket = {}, replicas = []) {
-      for (let i = 0; i < s; i += 10) {
-        w.clock.t += 10_000;
-        const tt = Math.floor(w.clock.t / 1000) - 10;
-        const row = (replica: string, b: Partial<MetricRow>): MetricRow => ({
-          app_id: w.appId, res: 10, t: tt, replica, span_s: 10, requests: 0, r2xx: 0, r3xx: 0, r4xx: 0, r5xx: 0,
-          response_ms: null, p50_ms: null, p95_ms: null, p99_ms: null, sessions: null, cpu_percent: null, memory_mb: null, restarts: 0, ...b,
-        });
-        await upsertSamples(db, [row('', bucket), ...replicas.map((b, n) => row(String(n), b))]);
-        await r.alerts.pass();
-      }
-    },
-    async told() {
-      const rows = await db.selectFrom('events').select(['kind', 'message', 'data']).where('app_id', '=', w.appId).where('kind', 'like', 'alert.%').orderBy('id').execute();
-      return rows.map((e) => ({ kind: e.kind, message: e.message, data: e.data ? (JSON.parse(e.data) as Record<string, unknown>) : null }));
-    },
-    async state(rule) {
-      return (await statesOf(db, w.appId)).find((s) => s.rule === rule);
-    },
-  };
-  return r;
-}
-
-const errors = { requests: 100, r5xx: 50, r2xx: 50, response_ms: 50 };
-const fine = { requests: 100, r5xx: 0, r2xx: 100, response_ms: 50 };
 
 test('alerts: a 5xx rate over 5% holds for a minute before it fires, once, through the app events', async (t) => {
   const r = await rig(t);
@@ -129,6 +67,77 @@ test('alerts: fewer than 20 requests over the window say nothing, even all 5xx',
   await r.advance(120, { requests: 1, r5xx: 1 }); // 12 requests in all
   assert.equal((await r.state('http_5xx_rate'))?.value, null);
   assert.equal((await r.state('http_5xx_rate'))?.status, 'ok');
+});
+
+test('alerts: a firing 5xx alert stays firing while traffic is too thin to judge; it resolves after the clear time of windows with traffic and no 5xx', async (t) => {
+  const r = await rig(t);
+  await r.advance(90, errors);
+  assert.equal((await r.state('http_5xx_rate'))?.status, 'firing');
+  // Clients give up on the broken app: no traffic at all for half an hour.
+  await r.advance(1800, { requests: 0 });
+  let s = await r.state('http_5xx_rate');
+  assert.deepEqual([s?.status, s?.value], ['firing', null], 'silence is not a fix');
+  // A trickle: a request each 20 s (15 a window, under the 20 needed), one in three a 500.
+  let lastError = 0;
+  for (let i = 0; i < 30; i++) {
+    await r.advance(10, i % 2 ? { requests: 0 } : i % 6 ? { requests: 1, r2xx: 1 } : { requests: 1, r5xx: 1 });
+    if (i % 6 === 0) lastError = r.w.clock.t;
+  }
+  assert.equal((await r.state('http_5xx_rate'))?.status, 'firing', 'a few requests with 5xx among them keep it firing');
+  assert.deepEqual((await r.told()).map((e) => e.kind), ['alert.firing']);
+  // The fix is deployed; the trickle goes on, clean. The window reads 0 % once the last 500 left it
+  // (5 minutes), and 2 minutes of such windows resolve the alert.
+  const stop = r.w.clock.t + 1_200_000;
+  for (let i = 0; (await r.state('http_5xx_rate'))?.status === 'firing' && r.w.clock.t < stop; i++) await r.advance(10, i % 2 ? { requests: 0 } : { requests: 1, r2xx: 1 });
+  s = await r.state('http_5xx_rate');
+  assert.deepEqual([s?.status, s?.value], ['ok', 0]);
+  const took = (r.w.clock.t - lastError) / 1000;
+  assert.ok(took >= 300 + 120 - 20 && took <= 300 + 120 + 10, `resolved ${took} s after the last 500: the window's 5 minutes and the 2-minute clear time`);
+  assert.deepEqual((await r.told()).map((e) => e.kind), ['alert.firing', 'alert.resolved']);
+  // Not firing, a thin window still never fires, even all 5xx.
+  for (let i = 0; i < 30; i++) await r.advance(10, i % 2 ? { requests: 0 } : { requests: 1, r5xx: 1 });
+  s = await r.state('http_5xx_rate');
+  assert.deepEqual([s?.status, s?.value], ['ok', null]);
+});
+
+test('alerts: the backup rule reads each add-on\'s and volume\'s newest finished backup, through their indexes', async (t) => {
+  const r = await rig(t);
+  const db = r.w.store.db;
+  const app = (await appById(db, r.w.appId))!;
+  const at = (s: number) => new Date(T0 + s * 1000).toISOString();
+  for (const v of ['vol_a', 'vol_b', 'vol_c', 'vol_d']) {
+    await insertVolume(db, { id: v, project_id: app.project_id, name: v, size_mb: null, backup_schedule: null, backup_keep: 3, created_at: at(0) });
+  }
+  let n = 0;
+  const job = async (volume: string, s: number, status: 'queued' | 'running' | 'succeeded' | 'failed', kind: 'backup' | 'restore' = 'backup') =>
+    insertJob(db, { ...newJob(`bkp_${++n}`, { kind: 'volume', id: volume }, kind, 'schedule'), status, created_at: at(s), finished_at: status === 'succeeded' || status === 'failed' ? at(s + 1) : null });
+  // a: failed, then succeeded: fine. b: succeeded, then failed, then one queued and one running: failed.
+  // c: failed, then a restore that succeeded (not a backup): failed. d: only one running: nothing known.
+  await job('vol_a', 1, 'failed');
+  await job('vol_a', 2, 'succeeded');
+  await job('vol_b', 1, 'succeeded');
+  await job('vol_b', 2, 'failed');
+  await job('vol_b', 3, 'queued');
+  await job('vol_b', 4, 'running');
+  await job('vol_c', 1, 'failed');
+  await job('vol_c', 2, 'succeeded', 'restore');
+  await job('vol_d', 1, 'running');
+  for (let i = 0; i < 50; i++) await job('vol_a', 10 + i, 'succeeded');
+  assert.deepEqual(Object.fromEntries(await newestBackupFailed(db)), { 'volume:vol_a': false, 'volume:vol_b': true, 'volume:vol_c': true });
+  // Through the app: b and c mounted, two backups failed.
+  await db.updateTable('apps').set({ volumes: JSON.stringify(['vol_a', 'vol_b', 'vol_c', 'vol_d'].map((v) => ({ volume: v, volume_id: v, path: `/${v}` }))) }).where('id', '=', app.id).execute();
+  await r.advance(10, fine);
+  assert.deepEqual([(await r.state('backup_failed'))?.status, (await r.state('backup_failed'))?.value], ['firing', 2]);
+  // How SQLite runs that one query: it seeks each owner's newest job in the owner's index, and
+  // reads no backup job otherwise (every step on backup_jobs is a SEARCH, none a SCAN).
+  let seen: { node: RootOperationNode; queryId: QueryId } | undefined;
+  const spied = db.withPlugin({ transformQuery: (a) => ((seen = a), a.node), transformResult: async (a) => a.result });
+  await newestBackupFailed(spied);
+  const q = db.getExecutor().compileQuery(seen!.node, seen!.queryId);
+  const plan = (await db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]))).rows.map((p) => p.detail);
+  const onJobs = plan.filter((d) => /\b(backup_jobs|j)\b/.test(d) && /^(SCAN|SEARCH)/.test(d));
+  assert.ok(onJobs.length >= 3 && onJobs.every((d) => d.startsWith('SEARCH')), plan.join('\n'));
+  assert.ok(plan.some((d) => /USING INDEX backup_jobs_addon/.test(d)) && plan.some((d) => /USING INDEX backup_jobs_volume/.test(d)), plan.join('\n'));
 });
 
 test('alerts: a restarted evaluator keeps the state: neither fires again nor forgets to resolve', async (t) => {
@@ -234,10 +243,20 @@ test('alert step: pure transitions', () => {
   assert.deepEqual([s.next.status, s.told], ['pending', null]);
   s = step(s.next, rule, 50, 60_000);
   assert.deepEqual([s.next.status, s.told], ['firing', 'firing']);
-  s = step(s.next, rule, null, 70_000);
+  s = step(s.next, rule, 1, 70_000);
   assert.deepEqual([s.next.status, s.told, s.next.clear_since], ['firing', null, 70_000]);
-  s = step(s.next, rule, 1, 190_000);
+  s = step(s.next, rule, null, 80_000);
+  assert.deepEqual([s.next.status, s.told, s.next.clear_since], ['firing', null, null], 'too little traffic to judge: held, the clear time starts again');
+  s = step(s.next, rule, 1, 90_000);
+  s = step(s.next, rule, 1, 200_000);
+  assert.deepEqual([s.next.status, s.told], ['firing', null]);
+  s = step(s.next, rule, 1, 210_000);
   assert.deepEqual([s.next.status, s.told], ['ok', 'resolved']);
+  const memory = effective(RULES.memory, undefined);
+  const fired = step(step(INITIAL, memory, 95, 0).next, memory, 95, 120_000);
+  assert.equal(fired.told, 'firing');
+  const gone = step(step(fired.next, memory, null, 130_000).next, memory, null, 190_000);
+  assert.equal(gone.told, 'resolved', 'the memory rule with no reading (the app stopped) resolves after its clear time');
   const below = effective(RULES.certificate_expiry, { enabled: true, threshold: 30 });
   assert.equal(step(INITIAL, below, 20, 0).told, 'firing');
   assert.equal(step(INITIAL, below, 40, 0).told, null);
