@@ -7,8 +7,8 @@ import type { AppStats, ResponseTimes, TrafficCounters } from '../router/types.j
 import { LABEL } from '../runtime/labels.js';
 import { WEB } from '../domain/containers.js';
 import { containersOfApp } from '../store/containers.js';
-import { pruneSamples, sampledApps, samplesSince, upsertSamples, type MetricRow } from '../store/metrics.js';
-import { aggregate, COARSE_S, FINE_S, growth, percentiles, pruneBefore, rollupWindow } from '../domain/metrics.js';
+import { newestSample, pruneSamples, rollUpSamples, sampledApps, upsertSamples, type MetricRow } from '../store/metrics.js';
+import { COARSE_S, FINE_S, growth, percentiles, pruneBefore, rollupWindow } from '../domain/metrics.js';
 
 export interface MetricsDeps {
   db: Db;
@@ -181,9 +181,15 @@ export class MetricsController {
 
   /** Rolls complete minutes up (again, for the last one: idempotent) and prunes, once a minute. */
   private async rollup(nowS: number): Promise<void> {
+    // After a start (or a lease won again), carry on from the newest minute an earlier run rolled up
+    // (it is redone, in case that run stopped mid-minute) instead of rewriting the whole last hour.
+    if (this.rolledTo === null) {
+      const newest = await newestSample(this.d.db, COARSE_S);
+      if (newest !== null) this.rolledTo = newest + COARSE_S;
+    }
     const w = rollupWindow(nowS, this.rolledTo);
     if (w.to === this.rolledTo) return;
-    await upsertSamples(this.d.db, aggregate(await samplesSince(this.d.db, FINE_S, w.from, w.to), COARSE_S, COARSE_S));
+    await rollUpSamples(this.d.db, FINE_S, COARSE_S, w.from, w.to);
     this.rolledTo = w.to;
     const before = pruneBefore(nowS);
     await pruneSamples(this.d.db, FINE_S, before.fine);

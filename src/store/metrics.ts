@@ -6,6 +6,8 @@ export type MetricRow = Selectable<MetricSamplesTable>;
 
 const COUNTS = ['span_s', 'requests', 'r2xx', 'r3xx', 'r4xx', 'r5xx', 'restarts'] as const;
 const GAUGES = ['response_ms', 'p50_ms', 'p95_ms', 'p99_ms', 'sessions', 'cpu_percent', 'memory_mb'] as const;
+/** Gauges a rollup keeps the highest of: percentiles do not average. */
+const PERCENTILES: ReadonlySet<string> = new Set(['p50_ms', 'p95_ms', 'p99_ms']);
 
 /** Writes buckets; a bucket written again (a rollup redone, a sample after a restart) is replaced. */
 export async function upsertSamples(db: Db, rows: MetricRow[]): Promise<void> {
@@ -39,6 +41,31 @@ export const samplesSince = (db: Db, res: number, from: number, to: number, appI
   if (appIds) q = q.where('app_id', 'in', appIds.length ? appIds : ['']);
   return q.orderBy('app_id').orderBy('t').execute();
 };
+
+/**
+ * Rolls the buckets of resolution `fine` with from <= t < to up into buckets of `coarse` seconds, in
+ * the database (replacing any already there), by the rules of domain/metrics.ts aggregate(): counts
+ * add up, gauges average over the rows that have them, percentiles keep the highest. No row leaves
+ * the database: an hour of 100 apps' 10 s buckets read into the process was 108,000 row objects,
+ * garbage that grew the heap by tens of MB which V8 then kept at idle (docs/performance.md).
+ */
+export async function rollUpSamples(db: Db, fine: number, coarse: number, from: number, to: number): Promise<void> {
+  if (!Number.isInteger(coarse) || coarse <= 0) throw new Error(`coarse must be a positive integer: ${coarse}`);
+  const t = sql`t - t % ${sql.lit(coarse)}`;
+  const cols = [...COUNTS, ...GAUGES];
+  const of = (c: (typeof cols)[number]) => sql`${sql.raw((COUNTS as readonly string[]).includes(c) ? 'sum' : PERCENTILES.has(c) ? 'max' : 'avg')}(${sql.ref(c)})`;
+  await sql`insert into metric_samples (app_id, res, t, replica, ${sql.join(cols.map((c) => sql.ref(c)))})
+    select app_id, ${sql.lit(coarse)}, ${t}, replica, ${sql.join(cols.map(of))}
+    from metric_samples where res = ${fine} and t >= ${from} and t < ${to}
+    group by app_id, replica, ${t}
+    on conflict (app_id, res, t, replica) do update set ${sql.join(cols.map((c) => sql`${sql.ref(c)} = excluded.${sql.ref(c)}`))}`.execute(db);
+}
+
+/** The newest bucket of this resolution, of any app (null: none). */
+export async function newestSample(db: Db, res: number): Promise<number | null> {
+  const r = await db.selectFrom('metric_samples').select((eb) => eb.fn.max('t').as('t')).where('res', '=', res).executeTakeFirst();
+  return r?.t === null || r?.t === undefined ? null : Number(r.t);
+}
 
 /** Drops buckets of this resolution older than `before`; returns how many went. */
 export async function pruneSamples(db: Db, res: number, before: number): Promise<number> {

@@ -4,7 +4,11 @@ import pino from 'pino';
 import { tempStore } from '../support/store.js';
 import { now } from '../../src/store/db.js';
 import { insertApp } from '../../src/store/apps.js';
-import { bucketsOf, samplesOf, type MetricRow } from '../../src/store/metrics.js';
+import { bucketsOf, rollUpSamples, samplesOf, upsertSamples, type MetricRow } from '../../src/store/metrics.js';
+import { openStore, type Db } from '../../src/store/db.js';
+import { createDatabase } from '../support/server.js';
+import { createUser } from '../../src/store/users.js';
+import { createProject } from '../../src/store/projects.js';
 import { MetricsController } from '../../src/controllers/metrics.js';
 import { percentiles, aggregate, rollupWindow, toSeries } from '../../src/domain/metrics.js';
 import type { AppStats, TrafficCounters } from '../../src/router/types.js';
@@ -30,7 +34,8 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
     health_check: { path: '/', timeout_s: 5, grace_s: 0 }, env: {}, release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts,
   });
   const world = { ms: Date.UTC(2026, 11, 5, 12, 0, 0, 200), stats: null as AppStats | null, restarts: 0 };
-  const c = new MetricsController({
+  // A fresh controller on the same store and world: what a restart of the control plane makes.
+  const controller = () => new MetricsController({
     db,
     log: pino({ level: 'silent' }),
     clock: { now: () => world.ms, sleep: async () => {} },
@@ -41,7 +46,7 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
     routerStats: async () => world.stats,
     instanceId: 'test',
   });
-  return { db, c, world };
+  return { db, c: controller(), controller, world };
 }
 
 test('metrics history: counters become rates, a reset counter counts from zero, minutes roll up, old buckets are pruned', async (t) => {
@@ -93,6 +98,65 @@ test('metrics history: counters become rates, a reset counter counts from zero, 
   await c.pass();
   assert.equal((await samplesOf(db, 'app_1', 60, t0 - 60, t0 + 600)).length, 0, 'minutes are kept 14 days');
 });
+
+test('metrics history: after a restart the rollup carries on from the newest minute rolled up instead of rewriting the hour', async (t) => {
+  const { db, c, controller, world } = await setup(t);
+  const t0 = Math.floor(world.ms / 1000);
+  let requests = 0;
+  for (let i = 0; i < 24; i++) {
+    world.stats = { app: 'web', total: counters(requests, 0), replicas: [] };
+    await c.pass();
+    requests += 50;
+    world.ms += 10_000;
+  }
+  const minutes = async () => (await samplesOf(db, 'app_1', 60, t0 - 60, t0 + 3600)).filter((r) => r.replica === '');
+  const before = await minutes();
+  assert.deepEqual(before.map((r) => r.requests), [250, 300, 300], 'three complete minutes rolled up');
+  // Change one 10 s bucket in the oldest minute and one in the newest: which minutes a restarted
+  // controller rewrites shows in which of the two changes reach the rollup.
+  const [oldest, newest] = [before[0]!.t, before.at(-1)!.t];
+  for (const m of [oldest, newest]) await db.updateTable('metric_samples').set({ requests: 1000 }).where('res', '=', 10).where('replica', '=', '').where('t', '=', m + 20).execute();
+  const restarted = controller();
+  await restarted.pass();
+  const after = await minutes();
+  const at = (m: number) => after.find((r) => r.t === m)?.requests;
+  assert.equal(at(oldest), 250, 'a minute finished before the restart is not rewritten');
+  assert.equal(at(newest), 300 - 50 + 1000, 'the newest minute rolled up is redone (the last run may have stopped within it)');
+});
+
+/** The same 10 s buckets rolled up by the database, on SQLite and on PostgreSQL, as the domain's rule says. */
+for (const engine of ['sqlite', 'postgres'] as const) {
+  test(`metrics history: the database's rollup (${engine}) adds counts, averages gauges, keeps the highest percentile, as aggregate() does`, async (t) => {
+    let db: Db;
+    if (engine === 'sqlite') db = (await tempStore(t, 'berth-rollup-')).db;
+    else {
+      const pg = await createDatabase();
+      const store = await openStore({ dataDir: '/nonexistent', databaseUrl: pg.url });
+      t.after(async () => {
+        await store.close();
+        await pg.drop();
+      });
+      db = store.db;
+      await createProject(db, (await createUser(db, { username: 'ann', passwordHash: 'x', isAdmin: false })).id, 'shop');
+    }
+    const projectId = (await db.selectFrom('projects').select('id').executeTakeFirstOrThrow()).id;
+    const ts = now();
+    await insertApp(db, {
+      id: 'a', project_id: projectId, name: 'a', slug: 'a', image: 'img', replicas: 1, memory_mb: 64, cpu: 0, port: 8080, strategy: 'rolling',
+      health_check: { path: '/', timeout_s: 5, grace_s: 0 }, env: {}, release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts,
+    });
+    const fine = [
+      row(600, ''), row(610, '', { response_ms: 30, cpu_percent: 30, restarts: 1, p95_ms: 80, p99_ms: 90 }), row(620, '', { response_ms: 10, p95_ms: 40, p99_ms: 400 }),
+      row(600, '0', { memory_mb: 50, sessions: null }), row(660, ''), row(720, ''),
+    ];
+    await upsertSamples(db, fine);
+    await rollUpSamples(db, 10, 60, 600, 720);
+    // PostgreSQL's real is a 4-byte float: six significant digits.
+    const norm = (rows: MetricRow[]) => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 1e4) / 1e4 : v])));
+    const got = (await samplesOf(db, 'a', 60, 0, 1e9)).sort((x, y) => x.t - y.t || x.replica.localeCompare(y.replica));
+    assert.deepEqual(norm(got), norm(aggregate(fine.filter((r) => r.t < 720), 60, 60)), 'the minute at 720 is outside [600, 720): not rolled up');
+  });
+}
 
 test('metrics history: a pass in the same 10 s bucket writes nothing twice', async (t) => {
   const { db, c, world } = await setup(t);
