@@ -4,11 +4,7 @@ import pino from 'pino';
 import { tempStore } from '../support/store.js';
 import { now } from '../../src/store/db.js';
 import { insertApp } from '../../src/store/apps.js';
-import { bucketsOf, rollUpSamples, samplesOf, upsertSamples, type MetricRow } from '../../src/store/metrics.js';
-import { openStore, type Db } from '../../src/store/db.js';
-import { createDatabase } from '../support/server.js';
-import { createUser } from '../../src/store/users.js';
-import { createProject } from '../../src/store/projects.js';
+import { bucketsOf, samplesOf, type MetricRow } from '../../src/store/metrics.js';
 import { MetricsController } from '../../src/controllers/metrics.js';
 import { percentiles, aggregate, rollupWindow, toSeries } from '../../src/domain/metrics.js';
 import type { AppStats, TrafficCounters } from '../../src/router/types.js';
@@ -123,40 +119,6 @@ test('metrics history: after a restart the rollup carries on from the newest min
   assert.equal(at(oldest), 250, 'a minute finished before the restart is not rewritten');
   assert.equal(at(newest), 300 - 50 + 1000, 'the newest minute rolled up is redone (the last run may have stopped within it)');
 });
-
-/** The same 10 s buckets rolled up by the database, on SQLite and on PostgreSQL, as the domain's rule says. */
-for (const engine of ['sqlite', 'postgres'] as const) {
-  test(`metrics history: the database's rollup (${engine}) adds counts, averages gauges, keeps the highest percentile, as aggregate() does`, async (t) => {
-    let db: Db;
-    if (engine === 'sqlite') db = (await tempStore(t, 'berth-rollup-')).db;
-    else {
-      const pg = await createDatabase();
-      const store = await openStore({ dataDir: '/nonexistent', databaseUrl: pg.url });
-      t.after(async () => {
-        await store.close();
-        await pg.drop();
-      });
-      db = store.db;
-      await createProject(db, (await createUser(db, { username: 'ann', passwordHash: 'x', isAdmin: false })).id, 'shop');
-    }
-    const projectId = (await db.selectFrom('projects').select('id').executeTakeFirstOrThrow()).id;
-    const ts = now();
-    await insertApp(db, {
-      id: 'a', project_id: projectId, name: 'a', slug: 'a', image: 'img', replicas: 1, memory_mb: 64, cpu: 0, port: 8080, strategy: 'rolling',
-      health_check: { path: '/', timeout_s: 5, grace_s: 0 }, env: {}, release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts,
-    });
-    const fine = [
-      row(600, ''), row(610, '', { response_ms: 30, cpu_percent: 30, restarts: 1, p95_ms: 80, p99_ms: 90 }), row(620, '', { response_ms: 10, p95_ms: 40, p99_ms: 400 }),
-      row(600, '0', { memory_mb: 50, sessions: null }), row(660, ''), row(720, ''),
-    ];
-    await upsertSamples(db, fine);
-    await rollUpSamples(db, 10, 60, 600, 720);
-    // PostgreSQL's real is a 4-byte float: six significant digits.
-    const norm = (rows: MetricRow[]) => rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'number' ? Math.round(v * 1e4) / 1e4 : v])));
-    const got = (await samplesOf(db, 'a', 60, 0, 1e9)).sort((x, y) => x.t - y.t || x.replica.localeCompare(y.replica));
-    assert.deepEqual(norm(got), norm(aggregate(fine.filter((r) => r.t < 720), 60, 60)), 'the minute at 720 is outside [600, 720): not rolled up');
-  });
-}
 
 test('metrics history: a pass in the same 10 s bucket writes nothing twice', async (t) => {
   const { db, c, world } = await setup(t);
