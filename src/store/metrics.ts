@@ -35,7 +35,7 @@ export const samplesOf = (db: Db, appId: string, res: number, from: number, to: 
     .orderBy('t')
     .execute();
 
-/** Every app's buckets of one resolution with from <= t < to (for rollups and the Prometheus view). */
+/** Every app's buckets of one resolution with from <= t < to (the Prometheus view: its last minute). */
 export const samplesSince = (db: Db, res: number, from: number, to: number, appIds?: string[]): Promise<MetricRow[]> => {
   let q = db.selectFrom('metric_samples').selectAll().where('res', '=', res).where('t', '>=', from).where('t', '<', to);
   if (appIds) q = q.where('app_id', 'in', appIds.length ? appIds : ['']);
