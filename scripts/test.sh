@@ -24,16 +24,20 @@ echo "test: set-up took $((SECONDS - start)) s"
 filter="${1:-}"
 mapfile -t files < <(find dist/test -name '*.test.js' | sort | grep -- "$filter")
 [ ${#files[@]} -gt 0 ] || { echo "test: no test files match '$filter'" >&2; exit 1; }
-# Two kinds of test run after the main suite, one file at a time: engine-wide fault tests (they
-# restart the Docker Engine and PostgreSQL under everything else), and the tests that count failed
-# requests while traffic moves (zero-downtime, kill -9 mid-rollout): on two cores shared with
-# parallel image builds the scheduler can stall the router or the app for seconds, which measures
-# the test machine, not Berth. Each run prints its own summary; the suite fails if either fails.
+# Two kinds of test run after the main suite. First the tests that count failed requests while
+# traffic moves (zero-downtime, kill -9 mid-rollout): beside the main suite's image builds, which
+# take both cores for minutes, the scheduler can stall the router or the app for seconds, which
+# measures the test machine, not Berth. Among themselves they run in two lanes side by side, each
+# test with its own control plane, router and replicas. Then, alone, the engine-wide fault tests:
+# they restart the Docker Engine and PostgreSQL under everything else. Each run prints its own
+# summary; the suite fails if any fails.
 main=()
-engine=()
+counted=()
+solo=()
 for f in "${files[@]}"; do
   case "$f" in
-    dist/test/faults/engine* | dist/test/faults/control-plane* | dist/test/ha/control-planes* | dist/test/ha/read-cache* | dist/test/router/edge* | dist/test/router/tenants* | dist/test/router/haproxy* | dist/test/router/caddy-handover* | dist/test/runtime/apps* | dist/test/cluster/apps* | dist/test/cluster/drain* | dist/test/cluster/stateful*) engine+=("$f") ;;
+    dist/test/faults/engine*) solo+=("$f") ;;
+    dist/test/faults/control-plane* | dist/test/ha/control-planes* | dist/test/ha/read-cache* | dist/test/router/edge* | dist/test/router/tenants* | dist/test/router/haproxy* | dist/test/router/caddy-handover* | dist/test/runtime/apps* | dist/test/cluster/apps* | dist/test/cluster/drain*) counted+=("$f") ;;
     *) main+=("$f") ;;
   esac
 done
@@ -56,9 +60,36 @@ if [ ${#main[@]} -gt 0 ]; then
   # Two at a time: the machine has two cores and most tests drive Docker.
   node --test --test-reporter=tap --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${main[@]}" || status=1
 fi
-if [ ${#engine[@]} -gt 0 ]; then
-  echo "test: one at a time (engine restarts, zero-downtime counts): ${engine[*]}"
-  node --test --test-reporter=tap --test-concurrency=1 --test-timeout=600000 "${engine[@]}" || status=1
+if [ ${#counted[@]} -gt 0 ]; then
+  # Two lanes side by side: the cluster files (each on Docker-in-Docker nodes of its own, one at a
+  # time: two of them at once lost their routes under load) and the others. The cluster lane's
+  # output is printed when both have ended.
+  cluster=()
+  others=()
+  for f in "${counted[@]}"; do
+    case "$f" in dist/test/cluster/*) cluster+=("$f") ;; *) others+=("$f") ;; esac
+  done
+  echo "test: two lanes side by side (request counts under traffic): ${cluster[*]} | ${others[*]}"
+  lane=$(mktemp)
+  lane_rc=0
+  if [ ${#cluster[@]} -gt 0 ]; then
+    node --test --test-reporter=tap --test-concurrency=1 --test-timeout=600000 "${cluster[@]}" > "$lane" 2>&1 &
+    lane_pid=$!
+  fi
+  if [ ${#others[@]} -gt 0 ]; then
+    node --test --test-reporter=tap --test-concurrency=1 --test-timeout=600000 "${others[@]}" || status=1
+  fi
+  if [ ${#cluster[@]} -gt 0 ]; then
+    wait "$lane_pid" || lane_rc=$?
+    echo "test: the cluster lane:"
+    cat "$lane"
+    [ "$lane_rc" -eq 0 ] || status=1
+  fi
+  rm -f "$lane"
+fi
+if [ ${#solo[@]} -gt 0 ]; then
+  echo "test: alone (Docker Engine and PostgreSQL restarts): ${solo[*]}"
+  node --test --test-reporter=tap --test-concurrency=1 --test-timeout=600000 "${solo[@]}" || status=1
 fi
 [ "$status" -eq 0 ] || echo "test: FAILED (see the summaries above)" >&2
 exit "$status"
