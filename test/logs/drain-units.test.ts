@@ -20,6 +20,7 @@ import { drainById, drainsOf, insertDrain } from '../../src/store/drains.js';
 import { appBySlug } from '../../src/store/apps.js';
 import { insertContainer } from '../../src/store/containers.js';
 import { waitFor } from '../support/wait.js';
+import { BuildLogHub } from '../../src/domain/build-logs.js';
 
 const line = (n: number, extra: Partial<DrainLine> = {}): DrainLine => ({ time: '2026-12-06T01:02:03.123456789Z', app: 'shop', process_type: 'web', replica: 2, stream: 'stdout', line: `line ${n}`, ...extra });
 
@@ -151,7 +152,7 @@ test("one drain that cannot start or whose status cannot be written stops neithe
   const warned: string[] = [];
   const log = pino({ level: 'warn' }, { write: (m: string) => void warned.push(JSON.parse(m).msg) });
   const config = { ...w.ctx.config, egressAllow: parseEgressAllow(''), drains: { bufferLines: 100, bufferBytes: 1 << 20, retryBaseMs: 60_000, retryMaxMs: 60_000 } };
-  const c = new DrainController({ config, db, secrets: w.ctx.secrets, replicas, clock: systemClock, log } as unknown as ControllerDeps);
+  const c = new DrainController({ config, db, secrets: w.ctx.secrets, replicas, clock: systemClock, log, buildLogs: new BuildLogHub() } as unknown as ControllerDeps);
   c.start();
   try {
     // The sound drain's send is refused (localhost is outside the egress rule): its status says so.
