@@ -102,6 +102,12 @@ export async function logUsage(db: Db): Promise<{ app_id: string; bytes: number;
  */
 export const PRUNE_BATCH = 5000;
 
+/** One app's bytes kept (an index range read of that app's rows, not the whole table). */
+export async function appLogBytes(db: Db, appId: string): Promise<number> {
+  const r = await db.selectFrom('log_lines').select((eb) => eb.fn.sum<number>('bytes').as('bytes')).where('app_id', '=', appId).executeTakeFirst();
+  return Number(r?.bytes ?? 0);
+}
+
 /** Removes lines older than `before` (timeKey; null: all), of one app or of all, PRUNE_BATCH per statement; how many went. */
 export async function pruneOlderThan(db: Db, before: string | null, appId?: string): Promise<number> {
   let gone = 0;
@@ -115,6 +121,10 @@ export async function pruneOlderThan(db: Db, before: string | null, appId?: stri
     if (n < PRUNE_BATCH) return gone;
   }
 }
+
+/** Which of these apps exist. */
+export const liveApps = async (db: Db, appIds: string[]): Promise<Set<string>> =>
+  appIds.length ? new Set((await db.selectFrom('apps').select('id').where('id', 'in', appIds).execute()).map((r) => r.id)) : new Set();
 
 /** Removes the lines of apps that no longer exist, among these; how many went. */
 export async function pruneDeletedApps(db: Db, appIds: string[]): Promise<number> {
@@ -140,6 +150,11 @@ export const appRetention = (db: Db) =>
  * going back in time, and everything before the line that crosses the limit goes.
  */
 export async function pruneToSize(db: Db, appId: string, keepBytes: number): Promise<number> {
+  return (await pruneToSizeKept(db, appId, keepBytes)).gone;
+}
+
+/** pruneToSize, also saying how many bytes the app keeps after it. */
+export async function pruneToSizeKept(db: Db, appId: string, keepBytes: number): Promise<{ gone: number; kept: number }> {
   let kept = 0;
   let cut: { time: string; id: number } | null = null;
   let after: { time: string; id: number } | null = null;
@@ -151,13 +166,13 @@ export async function pruneToSize(db: Db, appId: string, keepBytes: number): Pro
       q = q.where((eb) => eb.or([eb('time', '<', a.time), eb.and([eb('time', '=', a.time), eb('id', '<', a.id)])]));
     }
     const page = await q.orderBy('time', 'desc').orderBy('id', 'desc').limit(5000).execute();
-    if (!page.length) return 0;
+    if (!page.length) return { gone: 0, kept };
     for (const r of page) {
-      kept += Number(r.bytes);
-      if (kept > keepBytes) {
+      if (kept + Number(r.bytes) > keepBytes) {
         cut = { time: r.time, id: Number(r.id) };
         break;
       }
+      kept += Number(r.bytes);
     }
     if (cut) break;
     const last = page[page.length - 1];
@@ -174,7 +189,7 @@ export async function pruneToSize(db: Db, appId: string, keepBytes: number): Pro
       .limit(PRUNE_BATCH);
     const n = Number((await db.deleteFrom('log_lines').where('id', 'in', ids).executeTakeFirst()).numDeletedRows);
     gone += n;
-    if (n < PRUNE_BATCH) return gone;
+    if (n < PRUNE_BATCH) return { gone, kept };
   }
 }
 

@@ -11,7 +11,7 @@ import { createUser } from '../../src/store/users.js';
 import { createProject } from '../../src/store/projects.js';
 import { deleteApp, insertApp } from '../../src/store/apps.js';
 import { insertLogLines, queryLogLines, type StoredLine } from '../../src/store/logs.js';
-import { pruneLogs } from '../../src/controllers/logs/retention.js';
+import { LogUsage, pruneLogs } from '../../src/controllers/logs/retention.js';
 import { LogCollector } from '../../src/controllers/logs/index.js';
 import { timeKey } from '../../src/domain/drains.js';
 import { parseLogTime } from '../../src/domain/logs.js';
@@ -118,6 +118,22 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     // A day later the rest is past one day's retention.
     assert.equal(await pruneLogs(db, { retentionDays: 1, retentionBytes: 1e9 }, NOW + DAY), 2);
     assert.deepEqual(await q({}), []);
+
+    // With the collector's usage book, the table is summed once; then the figures grow with what is written.
+    const book = new LogUsage();
+    const five = (from: number, tag: string) => Array.from({ length: 5 }, (_, i) => line('app_1', NOW + DAY + from + i, `${tag}-${i}`));
+    await insertLogLines(db, five(0, 'a'), []);
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 1e9 }, NOW + DAY, book), 0);
+    assert.deepEqual([...book.bytes!], [['app_1', 500]]);
+    await insertLogLines(db, five(10, 'b'), []);
+    book.add('app_1', 500);
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 250 }, NOW + DAY, book), 8);
+    assert.deepEqual(await q({}), ['b-3', 'b-4']);
+    assert.deepEqual([...book.bytes!], [['app_1', 200]]);
+    // A figure above the truth costs one app's sum and prunes nothing wrongly.
+    book.add('app_1', 1000);
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 250 }, NOW + DAY, book), 0);
+    assert.deepEqual([...book.bytes!], [['app_1', 200]]);
   });
 }
 

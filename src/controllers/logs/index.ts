@@ -3,7 +3,7 @@ import type { RoutedRequest } from '../../router/types.js';
 import { timeKey } from '../../domain/drains.js';
 import { droppedLine } from '../../domain/logs.js';
 import { forgetCursors, insertLogLines, logCursors, loggedContainers, type StoredLine } from '../../store/logs.js';
-import { pruneLogs } from './retention.js';
+import { LogUsage, pruneLogs } from './retention.js';
 
 const PASS_MS = 2000;
 const FLUSH_MS = 500;
@@ -59,6 +59,8 @@ export class LogCollector {
   private readonly held = new Map<string, number>();
   /** Per app slug, as of the last pass: where the router's lines go. */
   private routed = new Map<string, RoutedApp>();
+  /** What each app's kept lines weigh, for the retention pass (summed whole once a term). */
+  private readonly usage = new LogUsage();
   private readonly cursors = new Map<string, { docker_id: string; app_id: string; last: string }>();
   /** Per share: lines dropped since the last write, and where the last one was. */
   private readonly dropping = new Map<string, { n: number; at: string; meta: Meta }>();
@@ -122,6 +124,7 @@ export class LogCollector {
     try {
       await insertLogLines(this.ctx.db, lines, cursors);
       this.stored += lines.length;
+      for (const l of lines) this.usage.add(l.app_id, l.bytes);
     } catch (err) {
       this.ctx.log.warn({ err, lines: lines.length }, 'log lines not written; kept for the next write while the buffer has room');
       const room = Math.max(0, this.ctx.config.logs.bufferLines - this.buffer.length);
@@ -191,7 +194,7 @@ export class LogCollector {
 
   private async pruneLoop(): Promise<void> {
     try {
-      const gone = await pruneLogs(this.ctx.db, this.ctx.config.logs, this.ctx.clock.now());
+      const gone = await pruneLogs(this.ctx.db, this.ctx.config.logs, this.ctx.clock.now(), this.usage);
       if (gone) this.ctx.log.info({ lines: gone }, 'log lines pruned (retention)');
     } catch (err) {
       this.ctx.log.warn({ err }, 'log retention pass failed');
