@@ -25,11 +25,6 @@ export class LogUsage {
  */
 export async function pruneLogs(db: Db, limits: { retentionDays: number; retentionBytes: number }, now: number, usage: LogUsage = new LogUsage()): Promise<number> {
   const before = (days: number) => timeKey(new Date(now - days * 86_400_000).toISOString());
-  let gone = await pruneOlderThan(db, before(limits.retentionDays));
-  const own = new Map((await appRetention(db)).map((a) => [a.id, a]));
-  for (const a of own.values()) {
-    if (a.log_retention_days != null && a.log_retention_days < limits.retentionDays) gone += await pruneOlderThan(db, before(a.log_retention_days), a.id);
-  }
   const fresh = !usage.bytes;
   if (!usage.bytes) {
     // Lines written while the table is summed are counted as they come and again if the sum saw
@@ -40,9 +35,16 @@ export async function pruneLogs(db: Db, limits: { retentionDays: number; retenti
   const book = usage.bytes;
   // Lines of a deleted app go with the first pass after (no foreign key: store/migrations.ts 0028).
   const known = [...book.keys()];
-  gone += await pruneDeletedApps(db, known);
+  let gone = await pruneDeletedApps(db, known);
   const live = await liveApps(db, known);
   for (const id of known) if (!live.has(id)) book.delete(id);
+  // By age, app by app: each is a range of the (app_id, time, id) index, where one statement over
+  // all apps read the whole table to find nothing (measured: docs/performance.md, "Log store").
+  const own = new Map((await appRetention(db)).map((a) => [a.id, a]));
+  for (const appId of book.keys()) {
+    const days = own.get(appId)?.log_retention_days;
+    gone += await pruneOlderThan(db, before(days != null ? Math.min(days, limits.retentionDays) : limits.retentionDays), appId);
+  }
   for (const [appId, figure] of [...book]) {
     const mb = own.get(appId)?.log_retention_mb;
     const keep = mb != null ? Math.min(mb * MB, limits.retentionBytes) : limits.retentionBytes;
