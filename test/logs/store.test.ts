@@ -266,7 +266,7 @@ describe('log store', () => {
       assert.match(await keptView.locator('.log-row').filter({ hasText: /web\.\d/ }).innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s*web\.\d+\s*GET \/keep-/);
       assert.match(await keptView.locator('.log-row').filter({ hasText: /router\.\d/ }).innerText(), /router\.\d+\s*GET \/keep-\S+ HTTP\/1\.1 status=200 /);
       // The Lines choice asks the server for one type: the router's lines only.
-      await page.getByLabel('Lines', { exact: true }).selectOption('router');
+      await page.getByRole('combobox', { name: /^Lines/ }).selectOption('router');
       await waitFor('only the router line', async () => (await keptView.locator('.log-row').count()) === 1 && /router\.\d/.test(await keptView.innerText()), { timeoutMs: 10_000, intervalMs: 100 });
       await screenshot(page, 'app-logs-search');
     });
