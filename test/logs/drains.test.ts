@@ -110,6 +110,9 @@ describe('log drains', () => {
     assert.ok(!/secret-(token|key)/.test(JSON.stringify(seen)));
     await rejects(mallory.call('removeDrain', { params: { id: slug, drain: drains.https } }), 404);
 
+    // Router lines go to the drains the runner holds when the request ends (they are not read back
+    // later, as the replicas' logs are): the probe waits until both drains carry lines.
+    await waitFor('both drains running', () => rsyslog.lines().length > 0 && https.records().length > 0, { timeoutMs: 30_000, intervalMs: 250 });
     const probe = `/drain-probe-${uniqueSuffix()}`;
     for (let i = 0; i < 4; i++) await hit(probe);
     const replicas = new Set((await dev.call('listContainers', { query: { app: slug } })).items.map((c) => `web.${c.replica}`));
