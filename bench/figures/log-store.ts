@@ -9,7 +9,8 @@ import { openStore, now } from '../../src/store/db.js';
 import { createUser } from '../../src/store/users.js';
 import { createProject } from '../../src/store/projects.js';
 import { insertApp } from '../../src/store/apps.js';
-import { insertLogLines, queryLogLines, type StoredLine } from '../../src/store/logs.js';
+import { PRUNE_BATCH, insertLogLines, pruneOlderThan, queryLogLines, type StoredLine } from '../../src/store/logs.js';
+import { LogUsage, pruneLogs } from '../../src/controllers/logs/retention.js';
 import { timeKey } from '../../src/domain/drains.js';
 import { createDatabase } from '../../test/support/server.js';
 
@@ -87,6 +88,22 @@ export async function logStore(_b: Bench): Promise<Row[]> {
         let found = 0;
         const grepMs = await medianMs(RUNS, async () => (found = (await queryLogLines(db, 'app_1', { grep: 'NeedleToken', limit: 200 })).length));
         const recentMs = await medianMs(RUNS, () => queryLogLines(db, 'app_1', { limit: 200 }));
+        // Retention with nothing to prune (the steady state, every minute): the whole table summed
+        // per pass (before), against the collector's usage book (summed once, then per app only past its limit).
+        const keepAll = { retentionDays: 3650, retentionBytes: 1e12 };
+        const scanPassMs = await medianMs(RUNS, () => pruneLogs(db, keepAll, Date.now()));
+        const book = new LogUsage();
+        await pruneLogs(db, keepAll, Date.now(), book);
+        const bookPassMs = await medianMs(RUNS, () => pruneLogs(db, keepAll, Date.now(), book));
+        // Deleting a tenth of the lines by age: one statement (before) against batches of PRUNE_BATCH.
+        const cut = (f: number) => lines[Math.floor(LINES * f)].time;
+        const t2 = performance.now();
+        const oneGone = Number((await db.deleteFrom('log_lines').where('time', '<', cut(0.1)).executeTakeFirst()).numDeletedRows);
+        const oneMs = performance.now() - t2;
+        const t3 = performance.now();
+        const batchedGone = await pruneOlderThan(db, cut(0.2));
+        const batchedMs = performance.now() - t3;
+        const statements = Math.ceil((batchedGone + 1) / PRUNE_BATCH);
         rows.push(
           row({
             group: 'logs', figure: `log store (${engine}): ingest`, unit: 'lines/s', berth: rate, baseline: fileRate,
@@ -102,6 +119,16 @@ export async function logStore(_b: Bench): Promise<Row[]> {
             group: 'logs', figure: `log store (${engine}): grep over ${LINES / 1e6}M lines`, unit: 'ms', berth: grepMs, baseline: scanMs,
             baselineName: 'the same search as a scan of the lines in memory', better: 'lower',
             note: `median of ${RUNS}; ${found} matches; the newest 200 lines without a search take ${recentMs.toFixed(1)} ms`,
+          }),
+          row({
+            group: 'logs', figure: `log store (${engine}): retention pass, nothing to prune, ${LINES / 1e6}M lines`, unit: 'ms', berth: bookPassMs, baseline: scanPassMs,
+            baselineName: 'the same pass summing the whole table (before)', better: 'lower',
+            note: `median of ${RUNS}; the usage book is summed once per leader term`,
+          }),
+          row({
+            group: 'logs', figure: `log store (${engine}): longest retention statement, deleting ${batchedGone} lines`, unit: 'ms', berth: batchedMs / statements, baseline: oneMs,
+            baselineName: `one DELETE of ${oneGone} lines (before)`, better: 'lower',
+            note: `batched: ${statements} statements of at most ${PRUNE_BATCH} rows, ${batchedMs.toFixed(0)} ms in all (the figure is their mean)`,
           }),
         );
       } finally {

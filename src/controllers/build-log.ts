@@ -48,7 +48,11 @@ export class BuildLogWriter {
     if (batch.length) {
       this.chain = this.chain
         .then(() => appendLogs(this.db, this.buildId, batch))
-        .then(() => this.hub.notify(this.buildId))
+        .then(() => {
+          this.hub.notify(this.buildId);
+          const at = new Date().toISOString();
+          this.hub.written(this.buildId, batch.map((l) => ({ line: l.line, created_at: at })));
+        })
         .catch(this.onError);
     }
     return this.chain;

@@ -23,6 +23,12 @@ export interface DrainLine {
   replica: number;
   stream: 'stdout' | 'stderr';
   line: string;
+  /**
+   * Where the line comes from: a replica (`app`, the default), the router (a request's access line;
+   * process_type `router`, replica the slot that answered) or a build (its log; process_type `build`,
+   * replica the build's number).
+   */
+  source?: 'app' | 'router' | 'build';
 }
 
 /** The drain a URL names, or why it is refused (a sentence about `url`). */
@@ -79,7 +85,7 @@ export const SD_ID = 'berth@32473';
 export function syslogMessage(l: DrainLine): string {
   const pri = 8 + (l.stream === 'stderr' ? 3 : 6);
   const time = /^\d{4}-\d\d-\d\dT/.test(l.time) ? l.time.replace(/(\.\d{6})\d+/, '$1') : new Date().toISOString();
-  const sd = `[${SD_ID} app="${sdValue(l.app)}" type="${sdValue(l.process_type)}" replica="${l.replica}" stream="${l.stream}"]`;
+  const sd = `[${SD_ID} app="${sdValue(l.app)}" type="${sdValue(l.process_type)}" replica="${l.replica}" stream="${l.stream}" source="${l.source ?? 'app'}"]`;
   return `<${pri}>1 ${time} ${field(l.app, 255)} ${field(l.app, 48)} ${field(`${l.process_type}.${l.replica}`, 128)} ${l.stream} ${sd} ${l.line}`;
 }
 
@@ -90,7 +96,8 @@ export function octetFrame(msg: string): Buffer {
 }
 
 /** An NDJSON body: one JSON object per line, each ending in a newline. */
-export const ndjson = (lines: DrainLine[]) => lines.map((l) => `${JSON.stringify({ time: l.time, app: l.app, process_type: l.process_type, replica: l.replica, stream: l.stream, line: l.line })}\n`).join('');
+export const ndjson = (lines: DrainLine[]) =>
+  lines.map((l) => `${JSON.stringify({ time: l.time, app: l.app, process_type: l.process_type, replica: l.replica, stream: l.stream, line: l.line, source: l.source ?? 'app' })}\n`).join('');
 
 /**
  * An engine timestamp as a key that sorts as time does. The engine writes RFC 3339 with nanoseconds

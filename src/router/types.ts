@@ -94,4 +94,27 @@ export interface Router {
    * returns nothing. Optional: a router without it has averages only.
    */
   responseTimes?(): Map<string, ResponseTimes>;
+  /**
+   * Tells `listener` of each request an app's replica answered, as the router logs it (the log
+   * store's router lines), from now on; null stops. Called in the router's reader: it must be
+   * quick and must not wait. Optional: a router without it keeps no access lines.
+   */
+  onRequest?(listener: ((r: RoutedRequest) => void) | null): void;
+}
+
+/** One request the router passed to an app, as it logged it. */
+export interface RoutedRequest {
+  /** The app's slug. */
+  app: string;
+  /** The address that answered ("10.0.0.5:8080"): which replica. */
+  upstream: string;
+  client: string;
+  /** The request line ("GET /path HTTP/1.1"), non-printable bytes escaped by the router. */
+  request: string;
+  status: number;
+  bytes: number;
+  /** Time to connect to the replica, to its response headers, and the whole request's (ms; -1: never). */
+  connectMs: number;
+  serviceMs: number;
+  totalMs: number;
 }

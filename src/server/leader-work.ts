@@ -17,6 +17,7 @@ import { AlertController } from '../controllers/alerts.js';
 import { DrainController } from '../controllers/drains/index.js';
 import { LogCollector } from '../controllers/logs/index.js';
 import { systemClock } from '../controllers/deps.js';
+import { routerLine } from '../controllers/logs/index.js';
 
 /** The controllers of one leader term: made when the lease is won, stopped when it ends. */
 export interface LeaderTerm {
@@ -86,6 +87,7 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
     drains,
     logs,
     async stop() {
+      w.router.onRequest?.(null);
       domains.stop();
       images.stop();
       notifications.stop();
@@ -126,6 +128,12 @@ export async function leaderWork(w: LeaderWorkDeps, fence: Fence, publish: (term
     alerts.start();
     drains.start();
     logs.start();
+    // The router's access lines: kept with each app's lines and sent to its drains (one reader of the router's ring).
+    w.router.onRequest?.((r) => {
+      const line = routerLine(r);
+      logs.routerRequest(r, line);
+      drains.routerRequest(r, line);
+    });
   } catch (err) {
     // What started stops, so the next term does not run beside a half-started one.
     await term.stop().catch((e) => log.error({ err: e }, 'stopping a half-started term failed'));

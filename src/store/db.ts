@@ -64,6 +64,8 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     file.pragma('journal_mode = WAL');
     file.pragma('synchronous = NORMAL');
     file.pragma('foreign_keys = ON');
+    // SQLite's lower() and LIKE fold ASCII letters only: the log search folds the rest with this (store/logs.ts).
+    file.function('berth_fold', { deterministic: true }, (s: unknown) => (typeof s === 'string' ? s.toLowerCase() : s));
     const counted = new WriteGeneration();
     generation = counted;
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(file) }), plugins: [counted] });

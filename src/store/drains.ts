@@ -39,7 +39,7 @@ export async function recordDrainStatus(db: Db, id: string, status: Partial<Drai
 export const drainedContainers = (db: Db) =>
   db
     .selectFrom('containers')
-    .select(['id', 'app_id', 'docker_id', 'process_type', 'replica', 'status', 'created_at'])
+    .select(['id', 'app_id', 'docker_id', 'process_type', 'replica', 'status', 'created_at', 'address', 'port'])
     .where('app_id', 'in', db.selectFrom('log_drains').select('app_id'))
     .where('docker_id', 'is not', null)
     .execute();

@@ -70,7 +70,14 @@ export async function queryLogLines(db: Db, appId: string, f: LogFilter): Promis
   if (f.until) q = q.where('time', '<', f.until);
   if (f.type) q = q.where('process_type', '=', f.type);
   if (f.replica !== undefined) q = q.where('replica', '=', f.replica);
-  if (f.grep) q = q.where(sql<boolean>`lower(line) like ${likeText(f.grep)} escape '\\'`);
+  if (f.grep) {
+    // SQLite folds only ASCII capitals; a search with other letters folds both sides in JS there
+    // (slower, so only then). PostgreSQL's lower() folds as its database's locale (LC_CTYPE) does.
+    const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+    q = !postgres && /[^\x00-\x7f]/.test(f.grep)
+      ? q.where(sql<boolean>`instr(berth_fold(line), ${f.grep.toLowerCase()}) > 0`)
+      : q.where(sql<boolean>`lower(line) like ${likeText(f.grep)} escape '\\'`);
+  }
   if (f.before) {
     const b = f.before;
     q = q.where((eb) => eb.or([eb('time', '<', b.time), eb.and([eb('time', '=', b.time), eb('id', '<', b.id)])]));
@@ -89,13 +96,35 @@ export async function logUsage(db: Db): Promise<{ app_id: string; bytes: number;
   return rows.map((r) => ({ app_id: r.app_id, bytes: Number(r.bytes), lines: Number(r.lines) }));
 }
 
-/** Removes lines older than `before` (timeKey), of one app or of all; how many went. */
-export async function pruneOlderThan(db: Db, before: string, appId?: string): Promise<number> {
-  let q = db.deleteFrom('log_lines').where('time', '<', before);
-  if (appId) q = q.where('app_id', '=', appId);
-  const r = await q.executeTakeFirst();
-  return Number(r.numDeletedRows);
+/**
+ * Rows one retention DELETE removes at most: one statement over millions of rows held SQLite's
+ * write lock (every other write waited) and made PostgreSQL one long transaction (found by review).
+ */
+export const PRUNE_BATCH = 5000;
+
+/** One app's bytes kept (an index range read of that app's rows, not the whole table). */
+export async function appLogBytes(db: Db, appId: string): Promise<number> {
+  const r = await db.selectFrom('log_lines').select((eb) => eb.fn.sum<number>('bytes').as('bytes')).where('app_id', '=', appId).executeTakeFirst();
+  return Number(r?.bytes ?? 0);
 }
+
+/** Removes lines older than `before` (timeKey; null: all), of one app or of all, PRUNE_BATCH per statement; how many went. */
+export async function pruneOlderThan(db: Db, before: string | null, appId?: string): Promise<number> {
+  let gone = 0;
+  for (;;) {
+    let ids = db.selectFrom('log_lines').select('id');
+    if (before !== null) ids = ids.where('time', '<', before);
+    if (appId) ids = ids.where('app_id', '=', appId);
+    const r = await db.deleteFrom('log_lines').where('id', 'in', ids.limit(PRUNE_BATCH)).executeTakeFirst();
+    const n = Number(r.numDeletedRows);
+    gone += n;
+    if (n < PRUNE_BATCH) return gone;
+  }
+}
+
+/** Which of these apps exist. */
+export const liveApps = async (db: Db, appIds: string[]): Promise<Set<string>> =>
+  appIds.length ? new Set((await db.selectFrom('apps').select('id').where('id', 'in', appIds).execute()).map((r) => r.id)) : new Set();
 
 /** Removes the lines of apps that no longer exist, among these; how many went. */
 export async function pruneDeletedApps(db: Db, appIds: string[]): Promise<number> {
@@ -103,8 +132,9 @@ export async function pruneDeletedApps(db: Db, appIds: string[]): Promise<number
   const live = new Set((await db.selectFrom('apps').select('id').where('id', 'in', appIds).execute()).map((r) => r.id));
   const gone = appIds.filter((id) => !live.has(id));
   if (!gone.length) return 0;
-  const r = await db.deleteFrom('log_lines').where('app_id', 'in', gone).executeTakeFirst();
-  return Number(r.numDeletedRows);
+  let n = 0;
+  for (const id of gone) n += await pruneOlderThan(db, null, id);
+  return n;
 }
 
 /** Apps with retention of their own. */
@@ -120,6 +150,11 @@ export const appRetention = (db: Db) =>
  * going back in time, and everything before the line that crosses the limit goes.
  */
 export async function pruneToSize(db: Db, appId: string, keepBytes: number): Promise<number> {
+  return (await pruneToSizeKept(db, appId, keepBytes)).gone;
+}
+
+/** pruneToSize, also saying how many bytes the app keeps after it. */
+export async function pruneToSizeKept(db: Db, appId: string, keepBytes: number): Promise<{ gone: number; kept: number }> {
   let kept = 0;
   let cut: { time: string; id: number } | null = null;
   let after: { time: string; id: number } | null = null;
@@ -131,25 +166,31 @@ export async function pruneToSize(db: Db, appId: string, keepBytes: number): Pro
       q = q.where((eb) => eb.or([eb('time', '<', a.time), eb.and([eb('time', '=', a.time), eb('id', '<', a.id)])]));
     }
     const page = await q.orderBy('time', 'desc').orderBy('id', 'desc').limit(5000).execute();
-    if (!page.length) return 0;
+    if (!page.length) return { gone: 0, kept };
     for (const r of page) {
-      kept += Number(r.bytes);
-      if (kept > keepBytes) {
+      if (kept + Number(r.bytes) > keepBytes) {
         cut = { time: r.time, id: Number(r.id) };
         break;
       }
+      kept += Number(r.bytes);
     }
     if (cut) break;
     const last = page[page.length - 1];
     after = { time: last.time, id: Number(last.id) };
   }
   const c = cut;
-  const r = await db
-    .deleteFrom('log_lines')
-    .where('app_id', '=', appId)
-    .where((eb) => eb.or([eb('time', '<', c.time), eb.and([eb('time', '=', c.time), eb('id', '<=', c.id)])]))
-    .executeTakeFirst();
-  return Number(r.numDeletedRows);
+  let gone = 0;
+  for (;;) {
+    const ids = db
+      .selectFrom('log_lines')
+      .select('id')
+      .where('app_id', '=', appId)
+      .where((eb) => eb.or([eb('time', '<', c.time), eb.and([eb('time', '=', c.time), eb('id', '<=', c.id)])]))
+      .limit(PRUNE_BATCH);
+    const n = Number((await db.deleteFrom('log_lines').where('id', 'in', ids).executeTakeFirst()).numDeletedRows);
+    gone += n;
+    if (n < PRUNE_BATCH) return { gone, kept };
+  }
 }
 
 /** Cursors of containers that no longer exist as rows: their logs are complete. */
@@ -165,7 +206,11 @@ export const loggedContainers = (db: Db) =>
   db
     .selectFrom('containers')
     .innerJoin('releases', 'releases.id', 'containers.release_id')
+    .innerJoin('apps', 'apps.id', 'containers.app_id')
     .select([
+      'apps.slug',
+      'containers.address',
+      'containers.port',
       'containers.id',
       'containers.app_id',
       'containers.docker_id',

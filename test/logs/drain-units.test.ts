@@ -20,16 +20,20 @@ import { drainById, drainsOf, insertDrain } from '../../src/store/drains.js';
 import { appBySlug } from '../../src/store/apps.js';
 import { insertContainer } from '../../src/store/containers.js';
 import { waitFor } from '../support/wait.js';
+import { BuildLogHub } from '../../src/domain/build-logs.js';
 
 const line = (n: number, extra: Partial<DrainLine> = {}): DrainLine => ({ time: '2026-12-06T01:02:03.123456789Z', app: 'shop', process_type: 'web', replica: 2, stream: 'stdout', line: `line ${n}`, ...extra });
 
 test('RFC 5424 messages: priority by stream, app as host and app-name, type.replica as procid, escaped structured data; octet-counted in bytes', () => {
   assert.equal(
     syslogMessage(line(1)),
-    '<14>1 2026-12-06T01:02:03.123456Z shop shop web.2 stdout [berth@32473 app="shop" type="web" replica="2" stream="stdout"] line 1',
+    '<14>1 2026-12-06T01:02:03.123456Z shop shop web.2 stdout [berth@32473 app="shop" type="web" replica="2" stream="stdout" source="app"] line 1',
   );
+  // A router line and a build line say so, in PROCID and in the structured data.
+  assert.match(syslogMessage(line(3, { process_type: 'router', replica: 1, source: 'router' })), / shop shop router\.1 stdout \[berth@32473 app="shop" type="router" replica="1" stream="stdout" source="router"\] line 3$/);
+  assert.match(syslogMessage(line(4, { process_type: 'build', replica: 12, source: 'build' })), / shop shop build\.12 stdout \[berth@32473 .* source="build"\] line 4$/);
   const err = syslogMessage(line(2, { stream: 'stderr', process_type: 'a"b]', line: 'é' }));
-  assert.match(err, /^<11>1 .* shop shop a"b]\.2 stderr \[berth@32473 app="shop" type="a\\"b\\]" replica="2" stream="stderr"\] é$/);
+  assert.match(err, /^<11>1 .* shop shop a"b]\.2 stderr \[berth@32473 app="shop" type="a\\"b\\]" replica="2" stream="stderr" source="app"\] é$/);
   const framed = octetFrame('é x').toString('utf8');
   assert.equal(framed, '4 é x');
 });
@@ -48,7 +52,8 @@ test('drain URLs: two kinds; refusals say why; the hint hides a path, a query an
   assert.equal(drainHint('https://u:p@in.example.com/x?k=1'), 'https://in.example.com/…');
   assert.equal(drainHint('https://in.example.com'), 'https://in.example.com');
   assert.equal(drainHint('syslog+tls://logs.example.com:6514'), 'syslog+tls://logs.example.com:6514');
-  assert.deepEqual(ndjson([line(1)]).split('\n'), ['{"time":"2026-12-06T01:02:03.123456789Z","app":"shop","process_type":"web","replica":2,"stream":"stdout","line":"line 1"}', '']);
+  assert.deepEqual(ndjson([line(1)]).split('\n'), ['{"time":"2026-12-06T01:02:03.123456789Z","app":"shop","process_type":"web","replica":2,"stream":"stdout","line":"line 1","source":"app"}', '']);
+  assert.equal(JSON.parse(ndjson([line(2, { process_type: 'build', replica: 7, source: 'build' })])).source, 'build');
 });
 
 test('a sender keeps at most its buffer while the receiver fails, drops the oldest and counts them, then delivers the rest in order', async () => {
@@ -147,7 +152,7 @@ test("one drain that cannot start or whose status cannot be written stops neithe
   const warned: string[] = [];
   const log = pino({ level: 'warn' }, { write: (m: string) => void warned.push(JSON.parse(m).msg) });
   const config = { ...w.ctx.config, egressAllow: parseEgressAllow(''), drains: { bufferLines: 100, bufferBytes: 1 << 20, retryBaseMs: 60_000, retryMaxMs: 60_000 } };
-  const c = new DrainController({ config, db, secrets: w.ctx.secrets, replicas, clock: systemClock, log } as unknown as ControllerDeps);
+  const c = new DrainController({ config, db, secrets: w.ctx.secrets, replicas, clock: systemClock, log, buildLogs: new BuildLogHub() } as unknown as ControllerDeps);
   c.start();
   try {
     // The sound drain's send is refused (localhost is outside the egress rule): its status says so.

@@ -11,7 +11,7 @@ import { CLI_MAIN, createDatabase, startServer, type TestServer } from '../suppo
 import { ensureTestAppImage } from '../support/images.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { viaRouter } from '../support/load.js';
-import { rejects } from '../builds/helpers.js';
+import { buildArchive, dockerfileApp, rejects, waitBuild } from '../builds/helpers.js';
 import { NdjsonReceiver, Rsyslog, type Tls } from './receivers.js';
 import { openStore } from '../../src/store/db.js';
 import { createUser } from '../../src/store/users.js';
@@ -110,6 +110,9 @@ describe('log drains', () => {
     assert.ok(!/secret-(token|key)/.test(JSON.stringify(seen)));
     await rejects(mallory.call('removeDrain', { params: { id: slug, drain: drains.https } }), 404);
 
+    // Router lines go to the drains the runner holds when the request ends (they are not read back
+    // later, as the replicas' logs are): the probe waits until both drains carry lines.
+    await waitFor('both drains running', () => rsyslog.lines().length > 0 && https.records().length > 0, { timeoutMs: 30_000, intervalMs: 250 });
     const probe = `/drain-probe-${uniqueSuffix()}`;
     for (let i = 0; i < 4; i++) await hit(probe);
     const replicas = new Set((await dev.call('listContainers', { query: { app: slug } })).items.map((c) => `web.${c.replica}`));
@@ -123,9 +126,20 @@ describe('log drains', () => {
     for (const l of got) {
       assert.equal(l.host, slug);
       assert.equal(l.app, slug);
-      assert.ok(replicas.has(l.procid), l.procid);
-      assert.match(l.sd, new RegExp(`^\\[berth@32473 app="${slug}" type="web" replica="\\d+" stream="(stdout|stderr)"\\]$`));
       assert.equal(l.msgid, /stream="(\w+)"/.exec(l.sd)![1]);
+      if (l.sd.includes('source="router"')) continue;
+      assert.ok(replicas.has(l.procid), l.procid);
+      assert.match(l.sd, new RegExp(`^\\[berth@32473 app="${slug}" type="web" replica="\\d+" stream="(stdout|stderr)" source="app"\\]$`));
+    }
+    // The router's line of each probe request: procid router.<the replica that answered>.
+    const routed = await waitFor('the router lines of the probe in rsyslog', () => {
+      const l = rsyslog.lines().filter((x) => x.msg.startsWith(`GET ${probe} HTTP/1.1 `));
+      return l.length === 4 && l;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+    for (const l of routed) {
+      assert.match(l.msg, new RegExp(`^GET ${probe} HTTP/1\\.1 status=200 bytes=\\d+ connect=\\d+ms service=\\d+ms total=\\d+ms client=127\\.0\\.0\\.1$`));
+      assert.ok(replicas.has(l.procid.replace('router', 'web')), l.procid);
+      assert.match(l.sd, new RegExp(`^\\[berth@32473 app="${slug}" type="router" replica="\\d+" stream="stdout" source="router"\\]$`));
     }
 
     const recs = await waitFor('both replicas and the probe over HTTPS', () => {
@@ -134,11 +148,13 @@ describe('log drains', () => {
       return [...replicas].every((x) => reps.has(x)) && r.some((x) => x.line === `GET ${probe}`) && r;
     }, { timeoutMs: 30_000, intervalMs: 250 });
     for (const r of recs) {
-      assert.deepEqual(Object.keys(r), ['time', 'app', 'process_type', 'replica', 'stream', 'line']);
+      assert.deepEqual(Object.keys(r), ['time', 'app', 'process_type', 'replica', 'stream', 'line', 'source']);
       assert.equal(r.app, slug);
-      assert.equal(r.process_type, 'web');
+      assert.equal(r.process_type, r.source === 'router' ? 'router' : 'web');
       assert.ok(!Number.isNaN(Date.parse(r.time as string)));
     }
+    await waitFor('the router lines of the probe over HTTPS', () =>
+      https.records().filter((x) => x.source === 'router' && (x.line as string).startsWith(`GET ${probe} HTTP/1.1 status=200 `)).length === 4, { timeoutMs: 30_000, intervalMs: 250 });
     assert.ok(https.got.every((g) => g.url === '/ingest?key=secret-key' && g.type === 'application/x-ndjson' && g.auth === `Basic ${Buffer.from('drain:secret-token').toString('base64')}`));
     // Batched: fewer POSTs than lines.
     assert.ok(https.got.length < recs.length, `${https.got.length} posts for ${recs.length} lines`);
@@ -152,6 +168,18 @@ describe('log drains', () => {
       assert.equal(st[k].last_error, null);
       assert.equal(st[k].dropped, 0);
     }
+  });
+
+  test("a build's log lines reach both drains, tagged build and with the build's number", async () => {
+    const marker = `drain-build-${uniqueSuffix()}`;
+    // A build that fails at once: its log is written, and no release disturbs the app.
+    const b = await waitBuild(dev, (await buildArchive(dev, slug, await dockerfileApp(`FROM ${process.env.BERTH_BASE_IMAGE ?? 'berth/base:bookworm'}\nRUN echo ${marker} && false\n`))).id);
+    assert.equal(b.status, 'failed');
+    const sys = await waitFor('the build line in rsyslog', () => rsyslog.lines().find((l) => l.msg.includes(marker) && !l.msg.includes('RUN echo')), { timeoutMs: 30_000, intervalMs: 250 });
+    assert.equal(sys.procid, `build.${b.number}`);
+    assert.match(sys.sd, new RegExp(`^\\[berth@32473 app="${slug}" type="build" replica="${b.number}" stream="stdout" source="build"\\]$`));
+    const rec = await waitFor('the build line over HTTPS', () => https.records().find((r) => (r.line as string).includes(marker) && r.source === 'build'), { timeoutMs: 30_000, intervalMs: 250 });
+    assert.deepEqual([rec.process_type, rec.replica, rec.app], ['build', b.number, slug]);
   });
 
   test('a name that resolves to loopback only when connected to is refused then, and nothing reaches the receiver', async () => {

@@ -11,7 +11,7 @@ import { createUser } from '../../src/store/users.js';
 import { createProject } from '../../src/store/projects.js';
 import { deleteApp, insertApp } from '../../src/store/apps.js';
 import { insertLogLines, queryLogLines, type StoredLine } from '../../src/store/logs.js';
-import { pruneLogs } from '../../src/controllers/logs/retention.js';
+import { LogUsage, pruneLogs } from '../../src/controllers/logs/retention.js';
 import { LogCollector } from '../../src/controllers/logs/index.js';
 import { timeKey } from '../../src/domain/drains.js';
 import { parseLogTime } from '../../src/domain/logs.js';
@@ -61,6 +61,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
       line('app_1', NOW - HOUR, 'one-hour\\path', 'web', 1),
       line('app_2', NOW - 9 * DAY, 'other-app-old'),
       line('app_2', NOW - HOUR, 'other-app'),
+      line('app_2', NOW - HOUR + 1, 'Ünïcode ÉTÉ'),
     ], []);
     const q = async (f: Partial<Parameters<typeof queryLogLines>[2]>, app = 'app_1') => tags(await queryLogLines(db, app, { limit: 100, ...f }));
 
@@ -78,7 +79,12 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     assert.deepEqual(await q({ limit: 2 }), ['two-hours', 'one-hour\\path'], 'the newest lines');
     const page = await queryLogLines(db, 'app_1', { limit: 2 });
     assert.deepEqual(await q({ limit: 2, before: page[1] }), ['six-days', 'one-day 100%_sure']);
-    assert.deepEqual(await q({}, 'app_2'), ['other-app-old', 'other-app']);
+    assert.deepEqual(await q({}, 'app_2'), ['other-app-old', 'other-app', 'Ünïcode ÉTÉ']);
+    // Letters beyond ASCII fold too (SQLite's own LIKE folds only A-Z).
+    assert.deepEqual(await q({ grep: 'ünïcode été' }, 'app_2'), ['Ünïcode ÉTÉ']);
+    assert.deepEqual(await q({ grep: 'ÜNÏ' }, 'app_2'), ['Ünïcode ÉTÉ']);
+    assert.deepEqual(await q({ grep: 'ünïx' }, 'app_2'), []);
+    await db.deleteFrom('log_lines').where('line', 'like', 'Ü%').execute();
 
     // By age: 7 days before the given now; the clock is the caller's.
     assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 1e9 }, NOW), 3);
@@ -112,10 +118,26 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     // A day later the rest is past one day's retention.
     assert.equal(await pruneLogs(db, { retentionDays: 1, retentionBytes: 1e9 }, NOW + DAY), 2);
     assert.deepEqual(await q({}), []);
+
+    // With the collector's usage book, the table is summed once; then the figures grow with what is written.
+    const book = new LogUsage();
+    const five = (from: number, tag: string) => Array.from({ length: 5 }, (_, i) => line('app_1', NOW + DAY + from + i, `${tag}-${i}`));
+    await insertLogLines(db, five(0, 'a'), []);
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 1e9 }, NOW + DAY, book), 0);
+    assert.deepEqual([...book.bytes!], [['app_1', 500]]);
+    await insertLogLines(db, five(10, 'b'), []);
+    book.add('app_1', 500);
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 250 }, NOW + DAY, book), 8);
+    assert.deepEqual(await q({}), ['b-3', 'b-4']);
+    assert.deepEqual([...book.bytes!], [['app_1', 200]]);
+    // A figure above the truth costs one app's sum and prunes nothing wrongly.
+    book.add('app_1', 1000);
+    assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 250 }, NOW + DAY, book), 0);
+    assert.deepEqual([...book.bytes!], [['app_1', 200]]);
   });
 }
 
-test('the collector never waits on the store: past its buffer, lines are dropped, counted, and a line says so', async (t) => {
+test('the collector never waits on the store: past its share of the buffer (a quarter), lines are dropped, counted, and a line says so', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-logdrop-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const store = await openStore({ dataDir: dir, databaseUrl: null });
@@ -139,7 +161,7 @@ test('the collector never waits on the store: past its buffer, lines are dropped
       done();
     },
   };
-  const ctx = { db, replicas, config: { logs: { bufferLines: 10, retentionDays: 7, retentionBytes: 1e9 } }, clock: { now: () => NOW, sleep: async () => {} }, log: pino({ level: 'silent' }) } as unknown as ControllerDeps;
+  const ctx = { db, replicas, config: { logs: { bufferLines: 40, retentionDays: 7, retentionBytes: 1e9 } }, clock: { now: () => NOW, sleep: async () => {} }, log: pino({ level: 'silent' }) } as unknown as ControllerDeps;
   const c = new LogCollector(ctx);
   const generation = (store.generation.read() as number);
   c.nudge();
@@ -158,3 +180,70 @@ test('the collector never waits on the store: past its buffer, lines are dropped
   // The cursor is the newest stored line: a collector started again reads on from there, not from the start.
   assert.deepEqual(await db.selectFrom('log_cursors').select(['docker_id', 'last']).execute(), [{ docker_id: 'dock_1', last: at(NOW + 9) }]);
 });
+
+for (const engine of ['sqlite', 'postgres'] as const) {
+  test(`${engine}: one app's flood drops its own lines, not a quiet app's; router lines have their own share; a NUL byte is stored as U+FFFD`, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-logshare-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const pg = engine === 'postgres' ? await createDatabase() : null;
+    if (pg) t.after(() => pg.drop());
+    const store = await openStore({ dataDir: dir, databaseUrl: pg?.url ?? null });
+    t.after(() => store.close());
+    const { db } = store;
+    await seed(db);
+    const ts = new Date(NOW).toISOString();
+    for (const n of [1, 2]) {
+      await db.insertInto('releases').values({ id: `rel_${n}`, app_id: `app_${n}`, version: 1, image: 'img', config: '{}', status: 'live', reason: null, description: 'd', build_id: null, created_by: null, created_at: ts, updated_at: ts }).execute();
+      await db.insertInto('containers').values({
+        id: `ctr_${n}`, app_id: `app_${n}`, release_id: `rel_${n}`, replica: n, gen: 0, name: `app-${n}-web-${n}`, docker_id: `dock_${n}`, node: 'local', address: `10.9.0.${n}`, port: 8080,
+        status: 'healthy', in_rotation: 1, message: null, process_type: 'web', created_at: ts, updated_at: ts,
+      }).execute();
+    }
+    let floodDone!: () => void;
+    const flooded = new Promise<void>((r) => (floodDone = r));
+    let quietDone!: () => void;
+    const quieted = new Promise<void>((r) => (quietDone = r));
+    // app_1 floods (100 lines at once); app_2 prints 3 lines only after the flood is in: without a
+    // share per app the flood would have filled the whole buffer by then.
+    const replicas = {
+      async *logs(id: string): AsyncIterable<LogLine> {
+        if (id === 'dock_1') {
+          for (let i = 0; i < 100; i++) yield { stream: 'stdout', time: new Date(NOW + i).toISOString(), line: `flood ${i}` };
+          floodDone();
+        } else {
+          await flooded;
+          for (let i = 0; i < 3; i++) yield { stream: 'stderr', time: new Date(NOW + 200 + i).toISOString(), line: i === 0 ? 'nul\0byte' : `quiet ${i}` };
+          quietDone();
+        }
+        await new Promise(() => {});
+      },
+    };
+    // The store is not written to until stop(): the buffer alone decides (no flush timer started).
+    const ctx = { db, replicas, config: { logs: { bufferLines: 40, retentionDays: 7, retentionBytes: 1e9 } }, clock: { now: () => NOW + 1000, sleep: async () => {} }, log: pino({ level: 'silent' }) } as unknown as ControllerDeps;
+    const c = new LogCollector(ctx);
+    c.nudge();
+    await quieted;
+    const req = (app: string, upstream: string, path: string) =>
+      ({ app, upstream, client: '127.0.0.1', request: `GET ${path} HTTP/1.1`, status: 200, bytes: 5, connectMs: 0, serviceMs: 1, totalMs: 2 });
+    // Router lines of app_1's replica: their own share (10 of 40), whatever the app's lines took.
+    for (let i = 0; i < 12; i++) c.routerRequest(req('app-1', '10.9.0.1:8080', `/r${i}`));
+    c.routerRequest(req('app-2', '10.9.0.99:8080', '/gone-replica'));
+    c.routerRequest(req('no-such-app', '10.9.0.1:8080', '/nobody'));
+    assert.equal(c.dropped, 90 + 2);
+    await c.stop();
+
+    const text = async (app: string, type?: string) => (await queryLogLines(db, app, { limit: 1000, type })).reverse().map((r) => r.line);
+    assert.deepEqual(await text('app_1', 'web'), [...Array.from({ length: 10 }, (_, i) => `flood ${i}`), '[berth] 90 log lines dropped: the log store fell behind']);
+    assert.deepEqual(await text('app_2', 'web'), ['nul\uFFFDbyte', 'quiet 1', 'quiet 2']);
+    const routed = (await queryLogLines(db, 'app_1', { limit: 1000, type: 'router' })).reverse();
+    assert.deepEqual(routed.map((r) => r.line), [
+      ...Array.from({ length: 10 }, (_, i) => `GET /r${i} HTTP/1.1 status=200 bytes=5 connect=0ms service=1ms total=2ms client=127.0.0.1`),
+      '[berth] 2 log lines dropped: the log store fell behind',
+    ]);
+    assert.deepEqual(routed.slice(0, 10).map((r) => [r.stream, r.replica, r.container, r.release]), Array(10).fill(['stdout', 1, 'app-1-web-1', 1]));
+    // An address no replica has (any more): replica 0.
+    const other = (await queryLogLines(db, 'app_2', { limit: 10, type: 'router' }))[0]!;
+    assert.deepEqual([other.line.split(' ')[1], other.replica, other.container], ['/gone-replica', 0, 'router']);
+    assert.equal((await queryLogLines(db, 'app_2', { limit: 10, grep: 'nobody' })).length, 0);
+  });
+}

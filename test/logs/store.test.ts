@@ -33,7 +33,8 @@ describe('log store', () => {
   let image: string;
   const runtime = new DockerRuntime({});
   const hit = (path: string) => viaRouter(s.routerPort, `${slug}.localhost`, path);
-  const logs = (query: Record<string, unknown> = {}) => dev.call('appLogs', { params: { id: slug }, query });
+  // The replicas' own lines (the kept log also holds the router's access lines, type router: tested below).
+  const logs = (query: Record<string, unknown> = {}) => dev.call('appLogs', { params: { id: slug }, query: { type: 'web', ...query } });
   const berth = (args: string[]) =>
     run(process.execPath, [CLI_MAIN, ...args], { timeoutMs: 30_000, env: { ...process.env, BERTH_CONFIG: join(dir, 'cli.json'), BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! } });
   /** Waits until the kept log has exactly `n` lines matching `grep`, and returns them. */
@@ -126,6 +127,38 @@ describe('log store', () => {
     assert.deepEqual(pages.flat(), all);
   });
 
+  test("the router's access lines: one per request, type router, with the replica that answered; in berth logs (with and without --type) and the API; HAProxy's own answers are no app's", async () => {
+    const reps = await containersOf();
+    for (let i = 0; i < 4; i++) assert.equal((await hit(`/routed-${tag}?n=${i}`)).status, 200);
+    // A host no app has: HAProxy answers it (404), no app's line.
+    assert.equal((await viaRouter(s.routerPort, `nohost-${tag}.localhost`, `/routed-${tag}-nohost`)).status, 404);
+    const routed = await waitFor('4 router lines', async () => {
+      const l = (await logs({ grep: `routed-${tag}`, type: 'router', limit: 1000 })).lines;
+      return l.length >= 4 ? l : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+    assert.equal(routed.length, 4, JSON.stringify(routed));
+    for (const [i, l] of routed.entries()) {
+      assert.match(l.line, new RegExp(`^GET /routed-${tag}\\?n=${i} HTTP/1\\.1 status=200 bytes=\\d+ connect=\\d+ms service=\\d+ms total=\\d+ms client=127\\.0\\.0\\.1$`));
+      assert.equal(l.process_type, 'router');
+      assert.equal(l.stream, 'stdout');
+      const r = reps.find((c) => c.name === l.container);
+      assert.ok(r && r.replica === l.replica && r.release === l.release, `the replica that answered: ${JSON.stringify(l)} among ${JSON.stringify(reps.map((c) => [c.name, c.replica]))}`);
+    }
+    // Without a type: the replicas' lines and the router's, as Heroku's log does.
+    const both = (await dev.call('appLogs', { params: { id: slug }, query: { grep: `routed-${tag}`, limit: 1000 } })).lines;
+    assert.deepEqual(both.map((l) => l.process_type).sort(), ['router', 'router', 'router', 'router', 'web', 'web', 'web', 'web']);
+    assert.ok(!both.some((l) => l.line.includes('nohost')));
+
+    const out = await berth(['logs', slug, '--type', 'router', '--grep', `routed-${tag}`, '--json']);
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(out.stdout.trim().split('\n').map((l) => JSON.parse(l) as Line), routed);
+    const text = await berth(['logs', slug, '--grep', `routed-${tag}`]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.deepEqual(text.stdout.trim().split('\n').map((l) => l.split(' ')[1]!.split('.')[0]).sort(), ['router', 'router', 'router', 'router', 'web', 'web', 'web', 'web']);
+    // Another project's user reads none of them.
+    await rejects(mallory.call('appLogs', { params: { id: slug }, query: { type: 'router' } }), 404);
+  });
+
   test('bad values are a 400 naming the field', async () => {
     for (const [q, f] of [
       [{ since: 'yesterday' }, 'since'],
@@ -173,7 +206,7 @@ describe('log store', () => {
     assert.equal(out.code, 0, out.stderr);
     const got = out.stdout.trim().split('\n').map((l) => JSON.parse(l) as Line);
     assert.deepEqual(got, all.filter((l) => l.replica === r));
-    const text = await berth(['logs', slug, '--grep', `keep-${tag}-`, '-n', '2']);
+    const text = await berth(['logs', slug, '--grep', `keep-${tag}-`, '--type', 'web', '-n', '2']);
     assert.equal(text.code, 0, text.stderr);
     const rows = text.stdout.trim().split('\n');
     assert.equal(rows.length, 2);
@@ -228,8 +261,13 @@ describe('log store', () => {
       const keptView = page.getByRole('log', { name: 'Kept logs lines' });
       await page.getByLabel('Search', { exact: true }).fill(`KEEP-${tag}-3`);
       // The search is asked of the server once typing pauses: then the range shows that one line.
-      await waitFor('only the searched line', async () => (await keptView.locator('.log-row').count()) === 1 && (await keptView.innerText()).includes(`GET /keep-${tag}-3`), { timeoutMs: 10_000, intervalMs: 100 });
-      assert.match(await keptView.locator('.log-row').innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s*web\.\d+\s*GET \/keep-/);
+      // The replica's line and the router's access line of that request.
+      await waitFor('only the searched request', async () => (await keptView.locator('.log-row').count()) === 2 && (await keptView.innerText()).includes(`GET /keep-${tag}-3`), { timeoutMs: 10_000, intervalMs: 100 });
+      assert.match(await keptView.locator('.log-row').filter({ hasText: /web\.\d/ }).innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s*web\.\d+\s*GET \/keep-/);
+      assert.match(await keptView.locator('.log-row').filter({ hasText: /router\.\d/ }).innerText(), /router\.\d+\s*GET \/keep-\S+ HTTP\/1\.1 status=200 /);
+      // The Lines choice asks the server for one type: the router's lines only.
+      await page.getByRole('combobox', { name: /^Lines/ }).selectOption('router');
+      await waitFor('only the router line', async () => (await keptView.locator('.log-row').count()) === 1 && /router\.\d/.test(await keptView.innerText()), { timeoutMs: 10_000, intervalMs: 100 });
       await screenshot(page, 'app-logs-search');
     });
   });

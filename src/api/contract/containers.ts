@@ -41,7 +41,7 @@ const StoredLogQuery = closed({
   since: T.Optional(LogTime),
   until: T.Optional(LogTime),
   grep: T.Optional(T.String({ minLength: 1, maxLength: 200, description: 'plain text, matched case-insensitively anywhere in the line' })),
-  type: T.Optional(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$', description: 'process type (web, worker, ...)' })),
+  type: T.Optional(T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$', description: 'process type (web, worker, ...), or router: the router’s line for each request (docs/logs.md)' })),
   replica: T.Optional(T.Integer({ minimum: 0, maximum: 10000 })),
   limit: T.Optional(T.Integer({ minimum: 1, maximum: 10000, description: 'lines per page (default 200)' })),
   tail: T.Optional(T.Integer({ minimum: 1, maximum: 10000, description: 'the same as limit (older clients)' })),

@@ -1,4 +1,6 @@
 import type { ControllerDeps } from '../deps.js';
+import type { RoutedRequest } from '../../router/types.js';
+import { buildById } from '../../store/builds.js';
 import { timeKey, type DrainLine } from '../../domain/drains.js';
 import { allDrains, drainedContainers, recordDrainStatus, type DrainRow } from '../../store/drains.js';
 import { DrainSender } from './sender.js';
@@ -33,13 +35,51 @@ export class DrainController {
   private pass: Promise<void> | null = null;
   private stopped = false;
   private readonly startedAt: number;
+  /** Per app id: the web replica behind each address the router names (for router lines). */
+  private upstreams = new Map<string, Map<string, number>>();
+  /** The app and number of builds whose lines came lately (a build writes many batches). */
+  private readonly builds = new Map<string, Promise<{ appId: string; number: number } | null>>();
+  private unsubscribe?: () => void;
 
   constructor(private readonly ctx: ControllerDeps) {
     this.startedAt = ctx.clock.now();
   }
 
   start(): void {
+    this.unsubscribe = this.ctx.buildLogs.onWritten((id, lines) => void this.buildLines(id, lines));
     this.nudge();
+  }
+
+  /** A request the router passed to an app: sent to the app's drains as a `router` line. */
+  routerRequest(r: RoutedRequest, line: string): void {
+    if (this.stopped) return;
+    let replica: number | undefined;
+    for (const s of this.senders.values()) {
+      if (s.slug !== r.app) continue;
+      replica ??= this.upstreams.get(s.appId)?.get(r.upstream) ?? 0;
+      s.sender.push({ time: new Date(this.ctx.clock.now()).toISOString(), app: s.slug, process_type: 'router', replica, stream: 'stdout', line, source: 'router' });
+    }
+  }
+
+  /** A build's lines, once stored: sent to its app's drains as `build` lines, replica the build's number. */
+  private async buildLines(buildId: string, lines: { line: string; created_at: string }[]): Promise<void> {
+    if (this.stopped || !this.senders.size) return;
+    let b = this.builds.get(buildId);
+    if (!b) {
+      b = buildById(this.ctx.db, buildId).then(
+        (row) => (row ? { appId: row.app_id, number: row.number } : null),
+        () => null,
+      );
+      // A few builds run at once: the oldest looked-up one is forgotten first.
+      if (this.builds.size >= 64) this.builds.delete(this.builds.keys().next().value!);
+      this.builds.set(buildId, b);
+    }
+    const build = await b;
+    if (!build) return;
+    for (const s of this.senders.values()) {
+      if (s.appId !== build.appId) continue;
+      for (const l of lines) s.sender.push({ time: l.created_at, app: s.slug, process_type: 'build', replica: build.number, stream: 'stdout', line: l.line, source: 'build' });
+    }
   }
 
   /** A pass soon (an API change of drains). */
@@ -51,6 +91,7 @@ export class DrainController {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
     clearTimeout(this.timer);
     await this.pass;
     for (const f of this.follows.values()) f.abort.abort();
@@ -118,6 +159,13 @@ export class DrainController {
     const firstDrain = new Map<string, number>();
     for (const d of drains) firstDrain.set(d.app_id, Math.min(firstDrain.get(d.app_id) ?? Infinity, Date.parse(d.created_at)));
     const rows = await drainedContainers(this.ctx.db);
+    const upstreams = new Map<string, Map<string, number>>();
+    for (const r of rows) {
+      if (r.process_type !== 'web' || !r.address || !RUNNING.has(r.status)) continue;
+      if (!upstreams.has(r.app_id)) upstreams.set(r.app_id, new Map());
+      upstreams.get(r.app_id)!.set(`${r.address}:${r.port}`, r.replica);
+    }
+    this.upstreams = upstreams;
     const seen = new Set<string>();
     const now = this.ctx.clock.now();
     for (const r of rows) {

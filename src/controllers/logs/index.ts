@@ -1,8 +1,9 @@
 import type { ControllerDeps } from '../deps.js';
+import type { RoutedRequest } from '../../router/types.js';
 import { timeKey } from '../../domain/drains.js';
 import { droppedLine } from '../../domain/logs.js';
 import { forgetCursors, insertLogLines, logCursors, loggedContainers, type StoredLine } from '../../store/logs.js';
-import { pruneLogs } from './retention.js';
+import { LogUsage, pruneLogs } from './retention.js';
 
 const PASS_MS = 2000;
 const FLUSH_MS = 500;
@@ -12,6 +13,19 @@ const PRUNE_MS = 60_000;
 /** A follow that ended (the replica stopped) is tried again at most this often while its row says it runs. */
 const REFOLLOW_MS = 4000;
 const RUNNING = new Set(['starting', 'healthy', 'running', 'unhealthy', 'draining']);
+/**
+ * One source's share of the buffer is 1/SHARES of it (a source: an app's replicas, or an app's router
+ * lines): an app that floods drops its own lines, and the buffer keeps room for the others (found by review).
+ */
+const SHARES = 4;
+/** The process type, container and release of the router's lines of a request no known replica answered. */
+export const ROUTER_TYPE = 'router';
+
+/** Where an app's requests went: its id, and the replica behind each address. */
+interface RoutedApp {
+  appId: string;
+  upstreams: Map<string, { replica: number; container: string; release: number; running: boolean }>;
+}
 
 interface Meta {
   appId: string;
@@ -41,8 +55,14 @@ interface Follow {
 export class LogCollector {
   private readonly follows = new Map<string, Follow>();
   private buffer: StoredLine[] = [];
+  /** Lines in the buffer per share (shareOf). */
+  private readonly held = new Map<string, number>();
+  /** Per app slug, as of the last pass: where the router's lines go. */
+  private routed = new Map<string, RoutedApp>();
+  /** What each app's kept lines weigh, for the retention pass (summed whole once a term). */
+  private readonly usage = new LogUsage();
   private readonly cursors = new Map<string, { docker_id: string; app_id: string; last: string }>();
-  /** Per app: lines dropped since the last write, and where the last one was. */
+  /** Per share: lines dropped since the last write, and where the last one was. */
   private readonly dropping = new Map<string, { n: number; at: string; meta: Meta }>();
   private passTimer?: NodeJS.Timeout;
   private flushTimer?: NodeJS.Timeout;
@@ -91,24 +111,28 @@ export class LogCollector {
   }
 
   private async write(): Promise<void> {
-    for (const [appId, d] of this.dropping) {
+    for (const [share, d] of this.dropping) {
       this.buffer.push(row(d.meta, d.at, 'berth', droppedLine(d.n)));
-      this.dropping.delete(appId);
+      this.dropping.delete(share);
     }
     if (!this.buffer.length) return;
     const lines = this.buffer;
     const cursors = [...this.cursors.values()];
     this.buffer = [];
+    this.held.clear();
     this.cursors.clear();
     try {
       await insertLogLines(this.ctx.db, lines, cursors);
       this.stored += lines.length;
+      for (const l of lines) this.usage.add(l.app_id, l.bytes);
     } catch (err) {
       this.ctx.log.warn({ err, lines: lines.length }, 'log lines not written; kept for the next write while the buffer has room');
       const room = Math.max(0, this.ctx.config.logs.bufferLines - this.buffer.length);
       const back = lines.slice(Math.max(0, lines.length - room));
       this.countDropped(lines.slice(0, lines.length - back.length));
       this.buffer = back.concat(this.buffer);
+      this.held.clear();
+      for (const l of this.buffer) this.held.set(shareOf(l), (this.held.get(shareOf(l)) ?? 0) + 1);
       for (const c of cursors) if (!this.cursors.has(c.docker_id)) this.cursors.set(c.docker_id, c);
     }
   }
@@ -122,12 +146,45 @@ export class LogCollector {
 
   private drop(meta: Meta, at: string): void {
     this.dropped++;
-    const d = this.dropping.get(meta.appId);
+    const share = shareKey(meta.appId, meta.processType);
+    const d = this.dropping.get(share);
     if (d) {
       d.n++;
       d.at = at > d.at ? at : d.at;
       d.meta = meta;
-    } else this.dropping.set(meta.appId, { n: 1, at, meta });
+    } else this.dropping.set(share, { n: 1, at, meta });
+  }
+
+  /**
+   * Buffers a line unless the buffer, or this line's share of it, is full (then it is counted as
+   * dropped, and its app gets the "N lines dropped" line with the next write).
+   */
+  private take(meta: Meta, time: string, stream: string, line: string): boolean {
+    const limit = this.ctx.config.logs.bufferLines;
+    const share = shareKey(meta.appId, meta.processType);
+    const held = this.held.get(share) ?? 0;
+    if (this.buffer.length >= limit || held >= Math.max(1, Math.floor(limit / SHARES))) {
+      this.drop(meta, time);
+      return false;
+    }
+    this.held.set(share, held + 1);
+    this.buffer.push(row(meta, time, stream, line));
+    if (this.buffer.length >= FLUSH_LINES) void this.flush();
+    return true;
+  }
+
+  /**
+   * A request the router passed to one of the apps (its access line): kept with the app's lines,
+   * process type `router`, replica the slot that answered. Called in the router's reader for every
+   * request: a map look-up and a push into the bounded buffer, nothing that waits.
+   */
+  routerRequest(r: RoutedRequest, line = routerLine(r)): void {
+    if (this.stopped) return;
+    const app = this.routed.get(r.app);
+    if (!app) return;
+    const to = app.upstreams.get(r.upstream);
+    const meta: Meta = { appId: app.appId, container: to?.container ?? ROUTER_TYPE, processType: ROUTER_TYPE, replica: to?.replica ?? 0, release: to?.release ?? 0 };
+    this.take(meta, timeKey(new Date(this.ctx.clock.now()).toISOString()), 'stdout', line);
   }
 
   private async flushLoop(): Promise<void> {
@@ -137,7 +194,7 @@ export class LogCollector {
 
   private async pruneLoop(): Promise<void> {
     try {
-      const gone = await pruneLogs(this.ctx.db, this.ctx.config.logs, this.ctx.clock.now());
+      const gone = await pruneLogs(this.ctx.db, this.ctx.config.logs, this.ctx.clock.now(), this.usage);
       if (gone) this.ctx.log.info({ lines: gone }, 'log lines pruned (retention)');
     } catch (err) {
       this.ctx.log.warn({ err }, 'log retention pass failed');
@@ -158,6 +215,7 @@ export class LogCollector {
   private async once(): Promise<void> {
     const rows = await loggedContainers(this.ctx.db);
     const now = this.ctx.clock.now();
+    this.routed = routedApps(rows);
     const fresh = rows.filter((r) => !this.follows.has(r.docker_id!));
     const stored = await logCursors(this.ctx.db, fresh.map((r) => r.docker_id!));
     const seen = new Set<string>();
@@ -180,7 +238,6 @@ export class LogCollector {
 
   private follow(dockerId: string, f: Follow, since: number): void {
     this.follows.set(dockerId, f);
-    const limit = this.ctx.config.logs.bufferLines;
     // Only what was stored before this follow began is skipped (the engine re-sends from a whole
     // second): within one follow, stdout and stderr lines may come slightly out of time order, and
     // skipping on the moving cursor dropped them (found by review).
@@ -191,13 +248,7 @@ export class LogCollector {
           const key = timeKey(l.time || new Date(this.ctx.clock.now()).toISOString());
           if (resumeFrom && key <= resumeFrom) continue;
           if (key > f.last) f.last = key;
-          if (this.buffer.length >= limit) {
-            this.drop(f.meta, key);
-            continue;
-          }
-          this.buffer.push(row(f.meta, key, l.stream, l.line));
-          this.cursors.set(dockerId, { docker_id: dockerId, app_id: f.meta.appId, last: f.last });
-          if (this.buffer.length >= FLUSH_LINES) void this.flush();
+          if (this.take(f.meta, key, l.stream, l.line)) this.cursors.set(dockerId, { docker_id: dockerId, app_id: f.meta.appId, last: f.last });
         }
       } catch (err) {
         if (!f.abort.signal.aborted) this.ctx.log.debug({ err, dockerId }, 'log store follow ended');
@@ -208,6 +259,31 @@ export class LogCollector {
   }
 }
 
-function row(m: Meta, time: string, stream: string, line: string): StoredLine {
+const shareKey = (appId: string, processType: string) => (processType === ROUTER_TYPE ? `${appId}/${ROUTER_TYPE}` : appId);
+const shareOf = (l: StoredLine) => shareKey(l.app_id, l.process_type);
+
+function row(m: Meta, time: string, stream: string, raw: string): StoredLine {
+  // PostgreSQL's text cannot hold a NUL byte (the whole batch would fail): U+FFFD stands for it, on both stores alike.
+  const line = raw.includes('\0') ? raw.replaceAll('\0', '\uFFFD') : raw;
   return { app_id: m.appId, time, stream, process_type: m.processType, replica: m.replica, release: m.release, container: m.container, line, bytes: Buffer.byteLength(line) };
+}
+
+/** A router line: the request, its status, size and times, and who asked (docs/logs.md, "Router lines"). */
+export const routerLine = (r: RoutedRequest) =>
+  `${r.request} status=${r.status} bytes=${r.bytes} connect=${r.connectMs}ms service=${r.serviceMs}ms total=${r.totalMs}ms client=${r.client}`;
+
+/** Per app slug: the app and the replica behind each address, a running container before a stopped one at the same address. */
+function routedApps(rows: Awaited<ReturnType<typeof loggedContainers>>): Map<string, RoutedApp> {
+  const out = new Map<string, RoutedApp>();
+  for (const r of rows) {
+    let app = out.get(r.slug);
+    if (!app) out.set(r.slug, (app = { appId: r.app_id, upstreams: new Map() }));
+    if (!r.address || r.port == null || r.process_type !== 'web') continue;
+    // As the metrics pass names them (controllers/metrics.ts): the router's %si:%sp.
+    const key = `${r.address}:${r.port}`;
+    const running = RUNNING.has(r.status);
+    if (app.upstreams.get(key)?.running && !running) continue;
+    app.upstreams.set(key, { replica: r.replica, container: r.name, release: r.version, running });
+  }
+  return out;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { AppStats, Certificate, Challenge, ResponseTimes, Route, Router } from '../types.js';
+import type { AppStats, Certificate, Challenge, ResponseTimes, Route, RoutedRequest, Router } from '../types.js';
 import { normalizeRoutes } from '../routes.js';
 import { certsDiff, ensureDefaultCert, type DefaultCertSource } from './certs.js';
 import { files, pathOf, renderConfig, renderCrtList, renderMaps, type ConfigOptions } from './config.js';
@@ -263,14 +263,29 @@ export class HaproxyRouter implements Router {
     });
   }
 
+  /** The one reader of the timing ring, started by its first user (the metrics pass or the log store). */
+  private timingTap(): { tap: TimingTap; fresh: boolean } {
+    if (this.tap) return { tap: this.tap, fresh: false };
+    this.tap = new TimingTap(pathOf(this.dir, 'admin'), (msg) => this.opts.logger?.warn({ dir: this.dir }, msg));
+    this.tap.start();
+    return { tap: this.tap, fresh: true };
+  }
+
+  onRequest(listener: ((r: RoutedRequest) => void) | null): void {
+    const { tap } = this.timingTap();
+    if (!listener) return tap.onLine(null);
+    tap.onLine((a) => {
+      const app = this.state.backends.find((b) => b.name === a.backend)?.app;
+      if (!app) return;
+      listener({ app, upstream: a.upstream, client: a.client, request: a.request, status: a.status, bytes: a.bytes, connectMs: a.tc, serviceMs: a.tr, totalMs: a.ta });
+    });
+  }
+
   responseTimes(): Map<string, ResponseTimes> {
     const out = new Map<string, ResponseTimes>();
-    if (!this.tap) {
-      this.tap = new TimingTap(pathOf(this.dir, 'admin'), (msg) => this.opts.logger?.warn({ dir: this.dir }, msg));
-      this.tap.start();
-      return out;
-    }
-    for (const [name, t] of this.tap.take()) {
+    const { tap, fresh } = this.timingTap();
+    if (fresh) return out;
+    for (const [name, t] of tap.take()) {
       // A backend handed to another app within the window would credit its last requests to the new one:
       // pool changes are rare, and the replicas below are named by the address each request reached.
       const be = this.state.backends.find((b) => b.name === name);

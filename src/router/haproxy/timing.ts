@@ -10,6 +10,36 @@ export const SAMPLE_CAP = 4096;
 /** How long the reader waits before asking again for a ring the running HAProxy does not have (an older config). */
 const NO_RING_RETRY_MS = 30_000;
 
+/** One request's line as HAProxy wrote it, in parts (config.ts, HTTPLOG_FORMAT). */
+export interface AccessLine {
+  client: string;
+  backend: string;
+  /** The server slot that answered, `<NOSRV>` when HAProxy answered itself. */
+  server: string;
+  /** The server's address ("10.0.0.5:8080", "-:-" for none). */
+  upstream: string;
+  /** Time to the server's response headers (%Tr, ms; -1: no response). */
+  tr: number;
+  /** The whole request's time (%Ta, ms). */
+  ta: number;
+  /** Time to connect to the server (%Tc, ms; -1: no connection). */
+  tc: number;
+  status: number;
+  bytes: number;
+  /** The request line (method, path, version) as HAProxy logged it (non-printable bytes escaped). */
+  request: string;
+}
+
+const ACCESS_LINE =
+  /^(\S+):\S+ \[[^\]]*\] \S+ ([^\s/]+)\/(\S+) -?\d+\/-?\d+\/(-?\d+)\/(-?\d+)\/\+?(-?\d+) (\d{3}) \+?(\d+) .*?"(.*)" (\S+:\S+)$/;
+
+/** A line of the timing ring in parts; null when it is not one (a CLI message, a cut line). */
+export function parseAccessLine(line: string): AccessLine | null {
+  const m = ACCESS_LINE.exec(line);
+  if (!m) return null;
+  return { client: m[1]!, backend: m[2]!, server: m[3]!, tc: Number(m[4]), tr: Number(m[5]), ta: Number(m[6]), status: Number(m[7]), bytes: Number(m[8]), request: m[9]!, upstream: m[10]! };
+}
+
 /**
  * One request's line in HAProxy's httplog format followed by the server's address (config.ts,
  * HTTPLOG_FORMAT): its backend, the server that answered, and the time until that server's response
@@ -19,10 +49,13 @@ const NO_RING_RETRY_MS = 30_000;
  * response (a time of -1) say nothing about an app's response time: null.
  */
 export function parseTimingLine(line: string): { backend: string; upstream: string; ms: number } | null {
-  const m = /^\S+ \[[^\]]*\] \S+ ([^\s/]+)\/(\S+) -?\d+\/-?\d+\/-?\d+\/(-?\d+)\/\+?-?\d+ (\d{3}) .* (\S+:\d+)$/.exec(line);
-  if (!m || m[2] === '<NOSRV>' || m[4] === '101') return null;
-  const ms = Number(m[3]);
-  return ms >= 0 ? { backend: m[1]!, upstream: m[5]!, ms } : null;
+  const a = parseAccessLine(line);
+  return a ? timingOf(a) : null;
+}
+
+function timingOf(a: AccessLine): { backend: string; upstream: string; ms: number } | null {
+  if (a.server === '<NOSRV>' || a.status === 101 || a.tr < 0) return null;
+  return { backend: a.backend, upstream: a.upstream, ms: a.tr };
 }
 
 /** Adds a value to a capped sample: the first SAMPLE_CAP kept, then each replaces a random one with falling odds (reservoir sampling). */
@@ -49,6 +82,8 @@ export class TimingTap {
   private stopped = false;
   private retry?: NodeJS.Timeout;
   private noRing = false;
+  /** Told each request an app's server answered (the log store's router lines), in the reader's turn. */
+  private listener?: (a: AccessLine) => void;
 
   constructor(
     private readonly socketPath: string,
@@ -78,6 +113,11 @@ export class TimingTap {
     });
   }
 
+  /** One listener for each parsed request line whose backend had a server (null: none any more). */
+  onLine(listener: ((a: AccessLine) => void) | null): void {
+    this.listener = listener ?? undefined;
+  }
+
   /** Reads the ring of the worker running now. */
   reconnect(): void {
     const old = this.sock;
@@ -100,7 +140,16 @@ export class TimingTap {
   }
 
   private add(line: string): void {
-    const t = parseTimingLine(line);
+    const a = parseAccessLine(line);
+    if (!a) return;
+    if (this.listener && a.server !== '<NOSRV>') {
+      try {
+        this.listener(a);
+      } catch {
+        /* a listener's failure must not stop the timing */
+      }
+    }
+    const t = timingOf(a);
     if (!t) return;
     let be = this.window.get(t.backend);
     if (!be) this.window.set(t.backend, (be = { all: [], upstreams: new Map() }));

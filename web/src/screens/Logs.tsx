@@ -54,6 +54,8 @@ const PAGE = 1000;
 function KeptLogs({ app, since }: { app: App; since: string }) {
   const [typed, setTyped] = useState('');
   const [grep, setGrep] = useState('');
+  // A process type, or router (the router's line per request); '' is every line.
+  const [type, setType] = useState('');
   const [lines, setLines] = useState<LogLine[]>([]);
   const [before, setBefore] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -66,7 +68,7 @@ function KeptLogs({ app, since }: { app: App; since: string }) {
   useEffect(() => {
     let live = true;
     setLoading(true);
-    call('appLogs', { params: { id: app.id }, query: { since, grep: grep || undefined, limit: PAGE } })
+    call('appLogs', { params: { id: app.id }, query: { since, grep: grep || undefined, type: type || undefined, limit: PAGE } })
       .then((r) => {
         if (!live) return;
         setLines(r.lines);
@@ -78,14 +80,15 @@ function KeptLogs({ app, since }: { app: App; since: string }) {
     return () => {
       live = false;
     };
-  }, [app.id, since, grep]);
+  }, [app.id, since, grep, type]);
   const older = () =>
-    call('appLogs', { params: { id: app.id }, query: { since, grep: grep || undefined, limit: PAGE, before: before ?? undefined } })
+    call('appLogs', { params: { id: app.id }, query: { since, grep: grep || undefined, type: type || undefined, limit: PAGE, before: before ?? undefined } })
       .then((r) => {
         setLines((l) => [...r.lines, ...l]);
         setBefore(r.before);
       })
       .catch((e: Error) => setError(e.message));
+  const types = useMemo(() => [...new Set(['web', 'router', ...lines.map((l) => l.process_type ?? ''), type].filter(Boolean))].sort(), [lines, type]);
   return (
     <section aria-label="Kept logs">
       <div className="section-head">
@@ -98,6 +101,17 @@ function KeptLogs({ app, since }: { app: App; since: string }) {
         <label>
           Search
           <input type="search" value={typed} onChange={(e) => setTyped(e.target.value)} />
+        </label>
+        <label>
+          Lines
+          <select value={type} onChange={(e) => setType(e.target.value)}>
+            <option value="">All</option>
+            {types.map((t) => (
+              <option key={t} value={t}>
+                {t === 'router' ? 'router (requests)' : t}
+              </option>
+            ))}
+          </select>
         </label>
         {before && (
           <button type="button" onClick={() => void older()}>
