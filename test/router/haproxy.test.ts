@@ -9,6 +9,9 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { run } from '../../src/lib/exec.js';
 import { HaproxyRouter, type HaproxyRouterOptions } from '../../src/router/haproxy/router.js';
 import { normalizeRoutes } from '../../src/router/routes.js';
+import { pathOf } from '../../src/router/haproxy/config.js';
+import { TimingTap } from '../../src/router/haproxy/timing.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Route } from '../../src/router/types.js';
 import { eventually, freePort, get, getHttps, startUpstream, type Upstream } from './helpers.js';
 
@@ -104,6 +107,26 @@ describe('HaproxyRouter with a real HAProxy', () => {
     }
     assert.deepEqual([...seen.keys()].sort(), ['a', 'b', 'c'], `requests spread: ${JSON.stringify([...seen])}`);
     for (const n of seen.values()) assert.ok(n >= 5, `round robin is roughly even: ${JSON.stringify([...seen])}`);
+  });
+
+  test("the request reader stays connected through a quiet spell longer than HAProxy's 10 s CLI default: no reconnect, no access line lost", async () => {
+    const up = await upstream('quiet');
+    await router.apply([{ app: 'quiet', hosts: ['quiet.localhost'], upstreams: [up.addr] }]);
+    // A reader that would reconnect 100 ms after a cut (the router's own waits a second).
+    const tap = new TimingTap(pathOf(router.dir, 'admin'), () => {}, 100);
+    const seen: string[] = [];
+    tap.onLine((a) => seen.push(a.request));
+    tap.start();
+    try {
+      await eventually(async () => (await get(http, 'quiet.localhost', '/before')).status === 200 && seen.some((r) => r.includes('/before')), 'the first request read');
+      // The spell itself: longer than the 10 s after which HAProxy cuts an idle CLI connection by default.
+      await sleep(11_500);
+      assert.equal(tap.connections, 1, 'the reader was cut and connected again: lines in the gap are lost');
+      assert.equal((await get(http, 'quiet.localhost', '/after')).status, 200);
+      await eventually(async () => seen.some((r) => r.includes('/after')), 'the request after the quiet spell read');
+    } finally {
+      tap.stop();
+    }
   });
 
   test('sets X-Forwarded-For/Proto/Host and replaces a client-forged X-Forwarded-For', async () => {

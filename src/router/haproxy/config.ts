@@ -113,6 +113,10 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     '# Written by Berth from state.json; runtime changes are mirrored here. Do not edit.',
     'global',
     `  stats socket ${p('admin')} mode 600 level admin expose-fd listeners`,
+    // The timing ring's reader (timing.ts) waits on this socket between requests: at the default
+    // 10 s an idle app's reader was cut and read on only from the lines after it reconnected,
+    // losing the access lines of the requests in between.
+    '  stats timeout 1d',
     `  hard-stop-after ${o.hardStopAfterS}s`,
     ...(o.user ? [`  user ${o.user}`, `  group ${o.user}`] : []),
     '  tune.ssl.default-dh-param 2048',

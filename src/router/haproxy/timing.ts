@@ -82,6 +82,8 @@ export class TimingTap {
   private stopped = false;
   private retry?: NodeJS.Timeout;
   private noRing = false;
+  /** How many times the reader connected: once per HAProxy worker, unless a connection was cut. */
+  connections = 0;
   /** Told each request an app's server answered (the log store's router lines), in the reader's turn. */
   private listener?: (a: AccessLine) => void;
 
@@ -99,7 +101,10 @@ export class TimingTap {
     sock.unref();
     this.sock = sock;
     let missing = false;
-    sock.on('connect', () => sock.write(`show events ${TIMING_RING} -w -n\n`));
+    sock.on('connect', () => {
+      this.connections++;
+      sock.write(`show events ${TIMING_RING} -w -n\n`);
+    });
     createInterface({ input: sock }).on('line', (line) => {
       if (/no such event sink/i.test(line)) missing = true;
       else this.add(line);
