@@ -11,13 +11,16 @@ import { releaseById, releaseConfig } from '../store/releases.js';
 /** At most this many non-web types per app: each is a set of replicas on the engine. */
 export const MAX_PROCESS_TYPES = 16;
 
+/** Names the kept log and the drains give lines that no process wrote (logs/, drains/): no Procfile type may take them. */
+export const RESERVED_TYPES: readonly string[] = ['router', 'build'];
+
 /** The Procfile's types that run as their own formation (not web, not release), and the lines left out. */
 export function formationProcesses(procfile: Record<string, string>): { processes: Record<string, string>; skipped: string[] } {
   const processes: Record<string, string> = {};
   const skipped: string[] = [];
   for (const [type, cmd] of Object.entries(procfile)) {
     if (type === 'web' || type === 'release') continue;
-    if (!PROCESS_TYPE.test(type) || Object.keys(processes).length >= MAX_PROCESS_TYPES) skipped.push(type);
+    if (!PROCESS_TYPE.test(type) || RESERVED_TYPES.includes(type) || Object.keys(processes).length >= MAX_PROCESS_TYPES) skipped.push(type);
     else processes[type] = cmd;
   }
   return { processes, skipped };

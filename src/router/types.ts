@@ -97,7 +97,8 @@ export interface Router {
   /**
    * Tells `listener` of each request an app's replica answered, as the router logs it (the log
    * store's router lines), from now on; null stops. Called in the router's reader: it must be
-   * quick and must not wait. Optional: a router without it keeps no access lines.
+   * quick and must not wait. Null also stops the reading and the response times it keeps (the
+   * leader's term ended). Optional: a router without it keeps no access lines.
    */
   onRequest?(listener: ((r: RoutedRequest) => void) | null): void;
 }

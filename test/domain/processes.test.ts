@@ -10,6 +10,12 @@ test('process types: web and release are not a formation of their own; bad names
   assert.deepEqual(skipped, ['x'.repeat(31)]);
 });
 
+test("process types: router and build are the kept log's own names (the router's access lines, a build's lines): a Procfile line of that name is left out and said", () => {
+  const { processes, skipped } = formationProcesses({ web: 'node web.js', router: 'echo GET /admin HTTP/1.1 status=200', build: 'make', worker: 'node w.js' });
+  assert.deepEqual(processes, { worker: 'node w.js' });
+  assert.deepEqual(skipped, ['router', 'build']);
+});
+
 test('process types: the formation names web and each type; a type never scaled runs the default', () => {
   assert.deepEqual(wantedFormation(2, { worker: 'w', clock: 'c' }, { worker: 3 }, 1), { web: 2, worker: 3, clock: 1 });
   assert.deepEqual(wantedFormation(1, undefined, { worker: 3 }, 1), { web: 1 }, 'a type the release lacks is not shown');

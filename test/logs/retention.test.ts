@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { sql } from 'kysely';
 import { createDatabase } from '../support/server.js';
 import { openStore } from '../../src/store/db.js';
 import type { Db } from '../../src/store/db.js';
@@ -247,3 +248,22 @@ for (const engine of ['sqlite', 'postgres'] as const) {
     assert.equal((await queryLogLines(db, 'app_2', { limit: 10, grep: 'nobody' })).length, 0);
   });
 }
+
+test('sqlite: a retention pass whose first sum fails sums the whole table again next time, and then prunes the old lines', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-logret-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = await openStore({ dataDir: dir, databaseUrl: null });
+  t.after(() => store.close());
+  const { db } = store;
+  await seed(db);
+  await insertLogLines(db, [line('app_1', NOW - 10 * DAY, 'ten-days'), line('app_1', NOW - HOUR, 'an-hour')], []);
+  const usage = new LogUsage();
+  // The whole-table sum fails once (the table is away, as in a timeout), after nothing was pruned.
+  await db.executeQuery(sql`alter table log_lines rename to log_lines_away`.compile(db));
+  await assert.rejects(pruneLogs(db, { retentionDays: 7, retentionBytes: 1_000_000 }, NOW, usage));
+  await db.executeQuery(sql`alter table log_lines_away rename to log_lines`.compile(db));
+  assert.equal(usage.bytes as unknown, null, 'no book of only the lines written since');
+  // The next pass sums the whole table again, and prunes by age.
+  assert.equal(await pruneLogs(db, { retentionDays: 7, retentionBytes: 1_000_000 }, NOW, usage), 1);
+  assert.deepEqual(tags(await queryLogLines(db, 'app_1', { limit: 10 })), ['an-hour']);
+});

@@ -30,7 +30,13 @@ export async function pruneLogs(db: Db, limits: { retentionDays: number; retenti
     // Lines written while the table is summed are counted as they come and again if the sum saw
     // them: a figure too high costs one app's sum, one too low would keep lines past the limit.
     usage.bytes = new Map();
-    for (const u of await logUsage(db)) usage.add(u.app_id, u.bytes);
+    try {
+      for (const u of await logUsage(db)) usage.add(u.app_id, u.bytes);
+    } catch (err) {
+      // Summed again next pass: a book of only the lines written since would prune nothing old.
+      usage.bytes = null;
+      throw err;
+    }
   }
   const book = usage.bytes;
   // Lines of a deleted app go with the first pass after (no foreign key: store/migrations.ts 0028).

@@ -34,7 +34,7 @@ export function plan(s: RouterState, want: Required<Route>[], challenges: string
   };
 
   for (const b of s.backends) {
-    if (b.app === null || byApp.has(b.app)) continue;
+    if (b.app === null || (byApp.has(b.app) && !b.retired)) continue;
     b.hosts = [];
     b.retired = true;
     drainOut(b, new Set());
@@ -44,7 +44,9 @@ export function plan(s: RouterState, want: Required<Route>[], challenges: string
   let missingBackends = 0;
   let slotsNeeded = s.slotsPerBackend;
   for (const r of want) {
-    const b = s.backends.find((x) => x.app === r.app) ?? s.backends.find((x) => x.app === null);
+    // Never a retired backend (a deleted app's, its replicas still draining): an app created since
+    // with the same name gets a backend of its own, so the old app's last requests stay its own.
+    const b = s.backends.find((x) => x.app === r.app && !x.retired) ?? s.backends.find((x) => x.app === null);
     if (!b) {
       missingBackends++;
       slotsNeeded = Math.max(slotsNeeded, r.upstreams.length);

@@ -272,10 +272,18 @@ export class HaproxyRouter implements Router {
   }
 
   onRequest(listener: ((r: RoutedRequest) => void) | null): void {
+    if (!listener) {
+      // The leader's term ended: nobody takes the times any more, and an instance that no longer
+      // leads must not keep a window filling for every backend. The next term reads afresh.
+      this.tap?.stop();
+      this.tap = undefined;
+      return;
+    }
     const { tap } = this.timingTap();
-    if (!listener) return tap.onLine(null);
     tap.onLine((a) => {
-      const app = this.state.backends.find((b) => b.name === a.backend)?.app;
+      // A retired backend's requests are a deleted app's: no app's lines now.
+      const be = this.state.backends.find((b) => b.name === a.backend);
+      const app = be && !be.retired ? be.app : null;
       if (!app) return;
       listener({ app, upstream: a.upstream, client: a.client, request: a.request, status: a.status, bytes: a.bytes, connectMs: a.tc, serviceMs: a.tr, totalMs: a.ta });
     });
@@ -289,7 +297,7 @@ export class HaproxyRouter implements Router {
       // A backend handed to another app within the window would credit its last requests to the new one:
       // pool changes are rare, and the replicas below are named by the address each request reached.
       const be = this.state.backends.find((b) => b.name === name);
-      if (be?.app) out.set(be.app, { all: t.all, replicas: t.upstreams });
+      if (be?.app && !be.retired) out.set(be.app, { all: t.all, replicas: t.upstreams });
     }
     return out;
   }
