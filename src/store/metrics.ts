@@ -99,20 +99,50 @@ export const appsVisibleTo = (db: Db, userId: string) =>
     .execute();
 
 /**
+ * Which rows of an app a chart reads, by their `replica` key (the scheme is domain/metrics.ts's):
+ * these keys, keys starting with `prefix`, the keys of web replica slots (digits only); `standIn`:
+ * a row of `key` counts as `for` in the buckets that have no row of `for`.
+ */
+export interface KeySelect {
+  keys: string[];
+  prefix?: string;
+  webSlots?: boolean;
+  standIn?: { key: string; for: string };
+}
+
+/** The process types with a total stored in [from, to) at this resolution (keys 'type:<t>'). */
+export async function typesSampled(db: Db, appId: string, res: number, from: number, to: number): Promise<string[]> {
+  const rows = await db
+    .selectFrom('metric_samples')
+    .select('replica')
+    .distinct()
+    .where('app_id', '=', appId)
+    .where('res', '=', res)
+    .where('t', '>=', from)
+    .where('t', '<', to)
+    .where(sql<boolean>`substr(replica, 1, 5) = 'type:'`)
+    .execute();
+  return rows.map((r) => r.replica.slice(5)).sort();
+}
+
+/**
  * One app's buckets of [from, to) summed into buckets of `step` seconds (a whole multiple of the
  * resolution) by the database: counts add up, gauges average over the rows that have them.
  * A 14-day chart reads 60,000 rows; only a few hundred leave the database.
  */
-export function bucketsOf(db: Db, appId: string, res: number, from: number, to: number, step: number): Promise<MetricRow[]> {
+export function bucketsOf(db: Db, appId: string, res: number, from: number, to: number, step: number, sel: KeySelect = { keys: [''], webSlots: true }): Promise<MetricRow[]> {
   if (!Number.isInteger(step) || step <= 0) throw new Error(`step must be a positive integer: ${step}`);
   const b = sql<number>`t - t % ${sql.lit(step)}`;
+  const stand = sel.standIn;
+  // Literals, not parameters: PostgreSQL matches a grouped expression to the selected one by its text.
+  const key = stand ? sql<string>`case when replica = ${sql.lit(stand.key)} then ${sql.lit(stand.for)} else replica end` : sql<string>`replica`;
   return db
-    .selectFrom('metric_samples')
+    .selectFrom('metric_samples as m')
     .select((eb) => [
       'app_id',
       sql<number>`${sql.lit(res)}`.as('res'),
       b.as('t'),
-      'replica',
+      key.as('replica'),
       ...COUNTS.map((c) => sql<number>`sum(${eb.ref(c)})`.as(c)),
       ...GAUGES.map((c) => sql<number | null>`avg(${eb.ref(c)})`.as(c)),
     ])
@@ -120,7 +150,21 @@ export function bucketsOf(db: Db, appId: string, res: number, from: number, to: 
     .where('res', '=', res)
     .where('t', '>=', from)
     .where('t', '<', to)
-    .groupBy(['app_id', 'replica', b])
+    .where((eb) => {
+      const any = [eb('replica', 'in', sel.keys.length ? sel.keys : ['\n'])];
+      if (sel.prefix) any.push(eb(sql`substr(replica, 1, ${sel.prefix.length})`, '=', sel.prefix));
+      if (sel.webSlots) any.push(eb.and([eb('replica', '!=', ''), eb('replica', 'not like', '%:%'), eb('replica', 'not like', '%/%')]));
+      if (stand) {
+        any.push(
+          eb.and([
+            eb('replica', '=', stand.key),
+            eb.not(eb.exists(eb.selectFrom('metric_samples as o').select('o.t').whereRef('o.app_id', '=', 'm.app_id').whereRef('o.res', '=', 'm.res').whereRef('o.t', '=', 'm.t').where('o.replica', '=', stand.for))),
+          ]),
+        );
+      }
+      return eb.or(any);
+    })
+    .groupBy(['app_id', key, b])
     .orderBy(b)
     .execute()
     .then((rows) => rows.map((r) => ({ ...r, t: Number(r.t), res: Number(r.res), ...Object.fromEntries(COUNTS.map((c) => [c, Number(r[c])])) }) as MetricRow));
