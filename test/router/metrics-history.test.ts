@@ -240,7 +240,11 @@ describe('metrics history per process type', () => {
     for (const re of want) assert.match(text, re);
   });
 
-  test('an unknown or malformed process type is refused with the field named', async () => {
+  test('an unknown or malformed process type is refused with the field named; another project’s user learns no type', async () => {
+    const outsider = await s.newUser('prober');
+    for (const type of ['worker', 'clock']) {
+      await assert.rejects(outsider.call('getAppMetrics', { params: { id: 'jobs' }, query: { type } }), (e) => e instanceof ApiError && e.status === 404, type);
+    }
     for (const query of [{ type: 'clock' }, { type: 'no such' }, { type: 'x'.repeat(31) }, { type: 'clock', replica: 0 }, { replica: -1 }]) {
       const field = 'type' in query ? 'type' : 'replica';
       await assert.rejects(dev.call('getAppMetrics', { params: { id: 'jobs' }, query }), (e) => e instanceof ApiError && e.status === 400 && JSON.stringify(e).includes(field), JSON.stringify(query));

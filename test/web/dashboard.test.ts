@@ -273,6 +273,10 @@ describe('web dashboard', () => {
     assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
     await types.getByRole('button', { name: 'whole app' }).click();
     await page.locator('figure.chart').filter({ hasText: 'Requests per second' }).waitFor(WAIT);
+    // Back on the app the next tests use.
+    await page.goto(`${s.url}/apps/web/metrics`);
+    await page.locator('figure.chart').filter({ hasText: 'Memory (MB)' }).waitFor(WAIT);
+    assert.equal(await page.getByRole('group', { name: 'Process type' }).count(), 0, 'an app with web alone has no selector');
   });
 
   test('alerts: every rule with its state; an editor changes a threshold, a bad one is named', async () => {
