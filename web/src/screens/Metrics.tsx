@@ -45,11 +45,11 @@ function chartsOf(h: History): ChartSpec[] {
   const perReplica = (pick: (s: Series) => Values) => replicas.map((s) => ({ label: who(s, multi), values: pick(s) }));
   const withApp = (pick: (s: Series) => Values) => [{ label: who(app, multi), values: pick(app) }, ...(replicas.length > 1 ? perReplica(pick) : [])];
   // The whole app of several types: its use is more than web's replicas, so it gets a line too.
-  const use = (pick: (s: Series) => Values) => (multi && app.type === null ? [{ label: who(app, multi), values: pick(app) }, ...perReplica(pick)] : perReplica(pick));
+  const usageLines = (pick: (s: Series) => Values) => (multi && app.type === null ? [{ label: who(app, multi), values: pick(app) }, ...perReplica(pick)] : perReplica(pick));
   const usage: ChartSpec[] = [
-    { title: 'CPU (%)', note: '100 = one core busy', lines: use((s) => s.cpu_percent) },
-    { title: 'Memory (MB)', lines: use((s) => s.memory_mb) },
-    { title: 'Restarts', lines: use((s) => s.restarts) },
+    { title: 'CPU (%)', note: '100 = one core busy', lines: usageLines((s) => s.cpu_percent) },
+    { title: 'Memory (MB)', lines: usageLines((s) => s.memory_mb) },
+    { title: 'Restarts', lines: usageLines((s) => s.restarts) },
   ];
   if (h.type !== null && h.type !== 'web') return usage;
   return [
