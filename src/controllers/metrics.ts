@@ -8,7 +8,7 @@ import { LABEL } from '../runtime/labels.js';
 import { WEB } from '../domain/containers.js';
 import { containersOfApp } from '../store/containers.js';
 import { newestSample, pruneSamples, rollUpSamples, sampledApps, upsertSamples, type MetricRow } from '../store/metrics.js';
-import { COARSE_S, FINE_S, growth, percentiles, pruneBefore, rollupWindow } from '../domain/metrics.js';
+import { APP_KEY, COARSE_S, FINE_S, growth, percentiles, pruneBefore, rollupWindow, slotKey, typeKey } from '../domain/metrics.js';
 
 export interface MetricsDeps {
   db: Db;
@@ -48,7 +48,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R
 }
 
 /**
- * Samples every app and replica slot each 10 s (request counts from the router's counters, open
+ * Samples every app, process type and replica slot each 10 s (keys: domain/metrics.ts) (request counts from the router's counters, open
  * connections, average response time, CPU and memory from the engine, restarts), rolls complete
  * minutes up, and prunes what is past its keep. History lives in the store, so it outlives a restart;
  * the counters' last readings do not, so the first pass after a start only takes readings.
@@ -114,14 +114,17 @@ export class MetricsController {
       const running = containers.filter((c) => c.docker_id && c.status !== 'stopped');
       const use = await mapLimit(running, STATS_AT_ONCE, (c) => this.d.replicas.stats(c.docker_id!).catch((): ContainerStats | null => null));
       const row = (replica: string): MetricRow => ({ app_id: app.id, res: FINE_S, t: bucket, replica, ...EMPTY, span_s: span });
-      const total = row('');
-      const slots = new Map<number, MetricRow>();
-      const slot = (i: number) => slots.get(i) ?? slots.set(i, row(String(i))).get(i)!;
-      // Other process types (workers) are numbered from 0 too: their use counts in the app's total,
-      // not in the web replica slot of the same number.
-      const others = row('others');
+      const total = row(APP_KEY);
+      // Every process type's replica slots (web's '0', '1', ...; a worker's 'worker/0', ...), then each type's total.
+      const slots = new Map<string, MetricRow>();
+      const slot = (type: string, i: number) => {
+        const key = slotKey(type, i);
+        return slots.get(key) ?? slots.set(key, row(key)).get(key)!;
+      };
+      const types = new Map<string, Set<MetricRow>>();
       running.forEach((c, i) => {
-        const s = c.process_type === WEB ? slot(c.replica) : others;
+        const s = slot(c.process_type, c.replica);
+        (types.get(c.process_type) ?? types.set(c.process_type, new Set()).get(c.process_type)!).add(s);
         const u = use[i];
         if (u) {
           s.cpu_percent = (s.cpu_percent ?? 0) + u.cpuPercent;
@@ -134,8 +137,8 @@ export class MetricsController {
           s.restarts += first || before === undefined ? 0 : growth(count, before);
         }
       });
-      // The replica slot behind each address the router names (its counters and its timed requests).
-      const byUpstream = new Map(containers.map((c) => [`${c.address}:${c.port}`, c.replica]));
+      // The web replica slot behind each address the router names (its counters and its timed requests).
+      const byUpstream = new Map(containers.filter((c) => c.process_type === WEB).map((c) => [`${c.address}:${c.port}`, c.replica]));
       if (stats) {
         Object.assign(total, counted(app.id, stats.total), { sessions: stats.total.currentSessions });
         if (total.requests > 0) total.response_ms = stats.total.responseTimeMs;
@@ -143,7 +146,7 @@ export class MetricsController {
           const i = byUpstream.get(r.upstream);
           const n = counted(`${app.id}/${r.upstream}`, r);
           if (i === undefined) continue;
-          const s = slot(i);
+          const s = slot(WEB, i);
           s.requests += n.requests;
           s.r2xx += n.r2xx;
           s.r3xx += n.r3xx;
@@ -158,15 +161,25 @@ export class MetricsController {
         Object.assign(total, percentiles(seenTimes.all));
         for (const [upstream, ts] of seenTimes.replicas) {
           const i = byUpstream.get(upstream);
-          if (i !== undefined) Object.assign(slot(i), percentiles(ts));
+          if (i !== undefined) Object.assign(slot(WEB, i), percentiles(ts));
         }
       }
-      for (const s of [...slots.values(), others]) {
-        total.restarts += s.restarts;
-        if (s.cpu_percent !== null) total.cpu_percent = (total.cpu_percent ?? 0) + s.cpu_percent;
-        if (s.memory_mb !== null) total.memory_mb = (total.memory_mb ?? 0) + s.memory_mb;
+      const sumUse = (into: MetricRow, from: Iterable<MetricRow>) => {
+        for (const s of from) {
+          into.restarts += s.restarts;
+          if (s.cpu_percent !== null) into.cpu_percent = (into.cpu_percent ?? 0) + s.cpu_percent;
+          if (s.memory_mb !== null) into.memory_mb = (into.memory_mb ?? 0) + s.memory_mb;
+        }
+        return into;
+      };
+      sumUse(total, slots.values());
+      const typeRows: MetricRow[] = [];
+      for (const [type, of] of types) {
+        // Only web takes traffic: its total carries the app's requests, connections and latency.
+        if (type !== WEB) typeRows.push(sumUse(row(typeKey(type)), of));
+        else if (types.size > 1) typeRows.push(sumUse({ ...total, replica: typeKey(WEB), cpu_percent: null, memory_mb: null, restarts: 0 }, of));
       }
-      rows.push(total, ...slots.values());
+      rows.push(total, ...typeRows, ...slots.values());
     });
     this.seen = seen;
     this.restartsSeen = restartsNow;

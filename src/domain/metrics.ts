@@ -1,4 +1,46 @@
-import type { MetricRow } from '../store/metrics.js';
+import type { KeySelect, MetricRow } from '../store/metrics.js';
+import { WEB } from './containers.js';
+
+/*
+ * What a row of metric_samples is about, in its `replica` column (no migration: rows written before
+ * process types keep their meaning):
+ *   ''             the whole app, every process type;
+ *   '0', '1', ...  a web replica slot;
+ *   'type:<t>'     the total of process type <t>; web's only while the app runs another type too
+ *                  (otherwise it is the app's row, and a copy of it would cost storage for nothing);
+ *   '<t>/0', ...   a replica slot of a type other than web.
+ * Process type names cannot hold ':' or '/' (store/formation.ts, PROCESS_TYPE), so keys never clash.
+ */
+export const APP_KEY = '';
+export const typeKey = (type: string) => `type:${type}`;
+export const slotKey = (type: string, replica: number) => (type === WEB ? String(replica) : `${type}/${replica}`);
+
+/** What a key names: its process type (null: the whole app) and replica (null: a total). */
+export function parseKey(key: string): { type: string | null; replica: number | null } {
+  if (key === APP_KEY) return { type: null, replica: null };
+  if (key.startsWith('type:')) return { type: key.slice(5), replica: null };
+  const slash = key.lastIndexOf('/');
+  if (slash < 0) return { type: WEB, replica: Number(key) };
+  return { type: key.slice(0, slash), replica: Number(key.slice(slash + 1)) };
+}
+
+/** The keys of web replica slots only (alerts on one replica's memory compare them to the app's limit). */
+export const isWebSlot = (key: string) => /^\d+$/.test(key);
+
+/**
+ * The rows a chart reads: without a type, the app and its web slots (as before process types);
+ * with one, that type's total and its slots; with a replica, that slot alone. Web's total is its
+ * own row where one was written, else the app's (the two are the same while web runs alone).
+ */
+export function keysFor(type: string | undefined, replica: number | undefined): { select: KeySelect; total: string | null } {
+  if (replica !== undefined) {
+    const key = slotKey(type ?? WEB, replica);
+    return { select: { keys: [key] }, total: null };
+  }
+  if (type === undefined) return { select: { keys: [APP_KEY], webSlots: true }, total: APP_KEY };
+  if (type === WEB) return { select: { keys: [typeKey(WEB)], webSlots: true, standIn: { key: APP_KEY, for: typeKey(WEB) } }, total: typeKey(WEB) };
+  return { select: { keys: [typeKey(type)], prefix: `${type}/` }, total: typeKey(type) };
+}
 
 /** The 50th, 95th and 99th percentiles (nearest rank) of response times; null for none. */
 export function percentiles(times: number[]): { p50_ms: number | null; p95_ms: number | null; p99_ms: number | null } {
@@ -83,6 +125,7 @@ export function growth(now: number, before: number | undefined): number {
 
 /** A chart's line, bucket by bucket (null: nothing sampled then). */
 export interface Series {
+  type: string | null;
   replica: number | null;
   requests_per_s: (number | null)[];
   responses_per_s: Record<'2xx' | '3xx' | '4xx' | '5xx', (number | null)[]>;
@@ -100,10 +143,11 @@ export interface Series {
 const round = (v: number | null, digits = 3) => (v === null ? null : Math.round(v * 10 ** digits) / 10 ** digits);
 
 /**
- * The buckets of [from, to) at `step` (aligned to multiples of step), and a series for the app and
- * each replica slot seen, from rows of one app at resolution `res`.
+ * The buckets of [from, to) at `step` (aligned to multiples of step), and a series for each key
+ * seen (keys as above) from rows of one app at resolution `res`; `total`'s line is there even
+ * with nothing sampled (null: no total line).
  */
-export function toSeries(rows: MetricRow[], from: number, to: number, step: number, res: number): { t: number[]; series: Series[] } {
+export function toSeries(rows: MetricRow[], from: number, to: number, step: number, res: number, total: string | null = APP_KEY): { t: number[]; series: Series[] } {
   const start = Math.floor(from / step) * step;
   const t: number[] = [];
   for (let x = start; x < to; x += step) t.push(x);
@@ -114,7 +158,7 @@ export function toSeries(rows: MetricRow[], from: number, to: number, step: numb
     let s = lines.get(replica);
     if (!s) {
       s = {
-        replica: replica === '' ? null : Number(replica),
+        ...parseKey(replica),
         requests_per_s: blank(),
         responses_per_s: { '2xx': blank(), '3xx': blank(), '4xx': blank(), '5xx': blank() },
         responses: { '2xx': blank(), '3xx': blank(), '4xx': blank(), '5xx': blank() },
@@ -131,7 +175,7 @@ export function toSeries(rows: MetricRow[], from: number, to: number, step: numb
     }
     return s;
   };
-  line('');
+  if (total !== null) line(total);
   for (const b of aggregate(rows, step, res)) {
     const i = index.get(b.t);
     if (i === undefined) continue;

@@ -127,7 +127,10 @@ export async function peakReplicaMemoryByApp(db: Db, res: number, from: number):
     .selectFrom('metric_samples')
     .select(['app_id', 't', sql<number>`max(memory_mb)`.as('m')])
     .where('res', '=', res)
+    // Web replica slots only (keys: domain/metrics.ts): not the app, a type's total or another type's replica.
     .where('replica', '!=', '')
+    .where('replica', 'not like', '%:%')
+    .where('replica', 'not like', '%/%')
     .where('memory_mb', 'is not', null)
     .where('t', '>=', from)
     .groupBy(['app_id', 't'])

@@ -67,6 +67,13 @@ describe('berth CLI against a real server', () => {
     assert.match(metrics.stdout, /^my-api\s+0\/s\s+0\s+0 \/ 0 \/ 0 \/ 0\s+0/m);
     const metricsJson = JSON.parse((await berth(['metrics', 'my-api', '--json'])).stdout) as { app: string; total: { requests_total: number }; replicas: unknown[] };
     assert.deepEqual([metricsJson.app, metricsJson.total.requests_total, metricsJson.replicas], ['my-api', 0, []]);
+    const webType = await berth(['metrics', 'my-api', '--type', 'web']);
+    assert.equal(webType.code, 0, webType.stderr);
+    assert.match(webType.stdout, /TYPE \/ REPLICA\s+CPU\s+MEMORY\s+RESTARTS/i);
+    assert.match(webType.stdout, /^all web replicas\s+0$/m);
+    const noType = await berth(['metrics', 'my-api', '--type', 'worker']);
+    assert.equal(noType.code, 1);
+    assert.match(noType.stderr, /process type worker/);
 
     const dup = await berth(['apps', 'create', 'my-api', '--project', 'demo']);
     assert.equal(dup.code, 1);

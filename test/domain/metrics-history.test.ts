@@ -4,9 +4,12 @@ import pino from 'pino';
 import { tempStore } from '../support/store.js';
 import { now } from '../../src/store/db.js';
 import { insertApp } from '../../src/store/apps.js';
-import { bucketsOf, samplesOf, type MetricRow } from '../../src/store/metrics.js';
+import { bucketsOf, samplesOf, upsertSamples, type MetricRow } from '../../src/store/metrics.js';
+import { insertContainer } from '../../src/store/containers.js';
+import { peakReplicaMemoryByApp } from '../../src/store/alerts.js';
 import { MetricsController } from '../../src/controllers/metrics.js';
-import { percentiles, aggregate, rollupWindow, toSeries } from '../../src/domain/metrics.js';
+import { percentiles, aggregate, keysFor, parseKey, rollupWindow, toSeries } from '../../src/domain/metrics.js';
+import type { ContainerInfo } from '../../src/runtime/types.js';
 import type { AppStats, TrafficCounters } from '../../src/router/types.js';
 import { parseTimingLine } from '../../src/router/haproxy/timing.js';
 
@@ -29,15 +32,20 @@ async function setup(t: Parameters<typeof tempStore>[0]) {
     id: 'app_1', project_id: projectId, name: 'web', slug: 'web', image: 'img', replicas: 1, memory_mb: 64, cpu: 0, port: 8080, strategy: 'rolling',
     health_check: { path: '/', timeout_s: 5, grace_s: 0 }, env: {}, release_id: null, live_release_id: null, stopped: 0, restart_seq: 0, auto_deploy: 1, created_at: ts, updated_at: ts,
   });
-  const world = { ms: Date.UTC(2026, 11, 5, 12, 0, 0, 200), stats: null as AppStats | null, restarts: 0 };
+  const world = {
+    ms: Date.UTC(2026, 11, 5, 12, 0, 0, 200),
+    stats: null as AppStats | null,
+    restarts: new Map<string, number>(),
+    use: new Map<string, { cpuPercent: number; memoryMb: number }>(),
+  };
   // A fresh controller on the same store and world: what a restart of the control plane makes.
   const controller = () => new MetricsController({
     db,
     log: pino({ level: 'silent' }),
     clock: { now: () => world.ms, sleep: async () => {} },
     replicas: {
-      listContainers: async () => [],
-      stats: async () => ({ cpuPercent: 25, memoryMb: 40 }),
+      listContainers: async () => [...world.restarts].map(([id, restartCount]) => ({ id, restartCount }) as ContainerInfo),
+      stats: async (id: string) => world.use.get(id) ?? { cpuPercent: 25, memoryMb: 40 },
     },
     routerStats: async () => world.stats,
     instanceId: 'test',
@@ -118,6 +126,97 @@ test('metrics history: after a restart the rollup carries on from the newest min
   const at = (m: number) => after.find((r) => r.t === m)?.requests;
   assert.equal(at(oldest), 250, 'a minute finished before the restart is not rewritten');
   assert.equal(at(newest), 300 - 50 + 1000, 'the newest minute rolled up is redone (the last run may have stopped within it)');
+});
+
+test('metrics history per process type: a worker gets its own total and replica series, apart from web’s slots; they roll up and are pruned', async (t) => {
+  const { db, c, world } = await setup(t);
+  const t0 = Math.floor(world.ms / 1000);
+  const ts = now();
+  // Web runs replicas 0 and 1, the worker type replicas 0 and 1: the same numbers, other processes.
+  const replica = (id: string, type: string, i: number, address: string) =>
+    insertContainer(db, { id, app_id: 'app_1', release_id: 'rel_1', replica: i, gen: 0, name: id, docker_id: `d_${id}`, node: 'local', address, port: 8080, status: type === 'web' ? 'healthy' : 'running', in_rotation: type === 'web' ? 1 : 0, message: null, process_type: type, created_at: ts, updated_at: ts });
+  await replica('w0', 'web', 0, '10.0.0.2');
+  await replica('w1', 'web', 1, '10.0.0.3');
+  await replica('k0', 'worker', 0, '10.0.0.4');
+  await replica('k1', 'worker', 1, '10.0.0.5');
+  world.use = new Map([
+    ['d_w0', { cpuPercent: 10, memoryMb: 100 }],
+    ['d_w1', { cpuPercent: 12, memoryMb: 110 }],
+    ['d_k0', { cpuPercent: 50, memoryMb: 300 }],
+    ['d_k1', { cpuPercent: 70, memoryMb: 310 }],
+  ]);
+  world.restarts = new Map([['d_w0', 0], ['d_w1', 0], ['d_k0', 0], ['d_k1', 0]]);
+  let requests = 0;
+  for (let i = 0; i < 7; i++) {
+    world.stats = { app: 'web', total: counters(requests, 0), replicas: [{ ...counters(requests / 2, 0), upstream: '10.0.0.2:8080', status: 'UP' }, { ...counters(requests / 2, 0), upstream: '10.0.0.3:8080', status: 'UP' }] };
+    // The second worker crashes once and the engine restarts it.
+    if (i === 3) world.restarts.set('d_k1', 1);
+    await c.pass();
+    requests += 100;
+    world.ms += 10_000;
+  }
+  const fine = await samplesOf(db, 'app_1', 10, t0 - 60, t0 + 3600);
+  const at = fine.at(-1)!.t;
+  const last = new Map(fine.filter((r) => r.t === at).map((r) => [r.replica, r]));
+  assert.deepEqual([...last.keys()].sort(), ['', '0', '1', 'type:web', 'type:worker', 'worker/0', 'worker/1']);
+  const use = (key: string) => [last.get(key)!.cpu_percent, last.get(key)!.memory_mb, last.get(key)!.requests];
+  assert.deepEqual(use('0'), [10, 100, 50], 'web replica 0: its own use only, and its traffic');
+  assert.deepEqual(use('1'), [12, 110, 50]);
+  assert.deepEqual(use('worker/0'), [50, 300, 0], 'worker replica 0: not in web slot 0');
+  assert.deepEqual(use('worker/1'), [70, 310, 0]);
+  assert.deepEqual(use('type:worker'), [120, 610, 0]);
+  assert.deepEqual(use('type:web'), [22, 210, 100], 'web’s total carries the app’s traffic, web’s use');
+  assert.deepEqual(use(''), [142, 820, 100], 'the app: every type');
+  assert.equal(fine.filter((r) => r.replica === 'worker/1').reduce((n, r) => n + r.restarts, 0), 1, 'the worker’s restart, on its own slot');
+  assert.equal(fine.filter((r) => r.replica === 'type:worker').reduce((n, r) => n + r.restarts, 0), 1);
+  assert.equal(fine.filter((r) => r.replica === '1' || r.replica === 'type:web').reduce((n, r) => n + r.restarts, 0), 0);
+  // The alert on one replica's memory compares web slots only, not a worker's or a type's total.
+  assert.equal((await peakReplicaMemoryByApp(db, 10, t0 - 60)).get('app_1'), 110);
+
+  // What a chart reads, through the database's bucketing, as the API does.
+  const chart = async (type?: string, replica?: number) => {
+    const k = keysFor(type, replica);
+    return toSeries(await bucketsOf(db, 'app_1', 10, t0 - 60, t0 + 120, 10, k.select), t0 - 60, t0 + 120, 10, 10, k.total).series;
+  };
+  const lastOf = (v: (number | null)[]) => v.filter((x) => x !== null).at(-1);
+  const worker = await chart('worker');
+  assert.deepEqual(worker.map((s) => [s.type, s.replica, lastOf(s.memory_mb)]), [['worker', null, 610], ['worker', 0, 300], ['worker', 1, 310]]);
+  assert.ok(worker.every((s) => s.requests_per_s.every((v) => v === null || v === 0)), 'a worker takes no traffic');
+  const web = await chart('web');
+  assert.deepEqual(web.map((s) => [s.type, s.replica, lastOf(s.memory_mb), lastOf(s.requests_per_s)]), [['web', null, 210, 10], ['web', 0, 100, 5], ['web', 1, 110, 5]]);
+  const app = await chart();
+  assert.deepEqual(app.map((s) => [s.type, s.replica, lastOf(s.memory_mb)]), [[null, null, 820], ['web', 0, 100], ['web', 1, 110]], 'the default view: as before process types');
+  assert.deepEqual((await chart('worker', 1)).map((s) => [s.type, s.replica, lastOf(s.cpu_percent)]), [['worker', 1, 70]]);
+
+  // A bucket from before the worker ran (or written before process types): web's total is the app's row.
+  await upsertSamples(db, [row(t0 - 50, '', { app_id: 'app_1', memory_mb: 90 }), row(t0 - 50, '0', { app_id: 'app_1', memory_mb: 90 })]);
+  const webThen = (await chart('web'))[0]!;
+  assert.equal(webThen.memory_mb[1], 90, 'the app’s row stands in for web’s total where there is none');
+  assert.equal(lastOf(webThen.memory_mb), 210, 'and not where there is one');
+
+  // Rollup and pruning work on the new keys as on the old.
+  world.ms += 60_000;
+  await c.pass();
+  const coarse = await samplesOf(db, 'app_1', 60, t0 - 60, t0 + 3600);
+  for (const key of ['type:worker', 'worker/0', 'worker/1', 'type:web']) assert.ok(coarse.some((r) => r.replica === key), `a 1 min rollup of ${key}`);
+  assert.equal(coarse.filter((r) => r.replica === 'worker/1').reduce((n, r) => n + r.restarts, 0), 1, 'the restart survives the rollup');
+  world.ms += 3600_000;
+  await c.pass();
+  const left = await samplesOf(db, 'app_1', 10, t0 - 60, t0 + 70);
+  assert.ok(!left.some((r) => r.replica.startsWith('worker/')), `10 s buckets of a worker are kept an hour: ${JSON.stringify(left.map((r) => [r.t - t0, r.replica]))}`);
+  world.ms += 14 * 86_400_000;
+  await c.pass();
+  assert.equal((await samplesOf(db, 'app_1', 60, t0 - 60, t0 + 600)).length, 0, 'minutes of every key are kept 14 days');
+});
+
+test('metrics history: the keys of the replica column', () => {
+  assert.deepEqual(parseKey(''), { type: null, replica: null });
+  assert.deepEqual(parseKey('3'), { type: 'web', replica: 3 });
+  assert.deepEqual(parseKey('type:web'), { type: 'web', replica: null });
+  assert.deepEqual(parseKey('type:clock_2'), { type: 'clock_2', replica: null });
+  assert.deepEqual(parseKey('clock_2/11'), { type: 'clock_2', replica: 11 });
+  assert.deepEqual(keysFor('worker', 2).select.keys, ['worker/2']);
+  assert.deepEqual(keysFor(undefined, 2).select.keys, ['2']);
 });
 
 test('metrics history: a pass in the same 10 s bucket writes nothing twice', async (t) => {

@@ -8,6 +8,9 @@ import { ensureTestAppImage } from '../support/images.js';
 import { viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
 import { settled } from '../support/rollout.js';
+import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
+import { buildArchive, removeImages, waitBuild } from '../builds/helpers.js';
+import { NODE_WORKER, formed } from '../process-types/helpers.js';
 
 type History = RouteOutput<'getAppMetrics'>['history'];
 const sum = (v: (number | null)[]) => v.reduce<number>((n, x) => n + (x ?? 0), 0);
@@ -84,7 +87,7 @@ describe('metrics history', () => {
     const want = [
       /# TYPE berth_app_requests_per_second gauge/,
       /berth_app_responses_per_second\{project="[^"]+",app="hist",replica="",class="5xx"\} [0-9.e-]+\n/,
-      /berth_app_memory_bytes\{project="[^"]+",app="hist",replica="0"\} \d+\n/,
+      /berth_app_memory_bytes\{project="[^"]+",app="hist",process_type="web",replica="0"\} \d+\n/,
     ];
     let text = '';
     await waitFor('the Prometheus text to hold the app', async () => {
@@ -158,5 +161,93 @@ describe('metrics history', () => {
       // The first pass after a start only takes readings; the next writes, 10 s on.
       { timeoutMs: 60_000, intervalMs: 1000 },
     );
+  });
+});
+
+/**
+ * An app with a worker process type (a built Procfile: web and worker), on PostgreSQL (the store's
+ * queries on SQLite are in test/domain/metrics-history.test.ts): the worker's CPU and memory have
+ * series of their own, for its type and each of its replicas, and none of it lands in web's slots.
+ */
+describe('metrics history per process type', () => {
+  let s: TestServer;
+  let dev: BerthClient;
+  let from: string;
+  const memoryOf = (h: History, type: string | null, replica: number | null) => h.series.find((x) => x.type === type && x.replica === replica)?.memory_mb;
+
+  before(async () => {
+    s = await startServer({ engine: 'postgres' });
+    dev = await s.newUser('typed');
+    await dev.call('createProject', { body: { name: 'typed' } });
+    await dev.call('createApp', { body: { name: 'jobs', project: 'typed', health_check: { path: '/workers', timeout_s: 60, grace_s: 0 } } });
+    await dev.call('setEnv', { params: { id: 'jobs' }, body: { set: { BEAT_HOST: 'jobs' } } });
+    from = new Date(Date.now() - 60_000).toISOString();
+    const built = await waitBuild(dev, (await buildArchive(dev, 'jobs', await packTarGz(NODE_WORKER, await listSourceFiles(NODE_WORKER)))).id);
+    assert.equal(built.status, 'succeeded', built.message ?? '');
+    assert.equal((await settled(dev, 'jobs', 1, 120_000)).status, 'live');
+    await dev.call('updateFormation', { params: { id: 'jobs' }, body: { worker: 2 } });
+    await formed(dev, 'jobs', 1, 2, 1);
+  });
+  after(async () => {
+    await s?.destroy();
+    await removeImages(['jobs']);
+  });
+
+  test("the worker's CPU and memory: a series for its type and one per replica, not in web's slots", async (t) => {
+    const metrics = (query: { type?: string; replica?: number }) => dev.call('getAppMetrics', { params: { id: 'jobs' }, query: { from, ...query } }).then((m) => m.history);
+    const worker = await waitFor(
+      'memory of the worker type and of both its replicas',
+      async () => {
+        const h = await metrics({ type: 'worker' });
+        return [null, 0, 1].every((r) => memoryOf(h, 'worker', r)?.some((m) => m !== null && m > 1)) ? h : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 2000 },
+    );
+    assert.equal(worker.type, 'worker');
+    assert.deepEqual(worker.process_types, ['web', 'worker']);
+    assert.deepEqual(worker.series.map((x) => [x.type, x.replica]), [['worker', null], ['worker', 0], ['worker', 1]]);
+    assert.ok(worker.series.some((x) => x.cpu_percent.some((v) => v !== null)), 'CPU per worker from the engine');
+    // The same buckets seen whole, as web, and as the worker: web's slots hold web's replica alone.
+    const [app, web, again] = await Promise.all([metrics({}), metrics({ type: 'web' }), metrics({ type: 'worker' })]);
+    assert.deepEqual(app.series.map((x) => [x.type, x.replica]), [[null, null], ['web', 0]], 'the default view: the app and web’s one replica');
+    assert.deepEqual(web.series.map((x) => [x.type, x.replica]), [['web', null], ['web', 0]]);
+    const all = memoryOf(app, null, null)!;
+    const webTotal = memoryOf(web, 'web', null)!;
+    const webSlot = memoryOf(web, 'web', 0)!;
+    const workers = memoryOf(again, 'worker', null)!;
+    const both = app.t.map((_, i) => i).filter((i) => [all, webTotal, webSlot, workers].every((v) => v[i] !== null));
+    assert.ok(both.length > 0, 'buckets with every figure');
+    for (const i of both) {
+      assert.ok(Math.abs(webSlot[i]! - webTotal[i]!) <= 0.2, `web slot 0 is web alone: ${webSlot[i]} vs ${webTotal[i]}`);
+      assert.ok(Math.abs(all[i]! - webTotal[i]! - workers[i]!) <= 0.3, `the app is web plus the workers: ${all[i]} = ${webTotal[i]} + ${workers[i]}`);
+      assert.ok(workers[i]! > 1 && all[i]! > webSlot[i]! + 1, 'the workers’ memory is not in web’s slot');
+    }
+    const one = await metrics({ type: 'worker', replica: 1 });
+    assert.deepEqual(one.series.map((x) => [x.type, x.replica]), [['worker', 1]]);
+    t.diagnostic(`app ${all[both.at(-1)!]} MB = web ${webTotal[both.at(-1)!]} + workers ${workers[both.at(-1)!]}`);
+
+    const want = [
+      /berth_app_memory_bytes\{project="typed",app="jobs",process_type="worker",replica=""\} \d+\n/,
+      /berth_app_memory_bytes\{project="typed",app="jobs",process_type="worker",replica="1"\} \d+\n/,
+      /berth_app_memory_bytes\{project="typed",app="jobs",process_type="web",replica="0"\} \d+\n/,
+      /berth_app_memory_bytes\{project="typed",app="jobs",replica=""\} \d+\n/,
+    ];
+    let text = '';
+    await waitFor('the Prometheus text to hold the worker', async () => {
+      text = await dev.call('getPrometheusMetrics');
+      return want.every((re) => re.test(text));
+    }, { timeoutMs: 40_000, intervalMs: 1000 }).catch(() => {});
+    for (const re of want) assert.match(text, re);
+  });
+
+  test('an unknown or malformed process type is refused with the field named; another project’s user learns no type', async () => {
+    const outsider = await s.newUser('prober');
+    for (const type of ['worker', 'clock']) {
+      await assert.rejects(outsider.call('getAppMetrics', { params: { id: 'jobs' }, query: { type } }), (e) => e instanceof ApiError && e.status === 404, type);
+    }
+    for (const query of [{ type: 'clock' }, { type: 'no such' }, { type: 'x'.repeat(31) }, { type: 'clock', replica: 0 }, { replica: -1 }]) {
+      const field = 'type' in query ? 'type' : 'replica';
+      await assert.rejects(dev.call('getAppMetrics', { params: { id: 'jobs' }, query }), (e) => e instanceof ApiError && e.status === 400 && JSON.stringify(e).includes(field), JSON.stringify(query));
+    }
   });
 });

@@ -15,6 +15,10 @@ import { explainFailure, launchChromium, screenshot } from '../support/browser.j
 import { buildArchive, dockerfileApp } from '../builds/helpers.js';
 import { run } from '../../src/lib/exec.js';
 import { TEST_APP_SOURCE } from '../support/test-app.js';
+import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
+import { removeImages, waitBuild } from '../builds/helpers.js';
+import { NODE_WORKER, formed } from '../process-types/helpers.js';
+import { settled } from '../support/rollout.js';
 
 /**
  * The test app's image plus /app/spam.js: GET /spam prints 100,000 short numbered lines (with HTML
@@ -76,6 +80,7 @@ describe('web dashboard', () => {
     await browser?.close();
     await s?.destroy();
     for (const i of images) await run('docker', ['rmi', '-f', i], { timeoutMs: 30_000 }).catch(() => {});
+    await removeImages(['jobs']).catch(() => {});
   });
 
   const tab = (name: string) => page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name, exact: true }).click();
@@ -235,6 +240,43 @@ describe('web dashboard', () => {
     assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
     await page.evaluate(() => document.querySelector('section[aria-label=Metrics]')?.scrollIntoView());
     await screenshot(page, 'metrics');
+  });
+
+  test('metrics of an app with a worker: a process-type selector; the worker’s charts are its use, its replicas named', async () => {
+    await dev.call('createApp', { body: { name: 'jobs', project: 'shop', health_check: { path: '/workers', timeout_s: 60, grace_s: 0 } } });
+    await dev.call('setEnv', { params: { id: 'jobs' }, body: { set: { BEAT_HOST: 'jobs' } } });
+    const built = await waitBuild(dev, (await buildArchive(dev, 'jobs', await packTarGz(NODE_WORKER, await listSourceFiles(NODE_WORKER)))).id);
+    assert.equal(built.status, 'succeeded', built.message ?? '');
+    assert.equal((await settled(dev, 'jobs', 1, 120_000)).status, 'live');
+    await dev.call('updateFormation', { params: { id: 'jobs' }, body: { worker: 2 } });
+    await formed(dev, 'jobs', 1, 2, 1);
+    await page.goto(`${s.url}/apps/jobs/metrics`);
+    const types = page.getByRole('group', { name: 'Process type' });
+    await types.getByRole('button', { name: 'worker', exact: true }).waitFor(WAIT);
+    assert.deepEqual(await types.getByRole('button').allTextContents(), ['whole app', 'web', 'worker']);
+    // The whole app: its CPU and memory (web and workers) beside web's replica, each in words.
+    const memory = page.locator('figure.chart').filter({ hasText: 'Memory (MB)' });
+    await memory.getByText('whole app').waitFor(WAIT);
+    await memory.getByText('web 0').waitFor(WAIT);
+    await types.getByRole('button', { name: 'worker', exact: true }).click();
+    await memory.getByText('worker 1').waitFor(WAIT);
+    await memory.getByText('worker 0').waitFor(WAIT);
+    assert.equal(await memory.getByText('web 0').count(), 0, 'no web replica among the worker’s lines');
+    await page.getByText('worker takes no traffic').waitFor(WAIT);
+    assert.equal(await page.locator('figure.chart').filter({ hasText: 'Requests per second' }).count(), 0, 'no traffic charts for a worker');
+    assert.equal(await page.locator('figure.chart').getByText(/type:|\/\d|_ms|per_s/).count(), 0, 'no raw keys or field names');
+    // What the charts draw is in the history: the worker replicas' memory.
+    await waitFor('the worker replicas’ memory', async () => {
+      const h = (await dev.call('getAppMetrics', { params: { id: 'jobs' }, query: { type: 'worker' } })).history;
+      return h.series.filter((x) => x.replica !== null && x.memory_mb.some((m) => m !== null && m > 1)).length === 2;
+    }, { timeoutMs: 60_000, intervalMs: 2000 });
+    assert.equal(await page.getByRole('alert').count(), 0, 'no error shown');
+    await types.getByRole('button', { name: 'whole app' }).click();
+    await page.locator('figure.chart').filter({ hasText: 'Requests per second' }).waitFor(WAIT);
+    // Back on the app the next tests use.
+    await page.goto(`${s.url}/apps/web/metrics`);
+    await page.locator('figure.chart').filter({ hasText: 'Memory (MB)' }).waitFor(WAIT);
+    assert.equal(await page.getByRole('group', { name: 'Process type' }).count(), 0, 'an app with web alone has no selector');
   });
 
   test('alerts: every rule with its state; an editor changes a threshold, a bad one is named', async () => {

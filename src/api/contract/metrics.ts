@@ -24,11 +24,13 @@ export const Traffic = T.Object({
 
 const Values = T.Array(T.Union([T.Number(), T.Null()]), { description: 'One value per bucket of `t`; null where nothing was sampled' });
 
-/** One line of a chart: the whole app (replica null) or one replica slot, bucket by bucket. */
+/** One line of a chart: the whole app, one process type's total, or one replica slot, bucket by bucket. */
 export const MetricSeries = T.Object({
-  /** The replica's index (0, 1, ...; old and new containers of a rollout share it); null for the whole app. */
+  /** The process type (`web`, `worker`, ...) the line is about; null for the whole app (every type). */
+  type: T.Union([T.String(), T.Null()]),
+  /** The replica's index within its type (0, 1, ...; old and new containers of a rollout share it); null for a total. */
   replica: T.Union([T.Integer(), T.Null()]),
-  /** Requests per second: requests counted in the bucket over the seconds it covers (a rate, not a counter). */
+  /** Requests per second (web only: the other types take no traffic): requests counted in the bucket over the seconds it covers (a rate, not a counter). */
   requests_per_s: Values,
   /** Responses per second by class. */
   responses_per_s: T.Object({ '2xx': Values, '3xx': Values, '4xx': Values, '5xx': Values }),
@@ -68,6 +70,10 @@ export const MetricsHistory = T.Object({
   /** Each bucket's start, Unix seconds. */
   t: T.Array(T.Integer()),
   series: T.Array(MetricSeries),
+  /** The process type asked for (`type`, or web when only `replica` was); null: the whole app and its web replicas. */
+  type: T.Union([T.String(), T.Null()]),
+  /** The app's process types (its release's, and any with history in the range), web first: what `type` may be. */
+  process_types: T.Array(T.String()),
   /** Releases made in the range, for deploy markers. */
   deploys: T.Array(T.Object({ version: T.Integer(), at: S.Timestamp, status: T.String() })),
 });
@@ -109,6 +115,15 @@ export const metricsRoutes = {
       from: T.Optional(T.String({ maxLength: 40, description: 'Start of the history: an ISO 8601 time or Unix seconds (default: an hour before `to`)' })),
       to: T.Optional(T.String({ maxLength: 40, description: 'End of the history (default: now)' })),
       step: T.Optional(T.Integer({ minimum: 10, maximum: 86_400, description: 'Bucket width in seconds, a multiple of 10 (default: about 300 points)' })),
+      type: T.Optional(
+        T.String({
+          minLength: 1,
+          maxLength: 30,
+          pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,29}$',
+          description: "A process type of the app (web, worker, ...): the history of that type's total and of each of its replicas (default: the whole app and its web replicas)",
+        }),
+      ),
+      replica: T.Optional(T.Integer({ minimum: 0, maximum: 9999, description: 'One replica of `type` (default web): the history of that replica alone' })),
     }),
     response: AppMetrics,
   },

@@ -5,8 +5,11 @@ import { appFor } from '../access.js';
 import { now } from '../../store/db.js';
 import type { TrafficCounters } from '../../router/types.js';
 import { badRequest } from '../errors.js';
-import { bucketsOf, releaseTimes } from '../../store/metrics.js';
-import { COARSE_KEEP_S, defaultStep, resolutionFor, toSeries } from '../../domain/metrics.js';
+import { bucketsOf, releaseTimes, typesSampled } from '../../store/metrics.js';
+import { COARSE_KEEP_S, defaultStep, keysFor, resolutionFor, toSeries } from '../../domain/metrics.js';
+import { appProcesses } from '../../domain/processes.js';
+import { WEB } from '../../domain/containers.js';
+import type { AppRow } from '../../store/apps.js';
 import { prometheusText } from './prometheus.js';
 
 const ZERO: TrafficCounters = {
@@ -40,8 +43,9 @@ function instant(v: string | undefined, field: string, dflt: number): number {
 
 const MAX_POINTS = 2000;
 
-/** The stored buckets of [from, to) at `step`, and the releases made then. */
-async function history(ctx: ApiContext, appId: string, q: { from?: string; to?: string; step?: number }) {
+/** The stored buckets of [from, to) at `step` of the app, a process type or a replica, and the releases made then. */
+async function history(ctx: ApiContext, app: Pick<AppRow, 'id' | 'release_id'>, q: { from?: string; to?: string; step?: number; type?: string; replica?: number }) {
+  const appId = app.id;
   const nowS = Math.floor(Date.now() / 1000);
   const to = instant(q.to, 'to', nowS);
   const from = instant(q.from, 'from', to - 3600);
@@ -55,7 +59,11 @@ async function history(ctx: ApiContext, appId: string, q: { from?: string; to?: 
   const step = Math.ceil(asked / res) * res;
   if ((to - from) / step > MAX_POINTS) throw badRequest(`at most ${MAX_POINTS} points: make step at least ${Math.ceil((to - from) / MAX_POINTS / 10) * 10}`, 'step');
   const start = Math.floor(from / step) * step;
-  const rows = await bucketsOf(ctx.db, appId, res, start, to, step);
+  const sampled = await typesSampled(ctx.db, appId, res, start, to);
+  const types = [WEB, ...[...new Set([...Object.keys(await appProcesses(ctx.db, app)), ...sampled])].filter((x) => x !== WEB).sort()];
+  if (q.type !== undefined && !types.includes(q.type)) throw badRequest(`the app has no process type ${q.type} (it has ${types.join(', ')})`, 'type');
+  const keys = keysFor(q.type, q.replica);
+  const rows = await bucketsOf(ctx.db, appId, res, start, to, step, keys.select);
   const iso = (s: number) => new Date(s * 1000).toISOString();
   const deploys = await releaseTimes(ctx.db, appId, iso(start), iso(to));
   return {
@@ -63,7 +71,9 @@ async function history(ctx: ApiContext, appId: string, q: { from?: string; to?: 
     to: iso(to),
     step,
     resolution: res,
-    ...toSeries(rows, start, to, step, res),
+    ...toSeries(rows, start, to, step, res, keys.total),
+    type: q.type ?? (q.replica !== undefined ? WEB : null),
+    process_types: types,
     deploys: deploys.map((d) => ({ version: d.version, at: d.created_at, status: d.status })),
   };
 }
@@ -74,7 +84,7 @@ export const metricsHandlers = {
   },
   async getAppMetrics({ user, params, query }, ctx) {
     const app = await appFor(ctx, user, params.id);
-    const hist = await history(ctx, app.id, query);
+    const hist = await history(ctx, app, query);
     const [stats, containers] = await Promise.all([
       ctx.routerStats(app.slug),
       containersOfApp(ctx.db, app.id),

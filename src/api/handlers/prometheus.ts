@@ -1,6 +1,6 @@
 import type { Db } from '../../store/db.js';
 import { appsVisibleTo, samplesSince, type MetricRow } from '../../store/metrics.js';
-import { FINE_S } from '../../domain/metrics.js';
+import { FINE_S, parseKey } from '../../domain/metrics.js';
 
 /** Label values in the exposition format: backslash, double quote and newline escaped. */
 const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
@@ -39,7 +39,8 @@ const METRICS: Metric[] = [
 ];
 
 /**
- * The newest 10 s sample of every app (replica="") and replica slot the user can see, as gauges in
+ * The newest 10 s sample of every app (replica=""), process type (process_type="worker",
+ * replica="") and replica slot (process_type="web", replica="0") the user can see, as gauges in
  * Prometheus' text format. Gauges of the last interval, not counters: Berth keeps counts per
  * bucket, and a scrape every 10 s or more sees every bucket.
  */
@@ -60,7 +61,9 @@ export async function prometheusText(db: Db, userId: string, nowS: number): Prom
       const v = m.value(r);
       const a = byId.get(r.app_id);
       if (v === null || !a) continue;
-      const labels = [`project="${label(a.project)}"`, `app="${label(a.slug)}"`, `replica="${label(r.replica)}"`, ...(m.cls ? [`class="${m.cls}"`] : []), ...(m.quantile ? [`quantile="${m.quantile}"`] : [])];
+      // The app's own series keep the labels they had before process types (no process_type).
+      const { type, replica } = parseKey(r.replica);
+      const labels = [`project="${label(a.project)}"`, `app="${label(a.slug)}"`, ...(type === null ? [] : [`process_type="${label(type)}"`]), `replica="${replica === null ? '' : replica}"`, ...(m.cls ? [`class="${m.cls}"`] : []), ...(m.quantile ? [`quantile="${m.quantile}"`] : [])];
       out.push(`${m.name}{${labels.join(',')}} ${Number(v.toFixed(6))}`);
     }
   }

@@ -38,12 +38,37 @@ export function metricsTable(m: Metrics): string {
   ]);
 }
 
+type Series = Metrics['history']['series'][number];
+const newest = (v: (number | null)[]) => [...v].reverse().find((x) => x !== null) ?? null;
+
+/** A process type's sampled history: its total and each replica, the newest CPU and memory, restarts over the range. */
+export function typeTable(m: Metrics): string {
+  const name = (s: Series) => (s.replica === null ? `all ${s.type} replicas` : `  ${s.type} ${s.replica}`);
+  const rows = m.history.series.map((s) => {
+    const cpu = newest(s.cpu_percent);
+    const mem = newest(s.memory_mb);
+    return {
+      name: name(s),
+      cpu: cpu === null ? '' : `${cpu}%`,
+      mem: mem === null ? '' : `${mem} MB`,
+      restarts: String(s.restarts.reduce<number>((n, x) => n + (x ?? 0), 0)),
+    };
+  });
+  return table(rows, [
+    ['name', 'Type / replica'],
+    ['cpu', 'CPU'],
+    ['mem', 'Memory'],
+    ['restarts', 'Restarts (1 h)'],
+  ]);
+}
+
 export function registerMetrics(program: Command) {
   program
     .command('metrics <app>')
     .description("an app's traffic as the router counts it (request rate, responses, open sessions, response times), and each replica's CPU and memory")
-    .action(async (app: string, _o, cmd: Command) => {
-      const m = await client(cmd).call('getAppMetrics', { params: { id: app } });
-      emit(globals(cmd), m, () => metricsTable(m));
+    .option('--type <type>', "a process type's sampled history instead (web, worker, ...): its total's and each replica's newest CPU and memory, restarts over the last hour")
+    .action(async (app: string, o: { type?: string }, cmd: Command) => {
+      const m = await client(cmd).call('getAppMetrics', { params: { id: app }, query: o.type === undefined ? {} : { type: o.type } });
+      emit(globals(cmd), m, () => (o.type === undefined ? metricsTable(m) : typeTable(m)));
     });
 }

@@ -17,7 +17,15 @@ const RANGES = [
 /** The server samples every 10 s: asking more often shows nothing new; a day or more moves by the minute. */
 const everyMs = (range: number) => (range > 3600 ? 60_000 : 10_000);
 
-const who = (s: Series) => (s.replica === null ? 'all replicas' : `replica ${s.replica}`);
+/**
+ * A line's legend, in words: the app, a process type's replicas together, or one replica. An app
+ * with web alone keeps the short names ("all replicas", "replica 0").
+ */
+function who(s: Series, multi: boolean): string {
+  if (s.type === null) return multi ? 'whole app' : 'all replicas';
+  if (s.replica === null) return `all ${s.type} replicas`;
+  return multi ? `${s.type} ${s.replica}` : `replica ${s.replica}`;
+}
 
 /** One chart: its title, a note on what the figure is, and its lines (legend label, values). */
 interface ChartSpec {
@@ -26,12 +34,24 @@ interface ChartSpec {
   lines: { label: string; values: Values }[];
 }
 
-/** What the dashboard draws from a history: the app as a whole, and per replica where it differs. */
+/**
+ * What the dashboard draws from a history: the app (or the chosen process type) as a whole, and
+ * per replica where it differs. Only web takes traffic: another type's charts are its use.
+ */
 function chartsOf(h: History): ChartSpec[] {
+  const multi = h.process_types.length > 1;
   const app = h.series.find((s) => s.replica === null)!;
   const replicas = h.series.filter((s) => s.replica !== null);
-  const perReplica = (pick: (s: Series) => Values) => replicas.map((s) => ({ label: who(s), values: pick(s) }));
-  const withApp = (pick: (s: Series) => Values) => [{ label: who(app), values: pick(app) }, ...(replicas.length > 1 ? perReplica(pick) : [])];
+  const perReplica = (pick: (s: Series) => Values) => replicas.map((s) => ({ label: who(s, multi), values: pick(s) }));
+  const withApp = (pick: (s: Series) => Values) => [{ label: who(app, multi), values: pick(app) }, ...(replicas.length > 1 ? perReplica(pick) : [])];
+  // The whole app of several types: its use is more than web's replicas, so it gets a line too.
+  const usageLines = (pick: (s: Series) => Values) => (multi && app.type === null ? [{ label: who(app, multi), values: pick(app) }, ...perReplica(pick)] : perReplica(pick));
+  const usage: ChartSpec[] = [
+    { title: 'CPU (%)', note: '100 = one core busy', lines: usageLines((s) => s.cpu_percent) },
+    { title: 'Memory (MB)', lines: usageLines((s) => s.memory_mb) },
+    { title: 'Restarts', lines: usageLines((s) => s.restarts) },
+  ];
+  if (h.type !== null && h.type !== 'web') return usage;
   return [
     { title: 'Requests per second', lines: withApp((s) => s.requests_per_s) },
     {
@@ -48,14 +68,14 @@ function chartsOf(h: History): ChartSpec[] {
       ],
     },
     { title: 'Open connections', lines: withApp((s) => s.open_connections) },
-    { title: 'CPU (%)', note: '100 = one core busy', lines: perReplica((s) => s.cpu_percent) },
-    { title: 'Memory (MB)', lines: perReplica((s) => s.memory_mb) },
-    { title: 'Restarts', lines: perReplica((s) => s.restarts) },
+    ...usage,
   ];
 }
 
 export function Metrics({ app }: { app: App }) {
   const [range, setRange] = useState<number>(RANGES[0].seconds);
+  /** The process type shown; undefined: the whole app and web's replicas. */
+  const [type, setType] = useState<string | undefined>(undefined);
   const [history, setHistory] = useState<History | null>(null);
   const [none, setNone] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -64,7 +84,7 @@ export function Metrics({ app }: { app: App }) {
     const tick = async () => {
       try {
         const from = new Date(Date.now() - range * 1000).toISOString();
-        const m = await appMetrics(app.id, { from });
+        const m = await appMetrics(app.id, { from, ...(type === undefined ? {} : { type }) });
         if (stop) return;
         setNone(m === null);
         setError(null);
@@ -79,7 +99,7 @@ export function Metrics({ app }: { app: App }) {
       stop = true;
       clearInterval(timer);
     };
-  }, [app.id, range]);
+  }, [app.id, range, type]);
 
   const sampled = history?.series.some((s) => s.requests_per_s.some((v) => v !== null) || s.memory_mb.some((v) => v !== null));
   return (
@@ -92,6 +112,18 @@ export function Metrics({ app }: { app: App }) {
           </button>
         ))}
       </div>
+      {history && history.process_types.length > 1 && (
+        <div role="group" aria-label="Process type" className="ranges">
+          {[undefined, ...history.process_types].map((p) => (
+            <button key={p ?? ''} type="button" aria-pressed={type === p} onClick={() => setType(p)}>
+              {p ?? 'whole app'}
+            </button>
+          ))}
+        </div>
+      )}
+      {history && history.type !== null && history.type !== 'web' && (
+        <p className="metrics-note">{history.type} takes no traffic: its CPU, memory and restarts, for all its replicas and each one.</p>
+      )}
       <ErrorText error={error} />
       {none && <p role="status">No data: the server has no metrics for this app.</p>}
       {history && !sampled && <p role="status">No samples in this range yet: Berth samples every 10 seconds.</p>}
@@ -103,7 +135,7 @@ export function Metrics({ app }: { app: App }) {
       )}
       <div className="charts">
         {history &&
-          chartsOf(history).map((c) => <Chart key={`${c.title}|${range}`} spec={c} t={history.t} deploys={history.deploys} />)}
+          chartsOf(history).map((c) => <Chart key={`${c.title}|${range}|${history.type ?? ''}`} spec={c} t={history.t} deploys={history.deploys} />)}
       </div>
     </section>
   );
@@ -114,7 +146,7 @@ const COLOURS = ['#2563eb', '#16a34a', '#dc2626', '#d97706', '#7c3aed', '#0891b2
 const CLASS_COLOURS: Record<string, string> = { '2xx': '#16a34a', '3xx': '#2563eb', '4xx': '#d97706', '5xx': '#dc2626' };
 /** A replica keeps its colour from chart to chart; the whole app is the first colour. */
 function colourOf(label: string, i: number): string {
-  const replica = /^replica (\d+)$/.exec(label);
+  const replica = /^[\w-]+ (\d+)$/.exec(label);
   if (replica) return COLOURS[(Number(replica[1]) + 1) % COLOURS.length];
   return CLASS_COLOURS[label] ?? COLOURS[i % COLOURS.length];
 }
