@@ -7,6 +7,10 @@ import type { Fence } from '../store/leases.js';
 export type LeaderWork = (fence: Fence) => Promise<() => Promise<void>>;
 
 export interface ElectorOptions {
+  /**
+   * The lease's own connection (Store.leaseDb), not the shared pool: a renewal that queues behind
+   * the controllers' work for longer than the lease's life loses the lease.
+   */
   db: Db;
   log: Logger;
   /** This instance's id (kept across restarts) and where its API answers. */
@@ -76,21 +80,25 @@ export class LeaderElector {
     if (this.stepping) await this.stepping;
     if (this.stopped) return;
     const { db, id, address } = this.o;
-    if (!this.registered) {
-      await leases.register(db, id, address);
-      this.registered = true;
-    } else await leases.heartbeat(db, id, address).catch((err) => this.o.log.warn({ err }, 'control plane heartbeat failed'));
     if (this.term) {
       if (!this.valid()) return this.stepDown('the lease could not be renewed in time');
+      // The renewal first: the heartbeat and the clean-up wait behind it, never the other way round.
       const before = performance.now();
       const ok = await leases.renew(db, leases.LEADER, id, this.term.fence.token, this.ttlMs);
+      const tookMs = performance.now() - before;
+      if (tookMs > this.renewMs) this.o.log.warn({ tookMs: Math.round(tookMs) }, 'control plane lease: a renewal was slow');
       if (!this.term) return;
       if (!ok) return this.stepDown('the lease passed to another instance');
       this.term.renewedAt = before;
+      await leases.heartbeat(db, id, address).catch((err) => this.o.log.warn({ err }, 'control plane heartbeat failed'));
       // A killed instance never removes its own row.
       await leases.forgetGone(db, 10 * 60_000).catch(() => {});
       return;
     }
+    if (!this.registered) {
+      await leases.register(db, id, address);
+      this.registered = true;
+    } else await leases.heartbeat(db, id, address).catch((err) => this.o.log.warn({ err }, 'control plane heartbeat failed'));
     const before = performance.now();
     const won = await leases.acquire(db, leases.LEADER, id, this.ttlMs);
     if (!won || this.stopped) return;

@@ -172,7 +172,7 @@ async function main() {
       await t.stop();
     };
   };
-  const elector = elected ? new LeaderElector({ db: store.db, log, id: controlPlaneId, address: config.advertiseUrl, ttlMs: LEASE_TTL_MS }) : null;
+  const elector = elected ? new LeaderElector({ db: store.leaseDb, log, id: controlPlaneId, address: config.advertiseUrl, ttlMs: LEASE_TTL_MS }) : null;
   // A follower's API writes desired state; the leader hears about it at once instead of at its next pass.
   type NudgeKind = 'apps' | 'builds' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains';
   const nudgeLeader = (what: NudgeKind, appId?: string) => {

@@ -21,6 +21,13 @@ export interface Store {
   generation: WriteCounter;
   /** Messages to the other control planes on the same PostgreSQL (none on SQLite). */
   pubsub: PubSub;
+  /**
+   * The leader lease's own connection (PostgreSQL; on SQLite the same as db). Renewals must not
+   * queue behind the shared pool: at start the controllers can hold all its connections for
+   * longer than the lease's life, and a renewal that waits that long loses the lease
+   * (docs/operations.md, Several instances).
+   */
+  leaseDb: Db;
   /** Cheap round trip: /healthz uses it. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -35,6 +42,7 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
   let engine: Store['engine'];
   let generation: WriteCounter | undefined;
   let makeListener: (() => InstanceType<typeof import('pg').Client>) | null = null;
+  let leaseDb: Db | null = null;
   if (opts.databaseUrl) {
     engine = 'postgres';
     // Each driver is loaded only when used: the embedded install never pays for pg's memory, nor PostgreSQL for SQLite's.
@@ -54,6 +62,12 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     pool.on('error', () => {});
     pool.on('connect', (client) => client.on('error', () => {}));
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    // One connection, kept open (no idle timeout), used by nothing but the lease and the heartbeat.
+    // A statement that hangs past the lease's life is of no use: the term is over by then anyway.
+    const leasePool = new pg.Pool({ connectionString: opts.databaseUrl, max: 1, connectionTimeoutMillis: 5000, idleTimeoutMillis: 0, statement_timeout: 6000, keepAlive: true });
+    leasePool.on('error', () => {});
+    leasePool.on('connect', (client) => client.on('error', () => {}));
+    leaseDb = new Kysely<Database>({ dialect: new PostgresDialect({ pool: leasePool }) });
     const url = opts.databaseUrl;
     makeListener = () => new pg.Client({ connectionString: url, keepAlive: true });
   } else {
@@ -72,6 +86,7 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
   }
   const { error, results } = await new Migrator({ db, provider: migrationProvider(engine) }).migrateToLatest();
   if (error) {
+    await leaseDb?.destroy();
     await db.destroy();
     const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
@@ -80,6 +95,7 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     try {
       await ensureWriteCounting(db);
     } catch (err) {
+      await leaseDb?.destroy();
       await db.destroy();
       throw err;
     }
@@ -93,11 +109,13 @@ export async function openStore(opts: { dataDir: string; databaseUrl: string | n
     engine,
     generation: generation!,
     pubsub,
+    leaseDb: leaseDb ?? db,
     async ping() {
       await db.selectFrom('users').select('id').limit(1).execute();
     },
     close: async () => {
       await pubsub.close();
+      await leaseDb?.destroy();
       await db.destroy();
     },
   };
