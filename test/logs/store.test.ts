@@ -165,14 +165,16 @@ describe('log store', () => {
     const project = await mallory.call('createProject', { body: { name: `live-${tag}` } });
     const other = await mallory.call('createApp', { body: { name: `lgo-${uniqueSuffix()}`, project: project.id } });
     const stop = new AbortController();
-    const opened = (client: BerthClient, id: string, got: SocketMessage<'followAppLogs'>[]) =>
-      new Promise<void>((ok, fail) => void client.stream('followAppLogs', { params: { id }, query: { tail: 0 } }, (m) => got.push(m), { signal: stop.signal, onOpen: () => ok() }).catch(fail));
+    // Open once the server has subscribed: a replica's last line has come. Mallory's app has no
+    // replica (no line comes): her socket opens first, well before dev's requests.
+    const opened = (client: BerthClient, id: string, got: SocketMessage<'followAppLogs'>[], first: boolean) =>
+      new Promise<void>((ok, fail) => void client.stream('followAppLogs', { params: { id }, query: { tail: 1 } }, (m) => (got.push(m), ok()), { signal: stop.signal, onOpen: () => !first && ok() }).catch(fail));
     const mine: SocketMessage<'followAppLogs'>[] = [];
     const theirs: SocketMessage<'followAppLogs'>[] = [];
     const cli: string[] = [];
     try {
-      await opened(dev, slug, mine);
-      await opened(mallory, other.id, theirs);
+      await opened(mallory, other.id, theirs, false);
+      await opened(dev, slug, mine, true);
       // berth logs -f: its socket is open once a replica's tail line is printed.
       const following = run(process.execPath, [CLI_MAIN, 'logs', slug, '-f', '-n', '1', '--json'], {
         timeoutMs: 120_000,

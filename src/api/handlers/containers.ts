@@ -177,13 +177,14 @@ const ROUTER_PASS_LINES = 1000;
  * The router's access lines of an app into its live view (docs/logs.md, "Router lines"): the
  * leader's collector makes them, so on the leader (or the only instance) they come from it as the
  * requests are read; a control plane that does not lead reads the kept store's newest router lines
- * every second instead (they are there within about a second of the request). Returns the stop.
+ * every second instead (they are there within about a second of the request), from `from` (when
+ * the socket opened, timeKey). Returns the stop.
  */
-function followRouterLines(ctx: ApiContext, appId: string, send: (l: LiveLine) => void): () => void {
+function followRouterLines(ctx: ApiContext, appId: string, from: string, send: (l: LiveLine) => void): () => void {
   const off = ctx.liveLogs?.subscribe(appId, send) ?? (() => {});
   const nowKey = () => timeKey(new Date().toISOString());
   // The newest time handed on, and the lines of that time already sent (a read's bound is inclusive).
-  let at = nowKey();
+  let at = from;
   let sent = new Set<number>();
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -220,10 +221,11 @@ export const containerSockets = {
     // Checked before the upgrade, and again while open (src/api/socket-guard.ts).
     before: async (req, ctx) => void (await appFor(ctx, req.user, req.params.id)),
     async open(socket, send, req, ctx) {
+      const from = timeKey(new Date().toISOString());
       try {
         const a = await appFor(ctx, req.user, req.params.id);
         followLogs(ctx, socket, send, await containers.containersOfApp(ctx.db, a.id), req.query.tail ?? 100, () => containers.containersOfApp(ctx.db, a.id));
-        if (socket.readyState === socket.OPEN) socket.on('close', followRouterLines(ctx, a.id, (l) => socket.readyState === socket.OPEN && send(l)));
+        if (socket.readyState === socket.OPEN) socket.on('close', followRouterLines(ctx, a.id, from, (l) => socket.readyState === socket.OPEN && send(l)));
       } catch (err) {
         send({ error: { message: (err as Error).message } });
         socket.close(1008);
