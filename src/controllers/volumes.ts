@@ -125,7 +125,8 @@ export class VolumeController {
       tool: (restore) => (restore ? 'tar -x' : 'tar -c'),
       helper: (jobId, inside, restore) => runs.createHelper(volumeJobSpec(instanceId, v, jobId, inside, restore)),
       beforeRestore: async () => {
-        const users = await volumes.volumeUsers(engineVolume(v.id));
+        // Not the alerts' read-only size measurement (du): it may be reading the volume just now.
+        const users = await volumes.volumeUsers(engineVolume(v.id), { [VOLUME_JOB_LABEL]: 'usage' });
         if (users.length) throw new Error(`volume "${v.name}" is in use by running container(s) ${users.join(', ')}: stop the apps that mount it (berth apps stop APP), then restore`);
         return null;
       },

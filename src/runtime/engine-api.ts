@@ -74,6 +74,7 @@ export interface ContainerInspect {
 export interface ContainerSummary {
   Id: string;
   Names?: string[];
+  Labels?: Record<string, string> | null;
 }
 
 export interface ImageInspect {

@@ -227,8 +227,8 @@ export interface Networks {
 export interface Volumes {
   /** Makes the engine volume if it is missing and writable by any user (what a container's mount of it does first). */
   ensureVolume(name: string, labels: Record<string, string>): Promise<void>;
-  /** Names of the running containers that mount the engine volume. */
-  volumeUsers(volume: string): Promise<string[]>;
+  /** Names of the running containers that mount the engine volume, but those carrying every label of `except`. */
+  volumeUsers(volume: string, except?: Record<string, string>): Promise<string[]>;
   /** Names of the engine volumes carrying all of the given labels. */
   listVolumes(labels: Record<string, string>): Promise<string[]>;
   /** false when a container still uses it; true when it is gone (or never was). */

@@ -110,8 +110,9 @@ export class FakeRuntime implements Runtime {
     this.volumes.add(name);
   }
 
-  async volumeUsers(name: string): Promise<string[]> {
-    return [...this.containers.values()].filter((c) => c.spec.mounts?.some((m) => m.volume === name)).map((c) => c.spec.name);
+  async volumeUsers(name: string, except?: Record<string, string>): Promise<string[]> {
+    const excepted = (labels: Record<string, string> | undefined) => !!except && Object.entries(except).every(([k, v]) => labels?.[k] === v);
+    return [...this.containers.values()].filter((c) => c.spec.mounts?.some((m) => m.volume === name) && !excepted(c.spec.labels)).map((c) => c.spec.name);
   }
 
   async listVolumes(): Promise<string[]> {

@@ -53,9 +53,10 @@ export function dockerVolumes(engine: EngineClient, helperImage: string): Volume
       }
       return p;
     },
-    async volumeUsers(volume) {
+    async volumeUsers(volume, except) {
       const res = await engine.call('list containers', (abortSignal) => api.listContainers({ all: false, filters: { volume: [volume] }, abortSignal }));
-      return res.map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, ''));
+      const excepted = (labels: Record<string, string> | null | undefined) => !!except && Object.entries(except).every(([k, v]) => labels?.[k] === v);
+      return res.filter((c) => !excepted(c.Labels)).map((c) => (c.Names?.[0] ?? c.Id).replace(/^\//, ''));
     },
     async listVolumes(labels) {
       const res = await engine.call('list volumes', (abortSignal) => api.listVolumes({ filters: { label: labelFilters(labels) }, abortSignal }));
