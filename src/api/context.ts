@@ -5,7 +5,6 @@ import type { SecretBox } from '../lib/crypto.js';
 import type { Containers, Images, Runs } from '../runtime/types.js';
 import type { Events } from '../domain/events.js';
 import type { BuildLogHub } from '../domain/build-logs.js';
-import type { LiveLogs } from '../domain/live-logs.js';
 import type { AppStats } from '../router/types.js';
 import type { PruneResult } from '../domain/images.js';
 import type { Cluster } from '../runtime/swarm/types.js';
@@ -30,8 +29,6 @@ export interface ApiContext {
   events: Events;
   /** Wakes live build-log readers. */
   buildLogs: BuildLogHub;
-  /** Lines the leader's log collector makes (the router's), for the live log views of this process. Unset (tests): none. */
-  liveLogs?: LiveLogs;
   /** This installation's id; engine objects carry it as the berth.instance label. */
   instanceId: string;
   /**

@@ -5,7 +5,6 @@ import type { SecretBox } from '../lib/crypto.js';
 import type { Containers, EngineEvents, Images, Networks, Runs, Volumes } from '../runtime/types.js';
 import type { Events } from '../domain/events.js';
 import type { BuildLogHub } from '../domain/build-logs.js';
-import type { LiveLogs } from '../domain/live-logs.js';
 import type { Fence } from '../store/leases.js';
 
 /** Time, as the controllers see it: tests pass one that does not wait. */
@@ -79,8 +78,6 @@ export interface ControllerDeps {
   routes: RouteSync;
   events: Events;
   buildLogs: BuildLogHub;
-  /** This process's live log views: the collector hands them the router's lines. Unset (tests): none. */
-  liveLogs?: LiveLogs;
   log: Logger;
   clock: Clock;
   probe: Probe;

@@ -9,7 +9,6 @@ import { instanceId } from '../store/meta.js';
 import { buildServer } from '../api/server.js';
 import type { ApiContext } from '../api/context.js';
 import { Events } from '../domain/events.js';
-import { LiveLogs } from '../domain/live-logs.js';
 import { DockerRuntime } from '../runtime/docker.js';
 import { HaproxyRouter } from '../router/haproxy/router.js';
 import { ensureCa, issueLeaf } from '../tls/ca.js';
@@ -73,7 +72,6 @@ async function main() {
   const events = new Events(store.db, relay);
   const secrets = loadSecretBox(config.dataDir, config.secretKey);
   const buildLogs = new BuildLogHub(relay);
-  const liveLogs = new LiveLogs();
   const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
   // The node controller asks the app controller (made below) to move replicas off a node being drained.
   const appsForNodes = { nudge: (appId?: string) => term?.apps.nudge(appId) };
@@ -121,7 +119,6 @@ async function main() {
     routes,
     events,
     buildLogs,
-    liveLogs,
     log,
     clock: systemClock,
     probe: anchor ? (url) => probeInNetns(anchor.netnsPath, url) : (url) => probe(url),
@@ -202,7 +199,6 @@ async function main() {
     },
     events,
     buildLogs,
-    liveLogs,
     instanceId: instance,
     controlPlane: { id: controlPlaneId, address: config.advertiseUrl, startedAt, leading: () => (elector ? elector.leading : true) },
     nudge: (appId) => {

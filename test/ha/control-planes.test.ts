@@ -7,7 +7,6 @@ import { startServer, type TestServer } from '../support/server.js';
 import { ensureTestAppImage } from '../support/images.js';
 import { withLoad, viaRouter, assertNoDrops } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
-import type { SocketMessage } from '../../src/api/contract/sockets.js';
 import { assertConsistent, assertOneLive, healthy, settled } from '../faults/helpers.js';
 
 /**
@@ -83,43 +82,6 @@ describe('several control planes on one PostgreSQL', () => {
       await waitFor('app.scaled on B', () => seen.some((m) => /"app\.scaled"/.test(m) && /"across"/.test(m)), { timeoutMs: 10_000, intervalMs: 50 });
     } finally {
       ws.close();
-    }
-  });
-
-  test("the router's access lines reach a live log socket on either instance, labelled as the kept view does", async () => {
-    const [leader, follower] = await leaderAndFollower();
-    const app = 'livelog';
-    const dev = as(leader);
-    await dev.call('createApp', { body: { name: app, project: 'ha', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
-    await dev.call('deployApp', { params: { id: app }, body: { image_id: image, replicas: 1 } });
-    assert.equal((await settled(dev, app, 1)).status, 'live');
-    await healthy(dev, app, 1);
-    await waitFor('the leader’s router to serve the app', async () => (await viaRouter(leader.routerPort, host(app))).status === 200, { timeoutMs: 20_000 });
-    const stop = new AbortController();
-    type Msg = SocketMessage<'followAppLogs'>;
-    // Following once the replica's last line has come: the server has subscribed by then.
-    const follow = (s: TestServer, got: Msg[]) =>
-      new Promise<void>((ok, fail) => void as(s).stream('followAppLogs', { params: { id: app }, query: { tail: 1 } }, (m) => (got.push(m), ok()), { signal: stop.signal }).catch(fail));
-    const onLeader: Msg[] = [];
-    const onFollower: Msg[] = [];
-    try {
-      await follow(leader, onLeader);
-      await follow(follower, onFollower);
-      // The leader's router: the leader's collector reads its requests.
-      for (let i = 0; i < 3; i++) assert.equal((await viaRouter(leader.routerPort, host(app), `/livelog?n=${i}`)).status, 200);
-      const kept = await waitFor('3 kept router lines', async () => {
-        const l = (await as(follower).call('appLogs', { params: { id: app }, query: { type: 'router', grep: '/livelog?n=' } })).lines;
-        return l.length === 3 ? l : undefined;
-      }, { timeoutMs: 20_000, intervalMs: 200 });
-      for (const [name, got] of [['leader', onLeader], ['follower', onFollower]] as const) {
-        const lines = await waitFor(`3 router lines on the ${name}'s socket`, async () => {
-          const l = got.filter((m) => !('error' in m) && m.process_type === 'router' && m.line.includes('/livelog?n='));
-          return l.length >= 3 ? l : undefined;
-        }, { timeoutMs: 20_000, intervalMs: 100 });
-        assert.deepEqual(lines, kept, name);
-      }
-    } finally {
-      stop.abort();
     }
   });
 

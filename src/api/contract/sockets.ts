@@ -69,7 +69,7 @@ export const sockets = {
   },
   followAppLogs: {
     path: '/ws/apps/:id/logs',
-    summary: 'Live log lines of all replicas of an app (the last `tail` lines first), and the router’s line of each request made while it is open (process_type router)',
+    summary: 'Live log lines of all replicas of an app (the last `tail` lines first)',
     tag: 'logs',
     access: 'viewer',
     params: IdParam,

@@ -11,8 +11,6 @@ import * as containers from '../../store/containers.js';
 import type { ContainerRow } from '../../store/containers.js';
 import type { LogLine } from '../../runtime/types.js';
 import { START_REQUESTED, stoppedBy } from '../../domain/containers.js';
-import { timeKey } from '../../domain/drains.js';
-import type { LiveLine } from '../../domain/live-logs.js';
 
 type Container = RouteOutput<'getContainer'>;
 
@@ -168,51 +166,6 @@ function followLogs(ctx: ApiContext, socket: WebSocket, send: (l: LogLine & { co
   });
 }
 
-/** How often a live view served by a control plane that does not lead reads the router's newest kept lines. */
-const ROUTER_PASS_MS = 1000;
-/** Router lines one such read hands on at most (the newest; the kept view has all). */
-const ROUTER_PASS_LINES = 1000;
-
-/**
- * The router's access lines of an app into its live view (docs/logs.md, "Router lines"): the
- * leader's collector makes them, so on the leader (or the only instance) they come from it as the
- * requests are read; a control plane that does not lead reads the kept store's newest router lines
- * every second instead (they are there within about a second of the request), from `from` (when
- * the socket opened, timeKey). Returns the stop.
- */
-function followRouterLines(ctx: ApiContext, appId: string, from: string, send: (l: LiveLine) => void): () => void {
-  const off = ctx.liveLogs?.subscribe(appId, send) ?? (() => {});
-  const nowKey = () => timeKey(new Date().toISOString());
-  // The newest time handed on, and the lines of that time already sent (a read's bound is inclusive).
-  let at = from;
-  let sent = new Set<number>();
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const pass = async () => {
-    try {
-      if (ctx.controlPlane && !ctx.controlPlane.leading()) {
-        const rows = (await queryLogLines(ctx.db, appId, { type: 'router', since: at, limit: ROUTER_PASS_LINES })).reverse();
-        for (const r of rows) {
-          if (stopped) return;
-          if (r.time === at && sent.has(r.id)) continue;
-          if (r.time > at) [at, sent] = [r.time, new Set()];
-          sent.add(r.id);
-          send({ time: r.time, stream: r.stream, line: r.line, container: r.container, process_type: r.process_type, replica: r.replica, release: r.release });
-        }
-      } else [at, sent] = [nowKey(), new Set()];
-    } catch {
-      /* the next pass reads again */
-    }
-    if (!stopped) timer = setTimeout(() => void pass(), ROUTER_PASS_MS);
-  };
-  timer = setTimeout(() => void pass(), ROUTER_PASS_MS);
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-    off();
-  };
-}
-
 /** The live streams of events and logs (contract: contract/sockets.ts). */
 
 /** Live logs of an app's replicas or of one container (contract: contract/sockets.ts). */
@@ -221,11 +174,9 @@ export const containerSockets = {
     // Checked before the upgrade, and again while open (src/api/socket-guard.ts).
     before: async (req, ctx) => void (await appFor(ctx, req.user, req.params.id)),
     async open(socket, send, req, ctx) {
-      const from = timeKey(new Date().toISOString());
       try {
         const a = await appFor(ctx, req.user, req.params.id);
         followLogs(ctx, socket, send, await containers.containersOfApp(ctx.db, a.id), req.query.tail ?? 100, () => containers.containersOfApp(ctx.db, a.id));
-        if (socket.readyState === socket.OPEN) socket.on('close', followRouterLines(ctx, a.id, from, (l) => socket.readyState === socket.OPEN && send(l)));
       } catch (err) {
         send({ error: { message: (err as Error).message } });
         socket.close(1008);

@@ -44,7 +44,7 @@ export function registerContainers(program: Command) {
 
   program
     .command('logs <app>')
-    .description('show the kept log of all replicas, past and present (filters: --since, --grep, --type, --replica); -f follows live lines, the replicas’ and the router’s')
+    .description('show the kept log of all replicas, past and present (filters: --since, --grep, --type, --replica); -f follows live lines')
     .option('-f, --follow', 'keep printing new lines')
     .option('-n, --tail <n>', 'lines to show', int, 100)
     .option('--since <time>', 'from this time: 2h, 30m, 7d, or ISO 8601 (2026-01-02T03:04:05Z)')

@@ -184,11 +184,7 @@ export class LogCollector {
     if (!app) return;
     const to = app.upstreams.get(r.upstream);
     const meta: Meta = { appId: app.appId, container: to?.container ?? ROUTER_TYPE, processType: ROUTER_TYPE, replica: to?.replica ?? 0, release: to?.release ?? 0 };
-    const time = timeKey(new Date(this.ctx.clock.now()).toISOString());
-    this.take(meta, time, 'stdout', line);
-    // The open live views of this app get it too, labelled as the kept view labels it.
-    const live = this.ctx.liveLogs;
-    if (live?.watched(app.appId)) live.publish(app.appId, { time, stream: 'stdout', line, container: meta.container, process_type: ROUTER_TYPE, replica: meta.replica, release: meta.release });
+    this.take(meta, timeKey(new Date(this.ctx.clock.now()).toISOString()), 'stdout', line);
   }
 
   private async flushLoop(): Promise<void> {
