@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import pino from 'pino';
 import { sql } from 'kysely';
 import { createDatabase } from '../support/server.js';
 import { openStore } from '../../src/store/db.js';
-import type { Db } from '../../src/store/db.js';
+import type { Db, Store } from '../../src/store/db.js';
 import { createUser } from '../../src/store/users.js';
 import { createProject } from '../../src/store/projects.js';
 import { deleteApp, insertApp } from '../../src/store/apps.js';
@@ -36,6 +36,18 @@ async function seed(db: Db) {
   }
 }
 
+/** A seeded store of its own on `engine`, closed and removed when the test ends. */
+async function seededStore(t: TestContext, engine: 'sqlite' | 'postgres'): Promise<Store> {
+  const dir = mkdtempSync(join(tmpdir(), 'berth-logret-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pg = engine === 'postgres' ? await createDatabase() : null;
+  if (pg) t.after(() => pg.drop());
+  const store = await openStore({ dataDir: dir, databaseUrl: pg?.url ?? null });
+  t.after(() => store.close());
+  await seed(store.db);
+  return store;
+}
+
 /** A 100-byte line (the size limit counts bytes), tagged so a test can tell them apart. */
 const line = (app: string, ms: number, tag: string, type = 'web', replica = 1): StoredLine => {
   const text = tag.padEnd(100, '.');
@@ -45,14 +57,7 @@ const tags = (rows: { line: string }[]) => rows.map((r) => r.line.replace(/\.+$/
 
 for (const engine of ['sqlite', 'postgres'] as const) {
   test(`${engine}: filters return exactly the matching lines; retention prunes by age, then by size per app`, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'berth-logret-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const pg = engine === 'postgres' ? await createDatabase() : null;
-    if (pg) t.after(() => pg.drop());
-    const store = await openStore({ dataDir: dir, databaseUrl: pg?.url ?? null });
-    t.after(() => store.close());
-    const { db } = store;
-    await seed(db);
+    const { db } = await seededStore(t, engine);
     await insertLogLines(db, [
       line('app_1', NOW - 10 * DAY, 'ten-days'),
       line('app_1', NOW - 8 * DAY, 'eight-days'),
@@ -139,12 +144,8 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 }
 
 test('the collector never waits on the store: past its share of the buffer (a quarter), lines are dropped, counted, and a line says so', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-logdrop-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const store = await openStore({ dataDir: dir, databaseUrl: null });
-  t.after(() => store.close());
+  const store = await seededStore(t, 'sqlite');
   const { db } = store;
-  await seed(db);
   const ts = new Date(NOW).toISOString();
   await db.insertInto('releases').values({ id: 'rel_1', app_id: 'app_1', version: 3, image: 'img', config: '{}', status: 'live', reason: null, description: 'd', build_id: null, created_by: null, created_at: ts, updated_at: ts }).execute();
   await db.insertInto('containers').values({
@@ -184,14 +185,7 @@ test('the collector never waits on the store: past its share of the buffer (a qu
 
 for (const engine of ['sqlite', 'postgres'] as const) {
   test(`${engine}: one app's flood drops its own lines, not a quiet app's; router lines have their own share; a NUL byte is stored as U+FFFD`, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'berth-logshare-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const pg = engine === 'postgres' ? await createDatabase() : null;
-    if (pg) t.after(() => pg.drop());
-    const store = await openStore({ dataDir: dir, databaseUrl: pg?.url ?? null });
-    t.after(() => store.close());
-    const { db } = store;
-    await seed(db);
+    const { db } = await seededStore(t, engine);
     const ts = new Date(NOW).toISOString();
     for (const n of [1, 2]) {
       await db.insertInto('releases').values({ id: `rel_${n}`, app_id: `app_${n}`, version: 1, image: 'img', config: '{}', status: 'live', reason: null, description: 'd', build_id: null, created_by: null, created_at: ts, updated_at: ts }).execute();
@@ -250,12 +244,7 @@ for (const engine of ['sqlite', 'postgres'] as const) {
 }
 
 test('sqlite: a retention pass whose first sum fails sums the whole table again next time, and then prunes the old lines', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'berth-logret-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const store = await openStore({ dataDir: dir, databaseUrl: null });
-  t.after(() => store.close());
-  const { db } = store;
-  await seed(db);
+  const { db } = await seededStore(t, 'sqlite');
   await insertLogLines(db, [line('app_1', NOW - 10 * DAY, 'ten-days'), line('app_1', NOW - HOUR, 'an-hour')], []);
   const usage = new LogUsage();
   // The whole-table sum fails once (the table is away, as in a timeout), after nothing was pruned.
