@@ -177,40 +177,25 @@ export async function sizedVolumes(db: Db) {
  */
 export async function newestBackupFailed(db: Db): Promise<Map<string, boolean>> {
   const finished = ['succeeded', 'failed'] as const;
+  // One owner's newest finished backup: a seek on its index (backup_jobs_addon, backup_jobs_volume).
+  const newest = (owner: 'addons' | 'volumes') =>
+    db
+      .selectFrom('backup_jobs as j')
+      .select('j.id')
+      .whereRef(owner === 'addons' ? 'j.addon_id' : 'j.volume_id', '=', sql.ref(`${owner}.id`))
+      .where('j.kind', '=', 'backup')
+      .where('j.status', 'in', finished)
+      .orderBy('j.created_at', 'desc')
+      .orderBy('j.id', 'desc')
+      .limit(1);
   const rows = await db
     .selectFrom('backup_jobs')
     .select(['addon_id', 'volume_id', 'status', 'verify_status'])
     .where('id', 'in', (eb) =>
       eb
         .selectFrom('addons')
-        .select((s) =>
-          s
-            .selectFrom('backup_jobs as j')
-            .select('j.id')
-            .whereRef('j.addon_id', '=', 'addons.id')
-            .where('j.kind', '=', 'backup')
-            .where('j.status', 'in', finished)
-            .orderBy('j.created_at', 'desc')
-            .orderBy('j.id', 'desc')
-            .limit(1)
-            .as('id'),
-        )
-        .unionAll(
-          eb
-            .selectFrom('volumes')
-            .select((s) =>
-              s
-                .selectFrom('backup_jobs as j')
-                .select('j.id')
-                .whereRef('j.volume_id', '=', 'volumes.id')
-                .where('j.kind', '=', 'backup')
-                .where('j.status', 'in', finished)
-                .orderBy('j.created_at', 'desc')
-                .orderBy('j.id', 'desc')
-                .limit(1)
-                .as('id'),
-            ),
-        ),
+        .select(newest('addons').as('id'))
+        .unionAll(eb.selectFrom('volumes').select(newest('volumes').as('id'))),
     )
     .execute();
   const out = new Map<string, boolean>();
