@@ -118,10 +118,8 @@ describe('faults: control plane, router and app containers', () => {
     const items = await steadyApp();
     const victim = items[0];
     const startedBefore = (await startTimes([victim.docker_id!]))[victim.docker_id!].split(' ')[0];
-    let killedAt = 0;
     const res = await withLoad({ port: s.routerPort, host: host(app) }, async (load) => {
       await waitFor('load running', () => load.result.sent > 50, { timeoutMs: 10_000 });
-      killedAt = Date.now();
       await runOk('docker', ['kill', victim.docker_id!], { timeoutMs: 20_000 });
       // `docker kill` counts as a manual stop, so Docker's restart policy leaves it down: the controller
       // starts the same container again (its log stays) and returns it to rotation once healthy.
@@ -140,18 +138,10 @@ describe('faults: control plane, router and app containers', () => {
       const seen = load.result.hostnames.size;
       await waitFor('requests to reach all three replicas again', () => load.result.hostnames.size >= 3 && load.result.sent > seen, { timeoutMs: 10_000 });
     });
-    // A request that was inside the replica when it was SIGKILLed has its connection reset; the router
-    // only retries on another upstream when it could not connect (a request it already sent may not
-    // be safe to send twice), so such a request gets a 502. That can only be a request in flight at
-    // the kill: at most one per load worker, all sent within the moment of the kill. (Such a request
-    // may answer seconds later: a connection to a vanished address waits for ARP to give up.)
-    assert.ok(res.failed <= 4, `${res.failed} of ${res.sent} requests failed: ${res.failures.join('; ')}`);
-    for (const f of res.failures) {
-      // HAProxy answers 502, or, when the request came on a reused client connection, closes that
-      // connection without an answer as the replica did, so that a browser would resend it.
-      assert.match(f, /HTTP 502|socket hang up|ECONNRESET/);
-      assert.ok(Math.abs(Date.parse(f.slice(0, 24)) - killedAt) < 2000, `a failed request was sent at the kill: ${f}`);
-    }
+    // A GET that was inside the replica when it was SIGKILLed, or that the router sent on a pooled
+    // connection to it, ends with no answer; the router sends it again to another replica (only safe
+    // methods are resent, test/router/haproxy.test.ts), so the load sees no failure at all.
+    assertNoDrops(res, 'across the killed replica');
     console.log(`# killed replica: ${res.failed} of ${res.sent} requests failed (${res.failures.join('; ') || 'none'})`);
   });
 });

@@ -189,6 +189,43 @@ describe('HaproxyRouter with a real HAProxy', () => {
     await eventually(async () => (await get(http, 'hc.localhost')).status === 200, 'the replica back once healthy', 20_000);
   });
 
+  test('a replica that closes the connection without an answer: GET, HEAD and OPTIONS are retried on another replica, a POST is not and runs once', async () => {
+    // The replica that "crashes" under /crash requests: it drops the connection without a byte, as
+    // a SIGKILLed process does. It answers its health check, so it stays in rotation.
+    const crashes: string[] = [];
+    const crasher = await startUpstream('crasher', (req) => {
+      if (!req.url?.startsWith('/crash')) return false;
+      crashes.push(req.method ?? '?');
+      req.socket.destroy();
+      return true;
+    });
+    upstreams.push(crasher);
+    const good = await upstream('steady');
+    await router.apply([{ app: 'crashy', hosts: ['crashy.localhost'], upstreams: [crasher.addr, good.addr] }]);
+    const send = (method: string, body?: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: http, method, path: '/crash', headers: { host: 'crashy.localhost' }, agent: false }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const safe: number[] = [];
+    for (const m of ['GET', 'HEAD', 'OPTIONS']) for (let i = 0; i < 4; i++) safe.push(await send(m));
+    assert.deepEqual(safe, Array(12).fill(200), 'every safe request was answered by the steady replica');
+    assert.ok(crashes.length >= 3, `round robin sent some of them to the crashing replica first (${crashes.join(',')})`);
+    crashes.length = 0;
+    const goodBefore = good.hits;
+    const posts: number[] = [];
+    for (let i = 0; i < 6; i++) posts.push(await send('POST', `order ${i}`));
+    // Each POST reached exactly one replica: a 502 for those the crasher took, a 200 for the rest.
+    assert.equal(crashes.length + (good.hits - goodBefore), 6, `no POST was sent twice (crasher ${crashes.length}, steady ${good.hits - goodBefore})`);
+    assert.ok(crashes.length >= 1, 'some POSTs went to the crashing replica');
+    assert.equal(posts.filter((s) => s === 502).length, crashes.length, `a POST the crasher took is a 502: ${posts.join(',')}`);
+    assert.equal(posts.filter((s) => s === 200).length, 6 - crashes.length);
+  });
+
   test('streams chunked responses without buffering', async () => {
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
@@ -326,9 +363,12 @@ describe('HaproxyRouter with a real HAProxy', () => {
     // With a 10-minute drain timeout, apply() returning at all says the down replica was not waited for.
     await router.apply([{ app: 'gone', hosts: ['gone.localhost'], upstreams: [next.addr], healthPath: '/hc', drainTimeoutMs: 600_000 }]);
     assert.equal(nameOf((await get(http, 'gone.localhost')).body), 'alive');
-    // Its session was shut when the slot was freed: the client is not left waiting either.
+    // Its session was shut when the slot was freed, so the client is not left waiting either: a GET
+    // that had no answer yet is sent again, to the live replica.
     const r = await hung;
-    assert.ok(r instanceof Error || r.status >= 500, `the hanging request ended with ${r instanceof Error ? r.message : r.status}`);
+    assert.ok(!(r instanceof Error), `the hanging request failed: ${r instanceof Error ? r.message : ''}`);
+    assert.equal(r.status, 200);
+    assert.equal(nameOf(r.body), 'alive', 'the hanging GET was answered by the live replica');
     dead.server.closeAllConnections();
   });
 

@@ -146,9 +146,12 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     '  timeout tunnel 1h',
     '  timeout client-fin 30s',
     '  timeout check 3s',
-    // Retried only when the connection failed, i.e. before any byte of the request was sent.
+    // A connection that failed is retried for every request: nothing was sent. A request that was
+    // sent and got no answer at all (its replica crashed or was killed under it, or a pooled
+    // connection to it broke) is retried on another replica only for GET, HEAD and OPTIONS (the
+    // frontend's disable-l7-retry), as nginx does: a POST is never run twice.
     '  retries 3',
-    '  retry-on conn-failure',
+    '  retry-on conn-failure empty-response',
     '  option redispatch 1',
     '',
     'frontend berth',
@@ -173,6 +176,7 @@ export function renderConfig(state: RouterState, o: ConfigOptions): string {
     '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
     ...stripSessionCookie(),
+    '  http-request disable-l7-retry if !METH_GET !METH_OPTIONS',
     '  use_backend %[var(txn.be)]',
     '',
   ];
