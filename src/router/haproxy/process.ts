@@ -96,7 +96,7 @@ export class HaproxyProcess {
     } catch {
       return undefined;
     }
-    return Number.isInteger(pid) && pid > 0 && isHaproxy(pid) ? pid : undefined;
+    return Number.isInteger(pid) && pid > 0 && isHaproxy(pid, pathOf(this.dir, 'config')) ? pid : undefined;
   }
 
   logTail(): string {
@@ -116,10 +116,17 @@ export class HaproxyProcess {
   }
 }
 
-/** An HAProxy process that is alive (not a recycled pid). */
-export function isHaproxy(pid: number): boolean {
+/**
+ * An HAProxy process of this data directory that is alive: its program is haproxy and it runs our
+ * config file (a worker runs its master's command line). A pid recycled by any other process, an
+ * `less haproxy.log` or another data directory's HAProxy included, is not ours to signal or to trust.
+ */
+export function isHaproxy(pid: number, config: string): boolean {
   try {
-    return isAlive(pid) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('haproxy');
+    if (!isAlive(pid)) return false;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    const program = argv[0]!.slice(argv[0]!.lastIndexOf('/') + 1);
+    return program === 'haproxy' && argv.some((a, i) => a === '-f' && argv[i + 1] === config);
   } catch {
     return false;
   }

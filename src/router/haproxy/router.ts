@@ -321,7 +321,7 @@ export class HaproxyRouter implements Router {
     this.opts.logger?.warn({ dir: this.dir }, 'haproxy is gone; starting it again from its config file');
     // Its worker outlives a killed master by about a second, still accepting, then exits and
     // resets what it holds: a soft stop closes its listeners now, so new connections go to the new one.
-    if (this.worker !== undefined && isHaproxy(this.worker)) process.kill(this.worker, 'SIGUSR1');
+    if (this.worker !== undefined && isHaproxy(this.worker, pathOf(this.dir, 'config'))) process.kill(this.worker, 'SIGUSR1');
     try {
       await this.serialized(() => this.start());
       this.opts.logger?.info({ ms: Date.now() - t0 }, 'haproxy back with every route');
