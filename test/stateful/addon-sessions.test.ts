@@ -8,6 +8,9 @@ import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 import { run } from '../../src/lib/exec.js';
 import { onTerminal, rejectsWith } from './helpers.js';
+import { ensureTestAppImage } from '../support/images.js';
+import { settled } from '../support/rollout.js';
+import { DockerRuntime } from '../../src/runtime/docker.js';
 
 /**
  * `berth addons psql` and `berth addons redis-cli` on real add-on containers (berth/addon-postgres:17 and :15,
@@ -124,25 +127,45 @@ describe('add-on sessions: psql and redis-cli', () => {
     assert.match(await psql('old', 'show server_version_num'), /^15\d{4}$/);
     await psql('old', 'create table t (n int primary key, body text); insert into t select n, md5(n::text) from generate_series(1, 1000) n');
 
-    // The documented path (docs/stateful.md, Versions): a backup of the old one, restored into a new 17.
-    const job = await berth(['--json', 'addons', 'backup', 'old']);
-    assert.equal(job.code, 0, job.stderr);
-    const backup = JSON.parse(job.stdout) as { id: string; status: string };
-    assert.equal(backup.status, 'succeeded');
-    assert.equal((await berth(['addons', 'create', 'postgres', '--name', 'new', '--project', 'data'])).code, 0);
-    await up('new');
-    const restored = await berth(['addons', 'restore', 'new', backup.id, '--confirm', 'new']);
-    assert.equal(restored.code, 0, restored.stderr);
-    assert.match(await psql('new', 'show server_version_num'), /^17\d{4}$/);
-    assert.equal(await psql('new', "select count(*) || ' ' || sum(n) || ' ' || md5(string_agg(body, ',' order by n)) from t"), await psql('old', "select count(*) || ' ' || sum(n) || ' ' || md5(string_agg(body, ',' order by n)) from t"));
-
-    // The attachment moves: an app holds one DATABASE_URL, so the old one is detached first.
-    await dev.call('createApp', { body: { name: 'web', project: 'data' } });
+    // An app on the old one, running: `berth addons upgrade` stops it, dumps the old add-on into a new 17,
+    // moves the attachment, and starts it again on the new one.
+    const image = await ensureTestAppImage(new DockerRuntime({}));
+    await dev.call('createApp', { body: { name: 'web', project: 'data', health_check: { path: '/health', timeout_s: 30, grace_s: 0 } } });
     await dev.call('attachAddon', { params: { id: 'old' }, query: { project: 'data' }, body: { app: 'web' } });
-    await rejectsWith(dev.call('attachAddon', { params: { id: 'new' }, query: { project: 'data' }, body: { app: 'web' } }), 409, 'as');
-    assert.equal((await berth(['addons', 'detach', 'old', '--app', 'web', '--project', 'data'])).code, 0);
-    assert.equal((await berth(['addons', 'attach', 'new', '--app', 'web', '--project', 'data'])).code, 0);
+    await dev.call('deployApp', { params: { id: 'web' }, body: { image_id: image } });
+    assert.equal((await settled(dev, 'web', 1, 90_000)).status, 'live');
+    const sum = "select count(*) || ' ' || sum(n) || ' ' || md5(string_agg(body, ',' order by n)) from t";
+    const before = await psql('old', sum);
+    const notTyped = await berth(['addons', 'upgrade', 'old', '--major', '17', '--project', 'data', '--confirm', 'olx']);
+    assert.notEqual(notTyped.code, 0);
+    assert.match(notTyped.stderr, /does not match "old": nothing was changed/);
+    assert.equal((await dev.call('getApp', { params: { id: 'web' } })).status, 'running', 'a refused upgrade touches nothing');
+    assert.deepEqual((await dev.call('listAddons', { query: { project: 'data' } })).items.map((a) => a.name).sort(), ['cache', 'db', 'old'], 'no add-on was made');
+    const up17 = await berth(['--json', 'addons', 'upgrade', 'old', '--major', '17', '--name', 'new', '--project', 'data', '--confirm', 'old']);
+    assert.equal(up17.code, 0, up17.stderr);
+    const done = JSON.parse(up17.stdout) as { from: { version: string }; to: { name: string; version: string }; apps: unknown[] };
+    assert.deepEqual([done.from.version, done.to.name, done.to.version, done.apps], ['15', 'new', '17', [{ app: 'web', var: 'DATABASE_URL', restarted: true }]]);
+    assert.match(await psql('new', 'show server_version_num'), /^17\d{4}$/);
+    assert.equal(await psql('new', sum), before, 'every row is in the new add-on');
     assert.deepEqual((await dev.call('getAddon', { params: { id: 'new' }, query: { project: 'data' } })).attachments, [{ app: 'web', as: 'DATABASE', var: 'DATABASE_URL' }]);
+    assert.deepEqual((await dev.call('getAddon', { params: { id: 'old' }, query: { project: 'data' } })).attachments, []);
+    const kinds = (await dev.call('listEvents', { query: { app: 'web' } })).items.map((e) => e.kind);
+    assert.ok(kinds.includes('app.stopped'), `the app was stopped while the data moved: ${kinds.join(', ')}`);
+    // The app runs again, on a release whose DATABASE_URL names the new add-on.
+    const live = await waitFor('web live again', async () => {
+      const a = await dev.call('getApp', { params: { id: 'web' } });
+      return a.status === 'running' && a.release !== null && a.release > 1 ? a : undefined;
+    }, { timeoutMs: 120_000, intervalMs: 500 });
+    assert.equal((await settled(dev, 'web', live.release!, 90_000)).status, 'live');
+    const probe = await dev.call('runCommand', { params: { id: 'web' }, body: { command: ['node', '-e', 'console.log(new URL(process.env.DATABASE_URL).host)'] } });
+    const ran = await waitFor('the probe', async () => {
+      const x = await dev.call('getRun', { params: { id: probe.id } });
+      return x.status === 'succeeded' || x.status === 'failed' ? x : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 200 });
+    assert.equal(ran.output.trim(), 'new:5432');
+    const again = await berth(['addons', 'upgrade', 'new', '--major', '15', '--project', 'data', '--confirm', 'new']);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /runs PostgreSQL 17; --major 15 is not newer/);
     // A dump of 17 cannot go back into 15.
     const back = JSON.parse((await berth(['--json', 'addons', 'backup', 'new'])).stdout) as { id: string; status: string };
     assert.equal(back.status, 'succeeded');

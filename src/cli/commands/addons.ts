@@ -4,6 +4,7 @@ import { client, globals } from '../session.js';
 import { details, emit, table } from '../output.js';
 import { confirmTyped } from '../prompt.js';
 import { registerAddonSessions } from './addon-session.js';
+import { registerAddonUpgrade } from './addon-upgrade.js';
 import { downloadBackup, registerBackupCommands, scheduleLine, verifiedCell } from './backups.js';
 
 type Addon = RouteOutput<'getAddon'>;
@@ -165,5 +166,6 @@ export function registerAddons(program: Command) {
     .action(async (addon: string, backup: string, o: { output?: string }, cmd: Command) => {
       await downloadBackup(cmd, '/api/v1/addons', addon, backup, o.output);
     });
+  registerAddonUpgrade(addons);
   registerAddonSessions(addons);
 }
