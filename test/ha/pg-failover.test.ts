@@ -74,7 +74,11 @@ describe('PostgreSQL failover to a streaming replica behind HAProxy', () => {
       node.check.listen(node.checkPort, '127.0.0.1', () => resolve());
     });
 
-  const pgCtl = (node: Node, ...args: string[]) => asPostgres('pg_ctl', ['-D', node.dir, '-l', join(root, `${node.name}.log`), '-w', '-t', '60', ...args]);
+  const pgCtl = (node: Node, ...args: string[]) =>
+    asPostgres('pg_ctl', ['-D', node.dir, '-l', join(root, `${node.name}.log`), '-w', '-t', '60', ...args]).catch((err) => {
+      // The server's own log says why (it goes with the temp dir in after()).
+      throw new Error(`${String(err)}\n${node.name}.log:\n${readFileSync(join(root, `${node.name}.log`), 'utf8').slice(-3000)}`);
+    });
 
   before(async () => {
     image = await ensureTestAppImage(new DockerRuntime({}));
@@ -261,5 +265,63 @@ describe('PostgreSQL failover to a streaming replica behind HAProxy', () => {
     const releases = await sqlOn<{ version: number; status: string }>(replica, 'select r.version, r.status from releases r join apps a on a.id = r.app_id where a.slug = $1 order by r.version', [app]);
     assert.deepEqual(releases.map((r) => r.version), [1, 2]);
     assert.equal(readFileSync(`/proc/${pid}/stat`, 'utf8').split(' ')[2] !== 'Z', true);
+  });
+
+  test('asynchronous replication: a commit the replica never received is lost in a failover, and no cached answer or session still shows it', async () => {
+    // The old primary comes back as the new primary's replica: a fresh base backup, as Patroni re-clones a node it cannot rewind.
+    rmSync(primary.dir, { recursive: true, force: true });
+    await asPostgres('pg_basebackup', ['-h', root, '-p', String(replica.port), '-U', 'postgres', '-D', primary.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync']);
+    appendFileSync(join(primary.dir, 'postgresql.auto.conf'), `port = ${primary.port}\n`);
+    await pgCtl(primary, 'start');
+    const streaming = async (from: Node) => (await sqlOn<{ n: number }>(from, "select count(*)::int as n from pg_stat_replication where state = 'streaming'"))[0]!.n;
+    await waitFor('the old primary to stream from the new one', async () => (await streaming(replica)) === 1, { timeoutMs: 30_000, intervalMs: 100 });
+
+    // The standby falls behind (a network cut): from here the primary's commits reach it no more.
+    await sqlOn(primary, "alter system set primary_conninfo = ''");
+    await sqlOn(primary, 'select pg_reload_conf()');
+    await waitFor('replication to stop', async () => (await streaming(replica)) === 0, { timeoutMs: 30_000, intervalMs: 100 });
+
+    // Acknowledged to the user, but only on the primary: an app, and a user who logged in.
+    const victim = await s.newUser('ghost');
+    await victim.call('createProject', { body: { name: 'ghost' } });
+    await dev.call('createApp', { body: { name: 'lost-0', project: 'pgha' } });
+    // Both read after those writes: the answer and the session are what Berth may keep in its
+    // caches, noted at the write count of the moment (read again if the leader wrote meanwhile).
+    const writesCounted = async (node: Node) => (await sqlOn<{ n: string }>(node, 'select sum(n)::text as n from write_generation'))[0]!.n;
+    const countBefore = await waitFor(
+      'reads at a steady write count',
+      async () => {
+        const count = await writesCounted(replica);
+        assert.equal((await victim.call('listProjects', {})).items.length, 1);
+        assert.ok((await dev.call('listApps', {})).items.some((a) => a.slug === 'lost-0'));
+        return (await writesCounted(replica)) === count ? count : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 200 },
+    );
+
+    await pgCtl(replica, 'stop', '-m', 'immediate');
+    await pgCtl(primary, 'promote');
+    await waitFor('a write through the API to succeed', () => dev.call('createApp', { body: { name: 'after-lost', project: 'pgha' } }), { timeoutMs: 30_000, intervalMs: 100 });
+    // As many writes since the failover as were lost: the database's write count is back where it
+    // was, yet the data is not what it was then. Berth's reads are taken while the count stands
+    // there (the leader's own writes may move it: then again).
+    const atSameCount = <T>(what: string, read: () => Promise<T>) =>
+      waitFor(
+        what,
+        async () => {
+          await sqlOn(primary, 'update write_generation set n = n + ($1::bigint - (select sum(n) from write_generation)) where shard = 0', [countBefore]);
+          const answer = await read();
+          return (await writesCounted(primary)) === countBefore ? { answer } : undefined;
+        },
+        { timeoutMs: 20_000, intervalMs: 200 },
+      );
+
+    // The lost commit is gone (what synchronous_commit with a synchronous standby would have kept),
+    // and Berth shows the database as it is, not an answer or a session cached before the failover.
+    const slugs = (await atSameCount('the apps list', async () => (await dev.call('listApps', {})).items.map((a) => a.slug))).answer;
+    assert.ok(slugs.includes('after-lost'), `the write after the failover is listed: ${slugs.join(' ')}`);
+    assert.ok(!slugs.includes('lost-0'), `the lost app is not listed: ${slugs.join(' ')}`);
+    const denied = (await atSameCount('the lost session', () => raw(s, 'GET', '/api/v1/projects', { token: victim.opts.token }))).answer;
+    assert.equal(denied.status, 401, `the session the failover lost no longer opens the API: ${denied.text}`);
   });
 });
