@@ -21,6 +21,8 @@ import { assertConsistent, healthy, settled } from '../faults/helpers.js';
  * REST API `GET /primary`; here a small checker in this process stands in for it). Berth's
  * DATABASE_URL names HAProxy. The primary is stopped hard, the replica promoted: Berth must ride
  * through with the same process, lose nothing the replica had, and lead and reconcile again.
+ * Then back the other way with replication cut first: the commits the replica never received are
+ * lost (asynchronous replication), and Berth's caches must not bring them back.
  * Its own PostgreSQL instances (never the suite's shared one), on their own ports and directories.
  */
 const BIN = '/usr/lib/postgresql/15/bin';
@@ -88,7 +90,8 @@ describe('PostgreSQL failover to a streaming replica behind HAProxy', () => {
     replica = { name: 'replica', dir: join(root, 'replica'), port: await freePort(), checkPort: await freePort() };
     proxyPort = await freePort();
 
-    // The primary: local (socket) connections trusted for the test and the replica's copy; Berth over TCP with a password.
+    // The primary: local (socket) connections trusted for the test and the replica's copy; Berth over
+    // TCP with a password. fsync off: the failures here are processes killed, never the machine.
     await asPostgres('initdb', ['-D', primary.dir, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '--no-sync']);
     appendFileSync(
       join(primary.dir, 'postgresql.conf'),
@@ -215,11 +218,9 @@ describe('PostgreSQL failover to a streaming replica behind HAProxy', () => {
 
     const termBefore = (await s.admin.call('listControlPlanes')).leader?.term;
     assert.ok(termBefore, 'a leader before the failover');
-    let [killedAt, promotedAt, write, leaderAt] = [0, 0, 0, 0];
-    let planes: Awaited<ReturnType<typeof s.admin.call<'listControlPlanes'>>> | undefined;
     const logFrom = s.output().length;
-    try {
-      killedAt = performance.now();
+    const failover = async () => {
+      const killedAt = performance.now();
       await pgCtl(primary, 'stop', '-m', 'immediate');
       // A failover manager promotes a replica after its own timeout (Patroni: ttl 30 s by default),
       // longer than Berth's lease (6 s): the leader's term runs out first and it stops its controllers.
@@ -228,8 +229,8 @@ describe('PostgreSQL failover to a streaming replica behind HAProxy', () => {
         intervalMs: 100,
       });
       await pgCtl(replica, 'promote');
-      promotedAt = performance.now();
-      write = await waitFor(
+      const promotedAt = performance.now();
+      const write = await waitFor(
         'a write through the API to succeed',
         async () => {
           await dev.call('createApp', { body: { name: 'after-0', project: 'pgha' } });
@@ -238,15 +239,16 @@ describe('PostgreSQL failover to a streaming replica behind HAProxy', () => {
         { timeoutMs: 30_000, intervalMs: 100 },
       );
       // A new term: the lease row of the term that ran out may still be listed until it expires.
-      planes = await waitFor('a new leader term in the control-plane list', async () => {
+      const planes = await waitFor('a new leader term in the control-plane list', async () => {
         const p = await s.admin.call('listControlPlanes');
         return p.leader && p.leader.term > termBefore ? p : undefined;
       }, { timeoutMs: 20_000, intervalMs: 100 });
-      leaderAt = performance.now();
-    } finally {
+      return { killedAt, promotedAt, write, leaderAt: performance.now(), planes };
+    };
+    const { killedAt, promotedAt, write, leaderAt, planes } = await failover().finally(async () => {
       polling = false;
       await poller;
-    }
+    });
     const ms = (x: number) => Math.round(x);
     t.diagnostic(
       `failover: primary stopped, replica promoted ${ms(promotedAt - killedAt)} ms later; first API write ${ms(write - promotedAt)} ms after the promotion; the lease won again (a new term) ${ms(leaderAt - promotedAt)} ms after it; /healthz ${JSON.stringify(Object.fromEntries(statuses))}, GET /api/v1/apps ${JSON.stringify(Object.fromEntries(listStatuses))}`,
