@@ -45,10 +45,20 @@ export async function ensureWriteCounting(db: Db): Promise<void> {
  * The database's count, read with one small query. Requests that arrive while a read is in flight
  * share the next one, which is sent after they arrived: so each still sees every commit that
  * completed before it arrived, and under load one query serves many requests.
+ *
+ * The database's count can go back: a failover to a replica that had not received the last commits
+ * (asynchronous replication), or a restore from a backup. Writes after it bring the count back to a
+ * number an answer was cached at, with other data behind it: a cached apps list showing a lost app, a
+ * lost session still opening the API. So what this returns is this process's own count of changes
+ * seen: it moves whenever the database's count or its server (pg_postmaster_start_time(): another
+ * server after a failover, or the same one restarted from a backup) differs from the last reading,
+ * and never comes back to a number it gave before.
  */
 export class PgWriteCounter implements WriteCounter {
   private sent: Promise<number> | null = null;
   private queued: Promise<number> | null = null;
+  private seen = '';
+  private changes = 0;
 
   constructor(private readonly db: Db) {}
 
@@ -66,9 +76,19 @@ export class PgWriteCounter implements WriteCounter {
   }
 
   private send(): Promise<number> {
-    const p: Promise<number> = sql<{ n: string }>`select sum(n)::text as n from write_generation`
+    const p: Promise<number> = sql<{ n: string; server: string }>`select sum(n)::text as n, pg_postmaster_start_time()::text as server from write_generation`
       .execute(this.db)
-      .then((r) => Number(r.rows[0]?.n ?? 0))
+      .then((r) => {
+        const row = r.rows[0];
+        const reading = `${row?.server ?? ''} ${row?.n ?? 0}`;
+        // Readings can complete out of order (a read() while the previous one settles): any
+        // difference from the last counts as a change, so one more change never makes a stale answer.
+        if (reading !== this.seen) {
+          this.seen = reading;
+          this.changes++;
+        }
+        return this.changes;
+      })
       .finally(() => {
         if (this.sent === p) this.sent = null;
       });

@@ -99,6 +99,17 @@ describe('write count on PostgreSQL', () => {
     assert.equal(built[1], built[0]! + 1);
   });
 
+  test('a count that goes back (a failover that lost commits, a restore) never gives a number it gave before', async () => {
+    const g0 = await other.generation.read();
+    // The database's count back by two, then forward again to where it was: other data may stand behind it now.
+    await sql`update write_generation set n = n - 2 where shard = 0`.execute(store.db);
+    const g1 = await other.generation.read();
+    await sql`update write_generation set n = n + 2 where shard = 0`.execute(store.db);
+    const g2 = await other.generation.read();
+    assert.ok(g1 > g0, `a count gone back is a change: ${g0} then ${g1}`);
+    assert.ok(g2 > g1, `back at the old count is a change again, not the old number: ${g0}, ${g1}, ${g2}`);
+  });
+
   test('reads that arrive together share one count query, each sent after they arrived', async () => {
     const g = await Promise.all(Array.from({ length: 50 }, () => other.generation.read()));
     assert.equal(new Set(g).size, 1);
