@@ -55,15 +55,15 @@ NODE_STACK_REV=5
 # /usr/lib/go-<line>/bin, put first on PATH (trixie-backports carries the ones newer than 1.24).
 TRIXIE_BASE="${BERTH_BASE_IMAGE_TRIXIE:-berth/base:trixie}"
 declare -A TRIXIE_LINES=(
-  ["python 3.13"]="ca-certificates python3 python3-venv python3-pip"
-  ["ruby 3.3"]="ca-certificates ruby ruby-bundler"
-  ["go 1.24"]="ca-certificates git golang-1.24-go"
-  ["go 1.25"]="ca-certificates git golang-1.25-go"
-  ["go 1.26"]="ca-certificates git golang-1.26-go"
-  ["go 1.27"]="ca-certificates git golang-1.27-go"
+  ["python 3.13"]="python3 python3-venv python3-pip"
+  ["ruby 3.3"]="ruby ruby-bundler"
+  ["go 1.24"]="git golang-1.24-go"
+  ["go 1.25"]="git golang-1.25-go"
+  ["go 1.26"]="git golang-1.26-go"
+  ["go 1.27"]="git golang-1.27-go"
 )
 # Bumped when the recipe below changes, so stacks made by an older recipe are made again.
-TRIXIE_STACK_REV=1
+TRIXIE_STACK_REV=2
 
 configured_tag() {
   local var="BERTH_STACK_${1^^}"
@@ -151,13 +151,31 @@ EOF
   fi
 }
 
-# A Debian 13 line's stack: berth/base:trixie, CA certificates and the line's packages (Go's from
-# trixie-backports when trixie itself does not carry the line).
+# What every Debian 13 line shares, made once before the lines: berth/base:trixie with the CA
+# certificates (their setup is the slow part of a small install); each line's image adds its packages.
+TRIXIE_COMMON=berth/stack-common:trixie
+build_trixie_common() {
+  local ctx="$LOGDIR/ctx-trixie" log="$LOGDIR/trixie-common.log"
+  mkdir -p "$ctx/local-ca"
+  [ ${#CA_FILES[@]} -gt 0 ] && cp "${CA_FILES[@]}" "$ctx/local-ca/"
+  {
+    echo "FROM $TRIXIE_BASE"
+    echo "COPY local-ca/ /usr/local/share/ca-certificates/"
+    echo "RUN apt-get update \\"
+    echo " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates \\"
+    echo " && update-ca-certificates >/dev/null \\"
+    echo " && rm -rf /var/lib/apt/lists/*"
+  } >"$ctx/Dockerfile"
+  docker build --label "berth.stack.ca=$CA_SUM" --label "berth.stack.line=common r$TRIXIE_STACK_REV" -t "$TRIXIE_COMMON" "$ctx" >"$log" 2>&1 \
+    || { echo "stack trixie-common: build FAILED; last lines:" >&2; tail -20 "$log" >&2; return 1; }
+}
+
+# A Debian 13 line's stack: the common image and the line's packages (Go's from trixie-backports
+# when trixie itself does not carry the line).
 build_trixie_line() {
   local lang="$1" line="$2" tag="berth/stack-$1:$2-trixie" name="$1$2" start=$SECONDS
   local ctx="$LOGDIR/ctx-$1$2" log="$LOGDIR/$1$2.log" env="" sources="" check
-  mkdir -p "$ctx/local-ca"
-  [ ${#CA_FILES[@]} -gt 0 ] && cp "${CA_FILES[@]}" "$ctx/local-ca/"
+  mkdir -p "$ctx"
   case "$lang" in
     python) check="python3 --version" ;;
     ruby) check="ruby --version" ;;
@@ -169,23 +187,39 @@ build_trixie_line() {
       [ "$line" != 1.24 ] && sources="echo 'deb http://deb.debian.org/debian trixie-backports main' >/etc/apt/sources.list.d/backports.list && " ;;
   esac
   {
-    echo "FROM $TRIXIE_BASE"
-    echo "COPY local-ca/ /usr/local/share/ca-certificates/"
+    echo "FROM $TRIXIE_COMMON"
     echo "RUN ${sources}apt-get update \\"
     echo " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${TRIXIE_LINES["$lang $line"]} \\"
-    echo " && update-ca-certificates >/dev/null \\"
     echo " && rm -rf /var/lib/apt/lists/* /etc/apt/sources.list.d/backports.list"
     [ -n "$env" ] && echo "$env"
     echo "RUN $check"
   } >"$ctx/Dockerfile"
   if docker build --label "berth.stack=$lang" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.line=$line r$TRIXIE_STACK_REV" \
       -t "$tag" "$ctx" >"$log" 2>&1; then
-    echo "stack $name: $tag ($(docker run --rm "$tag" $check 2>&1 | head -1)) ready in $((SECONDS - start)) s"
+    echo "stack $name: $tag ($(grep -m1 -E '^(Python [0-9]|ruby [0-9]|go version)' "$log")) ready in $((SECONDS - start)) s"
   else
     echo "stack $name: build FAILED; last lines:" >&2
     tail -20 "$log" >&2
     return 1
   fi
+}
+
+# The missing Debian 13 lines, after their common image (made again when it is missing or stale).
+build_trixie_lines() {
+  local start=$SECONDS key pids=() rc=0
+  bash scripts/base-image.sh trixie
+  have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}} {{index .Config.Labels "berth.stack.line"}}' "$TRIXIE_COMMON" 2>/dev/null || echo missing)
+  if [ "$have" != "$CA_SUM common r$TRIXIE_STACK_REV" ]; then
+    build_trixie_common || return 1
+    echo "stack trixie-common: $TRIXIE_COMMON ready in $((SECONDS - start)) s"
+  fi
+  for key in "$@"; do
+    build_trixie_line "${key% *}" "${key#* }" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  [ $rc = 0 ] && echo "stacks trixie: all ready in $((SECONDS - start)) s"
+  return $rc
 }
 
 langs=("$@")
@@ -231,7 +265,7 @@ if [[ " ${langs[*]} " == *" node "* ]] && [ -z "${BERTH_STACK_NODE:-}" ]; then
 fi
 
 # The Debian 13 lines come with their language, unless the operator pinned one image for all its apps.
-trixie_base_ready=0
+missing=()
 for key in "${!TRIXIE_LINES[@]}"; do
   lang="${key% *}" line="${key#* }"
   [[ " ${langs[*]} " == *" $lang "* ]] || continue
@@ -243,11 +277,13 @@ for key in "${!TRIXIE_LINES[@]}"; do
     echo "stack $lang$line: $tag present"
     continue
   fi
-  [ $trixie_base_ready = 1 ] || { bash scripts/base-image.sh trixie; trixie_base_ready=1; }
   echo "stack $lang$line: building $tag (apt-get install ${TRIXIE_LINES[$key]})..."
-  build_trixie_line "$lang" "$line" &
-  PIDS[$lang$line]=$!
+  missing+=("$key")
 done
+if [ ${#missing[@]} -gt 0 ]; then
+  build_trixie_lines "${missing[@]}" &
+  PIDS[trixie]=$!
+fi
 
 failed=0
 for lang in "${!PIDS[@]}"; do

@@ -199,14 +199,15 @@ export class BuildahBuilder implements ImageBuilder {
 }
 
 /**
- * The stack images a Dockerfile's FROM lines name. A FROM built from an ARG cannot be read here,
- * so then every stack image is cached, as before any build named its own.
+ * The stack images a Dockerfile names (in a FROM, a COPY --from or a mount's from=). A reference
+ * built from an ARG cannot be read here, so then every stack image is cached.
  */
 export function stacksNamed(dockerfile: string, stacks: string[]): string[] {
-  const named = [...dockerfile.matchAll(/^\s*FROM\s+(?:--\S+\s+)*(\S+)/gim)].map((m) => m[1]!);
   const all = [...new Set(stacks)];
-  if (named.some((n) => n.includes('$'))) return all;
-  return all.filter((image) => named.includes(image));
+  const refs = [...dockerfile.matchAll(/^\s*FROM\s+(?:--\S+\s+)*(\S+)|\bfrom=(\S+)/gim)].map((m) => (m[1] ?? m[2])!);
+  if (refs.some((r) => r.includes('$'))) return all;
+  const words = new Set(dockerfile.split(/[^A-Za-z0-9._\-/:@]+/));
+  return all.filter((image) => words.has(image));
 }
 
 /** The build's last error, said so a user knows what to change. */
