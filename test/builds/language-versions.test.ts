@@ -17,14 +17,16 @@ const fixture = (name: string, files: Record<string, string> = {}) => {
 
 /**
  * Python, Go and Ruby apps choose their line where their ecosystem writes it, as Node.js apps do:
- * the build log and the generated Dockerfile's header say which it got and why, and the running app reports the version it runs on. Each
- * fixture asks for a line other than the default; its sibling here asks for the default's (Debian 13's).
- * A version the server does not offer fails the build at once with the file, the version and what is on offer.
+ * the build log and the generated Dockerfile's header say which it got and why, and the running app
+ * reports the version it runs on. Each fixture asks for a line other than the default; go-127 asks
+ * for a minimum the newest Go meets (the default Python and Ruby lines run test/builds/languages'
+ * fixtures). A version the server does not offer fails the build at once with the file, the
+ * version and what is on offer.
  */
 describe('Python, Go and Ruby versions chosen per app', () => {
   let s: TestServer;
   let dev: BerthClient;
-  const slugs = ['py-311', 'py-313', 'go-125', 'go-127', 'rb-31', 'rb-33', 'py-future'];
+  const slugs = ['py-311', 'go-125', 'go-127', 'rb-31', 'py-future'];
 
   before(async () => {
     s = await startServer();
@@ -51,15 +53,9 @@ describe('Python, Go and Ruby versions chosen per app', () => {
     return { log, body: res.body };
   };
 
-  test('each app runs on the line it asked for, and the build log and build info say why', async () => {
+  test('each app runs on the line it asked for, and the build log and its Dockerfile say why', async () => {
     const cases = [
       { slug: 'py-311', source: () => fixture('python-311'), answer: /^python 3\.11\.\d+$/, why: 'Python 3.11 (Debian 12), the newest here that satisfies "3.11" from .python-version' },
-      {
-        slug: 'py-313',
-        source: () => fixture('python-311', { '.python-version': '', 'pyproject.toml': '[project]\nname = "v"\nversion = "1"\nrequires-python = ">=3.12"\n' }),
-        answer: /^python 3\.13\.\d+$/,
-        why: 'Python 3.13 (Debian 13), the newest here that satisfies ">=3.12" from pyproject.toml requires-python',
-      },
       { slug: 'go-125', source: () => fixture('go-125'), answer: /^go go1\.25\.\d+$/, why: 'Go 1.25 (Debian 13 backports), the line of go.mod\'s toolchain "go1.25.0"' },
       {
         slug: 'go-127',
@@ -68,12 +64,6 @@ describe('Python, Go and Ruby versions chosen per app', () => {
         why: 'Go 1.27 (Debian 13 backports), the newest here, as go.mod\'s go "1.22" is a minimum',
       },
       { slug: 'rb-31', source: () => fixture('ruby-31'), answer: /^ruby 3\.1\.\d+$/, why: 'Ruby 3.1 (Debian 12), the newest here that satisfies "~> 3.1.0" from Gemfile' },
-      {
-        slug: 'rb-33',
-        source: () => fixture('ruby-31', { Gemfile: 'source "https://rubygems.org"\n', '.ruby-version': 'ruby-3.3\n' }),
-        answer: /^ruby 3\.3\.\d+$/,
-        why: 'Ruby 3.3 (Debian 13), the newest here that satisfies "ruby-3.3" from .ruby-version',
-      },
     ];
     const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await c.source())));
     await Promise.all(
