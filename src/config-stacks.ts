@@ -46,6 +46,54 @@ export function nodeLines(env: NodeJS.ProcessEnv = process.env): NodeLine[] | nu
   return env.BERTH_STACK_NODE?.trim() ? null : NODE_LINES.map((l) => ({ ...l }));
 }
 
+/** A Python, Go or Ruby line a build may ask for: Debian's package of it, in its own stack image. */
+export interface LangLine {
+  /** major.minor: what an app's request is matched against, and what the build log names. */
+  line: string;
+  /** The release Debian carried when the line was added, compared against ranges that name a patch. */
+  version: string;
+  image: string;
+  /** Where the line comes from, for the build log. */
+  source: string;
+}
+
+export type VersionedLanguage = 'python' | 'go' | 'ruby';
+
+/**
+ * The Python, Go and Ruby lines a build may ask for, newest first; the first is the default for an
+ * app that asks for none. Debian 13's are made by scripts/stacks.sh (a unit test holds the two
+ * equal); Debian 12's own stacks stay as the older lines. Go 1.25 to 1.27 are trixie-backports'.
+ */
+export const LANGUAGE_LINES: Record<VersionedLanguage, readonly LangLine[]> = {
+  python: [
+    { line: '3.13', version: '3.13.5', image: 'berth/stack-python:3.13-trixie', source: 'Debian 13' },
+    { line: '3.11', version: '3.11.2', image: 'berth/stack-python:bookworm', source: 'Debian 12' },
+  ],
+  go: [
+    { line: '1.27', version: '1.27.4', image: 'berth/stack-go:1.27-trixie', source: 'Debian 13 backports' },
+    { line: '1.26', version: '1.26.11', image: 'berth/stack-go:1.26-trixie', source: 'Debian 13 backports' },
+    { line: '1.25', version: '1.25.12', image: 'berth/stack-go:1.25-trixie', source: 'Debian 13 backports' },
+    { line: '1.24', version: '1.24.4', image: 'berth/stack-go:1.24-trixie', source: 'Debian 13' },
+    { line: '1.19', version: '1.19.8', image: 'berth/stack-go:bookworm', source: 'Debian 12' },
+  ],
+  ruby: [
+    { line: '3.3', version: '3.3.8', image: 'berth/stack-ruby:3.3-trixie', source: 'Debian 13' },
+    { line: '3.1', version: '3.1.2', image: 'berth/stack-ruby:bookworm', source: 'Debian 12' },
+  ],
+};
+
+/**
+ * The lines of a language this server builds with, or null when the operator pinned one image for
+ * every app of it (BERTH_STACK_<LANGUAGE>): then the app's own choice cannot be honoured, and the build says so.
+ */
+export function languageLines(language: VersionedLanguage, env: NodeJS.ProcessEnv = process.env): LangLine[] | null {
+  return env[DEFAULTS[language].env]?.trim() ? null : LANGUAGE_LINES[language].map((l) => ({ ...l }));
+}
+
+export function allLanguageLines(env: NodeJS.ProcessEnv = process.env): Record<VersionedLanguage, LangLine[] | null> {
+  return { python: languageLines('python', env), go: languageLines('go', env), ruby: languageLines('ruby', env) };
+}
+
 /** The image compiled languages (Go) run in: no toolchain, just the Debian base. */
 export function runtimeImage(env: NodeJS.ProcessEnv = process.env): string {
   return env.BERTH_BASE_IMAGE?.trim() || 'berth/base:bookworm';

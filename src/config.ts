@@ -1,7 +1,7 @@
 import { homedir, hostname } from 'node:os';
 import { checkUrl, parseEgressAllow, type EgressAllow } from './lib/egress.js';
 import { join, resolve } from 'node:path';
-import { nodeLines, runtimeImage, stackImages, type Language, type NodeLine } from './config-stacks.js';
+import { allLanguageLines, nodeLines, runtimeImage, stackImages, type LangLine, type Language, type NodeLine, type VersionedLanguage } from './config-stacks.js';
 import { accessSettings, type AccessSettings } from './config-access.js';
 
 /** What an uploaded source archive may hold (builder/archive.ts enforces it). */
@@ -27,6 +27,8 @@ export interface BuildSettings {
   stacks: Record<Language, string>;
   /** The Node.js lines an app may choose from; null when BERTH_STACK_NODE pins one image for all. */
   nodeLines: NodeLine[] | null;
+  /** The Python, Go and Ruby lines an app may choose from; a language's is null when BERTH_STACK_<LANGUAGE> pins one image for all. */
+  languageLines: Record<VersionedLanguage, LangLine[] | null>;
   /** What compiled apps (Go) run in (BERTH_BASE_IMAGE). */
   runtimeImage: string;
   /** Image garbage collection keeps the images of this many latest releases per app (and always the live one and its rollback target). */
@@ -172,6 +174,7 @@ function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
     maxLogLines: positive(env, 'BERTH_BUILD_MAX_LOG_LINES', 50_000),
     stacks: stackImages(env),
     nodeLines: nodeLines(env),
+    languageLines: allLanguageLines(env),
     runtimeImage: runtimeImage(env),
     keepReleaseImages: Math.ceil(positive(env, 'BERTH_IMAGE_KEEP', 10)),
     imageGcIntervalMs: positive(env, 'BERTH_IMAGE_GC_INTERVAL_S', 3600) * 1000,

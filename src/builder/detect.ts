@@ -38,6 +38,19 @@ export interface NodeFacts {
   installFolders: string[];
 }
 
+/**
+ * Where a Python, Go or Ruby app asked for a version, and what it wrote there (lang-version.ts
+ * chooses the line). kind says how to read a requirement that is not a bare version.
+ */
+export interface VersionRequest {
+  file: string;
+  asked: string;
+  kind?: 'pep440' | 'gem';
+  /** go.mod: its go line (a minimum) and its toolchain line (go1.25.4), as written. */
+  go?: string;
+  toolchain?: string | null;
+}
+
 export interface PythonFacts {
   /** requirements.txt lists at least one requirement. */
   requirements: boolean;
@@ -45,6 +58,7 @@ export interface PythonFacts {
   pyprojectDependencies: boolean;
   /** Pipfile lists packages: installed with pipenv from its lockfile. */
   pipfilePackages: boolean;
+  request: VersionRequest | null;
 }
 
 export interface GoFacts {
@@ -56,12 +70,14 @@ export interface GoFacts {
   target: string;
   /** Name of the built binary, installed as /app/bin/<name>. */
   binary: string;
+  request: VersionRequest | null;
 }
 
 export interface RubyFacts {
   /** The Gemfile lists gems; without any, bundler is not run (it would need RubyGems). */
   hasGems: boolean;
   lockfile: boolean;
+  request: VersionRequest | null;
 }
 
 export interface Detection {
@@ -247,7 +263,7 @@ async function detectPython(dir: string, web: StartCommand | null): Promise<Lang
   return {
     start,
     manifests: await existing(dir, ['requirements.txt', 'Pipfile', 'Pipfile.lock']),
-    python: { requirements, pyprojectDependencies, pipfilePackages },
+    python: { requirements, pyprojectDependencies, pipfilePackages, request: await pythonRequest(dir, pyproject) },
   };
 }
 
@@ -270,6 +286,7 @@ async function detectGo(dir: string, web: StartCommand | null): Promise<Language
       vendored: await sourceFileExists(dir, 'vendor/modules.txt'),
       target,
       binary,
+      request: goRequest(gomod),
     },
   };
 }
@@ -312,8 +329,48 @@ async function detectRuby(dir: string, web: StartCommand | null): Promise<Langua
   return {
     start,
     manifests: ['Gemfile', ...(lockfile ? ['Gemfile.lock'] : [])],
-    ruby: { hasGems, lockfile },
+    ruby: { hasGems, lockfile, request: await rubyRequest(dir, gemfile) },
   };
+}
+
+/** The first line of a version file that is not blank or a comment, or null. */
+async function versionFile(dir: string, file: string): Promise<string | null> {
+  const text = (await readSourceHead(dir, file)) ?? '';
+  return (
+    text
+      .split(/\r?\n/)
+      .map((l) => l.replace(/#.*/, '').trim())
+      .find(Boolean) ?? null
+  );
+}
+
+/** .python-version first (pyenv, uv), then runtime.txt (Heroku's python-3.13.1), then requires-python. */
+async function pythonRequest(dir: string, pyproject: string): Promise<VersionRequest | null> {
+  const pinned = await versionFile(dir, '.python-version');
+  if (pinned) return { file: '.python-version', asked: pinned };
+  const runtime = await versionFile(dir, 'runtime.txt');
+  if (runtime) return { file: 'runtime.txt', asked: runtime };
+  const requires = /^\s*requires-python\s*=\s*(["'])([^"'\r\n]*)\1/m.exec(pyproject)?.[2]?.trim();
+  return requires ? { file: 'pyproject.toml requires-python', asked: requires, kind: 'pep440' } : null;
+}
+
+/** go.mod's go line (Go 1.21 and later: the oldest Go that builds the module) and toolchain line. */
+function goRequest(gomod: string): VersionRequest | null {
+  const go = /^\s*go\s+(\S+)\s*$/m.exec(gomod)?.[1];
+  if (!go) return null;
+  const toolchain = /^\s*toolchain\s+(\S+)\s*$/m.exec(gomod)?.[1] ?? null;
+  return { file: 'go.mod', asked: `${go}${toolchain ? ` with toolchain ${toolchain}` : ''}`, go, toolchain };
+}
+
+/** The Gemfile's ruby line first (Bundler enforces it), then .ruby-version (rbenv, chruby, asdf). */
+async function rubyRequest(dir: string, gemfile: string): Promise<VersionRequest | null> {
+  const line = /^\s*ruby\s*\(?\s*((?:(["'])[^"'\r\n]*\2\s*,?\s*)+)/m.exec(gemfile)?.[1];
+  if (line) {
+    const parts = [...line.matchAll(/["']([^"']*)["']/g)].map((m) => m[1]!.trim());
+    return { file: 'Gemfile', asked: parts.join(', '), kind: 'gem' };
+  }
+  const pinned = await versionFile(dir, '.ruby-version');
+  return pinned ? { file: '.ruby-version', asked: pinned } : null;
 }
 
 /** A relative path that stays inside the source (package.json "main" is user data). */

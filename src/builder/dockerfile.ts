@@ -138,7 +138,9 @@ function goFile(d: Detection, stack: string, runtime: string): string[] {
     `FROM ${stack} AS build`,
     'WORKDIR /src',
     // Static binary: it runs in the plain base image, without a C library match.
-    `ENV CGO_ENABLED=0 GOFLAGS=${f.vendored ? '-mod=vendor' : '-mod=mod'}`,
+    // GOTOOLCHAIN=local: go.mod's go and toolchain lines never make Go download another toolchain;
+    // the build uses the chosen line's (src/builder/lang-version.ts), or fails naming the one asked for.
+    `ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=${f.vendored ? '-mod=vendor' : '-mod=mod'}`,
     '# Module proxy: Go\'s default unless the build passes --build-arg GOPROXY=...',
     'ARG GOPROXY',
     '# Dependencies first: this layer is reused until go.mod or go.sum change.',

@@ -6,4 +6,5 @@ export { validateGitUrl, validateRef, cloneRepo, redact, type CloneOptions, type
 export { handleGitHttp, ensureBareRepo, installPostReceiveHook, shellQuote, type GitHttpRequest, type GitHttpResponse } from './githttp.js';
 export { stackImage, stackImages, runtimeImage } from '../config-stacks.js';
 export { chooseNode, checkManager, type NodeChoice, type NodeRequest } from './node-version.js';
+export { chooseVersion, type StackChoice, type VersionRequest } from './lang-version.js';
 export { ArchiveError, DetectionError, SourceError, type ArchiveErrorCode, type SourceErrorCode } from './errors.js';

@@ -12,7 +12,7 @@ import { MAX_PROCESS_TYPES, formationProcesses } from '../domain/processes.js';
 import { encodeProcesses } from '../store/formation.js';
 import type { Actor } from '../domain/events.js';
 import { runOk } from '../lib/exec.js';
-import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, chooseNode, checkManager, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
+import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, chooseNode, chooseVersion, checkManager, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
 import { BuildLogWriter } from './build-log.js';
 import { ImageBuildFailed, type ImageBuilder } from '../imagebuild/types.js';
@@ -61,8 +61,14 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
       step(log, `Using ${node.why}${detection.node!.manager === 'npm' ? '' : `, installing with ${detection.node!.manager === 'pnpm' ? 'pnpm' : 'Yarn'}`}`);
       detection.reason += `; ${node.why}`;
     }
+    const lang = detection.language && detection.language !== 'node' ? detection.language : null;
+    const chosen = lang ? chooseVersion(lang, detection[lang]?.request ?? null, settings.languageLines[lang], settings.stacks[lang]) : null;
+    if (chosen) {
+      step(log, `Using ${chosen.why}`);
+      detection.reason += `; ${chosen.why}`;
+    }
     const prepared = await prepareBuildContext(src, detection, {
-      stackImage: node?.image ?? (detection.language ? settings.stacks[detection.language] : ''),
+      stackImage: node?.image ?? chosen?.image ?? (detection.language ? settings.stacks[detection.language] : ''),
       runtimeImage: settings.runtimeImage,
     });
     const dockerfile = prepared.content ?? (await readSourceFile(src, prepared.dockerfile));

@@ -82,7 +82,7 @@ export class BuildahBuilder implements ImageBuilder {
     await this.store.writeConfig();
     await this.engine.ensureNetwork(req.signal);
     await ensureFence(req.signal);
-    await this.cacheStacks(say, req.signal);
+    await this.cacheStacks(stacksNamed(req.dockerfileText, this.opts.baseImages), say, req.signal);
 
     const project = this.store.project(req.projectId);
     await fs.mkdir(project.graph, { recursive: true, mode: 0o700 });
@@ -170,13 +170,14 @@ export class BuildahBuilder implements ImageBuilder {
   /**
    * Copies each base image the engine has into the stack store, once per engine image id: a
    * rebuilt stack image (new id) is copied again, an unchanged one never. Serialized in this
-   * process; buildah's storage locks cover other processes.
+   * process; buildah's storage locks cover other processes. Only the images the build names are
+   * copied: a server with a dozen language lines does not copy them all for its first build.
    */
-  private cacheStacks(say: (text: string) => void, signal?: AbortSignal): Promise<void> {
+  private cacheStacks(images: string[], say: (text: string) => void, signal?: AbortSignal): Promise<void> {
     const next = this.stacksLock.then(async () => {
       const markerPath = this.store.file('stacks.json');
       const marker = JSON.parse(await fs.readFile(markerPath, 'utf8').catch(() => '{}')) as Record<string, string>;
-      for (const image of [...new Set(this.opts.baseImages)]) {
+      for (const image of images) {
         const id = await this.engine.imageId(image, signal);
         if (!id || marker[image] === id) continue;
         say(`Caching the stack image ${image} in the build store (once per image version)`);
@@ -195,6 +196,18 @@ export class BuildahBuilder implements ImageBuilder {
     this.stacksLock = next.catch(() => {});
     return next;
   }
+}
+
+/**
+ * The stack images a Dockerfile names (in a FROM, a COPY --from or a mount's from=). A reference
+ * built from an ARG cannot be read here, so then every stack image is cached.
+ */
+export function stacksNamed(dockerfile: string, stacks: string[]): string[] {
+  const all = [...new Set(stacks)];
+  const refs = [...dockerfile.matchAll(/^\s*FROM\s+(?:--\S+\s+)*(\S+)|\bfrom=(\S+)/gim)].map((m) => (m[1] ?? m[2])!);
+  if (refs.some((r) => r.includes('$'))) return all;
+  const words = new Set(dockerfile.split(/[^A-Za-z0-9._\-/:@]+/));
+  return all.filter((image) => words.has(image));
 }
 
 /** The build's last error, said so a user knows what to change. */

@@ -132,7 +132,7 @@ async function main() {
     storeDir: config.build.storeDir,
     dockerHost: config.dockerHost,
     instanceId: instance,
-    baseImages: [...Object.values(config.build.stacks), ...(config.build.nodeLines ?? []).map((l) => l.image), config.build.runtimeImage],
+    baseImages: [...Object.values(config.build.stacks), ...(config.build.nodeLines ?? []).map((l) => l.image), ...Object.values(config.build.languageLines).flatMap((ls) => (ls ?? []).map((l) => l.image)), config.build.runtimeImage],
     anchorImage: config.build.runtimeImage,
     handoverDir: handoverDir(config.dataDir),
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { explain } from '../../src/imagebuild/buildah.js';
+import { explain, stacksNamed } from '../../src/imagebuild/buildah.js';
 
 const failedStep = (...output: string[]) => [
   'STEP 2/5: RUN ./make-many-processes',
@@ -20,4 +20,14 @@ test('a step stopped by the process cap says so, whoever met the cap (bash or th
 
 test('an image the build may not see is named, with what builds can see', () => {
   assert.match(explain(['Error: creating build container: berth/other:3: image not known']), /^image berth\/other:3 is not available to this build/);
+});
+
+test('a build copies into its store only the stack images it names, or all when an image is an ARG', () => {
+  const stacks = ['berth/stack-go:1.25-trixie', 'berth/stack-go:1.27-trixie', 'berth/base:bookworm', 'berth/stack-python:bookworm'];
+  const twoStages = 'FROM berth/stack-go:1.25-trixie AS build\nRUN go build\n\nfrom --platform=linux/amd64 berth/base:bookworm\n';
+  assert.deepEqual(stacksNamed(twoStages, stacks), ['berth/stack-go:1.25-trixie', 'berth/base:bookworm']);
+  assert.deepEqual(stacksNamed('FROM debian:13\n', stacks), []);
+  assert.deepEqual(stacksNamed('FROM debian:13\nCOPY --from=berth/stack-python:bookworm /usr/bin/python3 /x\n', stacks), ['berth/stack-python:bookworm']);
+  assert.deepEqual(stacksNamed('ARG BASE=berth/stack-python:bookworm\nFROM ${BASE}\n', stacks), stacks);
+  assert.deepEqual(stacksNamed('ARG S=x\nFROM debian:13\nCOPY --from=$S /a /b\n', stacks), stacks);
 });
