@@ -82,7 +82,9 @@ const RESTORE = [
   'fi',
   // The target not reached: nothing is promoted; in place, the data set aside goes back (the add-on as it was).
   'notreached() {',
-  '  echo "the restore did not reach $0: $1" >&2',
+  '  why=$1',
+  '  ! grep -q "recovery ended before configured recovery target was reached" /tmp/pg.log 2>/dev/null || why="recovery ended before it: the archive holds no WAL up to that time"',
+  '  echo "the restore did not reach $0: $why" >&2',
   '  grep -E "FATAL|recovery|redo|restored log file" /tmp/pg.log 2>/dev/null | tail -8 >&2 || true',
   '  "$BIN/pg_ctl" -D /data/pgdata -m immediate -w stop >/dev/null 2>&1 || true',
   '  if [ "$MODE" = in-place ] && [ -d /data/pgdata.before-restore ]; then',
@@ -98,7 +100,7 @@ const RESTORE = [
   'n=0',
   'until [ "$(psql -h /tmp -U "$2" -d "$3" -Atc "select pg_get_wal_replay_pause_state()" 2>/dev/null)" = paused ]; do',
   '  n=$((n+1)); [ $n -lt 36000 ] || notreached "recovery did not reach it within an hour"',
-  '  "$BIN/pg_ctl" -D /data/pgdata status >/dev/null || notreached "recovery ended before it: the archive holds no WAL up to that time"',
+  '  "$BIN/pg_ctl" -D /data/pgdata status >/dev/null || notreached "PostgreSQL stopped during recovery"',
   '  sleep 0.1',
   'done',
   // Paused: PostgreSQL met a commit after the target. Its log names it; without that line the pause is not the target's.
