@@ -94,5 +94,10 @@ describe('add-on point-in-time recovery when the WAL archive lags', () => {
     assert.equal(back.rewind?.target, target.toISOString());
     assert.ok(new Date(back.rewind!.recovered_to!) <= target, `recovery point ${back.rewind!.recovered_to} by ${target.toISOString()}`);
     assert.equal(await psql(db.id, "select string_agg(id::text, ',' order by id) from v"), '1,2,3', 'the rows written before the time, none after');
+    // The evidence kept with the event: PostgreSQL stopped on the first commit after the time (row 4's).
+    const told = (await dev.call('listEvents', { query: { limit: 1000 } })).items.filter((e) => e.kind === 'addon.restored' && e.data?.addon === db.id);
+    const stop = /^recovery stopping before commit of transaction \d+, time (.+)$/.exec(String(told.at(-1)?.data?.stopped));
+    assert.ok(stop, `the restored event names where recovery stopped: ${JSON.stringify(told.at(-1)?.data)}`);
+    assert.ok(new Date(stop[1]!.replace(' ', 'T').replace(/\+00$/, 'Z')) > target, `it stopped after ${target.toISOString()}: ${stop[0]}`);
   });
 });

@@ -82,6 +82,16 @@ export class PitrWork {
 
   /** Runs a helper to its end; its result line, or throws with its last lines. */
   private async helper(spec: ContainerSpec, what: string): Promise<string | null> {
+    return helperResult(await this.helperLines(spec, what));
+  }
+
+  /** A restore's result line and the line PostgreSQL logged where it stopped (kept with the event: the evidence of the target reached). */
+  private async restore(spec: ContainerSpec): Promise<{ point: string | null; stop: string | null }> {
+    const lines = await this.helperLines(spec, 'the restore');
+    return { point: helperResult(lines), stop: lines.find((l) => l.startsWith('recovery stopping before ')) ?? null };
+  }
+
+  private async helperLines(spec: ContainerSpec, what: string): Promise<string[]> {
     const signal = AbortSignal.any([this.passes.signal, AbortSignal.timeout(HELPER_TIMEOUT_MS)]);
     const id = await this.d.runs.createContainer(spec);
     try {
@@ -89,7 +99,7 @@ export class PitrWork {
       const code = await this.d.runs.waitContainer(id, signal);
       const lines = await lastLogLines(this.d.runs, id, 40);
       if (code !== 0) throw new HelperFailed(`${what} exited with code ${code}: ${lines.slice(-10).join('\n')}`, code);
-      return helperResult(lines);
+      return lines;
     } finally {
       if (!this.passes.signal.aborted) await this.d.runs.removeContainer(id).catch(() => {});
     }
@@ -131,12 +141,12 @@ export class PitrWork {
   private async restoreFork(fork: AddonRow, source: AddonRow | undefined): Promise<void> {
     try {
       if (!source) throw new Error('its source add-on was deleted before the restore');
-      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr')), 'the restore');
+      const { point, stop } = await this.restore(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr')));
       // No transaction was replayed: nothing committed between the base backup and the target, so the data is as at the target.
       // Kept as PostgreSQL printed it (UTC, to the microsecond): a Date would round it to the millisecond.
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : fork.fork_target!;
       await store.updateAddon(this.d.db, fork.id, { recovered_to: recovered, message: null });
-      await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.restored', message: `${fork.name} restored from ${source.name} to ${recovered}`, data: { addon: fork.id, recovered_to: recovered } });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.restored', message: `${fork.name} restored from ${source.name} to ${recovered}`, data: { addon: fork.id, recovered_to: recovered, stopped: stop } });
     } catch (err) {
       if (this.passes.signal.aborted) return;
       const reason = (err as Error).message.slice(0, 2000);
@@ -165,11 +175,11 @@ export class PitrWork {
         await this.d.runs.stopContainer(c.id, 30);
         await this.d.runs.removeContainer(c.id);
       }
-      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr')), 'the restore');
+      const { point, stop } = await this.restore(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr')));
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : target;
       // The old timeline's base backups stay usable up to the branch point; a new one starts the new timeline's.
       await store.updateAddon(this.d.db, a.id, { rewound_to: recovered, message: null, pitr_base_at: null });
-      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.restored', message: `${a.name} restored in place to ${recovered}`, data: { addon: a.id, recovered_to: recovered } });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.restored', message: `${a.name} restored in place to ${recovered}`, data: { addon: a.id, recovered_to: recovered, stopped: stop } });
     } catch (err) {
       if (this.passes.signal.aborted) return;
       const reason = (err as Error).message.slice(0, 2000);
