@@ -135,7 +135,7 @@ describe('add-on point-in-time recovery', () => {
     await psql(a.id, 'drop table t');
 
     const out = await berth(['addons', 'restore', 'rescued', '--to', target.toISOString(), '--in-place', '--confirm', 'rescued', '--project', 'pitr', '--json']);
-    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.code, 0, `${out.stderr}${out.stdout}`);
     const back = JSON.parse(out.stdout) as Awaited<ReturnType<typeof get>>;
     assert.equal(back.id, a.id, 'the same add-on');
     assert.equal(back.status, 'running', back.message ?? '');
