@@ -33,17 +33,26 @@ const BASE_BACKUP = [
  * first step, while an add-on to be restored in place still runs) or `in-place` (the add-on's own
  * volumes, its server stopped).
  * First the source's current WAL segment is closed and waited for in the archive, so the window
- * reaches now. Then the data directory is made anew from the base backup before the target, and a
- * private server (no TCP) replays WAL up to the target and promotes (a new timeline); the last
- * transaction it replayed is the recovery point. In place, the server archives as it promotes (the
- * new timeline's history must be in the add-on's archive, or a later restore would follow the old
- * one), and the data it replaces is moved to /data/pgdata.before-restore once (a marker says a
- * retry after a crash must not move the half-restored directory over it). Starting from an empty
- * directory makes a retry after a crash safe. A constant script: no user data in it.
+ * reaches now. In `switch` mode a source that does not answer fails the step (exit 3, nothing
+ * changed): its newest WAL may not be archived, and a rewind must never go back to less than was
+ * asked for. A fork goes on from what the archive holds (its source may be down) and the check
+ * below decides. Then the data directory is made anew from the base backup before the target, and
+ * a private server (no TCP) replays WAL up to the target and PAUSES there (`--target-action=pause`):
+ * PostgreSQL pauses only when it met the first commit after the target, which proves that all WAL up
+ * to the target was replayed; it fails ("recovery ended before configured recovery target was
+ * reached") when the archive ends first. Only then, with its log saying where it stopped, is it
+ * resumed, which promotes it (a new timeline); the last transaction it replayed is the recovery
+ * point. A target not reached exits 3; in place, the data set aside is first put back, so the
+ * add-on is as it was, and it exits 4 (RESTORE_UNDONE). In place, the server archives as it promotes (the new timeline's history
+ * must be in the add-on's archive, or a later restore would follow the old one), and the data it
+ * replaces is moved to /data/pgdata.before-restore once (a marker says a retry after a crash must
+ * not move the half-restored directory over it). Starting from an empty directory makes a retry
+ * after a crash safe. A constant script: no user data in it.
  */
 const RESTORE = [
   'set -eu',
   'BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)',
+  'MODE=$4',
   'if [ "$4" != in-place ]; then',
   // A transaction committed now (txid_current() takes an id, so its commit is logged with its time):
   // recovery to a time must see a commit after it, or it fails with "recovery ended before configured
@@ -52,10 +61,12 @@ const RESTORE = [
   '    seg=$(printf "%s\\n" "$out" | tail -1)',
   '    n=0',
   '    until [ -n "$(find /archive/pgbackrest/archive -name "$seg-*" | head -1)" ]; do',
-  '      n=$((n+1)); [ $n -lt 1200 ] || { echo "WAL segment $seg of the source was not archived within 120 s" >&2; exit 1; }; sleep 0.1',
+  '      n=$((n+1)); [ $n -lt 1200 ] || { echo "WAL segment $seg of the source was not archived within 120 s: the archive lags, so the time asked for may not be in it" >&2; exit 3; }; sleep 0.1',
   '    done',
+  '  elif [ "$4" = switch ]; then',
+  '    echo "the server did not answer, so its newest WAL could not be closed and archived: $(tr "\\n" " " </tmp/switch.err)" >&2; exit 3',
   '  else',
-  '    echo "the source did not answer ($(cat /tmp/switch.err)); restoring from what its archive holds" >&2',
+  '    echo "the source did not answer ($(tr "\\n" " " </tmp/switch.err)); restoring from what its archive holds" >&2',
   '  fi',
   'fi',
   '[ "$4" != switch ] || exit 0',
@@ -69,10 +80,34 @@ const RESTORE = [
   '  fi',
   '  ARCHIVE="-c archive_mode=on -c archive_command=\'pgbackrest --stanza=berth archive-push %p\'"',
   'fi',
+  // The target not reached: nothing is promoted; in place, the data set aside goes back (the add-on as it was).
+  'notreached() {',
+  '  why=$1',
+  '  ! grep -q "recovery ended before configured recovery target was reached" /tmp/pg.log 2>/dev/null || why="recovery ended before it: the archive holds no WAL up to that time"',
+  '  echo "the restore did not reach $0: $why" >&2',
+  '  grep -E "FATAL|recovery|redo|restored log file" /tmp/pg.log 2>/dev/null | tail -8 >&2 || true',
+  '  "$BIN/pg_ctl" -D /data/pgdata -m immediate -w stop >/dev/null 2>&1 || true',
+  '  if [ "$MODE" = in-place ] && [ -d /data/pgdata.before-restore ]; then',
+  '    rm -rf /data/pgdata && mv /data/pgdata.before-restore /data/pgdata && rm -f /data/.berth-restore-under-way',
+  '    echo "nothing changed: the data it had is back in place" >&2; exit 4',
+  '  fi',
+  '  exit 3',
+  '}',
   'rm -rf /data/pgdata /data/run',
   'mkdir -p /data/pgdata && chmod 0700 /data/pgdata',
-  'pgbackrest --stanza=berth --pg1-path=/data/pgdata --type=time "--target=$0" --target-action=promote restore',
-  '"$BIN/pg_ctl" -D /data/pgdata -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp $ARCHIVE" -w -t 600 start >/dev/null || { tail -20 /tmp/pg.log >&2; exit 1; }',
+  'pgbackrest --stanza=berth --pg1-path=/data/pgdata --type=time "--target=$0" --target-action=pause restore',
+  '"$BIN/pg_ctl" -D /data/pgdata -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp -c hot_standby=on $ARCHIVE" -w -t 600 start >/dev/null || notreached "PostgreSQL stopped during recovery"',
+  'n=0',
+  'until [ "$(psql -h /tmp -U "$2" -d "$3" -Atc "select pg_get_wal_replay_pause_state()" 2>/dev/null)" = paused ]; do',
+  '  n=$((n+1)); [ $n -lt 36000 ] || notreached "recovery did not reach it within an hour"',
+  '  "$BIN/pg_ctl" -D /data/pgdata status >/dev/null || notreached "PostgreSQL stopped during recovery"',
+  '  sleep 0.1',
+  'done',
+  // Paused: PostgreSQL met a commit after the target. Its log names it; without that line the pause is not the target's.
+  'stop=$(grep -o "recovery stopping before [a-z]* of transaction [0-9]*, time .*" /tmp/pg.log | tail -1)',
+  '[ -n "$stop" ] || notreached "recovery paused without stopping at the target"',
+  'echo "$stop" >&2',
+  'psql -h /tmp -U "$2" -d "$3" -Atc "select pg_wal_replay_resume()" >/dev/null',
   'n=0',
   'until [ "$(psql -h /tmp -U "$2" -d "$3" -Atc "select pg_is_in_recovery()" 2>/dev/null)" = f ]; do',
   '  n=$((n+1)); [ $n -lt 6000 ] || { tail -20 /tmp/pg.log >&2; exit 1; }',
@@ -89,6 +124,9 @@ export function baseBackupSpec(box: SecretBox, instanceId: string, a: AddonRow, 
   const spec = helperSpec(box, instanceId, a, `berth-${jobId.replace('_', '-')}`, { [ADDON_JOB_LABEL]: jobId }, ['sh', '-c', BASE_BACKUP, credentials(box, a).user, String(a.pitr_days)]);
   return { ...spec, mounts: addonMounts(instanceId, a, true) };
 }
+
+/** The exit code of an in-place restore that did not reach its target and put the add-on's data back as it was. */
+export const RESTORE_UNDONE = 4;
 
 export type RestoreMode = 'fork' | 'switch' | 'in-place';
 

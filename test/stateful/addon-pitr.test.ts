@@ -135,13 +135,15 @@ describe('add-on point-in-time recovery', () => {
     await psql(a.id, 'drop table t');
 
     const out = await berth(['addons', 'restore', 'rescued', '--to', target.toISOString(), '--in-place', '--confirm', 'rescued', '--project', 'pitr', '--json']);
-    assert.equal(out.code, 0, out.stderr);
+    assert.equal(out.code, 0, `${out.stderr}${out.stdout}`);
     const back = JSON.parse(out.stdout) as Awaited<ReturnType<typeof get>>;
     assert.equal(back.id, a.id, 'the same add-on');
     assert.equal(back.status, 'running', back.message ?? '');
     assert.equal(back.rewind?.target, target.toISOString());
     assert.ok(new Date(back.rewind!.recovered_to!) <= target, `recovery point ${back.rewind!.recovered_to} by ${target.toISOString()}`);
-    assert.equal(await psql(a.id, 'select string_agg(id::text, \',\' order by id) from v'), '1,2,3', 'the rows written before the time, none after');
+    // Where PostgreSQL said it stopped (the restored event's `stopped`), in the message should this ever fail again.
+    const stopped = (await dev.call('listEvents', { query: { limit: 1000 } })).items.filter((e) => e.kind === 'addon.restored' && e.data?.addon === a.id).map((e) => e.data?.stopped);
+    assert.equal(await psql(a.id, 'select string_agg(id::text, \',\' order by id) from v'), '1,2,3', `the rows written before the time, none after (target ${target.toISOString()}, recovery point ${back.rewind!.recovered_to}, ${JSON.stringify(stopped)})`);
     assert.ok(Number(await psql(a.id, 'select count(*) from t')) > 0, 'the table dropped after the time is back');
     await psql(a.id, 'insert into v default values');
     assert.equal(await psql(a.id, 'select count(*) from v'), '4', 'it takes writes again');

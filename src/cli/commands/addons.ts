@@ -47,10 +47,12 @@ async function restoreTo(cmd: Command, addon: string, o: { to: string; name?: st
     await new Promise((r) => setTimeout(r, 500));
     f = await c.call('getAddon', { params: { id: f.id }, query: {} });
   }
-  if (f.status === 'failed') process.exitCode = 1;
+  // In place, a rewind that ended without one (its target not reached, nothing changed) is a failure too.
+  const undone = o.inPlace && o.wait && f.status !== 'creating' && !f.rewind;
+  if (f.status === 'failed' || undone) process.exitCode = 1;
   const r = o.inPlace ? f.rewind : f.fork;
   emit(globals(cmd), f, () =>
-    f.status === 'failed'
+    f.status === 'failed' || undone
       ? `Restore of ${addon} failed: ${f.message ?? ''}`
       : f.status !== 'running'
         ? `Restoring ${addon} to ${r?.target}${o.inPlace ? ' in place' : ` as new add-on ${f.name}`} in the background (berth addons info ${f.name}).`

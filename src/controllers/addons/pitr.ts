@@ -1,7 +1,7 @@
 import type { ControllerDeps } from '../deps.js';
 import type { AddonRow } from '../../store/addons.js';
 import * as store from '../../store/addons.js';
-import { baseBackupDue, baseBackupSpec, helperResult, restoreSpec, windowStart } from '../../domain/addon-pitr.js';
+import { RESTORE_UNDONE, baseBackupDue, baseBackupSpec, helperResult, restoreSpec, windowStart } from '../../domain/addon-pitr.js';
 import { newId } from '../../lib/ids.js';
 import { LABEL } from '../../runtime/labels.js';
 import { ADDON_ARCHIVE_LABEL, ADDON_LABEL } from '../../domain/addons.js';
@@ -14,6 +14,16 @@ import type { Passes } from '../passes.js';
 import type { ContainerSpec } from '../../runtime/types.js';
 
 const HELPER_TIMEOUT_MS = 60 * 60_000;
+
+/** A helper that ended with a non-zero code: the code, and its last lines in the message. */
+class HelperFailed extends Error {
+  constructor(
+    message: string,
+    readonly code: number,
+  ) {
+    super(message);
+  }
+}
 /** After a failed base backup, the next try waits this long (the first failure of a run of them is told). */
 const RETRY_MS = 60_000;
 
@@ -72,14 +82,24 @@ export class PitrWork {
 
   /** Runs a helper to its end; its result line, or throws with its last lines. */
   private async helper(spec: ContainerSpec, what: string): Promise<string | null> {
+    return helperResult(await this.helperLines(spec, what));
+  }
+
+  /** A restore's result line and the line PostgreSQL logged where it stopped (kept with the event: the evidence of the target reached). */
+  private async restore(spec: ContainerSpec): Promise<{ point: string | null; stop: string | null }> {
+    const lines = await this.helperLines(spec, 'the restore');
+    return { point: helperResult(lines), stop: lines.find((l) => l.startsWith('recovery stopping before ')) ?? null };
+  }
+
+  private async helperLines(spec: ContainerSpec, what: string): Promise<string[]> {
     const signal = AbortSignal.any([this.passes.signal, AbortSignal.timeout(HELPER_TIMEOUT_MS)]);
     const id = await this.d.runs.createContainer(spec);
     try {
       await this.d.runs.startContainer(id);
       const code = await this.d.runs.waitContainer(id, signal);
       const lines = await lastLogLines(this.d.runs, id, 40);
-      if (code !== 0) throw new Error(`${what} exited with code ${code}: ${lines.slice(-10).join('\n')}`);
-      return helperResult(lines);
+      if (code !== 0) throw new HelperFailed(`${what} exited with code ${code}: ${lines.slice(-10).join('\n')}`, code);
+      return lines;
     } finally {
       if (!this.passes.signal.aborted) await this.d.runs.removeContainer(id).catch(() => {});
     }
@@ -121,12 +141,12 @@ export class PitrWork {
   private async restoreFork(fork: AddonRow, source: AddonRow | undefined): Promise<void> {
     try {
       if (!source) throw new Error('its source add-on was deleted before the restore');
-      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr')), 'the restore');
+      const { point, stop } = await this.restore(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr')));
       // No transaction was replayed: nothing committed between the base backup and the target, so the data is as at the target.
       // Kept as PostgreSQL printed it (UTC, to the microsecond): a Date would round it to the millisecond.
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : fork.fork_target!;
       await store.updateAddon(this.d.db, fork.id, { recovered_to: recovered, message: null });
-      await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.restored', message: `${fork.name} restored from ${source.name} to ${recovered}`, data: { addon: fork.id, recovered_to: recovered } });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.restored', message: `${fork.name} restored from ${source.name} to ${recovered}`, data: { addon: fork.id, recovered_to: recovered, stopped: stop } });
     } catch (err) {
       if (this.passes.signal.aborted) return;
       const reason = (err as Error).message.slice(0, 2000);
@@ -138,8 +158,12 @@ export class PitrWork {
   /**
    * An in-place restore: the add-on's current WAL is closed and archived while its server still
    * runs, the server is removed (the pass makes it again once the data is back), then its data
-   * volume is restored from its own archive. A failure leaves the add-on failed with the reason and
-   * the data it had in /data/pgdata.before-restore; another restore may be asked for.
+   * volume is restored from its own archive. It never goes back to less than was asked for: a
+   * server that does not answer (its newest WAL cannot be archived), an archive that lags, or a
+   * recovery that does not reach the target leave the add-on as it was (its data put back when it
+   * had been set aside), serving, with the reason in its message and no rewind. Any other failure
+   * leaves the add-on failed with the reason and the data it had in /data/pgdata.before-restore;
+   * another restore may be asked for.
    */
   private async restoreInPlace(a: AddonRow): Promise<void> {
     const target = a.rewind_target!;
@@ -151,17 +175,20 @@ export class PitrWork {
         await this.d.runs.stopContainer(c.id, 30);
         await this.d.runs.removeContainer(c.id);
       }
-      const point = await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr')), 'the restore');
+      const { point, stop } = await this.restore(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr')));
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : target;
       // The old timeline's base backups stay usable up to the branch point; a new one starts the new timeline's.
       await store.updateAddon(this.d.db, a.id, { rewound_to: recovered, message: null, pitr_base_at: null });
-      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.restored', message: `${a.name} restored in place to ${recovered}`, data: { addon: a.id, recovered_to: recovered } });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.restored', message: `${a.name} restored in place to ${recovered}`, data: { addon: a.id, recovered_to: recovered, stopped: stop } });
     } catch (err) {
       if (this.passes.signal.aborted) return;
       const reason = (err as Error).message.slice(0, 2000);
-      if (!serverRemoved) {
-        // Failed before anything changed: the server keeps its data and goes on serving; no rewind is pending.
-        await store.updateAddon(this.d.db, a.id, { rewind_target: null });
+      if (!serverRemoved || (err instanceof HelperFailed && err.code === RESTORE_UNDONE)) {
+        // Nothing changed (failed before the server was removed, or the restore put the data back):
+        // no rewind is pending, the server serves its data (made again by the next pass if it was
+        // removed); `running` now, so that the message stays for the caller who waits on the status.
+        const message = `in-place restore to ${target} was not done, nothing changed: ${reason}`;
+        await store.updateAddon(this.d.db, a.id, { rewind_target: null, rewound_to: null, status: 'running', message });
         await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.failed', message: `in-place restore of ${a.name} was not done, nothing changed: ${reason.slice(0, 500)}`, data: { addon: a.id } });
         return;
       }
