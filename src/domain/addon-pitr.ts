@@ -57,7 +57,13 @@ const RESTORE = [
   // A transaction committed now (txid_current() takes an id, so its commit is logged with its time):
   // recovery to a time must see a commit after it, or it fails with "recovery ended before configured
   // recovery target was reached" when nothing was written since the target (an idle database).
-  '  if out=$(psql -h "$1" -U "$2" -d "$3" -At -c "select txid_current()" -c "select pg_walfile_name(pg_switch_wal())" 2>/tmp/switch.err); then',
+  // A busy engine's name service or a server in a checkpoint may miss one try: three, 2 s apart, each
+  // given 10 s to connect, before the source counts as not answering.
+  '  t=0',
+  '  until out=$(PGCONNECT_TIMEOUT=10 psql -h "$1" -U "$2" -d "$3" -At -c "select txid_current()" -c "select pg_walfile_name(pg_switch_wal())" 2>/tmp/switch.err); do',
+  '    out=""; t=$((t+1)); [ $t -lt 3 ] || break; sleep 2',
+  '  done',
+  '  if [ -n "$out" ]; then',
   '    seg=$(printf "%s\\n" "$out" | tail -1)',
   '    n=0',
   '    until [ -n "$(find /archive/pgbackrest/archive -name "$seg-*" | head -1)" ]; do',

@@ -8,6 +8,7 @@ import { ensureFence } from './fence.js';
 import { handoverRepository, HandoverRegistry } from './handover.js';
 import { BuildahStore } from './store.js';
 import { ImageBuildFailed, type ImageBuilder, type ImageBuildRequest } from './types.js';
+import { writeFileAtomic } from '../lib/atomic-file.js';
 
 /**
  * What a RUN step keeps of root's powers: file ownership and modes, and switching users (package
@@ -189,8 +190,7 @@ export class BuildahBuilder implements ImageBuilder {
         );
         if (pull.code !== 0) throw new Error(`caching the stack image ${image} failed: ${pull.stderr.trim().split('\n').slice(-2).join(' ')}`);
         marker[image] = id;
-        await fs.writeFile(`${markerPath}.tmp`, JSON.stringify(marker, null, 2));
-        await fs.rename(`${markerPath}.tmp`, markerPath);
+        await writeFileAtomic(markerPath, JSON.stringify(marker, null, 2), 0o644);
       }
     });
     this.stacksLock = next.catch(() => {});

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../lib/atomic-file.js';
 
 /**
  * buildah's storage, laid out per tenant. Each project has an image store of its own (its builds'
@@ -53,8 +54,7 @@ export class BuildahStore {
     for (const [name, text] of files) {
       const path = this.file(name);
       if ((await fs.readFile(path, 'utf8').catch(() => null)) === text) continue;
-      await fs.writeFile(`${path}.tmp`, text, { mode: 0o600 });
-      await fs.rename(`${path}.tmp`, path);
+      await writeFileAtomic(path, text);
     }
   }
 
@@ -74,8 +74,7 @@ export class BuildahStore {
     const path = join(this.conf, `policy-${projectId}.json`);
     const text = JSON.stringify(policy) + '\n';
     if ((await fs.readFile(path, 'utf8').catch(() => null)) !== text) {
-      await fs.writeFile(`${path}.tmp`, text, { mode: 0o600 });
-      await fs.rename(`${path}.tmp`, path);
+      await writeFileAtomic(path, text);
     }
     return path;
   }
