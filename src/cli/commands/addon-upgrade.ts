@@ -62,6 +62,7 @@ export function registerAddonUpgrade(addons: Command): void {
       // From here on, the apps that were running are started again whatever happens.
       const running: string[] = [];
       const moved: Upgrade['apps'] = [];
+      const detached: typeof apps = [];
       try {
         for (const t of apps) {
           const app = await c.call('getApp', { params: { id: t.app } });
@@ -83,6 +84,7 @@ export function registerAddonUpgrade(addons: Command): void {
         for (const t of apps) {
           spin.update(`moving ${t.app}'s ${t.var} to ${next.name}`);
           await c.call('detachAddon', { params: { id: old.id }, query: {}, body: { app: t.app } });
+          detached.push(t);
           await c.call('attachAddon', { params: { id: next.id }, query: {}, body: { app: t.app, as: t.as } });
           moved.push({ app: t.app, var: t.var, restarted: running.includes(t.app) });
         }
@@ -99,9 +101,9 @@ export function registerAddonUpgrade(addons: Command): void {
         );
       } catch (err) {
         // The apps go back to the old add-on (their attachments moved only after the restore) and start again.
-        for (const m of moved) {
-          await c.call('detachAddon', { params: { id: next.id }, query: {}, body: { app: m.app } }).catch(() => undefined);
-          await c.call('attachAddon', { params: { id: old.id }, query: {}, body: { app: m.app, as: apps.find((t) => t.app === m.app)!.as } }).catch(() => undefined);
+        for (const t of detached) {
+          if (moved.some((m) => m.app === t.app)) await c.call('detachAddon', { params: { id: next.id }, query: {}, body: { app: t.app } }).catch(() => undefined);
+          await c.call('attachAddon', { params: { id: old.id }, query: {}, body: { app: t.app, as: t.as } }).catch(() => undefined);
         }
         for (const app of running) await c.call('startApp', { params: { id: app } }).catch(() => undefined);
         spin.done(`upgrade of ${old.name} stopped`);
