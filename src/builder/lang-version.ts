@@ -1,4 +1,5 @@
 import { DetectionError } from './errors.js';
+import { quote } from './node-version.js';
 import type { LangLine, VersionedLanguage } from '../config-stacks.js';
 import type { VersionRequest } from './detect.js';
 
@@ -159,9 +160,4 @@ function gemRequirement(text: string): Clause[] | null {
     else out.push({ op: m[1] ?? '=', version, wildcard: false });
   }
   return out;
-}
-
-/** User text in a log line: one line, bounded. */
-function quote(text: string): string {
-  return JSON.stringify(text.replace(/[\0-\x1f\x7f]/g, ' ').slice(0, 80));
 }

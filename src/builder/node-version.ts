@@ -67,6 +67,6 @@ export function checkManager(choice: NodeChoice, manager: NodeManager): void {
 }
 
 /** User text in a log line: one line, bounded. */
-function quote(text: string): string {
+export function quote(text: string): string {
   return JSON.stringify(text.replace(/[\0-\x1f\x7f]/g, ' ').slice(0, 80));
 }
