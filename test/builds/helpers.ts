@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import WebSocket from 'ws';
@@ -8,10 +10,35 @@ import type { RouteOutput } from '../../src/api/contract/index.js';
 import { run } from '../../src/lib/exec.js';
 import { uniqueSuffix, waitFor } from '../support/wait.js';
 import { startServer, type TestServer } from '../support/server.js';
+import { viaRouter } from '../support/load.js';
 import { after, before } from 'node:test';
 
 export type Build = RouteOutput<'getBuild'>;
 export const NODE_WEB = new URL('../../../test/fixtures/apps/node-web/', import.meta.url).pathname;
+
+const FIXTURES = new URL('../../../test/fixtures/apps/', import.meta.url).pathname;
+
+/** A fixture app directory as a tar.gz, the way `berth deploy` would upload it, with some of its files replaced or added. */
+export function packFixture(name: string, files: Record<string, string> = {}): Promise<Buffer> {
+  const own = Object.fromEntries(readdirSync(join(FIXTURES, name)).map((f) => [f, readFileSync(join(FIXTURES, name, f), 'utf8')]));
+  return tarGz(Object.entries({ ...own, ...files }).map(([n, body]) => ({ name: n, body })));
+}
+
+/** The build succeeded and the app it deployed answers through the router: its log and its answer. */
+export async function builtAndAnswering(c: BerthClient, routerPort: number, slug: string, buildId: string, timeoutMs: number): Promise<{ log: string; body: string }> {
+  const b = await waitBuild(c, buildId, timeoutMs);
+  const log = await logText(c, b.id);
+  assert.equal(b.status, 'succeeded', `${slug}: ${b.message}\n${log}`);
+  const res = await waitFor(
+    `${slug} to answer`,
+    async () => {
+      const r = await viaRouter(routerPort, `${slug}.localhost`);
+      return r.status === 200 ? r : undefined;
+    },
+    { timeoutMs: 120_000, intervalMs: 250 },
+  );
+  return { log, body: res.body };
+}
 
 /** A tar.gz made entry by entry, so a test can write entries no honest packer would. */
 export async function tarGz(entries: { name: string; body?: string; type?: 'file' | 'directory' | 'symlink'; linkname?: string }[]): Promise<Buffer> {

@@ -1,19 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { viaRouter } from '../support/load.js';
-import { waitFor } from '../support/wait.js';
-import { buildArchive, logText, removeImages, tarGz, waitBuild } from './helpers.js';
-
-const FIXTURES = new URL('../../../test/fixtures/apps/', import.meta.url).pathname;
-/** A fixture, with some of its files replaced or added. */
-const fixture = (name: string, files: Record<string, string> = {}) => {
-  const own = Object.fromEntries(readdirSync(join(FIXTURES, name)).map((f) => [f, readFileSync(join(FIXTURES, name, f), 'utf8')]));
-  return tarGz(Object.entries({ ...own, ...files }).map(([n, body]) => ({ name: n, body })));
-};
+import { buildArchive, builtAndAnswering, logText, packFixture, removeImages, waitBuild } from './helpers.js';
 
 /**
  * Python, Go and Ruby apps choose their line where their ecosystem writes it, as Node.js apps do:
@@ -38,37 +27,22 @@ describe('Python, Go and Ruby versions chosen per app', () => {
     await removeImages(slugs);
   });
 
-  const builtAndAnswering = async (slug: string, buildId: string) => {
-    const b = await waitBuild(dev, buildId, 600_000);
-    const log = await logText(dev, b.id);
-    assert.equal(b.status, 'succeeded', `${slug}: ${b.message}\n${log}`);
-    const res = await waitFor(
-      `${slug} to answer`,
-      async () => {
-        const r = await viaRouter(s.routerPort, `${slug}.localhost`);
-        return r.status === 200 ? r : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 250 },
-    );
-    return { log, body: res.body };
-  };
-
   test('each app runs on the line it asked for, and the build log and its Dockerfile say why', async () => {
     const cases = [
-      { slug: 'py-311', source: () => fixture('python-311'), answer: /^python 3\.11\.\d+$/, why: 'Python 3.11 (Debian 12), the newest here that satisfies "3.11" from .python-version' },
-      { slug: 'go-125', source: () => fixture('go-125'), answer: /^go go1\.25\.\d+$/, why: 'Go 1.25 (Debian 13 backports), the line of go.mod\'s toolchain "go1.25.0"' },
+      { slug: 'py-311', source: () => packFixture('python-311'), answer: /^python 3\.11\.\d+$/, why: 'Python 3.11 (Debian 12), the newest here that satisfies "3.11" from .python-version' },
+      { slug: 'go-125', source: () => packFixture('go-125'), answer: /^go go1\.25\.\d+$/, why: 'Go 1.25 (Debian 13 backports), the line of go.mod\'s toolchain "go1.25.0"' },
       {
         slug: 'go-127',
-        source: () => fixture('go-125', { 'go.mod': 'module example.com/v\n\ngo 1.22\n' }),
+        source: () => packFixture('go-125', { 'go.mod': 'module example.com/v\n\ngo 1.22\n' }),
         answer: /^go go1\.27\.\d+$/,
         why: 'Go 1.27 (Debian 13 backports), the newest here, as go.mod\'s go "1.22" is a minimum',
       },
-      { slug: 'rb-31', source: () => fixture('ruby-31'), answer: /^ruby 3\.1\.\d+$/, why: 'Ruby 3.1 (Debian 12), the newest here that satisfies "~> 3.1.0" from Gemfile' },
+      { slug: 'rb-31', source: () => packFixture('ruby-31'), answer: /^ruby 3\.1\.\d+$/, why: 'Ruby 3.1 (Debian 12), the newest here that satisfies "~> 3.1.0" from Gemfile' },
     ];
     const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await c.source())));
     await Promise.all(
       cases.map(async (c, i) => {
-        const { log, body } = await builtAndAnswering(c.slug, builds[i]!.id);
+        const { log, body } = await builtAndAnswering(dev, s.routerPort, c.slug, builds[i]!.id, 600_000);
         assert.ok(log.includes(`Using ${c.why}`), `${c.slug}: the log says why\n${log}`);
         assert.match(body, c.answer, c.slug);
         // `berth builds dockerfile` shows the generated Dockerfile, whose header carries the same line.
@@ -79,7 +53,7 @@ describe('Python, Go and Ruby versions chosen per app', () => {
   });
 
   test('a version the server does not offer fails the build before anything is built', async () => {
-    const b = await waitBuild(dev, (await buildArchive(dev, 'py-future', await fixture('python-311', { '.python-version': '3.12\n' }))).id);
+    const b = await waitBuild(dev, (await buildArchive(dev, 'py-future', await packFixture('python-311', { '.python-version': '3.12\n' }))).id);
     assert.equal(b.status, 'failed');
     assert.equal(b.message, '.python-version asks for Python "3.12"; this server builds with Python 3.13, 3.11');
     assert.doesNotMatch(await logText(dev, b.id), /Building image/);

@@ -1,20 +1,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { viaRouter } from '../support/load.js';
 import { waitFor } from '../support/wait.js';
-import { buildArchive, logText, removeImages, tarGz, waitBuild } from './helpers.js';
-
-const FIXTURES = new URL('../../../test/fixtures/apps/', import.meta.url).pathname;
-
-/** A fixture directory as a tar.gz, the way `berth deploy` would upload it. */
-function packFixture(name: string) {
-  const dir = join(FIXTURES, name);
-  return tarGz(readdirSync(dir).map((f) => ({ name: f, body: readFileSync(join(dir, f), 'utf8') })));
-}
+import { buildArchive, logText, packFixture, removeImages, tarGz, waitBuild } from './helpers.js';
 
 /**
  * Source in every supported language (and a Dockerfile app) goes in; a running app that answers

@@ -1,15 +1,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
-import { viaRouter } from '../support/load.js';
-import { waitFor } from '../support/wait.js';
-import { buildArchive, logText, removeImages, tarGz, waitBuild } from './helpers.js';
+import { buildArchive, builtAndAnswering, logText, packFixture, removeImages, tarGz, waitBuild } from './helpers.js';
 
-const FIXTURES = new URL('../../../test/fixtures/apps/', import.meta.url).pathname;
-const fixture = (name: string) => tarGz(readdirSync(join(FIXTURES, name)).map((f) => ({ name: f, body: readFileSync(join(FIXTURES, name, f), 'utf8') })));
 const SERVER = "require('http').createServer((q, r) => r.end('node ' + process.version)).listen(process.env.PORT);\n";
 const app = (files: Record<string, string>) =>
   tarGz(Object.entries({ 'server.js': SERVER, ...files }).map(([name, body]) => ({ name, body })));
@@ -34,22 +28,6 @@ describe('Node.js versions chosen per app', () => {
     await removeImages(slugs);
   });
 
-  /** The build succeeded and the app it deployed answers through the router: its log and its answer. */
-  const builtAndAnswering = async (slug: string, buildId: string) => {
-    const b = await waitBuild(dev, buildId, 420_000);
-    const log = await logText(dev, b.id);
-    assert.equal(b.status, 'succeeded', `${slug}: ${b.message}\n${log}`);
-    const res = await waitFor(
-      `${slug} to answer`,
-      async () => {
-        const r = await viaRouter(s.routerPort, `${slug}.localhost`);
-        return r.status === 200 ? r : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 250 },
-    );
-    return { log, body: res.body };
-  };
-
   test('engines.node 22.x runs on Node.js 22; an app asking nothing runs on 24', async () => {
     const cases = [
       { slug: 'node-22', files: { 'package.json': '{"name":"a","main":"server.js","engines":{"node":"22.x"}}' }, version: 'v22.23.5', why: /Using Node\.js 22\.23\.5, the newest here that satisfies "22\.x" from package\.json engines\.node/ },
@@ -58,7 +36,7 @@ describe('Node.js versions chosen per app', () => {
     const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await app(c.files))));
     await Promise.all(
       cases.map(async (c, i) => {
-        const { log, body } = await builtAndAnswering(c.slug, builds[i]!.id);
+        const { log, body } = await builtAndAnswering(dev, s.routerPort, c.slug, builds[i]!.id, 420_000);
         assert.match(log, c.why);
         assert.equal(body, `node ${c.version}`);
       }),
@@ -71,10 +49,10 @@ describe('Node.js versions chosen per app', () => {
       { slug: 'node-yarn', manager: /Using Node\.js 24\.22\.3, the default .*, installing with Yarn/, step: /yarn install --non-interactive --frozen-lockfile/ },
       { slug: 'node-pnpm', manager: /Using Node\.js 22\.23\.5, .*, installing with pnpm/, step: /pnpm install --frozen-lockfile/ },
     ];
-    const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await fixture(c.slug))));
+    const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await packFixture(c.slug))));
     await Promise.all(
       cases.map(async (c, i) => {
-        const { log, body } = await builtAndAnswering(c.slug, builds[i]!.id);
+        const { log, body } = await builtAndAnswering(dev, s.routerPort, c.slug, builds[i]!.id, 420_000);
         assert.match(log, c.manager);
         assert.match(log, c.step);
         assert.equal(body, 'ms 2.1.2');

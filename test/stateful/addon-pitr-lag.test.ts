@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
-import { run, runOk } from '../../src/lib/exec.js';
-import { cli } from './helpers.js';
+import { runOk } from '../../src/lib/exec.js';
+import { addonContainer, cli } from './helpers.js';
 
 /**
  * A point-in-time restore never goes back to less than was asked for (docs/stateful.md): on the
@@ -23,11 +23,9 @@ describe('add-on point-in-time recovery when the WAL archive lags', () => {
   let home: string;
   const berth = cli(() => s, () => dev, () => home);
 
-  const container = async (addonId: string) =>
-    (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${addonId}`], { timeoutMs: 30_000 })).stdout.trim();
   /** A command in the add-on's server container, as its own (non-root) user; it must succeed. */
   const inServer = async (addonId: string, script: string, ...args: string[]) =>
-    (await runOk('docker', ['exec', await container(addonId), 'sh', '-c', script, ...args], { timeoutMs: 60_000 })).stdout.trim();
+    (await runOk('docker', ['exec', await addonContainer(addonId), 'sh', '-c', script, ...args], { timeoutMs: 60_000 })).stdout.trim();
   const psql = (addonId: string, sql: string) =>
     inServer(addonId, 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -Atc "$0"', sql);
   const get = (name: string) => dev.call('getAddon', { params: { id: name }, query: { project: 'lag' } });

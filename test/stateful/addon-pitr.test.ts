@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { ApiError, type BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
-import { run } from '../../src/lib/exec.js';
-import { cli, rejectsWith } from './helpers.js';
+import { addonContainer, addonPsql, cli, rejectsWith } from './helpers.js';
 
 /**
  * Point-in-time recovery on the real Docker Engine with real pgBackRest: rows written one after
@@ -22,11 +21,7 @@ describe('add-on point-in-time recovery', () => {
   let home: string;
   const berth = cli(() => s, () => dev, () => home);
 
-  /** psql inside the add-on's own container (its socket, its password), one statement per call. */
-  const container = async (addonId: string) =>
-    (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${addonId}`], { timeoutMs: 30_000 })).stdout.trim();
-  const psql = async (addonId: string, sql: string) =>
-    (await run('docker', ['exec', await container(addonId), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -Atc "$0"', sql], { timeoutMs: 60_000 })).stdout.trim();
+  const psql = addonPsql;
   const addonIs = (name: string, ok: (a: Awaited<ReturnType<typeof get>>) => boolean, what: string) =>
     waitFor(what, async () => {
       const a = await get(name);
@@ -59,7 +54,7 @@ describe('add-on point-in-time recovery', () => {
 
     // One session, one autocommitted insert after another: row k+1's clock_timestamp() is taken
     // after row k committed, so a target between them splits the rows exactly.
-    const writer = spawn('docker', ['exec', '-i', await container(db.id), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -At'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const writer = spawn('docker', ['exec', '-i', await addonContainer(db.id), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -At'], { stdio: ['pipe', 'pipe', 'inherit'] });
     /** Each row's id and its clock_timestamp() in microseconds since the epoch (a Date would round it to the millisecond). */
     const rows: { id: number; at: number }[] = [];
     let buf = '';

@@ -9,7 +9,7 @@ import { startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 import { run } from '../../src/lib/exec.js';
 import { backupFile } from '../../src/domain/backups.js';
-import { cli, rejectsWith } from './helpers.js';
+import { addonContainer, addonPsql, cli, rejectsWith } from './helpers.js';
 
 /**
  * Restores verified automatically, on the real Docker Engine with the real PostgreSQL and Redis
@@ -26,11 +26,9 @@ describe('backup restore checks', () => {
   const received: { event: { kind: string; message: string } }[] = [];
   const berth = cli(() => s, () => dev, () => home);
 
-  const container = async (addonId: string) => (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${addonId}`], { timeoutMs: 30_000 })).stdout.trim();
-  const psql = async (addonId: string, sql: string) =>
-    (await run('docker', ['exec', await container(addonId), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -Atc "$0"', sql], { timeoutMs: 60_000 })).stdout.trim();
+  const psql = addonPsql;
   const redis = async (addonId: string, ...args: string[]) =>
-    (await run('docker', ['exec', await container(addonId), 'sh', '-c', 'REDISCLI_AUTH="$BERTH_ADDON_PASSWORD" redis-cli "$@"', 'redis-cli', ...args], { timeoutMs: 30_000 })).stdout.trim();
+    (await run('docker', ['exec', await addonContainer(addonId), 'sh', '-c', 'REDISCLI_AUTH="$BERTH_ADDON_PASSWORD" redis-cli "$@"', 'redis-cli', ...args], { timeoutMs: 30_000 })).stdout.trim();
   const running = (name: string) =>
     waitFor(`add-on ${name} to run`, async () => {
       const a = await dev.call('getAddon', { params: { id: name }, query: { project: 'vfy' } });
@@ -158,7 +156,7 @@ describe('backup restore checks', () => {
     assert.equal(done.verified!.answer, '2');
 
     await redis(cache.id, 'set', 'late', 'kept');
-    const before = await container(cache.id);
+    const before = await addonContainer(cache.id);
     await new Promise((r) => setTimeout(r, 2000)); // the append-only file is fsynced every second: the write is on disk by now
     await run('docker', ['kill', '-s', 'KILL', before], { timeoutMs: 30_000 });
     const value = await waitFor('the add-on to answer again after the kill', async () => {

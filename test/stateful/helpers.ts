@@ -7,6 +7,14 @@ import { CLI_MAIN, type TestServer } from '../support/server.js';
 import { settled } from '../support/rollout.js';
 import { waitFor } from '../support/wait.js';
 
+/** The running server container of an add-on ('' when none runs). */
+export const addonContainer = async (addonId: string) =>
+  (await run('docker', ['ps', '-q', '--filter', `label=berth.addon=${addonId}`], { timeoutMs: 30_000 })).stdout.trim();
+
+/** psql inside the add-on's own container (its socket, its password), one statement per call: its output. */
+export const addonPsql = async (addonId: string, sql: string) =>
+  (await run('docker', ['exec', await addonContainer(addonId), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -Atc "$0"', sql], { timeoutMs: 60_000 })).stdout.trim();
+
 /** Asserts the call fails with this status and names this field. */
 export async function rejectsWith(p: Promise<unknown>, status: number, field: string) {
   await assert.rejects(p, (err: unknown) => {
