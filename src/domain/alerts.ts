@@ -46,8 +46,8 @@ export const RULES: Record<RuleId, RuleDef> = {
   },
   response_time_p95: {
     id: 'response_time_p95', title: 'p95 response time', unit: 'ms', fires: 'above', threshold: 1000, min: 1, max: 600_000,
-    window_s: 300, for_s: 120, clear_s: 120,
-    describe: "the 95th percentile of response times (time to the response's headers) over the last 5 minutes: each 10 s bucket's p95, weighted by its requests",
+    window_s: 300, for_s: 120, clear_s: 120, holdsUnjudged: true,
+    describe: "the 95th percentile of response times (time to the response's headers) over the last 5 minutes: each 10 s bucket's p95, weighted by its requests (once firing, a window without requests keeps it firing)",
   },
   restarts: {
     id: 'restarts', title: 'replica restarts', unit: 'restarts', fires: 'above', threshold: 2, min: 0, max: 10_000,

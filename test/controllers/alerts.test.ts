@@ -252,6 +252,13 @@ test('alert step: pure transitions', () => {
   assert.deepEqual([s.next.status, s.told], ['firing', null]);
   s = step(s.next, rule, 1, 210_000);
   assert.deepEqual([s.next.status, s.told], ['ok', 'resolved']);
+  const slow = effective(RULES.response_time_p95, undefined);
+  const slowFiring = step(step(INITIAL, slow, 3000, 0).next, slow, 3000, 120_000);
+  assert.equal(slowFiring.told, 'firing');
+  const quiet = step(step(slowFiring.next, slow, null, 130_000).next, slow, null, 400_000);
+  assert.deepEqual([quiet.next.status, quiet.told], ['firing', null], 'p95: no requests is not a fix; it stays firing');
+  const fast = step(step(quiet.next, slow, 200, 410_000).next, slow, 200, 530_000);
+  assert.deepEqual([fast.next.status, fast.told], ['ok', 'resolved'], 'p95 resolves on fast requests for its clear time');
   const memory = effective(RULES.memory, undefined);
   const fired = step(step(INITIAL, memory, 95, 0).next, memory, 95, 120_000);
   assert.equal(fired.told, 'firing');
