@@ -802,6 +802,16 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await db.schema.alterTable('alert_states').addColumn('version', 'integer', (c) => c.notNull().defaultTo(0)).execute();
     },
   },
+  '0036_backup_size_wide': {
+    async up(db: Kysely<any>) {
+      // A backup of 2 GiB or more overflowed PostgreSQL's 32-bit integer: the job failed to record
+      // its size. double precision holds every byte count up to 8 PiB exactly and reads back as a
+      // JS number (bigint would read back as a string), as the lease times do. SQLite's integer is
+      // 64-bit already.
+      if (engine !== 'postgres') return;
+      await sql`alter table backup_jobs alter column size_bytes type double precision`.execute(db);
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({
