@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openStore, type Store } from '../store/db.js';
-import { copySqliteToPostgres, CopyRefused, type CopyProgress } from '../store/copy-db.js';
+import { copySqliteToPostgres, CopyRefused, refuseForeignTarget, type CopyProgress } from '../store/copy-db.js';
 
 export { CopyRefused };
 
@@ -52,6 +52,8 @@ export async function migrateDb(o: { dataDir: string; databaseUrl: string; progr
   const pid = runningPid(o.dataDir);
   if (pid !== null) throw new CopyRefused(`the control plane is running (pid ${pid}, ${join(o.dataDir, 'berth.pid')}): stop it first (kill ${pid}); apps keep running`);
   const t0 = performance.now();
+  // Before the target is opened: opening runs Berth's migrations, which would create its tables there.
+  await refuseForeignTarget(o.databaseUrl);
   let source: Store | undefined;
   let target: Store | undefined;
   try {

@@ -18,6 +18,28 @@ export interface CopyProgress {
 
 export class CopyRefused extends Error {}
 
+/**
+ * Refuses, before Berth's migrations create anything there, a PostgreSQL database that holds
+ * another application's tables: one with tables but no Berth migration record. (A database Berth
+ * has opened before passes here; copySqliteToPostgres then refuses it if any of its tables has rows.)
+ */
+export async function refuseForeignTarget(url: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, statement_timeout: 15000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const tables = (await client.query<{ name: string }>(`select relname as name from pg_class
+      where relkind in ('r', 'p') and relnamespace = current_schema()::regnamespace order by relname`)).rows.map((r) => r.name);
+    if (tables.length && !tables.includes('kysely_migration')) {
+      const named = tables.slice(0, 3).join(', ') + (tables.length > 3 ? `, and ${tables.length - 3} more` : '');
+      throw new CopyRefused(`the target database holds tables that are not Berth's (${named}): migrate into a new, empty database`);
+    }
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
 /** The tables of the target, parents before the tables whose foreign keys point at them. */
 async function targetTables(tx: Tx): Promise<string[]> {
   const tables = (await sql<{ name: string }>`select relname as name from pg_class

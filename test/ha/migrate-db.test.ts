@@ -96,6 +96,28 @@ describe('berth admin migrate-db: SQLite to PostgreSQL', () => {
     assert.match(again.stderr, /not empty \(table \w+ has rows\)/);
   });
 
+  test("a database holding another application's tables is refused, and Berth creates nothing in it", async () => {
+    const other = await createDatabase();
+    try {
+      const { default: pg } = await import('pg');
+      const c = new pg.Client({ connectionString: other.url });
+      await c.connect();
+      try {
+        await c.query('create table orders (id int primary key, total numeric)');
+        await c.query('insert into orders values (1, 9.5)');
+        const r = await cli(['admin', 'migrate-db', '--data-dir', s.dataDir, '--to', other.url, '--json']);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(JSON.parse(r.stdout).error.message, /holds tables that are not Berth's \(orders\)/);
+        const tables = (await c.query<{ name: string }>("select relname as name from pg_class where relkind = 'r' and relnamespace = current_schema()::regnamespace")).rows.map((t) => t.name);
+        assert.deepEqual(tables, ['orders'], 'no Berth table was created in it');
+      } finally {
+        await c.end();
+      }
+    } finally {
+      await other.drop();
+    }
+  });
+
   test('started on PostgreSQL with the same data directory: everything is there, old tokens work, the secret opens', async () => {
     s.env.DATABASE_URL = target.url;
     await s.start();
