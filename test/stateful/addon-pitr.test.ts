@@ -77,12 +77,21 @@ describe('add-on point-in-time recovery', () => {
         answered = resolve;
         writer.stdin.write("insert into t (note) values ('row') returning id, extract(epoch from at);\n");
       });
-    const startedAt = Date.now();
-    while (Date.now() - startedAt < 3500) {
+    const insertOne = async () => {
       const before = rows.length;
       await insert();
-      await waitFor('the insert to be answered', async () => (rows.length > before ? true : undefined), { timeoutMs: 10_000, intervalMs: 1 });
-    }
+      await waitFor('the insert to be answered', async () => (rows.length > before ? true : undefined), { timeoutMs: 30_000, intervalMs: 1 });
+    };
+    // The clock starts once the session answers (docker exec may take seconds on a busy machine),
+    // and the writes go on until the second before the last one's has more than 3 rows on each side
+    // of it (at least 3.5 s): on a slow machine the rows come slower, not fewer.
+    await insertOne();
+    const startedAt = Date.now();
+    const enough = () => {
+      const t = (Math.floor(rows.at(-1)!.at / 1e6) - 1) * 1e6;
+      return rows.filter((r) => r.at <= t).length > 4 && rows.filter((r) => r.at > t).length > 3;
+    };
+    while (Date.now() - startedAt < 3500 || (!enough() && Date.now() - startedAt < 60_000)) await insertOne();
     // The drop right after the last insert, in the same session: the second before it holds writes.
     writer.stdin.end("select 'drop-at|' || extract(epoch from clock_timestamp());\ndrop table t;\n");
     const exit = await new Promise((r) => writer.on('exit', r));
