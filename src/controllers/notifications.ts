@@ -1,23 +1,15 @@
 import type { ControllerDeps } from './deps.js';
-import type { BerthEvent } from '../domain/events.js';
-import { NOTIFIED, QUEUED_WITH_EVENT, deliveriesFor, signBody } from '../domain/notifications.js';
-import { attachmentsOf } from '../store/addons.js';
-import { dueDeliveries, insertDeliveries, nextDue, recordAttempt, type DeliveryRow } from '../store/notifications.js';
+import { NOTIFIED, signBody } from '../domain/notifications.js';
+import { dueDeliveries, nextDue, recordAttempt, type DeliveryRow } from '../store/notifications.js';
 import { now } from '../store/db.js';
 import { EgressRefused, REFUSED, egressRequest } from '../lib/egress.js';
 
 const MAX_DELAY_MS = 5 * 60_000;
 
-/** An add-on's event (no app of its own) is told to the apps it is attached to: they are the ones it serves. */
-async function addonApps(ctx: ControllerDeps, e: BerthEvent): Promise<string[]> {
-  const addon = typeof e.data?.addon === 'string' ? e.data.addon : null;
-  return addon ? (await attachmentsOf(ctx.db, addon)).map((t) => t.app_id) : [];
-}
-
 /**
  * Tells an app's notification targets about deploys, failures and crashes. Each message is written
- * as a pending delivery first, then sent by this loop, apart from the event's writer: a slow or
- * dead receiver never holds up a deploy. A failed send is retried after retryBaseMs, doubling, up
+ * as a pending delivery with its event (in one transaction), then sent by this loop, apart from the
+ * event's writer: a slow or dead receiver never holds up a deploy. A failed send is retried after retryBaseMs, doubling, up
  * to maxAttempts; pending deliveries are resumed on start.
  */
 export class NotificationController {
@@ -30,16 +22,10 @@ export class NotificationController {
   constructor(private readonly ctx: ControllerDeps) {}
 
   start(): void {
+    // A told event's deliveries were written with it (domain/notifications.ts, queueWithEvent, or
+    // the alerts controller): hearing it, here or relayed from another instance, only means "send now".
     this.unsubscribe = this.ctx.events.subscribe((e) => {
-      if (!NOTIFIED[e.kind]) return;
-      // Queued by their writer with the event: only sent from here (a relayed copy adds nothing).
-      if (QUEUED_WITH_EVENT.has(e.kind)) return this.kick();
-      const apps = e.app_id ? Promise.resolve([e.app_id]) : addonApps(this.ctx, e);
-      void apps
-        .then(async (ids) => {
-          for (const id of ids) await this.enqueue(e, id);
-        })
-        .catch((err) => this.ctx.log.warn({ err }, 'notification enqueue failed'));
+      if (NOTIFIED[e.kind]) this.kick();
     });
     this.kick();
   }
@@ -49,13 +35,6 @@ export class NotificationController {
     this.stopped = true;
     this.unsubscribe?.();
     clearTimeout(this.timer);
-  }
-
-  private async enqueue(e: BerthEvent, appId: string): Promise<void> {
-    const rows = await deliveriesFor(this.ctx.db, e, appId, { domain: this.ctx.config.routerDomain, httpPort: this.ctx.config.routerHttpPort });
-    if (!rows.length) return;
-    await insertDeliveries(this.ctx.db, rows);
-    this.kick();
   }
 
   /** Runs a pass now (or right after the one under way). */

@@ -70,6 +70,8 @@ export class Events {
   constructor(
     private readonly db: Db,
     private readonly relay?: { pubsub: PubSub; origin: string },
+    /** Written in the event's own transaction: what must exist exactly when it does (its notification deliveries). */
+    private readonly withEvent?: (tx: Db, ev: BerthEvent) => Promise<void>,
   ) {
     this.bus.setMaxListeners(0);
     if (relay) {
@@ -81,7 +83,14 @@ export class Events {
   }
 
   async record(e: NewEvent) {
-    const ev = await this.write(this.db, e);
+    const withEvent = this.withEvent;
+    const ev = withEvent
+      ? await this.db.transaction().execute(async (tx) => {
+          const ev = await this.write(tx, e);
+          await withEvent(tx, ev);
+          return ev;
+        })
+      : await this.write(this.db, e);
     this.publish(ev);
     return ev;
   }

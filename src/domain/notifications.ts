@@ -4,7 +4,8 @@ import type { Db } from '../store/db.js';
 import { now } from '../store/db.js';
 import { appById } from '../store/apps.js';
 import { releaseByVersion } from '../store/releases.js';
-import { targetsOf, type DeliveryRow } from '../store/notifications.js';
+import { insertDeliveries, targetsOf, type DeliveryRow } from '../store/notifications.js';
+import { attachmentsOf } from '../store/addons.js';
 import { newId } from '../lib/ids.js';
 
 /** The events that are told, and how each is named in a message. */
@@ -22,12 +23,6 @@ export const NOTIFIED: Record<string, string> = {
   'alert.resolved': 'alert resolved',
 };
 
-/**
- * Events whose writer queues their deliveries (deliveriesFor) in the transaction that records them,
- * so a crash can neither lose nor repeat their messages (controllers/alerts.ts): the notification
- * controller only sends these, it does not queue them again from the event it hears.
- */
-export const QUEUED_WITH_EVENT = new Set(['alert.firing', 'alert.resolved']);
 
 /** "rolled back" instead of "deploy live" when the live release is a rollback. */
 export function eventTitle(e: BerthEvent, rollback: boolean): string {
@@ -92,8 +87,26 @@ export const urlHint = (raw: string) => {
 };
 
 /**
+ * Events' withEvent hook: a told event's deliveries, one per notification target of the app it is
+ * about (an add-on's event: of each app the add-on is attached to), written in the event's own
+ * transaction, so a crash can neither lose a message nor tell it twice; the notification controller
+ * only sends. Alerts write theirs with their state's transition (controllers/alerts.ts).
+ */
+export const queueWithEvent =
+  (router: { domain: string; httpPort: number }) =>
+  async (tx: Db, e: BerthEvent): Promise<void> => {
+    if (!NOTIFIED[e.kind]) return;
+    const addon = typeof e.data?.addon === 'string' ? e.data.addon : null;
+    const apps = e.app_id ? [e.app_id] : addon ? (await attachmentsOf(tx, addon)).map((t) => t.app_id) : [];
+    for (const id of apps) {
+      const rows = await deliveriesFor(tx, e, id, router);
+      if (rows.length) await insertDeliveries(tx, rows);
+    }
+  };
+
+/**
  * One pending delivery per notification target of the app, each message formatted for its target,
- * read and returned through `db` (the writer's transaction, for QUEUED_WITH_EVENT kinds).
+ * read and returned through `db` (the event writer's transaction).
  */
 export async function deliveriesFor(db: Db, e: BerthEvent, appId: string, router: { domain: string; httpPort: number }): Promise<DeliveryRow[]> {
   const targets = await targetsOf(db, appId);

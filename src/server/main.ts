@@ -33,6 +33,7 @@ import { AddonController } from '../controllers/addons/index.js';
 import { answers } from '../lib/tcp.js';
 import { ensureAdmin, loadControlPlaneId, loadSecretBox } from './bootstrap.js';
 import { LeaderElector } from '../controllers/leader.js';
+import { queueWithEvent } from '../domain/notifications.js';
 import { RoutePeers } from '../controllers/route-peers.js';
 import type { Fence } from '../store/leases.js';
 import { leaderWork, type LeaderTerm } from './leader-work.js';
@@ -69,7 +70,8 @@ async function main() {
   const controlPlaneId = loadControlPlaneId(config.dataDir);
   const startedAt = new Date().toISOString();
   const relay = { pubsub: store.pubsub, origin: controlPlaneId };
-  const events = new Events(store.db, relay);
+  // A told event (a deploy, a crash) and its notification deliveries are written together.
+  const events = new Events(store.db, relay, queueWithEvent({ domain: config.routerDomain, httpPort: config.routerHttpPort }));
   const secrets = loadSecretBox(config.dataDir, config.secretKey);
   const buildLogs = new BuildLogHub(relay);
   const swarm = new DockerSwarm({ dockerHost: config.dockerHost });
