@@ -58,7 +58,13 @@ status=0
 bash scripts/check.sh --static || status=1
 if [ ${#main[@]} -gt 0 ]; then
   # Two at a time: the machine has two cores and most tests drive Docker.
-  node --test --test-reporter=tap --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${main[@]}" || status=1
+  times=$(mktemp)
+  main_start=$SECONDS
+  node --test --test-reporter=tap --test-reporter-destination=stdout --test-reporter=./scripts/file-times.mjs --test-reporter-destination="$times" \
+    --test-concurrency="${BERTH_TEST_CONCURRENCY:-2}" --test-timeout=600000 "${main[@]}" || status=1
+  echo "test: the main group took $((SECONDS - main_start)) s; its slowest files:"
+  head -n 15 "$times"
+  rm -f "$times"
 fi
 if [ ${#counted[@]} -gt 0 ]; then
   # Two lanes side by side: the cluster files (each on Docker-in-Docker nodes of its own, one at a
