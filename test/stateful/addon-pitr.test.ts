@@ -8,6 +8,7 @@ import { ApiError, type BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 import { addonContainer, addonPsql, cli, rejectsWith } from './helpers.js';
+import { run } from '../../src/lib/exec.js';
 
 /**
  * Point-in-time recovery on the real Docker Engine with real pgBackRest: rows written one after
@@ -151,6 +152,32 @@ describe('add-on point-in-time recovery', () => {
     assert.ok(Number(await psql(a.id, 'select count(*) from t')) > 0, 'the table dropped after the time is back');
     await psql(a.id, 'insert into v default values');
     assert.equal(await psql(a.id, 'select count(*) from v'), '4', 'it takes writes again');
+  });
+
+  test('a crash in the middle of an in-place restore (the control plane and its helper killed): on start it is done again from the archive, never served half done', async () => {
+    const a = await get('rescued');
+    await psql(a.id, 'create table w (id serial primary key)');
+    for (let i = 0; i < 2; i++) await psql(a.id, 'insert into w default values');
+    const target = new Date(Number(await psql(a.id, 'select extract(epoch from clock_timestamp())')) * 1000);
+    for (let i = 0; i < 2; i++) await psql(a.id, 'insert into w default values');
+    await dev.call('rewindAddon', { params: { id: 'rescued' }, query: { project: 'pitr' }, body: { to: target.toISOString(), confirm: 'rescued' } });
+    // The restore's own helper (its command ends with the mode), caught as soon as it runs: the server is gone by then.
+    const docker = async (args: string[]) => (await run('docker', args, { timeoutMs: 30_000 })).stdout.trim();
+    const helper = await waitFor('the in-place restore helper to run', async () => {
+      for (const id of (await docker(['ps', '-q', '--filter', 'label=berth.addon-job'])).split('\n').filter(Boolean)) {
+        if ((await docker(['inspect', '-f', '{{json .Args}}', id])).endsWith('"in-place"]')) return id;
+      }
+      return undefined;
+    }, { timeoutMs: 120_000, intervalMs: 50 });
+    // The host goes down: the control plane and the restore under way with it.
+    await s.kill();
+    const killed = await run('docker', ['kill', helper], { timeoutMs: 30_000 });
+    await s.start();
+    const back = await addonIs('rescued', (x) => x.status === 'running' && x.rewind?.recovered_to != null, 'the restore done again after the crash');
+    assert.equal(back.rewind?.target, target.toISOString(), back.message ?? '');
+    assert.ok(new Date(back.rewind!.recovered_to!) <= target);
+    assert.equal(await psql(a.id, "select string_agg(id::text, ',' order by id) from w"), '1,2', `the rows written before the time, none after (helper killed mid-restore: ${killed.code === 0})`);
+    assert.equal(await psql(a.id, 'select count(*) from v'), '4', 'the older rows are all there');
   });
 
   test('the time is checked against the window; a viewer may not restore, another project’s user does not see the add-on', async () => {

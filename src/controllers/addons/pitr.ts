@@ -59,12 +59,22 @@ export class PitrWork {
     const archiving = new Set((await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_ARCHIVE_LABEL]: '1' })).map((c) => c.labels[ADDON_LABEL]));
     for (const a of addons) {
       if (a.type !== 'postgres' || this.busy.has(a.id) || skip(a.id) || this.passes.signal.aborted) continue;
+      // The rows were read at the start of the add-on controller's pass, before its other work: a
+      // restore or base backup of this add-on that ended meanwhile must not run again on a stale row
+      // (a rewind done twice loses the writes made after the first). Each starts on the row as it is now.
       if (this.holds(a)) {
         if (a.status !== 'creating') continue; // failed: told, not retried
-        if (a.fork_of !== null && a.recovered_to === null) this.start(a.id, () => this.restoreFork(a, addons.find((x) => x.id === a.fork_of)));
-        else this.start(a.id, () => this.restoreInPlace(a));
+        this.start(a.id, async () => {
+          const now = await store.addonById(this.d.db, a.id);
+          if (!now || now.status !== 'creating' || !this.holds(now)) return;
+          if (now.fork_of !== null && now.recovered_to === null) return this.restoreFork(now, await store.addonById(this.d.db, now.fork_of));
+          return this.restoreInPlace(now);
+        });
       } else if (a.status === 'running' && archiving.has(a.id) && baseBackupDue(a, at) && at.getTime() - (this.failedAt.get(a.id) ?? 0) >= RETRY_MS) {
-        this.start(a.id, () => this.baseBackup(a));
+        this.start(a.id, async () => {
+          const now = await store.addonById(this.d.db, a.id);
+          if (now?.status === 'running' && !this.holds(now) && baseBackupDue(now, at)) await this.baseBackup(now);
+        });
       }
     }
   }
@@ -169,9 +179,18 @@ export class PitrWork {
     const target = a.rewind_target!;
     let serverRemoved = false;
     try {
-      await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'switch', newId('pitr')), 'closing the current WAL segment');
+      const servers = await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_LABEL]: a.id });
+      if (servers.some((c) => c.state === 'running')) {
+        await this.helper(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'switch', newId('pitr')), 'closing the current WAL segment');
+      } else {
+        // No server runs: an earlier try was cut short (a crash) after it closed the WAL and removed
+        // the server, and its data directory may be half restored (the data it replaced is set aside
+        // under a marker). The restore goes on from the archive: it reaches the target, or puts the
+        // data set aside back. Making the server again here would serve the half-restored directory.
+        this.d.log.warn({ addon: a.id }, 'in-place restore: no server runs (an earlier try was cut short); restoring from the archive');
+      }
       serverRemoved = true;
-      for (const c of await this.d.runs.listContainers({ [LABEL.instance]: this.d.instanceId, [ADDON_LABEL]: a.id })) {
+      for (const c of servers) {
         await this.d.runs.stopContainer(c.id, 30);
         await this.d.runs.removeContainer(c.id);
       }
