@@ -123,7 +123,8 @@ const MARKERS: { language: Language; files: string[] }[] = [
   { language: 'php', files: ['index.php'] },
 ];
 
-export const LOOKED_FOR = ['Dockerfile', ...MARKERS.flatMap((m) => m.files)];
+// In the order the languages are named to a user (PHP's markers last), not the order they are tried.
+export const LOOKED_FOR = ['Dockerfile', ...MARKERS.filter((m) => m.language !== 'php').flatMap((m) => m.files), 'composer.json', 'index.php'];
 
 /** Works out how to build the source tree in `dir`. Throws DetectionError when it cannot. */
 export async function detect(dir: string): Promise<Detection> {
@@ -153,7 +154,7 @@ export async function detect(dir: string): Promise<Detection> {
   }
   throw new DetectionError(
     `no app found: looked for ${LOOKED_FOR.join(', ')} at the top of the source. ` +
-      'Add a Dockerfile, or one of these files for PHP, Node.js, Python, Go or Ruby.',
+      'Add a Dockerfile, or one of these files for Node.js, Python, Go, Ruby or PHP.',
   );
 }
 
