@@ -203,7 +203,7 @@ function phpFile(d: Detection, stack: string): string[] {
       `# Dependencies first: this layer is reused until ${f.lockfile ? 'composer.json or composer.lock change' : 'composer.json changes'}.`,
       ...copyManifests(d),
       ...f.installFolders.map((dir) => `COPY ${JSON.stringify([dir, `./${dir}/`])}`),
-      'RUN composer install --no-dev --no-interaction --no-progress --no-autoloader --no-scripts && composer clear-cache',
+      'RUN composer install --no-dev --no-interaction --no-progress --no-autoloader --no-scripts && composer clear-cache --quiet',
     );
   }
   lines.push('COPY . .');

@@ -60,7 +60,7 @@ test('PHP: composer.json require.php is a Composer constraint', () => {
   for (const no of ['^7.4', '~8.2.0', '<8.4', '>=8.5', '8.3.*', '^9', '8.1 - 8.3', '>=8.1 <8.4', '^0.8', '~8.4.28', '!=8.4.27'])
     assert.throws(() => php(no), DetectionError, no);
   assert.throws(() => php('8.4'), /asks for PHP "8\.4", which Composer reads as exactly 8\.4 \(write \^8\.4 or 8\.4\.\*, say\)/);
-  assert.throws(() => php('>=8.1@dev'), /"\>=8\.1@dev", which is not a Composer version constraint/);
+  assert.throws(() => php('>=8.1@dev'), /">=8\.1@dev", which is not a Composer version constraint/);
   assert.throws(() => php('^8.2 ||'), /which is not a Composer version constraint/);
   assert.match(pick('php', null).why, /^PHP 8\.4 \(Debian 13\), the default \(no require\.php in composer\.json\)$/);
 });
