@@ -39,7 +39,7 @@ export interface NodeFacts {
 }
 
 /**
- * Where a Python, Go or Ruby app asked for a version, and what it wrote there (lang-version.ts
+ * Where a Python, Go, Ruby or PHP app asked for a version, and what it wrote there (lang-version.ts
  * chooses the line). kind says how to read a requirement that is not a bare version.
  */
 export interface VersionRequest {

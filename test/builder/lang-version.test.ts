@@ -149,6 +149,9 @@ test('detection reads each language where its ecosystem writes the version', asy
     const bareFile = generateDockerfile(bare, { stackImage: 'berth/stack-php:8.4-trixie' });
     assert.match(bareFile, /PHP_DOCUMENT_ROOT=\/app$/m);
     assert.doesNotMatch(bareFile, /composer/);
+    // A Procfile's web line still wins over the stack's web process.
+    await write('Procfile', 'web: php -S 0.0.0.0:$PORT -t public\n');
+    assert.match(generateDockerfile(await detect(dir), { stackImage: 'berth/stack-php:8.4-trixie' }), /^CMD \["sh","-c","php -S 0\.0\.0\.0:\$PORT -t public"\]$/m);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
