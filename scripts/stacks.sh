@@ -15,9 +15,12 @@
 # Python, Go and Ruby: the bookworm stacks are the older lines (Python 3.11, Go 1.19, Ruby 3.1);
 # the current ones are Debian 13's packages on berth/base:trixie (Python 3.13, Ruby 3.3, Go 1.24 and
 # golang-1.2x from trixie-backports), one image per line, berth/stack-<lang>:<line>-trixie. An app
-# chooses its line (src/builder/lang-version.ts); the lines here are the ones PYTHON_LINES, GO_LINES
-# and RUBY_LINES in src/config-stacks.ts name (a unit test holds them equal).
-# Usage: scripts/stacks.sh [node|python|go|ruby ...]   (default: all four, each with its lines)
+# chooses its line (src/builder/lang-version.ts); the lines here are the ones LANGUAGE_LINES in
+# src/config-stacks.ts names (a unit test holds them equal).
+# PHP: Debian 13's PHP 8.4 only (berth/stack-php:8.4-trixie; Debian 12's 8.2 is not offered),
+# with php-fpm, nginx, Composer and the extensions frameworks expect, plus Berth's web process
+# (scripts/stacks/php/: berth-php-serve runs nginx in front of php-fpm on $PORT).
+# Usage: scripts/stacks.sh [node|python|go|ruby|php ...]   (default: all five, each with its lines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +36,8 @@ declare -A PACKAGES=(
   [go]="ca-certificates git golang-go"
   [ruby]="ca-certificates ruby ruby-bundler"
 )
+# The languages this script knows; PHP has no Debian 12 stack (PACKAGES), only its Debian 13 line.
+KNOWN=(node python go ruby php)
 
 CA_DIR="${BERTH_CA_DIR:-/usr/local/share/ca-certificates}"
 CA_FILES=()
@@ -61,10 +66,17 @@ declare -A TRIXIE_LINES=(
   ["go 1.25"]="golang-1.25-go"
   ["go 1.26"]="golang-1.26-go"
   ["go 1.27"]="golang-1.27-go"
+  # Composer, Debian's, with unzip for its zip downloads; php-fpm behind nginx; the extensions
+  # Laravel and Symfony need: ctype, pdo, tokenizer and the like come with php8.4-common.
+  ["php 8.4"]="php8.4-cli php8.4-fpm php8.4-opcache php8.4-mbstring php8.4-xml php8.4-curl php8.4-intl php8.4-zip php8.4-bcmath php8.4-pgsql php8.4-sqlite3 php8.4-redis composer unzip nginx"
 )
 # Bumped when the recipe below changes, so stacks made by an older recipe are made again.
 # (apt-get clean: berth/base:trixie, made by debootstrap, keeps downloaded packages otherwise.)
 TRIXIE_STACK_REV=3
+# A line's recipe label: the PHP line's also carries its files' checksum (scripts/stacks/php/), so
+# a change to Berth's web process makes that stack again.
+PHP_FILES_SUM=$(cat scripts/stacks/php/* | sha256sum | cut -c1-12)
+line_rev() { if [ "$1" = php ]; then echo "r$TRIXIE_STACK_REV-$PHP_FILES_SUM"; else echo "r$TRIXIE_STACK_REV"; fi; }
 
 configured_tag() {
   local var="BERTH_STACK_${1^^}"
@@ -182,6 +194,14 @@ build_trixie_line() {
   case "$lang" in
     python) check="python3 --version" ;;
     ruby) check="ruby --version" ;;
+    php)
+      check="php --version && composer --version && nginx -v"
+      cp scripts/stacks/php/* "$ctx/"
+      # Berth's web process and its configuration (scripts/stacks/php/); Debian's own nginx and
+      # php-fpm services are left unused (no init system runs in a container).
+      env="COPY berth-php-serve /usr/local/bin/berth-php-serve
+COPY nginx.conf php-fpm.conf /etc/berth-php/
+ENV COMPOSER_NO_INTERACTION=1 COMPOSER_ALLOW_SUPERUSER=1" ;;
     go)
       check="go version"
       # GOTOOLCHAIN=local: go.mod's go and toolchain lines never make Go download another toolchain
@@ -197,9 +217,9 @@ build_trixie_line() {
     [ -n "$env" ] && echo "$env"
     echo "RUN $check"
   } >"$ctx/Dockerfile"
-  if docker build --label "berth.stack=$lang" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.line=$line r$TRIXIE_STACK_REV" \
+  if docker build --label "berth.stack=$lang" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.line=$line $(line_rev "$lang")" \
       -t "$tag" "$ctx" >"$log" 2>&1; then
-    echo "stack $name: $tag ($(grep -m1 -E '^(Python [0-9]|ruby [0-9]|go version)' "$log")) ready in $((SECONDS - start)) s"
+    echo "stack $name: $tag ($(grep -m1 -E '^(Python [0-9]|ruby [0-9]|go version|PHP [0-9])' "$log")) ready in $((SECONDS - start)) s"
   else
     echo "stack $name: build FAILED; last lines:" >&2
     tail -20 "$log" >&2
@@ -226,16 +246,17 @@ build_trixie_lines() {
 }
 
 langs=("$@")
-[ ${#langs[@]} -eq 0 ] && langs=(node python go ruby)
+[ ${#langs[@]} -eq 0 ] && langs=("${KNOWN[@]}")
 
 LOGDIR=$(mktemp -d /var/tmp/berth-stacks.XXXXXX)
 trap 'rm -rf "$LOGDIR"' EXIT
 declare -A PIDS=()
 for lang in "${langs[@]}"; do
-  if [ -z "${PACKAGES[$lang]:-}" ]; then
-    echo "stacks: unknown language '$lang' (expected node, python, go or ruby)" >&2
+  if [[ " ${KNOWN[*]} " != *" $lang "* ]]; then
+    echo "stacks: unknown language '$lang' (expected ${KNOWN[*]})" >&2
     exit 2
   fi
+  [ -n "${PACKAGES[$lang]:-}" ] || continue
   tag=$(configured_tag "$lang")
   if [ "$tag" != "$(default_tag "$lang")" ]; then
     echo "stack $lang: using $tag from BERTH_STACK_${lang^^}, not building it"
@@ -276,7 +297,7 @@ for key in "${!TRIXIE_LINES[@]}"; do
   [ -n "${!var:-}" ] && continue
   tag="berth/stack-$lang:$line-trixie"
   have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}} {{index .Config.Labels "berth.stack.line"}}' "$tag" 2>/dev/null || echo missing)
-  if [ "$have" = "$CA_SUM $line r$TRIXIE_STACK_REV" ]; then
+  if [ "$have" = "$CA_SUM $line $(line_rev "$lang")" ]; then
     echo "stack $lang$line: $tag present"
     continue
   fi

@@ -1,5 +1,5 @@
 /** The languages Berth detects in a source tree and builds without a Dockerfile (builder/detect.ts). */
-export type Language = 'node' | 'python' | 'go' | 'ruby';
+export type Language = 'node' | 'python' | 'go' | 'ruby' | 'php';
 
 /**
  * The image each language builds FROM. Defaults are the offline-capable images made by
@@ -11,6 +11,8 @@ const DEFAULTS: Record<Language, { env: string; image: string }> = {
   python: { env: 'BERTH_STACK_PYTHON', image: 'berth/stack-python:bookworm' },
   go: { env: 'BERTH_STACK_GO', image: 'berth/stack-go:bookworm' },
   ruby: { env: 'BERTH_STACK_RUBY', image: 'berth/stack-ruby:bookworm' },
+  // No Debian 12 stack: PHP is Debian 13's 8.4 line only.
+  php: { env: 'BERTH_STACK_PHP', image: 'berth/stack-php:8.4-trixie' },
 };
 
 export function stackImage(language: Language, env: NodeJS.ProcessEnv = process.env): string {
@@ -46,7 +48,7 @@ export function nodeLines(env: NodeJS.ProcessEnv = process.env): NodeLine[] | nu
   return env.BERTH_STACK_NODE?.trim() ? null : NODE_LINES.map((l) => ({ ...l }));
 }
 
-/** A Python, Go or Ruby line a build may ask for: Debian's package of it, in its own stack image. */
+/** A Python, Go, Ruby or PHP line a build may ask for: Debian's package of it, in its own stack image. */
 export interface LangLine {
   /** major.minor: what an app's request is matched against, and what the build log names. */
   line: string;
@@ -57,12 +59,13 @@ export interface LangLine {
   source: string;
 }
 
-export type VersionedLanguage = 'python' | 'go' | 'ruby';
+export type VersionedLanguage = 'python' | 'go' | 'ruby' | 'php';
 
 /**
- * The Python, Go and Ruby lines a build may ask for, newest first; the first is the default for an
- * app that asks for none. Debian 13's are made by scripts/stacks.sh (a unit test holds the two
+ * The Python, Go, Ruby and PHP lines a build may ask for, newest first; the first is the default for
+ * an app that asks for none. Debian 13's are made by scripts/stacks.sh (a unit test holds the two
  * equal); Debian 12's own stacks stay as the older lines. Go 1.25 to 1.27 are trixie-backports'.
+ * PHP's stack also carries php-fpm, nginx and Composer (berth-php-serve runs the web process).
  */
 export const LANGUAGE_LINES: Record<VersionedLanguage, readonly LangLine[]> = {
   python: [
@@ -80,6 +83,7 @@ export const LANGUAGE_LINES: Record<VersionedLanguage, readonly LangLine[]> = {
     { line: '3.3', version: '3.3.8', image: 'berth/stack-ruby:3.3-trixie', source: 'Debian 13' },
     { line: '3.1', version: '3.1.2', image: 'berth/stack-ruby:bookworm', source: 'Debian 12' },
   ],
+  php: [{ line: '8.4', version: '8.4.27', image: 'berth/stack-php:8.4-trixie', source: 'Debian 13' }],
 };
 
 /**
@@ -91,7 +95,7 @@ export function languageLines(language: VersionedLanguage, env: NodeJS.ProcessEn
 }
 
 export function allLanguageLines(env: NodeJS.ProcessEnv = process.env): Record<VersionedLanguage, LangLine[] | null> {
-  return { python: languageLines('python', env), go: languageLines('go', env), ruby: languageLines('ruby', env) };
+  return { python: languageLines('python', env), go: languageLines('go', env), ruby: languageLines('ruby', env), php: languageLines('php', env) };
 }
 
 /** The image compiled languages (Go) run in: no toolchain, just the Debian base. */
@@ -105,5 +109,6 @@ export function stackImages(env: NodeJS.ProcessEnv = process.env): Record<Langua
     python: stackImage('python', env),
     go: stackImage('go', env),
     ruby: stackImage('ruby', env),
+    php: stackImage('php', env),
   };
 }

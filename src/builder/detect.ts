@@ -39,13 +39,13 @@ export interface NodeFacts {
 }
 
 /**
- * Where a Python, Go or Ruby app asked for a version, and what it wrote there (lang-version.ts
+ * Where a Python, Go, Ruby or PHP app asked for a version, and what it wrote there (lang-version.ts
  * chooses the line). kind says how to read a requirement that is not a bare version.
  */
 export interface VersionRequest {
   file: string;
   asked: string;
-  kind?: 'pep440' | 'gem';
+  kind?: 'pep440' | 'gem' | 'composer';
   /** go.mod: its go line (a minimum) and its toolchain line (go1.25.4), as written. */
   go?: string;
   toolchain?: string | null;
@@ -80,6 +80,20 @@ export interface RubyFacts {
   request: VersionRequest | null;
 }
 
+export interface PhpFacts {
+  /** composer.json exists: Composer installs the dependencies and writes the autoloader. */
+  composer: boolean;
+  /** composer.lock exists: installed exactly as it says. */
+  lockfile: boolean;
+  /** Path repositories inside the source (composer.json's repositories): copied before the install, which reads them. */
+  installFolders: string[];
+  /** public/ exists (the Laravel and Symfony layout): it is the document root, else the app root is. */
+  publicDir: boolean;
+  /** Folders the framework writes at run time (Laravel's storage/ and bootstrap/cache/, Symfony's var/): the app's user owns them. */
+  writable: string[];
+  request: VersionRequest | null;
+}
+
 export interface Detection {
   builder: 'dockerfile' | Language;
   language: Language | null;
@@ -95,16 +109,22 @@ export interface Detection {
   python?: PythonFacts;
   go?: GoFacts;
   ruby?: RubyFacts;
+  php?: PhpFacts;
 }
 
+// composer.json comes first: a Laravel app has a package.json too (for its front-end assets), and is
+// a PHP app. A lone index.php is the weakest sign, so it is looked for last.
 const MARKERS: { language: Language; files: string[] }[] = [
+  { language: 'php', files: ['composer.json'] },
   { language: 'node', files: ['package.json'] },
   { language: 'python', files: ['requirements.txt', 'pyproject.toml', 'Pipfile'] },
   { language: 'go', files: ['go.mod'] },
   { language: 'ruby', files: ['Gemfile'] },
+  { language: 'php', files: ['index.php'] },
 ];
 
-export const LOOKED_FOR = ['Dockerfile', ...MARKERS.flatMap((m) => m.files)];
+// In the order the languages are named to a user (PHP's markers last), not the order they are tried.
+export const LOOKED_FOR = ['Dockerfile', ...MARKERS.filter((m) => m.language !== 'php').flatMap((m) => m.files), 'composer.json', 'index.php'];
 
 /** Works out how to build the source tree in `dir`. Throws DetectionError when it cannot. */
 export async function detect(dir: string): Promise<Detection> {
@@ -128,11 +148,13 @@ export async function detect(dir: string): Promise<Detection> {
         return { ...base, ...(await detectGo(dir, web)) };
       case 'ruby':
         return { ...base, ...(await detectRuby(dir, web)) };
+      case 'php':
+        return { ...base, ...(await detectPhp(dir, web)) };
     }
   }
   throw new DetectionError(
     `no app found: looked for ${LOOKED_FOR.join(', ')} at the top of the source. ` +
-      'Add a Dockerfile, or one of these files for Node.js, Python, Go or Ruby.',
+      'Add a Dockerfile, or one of these files for Node.js, Python, Go, Ruby or PHP.',
   );
 }
 
@@ -146,7 +168,7 @@ export function parseProcfile(text: string): Record<string, string> {
   return out;
 }
 
-type LanguagePart = Pick<Detection, 'start' | 'manifests' | 'node' | 'python' | 'go' | 'ruby'>;
+type LanguagePart = Pick<Detection, 'start' | 'manifests' | 'node' | 'python' | 'go' | 'ruby' | 'php'>;
 
 async function existing(dir: string, names: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -331,6 +353,61 @@ async function detectRuby(dir: string, web: StartCommand | null): Promise<Langua
     manifests: ['Gemfile', ...(lockfile ? ['Gemfile.lock'] : [])],
     ruby: { hasGems, lockfile, request: await rubyRequest(dir, gemfile) },
   };
+}
+
+async function detectPhp(dir: string, web: StartCommand | null): Promise<LanguagePart> {
+  const text = await readSourceFile(dir, 'composer.json');
+  let manifest: { require?: Record<string, unknown>; repositories?: unknown } = {};
+  if (text !== null) {
+    try {
+      manifest = JSON.parse(text);
+    } catch {
+      throw new DetectionError('composer.json is not valid JSON');
+    }
+    if (typeof manifest !== 'object' || manifest === null || Array.isArray(manifest)) throw new DetectionError('composer.json is not a JSON object');
+  }
+  const php = typeof manifest.require === 'object' && manifest.require !== null ? manifest.require.php : undefined;
+  const lockfile = await sourceFileExists(dir, 'composer.lock');
+  const installFolders: string[] = [];
+  for (const folder of pathRepositories(manifest.repositories)) {
+    if (!installFolders.includes(folder) && (await sourceDirExists(dir, folder))) installFolders.push(folder);
+  }
+  const writable: string[] = [];
+  if (await sourceFileExists(dir, 'artisan')) for (const d of ['storage', 'bootstrap/cache']) if (await sourceDirExists(dir, d)) writable.push(d);
+  if (await sourceFileExists(dir, 'bin/console')) writable.push('var');
+  return {
+    // Berth's PHP stack serves the app with nginx in front of php-fpm (scripts/stacks/php/).
+    start: web ?? { source: 'convention', argv: ['berth-php-serve'] },
+    manifests: text === null ? [] : ['composer.json', ...(lockfile ? ['composer.lock'] : [])],
+    php: {
+      composer: text !== null,
+      lockfile,
+      installFolders,
+      publicDir: await sourceDirExists(dir, 'public'),
+      writable,
+      request: typeof php === 'string' && php.trim() ? { file: 'composer.json', asked: php.trim(), kind: 'composer' } : null,
+    },
+  };
+}
+
+/**
+ * The folders of composer.json's path repositories that lie inside the source (`packages/greeter`;
+ * `packages/*` gives `packages`). Others (outside the source, or not there) are left for Composer to
+ * report.
+ */
+function pathRepositories(repositories: unknown): string[] {
+  const list = Array.isArray(repositories) ? repositories : typeof repositories === 'object' && repositories !== null ? Object.values(repositories) : [];
+  const out: string[] = [];
+  for (const r of list) {
+    if (typeof r !== 'object' || r === null || (r as { type?: unknown }).type !== 'path') continue;
+    const url = (r as { url?: unknown }).url;
+    if (typeof url !== 'string') continue;
+    const fixed = url.split('/').filter((p) => p !== '' && p !== '.');
+    const glob = fixed.findIndex((p) => /[*?[{]/.test(p));
+    const folder = (glob === -1 ? fixed : fixed.slice(0, glob)).join('/');
+    if (folder && safeRelative(folder) && /^[A-Za-z0-9._/-]+$/.test(folder)) out.push(folder);
+  }
+  return out;
 }
 
 /** The first line of a version file that is not blank or a comment, or null. */

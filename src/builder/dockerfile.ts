@@ -43,6 +43,8 @@ export function generateDockerfile(detection: Detection, opts: DockerfileOptions
       return [...header, ...goFile(detection, opts.stackImage, opts.runtimeImage ?? runtimeImage())].join('\n') + '\n';
     case 'ruby':
       return [...header, ...rubyFile(detection, opts.stackImage)].join('\n') + '\n';
+    case 'php':
+      return [...header, ...phpFile(detection, opts.stackImage)].join('\n') + '\n';
   }
 }
 
@@ -180,6 +182,37 @@ function rubyFile(d: Detection, stack: string): string[] {
   return [...lines, ...tail(d.start!)];
 }
 
+/**
+ * A PHP app: Composer installs what composer.lock says, then nginx in front of php-fpm serves it
+ * (berth-php-serve, Berth's PHP stack's web process, scripts/stacks/php/), from public/ when the app
+ * has one. Composer runs twice: first with only the manifests (and the path repositories they
+ * install from), so that layer is reused until they change; then with the code, to write the
+ * optimized autoloader (which lists the app's own classes) and run the package's scripts.
+ */
+function phpFile(d: Detection, stack: string): string[] {
+  const f = d.php!;
+  const lines = [
+    `FROM ${stack}`,
+    ...userSetup,
+    'WORKDIR /app',
+    '# berth-php-serve serves this folder with nginx in front of php-fpm, on $PORT.',
+    `ENV PORT=${DEFAULT_PORT} PHP_DOCUMENT_ROOT=${f.publicDir ? '/app/public' : '/app'}`,
+  ];
+  if (f.composer) {
+    lines.push(
+      `# Dependencies first: this layer is reused until ${f.lockfile ? 'composer.json or composer.lock change' : 'composer.json changes'}.`,
+      ...copyManifests(d),
+      ...f.installFolders.map((dir) => `COPY ${JSON.stringify([dir, `./${dir}/`])}`),
+      'RUN composer install --no-dev --no-interaction --no-progress --no-autoloader --no-scripts && composer clear-cache --quiet',
+    );
+  }
+  lines.push('COPY . .');
+  if (f.composer) lines.push('RUN composer install --no-dev --optimize-autoloader --no-interaction --no-progress');
+  // The code stays root's; only what the framework writes at run time is the app's.
+  if (f.writable.length) lines.push(`RUN mkdir -p ${f.writable.join(' ')} && chown -R ${APP_UID}:${APP_UID} ${f.writable.join(' ')}`);
+  return [...lines, ...tail(d.start!)];
+}
+
 const IGNORE_GENERATED = ['.git', 'node_modules', '.venv', '__pycache__', '*.pyc', '.bundle', 'vendor/bundle'];
 // A user's own Dockerfile may copy anything it likes; only git history is never wanted.
 const IGNORE_DOCKERFILE = ['.git'];
@@ -208,7 +241,8 @@ export async function prepareBuildContext(
   }
   let wroteDockerignore = false;
   if (!(await sourceFileExists(dir, '.dockerignore'))) {
-    const ignore = detection.builder === 'dockerfile' ? IGNORE_DOCKERFILE : IGNORE_GENERATED;
+    // Composer's vendor/ is made by the build (Go's vendor/ is source, so only for PHP).
+    const ignore = detection.builder === 'dockerfile' ? IGNORE_DOCKERFILE : detection.builder === 'php' ? [...IGNORE_GENERATED, 'vendor'] : IGNORE_GENERATED;
     await writeSourceFile(dir, '.dockerignore', ignore.join('\n') + '\n');
     wroteDockerignore = true;
   }

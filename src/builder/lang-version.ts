@@ -1,5 +1,6 @@
 import { DetectionError } from './errors.js';
 import { quote } from './node-version.js';
+import { composerConstraint } from './composer-version.js';
 import type { LangLine, VersionedLanguage } from '../config-stacks.js';
 import type { VersionRequest } from './detect.js';
 
@@ -14,11 +15,12 @@ export interface StackChoice {
   line: LangLine | null;
 }
 
-const NAMES: Record<VersionedLanguage, string> = { python: 'Python', go: 'Go', ruby: 'Ruby' };
+const NAMES: Record<VersionedLanguage, string> = { python: 'Python', go: 'Go', ruby: 'Ruby', php: 'PHP' };
 const ASKED_FROM: Record<VersionedLanguage, string> = {
   python: 'no .python-version, runtime.txt or requires-python in pyproject.toml',
   go: 'no go line in go.mod',
   ruby: 'no ruby line in the Gemfile, no .ruby-version',
+  php: 'no require.php in composer.json',
 };
 
 type Version = number[];
@@ -30,7 +32,7 @@ interface Clause {
 }
 
 /**
- * Picks the Python, Go or Ruby line for an app, as chooseNode does for Node.js: the newest line this
+ * Picks the Python, Go, Ruby or PHP line for an app, as chooseNode does for Node.js: the newest line this
  * server builds with that satisfies what the app asked for, or the default (the newest line) when it
  * asked for nothing. A version no line satisfies fails the build at once, naming the file, the
  * version asked and the versions on offer.
@@ -38,7 +40,8 @@ interface Clause {
  * What a request means is each ecosystem's own: a bare version (`.python-version`, `runtime.txt`,
  * `.ruby-version`, Gemfile `ruby "3.3.8"`) names its line (`3` any 3.x), as pyenv and rbenv read it;
  * requires-python is a PEP 440 specifier set and a Gemfile's requirements are RubyGems ones, both
- * checked against each line's release. go.mod's `go` line is a minimum (a newer toolchain builds the
+ * checked against each line's release, as is composer.json's require.php, a Composer constraint
+ * (composer-version.ts; there a bare version is an exact release, as Composer reads it). go.mod's `go` line is a minimum (a newer toolchain builds the
  * module, Go's own rule), and its `toolchain` line names the Go the module was last worked on with:
  * that line when this server has it, else the newest that meets the minimum.
  */
@@ -60,7 +63,13 @@ export function chooseVersion(language: VersionedLanguage, request: VersionReque
   if (language === 'go') return chooseGo(request, lines, label, refuse);
   const asked = request.asked.trim().replace(/^(python|ruby)-/i, '');
   let fits: (l: LangLine) => boolean;
-  if (/^\d+(\.\d+){0,2}$/.test(asked)) {
+  if (request.kind === 'composer') {
+    const holds = composerConstraint(asked);
+    if (!holds) refuse(', which is not a Composer version constraint (write ^8.2, >=8.1 or ~8.4.0, say)');
+    fits = (l) => holds!(parse(l.version));
+    const exact = /^v?\d+(\.\d+){0,3}$/.test(asked) ? `, which Composer reads as exactly ${asked} (write ^${asked.replace(/^v/, '')} or ${asked.replace(/^v/, '')}.*, say)` : '';
+    if (!lines.some(fits)) refuse(exact);
+  } else if (/^\d+(\.\d+){0,2}$/.test(asked)) {
     const want = parse(asked).slice(0, 2);
     fits = (l) => want.every((n, i) => parse(l.line)[i] === n);
   } else {

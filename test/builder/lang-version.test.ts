@@ -13,6 +13,7 @@ const repo = path.resolve(import.meta.dirname, '../../..');
 const pick = (language: VersionedLanguage, request: VersionRequest | null) => chooseVersion(language, request, languageLines(language, {}), 'unused');
 const python = (asked: string, file = '.python-version') => pick('python', { file, asked, ...(file.includes('requires-python') ? { kind: 'pep440' as const } : {}) }).image;
 const ruby = (asked: string, file = '.ruby-version') => pick('ruby', { file, asked, ...(file === 'Gemfile' ? { kind: 'gem' as const } : {}) }).image;
+const php = (asked: string) => pick('php', { file: 'composer.json', asked, kind: 'composer' });
 const go = (min: string, toolchain: string | null = null) => pick('go', { file: 'go.mod', asked: min, go: min, toolchain });
 
 test('Python: a bare version names its line; requires-python is a PEP 440 specifier set', () => {
@@ -51,6 +52,19 @@ test('Go: the go line is a minimum; the toolchain line picks its own line when t
   assert.match(go('1.24', 'go1.23.4').why, /its toolchain "go1\.23\.4" is not a line here/);
 });
 
+test('PHP: composer.json require.php is a Composer constraint', () => {
+  for (const ok of ['^8.2', '^8', '>=8.1', '>=8.1 <9.0', '>= 8.1, < 8.5', '~8.4.0', '~8.2', '8.4.*', '8.*', '*', '^7.4 || ^8.1', '^7.4|^8.0', '8.1 - 8.4', '>8.3.99', '8.4.27', 'v8.4.27', '!=8.3.0'])
+    assert.equal(php(ok).image, 'berth/stack-php:8.4-trixie', ok);
+  assert.match(php('^8.2').why, /^PHP 8\.4 \(Debian 13\), the newest here that satisfies "\^8\.2" from composer\.json$/);
+  // Each of these leaves 8.4.27 out, as Composer reads them.
+  for (const no of ['^7.4', '~8.2.0', '<8.4', '>=8.5', '8.3.*', '^9', '8.1 - 8.3', '>=8.1 <8.4', '^0.8', '~8.4.28', '!=8.4.27'])
+    assert.throws(() => php(no), DetectionError, no);
+  assert.throws(() => php('8.4'), /asks for PHP "8\.4", which Composer reads as exactly 8\.4 \(write \^8\.4 or 8\.4\.\*, say\)/);
+  assert.throws(() => php('>=8.1@dev'), /">=8\.1@dev", which is not a Composer version constraint/);
+  assert.throws(() => php('^8.2 ||'), /which is not a Composer version constraint/);
+  assert.match(pick('php', null).why, /^PHP 8\.4 \(Debian 13\), the default \(no require\.php in composer\.json\)$/);
+});
+
 test('nothing asked: the newest line, and the log says why', () => {
   assert.equal(pick('python', null).image, 'berth/stack-python:3.13-trixie');
   assert.equal(pick('go', null).image, 'berth/stack-go:1.27-trixie');
@@ -67,6 +81,7 @@ test('a version no line serves fails the build, naming the file, the version and
   fails(() => python('3.12'), '.python-version asks for Python "3.12"; this server builds with Python 3.13, 3.11');
   fails(() => python('>=3.14', 'pyproject.toml requires-python'), 'pyproject.toml requires-python asks for Python ">=3.14"; this server builds with Python 3.13, 3.11');
   fails(() => ruby('3.4.1'), '.ruby-version asks for Ruby "3.4.1"; this server builds with Ruby 3.3, 3.1');
+  fails(() => php('^7.4'), 'composer.json asks for PHP "^7.4"; this server builds with PHP 8.4');
   fails(() => go('1.28'), 'go.mod asks for Go "1.28" or newer; this server builds with Go 1.27, 1.26, 1.25, 1.24, 1.19');
   assert.throws(() => python('pypy3.10-7.3'), /"pypy3\.10-7\.3", which is not a version or a PEP 440 specifier/);
   assert.throws(() => ruby('jruby-9.4\n\u001b[31m'), /"jruby-9\.4 {2}\[31m", which is not a version or a requirement/);
@@ -109,6 +124,34 @@ test('detection reads each language where its ecosystem writes the version', asy
     assert.match(generateDockerfile(d, { stackImage: 'berth/stack-go:1.25-trixie' }), /^ENV CGO_ENABLED=0 GOTOOLCHAIN=local /m);
     await write('go.mod', 'module example.com/a\n');
     assert.equal((await detect(dir)).go?.request, null);
+    await Promise.all(['main.go', 'go.mod'].map((f) => fs.rm(path.join(dir, f))));
+
+    // composer.json wins over the package.json a Laravel app has for its assets.
+    await write('package.json', '{"scripts":{"build":"vite build"}}');
+    const repositories = [{ type: 'path', url: 'packages/*' }, { type: 'path', url: '../outside' }, { type: 'vcs', url: 'https://example.com/x.git' }];
+    await write('composer.json', JSON.stringify({ require: { php: '>=8.1' }, repositories }));
+    await write('artisan', '');
+    await Promise.all(['packages', 'public', 'storage', 'bootstrap/cache'].map((d) => fs.mkdir(path.join(dir, d), { recursive: true })));
+    const p = await detect(dir);
+    assert.equal(p.language, 'php');
+    const request = { file: 'composer.json', asked: '>=8.1', kind: 'composer' };
+    assert.deepEqual(p.php, { composer: true, lockfile: false, installFolders: ['packages'], publicDir: true, writable: ['storage', 'bootstrap/cache'], request });
+    const file = generateDockerfile(p, { stackImage: 'berth/stack-php:8.4-trixie' });
+    assert.match(file, /^ENV PORT=8080 PHP_DOCUMENT_ROOT=\/app\/public$/m);
+    assert.match(file, /^COPY \["composer\.json","\.\/"\]\nCOPY \["packages","\.\/packages\/"\]\nRUN composer install --no-dev .*--no-autoloader --no-scripts/m);
+    assert.match(file, /^COPY \. \.\nRUN composer install --no-dev --optimize-autoloader --no-interaction .*\nRUN mkdir -p storage bootstrap\/cache && chown -R 10001:10001 storage bootstrap\/cache$/m);
+    assert.match(file, /^CMD \["berth-php-serve"\]$/m);
+    // A lone index.php is a PHP app too, served from the app root, with no Composer step.
+    await Promise.all(['package.json', 'composer.json', 'artisan', 'public'].map((f) => fs.rm(path.join(dir, f), { recursive: true })));
+    await write('index.php', '<?php echo "hi";');
+    const bare = await detect(dir);
+    assert.equal(bare.php?.request, null);
+    const bareFile = generateDockerfile(bare, { stackImage: 'berth/stack-php:8.4-trixie' });
+    assert.match(bareFile, /PHP_DOCUMENT_ROOT=\/app$/m);
+    assert.doesNotMatch(bareFile, /composer/);
+    // A Procfile's web line still wins over the stack's web process.
+    await write('Procfile', 'web: php -S 0.0.0.0:$PORT -t public\n');
+    assert.match(generateDockerfile(await detect(dir), { stackImage: 'berth/stack-php:8.4-trixie' }), /^CMD \["sh","-c","php -S 0\.0\.0\.0:\$PORT -t public"\]$/m);
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

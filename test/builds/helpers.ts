@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
 import WebSocket from 'ws';
@@ -18,9 +18,17 @@ export const NODE_WEB = new URL('../../../test/fixtures/apps/node-web/', import.
 
 const FIXTURES = new URL('../../../test/fixtures/apps/', import.meta.url).pathname;
 
-/** A fixture app directory as a tar.gz, the way `berth deploy` would upload it, with some of its files replaced or added. */
+/** A fixture app directory (its folders too) as a tar.gz, the way `berth deploy` would upload it, with some of its files replaced or added. */
 export function packFixture(name: string, files: Record<string, string> = {}): Promise<Buffer> {
-  const own = Object.fromEntries(readdirSync(join(FIXTURES, name)).map((f) => [f, readFileSync(join(FIXTURES, name, f), 'utf8')]));
+  const root = join(FIXTURES, name);
+  const own = Object.fromEntries(
+    readdirSync(root, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => {
+        const rel = relative(root, join(e.parentPath, e.name));
+        return [rel, readFileSync(join(root, rel), 'utf8')];
+      }),
+  );
   return tarGz(Object.entries({ ...own, ...files }).map(([n, body]) => ({ name: n, body })));
 }
 
