@@ -33,6 +33,7 @@ export async function pitr(b: Bench): Promise<Row[]> {
   const details: Record<string, unknown> = { mb: MB, windowS: WINDOW_S, writeKBps: WRITE_KBPS };
   const dir = await mkdtemp(join(tmpdir(), 'berth-bench-pitr-'));
   let baseCtr = '';
+  let baseVol = '';
   try {
     const a = await dev.call('createAddon', { body: { type: 'postgres', name, project: PROJECT } });
     made.add(a.id);
@@ -107,21 +108,24 @@ export async function pitr(b: Bench): Promise<Row[]> {
     details.forks = { fromWal, fromBase };
 
     // Baseline: pg_dump -Fc of the same database, pg_restore into an empty server of the same image.
-    const pw = ['-e', `PGPASSWORD=${(await runOk('docker', ['exec', ctr, 'printenv', 'BERTH_ADDON_PASSWORD'], { timeoutMs: 10_000 })).stdout.trim()}`];
     const conn = (user: string, db: string) => ['-h', '127.0.0.1', '-U', user, '-d', db];
-    const user = (await inContainer(ctr, ['printenv', 'BERTH_ADDON_USER'])).trim();
-    const dbName = (await inContainer(ctr, ['printenv', 'BERTH_ADDON_DB'])).trim();
     const tDump = performance.now();
-    await runOk('docker', ['exec', ...pw, ctr, 'pg_dump', '-Fc', ...conn(user, dbName), '-f', '/tmp/pitr-bench.dump'], { timeoutMs: 1_800_000 });
+    // Its own password from its own environment (not on a command line).
+    await inContainer(ctr, ['sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" pg_dump -Fc -h 127.0.0.1 -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -f /tmp/pitr-bench.dump'], 1_800_000);
     const dumpMs = performance.now() - tDump;
     await runOk('docker', ['cp', `${ctr}:/tmp/pitr-bench.dump`, join(dir, 'x.dump')], { timeoutMs: 600_000 });
     await inContainer(ctr, ['rm', '-f', '/tmp/pitr-bench.dump']);
     const dumpBytes = (await stat(join(dir, 'x.dump'))).size;
     const net = await b.baselineNetwork();
-    baseCtr = (await runOk('docker', ['run', '-d', '--label', `${LABEL}=${b.runId}`, '--network', net, '--mount', 'type=volume,dst=/data', '-e', 'BERTH_ADDON_USER=berth', '-e', 'BERTH_ADDON_PASSWORD=bench', '-e', 'BERTH_ADDON_DB=berth', image], { timeoutMs: 60_000 })).stdout.trim();
+    // Its data on an engine volume like the add-on's (same disk), opened to the image's user as Berth does.
+    baseVol = `pitrbench-${b.runId}`;
+    await runOk('docker', ['volume', 'create', '--label', `${LABEL}=${b.runId}`, baseVol], { timeoutMs: 30_000 });
+    await runOk('docker', ['run', '--rm', '--user', 'root', '--network', 'none', '-v', `${baseVol}:/data`, '--entrypoint', 'chmod', image, '1777', '/data'], { timeoutMs: 60_000 });
+    baseCtr = (await runOk('docker', ['run', '-d', '--label', `${LABEL}=${b.runId}`, '--network', net, '-v', `${baseVol}:/data`, '-e', 'BERTH_ADDON_USER=berth', '-e', 'BERTH_ADDON_PASSWORD=bench', '-e', 'BERTH_ADDON_DB=berth', image], { timeoutMs: 60_000 })).stdout.trim();
     const baseUrl = `postgres://berth:bench@${await b.containerIp(baseCtr)}:5432/berth`;
     await timeUntil(performance.now(), () => answers(baseUrl), 'the baseline server to answer', 180_000, 100);
     await runOk('docker', ['cp', join(dir, 'x.dump'), `${baseCtr}:/tmp/x.dump`], { timeoutMs: 600_000 });
+    await runOk('docker', ['exec', '-u', 'root', baseCtr, 'chmod', '0644', '/tmp/x.dump'], { timeoutMs: 30_000 });
     const baseLoad = load1();
     const tRestore = performance.now();
     await runOk('docker', ['exec', '-e', 'PGPASSWORD=bench', baseCtr, 'pg_restore', '--no-owner', ...conn('berth', 'berth'), '/tmp/x.dump'], { timeoutMs: 1_800_000 });
@@ -129,8 +133,9 @@ export async function pitr(b: Bench): Promise<Row[]> {
     const baseRows = Number((await query<{ n: string }>(baseUrl, 'SELECT count(*) AS n FROM big'))[0]!.n);
     if (baseRows !== rows) throw new Error(`the baseline restore holds ${baseRows} of ${rows} rows`);
     details.baseline = { dumpMs, dumpBytes, restoreMs, load: baseLoad };
-    await run('docker', ['rm', '-f', '-v', baseCtr], { timeoutMs: 120_000 });
-    baseCtr = '';
+    await run('docker', ['rm', '-f', baseCtr], { timeoutMs: 120_000 });
+    await run('docker', ['volume', 'rm', baseVol], { timeoutMs: 60_000 });
+    baseCtr = baseVol = '';
 
     const out: Row[] = [
       row({ group: 'pitr', figure: `restore of ${dbMB} MB to a time, replaying it from WAL`, unit: 's', berth: fromWal.ms / 1000, baseline: restoreMs / 1000, baselineName: 'pg_restore of a pg_dump -Fc into an empty server', better: 'lower', note: `fork call to first query; base backup from before the load; load ${fromWal.load.toFixed(2)} (baseline ${baseLoad.toFixed(2)})` }),
@@ -140,7 +145,8 @@ export async function pitr(b: Bench): Promise<Row[]> {
     out.push(...(await archiveFigures(ctr, url, dumpBytes, details)));
     return out;
   } finally {
-    if (baseCtr) await run('docker', ['rm', '-f', '-v', baseCtr], { timeoutMs: 120_000 });
+    if (baseCtr) await run('docker', ['rm', '-f', baseCtr], { timeoutMs: 120_000 });
+    if (baseVol) await run('docker', ['volume', 'rm', baseVol], { timeoutMs: 60_000 });
     // Forks first (a source with forks may still be deleted, but the forks' restores read its archive).
     for (const id of [...made].reverse()) {
       await dev.call('deleteAddon', { params: { id }, query: {} }).catch((e) => console.error(`bench: deleting add-on ${id} failed: ${e}`));
