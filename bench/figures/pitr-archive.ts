@@ -44,6 +44,8 @@ async function caughtUp(url: string): Promise<number> {
  * Its baseline is one `pg_dump -Fc` a day of the same database (`dumpBytes`, what nightly dumps keep).
  */
 export async function archiveFigures(ctr: string, url: string, dumpBytes: number, details: Record<string, unknown>): Promise<Row[]> {
+  /** Set when the write window ends (or its writer failed): sampling stops too. */
+  let stop = false;
   const segSize = Number((await query<{ s: string }>(url, "SELECT setting AS s FROM pg_settings WHERE name = 'wal_segment_size'"))[0]!.s);
   const sample = async (withInfo: boolean, t0: number): Promise<Sample> => {
     const r = (await query<{ lsn: string; last: string | null; ready: number; oldest: number }>(url, SAMPLE_SQL))[0]!;
@@ -57,7 +59,7 @@ export async function archiveFigures(ctr: string, url: string, dumpBytes: number
     return s;
   };
   const sampling = async (ms: number, t0: number, out: Sample[]) => {
-    for (let i = 0; performance.now() - t0 < ms; i++) {
+    for (let i = 0; performance.now() - t0 < ms && !stop; i++) {
       const next = performance.now() + SAMPLE_MS;
       out.push(await sample(i % INFO_EVERY === 0, t0));
       await sleep(Math.max(0, next - performance.now()));
@@ -78,26 +80,31 @@ export async function archiveFigures(ctr: string, url: string, dumpBytes: number
   await writer.connect();
   const t0 = performance.now();
   let rowsWritten = 0;
-  let stop = false;
+  let writeError: unknown;
+  // A failed insert ends the window (and is thrown below), rather than going unhandled.
   const writing = (async () => {
     while (!stop) {
       const due = Math.floor((((performance.now() - t0) / 1000) * WRITE_KBPS)) - rowsWritten;
       if (due > 0) {
         const n = Math.min(due, 2000);
-        await writer.query("INSERT INTO w (body) SELECT (SELECT string_agg(md5(random()::text || g), '') FROM generate_series(1, 32)) FROM generate_series(1, $1) g", [n]);
+        await writer.query("INSERT INTO w (body) SELECT (SELECT string_agg(md5(random()::text || i || g), '') FROM generate_series(1, 32) i) FROM generate_series(1, $1) g", [n]);
         rowsWritten += n;
       }
       await sleep(200);
     }
-  })();
+  })().catch((err: unknown) => {
+    writeError = err;
+    stop = true;
+  });
   const busy: Sample[] = [];
   try {
     await sampling(WINDOW_S * 1000, t0, busy);
   } finally {
     stop = true;
-    await writing.catch(() => {});
+    await writing;
     await writer.end().catch(() => {});
   }
+  if (writeError) throw writeError;
   const windowS = (performance.now() - t0) / 1000;
   const lsnAfter = lsnBytes((await query<{ l: string }>(url, 'SELECT pg_current_wal_lsn()::text AS l'))[0]!.l);
   // The window's last partial segment closed, then everything archived: the archive's growth is the window's WAL.
