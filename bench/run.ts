@@ -20,10 +20,11 @@ import { alerts } from './figures/alerts.js';
 import { logDrains } from './figures/log-drains.js';
 import { logStore } from './figures/log-store.js';
 import { takeover } from './figures/takeover.js';
+import { pitr } from './figures/pitr.js';
 
 /**
  * Berth's benchmarks: each figure beside its baseline, measured in the same run on this machine.
- * Usage: node dist/bench/run.js [router router-join router-restart deploy build scale zero-downtime control-plane dashboard addons volume-backups metrics-history metrics-idle alerts log-drains log-store takeover cluster]  (default: all but cluster)
+ * Usage: node dist/bench/run.js [router router-join router-restart deploy build scale zero-downtime control-plane dashboard addons volume-backups metrics-history metrics-idle alerts log-drains log-store takeover cluster pitr]  (default: all but cluster and pitr)
  * Not part of the test suite. Needs the Docker Engine; PostgreSQL is started by scripts/postgres.sh
  * unless BERTH_TEST_PG_URL names one.
  */
@@ -46,10 +47,14 @@ const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
   'log-drains': logDrains,
   'log-store': logStore,
   takeover,
+  pitr,
 };
 
-/** Figures run only when named: the cluster one starts three Docker-in-Docker nodes and takes minutes. */
-const OPT_IN = new Set(['cluster']);
+/**
+ * Figures run only when named: the cluster one starts three Docker-in-Docker nodes and takes
+ * minutes; pitr loads 1 GB into an add-on and writes for 5 minutes (BENCH_PITR_MB, BENCH_PITR_WINDOW_S).
+ */
+const OPT_IN = new Set(['cluster', 'pitr']);
 
 async function main() {
   const asked = process.argv.slice(2);
@@ -67,6 +72,7 @@ async function main() {
   await script('base-image.sh');
   if (names.includes('build')) await script('stacks.sh', 'node');
   if (names.includes('addons')) await script('addons.sh', 'postgres');
+  if (names.includes('pitr')) await script('addons.sh', 'postgres17');
 
   const bench = new Bench();
   const rows: Row[] = [];

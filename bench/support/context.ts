@@ -108,12 +108,14 @@ export class Bench {
     return { s, dev };
   }
 
-  /** Removes everything the run made: servers (their containers, networks, Caddy, databases), baseline containers, images. */
+  /** Removes everything the run made: servers (their containers, networks, Caddy, databases), baseline containers and volumes, images. */
   async cleanup(): Promise<void> {
     for (const s of this.servers) await s.destroy().catch((e) => console.error(`bench: cleanup of a server failed: ${e}`));
     const filter = `label=${LABEL}=${this.runId}`;
     const ids = (await run('docker', ['ps', '-aq', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
     if (ids.length) await run('docker', ['rm', '-f', ...ids], { timeoutMs: 120_000 });
+    const vols = (await run('docker', ['volume', 'ls', '-q', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
+    if (vols.length) await run('docker', ['volume', 'rm', ...vols], { timeoutMs: 60_000 });
     const nets = (await run('docker', ['network', 'ls', '-q', '--filter', filter], { timeoutMs: 30_000 })).stdout.split('\n').filter(Boolean);
     if (nets.length) await run('docker', ['network', 'rm', ...nets], { timeoutMs: 60_000 });
     if (this.images.size) await run('docker', ['rmi', '-f', ...this.images], { timeoutMs: 120_000 });
