@@ -84,6 +84,12 @@ async function main() {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  // A figure's stray promise that fails outside its await (a load loop) must not leave its control
+  // planes, containers and volumes behind: the same clean-up as an interrupt.
+  process.once('unhandledRejection', (err) => {
+    console.error('bench: unhandled failure:', err);
+    void bench.cleanup().finally(() => process.exit(1));
+  });
   try {
     for (const name of names) {
       const t0 = Date.now();
