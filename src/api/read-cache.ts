@@ -1,4 +1,22 @@
+import type { FastifyRequest } from 'fastify';
 import type { Store } from '../store/db.js';
+
+const counts = new WeakMap<FastifyRequest, Promise<number>>();
+
+/**
+ * The store's write count, read once per request and first asked for after the request arrived:
+ * the token check (token-cache.ts) and a cached answer share this one reading instead of waiting
+ * for one each. On PostgreSQL a reading is a round trip, plus part of the one in flight when it
+ * was asked for (store/write-counter.ts): an authenticated list that read it twice waited up to
+ * four (docs/performance.md). Shared, a request still sees every write committed before it
+ * arrived, which is all a cached answer promises. A handler that writes must not use it for a read
+ * after its own write: the count was noted before that write.
+ */
+export function arrivalCount(req: FastifyRequest, store: Pick<Store, 'generation'>): Promise<number> {
+  let count = counts.get(req);
+  if (!count) counts.set(req, (count = Promise.resolve(store.generation.read())));
+  return count;
+}
 
 /** A cached answer: its JSON as bytes once first sent (serializing and encoding 100 apps is most of the cost left). */
 export class CachedAnswer<T> {
@@ -33,11 +51,12 @@ export class ReadCache<T> {
 
   /**
    * The answer for key, built again only if something was written since. The route handler returns
-   * it as is; mountRoutes sends its JSON, serialized once with the route's own schema.
+   * it as is; mountRoutes sends its JSON, serialized once with the route's own schema. `count`: the
+   * request's (arrivalCount), when it has one; else the store is read here.
    */
-  async get(key: string, build: () => Promise<T>): Promise<T> {
+  async get(key: string, build: () => Promise<T>, count?: Promise<number>): Promise<T> {
     // Noted before reading: a write during the read leaves the entry already stale.
-    const generation = await this.store.generation.read();
+    const generation = await (count ?? this.store.generation.read());
     const hit = this.entries.get(key);
     if (hit && hit.generation === generation) return hit.answer as unknown as T;
     const answer = new CachedAnswer(await build());

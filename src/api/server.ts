@@ -11,6 +11,7 @@ import { bearerToken } from './bearer.js';
 import { isUniqueViolation } from '../store/db.js';
 import { touchToken } from '../store/users.js';
 import { TokenUsers } from './token-cache.js';
+import { arrivalCount } from './read-cache.js';
 import { authHandlers } from './handlers/auth.js';
 import { userHandlers } from './handlers/users.js';
 import { projectHandlers } from './handlers/projects.js';
@@ -173,7 +174,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     if (!header) throw new HttpError(401, 'unauthorized', 'a token is required: send "Authorization: Bearer <token>"');
     const token = bearerToken(header);
     if (!token) throw new HttpError(401, 'unauthorized', 'the Authorization header must be "Bearer <token>"');
-    const row = await tokenUsers.get(token);
+    const row = await tokenUsers.get(token, arrivalCount(req, ctx.store));
     if (!row) throw new HttpError(401, 'unauthorized', 'the token is invalid, expired or revoked');
     req.user = { id: row.id, username: row.username, is_admin: !!row.is_admin, via: { kind: 'token', id: row.token_id } };
     // Recording use at most once a minute keeps reads from turning into writes.

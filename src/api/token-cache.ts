@@ -19,9 +19,10 @@ export class TokenUsers {
     private readonly max = 1000,
   ) {}
 
-  async get(token: string): Promise<TokenUser | undefined> {
+  /** `count`: the request's (read-cache.ts, arrivalCount), which a cached answer later in the request reuses. */
+  async get(token: string, count?: Promise<number>): Promise<TokenUser | undefined> {
     // Noted before reading, as in ReadCache: a write during the read leaves the entry already stale.
-    const generation = await this.store.generation.read();
+    const generation = await (count ?? this.store.generation.read());
     const key = hashToken(token);
     const hit = this.entries.get(key);
     if (hit && hit.generation === generation) {

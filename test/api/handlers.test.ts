@@ -100,6 +100,30 @@ test('create then list and get: the app is desired state, the controller is told
   assert.equal(again.json.error.details.field, 'slug');
 });
 
+test('an authenticated list reads the write count once (its token check and its cached page share it) and still sees a write made before it', async () => {
+  const dev = await w.newUser('cora');
+  const counter = w.ctx.store.generation;
+  const read = counter.read;
+  let reads = 0;
+  counter.read = () => {
+    reads++;
+    return read.call(counter);
+  };
+  try {
+    const names = async () => (await w.request('GET', '/api/v1/apps', { token: dev })).json.items.map((a: { name: string }) => a.name);
+    assert.deepEqual(await names(), []);
+    reads = 0;
+    assert.deepEqual(await names(), [], 'the cached page');
+    assert.equal(reads, 1, 'one reading of the count for the token check and the page');
+    await w.request('POST', '/api/v1/apps', { token: dev, body: { name: 'counted' } });
+    reads = 0;
+    assert.deepEqual(await names(), ['counted'], 'the create committed before the list arrived: not the cached page');
+    assert.equal(reads, 1);
+  } finally {
+    counter.read = read;
+  }
+});
+
 test("renaming an app to a name its project already has is a 409 naming name, not slug", async () => {
   const token = await w.newUser('rena');
   assert.equal((await w.request('POST', '/api/v1/projects', { token, body: { name: 'renames' } })).status, 201);

@@ -11,7 +11,7 @@ import type { AppPatch, AppRow, AppView } from '../../store/apps.js';
 import { defaultProject } from '../../store/projects.js';
 import { newId } from '../../lib/ids.js';
 import { maskedEnv, mergeEnv } from '../../domain/env.js';
-import { ReadCache } from '../read-cache.js';
+import { arrivalCount, ReadCache } from '../read-cache.js';
 import { MountError, resolveMounts } from '../../domain/volumes.js';
 import { AppRuleError, applyAppChange, checkAppChange, deleteApp } from '../../domain/apps.js';
 import { writeAppSource } from './vendors.js';
@@ -111,17 +111,19 @@ async function checkedMounts(ctx: ApiContext, projectId: string, mounts: { volum
 }
 
 export const appHandlers = {
-  async listApps({ user, query }, ctx) {
+  async listApps({ user, query, raw }, ctx) {
     const limit = query.limit ?? 100;
     const offset = query.offset ?? 0;
     const projectId = query.project ? (await projectFor(ctx, user, query.project)).id : undefined;
     let cache = pages.get(ctx);
     if (!cache) pages.set(ctx, (cache = new ReadCache(ctx.store)));
-    return cache.get(`${user.id} ${projectId ?? ''} ${limit} ${offset}`, async () => {
+    const build = async () => {
       const { items, total } = await apps.listApps(ctx.db, user.id, { projectId, limit, offset });
       const node = await volumeNode(ctx, ...items);
       return { items: items.map((a) => appDto(ctx, a, node)), total, limit, offset };
-    });
+    };
+    // Checked against the count the token check read: a list writes nothing before this.
+    return cache.get(`${user.id} ${projectId ?? ''} ${limit} ${offset}`, build, arrivalCount(raw, ctx.store));
   },
 
   async createApp({ user, body }, ctx) {
