@@ -136,7 +136,7 @@ for (const engine of ENGINES) {
       assert.equal(res.status, 201, 'no CSRF token needed with a bearer token');
     });
 
-    // On SQLite the list is cached (src/api/read-cache.ts); on PostgreSQL the same answers come uncached.
+    // Cached on both engines (src/api/read-cache.ts): on PostgreSQL against the shared write count, read once per request.
     test('the apps list stays exact while served from its cache: creates, renames, deletes and membership show at once', async () => {
       const dev = await s.newUser('lister');
       await dev.call('createProject', { body: { name: 'many' } });
