@@ -138,6 +138,9 @@ export async function detect(dir: string): Promise<Detection> {
     const found: string[] = [];
     for (const f of files) if (await sourceFileExists(dir, f)) found.push(f);
     if (found.length === 0) continue;
+    // A Node.js app that carries a composer.json for tooling stays a Node.js app: PHP comes first
+    // only when composer.json requires something (a Laravel app always does), or there is no package.json.
+    if (language === 'php' && found.includes('composer.json') && !(await composerRequires(dir)) && (await sourceFileExists(dir, 'package.json'))) continue;
     const base = { builder: language, language, processes, reason: `${language}: ${found.join(', ')} found` };
     switch (language) {
       case 'node':
@@ -353,6 +356,16 @@ async function detectRuby(dir: string, web: StartCommand | null): Promise<Langua
     manifests: ['Gemfile', ...(lockfile ? ['Gemfile.lock'] : [])],
     ruby: { hasGems, lockfile, request: await rubyRequest(dir, gemfile) },
   };
+}
+
+/** composer.json's require has at least one entry (an unreadable composer.json counts as not). */
+async function composerRequires(dir: string): Promise<boolean> {
+  try {
+    const require = (JSON.parse((await readSourceFile(dir, 'composer.json')) ?? '{}') as { require?: unknown }).require;
+    return typeof require === 'object' && require !== null && Object.keys(require).length > 0;
+  } catch {
+    return false;
+  }
 }
 
 async function detectPhp(dir: string, web: StartCommand | null): Promise<LanguagePart> {

@@ -62,8 +62,9 @@ export class NotificationController {
     let ms = fixedMs;
     if (ms === undefined) {
       const next = await nextDue(this.ctx.db);
-      if (!next) return;
-      ms = Math.max(0, Date.parse(next.next_attempt_at) - Date.now());
+      // Nothing due: look again later anyway. Another instance's deliveries are heard of through a
+      // relayed event, and a relay can be lost while a listener reconnects (store/pubsub.ts).
+      ms = next ? Math.max(0, Date.parse(next.next_attempt_at) - Date.now()) : MAX_DELAY_MS;
     }
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.kick(), Math.min(ms, MAX_DELAY_MS));

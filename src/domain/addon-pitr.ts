@@ -75,9 +75,16 @@ const RESTORE = [
   '    echo "the source did not answer ($(tr "\\n" " " </tmp/switch.err)); restoring from what its archive holds" >&2',
   '  fi',
   'fi',
-  '[ "$4" != switch ] || exit 0',
+  // A new in-place request starts here (its server still runs): a finished earlier one's record goes.
+  'if [ "$4" = switch ]; then rm -f /data/.berth-restored; exit 0; fi',
   'ARCHIVE="-c archive_mode=off"',
   'if [ "$4" = in-place ]; then',
+  // A retry after a crash that came once this same restore had finished (its helper ran on while
+  // the control plane was down): it is done; say so again rather than set the result aside as if it
+  // were the data to replace (that would delete the data from before the rewind).
+  '  if [ ! -e /data/.berth-restore-under-way ] && [ -f /data/.berth-restored ] && [ "$(head -1 /data/.berth-restored)" = "$0" ]; then',
+  '    sed -n 2p /data/.berth-restored >&2; sed -n 3p /data/.berth-restored; exit 0',
+  '  fi',
   '  if [ ! -e /data/.berth-restore-under-way ]; then',
   // Only when there is a data directory to set aside: a retry after a crash between the move and
   // the marker must not delete what the move set aside.
@@ -120,8 +127,11 @@ const RESTORE = [
   '  "$BIN/pg_ctl" -D /data/pgdata status >/dev/null || { tail -20 /tmp/pg.log >&2; exit 1; }',
   '  sleep 0.1',
   'done',
-  `psql -h /tmp -U "$2" -d "$3" -Atc "select '${RESULT}' || coalesce(to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', 'YYYY-MM-DD\\"T\\"HH24:MI:SS.US\\"Z\\"'), '')"`,
+  `res=$(psql -h /tmp -U "$2" -d "$3" -Atc "select '${RESULT}' || coalesce(to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', 'YYYY-MM-DD\\"T\\"HH24:MI:SS.US\\"Z\\"'), '')")`,
+  'echo "$res"',
   '"$BIN/pg_ctl" -D /data/pgdata -m fast -w stop >/dev/null',
+  // Done: the target, where it stopped and the result, kept until the next request's switch step.
+  'if [ "$MODE" = in-place ]; then printf "%s\\n%s\\n%s\\n" "$0" "$stop" "$res" >/data/.berth-restored.part && mv /data/.berth-restored.part /data/.berth-restored; fi',
   'rm -f /data/.berth-restore-under-way',
 ].join('\n');
 

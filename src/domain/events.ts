@@ -70,8 +70,11 @@ export class Events {
   constructor(
     private readonly db: Db,
     private readonly relay?: { pubsub: PubSub; origin: string },
-    /** Written in the event's own transaction: what must exist exactly when it does (its notification deliveries). */
-    private readonly withEvent?: (tx: Db, ev: BerthEvent) => Promise<void>,
+    /**
+     * Written in the event's own transaction, for the kinds it applies to: what must exist exactly
+     * when the event does (its notification deliveries). Other events are one insert, no transaction.
+     */
+    private readonly withEvent?: { applies: (kind: string) => boolean; write: (tx: Db, ev: BerthEvent) => Promise<void> },
   ) {
     this.bus.setMaxListeners(0);
     if (relay) {
@@ -83,11 +86,11 @@ export class Events {
   }
 
   async record(e: NewEvent) {
-    const withEvent = this.withEvent;
+    const withEvent = this.withEvent?.applies(e.kind) ? this.withEvent : null;
     const ev = withEvent
       ? await this.db.transaction().execute(async (tx) => {
           const ev = await this.write(tx, e);
-          await withEvent(tx, ev);
+          await withEvent.write(tx, ev);
           return ev;
         })
       : await this.write(this.db, e);

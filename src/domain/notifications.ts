@@ -92,17 +92,17 @@ export const urlHint = (raw: string) => {
  * transaction, so a crash can neither lose a message nor tell it twice; the notification controller
  * only sends. Alerts write theirs with their state's transition (controllers/alerts.ts).
  */
-export const queueWithEvent =
-  (router: { domain: string; httpPort: number }) =>
-  async (tx: Db, e: BerthEvent): Promise<void> => {
-    if (!NOTIFIED[e.kind]) return;
+export const queueWithEvent = (router: { domain: string; httpPort: number }) => ({
+  applies: (kind: string) => kind in NOTIFIED,
+  async write(tx: Db, e: BerthEvent): Promise<void> {
     const addon = typeof e.data?.addon === 'string' ? e.data.addon : null;
     const apps = e.app_id ? [e.app_id] : addon ? (await attachmentsOf(tx, addon)).map((t) => t.app_id) : [];
     for (const id of apps) {
       const rows = await deliveriesFor(tx, e, id, router);
       if (rows.length) await insertDeliveries(tx, rows);
     }
-  };
+  },
+});
 
 /**
  * One pending delivery per notification target of the app, each message formatted for its target,

@@ -174,3 +174,11 @@ test('stack images are settings', () => {
     php: 'berth/stack-php:8.4-trixie',
   });
 });
+
+test('composer.json beside package.json: PHP when it requires something (Laravel), else the Node.js app it was', async () => {
+  const pkg = JSON.stringify({ name: 'web', scripts: { start: 'node server.js' } });
+  assert.equal((await detected({ 'package.json': pkg, 'composer.json': '{"require":{"php":"^8.2","laravel/framework":"^11.0"}}' })).builder, 'php');
+  assert.equal((await detected({ 'package.json': pkg, 'composer.json': '{"require-dev":{"phpstan/phpstan":"^1"}}' })).builder, 'node');
+  assert.equal((await detected({ 'package.json': pkg, 'composer.json': 'not json' })).builder, 'node');
+  assert.equal((await detected({ 'composer.json': '{}' })).builder, 'php', 'no package.json: a PHP app');
+});

@@ -100,7 +100,8 @@ describe('add-on point-in-time recovery', () => {
     assert.ok(dropAt > 0, 'the drop time was read');
     assert.match(await psql(db.id, "select count(*) from pg_tables where tablename = 't'"), /^0$/, 'the table is gone');
 
-    const target = (Math.floor(dropAt) - 1) * 1e6;
+    // The second before the last row's (what the writer loop checked): before the drop, which comes right after it.
+    const target = (Math.floor(rows.at(-1)!.at / 1e6) - 1) * 1e6;
     const targetText = new Date(target / 1000).toISOString().slice(0, 19).replace('T', ' ');
     const committed = rows.filter((r, i) => i + 1 < rows.length && rows[i + 1]!.at <= target); // the next row began by the target
     const later = rows.filter((r) => r.at > target);

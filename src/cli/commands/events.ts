@@ -32,11 +32,14 @@ export function registerEvents(program: Command) {
       }
       // The socket carries every project's events: one app's are picked out by its id.
       const appId = o.app ? (await c.call('getApp', { params: { id: o.app } })).id : null;
-      let last = 0;
+      // Ids seen, not the highest: events that commit at nearly the same time may arrive out of id order.
+      const seen = new Set<number>();
       let buffered: BerthEvent[] | null = [];
       const print = (e: BerthEvent) => {
-        if (e.id <= last || (appId && e.app_id !== appId)) return;
-        last = e.id;
+        if (seen.has(e.id) || (appId && e.app_id !== appId)) return;
+        seen.add(e.id);
+        // Only the first moments can repeat (the recent list and the live stream overlap): keep it bounded.
+        if (seen.size > 10_000) for (const id of [...seen].slice(0, 5_000)) seen.delete(id);
         const r = row(e);
         process.stdout.write(g.json ? `${JSON.stringify(e)}\n` : `${r.time}  ${r.app.padEnd(16)}  ${r.actor.padEnd(14)}  ${r.kind.padEnd(20)}  ${r.message}\n`);
       };
