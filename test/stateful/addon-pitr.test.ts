@@ -155,30 +155,50 @@ describe('add-on point-in-time recovery', () => {
     assert.equal(await psql(a.id, 'select count(*) from v'), '4', 'it takes writes again');
   });
 
-  test('a crash in the middle of an in-place restore (the control plane and its helper killed): on start it is done again from the archive, never served half done', async () => {
+  /**
+   * An in-place rewind of `rescued` cut by a crash of the host's control plane while its restore's
+   * helper runs; `helperToo`: the helper dies with it (a power cut), else it runs on to its end
+   * while the control plane is down (an out-of-memory kill, an upgrade). On start the rewind must be
+   * done, exactly, and the data from before it kept aside.
+   */
+  async function rewindCutByACrash(table: string, helperToo: boolean) {
     const a = await get('rescued');
-    await psql(a.id, 'create table w (id serial primary key)');
-    for (let i = 0; i < 2; i++) await psql(a.id, 'insert into w default values');
+    await psql(a.id, `create table ${table} (id serial primary key)`);
+    for (let i = 0; i < 2; i++) await psql(a.id, `insert into ${table} default values`);
     const target = new Date(Number(await psql(a.id, 'select extract(epoch from clock_timestamp())')) * 1000);
-    for (let i = 0; i < 2; i++) await psql(a.id, 'insert into w default values');
+    for (let i = 0; i < 2; i++) await psql(a.id, `insert into ${table} default values`);
+    const docker = async (args: string[]) => (await run('docker', args, { timeoutMs: 120_000 })).stdout.trim();
+    // A file in the data directory made after the time: no base backup before the time holds it, so
+    // it marks the directory from before the rewind wherever it ends up.
+    const mark = `/data/pgdata/berth-before-${table}`;
+    await docker(['exec', await addonContainer(a.id), 'touch', mark]);
     await dev.call('rewindAddon', { params: { id: 'rescued' }, query: { project: 'pitr' }, body: { to: target.toISOString(), confirm: 'rescued' } });
     // The restore's own helper (its command ends with the mode), caught as soon as it runs: the server is gone by then.
-    const docker = async (args: string[]) => (await run('docker', args, { timeoutMs: 30_000 })).stdout.trim();
     const helper = await waitFor('the in-place restore helper to run', async () => {
       for (const id of (await docker(['ps', '-q', '--filter', 'label=berth.addon-job'])).split('\n').filter(Boolean)) {
         if ((await docker(['inspect', '-f', '{{json .Args}}', id])).endsWith('"in-place"]')) return id;
       }
       return undefined;
     }, { timeoutMs: 120_000, intervalMs: 50 });
-    // The host goes down: the control plane and the restore under way with it.
     await s.kill();
-    const killed = await run('docker', ['kill', helper], { timeoutMs: 30_000 });
+    const helperEnd = helperToo ? `killed mid-restore: ${(await run('docker', ['kill', helper], { timeoutMs: 30_000 })).code === 0}` : `ran to its end: exit ${await docker(['wait', helper])}`;
     await s.start();
-    const back = await addonIs('rescued', (x) => x.status === 'running' && x.rewind?.recovered_to != null, 'the restore done again after the crash');
+    const back = await addonIs('rescued', (x) => x.status === 'running' && x.rewind?.recovered_to != null, `the rewind done after the crash (helper ${helperEnd})`);
     assert.equal(back.rewind?.target, target.toISOString(), back.message ?? '');
     assert.ok(new Date(back.rewind!.recovered_to!) <= target);
-    assert.equal(await psql(a.id, "select string_agg(id::text, ',' order by id) from w"), '1,2', `the rows written before the time, none after (helper killed mid-restore: ${killed.code === 0})`);
+    assert.equal(await psql(a.id, `select string_agg(id::text, ',' order by id) from ${table}`), '1,2', `the rows written before the time, none after (helper ${helperEnd})`);
     assert.equal(await psql(a.id, 'select count(*) from v'), '4', 'the older rows are all there');
+    // The data from before the rewind is kept aside (the file made after the time is there), and not served.
+    const where = await docker(['exec', await addonContainer(a.id), 'sh', '-c', `ls ${mark.replace('/pgdata/', '/pgdata.before-restore/')} ${mark} 2>/dev/null; true`]);
+    assert.equal(where, mark.replace('/pgdata/', '/pgdata.before-restore/'), `the data from before the rewind is in pgdata.before-restore, the served one is restored (helper ${helperEnd})`);
+  }
+
+  test('a crash in the middle of an in-place restore, the helper killed with the control plane: on start it is done again from the archive, never served half done', async () => {
+    await rewindCutByACrash('w', true);
+  });
+
+  test('a crash while an in-place restore runs, the helper finishing while the control plane is down: on start it is reported done, the data from before kept aside', async () => {
+    await rewindCutByACrash('x', false);
   });
 
   test('the time is checked against the window; a viewer may not restore, another project’s user does not see the add-on', async () => {
