@@ -6,6 +6,9 @@ import { forgetCursors, insertLogLines, logCursors, loggedContainers, type Store
 import { LogUsage, pruneLogs } from './retention.js';
 
 const PASS_MS = 2000;
+/** A router line whose replica no pass has seen yet waits this long for one that has, then goes under the router. */
+const UNPLACED_MS = 10_000;
+const UNPLACED_MAX = 10_000;
 const FLUSH_MS = 500;
 /** A batch this big is written at once rather than at the next tick. */
 const FLUSH_LINES = 2000;
@@ -59,6 +62,8 @@ export class LogCollector {
   private readonly held = new Map<string, number>();
   /** Per app slug, as of the last pass: where the router's lines go. */
   private routed = new Map<string, RoutedApp>();
+  /** Router lines whose app or replica started after the last pass: placed by the next passes (placeWaiting). */
+  private unplaced: { r: RoutedRequest; line: string; time: string; at: number }[] = [];
   /** What each app's kept lines weigh, for the retention pass (summed whole once a term). */
   private readonly usage = new LogUsage();
   private readonly cursors = new Map<string, { docker_id: string; app_id: string; last: string }>();
@@ -98,6 +103,8 @@ export class LogCollector {
     await this.pass;
     for (const f of this.follows.values()) f.abort.abort();
     this.follows.clear();
+    // Router lines still waiting for a pass are kept as they stand (under the router when no pass saw their replica).
+    this.placeWaiting(Number.POSITIVE_INFINITY);
     await this.flushing;
     await this.flush();
   }
@@ -180,11 +187,33 @@ export class LogCollector {
    */
   routerRequest(r: RoutedRequest, line = routerLine(r)): void {
     if (this.stopped) return;
+    const now = this.ctx.clock.now();
+    const time = timeKey(new Date(now).toISOString());
+    // A replica (or app) that started since the last pass: the line waits for a pass that knows it,
+    // rather than be filed under the router as replica 0.
+    if (!this.routed.get(r.app)?.upstreams.has(r.upstream) && this.unplaced.length < UNPLACED_MAX) {
+      this.unplaced.push({ r, line, time, at: now });
+      return;
+    }
+    this.place(r, line, time);
+  }
+
+  private place(r: RoutedRequest, line: string, time: string): void {
     const app = this.routed.get(r.app);
-    if (!app) return;
+    if (!app) return; // no app's: HAProxy's own answer, or an app deleted since
     const to = app.upstreams.get(r.upstream);
     const meta: Meta = { appId: app.appId, container: to?.container ?? ROUTER_TYPE, processType: ROUTER_TYPE, replica: to?.replica ?? 0, release: to?.release ?? 0 };
-    this.take(meta, timeKey(new Date(this.ctx.clock.now()).toISOString()), 'stdout', line);
+    this.take(meta, time, 'stdout', line);
+  }
+
+  /** After a pass: the waiting router lines whose replica it saw, and those that waited long enough, are filed. */
+  private placeWaiting(now: number): void {
+    const waiting = this.unplaced;
+    this.unplaced = [];
+    for (const u of waiting) {
+      if (this.routed.get(u.r.app)?.upstreams.has(u.r.upstream) || now - u.at >= UNPLACED_MS) this.place(u.r, u.line, u.time);
+      else this.unplaced.push(u);
+    }
   }
 
   private async flushLoop(): Promise<void> {
@@ -216,6 +245,7 @@ export class LogCollector {
     const rows = await loggedContainers(this.ctx.db);
     const now = this.ctx.clock.now();
     this.routed = routedApps(rows);
+    this.placeWaiting(now);
     const fresh = rows.filter((r) => !this.follows.has(r.docker_id!));
     const stored = await logCursors(this.ctx.db, fresh.map((r) => r.docker_id!));
     const seen = new Set<string>();
