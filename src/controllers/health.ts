@@ -71,7 +71,7 @@ export async function waitHealthy(
   kit: { replicas: Pick<Containers, 'inspectContainer' | 'logs' | 'listening'>; clock: Clock; probe: Probe },
   dockerId: string,
   url: string,
-  opts: { timeoutMs: number; graceMs: number; signal?: AbortSignal; lastExitCode?: () => number | null | undefined },
+  opts: { timeoutMs: number; graceMs: number; signal?: AbortSignal; lastExitCode?: () => number | null | undefined; oomSeen?: () => boolean },
 ): Promise<void> {
   const { replicas: runtime, clock } = kit;
   const deadline = clock.now() + opts.graceMs + opts.timeoutMs;
@@ -86,7 +86,7 @@ export async function waitHealthy(
     if (!info) throw new HealthError('the container disappeared', []);
     if (info.state === 'exited' || info.state === 'dead' || info.restartCount > 0) {
       // Docker may have restarted it already, so the engine's event is the surer source of the code.
-      throw await exitedEarly(runtime, dockerId, info.exitCode ?? opts.lastExitCode?.(), { oomKilled: info.oomKilled, memoryMb: info.memoryMb });
+      throw await exitedEarly(runtime, dockerId, info.exitCode ?? opts.lastExitCode?.(), { oomKilled: info.oomKilled || !!opts.oomSeen?.(), memoryMb: info.memoryMb });
     }
     if (info.state === 'running') {
       last = await kit.probe(url);

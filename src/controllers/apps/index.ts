@@ -37,6 +37,7 @@ export class AppController implements AppNudge {
       ...deps,
       signal: this.abort.signal,
       exits: new Map(),
+      ooms: new Set(),
       alsoFailed: (err) => deps.log.warn({ err }, 'another replica step failed at the same time'),
       lookAgain: (appId, ms) => this.queue.later(appId, ms),
     };

@@ -7,6 +7,8 @@ export interface AppKit extends ControllerDeps {
   signal: AbortSignal;
   /** Last exit code per engine container, from die events (a restarted container no longer shows it). */
   exits: Map<string, number | null>;
+  /** Containers the engine reported out of memory: its own flag is lost once its restart policy started it again. */
+  ooms: Set<string>;
   /** Logs an error of a replica step that failed beside the one reported. */
   alsoFailed(err: unknown): void;
   /** Reconciles the app again in about ms (once, however often asked meanwhile). */

@@ -67,7 +67,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
     // Gone already (its command could not run: init reports that as an exit): say so, with its log.
     const exited = info && info.state !== 'running' && info.state !== 'created';
     const err = exited
-      ? await exitedEarly(k.replicas, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!), { oomKilled: info.oomKilled, memoryMb: info.memoryMb })
+      ? await exitedEarly(k.replicas, row.docker_id!, info.exitCode ?? k.exits.get(row.docker_id!), { oomKilled: info.oomKilled || k.ooms.has(row.docker_id!), memoryMb: info.memoryMb })
       : new HealthError('the container has no address on its project network', []);
     await discardUnhealthy(k, row, err.message);
     throw err;
@@ -80,6 +80,7 @@ export async function ensureReplica(k: AppKit, app: AppRow, release: ReleaseRow,
         graceMs: cfg.health_check.grace_s * 1000,
         signal: k.signal,
         lastExitCode: () => k.exits.get(row!.docker_id!),
+        oomSeen: () => k.ooms.has(row!.docker_id!),
       });
     } catch (err) {
       // Stopping is no verdict: the row stays 'starting' and the next start picks the replica up.

@@ -21,7 +21,11 @@ export async function watchEngine(k: AppKit, schedule: (appId: string) => void, 
         const appId = ev.labels[LABEL.app];
         if (!appId) continue;
         if (ev.action === 'die') k.exits.set(ev.containerId, ev.exitCode);
-        if (ev.action === 'destroy') k.exits.delete(ev.containerId);
+        if (ev.action === 'oom') k.ooms.add(ev.containerId);
+        if (ev.action === 'destroy') {
+          k.exits.delete(ev.containerId);
+          k.ooms.delete(ev.containerId);
+        }
         if (ev.action === 'die') await onDie(k, ev.containerId, ev.exitCode).catch((err) => k.log.warn({ err }, 'crash handling failed'));
         if (['die', 'oom', 'start', 'destroy'].includes(ev.action)) schedule(appId);
       }
