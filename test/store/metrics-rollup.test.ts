@@ -1,10 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tempStore } from '../support/store.js';
-import { createDatabase } from '../support/server.js';
-import { now, openStore, type Db } from '../../src/store/db.js';
-import { createUser } from '../../src/store/users.js';
-import { createProject } from '../../src/store/projects.js';
+import { engineStore } from '../support/store.js';
+import { now } from '../../src/store/db.js';
 import { insertApp } from '../../src/store/apps.js';
 import { rollUpSamples, samplesOf, upsertSamples, type MetricRow } from '../../src/store/metrics.js';
 import { aggregate } from '../../src/domain/metrics.js';
@@ -16,19 +13,7 @@ const row = (t: number, replica: string, over: Partial<MetricRow> = {}): MetricR
 /** The same 10 s buckets rolled up by the database, on SQLite and on PostgreSQL, as the domain's rule says. */
 for (const engine of ['sqlite', 'postgres'] as const) {
   test(`metrics history: the database's rollup (${engine}) adds counts, averages gauges, keeps the highest percentile, as aggregate() does`, async (t) => {
-    let db: Db;
-    if (engine === 'sqlite') db = (await tempStore(t, 'berth-rollup-')).db;
-    else {
-      const pg = await createDatabase();
-      const store = await openStore({ dataDir: '/nonexistent', databaseUrl: pg.url });
-      t.after(async () => {
-        await store.close();
-        await pg.drop();
-      });
-      db = store.db;
-      await createProject(db, (await createUser(db, { username: 'ann', passwordHash: 'x', isAdmin: false })).id, 'shop');
-    }
-    const projectId = (await db.selectFrom('projects').select('id').executeTakeFirstOrThrow()).id;
+    const { db, projectId } = await engineStore(t, engine, 'berth-rollup-');
     const ts = now();
     await insertApp(db, {
       id: 'a', project_id: projectId, name: 'a', slug: 'a', image: 'img', replicas: 1, memory_mb: 64, cpu: 0, port: 8080, strategy: 'rolling',
