@@ -20,7 +20,12 @@
 # PHP: Debian 13's PHP 8.4 only (berth/stack-php:8.4-trixie; Debian 12's 8.2 is not offered),
 # with php-fpm, nginx, Composer and the extensions frameworks expect, plus Berth's web process
 # (scripts/stacks/php/: berth-php-serve runs nginx in front of php-fpm on $PORT).
-# Usage: scripts/stacks.sh [node|python|go|ruby|php ...]   (default: all five, each with its lines)
+# Java: Debian 13's OpenJDK 21 and 25 (berth/stack-java:<line>-trixie), each with Debian's Maven and
+# its usual plugins, which Debian keeps as a Maven repository in /usr/share/maven-repo: the stack's
+# Maven settings (scripts/stacks/java/settings.xml) look there first, Maven Central after, so a
+# plain pom.xml builds with no registry; berth-java-jar (same folder) picks the jar to run. Debian's
+# Gradle (4.4) is too old for these JDKs: none here (a project's own Gradle wrapper is run instead).
+# Usage: scripts/stacks.sh [node|python|go|ruby|php|java ...]   (default: all six, each with its lines)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,8 +41,8 @@ declare -A PACKAGES=(
   [go]="ca-certificates git golang-go"
   [ruby]="ca-certificates ruby ruby-bundler"
 )
-# The languages this script knows; PHP has no Debian 12 stack (PACKAGES), only its Debian 13 line.
-KNOWN=(node python go ruby php)
+# The languages this script knows; PHP and Java have no Debian 12 stack (PACKAGES), only Debian 13 lines.
+KNOWN=(node python go ruby php java)
 
 CA_DIR="${BERTH_CA_DIR:-/usr/local/share/ca-certificates}"
 CA_FILES=()
@@ -59,6 +64,7 @@ NODE_STACK_REV=5
 # Debian 13 lines: "<lang> <line>" -> the packages that make it. Go's lines each live in
 # /usr/lib/go-<line>/bin, put first on PATH (trixie-backports carries the ones newer than 1.24).
 TRIXIE_BASE="${BERTH_BASE_IMAGE_TRIXIE:-berth/base:trixie}"
+JAVA_MAVEN="maven libmaven-resources-plugin-java libmaven-compiler-plugin-java libsurefire-java libmaven-jar-plugin-java libmaven-install-plugin-java libmaven-clean-plugin-java libmaven-shade-plugin-java libmaven-assembly-plugin-java libmaven-dependency-plugin-java"
 declare -A TRIXIE_LINES=(
   ["python 3.13"]="python3 python3-venv python3-pip"
   ["ruby 3.3"]="ruby ruby-bundler"
@@ -69,14 +75,27 @@ declare -A TRIXIE_LINES=(
   # Composer, Debian's, with unzip for its zip downloads; php-fpm behind nginx; the extensions
   # Laravel and Symfony need: ctype, pdo, tokenizer and the like come with php8.4-common.
   ["php 8.4"]="php8.4-cli php8.4-fpm php8.4-opcache php8.4-mbstring php8.4-xml php8.4-curl php8.4-intl php8.4-zip php8.4-bcmath php8.4-pgsql php8.4-sqlite3 php8.4-redis composer unzip nginx"
+  # The line's JDK, then Maven and the plugins a plain pom.xml uses. Maven needs default-jre-headless
+  # or a java8-runtime-headless, which OpenJDK 25 does not provide: the 25 stack carries OpenJDK 21's
+  # runtime too, unused, as 25 is the java on its PATH and its JAVA_HOME.
+  ["java 21"]="openjdk-21-jdk-headless $JAVA_MAVEN"
+  ["java 25"]="openjdk-25-jdk-headless $JAVA_MAVEN"
 )
 # Bumped when the recipe below changes, so stacks made by an older recipe are made again.
 # (apt-get clean: berth/base:trixie, made by debootstrap, keeps downloaded packages otherwise.)
 TRIXIE_STACK_REV=3
 # A line's recipe label: the PHP line's also carries its files' checksum (scripts/stacks/php/), so
 # a change to Berth's web process makes that stack again.
+# The Java lines' carries its Maven settings' (scripts/stacks/java/).
 PHP_FILES_SUM=$(cat scripts/stacks/php/* | sha256sum | cut -c1-12)
-line_rev() { if [ "$1" = php ]; then echo "r$TRIXIE_STACK_REV-$PHP_FILES_SUM"; else echo "r$TRIXIE_STACK_REV"; fi; }
+JAVA_FILES_SUM=$(cat scripts/stacks/java/* | sha256sum | cut -c1-12)
+line_rev() {
+  case "$1" in
+    php) echo "r$TRIXIE_STACK_REV-$PHP_FILES_SUM" ;;
+    java) echo "r$TRIXIE_STACK_REV-$JAVA_FILES_SUM" ;;
+    *) echo "r$TRIXIE_STACK_REV" ;;
+  esac
+}
 
 configured_tag() {
   local var="BERTH_STACK_${1^^}"
@@ -202,6 +221,15 @@ build_trixie_line() {
       env="COPY berth-php-serve /usr/local/bin/berth-php-serve
 COPY nginx.conf php-fpm.conf /etc/berth-php/
 ENV COMPOSER_NO_INTERACTION=1 COMPOSER_ALLOW_SUPERUSER=1" ;;
+    java)
+      # java and Maven both run the line's JDK (not the OpenJDK 21 runtime Maven brings into the 25 stack).
+      check="java -version 2>&1 | head -1 && java -version 2>&1 | grep -q 'version \"$line[.\"]' && mvn -B --version | grep -q 'Java version: $line[.,]'"
+      cp scripts/stacks/java/* "$ctx/"
+      # Debian's Maven repository first, Maven Central after (settings.xml says why); berth-java-jar
+      # picks the jar a build made for `java -jar`.
+      env="ENV JAVA_HOME=/usr/lib/jvm/java-$line-openjdk-$([ "$(uname -m)" = aarch64 ] && echo arm64 || echo amd64)
+COPY settings.xml /etc/maven/settings.xml
+COPY berth-java-jar /usr/local/bin/berth-java-jar" ;;
     go)
       check="go version"
       # GOTOOLCHAIN=local: go.mod's go and toolchain lines never make Go download another toolchain
@@ -219,7 +247,7 @@ ENV COMPOSER_NO_INTERACTION=1 COMPOSER_ALLOW_SUPERUSER=1" ;;
   } >"$ctx/Dockerfile"
   if docker build --label "berth.stack=$lang" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.line=$line $(line_rev "$lang")" \
       -t "$tag" "$ctx" >"$log" 2>&1; then
-    echo "stack $name: $tag ($(grep -m1 -E '^(Python [0-9]|ruby [0-9]|go version|PHP [0-9])' "$log")) ready in $((SECONDS - start)) s"
+    echo "stack $name: $tag ($(grep -m1 -E '^(Python [0-9]|ruby [0-9]|go version|PHP [0-9]|openjdk version)' "$log")) ready in $((SECONDS - start)) s"
   else
     echo "stack $name: build FAILED; last lines:" >&2
     tail -20 "$log" >&2

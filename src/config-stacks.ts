@@ -1,5 +1,5 @@
 /** The languages Berth detects in a source tree and builds without a Dockerfile (builder/detect.ts). */
-export type Language = 'node' | 'python' | 'go' | 'ruby' | 'php';
+export type Language = 'node' | 'python' | 'go' | 'ruby' | 'php' | 'java';
 
 /**
  * The image each language builds FROM. Defaults are the offline-capable images made by
@@ -13,6 +13,8 @@ const DEFAULTS: Record<Language, { env: string; image: string }> = {
   ruby: { env: 'BERTH_STACK_RUBY', image: 'berth/stack-ruby:bookworm' },
   // No Debian 12 stack: PHP is Debian 13's 8.4 line only.
   php: { env: 'BERTH_STACK_PHP', image: 'berth/stack-php:8.4-trixie' },
+  // Nor for Java: Debian 13's OpenJDK lines only, 21 by default (LANGUAGE_LINES).
+  java: { env: 'BERTH_STACK_JAVA', image: 'berth/stack-java:21-trixie' },
 };
 
 export function stackImage(language: Language, env: NodeJS.ProcessEnv = process.env): string {
@@ -48,7 +50,7 @@ export function nodeLines(env: NodeJS.ProcessEnv = process.env): NodeLine[] | nu
   return env.BERTH_STACK_NODE?.trim() ? null : NODE_LINES.map((l) => ({ ...l }));
 }
 
-/** A Python, Go, Ruby or PHP line a build may ask for: Debian's package of it, in its own stack image. */
+/** A Python, Go, Ruby, PHP or Java line a build may ask for: Debian's package of it, in its own stack image. */
 export interface LangLine {
   /** major.minor: what an app's request is matched against, and what the build log names. */
   line: string;
@@ -57,13 +59,15 @@ export interface LangLine {
   image: string;
   /** Where the line comes from, for the build log. */
   source: string;
+  /** The line an app that asks for none gets, when it is not the newest (Java's LTS that Debian 13 defaults to). */
+  default?: boolean;
 }
 
-export type VersionedLanguage = 'python' | 'go' | 'ruby' | 'php';
+export type VersionedLanguage = 'python' | 'go' | 'ruby' | 'php' | 'java';
 
 /**
- * The Python, Go, Ruby and PHP lines a build may ask for, newest first; the first is the default for
- * an app that asks for none. Debian 13's are made by scripts/stacks.sh (a unit test holds the two
+ * The Python, Go, Ruby, PHP and Java lines a build may ask for, newest first; the first is the default for
+ * an app that asks for none, unless another line is marked the default (Java's 21). Debian 13's are made by scripts/stacks.sh (a unit test holds the two
  * equal); Debian 12's own stacks stay as the older lines. Go 1.25 to 1.27 are trixie-backports'.
  * PHP's stack also carries php-fpm, nginx and Composer (berth-php-serve runs the web process).
  */
@@ -84,6 +88,12 @@ export const LANGUAGE_LINES: Record<VersionedLanguage, readonly LangLine[]> = {
     { line: '3.1', version: '3.1.2', image: 'berth/stack-ruby:bookworm', source: 'Debian 12' },
   ],
   php: [{ line: '8.4', version: '8.4.27', image: 'berth/stack-php:8.4-trixie', source: 'Debian 13' }],
+  // OpenJDK with Debian's Maven (scripts/stacks.sh). 21 is the default: Debian 13's default-jdk, and
+  // the LTS most apps target; 25, the newest LTS, is for the apps that ask for it.
+  java: [
+    { line: '25', version: '25.0.5', image: 'berth/stack-java:25-trixie', source: 'Debian 13' },
+    { line: '21', version: '21.0.13', image: 'berth/stack-java:21-trixie', source: 'Debian 13', default: true },
+  ],
 };
 
 /**
@@ -95,7 +105,13 @@ export function languageLines(language: VersionedLanguage, env: NodeJS.ProcessEn
 }
 
 export function allLanguageLines(env: NodeJS.ProcessEnv = process.env): Record<VersionedLanguage, LangLine[] | null> {
-  return { python: languageLines('python', env), go: languageLines('go', env), ruby: languageLines('ruby', env), php: languageLines('php', env) };
+  return {
+    python: languageLines('python', env),
+    go: languageLines('go', env),
+    ruby: languageLines('ruby', env),
+    php: languageLines('php', env),
+    java: languageLines('java', env),
+  };
 }
 
 /** The image compiled languages (Go) run in: no toolchain, just the Debian base. */
@@ -110,5 +126,6 @@ export function stackImages(env: NodeJS.ProcessEnv = process.env): Record<Langua
     go: stackImage('go', env),
     ruby: stackImage('ruby', env),
     php: stackImage('php', env),
+    java: stackImage('java', env),
   };
 }

@@ -27,7 +27,7 @@ export interface BuildSettings {
   stacks: Record<Language, string>;
   /** The Node.js lines an app may choose from; null when BERTH_STACK_NODE pins one image for all. */
   nodeLines: NodeLine[] | null;
-  /** The Python, Go, Ruby and PHP lines an app may choose from; a language's is null when BERTH_STACK_<LANGUAGE> pins one image for all. */
+  /** The Python, Go, Ruby, PHP and Java lines an app may choose from; a language's is null when BERTH_STACK_<LANGUAGE> pins one image for all. */
   languageLines: Record<VersionedLanguage, LangLine[] | null>;
   /** What compiled apps (Go) run in (BERTH_BASE_IMAGE). */
   runtimeImage: string;

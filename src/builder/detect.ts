@@ -39,13 +39,14 @@ export interface NodeFacts {
 }
 
 /**
- * Where a Python, Go, Ruby or PHP app asked for a version, and what it wrote there (lang-version.ts
- * chooses the line). kind says how to read a requirement that is not a bare version.
+ * Where a Python, Go, Ruby, PHP or Java app asked for a version, and what it wrote there (lang-version.ts
+ * chooses the line). kind says how to read a requirement that is not a bare version ('minimum': a
+ * version any newer line also serves, pom.xml's release).
  */
 export interface VersionRequest {
   file: string;
   asked: string;
-  kind?: 'pep440' | 'gem' | 'composer';
+  kind?: 'pep440' | 'gem' | 'composer' | 'minimum';
   /** go.mod: its go line (a minimum) and its toolchain line (go1.25.4), as written. */
   go?: string;
   toolchain?: string | null;
@@ -94,6 +95,12 @@ export interface PhpFacts {
   request: VersionRequest | null;
 }
 
+export interface JavaFacts {
+  /** Maven (pom.xml: the stack's, Debian's) or Gradle (build.gradle: the project's own ./gradlew, the only Gradle run). */
+  tool: 'maven' | 'gradle';
+  request: VersionRequest | null;
+}
+
 export interface Detection {
   builder: 'dockerfile' | Language;
   language: Language | null;
@@ -110,6 +117,7 @@ export interface Detection {
   go?: GoFacts;
   ruby?: RubyFacts;
   php?: PhpFacts;
+  java?: JavaFacts;
 }
 
 // composer.json comes first: a Laravel app has a package.json too (for its front-end assets), and is
@@ -120,6 +128,7 @@ const MARKERS: { language: Language; files: string[] }[] = [
   { language: 'python', files: ['requirements.txt', 'pyproject.toml', 'Pipfile'] },
   { language: 'go', files: ['go.mod'] },
   { language: 'ruby', files: ['Gemfile'] },
+  { language: 'java', files: ['pom.xml', 'build.gradle', 'build.gradle.kts'] },
   { language: 'php', files: ['index.php'] },
 ];
 
@@ -153,11 +162,13 @@ export async function detect(dir: string): Promise<Detection> {
         return { ...base, ...(await detectRuby(dir, web)) };
       case 'php':
         return { ...base, ...(await detectPhp(dir, web)) };
+      case 'java':
+        return { ...base, ...(await detectJava(dir, web, found)) };
     }
   }
   throw new DetectionError(
     `no app found: looked for ${LOOKED_FOR.join(', ')} at the top of the source. ` +
-      'Add a Dockerfile, or one of these files for Node.js, Python, Go, Ruby or PHP.',
+      'Add a Dockerfile, or one of these files for Node.js, Python, Go, Ruby, Java or PHP.',
   );
 }
 
@@ -171,7 +182,7 @@ export function parseProcfile(text: string): Record<string, string> {
   return out;
 }
 
-type LanguagePart = Pick<Detection, 'start' | 'manifests' | 'node' | 'python' | 'go' | 'ruby' | 'php'>;
+type LanguagePart = Pick<Detection, 'start' | 'manifests' | 'node' | 'python' | 'go' | 'ruby' | 'php' | 'java'>;
 
 async function existing(dir: string, names: string[]): Promise<string[]> {
   const out: string[] = [];
@@ -421,6 +432,54 @@ function pathRepositories(repositories: unknown): string[] {
     if (folder && safeRelative(folder) && /^[A-Za-z0-9._/-]+$/.test(folder)) out.push(folder);
   }
   return out;
+}
+
+/**
+ * Java: Maven when there is a pom.xml (the stack's own, Debian's), else Gradle through the project's
+ * wrapper: Debian 13's Gradle is 4.4, which runs on neither JDK here. Without a Procfile web line the
+ * app runs `java -jar` on the jar its build made (berth-java-jar in the stack picks it).
+ */
+async function detectJava(dir: string, web: StartCommand | null, found: string[]): Promise<LanguagePart> {
+  const tool = found.includes('pom.xml') ? 'maven' : 'gradle';
+  if (tool === 'gradle' && !(await sourceFileExists(dir, 'gradlew'))) {
+    throw new DetectionError(
+      `${found.join(', ')} found but no Gradle wrapper (gradlew): Berth builds Gradle projects with their own wrapper, ` +
+        "as Debian 13's Gradle (4.4) cannot run on Java 21 or 25; run `gradle wrapper` and commit gradlew and gradle/wrapper/",
+    );
+  }
+  const start: StartCommand = web ?? { source: 'convention', argv: ['java', '-jar', '/app/berth-app.jar'] };
+  return { start, manifests: [], java: { tool, request: await javaRequest(dir, tool === 'maven' ? 'pom.xml' : found[0]!) } };
+}
+
+/**
+ * system.properties' java.runtime.version first (Heroku's convention: the line to run on), then what
+ * the build file compiles for, a minimum: pom.xml's maven.compiler.release, the compiler plugin's
+ * <release>, maven.compiler.target, Spring Boot's java.version property (one ${property} is
+ * followed); a Gradle toolchain's languageVersion (the line Gradle itself would insist on), else its
+ * targetCompatibility or sourceCompatibility.
+ */
+async function javaRequest(dir: string, buildFile: string): Promise<VersionRequest | null> {
+  const props = (await readSourceHead(dir, 'system.properties')) ?? '';
+  const runtime = /^\s*java\.runtime\.version\s*[=:]\s*(\S+)\s*$/m.exec(props)?.[1];
+  if (runtime) return { file: 'system.properties', asked: runtime };
+  const text = ((await readSourceHead(dir, buildFile, 256 * 1024)) ?? '').replace(/<!--[\s\S]*?-->/g, '');
+  if (buildFile === 'pom.xml') {
+    const element = (name: string) => {
+      const tag = name.replace(/\./g, '\\.');
+      return new RegExp(`<${tag}>\\s*([^<]*?)\\s*</${tag}>`).exec(text)?.[1];
+    };
+    for (const name of ['maven.compiler.release', 'release', 'maven.compiler.target', 'java.version']) {
+      let value = element(name);
+      const ref = value && /^\$\{([\w.-]+)\}$/.exec(value)?.[1];
+      if (ref) value = element(ref);
+      if (value) return { file: `pom.xml ${name === 'release' ? '<release>' : name}`, asked: value, kind: 'minimum' };
+    }
+    return null;
+  }
+  const toolchain = /languageVersion(?:\.set\s*\(|\s*=)\s*JavaLanguageVersion\.of\s*\(\s*["']?(\d+)["']?\s*\)/.exec(text)?.[1];
+  if (toolchain) return { file: `${buildFile} toolchain languageVersion`, asked: toolchain };
+  const compat = /\b(targetCompatibility|sourceCompatibility)\s*=\s*(?:JavaVersion\.VERSION_)?["']?([\d._]+)["']?/.exec(text);
+  return compat ? { file: `${buildFile} ${compat[1]}`, asked: compat[2]!.replace(/_/g, '.'), kind: 'minimum' } : null;
 }
 
 /** The first line of a version file that is not blank or a comment, or null. */

@@ -45,6 +45,8 @@ export function generateDockerfile(detection: Detection, opts: DockerfileOptions
       return [...header, ...rubyFile(detection, opts.stackImage)].join('\n') + '\n';
     case 'php':
       return [...header, ...phpFile(detection, opts.stackImage)].join('\n') + '\n';
+    case 'java':
+      return [...header, ...javaFile(detection, opts.stackImage)].join('\n') + '\n';
   }
 }
 
@@ -213,6 +215,44 @@ function phpFile(d: Detection, stack: string): string[] {
   return [...lines, ...tail(d.start!)];
 }
 
+/**
+ * A Java app: Maven (Debian's, in the stack) or the project's Gradle wrapper builds it, tests left
+ * to CI as Heroku does; then `java -jar` on the jar it made, unless a Procfile web line says how to
+ * run. The stack's Maven reads Debian's Maven repository before Maven Central (scripts/stacks/java/);
+ * its local repository is dropped in the same step, so the image carries only the build's output.
+ * The Gradle wrapper downloads the Gradle its gradle-wrapper.properties names: a server that cannot
+ * reach it fails at that step, saying so.
+ */
+function javaFile(d: Detection, stack: string): string[] {
+  const f = d.java!;
+  const maven = f.tool === 'maven';
+  const lines = [
+    `FROM ${stack}`,
+    ...userSetup,
+    'WORKDIR /app',
+    'COPY . .',
+  ];
+  if (maven) {
+    lines.push('RUN mvn --batch-mode --no-transfer-progress -DskipTests package && rm -rf /root/.m2');
+  } else {
+    lines.push(
+      `RUN chmod +x gradlew && (./gradlew --no-daemon --quiet --version >/dev/null || { echo ${JSON.stringify(GRADLE_UNREACHABLE)} >&2; exit 1; })`,
+      'RUN ./gradlew --no-daemon build -x check && rm -rf /root/.gradle',
+    );
+  }
+  // A Procfile web line names its own jar or classpath; else the build's jar is found now, failing the build rather than the start.
+  if (d.start!.source === 'convention') lines.push(`RUN berth-java-jar ${maven ? 'target' : 'build/libs'}`);
+  return [...lines, ...javaEnv, ...tail(d.start!)];
+}
+
+const GRADLE_UNREACHABLE =
+  "berth: ./gradlew could not start Gradle: the wrapper downloads the distributionUrl of gradle/wrapper/gradle-wrapper.properties, which this server cannot reach (Debian 13's Gradle, 4.4, does not run on Java 21 or 25); build on a server that reaches it, or add a Dockerfile";
+
+// The JVM sizes its heap from the container's memory limit (JDK 10 and later read cgroups): 75% of
+// it rather than the default 25%, leaving the rest to metaspace, threads and the JIT. A config var
+// JDK_JAVA_OPTIONS replaces it.
+const javaEnv = [`ENV PORT=${DEFAULT_PORT} JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75.0"`];
+
 const IGNORE_GENERATED = ['.git', 'node_modules', '.venv', '__pycache__', '*.pyc', '.bundle', 'vendor/bundle'];
 // A user's own Dockerfile may copy anything it likes; only git history is never wanted.
 const IGNORE_DOCKERFILE = ['.git'];
@@ -242,7 +282,9 @@ export async function prepareBuildContext(
   let wroteDockerignore = false;
   if (!(await sourceFileExists(dir, '.dockerignore'))) {
     // Composer's vendor/ is made by the build (Go's vendor/ is source, so only for PHP).
-    const ignore = detection.builder === 'dockerfile' ? IGNORE_DOCKERFILE : detection.builder === 'php' ? [...IGNORE_GENERATED, 'vendor'] : IGNORE_GENERATED;
+    let ignore = detection.builder === 'dockerfile' ? IGNORE_DOCKERFILE : detection.builder === 'php' ? [...IGNORE_GENERATED, 'vendor'] : IGNORE_GENERATED;
+    // A local build's output would mix with the server's (an old jar beside the new one).
+    if (detection.builder === 'java') ignore = [...ignore, 'target', 'build', '.gradle'];
     await writeSourceFile(dir, '.dockerignore', ignore.join('\n') + '\n');
     wroteDockerignore = true;
   }

@@ -15,12 +15,13 @@ export interface StackChoice {
   line: LangLine | null;
 }
 
-const NAMES: Record<VersionedLanguage, string> = { python: 'Python', go: 'Go', ruby: 'Ruby', php: 'PHP' };
+const NAMES: Record<VersionedLanguage, string> = { python: 'Python', go: 'Go', ruby: 'Ruby', php: 'PHP', java: 'Java' };
 const ASKED_FROM: Record<VersionedLanguage, string> = {
   python: 'no .python-version, runtime.txt or requires-python in pyproject.toml',
   go: 'no go line in go.mod',
   ruby: 'no ruby line in the Gemfile, no .ruby-version',
   php: 'no require.php in composer.json',
+  java: 'no java.runtime.version in system.properties, no release or target in pom.xml',
 };
 
 type Version = number[];
@@ -32,8 +33,8 @@ interface Clause {
 }
 
 /**
- * Picks the Python, Go, Ruby or PHP line for an app, as chooseNode does for Node.js: the newest line this
- * server builds with that satisfies what the app asked for, or the default (the newest line) when it
+ * Picks the Python, Go, Ruby, PHP or Java line for an app, as chooseNode does for Node.js: the newest line this
+ * server builds with that satisfies what the app asked for, or the default (the newest line, Java's 21) when it
  * asked for nothing. A version no line satisfies fails the build at once, naming the file, the
  * version asked and the versions on offer.
  *
@@ -54,13 +55,15 @@ export function chooseVersion(language: VersionedLanguage, request: VersionReque
   }
   const label = (l: LangLine) => `${name} ${l.line} (${l.source})`;
   const offered = `this server builds with ${name} ${lines.map((l) => l.line).join(', ')}`;
-  if (!request) return { image: lines[0]!.image, why: `${label(lines[0]!)}, the default (${ASKED_FROM[language]})`, line: lines[0]! };
+  const fallback = lines.find((l) => l.default) ?? lines[0]!;
+  if (!request) return { image: fallback.image, why: `${label(fallback)}, the default (${ASKED_FROM[language]})`, line: fallback };
   if (request.asked.length > 100) throw new DetectionError(`${request.file} asks for ${name} with ${request.asked.length} characters; a version or requirement is at most 100`);
   const refuse = (why = ''): never => {
     throw new DetectionError(`${request.file} asks for ${name} ${quote(request.asked)}${why}; ${offered}`);
   };
 
   if (language === 'go') return chooseGo(request, lines, label, refuse);
+  if (language === 'java') return chooseJava(request, lines, fallback, label, refuse);
   const asked = request.asked.trim().replace(/^(python|ruby)-/i, '');
   let fits: (l: LangLine) => boolean;
   if (request.kind === 'composer') {
@@ -95,6 +98,26 @@ function chooseGo(request: VersionRequest, lines: LangLine[], label: (l: LangLin
   const line = lines.find(meets) ?? refuse(' or newer');
   const also = toolchain ? `; its toolchain ${quote(toolchain)} is not a line here` : '';
   return { image: line.image, why: `${label(line)}, the newest here, as go.mod's go ${quote(minimum)} is a minimum${also}`, line };
+}
+
+/**
+ * Java: system.properties' java.runtime.version (Heroku's convention) names a major line: `21`,
+ * `21.0.2` or the old `1.8` for 8. pom.xml's release or target (kind 'minimum') is the bytecode level
+ * the app is compiled for, which any newer JDK runs: the default line when it meets it, else the
+ * newest that does.
+ */
+function chooseJava(request: VersionRequest, lines: LangLine[], fallback: LangLine, label: (l: LangLine) => string, refuse: (why?: string) => never): StackChoice {
+  const m = /^(?:1\.(\d+)|(\d+))(?:\.\d+){0,2}(?:[+_-][\w.+-]*)?$/.exec(request.asked.trim());
+  if (!m) refuse(', which is not a Java version (write 21, 25 or 1.8, say)');
+  const major = Number(m![1] ?? m![2]);
+  if (request.kind === 'minimum') {
+    const meets = (l: LangLine) => Number(l.line) >= major;
+    if (meets(fallback)) return { image: fallback.image, why: `${label(fallback)}, the default, which meets ${request.file} ${quote(request.asked)} (a minimum)`, line: fallback };
+    const line = lines.find(meets) ?? refuse(' or newer');
+    return { image: line.image, why: `${label(line)}, the newest here, as ${request.file} ${quote(request.asked)} is a minimum`, line };
+  }
+  const line = lines.find((l) => Number(l.line) === major) ?? refuse();
+  return { image: line.image, why: `${label(line)}, the newest here that satisfies ${quote(request.asked)} from ${request.file}`, line };
 }
 
 function parse(v: string): Version {

@@ -218,7 +218,7 @@ export interface BuildsTable {
   /** pending: waiting for its source archive to be uploaded. */
   status: BuildStatus;
   message: string | null;
-  /** dockerfile, node, python, go, ruby or php, once detected. */
+  /** dockerfile, node, python, go, ruby, php or java, once detected. */
   builder: string | null;
   /** The Dockerfile that was built (generated, or the source's own). */
   dockerfile: string | null;

@@ -84,7 +84,7 @@ test('Node.js start: start script, then main, then index.js; none is a clear err
 test('nothing to build: the error names every file looked for', async () => {
   await assert.rejects(detected({ 'README.md': '# hi' }), (e: unknown) => {
     assert.ok(e instanceof DetectionError);
-    for (const f of ['Dockerfile', 'package.json', 'requirements.txt', 'pyproject.toml', 'Pipfile', 'go.mod', 'Gemfile', 'composer.json', 'index.php']) {
+    for (const f of ['Dockerfile', 'package.json', 'requirements.txt', 'pyproject.toml', 'Pipfile', 'go.mod', 'Gemfile', 'pom.xml', 'build.gradle', 'build.gradle.kts', 'composer.json', 'index.php']) {
       assert.ok(e.message.includes(f), `${f} missing from: ${e.message}`);
     }
     return true;
@@ -172,6 +172,7 @@ test('stack images are settings', () => {
     go: 'golang:1.22',
     ruby: 'berth/stack-ruby:bookworm',
     php: 'berth/stack-php:8.4-trixie',
+    java: 'berth/stack-java:21-trixie',
   });
 });
 

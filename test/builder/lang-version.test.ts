@@ -89,6 +89,28 @@ test('a version no line serves fails the build, naming the file, the version and
   assert.throws(() => python('>=3 ' + ',<4'.repeat(100), 'pyproject.toml requires-python'), /with \d+ characters; a version or requirement is at most 100/);
 });
 
+test('Java: system.properties names a line; pom.xml and Gradle compatibility are minimums; 21 is the default', () => {
+  const fails = (fn: () => unknown, message: string) => assert.throws(fn, (err: Error) => err instanceof DetectionError && err.message === message);
+  const java = (asked: string, file = 'system.properties', kind?: 'minimum') => pick('java', { file, asked, ...(kind ? { kind } : {}) });
+  assert.equal(java('25').image, 'berth/stack-java:25-trixie');
+  assert.match(java('25').why, /^Java 25 \(Debian 13\), the newest here that satisfies "25" from system\.properties$/);
+  assert.equal(java('21.0.4').image, 'berth/stack-java:21-trixie');
+  assert.equal(java('21.0.4+7').image, 'berth/stack-java:21-trixie');
+  fails(() => java('17'), 'system.properties asks for Java "17"; this server builds with Java 25, 21');
+  fails(() => java('1.8'), 'system.properties asks for Java "1.8"; this server builds with Java 25, 21');
+  assert.throws(() => java('zulu'), /asks for Java "zulu", which is not a Java version \(write 21, 25 or 1\.8, say\)/);
+  const release = 'pom.xml maven.compiler.release';
+  // Bytecode for 17 (or 8) runs on 21, the default; 25's needs 25.
+  assert.equal(java('17', release, 'minimum').image, 'berth/stack-java:21-trixie');
+  assert.match(java('17', release, 'minimum').why, /^Java 21 \(Debian 13\), the default, which meets pom\.xml maven\.compiler\.release "17" \(a minimum\)$/);
+  assert.equal(java('1.8', 'pom.xml maven.compiler.target', 'minimum').image, 'berth/stack-java:21-trixie');
+  assert.equal(java('22', release, 'minimum').image, 'berth/stack-java:25-trixie');
+  assert.match(java('25', release, 'minimum').why, /^Java 25 \(Debian 13\), the newest here, as pom\.xml maven\.compiler\.release "25" is a minimum$/);
+  fails(() => java('26', release, 'minimum'), 'pom.xml maven.compiler.release asks for Java "26" or newer; this server builds with Java 25, 21');
+  assert.equal(pick('java', null).image, 'berth/stack-java:21-trixie');
+  assert.match(pick('java', null).why, /^Java 21 \(Debian 13\), the default \(no java\.runtime\.version in system\.properties, no release or target in pom\.xml\)$/);
+});
+
 test('an operator-pinned image is used for every app and the log says the request was not checked', () => {
   const c = chooseVersion('python', { file: '.python-version', asked: '3.12' }, languageLines('python', { BERTH_STACK_PYTHON: 'python:3.12-slim' }), 'python:3.12-slim');
   assert.equal(c.image, 'python:3.12-slim');
@@ -152,6 +174,57 @@ test('detection reads each language where its ecosystem writes the version', asy
     // A Procfile's web line still wins over the stack's web process.
     await write('Procfile', 'web: php -S 0.0.0.0:$PORT -t public\n');
     assert.match(generateDockerfile(await detect(dir), { stackImage: 'berth/stack-php:8.4-trixie' }), /^CMD \["sh","-c","php -S 0\.0\.0\.0:\$PORT -t public"\]$/m);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('Java: the version from system.properties, pom.xml or the Gradle build; Maven, or the project\'s Gradle wrapper', async () => {
+  const dir = await tempDir('lang-version-java');
+  const write = (name: string, body: string) => fs.writeFile(path.join(dir, name), body);
+  const pom = (props: string, plugins = '') =>
+    `<project><modelVersion>4.0.0</modelVersion><!-- <maven.compiler.release>8</maven.compiler.release> -->\n<properties>${props}</properties><build><plugins>${plugins}</plugins></build></project>`;
+  try {
+    await write('pom.xml', pom('<maven.compiler.release>\n      17\n    </maven.compiler.release>'));
+    let d = await detect(dir);
+    assert.equal(d.language, 'java');
+    assert.deepEqual(d.java, { tool: 'maven', request: { file: 'pom.xml maven.compiler.release', asked: '17', kind: 'minimum' } });
+    // Spring Boot's java.version, through the property that names it.
+    await write('pom.xml', pom('<java.version>21</java.version><maven.compiler.target>${java.version}</maven.compiler.target>'));
+    assert.deepEqual((await detect(dir)).java?.request, { file: 'pom.xml maven.compiler.target', asked: '21', kind: 'minimum' });
+    await write('pom.xml', pom('', '<plugin><artifactId>maven-compiler-plugin</artifactId><configuration><release>25</release></configuration></plugin>'));
+    assert.deepEqual((await detect(dir)).java?.request, { file: 'pom.xml <release>', asked: '25', kind: 'minimum' });
+    await write('pom.xml', pom(''));
+    assert.equal((await detect(dir)).java?.request, null);
+    await write('system.properties', '# Heroku\njava.runtime.version=25\nmaven.version=3.9.9\n');
+    d = await detect(dir);
+    assert.deepEqual(d.java?.request, { file: 'system.properties', asked: '25' });
+
+    // Maven in the stack, tests skipped, the jar found at build time, the heap sized from the container's limit.
+    const file = generateDockerfile(d, { stackImage: 'berth/stack-java:25-trixie' });
+    assert.match(file, /^RUN mvn --batch-mode --no-transfer-progress -DskipTests package && rm -rf \/root\/\.m2$/m);
+    assert.match(file, /^RUN berth-java-jar target$/m);
+    assert.match(file, /^ENV PORT=8080 JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75\.0"$/m);
+    assert.match(file, /^CMD \["java","-jar","\/app\/berth-app\.jar"\]$/m);
+    // A Procfile web line runs its own command: no jar is picked.
+    await write('Procfile', 'web: java -cp "target/classes:target/dependency/*" dev.example.Main\n');
+    const own = generateDockerfile(await detect(dir), { stackImage: 'berth/stack-java:25-trixie' });
+    assert.doesNotMatch(own, /berth-java-jar/);
+    assert.match(own, /^CMD \["sh","-c","java -cp \\"target\/classes:target\/dependency\/\*\\" dev\.example\.Main"\]$/m);
+    await Promise.all(['pom.xml', 'system.properties', 'Procfile'].map((f) => fs.rm(path.join(dir, f))));
+
+    // Gradle: Debian's 4.4 runs on neither JDK, so only the project's wrapper builds it.
+    await write('build.gradle.kts', 'java {\n  toolchain {\n    languageVersion = JavaLanguageVersion.of(25)\n  }\n}\n');
+    await assert.rejects(detect(dir), /build\.gradle\.kts found but no Gradle wrapper \(gradlew\).*Gradle \(4\.4\) cannot run on Java 21 or 25; run `gradle wrapper`/);
+    await write('gradlew', '#!/bin/sh\n');
+    d = await detect(dir);
+    assert.deepEqual(d.java, { tool: 'gradle', request: { file: 'build.gradle.kts toolchain languageVersion', asked: '25' } });
+    const gradle = generateDockerfile(d, { stackImage: 'berth/stack-java:25-trixie' });
+    assert.match(gradle, /\.\/gradlew --no-daemon --quiet --version >\/dev\/null \|\| \{ echo "berth: \.\/gradlew could not start Gradle: the wrapper downloads the distributionUrl/);
+    assert.match(gradle, /^RUN \.\/gradlew --no-daemon build -x check && rm -rf \/root\/\.gradle$/m);
+    assert.match(gradle, /^RUN berth-java-jar build\/libs$/m);
+    await write('build.gradle.kts', 'java {\n  sourceCompatibility = JavaVersion.VERSION_17\n}\n');
+    assert.deepEqual((await detect(dir)).java?.request, { file: 'build.gradle.kts sourceCompatibility', asked: '17', kind: 'minimum' });
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -22,7 +22,7 @@ export const Build = T.Object({
   committer: Nullable(T.String()),
   status: BuildStatus,
   message: Nullable(T.String()),
-  builder: Nullable(T.String({ description: 'dockerfile, node, python, go, ruby or php' })),
+  builder: Nullable(T.String({ description: 'dockerfile, node, python, go, ruby, php or java' })),
   image: T.String({ description: 'berth/<app id>:<number>' }),
   release_id: Nullable(T.String()),
   queue_position: Nullable(T.Integer({ description: '1 = next to run; null unless queued' })),
