@@ -447,6 +447,9 @@ async function detectJava(dir: string, web: StartCommand | null, found: string[]
         "as Debian 13's Gradle (4.4) cannot run on Java 21 or 25; run `gradle wrapper` and commit gradlew and gradle/wrapper/",
     );
   }
+  if (tool === 'gradle' && !(await sourceFileExists(dir, 'gradle/wrapper/gradle-wrapper.jar'))) {
+    throw new DetectionError('gradlew found but not gradle/wrapper/gradle-wrapper.jar, which it runs: commit the gradle/wrapper/ folder `gradle wrapper` made');
+  }
   const start: StartCommand = web ?? { source: 'convention', argv: ['java', '-jar', '/app/berth-app.jar'] };
   return { start, manifests: [], java: { tool, request: await javaRequest(dir, tool === 'maven' ? 'pom.xml' : found[0]!) } };
 }

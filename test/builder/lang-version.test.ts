@@ -217,6 +217,9 @@ test('Java: the version from system.properties, pom.xml or the Gradle build; Mav
     await write('build.gradle.kts', 'java {\n  toolchain {\n    languageVersion = JavaLanguageVersion.of(25)\n  }\n}\n');
     await assert.rejects(detect(dir), /build\.gradle\.kts found but no Gradle wrapper \(gradlew\).*Gradle \(4\.4\) cannot run on Java 21 or 25; run `gradle wrapper`/);
     await write('gradlew', '#!/bin/sh\n');
+    await assert.rejects(detect(dir), /gradlew found but not gradle\/wrapper\/gradle-wrapper\.jar/);
+    await fs.mkdir(path.join(dir, 'gradle/wrapper'), { recursive: true });
+    await write('gradle/wrapper/gradle-wrapper.jar', '');
     d = await detect(dir);
     assert.deepEqual(d.java, { tool: 'gradle', request: { file: 'build.gradle.kts toolchain languageVersion', asked: '25' } });
     const gradle = generateDockerfile(d, { stackImage: 'berth/stack-java:25-trixie' });

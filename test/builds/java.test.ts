@@ -1,5 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { buildArchive, builtAndAnswering, logText, packFixture, removeImages, waitBuild } from './helpers.js';
@@ -10,12 +11,13 @@ import { buildArchive, builtAndAnswering, logText, packFixture, removeImages, wa
  * and run with `java -jar` on the jar it made. Each app runs on the line it asked for: the pom's
  * maven.compiler.release is a minimum the default 21 meets; system.properties names 25. The JVM's
  * heap follows the app's memory limit. A version the server does not offer fails the build before
- * anything is built. The two builds run side by side.
+ * anything is built; a dependency Debian does not carry is looked for in Maven Central after Debian's
+ * repository, and (Central being out of reach here) fails the build naming it. Builds run side by side.
  */
 describe('Java apps: Maven from Debian, java -jar, the version from system.properties or pom.xml', () => {
   let s: TestServer;
   let dev: BerthClient;
-  const slugs = ['java-web', 'java-25', 'java-17'];
+  const slugs = ['java-web', 'java-25', 'java-17', 'java-dep'];
 
   before(async () => {
     s = await startServer();
@@ -23,6 +25,7 @@ describe('Java apps: Maven from Debian, java -jar, the version from system.prope
     await dev.call('createApp', { body: { name: 'java-web', memory: 512 } });
     await dev.call('createApp', { body: { name: 'java-25' } });
     await dev.call('createApp', { body: { name: 'java-17' } });
+    await dev.call('createApp', { body: { name: 'java-dep' } });
     await dev.call('setEnv', { params: { id: 'java-web' }, body: { set: { GREETING: 'from config' } } });
   });
   after(async () => {
@@ -67,10 +70,26 @@ describe('Java apps: Maven from Debian, java -jar, the version from system.prope
     );
   });
 
-  test('a Java version the server does not offer fails the build before anything is built', async () => {
-    const b = await waitBuild(dev, (await buildArchive(dev, 'java-17', await packFixture('java-web', { 'system.properties': 'java.runtime.version=17\n' }))).id);
+  test('a version not offered fails before building; a dependency Debian lacks is sought in Maven Central', async () => {
+    const pom = readFileSync(new URL('../../../test/fixtures/apps/java-web/pom.xml', import.meta.url), 'utf8').replace(
+      '</properties>',
+      '</properties>\n  <dependencies>\n    <dependency><groupId>org.example.berth</groupId><artifactId>absent</artifactId><version>1.0</version></dependency>\n  </dependencies>',
+    );
+    const [old, dep] = await Promise.all([
+      buildArchive(dev, 'java-17', await packFixture('java-web', { 'system.properties': 'java.runtime.version=17\n' })),
+      buildArchive(dev, 'java-dep', await packFixture('java-web', { 'pom.xml': pom })),
+    ]);
+    const b = await waitBuild(dev, old.id);
     assert.equal(b.status, 'failed');
     assert.equal(b.message, 'system.properties asks for Java "17"; this server builds with Java 25, 21');
     assert.doesNotMatch(await logText(dev, b.id), /Building image/);
+
+    const d = await waitBuild(dev, dep.id, 600_000);
+    const log = await logText(dev, d.id);
+    assert.equal(d.status, 'failed', log);
+    assert.match(d.message!, /^step "RUN mvn .*" returned a non-zero code: 1$/);
+    // Maven's own error names the artifact and Central, tried after Debian's repository had none.
+    assert.match(log, /org\.example\.berth:absent:jar:1\.0/);
+    assert.match(log, /repo\.maven\.apache\.org/);
   });
 });
