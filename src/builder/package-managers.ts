@@ -8,7 +8,7 @@ import type { PythonFacts, RubyFacts } from './detect.js';
  * whether that line's stack has it: one line for the build log, or a DetectionError before anything
  * is built. `line` is null for an operator's image (BERTH_STACK_PYTHON, BERTH_STACK_RUBY): what it
  * carries is the operator's business, and the generated Dockerfile names a missing manager itself.
- * docs/languages.md says what each case does and why.
+ * README.md (after the Node.js package managers) says what each case does and why.
  */
 
 const PYTHON_NAMES = { pip: 'pip', pipenv: 'Pipenv', poetry: 'Poetry', uv: 'uv' } as const;
