@@ -131,8 +131,12 @@ function pythonFile(d: Detection, stack: string): string[] {
   return [...lines, ...tail(d.start!)];
 }
 
-// Berth's stacks carry Pipenv and Poetry (Debian's); an operator's image may not, and says so here.
-const need = (tool: string, file: string) => `{ command -v ${tool} >/dev/null || { echo "${file} asks for ${tool}, which this stack image does not have" >&2; exit 1; }; } && `;
+// Berth's stacks carry Pipenv and Poetry (Debian's; the build is refused before this step when the
+// stack lacks the manager). An operator's image may not: then it is fetched from PyPI for this step
+// only, into a virtualenv of its own, as Berth did for Pipenv before (which needs PyPI reachable).
+const need = (tool: string, file: string) =>
+  `if ! command -v ${tool} >/dev/null; then echo "${file}: ${tool} is not in this stack image, installing it from PyPI for this step"; ` +
+  `python3 -m venv /tmp/berth-${tool} && /tmp/berth-${tool}/bin/pip install --no-cache-dir --quiet ${tool} && PATH="$PATH:/tmp/berth-${tool}/bin"; fi && `;
 
 /**
  * Each manager's install step into /opt/venv, exactly as its lockfile says when there is one (only
@@ -142,9 +146,9 @@ const need = (tool: string, file: string) => `{ command -v ${tool} >/dev/null ||
 const PYTHON_INSTALL: Record<PythonManager, (f: PythonFacts) => string | null> = {
   pip: (f) => (f.requirements ? 'pip install --no-cache-dir -r requirements.txt' : null),
   pipenv: (f) =>
-    f.pipfilePackages ? `${need('pipenv', 'the Pipfile')}PIPENV_VERBOSITY=-1 pipenv install${f.lockfile ? ' --deploy' : ''} && rm -rf /root/.cache` : null,
-  poetry: () => `${need('poetry', 'poetry.lock')}poetry install --only main --no-root --no-interaction && rm -rf /root/.cache`,
-  uv: () => `${need('uv', 'uv.lock')}UV_PROJECT_ENVIRONMENT=/opt/venv uv sync --frozen --no-dev --no-install-project && rm -rf /root/.cache`,
+    f.pipfilePackages ? `${need('pipenv', 'the Pipfile')}PIPENV_VERBOSITY=-1 pipenv install${f.lockfile ? ' --deploy' : ''} && rm -rf /root/.cache /tmp/berth-pipenv` : null,
+  poetry: () => `${need('poetry', 'poetry.lock')}poetry install --only main --no-root --no-interaction && rm -rf /root/.cache /tmp/berth-poetry`,
+  uv: () => `${need('uv', 'uv.lock')}UV_PROJECT_ENVIRONMENT=/opt/venv uv sync --frozen --no-dev --no-install-project && rm -rf /root/.cache /tmp/berth-uv`,
 };
 
 function goFile(d: Detection, stack: string, runtime: string): string[] {
