@@ -3,6 +3,7 @@ import type { AddonRow } from '../store/addons.js';
 import type { ContainerSpec } from '../runtime/types.js';
 import { ADDON_JOB_LABEL, ADDON_LABEL, addonArchiveVolumeName, addonHost, addonMounts, baseLabels, credentials, helperSpec } from './addons.js';
 import { lastFiring } from './cron.js';
+import { CHOOSE_BACKUP } from './addon-pitr-choice.js';
 
 /**
  * Point-in-time recovery of PostgreSQL add-ons with pgBackRest (docs/stateful.md): the add-on's
@@ -31,12 +32,14 @@ const BASE_BACKUP = [
  * A restore to a point in time. $0: target time; $1: the source's host; $2: user; $3: database;
  * $4: the mode: `fork` (a new add-on's empty data volume, the source's archive), `switch` (only the
  * first step, while an add-on to be restored in place still runs) or `in-place` (the add-on's own
- * volumes, its server stopped).
+ * volumes, its server stopped); $5: the target in seconds since the epoch; $6: the program that
+ * chooses the base backup (CHOOSE_BACKUP).
  * First the source's current WAL segment is closed and waited for in the archive, so the window
  * reaches now. In `switch` mode a source that does not answer fails the step (exit 3, nothing
  * changed): its newest WAL may not be archived, and a rewind must never go back to less than was
  * asked for. A fork goes on from what the archive holds (its source may be down) and the check
- * below decides. Then the data directory is made anew from the base backup before the target, and
+ * below decides. Then the data directory is made anew from the base backup before the target on
+ * the history of the timeline being restored (named to pgBackRest: domain/addon-pitr-choice.ts), and
  * a private server (no TCP) replays WAL up to the target and PAUSES there (`--target-action=pause`):
  * PostgreSQL pauses only when it met the first commit after the target, which proves that all WAL up
  * to the target was replayed; it fails ("recovery ended before configured recovery target was
@@ -83,7 +86,7 @@ const RESTORE = [
   // the control plane was down): it is done; say so again rather than set the result aside as if it
   // were the data to replace (that would delete the data from before the rewind).
   '  if [ ! -e /data/.berth-restore-under-way ] && [ -f /data/.berth-restored ] && [ "$(head -1 /data/.berth-restored)" = "$0" ]; then',
-  '    sed -n 2p /data/.berth-restored >&2; sed -n 3p /data/.berth-restored; exit 0',
+  '    sed -n 4p /data/.berth-restored >&2; sed -n 2p /data/.berth-restored >&2; sed -n 3p /data/.berth-restored; exit 0',
   '  fi',
   '  if [ ! -e /data/.berth-restore-under-way ]; then',
   // Only when there is a data directory to set aside: a retry after a crash between the move and
@@ -106,9 +109,25 @@ const RESTORE = [
   '  fi',
   '  exit 3',
   '}',
+  // The timeline to follow (domain/addon-pitr-choice.ts): in place, the one the data set aside is on
+  // (its newest WAL segment's); a fork, its source's (the segment the switch closed). Else the newest
+  // in the archive, as PostgreSQL would. Never simply the newest: a timeline left by a restore cut
+  // short after its promotion is in the archive but serves nothing.
+  'TL=""',
+  'if [ "$MODE" = in-place ]; then TL=$(ls /data/pgdata.before-restore/pg_wal 2>/dev/null | grep -E "^[0-9A-F]{24}$" | sort | tail -1 | cut -c1-8)',
+  'elif [ -n "${seg:-}" ]; then TL=$(printf "%s" "$seg" | cut -c1-8); fi',
+  '[ -n "$TL" ] || TL=$(ls /archive/pgbackrest/archive/berth/*/ 2>/dev/null | grep -E "^[0-9A-F]{8}[.]history$" | sort | tail -1 | cut -c1-8)',
+  'TLI=$((0x${TL:-1}))',
+  'CHOICE=$(pgbackrest --stanza=berth --output=json info | perl -e "$6" "$5" "$TLI" /archive/pgbackrest/archive/berth) || CHOICE=""',
+  '[ -n "$CHOICE" ] || notreached "no base backup lies on the history of timeline $TLI"',
+  'SET=${CHOICE% *}',
+  // A backup on the timeline itself is followed as `current`: that needs no history file, and a
+  // fork's first timeline has none in its own archive (it was promoted with archiving off).
+  'FOLLOW=$TLI; [ "${CHOICE#* }" != "$TLI" ] || FOLLOW=current',
+  'echo "restoring base backup $SET, following timeline $TLI" >&2',
   'rm -rf /data/pgdata /data/run',
   'mkdir -p /data/pgdata && chmod 0700 /data/pgdata',
-  'pgbackrest --stanza=berth --pg1-path=/data/pgdata --type=time "--target=$0" --target-action=pause restore',
+  'pgbackrest --stanza=berth --pg1-path=/data/pgdata --type=time "--target=$0" "--set=$SET" "--target-timeline=$FOLLOW" --target-action=pause restore',
   '"$BIN/pg_ctl" -D /data/pgdata -l /tmp/pg.log -o "-c listen_addresses=\'\' -c unix_socket_directories=/tmp -c hot_standby=on $ARCHIVE" -w -t 600 start >/dev/null || notreached "PostgreSQL stopped during recovery"',
   'n=0',
   'until [ "$(psql -h /tmp -U "$2" -d "$3" -Atc "select pg_get_wal_replay_pause_state()" 2>/dev/null)" = paused ]; do',
@@ -130,8 +149,8 @@ const RESTORE = [
   `res=$(psql -h /tmp -U "$2" -d "$3" -Atc "select '${RESULT}' || coalesce(to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', 'YYYY-MM-DD\\"T\\"HH24:MI:SS.US\\"Z\\"'), '')")`,
   'echo "$res"',
   '"$BIN/pg_ctl" -D /data/pgdata -m fast -w stop >/dev/null',
-  // Done: the target, where it stopped and the result, kept until the next request's switch step.
-  'if [ "$MODE" = in-place ]; then printf "%s\\n%s\\n%s\\n" "$0" "$stop" "$res" >/data/.berth-restored.part && mv /data/.berth-restored.part /data/.berth-restored; fi',
+  // Done: the target, where it stopped, the result and the base backup it came from, kept until the next request's switch step.
+  'if [ "$MODE" = in-place ]; then printf "%s\\n%s\\n%s\\n%s\\n" "$0" "$stop" "$res" "restoring base backup $SET, following timeline $TLI" >/data/.berth-restored.part && mv /data/.berth-restored.part /data/.berth-restored; fi',
   'rm -f /data/.berth-restore-under-way',
 ].join('\n');
 
@@ -152,7 +171,7 @@ export type RestoreMode = 'fork' | 'switch' | 'in-place';
  */
 export function restoreSpec(box: SecretBox, instanceId: string, into: AddonRow, from: AddonRow, target: string, mode: RestoreMode, jobId: string): ContainerSpec {
   const c = credentials(box, from);
-  const cmd = ['sh', '-c', RESTORE, pgTime(new Date(target)), addonHost(from), c.user, c.database, mode];
+  const cmd = ['sh', '-c', RESTORE, pgTime(new Date(target)), addonHost(from), c.user, c.database, mode, String(new Date(target).getTime() / 1000), CHOOSE_BACKUP];
   const spec = helperSpec(box, instanceId, from, `berth-${jobId.replace('_', '-')}`, { [ADDON_JOB_LABEL]: jobId }, cmd);
   const archive = { volume: addonArchiveVolumeName(from), path: '/archive', labels: { ...baseLabels(instanceId, from), [ADDON_LABEL]: from.id } };
   return { ...spec, mounts: [addonMounts(instanceId, into, false)[0]!, archive] };

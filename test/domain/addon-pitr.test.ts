@@ -1,6 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { baseBackupDue, helperResult, parseTarget, pgTime, windowStart } from '../../src/domain/addon-pitr.js';
+import { CHOOSE_BACKUP } from '../../src/domain/addon-pitr-choice.js';
 
 test('a restore target: UTC unless an offset is given; impossible or malformed times are null', () => {
   assert.equal(parseTarget('2026-12-05 14:04:30')?.toISOString(), '2026-12-05T14:04:30.000Z');
@@ -25,4 +30,30 @@ test('base backups are due first, then on the schedule or daily; the window star
   assert.equal(windowStart('[{"backup":[]}]'), null);
   assert.equal(helperResult(['noise', 'berth-result=2026-12-05T14:04:29.123456Z', 'more']), '2026-12-05T14:04:29.123456Z');
   assert.equal(helperResult(['noise']), null);
+});
+
+test('the base backup a restore starts from lies on the history of the timeline it follows: never one of a branch an in-place restore abandoned', async () => {
+  // The program runs in the add-on's image; here on this machine's perl (Debian's perl-base and JSON::PP, as in the image).
+  const dir = await mkdtemp(join(tmpdir(), 'berth-pitr-choice-'));
+  try {
+    await mkdir(join(dir, '17-1'));
+    // Timeline 2 left timeline 1 at 0/5000060 (an in-place restore); timeline 3 left timeline 1 earlier, at 0/2800000.
+    await writeFile(join(dir, '17-1', '00000002.history'), '1\t0/5000060\tbefore 2026-12-06 10:00:00+00\n');
+    await writeFile(join(dir, '17-1', '00000003.history'), '1\t0/2800000\tbefore 2026-12-06 09:00:00+00\n');
+    const backup = (label: string, tli: number, stop: number, lsnStop: string) => ({ label, archive: { start: `${tli.toString(16).toUpperCase().padStart(8, '0')}0000000000000002` }, lsn: { start: '0/2000028', stop: lsnStop }, timestamp: { start: stop - 5, stop } });
+    const info = JSON.stringify([{ backup: [backup('B1', 1, 1000, '0/3000100'), backup('B2', 1, 1100, '0/6000158'), backup('B3', 2, 1200, '0/7000100')] }]);
+    const choose = (target: number, tli: number) => {
+      const r = spawnSync('perl', ['-e', CHOOSE_BACKUP, String(target), String(tli), dir], { input: info, encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return r.stdout.trim();
+    };
+    assert.equal(choose(1150, 2), 'B1 1', 'the backup of the abandoned branch (B2, after the fork point) is passed over');
+    assert.equal(choose(1150, 1), 'B2 1', 'on its own timeline it is the newest that ended by the time');
+    assert.equal(choose(1250.5, 2), 'B3 2', 'the new timeline’s own backup once it ended');
+    assert.equal(choose(1200.5, 2), 'B1 1', 'a backup that ended within the second before the time is not taken');
+    assert.equal(choose(500, 2), 'B1 1', 'none ended by the time: the oldest on the history');
+    assert.equal(choose(1150, 3), '', 'no backup on the history of a timeline that left before them all');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

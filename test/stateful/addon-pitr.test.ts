@@ -8,7 +8,8 @@ import { ApiError, type BerthClient } from '../../src/client/index.js';
 import { startServer, type TestServer } from '../support/server.js';
 import { waitFor } from '../support/wait.js';
 import { addonContainer, addonPsql, cli, rejectsWith } from './helpers.js';
-import { run } from '../../src/lib/exec.js';
+import { run, runOk } from '../../src/lib/exec.js';
+import { pgTime } from '../../src/domain/addon-pitr.js';
 
 /**
  * Point-in-time recovery on the real Docker Engine with real pgBackRest: rows written one after
@@ -36,6 +37,47 @@ describe('add-on point-in-time recovery', () => {
     });
   const get = (name: string) => dev.call('getAddon', { params: { id: name }, query: { project: 'pitr' } });
 
+  /**
+   * One psql session in the add-on's server writing rows into `table` one after another, each
+   * autocommitted: row k+1's clock_timestamp() is taken after row k committed, so a target between
+   * them splits the rows exactly. Each row's id, its time in microseconds since the epoch (a Date
+   * would round it to the millisecond) and the WAL insert position before its commit.
+   */
+  async function rowWriter(addonId: string, table: string) {
+    const writer = spawn('docker', ['exec', '-i', await addonContainer(addonId), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -At'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const rows: { id: number; at: number; lsn: bigint }[] = [];
+    const other: string[] = [];
+    let buf = '';
+    let answered: (() => void) | null = null;
+    writer.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        const m = /^(\d+)\|(\d+)\.?(\d*)\|([0-9A-F]+)\/([0-9A-F]+)$/.exec(line);
+        if (m) rows.push({ id: Number(m[1]), at: Number(m[2]) * 1e6 + Number(m[3]!.padEnd(6, '0')), lsn: (BigInt(`0x${m[4]}`) << 32n) + BigInt(`0x${m[5]}`) });
+        else if (!line.startsWith('INSERT')) other.push(line);
+        if (line.startsWith('INSERT') || m) answered?.();
+      }
+    });
+    const insertOne = async () => {
+      const before = rows.length;
+      await new Promise<void>((resolve) => {
+        answered = resolve;
+        writer.stdin.write(`insert into ${table} (note) values ('row') returning id, extract(epoch from at), pg_current_wal_insert_lsn();\n`);
+      });
+      await waitFor('the insert to be answered', async () => (rows.length > before ? true : undefined), { timeoutMs: 30_000, intervalMs: 1 });
+    };
+    /** Ends the session after `sql`; the lines it printed that are not rows. */
+    const end = async (sql = '') => {
+      const exit = new Promise((r) => writer.on('exit', r));
+      writer.stdin.end(sql);
+      assert.equal(await exit, 0, 'the writer session ended well');
+      return other;
+    };
+    return { rows, insertOne, end };
+  }
+
   before(async () => {
     s = await startServer();
     dev = await s.newUser('dev');
@@ -53,36 +95,8 @@ describe('add-on point-in-time recovery', () => {
     assert.equal(db.pitr?.window_days, 7, 'the default window');
     await psql(db.id, 'create table t (id serial primary key, at timestamptz not null default clock_timestamp(), note text)');
 
-    // One session, one autocommitted insert after another: row k+1's clock_timestamp() is taken
-    // after row k committed, so a target between them splits the rows exactly.
-    const writer = spawn('docker', ['exec', '-i', await addonContainer(db.id), 'sh', '-c', 'PGPASSWORD="$BERTH_ADDON_PASSWORD" psql -h /tmp -U "$BERTH_ADDON_USER" -d "$BERTH_ADDON_DB" -v ON_ERROR_STOP=1 -At'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    /** Each row's id and its clock_timestamp() in microseconds since the epoch (a Date would round it to the millisecond). */
-    const rows: { id: number; at: number }[] = [];
-    let buf = '';
-    let dropAt = 0;
-    let answered: (() => void) | null = null;
-    writer.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        const drop = /^drop-at\|([\d.]+)$/.exec(line);
-        if (drop) dropAt = Number(drop[1]);
-        const m = /^(\d+)\|(\d+)\.?(\d*)$/.exec(line);
-        if (m) rows.push({ id: Number(m[1]), at: Number(m[2]) * 1e6 + Number(m[3]!.padEnd(6, '0')) });
-        if (line.startsWith('INSERT') || m) answered?.();
-      }
-    });
-    const insert = () =>
-      new Promise<void>((resolve) => {
-        answered = resolve;
-        writer.stdin.write("insert into t (note) values ('row') returning id, extract(epoch from at);\n");
-      });
-    const insertOne = async () => {
-      const before = rows.length;
-      await insert();
-      await waitFor('the insert to be answered', async () => (rows.length > before ? true : undefined), { timeoutMs: 30_000, intervalMs: 1 });
-    };
+    const w = await rowWriter(db.id, 't');
+    const { rows, insertOne } = w;
     // The clock starts once the session answers (docker exec may take seconds on a busy machine),
     // and the writes go on until the second before the last one's has more than 3 rows on each side
     // of it (at least 3.5 s): on a slow machine the rows come slower, not fewer.
@@ -94,10 +108,8 @@ describe('add-on point-in-time recovery', () => {
     };
     while (Date.now() - startedAt < 3500 || (!enough() && Date.now() - startedAt < 60_000)) await insertOne();
     // The drop right after the last insert, in the same session: the second before it holds writes.
-    writer.stdin.end("select 'drop-at|' || extract(epoch from clock_timestamp());\ndrop table t;\n");
-    const exit = await new Promise((r) => writer.on('exit', r));
-    assert.equal(exit, 0, 'the writer session ended well');
-    assert.ok(dropAt > 0, 'the drop time was read');
+    const said = await w.end("select 'drop-at|' || extract(epoch from clock_timestamp());\ndrop table t;\n");
+    assert.ok(said.some((l) => /^drop-at\|[\d.]+$/.test(l)), 'the drop time was read');
     assert.match(await psql(db.id, "select count(*) from pg_tables where tablename = 't'"), /^0$/, 'the table is gone');
 
     // The second before the last row's (what the writer loop checked): before the drop, which comes right after it.
@@ -159,9 +171,7 @@ describe('add-on point-in-time recovery', () => {
    * An in-place rewind of `rescued` cut by a crash of the host's control plane while its restore's
    * helper runs; `helperToo`: the helper dies with it (a power cut), else it runs on to its end
    * while the control plane is down (an out-of-memory kill, an upgrade). On start the rewind must be
-   * done, exactly, and the data from before it kept aside. Only the first is in the suite: a second
-   * rewind right after this one can meet a pgBackRest backup of the branch this one abandoned
-   * (error 058, docs/stateful.md), crash or not.
+   * done, exactly, and the data from before it kept aside.
    */
   async function rewindCutByACrash(table: string, helperToo: boolean) {
     const a = await get('rescued');
@@ -175,10 +185,10 @@ describe('add-on point-in-time recovery', () => {
     const mark = `/data/pgdata/berth-before-${table}`;
     await docker(['exec', await addonContainer(a.id), 'touch', mark]);
     await dev.call('rewindAddon', { params: { id: 'rescued' }, query: { project: 'pitr' }, body: { to: target.toISOString(), confirm: 'rescued' } });
-    // The restore's own helper (its command ends with the mode), caught as soon as it runs: the server is gone by then.
+    // The restore's own helper (the mode among its arguments), caught as soon as it runs: the server is gone by then.
     const helper = await waitFor('the in-place restore helper to run', async () => {
       for (const id of (await docker(['ps', '-q', '--filter', 'label=berth.addon-job'])).split('\n').filter(Boolean)) {
-        if ((await docker(['inspect', '-f', '{{json .Args}}', id])).endsWith('"in-place"]')) return id;
+        if ((JSON.parse(await docker(['inspect', '-f', '{{json .Args}}', id])) as string[]).includes('in-place')) return id;
       }
       return undefined;
     }, { timeoutMs: 120_000, intervalMs: 50 });
@@ -197,6 +207,111 @@ describe('add-on point-in-time recovery', () => {
 
   test('a crash in the middle of an in-place restore, the helper killed with the control plane: on start it is done again from the archive, never served half done', async () => {
     await rewindCutByACrash('w', true);
+  });
+
+  /** A target time as the restore helper's command line carries it. */
+  const pgTimeOf = (iso: string) => pgTime(new Date(iso));
+  /** A command in the add-on's server container, as its own user; it must succeed. */
+  const inServer = async (addonId: string, script: string) => (await runOk('docker', ['exec', await addonContainer(addonId), 'sh', '-c', script], { timeoutMs: 300_000 })).stdout.trim();
+  type Backup = { label: string; lsn: { start: string; stop: string }; timestamp: { start: number; stop: number } };
+  /** The add-on's base backups as pgBackRest lists them, oldest first. */
+  const backups = async (addonId: string) => (JSON.parse(await inServer(addonId, 'pgbackrest --stanza=berth --output=json info')) as { backup: Backup[] }[])[0]!.backup;
+  /** A base backup taken now, as the add-on controller's helper takes one (the same pgBackRest command, from the server's container). */
+  const baseBackupNow = async (addonId: string) => {
+    await inServer(addonId, 'PGPASSWORD="$BERTH_ADDON_PASSWORD" pgbackrest --stanza=berth "--pg1-user=$BERTH_ADDON_USER" --repo1-retention-full-type=time --repo1-retention-full=7 --type=full backup');
+    return (await backups(addonId)).at(-1)!;
+  };
+  /** The add-on runs and the add-on controller's base backup (due after each rewind) is taken and checked: none of its runs overlaps the test's own. */
+  const settled = (name: string) => addonIs(name, (a) => a.status === 'running' && a.pitr?.latest_base_backup != null && a.pitr.verified?.base_at === a.pitr.latest_base_backup, `${name}'s base backup after its last rewind, checked`);
+  /** The last `addon.restored` event of the add-on: where it stopped, the base backup and timeline it came from. */
+  const lastRestored = async (addonId: string) => (await dev.call('listEvents', { query: { limit: 1000 } })).items.filter((e) => e.kind === 'addon.restored' && e.data?.addon === addonId).at(-1)?.data;
+  const rewind = async (name: string, to: string) => {
+    const out = await berth(['addons', 'restore', name, '--to', to, '--in-place', '--confirm', name, '--project', 'pitr', '--json']);
+    assert.equal(out.code, 0, `${out.stderr}${out.stdout}`);
+    const back = JSON.parse(out.stdout) as Awaited<ReturnType<typeof get>>;
+    assert.equal(back.status, 'running', back.message ?? '');
+    assert.equal(back.rewind?.target, new Date(to).toISOString());
+    assert.ok(new Date(back.rewind!.recovered_to!) <= new Date(to), `recovery point ${back.rewind!.recovered_to} by ${to}`);
+    return back;
+  };
+
+  test('a base backup that ended after the time an in-place restore went back to is on the branch it abandoned: a later restore, before the next base backup, starts from an older one and is exact', async () => {
+    const a = await settled('rescued');
+    const clock = async () => new Date(Number(await psql(a.id, 'select extract(epoch from clock_timestamp())')) * 1000).toISOString();
+    await psql(a.id, 'create table p (n int primary key)');
+    for (const n of [1, 2]) await psql(a.id, `insert into p values (${n})`);
+    const first = await clock();
+    for (const n of [3, 4]) await psql(a.id, `insert into p values (${n})`);
+    const abandoned = await baseBackupNow(a.id);
+    assert.ok(abandoned.timestamp.start * 1000 >= Date.parse(first) - 1000, `the base backup ${abandoned.label} began after ${first}`);
+    // The add-on controller's base backup after the rewind cannot write until the second restore is
+    // done (its backup directory read-only): the second restore's time then surely comes before it
+    // ended, when the newest backup that ended by that time is the abandoned one (without this, it
+    // is a race with the backup that follows the rewind, which a busy machine makes slow).
+    await inServer(a.id, 'chmod a-w /archive/pgbackrest/backup/berth');
+    try {
+      await rewind('rescued', first);
+      assert.equal(await psql(a.id, "select string_agg(n::text, ',' order by n) from p"), '1,2', 'the first restore: the rows before its time');
+      for (const n of [5, 6]) await psql(a.id, `insert into p values (${n})`);
+      const second = await clock();
+      for (const n of [7, 8]) await psql(a.id, `insert into p values (${n})`);
+      assert.equal((await get('rescued')).pitr?.latest_base_backup, null, 'no base backup since the first restore');
+      await rewind('rescued', second);
+      assert.equal(await psql(a.id, "select string_agg(n::text, ',' order by n) from p"), '1,2,5,6', 'the second restore: the rows before the first restore’s time and those written after it up to the second time, none after');
+      const from = await lastRestored(a.id);
+      assert.notEqual(from?.base_backup, abandoned.label, `not from the abandoned branch's base backup: ${JSON.stringify(from)}`);
+      assert.ok((await backups(a.id)).some((b) => b.label === from?.base_backup), `from a base backup in the archive: ${JSON.stringify(from)}`);
+    } finally {
+      // Not when a restore failed and left no server: that failure is the one to report.
+      if ((await get('rescued')).status !== 'failed') await inServer(a.id, 'chmod u+w /archive/pgbackrest/backup/berth');
+    }
+    await psql(a.id, 'insert into p values (9)');
+  });
+
+  test('a crash while an in-place restore runs, the helper finishing while the control plane is down: on start it is reported done, the data from before kept aside', async () => {
+    await rewindCutByACrash('x', false);
+  });
+
+  test('across a base-backup boundary: a restore to a time while a newer base backup ran starts from the older one, replays past the newer one’s start, and has every row up to the time and none after', async () => {
+    const a = await settled('rescued');
+    await psql(a.id, 'create table b (id serial primary key, at timestamptz not null default clock_timestamp(), note text)');
+    const w = await rowWriter(a.id, 'b');
+    const { rows, insertOne } = w;
+    const writeFor = async (ms: number) => {
+      const from = Date.now();
+      while (Date.now() - from < ms) await insertOne();
+    };
+    await insertOne();
+    await writeFor(1000);
+    // A base backup while the rows go on, then a second more of rows.
+    let ended = false;
+    const taking = baseBackupNow(a.id).finally(() => (ended = true));
+    while (!ended) await insertOne();
+    const newer = await taking;
+    await writeFor(1000);
+    await w.end();
+    // The time: just after a row that began past the newer backup's start (its WAL) was committed,
+    // and more than a second before that backup ended (pgBackRest keeps whole seconds).
+    const lsn = (text: string) => { const [hi, lo] = text.split('/'); return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`); };
+    const start = lsn(newer.lsn.start);
+    const k = rows.findIndex((r) => r.lsn > start) + 2;
+    assert.ok(k >= 2 && k + 1 < rows.length, `rows written after the newer backup's start (${newer.lsn.start}): ${rows.length} rows`);
+    const target = Math.ceil(rows[k]!.at / 1000) * 1000; // at a millisecond, as the API takes it
+    assert.ok(target < (newer.timestamp.stop - 1) * 1e6, `the time ${new Date(target / 1000).toISOString()} is before the newer backup ${newer.label} ended (${new Date(newer.timestamp.stop * 1000).toISOString()}): a slow enough backup`);
+    const committed = rows.filter((r, i) => i + 1 < rows.length && rows[i + 1]!.at <= target);
+    const later = rows.filter((r) => r.at > target);
+    assert.ok(committed.some((r) => r.lsn > start) && later.length > 3, `rows on both sides of the time, some after the newer backup began: ${committed.length} before, ${later.length} after`);
+
+    const targetText = new Date(target / 1000).toISOString();
+    await rewind('rescued', targetText);
+    const restored = (await psql(a.id, 'select id from b order by id')).split('\n').filter(Boolean).map(Number);
+    const n = restored.length;
+    assert.deepEqual(restored, rows.slice(0, n).map((r) => r.id), 'the rows kept are the first n written, none missing');
+    assert.ok(n >= committed.length, `every row committed by ${targetText} is there (${n} of ${committed.length})`);
+    assert.ok(n <= rows.length - later.length, `no row begun after ${targetText} is there (${n}, ${later.length} later ones)`);
+    const from = await lastRestored(a.id);
+    const older = (await backups(a.id)).filter((b) => b.timestamp.stop < newer.timestamp.start).map((b) => b.label);
+    assert.ok(older.includes(String(from?.base_backup)), `restored from a base backup older than ${newer.label} (${older.join(', ')}): ${JSON.stringify(from)}`);
   });
 
   test('the time is checked against the window; a viewer may not restore, another project’s user does not see the add-on', async () => {
@@ -227,5 +342,37 @@ describe('add-on point-in-time recovery', () => {
     assert.equal((await get('db')).rewind, null, 'the refused calls restored nothing');
     const names = (await dev.call('listAddons', { query: { project: 'pitr' } })).items.map((a) => a.name).sort();
     assert.deepEqual(names, ['db', 'rescued'], 'the refused calls made no add-on');
+  });
+  test('a kill -9 of the control plane while a fork is restored, its helper killed too: on start the fork is restored again, exactly; the source is untouched and its archive still takes WAL and backups', async () => {
+    const db = await get('db');
+    await psql(db.id, 'create table f (n int primary key)');
+    for (const n of [1, 2]) await psql(db.id, `insert into f values (${n})`);
+    const target = new Date(Number(await psql(db.id, 'select extract(epoch from clock_timestamp())')) * 1000).toISOString();
+    for (const n of [3, 4]) await psql(db.id, `insert into f values (${n})`);
+    const before = await backups(db.id);
+    await dev.call('forkAddon', { params: { id: 'db' }, query: { project: 'pitr' }, body: { to: target, name: 'crashfork' } });
+    const docker = async (args: string[]) => (await run('docker', args, { timeoutMs: 120_000 })).stdout.trim();
+    const helper = await waitFor('the fork’s restore helper to run', async () => {
+      for (const id of (await docker(['ps', '-q', '--filter', 'label=berth.addon-job'])).split('\n').filter(Boolean)) {
+        const args = JSON.parse(await docker(['inspect', '-f', '{{json .Args}}', id])) as string[];
+        if (args.includes('fork') && args.includes(pgTimeOf(target))) return id;
+      }
+      return undefined;
+    }, { timeoutMs: 120_000, intervalMs: 50 });
+    await s.kill();
+    assert.equal((await run('docker', ['kill', helper], { timeoutMs: 30_000 })).code, 0, 'the helper killed mid-restore');
+    await s.start();
+    const fork = await addonIs('crashfork', (x) => x.status === 'running' && x.fork?.recovered_to != null, 'the fork restored after the crash');
+    assert.equal(fork.fork?.target, target);
+    assert.equal(await psql(fork.id, "select string_agg(n::text, ',' order by n) from f"), '1,2', 'the fork: the rows before the time, none after');
+    // The source: serving, every row, no restore of its own, its backups as they were; its archive still takes WAL and base backups.
+    const source = await get('db');
+    assert.equal(source.status, 'running', source.message ?? '');
+    assert.equal(source.rewind, null);
+    assert.equal(await psql(db.id, "select string_agg(n::text, ',' order by n) from f"), '1,2,3,4', 'the source has every row');
+    assert.deepEqual((await backups(db.id)).map((b) => b.label).slice(0, before.length), before.map((b) => b.label), 'the source’s base backups are all there');
+    await inServer(db.id, 'PGPASSWORD="$BERTH_ADDON_PASSWORD" pgbackrest --stanza=berth "--pg1-user=$BERTH_ADDON_USER" check');
+    const next = await baseBackupNow(db.id);
+    assert.ok(!before.some((b) => b.label === next.label), `a new base backup of the source: ${next.label}`);
   });
 });

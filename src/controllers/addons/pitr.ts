@@ -95,10 +95,14 @@ export class PitrWork {
     return helperResult(await this.helperLines(spec, what));
   }
 
-  /** A restore's result line and the line PostgreSQL logged where it stopped (kept with the event: the evidence of the target reached). */
-  private async restore(spec: ContainerSpec): Promise<{ point: string | null; stop: string | null }> {
+  /**
+   * A restore's result line, the line PostgreSQL logged where it stopped (kept with the event: the
+   * evidence of the target reached) and the base backup and timeline it started from and followed.
+   */
+  private async restore(spec: ContainerSpec): Promise<{ point: string | null; stop: string | null; from: { base_backup: string; timeline: number } | null }> {
     const lines = await this.helperLines(spec, 'the restore');
-    return { point: helperResult(lines), stop: lines.find((l) => l.startsWith('recovery stopping before ')) ?? null };
+    const from = lines.map((l) => /^restoring base backup (\S+), following timeline (\d+)$/.exec(l)).find((m) => m !== null);
+    return { point: helperResult(lines), stop: lines.find((l) => l.startsWith('recovery stopping before ')) ?? null, from: from ? { base_backup: from[1]!, timeline: Number(from[2]) } : null };
   }
 
   private async helperLines(spec: ContainerSpec, what: string): Promise<string[]> {
@@ -151,12 +155,12 @@ export class PitrWork {
   private async restoreFork(fork: AddonRow, source: AddonRow | undefined): Promise<void> {
     try {
       if (!source) throw new Error('its source add-on was deleted before the restore');
-      const { point, stop } = await this.restore(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr')));
+      const { point, stop, from } = await this.restore(restoreSpec(this.d.secrets, this.d.instanceId, fork, source, fork.fork_target!, 'fork', newId('pitr')));
       // No transaction was replayed: nothing committed between the base backup and the target, so the data is as at the target.
       // Kept as PostgreSQL printed it (UTC, to the microsecond): a Date would round it to the millisecond.
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : fork.fork_target!;
       await store.updateAddon(this.d.db, fork.id, { recovered_to: recovered, message: null });
-      await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.restored', message: `${fork.name} restored from ${source.name} to ${recovered}`, data: { addon: fork.id, recovered_to: recovered, stopped: stop } });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: fork.project_id, kind: 'addon.restored', message: `${fork.name} restored from ${source.name} to ${recovered}`, data: { addon: fork.id, recovered_to: recovered, stopped: stop, ...from } });
     } catch (err) {
       if (this.passes.signal.aborted) return;
       const reason = (err as Error).message.slice(0, 2000);
@@ -194,11 +198,11 @@ export class PitrWork {
         await this.d.runs.stopContainer(c.id, 30);
         await this.d.runs.removeContainer(c.id);
       }
-      const { point, stop } = await this.restore(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr')));
+      const { point, stop, from } = await this.restore(restoreSpec(this.d.secrets, this.d.instanceId, a, a, target, 'in-place', newId('pitr')));
       const recovered = point && !Number.isNaN(Date.parse(point)) ? point : target;
       // The old timeline's base backups stay usable up to the branch point; a new one starts the new timeline's.
       await store.updateAddon(this.d.db, a.id, { rewound_to: recovered, message: null, pitr_base_at: null });
-      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.restored', message: `${a.name} restored in place to ${recovered}`, data: { addon: a.id, recovered_to: recovered, stopped: stop } });
+      await tell(this.d, { actor: { system: 'addons' }, project_id: a.project_id, kind: 'addon.restored', message: `${a.name} restored in place to ${recovered}`, data: { addon: a.id, recovered_to: recovered, stopped: stop, ...from } });
     } catch (err) {
       if (this.passes.signal.aborted) return;
       const reason = (err as Error).message.slice(0, 2000);
