@@ -68,7 +68,7 @@ describe('dependency downloads are cached between builds', () => {
     assert.match(secondLog, /^added 2 packages/m, secondLog);
 
     // Where the files are: the project's own directory, which goes with the project.
-    const dir = join('/var/lib/berth-buildah/caches', s.instance, projectId);
+    const dir = join(s.env.BERTH_BUILD_STORE || '/var/lib/berth-buildah', 'caches', s.instance, projectId);
     assert.ok(existsSync(join(dir, 'buildah-cache', 'npm')), `${dir} holds the npm cache`);
     await dev.call('deleteApp', { params: { id: slug }, query: {} });
     await waitFor('the app to be deleted', async () => ((await dev.call('listApps', { query: { project: projectId } })).items.length === 0 ? true : undefined), { timeoutMs: 60_000 });

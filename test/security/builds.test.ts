@@ -168,7 +168,7 @@ describe('builds cannot see other tenants', () => {
     assert.match(checkLog, /^poison absent$/m);
 
     // On disk: each project's files under its own directory, none in buildah's host-wide default.
-    const caches = join('/var/lib/berth-buildah/caches', s.instance);
+    const caches = join(s.env.BERTH_BUILD_STORE || '/var/lib/berth-buildah', 'caches', s.instance);
     assert.ok(existsSync(join(caches, victimProject, 'buildah-cache', 'npm', `private-${n}.txt`)));
     assert.ok(existsSync(join(caches, attackerProject, 'buildah-cache', 'npm', `poison-${n}.txt`)));
     assert.ok(!existsSync(join(caches, attackerProject, 'buildah-cache', 'npm', `private-${n}.txt`)));
