@@ -31,11 +31,15 @@ declare -A PACKAGES=(
   # ca-certificates: npm, pip and go reach their registries over HTTPS; without recommends nothing
   # else pulls it in.
   [node]="ca-certificates nodejs npm"
-  [python]="ca-certificates python3 python3-venv python3-pip"
+  # pipenv and python3-poetry: the managers a Pipfile.lock or a poetry.lock asks for, Debian's own
+  # (PyPI is not reachable from every server). Debian packages no uv.
+  [python]="ca-certificates python3 python3-venv python3-pip pipenv python3-poetry"
   # git: `go mod download` falls back to VCS fetches for modules the proxy does not serve.
   [go]="ca-certificates git golang-go"
   [ruby]="ca-certificates ruby ruby-bundler"
 )
+# Bumped when a Debian 12 stack's recipe changes (label berth.stack.rev), so an older one is made again.
+declare -A STACK_REV=([python]=pm1)
 # The languages this script knows; PHP has no Debian 12 stack (PACKAGES), only its Debian 13 line.
 KNOWN=(node python go ruby php)
 
@@ -60,7 +64,7 @@ NODE_STACK_REV=5
 # /usr/lib/go-<line>/bin, put first on PATH (trixie-backports carries the ones newer than 1.24).
 TRIXIE_BASE="${BERTH_BASE_IMAGE_TRIXIE:-berth/base:trixie}"
 declare -A TRIXIE_LINES=(
-  ["python 3.13"]="python3 python3-venv python3-pip"
+  ["python 3.13"]="python3 python3-venv python3-pip pipenv python3-poetry"
   ["ruby 3.3"]="ruby ruby-bundler"
   ["go 1.24"]="golang-1.24-go"
   ["go 1.25"]="golang-1.25-go"
@@ -76,7 +80,15 @@ TRIXIE_STACK_REV=3
 # A line's recipe label: the PHP line's also carries its files' checksum (scripts/stacks/php/), so
 # a change to Berth's web process makes that stack again.
 PHP_FILES_SUM=$(cat scripts/stacks/php/* | sha256sum | cut -c1-12)
-line_rev() { if [ "$1" = php ]; then echo "r$TRIXIE_STACK_REV-$PHP_FILES_SUM"; else echo "r$TRIXIE_STACK_REV"; fi; }
+# The Python line's carries its own recipe mark (pm1: with Pipenv and Poetry), so adding them makes
+# only the Python stacks again.
+line_rev() {
+  case "$1" in
+    php) echo "r$TRIXIE_STACK_REV-$PHP_FILES_SUM" ;;
+    python) echo "r$TRIXIE_STACK_REV-${STACK_REV[python]}" ;;
+    *) echo "r$TRIXIE_STACK_REV" ;;
+  esac
+}
 
 configured_tag() {
   local var="BERTH_STACK_${1^^}"
@@ -95,7 +107,7 @@ RUN apt-get update \\
  && update-ca-certificates >/dev/null \\
  && rm -rf /var/lib/apt/lists/*
 EOF
-  if docker build --label "berth.stack=$lang" --label "berth.stack.ca=$CA_SUM" -t "$tag" "$ctx" >"$log" 2>&1
+  if docker build --label "berth.stack=$lang" --label "berth.stack.ca=$CA_SUM" --label "berth.stack.rev=${STACK_REV[$lang]:-}" -t "$tag" "$ctx" >"$log" 2>&1
   then
     echo "stack $lang: $tag ready in $((SECONDS - start)) s"
   else
@@ -192,7 +204,7 @@ build_trixie_line() {
   local ctx="$LOGDIR/ctx-$1$2" log="$LOGDIR/$1$2.log" env="" sources="" check
   mkdir -p "$ctx"
   case "$lang" in
-    python) check="python3 --version" ;;
+    python) check="python3 --version && pipenv --version && poetry --version" ;;
     ruby) check="ruby --version" ;;
     php)
       check="php --version && composer --version && nginx -v"
@@ -262,12 +274,12 @@ for lang in "${langs[@]}"; do
     echo "stack $lang: using $tag from BERTH_STACK_${lang^^}, not building it"
     continue
   fi
-  have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}}' "$tag" 2>/dev/null || echo missing)
-  if [ "$have" = "$CA_SUM" ]; then
+  have=$(docker image inspect -f '{{index .Config.Labels "berth.stack.ca"}} {{index .Config.Labels "berth.stack.rev"}}' "$tag" 2>/dev/null || echo missing)
+  if [ "$have" = "$CA_SUM ${STACK_REV[$lang]:-}" ]; then
     echo "stack $lang: $tag present"
     continue
   fi
-  [ "$have" != missing ] && echo "stack $lang: local CA certificates changed, rebuilding"
+  [ "$have" != missing ] && echo "stack $lang: local CA certificates or its recipe changed, rebuilding"
   echo "stack $lang: building $tag (apt-get install ${PACKAGES[$lang]})..."
   build_stack "$lang" "$tag" "$LOGDIR/$lang.log" &
   PIDS[$lang]=$!

@@ -57,6 +57,11 @@ export interface LangLine {
   image: string;
   /** Where the line comes from, for the build log. */
   source: string;
+  /**
+   * The package managers its stack carries (Debian's packages, scripts/stacks.sh), at the upstream
+   * version Debian ships; one missing here is not in the stack (Debian packages no uv).
+   */
+  tools?: Partial<Record<'pip' | 'pipenv' | 'poetry' | 'bundler', string>>;
 }
 
 export type VersionedLanguage = 'python' | 'go' | 'ruby' | 'php';
@@ -69,8 +74,8 @@ export type VersionedLanguage = 'python' | 'go' | 'ruby' | 'php';
  */
 export const LANGUAGE_LINES: Record<VersionedLanguage, readonly LangLine[]> = {
   python: [
-    { line: '3.13', version: '3.13.5', image: 'berth/stack-python:3.13-trixie', source: 'Debian 13' },
-    { line: '3.11', version: '3.11.2', image: 'berth/stack-python:bookworm', source: 'Debian 12' },
+    { line: '3.13', version: '3.13.5', image: 'berth/stack-python:3.13-trixie', source: 'Debian 13', tools: { pip: '25.1.1', pipenv: '2024.0.1', poetry: '2.1.2' } },
+    { line: '3.11', version: '3.11.2', image: 'berth/stack-python:bookworm', source: 'Debian 12', tools: { pip: '23.0.1', pipenv: '2022.12.19', poetry: '1.3.2' } },
   ],
   go: [
     { line: '1.27', version: '1.27.4', image: 'berth/stack-go:1.27-trixie', source: 'Debian 13 backports' },
@@ -80,8 +85,8 @@ export const LANGUAGE_LINES: Record<VersionedLanguage, readonly LangLine[]> = {
     { line: '1.19', version: '1.19.8', image: 'berth/stack-go:bookworm', source: 'Debian 12' },
   ],
   ruby: [
-    { line: '3.3', version: '3.3.8', image: 'berth/stack-ruby:3.3-trixie', source: 'Debian 13' },
-    { line: '3.1', version: '3.1.2', image: 'berth/stack-ruby:bookworm', source: 'Debian 12' },
+    { line: '3.3', version: '3.3.8', image: 'berth/stack-ruby:3.3-trixie', source: 'Debian 13', tools: { bundler: '2.6.7' } },
+    { line: '3.1', version: '3.1.2', image: 'berth/stack-ruby:bookworm', source: 'Debian 12', tools: { bundler: '2.3.15' } },
   ],
   php: [{ line: '8.4', version: '8.4.27', image: 'berth/stack-php:8.4-trixie', source: 'Debian 13' }],
 };

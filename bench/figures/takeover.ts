@@ -3,6 +3,7 @@ import type { TestServer } from '../../test/support/server.js';
 import type { Bench } from '../support/context.js';
 import { timeUntil } from '../support/context.js';
 import { row, type Row } from '../support/report.js';
+import { settledRssMb } from '../support/rss.js';
 
 const KILLS = Number(process.env.BENCH_TAKEOVER_KILLS ?? 10);
 /** The lease's life (src/server/main.ts): a killed leader's lease cannot pass sooner. */
@@ -34,9 +35,16 @@ export async function takeover(b: Bench): Promise<Row[]> {
   }
   times.sort((x, y) => x - y);
   const pct = (p: number) => times[Math.min(times.length - 1, Math.ceil((p / 100) * times.length) - 1)];
+  // Idle memory per instance once both have settled after the last takeover: the leader runs the
+  // controllers, the follower only the API, the router and its lease attempts.
+  const [leaderMb, followerMb] = await Promise.all([settledRssMb(other.pid!), settledRssMb(leader.pid!)]);
+  const single = await b.startServer('postgres', env);
+  const singleMb = await settledRssMb(single.pid!);
   const note = `${KILLS} kills: p50 ${pct(50).toFixed(0)} ms, p99 ${pct(99).toFixed(0)} ms, min ${times[0].toFixed(0)} ms; goal: under 10 s`;
   return [
     row({ group: 'control-plane', figure: 'leader takeover after kill -9 (p50)', unit: 'ms', berth: pct(50), baseline: LEASE_TTL_MS, baselineName: 'the lease TTL (renewed every 2 s)', better: 'lower', note }),
     row({ group: 'control-plane', figure: 'leader takeover after kill -9 (p99)', unit: 'ms', berth: pct(99), baseline: LEASE_TTL_MS, baselineName: 'the lease TTL (renewed every 2 s)', better: 'lower', note }),
+    row({ group: 'control-plane', figure: 'idle memory, the leader of two instances', unit: 'MB', berth: leaderMb, baseline: singleMb, baselineName: 'one instance alone on PostgreSQL', better: 'lower' }),
+    row({ group: 'control-plane', figure: 'idle memory, the follower of two instances', unit: 'MB', berth: followerMb, baseline: singleMb, baselineName: 'one instance alone on PostgreSQL', better: 'lower' }),
   ];
 }

@@ -7,7 +7,7 @@
  * The engine's classic builder (a remote engine, src/imagebuild/engine-builder.ts) has no cache
  * mounts: there each step cleans its cache in the same layer, as before.
  */
-export type CacheKind = 'npm' | 'yarn' | 'yarn-berry' | 'pnpm' | 'corepack' | 'pip' | 'gomod' | 'gobuild' | 'bundler' | 'composer';
+export type CacheKind = 'npm' | 'yarn' | 'yarn-berry' | 'pnpm' | 'corepack' | 'python' | 'gomod' | 'gobuild' | 'bundler' | 'composer';
 
 interface CacheDir {
   /** The tool's own default for root (generated RUN steps run as root, HOME=/root). */
@@ -27,7 +27,8 @@ export const CACHE_DIRS: Record<CacheKind, CacheDir> = {
   pnpm: { dir: '/root/.local/share/pnpm/store', locked: false },
   // Corepack downloads Yarn and pnpm themselves.
   corepack: { dir: '/root/.cache/node/corepack', locked: true },
-  pip: { dir: '/root/.cache/pip', locked: true },
+  // pip's, Pipenv's, Poetry's and uv's caches are all under it.
+  python: { dir: '/root/.cache', locked: true },
   gomod: { dir: '/root/go/pkg/mod', locked: false },
   gobuild: { dir: '/root/.cache/go-build', locked: false },
   // Without the global gem cache Bundler keeps .gem files only under BUNDLE_PATH (in the layer).

@@ -51,7 +51,18 @@ export interface VersionRequest {
   toolchain?: string | null;
 }
 
+/**
+ * Who installs a Python app's dependencies: the lockfile says (uv.lock, poetry.lock, then a Pipfile),
+ * else pip. package-managers.ts checks the stack has that manager.
+ */
+export type PythonManager = 'pip' | 'pipenv' | 'poetry' | 'uv';
+
 export interface PythonFacts {
+  manager: PythonManager;
+  /** The manager's lockfile (uv.lock, poetry.lock, Pipfile.lock): installed exactly as it says. */
+  lockfile: string | null;
+  /** Local path dependencies the lockfile names, as their top folder or file in the source: copied before the install, which reads them. */
+  installPaths: string[];
   /** requirements.txt lists at least one requirement. */
   requirements: boolean;
   /** pyproject.toml declares dependencies: the project itself is pip-installed. */
@@ -77,6 +88,12 @@ export interface RubyFacts {
   /** The Gemfile lists gems; without any, bundler is not run (it would need RubyGems). */
   hasGems: boolean;
   lockfile: boolean;
+  /** Gemfile.lock's BUNDLED WITH: the Bundler that wrote it (package-managers.ts holds the stack's to its major). */
+  bundledWith: string | null;
+  /** Gemfile.lock's path gems inside the source, as their top folder: copied before the install, which reads them. */
+  installPaths: string[];
+  /** Set by package-managers.ts on Berth's stacks: install with the stack's Bundler, never fetch the locked one. */
+  systemBundler?: boolean;
   request: VersionRequest | null;
 }
 
@@ -285,11 +302,67 @@ async function detectPython(dir: string, web: StartCommand | null): Promise<Lang
     if (file) start = { source: 'convention', argv: ['python3', file] };
   }
   if (!start) noStart('Python', conventional);
+  const { manager, lockfile, manifests } = await pythonManager(dir);
   return {
     start,
-    manifests: await existing(dir, ['requirements.txt', 'Pipfile', 'Pipfile.lock']),
-    python: { requirements, pyprojectDependencies, pipfilePackages, request: await pythonRequest(dir, pyproject) },
+    manifests: await existing(dir, ['requirements.txt', ...manifests]),
+    python: {
+      manager,
+      lockfile,
+      installPaths: lockfile ? await lockedPaths(dir, lockfile) : [],
+      requirements,
+      pyprojectDependencies,
+      pipfilePackages,
+      request: await pythonRequest(dir, pyproject),
+    },
   };
+}
+
+/**
+ * uv.lock first, then poetry.lock, then a Pipfile (with or without its lock), else pip. A lockfile
+ * is what the app's developers install from, so it wins over a requirements.txt exported beside it.
+ */
+async function pythonManager(dir: string): Promise<{ manager: PythonManager; lockfile: string | null; manifests: string[] }> {
+  if (await sourceFileExists(dir, 'uv.lock')) return { manager: 'uv', lockfile: 'uv.lock', manifests: ['pyproject.toml', 'uv.lock'] };
+  if (await sourceFileExists(dir, 'poetry.lock')) return { manager: 'poetry', lockfile: 'poetry.lock', manifests: ['pyproject.toml', 'poetry.lock'] };
+  if (await sourceFileExists(dir, 'Pipfile')) {
+    const locked = await sourceFileExists(dir, 'Pipfile.lock');
+    return { manager: 'pipenv', lockfile: locked ? 'Pipfile.lock' : null, manifests: ['Pipfile', ...(locked ? ['Pipfile.lock'] : [])] };
+  }
+  return { manager: 'pip', lockfile: null, manifests: [] };
+}
+
+/**
+ * The local paths a lockfile installs from (poetry.lock's and uv.lock's directory, file and
+ * editable sources, Pipfile.lock's "path" and "file" entries, Gemfile.lock's PATH gems), as the top
+ * folder or file of each inside the source. URLs, paths leaving the source, or not there, are left
+ * for the manager to report.
+ */
+async function lockedPaths(dir: string, lockfile: string): Promise<string[]> {
+  const text = (await readSourceFile(dir, lockfile, 16 * 1024 * 1024)) ?? '';
+  const found: string[] = [];
+  if (lockfile === 'poetry.lock') {
+    for (const m of text.matchAll(/^\[package\.source\]\s*\ntype\s*=\s*"(?:directory|file)"\s*\nurl\s*=\s*"([^"\n]+)"/gm)) found.push(m[1]!);
+  } else if (lockfile === 'uv.lock') {
+    for (const m of text.matchAll(/^source\s*=\s*\{\s*(?:directory|editable|path)\s*=\s*"([^"\n]+)"/gm)) found.push(m[1]!);
+  } else if (lockfile === 'Gemfile.lock') {
+    for (const m of text.matchAll(/^PATH\r?\n\s+remote:\s*(\S+)/gm)) found.push(m[1]!);
+  } else {
+    try {
+      const lock = JSON.parse(text) as { default?: Record<string, { path?: unknown; file?: unknown }> };
+      for (const entry of Object.values(lock.default ?? {})) {
+        for (const p of [entry?.path, entry?.file]) if (typeof p === 'string' && !p.includes('://')) found.push(p);
+      }
+    } catch {
+      // pipenv itself reports a broken lockfile, in the build log.
+    }
+  }
+  const out: string[] = [];
+  for (const p of found) {
+    const top = p.split('/').filter((s) => s !== '' && s !== '.')[0];
+    if (top && safeRelative(top) && /^[A-Za-z0-9._-]+$/.test(top) && !out.includes(top) && (await sourceFileExists(dir, top) || (await sourceDirExists(dir, top)))) out.push(top);
+  }
+  return out;
 }
 
 async function detectGo(dir: string, web: StartCommand | null): Promise<LanguagePart> {
@@ -354,8 +427,20 @@ async function detectRuby(dir: string, web: StartCommand | null): Promise<Langua
   return {
     start,
     manifests: ['Gemfile', ...(lockfile ? ['Gemfile.lock'] : [])],
-    ruby: { hasGems, lockfile, request: await rubyRequest(dir, gemfile) },
+    ruby: {
+      hasGems,
+      lockfile,
+      bundledWith: lockfile ? await bundledWith(dir) : null,
+      installPaths: lockfile ? await lockedPaths(dir, 'Gemfile.lock') : [],
+      request: await rubyRequest(dir, gemfile),
+    },
   };
+}
+
+/** Gemfile.lock's BUNDLED WITH version (its last section), or null when it has none. */
+async function bundledWith(dir: string): Promise<string | null> {
+  const text = (await readSourceFile(dir, 'Gemfile.lock')) ?? '';
+  return /^BUNDLED WITH\r?\n\s+(\d+(?:\.\d+){0,3})\s*$/m.exec(text)?.[1] ?? null;
 }
 
 /** composer.json's require has at least one entry (an unreadable composer.json counts as not). */

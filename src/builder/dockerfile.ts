@@ -1,4 +1,4 @@
-import type { Detection, NodeManager, StartCommand } from './detect.js';
+import type { Detection, NodeManager, PythonFacts, PythonManager, StartCommand } from './detect.js';
 import { runtimeImage } from '../config-stacks.js';
 import { sourceFileExists, writeSourceFile } from './sourcefs.js';
 import { downloadStep, type CacheKind } from './cache-mounts.js';
@@ -135,19 +135,37 @@ function pythonFile(d: Detection, stack: string, cache: boolean): string[] {
     '# Dependencies first: this layer is reused until the requirement files change.',
     ...copyManifests(d),
   ];
-  // Only with declared requirements: pip needs PyPI, which an app without any never touches.
-  // With the cache mounted pip keeps its downloads there; without, it keeps none in the layer.
-  const pip = cache ? 'pip install' : 'pip install --no-cache-dir';
-  if (f.requirements) lines.push(downloadStep(cache, ['pip'], `${pip} -r requirements.txt`));
-  if (f.pipfilePackages) {
-    const deploy = d.manifests.includes('Pipfile.lock') ? ' --deploy' : '';
-    lines.push(downloadStep(cache, ['pip'], `${pip} pipenv && pipenv install --system${deploy} && pip uninstall -y pipenv`));
-  }
+  lines.push(...f.installPaths.map((p) => `COPY ${JSON.stringify([p, `./${p}`])}`));
+  const install = PYTHON_INSTALL[f.manager](f, cache);
+  if (install) lines.push(downloadStep(cache, ['python'], install));
   lines.push('COPY . .');
   // pyproject dependencies are resolved by installing the project itself, so this needs the code.
-  if (f.pyprojectDependencies) lines.push(downloadStep(cache, ['pip'], `${pip} .`));
+  if (f.manager === 'pip' && !f.lockfile && f.pyprojectDependencies) lines.push(downloadStep(cache, ['python'], `pip install${cache ? '' : ' --no-cache-dir'} .`));
   return [...lines, ...tail(d.start!)];
 }
+
+// Berth's stacks carry Pipenv and Poetry (Debian's; the build is refused before this step when the
+// stack lacks the manager). An operator's image may not: then it is fetched from PyPI for this step
+// only, into a virtualenv of its own, as Berth did for Pipenv before (which needs PyPI reachable).
+const need = (tool: string, file: string) =>
+  `if ! command -v ${tool} >/dev/null; then echo "${file}: ${tool} is not in this stack image, installing it from PyPI for this step"; ` +
+  `python3 -m venv /tmp/berth-${tool} && /tmp/berth-${tool}/bin/pip install --no-cache-dir --quiet ${tool} && PATH="$PATH:/tmp/berth-${tool}/bin"; fi && `;
+
+/**
+ * Each manager's install step into /opt/venv, exactly as its lockfile says when there is one (only
+ * with declared requirements otherwise: pip needs PyPI, which an app without any never touches).
+ * Poetry and Pipenv run from the stack's system Python and install into the active virtualenv.
+ * With cache mounts (cache-mounts.ts) their caches under /root/.cache are the project's mount and
+ * stay; without, none is left in the layer.
+ */
+const PYTHON_INSTALL: Record<PythonManager, (f: PythonFacts, cache: boolean) => string | null> = {
+  pip: (f, cache) => (f.requirements ? `pip install${cache ? '' : ' --no-cache-dir'} -r requirements.txt` : null),
+  pipenv: (f, cache) =>
+    f.pipfilePackages ? `${need('pipenv', 'the Pipfile')}PIPENV_VERBOSITY=-1 pipenv install${f.lockfile ? ' --deploy' : ''}${dropCaches(cache, 'pipenv')}` : null,
+  poetry: (_f, cache) => `${need('poetry', 'poetry.lock')}poetry install --only main --no-root --no-interaction${dropCaches(cache, 'poetry')}`,
+  uv: (_f, cache) => `${need('uv', 'uv.lock')}UV_PROJECT_ENVIRONMENT=/opt/venv uv sync --frozen --no-dev --no-install-project${dropCaches(cache, 'uv')}`,
+};
+const dropCaches = (cache: boolean, tool: string) => (cache ? ` && rm -rf /tmp/berth-${tool}` : ` && rm -rf /root/.cache /tmp/berth-${tool}`);
 
 function goFile(d: Detection, stack: string, runtime: string, cache: boolean): string[] {
   const f = d.go!;
@@ -189,9 +207,13 @@ function rubyFile(d: Detection, stack: string, cache: boolean): string[] {
     'WORKDIR /app',
     `ENV PORT=${DEFAULT_PORT} RACK_ENV=production RAILS_ENV=production BUNDLE_PATH=/usr/local/bundle BUNDLE_WITHOUT=development:test`,
     ...(f.lockfile ? ['ENV BUNDLE_DEPLOYMENT=1'] : []),
+    // The stack's own Bundler (Debian's), at install and at run time: Bundler would otherwise fetch
+    // the one Gemfile.lock's BUNDLED WITH names from RubyGems (package-managers.ts).
+    ...(f.systemBundler ? ['ENV BUNDLE_VERSION=system'] : []),
     '# Dependencies first: this layer is reused until the Gemfile or its lock change.',
     ...copyManifests(d),
   ];
+  lines.push(...f.installPaths.map((p) => `COPY ${JSON.stringify([p, `./${p}/`])}`));
   // Only when the Gemfile lists gems: bundler needs RubyGems, which an app without any never touches.
   if (f.hasGems) lines.push(downloadStep(cache, ['bundler'], 'bundle install --jobs 2 --retry 3'));
   lines.push('COPY . .');

@@ -8,3 +8,4 @@ export { stackImage, stackImages, runtimeImage } from '../config-stacks.js';
 export { chooseNode, checkManager, type NodeChoice, type NodeRequest } from './node-version.js';
 export { chooseVersion, type StackChoice, type VersionRequest } from './lang-version.js';
 export { ArchiveError, DetectionError, SourceError, type ArchiveErrorCode, type SourceErrorCode } from './errors.js';
+export { pythonInstaller, bundlerInstaller } from './package-managers.js';

@@ -12,7 +12,7 @@ import { MAX_PROCESS_TYPES, formationProcesses } from '../domain/processes.js';
 import { encodeProcesses } from '../store/formation.js';
 import type { Actor } from '../domain/events.js';
 import { runOk } from '../lib/exec.js';
-import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, chooseNode, chooseVersion, checkManager, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
+import { cloneRepo, redact, detect, extractArchive, prepareBuildContext, chooseNode, chooseVersion, checkManager, pythonInstaller, bundlerInstaller, DetectionError, SourceError, ArchiveError } from '../builder/index.js';
 import { readSourceFile } from '../builder/sourcefs.js';
 import { BuildLogWriter } from './build-log.js';
 import { ImageBuildFailed, type ImageBuilder } from '../imagebuild/types.js';
@@ -66,6 +66,9 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
     if (chosen) {
       step(log, `Using ${chosen.why}`);
       detection.reason += `; ${chosen.why}`;
+      // Which package manager installs, at which version and why; a stack without it fails the build here.
+      const installs = detection.python ? pythonInstaller(detection.python, chosen.line) : detection.ruby ? bundlerInstaller(detection.ruby, chosen.line) : null;
+      if (installs) step(log, installs);
     }
     const prepared = await prepareBuildContext(src, detection, {
       stackImage: node?.image ?? chosen?.image ?? (detection.language ? settings.stacks[detection.language] : ''),

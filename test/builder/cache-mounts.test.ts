@@ -38,7 +38,7 @@ test('with cache mounts, each download step mounts its tool cache and cleans not
     assert.match(pnpm, /^RUN --mount=type=cache,id=corepack,[^ ]+ pnpm run build && pnpm prune --prod$/m);
 
   const py = await generated({ 'requirements.txt': 'flask==3.0\n', 'app.py': '' }, true);
-  assert.match(py, /^RUN --mount=type=cache,id=pip,target=\/root\/\.cache\/pip,sharing=locked pip install -r requirements.txt$/m);
+  assert.match(py, /^RUN --mount=type=cache,id=python,target=\/root\/\.cache,sharing=locked pip install -r requirements.txt$/m);
   assert.doesNotMatch(py, /--no-cache-dir/);
 
   // Go: the modules are in the mount, not the download step's layer, so the build mounts them too.

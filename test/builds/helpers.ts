@@ -26,10 +26,11 @@ export function packFixture(name: string, files: Record<string, string> = {}): P
       .filter((e) => e.isFile())
       .map((e) => {
         const rel = relative(root, join(e.parentPath, e.name));
-        return [rel, readFileSync(join(root, rel), 'utf8')];
+        // As bytes: a fixture may carry a binary file (a vendored wheel).
+        return [rel, readFileSync(join(root, rel))];
       }),
   );
-  return tarGz(Object.entries({ ...own, ...files }).map(([n, body]) => ({ name: n, body })));
+  return tarGz(Object.entries<string | Buffer>({ ...own, ...files }).map(([n, body]) => ({ name: n, body })));
 }
 
 /** The build succeeded and the app it deployed answers through the router: its log and its answer. */
@@ -49,7 +50,7 @@ export async function builtAndAnswering(c: BerthClient, routerPort: number, slug
 }
 
 /** A tar.gz made entry by entry, so a test can write entries no honest packer would. */
-export async function tarGz(entries: { name: string; body?: string; type?: 'file' | 'directory' | 'symlink'; linkname?: string }[]): Promise<Buffer> {
+export async function tarGz(entries: { name: string; body?: string | Buffer; type?: 'file' | 'directory' | 'symlink'; linkname?: string }[]): Promise<Buffer> {
   const pack = tar.pack();
   const gz = pack.pipe(createGzip());
   const chunks: Buffer[] = [];

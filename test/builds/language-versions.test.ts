@@ -7,15 +7,14 @@ import { buildArchive, builtAndAnswering, logText, packFixture, removeImages, wa
 /**
  * Python, Go and Ruby apps choose their line where their ecosystem writes it, as Node.js apps do:
  * the build log and the generated Dockerfile's header say which it got and why, and the running app
- * reports the version it runs on. Each fixture asks for a line other than the default; go-127 asks
- * for a minimum the newest Go meets (the default Python and Ruby lines run test/builds/languages'
- * fixtures). A version the server does not offer fails the build at once with the file, the
+ * reports the version it runs on. Each fixture asks for a line other than the default (the default lines,
+ * and go.mod's go line taken as a minimum the newest Go meets, run test/builds/languages' fixtures). A version the server does not offer fails the build at once with the file, the
  * version and what is on offer.
  */
 describe('Python, Go and Ruby versions chosen per app', () => {
   let s: TestServer;
   let dev: BerthClient;
-  const slugs = ['py-311', 'go-125', 'go-127', 'rb-31', 'py-future'];
+  const slugs = ['py-311', 'go-125', 'rb-31', 'py-future'];
 
   before(async () => {
     s = await startServer();
@@ -31,12 +30,6 @@ describe('Python, Go and Ruby versions chosen per app', () => {
     const cases = [
       { slug: 'py-311', source: () => packFixture('python-311'), answer: /^python 3\.11\.\d+$/, why: 'Python 3.11 (Debian 12), the newest here that satisfies "3.11" from .python-version' },
       { slug: 'go-125', source: () => packFixture('go-125'), answer: /^go go1\.25\.\d+$/, why: 'Go 1.25 (Debian 13 backports), the line of go.mod\'s toolchain "go1.25.0"' },
-      {
-        slug: 'go-127',
-        source: () => packFixture('go-125', { 'go.mod': 'module example.com/v\n\ngo 1.22\n' }),
-        answer: /^go go1\.27\.\d+$/,
-        why: 'Go 1.27 (Debian 13 backports), the newest here, as go.mod\'s go "1.22" is a minimum',
-      },
       { slug: 'rb-31', source: () => packFixture('ruby-31'), answer: /^ruby 3\.1\.\d+$/, why: 'Ruby 3.1 (Debian 12), the newest here that satisfies "~> 3.1.0" from Gemfile' },
     ];
     const builds = await Promise.all(cases.map(async (c) => buildArchive(dev, c.slug, await c.source())));

@@ -27,7 +27,9 @@ describe('build and deploy apps in every supported language', () => {
 
   const cases: [slug: string, source: () => Promise<Buffer>, builder: string, answer: RegExp][] = [
     ['lang-python', () => packFixture('python-web'), 'python', /^hello from python uid=10001/],
-    ['lang-go', () => packFixture('go-web'), 'go', /^hello from go uid=10001/],
+    // go.mod's go line (1.19) is a minimum: the newest Go here builds it (test/builds/language-versions
+    // covers a toolchain line and an older one).
+    ['lang-go', () => packFixture('go-web'), 'go', /^hello from go uid=10001 go1\.27\.\d+$/m],
     ['lang-ruby', () => packFixture('ruby-web'), 'ruby', /^hello from ruby/],
     [
       'lang-docker',
@@ -55,6 +57,10 @@ describe('build and deploy apps in every supported language', () => {
         const b = await waitBuild(dev, builds[i].id, 420_000);
         assert.equal(b.status, 'succeeded', `${slug}: ${b.message}\n${await logText(dev, b.id)}`);
         assert.equal(b.builder, builder);
+        if (slug === 'lang-go') {
+          const log = await logText(dev, b.id);
+          assert.ok(log.includes('Using Go 1.27 (Debian 13 backports), the newest here, as go.mod\'s go "1.19" is a minimum'), log);
+        }
         const res = await waitFor(
           `${slug} to answer`,
           async () => {
