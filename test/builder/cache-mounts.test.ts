@@ -40,6 +40,12 @@ test('with cache mounts, each download step mounts its tool cache and cleans not
   const py = await generated({ 'requirements.txt': 'flask==3.0\n', 'app.py': '' }, true);
   assert.match(py, /^RUN --mount=type=cache,id=python,target=\/root\/\.cache,sharing=locked pip install -r requirements.txt$/m);
   assert.doesNotMatch(py, /--no-cache-dir/);
+  // Poetry (and Pipenv, uv) keep their caches under /root/.cache: mounted, so it is not removed (it could not be).
+  const fixtures = path.resolve(import.meta.dirname, '../../../test/fixtures/apps');
+  const poetry = generateDockerfile(await detect(path.join(fixtures, 'python-poetry')), { stackImage: 'py', cacheMounts: true });
+  assert.match(poetry, /^RUN --mount=type=cache,id=python,target=\/root\/\.cache,sharing=locked .*poetry install --only main --no-root --no-interaction && rm -rf \/tmp\/berth-poetry$/m);
+  const poetryPlain = generateDockerfile(await detect(path.join(fixtures, 'python-poetry')), { stackImage: 'py' });
+  assert.match(poetryPlain, /^RUN .*poetry install --only main --no-root --no-interaction && rm -rf \/root\/\.cache \/tmp\/berth-poetry$/m);
 
   // Go: the modules are in the mount, not the download step's layer, so the build mounts them too.
   const go = await generated(goApp, true);
@@ -54,7 +60,7 @@ test('with cache mounts, each download step mounts its tool cache and cleans not
   assert.doesNotMatch(php, /clear-cache/);
 
   // Every generated Dockerfile passes the check buildah builds run.
-  for (const file of [npm, pnpm, py, go, rb, php]) checkDockerfile(file, { cacheMounts: true });
+  for (const file of [npm, pnpm, py, poetry, go, rb, php]) checkDockerfile(file, { cacheMounts: true });
 });
 
 test('without cache mounts (the engine builder), the steps are as before: no mount, caches cleaned in the layer', async () => {
