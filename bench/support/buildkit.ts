@@ -45,11 +45,20 @@ export async function buildkitCacheIds(): Promise<Set<string>> {
   return new Set((df.BuildCache ?? []).map((c) => c.ID));
 }
 
-/** Prunes the cache records that were not there before: this run's layers and cache mounts only. */
+/**
+ * Prunes the cache records that were not there before: this run's layers and cache mounts only.
+ * A record goes only once nothing depends on it, so passes repeat while they remove something;
+ * BuildKit keeps the empty records of the local images builds started from (0 bytes).
+ */
 export async function pruneBuildkitSince(before: Set<string>): Promise<void> {
-  for (const id of await buildkitCacheIds()) {
-    if (before.has(id)) continue;
-    await engine('POST', `/v1.41/build/prune?${new URLSearchParams({ filters: JSON.stringify({ id: [id] }) })}`).catch(() => {});
+  for (let pass = 0; pass < 20; pass++) {
+    let removed = 0;
+    for (const id of await buildkitCacheIds()) {
+      if (before.has(id)) continue;
+      const out = await engine('POST', `/v1.41/build/prune?${new URLSearchParams({ filters: JSON.stringify({ id: [id] }) })}`).catch(() => '');
+      if (/"CachesDeleted":\[/.test(out)) removed++;
+    }
+    if (!removed) return;
   }
 }
 
