@@ -7,6 +7,7 @@ import { routerJoin } from './figures/router-join.js';
 import { routerRestart } from './figures/router-restart.js';
 import { deploy } from './figures/deploy.js';
 import { build } from './figures/build.js';
+import { buildLanguages } from './figures/build-languages.js';
 import { scale } from './figures/scale.js';
 import { zeroDowntime } from './figures/zero-downtime.js';
 import { controlPlane } from './figures/control-plane.js';
@@ -24,7 +25,7 @@ import { pitr } from './figures/pitr.js';
 
 /**
  * Berth's benchmarks: each figure beside its baseline, measured in the same run on this machine.
- * Usage: node dist/bench/run.js [router router-join router-restart deploy build scale zero-downtime control-plane dashboard addons volume-backups metrics-history metrics-idle alerts log-drains log-store takeover cluster pitr]  (default: all but cluster and pitr)
+ * Usage: node dist/bench/run.js [router router-join router-restart deploy build build-languages scale zero-downtime control-plane dashboard addons volume-backups metrics-history metrics-idle alerts log-drains log-store takeover cluster pitr]  (default: all but cluster, pitr and build-languages)
  * Not part of the test suite. Needs the Docker Engine; PostgreSQL is started by scripts/postgres.sh
  * unless BERTH_TEST_PG_URL names one.
  */
@@ -34,6 +35,7 @@ const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
   'router-restart': routerRestart,
   deploy,
   build,
+  'build-languages': buildLanguages,
   scale,
   'zero-downtime': zeroDowntime,
   'control-plane': controlPlane,
@@ -52,9 +54,10 @@ const FIGURES: Record<string, (b: Bench) => Promise<Row[]>> = {
 
 /**
  * Figures run only when named: the cluster one starts three Docker-in-Docker nodes and takes
- * minutes; pitr loads 1 GB into an add-on and writes for 5 minutes (BENCH_PITR_MB, BENCH_PITR_WINDOW_S).
+ * minutes; pitr loads 1 GB into an add-on and writes for 5 minutes (BENCH_PITR_MB, BENCH_PITR_WINDOW_S);
+ * build-languages builds five languages cold and warm on both sides (about ten minutes).
  */
-const OPT_IN = new Set(['cluster', 'pitr']);
+const OPT_IN = new Set(['cluster', 'pitr', 'build-languages']);
 
 async function main() {
   const asked = process.argv.slice(2);
@@ -70,7 +73,8 @@ async function main() {
   const script = (name: string, ...args: string[]) => runOk('bash', [join(ROOT, 'scripts', name), ...args], { timeoutMs: 900_000 });
   await script('docker.sh');
   await script('base-image.sh');
-  if (names.includes('build')) await script('stacks.sh', 'node');
+  if (names.includes('build-languages')) await script('stacks.sh');
+  else if (names.includes('build')) await script('stacks.sh', 'node');
   if (names.includes('addons')) await script('addons.sh', 'postgres');
   if (names.includes('pitr')) await script('addons.sh', 'postgres17');
 

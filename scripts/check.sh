@@ -33,7 +33,7 @@ FAST_TESTS_2=(
   cluster/replica-service cluster/volume-placement router/route-controller router/plan router/process-identity lib/atomic-file runtime/docker-client
   integrations/images-keep integrations/webhooks-verify
   security/images-user security/images-preview security/images-migration
-  store/generation store/codecs builder/detect builder/package-managers builder/buildah-explain builder/node-version builder/lang-version cli/argv logs/drain-units
+  store/generation store/codecs builder/detect builder/package-managers builder/buildah-explain builder/cache-mounts builder/node-version builder/lang-version cli/argv logs/drain-units
   "${domain[@]}"
 )
 

@@ -42,6 +42,11 @@ export interface BuildSettings {
    * images. A cache, shared by the Berth instances of one machine; deleting it costs a re-copy.
    */
   storeDir: string;
+  /**
+   * Each project's download caches (BERTH_BUILD_CACHE_MB, 2048): over it, the project's caches are
+   * dropped at the next collection (on each build's end and every imageGcIntervalMs).
+   */
+  cacheMaxBytes: number;
 }
 
 /** Berth's own image registry in cluster mode. */
@@ -180,6 +185,7 @@ function buildSettings(env: NodeJS.ProcessEnv): BuildSettings {
     imageGcIntervalMs: positive(env, 'BERTH_IMAGE_GC_INTERVAL_S', 3600) * 1000,
     pidsLimit: Math.ceil(positive(env, 'BERTH_BUILD_PIDS', 1024)),
     storeDir: resolve(env.BERTH_BUILD_STORE?.trim() || '/var/lib/berth-buildah'),
+    cacheMaxBytes: positive(env, 'BERTH_BUILD_CACHE_MB', 2048) * 1024 * 1024,
   };
 }
 

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
-import { runOk } from '../../src/lib/exec.js';
 import { ROOT, sleep, type Bench } from '../support/context.js';
+import { buildkitBuild, buildkitCacheIds, pruneBuildkitSince, runOwnCacheIds } from '../support/buildkit.js';
 import { row, type Row } from '../support/report.js';
 
 const FIXTURE = join(ROOT, 'test/fixtures/apps/node-web');
@@ -13,12 +13,15 @@ const FIXTURE = join(ROOT, 'test/fixtures/apps/node-web');
  * A Node.js app with an npm dependency, built cold (its dependency layer not in the cache) and warm
  * (one source line changed, package.json untouched), through Berth (archive upload to build
  * succeeded) and by `docker build` of the very Dockerfile Berth generated, by hand, on the same
- * engine and builder. Each side gets its own copy of the app with its own package name, so neither
- * side's cold build finds the other's layers; the stack image (node + npm) is cached for both.
+ * engine with its BuildKit (the generated download steps use cache mounts, which the classic builder
+ * lacks; support/buildkit.ts). Each side gets its own copy of the app with its own package name, so
+ * neither side's cold build finds the other's layers, and the baseline's cache mounts get ids of
+ * this run; the stack image (node + npm) is cached for both.
  */
 export async function build(b: Bench): Promise<Row[]> {
   const { dev } = await b.shared();
   const dirs: string[] = [];
+  const cacheBefore = await buildkitCacheIds();
   try {
     const berthDir = await appCopy(b, 'berth', dirs);
     const baseDir = await appCopy(b, 'base', dirs);
@@ -30,7 +33,7 @@ export async function build(b: Bench): Promise<Row[]> {
     b.removeImageLater(`berth/${slug}:1`);
     const dockerfile = (await dev.call('getBuildDockerfile', { params: { id: berthCold.id } })).dockerfile;
     if (!dockerfile) throw new Error('Berth generated no Dockerfile for the Node.js app');
-    await writeFile(join(baseDir, 'Dockerfile'), dockerfile);
+    await writeFile(join(baseDir, 'Dockerfile'), runOwnCacheIds(dockerfile, b.runId));
     await writeFile(join(baseDir, '.dockerignore'), ['.git', 'node_modules'].join('\n') + '\n');
     const baseCold = await dockerBuild(b, baseDir, `${slug}-base:1`);
 
@@ -41,13 +44,14 @@ export async function build(b: Bench): Promise<Row[]> {
     const baseWarm = await dockerBuild(b, baseDir, `${slug}-base:2`);
     await dev.call('deleteApp', { params: { id: slug } });
 
-    const baselineName = 'docker build of the same Dockerfile (classic builder)';
+    const baselineName = 'docker build of the same Dockerfile (the engine\'s BuildKit)';
     return [
       row({ group: 'build', figure: 'build cold (npm layer not cached)', unit: 's', berth: berthCold.ms / 1000, baseline: baseCold / 1000, baselineName, better: 'lower', note: `Berth: create build + upload archive -> status succeeded (${berthCold.split})` }),
       row({ group: 'build', figure: 'build warm (one source line changed)', unit: 's', berth: berthWarm.ms / 1000, baseline: baseWarm / 1000, baselineName, better: 'lower', note: berthWarm.split }),
     ];
   } finally {
     for (const d of dirs) await rm(d, { recursive: true, force: true });
+    await pruneBuildkitSince(cacheBefore);
   }
 }
 
@@ -69,7 +73,7 @@ async function changeOneLine(dir: string) {
   await writeFile(p, src.replace('hello from node', 'hello again from node'));
 }
 
-async function berthBuild(dev: BerthClient, slug: string, dir: string): Promise<{ id: string; ms: number; split: string }> {
+export async function berthBuild(dev: BerthClient, slug: string, dir: string): Promise<{ id: string; ms: number; split: string }> {
   const archive = await packTarGz(dir, await listSourceFiles(dir));
   const t0 = performance.now();
   const created = await dev.call('createBuild', { params: { id: slug } });
@@ -99,7 +103,5 @@ async function berthBuild(dev: BerthClient, slug: string, dir: string): Promise<
 
 async function dockerBuild(b: Bench, dir: string, tag: string): Promise<number> {
   b.removeImageLater(tag);
-  const t0 = performance.now();
-  await runOk('docker', ['build', '-q', '-t', tag, dir], { timeoutMs: 600_000, env: { ...process.env, DOCKER_BUILDKIT: '0' } });
-  return performance.now() - t0;
+  return buildkitBuild(dir, tag);
 }

@@ -46,6 +46,8 @@ export interface ApiContext {
   routerStats(app: string): Promise<AppStats | null>;
   /** Tells the build controller that a build was queued or canceled. */
   nudgeBuilds(): void;
+  /** Tells the build controller that a project was deleted: its builds' download caches go. */
+  collectBuildCaches(): void;
   /** Image garbage collection now, for these apps (src/controllers/images.ts). */
   pruneImages(appIds: string[]): Promise<PruneResult>;
   /** Cluster mode: reads of the Swarm; changes are written to the database, then `reconcile` applies them. */

@@ -73,6 +73,7 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
     const prepared = await prepareBuildContext(src, detection, {
       stackImage: node?.image ?? chosen?.image ?? (detection.language ? settings.stacks[detection.language] : ''),
       runtimeImage: settings.runtimeImage,
+      cacheMounts: builder.cacheMounts,
     });
     const dockerfile = prepared.content ?? (await readSourceFile(src, prepared.dockerfile));
     const { processes, skipped } = formationProcesses(detection.processes);

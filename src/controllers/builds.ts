@@ -5,6 +5,7 @@ import { buildDir, type BuildSettings } from '../config.js';
 import { now } from '../store/db.js';
 import { appendLogs, buildById, failInterrupted, isFinished, lastLogSeq, queuedIds, stalePending, transition } from '../store/builds.js';
 import { runBuild } from './build-runner.js';
+import { allProjectIds } from '../store/projects.js';
 import type { ImageBuilder } from '../imagebuild/types.js';
 
 export const INTERRUPTED = 'interrupted by a control-plane restart';
@@ -18,6 +19,8 @@ export class BuildController {
   private readonly running = new Map<string, { abort: AbortController; done: Promise<void> }>();
   private readonly settings: BuildSettings;
   private timer: NodeJS.Timeout | null = null;
+  private collectTimer: NodeJS.Timeout | null = null;
+  private collecting: Promise<void> | null = null;
   private ticking: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -51,6 +54,24 @@ export class BuildController {
     this.timer = setInterval(() => this.nudge(), 2000);
     this.timer.unref();
     this.nudge();
+    // Deleted projects' download caches go, the others are kept within their limit: at start and with the image GC.
+    void this.collectCaches();
+    this.collectTimer = setInterval(() => void this.collectCaches(), this.settings.imageGcIntervalMs);
+    this.collectTimer.unref();
+  }
+
+  /**
+   * Removes deleted projects' download caches and keeps the others within their limit (the
+   * builder's). Also nudged by a project's deletion. One collection at a time.
+   */
+  collectCaches(): Promise<void> {
+    this.collecting ??= (async () => {
+      const readAt = Date.now();
+      await this.builder.collect(await allProjectIds(this.ctx.db), readAt);
+    })()
+      .catch((err) => this.ctx.log.warn({ err }, 'collecting build caches failed'))
+      .finally(() => (this.collecting = null));
+    return this.collecting;
   }
 
   nudge(): void {
@@ -73,6 +94,7 @@ export class BuildController {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.collectTimer) clearInterval(this.collectTimer);
     await this.ticking;
     for (const r of this.running.values()) r.abort.abort('shutdown');
     await Promise.allSettled([...this.running.values()].map((r) => r.done));

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { run, type RunResult } from '../lib/exec.js';
+import { BuildCaches, buildCachesDir } from './build-cache.js';
 import { BuildCgroup } from './cgroup.js';
 import { checkDockerfile, DockerfileRefused } from './dockerfile-check.js';
 import { BuildEngine } from './engine.js';
@@ -27,6 +28,8 @@ export interface BuildahOptions {
   anchorImage: string;
   /** This instance's hand-over registry's files (handover.ts): under the data directory. */
   handoverDir: string;
+  /** A project's download caches over this are dropped (build-cache.ts). */
+  cacheMaxBytes: number;
 }
 
 /**
@@ -40,11 +43,15 @@ export interface BuildahOptions {
  *   resolver, never the host, private ranges or link-local addresses;
  * - RUN steps in their own namespaces (OCI isolation, runc), with RUN_CAPABILITIES only, under
  *   the build's cgroup (pids and memory ceilings), within the build's time.
+ * - with TMPDIR in the project's own cache directory (build-cache.ts): its `RUN --mount=type=cache`
+ *   directories (the generated steps' download caches) are that project's and no other's;
  * Then `buildah push` hands the image to the engine through a loopback registry (handover.ts):
  * only the layers the engine lacks travel.
  */
 export class BuildahBuilder implements ImageBuilder {
+  readonly cacheMounts = true;
   private readonly store: BuildahStore;
+  private readonly caches: BuildCaches;
   private readonly engine: BuildEngine;
   private readonly handover: HandoverRegistry;
   private stacksLock: Promise<unknown> = Promise.resolve();
@@ -53,6 +60,12 @@ export class BuildahBuilder implements ImageBuilder {
     this.store = new BuildahStore(opts.storeDir);
     this.engine = new BuildEngine({ dockerHost: opts.dockerHost, instanceId: opts.instanceId, anchorImage: opts.anchorImage });
     this.handover = new HandoverRegistry(opts.handoverDir);
+    // Per instance: another Berth on this machine (its own database, its own projects) shares the store, never a collection.
+    this.caches = new BuildCaches(buildCachesDir(opts.storeDir, opts.instanceId), opts.cacheMaxBytes);
+  }
+
+  async collect(liveProjects: string[], readAt: number): Promise<void> {
+    await this.caches.collect(liveProjects, readAt);
   }
 
   /**
@@ -69,11 +82,24 @@ export class BuildahBuilder implements ImageBuilder {
   }
 
   async build(req: ImageBuildRequest): Promise<{ imageId: string }> {
+    try {
+      return await this.caches.use(req.projectId, (tmpdir) => this.buildIn(req, tmpdir));
+    } finally {
+      // Bounded at each build's end (when no other build of the project runs): never fails the build.
+      await this.caches.trim(req.projectId).then(
+        (dropped) => dropped && req.onLine?.('-----> The project\'s download caches outgrew BERTH_BUILD_CACHE_MB and were dropped'),
+        () => {},
+      );
+    }
+  }
+
+  private async buildIn(req: ImageBuildRequest, tmpdir: string): Promise<{ imageId: string }> {
+    const env = { ...this.store.env(), TMPDIR: tmpdir };
     const started = Date.now();
     const left = () => Math.max(1, req.timeoutMs - (Date.now() - started));
     const say = (text: string) => req.onLine?.(`-----> ${text}`);
     try {
-      checkDockerfile(req.dockerfileText);
+      checkDockerfile(req.dockerfileText, { cacheMounts: true });
     } catch (err) {
       if (err instanceof DockerfileRefused) throw new ImageBuildFailed(err.message);
       throw err;
@@ -121,7 +147,8 @@ export class BuildahBuilder implements ImageBuilder {
         {
           timeoutMs: left(),
           signal: req.signal,
-          env: this.store.env(),
+          // buildah's cache mounts and temporary files: the project's own directory (build-cache.ts).
+          env,
           maxOutputBytes: 256 * 1024,
           // Before buildah has started anything: its runc, every RUN step and buildah itself are then in the build's cgroup.
           onSpawn: (pid) => cgroup.adopt(pid),
@@ -145,7 +172,7 @@ export class BuildahBuilder implements ImageBuilder {
             ...this.store.args(project, true), 'push', '--signature-policy', this.store.file('policy-local.json'),
             '--tls-verify=false', '--digestfile', digestFile, imageId, `docker://${repo}:last`,
           ],
-          { timeoutMs: left(), signal: req.signal, env: this.store.env() },
+          { timeoutMs: left(), signal: req.signal, env },
         );
         this.throwUnlessOk(push, req, push.stderr.split('\n'));
         const digest = (await fs.readFile(digestFile, 'utf8')).trim();

@@ -3,7 +3,8 @@
  * own storage: a FROM or COPY --from naming an image through a transport (`docker-daemon:` is the
  * engine, which holds every tenant's images; `oci-archive:`, `dir:`, `containers-storage:` are host
  * paths), and RUN flags (`--mount` bind/cache mounts can name host directories in the builder
- * Debian 12 ships). The builder's signature policy rejects such images too, but only after it has
+ * Debian 12 ships) but for a cache mount of the narrow form cacheMountRefusal() admits, when the
+ * builder keeps cache mounts per project (buildah, build-cache.ts). The builder's signature policy rejects such images too, but only after it has
  * opened them: refusing here means nothing outside is ever touched.
  *
  * The reading is conservative where it cannot be exact: every physical line is taken as an
@@ -28,8 +29,13 @@ interface Instruction {
   rest: string;
 }
 
+export interface CheckOptions {
+  /** The builder keeps cache mounts in a directory of the project's own: `RUN --mount=type=cache` is admitted. */
+  cacheMounts?: boolean;
+}
+
 /** Throws DockerfileRefused naming the line and the reason. */
-export function checkDockerfile(text: string): void {
+export function checkDockerfile(text: string, opts: CheckOptions = {}): void {
   const globals = new Map<string, string | null>();
   const stages: string[] = [];
   let sawFrom = false;
@@ -69,10 +75,66 @@ export function checkDockerfile(text: string): void {
         }
         break;
       case 'RUN':
-        if (flags.length) refuse(`RUN ${flags[0]!.split('=')[0]} is not supported by Berth's builder (mounts and network modes could reach outside the build)`);
+        for (const flag of flags) {
+          const mount = /^--mount=(.*)$/s.exec(flag);
+          if (!mount || !opts.cacheMounts) {
+            return refuse(`RUN ${flag.split('=')[0]} is not supported by Berth's builder (mounts and network modes could reach outside the build)`);
+          }
+          const why = cacheMountRefusal(mount[1]!);
+          if (why) refuse(`RUN --mount=${mount[1]!.slice(0, 200)}: ${why}`);
+        }
         break;
     }
   }
+}
+
+/**
+ * Why a `--mount` value is refused, or null. Only a cache mount, with a target and at most an id
+ * (a plain name), sharing, mode, uid, gid and ro: buildah 1.28 joins an id to its cache directory
+ * without confining it (`id=../../x` escapes it: CVE-2024-9675), and `from=`, `src=` and the bind
+ * options name other places. A target is joined after cleaning an absolute path, so it stays inside.
+ */
+export function cacheMountRefusal(value: string): string | null {
+  const fields = value.split(',');
+  const seen = new Map<string, string>();
+  for (const field of fields) {
+    const [key = '', ...rest] = field.split('=');
+    const v = rest.join('=');
+    if (seen.has(key)) return `${key} is given twice`;
+    seen.set(key, v);
+    switch (key) {
+      case 'type':
+        if (v !== 'cache') return 'only cache mounts (type=cache) are supported: bind, tmpfs, secret and ssh mounts are not';
+        break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        if (!/^\/[A-Za-z0-9._\-/]*$/.test(v) || v.split('/').includes('..')) return `${key} must be an absolute path of letters, digits, ".", "_", "-" and "/" without ".."`;
+        break;
+      case 'id':
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) return 'id must be a name of letters, digits, ".", "_" and "-" (no "/"), at most 64 characters';
+        break;
+      case 'sharing':
+        if (!['shared', 'locked'].includes(v)) return 'sharing must be shared or locked';
+        break;
+      case 'mode':
+        if (!/^[0-7]{3,4}$/.test(v)) return 'mode must be octal, like 0755';
+        break;
+      case 'uid':
+      case 'gid':
+        if (!/^[0-9]{1,10}$/.test(v)) return `${key} must be a number`;
+        break;
+      case 'ro':
+      case 'readonly':
+        if (rest.length && !['true', 'false'].includes(v)) return `${key} takes no value`;
+        break;
+      default:
+        return `${key ? `"${key}"` : 'an empty field'} is not supported in a cache mount (type, target, id, sharing, mode, uid, gid, ro)`;
+    }
+  }
+  if (seen.get('type') !== 'cache') return 'only cache mounts (type=cache) are supported: bind, tmpfs, secret and ssh mounts are not';
+  if (!['target', 'dst', 'destination'].some((k) => seen.has(k))) return 'a cache mount needs a target';
+  return null;
 }
 
 function checkImage(ref: string, what: string, refuse: (why: string) => never): void {

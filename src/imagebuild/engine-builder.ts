@@ -11,6 +11,9 @@ import { ImageBuildFailed, type ImageBuilder, type ImageBuildRequest } from './t
  * name resolves. Berth says so at start; run the control plane on the engine's host for isolation.
  */
 export class EngineBuilder implements ImageBuilder {
+  // The classic builder has no RUN --mount: generated steps clean their caches instead.
+  readonly cacheMounts = false;
+
   constructor(private readonly runtime: ImageBuilds) {}
 
   async build(req: ImageBuildRequest): Promise<{ imageId: string }> {
@@ -34,6 +37,8 @@ export class EngineBuilder implements ImageBuilder {
   }
 
   async sweep(): Promise<void> {}
+
+  async collect(): Promise<void> {}
 }
 
 /** True when DOCKER_HOST is unset or names this host's engine socket (the only set-up buildah builds work with). */

@@ -29,8 +29,18 @@ export interface ImageBuildRequest {
 export class ImageBuildFailed extends Error {}
 
 export interface ImageBuilder {
+  /**
+   * True when the builder keeps `RUN --mount=type=cache` directories per project: generated
+   * Dockerfiles then mount their download caches, and a user's Dockerfile may name cache mounts.
+   */
+  readonly cacheMounts: boolean;
   /** Builds and hands the image to the engine under req.tag; returns its id. */
   build(req: ImageBuildRequest): Promise<{ imageId: string }>;
   /** Removes what builds of this instance left behind when the process died (their namespaces). */
   sweep(): Promise<void>;
+  /**
+   * Drops what builds keep for projects that no longer exist (their download caches), and trims
+   * the others' caches to the size limit. `readAt`: when liveProjects was read (Date.now()).
+   */
+  collect(liveProjects: string[], readAt: number): Promise<void>;
 }

@@ -137,6 +137,7 @@ async function main() {
     baseImages: [...Object.values(config.build.stacks), ...(config.build.nodeLines ?? []).map((l) => l.image), ...Object.values(config.build.languageLines).flatMap((ls) => (ls ?? []).map((l) => l.image)), config.build.runtimeImage],
     anchorImage: config.build.runtimeImage,
     handoverDir: handoverDir(config.dataDir),
+    cacheMaxBytes: config.build.cacheMaxBytes,
   });
   // What the API asks of controllers without their loops (never started here): add-on sessions,
   // volume usage, image pruning answer on every instance.
@@ -176,7 +177,7 @@ async function main() {
   };
   const elector = elected ? new LeaderElector({ db: store.leaseDb, log, id: controlPlaneId, address: config.advertiseUrl, ttlMs: LEASE_TTL_MS }) : null;
   // A follower's API writes desired state; the leader hears about it at once instead of at its next pass.
-  type NudgeKind = 'apps' | 'builds' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains';
+  type NudgeKind = 'apps' | 'builds' | 'caches' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains';
   const nudgeLeader = (what: NudgeKind, appId?: string) => {
     if (term) return nudgeLocal(term, what, appId);
     void store.pubsub.notify(NUDGE_CHANNEL, appId ? `${what} ${appId}` : what).catch(() => {});
@@ -208,6 +209,7 @@ async function main() {
       nudgeLeader('certs'); // a new app's host wants a certificate before its first deploy is done
     },
     nudgeBuilds: () => nudgeLeader('builds'),
+    collectBuildCaches: () => nudgeLeader('caches'),
     nudgeRuns: () => nudgeLeader('runs'),
     nudgeDrains: () => nudgeLeader('drains'),
     nudgeAddons: () => nudgeLeader('addons'),
@@ -271,13 +273,14 @@ async function main() {
 const LEASE_TTL_MS = 6000;
 const NUDGE_CHANNEL = 'berth_nudge';
 
-function isNudgeKind(s: string | undefined): s is 'apps' | 'builds' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains' {
-  return s === 'apps' || s === 'builds' || s === 'runs' || s === 'addons' || s === 'volumes' || s === 'certs' || s === 'drains';
+function isNudgeKind(s: string | undefined): s is 'apps' | 'builds' | 'caches' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains' {
+  return s === 'apps' || s === 'builds' || s === 'caches' || s === 'runs' || s === 'addons' || s === 'volumes' || s === 'certs' || s === 'drains';
 }
 
-function nudgeLocal(t: LeaderTerm, what: 'apps' | 'builds' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains', appId?: string): void {
+function nudgeLocal(t: LeaderTerm, what: 'apps' | 'builds' | 'caches' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains', appId?: string): void {
   if (what === 'apps') t.apps.nudge(appId);
   else if (what === 'builds') t.builds.nudge();
+  else if (what === 'caches') void t.builds.collectCaches();
   else if (what === 'runs') t.oneOffs.nudge();
   else if (what === 'addons') t.addons.nudge();
   else if (what === 'volumes') t.volumes.nudge();

@@ -83,6 +83,9 @@ export async function deleteProject(db: Db, id: string) {
   await db.deleteFrom('projects').where('id', '=', id).execute();
 }
 
+/** Every project's id (what the build caches of deleted projects are collected against). */
+export const allProjectIds = async (db: Db) => (await db.selectFrom('projects').select('id').execute()).map((p) => p.id);
+
 /** Names of the projects the user owns. */
 export const projectsOwnedBy = async (db: Db, userId: string) =>
   (await db.selectFrom('projects').select('name').where('owner_id', '=', userId).execute()).map((p) => p.name);

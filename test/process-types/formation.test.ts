@@ -6,7 +6,10 @@ import { run } from '../../src/lib/exec.js';
 import { settled } from '../support/rollout.js';
 import { listSourceFiles, packTarGz } from '../../src/cli/pack.js';
 import { buildArchive, removeImages, waitBuild } from '../builds/helpers.js';
-import { NODE_WORKER, crashReported, formed as formedIn, heard as heardBy } from './helpers.js';
+import { NODE_QUEUE, NODE_WORKER, crashReported, formed as formedIn, heard as heardBy } from './helpers.js';
+import { request } from 'node:http';
+import { viaRouter } from '../support/load.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Heroku's process model on the real Docker Engine: a built app whose Procfile has `web` and
@@ -31,7 +34,7 @@ describe('process types', () => {
   });
   after(async () => {
     await s?.destroy();
-    await removeImages(['jobs']);
+    await removeImages(['jobs', 'mill']);
   });
 
   test('web and worker both run; each scales on its own; a new release rolls both; a killed worker comes back', async () => {
@@ -88,4 +91,63 @@ describe('process types', () => {
     assert.equal(state, 'true');
     await heard(2, 'v2');
   });
+
+  test('workers consume a queue in a Redis add-on that web fills: every job done once, shared by the workers, and on after one is killed', async () => {
+    await dev.call('createApp', { body: { name: 'mill', project: 'procs' } });
+    await dev.call('createAddon', { body: { type: 'redis', name: 'queue', project: 'procs' } });
+    await waitFor('the Redis add-on to run', async () => ((await dev.call('getAddon', { params: { id: 'queue' }, query: {} })).status === 'running' ? true : undefined), { timeoutMs: 120_000, intervalMs: 300 });
+    await dev.call('attachAddon', { params: { id: 'queue' }, query: {}, body: { app: 'mill' } });
+    const built = await waitBuild(dev, (await buildArchive(dev, 'mill', await packTarGz(NODE_QUEUE, await listSourceFiles(NODE_QUEUE)))).id);
+    assert.equal(built.status, 'succeeded', built.message ?? '');
+    const live = (await dev.call('listReleases', { params: { id: 'mill' } })).items[0]!.version;
+    assert.equal((await settled(dev, 'mill', live, 120_000)).status, 'live');
+    assert.deepEqual(await dev.call('updateFormation', { params: { id: 'mill' }, body: { worker: 2 } }), { web: 1, worker: 2 });
+    const workers = (await formedIn(dev, 'mill', 1, 2, live)).filter((x) => x.process_type === 'worker');
+
+    type Done = { done: Record<string, string>; taken: number; workers: string[] };
+    const queue = async (n: number): Promise<string[]> => {
+      const r = await post(s.routerPort, 'mill.localhost', `/jobs?n=${n}`);
+      assert.equal(r.status, 200, r.body);
+      return (JSON.parse(r.body) as { queued: string[] }).queued;
+    };
+    const allDone = (ids: string[]) =>
+      waitFor(`the workers to do ${ids.length} jobs`, async () => {
+        const r = await viaRouter(s.routerPort, 'mill.localhost', '/done');
+        if (r.status !== 200) return undefined;
+        const d = JSON.parse(r.body) as Done;
+        return ids.every((id) => d.done[id]) ? d : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 250 });
+
+    // Both workers are waiting on the queue before it fills (each says so in the set `workers`).
+    const hostnames = await Promise.all(workers.map(async (w) => (await run('docker', ['inspect', '-f', '{{.Config.Hostname}}', w.docker_id!], { timeoutMs: 30_000 })).stdout.trim()));
+    await waitFor('both workers to start', async () => {
+      const r = await viaRouter(s.routerPort, 'mill.localhost', '/done');
+      return r.status === 200 && hostnames.every((h) => (JSON.parse(r.body) as Done).workers.includes(h)) ? true : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+    const first = await queue(40);
+    const d1 = await allDone(first);
+    assert.equal(d1.taken, 40, 'each job was taken by exactly one worker, once');
+    const doers = new Set(first.map((id) => d1.done[id]));
+    assert.deepEqual([...doers].sort(), hostnames.sort(), 'both workers took jobs, and only they did');
+
+    // A worker killed behind Berth's back is restarted, and the queue keeps being worked.
+    const victim = workers[0]!;
+    await run('docker', ['kill', victim.docker_id!], { timeoutMs: 30_000 });
+    await crashReported(dev, 'mill', victim.id, 30_000);
+    await formedIn(dev, 'mill', 1, 2, live);
+    const second = await queue(20);
+    const d2 = await allDone(second);
+    assert.equal(d2.taken, 60, 'no job was taken twice across the restart');
+  });
 });
+
+/** One POST through the router (viaRouter sends GETs only). */
+function post(port: number, host: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', headers: { host }, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`POST ${path}: no answer in 10 s`))).on('error', reject).end();
+  });
+}

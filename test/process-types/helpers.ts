@@ -5,6 +5,8 @@ import type { Container } from '../support/rollout.js';
 
 /** The fixture app with a web and a worker process: the worker reports to web, web lists what it hears. */
 export const NODE_WORKER = new URL('../../../test/fixtures/apps/node-worker/', import.meta.url).pathname;
+/** The fixture app whose web fills a queue in its Redis add-on and whose workers take jobs from it. */
+export const NODE_QUEUE = new URL('../../../test/fixtures/apps/node-queue/', import.meta.url).pathname;
 
 export interface Seen {
   release: string;

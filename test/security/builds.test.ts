@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
 import type { BerthClient } from '../../src/client/index.js';
 import { run, runOk } from '../../src/lib/exec.js';
 import { DockerRuntime } from '../../src/runtime/docker.js';
@@ -40,6 +41,8 @@ describe('builds cannot see other tenants', () => {
   const linkLocalCtr = `berth-test-ll-${uniqueSuffix()}`;
   let victimImage: string;
   let victimImageId: string;
+  let victimProject: string;
+  let attackerProject: string;
   let victimIp: string;
   let listener: Server;
   let listenerPort: number;
@@ -55,6 +58,8 @@ describe('builds cannot see other tenants', () => {
       const built = await waitBuild(victim, (await buildArchive(victim, victimSlug, await dockerfileApp(`FROM ${BASE}\nRUN echo ${SECRET} > /secret.txt\n`))).id);
       assert.equal(built.status, 'succeeded', built.message ?? '');
       victimImage = built.image!;
+      victimProject = (await victim.call('getApp', { params: { id: victimSlug } })).project.id;
+      attackerProject = (await attacker.call('getApp', { params: { id: attackerSlug } })).project.id;
       victimImageId = (await dockerInspect(victimImage)).Id;
 
       // The victim's running app, on its project's network.
@@ -103,7 +108,14 @@ describe('builds cannot see other tenants', () => {
       { what: 'transport via ARG', dockerfile: `ARG T=docker-daemon\nFROM \${T}:${victimImage}\nRUN cat /secret.txt\n`, says: /not through "docker-daemon:"/ },
       { what: 'COPY --from transport', dockerfile: `FROM ${BASE}\nCOPY --from=docker-daemon:${victimImage} /secret.txt /x\n`, says: /not through "docker-daemon:"/ },
       { what: 'containers-storage of the victim', dockerfile: `FROM containers-storage:${victimImage}\n`, says: /not through "containers-storage:"/ },
-      { what: 'RUN --mount', dockerfile: `FROM ${BASE}\nRUN --mount=type=bind,source=/,target=/host cat /host/etc/hostname\n`, says: /RUN --mount is not supported/ },
+      { what: 'RUN --mount of the host', dockerfile: `FROM ${BASE}\nRUN --mount=type=bind,source=/,target=/host cat /host/etc/hostname\n`, says: /only cache mounts \(type=cache\) are supported/ },
+      // buildah 1.28 would join this id to the attacker's cache directory and land in the victim's (CVE-2024-9675).
+      {
+        what: "a cache mount's id climbing to the victim's cache",
+        dockerfile: `FROM ${BASE}\nRUN --mount=type=cache,id=../${victimProject}/buildah-cache/npm,target=/c cat /c/*\n`,
+        says: /id must be a name/,
+      },
+      { what: 'a cache mount from a stage', dockerfile: `FROM ${BASE}\nRUN --mount=type=cache,from=${victimImage},target=/c cat /c/secret.txt\n`, says: /"from" is not supported/ },
     ];
     const results = await Promise.all(cases.map(async (c) => ({ c, ...(await attack(c.dockerfile)) })));
     for (const { c, build, log } of results) {
@@ -116,6 +128,51 @@ describe('builds cannot see other tenants', () => {
     const own = await waitBuild(victim, (await buildArchive(victim, victimSlug, await dockerfileApp(`FROM ${victimImage}\nRUN cat /secret.txt\n`))).id);
     assert.equal(own.status, 'succeeded', own.message ?? '');
     assert.ok((await logText(victim, own.id)).includes(SECRET));
+  });
+
+  test("a build's download cache (RUN --mount=type=cache) is its project's: another project's builds neither read nor poison it", async () => {
+    const CACHE_SECRET = `victim-cache-secret-${n}`;
+    // The victim's build leaves a private file in its npm cache (as a private package tarball would be).
+    const wrote = await waitBuild(
+      victim,
+      (await buildArchive(victim, victimSlug, await dockerfileApp(`FROM ${BASE}\nRUN --mount=type=cache,id=npm,target=/root/.npm echo ${CACHE_SECRET} > /root/.npm/private-${n}.txt && echo wrote-${n}\n`))).id,
+    );
+    assert.equal(wrote.status, 'succeeded', `${wrote.message}\n${await logText(victim, wrote.id)}`);
+
+    // The attacker mounts the same cache by id and by target, tries to read it and plants a poisoned file.
+    const mounts = '--mount=type=cache,id=npm,target=/root/.npm --mount=type=cache,target=/root/.npm2';
+    const steal = await attack(
+      `FROM ${BASE}\nRUN ${mounts} ls -la /root/.npm /root/.npm2; cat /root/.npm/private-${n}.txt /root/.npm2/private-${n}.txt 2>&1; ` +
+        `echo poisoned-${n} > /root/.npm/poison-${n}.txt && echo planted-${n}\n`,
+    );
+    assert.equal(steal.build.status, 'succeeded', steal.log);
+    assert.match(steal.log, new RegExp(`^planted-${n}$`, 'm'), 'the attacker writes to its own cache');
+    assert.match(steal.log, new RegExp(`private-${n}.txt: No such file or directory`));
+    assert.ok(!steal.log.includes(CACHE_SECRET), `the victim's cache is in the attacker's build:\n${steal.log}`);
+
+    // The attacker's poison is real: its own next build finds it (the control: caches do persist).
+    const own = await attack(`FROM ${BASE}\nRUN --mount=type=cache,id=npm,target=/root/.npm cat /root/.npm/poison-${n}.txt; echo own-check-${n}\n`);
+    assert.match(own.log, new RegExp(`^poisoned-${n}$`, 'm'), own.log);
+
+    // The victim's next build finds its own file and no poison.
+    const check = await waitBuild(
+      victim,
+      (await buildArchive(victim, victimSlug, await dockerfileApp(
+        `FROM ${BASE}\nRUN --mount=type=cache,id=npm,target=/root/.npm cat /root/.npm/private-${n}.txt; ` +
+          `if [ -e /root/.npm/poison-${n}.txt ]; then echo "poison present"; else echo "poison absent"; fi\n`,
+      ))).id,
+    );
+    const checkLog = await logText(victim, check.id);
+    assert.equal(check.status, 'succeeded', checkLog);
+    assert.ok(checkLog.includes(CACHE_SECRET), `the victim's cache persisted:\n${checkLog}`);
+    assert.match(checkLog, /^poison absent$/m);
+
+    // On disk: each project's files under its own directory, none in buildah's host-wide default.
+    const caches = join(s.env.BERTH_BUILD_STORE || '/var/lib/berth-buildah', 'caches', s.instance);
+    assert.ok(existsSync(join(caches, victimProject, 'buildah-cache', 'npm', `private-${n}.txt`)));
+    assert.ok(existsSync(join(caches, attackerProject, 'buildah-cache', 'npm', `poison-${n}.txt`)));
+    assert.ok(!existsSync(join(caches, attackerProject, 'buildah-cache', 'npm', `private-${n}.txt`)));
+    assert.ok(!existsSync(`/var/tmp/buildah-cache/npm/poison-${n}.txt`) && !existsSync(`/var/tmp/buildah-cache/npm/private-${n}.txt`));
   });
 
   test('RUN steps reach the package registry, but not the host, the control plane, another project, the engine or link-local addresses', async () => {
@@ -219,6 +276,13 @@ describe('the Dockerfile check before a build', () => {
     refused('FROM scratch\nRUN --mount=type=cache,source=../../..,target=/c true', /RUN --mount is not supported/);
     refused('FROM scratch\nRUN --network=host true', /RUN --network is not supported/);
     refused('FROM scratch\nRUN \\\n --mount=type=bind,target=/h true', /RUN --mount is not supported/);
+    // With buildah's per-project caches a cache mount passes, but not one that names another place.
+    const withCaches = (text: string, why: RegExp) =>
+      assert.throws(() => checkDockerfile(text, { cacheMounts: true }), (e: Error) => e instanceof DockerfileRefused && why.test(e.message), text);
+    withCaches('FROM scratch\nRUN --mount=type=cache,source=../../..,target=/c true', /"source" is not supported/);
+    withCaches('FROM scratch\nRUN \\\n --mount=type=bind,target=/h true', /only cache mounts/);
+    withCaches('FROM scratch\nRUN --mount=type=cache,id=..,target=/c true', /id must be a name/);
+    checkDockerfile('FROM scratch\nRUN --mount=type=cache,id=npm,target=/root/.npm,sharing=locked true', { cacheMounts: true });
   });
   test('ordinary Dockerfiles pass', () => {
     checkDockerfile('ARG V=20\nFROM node:${V}-bookworm AS build\nRUN npm ci\nFROM docker.io/library/debian:bookworm\nCOPY --from=build /app /app\nCOPY --from=0 /x /y\n');

@@ -68,6 +68,7 @@ export async function apiWorld(): Promise<ApiWorld> {
     routerServes: () => false,
     routerStats: async () => null,
     nudgeBuilds: () => {},
+    collectBuildCaches: () => {},
     pruneImages: async () => ({ removed: [], freed_bytes: 0, skipped: [] }),
     cluster: { engine: new Proxy({}, { get: (_t, name) => refuse(`the cluster engine (${String(name)})`) }) as never, reconcile: async () => {}, registryTrust: async () => null },
     nudgeRuns: () => {},

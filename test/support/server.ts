@@ -76,7 +76,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Removes what an instance left on the engine and stops its HAProxy: test servers must not leak. */
-async function cleanEngine(instance: string | undefined, dataDir: string) {
+async function cleanEngine(instance: string | undefined, dataDir: string, buildStore: string) {
   try {
     // The master's workers exit with it.
     const pid = Number(readFileSync(join(dataDir, 'haproxy', 'haproxy.pid'), 'utf8'));
@@ -92,6 +92,8 @@ async function cleanEngine(instance: string | undefined, dataDir: string) {
     /* no registry was started */
   }
   if (!instance) return;
+  // Its projects' download caches (src/imagebuild/build-cache.ts): a test database is dropped, nothing would collect them.
+  if (/^[A-Za-z0-9_-]+$/.test(instance)) rmSync(join(buildStore, 'caches', instance), { recursive: true, force: true });
   // Cluster mode binds the overlay anchor's network namespace (or a placeholder) under /var/run/netns.
   if (existsSync(`/var/run/netns/berth-${instance}`)) await run('ip', ['netns', 'delete', `berth-${instance}`], { timeoutMs: 10_000 });
   const filter = `label=berth.instance=${instance}`;
@@ -270,7 +272,7 @@ export async function startServer(opts: StartOptions = {}): Promise<TestServer> 
     start,
     async destroy() {
       await waitExit('SIGTERM');
-      await cleanEngine(health.instance, dataDir);
+      await cleanEngine(health.instance, dataDir, env.BERTH_BUILD_STORE?.trim() || '/var/lib/berth-buildah');
       await db?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

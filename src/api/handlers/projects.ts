@@ -59,6 +59,7 @@ export const projectHandlers = {
     const p = await projectFor(ctx, user, params.id, 'owner');
     if (p.apps > 0) throw conflict(`project "${p.name}" still has ${p.apps} app(s); delete them first`);
     await projects.deleteProject(ctx.db, p.id);
+    ctx.collectBuildCaches();
     return { ok: true };
   },
 
