@@ -43,15 +43,18 @@ for f in "${files[@]}"; do
 done
 # The long files (browsers, builds, clusters, add-ons) first: with two slots, a long file started
 # last keeps one slot busy while the other idles.
+# The longest files of all (several minutes each on this machine) start first of all.
+longest=()
 long=()
 short=()
 for f in "${main[@]}"; do
   case "$f" in
+    dist/test/stateful/addon-pitr.test.js | dist/test/builds/language* | dist/test/builds/java* | dist/test/web/dashboard.test.js) longest+=("$f") ;;
     dist/test/web/* | dist/test/cluster/* | dist/test/builds/* | dist/test/stateful/* | dist/test/integrations/* | dist/test/process-types/*) long+=("$f") ;;
     *) short+=("$f") ;;
   esac
 done
-main=(${long[@]+"${long[@]}"} ${short[@]+"${short[@]}"})
+main=(${longest[@]+"${longest[@]}"} ${long[@]+"${long[@]}"} ${short[@]+"${short[@]}"})
 status=0
 # Lint and the import rules (scripts/check.sh without the compile and the fast tests, which this
 # suite runs anyway): a failure fails the suite but does not hold back the tests.
