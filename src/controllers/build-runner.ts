@@ -55,10 +55,13 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
 
     const detection = await detect(src);
     step(log, `Detected ${detection.reason}`);
+    // The package manager that installs and why, for the log and the build's runtime.
+    let installs: string | null = null;
     const node = detection.node ? chooseNode(detection.node.request, settings.nodeLines, settings.stacks.node) : null;
     if (node) {
       checkManager(node, detection.node!.manager);
-      step(log, `Using ${node.why}${detection.node!.manager === 'npm' ? '' : `, installing with ${detection.node!.manager === 'pnpm' ? 'pnpm' : 'Yarn'}`}`);
+      installs = detection.node!.manager === 'npm' ? null : `installing with ${detection.node!.manager === 'pnpm' ? 'pnpm' : 'Yarn'}`;
+      step(log, `Using ${node.why}${installs ? `, ${installs}` : ''}`);
       detection.reason += `; ${node.why}`;
     }
     const lang = detection.language && detection.language !== 'node' ? detection.language : null;
@@ -67,7 +70,7 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
       step(log, `Using ${chosen.why}`);
       detection.reason += `; ${chosen.why}`;
       // Which package manager installs, at which version and why; a stack without it fails the build here.
-      const installs = detection.python ? pythonInstaller(detection.python, chosen.line) : detection.ruby ? bundlerInstaller(detection.ruby, chosen.line) : null;
+      installs = detection.python ? pythonInstaller(detection.python, chosen.line) : detection.ruby ? bundlerInstaller(detection.ruby, chosen.line) : null;
       if (installs) step(log, installs);
     }
     const prepared = await prepareBuildContext(src, detection, {
@@ -79,6 +82,7 @@ export async function runBuild(ctx: ControllerDeps, apps: AppNudge, builder: Ima
     const { processes, skipped } = formationProcesses(detection.processes);
     await updateBuild(ctx.db, build.id, {
       builder: detection.builder,
+      runtime: runtimeText(node?.why ?? chosen?.why ?? null, installs),
       dockerfile,
       procfile_release: detection.processes.release ?? null,
       procfile_processes: encodeProcesses(processes),
@@ -218,4 +222,10 @@ async function deploy(ctx: ControllerDeps, apps: AppNudge, build: BuildRow, app:
   });
   await updateBuild(ctx.db, build.id, { release_id: release.id });
   apps.nudge(app.id);
+}
+
+/** The build's runtime as `berth builds info` shows it: the line and why, then the installer's line. */
+function runtimeText(why: string | null, installs: string | null): string | null {
+  if (!why) return null;
+  return installs ? `${why}; ${installs.charAt(0).toLowerCase()}${installs.slice(1)}` : why;
 }

@@ -47,6 +47,7 @@ export async function insertBuild(db: Db, b: NewBuild): Promise<BuildRow> {
           message: b.status === 'pending' ? 'waiting for the source upload' : null,
           builder: null,
           dockerfile: null,
+          runtime: null,
           // The app's opaque id, not its slug: slugs are public and reused, so a slug-named image could
           // be guessed by another project or collide with a deleted app's (an image belongs to a project).
           image: `berth/${b.appId.toLowerCase()}:${number}`,

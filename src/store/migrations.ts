@@ -812,6 +812,12 @@ const migrations = (engine: 'sqlite' | 'postgres'): Record<string, Migration> =>
       await sql`alter table backup_jobs alter column size_bytes type double precision`.execute(db);
     },
   },
+  '0037_build_runtime': {
+    async up(db: Kysely<any>) {
+      // What `berth builds info` says the build ran on: the line chosen and why (it was in the log only).
+      await db.schema.alterTable('builds').addColumn('runtime', 'text').execute();
+    },
+  },
 });
 
 export const migrationProvider = (engine: 'sqlite' | 'postgres'): MigrationProvider => ({

@@ -222,6 +222,8 @@ export interface BuildsTable {
   builder: string | null;
   /** The Dockerfile that was built (generated, or the source's own). */
   dockerfile: string | null;
+  /** The language line chosen and why (and the package manager that installs), once detected; null: a Dockerfile build (0037_build_runtime). */
+  runtime: string | null;
   /** berth/<app id>:<number> (berth/<slug>:<number> before 0014) */
   image: string;
   release_id: string | null;

@@ -1,7 +1,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BerthClient } from '../../src/client/index.js';
-import { startServer, type TestServer } from '../support/server.js';
+import { CLI_MAIN, startServer, type TestServer } from '../support/server.js';
+import { run } from '../../src/lib/exec.js';
 import { buildArchive, builtAndAnswering, logText, packFixture, removeImages, waitBuild } from './helpers.js';
 
 /**
@@ -41,6 +42,11 @@ describe('Python, Go and Ruby versions chosen per app', () => {
         // `berth builds dockerfile` shows the generated Dockerfile, whose header carries the same line.
         const { dockerfile } = await dev.call('getBuildDockerfile', { params: { id: builds[i]!.id } });
         assert.ok(dockerfile?.split('\n')[0]!.endsWith(`; ${c.why}.`), `${c.slug}: the Dockerfile header says why\n${dockerfile}`);
+        // And the build itself: `berth builds info` shows it as its runtime.
+        const info = await run(process.execPath, [CLI_MAIN, 'builds', 'info', builds[i]!.id], { timeoutMs: 60_000, env: { ...process.env, BERTH_URL: s.url, BERTH_TOKEN: dev.opts.token! } });
+        const runtime = /^Runtime:\s+(.*)$/m.exec(info.stdout)?.[1];
+        assert.ok(runtime?.startsWith(c.why), `${c.slug}: berth builds info shows the runtime\n${info.stdout}${info.stderr}`);
+        assert.equal((await dev.call('getBuild', { params: { id: builds[i]!.id } })).runtime, runtime);
       }),
     );
   });

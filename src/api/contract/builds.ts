@@ -23,6 +23,7 @@ export const Build = T.Object({
   status: BuildStatus,
   message: Nullable(T.String()),
   builder: Nullable(T.String({ description: 'dockerfile, node, python, go, ruby, php or java' })),
+  runtime: Nullable(T.String({ description: 'the language line the build chose and why, and the package manager that installed; null for a Dockerfile build or before detection' })),
   image: T.String({ description: 'berth/<app id>:<number>' }),
   release_id: Nullable(T.String()),
   queue_position: Nullable(T.Integer({ description: '1 = next to run; null unless queued' })),

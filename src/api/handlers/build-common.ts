@@ -26,6 +26,7 @@ export function buildDto(b: BuildRow, slug: string, queue: string[]) {
     status: b.status,
     message: b.message,
     builder: b.builder,
+    runtime: b.runtime,
     image: b.image,
     release_id: b.release_id,
     queue_position: pos > 0 ? pos : null,

@@ -30,6 +30,7 @@ export function buildDetails(b: Build): string {
     ['commit', 'Commit'],
     ['committer', 'Committer'],
     ['builder', 'Builder'],
+    ['runtime', 'Runtime'],
     ['image', 'Image'],
     ['created_at', 'Created'],
     ['started_at', 'Started'],

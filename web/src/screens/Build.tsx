@@ -45,6 +45,12 @@ export function BuildPage() {
           <dt>Builder</dt>
           <dd>{b.builder ?? '—'}</dd>
         </div>
+        {b.runtime && (
+          <div>
+            <dt>Runtime</dt>
+            <dd>{b.runtime}</dd>
+          </div>
+        )}
         <div>
           <dt>Started</dt>
           <dd>{ago(b.started_at ?? b.created_at)}</dd>
