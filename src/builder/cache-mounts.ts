@@ -12,39 +12,44 @@ export type CacheKind = 'npm' | 'yarn' | 'yarn-berry' | 'pnpm' | 'corepack' | 'p
 interface CacheDir {
   /** The tool's own default for root (generated RUN steps run as root, HOME=/root). */
   dir: string;
-  /** One step at a time per project: for tools whose cache is not made for concurrent writers. */
-  locked: boolean;
   /** A variable the tool needs to use the directory (put before the step's command). */
   env?: string;
 }
 
 export const CACHE_DIRS: Record<CacheKind, CacheDir> = {
-  npm: { dir: '/root/.npm', locked: false },
+  npm: { dir: '/root/.npm' },
   // Yarn 1 run as root keeps its cache here, not under HOME.
-  yarn: { dir: '/usr/local/share/.cache/yarn', locked: true },
+  yarn: { dir: '/usr/local/share/.cache/yarn' },
   // Berry 2 and 3 default to a cache inside the project (the image layer); the global one is the mount.
-  'yarn-berry': { dir: '/root/.yarn/berry', locked: true, env: 'YARN_ENABLE_GLOBAL_CACHE=true' },
-  pnpm: { dir: '/root/.local/share/pnpm/store', locked: false },
+  'yarn-berry': { dir: '/root/.yarn/berry', env: 'YARN_ENABLE_GLOBAL_CACHE=true' },
+  pnpm: { dir: '/root/.local/share/pnpm/store' },
   // Corepack downloads Yarn and pnpm themselves.
-  corepack: { dir: '/root/.cache/node/corepack', locked: true },
+  corepack: { dir: '/root/.cache/node/corepack' },
   // pip's, Pipenv's, Poetry's and uv's caches are all under it.
-  python: { dir: '/root/.cache', locked: true },
-  gomod: { dir: '/root/go/pkg/mod', locked: false },
-  gobuild: { dir: '/root/.cache/go-build', locked: false },
+  python: { dir: '/root/.cache' },
+  gomod: { dir: '/root/go/pkg/mod' },
+  gobuild: { dir: '/root/.cache/go-build' },
   // Without the global gem cache Bundler keeps .gem files only under BUNDLE_PATH (in the layer).
-  bundler: { dir: '/root/.bundle/cache', locked: true, env: 'BUNDLE_GLOBAL_GEM_CACHE=true' },
+  bundler: { dir: '/root/.bundle/cache', env: 'BUNDLE_GLOBAL_GEM_CACHE=true' },
   // Composer's default depends on XDG variables; named here so the mount is the one it uses.
-  composer: { dir: '/root/.cache/composer', locked: true, env: 'COMPOSER_CACHE_DIR=/root/.cache/composer' },
+  composer: { dir: '/root/.cache/composer', env: 'COMPOSER_CACHE_DIR=/root/.cache/composer' },
   // Maven's local repository: what came from Maven Central (Debian's own repository is in the stack).
-  maven: { dir: '/root/.m2/repository', locked: true },
+  maven: { dir: '/root/.m2/repository' },
   // The wrapper's Gradle distributions and Gradle's dependency caches.
-  gradle: { dir: '/root/.gradle', locked: true },
+  gradle: { dir: '/root/.gradle' },
 };
 
 /** The `--mount` flag of one cache (its id names the directory in the project's cache). */
+/**
+ * Shared, never `sharing=locked`: buildah 1.28 keeps a locked cache's lock file inside the cache
+ * folder, where a build step could replace it with a link to a host path that the next locked build
+ * opens as root. Two builds of one project at once may then write one cache together: the package
+ * managers' own cache formats are written file by file (npm, pip, Go and Gradle lock or rename), and
+ * the worst a clash does is a failed build of that project, not another's.
+ */
 export function cacheMount(kind: CacheKind): string {
   const c = CACHE_DIRS[kind];
-  return `--mount=type=cache,id=${kind},target=${c.dir}${c.locked ? ',sharing=locked' : ''}`;
+  return `--mount=type=cache,id=${kind},target=${c.dir}`;
 }
 
 /**

@@ -93,8 +93,8 @@ export interface RubyFacts {
   bundledWith: string | null;
   /** Gemfile.lock's path gems inside the source, as their top folder: copied before the install, which reads them. */
   installPaths: string[];
-  /** Set by package-managers.ts on Berth's stacks: install with the stack's Bundler, never fetch the locked one. */
-  systemBundler?: boolean;
+  /** Set by package-managers.ts on Berth's stacks: the stack's Bundler version, installed with; the locked one is never fetched. */
+  systemBundler?: string;
   request: VersionRequest | null;
 }
 

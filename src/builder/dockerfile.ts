@@ -211,7 +211,9 @@ function rubyFile(d: Detection, stack: string, cache: boolean): string[] {
     ...(f.lockfile ? ['ENV BUNDLE_DEPLOYMENT=1'] : []),
     // The stack's own Bundler (Debian's), at install and at run time: Bundler would otherwise fetch
     // the one Gemfile.lock's BUNDLED WITH names from RubyGems (package-managers.ts).
-    ...(f.systemBundler ? ['ENV BUNDLE_VERSION=system'] : []),
+    // BUNDLE_VERSION=system is Bundler 2.4's own switch; 2.3 (Debian 12's) installs the locked
+    // version unless RubyGems is told which Bundler to run (BUNDLER_VERSION), which every release honours.
+    ...(f.systemBundler ? [`ENV BUNDLE_VERSION=system BUNDLER_VERSION=${f.systemBundler}`] : []),
     '# Dependencies first: this layer is reused until the Gemfile or its lock change.',
     ...copyManifests(d),
   ];
@@ -273,9 +275,14 @@ function javaFile(d: Detection, stack: string, cache: boolean): string[] {
   if (maven) {
     lines.push(downloadStep(cache, ['maven'], 'mvn --batch-mode --no-transfer-progress -DskipTests package', 'rm -rf /root/.m2'));
   } else {
+    // One step: the wrapper's Gradle lands in the cache mount (or is removed in the same layer), never in the image.
     lines.push(
-      `RUN chmod +x gradlew && (./gradlew --no-daemon --quiet --version >/dev/null || { echo ${JSON.stringify(GRADLE_UNREACHABLE)} >&2; exit 1; })`,
-      downloadStep(cache, ['gradle'], './gradlew --no-daemon build -x check', 'rm -rf /root/.gradle'),
+      downloadStep(
+        cache,
+        ['gradle'],
+        `chmod +x gradlew && (./gradlew --no-daemon --quiet --version >/dev/null || { echo ${JSON.stringify(GRADLE_UNREACHABLE)} >&2; exit 1; }) && ./gradlew --no-daemon build -x check`,
+        'rm -rf /root/.gradle',
+      ),
     );
   }
   // A Procfile web line names its own jar or classpath; else the build's jar is found now, failing the build rather than the start.

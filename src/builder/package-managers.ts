@@ -69,7 +69,8 @@ export function bundlerInstaller(facts: RubyFacts, line: LangLine | null): strin
         `relock with Bundler ${major(have)} (bundle update --bundler=${have}) and commit Gemfile.lock`,
     );
   }
-  facts.systemBundler = true;
+  if (!/^\d+(\.\d+){0,3}$/.test(have)) throw new Error(`the Ruby ${line.line} stack's Bundler version ${JSON.stringify(have)} is not a version`);
+  facts.systemBundler = have;
   const same = asked === have ? ', as Gemfile.lock\'s BUNDLED WITH says' : asked ? `; ${note}, the same major release, so not fetched` : `; ${note}`;
   return `Installing gems with Bundler ${have} (${line.source}'s)${same}`;
 }

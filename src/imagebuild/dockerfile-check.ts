@@ -10,6 +10,12 @@
  * The reading is conservative where it cannot be exact: every physical line is taken as an
  * instruction (a heredoc's body too), and a variable in an image name must be a global ARG with
  * a default (Berth passes no build arguments), or the Dockerfile is refused.
+ *
+ * Where this reading and buildah's parser (openshift/imagebuilder) could split lines differently,
+ * a flag could hide from it: so a Dockerfile with a byte that is not UTF-8, a control character or
+ * a non-ASCII space is refused, blank lines inside a continuation are skipped as imagebuilder skips
+ * them, `# escape=` counts only on the first line, and, whatever the split, every `--mount`,
+ * `--network` or `--security` anywhere in the text must be a RUN flag this check read and admitted.
  */
 
 /** Names containers/image resolves as a transport prefix (`NAME:...`). */
@@ -36,9 +42,11 @@ export interface CheckOptions {
 
 /** Throws DockerfileRefused naming the line and the reason. */
 export function checkDockerfile(text: string, opts: CheckOptions = {}): void {
+  refuseUnreadable(text);
   const globals = new Map<string, string | null>();
   const stages: string[] = [];
   let sawFrom = false;
+  let admittedFlags = 0;
   for (const ins of instructions(text)) {
     const refuse = (why: string): never => {
       throw new DockerfileRefused(`Dockerfile line ${ins.line}: ${why}`);
@@ -82,10 +90,26 @@ export function checkDockerfile(text: string, opts: CheckOptions = {}): void {
           }
           const why = cacheMountRefusal(mount[1]!);
           if (why) refuse(`RUN --mount=${mount[1]!.slice(0, 200)}: ${why}`);
+          admittedFlags++;
         }
         break;
     }
   }
+  // The backstop: a flag word this reading did not see as a RUN flag is one buildah might.
+  // (`--mount` without a value is no flag to buildah: it needs `--mount=`.)
+  const flagWords = text.match(/--(?:mount|network|security)=/gi)?.length ?? 0;
+  if (flagWords > admittedFlags) {
+    throw new DockerfileRefused('Dockerfile: --mount=, --network= and --security= may appear only as flags at the start of a RUN instruction (not in comments, arguments or continuation lines)');
+  }
+}
+
+/** A byte that is not UTF-8 (decoded as U+FFFD), a control character but tab and line ends, a lone CR, or a non-ASCII space. */
+function refuseUnreadable(text: string): void {
+  const bad = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\ufffd]|\r(?!\n)/.exec(text);
+  if (!bad) return;
+  const line = text.slice(0, bad.index).split('\n').length;
+  const code = bad[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+  throw new DockerfileRefused(`Dockerfile line ${line}: U+${code} ${bad[0] === '\ufffd' ? '(a byte that is not UTF-8) ' : ''}is not allowed: only UTF-8 text with spaces, tabs and line ends`);
 }
 
 /**
@@ -110,12 +134,15 @@ export function cacheMountRefusal(value: string): string | null {
       case 'dst':
       case 'destination':
         if (!/^\/[A-Za-z0-9._\-/]*$/.test(v) || v.split('/').includes('..')) return `${key} must be an absolute path of letters, digits, ".", "_", "-" and "/" without ".."`;
+        // Without an id the cache's folder is the target's path: "/" would be the project's whole cache directory.
+        if (!v.split('/').some((part) => part !== '' && part !== '.')) return `${key} must name a folder below /`;
         break;
       case 'id':
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) return 'id must be a name of letters, digits, ".", "_" and "-" (no "/"), at most 64 characters';
         break;
       case 'sharing':
-        if (!['shared', 'locked'].includes(v)) return 'sharing must be shared or locked';
+        // buildah 1.28 takes a locked cache's lock file inside the cache folder, which a build step can replace with a link out.
+        if (v !== 'shared') return 'sharing must be shared (locked and private are not supported by Berth\'s builder)';
         break;
       case 'mode':
         if (!/^[0-7]{3,4}$/.test(v)) return 'mode must be octal, like 0755';
@@ -189,21 +216,23 @@ function splitFlags(rest: string): { flags: string[]; args: string } {
 function instructions(text: string): Instruction[] {
   const lines = text.split(/\r?\n/);
   let escape = '\\';
-  // Parser directives: leading `# key=value` comments only.
-  for (const l of lines) {
-    const d = /^\s*#\s*([A-Za-z]+)\s*=\s*(\S*)\s*$/.exec(l);
-    if (!d) break;
-    if (d[1]!.toLowerCase() === 'escape' && (d[2] === '`' || d[2] === '\\')) escape = d[2];
-  }
+  // The escape directive: on the first line only, where every parser reads it alike.
+  lines.forEach((l, i) => {
+    const d = /^[ \t]*#[ \t]*escape[ \t]*=(.*)$/i.exec(l);
+    if (!d) return;
+    const value = d[1]!.trim();
+    if (i > 0 || (value !== '`' && value !== '\\')) throw new DockerfileRefused(`Dockerfile line ${i + 1}: an escape directive must be the first line, "# escape=\\" or "# escape=\``);
+    escape = value;
+  });
   const out: Instruction[] = [];
   let buf = '';
   let start = 0;
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i]!;
     if (!buf && /^\s*(#|$)/.test(raw)) continue;
-    if (buf && /^\s*#/.test(raw)) continue; // comments inside a continuation are dropped
+    if (buf && /^\s*(#|$)/.test(raw)) continue; // comments and blank lines inside a continuation are skipped, as buildah skips them
     if (!buf) start = i + 1;
-    const trimmed = raw.replace(/\s+$/, '');
+    const trimmed = raw.replace(/[ \t]+$/, '');
     if (trimmed.endsWith(escape)) {
       buf += trimmed.slice(0, -1);
       continue;

@@ -224,7 +224,10 @@ test('Java: the version from system.properties, pom.xml or the Gradle build; Mav
     assert.deepEqual(d.java, { tool: 'gradle', request: { file: 'build.gradle.kts toolchain languageVersion', asked: '25' } });
     const gradle = generateDockerfile(d, { stackImage: 'berth/stack-java:25-trixie' });
     assert.match(gradle, /\.\/gradlew --no-daemon --quiet --version >\/dev\/null \|\| \{ echo "berth: \.\/gradlew could not start Gradle: the wrapper downloads the distributionUrl/);
-    assert.match(gradle, /^RUN \.\/gradlew --no-daemon build -x check && rm -rf \/root\/\.gradle$/m);
+    // The probe and the build are one step, so the wrapper's Gradle never stays in a layer of its own.
+    assert.match(gradle, /^RUN chmod \+x gradlew && \(\.\/gradlew --no-daemon --quiet --version .* && \.\/gradlew --no-daemon build -x check && rm -rf \/root\/\.gradle$/m);
+    const cached = generateDockerfile(d, { stackImage: 'berth/stack-java:25-trixie', cacheMounts: true });
+    assert.match(cached, /^RUN --mount=type=cache,id=gradle,target=\/root\/\.gradle chmod \+x gradlew && .* && \.\/gradlew --no-daemon build -x check$/m);
     assert.match(gradle, /^RUN berth-java-jar build\/libs$/m);
     await write('build.gradle.kts', 'java {\n  sourceCompatibility = JavaVersion.VERSION_17\n}\n');
     assert.deepEqual((await detect(dir)).java?.request, { file: 'build.gradle.kts sourceCompatibility', asked: '17', kind: 'minimum' });

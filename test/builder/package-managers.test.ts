@@ -104,7 +104,7 @@ test('Bundler: the stack\'s own for the same major release as BUNDLED WITH, a cl
   assert.equal(bundlerInstaller(ruby('2.6.7'), rb33!), "Installing gems with Bundler 2.6.7 (Debian 13's), as Gemfile.lock's BUNDLED WITH says");
   const same = ruby('2.5.11');
   assert.equal(bundlerInstaller(same, rb31!), "Installing gems with Bundler 2.3.15 (Debian 12's); Gemfile.lock was BUNDLED WITH 2.5.11, the same major release, so not fetched");
-  assert.equal(same.systemBundler, true);
+  assert.equal(same.systemBundler, '2.3.15');
   assert.equal(bundlerInstaller(ruby(null, false), rb33!), "Installing gems with Bundler 2.6.7 (Debian 13's); no Gemfile.lock");
   assert.throws(
     () => bundlerInstaller(ruby('1.17.3'), rb33!),
@@ -119,12 +119,12 @@ test('Bundler: the stack\'s own for the same major release as BUNDLED WITH, a cl
   assert.equal(bundlerInstaller({ ...ruby('2.6.7'), hasGems: false }, rb33!), null);
 });
 
-test('the Bundler step: path gems copied first; BUNDLE_VERSION=system only on Berth\'s own stacks', async () => {
+test('the Bundler step: path gems copied first; the stack\'s Bundler pinned (BUNDLE_VERSION, BUNDLER_VERSION) only on Berth\'s own stacks', async () => {
   const d = await detect(path.join(fixtures, 'ruby-bundler'));
   assert.doesNotMatch(generateDockerfile(d, { stackImage: 'r' }), /BUNDLE_VERSION/);
   bundlerInstaller(d.ruby!, rb33!);
   const file = generateDockerfile(d, { stackImage: 'r' });
-  assert.match(file, /^ENV BUNDLE_VERSION=system$/m);
+  assert.match(file, /^ENV BUNDLE_VERSION=system BUNDLER_VERSION=2\.6\.7$/m);
   assert.match(file, /^COPY \["Gemfile","Gemfile\.lock","\.\/"\]\nCOPY \["vendor","\.\/vendor\/"\]\nRUN bundle install/m);
 });
 

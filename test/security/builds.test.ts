@@ -282,7 +282,31 @@ describe('the Dockerfile check before a build', () => {
     withCaches('FROM scratch\nRUN --mount=type=cache,source=../../..,target=/c true', /"source" is not supported/);
     withCaches('FROM scratch\nRUN \\\n --mount=type=bind,target=/h true', /only cache mounts/);
     withCaches('FROM scratch\nRUN --mount=type=cache,id=..,target=/c true', /id must be a name/);
-    checkDockerfile('FROM scratch\nRUN --mount=type=cache,id=npm,target=/root/.npm,sharing=locked true', { cacheMounts: true });
+    checkDockerfile('FROM scratch\nRUN --mount=type=cache,id=npm,target=/root/.npm true', { cacheMounts: true });
+    // A locked cache's lock file sits inside the cache folder, where a build step can put a link out.
+    withCaches('FROM scratch\nRUN --mount=type=cache,id=npm,target=/root/.npm,sharing=locked true', /sharing must be shared/);
+    // Without an id the target names the folder: "/" would be the project's whole cache directory.
+    withCaches('FROM scratch\nRUN --mount=type=cache,target=/ true', /folder below/);
+    withCaches('FROM scratch\nRUN --mount=type=cache,target=/./ true', /folder below/);
+  });
+  test('a flag hidden from the check by a line buildah reads differently is refused', () => {
+    const hidden = (text: string, why: RegExp) =>
+      assert.throws(() => checkDockerfile(text, { cacheMounts: true }), (e: Error) => e instanceof DockerfileRefused && why.test(e.message), JSON.stringify(text));
+    const escape = '--mount=type=cache,id=../../../../..,target=/h ls /h';
+    // buildah skips a blank line inside a continuation; the flag is then the RUN's.
+    hidden(`FROM scratch\nRUN \\\n\n${escape}\n`, /id must be a name/);
+    hidden(`FROM scratch\nRUN \\\n   \n${escape}\n`, /id must be a name/);
+    // A byte that is not UTF-8 (0xA0 is a space to buildah's parser), a vertical tab or form feed after the backslash.
+    hidden(`FROM scratch\nRUN \ufffd${escape}\n`, /not UTF-8/);
+    hidden(`FROM scratch\nRUN true \\\u000b\nRUN ${escape}\n`, /U\+000B/);
+    hidden(`FROM scratch\nRUN true \\\f\nRUN ${escape}\n`, /U\+000C/);
+    hidden(`FROM scratch\nRUN \u00a0${escape}\n`, /U\+00A0/);
+    // An escape directive anywhere but the first line, or not exactly one character.
+    hidden('# syntax=docker/dockerfile:1\n# escape=`\nFROM scratch\nRUN true\n', /first line/);
+    hidden('# escape=`x\nFROM scratch\nRUN true\n', /first line/);
+    // Whatever the reading, a --mount= the check did not admit as a flag is refused.
+    hidden(`FROM scratch\n# RUN ${escape}\nRUN true\n`, /may appear only as flags/);
+    hidden(`FROM scratch\nRUN echo ${escape}\n`, /may appear only as flags/);
   });
   test('ordinary Dockerfiles pass', () => {
     checkDockerfile('ARG V=20\nFROM node:${V}-bookworm AS build\nRUN npm ci\nFROM docker.io/library/debian:bookworm\nCOPY --from=build /app /app\nCOPY --from=0 /x /y\n');
