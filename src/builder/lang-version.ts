@@ -21,7 +21,7 @@ const ASKED_FROM: Record<VersionedLanguage, string> = {
   go: 'no go line in go.mod',
   ruby: 'no ruby line in the Gemfile, no .ruby-version',
   php: 'no require.php in composer.json',
-  java: 'no java.runtime.version in system.properties, no release or target in pom.xml',
+  java: 'no java.runtime.version in system.properties, no release or target in pom.xml or the Gradle build',
 };
 
 type Version = number[];

@@ -108,7 +108,7 @@ test('Java: system.properties names a line; pom.xml and Gradle compatibility are
   assert.match(java('25', release, 'minimum').why, /^Java 25 \(Debian 13\), the newest here, as pom\.xml maven\.compiler\.release "25" is a minimum$/);
   fails(() => java('26', release, 'minimum'), 'pom.xml maven.compiler.release asks for Java "26" or newer; this server builds with Java 25, 21');
   assert.equal(pick('java', null).image, 'berth/stack-java:21-trixie');
-  assert.match(pick('java', null).why, /^Java 21 \(Debian 13\), the default \(no java\.runtime\.version in system\.properties, no release or target in pom\.xml\)$/);
+  assert.match(pick('java', null).why, /^Java 21 \(Debian 13\), the default \(no java\.runtime\.version in system\.properties, no release or target in pom\.xml or the Gradle build\)$/);
 });
 
 test('an operator-pinned image is used for every app and the log says the request was not checked', () => {
