@@ -259,7 +259,8 @@ function phpFile(d: Detection, stack: string, cache: boolean): string[] {
  * A Java app: Maven (Debian's, in the stack) or the project's Gradle wrapper builds it, tests left
  * to CI as Heroku does; then `java -jar` on the jar it made, unless a Procfile web line says how to
  * run. The stack's Maven reads Debian's Maven repository before Maven Central (scripts/stacks/java/);
- * its local repository is dropped in the same step, so the image carries only the build's output.
+ * its local repository is the project's cache mount, or dropped in the same step without one, so
+ * the image carries only the build's output.
  * The Gradle wrapper downloads the Gradle its gradle-wrapper.properties names: a server that cannot
  * reach it fails at that step, saying so.
  */

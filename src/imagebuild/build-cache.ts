@@ -15,9 +15,12 @@ import { run } from '../lib/exec.js';
  * A directory is removed when its project is gone and dropped whole when it outgrows the limit
  * (the next build downloads everything once more), never while a build of the project uses it.
  */
+/** An instance's or a project's id, as a directory name: nothing that could climb out. */
+const NAME = /^[A-Za-z0-9_-]+$/;
+
 /** An instance's project caches: `$BERTH_BUILD_STORE/caches/<instance id>/<project id>`. */
 export function buildCachesDir(storeDir: string, instanceId: string): string {
-  if (!/^[A-Za-z0-9_-]+$/.test(instanceId)) throw new Error(`invalid instance id ${JSON.stringify(instanceId)}`);
+  if (!NAME.test(instanceId)) throw new Error(`invalid instance id ${JSON.stringify(instanceId)}`);
   return join(storeDir, 'caches', instanceId);
 }
 
@@ -32,7 +35,7 @@ export class BuildCaches {
   ) {}
 
   dir(projectId: string): string {
-    if (!/^[A-Za-z0-9_-]+$/.test(projectId)) throw new Error(`invalid project id ${JSON.stringify(projectId)}`);
+    if (!NAME.test(projectId)) throw new Error(`invalid project id ${JSON.stringify(projectId)}`);
     return join(this.root, projectId);
   }
 
@@ -78,7 +81,7 @@ export class BuildCaches {
     const removed: string[] = [];
     const trimmed: string[] = [];
     for (const name of await fs.readdir(this.root).catch(() => [] as string[])) {
-      if (!/^[A-Za-z0-9_-]+$/.test(name)) continue;
+      if (!NAME.test(name)) continue;
       if (!keep.has(name)) {
         const changed = (await fs.stat(join(this.root, name)).catch(() => null))?.mtimeMs ?? Infinity;
         if (changed < liveAt && (await this.remove(name))) removed.push(name);

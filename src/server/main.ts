@@ -177,7 +177,6 @@ async function main() {
   };
   const elector = elected ? new LeaderElector({ db: store.leaseDb, log, id: controlPlaneId, address: config.advertiseUrl, ttlMs: LEASE_TTL_MS }) : null;
   // A follower's API writes desired state; the leader hears about it at once instead of at its next pass.
-  type NudgeKind = 'apps' | 'builds' | 'caches' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains';
   const nudgeLeader = (what: NudgeKind, appId?: string) => {
     if (term) return nudgeLocal(term, what, appId);
     void store.pubsub.notify(NUDGE_CHANNEL, appId ? `${what} ${appId}` : what).catch(() => {});
@@ -272,12 +271,15 @@ async function main() {
 /** A lease not renewed for this long passes to another instance (renewed every 2 s). */
 const LEASE_TTL_MS = 6000;
 const NUDGE_CHANNEL = 'berth_nudge';
+/** What a follower's API may ask the leader to look at now (a notification on NUDGE_CHANNEL). */
+const NUDGE_KINDS = ['apps', 'builds', 'caches', 'runs', 'addons', 'volumes', 'certs', 'drains'] as const;
+type NudgeKind = (typeof NUDGE_KINDS)[number];
 
-function isNudgeKind(s: string | undefined): s is 'apps' | 'builds' | 'caches' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains' {
-  return s === 'apps' || s === 'builds' || s === 'caches' || s === 'runs' || s === 'addons' || s === 'volumes' || s === 'certs' || s === 'drains';
+function isNudgeKind(s: string | undefined): s is NudgeKind {
+  return (NUDGE_KINDS as readonly (string | undefined)[]).includes(s);
 }
 
-function nudgeLocal(t: LeaderTerm, what: 'apps' | 'builds' | 'caches' | 'runs' | 'addons' | 'volumes' | 'certs' | 'drains', appId?: string): void {
+function nudgeLocal(t: LeaderTerm, what: NudgeKind, appId?: string): void {
   if (what === 'apps') t.apps.nudge(appId);
   else if (what === 'builds') t.builds.nudge();
   else if (what === 'caches') void t.builds.collectCaches();
